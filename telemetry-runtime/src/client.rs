@@ -1,0 +1,351 @@
+//! A telemetry client: consent, identity, queue and the lazily started worker.
+
+use std::borrow::Cow;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::config::{Config, ConfigError, Settings};
+use crate::consent::{self, Consent, EnvLookup, EnvVar};
+use crate::encode::Envelope;
+use crate::event::{valid_event_name, Record};
+use crate::files::{self, Existing};
+use crate::identity::{Identity, ID_FILE};
+use crate::queue::Queue;
+use crate::sink::Sink;
+use crate::stats::{Counters, DropReason, Stats};
+use crate::{Level, Properties, TelemetryEvent};
+
+/// File name of the persisted consent choice inside the config directory.
+const CONSENT_FILE: &str = "telemetry_consent";
+
+/// A handle to one telemetry client. Cheap to clone; every clone is the same
+/// client.
+///
+/// Applications usually use the global client through [`crate::init`];
+/// a library that collects its own telemetry keeps a `Telemetry` of its own
+/// so that it never competes with its host for the global one.
+///
+/// ```
+/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry};
+///
+/// let memory = MemorySink::new();
+/// let telemetry = Telemetry::new(
+///     Config::new("mylib", "0.3.1").consent(Level::Usage).sink(memory.clone()),
+/// )?;
+/// telemetry.capture_with("parsed", Properties::new().with("bytes", 512u32));
+/// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
+/// assert_eq!(memory.events()[0]["properties"]["bytes"], 512);
+/// # Ok::<(), telemetry_runtime::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Telemetry {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// The level in force. For the global client this is the static that
+    /// `is_enabled()` reads; for others a leaked byte (clients live for the
+    /// process, and a `&'static` keeps the hot path a single load).
+    pub(crate) level: &'static AtomicU8,
+    consent: Mutex<Consent>,
+    resolver: Resolver,
+    pub(crate) queue: Queue,
+    pub(crate) counters: Counters,
+    identity: Identity,
+    session_id: String,
+    app_name: String,
+    app_version: String,
+    pub(crate) settings: Settings,
+    sinks: Mutex<Option<Vec<Box<dyn Sink>>>>,
+    sink_names: Vec<String>,
+    worker_started: AtomicBool,
+    shut_down: AtomicBool,
+}
+
+/// What consent resolution needs to run again after a change.
+struct Resolver {
+    explicit: Mutex<Option<Level>>,
+    env: EnvLookup,
+    env_vars: Vec<EnvVar>,
+    consent_path: Option<PathBuf>,
+    detect_ci: bool,
+    default: Level,
+}
+
+impl Telemetry {
+    /// Creates a client. Reads the environment and, when no variable decides,
+    /// the small persisted-choice file; touches nothing else on disk and
+    /// starts no thread until the first event is captured.
+    pub fn new(config: Config) -> Result<Telemetry, ConfigError> {
+        Telemetry::with_level_cell(config, Box::leak(Box::new(AtomicU8::new(0))))
+    }
+
+    pub(crate) fn with_level_cell(
+        config: Config,
+        level: &'static AtomicU8,
+    ) -> Result<Telemetry, ConfigError> {
+        config.validate()?;
+        let cache_dir =
+            config.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join(&config.app_name)));
+        let config_dir =
+            config.config_dir.clone().or_else(|| dirs::config_dir().map(|d| d.join(&config.app_name)));
+        let resolver = Resolver {
+            explicit: Mutex::new(config.explicit),
+            env: config.env,
+            env_vars: config.env_vars,
+            consent_path: config_dir.map(|d| d.join(CONSENT_FILE)),
+            detect_ci: config.detect_ci,
+            default: config.default_level,
+        };
+        let consent = resolver.resolve();
+        level.store(consent.level as u8, Relaxed);
+        log_decision(&consent, &resolver.env_vars[0].name);
+        let inner = Inner {
+            level,
+            consent: Mutex::new(consent),
+            resolver,
+            queue: Queue::new(config.settings.queue_capacity, config.settings.batch_size),
+            counters: Counters::default(),
+            identity: Identity::new(cache_dir.map(|d| d.join(ID_FILE)), config.distinct_id),
+            session_id: Uuid::new_v4().to_string(),
+            app_name: config.app_name,
+            app_version: config.app_version,
+            settings: config.settings,
+            sink_names: config.sinks.iter().map(|s| s.name().to_owned()).collect(),
+            sinks: Mutex::new(Some(config.sinks)),
+            worker_started: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+        };
+        Ok(Telemetry { inner: Arc::new(inner) })
+    }
+
+    /// Whether events are being collected (one relaxed atomic load).
+    #[inline]
+    pub fn is_enabled(&self) -> bool {
+        self.inner.level.load(Relaxed) != Level::Off as u8
+    }
+
+    /// The consent level in force (one relaxed atomic load).
+    #[inline]
+    pub fn level(&self) -> Level {
+        self.inner.level()
+    }
+
+    /// The level in force and the source that decided it.
+    pub fn consent(&self) -> Consent {
+        lock(&self.inner.consent).clone()
+    }
+
+    /// Makes an explicit choice for this run (not saved), outranking every
+    /// other source. Takes effect for the next capture; lowering it drops
+    /// queued events that the new level does not allow.
+    pub fn set_consent(&self, level: Level) {
+        *lock(&self.inner.resolver.explicit) = Some(level);
+        self.inner.apply(self.inner.resolver.resolve());
+    }
+
+    /// Saves the user's choice (for a host CLI's `telemetry off` command) in
+    /// the config directory, with mode 0600, and applies it. An environment
+    /// variable or `DO_NOT_TRACK` still outranks it, as the user set those too.
+    pub fn persist_consent(&self, level: Level) -> io::Result<()> {
+        let path = self.consent_path().ok_or_else(|| io::Error::other("no config directory"))?;
+        files::write_private(path, &format!("{level}\n"), Existing::Replace)?;
+        self.inner.apply(self.inner.resolver.resolve());
+        Ok(())
+    }
+
+    /// Forgets the saved choice (the next resolution falls through to CI
+    /// detection and the default).
+    pub fn forget_consent(&self) -> io::Result<()> {
+        if let Some(path) = self.consent_path() {
+            files::remove_if_present(path)?;
+        }
+        self.inner.apply(self.inner.resolver.resolve());
+        Ok(())
+    }
+
+    /// Deletes the install id; later events carry a new one.
+    pub fn reset_identity(&self) -> io::Result<()> {
+        self.inner.identity.reset()
+    }
+
+    /// Where the install id is kept, if there is a cache directory.
+    pub fn id_path(&self) -> Option<&Path> {
+        self.inner.identity.path()
+    }
+
+    /// Where the persisted choice is kept, if there is a config directory.
+    pub fn consent_path(&self) -> Option<&Path> {
+        self.inner.resolver.consent_path.as_deref()
+    }
+
+    /// This process's session id, sent as `$session_id`.
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// The names of the configured sinks.
+    pub fn sink_names(&self) -> &[String] {
+        &self.inner.sink_names
+    }
+
+    /// Captures a typed event. Never blocks: when the queue is full the event
+    /// is dropped and counted.
+    #[inline]
+    pub fn capture<E: TelemetryEvent>(&self, event: &E) {
+        let level = self.level();
+        if level < E::MIN_LEVEL || level == Level::Off {
+            return;
+        }
+        let mut properties = Properties::new();
+        event.write_properties(level, &mut properties);
+        self.inner.enqueue(Record::new(Cow::Borrowed(E::NAME), level, properties));
+    }
+
+    /// Captures an event by name with ready-made properties. Names must be
+    /// non-empty, at most 200 bytes and not start with `$`.
+    pub fn capture_with(&self, name: impl Into<Cow<'static, str>>, properties: Properties) {
+        let level = self.level();
+        if level == Level::Off {
+            return;
+        }
+        let name = name.into();
+        if !valid_event_name(&name) {
+            log::warn!("Telemetry event name {name:?} is empty, too long or reserved: dropped.");
+            self.inner.counters.dropped(DropReason::Invalid, 1);
+            return;
+        }
+        self.inner.enqueue(Record::new(name, level, properties));
+    }
+
+    /// Delivers everything captured so far, waiting at most `timeout`.
+    /// Returns whether it all was handled in time.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        if !self.inner.worker_started.load(Relaxed) {
+            return true;
+        }
+        self.inner.queue.flush(Instant::now() + timeout)
+    }
+
+    /// Stops the client: later calls do nothing; what is queued is delivered
+    /// if that can be done within `timeout`. Returns whether the worker
+    /// finished in time; if not, it is left to end with the process.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        if self.inner.shut_down.swap(true, Relaxed) {
+            return true;
+        }
+        // New captures stop here; the worker still sends what is queued.
+        self.inner.level.store(Level::Off as u8, Relaxed);
+        let deadline = Instant::now() + timeout;
+        let started = {
+            // Taking the sinks out means a worker can no longer start.
+            let mut sinks = lock(&self.inner.sinks);
+            sinks.take().is_none()
+        };
+        if !started {
+            return true;
+        }
+        self.inner.queue.stop(deadline)
+    }
+
+    /// The configured shutdown deadline.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.inner.settings.shutdown_timeout
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+}
+
+impl Inner {
+    #[inline]
+    pub(crate) fn level(&self) -> Level {
+        Level::from_u8(self.level.load(Relaxed))
+    }
+
+    fn enqueue(self: &Arc<Self>, record: Record) {
+        if !self.worker_started.load(Relaxed) {
+            self.start_worker();
+        }
+        match self.queue.push(record) {
+            Ok(()) => self.counters.captured(),
+            Err(_) => self.counters.dropped(DropReason::QueueFull, 1),
+        }
+    }
+
+    #[cold]
+    fn start_worker(self: &Arc<Self>) {
+        let mut sinks = lock(&self.sinks);
+        if self.worker_started.load(Relaxed) {
+            return;
+        }
+        let Some(taken) = sinks.take() else { return };
+        let inner = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("telemetry-worker".into())
+            .spawn(move || crate::worker::run(inner, taken));
+        if let Err(err) = spawned {
+            log::warn!("Cannot start the telemetry thread ({err}): telemetry is off.");
+            self.level.store(Level::Off as u8, Relaxed);
+            self.queue.worker_exited();
+        }
+        self.worker_started.store(true, Relaxed);
+    }
+
+    fn apply(&self, consent: Consent) {
+        if self.shut_down.load(Relaxed) {
+            return;
+        }
+        self.level.store(consent.level as u8, Relaxed);
+        if consent.level == Level::Off {
+            // Nothing captured before the user said no may leave the process.
+            let n = self.queue.clear();
+            self.counters.dropped(DropReason::ConsentWithdrawn, n);
+        }
+        log_decision(&consent, &self.resolver.env_vars[0].name);
+        *lock(&self.consent) = consent;
+    }
+
+    /// Standard properties; loads the install id on first use (worker only).
+    pub(crate) fn envelope(&self) -> Envelope {
+        Envelope {
+            distinct_id: self.identity.distinct_id(),
+            session_id: self.session_id.clone(),
+            app_name: self.app_name.clone(),
+            app_version: self.app_version.clone(),
+        }
+    }
+}
+
+impl Resolver {
+    fn resolve(&self) -> Consent {
+        consent::resolve(&consent::Inputs {
+            explicit: *lock(&self.explicit),
+            env: &self.env,
+            env_vars: &self.env_vars,
+            persisted: self.consent_path.as_deref(),
+            detect_ci: self.detect_ci,
+            default: self.default,
+        })
+    }
+}
+
+fn log_decision(consent: &Consent, env_var: &str) {
+    if consent.level == Level::Off {
+        log::debug!("Telemetry disabled ({}).", consent.source);
+    } else {
+        log::info!("Anonymized telemetry enabled. Set {env_var}=off to disable.");
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

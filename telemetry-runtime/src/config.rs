@@ -1,0 +1,279 @@
+//! Everything the application decides, built in code.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::consent::{process_env, EnvLookup, EnvVar, Polarity};
+use crate::sink::Sink;
+use crate::Level;
+
+/// The configuration of one telemetry client.
+///
+/// ```
+/// use std::time::Duration;
+/// use telemetry_runtime::{sink::JsonlSink, Config, Level, Polarity};
+///
+/// let config = Config::new("mytool", "1.4.0")
+///     .default_level(Level::Usage) // opt-out: on unless the user says otherwise
+///     .legacy_env_var("MYTOOL_ANONYMIZED_TELEMETRY", Polarity::Enables)
+///     .sink(JsonlSink::new("/tmp/mytool-events.jsonl"))
+///     .flush_interval(Duration::from_secs(2));
+/// assert_eq!(config.env_var_name(), "MYTOOL_TELEMETRY");
+/// ```
+pub struct Config {
+    pub(crate) app_name: String,
+    pub(crate) app_version: String,
+    pub(crate) default_level: Level,
+    pub(crate) explicit: Option<Level>,
+    pub(crate) env_vars: Vec<EnvVar>,
+    pub(crate) detect_ci: bool,
+    pub(crate) env: EnvLookup,
+    pub(crate) sinks: Vec<Box<dyn Sink>>,
+    pub(crate) distinct_id: Option<String>,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) config_dir: Option<PathBuf>,
+    pub(crate) settings: Settings,
+}
+
+/// Numbers the worker and queue run by.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) queue_capacity: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) max_event_bytes: usize,
+}
+
+impl Config {
+    /// A configuration for `app_name` (a short name made of letters, digits,
+    /// `-`, `_` and `.`; it names the cache and config directories and the
+    /// environment variable) at `app_version`.
+    ///
+    /// Defaults: opt-in (`Level::Off` unless the user turns telemetry on),
+    /// environment variable `<APP>_TELEMETRY`, CI detection on, no sinks,
+    /// a queue of 10,000 events, batches of 100, a 5 s flush interval, a 2 s
+    /// shutdown deadline and a 900 KiB limit per event.
+    pub fn new(app_name: impl Into<String>, app_version: impl Into<String>) -> Config {
+        let app_name = app_name.into();
+        let primary = EnvVar { name: env_var_for(&app_name), polarity: Polarity::Enables };
+        Config {
+            app_name,
+            app_version: app_version.into(),
+            default_level: Level::Off,
+            explicit: None,
+            env_vars: vec![primary],
+            detect_ci: true,
+            env: process_env(),
+            sinks: Vec::new(),
+            distinct_id: None,
+            cache_dir: None,
+            config_dir: None,
+            settings: Settings {
+                queue_capacity: 10_000,
+                batch_size: 100,
+                flush_interval: Duration::from_secs(5),
+                shutdown_timeout: Duration::from_secs(2),
+                max_event_bytes: 900 * 1024,
+            },
+        }
+    }
+
+    /// The level used when no user setting decides: `Level::Usage` makes
+    /// telemetry opt-out, `Level::Off` (the default) opt-in.
+    pub fn default_level(mut self, level: Level) -> Config {
+        self.default_level = level;
+        self
+    }
+
+    /// An explicit choice for this run, typically from the user's own
+    /// command-line flag (`--no-telemetry`). It outranks every other source.
+    pub fn consent(mut self, level: Level) -> Config {
+        self.explicit = Some(level);
+        self
+    }
+
+    /// Renames the application's main environment variable (default
+    /// `<APP>_TELEMETRY`, the app name upper-cased with `-` and `.` as `_`).
+    pub fn env_var(mut self, name: impl Into<String>) -> Config {
+        self.env_vars[0].name = name.into();
+        self
+    }
+
+    /// Adds a variable read after the main one, for names an earlier version
+    /// of the application honoured.
+    pub fn legacy_env_var(mut self, name: impl Into<String>, polarity: Polarity) -> Config {
+        self.env_vars.push(EnvVar { name: name.into(), polarity });
+        self
+    }
+
+    /// The main environment variable's name.
+    pub fn env_var_name(&self) -> &str {
+        &self.env_vars[0].name
+    }
+
+    /// Whether a CI environment turns telemetry off (default `true`).
+    pub fn detect_ci(mut self, detect: bool) -> Config {
+        self.detect_ci = detect;
+        self
+    }
+
+    /// Reads environment variables through `lookup` instead of the process
+    /// environment; for tests and for hosts that keep their own.
+    pub fn environment(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Config {
+        self.env = Arc::new(lookup);
+        self
+    }
+
+    /// Adds a sink. Events go to every sink.
+    pub fn sink(mut self, sink: impl Sink) -> Config {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Uses the application's own anonymous id (for example one an earlier
+    /// version already stored) instead of the generated install id.
+    pub fn distinct_id(mut self, id: impl Into<String>) -> Config {
+        self.distinct_id = Some(id.into());
+        self
+    }
+
+    /// The directory for the install id (default: the platform cache
+    /// directory joined with the app name).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Config {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The directory for the persisted consent choice (default: the platform
+    /// config directory joined with the app name).
+    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Config {
+        self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// Events kept in memory before new ones are dropped (default 10,000).
+    pub fn queue_capacity(mut self, events: usize) -> Config {
+        self.settings.queue_capacity = events;
+        self
+    }
+
+    /// Events per batch (default 100). A full batch is sent at once.
+    pub fn batch_size(mut self, events: usize) -> Config {
+        self.settings.batch_size = events;
+        self
+    }
+
+    /// The longest an event waits before its batch is sent (default 5 s).
+    pub fn flush_interval(mut self, interval: Duration) -> Config {
+        self.settings.flush_interval = interval;
+        self
+    }
+
+    /// How long the guard's drop may spend delivering what is left (default 2 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Config {
+        self.settings.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The largest serialized event sent; larger ones are dropped with a
+    /// warning (default 900 KiB, under PostHog's 1 MB).
+    pub fn max_event_bytes(mut self, bytes: usize) -> Config {
+        self.settings.max_event_bytes = bytes;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let name_ok = !self.app_name.is_empty()
+            && self.app_name.len() <= 64
+            && !self.app_name.starts_with('.')
+            && self.app_name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !name_ok {
+            return Err(ConfigError::new(format!(
+                "app name {:?} must be 1-64 letters, digits, '-', '_' or '.', not starting with '.'",
+                self.app_name
+            )));
+        }
+        if self.env_vars.iter().any(|v| v.name.is_empty()) {
+            return Err(ConfigError::new("environment variable names must not be empty"));
+        }
+        if let Some(id) = &self.distinct_id {
+            if id.trim().is_empty() || id.len() > 200 {
+                return Err(ConfigError::new("distinct id must be non-empty and at most 200 bytes"));
+            }
+        }
+        let s = &self.settings;
+        if s.queue_capacity == 0 || s.batch_size == 0 || s.flush_interval.is_zero() || s.max_event_bytes == 0
+        {
+            return Err(ConfigError::new(
+                "queue capacity, batch size, flush interval and event size limit must be above zero",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("app_name", &self.app_name)
+            .field("app_version", &self.app_version)
+            .field("default_level", &self.default_level)
+            .field("env_vars", &self.env_vars)
+            .field("sinks", &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `my-tool` -> `MY_TOOL_TELEMETRY`.
+fn env_var_for(app_name: &str) -> String {
+    let stem: String = app_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect();
+    format!("{stem}_TELEMETRY")
+}
+
+/// A configuration the library refuses, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError { message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid telemetry configuration: {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_var_name_from_app_name() {
+        assert_eq!(env_var_for("my-tool.rs"), "MY_TOOL_RS_TELEMETRY");
+        assert_eq!(Config::new("agent", "1").env_var("AGENT_STATS").env_var_name(), "AGENT_STATS");
+    }
+
+    #[test]
+    fn bad_names_and_numbers_are_refused() {
+        for name in ["", ".hidden", "a/b", "spa ce", &"x".repeat(65)] {
+            assert!(Config::new(name, "1").validate().is_err(), "{name:?}");
+        }
+        assert!(Config::new("ok", "1").batch_size(0).validate().is_err());
+        assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
+        assert!(Config::new("ok", "1").distinct_id(" ").validate().is_err());
+        assert!(Config::new("ok", "1").validate().is_ok());
+    }
+}

@@ -1,0 +1,315 @@
+//! Consent resolution: which source decides the level, first match wins.
+//!
+//! 1. an explicit choice made through the API (typically the user's own
+//!    `--no-telemetry` flag),
+//! 2. the application's environment variables,
+//! 3. `DO_NOT_TRACK`,
+//! 4. the choice persisted by [`crate::Telemetry::persist_consent`],
+//! 5. a CI environment (Off),
+//! 6. the application's configured default.
+//!
+//! The configured default is deliberately the weakest source: a program
+//! cannot override its user's environment or persisted choice.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::Level;
+
+/// Reads one environment variable; swapped out in tests.
+pub(crate) type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+pub(crate) fn process_env() -> EnvLookup {
+    Arc::new(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+}
+
+/// What a value of an environment variable means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polarity {
+    /// `VAR=off` turns telemetry off, `VAR=on` on, `VAR=full` to full
+    /// (like `MYAPP_TELEMETRY` or `ANONYMIZED_TELEMETRY=false`).
+    Enables,
+    /// `VAR=1` (or any "yes") turns telemetry off; a "no" value decides
+    /// nothing (like `MYAPP_NO_TELEMETRY=1` or `DISABLE_TELEMETRY=true`).
+    Disables,
+}
+
+/// An environment variable the application reads consent from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EnvVar {
+    pub(crate) name: String,
+    pub(crate) polarity: Polarity,
+}
+
+/// Which source decided the consent level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentSource {
+    /// An explicit choice made through the API at run time.
+    Explicit,
+    /// An environment variable of the application (its name).
+    EnvVar(String),
+    /// `DO_NOT_TRACK` was set.
+    DoNotTrack,
+    /// The choice persisted in this file.
+    Persisted(PathBuf),
+    /// A CI environment, detected through this variable.
+    Ci(&'static str),
+    /// The application's configured default.
+    Default,
+}
+
+impl fmt::Display for ConsentSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsentSource::Explicit => f.write_str("explicit choice"),
+            ConsentSource::EnvVar(name) => write!(f, "environment variable {name}"),
+            ConsentSource::DoNotTrack => f.write_str("DO_NOT_TRACK"),
+            ConsentSource::Persisted(path) => write!(f, "saved choice in {}", path.display()),
+            ConsentSource::Ci(var) => write!(f, "CI environment ({var})"),
+            ConsentSource::Default => f.write_str("application default"),
+        }
+    }
+}
+
+/// The outcome of resolution: a level and the source that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// The level in force.
+    pub level: Level,
+    /// Where it came from.
+    pub source: ConsentSource,
+}
+
+/// Variables whose presence marks a CI run. `CI` itself is checked for a
+/// true-ish value because some shells export `CI=false`.
+const CI_VARS: &[&str] = &[
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "CIRCLECI",
+    "TRAVIS",
+    "BUILDKITE",
+    "JENKINS_URL",
+    "TF_BUILD",
+    "TEAMCITY_VERSION",
+    "BITBUCKET_BUILD_NUMBER",
+    "CODEBUILD_BUILD_ID",
+    "DRONE",
+    "APPVEYOR",
+    "SEMAPHORE",
+];
+
+/// Everything resolution reads, gathered from the config.
+pub(crate) struct Inputs<'a> {
+    pub(crate) explicit: Option<Level>,
+    pub(crate) env: &'a EnvLookup,
+    pub(crate) env_vars: &'a [EnvVar],
+    pub(crate) persisted: Option<&'a Path>,
+    pub(crate) detect_ci: bool,
+    pub(crate) default: Level,
+}
+
+/// Resolves the consent level. Values that cannot be understood fail closed
+/// (Off) with a warning that names the variable or file.
+pub(crate) fn resolve(inputs: &Inputs<'_>) -> Consent {
+    if let Some(level) = inputs.explicit {
+        return Consent { level, source: ConsentSource::Explicit };
+    }
+    for var in inputs.env_vars {
+        if let Some(level) = read_env_var(inputs.env, var) {
+            return Consent { level, source: ConsentSource::EnvVar(var.name.clone()) };
+        }
+    }
+    if do_not_track(inputs.env) {
+        return Consent { level: Level::Off, source: ConsentSource::DoNotTrack };
+    }
+    if let Some(path) = inputs.persisted {
+        if let Some(level) = read_persisted(path) {
+            return Consent { level, source: ConsentSource::Persisted(path.to_path_buf()) };
+        }
+    }
+    if inputs.detect_ci {
+        if let Some(var) = ci_variable(inputs.env) {
+            return Consent { level: Level::Off, source: ConsentSource::Ci(var) };
+        }
+    }
+    Consent { level: inputs.default, source: ConsentSource::Default }
+}
+
+fn non_empty(env: &EnvLookup, name: &str) -> Option<String> {
+    env(name).filter(|value| !value.trim().is_empty())
+}
+
+fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<Level> {
+    let value = non_empty(env, &var.name)?;
+    match (Level::parse(&value), var.polarity) {
+        (Some(level), Polarity::Enables) => Some(level),
+        (Some(Level::Off), Polarity::Disables) => None,
+        (Some(_), Polarity::Disables) => Some(Level::Off),
+        (None, _) => {
+            log::warn!(
+                "Unrecognised value {value:?} in {}: telemetry is off. \
+                 Use one of off, on or full.",
+                var.name
+            );
+            Some(Level::Off)
+        }
+    }
+}
+
+fn do_not_track(env: &EnvLookup) -> bool {
+    non_empty(env, "DO_NOT_TRACK").is_some_and(|v| Level::parse(&v) != Some(Level::Off))
+}
+
+fn ci_variable(env: &EnvLookup) -> Option<&'static str> {
+    CI_VARS.iter().copied().find(|name| {
+        non_empty(env, name).is_some_and(|v| *name != "CI" || Level::parse(&v) != Some(Level::Off))
+    })
+}
+
+fn read_persisted(path: &Path) -> Option<Level> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(Level::parse(&text).unwrap_or_else(|| {
+            log::warn!(
+                "Unrecognised telemetry choice in {}: telemetry is off. \
+                 Delete the file or choose again.",
+                path.display()
+            );
+            Level::Off
+        })),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) => {
+            log::warn!("Cannot read the telemetry choice in {} ({err}): telemetry is off.", path.display());
+            Some(Level::Off)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvLookup {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Arc::new(move |name| map.get(name).cloned())
+    }
+
+    fn vars() -> Vec<EnvVar> {
+        vec![
+            EnvVar { name: "APP_TELEMETRY".into(), polarity: Polarity::Enables },
+            EnvVar { name: "ANONYMIZED_TELEMETRY".into(), polarity: Polarity::Enables },
+            EnvVar { name: "APP_NO_TELEMETRY".into(), polarity: Polarity::Disables },
+        ]
+    }
+
+    fn resolve_with(pairs: &[(&str, &str)], explicit: Option<Level>, persisted: Option<&Path>) -> Consent {
+        let env = env(pairs);
+        let vars = vars();
+        resolve(&Inputs {
+            explicit,
+            env: &env,
+            env_vars: &vars,
+            persisted,
+            detect_ci: true,
+            default: Level::Usage,
+        })
+    }
+
+    #[test]
+    fn precedence_is_explicit_env_dnt_persisted_ci_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("choice");
+        std::fs::write(&saved, "full\n").unwrap();
+        let all = [("APP_TELEMETRY", "on"), ("DO_NOT_TRACK", "1"), ("CI", "true")];
+
+        let c = resolve_with(&all, Some(Level::Full), Some(&saved));
+        assert_eq!((c.level, c.source), (Level::Full, ConsentSource::Explicit));
+        let c = resolve_with(&all, None, Some(&saved));
+        assert_eq!((c.level, c.source), (Level::Usage, ConsentSource::EnvVar("APP_TELEMETRY".into())));
+        let c = resolve_with(&all[1..], None, Some(&saved));
+        assert_eq!((c.level, c.source), (Level::Off, ConsentSource::DoNotTrack));
+        let c = resolve_with(&all[2..], None, Some(&saved));
+        assert_eq!((c.level, c.source), (Level::Full, ConsentSource::Persisted(saved.clone())));
+        let c = resolve_with(&all[2..], None, None);
+        assert_eq!((c.level, c.source), (Level::Off, ConsentSource::Ci("CI")));
+        let c = resolve_with(&[], None, None);
+        assert_eq!((c.level, c.source), (Level::Usage, ConsentSource::Default));
+    }
+
+    #[test]
+    fn unknown_env_value_fails_closed() {
+        let c = resolve_with(&[("APP_TELEMETRY", "sure-why-not")], None, None);
+        assert_eq!(c.level, Level::Off);
+        assert_eq!(c.source, ConsentSource::EnvVar("APP_TELEMETRY".into()));
+    }
+
+    #[test]
+    fn empty_env_value_decides_nothing() {
+        let c = resolve_with(&[("APP_TELEMETRY", "  "), ("DO_NOT_TRACK", "")], None, None);
+        assert_eq!(c.source, ConsentSource::Default);
+    }
+
+    #[test]
+    fn legacy_variables_keep_their_polarity() {
+        let c = resolve_with(&[("ANONYMIZED_TELEMETRY", "False")], None, None);
+        assert_eq!(c.level, Level::Off);
+        let c = resolve_with(&[("ANONYMIZED_TELEMETRY", "true"), ("CI", "1")], None, None);
+        assert_eq!(c.level, Level::Usage);
+        let c = resolve_with(&[("APP_NO_TELEMETRY", "1")], None, None);
+        assert_eq!((c.level, c.source), (Level::Off, ConsentSource::EnvVar("APP_NO_TELEMETRY".into())));
+        // "don't disable" is not "enable": the next source decides.
+        let c = resolve_with(&[("APP_NO_TELEMETRY", "0"), ("DO_NOT_TRACK", "1")], None, None);
+        assert_eq!(c.source, ConsentSource::DoNotTrack);
+        let c = resolve_with(&[("APP_NO_TELEMETRY", "bogus")], None, None);
+        assert_eq!(c.level, Level::Off);
+    }
+
+    #[test]
+    fn do_not_track_values() {
+        for on in ["1", "true", "yes", "anything"] {
+            assert_eq!(resolve_with(&[("DO_NOT_TRACK", on)], None, None).source, ConsentSource::DoNotTrack);
+        }
+        for off in ["0", "false", "", " "] {
+            assert_eq!(resolve_with(&[("DO_NOT_TRACK", off)], None, None).source, ConsentSource::Default);
+        }
+    }
+
+    #[test]
+    fn ci_detection() {
+        assert_eq!(
+            resolve_with(&[("GITHUB_ACTIONS", "true")], None, None).source,
+            ConsentSource::Ci("GITHUB_ACTIONS")
+        );
+        assert_eq!(resolve_with(&[("CI", "false")], None, None).source, ConsentSource::Default);
+        let env = env(&[("CI", "1")]);
+        let c = resolve(&Inputs {
+            explicit: None,
+            env: &env,
+            env_vars: &[],
+            persisted: None,
+            detect_ci: false,
+            default: Level::Usage,
+        });
+        assert_eq!(c.source, ConsentSource::Default);
+    }
+
+    #[test]
+    fn persisted_choice_corrupt_or_unreadable_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("choice");
+        std::fs::write(&saved, "\u{fffd}garbage").unwrap();
+        assert_eq!(resolve_with(&[], None, Some(&saved)).level, Level::Off);
+        // A directory where the file should be cannot be read as a file.
+        let as_dir = dir.path().join("dir");
+        std::fs::create_dir(&as_dir).unwrap();
+        let c = resolve_with(&[], None, Some(&as_dir));
+        assert_eq!((c.level, c.source), (Level::Off, ConsentSource::Persisted(as_dir)));
+        let missing = dir.path().join("missing");
+        assert_eq!(resolve_with(&[], None, Some(&missing)).source, ConsentSource::Default);
+    }
+}

@@ -1,0 +1,126 @@
+//! What callers capture: typed events, and the record queued for the worker.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+use crate::{Level, Properties};
+
+/// A typed telemetry event.
+///
+/// `#[derive(TelemetryEvent)]` implements this with a compile-time audit of
+/// every field; a hand-written implementation must itself make sure that
+/// [`write_properties`](TelemetryEvent::write_properties) writes only values
+/// allowed at the level it is given.
+///
+/// ```
+/// use telemetry_runtime::{Level, Properties, TelemetryEvent};
+///
+/// struct CommandRun {
+///     command: &'static str,
+///     duration_ms: u64,
+///     /// The user's raw arguments: only with full consent.
+///     args: Vec<String>,
+/// }
+///
+/// impl TelemetryEvent for CommandRun {
+///     const NAME: &'static str = "command_run";
+///     fn write_properties(&self, level: Level, out: &mut Properties) {
+///         out.insert("command", self.command);
+///         out.insert("duration_ms", self.duration_ms);
+///         if level >= Level::Full {
+///             let args: Vec<_> = self.args.iter().cloned().map(telemetry_runtime::Value::text).collect();
+///             out.insert("args", args);
+///         }
+///     }
+/// }
+/// ```
+pub trait TelemetryEvent {
+    /// The event name: non-empty snake_case, not starting with `$`.
+    const NAME: &'static str;
+
+    /// The lowest consent level at which the event is sent at all.
+    const MIN_LEVEL: Level = Level::Usage;
+
+    /// Writes the properties that may be sent at `level` (never below
+    /// [`MIN_LEVEL`](TelemetryEvent::MIN_LEVEL)).
+    fn write_properties(&self, level: Level, out: &mut Properties);
+}
+
+/// An event waiting in the queue: classified, timestamped, with its uuid.
+/// The uuid and timestamp are fixed here, so retries resend them unchanged.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) uuid: Uuid,
+    pub(crate) time: SystemTime,
+    /// The consent level its properties were classified for.
+    pub(crate) level: Level,
+    pub(crate) properties: Properties,
+}
+
+impl Record {
+    pub(crate) fn new(name: Cow<'static, str>, level: Level, properties: Properties) -> Record {
+        Record { name, uuid: event_uuid(), time: SystemTime::now(), level, properties }
+    }
+}
+
+/// Checks a dynamic event name: non-empty, at most 200 bytes, not `$`-prefixed.
+pub(crate) fn valid_event_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 200 && !name.starts_with('$')
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let (a, b) = Uuid::new_v4().as_u64_pair();
+    a ^ b.rotate_left(32)
+}
+
+/// A random v4 uuid for an event. Event uuids only need to be unique (they
+/// de-duplicate retries), not unpredictable, so a per-thread generator
+/// seeded from the OS saves a system call per event.
+pub(crate) fn event_uuid() -> Uuid {
+    let bits = (u128::from(random_u64()) << 64) | u128::from(random_u64());
+    uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid()
+}
+
+/// SplitMix64 (<https://prng.di.unimi.it/splitmix64.c>) on a per-thread,
+/// OS-seeded state: fast, well distributed, not for secrets.
+pub(crate) fn random_u64() -> u64 {
+    RNG.with(|state| {
+        let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        state.set(s);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn event_uuids_are_valid_v4_and_distinct() {
+        let ids: HashSet<Uuid> = (0..10_000).map(|_| event_uuid()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.get_version_num() == 4));
+        let other_thread = std::thread::spawn(event_uuid).join().unwrap();
+        assert!(!ids.contains(&other_thread));
+    }
+
+    #[test]
+    fn event_names() {
+        assert!(valid_event_name("command_run"));
+        assert!(!valid_event_name(""));
+        assert!(!valid_event_name("$pageview"));
+        assert!(!valid_event_name(&"x".repeat(201)));
+    }
+}

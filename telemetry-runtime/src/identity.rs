@@ -1,0 +1,173 @@
+//! The anonymous install id: a random UUID v4 kept in the platform cache
+//! directory, read lazily by the worker thread (never at init, never on the
+//! caller's thread).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use uuid::Uuid;
+
+use crate::files::{self, Existing};
+
+/// File name of the install id inside the application's cache directory.
+pub(crate) const ID_FILE: &str = "telemetry_user_id";
+
+/// The distinct id events carry. Loaded on first use.
+pub(crate) struct Identity {
+    path: Option<PathBuf>,
+    /// Set by the application to reuse an id it already has.
+    fixed: Option<String>,
+    current: Mutex<Option<String>>,
+}
+
+impl Identity {
+    pub(crate) fn new(path: Option<PathBuf>, fixed: Option<String>) -> Identity {
+        Identity { path, fixed, current: Mutex::new(None) }
+    }
+
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The distinct id, loading or creating the id file on first call.
+    pub(crate) fn distinct_id(&self) -> String {
+        if let Some(fixed) = &self.fixed {
+            return fixed.clone();
+        }
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        current.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone()
+    }
+
+    /// Deletes the id file; the next event gets a new id.
+    pub(crate) fn reset(&self) -> io::Result<()> {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        *current = None;
+        match &self.path {
+            Some(path) => files::remove_if_present(path),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads the id file, or creates it. Any failure gives a fresh id for this
+/// process alone (never a shared constant), with a warning that says why.
+fn load_or_create(path: Option<&Path>) -> String {
+    let Some(path) = path else {
+        log::debug!("No cache directory for the telemetry id: using a per-process id.");
+        return Uuid::new_v4().to_string();
+    };
+    match read_id(path) {
+        Ok(Some(id)) => return id,
+        Ok(None) => {}
+        Err(reason) => {
+            log::warn!("{reason}: using a per-process telemetry id. Reset telemetry to repair it.");
+            return Uuid::new_v4().to_string();
+        }
+    }
+    let id = Uuid::new_v4().to_string();
+    match files::write_private(path, &id, Existing::Keep) {
+        Ok(()) => id,
+        // Another process created it first: use theirs.
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => match read_id(path) {
+            Ok(Some(theirs)) => theirs,
+            _ => id,
+        },
+        Err(err) => {
+            log::warn!(
+                "Cannot write the telemetry id to {} ({err}): using a per-process id.",
+                path.display()
+            );
+            id
+        }
+    }
+}
+
+/// `Ok(None)` when there is no file yet; `Err` with a message when the file
+/// exists but cannot be used.
+fn read_id(path: &Path) -> Result<Option<String>, String> {
+    match fs::read_to_string(path) {
+        Ok(text) => match Uuid::parse_str(text.trim()) {
+            Ok(id) if !id.is_nil() => Ok(Some(id.to_string())),
+            _ => Err(format!("The telemetry id file {} is corrupt", path.display())),
+        },
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(format!("Cannot read the telemetry id file {} ({err})", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_once_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app").join(ID_FILE);
+        let first = Identity::new(Some(path.clone()), None).distinct_id();
+        assert!(Uuid::parse_str(&first).is_ok());
+        assert_eq!(fs::read_to_string(&path).unwrap(), first);
+        let second = Identity::new(Some(path.clone()), None).distinct_id();
+        assert_eq!(first, second);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn corrupt_file_gives_per_process_ids_and_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ID_FILE);
+        fs::write(&path, "not-a-uuid").unwrap();
+        let a = Identity::new(Some(path.clone()), None).distinct_id();
+        let b = Identity::new(Some(path.clone()), None).distinct_id();
+        assert_ne!(a, b, "fallback ids must not be shared");
+        assert!(Uuid::parse_str(&a).is_ok());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "not-a-uuid");
+    }
+
+    #[test]
+    fn nil_uuid_counts_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ID_FILE);
+        fs::write(&path, Uuid::nil().to_string()).unwrap();
+        assert_ne!(Identity::new(Some(path), None).distinct_id(), Uuid::nil().to_string());
+    }
+
+    #[test]
+    fn unwritable_directory_gives_per_process_id() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the directory should be makes creation fail on every platform.
+        let blocker = dir.path().join("blocker");
+        fs::write(&blocker, "").unwrap();
+        let path = blocker.join(ID_FILE);
+        let a = Identity::new(Some(path.clone()), None).distinct_id();
+        let b = Identity::new(Some(path), None).distinct_id();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn reset_gives_a_new_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ID_FILE);
+        let identity = Identity::new(Some(path.clone()), None);
+        let first = identity.distinct_id();
+        identity.reset().unwrap();
+        assert!(!path.exists());
+        let second = identity.distinct_id();
+        assert_ne!(first, second);
+        assert_eq!(fs::read_to_string(&path).unwrap(), second);
+    }
+
+    #[test]
+    fn fixed_id_wins_and_touches_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(ID_FILE);
+        let identity = Identity::new(Some(path.clone()), Some("legacy-id".into()));
+        assert_eq!(identity.distinct_id(), "legacy-id");
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,100 @@
+//! Consent levels and how they are read from text.
+
+use std::fmt;
+
+/// How much telemetry the user has agreed to.
+///
+/// Levels are ordered: `Off < Usage < Full`. An event or field marked
+/// `opt_in` is sent only at [`Level::Full`].
+///
+/// ```
+/// use telemetry_runtime::Level;
+/// assert!(Level::Off < Level::Usage && Level::Usage < Level::Full);
+/// assert_eq!(Level::parse(" FULL "), Some(Level::Full));
+/// assert_eq!(Level::parse("maybe"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Level {
+    /// Nothing is collected, queued, written or sent.
+    Off = 0,
+    /// Anonymous usage: events and their `public` fields.
+    Usage = 1,
+    /// Usage plus everything marked `opt_in`.
+    Full = 2,
+}
+
+impl Level {
+    /// Reads a consent value the way an environment variable or a persisted
+    /// choice is written: `0|false|no|off|disabled` -> Off,
+    /// `1|true|yes|on|enabled|usage` -> Usage, `full|all` -> Full; trimmed,
+    /// case-insensitive. Anything else, including the empty string, is `None`.
+    pub fn parse(value: &str) -> Option<Level> {
+        let value = value.trim();
+        const OFF: [&str; 5] = ["0", "false", "no", "off", "disabled"];
+        const USAGE: [&str; 6] = ["1", "true", "yes", "on", "enabled", "usage"];
+        const FULL: [&str; 2] = ["full", "all"];
+        let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(value));
+        if is(&OFF) {
+            Some(Level::Off)
+        } else if is(&USAGE) {
+            Some(Level::Usage)
+        } else if is(&FULL) {
+            Some(Level::Full)
+        } else {
+            None
+        }
+    }
+
+    /// The canonical lowercase name: `off`, `usage` or `full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Off => "off",
+            Level::Usage => "usage",
+            Level::Full => "full",
+        }
+    }
+
+    pub(crate) fn from_u8(raw: u8) -> Level {
+        match raw {
+            1 => Level::Usage,
+            2 => Level::Full,
+            _ => Level::Off,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_spelling_parses() {
+        for off in ["0", "false", "No", " OFF ", "disabled"] {
+            assert_eq!(Level::parse(off), Some(Level::Off), "{off:?}");
+        }
+        for on in ["1", "TRUE", "yes", "On", "enabled", "usage"] {
+            assert_eq!(Level::parse(on), Some(Level::Usage), "{on:?}");
+        }
+        for full in ["full", "ALL", " Full\n"] {
+            assert_eq!(Level::parse(full), Some(Level::Full), "{full:?}");
+        }
+        for unknown in ["", "  ", "2", "nope", "offf", "tru"] {
+            assert_eq!(Level::parse(unknown), None, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn u8_round_trip_fails_closed() {
+        for level in [Level::Off, Level::Usage, Level::Full] {
+            assert_eq!(Level::from_u8(level as u8), level);
+        }
+        assert_eq!(Level::from_u8(200), Level::Off);
+    }
+}

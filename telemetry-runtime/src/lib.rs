@@ -1,0 +1,194 @@
+//! Privacy-first product telemetry for Rust programs.
+//!
+//! Typed events whose every field is classified, consent that the user
+//! controls (and that fails closed), an anonymous install id, and delivery in
+//! batches from one background thread: the caller never waits on the network
+//! or the disk, and with consent off nothing is queued, written or sent.
+//!
+//! ```
+//! use std::time::Duration;
+//! use telemetry_runtime::{sink::MemorySink, Config, Level, Properties};
+//!
+//! let memory = MemorySink::new();
+//! let guard = telemetry_runtime::init(
+//!     Config::new("mytool", "1.2.0")
+//!         .default_level(Level::Usage) // opt-out; the user's MYTOOL_TELEMETRY=off wins
+//!         .detect_ci(false)
+//!         .environment(|_| None) // (doctest only: ignore this machine's environment)
+//!         .sink(memory.clone()),
+//! )?;
+//! telemetry_runtime::capture_with("command_run", Properties::new().with("command", "build"));
+//! telemetry_runtime::flush(Duration::from_secs(5));
+//! assert_eq!(memory.events()[0]["event"], "command_run");
+//! drop(guard); // flushes what is left, within the shutdown deadline
+//! # Ok::<(), telemetry_runtime::InitError>(())
+//! ```
+//!
+//! See [`Config`] for consent sources and defaults, [`sink`] for where events
+//! go, and [`Telemetry`] for a client of your own (for libraries).
+
+#![warn(missing_docs)]
+
+mod client;
+mod config;
+mod consent;
+mod encode;
+mod event;
+mod files;
+mod identity;
+mod level;
+mod queue;
+pub mod sink;
+mod stats;
+mod time;
+mod value;
+mod worker;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use client::Telemetry;
+pub use config::{Config, ConfigError};
+pub use consent::{Consent, ConsentSource, Polarity};
+pub use encode::{LIB_NAME, LIB_VERSION};
+pub use event::TelemetryEvent;
+pub use level::Level;
+pub use stats::{DropReason, Stats};
+pub use value::{Properties, Value};
+
+/// The global client's level: what [`is_enabled`] reads. Off until [`init`].
+static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
+static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
+
+/// Why [`init`] did not install a client.
+#[derive(Debug)]
+pub enum InitError {
+    /// The configuration was refused.
+    Config(ConfigError),
+    /// The global client was already initialised in this process.
+    AlreadyInitialized,
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::Config(err) => err.fmt(f),
+            InitError::AlreadyInitialized => f.write_str("telemetry is already initialised in this process"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+impl From<ConfigError> for InitError {
+    fn from(err: ConfigError) -> InitError {
+        InitError::Config(err)
+    }
+}
+
+/// Installs the global client. Keep the returned guard alive for the life
+/// of the program: dropping it delivers what is queued, waiting at most the
+/// configured shutdown timeout, then turns telemetry off.
+///
+/// Calls made before `init` do nothing and cost one atomic load.
+pub fn init(config: Config) -> Result<Guard, InitError> {
+    if GLOBAL.get().is_some() {
+        return Err(InitError::AlreadyInitialized);
+    }
+    let client = Telemetry::with_level_cell(config, &GLOBAL_LEVEL)?;
+    match GLOBAL.set(client.clone()) {
+        Ok(()) => Ok(Guard { client }),
+        Err(_) => Err(InitError::AlreadyInitialized),
+    }
+}
+
+/// Flushes and stops the global client when dropped.
+#[must_use = "dropping the guard shuts telemetry down at once"]
+pub struct Guard {
+    client: Telemetry,
+}
+
+impl Guard {
+    /// The client this guard stops.
+    pub fn client(&self) -> &Telemetry {
+        &self.client
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.client.shutdown(self.client.shutdown_timeout());
+    }
+}
+
+/// The global client, once [`init`] has run.
+pub fn global() -> Option<&'static Telemetry> {
+    GLOBAL.get()
+}
+
+/// Whether the global client collects events: one relaxed atomic load.
+#[inline]
+pub fn is_enabled() -> bool {
+    GLOBAL_LEVEL.load(Relaxed) != Level::Off as u8
+}
+
+/// The global consent level: one relaxed atomic load.
+#[inline]
+pub fn level() -> Level {
+    Level::from_u8(GLOBAL_LEVEL.load(Relaxed))
+}
+
+/// Captures a typed event on the global client. Never blocks.
+#[inline]
+pub fn capture<E: TelemetryEvent>(event: &E) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.capture(event);
+        }
+    }
+}
+
+/// Captures an event by name with ready-made properties on the global client.
+pub fn capture_with(name: impl Into<Cow<'static, str>>, properties: Properties) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.capture_with(name, properties);
+        }
+    }
+}
+
+/// Sets the global consent for this run; see [`Telemetry::set_consent`].
+pub fn set_consent(level: Level) {
+    if let Some(client) = GLOBAL.get() {
+        client.set_consent(level);
+    }
+}
+
+/// Saves the user's choice; see [`Telemetry::persist_consent`].
+pub fn persist_consent(level: Level) -> io::Result<()> {
+    GLOBAL.get().map_or(Ok(()), |client| client.persist_consent(level))
+}
+
+/// Deletes the install id; see [`Telemetry::reset_identity`].
+pub fn reset_identity() -> io::Result<()> {
+    GLOBAL.get().map_or(Ok(()), Telemetry::reset_identity)
+}
+
+/// Delivers what the global client has queued, waiting at most `timeout`.
+pub fn flush(timeout: Duration) -> bool {
+    GLOBAL.get().is_none_or(|client| client.flush(timeout))
+}
+
+/// Stops the global client; see [`Telemetry::shutdown`].
+pub fn shutdown(timeout: Duration) -> bool {
+    GLOBAL.get().is_none_or(|client| client.shutdown(timeout))
+}
+
+/// The global client's counters (all zero before [`init`]).
+pub fn stats() -> Stats {
+    GLOBAL.get().map(Telemetry::stats).unwrap_or_default()
+}

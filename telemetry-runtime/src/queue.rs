@@ -1,0 +1,169 @@
+//! The bounded queue between callers and the worker thread.
+//!
+//! Callers hold the lock only to push one record; the worker holds it only to
+//! swap the whole queue out. Nothing does I/O while holding it, so a capture
+//! never waits on the network or the disk.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::event::Record;
+
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    /// Wakes the worker: a full batch, a flush, a shutdown.
+    wake_worker: Condvar,
+    /// Wakes callers waiting for a flush or for the worker to exit.
+    progress: Condvar,
+    capacity: usize,
+    batch_size: usize,
+}
+
+#[derive(Default)]
+struct State {
+    events: VecDeque<Record>,
+    flush_requested: u64,
+    flush_completed: u64,
+    /// Set by shutdown: the worker drains, delivers what it can before this
+    /// instant, and exits.
+    stop_deadline: Option<Instant>,
+    worker_exited: bool,
+}
+
+/// What the worker takes from the queue in one go.
+pub(crate) struct Taken {
+    pub(crate) flush_generation: u64,
+    pub(crate) stopping: bool,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize, batch_size: usize) -> Queue {
+        Queue {
+            state: Mutex::new(State::default()),
+            wake_worker: Condvar::new(),
+            progress: Condvar::new(),
+            capacity,
+            batch_size,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere must not disable telemetry's callers: the state
+        // stays consistent because every critical section is a few plain moves.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a record; gives it back when the queue is full or stopping.
+    pub(crate) fn push(&self, record: Record) -> Result<(), Record> {
+        let mut state = self.lock();
+        if state.events.len() >= self.capacity || state.stop_deadline.is_some() {
+            return Err(record);
+        }
+        state.events.push_back(record);
+        if state.events.len() == self.batch_size {
+            self.wake_worker.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Removes every queued record; returns how many there were.
+    pub(crate) fn clear(&self) -> usize {
+        let mut state = self.lock();
+        let n = state.events.len();
+        state.events.clear();
+        n
+    }
+
+    /// Blocks the worker until there is a full batch, a flush or shutdown
+    /// request, or `interval_end` passes; then moves every queued record into
+    /// `into` (which must be empty).
+    pub(crate) fn take(&self, interval_end: Instant, into: &mut VecDeque<Record>) -> Taken {
+        let mut state = self.lock();
+        loop {
+            let ready = state.events.len() >= self.batch_size
+                || state.flush_requested > state.flush_completed
+                || state.stop_deadline.is_some();
+            let now = Instant::now();
+            if ready || now >= interval_end {
+                break;
+            }
+            state =
+                self.wake_worker.wait_timeout(state, interval_end - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        std::mem::swap(&mut state.events, into);
+        Taken { flush_generation: state.flush_requested, stopping: state.stop_deadline.is_some() }
+    }
+
+    /// Records that everything queued up to `generation` was handled.
+    pub(crate) fn flush_done(&self, generation: u64) {
+        let mut state = self.lock();
+        state.flush_completed = state.flush_completed.max(generation);
+        self.progress.notify_all();
+    }
+
+    /// Asks the worker to deliver everything queued now, and waits until it
+    /// has or `deadline` passes. Returns whether it finished in time.
+    pub(crate) fn flush(&self, deadline: Instant) -> bool {
+        let mut state = self.lock();
+        state.flush_requested += 1;
+        let generation = state.flush_requested;
+        self.wake_worker.notify_one();
+        self.wait_for(state, deadline, |s| s.flush_completed >= generation || s.worker_exited)
+    }
+
+    /// Asks the worker to deliver what it can before `deadline` and exit, and
+    /// waits for that. Returns whether it exited in time.
+    pub(crate) fn stop(&self, deadline: Instant) -> bool {
+        let mut state = self.lock();
+        if state.stop_deadline.is_none() {
+            state.stop_deadline = Some(deadline);
+        }
+        self.wake_worker.notify_all();
+        self.wait_for(state, deadline, |s| s.worker_exited)
+    }
+
+    pub(crate) fn stop_deadline(&self) -> Option<Instant> {
+        self.lock().stop_deadline
+    }
+
+    /// Marks the worker gone (or never started) and wakes every waiter.
+    pub(crate) fn worker_exited(&self) {
+        self.lock().worker_exited = true;
+        self.progress.notify_all();
+    }
+
+    /// Sleeps the worker until `until`; returns `false` early when shutdown
+    /// is requested with a deadline before `until`.
+    pub(crate) fn wait_unless_stopping(&self, until: Instant) -> bool {
+        let mut state = self.lock();
+        loop {
+            if state.stop_deadline.is_some_and(|deadline| deadline < until) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            state = self.wake_worker.wait_timeout(state, until - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+
+    fn wait_for(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        deadline: Instant,
+        done: impl Fn(&State) -> bool,
+    ) -> bool {
+        loop {
+            if done(&state) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self.progress.wait_timeout(state, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! HTTP delivery shared by the PostHog and generic JSON sinks: timeouts,
+//! retries, request size limits and splitting a batch the server found too
+//! large.
+
+use std::time::{Duration, SystemTime};
+
+use super::retry::Backoff;
+use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
+use crate::config::ConfigError;
+use crate::stats::DropReason;
+use crate::time::{parse_http_date, rfc3339};
+
+/// Builds a request body from the events of one request.
+pub(crate) type BodyFn<'a> = &'a dyn Fn(&[EncodedEvent], &str) -> String;
+
+/// The request machinery: lazily built agent, timeouts, backoff.
+#[derive(Clone)]
+pub(crate) struct Transport {
+    agent: Option<ureq::Agent>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_request_bytes: usize,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+/// What one request came to.
+enum Attempt {
+    Delivered,
+    Retry { after: Option<Duration>, why: String },
+    Rejected(u16),
+    TooLarge,
+}
+
+/// Why a group of events was not delivered.
+enum Failure {
+    TooLarge,
+    Drop(DropReason, String),
+}
+
+impl Transport {
+    pub(crate) fn new() -> Transport {
+        Transport {
+            agent: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            max_request_bytes: 5 * 1024 * 1024,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+        }
+    }
+
+    fn agent(&mut self) -> &ureq::Agent {
+        let (connect, total) = (self.connect_timeout, self.request_timeout);
+        self.agent.get_or_insert_with(|| {
+            ureq::Agent::config_builder()
+                .timeout_connect(Some(connect))
+                .timeout_global(Some(total))
+                .http_status_as_error(false)
+                // Never re-send telemetry to a place the configuration did not name.
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .user_agent(concat!("telemetry-runtime/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        })
+    }
+
+    fn post(&mut self, url: &str, body: &str) -> Attempt {
+        let mut request = self.agent().post(url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        match request.send(body.as_bytes()) {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                // Reading the (small) body lets the connection be reused.
+                let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
+                classify(status, after)
+            }
+            Err(err) => Attempt::Retry { after: None, why: err.to_string() },
+        }
+    }
+
+    /// Sends `batch` to `url` in requests within the size limit; a group the
+    /// server answers 413 is split in halves, and a single event it refuses
+    /// is dropped and counted. Failures are reported through `cx`.
+    pub(crate) fn send_batch(&mut self, url: &str, batch: &Batch, cx: &SendContext<'_>, body: BodyFn<'_>) {
+        let mut start = 0;
+        let mut size = 0;
+        let events = batch.events();
+        for (i, event) in events.iter().enumerate() {
+            let len = event.json().len() + 1;
+            if i > start && size + len > self.max_request_bytes {
+                self.send_group(url, &events[start..i], cx, body);
+                start = i;
+                size = 0;
+            }
+            size += len;
+        }
+        if start < events.len() {
+            self.send_group(url, &events[start..], cx, body);
+        }
+    }
+
+    fn send_group(&mut self, url: &str, events: &[EncodedEvent], cx: &SendContext<'_>, body: BodyFn<'_>) {
+        match self.send_with_retries(url, events, cx, body) {
+            Ok(()) => {}
+            Err(Failure::TooLarge) if events.len() > 1 => {
+                let (left, right) = events.split_at(events.len() / 2);
+                self.send_group(url, left, cx, body);
+                self.send_group(url, right, cx, body);
+            }
+            Err(Failure::TooLarge) => {
+                let event = &events[0];
+                log::warn!(
+                    "Telemetry event {:?} ({} bytes) is too large for {url}: dropped.",
+                    event.name(),
+                    event.json().len()
+                );
+                cx.dropped(DropReason::Oversized, 1);
+            }
+            Err(Failure::Drop(reason, why)) => {
+                log::warn!("Telemetry: {} events not delivered to {url}: {why}", events.len());
+                cx.dropped(reason, events.len());
+            }
+        }
+    }
+
+    fn send_with_retries(
+        &mut self,
+        url: &str,
+        events: &[EncodedEvent],
+        cx: &SendContext<'_>,
+        body: BodyFn<'_>,
+    ) -> Result<(), Failure> {
+        let mut retry = 0;
+        loop {
+            if !cx.may_send() {
+                return Err(Failure::Drop(cx.stop_reason(), "stopped before delivery".into()));
+            }
+            // `sent_at` is fresh on each attempt; uuids and timestamps are not.
+            let attempt = self.post(url, &body(events, &rfc3339(SystemTime::now())));
+            let (after, why) = match attempt {
+                Attempt::Delivered => return Ok(()),
+                Attempt::TooLarge => {
+                    cx.failed_attempt();
+                    return Err(Failure::TooLarge);
+                }
+                Attempt::Rejected(status) => {
+                    cx.failed_attempt();
+                    return Err(Failure::Drop(DropReason::Rejected, format!("HTTP {status}")));
+                }
+                Attempt::Retry { after, why } => (after, why),
+            };
+            cx.failed_attempt();
+            if retry >= self.backoff.retries() {
+                return Err(Failure::Drop(DropReason::Undeliverable, format!("{why} (no retries left)")));
+            }
+            let Some(delay) = self.backoff.delay(retry, after) else {
+                return Err(Failure::Drop(
+                    DropReason::Undeliverable,
+                    format!("{why} (Retry-After too long)"),
+                ));
+            };
+            log::debug!("Telemetry: {why}; retrying in {delay:?}.");
+            cx.retrying();
+            if !cx.wait(delay) {
+                return Err(Failure::Drop(
+                    cx.stop_reason(),
+                    format!("{why} (stopped while waiting to retry)"),
+                ));
+            }
+            retry += 1;
+        }
+    }
+}
+
+fn classify(status: u16, after: Option<Duration>) -> Attempt {
+    match status {
+        200..=299 => Attempt::Delivered,
+        413 => Attempt::TooLarge,
+        408 | 429 | 500..=599 => Attempt::Retry { after, why: format!("HTTP {status}") },
+        _ => Attempt::Rejected(status),
+    }
+}
+
+/// `Retry-After` is either seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(value)?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Checks that `url` is an absolute http(s) URL.
+pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
+    let uri: ureq::http::Uri = url.parse().map_err(|e| ConfigError::new(format!("URL {url:?}: {e}")))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
+        _ => Err(ConfigError::new(format!("URL {url:?} must be an absolute http:// or https:// URL"))),
+    }
+}
+
+/// Sends batches as JSON to any HTTP endpoint: `POST` with the body
+/// `{"sent_at": "...", "batch": [event, ...]}`, each event in the shape
+/// PostHog uses. Retries like [`PostHogSink`](super::PostHogSink).
+///
+/// ```
+/// use telemetry_runtime::sink::HttpSink;
+/// let sink = HttpSink::new("https://telemetry.example.com/v1/events")?
+///     .header("Authorization", "Bearer 123");
+/// assert!(HttpSink::new("ftp://example.com").is_err());
+/// # Ok::<(), telemetry_runtime::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct HttpSink {
+    url: String,
+    transport: Transport,
+}
+
+impl HttpSink {
+    /// A sink posting to `url`; refused unless it is an absolute http(s) URL.
+    pub fn new(url: impl Into<String>) -> Result<HttpSink, ConfigError> {
+        let url = url.into();
+        check_url(&url)?;
+        Ok(HttpSink { url, transport: Transport::new() })
+    }
+
+    /// Adds a request header (for example an authorization token). Header
+    /// values are never logged.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpSink {
+        self.transport.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The retry policy (default [`Backoff::default`]).
+    pub fn backoff(mut self, backoff: Backoff) -> HttpSink {
+        self.transport.backoff = backoff;
+        self
+    }
+
+    /// Connect timeout and total time per request (defaults 5 s and 10 s).
+    pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpSink {
+        self.transport.connect_timeout = connect;
+        self.transport.request_timeout = request;
+        self
+    }
+
+    /// The largest request body; larger batches go in several requests
+    /// (default 5 MiB).
+    pub fn max_request_bytes(mut self, bytes: usize) -> HttpSink {
+        self.transport.max_request_bytes = bytes.max(1);
+        self
+    }
+}
+
+impl Sink for HttpSink {
+    fn name(&self) -> &str {
+        &self.url
+    }
+
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let body = |events: &[EncodedEvent], sent_at: &str| {
+            let mut out = format!("{{\"sent_at\":\"{sent_at}\",\"batch\":[");
+            join_events(&mut out, events);
+            out.push_str("]}");
+            out
+        };
+        self.transport.send_batch(&self.url, batch, cx, &body);
+        Ok(())
+    }
+}
+
+/// Appends the events' JSON, comma-separated.
+pub(crate) fn join_events(out: &mut String, events: &[EncodedEvent]) {
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(event.json());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_classes() {
+        assert!(matches!(classify(200, None), Attempt::Delivered));
+        assert!(matches!(classify(204, None), Attempt::Delivered));
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(matches!(classify(s, None), Attempt::Retry { .. }), "{s}");
+        }
+        for s in [301, 400, 401, 403, 404] {
+            assert!(matches!(classify(s, None), Attempt::Rejected(_)), "{s}");
+        }
+        assert!(matches!(classify(413, None), Attempt::TooLarge));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn urls() {
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("https://eu.i.posthog.com").is_ok());
+        for bad in ["", "localhost:80", "ftp://x", "http://", "not a url"] {
+            assert!(check_url(bad).is_err(), "{bad:?}");
+        }
+    }
+}

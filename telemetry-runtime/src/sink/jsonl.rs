@@ -1,0 +1,84 @@
+//! Appends events to a local file, one JSON object per line.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Batch, SendContext, Sink, SinkError};
+use crate::stats::DropReason;
+
+/// Appends each event as one line of JSON to a file that the user can read.
+/// The file (mode 0600) and its directory are created on the first delivery,
+/// so nothing is written while telemetry is off.
+///
+/// ```
+/// use telemetry_runtime::sink::JsonlSink;
+/// let sink = JsonlSink::new(std::env::temp_dir().join("events.jsonl"));
+/// assert!(sink.path().ends_with("events.jsonl"));
+/// ```
+pub struct JsonlSink {
+    path: PathBuf,
+    name: String,
+    file: Option<File>,
+}
+
+impl JsonlSink {
+    /// A sink that appends to `path`.
+    pub fn new(path: impl Into<PathBuf>) -> JsonlSink {
+        let path = path.into();
+        let name = format!("jsonl:{}", path.display());
+        JsonlSink { path, name, file: None }
+    }
+
+    /// The file events are appended to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open(&self) -> io::Result<File> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&self.path)
+    }
+}
+
+impl Sink for JsonlSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let mut lines = String::with_capacity(batch.events().iter().map(|e| e.json().len() + 1).sum());
+        for event in batch.events() {
+            lines.push_str(event.json());
+            lines.push('\n');
+        }
+        let written = match self.file.take() {
+            Some(file) => Ok(file),
+            None => self.open(),
+        }
+        .and_then(|mut file| {
+            // One write per batch keeps lines whole when several processes append.
+            file.write_all(lines.as_bytes())?;
+            Ok(file)
+        });
+        match written {
+            Ok(file) => {
+                self.file = Some(file);
+                Ok(())
+            }
+            Err(err) => {
+                cx.failed_attempt();
+                Err(SinkError::new(
+                    DropReason::SinkError,
+                    format!("cannot append to {}: {err}", self.path.display()),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Keeps delivered events in memory, for tests and previews.
+
+use std::sync::{Arc, Mutex};
+
+use super::{Batch, SendContext, Sink, SinkError};
+
+/// Stores every delivered event, exactly as the other sinks would send it.
+/// Clones share the same storage: keep one clone, give the other to the
+/// [`Config`](crate::Config).
+///
+/// ```
+/// use telemetry_runtime::sink::MemorySink;
+/// let memory = MemorySink::new();
+/// assert!(memory.events().is_empty());
+/// ```
+#[derive(Clone, Default)]
+pub struct MemorySink {
+    events: Arc<Mutex<Vec<String>>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> MemorySink {
+        MemorySink::default()
+    }
+
+    /// The delivered events as raw JSON text, oldest first.
+    pub fn raw(&self) -> Vec<String> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The delivered events, parsed.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.raw().iter().filter_map(|json| serde_json::from_str(json).ok()).collect()
+    }
+
+    /// Forgets what was delivered so far.
+    pub fn clear(&self) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl Sink for MemorySink {
+    fn name(&self) -> &str {
+        "memory"
+    }
+
+    fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        events.extend(batch.events().iter().map(|e| e.json().to_owned()));
+        Ok(())
+    }
+}

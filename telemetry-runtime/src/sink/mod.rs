@@ -1,0 +1,180 @@
+//! Where events go. The worker thread hands each batch to every sink in turn;
+//! sinks run only on that thread, so they may block on the network or disk.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use crate::queue::Queue;
+use crate::stats::{Counters, DropReason};
+use crate::Level;
+
+mod http;
+mod jsonl;
+mod memory;
+mod posthog;
+mod retry;
+mod stderr;
+
+pub use http::HttpSink;
+pub use jsonl::JsonlSink;
+pub use memory::MemorySink;
+pub use posthog::{PostHogSink, EU_HOST, US_HOST};
+pub use retry::Backoff;
+pub use stderr::StderrSink;
+
+/// A destination for batches of events.
+///
+/// Implement it to send events somewhere the library does not know. `send`
+/// runs on the worker thread; it may block, but should give up when
+/// [`SendContext::wait`] returns `false`. A panic inside it is caught and
+/// counted as a failed delivery.
+///
+/// ```
+/// use telemetry_runtime::sink::{Batch, SendContext, Sink, SinkError};
+///
+/// struct CountingSink(usize);
+///
+/// impl Sink for CountingSink {
+///     fn name(&self) -> &str {
+///         "counting"
+///     }
+///     fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
+///         self.0 += batch.len();
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Sink: Send + 'static {
+    /// A short description for logs and status output (no secrets).
+    fn name(&self) -> &str;
+
+    /// Delivers `batch`. `Ok` means every event was delivered except those
+    /// reported through [`SendContext::dropped`].
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError>;
+}
+
+/// One event, serialized once and resent unchanged on retries.
+#[derive(Debug, Clone)]
+pub struct EncodedEvent {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) uuid: Uuid,
+    pub(crate) json: String,
+}
+
+impl EncodedEvent {
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The event's uuid.
+    pub fn uuid(&self) -> Uuid {
+        self.uuid
+    }
+    /// The event as a JSON object, exactly as it is sent.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+/// The events handed to a sink in one call.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub(crate) events: Vec<EncodedEvent>,
+}
+
+impl Batch {
+    /// The events, oldest first.
+    pub fn events(&self) -> &[EncodedEvent] {
+        &self.events
+    }
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// What a sink may ask of the runtime while it sends.
+pub struct SendContext<'a> {
+    pub(crate) queue: &'a Queue,
+    pub(crate) level: &'a AtomicU8,
+    pub(crate) counters: &'a Counters,
+    pub(crate) dropped: Cell<usize>,
+}
+
+impl SendContext<'_> {
+    /// Whether sending may go on: consent is still on and shutdown's deadline
+    /// has not passed.
+    pub fn may_send(&self) -> bool {
+        Level::from_u8(self.level.load(Relaxed)) > Level::Off
+            && self.queue.stop_deadline().is_none_or(|deadline| Instant::now() < deadline)
+    }
+
+    /// Why [`may_send`](SendContext::may_send) said no: the drop reason for
+    /// what is left.
+    pub fn stop_reason(&self) -> DropReason {
+        if Level::from_u8(self.level.load(Relaxed)) == Level::Off {
+            DropReason::ConsentWithdrawn
+        } else {
+            DropReason::Shutdown
+        }
+    }
+
+    /// Waits `delay` before a retry. Returns `false`, at once, when the wait
+    /// would outlast shutdown's deadline or consent is withdrawn: give up.
+    pub fn wait(&self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        self.queue.wait_unless_stopping(until) && self.may_send()
+    }
+
+    /// Reports events of the batch that this sink gave up on.
+    pub fn dropped(&self, reason: DropReason, events: usize) {
+        self.counters.dropped(reason, events);
+        self.dropped.set(self.dropped.get() + events);
+    }
+
+    /// Reports an attempt that did not succeed.
+    pub fn failed_attempt(&self) {
+        self.counters.failed();
+    }
+
+    /// Reports an attempt about to be retried.
+    pub fn retrying(&self) {
+        self.counters.retried();
+    }
+}
+
+/// Why a sink could not deliver a batch.
+#[derive(Debug)]
+pub struct SinkError {
+    reason: DropReason,
+    message: String,
+}
+
+impl SinkError {
+    /// A failure whose events are counted as dropped for `reason`.
+    pub fn new(reason: DropReason, message: impl Into<String>) -> SinkError {
+        SinkError { reason, message: message.into() }
+    }
+    /// The drop reason the batch's events are counted under.
+    pub fn reason(&self) -> DropReason {
+        self.reason
+    }
+}
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SinkError {}

@@ -1,0 +1,43 @@
+//! Prints events to standard error, for debugging.
+
+use std::io::Write;
+
+use super::{Batch, SendContext, Sink, SinkError};
+
+/// Prints each event, pretty-printed JSON exactly as it would be sent, to
+/// standard error.
+///
+/// ```
+/// use telemetry_runtime::{sink::StderrSink, Config};
+/// let config = Config::new("mytool", "1.0.0").sink(StderrSink::new());
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StderrSink;
+
+impl StderrSink {
+    /// A sink that prints to standard error.
+    pub fn new() -> StderrSink {
+        StderrSink
+    }
+}
+
+impl Sink for StderrSink {
+    fn name(&self) -> &str {
+        "stderr"
+    }
+
+    fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let mut out = String::new();
+        for event in batch.events() {
+            let pretty = serde_json::from_str::<serde_json::Value>(event.json())
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .unwrap_or_else(|_| event.json().to_owned());
+            out.push_str("[telemetry] ");
+            out.push_str(&pretty);
+            out.push('\n');
+        }
+        // Debug output must never fail the host: a closed stderr is ignored.
+        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+        Ok(())
+    }
+}

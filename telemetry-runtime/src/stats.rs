@@ -1,0 +1,123 @@
+//! Counters the application can read: what was captured, sent and lost.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Why events were given up on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The queue was full when the event was captured.
+    QueueFull,
+    /// Consent was lowered after the event was captured.
+    ConsentWithdrawn,
+    /// The event name or properties were invalid.
+    Invalid,
+    /// The event alone exceeds the size limit of the event or the endpoint.
+    Oversized,
+    /// The endpoint refused the batch for good (a 4xx other than 408/429).
+    Rejected,
+    /// Retries ran out, or the endpoint stayed unreachable.
+    Undeliverable,
+    /// Shutdown's deadline came before the event could be delivered.
+    Shutdown,
+    /// A sink failed in another way (a file that cannot be written, a panic).
+    SinkError,
+}
+
+impl DropReason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [DropReason; 8] = [
+        DropReason::QueueFull,
+        DropReason::ConsentWithdrawn,
+        DropReason::Invalid,
+        DropReason::Oversized,
+        DropReason::Rejected,
+        DropReason::Undeliverable,
+        DropReason::Shutdown,
+        DropReason::SinkError,
+    ];
+
+    /// A snake_case name for logs and status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::ConsentWithdrawn => "consent_withdrawn",
+            DropReason::Invalid => "invalid",
+            DropReason::Oversized => "oversized",
+            DropReason::Rejected => "rejected",
+            DropReason::Undeliverable => "undeliverable",
+            DropReason::Shutdown => "shutdown",
+            DropReason::SinkError => "sink_error",
+        }
+    }
+
+    fn index(self) -> usize {
+        DropReason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    captured: AtomicU64,
+    sent: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+    dropped: [AtomicU64; DropReason::ALL.len()],
+}
+
+impl Counters {
+    pub(crate) fn captured(&self) {
+        self.captured.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Relaxed);
+    }
+    pub(crate) fn failed(&self) {
+        self.failed.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn retried(&self) {
+        self.retried.fetch_add(1, Relaxed);
+    }
+    pub(crate) fn dropped(&self, reason: DropReason, n: usize) {
+        self.dropped[reason.index()].fetch_add(n as u64, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            captured: self.captured.load(Relaxed),
+            sent: self.sent.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            dropped: std::array::from_fn(|i| self.dropped[i].load(Relaxed)),
+        }
+    }
+}
+
+/// A snapshot of the counters.
+///
+/// With several sinks, `sent` and the sink-side drop reasons count each
+/// (event, sink) pair: one event delivered to two sinks counts twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Events accepted into the queue.
+    pub captured: u64,
+    /// Events delivered.
+    pub sent: u64,
+    /// Delivery attempts (requests, writes) that did not succeed.
+    pub failed: u64,
+    /// Attempts that were retried.
+    pub retried: u64,
+    dropped: [u64; DropReason::ALL.len()],
+}
+
+impl Stats {
+    /// Events given up on for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()]
+    }
+
+    /// Events given up on, for every reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+}
