@@ -1,1 +1,93 @@
-fn main() {}
+//! The README's demo: captures a few events to a local JSON-lines file and
+//! prints where they went. No account, no network.
+//!
+//! ```text
+//! cargo run -p telemetry-examples --bin demo            # on by default, to a local file
+//! cargo run -p telemetry-examples --bin demo -- --no-telemetry
+//! DEMO_TELEMETRY=full cargo run -p telemetry-examples --bin demo
+//! ```
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use telemetry_runtime::sink::JsonlSink;
+use telemetry_runtime::{Config, Level, Properties, TelemetryEvent, Value};
+
+/// A command finished. `query` is the user's own text: sent only with full consent.
+struct CommandRun {
+    command: &'static str,
+    duration: Duration,
+    ok: bool,
+    query: String,
+}
+
+impl TelemetryEvent for CommandRun {
+    const NAME: &'static str = "command_run";
+
+    fn write_properties(&self, level: Level, out: &mut Properties) {
+        out.insert("command", self.command);
+        out.insert("duration_ms", self.duration);
+        out.insert("ok", self.ok);
+        if level >= Level::Full {
+            out.insert("query", Value::text(self.query.clone()));
+        }
+    }
+}
+
+fn main() {
+    let no_telemetry = std::env::args().any(|arg| arg == "--no-telemetry");
+    let events_file: PathBuf = std::env::temp_dir().join("telemetry-demo").join("events.jsonl");
+    let _ = std::fs::remove_file(&events_file);
+
+    let mut config = Config::new("telemetry-demo", env!("CARGO_PKG_VERSION"))
+        .env_var("DEMO_TELEMETRY")
+        // The demo is opt-out so that it shows something; DEMO_TELEMETRY=off,
+        // DO_NOT_TRACK=1, a CI environment or --no-telemetry turn it off.
+        .default_level(Level::Usage)
+        .sink(JsonlSink::new(&events_file));
+    if no_telemetry {
+        config = config.consent(Level::Off);
+    }
+    let guard = match telemetry_runtime::init(config) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            std::process::exit(1);
+        }
+    };
+    let consent = guard.client().consent();
+    println!("telemetry level: {} (decided by {})", consent.level, consent.source);
+
+    for (command, query) in [("search", "cheap flights to Lisbon"), ("build", "release --all"), ("test", "")]
+    {
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(3));
+        telemetry_runtime::capture(&CommandRun {
+            command,
+            duration: started.elapsed(),
+            ok: command != "test",
+            query: query.to_owned(),
+        });
+    }
+    telemetry_runtime::capture_with("demo_finished", Properties::new().with("commands", 3u8));
+
+    let delivered = telemetry_runtime::flush(Duration::from_secs(2));
+    let stats = telemetry_runtime::stats();
+    drop(guard);
+
+    if consent.level == Level::Off {
+        println!("nothing was captured, written or sent");
+        return;
+    }
+    println!(
+        "{} events captured, {} written{} to {}",
+        stats.captured,
+        stats.sent,
+        if delivered { "" } else { " (flush timed out)" },
+        events_file.display()
+    );
+    match std::fs::read_to_string(&events_file) {
+        Ok(lines) => print!("{lines}"),
+        Err(err) => println!("(cannot read {}: {err})", events_file.display()),
+    }
+}

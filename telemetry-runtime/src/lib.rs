@@ -192,3 +192,8 @@ pub fn shutdown(timeout: Duration) -> bool {
 pub fn stats() -> Stats {
     GLOBAL.get().map(Telemetry::stats).unwrap_or_default()
 }
+
+/// The README's examples compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
