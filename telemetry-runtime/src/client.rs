@@ -13,13 +13,13 @@ use uuid::Uuid;
 use crate::config::{Config, ConfigError, Settings};
 use crate::consent::{self, Consent, EnvLookup, EnvVar};
 use crate::encode::Envelope;
-use crate::event::{valid_event_name, Record};
+use crate::event::{sampled, valid_event_name, Record};
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::queue::Queue;
 use crate::sink::Sink;
 use crate::stats::{Counters, DropReason, Stats};
-use crate::{Level, Properties, TelemetryEvent};
+use crate::{Level, Properties, TelemetryEvent, Value};
 
 /// File name of the persisted consent choice inside the config directory.
 const CONSENT_FILE: &str = "telemetry_consent";
@@ -104,7 +104,7 @@ impl Telemetry {
             default: config.default_level,
         };
         let consent = resolver.resolve();
-        level.store(consent.level as u8, Relaxed);
+        level.store(compiled_level(consent.level) as u8, Relaxed);
         log_decision(&consent, &resolver.env_vars[0].name);
         let inner = Inner {
             level,
@@ -128,7 +128,7 @@ impl Telemetry {
     /// Whether events are being collected (one relaxed atomic load).
     #[inline]
     pub fn is_enabled(&self) -> bool {
-        self.inner.level.load(Relaxed) != Level::Off as u8
+        crate::__private::COMPILED_IN && self.inner.level.load(Relaxed) != Level::Off as u8
     }
 
     /// The consent level in force (one relaxed atomic load).
@@ -203,8 +203,14 @@ impl Telemetry {
         if level < E::MIN_LEVEL || level == Level::Off {
             return;
         }
-        let mut properties = Properties::new();
+        if E::SAMPLE_RATE < 1.0 && !sampled(E::SAMPLE_RATE) {
+            return;
+        }
+        let mut properties = Properties::with_capacity(E::SCHEMA.fields.len() + 1);
         event.write_properties(level, &mut properties);
+        if E::SAMPLE_RATE < 1.0 {
+            properties.push("$sample_rate", Value::Float(E::SAMPLE_RATE));
+        }
         self.inner.enqueue(Record::new(Cow::Borrowed(E::NAME), level, properties));
     }
 
@@ -304,7 +310,7 @@ impl Inner {
         if self.shut_down.load(Relaxed) {
             return;
         }
-        self.level.store(consent.level as u8, Relaxed);
+        self.level.store(compiled_level(consent.level) as u8, Relaxed);
         if consent.level == Level::Off {
             // Nothing captured before the user said no may leave the process.
             let n = self.queue.clear();
@@ -315,12 +321,14 @@ impl Inner {
     }
 
     /// Standard properties; loads the install id on first use (worker only).
-    pub(crate) fn envelope(&self) -> Envelope {
+    pub(crate) fn envelope(&self) -> Envelope<'_> {
         Envelope {
             distinct_id: self.identity.distinct_id(),
-            session_id: self.session_id.clone(),
-            app_name: self.app_name.clone(),
-            app_version: self.app_version.clone(),
+            session_id: &self.session_id,
+            app_name: &self.app_name,
+            app_version: &self.app_version,
+            identity: &self.identity,
+            hash_key: Default::default(),
         }
     }
 }
@@ -335,6 +343,15 @@ impl Resolver {
             detect_ci: self.detect_ci,
             default: self.default,
         })
+    }
+}
+
+/// With the `off` feature nothing is ever enabled, whatever was resolved.
+fn compiled_level(level: Level) -> Level {
+    if crate::__private::COMPILED_IN {
+        level
+    } else {
+        Level::Off
     }
 }
 

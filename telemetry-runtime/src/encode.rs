@@ -1,9 +1,12 @@
 //! The JSON every sink sends: one event in PostHog's shape, with the
 //! envelope properties the runtime adds.
 
+use std::cell::OnceCell;
+
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::event::Record;
+use crate::identity::Identity;
 use crate::time::rfc3339;
 use crate::value::{Properties, Value};
 
@@ -14,17 +17,25 @@ pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The standard properties every event carries. Fixed for a process, except
 /// the distinct id after a reset.
-#[derive(Debug, Clone)]
-pub(crate) struct Envelope {
+pub(crate) struct Envelope<'a> {
     pub(crate) distinct_id: String,
-    pub(crate) session_id: String,
-    pub(crate) app_name: String,
-    pub(crate) app_version: String,
+    pub(crate) session_id: &'a str,
+    pub(crate) app_name: &'a str,
+    pub(crate) app_version: &'a str,
+    /// Loaded only when a batch holds a hashed value.
+    pub(crate) identity: &'a Identity,
+    pub(crate) hash_key: OnceCell<(u64, u64)>,
+}
+
+impl Envelope<'_> {
+    fn hash_key(&self) -> (u64, u64) {
+        *self.hash_key.get_or_init(|| self.identity.hash_key())
+    }
 }
 
 /// Serializes `record` as one JSON object:
 /// `{"event", "distinct_id", "uuid", "timestamp", "properties": {...}}`.
-pub(crate) fn encode(record: &Record, envelope: &Envelope) -> String {
+pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>) -> String {
     let event = EventJson { record, envelope };
     // Serializing these types cannot fail: keys are strings, floats are checked.
     serde_json::to_string(&event).unwrap_or_default()
@@ -32,7 +43,7 @@ pub(crate) fn encode(record: &Record, envelope: &Envelope) -> String {
 
 struct EventJson<'a> {
     record: &'a Record,
-    envelope: &'a Envelope,
+    envelope: &'a Envelope<'a>,
 }
 
 impl Serialize for EventJson<'_> {
@@ -52,7 +63,7 @@ impl Serialize for EventJson<'_> {
 
 struct PropertiesJson<'a> {
     properties: &'a Properties,
-    envelope: &'a Envelope,
+    envelope: &'a Envelope<'a>,
 }
 
 impl Serialize for PropertiesJson<'_> {
@@ -60,7 +71,7 @@ impl Serialize for PropertiesJson<'_> {
         let mut map = s.serialize_map(None)?;
         // Null and non-finite values are omitted, as PostHog expects.
         for (name, value) in self.properties.iter().filter(|(_, v)| is_sendable(v)) {
-            map.serialize_entry(name, &ValueJson(value))?;
+            map.serialize_entry(name, &ValueJson(value, self.envelope))?;
         }
         let e = self.envelope;
         map.serialize_entry("$lib", LIB_NAME)?;
@@ -83,7 +94,7 @@ fn is_sendable(value: &Value) -> bool {
     }
 }
 
-struct ValueJson<'a>(&'a Value);
+struct ValueJson<'a>(&'a Value, &'a Envelope<'a>);
 
 impl Serialize for ValueJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -93,11 +104,12 @@ impl Serialize for ValueJson<'_> {
             Value::UInt(u) => s.serialize_u64(*u),
             Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
             Value::Text(t) => s.serialize_str(t),
+            Value::Hashed(digest) => s.serialize_str(&digest.keyed(self.1.hash_key())),
             Value::List(items) => {
                 // Inside a list a missing value keeps its place as null.
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
-                    seq.serialize_element(&ValueJson(item))?;
+                    seq.serialize_element(&ValueJson(item, self.1))?;
                 }
                 seq.end()
             }
@@ -124,11 +136,14 @@ mod tests {
                 .with("tags", vec!["a", "b"]),
         );
         record.time = UNIX_EPOCH + Duration::from_millis(1_000_001);
+        let identity = Identity::new(None, None);
         let envelope = Envelope {
             distinct_id: "id-1".into(),
-            session_id: "s-1".into(),
-            app_name: "demo".into(),
-            app_version: "1.2.3".into(),
+            session_id: "s-1",
+            app_name: "demo",
+            app_version: "1.2.3",
+            identity: &identity,
+            hash_key: OnceCell::new(),
         };
         let json: serde_json::Value = serde_json::from_str(&encode(&record, &envelope)).unwrap();
         assert_eq!(json["event"], "tool_call");

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::{Level, Properties};
+use crate::{EventSchema, Level, Properties};
 
 /// A typed telemetry event.
 ///
@@ -44,6 +44,13 @@ pub trait TelemetryEvent {
     /// The lowest consent level at which the event is sent at all.
     const MIN_LEVEL: Level = Level::Usage;
 
+    /// The share of events kept, in (0, 1]; kept events carry
+    /// `$sample_rate` so counts can be scaled back up.
+    const SAMPLE_RATE: f64 = 1.0;
+
+    /// What the event sends, for catalogs.
+    const SCHEMA: EventSchema = EventSchema::undocumented(Self::NAME, Self::MIN_LEVEL);
+
     /// Writes the properties that may be sent at `level` (never below
     /// [`MIN_LEVEL`](TelemetryEvent::MIN_LEVEL)).
     fn write_properties(&self, level: Level, out: &mut Properties);
@@ -65,6 +72,12 @@ impl Record {
     pub(crate) fn new(name: Cow<'static, str>, level: Level, properties: Properties) -> Record {
         Record { name, uuid: event_uuid(), time: SystemTime::now(), level, properties }
     }
+}
+
+/// Whether an event with this sample rate is kept this time.
+pub(crate) fn sampled(rate: f64) -> bool {
+    // 53 random bits give a uniform float in [0, 1).
+    ((random_u64() >> 11) as f64 / (1u64 << 53) as f64) < rate
 }
 
 /// Checks a dynamic event name: non-empty, at most 200 bytes, not `$`-prefixed.
@@ -114,6 +127,14 @@ mod tests {
         assert!(ids.iter().all(|id| id.get_version_num() == 4));
         let other_thread = std::thread::spawn(event_uuid).join().unwrap();
         assert!(!ids.contains(&other_thread));
+    }
+
+    #[test]
+    fn sampling_keeps_about_the_rate() {
+        let kept = (0..20_000).filter(|_| sampled(0.25)).count();
+        assert!((4_000..6_000).contains(&kept), "{kept}");
+        assert!((0..1000).all(|_| sampled(1.0)));
+        assert!((0..1000).all(|_| !sampled(0.0)));
     }
 
     #[test]

@@ -13,18 +13,36 @@ use crate::files::{self, Existing};
 
 /// File name of the install id inside the application's cache directory.
 pub(crate) const ID_FILE: &str = "telemetry_user_id";
+/// File name of the secret key for `redact = "hash"` values, beside the id.
+const HASH_KEY_FILE: &str = "telemetry_hash_key";
 
-/// The distinct id events carry. Loaded on first use.
+/// The distinct id events carry, and the installation's hashing key. Both
+/// are loaded on first use.
 pub(crate) struct Identity {
     path: Option<PathBuf>,
     /// Set by the application to reuse an id it already has.
     fixed: Option<String>,
     current: Mutex<Option<String>>,
+    hash_key: Mutex<Option<(u64, u64)>>,
 }
 
 impl Identity {
     pub(crate) fn new(path: Option<PathBuf>, fixed: Option<String>) -> Identity {
-        Identity { path, fixed, current: Mutex::new(None) }
+        Identity { path, fixed, current: Mutex::new(None), hash_key: Mutex::new(None) }
+    }
+
+    fn key_path(&self) -> Option<PathBuf> {
+        Some(self.path.as_ref()?.with_file_name(HASH_KEY_FILE))
+    }
+
+    /// The secret key of this installation for keyed hashes of redacted
+    /// values, loading or creating its file on first call.
+    pub(crate) fn hash_key(&self) -> (u64, u64) {
+        let mut key = self.hash_key.lock().unwrap_or_else(|e| e.into_inner());
+        *key.get_or_insert_with(|| {
+            let text = load_or_create(self.key_path().as_deref());
+            Uuid::parse_str(&text).map(|u| u.as_u64_pair()).unwrap_or_else(|_| Uuid::new_v4().as_u64_pair())
+        })
     }
 
     pub(crate) fn path(&self) -> Option<&Path> {
@@ -40,10 +58,13 @@ impl Identity {
         current.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone()
     }
 
-    /// Deletes the id file; the next event gets a new id.
+    /// Deletes the id and the hashing key; later events get new ones.
     pub(crate) fn reset(&self) -> io::Result<()> {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        *current = None;
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.hash_key.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(key_path) = self.key_path() {
+            files::remove_if_present(&key_path)?;
+        }
         match &self.path {
             Some(path) => files::remove_if_present(path),
             None => Ok(()),
@@ -51,8 +72,9 @@ impl Identity {
     }
 }
 
-/// Reads the id file, or creates it. Any failure gives a fresh id for this
-/// process alone (never a shared constant), with a warning that says why.
+/// Reads a file holding one random UUID, or creates it. Any failure gives a
+/// fresh value for this process alone (never a shared constant), with a
+/// warning that says why.
 fn load_or_create(path: Option<&Path>) -> String {
     let Some(path) = path else {
         log::debug!("No cache directory for the telemetry id: using a per-process id.");
@@ -160,6 +182,23 @@ mod tests {
         let second = identity.distinct_id();
         assert_ne!(first, second);
         assert_eq!(fs::read_to_string(&path).unwrap(), second);
+    }
+
+    #[test]
+    fn hash_key_is_kept_private_and_reset_with_the_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::new(Some(dir.path().join(ID_FILE)), None);
+        let key = identity.hash_key();
+        assert_eq!(key, Identity::new(Some(dir.path().join(ID_FILE)), None).hash_key());
+        let key_file = dir.path().join(HASH_KEY_FILE);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        identity.reset().unwrap();
+        assert!(!key_file.exists());
+        assert_ne!(identity.hash_key(), key);
     }
 
     #[test]

@@ -29,6 +29,9 @@
 
 #![warn(missing_docs)]
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod client;
 mod config;
 mod consent;
@@ -37,7 +40,10 @@ mod event;
 mod files;
 mod identity;
 mod level;
+mod property;
 mod queue;
+mod redact;
+mod schema;
 pub mod sink;
 mod stats;
 mod time;
@@ -57,8 +63,14 @@ pub use consent::{Consent, ConsentSource, Polarity};
 pub use encode::{LIB_NAME, LIB_VERSION};
 pub use event::TelemetryEvent;
 pub use level::Level;
+pub use property::{PropertyValue, PublicByDefault, RedactableText};
+pub use redact::Digest;
+pub use schema::{Classification, EventSchema, FieldSchema, RedactMode};
 pub use stats::{DropReason, Stats};
 pub use value::{Properties, Value};
+
+#[cfg(feature = "macros")]
+pub use telemetry_macros::{requires_telemetry, TelemetryEvent, TelemetryProperty};
 
 /// The global client's level: what [`is_enabled`] reads. Off until [`init`].
 static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
@@ -133,13 +145,17 @@ pub fn global() -> Option<&'static Telemetry> {
 /// Whether the global client collects events: one relaxed atomic load.
 #[inline]
 pub fn is_enabled() -> bool {
-    GLOBAL_LEVEL.load(Relaxed) != Level::Off as u8
+    __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) != Level::Off as u8
 }
 
 /// The global consent level: one relaxed atomic load.
 #[inline]
 pub fn level() -> Level {
-    Level::from_u8(GLOBAL_LEVEL.load(Relaxed))
+    if __private::COMPILED_IN {
+        Level::from_u8(GLOBAL_LEVEL.load(Relaxed))
+    } else {
+        Level::Off
+    }
 }
 
 /// Captures a typed event on the global client. Never blocks.

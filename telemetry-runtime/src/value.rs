@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::redact::Digest;
+
 /// One property value, already classified: whatever is in a `Value` may be
 /// sent at the consent level it was built for.
 ///
@@ -36,6 +38,9 @@ pub enum Value {
     Text(Cow<'static, str>),
     /// A list of values.
     List(Vec<Value>),
+    /// A redacted text, sent as a hash keyed with this installation's secret:
+    /// equal texts give equal hashes within one installation only.
+    Hashed(Digest),
 }
 
 impl Value {
@@ -43,6 +48,11 @@ impl Value {
     /// free of personal data, like a subcommand name chosen from a fixed set).
     pub fn text(text: impl Into<String>) -> Value {
         Value::Text(Cow::Owned(text.into()))
+    }
+
+    /// A text that must not be sent, reduced to a keyed hash.
+    pub fn hashed(text: &str) -> Value {
+        Value::Hashed(Digest::of(text))
     }
 }
 

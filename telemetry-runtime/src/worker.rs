@@ -52,7 +52,7 @@ fn deliver(inner: &Inner, sinks: &mut [Box<dyn Sink>], records: &mut VecDeque<Re
     }
 }
 
-fn encode_checked(inner: &Inner, record: &Record, envelope: &Envelope) -> Option<EncodedEvent> {
+fn encode_checked(inner: &Inner, record: &Record, envelope: &Envelope<'_>) -> Option<EncodedEvent> {
     let json = encode(record, envelope);
     if json.len() > inner.settings.max_event_bytes {
         log::warn!(

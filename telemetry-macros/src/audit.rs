@@ -1,0 +1,187 @@
+//! The compile-time privacy audit: one function per rule, each reporting at
+//! the span of what it is about, all rules run on every build.
+
+use std::collections::HashMap;
+
+use quote::ToTokens;
+use syn::{GenericArgument, PathArguments, Type};
+
+use crate::ast::{Field, Input};
+use crate::attr::Classification;
+use crate::ctxt::Ctxt;
+use crate::names::{name_problem, sensitive_word};
+
+pub(crate) fn audit(cx: &mut Ctxt, input: &Input<'_>) {
+    event_has_description(cx, input);
+    event_name_is_valid(cx, input);
+    property_names_are_unique(cx, input);
+    for field in &input.fields {
+        if field.attrs.skip.is_some() {
+            skip_stands_alone(cx, field);
+            continue;
+        }
+        property_name_is_valid(cx, field);
+        if !free_text_is_classified(cx, field) {
+            continue;
+        }
+        sensitive_public_field_has_reason(cx, field);
+    }
+}
+
+/// The struct's doc comment is the catalog entry: what the event records and why.
+fn event_has_description(cx: &mut Ctxt, input: &Input<'_>) {
+    if input.doc.is_none() {
+        cx.error_spanned_by(
+            &input.original.ident,
+            format_args!(
+                "event `{}` has no doc comment; describe what it records and why (it becomes the catalog entry)",
+                input.original.ident
+            ),
+        );
+    }
+}
+
+fn event_name_is_valid(cx: &mut Ctxt, input: &Input<'_>) {
+    let (name, span) = &input.name;
+    if let Some(problem) = name_problem(name) {
+        cx.error_at(*span, format_args!("event name \"{name}\" {problem}"));
+    }
+}
+
+fn property_name_is_valid(cx: &mut Ctxt, field: &Field<'_>) {
+    let (name, span) = &field.name;
+    if let Some(problem) = name_problem(name) {
+        cx.error_at(*span, format_args!("property name \"{name}\" of field `{}` {problem}", field.ident));
+    }
+}
+
+fn property_names_are_unique(cx: &mut Ctxt, input: &Input<'_>) {
+    let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
+    for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
+        let (name, span) = &field.name;
+        match seen.get(name.as_str()) {
+            Some(first) => cx.error_at(
+                *span,
+                format_args!("duplicate property name \"{name}\": field `{}` already uses it", first.ident),
+            ),
+            None => {
+                seen.insert(name, field);
+            }
+        }
+    }
+}
+
+/// `skip` removes the field entirely, so nothing else can apply to it.
+fn skip_stands_alone(cx: &mut Ctxt, field: &Field<'_>) {
+    let attrs = &field.attrs;
+    let others = [
+        attrs.classification.as_ref().map(|c| (c.span, "a classification")),
+        attrs.reason.as_ref().map(|r| (r.span(), "`reason`")),
+        attrs.rename.as_ref().map(|r| (r.span(), "`rename`")),
+    ];
+    for (span, what) in others.into_iter().flatten() {
+        cx.error_at(
+            span,
+            format_args!("conflicting telemetry attributes: `skip` with {what} on field `{}`", field.ident),
+        );
+    }
+}
+
+/// Free text has no default: the author must say how it is treated.
+/// Returns whether the field passed.
+fn free_text_is_classified(cx: &mut Ctxt, field: &Field<'_>) -> bool {
+    if field.attrs.classification.is_some() || !is_text(field.ty) {
+        return true;
+    }
+    cx.error_spanned_by(
+        field.ty,
+        format_args!(
+            "field `{}` is free text and needs a classification: #[telemetry(public)] for safe, \
+             low-cardinality values, #[telemetry(redact)] to never send it raw, or \
+             #[telemetry(opt_in)] to send it only with full consent",
+            field.ident
+        ),
+    );
+    false
+}
+
+/// A name like `server_url` or `user_id` sent as public needs a written reason.
+fn sensitive_public_field_has_reason(cx: &mut Ctxt, field: &Field<'_>) {
+    let public = field.attrs.classification.as_ref().is_none_or(|c| c.value == Classification::Public);
+    if !public || field.attrs.reason.is_some() {
+        return;
+    }
+    let Some(word) = sensitive_word(&field.ident.unraw_string()).or_else(|| sensitive_word(&field.name.0))
+    else {
+        return;
+    };
+    let span = field.attrs.classification.as_ref().map_or(field.ident.span(), |c| c.span);
+    cx.error_at(
+        span,
+        format_args!(
+            "field `{}` looks sensitive (`{word}`) and would be sent as public: add \
+             #[telemetry(public, reason = \"...\")] saying why it is safe, or use \
+             #[telemetry(redact)] or #[telemetry(opt_in)]",
+            field.ident
+        ),
+    );
+}
+
+/// Whether `ty` is text, or an option, list, box or reference of text.
+pub(crate) fn is_text(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => is_text(&r.elem),
+        Type::Slice(s) => is_text(&s.elem),
+        Type::Array(a) => is_text(&a.elem),
+        Type::Paren(p) => is_text(&p.elem),
+        Type::Group(g) => is_text(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else { return false };
+            match last.ident.to_string().as_str() {
+                "String" | "str" | "OsString" | "OsStr" => true,
+                "Cow" | "Option" | "Vec" | "Box" | "Arc" | "Rc" | "VecDeque" => match &last.arguments {
+                    PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                        GenericArgument::Type(inner) => is_text(inner),
+                        _ => false,
+                    }),
+                    _ => false,
+                },
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+trait UnrawString {
+    fn unraw_string(&self) -> String;
+}
+
+impl UnrawString for syn::Ident {
+    fn unraw_string(&self) -> String {
+        let s = self.to_token_stream().to_string();
+        s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_types() {
+        for text in [
+            "String",
+            "&'a str",
+            "Option<String>",
+            "Vec<Cow<'static, str>>",
+            "Box<str>",
+            "std::string::String",
+        ] {
+            assert!(is_text(&syn::parse_str(text).unwrap()), "{text}");
+        }
+        for other in ["u32", "Option<u8>", "Vec<bool>", "Uuid", "Duration", "Kind"] {
+            assert!(!is_text(&syn::parse_str(other).unwrap()), "{other}");
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Generates the `TelemetryEvent` impl: the schema constant and a
+//! `write_properties` that applies each field's classification at the
+//! consent level in force, writing straight into the property list.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::{DeriveInput, Ident, Type, WherePredicate};
+
+use crate::ast::{Field, Input};
+use crate::attr::{Classification, RedactMode};
+use crate::audit::audit;
+use crate::ctxt::Ctxt;
+
+pub(crate) fn derive_event(input: &DeriveInput) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let parsed = Input::from_syn(&mut cx, input);
+    if let Some(parsed) = &parsed {
+        audit(&mut cx, parsed);
+    }
+    match parsed {
+        Some(parsed) if !cx.has_errors() => expand(&parsed),
+        // After an error, a minimal impl keeps uses of the event from
+        // producing a cascade of unrelated errors.
+        _ => {
+            let errors = cx.into_compile_errors();
+            let fallback = fallback_impl(input);
+            quote! { #errors #fallback }
+        }
+    }
+}
+
+/// `::telemetry_runtime::__private`, or the path given by `crate = "..."`.
+pub(crate) fn private_path(krate: Option<&syn::Path>) -> TokenStream {
+    match krate {
+        Some(path) => quote!(#path::__private),
+        None => quote!(::telemetry_runtime::__private),
+    }
+}
+
+fn expand(input: &Input<'_>) -> TokenStream {
+    let private = private_path(input.attrs.krate.as_ref());
+    let ident = &input.original.ident;
+    let mut generics = input.original.generics.clone();
+    let type_params: Vec<&Ident> = input.original.generics.type_params().map(|p| &p.ident).collect();
+    let bounds: Vec<WherePredicate> = input
+        .fields
+        .iter()
+        .filter(|f| f.attrs.skip.is_none() && mentions_any(f.ty, &type_params))
+        .map(|f| {
+            let ty = f.ty;
+            let bound = required_trait(&private, f);
+            syn::parse_quote!(#ty: #bound)
+        })
+        .collect();
+    generics.make_where_clause().predicates.extend(bounds);
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+
+    let name = &input.name.0;
+    let description = input.doc.as_deref().unwrap_or_default();
+    let min_level = if input.attrs.opt_in.is_some() { quote!(Full) } else { quote!(Usage) };
+    let sample_rate = input.attrs.sample.as_ref().map_or(1.0, |s| s.value);
+    let sent: Vec<&Field<'_>> = input.fields.iter().filter(|f| f.attrs.skip.is_none()).collect();
+    let field_schemas = sent.iter().map(|f| field_schema(&private, f));
+    let writes = sent.iter().map(|f| write_field(&private, f));
+
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
+            const NAME: &'static str = #name;
+            const MIN_LEVEL: #private::Level = #private::Level::#min_level;
+            const SAMPLE_RATE: f64 = #sample_rate;
+            const SCHEMA: #private::EventSchema = #private::EventSchema {
+                name: #name,
+                description: #description,
+                min_level: #private::Level::#min_level,
+                sample_rate: #sample_rate,
+                fields: &[#(#field_schemas),*],
+            };
+
+            #[inline]
+            fn write_properties(
+                &self,
+                __telemetry_level: #private::Level,
+                __telemetry_out: &mut #private::Properties,
+            ) {
+                #(#writes)*
+            }
+        }
+    }
+}
+
+fn classification(field: &Field<'_>) -> Option<Classification> {
+    field.attrs.classification.as_ref().map(|c| c.value)
+}
+
+/// The trait a field's type must implement for its classification.
+fn required_trait(private: &TokenStream, field: &Field<'_>) -> TokenStream {
+    match classification(field) {
+        None => quote!(#private::PublicByDefault),
+        Some(Classification::Public | Classification::OptIn) => quote!(#private::PropertyValue),
+        Some(Classification::Redact(_)) => quote!(#private::RedactableText),
+    }
+}
+
+/// The statement that writes one field. Type errors (an unsupported type,
+/// free text behind an alias, `redact = "hash"` on a number) are reported at
+/// the field's type, through the span of the helper call.
+fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
+    let member = field.ident;
+    let name = &field.name.0;
+    let span = field.ty_span();
+    let call = |helper: &str| {
+        let helper = Ident::new(helper, Span::call_site());
+        quote_spanned!(span=> #private::#helper(&self.#member))
+    };
+    let push = |value: TokenStream| quote!(__telemetry_out.push(#name, #value););
+    match classification(field) {
+        None => push(call("public")),
+        Some(Classification::Public) => push(call("classified")),
+        Some(Classification::OptIn) => {
+            let write = push(call("classified"));
+            quote!(if __telemetry_level >= #private::Level::Full { #write })
+        }
+        Some(Classification::Redact(RedactMode::Drop)) => {
+            let check = call("redact_drop");
+            quote!(#check;)
+        }
+        Some(Classification::Redact(RedactMode::Marker)) => push(call("redact_marker")),
+        Some(Classification::Redact(RedactMode::Length)) => push(call("redact_length")),
+        Some(Classification::Redact(RedactMode::Hash)) => push(call("redact_hash")),
+    }
+}
+
+fn field_schema(private: &TokenStream, field: &Field<'_>) -> TokenStream {
+    let name = &field.name.0;
+    let ty = type_string(field.ty);
+    let description = field.doc.as_deref().unwrap_or_default();
+    let class = match classification(field) {
+        None | Some(Classification::Public) => quote!(Public),
+        Some(Classification::OptIn) => quote!(OptIn),
+        Some(Classification::Redact(mode)) => {
+            let mode = match mode {
+                RedactMode::Drop => quote!(Drop),
+                RedactMode::Marker => quote!(Marker),
+                RedactMode::Hash => quote!(Hash),
+                RedactMode::Length => quote!(Length),
+            };
+            quote!(Redact(#private::RedactMode::#mode))
+        }
+    };
+    let reason = match &field.attrs.reason {
+        Some(lit) => quote!(#private::Some(#lit)),
+        None => quote!(#private::None),
+    };
+    quote! {
+        #private::FieldSchema {
+            name: #name,
+            ty: #ty,
+            classification: #private::Classification::#class,
+            description: #description,
+            reason: #reason,
+        }
+    }
+}
+
+/// The type as a person writes it: `Option<&'a str>`, not `Option < & 'a str >`.
+fn type_string(ty: &Type) -> String {
+    let mut out = ty.to_token_stream().to_string();
+    for (from, to) in
+        [(" < ", "<"), ("< ", "<"), (" >", ">"), (" :: ", "::"), ("& ", "&"), (" ,", ","), ("' ", "'")]
+    {
+        out = out.replace(from, to);
+    }
+    out
+}
+
+fn mentions_any(ty: &Type, params: &[&Ident]) -> bool {
+    fn walk(tokens: TokenStream, params: &[&Ident]) -> bool {
+        tokens.into_iter().any(|tt| match tt {
+            proc_macro2::TokenTree::Ident(ident) => params.iter().any(|p| **p == ident),
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), params),
+            _ => false,
+        })
+    }
+    !params.is_empty() && walk(ty.to_token_stream(), params)
+}
+
+fn fallback_impl(input: &DeriveInput) -> TokenStream {
+    let private = private_path(None);
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let name = ident.to_string();
+    quote! {
+        impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
+            const NAME: &'static str = #name;
+            fn write_properties(&self, _: #private::Level, _: &mut #private::Properties) {}
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! `#[requires_telemetry]`: gate a function on consent, or instrument it.
+//!
+//! The signature is re-emitted unchanged; the body moves into a closure (or
+//! an `async move` block) so that `return` and `?` keep their meaning, and
+//! so that a panic can be contained (gated form) or the result inspected
+//! (instrumenting form).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
+
+use crate::ctxt::Ctxt;
+use crate::expand::private_path;
+use crate::names::{name_problem, suggest};
+
+#[derive(Default)]
+struct Args {
+    full: Option<Span>,
+    instrument: Option<Span>,
+    name: Option<LitStr>,
+    arguments: Vec<Ident>,
+    krate: Option<syn::Path>,
+}
+
+const KEYS: [&str; 6] = ["usage", "full", "instrument", "name", "args", "crate"];
+
+impl Args {
+    fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
+        let mut args = Args::default();
+        let parser = syn::meta::parser(|meta| args.parse_key(&meta));
+        if let Err(err) = syn::parse::Parser::parse2(parser, tokens) {
+            cx.push(err);
+        }
+        if args.instrument.is_none() {
+            if let Some(name) = &args.name {
+                cx.error_spanned_by(name, "`name` applies only to #[requires_telemetry(instrument, ...)]");
+            }
+            if let Some(first) = args.arguments.first() {
+                cx.error_spanned_by(
+                    first,
+                    "`args(...)` applies only to #[requires_telemetry(instrument, ...)]",
+                );
+            }
+        }
+        args
+    }
+
+    fn parse_key(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        match key.as_str() {
+            // #[requires_telemetry(usage)]: the default level
+            "usage" => Ok(()),
+            // #[requires_telemetry(full)]
+            "full" => {
+                self.full = Some(meta.path.span());
+                Ok(())
+            }
+            // #[requires_telemetry(instrument)]
+            "instrument" => {
+                self.instrument = Some(meta.path.span());
+                Ok(())
+            }
+            // #[requires_telemetry(instrument, name = "event_name")]
+            "name" => {
+                self.name = Some(meta.value()?.parse()?);
+                Ok(())
+            }
+            // #[requires_telemetry(instrument, args(retries, mode))]
+            "args" => meta.parse_nested_meta(|arg| {
+                let ident = arg.path.get_ident().ok_or_else(|| arg.error("expected an argument name"))?;
+                self.arguments.push(ident.clone());
+                Ok(())
+            }),
+            // #[requires_telemetry(crate = "my_telemetry")]
+            "crate" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                self.krate = Some(lit.parse()?);
+                Ok(())
+            }
+            _ => {
+                let hint = suggest(&key, &KEYS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_else(
+                    || {
+                        "; expected `full`, `instrument`, `name = \"...\"`, `args(...)` or `crate = \"...\"`"
+                            .into()
+                    },
+                );
+                Err(meta.error(format_args!("unknown requires_telemetry argument `{key}`{hint}")))
+            }
+        }
+    }
+}
+
+pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let args = Args::parse(&mut cx, args);
+    if let Some(constness) = &function.sig.constness {
+        cx.error_spanned_by(
+            constness,
+            "#[requires_telemetry] cannot be used on a `const fn`: consent is known only at run time",
+        );
+    }
+    let expanded = if args.instrument.is_some() {
+        instrument(&mut cx, &args, &function)
+    } else {
+        gate(&mut cx, &args, &function)
+    };
+    if cx.has_errors() {
+        // Keep the function as written so that its callers still compile.
+        let errors = cx.into_compile_errors();
+        return quote!(#errors #function);
+    }
+    expanded
+}
+
+/// What a gated function returns when its body does not run.
+enum Default_ {
+    Unit,
+    None,
+}
+
+fn gate(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
+    let private = private_path(args.krate.as_ref());
+    let default = match &function.sig.output {
+        ReturnType::Default => Default_::Unit,
+        ReturnType::Type(_, ty) if is_unit(ty) => Default_::Unit,
+        ReturnType::Type(_, ty) if is_option(ty) => Default_::None,
+        ReturnType::Type(_, ty) => {
+            cx.error_spanned_by(
+                ty,
+                "#[requires_telemetry] functions must return `()` or `Option<T>`, because their body \
+                 does not run when telemetry is off; use #[requires_telemetry(instrument)] to measure \
+                 a function that always runs",
+            );
+            return TokenStream::new();
+        }
+    };
+    let default = match default {
+        Default_::Unit => quote!(()),
+        Default_::None => quote!(#private::None),
+    };
+    let level = if args.full.is_some() { quote!(Full) } else { quote!(Usage) };
+    let name = function.sig.ident.to_string();
+    let body = &function.block;
+    let run = if function.sig.asyncness.is_some() {
+        quote!(#private::contain_async(#name, async move #body).await)
+    } else {
+        let ret = closure_return(&function.sig.output);
+        quote!(#private::contain(#name, move || #ret #body))
+    };
+    rebuild(
+        function,
+        quote! {
+            if !#private::enabled(#private::Level::#level) {
+                return #default;
+            }
+            match #run {
+                #private::Some(__telemetry_value) => __telemetry_value,
+                #private::None => #default,
+            }
+        },
+    )
+}
+
+fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
+    let private = private_path(args.krate.as_ref());
+    let event = match &args.name {
+        Some(lit) => {
+            if let Some(problem) = name_problem(&lit.value()) {
+                cx.error_spanned_by(lit, format_args!("event name \"{}\" {problem}", lit.value()));
+            }
+            lit.value()
+        }
+        None => function.sig.ident.to_string(),
+    };
+    let level = if args.full.is_some() { quote!(Full) } else { quote!(Usage) };
+    let recorded: Vec<TokenStream> = args
+        .arguments
+        .iter()
+        .filter_map(|arg| {
+            let Some(ty) = argument_type(function, arg) else {
+                cx.error_spanned_by(
+                    arg,
+                    format_args!("`{}` has no argument named `{arg}`", function.sig.ident),
+                );
+                return None;
+            };
+            if let Some(problem) = name_problem(&arg.to_string()) {
+                cx.error_spanned_by(arg, format_args!("property name \"{arg}\" {problem}"));
+            }
+            let name = arg.to_string();
+            // Spanned at the argument's type: a type that is not public by
+            // default (free text, say) is reported there.
+            let value = quote_spanned!(ty.span()=> #private::public(&#arg));
+            Some(quote!((#name, #value)))
+        })
+        .collect();
+    let body = &function.block;
+    let run = if function.sig.asyncness.is_some() {
+        quote!(async move #body.await)
+    } else {
+        let ret = closure_return(&function.sig.output);
+        quote!((move || #ret #body)())
+    };
+    rebuild(
+        function,
+        quote! {
+            let __telemetry_started = #private::call_started(#private::Level::#level);
+            let __telemetry_arguments = match __telemetry_started {
+                #private::Some(_) => #private::Some([#(#recorded),*]),
+                #private::None => #private::None,
+            };
+            let __telemetry_result = #run;
+            if let (#private::Some(__telemetry_started), #private::Some(__telemetry_arguments)) =
+                (__telemetry_started, __telemetry_arguments)
+            {
+                #[allow(unused_imports)]
+                use #private::{PlainOutcome as _, ResultOutcome as _};
+                let __telemetry_outcome = (&#private::OutcomeProbe(&__telemetry_result)).outcome();
+                #private::record_call(#event, __telemetry_started, __telemetry_outcome, __telemetry_arguments);
+            }
+            __telemetry_result
+        },
+    )
+}
+
+/// The function with its attributes and signature unchanged and a new body.
+fn rebuild(function: &ItemFn, body: TokenStream) -> TokenStream {
+    let ItemFn { attrs, vis, sig, .. } = function;
+    quote!(#(#attrs)* #vis #sig { #body })
+}
+
+/// `-> T` for the body closure, so `return` inside it type-checks against
+/// the function's return type; left out where a closure cannot name the
+/// type (`impl Trait`).
+fn closure_return(output: &ReturnType) -> TokenStream {
+    match output {
+        ReturnType::Type(_, ty) if !mentions_impl(ty) => quote!(-> #ty),
+        ReturnType::Default => quote!(-> ()),
+        ReturnType::Type(..) => TokenStream::new(),
+    }
+}
+
+fn mentions_impl(ty: &Type) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tt| match tt {
+            proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+            proc_macro2::TokenTree::Group(group) => walk(group.stream()),
+            _ => false,
+        })
+    }
+    walk(ty.to_token_stream())
+}
+
+fn is_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
+}
+
+fn is_option(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
+}
+
+fn argument_type<'a>(function: &'a ItemFn, name: &Ident) -> Option<&'a Type> {
+    function.sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(typed) => match &*typed.pat {
+            Pat::Ident(pat) if pat.ident == *name => Some(&*typed.ty),
+            _ => None,
+        },
+        FnArg::Receiver(_) => None,
+    })
+}

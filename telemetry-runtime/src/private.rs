@@ -1,0 +1,164 @@
+//! What the macros' generated code calls. Not public API: names and
+//! signatures here may change in any release.
+
+use std::any::type_name;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+pub use crate::property::{PropertyValue, PublicByDefault, RedactableText};
+pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode};
+pub use crate::{Level, Properties, TelemetryEvent, Value};
+pub use core::option::Option::{self, None, Some};
+
+/// False when the crate is built with the `off` feature: every gate then
+/// folds to a constant and the code behind it is removed.
+pub const COMPILED_IN: bool = !cfg!(feature = "off");
+
+/// The gate of `#[requires_telemetry]`: a constant and one relaxed load.
+#[inline(always)]
+pub fn enabled(level: Level) -> bool {
+    COMPILED_IN && crate::level() >= level
+}
+
+/// A value of a type that is public without a classification.
+#[inline]
+pub fn public<T: PublicByDefault + ?Sized>(value: &T) -> Value {
+    value.to_value()
+}
+
+/// A value the author classified `public` or `opt_in`.
+#[inline]
+pub fn classified<T: PropertyValue + ?Sized>(value: &T) -> Value {
+    value.to_value()
+}
+
+/// `redact = "marker"`: a fixed text when a value is present.
+pub fn redact_marker<T: RedactableText + ?Sized>(value: &T) -> Value {
+    value.redacted_length().map_or(Value::Null, |_| Value::from("[redacted]"))
+}
+
+/// `redact = "length"`: the length in characters.
+pub fn redact_length<T: RedactableText + ?Sized>(value: &T) -> Value {
+    value.redacted_length().map_or(Value::Null, Value::from)
+}
+
+/// `redact = "hash"`: a keyed hash, computed by the worker.
+pub fn redact_hash<T: RedactableText + ?Sized>(value: &T) -> Value {
+    value.redacted_digest().map_or(Value::Null, Value::Hashed)
+}
+
+/// `redact` (dropped): checks the type like the other modes, sends nothing.
+#[inline]
+pub fn redact_drop<T: RedactableText + ?Sized>(_: &T) {}
+
+/// Runs a gated body; a panic inside it is logged and becomes `None`.
+#[inline]
+pub fn contain<R>(function: &'static str, body: impl FnOnce() -> R) -> Option<R> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(|panic| log_panic(function, &*panic)).ok()
+}
+
+#[cold]
+fn log_panic(function: &'static str, panic: &(dyn std::any::Any + Send)) {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-text panic payload");
+    log::error!("Telemetry code in `{function}` panicked and was stopped: {message}");
+}
+
+/// The future of a gated `async fn`: a panic while polling it is logged and
+/// the future completes with `None`.
+pub struct Contained<F> {
+    function: &'static str,
+    future: Pin<Box<F>>,
+}
+
+/// Wraps a gated `async fn` body; see [`Contained`].
+pub fn contain_async<F: Future>(function: &'static str, future: F) -> Contained<F> {
+    Contained { function, future: Box::pin(future) }
+}
+
+impl<F: Future> Future for Contained<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let function = self.function;
+        match catch_unwind(AssertUnwindSafe(|| self.future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(value)) => Poll::Ready(Some(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => {
+                log_panic(function, &*panic);
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+/// The start of an instrumented call, when telemetry is on at `level`.
+#[inline(always)]
+pub fn call_started(level: Level) -> Option<Instant> {
+    if enabled(level) {
+        Some(Instant::now())
+    } else {
+        None
+    }
+}
+
+/// How an instrumented call ended.
+pub struct Outcome {
+    error_type: Option<&'static str>,
+}
+
+/// Wraps a call's result to find its outcome: `Result`s by their variant
+/// (through [`ResultOutcome`]), everything else as success (through
+/// [`PlainOutcome`]). Method resolution picks the first that applies.
+pub struct OutcomeProbe<'a, T>(pub &'a T);
+
+/// The outcome of a `Result`: success, or the error's type name.
+pub trait ResultOutcome {
+    /// The outcome.
+    fn outcome(&self) -> Outcome;
+}
+
+impl<T, E> ResultOutcome for OutcomeProbe<'_, Result<T, E>> {
+    fn outcome(&self) -> Outcome {
+        Outcome { error_type: self.0.as_ref().err().map(|_| type_name::<E>()) }
+    }
+}
+
+/// The outcome of any other value: success.
+pub trait PlainOutcome {
+    /// The outcome.
+    fn outcome(&self) -> Outcome;
+}
+
+impl<T> PlainOutcome for &OutcomeProbe<'_, T> {
+    fn outcome(&self) -> Outcome {
+        Outcome { error_type: None }
+    }
+}
+
+/// Captures the event of an instrumented call: its duration, outcome and
+/// the arguments the attribute named (already checked to be public).
+pub fn record_call<const N: usize>(
+    event: &'static str,
+    started: Instant,
+    outcome: Outcome,
+    arguments: [(&'static str, Value); N],
+) {
+    let duration = started.elapsed();
+    let mut properties = Properties::with_capacity(N + 3);
+    properties.push("duration_ms", Value::from(duration));
+    properties.push("outcome", Value::from(if outcome.error_type.is_some() { "error" } else { "ok" }));
+    if let Some(error_type) = outcome.error_type {
+        properties.push("error_type", Value::from(error_type));
+    }
+    for (name, value) in arguments {
+        properties.push(name, value);
+    }
+    crate::capture_with(event, properties);
+}

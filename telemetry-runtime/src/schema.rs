@@ -1,0 +1,80 @@
+//! The schema of an event: what it sends, at which level, and why. The derive
+//! generates it from the struct and its doc comments.
+
+use crate::Level;
+
+/// How a field is treated before anything leaves the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Classification {
+    /// Sent at `Usage` and above.
+    Public,
+    /// Sent only at `Full`.
+    OptIn,
+    /// The raw value is never sent; what is sent instead is the mode.
+    Redact(RedactMode),
+}
+
+/// What is sent in place of a redacted value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedactMode {
+    /// Nothing: the property is left out.
+    Drop,
+    /// The fixed text `"[redacted]"` when a value is present.
+    Marker,
+    /// A hash keyed with a secret of this installation: equal values can be
+    /// counted, never read back, and not linked across installations.
+    Hash,
+    /// The length of the text in characters.
+    Length,
+}
+
+impl Classification {
+    /// A short name for catalogs: `public`, `opt_in`, `redact(hash)`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Public => "public",
+            Classification::OptIn => "opt_in",
+            Classification::Redact(RedactMode::Drop) => "redact(drop)",
+            Classification::Redact(RedactMode::Marker) => "redact(marker)",
+            Classification::Redact(RedactMode::Hash) => "redact(hash)",
+            Classification::Redact(RedactMode::Length) => "redact(length)",
+        }
+    }
+}
+
+/// One property of an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldSchema {
+    /// The property name on the wire.
+    pub name: &'static str,
+    /// The Rust type, as written.
+    pub ty: &'static str,
+    /// How the value is treated.
+    pub classification: Classification,
+    /// From the field's doc comment.
+    pub description: &'static str,
+    /// Why a sensitive-looking field is public, when one was required.
+    pub reason: Option<&'static str>,
+}
+
+/// An event: its name, description and fields.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventSchema {
+    /// The event name on the wire.
+    pub name: &'static str,
+    /// From the struct's doc comment.
+    pub description: &'static str,
+    /// The lowest consent level at which the event is sent.
+    pub min_level: Level,
+    /// The share of events kept, in (0, 1].
+    pub sample_rate: f64,
+    /// The properties, in declaration order (skipped fields are absent).
+    pub fields: &'static [FieldSchema],
+}
+
+impl EventSchema {
+    /// A schema with only a name, for hand-written events.
+    pub const fn undocumented(name: &'static str, min_level: Level) -> EventSchema {
+        EventSchema { name, description: "", min_level, sample_rate: 1.0, fields: &[] }
+    }
+}
