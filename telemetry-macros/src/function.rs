@@ -80,12 +80,11 @@ impl Args {
                 Ok(())
             }
             _ => {
-                let hint = suggest(&key, &KEYS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_else(
-                    || {
+                let hint =
+                    suggest(&key, &KEYS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_else(|| {
                         "; expected `full`, `instrument`, `name = \"...\"`, `args(...)` or `crate = \"...\"`"
                             .into()
-                    },
-                );
+                    });
                 Err(meta.error(format_args!("unknown requires_telemetry argument `{key}`{hint}")))
             }
         }

@@ -49,10 +49,14 @@ pub struct Telemetry {
 }
 
 pub(crate) struct Inner {
-    /// The level in force. For the global client this is the static that
+    /// The level captures are taken at: the consent level until shutdown,
+    /// Off after. For the global client this is the static that
     /// `is_enabled()` reads; for others a leaked byte (clients live for the
     /// process, and a `&'static` keeps the hot path a single load).
-    pub(crate) level: &'static AtomicU8,
+    pub(crate) gate: &'static AtomicU8,
+    /// The level the user allows. The worker checks it before sending, so
+    /// shutdown (which closes the gate) still delivers what consent allowed.
+    pub(crate) consent_level: AtomicU8,
     consent: Mutex<Consent>,
     resolver: Resolver,
     pub(crate) queue: Queue,
@@ -86,10 +90,7 @@ impl Telemetry {
         Telemetry::with_level_cell(config, Box::leak(Box::new(AtomicU8::new(0))))
     }
 
-    pub(crate) fn with_level_cell(
-        config: Config,
-        level: &'static AtomicU8,
-    ) -> Result<Telemetry, ConfigError> {
+    pub(crate) fn with_level_cell(config: Config, gate: &'static AtomicU8) -> Result<Telemetry, ConfigError> {
         config.validate()?;
         let cache_dir =
             config.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join(&config.app_name)));
@@ -104,10 +105,12 @@ impl Telemetry {
             default: config.default_level,
         };
         let consent = resolver.resolve();
-        level.store(compiled_level(consent.level) as u8, Relaxed);
+        let level = compiled_level(consent.level) as u8;
+        gate.store(level, Relaxed);
         log_decision(&consent, &resolver.env_vars[0].name);
         let inner = Inner {
-            level,
+            gate,
+            consent_level: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
             queue: Queue::new(config.settings.queue_capacity, config.settings.batch_size),
@@ -128,7 +131,7 @@ impl Telemetry {
     /// Whether events are being collected (one relaxed atomic load).
     #[inline]
     pub fn is_enabled(&self) -> bool {
-        crate::__private::COMPILED_IN && self.inner.level.load(Relaxed) != Level::Off as u8
+        crate::__private::COMPILED_IN && self.inner.gate.load(Relaxed) != Level::Off as u8
     }
 
     /// The consent level in force (one relaxed atomic load).
@@ -236,7 +239,7 @@ impl Telemetry {
         if !self.inner.worker_started.load(Relaxed) {
             return true;
         }
-        self.inner.queue.flush(Instant::now() + timeout)
+        self.inner.queue.flush(deadline_after(timeout))
     }
 
     /// Stops the client: later calls do nothing; what is queued is delivered
@@ -247,8 +250,8 @@ impl Telemetry {
             return true;
         }
         // New captures stop here; the worker still sends what is queued.
-        self.inner.level.store(Level::Off as u8, Relaxed);
-        let deadline = Instant::now() + timeout;
+        self.inner.gate.store(Level::Off as u8, Relaxed);
+        let deadline = deadline_after(timeout);
         let started = {
             // Taking the sinks out means a worker can no longer start.
             let mut sinks = lock(&self.inner.sinks);
@@ -272,9 +275,15 @@ impl Telemetry {
 }
 
 impl Inner {
+    /// The level captures are taken at.
     #[inline]
     pub(crate) fn level(&self) -> Level {
-        Level::from_u8(self.level.load(Relaxed))
+        Level::from_u8(self.gate.load(Relaxed))
+    }
+
+    /// The level the user allows, which sending is checked against.
+    pub(crate) fn consent_level(&self) -> Level {
+        Level::from_u8(self.consent_level.load(Relaxed))
     }
 
     fn enqueue(self: &Arc<Self>, record: Record) {
@@ -300,7 +309,7 @@ impl Inner {
             .spawn(move || crate::worker::run(inner, taken));
         if let Err(err) = spawned {
             log::warn!("Cannot start the telemetry thread ({err}): telemetry is off.");
-            self.level.store(Level::Off as u8, Relaxed);
+            self.gate.store(Level::Off as u8, Relaxed);
             self.queue.worker_exited();
         }
         self.worker_started.store(true, Relaxed);
@@ -310,7 +319,9 @@ impl Inner {
         if self.shut_down.load(Relaxed) {
             return;
         }
-        self.level.store(compiled_level(consent.level) as u8, Relaxed);
+        let level = compiled_level(consent.level) as u8;
+        self.consent_level.store(level, Relaxed);
+        self.gate.store(level, Relaxed);
         if consent.level == Level::Off {
             // Nothing captured before the user said no may leave the process.
             let n = self.queue.clear();
@@ -344,6 +355,12 @@ impl Resolver {
             default: self.default,
         })
     }
+}
+
+/// `timeout` from now; a timeout too long to represent waits "forever".
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// With the `off` feature nothing is ever enabled, whatever was resolved.

@@ -54,7 +54,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 pub use client::Telemetry;
@@ -69,8 +69,137 @@ pub use schema::{Classification, EventSchema, FieldSchema, RedactMode};
 pub use stats::{DropReason, Stats};
 pub use value::{Properties, Value};
 
+/// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
+/// every field at compile time.
+///
+/// The event name is `#[telemetry(name = "...")]` or the struct's name in
+/// snake_case; the struct's doc comment (required) is the event's
+/// description, and each field's doc comment describes its property.
+///
+/// Field attributes, one classification per field:
+///
+/// | attribute | sent |
+/// |---|---|
+/// | (none) | as is, at `Usage`; only for types public by default: numbers, `bool`, `Uuid`, `Duration`, `#[derive(TelemetryProperty)]` enums, and options and lists of these |
+/// | `#[telemetry(public)]` | as is, at `Usage`; required for free text, which has no default |
+/// | `#[telemetry(opt_in)]` | as is, only at `Full` |
+/// | `#[telemetry(redact)]` | nothing (also `redact = "drop"`) |
+/// | `#[telemetry(redact = "marker")]` | `"[redacted]"` when a value is present |
+/// | `#[telemetry(redact = "length")]` | the length in characters |
+/// | `#[telemetry(redact = "hash")]` | a hash keyed with a secret of this installation |
+///
+/// plus `rename = "..."`, `skip`, and `reason = "..."`, which a field whose
+/// name looks sensitive (`url`, `path`, `email`, `user`, `token`, `query`,
+/// `prompt`, ...) needs in order to be sent as public. On the struct:
+/// `opt_in` (the whole event only at `Full`), `sample = 0.1` (keep a share of
+/// events) and `crate = "..."` (when the dependency is renamed).
+///
+/// ```
+/// use std::time::Duration;
+/// use telemetry_runtime::{TelemetryEvent, TelemetryProperty};
+///
+/// #[derive(TelemetryProperty)]
+/// enum Transport {
+///     Stdio,
+///     Http,
+/// }
+///
+/// /// A tool call finished.
+/// #[derive(TelemetryEvent)]
+/// struct ToolCall {
+///     /// The tool's name, from the server's fixed tool list.
+///     #[telemetry(public)]
+///     tool: String,
+///     transport: Transport,
+///     duration: Duration,
+///     /// The server, counted but never revealed.
+///     #[telemetry(redact = "hash")]
+///     server_url: String,
+///     /// What the user asked: only with full consent.
+///     #[telemetry(opt_in)]
+///     query: String,
+/// }
+///
+/// let schema = ToolCall::SCHEMA;
+/// assert_eq!(schema.name, "tool_call");
+/// assert_eq!(schema.description, "A tool call finished.");
+/// assert_eq!(schema.fields[3].classification.as_str(), "redact(hash)");
+/// ```
+///
+/// Free text without a classification does not compile:
+///
+/// ```compile_fail
+/// /// A search ran.
+/// #[derive(telemetry_runtime::TelemetryEvent)]
+/// struct Search {
+///     query: String, // error: field `query` is free text and needs a classification
+/// }
+/// ```
 #[cfg(feature = "macros")]
-pub use telemetry_macros::{requires_telemetry, TelemetryEvent, TelemetryProperty};
+pub use telemetry_macros::TelemetryEvent;
+
+/// Derives [`PropertyValue`] and [`PublicByDefault`] for a fieldless enum:
+/// each variant is sent as its snake_case name, or
+/// `#[telemetry(rename = "...")]`.
+///
+/// ```
+/// use telemetry_runtime::{PropertyValue, TelemetryProperty, Value};
+///
+/// #[derive(TelemetryProperty)]
+/// enum Outcome {
+///     Success,
+///     TimedOut,
+///     #[telemetry(rename = "err")]
+///     Error,
+/// }
+/// assert_eq!(Outcome::TimedOut.to_value(), Value::from("timed_out"));
+/// assert_eq!(Outcome::Error.to_value(), Value::from("err"));
+/// ```
+#[cfg(feature = "macros")]
+pub use telemetry_macros::TelemetryProperty;
+
+/// Gates a function on telemetry consent, or instruments it.
+///
+/// **Gated** (`#[requires_telemetry]`, or `#[requires_telemetry(full)]` to
+/// require `Full`): the body runs only when the global client is enabled; a
+/// function returning `()` returns at once otherwise and one returning
+/// `Option<T>` returns `None`. Any other return type is a compile error. A
+/// panic inside the body is caught and logged (with `panic = "unwind"`), and
+/// the function returns `()` or `None`. Works on free functions, methods with
+/// any `self`, generic functions and `async fn`.
+///
+/// **Instrumented** (`#[requires_telemetry(instrument)]`): the function always
+/// runs, unchanged; when telemetry is on, each call captures an event named
+/// after the function (or `name = "..."`) with `duration_ms`, `outcome`
+/// (`"ok"` or `"error"`) and, for an `Err`, `error_type`: the error's type
+/// name, never its message. Arguments are recorded only when named in
+/// `args(...)`, and only if their type is public by default.
+///
+/// Off at run time, either form costs one relaxed atomic load and a branch;
+/// with the crate's `off` feature the gate is a constant and the gated code
+/// is compiled out.
+///
+/// ```
+/// use telemetry_runtime::requires_telemetry;
+///
+/// #[requires_telemetry]
+/// fn record_startup(plugins: usize) {
+///     telemetry_runtime::capture_with(
+///         "startup",
+///         telemetry_runtime::Properties::new().with("plugins", plugins),
+///     );
+/// }
+///
+/// #[requires_telemetry(instrument, args(retries))]
+/// fn fetch_index(retries: u32) -> Result<usize, std::io::Error> {
+///     Ok(42)
+/// }
+///
+/// record_startup(3); // telemetry not initialised: the body does not run
+/// assert_eq!(fetch_index(2).unwrap(), 42); // always runs
+/// ```
+#[cfg(feature = "macros")]
+pub use telemetry_macros::requires_telemetry;
 
 /// The global client's level: what [`is_enabled`] reads. Off until [`init`].
 static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
@@ -108,6 +237,10 @@ impl From<ConfigError> for InitError {
 ///
 /// Calls made before `init` do nothing and cost one atomic load.
 pub fn init(config: Config) -> Result<Guard, InitError> {
+    // Held until the client is installed, so that a refused concurrent init
+    // never writes its level into the global gate.
+    static INIT: Mutex<()> = Mutex::new(());
+    let _init = INIT.lock().unwrap_or_else(|e| e.into_inner());
     if GLOBAL.get().is_some() {
         return Err(InitError::AlreadyInitialized);
     }

@@ -44,7 +44,8 @@ impl Queue {
             wake_worker: Condvar::new(),
             progress: Condvar::new(),
             capacity,
-            batch_size,
+            // A queue smaller than a batch is "full" sooner: wake the worker then.
+            batch_size: batch_size.min(capacity),
         }
     }
 

@@ -152,16 +152,22 @@ impl Properties {
         self
     }
 
-    /// Adds a property in place; see [`Properties::with`].
+    /// Adds a property in place; see [`Properties::with`]. Setting a name
+    /// again replaces its value.
     pub fn insert(&mut self, name: &'static str, value: impl Into<Value>) {
         if name.is_empty() || name.starts_with('$') {
             log::warn!("Telemetry property name {name:?} is reserved or empty: dropped.");
             return;
         }
-        self.push(name, value.into());
+        let value = value.into();
+        match self.entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(entry) => entry.1 = value,
+            None => self.push(name, value),
+        }
     }
 
-    /// Adds a property whose name was checked at compile time.
+    /// Adds a property whose name is known to be unique and valid (checked
+    /// at compile time by the derive).
     #[doc(hidden)]
     pub fn push(&mut self, name: &'static str, value: Value) {
         self.entries.push((name, value));

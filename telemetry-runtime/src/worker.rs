@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::client::Inner;
+use crate::client::{deadline_after, Inner};
 use crate::encode::{encode, Envelope};
 use crate::event::Record;
 use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
@@ -15,11 +15,11 @@ use crate::Level;
 
 pub(crate) fn run(inner: Arc<Inner>, mut sinks: Vec<Box<dyn Sink>>) {
     let mut records = VecDeque::new();
-    let mut interval_end = Instant::now() + inner.settings.flush_interval;
+    let mut interval_end = deadline_after(inner.settings.flush_interval);
     loop {
         let taken = inner.queue.take(interval_end, &mut records);
         if Instant::now() >= interval_end {
-            interval_end = Instant::now() + inner.settings.flush_interval;
+            interval_end = deadline_after(inner.settings.flush_interval);
         }
         if !records.is_empty() {
             deliver(&inner, &mut sinks, &mut records);
@@ -34,13 +34,18 @@ pub(crate) fn run(inner: Arc<Inner>, mut sinks: Vec<Box<dyn Sink>>) {
 
 /// Serializes `records` (leaving the deque empty) and sends them in batches.
 fn deliver(inner: &Inner, sinks: &mut [Box<dyn Sink>], records: &mut VecDeque<Record>) {
-    let level = inner.level();
+    let level = inner.consent_level();
+    let before = records.len();
+    records.retain(|record| level != Level::Off && record.level <= level);
+    inner.counters.dropped(DropReason::ConsentWithdrawn, before - records.len());
+    if records.is_empty() {
+        // Nothing to send: the id file is not even read (or created).
+        return;
+    }
     let envelope = inner.envelope();
     let mut encoded = Vec::with_capacity(records.len());
     for record in records.drain(..) {
-        if level == Level::Off || record.level > level {
-            inner.counters.dropped(DropReason::ConsentWithdrawn, 1);
-        } else if let Some(event) = encode_checked(inner, &record, &envelope) {
+        if let Some(event) = encode_checked(inner, &record, &envelope) {
             encoded.push(event);
         }
     }
@@ -70,7 +75,7 @@ fn encode_checked(inner: &Inner, record: &Record, envelope: &Envelope<'_>) -> Op
 fn send_to(inner: &Inner, sink: &mut dyn Sink, batch: &Batch) {
     let cx = SendContext {
         queue: &inner.queue,
-        level: inner.level,
+        level: &inner.consent_level,
         counters: &inner.counters,
         dropped: Default::default(),
     };

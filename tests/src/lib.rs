@@ -1,1 +1,175 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: a real HTTP server on loopback
+//! and a sandbox that keeps every client away from the real environment and
+//! home directory (CI runs with `CI=true`, which would turn telemetry off).
+
+pub mod server;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use telemetry_runtime::sink::{Backoff, PostHogSink};
+use telemetry_runtime::{Config, Level};
+
+pub use server::{batch_events, Behaviour, Gate, Request, TestServer};
+
+/// The project key the PostHog tests send.
+pub const API_KEY: &str = "phc_test_project_key";
+
+/// A generous bound for anything that should happen "soon": only a broken
+/// runtime takes this long, a slow CI machine does not.
+pub const SOON: Duration = Duration::from_secs(10);
+
+/// Temporary cache and config directories for one client.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// A fresh sandbox; the directories themselves are not created, so a test
+    /// can tell whether the runtime created them.
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("create a temporary directory") }
+    }
+
+    /// The root of the sandbox.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where the install id goes.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// Where the persisted consent goes.
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    /// A config for app `testapp` that reads no real environment variable,
+    /// keeps its files in the sandbox and is on (`Level::Usage`) by default.
+    pub fn config(&self) -> Config {
+        self.config_with_env(&[])
+    }
+
+    /// Like [`config`](Sandbox::config) with these environment variables.
+    pub fn config_with_env(&self, vars: &[(&str, &str)]) -> Config {
+        Config::new("testapp", "1.2.3")
+            .environment(env(vars))
+            .cache_dir(self.cache_dir())
+            .config_dir(self.config_dir())
+            .default_level(Level::Usage)
+    }
+
+    /// Every file under the sandbox, relative to it.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        collect_files(self.dir.path(), self.dir.path(), &mut found);
+        found
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Sandbox {
+        Sandbox::new()
+    }
+}
+
+fn collect_files(root: &Path, dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        found.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+        if path.is_dir() {
+            collect_files(root, &path, found);
+        }
+    }
+}
+
+/// An environment made of `vars` alone.
+pub fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |name| map.get(name).cloned()
+}
+
+/// Retries after 10-20 ms, 20-40 ms, 40-80 ms: fast, but still a real backoff.
+pub fn fast_backoff() -> Backoff {
+    Backoff::default().base(Duration::from_millis(20))
+}
+
+/// A PostHog sink for `server` with fast retries and short timeouts.
+pub fn posthog_sink(server: &TestServer) -> PostHogSink {
+    PostHogSink::new(API_KEY)
+        .and_then(|sink| sink.host(&server.url()))
+        .expect("valid PostHog sink")
+        .backoff(fast_backoff())
+        .timeouts(Duration::from_secs(2), Duration::from_secs(5))
+}
+
+/// Polls `done` every 5 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether `text` is an RFC 3339 UTC time as PostHog reads it:
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z`, with plausible field ranges.
+pub fn is_rfc3339_utc(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range.clone()).is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let num = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(u32::MAX);
+    if b.len() < 20 || !digits(0..4) || !digits(5..7) || !digits(8..10) || !digits(11..13) || !digits(14..16)
+    {
+        return false;
+    }
+    if !digits(17..19) || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return false;
+    }
+    let fraction_ok = match &b[19..] {
+        [b'Z'] => true,
+        [b'.', rest @ .., b'Z'] => !rest.is_empty() && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    fraction_ok
+        && (1..=12).contains(&num(5..7))
+        && (1..=31).contains(&num(8..10))
+        && num(11..13) < 24
+        && num(14..16) < 60
+        && num(17..19) < 61
+}
+
+/// The `uuid` strings of parsed events.
+pub fn uuids(events: &[serde_json::Value]) -> Vec<String> {
+    events.iter().map(|e| e["uuid"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_check() {
+        assert!(is_rfc3339_utc("2024-02-29T23:59:59.123Z"));
+        assert!(is_rfc3339_utc("1970-01-01T00:00:00Z"));
+        for bad in [
+            "",
+            "2024-02-29 23:59:59Z",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01T00:00:00+01:00",
+            "2024-01-01T00:00:00.Z",
+        ] {
+            assert!(!is_rfc3339_utc(bad), "{bad}");
+        }
+    }
+}

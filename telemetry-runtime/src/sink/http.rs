@@ -91,12 +91,17 @@ impl Transport {
     /// server answers 413 is split in halves, and a single event it refuses
     /// is dropped and counted. Failures are reported through `cx`.
     pub(crate) fn send_batch(&mut self, url: &str, batch: &Batch, cx: &SendContext<'_>, body: BodyFn<'_>) {
+        // The envelope around the events ({"api_key":..,"batch":[..]}) counts
+        // towards the limit; `sent_at` always has the same length.
+        let overhead = body(&[], &rfc3339(SystemTime::now())).len();
+        let limit = self.max_request_bytes.saturating_sub(overhead);
         let mut start = 0;
         let mut size = 0;
         let events = batch.events();
         for (i, event) in events.iter().enumerate() {
+            // Each event adds its JSON and a separating comma.
             let len = event.json().len() + 1;
-            if i > start && size + len > self.max_request_bytes {
+            if i > start && size + len > limit {
                 self.send_group(url, &events[start..i], cx, body);
                 start = i;
                 size = 0;

@@ -132,7 +132,7 @@ impl SendContext<'_> {
     /// Waits `delay` before a retry. Returns `false`, at once, when the wait
     /// would outlast shutdown's deadline or consent is withdrawn: give up.
     pub fn wait(&self, delay: Duration) -> bool {
-        let until = Instant::now() + delay;
+        let until = crate::client::deadline_after(delay);
         self.queue.wait_unless_stopping(until) && self.may_send()
     }
 

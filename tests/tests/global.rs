@@ -1,0 +1,82 @@
+//! The global facade, in a process of its own (this file is its own test
+//! binary) and in one test, because the global client can be set only once.
+
+use std::time::Duration;
+
+use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::{InitError, Level, Properties, Stats, TelemetryEvent};
+use telemetry_tests::{Sandbox, SOON};
+
+struct Ping;
+
+impl TelemetryEvent for Ping {
+    const NAME: &'static str = "ping";
+    fn write_properties(&self, _: Level, out: &mut Properties) {
+        out.insert("typed", true);
+    }
+}
+
+fn event_names(memory: &MemorySink) -> Vec<String> {
+    memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn global_lifecycle() {
+    // Before init: every call is a harmless no-op.
+    assert!(!telemetry_runtime::is_enabled());
+    assert_eq!(telemetry_runtime::level(), Level::Off);
+    assert!(telemetry_runtime::global().is_none());
+    telemetry_runtime::capture(&Ping);
+    telemetry_runtime::capture_with("before_init", Properties::new());
+    telemetry_runtime::set_consent(Level::Full);
+    telemetry_runtime::persist_consent(Level::Full).unwrap();
+    telemetry_runtime::reset_identity().unwrap();
+    assert!(telemetry_runtime::flush(Duration::from_millis(10)));
+    assert_eq!(telemetry_runtime::stats(), Stats::default());
+    assert!(!telemetry_runtime::is_enabled(), "set_consent before init does not turn anything on");
+
+    let sandbox = Sandbox::new();
+    // A refused configuration installs nothing.
+    let bad = telemetry_runtime::init(telemetry_runtime::Config::new("bad name", "1").environment(|_| None));
+    assert!(matches!(bad, Err(InitError::Config(_))));
+    assert!(telemetry_runtime::global().is_none());
+
+    let memory = MemorySink::new();
+    let config = sandbox.config().sink(memory.clone()).flush_interval(Duration::from_secs(120));
+    let guard = telemetry_runtime::init(config).expect("first init");
+    assert!(telemetry_runtime::is_enabled());
+    assert_eq!(telemetry_runtime::level(), Level::Usage);
+    assert!(telemetry_runtime::global().is_some());
+    assert_eq!(guard.client().level(), Level::Usage);
+
+    let second = telemetry_runtime::init(sandbox.config().default_level(Level::Full));
+    assert!(matches!(second, Err(InitError::AlreadyInitialized)));
+    assert_eq!(telemetry_runtime::level(), Level::Usage, "a refused init changes nothing");
+
+    telemetry_runtime::capture(&Ping);
+    telemetry_runtime::capture_with("after_init", Properties::new());
+    assert!(telemetry_runtime::flush(SOON));
+    assert_eq!(event_names(&memory), ["ping", "after_init"], "nothing from before init");
+    assert_eq!(memory.events()[0]["properties"]["typed"], true);
+    assert_eq!(telemetry_runtime::stats().sent, 2);
+
+    // The global switch follows set_consent.
+    telemetry_runtime::set_consent(Level::Off);
+    assert!(!telemetry_runtime::is_enabled());
+    telemetry_runtime::capture_with("while_off", Properties::new());
+    telemetry_runtime::set_consent(Level::Usage);
+    assert!(telemetry_runtime::is_enabled());
+
+    // Dropping the guard shuts down; later captures are ignored.
+    drop(guard);
+    assert!(!telemetry_runtime::is_enabled());
+    let stats = telemetry_runtime::stats();
+    telemetry_runtime::capture_with("after_shutdown", Properties::new());
+    telemetry_runtime::capture(&Ping);
+    assert!(telemetry_runtime::flush(Duration::from_millis(100)));
+    assert_eq!(telemetry_runtime::stats(), stats);
+    assert!(!event_names(&memory).iter().any(|n| n == "after_shutdown"));
+    assert!(telemetry_runtime::shutdown(Duration::from_millis(100)));
+    assert!(matches!(telemetry_runtime::init(sandbox.config()), Err(InitError::AlreadyInitialized)));
+    assert!(!telemetry_runtime::is_enabled(), "a refused init does not switch a shut-down client on");
+}
