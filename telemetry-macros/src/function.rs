@@ -196,30 +196,34 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
         })
         .collect();
     let body = &function.block;
-    let run = if function.sig.asyncness.is_some() {
-        quote!(async move #body.await)
+    // The body is emitted once, as a closure (or future) that both paths call.
+    let (define, call) = if function.sig.asyncness.is_some() {
+        (quote!(async move #body), quote!(__telemetry_body.await))
     } else {
         let ret = closure_return(&function.sig.output);
-        quote!((move || #ret #body)())
+        (quote!(move || #ret #body), quote!(__telemetry_body()))
     };
     rebuild(
         function,
         quote! {
-            let __telemetry_started = #private::call_started(#private::Level::#level);
-            let __telemetry_arguments = match __telemetry_started {
-                #private::Some(_) => #private::Some([#(#recorded),*]),
+            // Named arguments are read before the body may move them, and
+            // only when the call is recorded.
+            let __telemetry_call = match #private::call_started(#private::Level::#level) {
+                #private::Some(__telemetry_started) => #private::Some((__telemetry_started, [#(#recorded),*])),
                 #private::None => #private::None,
             };
-            let __telemetry_result = #run;
-            if let (#private::Some(__telemetry_started), #private::Some(__telemetry_arguments)) =
-                (__telemetry_started, __telemetry_arguments)
-            {
-                #[allow(unused_imports)]
-                use #private::{PlainOutcome as _, ResultOutcome as _};
-                let __telemetry_outcome = (&#private::OutcomeProbe(&__telemetry_result)).outcome();
-                #private::record_call(#event, __telemetry_started, __telemetry_outcome, __telemetry_arguments);
+            let __telemetry_body = #define;
+            match __telemetry_call {
+                #private::None => #call,
+                #private::Some((__telemetry_started, __telemetry_arguments)) => {
+                    let __telemetry_result = #call;
+                    #[allow(unused_imports)]
+                    use #private::{PlainOutcome as _, ResultOutcome as _};
+                    let __telemetry_outcome = (&#private::OutcomeProbe(&__telemetry_result)).outcome();
+                    #private::record_call(#event, __telemetry_started, __telemetry_outcome, __telemetry_arguments);
+                    __telemetry_result
+                }
             }
-            __telemetry_result
         },
     )
 }

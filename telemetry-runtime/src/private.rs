@@ -144,6 +144,9 @@ impl<T> PlainOutcome for &OutcomeProbe<'_, T> {
 
 /// Captures the event of an instrumented call: its duration, outcome and
 /// the arguments the attribute named (already checked to be public).
+/// Out of line, so the call site's fast path stays small.
+#[cold]
+#[inline(never)]
 pub fn record_call<const N: usize>(
     event: &'static str,
     started: Instant,
