@@ -11,27 +11,28 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::JsonlSink;
-use telemetry_runtime::{Config, Level, Properties, TelemetryEvent, Value};
+use telemetry_runtime::{Config, Level, Properties, TelemetryEvent, TelemetryProperty};
 
-/// A command finished. `query` is the user's own text: sent only with full consent.
-struct CommandRun {
-    command: &'static str,
-    duration: Duration,
-    ok: bool,
-    query: String,
+/// Which subcommand ran.
+#[derive(TelemetryProperty, Clone, Copy, PartialEq)]
+enum Command {
+    Search,
+    Build,
+    Test,
 }
 
-impl TelemetryEvent for CommandRun {
-    const NAME: &'static str = "command_run";
-
-    fn write_properties(&self, level: Level, out: &mut Properties) {
-        out.insert("command", self.command);
-        out.insert("duration_ms", self.duration);
-        out.insert("ok", self.ok);
-        if level >= Level::Full {
-            out.insert("query", Value::text(self.query.clone()));
-        }
-    }
+/// A command finished: which one, how long it took and whether it worked.
+#[derive(TelemetryEvent)]
+struct CommandRun {
+    command: Command,
+    duration_ms: Duration,
+    ok: bool,
+    /// The user's own words: sent only with full consent.
+    #[telemetry(opt_in)]
+    query: String,
+    /// Where the command ran: never sent, only its length.
+    #[telemetry(redact = "length")]
+    working_dir: String,
 }
 
 fn main() {
@@ -58,15 +59,18 @@ fn main() {
     let consent = guard.client().consent();
     println!("telemetry level: {} (decided by {})", consent.level, consent.source);
 
-    for (command, query) in [("search", "cheap flights to Lisbon"), ("build", "release --all"), ("test", "")]
+    let working_dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    for (command, query) in
+        [(Command::Search, "cheap flights to Lisbon"), (Command::Build, "release --all"), (Command::Test, "")]
     {
         let started = Instant::now();
         std::thread::sleep(Duration::from_millis(3));
         telemetry_runtime::capture(&CommandRun {
             command,
-            duration: started.elapsed(),
-            ok: command != "test",
+            duration_ms: started.elapsed(),
+            ok: command != Command::Test,
             query: query.to_owned(),
+            working_dir: working_dir.clone(),
         });
     }
     telemetry_runtime::capture_with("demo_finished", Properties::new().with("commands", 3u8));

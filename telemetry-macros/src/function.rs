@@ -24,6 +24,9 @@ struct Args {
     krate: Option<syn::Path>,
 }
 
+/// Properties every instrumented call records; arguments cannot reuse them.
+const CALL_PROPERTIES: [&str; 3] = ["duration_ms", "outcome", "error_type"];
+
 const KEYS: [&str; 6] = ["usage", "full", "instrument", "name", "args", "crate"];
 
 impl Args {
@@ -187,6 +190,12 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             };
             if let Some(problem) = name_problem(&arg.to_string()) {
                 cx.error_spanned_by(arg, format_args!("property name \"{arg}\" {problem}"));
+            }
+            if CALL_PROPERTIES.contains(&arg.to_string().as_str()) {
+                cx.error_spanned_by(
+                    arg,
+                    format_args!("argument `{arg}` would overwrite the call's own `{arg}` property; rename the argument"),
+                );
             }
             let name = arg.to_string();
             // Spanned at the argument's type: a type that is not public by
