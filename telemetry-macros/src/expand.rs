@@ -63,19 +63,24 @@ fn expand(input: &Input<'_>) -> TokenStream {
     let field_schemas = sent.iter().map(|f| field_schema(&private, f));
     let writes = sent.iter().map(|f| write_field(&private, f));
 
+    let schema = quote! {
+        #private::EventSchema {
+            name: #name,
+            description: #description,
+            min_level: #private::Level::#min_level,
+            sample_rate: #sample_rate,
+            fields: &[#(#field_schemas),*],
+        }
+    };
+    let registration = register(&private, &schema);
+
     quote! {
         #[automatically_derived]
         impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
             const MIN_LEVEL: #private::Level = #private::Level::#min_level;
             const SAMPLE_RATE: f64 = #sample_rate;
-            const SCHEMA: #private::EventSchema = #private::EventSchema {
-                name: #name,
-                description: #description,
-                min_level: #private::Level::#min_level,
-                sample_rate: #sample_rate,
-                fields: &[#(#field_schemas),*],
-            };
+            const SCHEMA: #private::EventSchema = #schema;
 
             #[inline]
             fn write_properties(
@@ -86,6 +91,16 @@ fn expand(input: &Input<'_>) -> TokenStream {
                 #(#writes)*
             }
         }
+        #registration
+    }
+}
+
+/// Registers a schema at link time, for the catalog.
+pub(crate) fn register(private: &TokenStream, schema: &TokenStream) -> TokenStream {
+    quote! {
+        const _: () = {
+            #private::inventory::submit! { #private::Registration(&#schema) }
+        };
     }
 }
 
@@ -164,7 +179,7 @@ fn field_schema(private: &TokenStream, field: &Field<'_>) -> TokenStream {
 }
 
 /// The type as a person writes it: `Option<&'a str>`, not `Option < & 'a str >`.
-fn type_string(ty: &Type) -> String {
+pub(crate) fn type_string(ty: &Type) -> String {
     let mut out = ty.to_token_stream().to_string();
     for (from, to) in
         [(" < ", "<"), ("< ", "<"), (" >", ">"), (" :: ", "::"), ("& ", "&"), (" ,", ","), ("' ", "'")]

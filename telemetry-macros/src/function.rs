@@ -12,7 +12,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
 
 use crate::ctxt::Ctxt;
-use crate::expand::private_path;
+use crate::expand::{private_path, register, type_string};
 use crate::names::{name_problem, suggest};
 
 #[derive(Default)]
@@ -177,6 +177,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
         None => function.sig.ident.to_string(),
     };
     let level = if args.full.is_some() { quote!(Full) } else { quote!(Usage) };
+    let mut schema_fields = Vec::new();
     let recorded: Vec<TokenStream> = args
         .arguments
         .iter()
@@ -198,12 +199,23 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
                 );
             }
             let name = arg.to_string();
+            let ty_name = type_string(ty);
+            schema_fields.push(quote! {
+                #private::FieldSchema {
+                    name: #name,
+                    ty: #ty_name,
+                    classification: #private::Classification::Public,
+                    description: "An argument of the call.",
+                    reason: #private::None,
+                }
+            });
             // Spanned at the argument's type: a type that is not public by
             // default (free text, say) is reported there.
             let value = quote_spanned!(ty.span()=> #private::public(&#arg));
             Some(quote!((#name, #value)))
         })
         .collect();
+    let registration = register(&private, &call_schema(&private, &event, &level, &function.sig.ident, &schema_fields));
     let body = &function.block;
     // The body is emitted once, as a closure (or future) that both paths call.
     let (define, call) = if function.sig.asyncness.is_some() {
@@ -215,6 +227,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
     rebuild(
         function,
         quote! {
+            #registration
             // Named arguments are read before the body may move them, and
             // only when the call is recorded.
             let __telemetry_call = match #private::call_started(#private::Level::#level) {
@@ -235,6 +248,49 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             }
         },
     )
+}
+
+/// The schema of an instrumented function's event, for the catalog.
+fn call_schema(
+    private: &TokenStream,
+    event: &str,
+    level: &TokenStream,
+    function: &Ident,
+    arguments: &[TokenStream],
+) -> TokenStream {
+    let description = format!("A call of `{function}`: how long it took and whether it succeeded.");
+    quote! {
+        #private::EventSchema {
+            name: #event,
+            description: #description,
+            min_level: #private::Level::#level,
+            sample_rate: 1.0,
+            fields: &[
+                #private::FieldSchema {
+                    name: "duration_ms",
+                    ty: "Duration",
+                    classification: #private::Classification::Public,
+                    description: "How long the call took, in milliseconds.",
+                    reason: #private::None,
+                },
+                #private::FieldSchema {
+                    name: "outcome",
+                    ty: "&'static str",
+                    classification: #private::Classification::Public,
+                    description: "\"ok\" or \"error\".",
+                    reason: #private::None,
+                },
+                #private::FieldSchema {
+                    name: "error_type",
+                    ty: "&'static str",
+                    classification: #private::Classification::Public,
+                    description: "For an error, the error's Rust type name (never its message).",
+                    reason: #private::None,
+                },
+                #(#arguments),*
+            ],
+        }
+    }
 }
 
 /// The function with its attributes and signature unchanged and a new body.

@@ -10,19 +10,26 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::config::{Config, ConfigError, Settings};
-use crate::consent::{self, Consent, EnvLookup, EnvVar};
+use crate::aggregate::Aggregates;
+use crate::catalog::Catalog;
+use crate::config::{Config, ConfigError, Notice, Settings};
+use crate::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
 use crate::encode::Envelope;
 use crate::event::{sampled, valid_event_name, Record};
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
+use crate::notice;
 use crate::queue::Queue;
-use crate::sink::Sink;
+use crate::sink::{JsonlSink, Sink, StderrSink};
 use crate::stats::{Counters, DropReason, Stats};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
 /// File name of the persisted consent choice inside the config directory.
 const CONSENT_FILE: &str = "telemetry_consent";
+/// File name of local-only events inside the data directory.
+pub(crate) const LOCAL_EVENTS_FILE: &str = "telemetry_events.jsonl";
+/// File name of the record of recent deliveries inside the data directory.
+pub(crate) const RECENT_FILE: &str = "telemetry_recent.jsonl";
 
 /// A handle to one telemetry client. Cheap to clone; every clone is the same
 /// client.
@@ -70,6 +77,12 @@ pub(crate) struct Inner {
     sink_names: Vec<String>,
     worker_started: AtomicBool,
     shut_down: AtomicBool,
+    pub(crate) aggregates: Aggregates,
+    catalog: Catalog,
+    pub(crate) catalog_digest: String,
+    data_dir: Option<PathBuf>,
+    debug: bool,
+    local_only: bool,
 }
 
 /// What consent resolution needs to run again after a change.
@@ -80,6 +93,9 @@ struct Resolver {
     consent_path: Option<PathBuf>,
     detect_ci: bool,
     default: Level,
+    /// Set when the first-run notice was due in this run: the default then
+    /// sends nothing until the next run.
+    notice_pending: AtomicBool,
 }
 
 impl Telemetry {
@@ -92,22 +108,52 @@ impl Telemetry {
 
     pub(crate) fn with_level_cell(config: Config, gate: &'static AtomicU8) -> Result<Telemetry, ConfigError> {
         config.validate()?;
-        let cache_dir =
-            config.cache_dir.clone().or_else(|| dirs::cache_dir().map(|d| d.join(&config.app_name)));
-        let config_dir =
-            config.config_dir.clone().or_else(|| dirs::config_dir().map(|d| d.join(&config.app_name)));
+        let app_dir = |over: &Option<PathBuf>, platform: Option<PathBuf>| {
+            over.clone().or_else(|| platform.map(|d| d.join(&config.app_name)))
+        };
+        let cache_dir = app_dir(&config.cache_dir, dirs::cache_dir());
+        let config_dir = app_dir(&config.config_dir, dirs::config_dir());
+        let data_dir = app_dir(&config.data_dir, dirs::data_dir());
+        let catalog = config.catalog.unwrap_or_else(Catalog::collect);
         let resolver = Resolver {
             explicit: Mutex::new(config.explicit),
             env: config.env,
             env_vars: config.env_vars,
-            consent_path: config_dir.map(|d| d.join(CONSENT_FILE)),
+            consent_path: config_dir.as_ref().map(|d| d.join(CONSENT_FILE)),
             detect_ci: config.detect_ci,
             default: config.default_level,
+            notice_pending: AtomicBool::new(false),
         };
-        let consent = resolver.resolve();
+        let env_var = resolver.env_vars[0].name.clone();
+        let debug_var = format!("{env_var}_DEBUG");
+        let debug = config.debug
+            || (resolver.env)(&debug_var).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
+        let mut consent = resolver.resolve();
+        let local_only = config.local_only || consent.local_only;
+        // The notice is about data leaving the machine: debug and local-only
+        // modes, and programs whose sinks are all local, send nothing away.
+        let sends_away = !debug && !local_only && config.sinks.iter().any(|s| !s.is_local());
+        if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
+            consent = first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
+                notice::default_text(&config.app_name, &env_var, config.notice.commands.as_deref())
+            });
+        }
+        let sinks: Vec<Box<dyn Sink>> = if debug {
+            vec![Box::new(StderrSink::new())]
+        } else if local_only {
+            match &data_dir {
+                Some(dir) => vec![Box::new(JsonlSink::new(dir.join(LOCAL_EVENTS_FILE)))],
+                None => {
+                    log::warn!("No data directory for local-only telemetry: nothing is recorded.");
+                    Vec::new()
+                }
+            }
+        } else {
+            config.sinks
+        };
         let level = compiled_level(consent.level) as u8;
         gate.store(level, Relaxed);
-        log_decision(&consent, &resolver.env_vars[0].name);
+        log_decision(&consent, &env_var);
         let inner = Inner {
             gate,
             consent_level: AtomicU8::new(level),
@@ -120,10 +166,16 @@ impl Telemetry {
             app_name: config.app_name,
             app_version: config.app_version,
             settings: config.settings,
-            sink_names: config.sinks.iter().map(|s| s.name().to_owned()).collect(),
-            sinks: Mutex::new(Some(config.sinks)),
+            sink_names: sinks.iter().map(|s| s.name().to_owned()).collect(),
+            sinks: Mutex::new(Some(sinks)),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            aggregates: Aggregates::default(),
+            catalog_digest: catalog.digest(),
+            catalog,
+            data_dir,
+            debug,
+            local_only,
         };
         Ok(Telemetry { inner: Arc::new(inner) })
     }
@@ -233,6 +285,88 @@ impl Telemetry {
         self.inner.enqueue(Record::new(name, level, properties));
     }
 
+    /// Adds one to a counter. Counters are kept in memory and sent as one
+    /// event per series (the name, the labels and a `count`) each flush
+    /// interval and at flush, so frequent actions cost almost nothing on the
+    /// wire. Label values are `&'static str`: a fixed set chosen in the code.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry};
+    /// # let memory = MemorySink::new();
+    /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
+    /// for _ in 0..1000 {
+    ///     telemetry.increment("tool_calls", &[("status", "ok")]);
+    /// }
+    /// telemetry.flush(std::time::Duration::from_secs(5));
+    /// let events = memory.events();
+    /// assert_eq!(events.len(), 1);
+    /// assert_eq!(events[0]["properties"]["count"], 1000);
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    #[inline]
+    pub fn increment(&self, name: &'static str, labels: &[(&'static str, &'static str)]) {
+        self.add(name, labels, 1);
+    }
+
+    /// Adds `n` to a counter; see [`increment`](Telemetry::increment).
+    pub fn add(&self, name: &'static str, labels: &[(&'static str, &'static str)], n: u64) {
+        if !self.is_enabled() {
+            return;
+        }
+        if !valid_event_name(name) || labels.iter().any(|(k, _)| k.is_empty() || k.starts_with('$') || *k == "count")
+        {
+            log::warn!("Telemetry counter {name:?} has an invalid name or label: dropped.");
+            self.inner.counters.dropped(DropReason::Invalid, 1);
+            return;
+        }
+        self.inner.ensure_worker();
+        self.inner.aggregates.add(name, labels, n);
+    }
+
+    /// Every event compiled into the program.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The digest of the catalog, sent as `$catalog_digest`.
+    pub fn catalog_digest(&self) -> &str {
+        &self.inner.catalog_digest
+    }
+
+    /// The application's name.
+    pub fn app_name(&self) -> &str {
+        &self.inner.app_name
+    }
+
+    /// The main environment variable users set to choose.
+    pub fn env_var(&self) -> &str {
+        &self.inner.resolver.env_vars[0].name
+    }
+
+    /// Whether debug mode is on: events are printed, nothing is sent.
+    pub fn is_debug(&self) -> bool {
+        self.inner.debug
+    }
+
+    /// Whether events are kept on this machine only.
+    pub fn is_local_only(&self) -> bool {
+        self.inner.local_only
+    }
+
+    /// Where local-only events are written, if there is a data directory.
+    pub fn local_events_path(&self) -> Option<PathBuf> {
+        Some(self.inner.data_dir.as_ref()?.join(LOCAL_EVENTS_FILE))
+    }
+
+    /// Where the most recently delivered events are kept for the user to
+    /// read, if there is a data directory and the record is enabled.
+    pub fn recent_deliveries_path(&self) -> Option<PathBuf> {
+        if self.inner.settings.recent_deliveries == 0 {
+            return None;
+        }
+        Some(self.inner.data_dir.as_ref()?.join(RECENT_FILE))
+    }
+
     /// Delivers everything captured so far, waiting at most `timeout`.
     /// Returns whether it all was handled in time.
     pub fn flush(&self, timeout: Duration) -> bool {
@@ -287,12 +421,17 @@ impl Inner {
     }
 
     fn enqueue(self: &Arc<Self>, record: Record) {
-        if !self.worker_started.load(Relaxed) {
-            self.start_worker();
-        }
+        self.ensure_worker();
         match self.queue.push(record) {
             Ok(()) => self.counters.captured(),
             Err(_) => self.counters.dropped(DropReason::QueueFull, 1),
+        }
+    }
+
+    #[inline]
+    fn ensure_worker(self: &Arc<Self>) {
+        if !self.worker_started.load(Relaxed) {
+            self.start_worker();
         }
     }
 
@@ -331,9 +470,14 @@ impl Inner {
         *lock(&self.consent) = consent;
     }
 
+    pub(crate) fn recent_path(&self) -> Option<PathBuf> {
+        Some(self.data_dir.as_ref()?.join(RECENT_FILE))
+    }
+
     /// Standard properties; loads the install id on first use (worker only).
     pub(crate) fn envelope(&self) -> Envelope<'_> {
         Envelope {
+            catalog_digest: &self.catalog_digest,
             distinct_id: self.identity.distinct_id(),
             session_id: &self.session_id,
             app_name: &self.app_name,
@@ -346,15 +490,47 @@ impl Inner {
 
 impl Resolver {
     fn resolve(&self) -> Consent {
-        consent::resolve(&consent::Inputs {
+        let consent = consent::resolve(&consent::Inputs {
             explicit: *lock(&self.explicit),
             env: &self.env,
             env_vars: &self.env_vars,
             persisted: self.consent_path.as_deref(),
             detect_ci: self.detect_ci,
             default: self.default,
-        })
+        });
+        if consent.source == ConsentSource::Default && self.notice_pending.load(Relaxed) {
+            return Consent::new(Level::Off, ConsentSource::NoticePending);
+        }
+        consent
     }
+}
+
+/// Telemetry is about to be on by default: unless the user was already told
+/// about this catalog, tell them now (or wait for a terminal) and send
+/// nothing in this run.
+fn first_run_notice(
+    notice: &Notice,
+    resolver: &Resolver,
+    consent: Consent,
+    config_dir: Option<&Path>,
+    catalog: &Catalog,
+    default_text: impl FnOnce() -> String,
+) -> Consent {
+    if consent.level == Level::Off {
+        return consent;
+    }
+    let record = config_dir.map(|d| d.join(notice::NOTICE_FILE));
+    if record.as_deref().is_some_and(|path| notice::acknowledged(path, catalog)) {
+        return consent;
+    }
+    let text = notice.text.clone().unwrap_or_else(default_text);
+    if notice::show(&text, notice.requires_terminal) {
+        if let Some(path) = &record {
+            notice::record(path, catalog);
+        }
+    }
+    resolver.notice_pending.store(true, Relaxed);
+    resolver.resolve()
 }
 
 /// `timeout` from now; a timeout too long to represent waits "forever".

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::consent::{process_env, EnvLookup, EnvVar, Polarity};
+use crate::catalog::Catalog;
 use crate::sink::Sink;
 use crate::Level;
 
@@ -34,7 +35,21 @@ pub struct Config {
     pub(crate) distinct_id: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) config_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) debug: bool,
+    pub(crate) local_only: bool,
+    pub(crate) notice: Notice,
+    pub(crate) catalog: Option<Catalog>,
     pub(crate) settings: Settings,
+}
+
+/// How the first-run notice behaves.
+#[derive(Debug, Clone)]
+pub(crate) struct Notice {
+    pub(crate) enabled: bool,
+    pub(crate) requires_terminal: bool,
+    pub(crate) text: Option<String>,
+    pub(crate) commands: Option<String>,
 }
 
 /// Numbers the worker and queue run by.
@@ -45,6 +60,7 @@ pub(crate) struct Settings {
     pub(crate) flush_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) max_event_bytes: usize,
+    pub(crate) recent_deliveries: usize,
 }
 
 impl Config {
@@ -71,12 +87,18 @@ impl Config {
             distinct_id: None,
             cache_dir: None,
             config_dir: None,
+            data_dir: None,
+            debug: false,
+            local_only: false,
+            notice: Notice { enabled: true, requires_terminal: false, text: None, commands: None },
+            catalog: None,
             settings: Settings {
                 queue_capacity: 10_000,
                 batch_size: 100,
                 flush_interval: Duration::from_secs(5),
                 shutdown_timeout: Duration::from_secs(2),
                 max_event_bytes: 900 * 1024,
+                recent_deliveries: 100,
             },
         }
     }
@@ -151,6 +173,73 @@ impl Config {
     /// config directory joined with the app name).
     pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Config {
         self.config_dir = Some(dir.into());
+        self
+    }
+
+    /// The directory for local-only events and the record of recent
+    /// deliveries (default: the platform data directory joined with the app
+    /// name).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Config {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Debug mode: each event is printed to stderr as the exact JSON that
+    /// would be sent, and nothing is sent. Users can also turn it on with
+    /// `<APP>_TELEMETRY_DEBUG=1`.
+    pub fn debug(mut self, debug: bool) -> Config {
+        self.debug = debug;
+        self
+    }
+
+    /// Local-only mode: events go only to `telemetry_events.jsonl` in the
+    /// data directory, where the user can read them; nothing leaves the
+    /// machine. Users can also choose it with `<APP>_TELEMETRY=local`.
+    pub fn local_only(mut self, local: bool) -> Config {
+        self.local_only = local;
+        self
+    }
+
+    /// Whether telemetry that is on by default first shows a notice and sends
+    /// nothing in that run (default `true`). Turn it off only if the program
+    /// tells its users in another way before its first run.
+    pub fn first_run_notice(mut self, enabled: bool) -> Config {
+        self.notice.enabled = enabled;
+        self
+    }
+
+    /// When stderr is not a terminal (a script, a pipe), neither show the
+    /// notice nor send anything until a run on a terminal has shown it
+    /// (default `false`: the notice goes to stderr wherever it points).
+    pub fn notice_requires_terminal(mut self, required: bool) -> Config {
+        self.notice.requires_terminal = required;
+        self
+    }
+
+    /// How users reach the telemetry subcommands (for example
+    /// `"mytool telemetry"`); the notice tells them about `catalog` and `off`.
+    pub fn commands(mut self, invocation: impl Into<String>) -> Config {
+        self.notice.commands = Some(invocation.into());
+        self
+    }
+
+    /// Replaces the notice's text.
+    pub fn notice_text(mut self, text: impl Into<String>) -> Config {
+        self.notice.text = Some(text.into());
+        self
+    }
+
+    /// The catalog the notice and `$catalog_digest` are based on (default:
+    /// every event registered in the program, [`Catalog::collect`]).
+    pub fn catalog(mut self, catalog: Catalog) -> Config {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// How many delivered events are kept, for the user to read, in
+    /// `telemetry_recent.jsonl` in the data directory (default 100; 0 keeps none).
+    pub fn recent_deliveries(mut self, events: usize) -> Config {
+        self.settings.recent_deliveries = events;
         self
     }
 

@@ -54,6 +54,10 @@ pub enum ConsentSource {
     DoNotTrack,
     /// The choice persisted in this file.
     Persisted(PathBuf),
+    /// Telemetry would be on by default, but the user has not yet been told
+    /// (about this version of the catalog): the notice is shown and nothing
+    /// is sent in this run.
+    NoticePending,
     /// A CI environment, detected through this variable.
     Ci(&'static str),
     /// The application's configured default.
@@ -67,6 +71,7 @@ impl fmt::Display for ConsentSource {
             ConsentSource::EnvVar(name) => write!(f, "environment variable {name}"),
             ConsentSource::DoNotTrack => f.write_str("DO_NOT_TRACK"),
             ConsentSource::Persisted(path) => write!(f, "saved choice in {}", path.display()),
+            ConsentSource::NoticePending => f.write_str("first-run notice (nothing is sent in this run)"),
             ConsentSource::Ci(var) => write!(f, "CI environment ({var})"),
             ConsentSource::Default => f.write_str("application default"),
         }
@@ -80,6 +85,23 @@ pub struct Consent {
     pub level: Level,
     /// Where it came from.
     pub source: ConsentSource,
+    /// The user chose `local`: events go only to a file on this machine.
+    pub local_only: bool,
+}
+
+impl Consent {
+    pub(crate) fn new(level: Level, source: ConsentSource) -> Consent {
+        Consent { level, source, local_only: false }
+    }
+}
+
+/// A user's choice as written in a variable or the saved file: a level, or
+/// `local` (usage, kept on this machine).
+pub(crate) fn parse_choice(value: &str) -> Option<(Level, bool)> {
+    if value.trim().eq_ignore_ascii_case("local") {
+        return Some((Level::Usage, true));
+    }
+    Level::parse(value).map(|level| (level, false))
 }
 
 /// Variables whose presence marks a CI run. `CI` itself is checked for a
@@ -116,46 +138,46 @@ pub(crate) struct Inputs<'a> {
 /// (Off) with a warning that names the variable or file.
 pub(crate) fn resolve(inputs: &Inputs<'_>) -> Consent {
     if let Some(level) = inputs.explicit {
-        return Consent { level, source: ConsentSource::Explicit };
+        return Consent::new(level, ConsentSource::Explicit);
     }
     for var in inputs.env_vars {
-        if let Some(level) = read_env_var(inputs.env, var) {
-            return Consent { level, source: ConsentSource::EnvVar(var.name.clone()) };
+        if let Some((level, local_only)) = read_env_var(inputs.env, var) {
+            return Consent { level, source: ConsentSource::EnvVar(var.name.clone()), local_only };
         }
     }
     if do_not_track(inputs.env) {
-        return Consent { level: Level::Off, source: ConsentSource::DoNotTrack };
+        return Consent::new(Level::Off, ConsentSource::DoNotTrack);
     }
     if let Some(path) = inputs.persisted {
-        if let Some(level) = read_persisted(path) {
-            return Consent { level, source: ConsentSource::Persisted(path.to_path_buf()) };
+        if let Some((level, local_only)) = read_persisted(path) {
+            return Consent { level, source: ConsentSource::Persisted(path.to_path_buf()), local_only };
         }
     }
     if inputs.detect_ci {
         if let Some(var) = ci_variable(inputs.env) {
-            return Consent { level: Level::Off, source: ConsentSource::Ci(var) };
+            return Consent::new(Level::Off, ConsentSource::Ci(var));
         }
     }
-    Consent { level: inputs.default, source: ConsentSource::Default }
+    Consent::new(inputs.default, ConsentSource::Default)
 }
 
 fn non_empty(env: &EnvLookup, name: &str) -> Option<String> {
     env(name).filter(|value| !value.trim().is_empty())
 }
 
-fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<Level> {
+fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<(Level, bool)> {
     let value = non_empty(env, &var.name)?;
-    match (Level::parse(&value), var.polarity) {
-        (Some(level), Polarity::Enables) => Some(level),
-        (Some(Level::Off), Polarity::Disables) => None,
-        (Some(_), Polarity::Disables) => Some(Level::Off),
+    match (parse_choice(&value), var.polarity) {
+        (Some(choice), Polarity::Enables) => Some(choice),
+        (Some((Level::Off, _)), Polarity::Disables) => None,
+        (Some(_), Polarity::Disables) => Some((Level::Off, false)),
         (None, _) => {
             log::warn!(
                 "Unrecognised value {value:?} in {}: telemetry is off. \
-                 Use one of off, on or full.",
+                 Use one of off, on, full or local.",
                 var.name
             );
-            Some(Level::Off)
+            Some((Level::Off, false))
         }
     }
 }
@@ -170,20 +192,20 @@ fn ci_variable(env: &EnvLookup) -> Option<&'static str> {
     })
 }
 
-fn read_persisted(path: &Path) -> Option<Level> {
+fn read_persisted(path: &Path) -> Option<(Level, bool)> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Some(Level::parse(&text).unwrap_or_else(|| {
+        Ok(text) => Some(parse_choice(&text).unwrap_or_else(|| {
             log::warn!(
                 "Unrecognised telemetry choice in {}: telemetry is off. \
                  Delete the file or choose again.",
                 path.display()
             );
-            Level::Off
+            (Level::Off, false)
         })),
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) => {
             log::warn!("Cannot read the telemetry choice in {} ({err}): telemetry is off.", path.display());
-            Some(Level::Off)
+            Some((Level::Off, false))
         }
     }
 }
@@ -267,6 +289,17 @@ mod tests {
         assert_eq!(c.source, ConsentSource::DoNotTrack);
         let c = resolve_with(&[("APP_NO_TELEMETRY", "bogus")], None, None);
         assert_eq!(c.level, Level::Off);
+    }
+
+    #[test]
+    fn local_is_usage_kept_on_this_machine() {
+        let c = resolve_with(&[("APP_TELEMETRY", " Local ")], None, None);
+        assert_eq!((c.level, c.local_only), (Level::Usage, true));
+        let dir = tempfile::tempdir().unwrap();
+        let saved = dir.path().join("choice");
+        std::fs::write(&saved, "local\n").unwrap();
+        let c = resolve_with(&[], None, Some(&saved));
+        assert_eq!((c.level, c.local_only), (Level::Usage, true));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub(crate) struct Envelope<'a> {
     pub(crate) session_id: &'a str,
     pub(crate) app_name: &'a str,
     pub(crate) app_version: &'a str,
+    pub(crate) catalog_digest: &'a str,
     /// Loaded only when a batch holds a hashed value.
     pub(crate) identity: &'a Identity,
     pub(crate) hash_key: OnceCell<(u64, u64)>,
@@ -81,6 +82,7 @@ impl Serialize for PropertiesJson<'_> {
         map.serialize_entry("$os", std::env::consts::OS)?;
         map.serialize_entry("$arch", std::env::consts::ARCH)?;
         map.serialize_entry("$session_id", &e.session_id)?;
+        map.serialize_entry("$catalog_digest", &e.catalog_digest)?;
         map.serialize_entry("$process_person_profile", &false)?;
         map.end()
     }
@@ -142,6 +144,7 @@ mod tests {
             session_id: "s-1",
             app_name: "demo",
             app_version: "1.2.3",
+            catalog_digest: "0123456789abcdef",
             identity: &identity,
             hash_key: OnceCell::new(),
         };
@@ -161,6 +164,7 @@ mod tests {
         assert_eq!(props["$app_version"], "1.2.3");
         assert_eq!(props["$session_id"], "s-1");
         assert_eq!(props["$process_person_profile"], false);
+        assert_eq!(props["$catalog_digest"], "0123456789abcdef");
         assert_eq!(props["$os"], std::env::consts::OS);
     }
 }

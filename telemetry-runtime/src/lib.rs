@@ -12,9 +12,7 @@
 //! let memory = MemorySink::new();
 //! let guard = telemetry_runtime::init(
 //!     Config::new("mytool", "1.2.0")
-//!         .default_level(Level::Usage) // opt-out; the user's MYTOOL_TELEMETRY=off wins
-//!         .detect_ci(false)
-//!         .environment(|_| None) // (doctest only: ignore this machine's environment)
+//!         .consent(Level::Usage) // the user's own choice, e.g. from `--telemetry=on`
 //!         .sink(memory.clone()),
 //! )?;
 //! telemetry_runtime::capture_with("command_run", Properties::new().with("command", "build"));
@@ -32,6 +30,8 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod aggregate;
+mod catalog;
 mod client;
 mod config;
 mod consent;
@@ -40,8 +40,10 @@ mod event;
 mod files;
 mod identity;
 mod level;
+mod notice;
 mod property;
 mod queue;
+mod recent;
 mod redact;
 mod schema;
 pub mod sink;
@@ -57,6 +59,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+pub use catalog::{Catalog, ENVELOPE};
 pub use client::Telemetry;
 pub use config::{Config, ConfigError};
 pub use consent::{Consent, ConsentSource, Polarity};
@@ -306,6 +309,16 @@ pub fn capture_with(name: impl Into<Cow<'static, str>>, properties: Properties) 
     if is_enabled() {
         if let Some(client) = GLOBAL.get() {
             client.capture_with(name, properties);
+        }
+    }
+}
+
+/// Adds one to a counter of the global client; see [`Telemetry::increment`].
+#[inline]
+pub fn increment(name: &'static str, labels: &[(&'static str, &'static str)]) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.increment(name, labels);
         }
     }
 }

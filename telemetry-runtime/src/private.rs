@@ -8,7 +8,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+pub use crate::catalog::Registration;
 pub use crate::property::{PropertyValue, PublicByDefault, RedactableText};
+pub use inventory;
 pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode};
 pub use crate::{Level, Properties, TelemetryEvent, Value};
 pub use core::option::Option::{self, None, Some};

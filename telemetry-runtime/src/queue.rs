@@ -34,6 +34,8 @@ struct State {
 /// What the worker takes from the queue in one go.
 pub(crate) struct Taken {
     pub(crate) flush_generation: u64,
+    /// A flush was requested: deliver everything, counters included.
+    pub(crate) flushing: bool,
     pub(crate) stopping: bool,
 }
 
@@ -93,7 +95,11 @@ impl Queue {
                 self.wake_worker.wait_timeout(state, interval_end - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         std::mem::swap(&mut state.events, into);
-        Taken { flush_generation: state.flush_requested, stopping: state.stop_deadline.is_some() }
+        Taken {
+            flush_generation: state.flush_requested,
+            flushing: state.flush_requested > state.flush_completed,
+            stopping: state.stop_deadline.is_some(),
+        }
     }
 
     /// Records that everything queued up to `generation` was handled.

@@ -2,6 +2,8 @@
 //! and a sandbox that keeps every client away from the real environment and
 //! home directory (CI runs with `CI=true`, which would turn telemetry off).
 
+pub mod child;
+pub mod logs;
 pub mod server;
 
 use std::collections::HashMap;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use telemetry_runtime::sink::{Backoff, PostHogSink};
 use telemetry_runtime::{Config, Level};
 
-pub use server::{batch_events, Behaviour, Gate, Request, TestServer};
+pub use server::{batch_events, contains_bytes, Behaviour, Gate, RawServer, Request, TestServer};
 
 /// The project key the PostHog tests send.
 pub const API_KEY: &str = "phc_test_project_key";
@@ -47,8 +49,14 @@ impl Sandbox {
         self.dir.path().join("config")
     }
 
+    /// Where local-only events and the record of recent deliveries go.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// A config for app `testapp` that reads no real environment variable,
-    /// keeps its files in the sandbox and is on (`Level::Usage`) by default.
+    /// keeps its files in the sandbox and is on (`Level::Usage`) by default,
+    /// without the first-run notice (tests of the notice turn it back on).
     pub fn config(&self) -> Config {
         self.config_with_env(&[])
     }
@@ -59,7 +67,9 @@ impl Sandbox {
             .environment(env(vars))
             .cache_dir(self.cache_dir())
             .config_dir(self.config_dir())
+            .data_dir(self.data_dir())
             .default_level(Level::Usage)
+            .first_run_notice(false)
     }
 
     /// Every file under the sandbox, relative to it.

@@ -48,6 +48,10 @@ impl JsonlSink {
 }
 
 impl Sink for JsonlSink {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -41,6 +41,10 @@ impl MemorySink {
 }
 
 impl Sink for MemorySink {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         "memory"
     }

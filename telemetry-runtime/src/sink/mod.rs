@@ -57,6 +57,13 @@ pub trait Sink: Send + 'static {
     /// Delivers `batch`. `Ok` means every event was delivered except those
     /// reported through [`SendContext::dropped`].
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError>;
+
+    /// Whether the data stays on this machine (a file, the terminal, memory).
+    /// Deliveries to other sinks are kept in the user-readable record of
+    /// recent deliveries.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// One event, serialized once and resent unchanged on retries.

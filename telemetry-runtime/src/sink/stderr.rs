@@ -22,6 +22,10 @@ impl StderrSink {
 }
 
 impl Sink for StderrSink {
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &str {
         "stderr"
     }

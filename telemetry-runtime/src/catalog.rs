@@ -1,0 +1,338 @@
+//! The catalog: every event compiled into the program, listed from the code
+//! itself. Each derived event (and each instrumented function) registers its
+//! schema at link time, so the "what we collect" page cannot drift from what
+//! the program sends.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{json, Value as Json};
+
+use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode};
+use crate::Level;
+
+/// A schema registered by the derive. Not public API.
+#[doc(hidden)]
+pub struct Registration(pub &'static EventSchema);
+
+inventory::collect!(Registration);
+
+/// The properties the runtime adds to every event, with what they hold.
+pub const ENVELOPE: [(&str, &str); 11] = [
+    ("distinct_id", "a random install id (UUID v4) kept in the cache directory, or one the application supplies"),
+    ("uuid", "a random id of the event, to de-duplicate retries"),
+    ("timestamp", "when the event was captured, UTC"),
+    ("$lib", "the library name: telemetry-runtime"),
+    ("$lib_version", "the library version"),
+    ("$app_name", "the application name"),
+    ("$app_version", "the application version"),
+    ("$os", "the operating system family (linux, macos, windows, ...)"),
+    ("$arch", "the CPU architecture (x86_64, aarch64, ...)"),
+    ("$session_id", "a random id for this run of the program"),
+    ("$catalog_digest", "which version of this catalog produced the event"),
+];
+
+/// Every event the program can send.
+///
+/// ```
+/// use telemetry_runtime::{Catalog, TelemetryEvent};
+///
+/// /// The program started.
+/// #[derive(TelemetryEvent)]
+/// struct Started {
+///     plugins: u32,
+/// }
+///
+/// let catalog = Catalog::collect();
+/// let started = catalog.event("started").unwrap();
+/// assert_eq!(started.description, "The program started.");
+/// assert!(catalog.to_markdown("mytool").contains("## `started`"));
+/// assert_eq!(catalog.digest().len(), 16);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    events: Vec<&'static EventSchema>,
+}
+
+impl Catalog {
+    /// The events registered in this program, sorted by name.
+    pub fn collect() -> Catalog {
+        let mut events: Vec<&'static EventSchema> = inventory::iter::<Registration>().map(|r| r.0).collect();
+        events.sort_by(|a, b| a.name.cmp(b.name).then(a.description.cmp(b.description)));
+        events.dedup_by(|a, b| a == b);
+        Catalog { events }
+    }
+
+    /// A catalog of exactly these events (for tests and previews).
+    pub fn of(mut events: Vec<&'static EventSchema>) -> Catalog {
+        events.sort_by(|a, b| a.name.cmp(b.name));
+        Catalog { events }
+    }
+
+    /// The events, sorted by name.
+    pub fn events(&self) -> &[&'static EventSchema] {
+        &self.events
+    }
+
+    /// The event with this name.
+    pub fn event(&self, name: &str) -> Option<&'static EventSchema> {
+        self.events.iter().copied().find(|e| e.name == name)
+    }
+
+    /// Every (event, property) pair: what "adds fields or events" compares.
+    pub(crate) fn field_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for event in &self.events {
+            names.push(event.name.to_owned());
+            names.extend(event.fields.iter().map(|f| format!("{}.{}", event.name, f.name)));
+        }
+        names
+    }
+
+    /// The catalog as JSON (stable: keys sorted, events sorted by name).
+    pub fn to_json(&self) -> String {
+        let events: Vec<Json> = self.events.iter().map(|e| event_json(e)).collect();
+        let envelope: Vec<Json> =
+            ENVELOPE.iter().map(|(name, what)| json!({ "name": name, "description": what })).collect();
+        let doc = json!({ "catalog_version": 1, "envelope": envelope, "events": events });
+        serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+    }
+
+    /// A hash of [`to_json`](Catalog::to_json): 16 hex digits, sent with
+    /// every event as `$catalog_digest`.
+    pub fn digest(&self) -> String {
+        use std::hash::Hasher;
+        let mut hasher = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+        hasher.write(self.to_json().as_bytes());
+        format!("{:016x}", hasher.finish())
+    }
+
+    /// The "what we collect" page, in Markdown.
+    pub fn to_markdown(&self, app_name: &str) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "# What {app_name} collects\n");
+        let _ = writeln!(
+            md,
+            "This page is generated from the program's code. Telemetry has three levels: \
+             **off** (nothing is collected or sent), **usage** (the events below with their \
+             public and redacted fields) and **full** (also the fields marked opt-in). \
+             Redacted values never leave the machine: only what the table says is sent.\n"
+        );
+        let _ = writeln!(md, "## Sent with every event\n");
+        let _ = writeln!(md, "| property | what |\n|---|---|");
+        for (name, what) in ENVELOPE {
+            let _ = writeln!(md, "| `{name}` | {what} |");
+        }
+        for event in &self.events {
+            let _ = writeln!(md, "\n## `{}`\n", event.name);
+            if !event.description.is_empty() {
+                let _ = writeln!(md, "{}\n", event.description);
+            }
+            let when = match event.min_level {
+                Level::Full => "Sent only at **full**.",
+                _ => "Sent at **usage** and **full**.",
+            };
+            let _ = write!(md, "{when}");
+            if event.sample_rate < 1.0 {
+                let _ = write!(md, " Sampled: {}% of these events are kept.", event.sample_rate * 100.0);
+            }
+            let _ = writeln!(md, "\n");
+            if event.fields.is_empty() {
+                let _ = writeln!(md, "No properties beyond the standard ones.");
+                continue;
+            }
+            let _ = writeln!(md, "| property | type | classification | at usage | at full | description |");
+            let _ = writeln!(md, "|---|---|---|---|---|---|");
+            for field in event.fields {
+                let (usage, full) = sent_at_levels(event, field);
+                let mut description = field.description.replace('\n', " ");
+                if let Some(reason) = field.reason {
+                    let _ = write!(description, " *Public because:* {reason}");
+                }
+                let _ = writeln!(
+                    md,
+                    "| `{}` | `{}` | {} | {usage} | {full} | {} |",
+                    field.name,
+                    field.ty,
+                    field.classification.as_str(),
+                    description.trim()
+                );
+            }
+        }
+        md
+    }
+
+    /// Compares the Markdown page with the file at `path`. With the
+    /// environment variable `TELEMETRY_CATALOG_UPDATE=1` the file is
+    /// rewritten instead. Returns the differences as an error.
+    pub fn check_markdown_file(&self, app_name: &str, path: impl AsRef<Path>) -> Result<(), String> {
+        let path = path.as_ref();
+        let expected = self.to_markdown(app_name);
+        if std::env::var_os("TELEMETRY_CATALOG_UPDATE").is_some_and(|v| v == "1") {
+            return std::fs::write(path, &expected).map_err(|e| format!("cannot write {}: {e}", path.display()));
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        if committed == expected {
+            return Ok(());
+        }
+        Err(format!(
+            "{} does not match the events compiled into the program.\n\
+             Review the change and rewrite the file with TELEMETRY_CATALOG_UPDATE=1.\n\n{}",
+            path.display(),
+            line_diff(&committed, &expected)
+        ))
+    }
+
+    /// Panics with a diff when the committed page at `path` differs from the
+    /// generated one; call it from one test of the application.
+    ///
+    /// ```no_run
+    /// #[test]
+    /// fn telemetry_catalog_is_current() {
+    ///     telemetry_runtime::Catalog::collect().assert_markdown_file("mytool", "TELEMETRY.md");
+    /// }
+    /// ```
+    #[track_caller]
+    pub fn assert_markdown_file(&self, app_name: &str, path: impl AsRef<Path>) {
+        if let Err(diff) = self.check_markdown_file(app_name, path) {
+            panic!("{diff}");
+        }
+    }
+}
+
+/// What a field sends at usage and at full.
+fn sent_at_levels(event: &EventSchema, field: &FieldSchema) -> (&'static str, &'static str) {
+    let full = match field.classification {
+        Classification::Public | Classification::OptIn => "value",
+        Classification::Redact(RedactMode::Drop) => "nothing",
+        Classification::Redact(RedactMode::Marker) => "\"[redacted]\"",
+        Classification::Redact(RedactMode::Length) => "length",
+        Classification::Redact(RedactMode::Hash) => "keyed hash",
+    };
+    let usage = if event.min_level == Level::Full || field.classification == Classification::OptIn {
+        "nothing"
+    } else {
+        full
+    };
+    (usage, full)
+}
+
+fn event_json(event: &EventSchema) -> Json {
+    let fields: Vec<Json> = event
+        .fields
+        .iter()
+        .map(|f| {
+            let (usage, full) = sent_at_levels(event, f);
+            json!({
+                "name": f.name,
+                "type": f.ty,
+                "classification": f.classification.as_str(),
+                "description": f.description,
+                "reason": f.reason,
+                "sent": { "usage": usage, "full": full },
+            })
+        })
+        .collect();
+    json!({
+        "name": event.name,
+        "description": event.description,
+        "min_level": event.min_level.as_str(),
+        "sample_rate": event.sample_rate,
+        "fields": fields,
+    })
+}
+
+/// A line diff (longest common subsequence): `-` committed, `+` generated.
+fn line_diff(old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            let _ = writeln!(out, "+ {}", b[j]);
+            j += 1;
+        } else {
+            let _ = writeln!(out, "- {}", a[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static FIELDS: [FieldSchema; 3] = [
+        FieldSchema {
+            name: "tool",
+            ty: "String",
+            classification: Classification::Public,
+            description: "Which tool.",
+            reason: None,
+        },
+        FieldSchema {
+            name: "query",
+            ty: "String",
+            classification: Classification::OptIn,
+            description: "What was asked.",
+            reason: None,
+        },
+        FieldSchema {
+            name: "server_url",
+            ty: "String",
+            classification: Classification::Redact(RedactMode::Hash),
+            description: "",
+            reason: None,
+        },
+    ];
+    static EVENT: EventSchema = EventSchema {
+        name: "tool_call",
+        description: "A tool call.",
+        min_level: Level::Usage,
+        sample_rate: 1.0,
+        fields: &FIELDS,
+    };
+
+    #[test]
+    fn markdown_says_what_is_sent_at_each_level() {
+        let md = Catalog::of(vec![&EVENT]).to_markdown("agent");
+        assert!(md.starts_with("# What agent collects"));
+        assert!(md.contains("| `tool` | `String` | public | value | value | Which tool. |"), "{md}");
+        assert!(md.contains("| `query` | `String` | opt_in | nothing | value | What was asked. |"));
+        assert!(md.contains("| `server_url` | `String` | redact(hash) | keyed hash | keyed hash |  |"));
+        assert!(md.contains("`$catalog_digest`"));
+    }
+
+    #[test]
+    fn json_and_digest_are_stable() {
+        let catalog = Catalog::of(vec![&EVENT]);
+        assert_eq!(catalog.to_json(), catalog.to_json());
+        assert_eq!(catalog.digest(), Catalog::of(vec![&EVENT]).digest());
+        assert_ne!(catalog.digest(), Catalog::of(vec![]).digest());
+        let json: Json = serde_json::from_str(&catalog.to_json()).unwrap();
+        assert_eq!(json["events"][0]["fields"][1]["sent"]["usage"], "nothing");
+    }
+
+    #[test]
+    fn drift_is_reported_with_a_diff() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("TELEMETRY.md");
+        let catalog = Catalog::of(vec![&EVENT]);
+        std::fs::write(&path, catalog.to_markdown("agent").replace("Which tool.", "Old text.")).unwrap();
+        let err = catalog.check_markdown_file("agent", &path).unwrap_err();
+        assert!(err.contains("- | `tool` | `String` | public | value | value | Old text. |"), "{err}");
+        assert!(err.contains("+ | `tool` | `String` | public | value | value | Which tool. |"), "{err}");
+        std::fs::write(&path, catalog.to_markdown("agent")).unwrap();
+        assert!(catalog.check_markdown_file("agent", &path).is_ok());
+    }
+}

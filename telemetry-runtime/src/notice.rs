@@ -1,0 +1,92 @@
+//! The first-run notice: before anything is sent by default, the user is
+//! told what is collected and how to turn it off, and that run sends nothing.
+//! The notice is shown again when the catalog gains events or fields.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use crate::catalog::Catalog;
+use crate::files::{self, Existing};
+
+/// File name, in the config directory, of the record of what the user was
+/// last told about.
+pub(crate) const NOTICE_FILE: &str = "telemetry_notice";
+
+/// Whether the user was already told about every event and field in
+/// `catalog`. A catalog that only lost fields needs no new notice.
+pub(crate) fn acknowledged(path: &Path, catalog: &Catalog) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
+        log::warn!("The telemetry notice record {} is corrupt: the notice is shown again.", path.display());
+        return false;
+    };
+    let known: Vec<&str> =
+        record["names"].as_array().map(|a| a.iter().filter_map(|n| n.as_str()).collect()).unwrap_or_default();
+    catalog.field_names().iter().all(|name| known.contains(&name.as_str()))
+}
+
+/// Shows the notice, unless stderr is not a terminal and `requires_terminal`
+/// says to wait for one. Returns whether it was shown.
+pub(crate) fn show(text: &str, requires_terminal: bool) -> bool {
+    let stderr = std::io::stderr();
+    if requires_terminal && !stderr.is_terminal() {
+        return false;
+    }
+    // A closed stderr cannot be helped; the run still sends nothing.
+    let _ = stderr.lock().write_all(text.as_bytes());
+    true
+}
+
+/// Records that the user was told about `catalog`.
+pub(crate) fn record(path: &Path, catalog: &Catalog) {
+    let record = serde_json::json!({ "digest": catalog.digest(), "names": catalog.field_names() });
+    if let Err(err) = files::write_private(path, &format!("{record}\n"), Existing::Replace) {
+        log::warn!("Cannot record the telemetry notice in {} ({err}): it will be shown again.", path.display());
+    }
+}
+
+/// The default notice text.
+pub(crate) fn default_text(app_name: &str, env_var: &str, commands: Option<&str>) -> String {
+    let (see, off) = match commands {
+        Some(cli) => (format!("run `{cli} catalog`"), format!("run `{cli} off`, or set {env_var}=off")),
+        None => ("see the program's documentation".to_owned(), format!("set {env_var}=off")),
+    };
+    format!(
+        "\n{app_name} collects anonymous usage telemetry to improve the program.\n\
+         Nothing was sent this time. To see exactly what is collected, {see}.\n\
+         To turn it off, {off} (DO_NOT_TRACK=1 works too).\n\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::EventSchema;
+    use crate::Level;
+
+    static A: EventSchema = EventSchema::undocumented("a", Level::Usage);
+    static B: EventSchema = EventSchema::undocumented("b", Level::Usage);
+
+    #[test]
+    fn acknowledged_until_the_catalog_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(NOTICE_FILE);
+        let small = Catalog::of(vec![&A]);
+        let big = Catalog::of(vec![&A, &B]);
+        assert!(!acknowledged(&path, &small));
+        record(&path, &big);
+        assert!(acknowledged(&path, &big));
+        assert!(acknowledged(&path, &small), "losing events needs no new notice");
+        record(&path, &small);
+        assert!(!acknowledged(&path, &big), "a new event needs a new notice");
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(!acknowledged(&path, &small));
+    }
+
+    #[test]
+    fn text_says_how_to_turn_it_off() {
+        let text = default_text("agent", "AGENT_TELEMETRY", Some("agent telemetry"));
+        assert!(text.contains("`agent telemetry off`") && text.contains("AGENT_TELEMETRY=off"));
+        assert!(text.contains("`agent telemetry catalog`") && text.contains("Nothing was sent"));
+    }
+}
