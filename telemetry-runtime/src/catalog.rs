@@ -18,8 +18,11 @@ pub struct Registration(pub &'static EventSchema);
 inventory::collect!(Registration);
 
 /// The properties the runtime adds to every event, with what they hold.
-pub const ENVELOPE: [(&str, &str); 11] = [
-    ("distinct_id", "a random install id (UUID v4) kept in the cache directory, or one the application supplies"),
+pub const ENVELOPE: [(&str, &str); 13] = [
+    (
+        "distinct_id",
+        "a random install id (UUID v4) kept in the cache directory, or one the application supplies",
+    ),
     ("uuid", "a random id of the event, to de-duplicate retries"),
     ("timestamp", "when the event was captured, UTC"),
     ("$lib", "the library name: telemetry-runtime"),
@@ -30,6 +33,8 @@ pub const ENVELOPE: [(&str, &str); 11] = [
     ("$arch", "the CPU architecture (x86_64, aarch64, ...)"),
     ("$session_id", "a random id for this run of the program"),
     ("$catalog_digest", "which version of this catalog produced the event"),
+    ("$process_person_profile", "always false: events never build a profile of a person"),
+    ("$sample_rate", "on sampled events only: the share of such events that is kept"),
 ];
 
 /// Every event the program can send.
@@ -125,8 +130,8 @@ impl Catalog {
         }
         for event in &self.events {
             let _ = writeln!(md, "\n## `{}`\n", event.name);
-            if !event.description.is_empty() {
-                let _ = writeln!(md, "{}\n", event.description);
+            if !event.description.trim().is_empty() {
+                let _ = writeln!(md, "{}\n", doc_text(event.description));
             }
             let when = match event.min_level {
                 Level::Full => "Sent only at **full**.",
@@ -145,7 +150,7 @@ impl Catalog {
             let _ = writeln!(md, "|---|---|---|---|---|---|");
             for field in event.fields {
                 let (usage, full) = sent_at_levels(event, field);
-                let mut description = field.description.replace('\n', " ");
+                let mut description = doc_text(field.description).replace('\n', " ");
                 if let Some(reason) = field.reason {
                     let _ = write!(description, " *Public because:* {reason}");
                 }
@@ -169,7 +174,8 @@ impl Catalog {
         let path = path.as_ref();
         let expected = self.to_markdown(app_name);
         if std::env::var_os("TELEMETRY_CATALOG_UPDATE").is_some_and(|v| v == "1") {
-            return std::fs::write(path, &expected).map_err(|e| format!("cannot write {}: {e}", path.display()));
+            return std::fs::write(path, &expected)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()));
         }
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         if committed == expected {
@@ -198,6 +204,16 @@ impl Catalog {
             panic!("{diff}");
         }
     }
+}
+
+/// A description as written in doc comments, without the space after `///`.
+fn doc_text(text: &str) -> String {
+    text.lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
 }
 
 /// What a field sends at usage and at full.
@@ -235,7 +251,7 @@ fn event_json(event: &EventSchema) -> Json {
         .collect();
     json!({
         "name": event.name,
-        "description": event.description,
+        "description": doc_text(event.description),
         "min_level": event.min_level.as_str(),
         "sample_rate": event.sample_rate,
         "fields": fields,

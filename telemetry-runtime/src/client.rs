@@ -134,9 +134,10 @@ impl Telemetry {
         // modes, and programs whose sinks are all local, send nothing away.
         let sends_away = !debug && !local_only && config.sinks.iter().any(|s| !s.is_local());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
-            consent = first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
-                notice::default_text(&config.app_name, &env_var, config.notice.commands.as_deref())
-            });
+            consent =
+                first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
+                    notice::default_text(&config.app_name, &env_var, config.notice.commands.as_deref())
+                });
         }
         let sinks: Vec<Box<dyn Sink>> = if debug {
             vec![Box::new(StderrSink::new())]
@@ -209,8 +210,13 @@ impl Telemetry {
     /// the config directory, with mode 0600, and applies it. An environment
     /// variable or `DO_NOT_TRACK` still outranks it, as the user set those too.
     pub fn persist_consent(&self, level: Level) -> io::Result<()> {
+        self.persist_choice(level.as_str())
+    }
+
+    /// Saves `choice` (a level name, or `local`) and applies it.
+    pub(crate) fn persist_choice(&self, choice: &str) -> io::Result<()> {
         let path = self.consent_path().ok_or_else(|| io::Error::other("no config directory"))?;
-        files::write_private(path, &format!("{level}\n"), Existing::Replace)?;
+        files::write_private(path, &format!("{choice}\n"), Existing::Replace)?;
         self.inner.apply(self.inner.resolver.resolve());
         Ok(())
     }
@@ -313,7 +319,8 @@ impl Telemetry {
         if !self.is_enabled() {
             return;
         }
-        if !valid_event_name(name) || labels.iter().any(|(k, _)| k.is_empty() || k.starts_with('$') || *k == "count")
+        if !valid_event_name(name)
+            || labels.iter().any(|(k, _)| k.is_empty() || k.starts_with('$') || *k == "count")
         {
             log::warn!("Telemetry counter {name:?} has an invalid name or label: dropped.");
             self.inner.counters.dropped(DropReason::Invalid, 1);

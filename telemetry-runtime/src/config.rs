@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::consent::{process_env, EnvLookup, EnvVar, Polarity};
 use crate::catalog::Catalog;
+use crate::consent::{process_env, EnvLookup, EnvVar, Polarity};
 use crate::sink::Sink;
 use crate::Level;
 

@@ -41,7 +41,10 @@ pub(crate) fn show(text: &str, requires_terminal: bool) -> bool {
 pub(crate) fn record(path: &Path, catalog: &Catalog) {
     let record = serde_json::json!({ "digest": catalog.digest(), "names": catalog.field_names() });
     if let Err(err) = files::write_private(path, &format!("{record}\n"), Existing::Replace) {
-        log::warn!("Cannot record the telemetry notice in {} ({err}): it will be shown again.", path.display());
+        log::warn!(
+            "Cannot record the telemetry notice in {} ({err}): it will be shown again.",
+            path.display()
+        );
     }
 }
 

@@ -10,10 +10,10 @@ use std::time::Instant;
 
 pub use crate::catalog::Registration;
 pub use crate::property::{PropertyValue, PublicByDefault, RedactableText};
-pub use inventory;
 pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode};
 pub use crate::{Level, Properties, TelemetryEvent, Value};
 pub use core::option::Option::{self, None, Some};
+pub use inventory;
 
 /// False when the crate is built with the `off` feature: every gate then
 /// folds to a constant and the code behind it is removed.

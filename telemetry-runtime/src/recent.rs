@@ -26,7 +26,9 @@ impl Recent {
             return;
         }
         let events = self.events.get_or_insert_with(|| {
-            std::fs::read_to_string(path).map(|text| text.lines().map(str::to_owned).collect()).unwrap_or_default()
+            std::fs::read_to_string(path)
+                .map(|text| text.lines().map(str::to_owned).collect())
+                .unwrap_or_default()
         });
         events.extend(batch.events().iter().map(|e| e.json().to_owned()));
         let excess = events.len().saturating_sub(self.capacity);

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use super::{Batch, SendContext, Sink, SinkError};
 
-/// Prints each event, pretty-printed JSON exactly as it would be sent, to
-/// standard error.
+/// Prints each event to standard error as the exact JSON that would be sent,
+/// one line per event, prefixed with `[telemetry] `.
 ///
 /// ```
 /// use telemetry_runtime::{sink::StderrSink, Config};
@@ -33,11 +33,8 @@ impl Sink for StderrSink {
     fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
         let mut out = String::new();
         for event in batch.events() {
-            let pretty = serde_json::from_str::<serde_json::Value>(event.json())
-                .and_then(|v| serde_json::to_string_pretty(&v))
-                .unwrap_or_else(|_| event.json().to_owned());
             out.push_str("[telemetry] ");
-            out.push_str(&pretty);
+            out.push_str(event.json());
             out.push('\n');
         }
         // Debug output must never fail the host: a closed stderr is ignored.
