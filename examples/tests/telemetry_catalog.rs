@@ -15,3 +15,21 @@ fn telemetry_md_matches_the_code() {
     catalog
         .assert_markdown_file("telemetry-agent-demo", concat!(env!("CARGO_MANIFEST_DIR"), "/TELEMETRY.md"));
 }
+
+#[test]
+fn a_changed_field_fails_the_check_with_a_diff() {
+    assert_eq!(telemetry_examples::runner::TOOL_CALLS.schema().name, "tool_calls");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/TELEMETRY.md")).unwrap();
+    // As if the code had changed `server_url` from a keyed hash to public.
+    let stale = committed.replace(
+        "| `server_url` | `String` | redact(hash) | keyed hash | keyed hash |",
+        "| `server_url` | `String` | public | value | value |",
+    );
+    assert_ne!(stale, committed, "the committed page lists server_url as a keyed hash");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("TELEMETRY.md");
+    std::fs::write(&path, stale).unwrap();
+    let err = Catalog::collect().check_markdown_file("telemetry-agent-demo", &path).unwrap_err();
+    assert!(err.contains("- | `server_url` | `String` | public | value | value |"), "{err}");
+    assert!(err.contains("+ | `server_url` | `String` | redact(hash) | keyed hash | keyed hash |"), "{err}");
+}

@@ -1,0 +1,215 @@
+//! The agent binary end to end, as its users run it: first-run notice, CI,
+//! DO_NOT_TRACK, debug and local modes, and the `telemetry` subcommands,
+//! against a real HTTP server on 127.0.0.1.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use telemetry_tests::TestServer;
+
+/// Variables of the machine running the tests that would change the
+/// agent's decision; every run starts without them.
+const AMBIENT: &[&str] = &[
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "CIRCLECI",
+    "TRAVIS",
+    "BUILDKITE",
+    "JENKINS_URL",
+    "TF_BUILD",
+    "TEAMCITY_VERSION",
+    "BITBUCKET_BUILD_NUMBER",
+    "CODEBUILD_BUILD_ID",
+    "DRONE",
+    "APPVEYOR",
+    "SEMAPHORE",
+    "DO_NOT_TRACK",
+    "AGENT_TELEMETRY",
+    "AGENT_TELEMETRY_DEBUG",
+    "AGENT_ANONYMIZED_TELEMETRY",
+    "AGENT_POSTHOG_KEY",
+    "AGENT_POSTHOG_HOST",
+];
+
+/// One user's machine: its own home directories, and a PostHog endpoint.
+struct Machine {
+    home: tempfile::TempDir,
+    server: TestServer,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+    }
+
+    fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let home = self.home.path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agent"));
+        for var in AMBIENT {
+            command.env_remove(var);
+        }
+        command
+            .args(args)
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("TMPDIR", home.join("tmp"))
+            .env("AGENT_POSTHOG_KEY", "phc_test_project")
+            .env("AGENT_POSTHOG_HOST", self.server.url())
+            .envs(env.iter().copied());
+        std::fs::create_dir_all(home.join("tmp")).unwrap();
+        let output = command.output().expect("run the agent");
+        assert!(output.status.success(), "agent {args:?} failed: {}", stderr(&output));
+        output
+    }
+
+    fn events_sent(&self) -> Vec<serde_json::Value> {
+        self.server.accepted_events()
+    }
+
+    fn file(&self, relative: &str) -> std::path::PathBuf {
+        self.home.path().join(relative)
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const NOTICE: &str = "collects anonymous usage telemetry";
+
+#[test]
+fn first_run_shows_the_notice_and_sends_nothing_then_the_next_run_sends() {
+    let machine = Machine::new();
+    let first = machine.agent(&["run"], &[]);
+    assert!(stderr(&first).contains(NOTICE), "no notice: {}", stderr(&first));
+    assert!(stderr(&first).contains("agent telemetry off"));
+    assert!(stdout(&first).contains("first-run notice"), "{}", stdout(&first));
+    assert_eq!(machine.server.connections(), 0, "the first run opened a connection");
+    assert!(!machine.file("cache/telemetry-agent-demo/telemetry_user_id").exists());
+
+    let second = machine.agent(&["run"], &[]);
+    assert!(!stderr(&second).contains(NOTICE), "notice shown twice");
+    assert!(machine.server.wait_for_accepted_events(1, Duration::from_secs(5)));
+    let events = machine.events_sent();
+    assert!(events.iter().any(|e| e["event"] == "run_finished"));
+    // The record of what left the machine is there for the user to read.
+    let recent =
+        std::fs::read_to_string(machine.file("data/telemetry-agent-demo/telemetry_recent.jsonl")).unwrap();
+    assert!(recent.contains("\"run_finished\""));
+}
+
+#[test]
+fn no_notice_and_no_traffic_in_ci_or_with_do_not_track() {
+    for env in [[("CI", "true")], [("DO_NOT_TRACK", "1")], [("GITHUB_ACTIONS", "true")]] {
+        let machine = Machine::new();
+        for _ in 0..2 {
+            let output = machine.agent(&["run"], &env);
+            assert!(!stderr(&output).contains(NOTICE), "{env:?}: {}", stderr(&output));
+            assert!(stdout(&output).contains("nothing was captured"), "{env:?}");
+        }
+        assert_eq!(machine.server.connections(), 0, "{env:?}");
+        assert!(!machine.file("config/telemetry-agent-demo").exists(), "{env:?} wrote a file");
+        assert!(!machine.file("cache/telemetry-agent-demo").exists(), "{env:?} wrote a file");
+    }
+}
+
+#[test]
+fn debug_mode_prints_the_exact_json_and_sends_nothing() {
+    let machine = Machine::new();
+    let output =
+        machine.agent(&["run", "plan a trip"], &[("AGENT_TELEMETRY_DEBUG", "1"), ("AGENT_TELEMETRY", "on")]);
+    let printed: Vec<serde_json::Value> = stderr(&output)
+        .lines()
+        .filter_map(|line| line.strip_prefix("[telemetry] "))
+        .map(|json| serde_json::from_str(json).expect("each printed event is JSON"))
+        .collect();
+    assert!(printed.iter().any(|e| e["event"] == "run_started"), "{}", stderr(&output));
+    assert_eq!(machine.server.connections(), 0, "debug mode sent something");
+    // At usage the opt-in query is not even printed.
+    assert!(!stderr(&output).contains("plan a trip"));
+}
+
+#[test]
+fn local_mode_keeps_events_in_a_file() {
+    let machine = Machine::new();
+    machine.agent(&["run"], &[("AGENT_TELEMETRY", "local")]);
+    assert_eq!(machine.server.connections(), 0);
+    let local =
+        std::fs::read_to_string(machine.file("data/telemetry-agent-demo/telemetry_events.jsonl")).unwrap();
+    assert!(local.lines().any(|l| l.contains("\"run_finished\"")));
+}
+
+#[test]
+fn subcommands_change_the_saved_choice_and_status_names_the_source() {
+    let machine = Machine::new();
+    let off = machine.agent(&["telemetry", "off"], &[]);
+    assert!(stdout(&off).contains("Saved \"off\""), "{}", stdout(&off));
+    let status = stdout(&machine.agent(&["telemetry", "status"], &[]));
+    assert!(status.contains("Telemetry: off (decided by saved choice in"), "{status}");
+    machine.agent(&["run"], &[]);
+    machine.agent(&["run"], &[]);
+    assert_eq!(machine.server.connections(), 0, "sent after `telemetry off`");
+
+    // The environment still outranks the saved choice, and status says so.
+    let status = stdout(&machine.agent(&["telemetry", "status"], &[("AGENT_TELEMETRY", "full")]));
+    assert!(status.contains("Telemetry: full (decided by environment variable AGENT_TELEMETRY)"), "{status}");
+
+    machine.agent(&["telemetry", "full"], &[]);
+    machine.agent(&["run", "a secret plan"], &[]);
+    assert!(machine.server.wait_for_accepted_events(1, Duration::from_secs(5)));
+    let started = machine.events_sent().into_iter().find(|e| e["event"] == "run_started").unwrap();
+    assert_eq!(started["properties"]["query"], "a secret plan", "full consent sends the opt-in query");
+
+    let reset = stdout(&machine.agent(&["telemetry", "reset"], &[]));
+    assert!(
+        reset.contains("Deleted the anonymous id") && reset.contains("Deleted the saved choice"),
+        "{reset}"
+    );
+    assert!(!machine.file("cache/telemetry-agent-demo/telemetry_user_id").exists());
+    assert!(!machine.file("config/telemetry-agent-demo/telemetry_consent").exists());
+}
+
+#[test]
+fn catalog_and_preview_subcommands() {
+    let machine = Machine::new();
+    let markdown = stdout(&machine.agent(&["telemetry", "catalog"], &[]));
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("TELEMETRY.md")).unwrap();
+    assert_eq!(markdown, committed, "`agent telemetry catalog` is the committed page");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&machine.agent(&["telemetry", "catalog", "--json"], &[])))
+            .expect("catalog --json is JSON");
+    assert!(json["events"].as_array().unwrap().iter().any(|e| e["name"] == "tool_called"));
+
+    let usage = stdout(&machine.agent(&["telemetry", "preview"], &[]));
+    let full = stdout(&machine.agent(&["telemetry", "preview", "--full"], &[]));
+    assert!(usage.contains("\"server_url\": \"<keyed hash>\""), "{usage}");
+    assert!(!usage.contains("\"query\""), "preview at usage shows the opt-in query");
+    assert!(full.contains("\"query\""));
+    assert_eq!(machine.server.connections(), 0, "subcommands send nothing");
+}
+
+#[test]
+fn the_default_demo_needs_no_network() {
+    let machine = Machine::new();
+    let home = machine.home.path();
+    let output = Command::new(env!("CARGO_BIN_EXE_agent"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("TMPDIR", home)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("written to"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("\"event\":\"run_finished\""));
+}
