@@ -215,7 +215,8 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             Some(quote!((#name, #value)))
         })
         .collect();
-    let registration = register(&private, &call_schema(&private, &event, &level, &function.sig.ident, &schema_fields));
+    let registration =
+        register(&private, &call_schema(&private, &event, &level, &function.sig.ident, &schema_fields));
     let body = &function.block;
     // The body is emitted once, as a closure (or future) that both paths call.
     let (define, call) = if function.sig.asyncness.is_some() {
