@@ -1,0 +1,12 @@
+// A map is not a property type: reported at the type.
+use std::collections::HashMap;
+use telemetry_runtime::TelemetryEvent;
+
+/// Features were enabled.
+#[derive(TelemetryEvent)]
+struct FeaturesEnabled {
+    #[telemetry(public)]
+    features: HashMap<String, String>,
+}
+
+fn main() {}

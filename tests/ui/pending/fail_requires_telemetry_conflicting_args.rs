@@ -1,0 +1,20 @@
+// PENDING (not run): conflicting and repeated arguments are errors, as they
+// are in #[telemetry(...)].
+//
+// Expected: "conflicting requires_telemetry arguments `usage` and `full`"
+// at `full`; "duplicate requires_telemetry argument `instrument`" and
+// "... `name`" at the second of each.
+// Today: all accepted silently; `usage, full` gates on Full and the last
+// `name` wins.
+use telemetry_runtime::requires_telemetry;
+
+#[requires_telemetry(usage, full)]
+fn gated() {}
+
+#[requires_telemetry(instrument, instrument, name = "first", name = "second")]
+fn instrumented() {}
+
+fn main() {
+    gated();
+    instrumented();
+}

@@ -1,0 +1,31 @@
+// PENDING (not run): `redact` (drop) applies to any property type.
+//
+// The sensitive-name error for `user_id: u64` says "or use
+// #[telemetry(redact)]"; doing so must compile. The free-text error for
+// `Vec<String>` offers `redact` too.
+// Expected: compiles; nothing is sent for either field.
+// Today: "`u64` is not text: `redact = \"hash\"` and `redact = \"length\"`
+// apply to text fields" (and the same for `Vec<String>`), naming modes the
+// author did not write, because `__private::redact_drop` requires
+// `RedactableText`.
+use telemetry_runtime::{Level, Properties, TelemetryEvent};
+
+/// A session started.
+#[derive(TelemetryEvent)]
+struct SessionStarted {
+    #[telemetry(redact)]
+    user_id: u64,
+    #[telemetry(redact)]
+    tags: Vec<String>,
+    #[telemetry(redact = "marker")]
+    account_number: Option<u64>,
+}
+
+fn main() {
+    let event = SessionStarted { user_id: 7, tags: vec!["x".into()], account_number: Some(1) };
+    let mut out = Properties::new();
+    event.write_properties(Level::Full, &mut out);
+    assert_eq!(out.get("user_id"), None);
+    assert_eq!(out.get("tags"), None);
+    assert_eq!(out.get("account_number"), Some(&telemetry_runtime::Value::from("[redacted]")));
+}

@@ -1,0 +1,18 @@
+// PENDING (not run): `sample = 1` is a valid rate.
+//
+// Expected: compiles (an integer literal 1 is the rate 1.0).
+// Today: "expected floating point literal" at `1`: `attr.rs` parses the
+// value as `syn::LitFloat` only.
+use telemetry_runtime::TelemetryEvent;
+
+/// Every key press.
+#[derive(TelemetryEvent)]
+#[telemetry(sample = 1)]
+struct KeyPressed {
+    repeat: bool,
+}
+
+fn main() {
+    assert_eq!(KeyPressed::SAMPLE_RATE, 1.0);
+    let _ = KeyPressed { repeat: true }.repeat;
+}
