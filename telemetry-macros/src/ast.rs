@@ -1,7 +1,6 @@
 //! Borrowed views of the derive input, with parsed attributes.
 
 use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Fields, Ident, Type};
 
 use crate::attr::{ContainerAttrs, FieldAttrs};
@@ -57,16 +56,12 @@ impl<'a> Input<'a> {
 impl<'a> Field<'a> {
     fn from_syn(cx: &mut Ctxt, field: &'a syn::Field) -> Field<'a> {
         let ident = field.ident.as_ref().expect("named field");
-        let attrs = FieldAttrs::from_syn(cx, &field.attrs);
+        let attrs = FieldAttrs::from_syn(cx, ident, &field.attrs);
         let name = match &attrs.rename {
             Some(lit) => (lit.value(), lit.span()),
             None => (ident.unraw().to_string(), ident.span()),
         };
         Field { ident, ty: &field.ty, attrs, doc: doc_comment(&field.attrs), name }
-    }
-
-    pub(crate) fn ty_span(&self) -> Span {
-        self.ty.span()
     }
 }
 

@@ -65,10 +65,19 @@ impl ContainerAttrs {
                     "name" => set_once(cx, &meta, &mut out.name, meta.value()?.parse()?),
                     // #[telemetry(opt_in)]
                     "opt_in" => set_once(cx, &meta, &mut out.opt_in, meta.path.span()),
-                    // #[telemetry(sample = 0.1)]
+                    // #[telemetry(sample = 0.1)] (or `sample = 1`)
                     "sample" => {
-                        let lit: syn::LitFloat = meta.value()?.parse()?;
-                        let rate: f64 = lit.base10_parse()?;
+                        let lit: syn::Lit = meta.value()?.parse()?;
+                        let rate: f64 = match &lit {
+                            syn::Lit::Float(f) => f.base10_parse()?,
+                            syn::Lit::Int(i) => i.base10_parse::<u32>()?.into(),
+                            _ => {
+                                return Err(syn::Error::new(
+                                    lit.span(),
+                                    "expected a number, like `sample = 0.1`",
+                                ))
+                            }
+                        };
                         if !(rate > 0.0 && rate <= 1.0) {
                             cx.error_spanned_by(&lit, "sample rate must be above 0 and at most 1");
                         }
@@ -97,12 +106,15 @@ pub(crate) struct FieldAttrs {
     pub(crate) reason: Option<LitStr>,
     pub(crate) rename: Option<LitStr>,
     pub(crate) skip: Option<Span>,
+    /// An attribute could not be read (already reported): rules that depend
+    /// on what it said are not checked, to avoid a second, misleading error.
+    pub(crate) unreadable: bool,
 }
 
 const FIELD_KEYS: [&str; 6] = ["public", "redact", "opt_in", "reason", "rename", "skip"];
 
 impl FieldAttrs {
-    pub(crate) fn from_syn(cx: &mut Ctxt, attrs: &[Attribute]) -> FieldAttrs {
+    pub(crate) fn from_syn(cx: &mut Ctxt, field: &syn::Ident, attrs: &[Attribute]) -> FieldAttrs {
         let mut out = FieldAttrs::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("telemetry")) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -110,9 +122,9 @@ impl FieldAttrs {
                 let span = meta.path.span();
                 match key.as_str() {
                     // #[telemetry(public)]
-                    "public" => out.classify(cx, Classification::Public, span),
+                    "public" => out.classify(cx, field, Classification::Public, span),
                     // #[telemetry(opt_in)]
-                    "opt_in" => out.classify(cx, Classification::OptIn, span),
+                    "opt_in" => out.classify(cx, field, Classification::OptIn, span),
                     // #[telemetry(redact)] or #[telemetry(redact = "hash")]
                     "redact" => {
                         let mode = if meta.input.peek(syn::Token![=]) {
@@ -120,13 +132,18 @@ impl FieldAttrs {
                         } else {
                             RedactMode::Drop
                         };
-                        out.classify(cx, Classification::Redact(mode), span)
+                        out.classify(cx, field, Classification::Redact(mode), span)
                     }
                     // #[telemetry(reason = "why this is safe to send")]
                     "reason" => {
                         let lit: LitStr = meta.value()?.parse()?;
                         if lit.value().trim().is_empty() {
-                            cx.error_spanned_by(&lit, "`reason` must say why the value is safe to send");
+                            cx.error_spanned_by(
+                                &lit,
+                                format_args!(
+                                    "`reason` of field `{field}` must say why the value is safe to send"
+                                ),
+                            );
                         }
                         set_once(cx, &meta, &mut out.reason, lit)
                     }
@@ -138,21 +155,28 @@ impl FieldAttrs {
                 }
             });
             if let Err(err) = parsed {
+                out.unreadable = true;
                 cx.push(err);
             }
         }
         out
     }
 
-    fn classify(&mut self, cx: &mut Ctxt, class: Classification, span: Span) -> syn::Result<()> {
+    fn classify(
+        &mut self,
+        cx: &mut Ctxt,
+        field: &syn::Ident,
+        class: Classification,
+        span: Span,
+    ) -> syn::Result<()> {
         match &self.classification {
             Some(prev) if prev.value.key() == class.key() => {
-                cx.error_at(span, format_args!("duplicate telemetry attribute `{}`", class.key()));
+                cx.error_at(span, format_args!("duplicate telemetry attribute `{}` on field `{field}`", class.key()));
             }
             Some(prev) => cx.error_at(
                 span,
                 format_args!(
-                    "conflicting telemetry attributes `{}` and `{}`: a field has exactly one classification",
+                    "conflicting telemetry attributes `{}` and `{}` on field `{field}`: a field has exactly one classification",
                     prev.value.key(),
                     class.key()
                 ),

@@ -90,7 +90,7 @@ fn skip_stands_alone(cx: &mut Ctxt, field: &Field<'_>) {
 /// Free text has no default: the author must say how it is treated.
 /// Returns whether the field passed.
 fn free_text_is_classified(cx: &mut Ctxt, field: &Field<'_>) -> bool {
-    if field.attrs.classification.is_some() || !is_text(field.ty) {
+    if field.attrs.classification.is_some() || field.attrs.unreadable || !is_text(field.ty) {
         return true;
     }
     cx.error_spanned_by(

@@ -26,6 +26,13 @@ impl Ctxt {
         }
     }
 
+    /// Takes every error collected by `other`.
+    pub(crate) fn extend(&mut self, other: Ctxt) {
+        if let Some(errors) = other.errors {
+            self.push(errors);
+        }
+    }
+
     pub(crate) fn has_errors(&self) -> bool {
         self.errors.is_some()
     }

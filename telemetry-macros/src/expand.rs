@@ -4,6 +4,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, Type, WherePredicate};
 
 use crate::ast::{Field, Input};
@@ -113,6 +114,9 @@ fn required_trait(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     match classification(field) {
         None => quote!(#private::PublicByDefault),
         Some(Classification::Public | Classification::OptIn) => quote!(#private::PropertyValue),
+        Some(Classification::Redact(RedactMode::Drop | RedactMode::Marker)) => {
+            quote!(#private::PropertyValue)
+        }
         Some(Classification::Redact(_)) => quote!(#private::RedactableText),
     }
 }
@@ -123,10 +127,12 @@ fn required_trait(private: &TokenStream, field: &Field<'_>) -> TokenStream {
 fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     let member = field.ident;
     let name = &field.name.0;
-    let span = field.ty_span();
+    let ty = field.ty;
+    // The type is named explicitly so that a missing trait is reported at
+    // the whole type as written.
     let call = |helper: &str| {
         let helper = Ident::new(helper, Span::call_site());
-        quote_spanned!(span=> #private::#helper(&self.#member))
+        quote_spanned!(ty.span()=> #private::#helper::<#ty>(&self.#member))
     };
     let push = |value: TokenStream| quote!(__telemetry_out.push(#name, #value););
     match classification(field) {

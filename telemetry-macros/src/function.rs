@@ -13,11 +13,12 @@ use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
 
 use crate::ctxt::Ctxt;
 use crate::expand::{private_path, register, type_string};
-use crate::names::{name_problem, suggest};
+use crate::names::{name_problem, sensitive_word, suggest};
 
 #[derive(Default)]
 struct Args {
-    full: Option<Span>,
+    /// `usage` or `full`, with the span of the key.
+    level: Option<(&'static str, Span)>,
     instrument: Option<Span>,
     name: Option<LitStr>,
     arguments: Vec<Ident>,
@@ -32,10 +33,12 @@ const KEYS: [&str; 6] = ["usage", "full", "instrument", "name", "args", "crate"]
 impl Args {
     fn parse(cx: &mut Ctxt, tokens: TokenStream) -> Args {
         let mut args = Args::default();
-        let parser = syn::meta::parser(|meta| args.parse_key(&meta));
+        let mut errors = Ctxt::default();
+        let parser = syn::meta::parser(|meta| args.parse_key(&mut errors, &meta));
         if let Err(err) = syn::parse::Parser::parse2(parser, tokens) {
             cx.push(err);
         }
+        cx.extend(errors);
         if args.instrument.is_none() {
             if let Some(name) = &args.name {
                 cx.error_spanned_by(name, "`name` applies only to #[requires_telemetry(instrument, ...)]");
@@ -50,44 +53,71 @@ impl Args {
         args
     }
 
-    fn parse_key(&mut self, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    fn is_full(&self) -> bool {
+        matches!(self.level, Some(("full", _)))
+    }
+
+    fn parse_key(&mut self, cx: &mut Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        let span = meta.path.span();
+        let once = |cx: &mut Ctxt, taken: bool| {
+            if taken {
+                cx.error_at(span, format_args!("duplicate requires_telemetry argument `{key}`"));
+            }
+        };
         match key.as_str() {
-            // #[requires_telemetry(usage)]: the default level
-            "usage" => Ok(()),
-            // #[requires_telemetry(full)]
-            "full" => {
-                self.full = Some(meta.path.span());
+            // #[requires_telemetry(usage)] (the default) or #[requires_telemetry(full)]
+            "usage" | "full" => {
+                let level = if key == "full" { "full" } else { "usage" };
+                match self.level {
+                    Some((prev, _)) if prev == level => once(cx, true),
+                    Some((prev, _)) => cx.error_at(
+                        span,
+                        format_args!(
+                            "conflicting requires_telemetry levels `{prev}` and `{level}`: choose one"
+                        ),
+                    ),
+                    None => self.level = Some((level, span)),
+                }
                 Ok(())
             }
             // #[requires_telemetry(instrument)]
             "instrument" => {
-                self.instrument = Some(meta.path.span());
+                once(cx, self.instrument.is_some());
+                self.instrument = Some(span);
                 Ok(())
             }
             // #[requires_telemetry(instrument, name = "event_name")]
             "name" => {
+                once(cx, self.name.is_some());
                 self.name = Some(meta.value()?.parse()?);
                 Ok(())
             }
             // #[requires_telemetry(instrument, args(retries, mode))]
             "args" => meta.parse_nested_meta(|arg| {
                 let ident = arg.path.get_ident().ok_or_else(|| arg.error("expected an argument name"))?;
-                self.arguments.push(ident.clone());
+                if self.arguments.contains(ident) {
+                    cx.error_spanned_by(
+                        ident,
+                        format_args!("argument `{ident}` is named twice in `args(...)`"),
+                    );
+                } else {
+                    self.arguments.push(ident.clone());
+                }
                 Ok(())
             }),
             // #[requires_telemetry(crate = "my_telemetry")]
             "crate" => {
+                once(cx, self.krate.is_some());
                 let lit: LitStr = meta.value()?.parse()?;
                 self.krate = Some(lit.parse()?);
                 Ok(())
             }
             _ => {
-                let hint =
-                    suggest(&key, &KEYS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_else(|| {
-                        "; expected `full`, `instrument`, `name = \"...\"`, `args(...)` or `crate = \"...\"`"
-                            .into()
-                    });
+                let hint = suggest(&key, &KEYS).map(|k| format!("; did you mean `{k}`?")).unwrap_or_else(|| {
+                    "; expected `usage`, `full`, `instrument`, `name = \"...\"`, `args(...)` or `crate = \"...\"`"
+                        .into()
+                });
                 Err(meta.error(format_args!("unknown requires_telemetry argument `{key}`{hint}")))
             }
         }
@@ -142,7 +172,7 @@ fn gate(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
         Default_::Unit => quote!(()),
         Default_::None => quote!(#private::None),
     };
-    let level = if args.full.is_some() { quote!(Full) } else { quote!(Usage) };
+    let level = if args.is_full() { quote!(Full) } else { quote!(Usage) };
     let name = function.sig.ident.to_string();
     let body = &function.block;
     let run = if function.sig.asyncness.is_some() {
@@ -176,7 +206,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
         }
         None => function.sig.ident.to_string(),
     };
-    let level = if args.full.is_some() { quote!(Full) } else { quote!(Usage) };
+    let level = if args.is_full() { quote!(Full) } else { quote!(Usage) };
     let mut schema_fields = Vec::new();
     let recorded: Vec<TokenStream> = args
         .arguments
@@ -191,6 +221,15 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             };
             if let Some(problem) = name_problem(&arg.to_string()) {
                 cx.error_spanned_by(arg, format_args!("property name \"{arg}\" {problem}"));
+            }
+            if let Some(word) = sensitive_word(&arg.to_string()) {
+                cx.error_spanned_by(
+                    arg,
+                    format_args!(
+                        "argument `{arg}` looks sensitive (`{word}`) and would be sent as public; \
+                         record it through a #[derive(TelemetryEvent)] event that classifies it"
+                    ),
+                );
             }
             if CALL_PROPERTIES.contains(&arg.to_string().as_str()) {
                 cx.error_spanned_by(
@@ -211,7 +250,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             });
             // Spanned at the argument's type: a type that is not public by
             // default (free text, say) is reported there.
-            let value = quote_spanned!(ty.span()=> #private::public(&#arg));
+            let value = quote_spanned!(ty.span()=> #private::argument::<#ty>(&#arg));
             Some(quote!((#name, #value)))
         })
         .collect();
@@ -223,7 +262,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
         (quote!(async move #body), quote!(__telemetry_body.await))
     } else {
         let ret = closure_return(&function.sig.output);
-        (quote!(move || #ret #body), quote!(__telemetry_body()))
+        (quote!(move || #ret #body), quote!(#private::call_once(__telemetry_body)))
     };
     rebuild(
         function,
@@ -295,9 +334,12 @@ fn call_schema(
 }
 
 /// The function with its attributes and signature unchanged and a new body.
+/// Inner attributes (`#![allow(...)]`) stay at the top of the body.
 fn rebuild(function: &ItemFn, body: TokenStream) -> TokenStream {
     let ItemFn { attrs, vis, sig, .. } = function;
-    quote!(#(#attrs)* #vis #sig { #body })
+    let (inner, outer): (Vec<_>, Vec<_>) =
+        attrs.iter().partition(|attr| matches!(attr.style, syn::AttrStyle::Inner(_)));
+    quote!(#(#outer)* #vis #sig { #(#inner)* #body })
 }
 
 /// `-> T` for the body closure, so `return` inside it type-checks against

@@ -13,7 +13,12 @@ pub(crate) fn name_problem(name: &str) -> Option<String> {
     } else if name.len() > MAX_NAME_LEN {
         Some(format!("is longer than {MAX_NAME_LEN} characters"))
     } else if !is_snake_case(name) {
-        Some(format!("is not snake_case (try `{}`)", to_snake_case(name)))
+        let suggestion = to_snake_case(name);
+        if is_snake_case(&suggestion) && suggestion.len() <= MAX_NAME_LEN {
+            Some(format!("is not snake_case (try `{suggestion}`)"))
+        } else {
+            Some("is not snake_case: lowercase letters and digits in words joined by `_`".to_owned())
+        }
     } else {
         None
     }
@@ -26,8 +31,22 @@ fn is_snake_case(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// `CommandRun` -> `command_run`, `HTTPRequest` -> `http_request`.
+/// `CommandRun` -> `command_run`, `HTTPRequest` -> `http_request`,
+/// `HTTP/2` -> `http_2`: other characters become `_`, without doubles or
+/// `_` at either end.
 pub(crate) fn to_snake_case(name: &str) -> String {
+    let raw = split_words(name);
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '_' };
+        if !(c == '_' && (out.is_empty() || out.ends_with('_'))) {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
+fn split_words(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {
@@ -150,6 +169,8 @@ mod tests {
         assert_eq!(to_snake_case("CommandRun"), "command_run");
         assert_eq!(to_snake_case("HTTPRequest"), "http_request");
         assert_eq!(to_snake_case("Step2Done"), "step2_done");
+        assert_eq!(to_snake_case("HTTP/2"), "http_2");
+        assert_eq!(to_snake_case("_reserved"), "reserved");
         assert!(name_problem("command_run").is_none());
         assert!(name_problem("CommandRun").is_some());
         assert!(name_problem("a__b").is_some());

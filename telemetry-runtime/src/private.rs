@@ -27,8 +27,33 @@ pub fn enabled(level: Level) -> bool {
 
 /// A value of a type that is public without a classification.
 #[inline]
-pub fn public<T: PublicByDefault + ?Sized>(value: &T) -> Value {
+pub fn public<T: PropertyValue + PublicByDefault + ?Sized>(value: &T) -> Value {
     value.to_value()
+}
+
+/// The value of an argument named in `args(...)` of an instrumented function.
+#[inline]
+pub fn argument<T: RecordableArgument + ?Sized>(value: &T) -> Value {
+    value.to_value()
+}
+
+/// An argument type that an instrumented function may record: one that is
+/// public by default.
+#[diagnostic::on_unimplemented(
+    message = "an argument of type `{Self}` cannot be recorded by `args(...)`",
+    label = "not public by default",
+    note = "only arguments whose type is public by default can be recorded: numbers, bool, Uuid, \
+            Duration, #[derive(TelemetryProperty)] enums, and options and lists of these; \
+            capture free text with a #[derive(TelemetryEvent)] event that classifies it"
+)]
+pub trait RecordableArgument: PropertyValue {}
+
+impl<T: PublicByDefault + ?Sized> RecordableArgument for T {}
+
+/// Calls a body closure once (it may mutate what it captured).
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
 }
 
 /// A value the author classified `public` or `opt_in`.
@@ -38,8 +63,11 @@ pub fn classified<T: PropertyValue + ?Sized>(value: &T) -> Value {
 }
 
 /// `redact = "marker"`: a fixed text when a value is present.
-pub fn redact_marker<T: RedactableText + ?Sized>(value: &T) -> Value {
-    value.redacted_length().map_or(Value::Null, |_| Value::from("[redacted]"))
+pub fn redact_marker<T: PropertyValue + ?Sized>(value: &T) -> Value {
+    match value.to_value() {
+        Value::Null => Value::Null,
+        _ => Value::from("[redacted]"),
+    }
 }
 
 /// `redact = "length"`: the length in characters.
@@ -52,9 +80,9 @@ pub fn redact_hash<T: RedactableText + ?Sized>(value: &T) -> Value {
     value.redacted_digest().map_or(Value::Null, Value::Hashed)
 }
 
-/// `redact` (dropped): checks the type like the other modes, sends nothing.
+/// `redact` (dropped): checks that the type is a property, sends nothing.
 #[inline]
-pub fn redact_drop<T: RedactableText + ?Sized>(_: &T) {}
+pub fn redact_drop<T: PropertyValue + ?Sized>(_: &T) {}
 
 /// Runs a gated body; a panic inside it is logged and becomes `None`.
 #[inline]

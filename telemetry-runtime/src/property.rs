@@ -35,10 +35,12 @@ pub trait PropertyValue {
 /// numbers, `bool`, `Uuid`, `Duration`, `#[derive(TelemetryProperty)]` enums,
 /// and options and lists of those. Free text is deliberately not one.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is free text (or contains it) and needs a classification",
-    label = "not public by default",
-    note = "classify the field: #[telemetry(public)] (safe, low-cardinality text), \
-            #[telemetry(redact)] (never sent raw) or #[telemetry(opt_in)] (sent only at full consent)"
+    message = "`{Self}` cannot be sent without a classification",
+    label = "free text that needs a classification, or not a supported property type",
+    note = "free text: classify the field with #[telemetry(public)] (safe, low-cardinality text), \
+            #[telemetry(redact)] (never sent raw) or #[telemetry(opt_in)] (sent only at full consent)",
+    note = "other types must be supported properties: integers, floats, bool, Uuid, Duration, \
+            Option<T>, Vec<T>, #[derive(TelemetryProperty)] enums; or mark the field #[telemetry(skip)]"
 )]
 pub trait PublicByDefault: PropertyValue {}
 

@@ -1,10 +1,7 @@
-// PENDING (not run): inner attributes stay in the body of a rewritten
+// Inner attributes stay in the body of a rewritten
 // function (STYLE.md, "Rewriting a function").
 //
 // Expected: compiles; `#![allow(unused_variables)]` applies to the body.
-// Today: "an inner attribute is not permitted in this context", because
-// `rebuild` emits every attribute of the `ItemFn` (syn puts the body's inner
-// attributes in `ItemFn::attrs`) before the signature.
 #![deny(unused_variables)]
 
 use telemetry_runtime::requires_telemetry;

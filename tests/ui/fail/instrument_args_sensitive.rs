@@ -1,9 +1,8 @@
-// PENDING (not run): the sensitive-name rule of the derive applies to the
+// The sensitive-name rule of the derive applies to the
 // arguments an instrumented function records.
 //
 // Expected: an error at `user_id` in `args(user_id)`: "argument `user_id`
 // looks sensitive (`user`) ...", as `user_id: u64` gets in an event.
-// Today: compiles and sends `user_id` as a public property at Usage.
 use telemetry_runtime::requires_telemetry;
 
 #[requires_telemetry(instrument, args(user_id))]

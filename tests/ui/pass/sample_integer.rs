@@ -1,8 +1,6 @@
-// PENDING (not run): `sample = 1` is a valid rate.
+// `sample = 1` is a valid rate.
 //
 // Expected: compiles (an integer literal 1 is the rate 1.0).
-// Today: "expected floating point literal" at `1`: `attr.rs` parses the
-// value as `syn::LitFloat` only.
 use telemetry_runtime::TelemetryEvent;
 
 /// Every key press.

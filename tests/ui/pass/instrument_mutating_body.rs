@@ -1,12 +1,7 @@
-// PENDING (not run): an instrumented function whose body mutates what it
+// An instrumented function whose body mutates what it
 // captured (a `mut` argument, `&mut self`) compiles.
 //
 // Expected: compiles and runs unchanged.
-// Today (since a955ae7, "emit the body once"): "cannot borrow value as
-// mutable, as it is not declared as mutable" at the attribute: the body is
-// bound as `let __telemetry_body = move || ...;` and called as
-// `__telemetry_body()`, which for an `FnMut` closure needs `let mut` (or a
-// call through `FnOnce`).
 use telemetry_runtime::requires_telemetry;
 
 #[requires_telemetry(instrument, args(attempt))]

@@ -1,11 +1,9 @@
-// PENDING (not run): conflicting and repeated arguments are errors, as they
+// Conflicting and repeated arguments are errors, as they
 // are in #[telemetry(...)].
 //
 // Expected: "conflicting requires_telemetry arguments `usage` and `full`"
 // at `full`; "duplicate requires_telemetry argument `instrument`" and
 // "... `name`" at the second of each.
-// Today: all accepted silently; `usage, full` gates on Full and the last
-// `name` wins.
 use telemetry_runtime::requires_telemetry;
 
 #[requires_telemetry(usage, full)]

@@ -1,13 +1,9 @@
-// PENDING (not run): `redact` (drop) applies to any property type.
+// `redact` (drop) applies to any property type.
 //
 // The sensitive-name error for `user_id: u64` says "or use
 // #[telemetry(redact)]"; doing so must compile. The free-text error for
 // `Vec<String>` offers `redact` too.
 // Expected: compiles; nothing is sent for either field.
-// Today: "`u64` is not text: `redact = \"hash\"` and `redact = \"length\"`
-// apply to text fields" (and the same for `Vec<String>`), naming modes the
-// author did not write, because `__private::redact_drop` requires
-// `RedactableText`.
 use telemetry_runtime::{Level, Properties, TelemetryEvent};
 
 /// A session started.
