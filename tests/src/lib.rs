@@ -2,6 +2,7 @@
 //! and a sandbox that keeps every client away from the real environment and
 //! home directory (CI runs with `CI=true`, which would turn telemetry off).
 
+pub mod canary;
 pub mod child;
 pub mod logs;
 pub mod server;

@@ -1,0 +1,137 @@
+//! Runs one test of the current test binary in a child process: for what
+//! only a process can show (how long it takes to exit, what reaches its
+//! stderr, how it reads a real environment, whether it survives).
+//!
+//! The test calls [`mode`] first; in the child it gets `Some(mode)` and does
+//! the child's part, reporting results with [`report`]; in the parent it
+//! gets `None`, calls [`run`] with its own name and reads the [`Output`].
+//!
+//! The child's environment is the parent's without anything that could
+//! decide consent (`CI` and friends, `DO_NOT_TRACK`, `*TELEMETRY*`), plus
+//! what the test passes.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The variable that tells a test it runs as the child, and in which mode.
+pub const CHILD_ENV: &str = "TELEMETRY_TESTS_CHILD";
+
+/// Variables removed from the child's environment (besides `*TELEMETRY*`).
+const CONSENT_VARS: &[&str] = &[
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "CIRCLECI",
+    "TRAVIS",
+    "BUILDKITE",
+    "JENKINS_URL",
+    "TF_BUILD",
+    "TEAMCITY_VERSION",
+    "BITBUCKET_BUILD_NUMBER",
+    "CODEBUILD_BUILD_ID",
+    "DRONE",
+    "APPVEYOR",
+    "SEMAPHORE",
+    "DO_NOT_TRACK",
+];
+
+/// The child's mode, or `None` in the parent.
+pub fn mode() -> Option<String> {
+    std::env::var(CHILD_ENV).ok()
+}
+
+/// A value the child passes to the parent (one stdout line).
+pub fn report(key: &str, value: impl std::fmt::Display) {
+    // On a line of its own: the test harness may have started one.
+    println!("\nCHILD:{key}={value}");
+}
+
+/// How the child ended.
+#[derive(Debug)]
+pub struct Output {
+    /// Its exit status (`None` when it was killed at the timeout).
+    pub status: Option<ExitStatus>,
+    /// Everything it wrote to stdout.
+    pub stdout: String,
+    /// Everything it wrote to stderr.
+    pub stderr: String,
+    /// From spawn to exit, as the parent saw it.
+    pub elapsed: Duration,
+    /// Whether it had to be killed.
+    pub timed_out: bool,
+}
+
+impl Output {
+    /// A value the child [`report`]ed.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        let prefix = format!("CHILD:{key}=");
+        self.stdout.lines().find_map(|line| line.strip_prefix(prefix.as_str()))
+    }
+
+    /// Whether the child exited successfully (its test passed).
+    pub fn success(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+}
+
+/// Runs the test named `test` (its full path inside the binary) of this
+/// binary as a child in `mode`, with `envs` added, killing it after
+/// `timeout`.
+pub fn run(test: &str, mode: &str, envs: &[(&str, &OsStr)], timeout: Duration) -> Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = Command::new(exe);
+    command
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if CONSENT_VARS.contains(&text.as_ref()) || text.contains("TELEMETRY") {
+            command.env_remove(&name);
+        }
+    }
+    command.env(CHILD_ENV, mode);
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().expect("spawn the child test process");
+    let stdout = child.stdout.take().map(read_all);
+    let stderr = child.stderr.take().map(read_all);
+    let deadline = started + timeout;
+    let (status, timed_out) = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break (Some(status), false),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break (None, true);
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(err) => panic!("waiting for the child: {err}"),
+        }
+    };
+    let elapsed = started.elapsed();
+    let join = |handle: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        let bytes = handle.and_then(|h| h.join().ok()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    Output { status, stdout: join(stdout), stderr: join(stderr), elapsed, timed_out }
+}
+
+fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+/// `value` as an `OsString`, for [`run`]'s `envs`.
+pub fn os(value: impl Into<OsString>) -> OsString {
+    value.into()
+}

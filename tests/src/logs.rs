@@ -1,0 +1,87 @@
+//! Captures every `log` record of the test binary, so a test can check what
+//! the library says (a warning that names a dropped event) and what it never
+//! says (an API key, a redacted value).
+//!
+//! [`install`] once per test binary (it is idempotent); the records of every
+//! test in the binary land in the same list, so look for text that only your
+//! test produces. Set `TELEMETRY_TESTS_ECHO_LOGS=1` to also print them.
+
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// One captured record.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Its level.
+    pub level: Level,
+    /// Its target (the module that logged it).
+    pub target: String,
+    /// The formatted message.
+    pub message: String,
+}
+
+static LINES: Mutex<Vec<Line>> = Mutex::new(Vec::new());
+static INSTALL: Once = Once::new();
+static CAPTURE: Capture = Capture;
+
+struct Capture;
+
+impl Log for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        let line = Line {
+            level: record.level(),
+            target: record.target().to_owned(),
+            message: record.args().to_string(),
+        };
+        if std::env::var_os("TELEMETRY_TESTS_ECHO_LOGS").is_some() {
+            eprintln!("[log {} {}] {}", line.level, line.target, line.message);
+        }
+        lines_lock().push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+fn lines_lock() -> MutexGuard<'static, Vec<Line>> {
+    LINES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Installs the capturing logger at the most verbose level. Panics if some
+/// other logger was installed first (the capture would see nothing).
+pub fn install() {
+    INSTALL.call_once(|| {
+        log::set_logger(&CAPTURE).expect("no other logger is installed in this test binary");
+        log::set_max_level(LevelFilter::Trace);
+    });
+}
+
+/// Every record captured so far, oldest first.
+pub fn lines() -> Vec<Line> {
+    lines_lock().clone()
+}
+
+/// The records whose message contains `text`.
+pub fn containing(text: &str) -> Vec<Line> {
+    lines_lock().iter().filter(|l| l.message.contains(text)).cloned().collect()
+}
+
+/// Waits until a record matches `matches` or `timeout` passes; returns the
+/// first match.
+pub fn wait_for(timeout: Duration, matches: impl Fn(&Line) -> bool) -> Option<Line> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(line) = lines_lock().iter().find(|l| matches(l)) {
+            return Some(line.clone());
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
