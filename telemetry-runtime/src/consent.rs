@@ -106,7 +106,7 @@ pub(crate) fn parse_choice(value: &str) -> Option<(Level, bool)> {
 
 /// Variables whose presence marks a CI run. `CI` itself is checked for a
 /// true-ish value because some shells export `CI=false`.
-const CI_VARS: &[&str] = &[
+pub const CI_VARIABLES: &[&str] = &[
     "CI",
     "CONTINUOUS_INTEGRATION",
     "GITHUB_ACTIONS",
@@ -187,7 +187,7 @@ fn do_not_track(env: &EnvLookup) -> bool {
 }
 
 fn ci_variable(env: &EnvLookup) -> Option<&'static str> {
-    CI_VARS.iter().copied().find(|name| {
+    CI_VARIABLES.iter().copied().find(|name| {
         non_empty(env, name).is_some_and(|v| *name != "CI" || Level::parse(&v) != Some(Level::Off))
     })
 }

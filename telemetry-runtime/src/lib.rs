@@ -64,7 +64,7 @@ use std::time::Duration;
 pub use catalog::{Catalog, ENVELOPE};
 pub use client::Telemetry;
 pub use config::{Config, ConfigError};
-pub use consent::{Consent, ConsentSource, Polarity};
+pub use consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
 pub use counter::Counter;
 pub use encode::{LIB_NAME, LIB_VERSION};
 pub use event::TelemetryEvent;
