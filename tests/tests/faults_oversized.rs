@@ -1,0 +1,121 @@
+//! Size faults: a batch the server answers 413 is split and delivered; a
+//! single event that is too large, for the server or for the client's own
+//! limit, is dropped, counted as `Oversized`, and named in a warning (by its
+//! event name, never by its contents).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use telemetry_runtime::{DropReason, Properties, Telemetry, Value};
+use telemetry_tests::{logs, posthog_sink, Sandbox, TestServer, SOON};
+
+/// The first warning that names `event` and says it was dropped.
+fn drop_warning(event: &str) -> Option<logs::Line> {
+    let quoted = format!("{event:?}");
+    logs::wait_for(SOON, |l| {
+        l.level == log::Level::Warn && l.message.contains(&quoted) && l.message.contains("dropped")
+    })
+}
+
+#[test]
+fn a_413_batch_is_split_and_delivered_and_the_lone_oversized_event_is_named_in_a_warning() {
+    logs::install();
+    let server = TestServer::start();
+    server.reject_bodies_over(3000);
+    let sandbox = Sandbox::new();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).flush_interval(Duration::from_secs(120)))
+            .unwrap();
+    for i in 0..6u8 {
+        telemetry.capture_with("small_413", Properties::new().with("i", i));
+    }
+    let filler = "q".repeat(4000);
+    telemetry
+        .capture_with("too_big_for_the_server", Properties::new().with("blob", Value::text(filler.clone())));
+    for i in 6..9u8 {
+        telemetry.capture_with("small_413", Properties::new().with("i", i));
+    }
+    assert!(telemetry.flush(SOON));
+
+    let delivered = server.accepted_events();
+    let uuids: HashSet<&str> = delivered.iter().map(|e| e["uuid"].as_str().unwrap()).collect();
+    assert_eq!((delivered.len(), uuids.len()), (9, 9), "the nine small events, once each");
+    assert!(delivered.iter().all(|e| e["event"] == "small_413"));
+    for request in server.requests() {
+        assert!(request.status == Some(413) || request.body.len() <= 3000);
+    }
+    let stats = telemetry.stats();
+    assert_eq!((stats.sent, stats.dropped(DropReason::Oversized), stats.dropped_total()), (9, 1, 1));
+
+    let warning = drop_warning("too_big_for_the_server").expect("a warning names the dropped event");
+    assert!(warning.message.contains("too large"), "{warning:?}");
+    assert!(!warning.message.contains("qqqq"), "the warning does not carry the event's contents");
+}
+
+#[test]
+fn an_endpoint_that_refuses_every_size_drops_each_event_once_and_names_each() {
+    logs::install();
+    let server = TestServer::start();
+    server.reject_bodies_over(0);
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    let names = ["refused_a", "refused_b", "refused_c", "refused_d"];
+    for name in names {
+        telemetry.capture_with(name, Properties::new());
+    }
+    assert!(telemetry.flush(SOON));
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped(DropReason::Oversized), 4, "{stats:?}");
+    assert_eq!((stats.sent, stats.retried), (0, 0), "413 is split, never retried as is");
+    // 4, then 2 + 2, then 1 + 1 + 1 + 1.
+    assert_eq!(server.requests().len(), 7);
+    for name in names {
+        assert!(drop_warning(name).is_some(), "no warning names {name}");
+    }
+}
+
+#[test]
+fn a_ten_megabyte_property_is_dropped_before_sending_with_a_warning() {
+    logs::install();
+    let server = TestServer::start();
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    let huge = "z".repeat(10 * 1024 * 1024);
+    telemetry.capture_with("ten_megabytes", Properties::new().with("blob", Value::text(huge)));
+    telemetry.capture_with("normal_after_huge", Properties::new());
+    assert!(telemetry.flush(SOON));
+
+    let stats = telemetry.stats();
+    assert_eq!((stats.sent, stats.dropped(DropReason::Oversized)), (1, 1), "{stats:?}");
+    let delivered = server.accepted_events();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["event"], "normal_after_huge");
+    let received: usize = server.raw_bytes().iter().map(Vec::len).sum();
+    assert!(received < 64 * 1024, "the 10 MB event never went on the wire ({received} bytes did)");
+
+    let warning = drop_warning("ten_megabytes").expect("a warning names the dropped event");
+    assert!(warning.message.contains("over the limit"), "{warning:?}");
+    assert!(warning.message.len() < 1000, "the warning is short, not the event");
+}
+
+#[test]
+fn a_list_of_a_million_values_is_dropped_as_oversized_and_100k_values_are_delivered() {
+    logs::install();
+    let server = TestServer::start();
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    let hundred_k: Vec<u32> = (0..100_000).collect();
+    telemetry.capture_with("hundred_thousand_values", Properties::new().with("values", hundred_k));
+    let million: Vec<u32> = (0..1_000_000).collect();
+    telemetry.capture_with("million_values", Properties::new().with("values", million));
+    assert!(telemetry.flush(SOON));
+
+    let stats = telemetry.stats();
+    assert_eq!((stats.sent, stats.dropped(DropReason::Oversized)), (1, 1), "{stats:?}");
+    let delivered = server.accepted_events();
+    assert_eq!(delivered[0]["event"], "hundred_thousand_values");
+    let values = delivered[0]["properties"]["values"].as_array().unwrap();
+    assert_eq!(values.len(), 100_000);
+    assert!(values.iter().enumerate().all(|(i, v)| v.as_u64() == Some(i as u64)));
+    assert!(drop_warning("million_values").is_some());
+}

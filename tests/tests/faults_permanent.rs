@@ -1,0 +1,164 @@
+//! Permanent faults: the endpoint refuses (400) or stays unreachable past the
+//! retry budget. Events are dropped and counted by reason, nothing is kept
+//! (memory stays bounded by the queue), and the application goes on: later
+//! events are delivered once the endpoint is back.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use telemetry_runtime::sink::{Backoff, PostHogSink};
+use telemetry_runtime::{DropReason, Properties, Stats, Telemetry};
+use telemetry_tests::{posthog_sink, Behaviour, Sandbox, TestServer, API_KEY, SOON};
+
+/// Events the client accepted and has not yet delivered or given up on.
+/// Every drop reason except `QueueFull` and `Invalid` is for an event that
+/// was captured first (those two are counted instead of being captured).
+fn in_flight(stats: &Stats) -> i128 {
+    let captured_then_dropped =
+        stats.dropped_total() - stats.dropped(DropReason::QueueFull) - stats.dropped(DropReason::Invalid);
+    i128::from(stats.captured) - i128::from(stats.sent) - i128::from(captured_then_dropped)
+}
+
+/// A port with nothing listening (it was free a moment ago).
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_400_drops_each_batch_once_as_rejected_and_later_events_still_go_out() {
+    let server = TestServer::start();
+    server.set_default(Behaviour::Status(400));
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(
+        sandbox.config().sink(posthog_sink(&server)).batch_size(10).flush_interval(Duration::from_secs(120)),
+    )
+    .unwrap();
+    for i in 0..50u32 {
+        telemetry.capture_with("refused", Properties::new().with("i", i));
+    }
+    assert!(telemetry.flush(SOON));
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped(DropReason::Rejected), 50, "{stats:?}");
+    assert_eq!((stats.sent, stats.retried, stats.failed), (0, 0, 5), "one request per batch: {stats:?}");
+    assert_eq!(server.requests().len(), 5, "a 400 is never retried");
+    assert_eq!(in_flight(&stats), 0, "nothing is kept after a refusal: {stats:?}");
+
+    // The application keeps running and the client keeps working.
+    server.set_default(Behaviour::Status(200));
+    telemetry.capture_with("accepted_later", Properties::new());
+    assert!(telemetry.flush(SOON));
+    assert_eq!(server.accepted_events().len(), 1);
+    assert_eq!(telemetry.stats().sent, 1);
+}
+
+#[test]
+fn an_endpoint_down_past_the_budget_drops_as_undeliverable_within_the_budget() {
+    let port = closed_port();
+    let sink = PostHogSink::new(API_KEY)
+        .unwrap()
+        .host(&format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .backoff(Backoff::default().base(Duration::from_millis(20)).max_retries(3))
+        .timeouts(Duration::from_secs(1), Duration::from_secs(2));
+    let sandbox = Sandbox::new();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(sink).batch_size(10).flush_interval(Duration::from_secs(120)))
+            .unwrap();
+    for i in 0..20u32 {
+        telemetry.capture_with("nowhere", Properties::new().with("i", i));
+    }
+    let started = Instant::now();
+    assert!(telemetry.flush(SOON), "flush returns once the budget is spent");
+    let took = started.elapsed();
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped(DropReason::Undeliverable), 20, "{stats:?}");
+    assert_eq!(
+        (stats.sent, stats.retried, stats.failed),
+        (0, 6, 8),
+        "two batches, 4 attempts each: {stats:?}"
+    );
+    assert_eq!(in_flight(&stats), 0, "{stats:?}");
+    // Two batches of three backoff waits of at most 20+40+80 ms, no timeouts.
+    eprintln!("two batches against a closed port gave up after {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn a_long_outage_keeps_memory_bounded_by_the_queue_and_counts_every_event() {
+    // Capture far more than the queue holds while every attempt fails.
+    let port = closed_port();
+    let sink = PostHogSink::new(API_KEY)
+        .unwrap()
+        .host(&format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .max_retries(0)
+        .timeouts(Duration::from_secs(1), Duration::from_secs(2));
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .queue_capacity(100)
+            .batch_size(20)
+            .flush_interval(Duration::from_millis(10)),
+    )
+    .unwrap();
+    for i in 0..20_000u32 {
+        telemetry.capture_with("outage", Properties::new().with("i", i));
+    }
+    assert!(telemetry.flush(SOON));
+    let stats = telemetry.stats();
+    assert_eq!(stats.captured + stats.dropped(DropReason::QueueFull), 20_000, "{stats:?}");
+    assert_eq!(stats.sent, 0);
+    assert_eq!(stats.dropped(DropReason::Undeliverable), stats.captured, "{stats:?}");
+    assert_eq!(in_flight(&stats), 0, "{stats:?}");
+}
+
+#[test]
+fn a_429_that_never_clears_is_undeliverable_after_the_budget() {
+    let server = TestServer::start();
+    server.set_default(Behaviour::Status(429));
+    let sandbox = Sandbox::new();
+    let sink =
+        posthog_sink(&server).backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(2));
+    let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
+    for _ in 0..3 {
+        telemetry.capture_with("throttled", Properties::new());
+    }
+    assert!(telemetry.flush(SOON));
+    let stats = telemetry.stats();
+    assert_eq!(server.requests().len(), 3, "one attempt, two retries");
+    assert_eq!(stats.dropped(DropReason::Undeliverable), 3, "{stats:?}");
+    assert_eq!(in_flight(&stats), 0);
+}
+
+#[test]
+fn a_server_that_resets_every_connection_is_undeliverable_after_the_budget() {
+    let server = TestServer::start();
+    server.set_default(Behaviour::ResetMidBody);
+    let sandbox = Sandbox::new();
+    let sink =
+        posthog_sink(&server).backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(2));
+    let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
+    telemetry.capture_with("reset_forever", Properties::new());
+    assert!(telemetry.flush(SOON));
+    let stats = telemetry.stats();
+    assert_eq!(server.requests().len(), 3);
+    assert!(server.requests().iter().all(|r| !r.complete));
+    assert_eq!(stats.dropped(DropReason::Undeliverable), 1, "{stats:?}");
+}
+
+#[test]
+fn every_refusing_status_is_final_and_counted_rejected() {
+    for status in [400, 401, 403, 404, 405, 410, 422] {
+        let server = TestServer::start();
+        server.set_default(Behaviour::Status(status));
+        let sandbox = Sandbox::new();
+        let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+        telemetry.capture_with("refused", Properties::new());
+        assert!(telemetry.flush(SOON));
+        let stats = telemetry.stats();
+        assert_eq!(server.requests().len(), 1, "HTTP {status}");
+        assert_eq!((stats.dropped(DropReason::Rejected), stats.retried), (1, 0), "HTTP {status}: {stats:?}");
+    }
+}
