@@ -74,7 +74,7 @@ pub(crate) struct Inner {
     app_version: String,
     pub(crate) settings: Settings,
     sinks: Mutex<Option<Vec<Box<dyn Sink>>>>,
-    sink_names: Vec<String>,
+    pub(crate) sink_names: Vec<String>,
     worker_started: AtomicBool,
     shut_down: AtomicBool,
     pub(crate) aggregates: Aggregates,
@@ -399,6 +399,12 @@ impl Telemetry {
             sinks.take().is_none()
         };
         if !started {
+            // No worker will come: refuse new pushes, and count what a
+            // capture racing this shutdown managed to queue.
+            self.inner.queue.worker_exited();
+            self.inner.queue.stop(deadline);
+            let stranded = self.inner.queue.clear();
+            self.inner.counters.dropped(DropReason::Shutdown, stranded);
             return true;
         }
         self.inner.queue.stop(deadline)
@@ -431,7 +437,13 @@ impl Inner {
         self.ensure_worker();
         match self.queue.push(record) {
             Ok(()) => self.counters.captured(),
-            Err(_) => self.counters.dropped(DropReason::QueueFull, 1),
+            // Captured while shutting down: counted in, then out, so that
+            // `captured == sent + dropped` (less the queue-full drops) holds.
+            Err(DropReason::Shutdown) => {
+                self.counters.captured();
+                self.counters.dropped(DropReason::Shutdown, 1);
+            }
+            Err(reason) => self.counters.dropped(reason, 1),
         }
     }
 
@@ -468,6 +480,10 @@ impl Inner {
         let level = compiled_level(consent.level) as u8;
         self.consent_level.store(level, Relaxed);
         self.gate.store(level, Relaxed);
+        if self.shut_down.load(Relaxed) {
+            // A shutdown ran between the check and the store: keep it closed.
+            self.gate.store(Level::Off as u8, Relaxed);
+        }
         if consent.level == Level::Off {
             // Nothing captured before the user said no may leave the process.
             let n = self.queue.clear();
@@ -479,6 +495,12 @@ impl Inner {
 
     pub(crate) fn recent_path(&self) -> Option<PathBuf> {
         Some(self.data_dir.as_ref()?.join(RECENT_FILE))
+    }
+
+    /// Turns telemetry off for the rest of the run (the worker failed).
+    pub(crate) fn disable(&self) {
+        self.gate.store(Level::Off as u8, Relaxed);
+        self.consent_level.store(Level::Off as u8, Relaxed);
     }
 
     /// Standard properties; loads the install id on first use (worker only).

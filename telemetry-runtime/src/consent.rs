@@ -172,8 +172,10 @@ fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<(Level, bool)> {
         (Some((Level::Off, _)), Polarity::Disables) => None,
         (Some(_), Polarity::Disables) => Some((Level::Off, false)),
         (None, _) => {
+            let shown: String = value.chars().take(40).collect();
+            let more = if shown.len() < value.len() { "..." } else { "" };
             log::warn!(
-                "Unrecognised value {value:?} in {}: telemetry is off. \
+                "Unrecognised value {shown:?}{more} in {}: telemetry is off. \
                  Use one of off, on, full or local.",
                 var.name
             );

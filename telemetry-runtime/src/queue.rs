@@ -9,6 +9,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::event::Record;
+use crate::stats::DropReason;
 
 pub(crate) struct Queue {
     state: Mutex<State>,
@@ -57,11 +58,14 @@ impl Queue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a record; gives it back when the queue is full or stopping.
-    pub(crate) fn push(&self, record: Record) -> Result<(), Record> {
+    /// Queues a record, or says why it was refused.
+    pub(crate) fn push(&self, record: Record) -> Result<(), DropReason> {
         let mut state = self.lock();
-        if state.events.len() >= self.capacity || state.stop_deadline.is_some() {
-            return Err(record);
+        if state.stop_deadline.is_some() {
+            return Err(DropReason::Shutdown);
+        }
+        if state.events.len() >= self.capacity {
+            return Err(DropReason::QueueFull);
         }
         state.events.push_back(record);
         if state.events.len() == self.batch_size {

@@ -95,6 +95,10 @@ impl Counters {
 
 /// A snapshot of the counters.
 ///
+/// Every event is either refused at capture (`QueueFull`, `Invalid`) or
+/// counted as `captured`, and every captured event ends up `sent` or dropped
+/// for one of the other reasons. With one sink, once the queue is drained:
+/// `captured == sent + dropped_total() - dropped(QueueFull) - dropped(Invalid)`.
 /// With several sinks, `sent` and the sink-side drop reasons count each
 /// (event, sink) pair: one event delivered to two sinks counts twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

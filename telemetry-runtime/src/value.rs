@@ -192,4 +192,8 @@ impl Properties {
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
         self.entries.iter().map(|(n, v)| (*n, v))
     }
+
+    pub(crate) fn into_values(self) -> Vec<Value> {
+        self.entries.into_iter().map(|(_, v)| v).collect()
+    }
 }

@@ -307,7 +307,6 @@ fn turning_consent_off_during_a_retry_wait_sends_nothing_more() {
 }
 
 #[test]
-#[ignore = "runtime bug: a batch classified at Full is still retried after consent drops to Usage, opt-in values included"]
 fn lowering_consent_from_full_during_a_retry_wait_keeps_opt_in_values_home() {
     logs::install();
     let canaries = Canaries::new();

@@ -2,6 +2,7 @@
 //! retries, request size limits and splitting a batch the server found too
 //! large.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use super::retry::Backoff;
@@ -34,8 +35,11 @@ enum Attempt {
 
 /// Why a group of events was not delivered.
 enum Failure {
-    TooLarge,
-    Drop(DropReason, String),
+    /// The server refused the group as too large; `Some` holds what was left
+    /// of it after consent was lowered (`None`: all of it).
+    TooLarge(Option<Vec<EncodedEvent>>),
+    /// Give up on the group's remaining events (how many) for this reason.
+    Drop(DropReason, String, usize),
 }
 
 impl Transport {
@@ -116,12 +120,13 @@ impl Transport {
     fn send_group(&mut self, url: &str, events: &[EncodedEvent], cx: &SendContext<'_>, body: BodyFn<'_>) {
         match self.send_with_retries(url, events, cx, body) {
             Ok(()) => {}
-            Err(Failure::TooLarge) if events.len() > 1 => {
+            Err(Failure::TooLarge(Some(kept))) => self.send_group(url, &kept, cx, body),
+            Err(Failure::TooLarge(None)) if events.len() > 1 => {
                 let (left, right) = events.split_at(events.len() / 2);
                 self.send_group(url, left, cx, body);
                 self.send_group(url, right, cx, body);
             }
-            Err(Failure::TooLarge) => {
+            Err(Failure::TooLarge(None)) => {
                 let event = &events[0];
                 log::warn!(
                     "Telemetry event {:?} ({} bytes) is too large for {url}: dropped.",
@@ -130,9 +135,9 @@ impl Transport {
                 );
                 cx.dropped(DropReason::Oversized, 1);
             }
-            Err(Failure::Drop(reason, why)) => {
-                log::warn!("Telemetry: {} events not delivered to {url}: {why}", events.len());
-                cx.dropped(reason, events.len());
+            Err(Failure::Drop(reason, why, remaining)) => {
+                log::warn!("Telemetry: {remaining} events not delivered to {url}: {why}");
+                cx.dropped(reason, remaining);
             }
         }
     }
@@ -145,41 +150,49 @@ impl Transport {
         body: BodyFn<'_>,
     ) -> Result<(), Failure> {
         let mut retry = 0;
+        let mut events = Cow::Borrowed(events);
         loop {
             if !cx.may_send() {
-                return Err(Failure::Drop(cx.stop_reason(), "stopped before delivery".into()));
+                return Err(Failure::Drop(cx.stop_reason(), "stopped before delivery".into(), events.len()));
+            }
+            // Consent may have been lowered while waiting to retry.
+            if let Cow::Owned(kept) = cx.still_allowed(&events) {
+                events = Cow::Owned(kept);
+            }
+            if events.is_empty() {
+                return Ok(());
             }
             // `sent_at` is fresh on each attempt; uuids and timestamps are not.
-            let attempt = self.post(url, &body(events, &rfc3339(SystemTime::now())));
+            let attempt = self.post(url, &body(&events, &rfc3339(SystemTime::now())));
             let (after, why) = match attempt {
                 Attempt::Delivered => return Ok(()),
                 Attempt::TooLarge => {
                     cx.failed_attempt();
-                    return Err(Failure::TooLarge);
+                    return Err(Failure::TooLarge(match events {
+                        Cow::Owned(kept) => Some(kept),
+                        Cow::Borrowed(_) => None,
+                    }));
                 }
                 Attempt::Rejected(status) => {
                     cx.failed_attempt();
-                    return Err(Failure::Drop(DropReason::Rejected, format!("HTTP {status}")));
+                    return Err(Failure::Drop(DropReason::Rejected, format!("HTTP {status}"), events.len()));
                 }
                 Attempt::Retry { after, why } => (after, why),
             };
             cx.failed_attempt();
             if retry >= self.backoff.retries() {
-                return Err(Failure::Drop(DropReason::Undeliverable, format!("{why} (no retries left)")));
+                let why = format!("{why} (no retries left)");
+                return Err(Failure::Drop(DropReason::Undeliverable, why, events.len()));
             }
             let Some(delay) = self.backoff.delay(retry, after) else {
-                return Err(Failure::Drop(
-                    DropReason::Undeliverable,
-                    format!("{why} (Retry-After too long)"),
-                ));
+                let why = format!("{why} (Retry-After too long)");
+                return Err(Failure::Drop(DropReason::Undeliverable, why, events.len()));
             };
             log::debug!("Telemetry: {why}; retrying in {delay:?}.");
             cx.retrying();
             if !cx.wait(delay) {
-                return Err(Failure::Drop(
-                    cx.stop_reason(),
-                    format!("{why} (stopped while waiting to retry)"),
-                ));
+                let why = format!("{why} (stopped while waiting to retry)");
+                return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
             }
             retry += 1;
         }

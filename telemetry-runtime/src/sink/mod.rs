@@ -72,6 +72,8 @@ pub struct EncodedEvent {
     pub(crate) name: Cow<'static, str>,
     pub(crate) uuid: Uuid,
     pub(crate) json: String,
+    /// The consent level its properties were classified at.
+    pub(crate) level: Level,
 }
 
 impl EncodedEvent {
@@ -86,6 +88,11 @@ impl EncodedEvent {
     /// The event as a JSON object, exactly as it is sent.
     pub fn json(&self) -> &str {
         &self.json
+    }
+    /// The consent level its properties were classified at: it may be sent
+    /// only while consent is at least this level.
+    pub fn level(&self) -> Level {
+        self.level
     }
 }
 
@@ -124,6 +131,23 @@ impl SendContext<'_> {
     pub fn may_send(&self) -> bool {
         Level::from_u8(self.level.load(Relaxed)) > Level::Off
             && self.queue.stop_deadline().is_none_or(|deadline| Instant::now() < deadline)
+    }
+
+    /// Whether consent still allows an event classified at `level` to leave
+    /// (consent can be lowered while a batch waits to be retried).
+    pub fn allows(&self, level: Level) -> bool {
+        level <= Level::from_u8(self.level.load(Relaxed))
+    }
+
+    /// The events of `events` that consent still allows; the others are
+    /// counted as dropped.
+    pub fn still_allowed<'e>(&self, events: &'e [EncodedEvent]) -> Cow<'e, [EncodedEvent]> {
+        if events.iter().all(|e| self.allows(e.level)) {
+            return Cow::Borrowed(events);
+        }
+        let kept: Vec<EncodedEvent> = events.iter().filter(|e| self.allows(e.level)).cloned().collect();
+        self.dropped(DropReason::ConsentWithdrawn, events.len() - kept.len());
+        Cow::Owned(kept)
     }
 
     /// Why [`may_send`](SendContext::may_send) said no: the drop reason for
