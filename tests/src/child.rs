@@ -18,26 +18,6 @@ use std::time::{Duration, Instant};
 /// The variable that tells a test it runs as the child, and in which mode.
 pub const CHILD_ENV: &str = "TELEMETRY_TESTS_CHILD";
 
-/// Variables removed from the child's environment (besides `*TELEMETRY*`).
-const CONSENT_VARS: &[&str] = &[
-    "CI",
-    "CONTINUOUS_INTEGRATION",
-    "GITHUB_ACTIONS",
-    "GITLAB_CI",
-    "CIRCLECI",
-    "TRAVIS",
-    "BUILDKITE",
-    "JENKINS_URL",
-    "TF_BUILD",
-    "TEAMCITY_VERSION",
-    "BITBUCKET_BUILD_NUMBER",
-    "CODEBUILD_BUILD_ID",
-    "DRONE",
-    "APPVEYOR",
-    "SEMAPHORE",
-    "DO_NOT_TRACK",
-];
-
 /// The child's mode, or `None` in the parent.
 pub fn mode() -> Option<String> {
     std::env::var(CHILD_ENV).ok()
@@ -90,7 +70,8 @@ pub fn run(test: &str, mode: &str, envs: &[(&str, &OsStr)], timeout: Duration) -
         .stderr(Stdio::piped());
     for (name, _) in std::env::vars_os() {
         let text = name.to_string_lossy();
-        if CONSENT_VARS.contains(&text.as_ref()) || text.contains("TELEMETRY") {
+        let consent_var = telemetry_runtime::CI_VARIABLES.contains(&text.as_ref()) || text == "DO_NOT_TRACK";
+        if consent_var || text.contains("TELEMETRY") {
             command.env_remove(&name);
         }
     }

@@ -165,6 +165,36 @@ pub fn uuids(events: &[serde_json::Value]) -> Vec<String> {
     events.iter().map(|e| e["uuid"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
+/// A future that is pending once, then ready: a suspension point for the
+/// `async fn`s under test.
+#[derive(Default)]
+pub struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// Runs a future to completion on this thread, polling with a no-op waker:
+/// enough for the `async fn`s under test, which never wait on I/O.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

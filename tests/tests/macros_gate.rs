@@ -2,16 +2,14 @@
 //! process of its own (this file is its own test binary) and one test,
 //! because the global client can be initialised only once.
 
-use std::future::Future;
 use std::panic;
-use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{requires_telemetry, Config, Level, TelemetryEvent};
+use telemetry_tests::{block_on, YieldOnce};
 
 /// How many gated bodies ran (started running, for the panicking ones).
 static RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -85,42 +83,16 @@ impl Service {
 
 #[requires_telemetry]
 async fn async_lookup(n: u32) -> Option<u32> {
-    YieldOnce(false).await;
+    YieldOnce::default().await;
     ran();
     Some(n + 1)
 }
 
 #[requires_telemetry]
 async fn async_panics() -> Option<u32> {
-    YieldOnce(false).await;
+    YieldOnce::default().await;
     ran();
     panic!("gated async body panicked after a suspension");
-}
-
-/// Pending once, then ready.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-    }
 }
 
 /// Calls every gated function once; returns what the value-returning ones

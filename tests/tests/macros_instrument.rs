@@ -9,15 +9,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::future::Future;
 use std::num::ParseIntError;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use serde_json::Value as Json;
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{requires_telemetry, Config, Level, TelemetryProperty};
+use telemetry_tests::{block_on, YieldOnce};
 
 const SOON: Duration = Duration::from_secs(10);
 
@@ -92,37 +90,11 @@ fn full_only(n: u8) -> u8 {
 
 #[requires_telemetry(instrument, args(n))]
 async fn fetch_async(n: u32) -> Result<u32, FetchError> {
-    YieldOnce(false).await;
+    YieldOnce::default().await;
     if n == 0 {
         return Err(FetchError { detail: MESSAGE_CANARY.into() });
     }
     Ok(n + 1)
-}
-
-/// Pending once, then ready.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-    }
 }
 
 /// Calls every instrumented function and checks what they return: the same
