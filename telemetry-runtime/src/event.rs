@@ -66,11 +66,13 @@ pub(crate) struct Record {
     /// The consent level its properties were classified for.
     pub(crate) level: Level,
     pub(crate) properties: Properties,
+    /// An aggregated counter (labels and `count`), not a single event.
+    pub(crate) counter: bool,
 }
 
 impl Record {
     pub(crate) fn new(name: Cow<'static, str>, level: Level, properties: Properties) -> Record {
-        Record { name, uuid: event_uuid(), time: SystemTime::now(), level, properties }
+        Record { name, uuid: event_uuid(), time: SystemTime::now(), level, properties, counter: false }
     }
 }
 

@@ -102,7 +102,7 @@ fn counter_records(inner: &Inner) -> Vec<Record> {
             }
             properties.push("count", Value::UInt(series.count));
             inner.counters.captured();
-            Record::new(Cow::Borrowed(series.name), Level::Usage, properties)
+            Record { counter: true, ..Record::new(Cow::Borrowed(series.name), Level::Usage, properties) }
         })
         .collect()
 }
@@ -125,7 +125,14 @@ fn encode_checked(inner: &Inner, record: Record, envelope: &Envelope<'_>) -> Opt
         inner.counters.dropped(DropReason::Oversized, 1);
         return None;
     }
-    Some(EncodedEvent { name: record.name, uuid: record.uuid, json, level: record.level })
+    Some(EncodedEvent {
+        name: record.name,
+        uuid: record.uuid,
+        json,
+        level: record.level,
+        counter: record.counter,
+        time: record.time,
+    })
 }
 
 /// Whether lists nest deeper than [`MAX_DEPTH`], found without recursion.

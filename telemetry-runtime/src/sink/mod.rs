@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use crate::Level;
 mod http;
 mod jsonl;
 mod memory;
+mod otlp;
 mod posthog;
 mod retry;
 mod stderr;
@@ -24,6 +25,7 @@ mod stderr;
 pub use http::HttpSink;
 pub use jsonl::JsonlSink;
 pub use memory::MemorySink;
+pub use otlp::OtlpSink;
 pub use posthog::{PostHogSink, EU_HOST, US_HOST};
 pub use retry::Backoff;
 pub use stderr::StderrSink;
@@ -74,6 +76,8 @@ pub struct EncodedEvent {
     pub(crate) json: String,
     /// The consent level its properties were classified at.
     pub(crate) level: Level,
+    pub(crate) counter: bool,
+    pub(crate) time: SystemTime,
 }
 
 impl EncodedEvent {
@@ -93,6 +97,15 @@ impl EncodedEvent {
     /// only while consent is at least this level.
     pub fn level(&self) -> Level {
         self.level
+    }
+    /// When the event was captured.
+    pub fn time(&self) -> SystemTime {
+        self.time
+    }
+    /// Whether this is an aggregated counter (its properties are the labels
+    /// and `count`) rather than a single event.
+    pub fn is_counter(&self) -> bool {
+        self.counter
     }
 }
 

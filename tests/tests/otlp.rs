@@ -1,0 +1,151 @@
+//! The OTLP sink's payloads, decoded with the reference definitions
+//! (`opentelemetry-proto`), against a real HTTP server on 127.0.0.1.
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
+use telemetry_runtime::sink::OtlpSink;
+use telemetry_runtime::{Level, Properties, Telemetry, TelemetryEvent};
+use telemetry_tests::{Sandbox, TestServer};
+
+const SOON: Duration = Duration::from_secs(5);
+
+/// A tool call, for the OTLP test.
+#[derive(TelemetryEvent)]
+struct OtlpToolCall {
+    #[telemetry(public)]
+    tool: &'static str,
+    attempts: u32,
+    ok: bool,
+    /// Never on any wire.
+    #[telemetry(redact)]
+    secret: String,
+    /// Only at full.
+    #[telemetry(opt_in)]
+    query: String,
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Any> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref()).and_then(|v| v.value.as_ref())
+}
+
+fn client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
+    let sink = OtlpSink::new(&server.url()).unwrap().header("x-collector-token", "abc");
+    Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap()
+}
+
+#[test]
+fn events_are_log_records_that_decode_with_the_reference_definitions() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry = client(&sandbox, &server);
+    telemetry.capture(&OtlpToolCall {
+        tool: "grep",
+        attempts: 3,
+        ok: true,
+        secret: "CANARY-otlp-secret-qz".into(),
+        query: "CANARY-otlp-query-qz".into(),
+    });
+    telemetry.capture_with("listed", Properties::new().with("tags", vec!["a", "b"]).with("ratio", 0.5));
+    assert!(telemetry.flush(SOON));
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = &requests[0];
+    assert_eq!(request.path, "/v1/logs");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.header("x-collector-token"), Some("abc"));
+    assert!(!server.received(b"CANARY-otlp-secret-qz") && !server.received(b"CANARY-otlp-query-qz"));
+
+    let decoded: ExportLogsServiceRequest =
+        serde_json::from_slice(&request.decoded_body()).expect("valid OTLP JSON");
+    let resource_logs = &decoded.resource_logs[0];
+    let resource = &resource_logs.resource.as_ref().unwrap().attributes;
+    assert_eq!(attribute(resource, "service.name"), Some(&Any::StringValue("testapp".into())));
+    assert_eq!(attribute(resource, "service.version"), Some(&Any::StringValue("1.2.3".into())));
+    let scope_logs = &resource_logs.scope_logs[0];
+    assert_eq!(scope_logs.scope.as_ref().unwrap().name, "telemetry-runtime");
+    let records = &scope_logs.log_records;
+    assert_eq!(records.len(), 2);
+
+    let call = &records[0];
+    assert!(call.time_unix_nano > 1_700_000_000_000_000_000);
+    assert_eq!(call.severity_number, 9);
+    assert_eq!(attribute(&call.attributes, "event.name"), Some(&Any::StringValue("otlp_tool_call".into())));
+    assert_eq!(attribute(&call.attributes, "tool"), Some(&Any::StringValue("grep".into())));
+    assert_eq!(attribute(&call.attributes, "attempts"), Some(&Any::IntValue(3)));
+    assert_eq!(attribute(&call.attributes, "ok"), Some(&Any::BoolValue(true)));
+    assert_eq!(attribute(&call.attributes, "secret"), None);
+    assert_eq!(attribute(&call.attributes, "query"), None, "opt-in field sent at usage");
+    assert!(matches!(attribute(&call.attributes, "$session_id"), Some(Any::StringValue(_))));
+
+    let listed = &records[1];
+    assert_eq!(attribute(&listed.attributes, "ratio"), Some(&Any::DoubleValue(0.5)));
+    match attribute(&listed.attributes, "tags") {
+        Some(Any::ArrayValue(list)) => assert_eq!(list.values.len(), 2),
+        other => panic!("tags: {other:?}"),
+    }
+}
+
+#[test]
+fn counters_are_delta_sums_that_decode_with_the_reference_definitions() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry = client(&sandbox, &server);
+    for _ in 0..5 {
+        telemetry.increment("tool_calls", &[("status", "ok")]);
+    }
+    telemetry.increment("tool_calls", &[("status", "error")]);
+    assert!(telemetry.flush(SOON));
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].path, "/v1/metrics");
+    let decoded: ExportMetricsServiceRequest =
+        serde_json::from_slice(&requests[0].decoded_body()).expect("valid OTLP JSON");
+    let metrics = &decoded.resource_metrics[0].scope_metrics[0].metrics;
+    assert_eq!(metrics.len(), 2);
+    let mut counts = Vec::new();
+    for metric in metrics {
+        assert_eq!(metric.name, "tool_calls");
+        let Some(Data::Sum(sum)) = &metric.data else { panic!("not a sum: {metric:?}") };
+        assert!(sum.is_monotonic);
+        assert_eq!(sum.aggregation_temporality, 1, "delta");
+        let point = &sum.data_points[0];
+        let Some(number_data_point::Value::AsInt(count)) = point.value else { panic!("{point:?}") };
+        let status = match attribute(&point.attributes, "status") {
+            Some(Any::StringValue(s)) => s.clone(),
+            other => panic!("status: {other:?}"),
+        };
+        assert!(attribute(&point.attributes, "count").is_none());
+        counts.push((status, count));
+    }
+    counts.sort();
+    assert_eq!(counts, [("error".to_owned(), 1), ("ok".to_owned(), 5)]);
+}
+
+#[test]
+fn full_consent_sends_opt_in_attributes() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let sink = OtlpSink::new(&server.url()).unwrap();
+    let telemetry = Telemetry::new(sandbox.config().consent(Level::Full).sink(sink)).unwrap();
+    telemetry.capture(&OtlpToolCall {
+        tool: "grep",
+        attempts: 1,
+        ok: false,
+        secret: "CANARY-otlp-secret-full-qz".into(),
+        query: "what I asked".into(),
+    });
+    assert!(telemetry.flush(SOON));
+    let decoded: ExportLogsServiceRequest =
+        serde_json::from_slice(&server.requests()[0].decoded_body()).unwrap();
+    let record = &decoded.resource_logs[0].scope_logs[0].log_records[0];
+    assert_eq!(attribute(&record.attributes, "query"), Some(&Any::StringValue("what I asked".into())));
+    assert!(!server.received(b"CANARY-otlp-secret-full-qz"));
+}
