@@ -85,7 +85,10 @@ fn config(
         .default_level(Level::Usage)
         .commands("agent telemetry")
         .sink(JsonlSink::new(events_file))
-        .flush_interval(Duration::from_secs(1));
+        .flush_interval(Duration::from_secs(1))
+        // A CLI exits quickly: what cannot be sent in time waits on disk for the next run.
+        .spool(true)
+        .shutdown_timeout(Duration::from_secs(1));
     if let Ok(key) = std::env::var("AGENT_POSTHOG_KEY") {
         let mut posthog = PostHogSink::new(key)?;
         if let Ok(host) = std::env::var("AGENT_POSTHOG_HOST") {

@@ -198,3 +198,42 @@ fn the_default_demo_needs_no_network() {
     assert!(stdout(&output).contains("written to"), "{}", stdout(&output));
     assert!(stdout(&output).contains("\"event\":\"run_finished\""));
 }
+
+#[test]
+fn what_one_run_could_not_send_the_next_run_delivers_exactly_once() {
+    let machine = Machine::new();
+    machine.agent(&["run"], &[]); // the first-run notice: nothing is sent
+    machine.server.down();
+    let offline = machine.agent(&["run", "offline run"], &[]);
+    assert!(stdout(&offline).contains("events captured"), "{}", stdout(&offline));
+    let spool = machine.file("cache/telemetry-agent-demo/telemetry_spool");
+    let spooled = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    assert!(spooled > 0, "nothing was spooled in {}", spool.display());
+
+    machine.server.up();
+    machine.agent(&["run", "online run"], &[]);
+    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
+    let events = machine.events_sent();
+    let sessions: std::collections::BTreeSet<_> =
+        events.iter().map(|e| e["properties"]["$session_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(sessions.len(), 2, "events of both runs arrive: {sessions:?}");
+    let uuids = machine.server.accepted_uuids();
+    let unique: std::collections::BTreeSet<_> = uuids.iter().collect();
+    assert_eq!(unique.len(), uuids.len(), "an event arrived twice");
+    let left = std::fs::read_dir(&spool).map(|d| d.filter_map(Result::ok).count()).unwrap_or(0);
+    assert_eq!(left, 0, "the spool is empty once delivered");
+}
+
+#[test]
+fn consent_off_in_a_later_run_deletes_the_spool_unsent() {
+    let machine = Machine::new();
+    machine.agent(&["run"], &[]);
+    machine.server.down();
+    machine.agent(&["run"], &[]);
+    let spool = machine.file("cache/telemetry-agent-demo/telemetry_spool");
+    assert!(spool.exists());
+    machine.server.up();
+    machine.agent(&["run"], &[("DO_NOT_TRACK", "1")]);
+    assert!(!spool.exists(), "the spool outlived the user's opt-out");
+    assert_eq!(machine.server.connections(), 0);
+}

@@ -21,6 +21,7 @@ use crate::identity::{Identity, ID_FILE};
 use crate::notice;
 use crate::queue::Queue;
 use crate::sink::{JsonlSink, Sink, StderrSink};
+use crate::spool::{Spool, SPOOL_DIR};
 use crate::stats::{Counters, DropReason, Stats};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
@@ -81,6 +82,7 @@ pub(crate) struct Inner {
     catalog: Catalog,
     pub(crate) catalog_digest: String,
     data_dir: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
     debug: bool,
     local_only: bool,
 }
@@ -162,7 +164,7 @@ impl Telemetry {
             resolver,
             queue: Queue::new(config.settings.queue_capacity, config.settings.batch_size),
             counters: Counters::default(),
-            identity: Identity::new(cache_dir.map(|d| d.join(ID_FILE)), config.distinct_id),
+            identity: Identity::new(cache_dir.as_ref().map(|d| d.join(ID_FILE)), config.distinct_id),
             session_id: Uuid::new_v4().to_string(),
             app_name: config.app_name,
             app_version: config.app_version,
@@ -175,10 +177,26 @@ impl Telemetry {
             catalog_digest: catalog.digest(),
             catalog,
             data_dir,
+            cache_dir,
             debug,
             local_only,
         };
-        Ok(Telemetry { inner: Arc::new(inner) })
+        let telemetry = Telemetry { inner: Arc::new(inner) };
+        telemetry.settle_spool();
+        Ok(telemetry)
+    }
+
+    /// With the spool on: deletes it when consent is off, or starts the
+    /// worker to deliver what an earlier run left.
+    fn settle_spool(&self) {
+        let Some(spool) = self.inner.spool() else { return };
+        if self.inner.consent_level() == Level::Off {
+            if let Err(err) = spool.clear() {
+                log::warn!("Cannot delete the telemetry spool ({err}).");
+            }
+        } else if !spool.is_empty() {
+            self.inner.ensure_worker();
+        }
     }
 
     /// Whether events are being collected (one relaxed atomic load).
@@ -491,6 +509,12 @@ impl Inner {
         }
         log_decision(&consent, &self.resolver.env_vars[0].name);
         *lock(&self.consent) = consent;
+    }
+
+    /// The spool, when it is on and there is a cache directory.
+    pub(crate) fn spool(&self) -> Option<Spool> {
+        let settings = self.settings.spool.clone()?;
+        Some(Spool::new(self.cache_dir.as_ref()?.join(SPOOL_DIR), settings))
     }
 
     pub(crate) fn recent_path(&self) -> Option<PathBuf> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::catalog::Catalog;
 use crate::consent::{process_env, EnvLookup, EnvVar, Polarity};
 use crate::sink::Sink;
+use crate::spool::SpoolSettings;
 use crate::Level;
 
 /// The configuration of one telemetry client.
@@ -61,6 +62,7 @@ pub(crate) struct Settings {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) max_event_bytes: usize,
     pub(crate) recent_deliveries: usize,
+    pub(crate) spool: Option<SpoolSettings>,
 }
 
 impl Config {
@@ -99,6 +101,7 @@ impl Config {
                 shutdown_timeout: Duration::from_secs(2),
                 max_event_bytes: 900 * 1024,
                 recent_deliveries: 100,
+                spool: None,
             },
         }
     }
@@ -240,6 +243,30 @@ impl Config {
     /// `telemetry_recent.jsonl` in the data directory (default 100; 0 keeps none).
     pub fn recent_deliveries(mut self, events: usize) -> Config {
         self.settings.recent_deliveries = events;
+        self
+    }
+
+    /// Keeps every batch on disk until it is delivered, so that events a
+    /// short-lived program could not send before exiting (or before the
+    /// shutdown deadline) are sent by its next run, oldest first. Off by
+    /// default. The spool lives in `telemetry_spool` in the cache directory
+    /// (files 0600), holds at most 10 MiB and keeps batches at most 7 days;
+    /// see [`spool_limits`](Config::spool_limits). When a later run has
+    /// consent off, the spool is deleted unsent.
+    pub fn spool(mut self, enabled: bool) -> Config {
+        self.settings.spool = enabled.then(|| {
+            self.settings.spool.clone().unwrap_or(SpoolSettings {
+                max_bytes: 10 * 1024 * 1024,
+                max_age: Duration::from_secs(7 * 24 * 3600),
+            })
+        });
+        self
+    }
+
+    /// Turns the spool on with these limits: total size in bytes (the oldest
+    /// batches go first) and the age after which a batch is deleted unsent.
+    pub fn spool_limits(mut self, max_bytes: u64, max_age: Duration) -> Config {
+        self.settings.spool = Some(SpoolSettings { max_bytes, max_age });
         self
     }
 

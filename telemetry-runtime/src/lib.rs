@@ -49,6 +49,7 @@ mod recent;
 mod redact;
 mod schema;
 pub mod sink;
+mod spool;
 mod stats;
 mod time;
 mod value;

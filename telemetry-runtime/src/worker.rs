@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,6 +13,7 @@ use crate::encode::{encode, Envelope};
 use crate::event::Record;
 use crate::recent::Recent;
 use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
+use crate::spool::Spool;
 use crate::stats::DropReason;
 use crate::{Level, Properties, Value};
 
@@ -19,11 +21,25 @@ use crate::{Level, Properties, Value};
 /// common parsers (serde_json stops at 128), and would fail a whole batch.
 const MAX_DEPTH: usize = 32;
 
-pub(crate) fn run(inner: Arc<Inner>, mut sinks: Vec<Box<dyn Sink>>) {
+/// What the worker sends with, and the records it keeps of what it sent.
+struct Outlet {
+    sinks: Vec<Box<dyn Sink>>,
+    recent: Recent,
+    spool: Option<Spool>,
+}
+
+pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
     // However this thread ends, waiters are released.
     let _exit = ExitGuard(&inner);
+    let mut outlet = Outlet {
+        sinks,
+        recent: Recent::new(inner.recent_path(), inner.settings.recent_deliveries),
+        spool: inner.spool(),
+    };
     let mut records = VecDeque::new();
-    let mut recent = Recent::new(inner.recent_path(), inner.settings.recent_deliveries);
+    if catch_unwind(AssertUnwindSafe(|| replay(&inner, &mut outlet))).is_err() {
+        log::error!("Replaying the telemetry spool failed; it is left for a later run.");
+    }
     let mut interval_end = deadline_after(inner.settings.flush_interval);
     loop {
         let taken = inner.queue.take(interval_end, &mut records);
@@ -32,11 +48,15 @@ pub(crate) fn run(inner: Arc<Inner>, mut sinks: Vec<Box<dyn Sink>>) {
             interval_end = deadline_after(inner.settings.flush_interval);
         }
         let delivered = catch_unwind(AssertUnwindSafe(|| {
+            if interval_over && !taken.stopping {
+                // Batches an outage left behind get another chance.
+                replay(&inner, &mut outlet);
+            }
             if interval_over || taken.flushing || taken.stopping {
                 records.extend(counter_records(&inner));
             }
             if !records.is_empty() {
-                deliver(&inner, &mut sinks, &mut records, &mut recent);
+                deliver(&inner, &mut outlet, &mut records);
             }
         }));
         if delivered.is_err() {
@@ -62,8 +82,25 @@ impl Drop for ExitGuard<'_> {
     }
 }
 
+/// Sends what the spool holds, oldest first, until a batch has to stay
+/// (the endpoint is still out of reach: the rest waits for the next try).
+fn replay(inner: &Inner, outlet: &mut Outlet) {
+    let Some(spool) = &outlet.spool else { return };
+    let (batches, expired) = spool.pending();
+    inner.counters.dropped(DropReason::Undeliverable, expired);
+    for spooled in batches {
+        for _ in &spooled.events {
+            inner.counters.captured();
+        }
+        let batch = Batch { events: spooled.events };
+        if !send_batch(inner, outlet, &batch, Some(spooled.path)) {
+            break;
+        }
+    }
+}
+
 /// Serializes `records` (leaving the deque empty) and sends them in batches.
-fn deliver(inner: &Inner, sinks: &mut [Box<dyn Sink>], records: &mut VecDeque<Record>, recent: &mut Recent) {
+fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut VecDeque<Record>) {
     let level = inner.consent_level();
     let before = records.len();
     records.retain(|record| level != Level::Off && record.level <= level);
@@ -81,13 +118,41 @@ fn deliver(inner: &Inner, sinks: &mut [Box<dyn Sink>], records: &mut VecDeque<Re
     }
     for chunk in encoded.chunks(inner.settings.batch_size) {
         let batch = Batch { events: chunk.to_vec() };
-        for (sink, name) in sinks.iter_mut().zip(&inner.sink_names) {
-            let delivered = send_to(inner, sink.as_mut(), name, &batch);
-            if delivered && !sink.is_local() {
-                recent.record(&batch);
-            }
+        let spooled = outlet.spool.as_ref().and_then(|spool| spool.write(&batch.events));
+        send_batch(inner, outlet, &batch, spooled);
+    }
+}
+
+/// Sends one batch to every sink; a spooled copy is deleted unless some
+/// sink may succeed on a later try. Returns whether the batch is done with.
+fn send_batch(inner: &Inner, outlet: &mut Outlet, batch: &Batch, spooled: Option<PathBuf>) -> bool {
+    let mut later = false;
+    for (sink, name) in outlet.sinks.iter_mut().zip(&inner.sink_names) {
+        match send_to(inner, sink.as_mut(), name, batch) {
+            Sent::Whole if !sink.is_local() => outlet.recent.record(batch),
+            Sent::Later => later = true,
+            _ => {}
         }
     }
+    if let (Some(spool), Some(path)) = (&outlet.spool, spooled) {
+        if later {
+            log::info!("Telemetry kept in {} for a later try.", path.display());
+        } else {
+            spool.remove(&path);
+        }
+    }
+    !later
+}
+
+/// How a batch went to one sink.
+enum Sent {
+    /// Every event delivered.
+    Whole,
+    /// Some or all events were given up on for good.
+    Partly,
+    /// Some events may get through on a later run (shutdown's deadline came
+    /// first, or the endpoint could not be reached).
+    Later,
 }
 
 /// One event per counter series: its labels and the count since last time.
@@ -159,17 +224,18 @@ fn dismantle(properties: Properties) {
     }
 }
 
-/// Sends one batch to one sink; returns whether it was delivered without loss.
-fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> bool {
+/// Sends one batch to one sink.
+fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sent {
     let cx = SendContext {
         queue: &inner.queue,
         level: &inner.consent_level,
         counters: &inner.counters,
         dropped: Default::default(),
+        retry_later: Default::default(),
     };
     if !cx.may_send() {
-        inner.counters.dropped(cx.stop_reason(), batch.len());
-        return false;
+        cx.dropped(cx.stop_reason(), batch.len());
+        return if cx.retry_later.get() { Sent::Later } else { Sent::Partly };
     }
     // Consent may have been lowered since the batch was encoded.
     let allowed = cx.still_allowed(batch.events());
@@ -183,27 +249,29 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> boo
     };
     let already_dropped = cx.dropped.get();
     if batch.is_empty() {
-        return false;
+        return Sent::Partly;
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| sink.send(batch, &cx)));
     let sink_dropped = cx.dropped.get() - already_dropped;
     let undelivered = batch.len() - sink_dropped.min(batch.len());
     match outcome {
-        Ok(Ok(())) => {
-            inner.counters.sent(undelivered);
-            cx.dropped.get() == 0
-        }
+        Ok(Ok(())) => inner.counters.sent(undelivered),
         Ok(Err(err)) => {
             log::warn!("Telemetry sink {name} could not deliver {undelivered} events: {err}");
-            inner.counters.dropped(err.reason(), undelivered);
-            false
+            cx.dropped(err.reason(), undelivered);
         }
         Err(_) => {
             log::error!("Telemetry sink {name} panicked; {undelivered} events dropped.");
             inner.counters.failed();
-            inner.counters.dropped(DropReason::SinkError, undelivered);
-            false
+            cx.dropped(DropReason::SinkError, undelivered);
         }
+    }
+    if cx.retry_later.get() {
+        Sent::Later
+    } else if cx.dropped.get() == 0 {
+        Sent::Whole
+    } else {
+        Sent::Partly
     }
 }
 

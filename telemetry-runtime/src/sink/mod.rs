@@ -136,6 +136,9 @@ pub struct SendContext<'a> {
     pub(crate) level: &'a AtomicU8,
     pub(crate) counters: &'a Counters,
     pub(crate) dropped: Cell<usize>,
+    /// Some events failed in a way a later run may overcome (shutdown's
+    /// deadline, an unreachable endpoint): the spool keeps the batch.
+    pub(crate) retry_later: Cell<bool>,
 }
 
 impl SendContext<'_> {
@@ -184,6 +187,9 @@ impl SendContext<'_> {
     pub fn dropped(&self, reason: DropReason, events: usize) {
         self.counters.dropped(reason, events);
         self.dropped.set(self.dropped.get() + events);
+        if matches!(reason, DropReason::Shutdown | DropReason::Undeliverable) {
+            self.retry_later.set(true);
+        }
     }
 
     /// Reports an attempt that did not succeed.

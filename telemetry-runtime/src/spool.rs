@@ -1,0 +1,271 @@
+//! The on-disk spool (off by default): every batch is written here before it
+//! is sent and deleted once every sink is done with it, so a program that
+//! exits before delivery (or is cut off by shutdown's deadline) delivers on
+//! its next run, oldest first. Events keep their uuids, so a batch that was
+//! in fact delivered before the exit is de-duplicated by the receiver.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use uuid::Uuid;
+
+use crate::files::{self, Existing};
+use crate::sink::EncodedEvent;
+use crate::Level;
+
+/// Folder, in the cache directory, that holds the spool.
+pub(crate) const SPOOL_DIR: &str = "telemetry_spool";
+const EXTENSION: &str = "batch";
+const CORRUPT: &str = "corrupt";
+/// The first field of every line: the format's version.
+const FORMAT: &str = "v1";
+
+/// Limits of the spool.
+#[derive(Debug, Clone)]
+pub(crate) struct SpoolSettings {
+    pub(crate) max_bytes: u64,
+    pub(crate) max_age: Duration,
+}
+
+pub(crate) struct Spool {
+    dir: PathBuf,
+    settings: SpoolSettings,
+}
+
+/// A batch read back from the spool.
+pub(crate) struct Spooled {
+    pub(crate) path: PathBuf,
+    pub(crate) events: Vec<EncodedEvent>,
+}
+
+impl Spool {
+    pub(crate) fn new(dir: PathBuf, settings: SpoolSettings) -> Spool {
+        Spool { dir, settings }
+    }
+
+    /// Writes a batch before it is sent; returns its file, or `None` (with a
+    /// log line) when it cannot be kept.
+    pub(crate) fn write(&self, events: &[EncodedEvent]) -> Option<PathBuf> {
+        let mut text = String::new();
+        for event in events {
+            let time = event.time().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+            let counter = u8::from(event.is_counter());
+            text.push_str(&format!("{FORMAT}\t{}\t{counter}\t{time}\t{}\n", event.level(), event.json()));
+        }
+        self.make_room(text.len() as u64);
+        let name = format!("{:020}-{}.{EXTENSION}", now_nanos(), Uuid::new_v4().simple());
+        let path = self.dir.join(name);
+        match files::write_private(&path, &text, Existing::Keep) {
+            Ok(()) => Some(path),
+            Err(err) => {
+                log::warn!(
+                    "Cannot spool telemetry in {} ({err}): it is sent without a copy.",
+                    self.dir.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// Forgets a batch every sink is done with.
+    pub(crate) fn remove(&self, path: &Path) {
+        if let Err(err) = files::remove_if_present(path) {
+            log::warn!("Cannot delete the spooled telemetry {} ({err}).", path.display());
+        }
+    }
+
+    /// The batches left by earlier runs, oldest first. Files past the age
+    /// limit are deleted; unreadable ones are set aside as `.corrupt`.
+    /// Returns the batches and the number of events given up on.
+    pub(crate) fn pending(&self) -> (Vec<Spooled>, usize) {
+        let mut expired = 0;
+        let mut batches = Vec::new();
+        for path in self.files(EXTENSION) {
+            if self.is_expired(&path) {
+                expired += read(&path).map_or(0, |events| events.len());
+                self.remove(&path);
+                continue;
+            }
+            match read(&path) {
+                Ok(events) => batches.push(Spooled { path, events }),
+                Err(why) => {
+                    let quarantine = path.with_extension(CORRUPT);
+                    log::warn!(
+                        "Spooled telemetry {} is corrupt ({why}): moved aside to {}.",
+                        path.display(),
+                        quarantine.display()
+                    );
+                    if fs::rename(&path, &quarantine).is_err() {
+                        self.remove(&path);
+                    }
+                }
+            }
+        }
+        for path in self.files(CORRUPT).into_iter().filter(|p| self.is_expired(p)) {
+            self.remove(&path);
+        }
+        (batches, expired)
+    }
+
+    /// Deletes everything in the spool (consent is off).
+    pub(crate) fn clear(&self) -> io::Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the spool holds anything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.files(EXTENSION).is_empty()
+    }
+
+    /// Deletes the oldest batches until `incoming` more bytes fit.
+    fn make_room(&self, incoming: u64) {
+        let mut files: Vec<(PathBuf, u64)> = self
+            .files(EXTENSION)
+            .into_iter()
+            .map(|p| {
+                let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                (p, len)
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|(_, len)| len).sum();
+        files.reverse();
+        while total + incoming > self.settings.max_bytes {
+            let Some((oldest, len)) = files.pop() else { break };
+            log::warn!("The telemetry spool is full: the oldest batch {} is dropped.", oldest.display());
+            self.remove(&oldest);
+            total -= len;
+        }
+    }
+
+    /// Files with this extension, oldest first (names start with the time).
+    fn files(&self, extension: &str) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == extension))
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn is_expired(&self, path: &Path) -> bool {
+        let written = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.split('-').next())
+            .and_then(|t| t.parse::<u128>().ok());
+        match written {
+            Some(written) => now_nanos().saturating_sub(written) > self.settings.max_age.as_nanos(),
+            None => true,
+        }
+    }
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
+}
+
+/// Reads a spooled batch back; an error says what is wrong with it.
+fn read(path: &Path) -> Result<Vec<EncodedEvent>, String> {
+    let text = fs::read_to_string(path).map_err(|e| e.to_string())?;
+    text.lines().enumerate().map(|(i, line)| parse_line(line).ok_or(format!("line {}", i + 1))).collect()
+}
+
+fn parse_line(line: &str) -> Option<EncodedEvent> {
+    let mut fields = line.splitn(5, '\t');
+    if fields.next()? != FORMAT {
+        return None;
+    }
+    let level = Level::parse(fields.next()?)?;
+    let counter = fields.next()? == "1";
+    let nanos: u64 = fields.next()?.parse().ok()?;
+    let json = fields.next()?.to_owned();
+    let parsed: serde_json::Value = serde_json::from_str(&json).ok()?;
+    let name = parsed.get("event")?.as_str()?.to_owned();
+    let uuid = Uuid::parse_str(parsed.get("uuid")?.as_str()?).ok()?;
+    Some(EncodedEvent {
+        name: name.into(),
+        uuid,
+        json,
+        level,
+        counter,
+        time: UNIX_EPOCH + Duration::from_nanos(nanos),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u32) -> EncodedEvent {
+        let uuid = Uuid::new_v4();
+        EncodedEvent {
+            name: "e".into(),
+            uuid,
+            json: format!(
+                "{{\"event\":\"e\",\"uuid\":\"{uuid}\",\"properties\":{{\"n\":{n},\"t\":\"a\\tb\"}}}}"
+            ),
+            level: Level::Usage,
+            counter: n.is_multiple_of(2),
+            time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
+        }
+    }
+
+    fn spool(dir: &Path, max_bytes: u64) -> Spool {
+        Spool::new(dir.join(SPOOL_DIR), SpoolSettings { max_bytes, max_age: Duration::from_secs(3600) })
+    }
+
+    #[test]
+    fn round_trip_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let written = [event(1), event(2)];
+        let first = spool.write(&written).unwrap();
+        let second = spool.write(&[event(3)]).unwrap();
+        let (pending, expired) = spool.pending();
+        assert_eq!(expired, 0);
+        assert_eq!(pending.iter().map(|b| &b.path).collect::<Vec<_>>(), [&first, &second]);
+        let back = &pending[0].events[1];
+        assert_eq!(back.json(), written[1].json());
+        assert_eq!(back.uuid(), written[1].uuid());
+        assert!(back.is_counter());
+        assert_eq!(back.time(), written[1].time());
+        spool.remove(&first);
+        assert_eq!(spool.pending().0.len(), 1);
+    }
+
+    #[test]
+    fn the_size_cap_drops_the_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 400);
+        let paths: Vec<_> = (0..5).map(|n| spool.write(&[event(n)]).unwrap()).collect();
+        let (pending, _) = spool.pending();
+        let total: u64 = pending.iter().map(|b| fs::metadata(&b.path).unwrap().len()).sum();
+        assert!(total <= 400, "{total}");
+        assert!(pending.len() < 5);
+        assert_eq!(pending.last().unwrap().path, paths[4], "the newest is kept");
+    }
+
+    #[test]
+    fn corrupt_files_are_set_aside_and_expired_ones_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let good = spool.write(&[event(1)]).unwrap();
+        let bad = spool.dir.join(format!("{:020}-x.{EXTENSION}", now_nanos()));
+        fs::write(&bad, "garbage\n").unwrap();
+        let old = spool.dir.join(format!("{:020}-old.{EXTENSION}", 1u128));
+        fs::write(&old, fs::read_to_string(&good).unwrap()).unwrap();
+        let (pending, expired) = spool.pending();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(expired, 1);
+        assert!(!bad.exists() && bad.with_extension(CORRUPT).exists());
+        assert!(!old.exists());
+        spool.clear().unwrap();
+        assert!(!spool.dir.exists());
+    }
+}

@@ -1,0 +1,90 @@
+//! The on-disk spool inside one long-running process: an outage leaves
+//! batches on disk, and a later interval delivers them exactly once.
+
+use std::time::Duration;
+
+use telemetry_runtime::{Level, Properties, Telemetry};
+use telemetry_tests::{posthog_sink, wait_until, Sandbox, TestServer};
+
+fn spool_files(sandbox: &Sandbox) -> usize {
+    std::fs::read_dir(sandbox.cache_dir().join("telemetry_spool")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn an_outage_is_bridged_by_the_spool_within_one_run() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    server.down();
+    let telemetry = Telemetry::new(
+        sandbox.config().sink(posthog_sink(&server)).spool(true).flush_interval(Duration::from_millis(200)),
+    )
+    .unwrap();
+    for i in 0..5u32 {
+        telemetry.capture_with("during_outage", Properties::new().with("i", i));
+    }
+    assert!(telemetry.flush(Duration::from_secs(5)), "the retries run out quickly");
+    assert_eq!(spool_files(&sandbox), 1, "the undeliverable batch stays on disk");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = sandbox.cache_dir().join("telemetry_spool");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let mode = entry.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    server.up();
+    assert!(wait_until(Duration::from_secs(10), || server.accepted_events().len() >= 5));
+    assert!(wait_until(Duration::from_secs(5), || spool_files(&sandbox) == 0));
+    let uuids = server.accepted_uuids();
+    let unique: std::collections::BTreeSet<_> = uuids.iter().collect();
+    assert_eq!((uuids.len(), unique.len()), (5, 5), "each event exactly once");
+    assert!(telemetry.shutdown(Duration::from_secs(2)));
+}
+
+#[test]
+fn rejected_batches_are_not_kept() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    server.set_default(telemetry_tests::Behaviour::Status(400));
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).spool(true)).unwrap();
+    telemetry.capture_with("refused", Properties::new());
+    assert!(telemetry.flush(Duration::from_secs(5)));
+    assert_eq!(spool_files(&sandbox), 0, "a batch the server refuses for good is not retried later");
+}
+
+#[test]
+fn the_spool_is_bounded() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    server.down();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .spool_limits(4_000, Duration::from_secs(3600))
+            .batch_size(5)
+            .flush_interval(Duration::from_secs(60)),
+    )
+    .unwrap();
+    for i in 0..100u32 {
+        telemetry.capture_with("filler", Properties::new().with("i", i));
+    }
+    assert!(telemetry.flush(Duration::from_secs(30)));
+    let dir = sandbox.cache_dir().join("telemetry_spool");
+    let total: u64 = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+    assert!(total <= 4_000, "{total} bytes spooled");
+    assert!(spool_files(&sandbox) >= 1);
+}
+
+#[test]
+fn consent_off_at_start_deletes_the_spool() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.cache_dir().join("telemetry_spool");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("00000000000000000001-x.batch"), "v1\tusage\t0\t1\t{}\n").unwrap();
+    let telemetry = Telemetry::new(sandbox.config().consent(Level::Off).spool(true)).unwrap();
+    assert!(!dir.exists());
+    drop(telemetry);
+}
