@@ -124,12 +124,19 @@ impl Request {
 
     /// The body as the application sent it, after undoing any
     /// `Content-Encoding`. Panics on an encoding it does not know, so that a
-    /// search for a canary can never pass because the bytes were compressed:
-    /// when the library starts compressing, add the decoder here.
+    /// search for a canary can never pass because the bytes were compressed.
     pub fn decoded_body(&self) -> Vec<u8> {
         match self.header("content-encoding").map(|v| v.trim().to_ascii_lowercase()) {
             None => self.body.clone(),
             Some(ref identity) if identity.is_empty() || identity == "identity" => self.body.clone(),
+            Some(ref gzip) if gzip == "gzip" => {
+                use std::io::Read;
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(&self.body[..])
+                    .read_to_end(&mut plain)
+                    .expect("a gzip body that decompresses");
+                plain
+            }
             Some(other) => panic!(
                 "the request body is {other}-encoded: add a decoder to Request::decoded_body \
                  (e.g. flate2 for gzip) so that wire searches see the plain text"

@@ -62,6 +62,13 @@ impl PostHogSink {
         self
     }
 
+    /// Compresses request bodies larger than `above` bytes with gzip; `None`
+    /// never compresses. Default: above 4 KiB with the `gzip` feature.
+    pub fn gzip_above(mut self, above: Option<usize>) -> PostHogSink {
+        self.transport.gzip_above = above;
+        self
+    }
+
     /// Connect timeout and total time per request (defaults 5 s and 10 s).
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> PostHogSink {
         self.transport.connect_timeout = connect;

@@ -1,0 +1,59 @@
+//! Large request bodies are gzip-compressed, and decompress to the same
+//! events; small ones are sent as they are.
+
+use std::time::Duration;
+
+use telemetry_runtime::sink::HttpSink;
+use telemetry_runtime::{Properties, Telemetry, Value};
+use telemetry_tests::{posthog_sink, Sandbox, TestServer};
+
+const SOON: Duration = Duration::from_secs(5);
+
+fn capture_many(telemetry: &Telemetry, n: u32) {
+    for i in 0..n {
+        let props = Properties::new().with("i", i).with("note", Value::text(format!("event number {i}")));
+        telemetry.capture_with("compressible", props);
+    }
+    assert!(telemetry.flush(SOON));
+}
+
+#[test]
+fn large_batches_are_gzipped_and_decompress_to_the_same_events() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).batch_size(100)).unwrap();
+    capture_many(&telemetry, 100);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.header("content-encoding"), Some("gzip"));
+    let plain = request.decoded_body();
+    assert!(request.body.len() * 3 < plain.len(), "{} -> {} bytes", plain.len(), request.body.len());
+    let events = request.events();
+    assert_eq!(events.len(), 100);
+    assert_eq!(events[42]["properties"]["note"], "event number 42");
+    assert_eq!(request.json()["api_key"], telemetry_tests::API_KEY);
+    eprintln!(
+        "100 events: {} bytes plain, {} bytes gzip ({:.0} and {:.0} bytes per event)",
+        plain.len(),
+        request.body.len(),
+        plain.len() as f64 / 100.0,
+        request.body.len() as f64 / 100.0
+    );
+}
+
+#[test]
+fn small_bodies_and_disabled_compression_go_plain() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    capture_many(&telemetry, 1);
+    assert_eq!(server.requests()[0].header("content-encoding"), None);
+
+    let server = TestServer::start();
+    let sink = HttpSink::new(format!("{}/ingest", server.url())).unwrap().gzip_above(None);
+    let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
+    capture_many(&telemetry, 100);
+    assert_eq!(server.requests()[0].header("content-encoding"), None);
+    assert_eq!(server.requests()[0].events().len(), 100);
+}
