@@ -105,7 +105,7 @@ fn a_compressed_body_cannot_be_searched_by_accident() {
     let mut stream = connect(server.port());
     write!(
         stream,
-        "POST /batch/ HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc"
+        "POST /batch/ HTTP/1.1\r\nHost: x\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nabc"
     )
     .unwrap();
     assert!(server.wait_for_requests(1, SOON));
