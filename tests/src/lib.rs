@@ -109,13 +109,16 @@ pub fn fast_backoff() -> Backoff {
     Backoff::default().base(Duration::from_millis(20))
 }
 
-/// A PostHog sink for `server` with fast retries and short timeouts.
+/// A PostHog sink for `server` with fast retries and short timeouts, and
+/// uncompressed bodies, so that sizes on the wire are the events' own
+/// (`tests/compression.rs` covers gzip).
 pub fn posthog_sink(server: &TestServer) -> PostHogSink {
     PostHogSink::new(API_KEY)
         .and_then(|sink| sink.host(&server.url()))
         .expect("valid PostHog sink")
         .backoff(fast_backoff())
         .timeouts(Duration::from_secs(2), Duration::from_secs(5))
+        .gzip_above(None)
 }
 
 /// Polls `done` every 5 ms until it holds or `timeout` passes.

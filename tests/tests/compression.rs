@@ -3,9 +3,23 @@
 
 use std::time::Duration;
 
-use telemetry_runtime::sink::HttpSink;
-use telemetry_runtime::{Properties, Telemetry, Value};
+use telemetry_runtime::sink::{HttpSink, PostHogSink};
+use telemetry_runtime::{Properties, Telemetry, TelemetryEvent, Value};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
+
+/// A compressed sink, as users get it by default.
+fn gzip_sink(server: &TestServer) -> PostHogSink {
+    posthog_sink(server).gzip_above(Some(4 * 1024))
+}
+
+/// An event with a redacted field, to search the decompressed body.
+#[derive(TelemetryEvent)]
+struct WithSecret {
+    i: u32,
+    /// Never sent.
+    #[telemetry(redact)]
+    secret: String,
+}
 
 const SOON: Duration = Duration::from_secs(5);
 
@@ -21,7 +35,7 @@ fn capture_many(telemetry: &Telemetry, n: u32) {
 fn large_batches_are_gzipped_and_decompress_to_the_same_events() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).batch_size(100)).unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(gzip_sink(&server)).batch_size(100)).unwrap();
     capture_many(&telemetry, 100);
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -46,7 +60,7 @@ fn large_batches_are_gzipped_and_decompress_to_the_same_events() {
 fn small_bodies_and_disabled_compression_go_plain() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(gzip_sink(&server))).unwrap();
     capture_many(&telemetry, 1);
     assert_eq!(server.requests()[0].header("content-encoding"), None);
 
@@ -56,4 +70,19 @@ fn small_bodies_and_disabled_compression_go_plain() {
     capture_many(&telemetry, 100);
     assert_eq!(server.requests()[0].header("content-encoding"), None);
     assert_eq!(server.requests()[0].events().len(), 100);
+}
+
+#[test]
+fn a_redacted_value_is_absent_from_the_decompressed_body() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry = Telemetry::new(sandbox.config().sink(gzip_sink(&server)).batch_size(200)).unwrap();
+    for i in 0..200 {
+        telemetry.capture(&WithSecret { i, secret: "CANARY-gzip-secret-qz".into() });
+    }
+    assert!(telemetry.flush(SOON));
+    let request = &server.requests()[0];
+    assert_eq!(request.header("content-encoding"), Some("gzip"));
+    assert_eq!(request.events().len(), 200);
+    assert!(!server.received(b"CANARY-gzip-secret-qz"), "found after decompression");
 }

@@ -23,8 +23,7 @@ fn a_413_batch_is_split_and_delivered_and_the_lone_oversized_event_is_named_in_a
     let server = TestServer::start();
     server.reject_bodies_over(3000);
     let sandbox = Sandbox::new();
-    // Uncompressed, so that the event's size is what the server sees.
-    let sink = posthog_sink(&server).gzip_above(None);
+    let sink = posthog_sink(&server);
     let telemetry =
         Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
     for i in 0..6u8 {
