@@ -139,8 +139,8 @@ fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
         None => push(call("public")),
         Some(Classification::Public) => push(call("classified")),
         Some(Classification::OptIn) => {
-            let write = push(call("classified"));
-            quote!(if __telemetry_level >= #private::Level::Full { #write })
+            let value = call("classified");
+            quote!(if __telemetry_level >= #private::Level::Full { __telemetry_out.push_opt_in(#name, #value); })
         }
         Some(Classification::Redact(RedactMode::Drop)) => {
             let check = call("redact_drop");

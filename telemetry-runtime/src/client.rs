@@ -20,6 +20,7 @@ use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::notice;
 use crate::queue::Queue;
+use crate::route::Route;
 use crate::sink::{JsonlSink, Sink, StderrSink};
 use crate::spool::{Spool, SPOOL_DIR};
 use crate::stats::{Counters, DropReason, Stats};
@@ -76,6 +77,8 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     sinks: Mutex<Option<Vec<Box<dyn Sink>>>>,
     pub(crate) sink_names: Vec<String>,
+    /// Each sink's route, in the order of the sinks.
+    pub(crate) routes: Vec<Route>,
     worker_started: AtomicBool,
     shut_down: AtomicBool,
     pub(crate) aggregates: Aggregates,
@@ -134,18 +137,18 @@ impl Telemetry {
         let local_only = config.local_only || consent.local_only;
         // The notice is about data leaving the machine: debug and local-only
         // modes, and programs whose sinks are all local, send nothing away.
-        let sends_away = !debug && !local_only && config.sinks.iter().any(|s| !s.is_local());
+        let sends_away = !debug && !local_only && config.sinks.iter().any(|(s, _)| !s.is_local());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
             consent =
                 first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
                     notice::default_text(&config.app_name, &env_var, config.notice.commands.as_deref())
                 });
         }
-        let sinks: Vec<Box<dyn Sink>> = if debug {
-            vec![Box::new(StderrSink::new())]
+        let routed: Vec<(Box<dyn Sink>, Route)> = if debug {
+            vec![(Box::new(StderrSink::new()), Route::all())]
         } else if local_only {
             match &data_dir {
-                Some(dir) => vec![Box::new(JsonlSink::new(dir.join(LOCAL_EVENTS_FILE)))],
+                Some(dir) => vec![(Box::new(JsonlSink::new(dir.join(LOCAL_EVENTS_FILE))), Route::all())],
                 None => {
                     log::warn!("No data directory for local-only telemetry: nothing is recorded.");
                     Vec::new()
@@ -154,6 +157,7 @@ impl Telemetry {
         } else {
             config.sinks
         };
+        let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) = routed.into_iter().unzip();
         let level = compiled_level(consent.level) as u8;
         gate.store(level, Relaxed);
         log_decision(&consent, &env_var);
@@ -170,6 +174,7 @@ impl Telemetry {
             app_version: config.app_version,
             settings: config.settings,
             sink_names: sinks.iter().map(|s| s.name().to_owned()).collect(),
+            routes,
             sinks: Mutex::new(Some(sinks)),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
@@ -290,7 +295,8 @@ impl Telemetry {
         if E::SAMPLE_RATE < 1.0 {
             properties.push("$sample_rate", Value::Float(E::SAMPLE_RATE));
         }
-        self.inner.enqueue(Record::new(Cow::Borrowed(E::NAME), level, properties));
+        let record = Record::new(Cow::Borrowed(E::NAME), properties);
+        self.inner.enqueue(Record { min_level: E::MIN_LEVEL, ..record });
     }
 
     /// Captures an event by name with ready-made properties. Names must be
@@ -306,7 +312,7 @@ impl Telemetry {
             self.inner.counters.dropped(DropReason::Invalid, 1);
             return;
         }
-        self.inner.enqueue(Record::new(name, level, properties));
+        self.inner.enqueue(Record::new(name, properties));
     }
 
     /// Adds one to a counter. Counters are kept in memory and sent as one

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::catalog::Catalog;
 use crate::consent::{process_env, EnvLookup, EnvVar, Polarity};
+use crate::route::Route;
 use crate::sink::Sink;
 use crate::spool::SpoolSettings;
 use crate::Level;
@@ -32,7 +33,7 @@ pub struct Config {
     pub(crate) env_vars: Vec<EnvVar>,
     pub(crate) detect_ci: bool,
     pub(crate) env: EnvLookup,
-    pub(crate) sinks: Vec<Box<dyn Sink>>,
+    pub(crate) sinks: Vec<(Box<dyn Sink>, Route)>,
     pub(crate) distinct_id: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) config_dir: Option<PathBuf>,
@@ -152,9 +153,14 @@ impl Config {
         self
     }
 
-    /// Adds a sink. Events go to every sink.
-    pub fn sink(mut self, sink: impl Sink) -> Config {
-        self.sinks.push(Box::new(sink));
+    /// Adds a sink that receives every event (see [`Route::all`]).
+    pub fn sink(self, sink: impl Sink) -> Config {
+        self.route(sink, Route::all())
+    }
+
+    /// Adds a sink that receives only what `route` lets through.
+    pub fn route(mut self, sink: impl Sink, route: Route) -> Config {
+        self.sinks.push((Box::new(sink), route));
         self
     }
 
@@ -338,7 +344,7 @@ impl fmt::Debug for Config {
             .field("app_version", &self.app_version)
             .field("default_level", &self.default_level)
             .field("env_vars", &self.env_vars)
-            .field("sinks", &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>())
+            .field("sinks", &self.sinks.iter().map(|(s, _)| s.name()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }

@@ -9,6 +9,7 @@ use crate::event::Record;
 use crate::identity::Identity;
 use crate::time::rfc3339;
 use crate::value::{Properties, Value};
+use crate::Level;
 
 /// Library name sent as `$lib`.
 pub const LIB_NAME: &str = "telemetry-runtime";
@@ -35,9 +36,10 @@ impl Envelope<'_> {
 }
 
 /// Serializes `record` as one JSON object:
-/// `{"event", "distinct_id", "uuid", "timestamp", "properties": {...}}`.
-pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>) -> String {
-    let event = EventJson { record, envelope };
+/// `{"event", "distinct_id", "uuid", "timestamp", "properties": {...}}`,
+/// with only the properties allowed at `level`.
+pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>, level: Level) -> String {
+    let event = EventJson { record, envelope, level };
     // Serializing these types cannot fail: keys are strings, floats are checked.
     serde_json::to_string(&event).unwrap_or_default()
 }
@@ -45,6 +47,7 @@ pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>) -> String {
 struct EventJson<'a> {
     record: &'a Record,
     envelope: &'a Envelope<'a>,
+    level: Level,
 }
 
 impl Serialize for EventJson<'_> {
@@ -56,7 +59,11 @@ impl Serialize for EventJson<'_> {
         map.serialize_entry("timestamp", &rfc3339(self.record.time))?;
         map.serialize_entry(
             "properties",
-            &PropertiesJson { properties: &self.record.properties, envelope: self.envelope },
+            &PropertiesJson {
+                properties: &self.record.properties,
+                envelope: self.envelope,
+                level: self.level,
+            },
         )?;
         map.end()
     }
@@ -65,13 +72,14 @@ impl Serialize for EventJson<'_> {
 struct PropertiesJson<'a> {
     properties: &'a Properties,
     envelope: &'a Envelope<'a>,
+    level: Level,
 }
 
 impl Serialize for PropertiesJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         // Null and non-finite values are omitted, as PostHog expects.
-        for (name, value) in self.properties.iter().filter(|(_, v)| is_sendable(v)) {
+        for (name, value) in self.properties.iter_at(self.level).filter(|(_, v)| is_sendable(v)) {
             map.serialize_entry(name, &ValueJson(value, self.envelope))?;
         }
         let e = self.envelope;
@@ -129,7 +137,6 @@ mod tests {
     fn posthog_event_shape() {
         let mut record = Record::new(
             "tool_call".into(),
-            crate::Level::Usage,
             Properties::new()
                 .with("ok", true)
                 .with("count", 3u32)
@@ -148,7 +155,7 @@ mod tests {
             identity: &identity,
             hash_key: OnceCell::new(),
         };
-        let json: serde_json::Value = serde_json::from_str(&encode(&record, &envelope)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&encode(&record, &envelope, Level::Full)).unwrap();
         assert_eq!(json["event"], "tool_call");
         assert_eq!(json["distinct_id"], "id-1");
         assert_eq!(json["uuid"], record.uuid.to_string());

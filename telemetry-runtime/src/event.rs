@@ -63,16 +63,24 @@ pub(crate) struct Record {
     pub(crate) name: Cow<'static, str>,
     pub(crate) uuid: Uuid,
     pub(crate) time: SystemTime,
-    /// The consent level its properties were classified for.
-    pub(crate) level: Level,
     pub(crate) properties: Properties,
     /// An aggregated counter (labels and `count`), not a single event.
     pub(crate) counter: bool,
+    /// The lowest level at which the event is sent at all (`Full` for an
+    /// opt-in event).
+    pub(crate) min_level: Level,
 }
 
 impl Record {
-    pub(crate) fn new(name: Cow<'static, str>, level: Level, properties: Properties) -> Record {
-        Record { name, uuid: event_uuid(), time: SystemTime::now(), level, properties, counter: false }
+    pub(crate) fn new(name: Cow<'static, str>, properties: Properties) -> Record {
+        Record {
+            name,
+            uuid: event_uuid(),
+            time: SystemTime::now(),
+            properties,
+            counter: false,
+            min_level: Level::Usage,
+        }
     }
 }
 

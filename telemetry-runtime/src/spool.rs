@@ -29,6 +29,7 @@ pub(crate) struct SpoolSettings {
     pub(crate) max_age: Duration,
 }
 
+#[derive(Clone)]
 pub(crate) struct Spool {
     dir: PathBuf,
     settings: SpoolSettings,
@@ -37,6 +38,8 @@ pub(crate) struct Spool {
 /// A batch read back from the spool.
 pub(crate) struct Spooled {
     pub(crate) path: PathBuf,
+    /// The sink it was written for.
+    pub(crate) sink: String,
     pub(crate) events: Vec<EncodedEvent>,
 }
 
@@ -45,10 +48,11 @@ impl Spool {
         Spool { dir, settings }
     }
 
-    /// Writes a batch before it is sent; returns its file, or `None` (with a
-    /// log line) when it cannot be kept.
-    pub(crate) fn write(&self, events: &[EncodedEvent]) -> Option<PathBuf> {
-        let mut text = String::new();
+    /// Writes a batch before it is sent to `sink`; returns its file, or
+    /// `None` (with a log line) when it cannot be kept.
+    pub(crate) fn write(&self, sink: &str, events: &[EncodedEvent]) -> Option<PathBuf> {
+        // Sink names are URLs and paths: a tab or newline would be mangled anyway.
+        let mut text = format!("{FORMAT}\tsink\t{}\n", sink.replace(['\t', '\n'], " "));
         for event in events {
             let time = event.time().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
             let counter = u8::from(event.is_counter());
@@ -84,12 +88,12 @@ impl Spool {
         let mut batches = Vec::new();
         for path in self.files(EXTENSION) {
             if self.is_expired(&path) {
-                expired += read(&path).map_or(0, |events| events.len());
+                expired += read(&path).map_or(0, |(_, events)| events.len());
                 self.remove(&path);
                 continue;
             }
             match read(&path) {
-                Ok(events) => batches.push(Spooled { path, events }),
+                Ok((sink, events)) => batches.push(Spooled { path, sink, events }),
                 Err(why) => {
                     let quarantine = path.with_extension(CORRUPT);
                     log::warn!(
@@ -170,10 +174,21 @@ fn now_nanos() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
 }
 
-/// Reads a spooled batch back; an error says what is wrong with it.
-fn read(path: &Path) -> Result<Vec<EncodedEvent>, String> {
+/// Reads a spooled batch back (its sink and events); an error says what
+/// is wrong with it.
+fn read(path: &Path) -> Result<(String, Vec<EncodedEvent>), String> {
     let text = fs::read_to_string(path).map_err(|e| e.to_string())?;
-    text.lines().enumerate().map(|(i, line)| parse_line(line).ok_or(format!("line {}", i + 1))).collect()
+    let mut lines = text.lines();
+    let sink = lines
+        .next()
+        .and_then(|header| header.strip_prefix(&format!("{FORMAT}\tsink\t")))
+        .ok_or("no sink header")?
+        .to_owned();
+    let events = lines
+        .enumerate()
+        .map(|(i, line)| parse_line(line).ok_or(format!("line {}", i + 2)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((sink, events))
 }
 
 fn parse_line(line: &str) -> Option<EncodedEvent> {
@@ -225,11 +240,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
         let written = [event(1), event(2)];
-        let first = spool.write(&written).unwrap();
-        let second = spool.write(&[event(3)]).unwrap();
+        let first = spool.write("posthog", &written).unwrap();
+        let second = spool.write("posthog", &[event(3)]).unwrap();
         let (pending, expired) = spool.pending();
         assert_eq!(expired, 0);
         assert_eq!(pending.iter().map(|b| &b.path).collect::<Vec<_>>(), [&first, &second]);
+        assert_eq!(pending[0].sink, "posthog");
         let back = &pending[0].events[1];
         assert_eq!(back.json(), written[1].json());
         assert_eq!(back.uuid(), written[1].uuid());
@@ -243,7 +259,7 @@ mod tests {
     fn the_size_cap_drops_the_oldest() {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 400);
-        let paths: Vec<_> = (0..5).map(|n| spool.write(&[event(n)]).unwrap()).collect();
+        let paths: Vec<_> = (0..5).map(|n| spool.write("posthog", &[event(n)]).unwrap()).collect();
         let (pending, _) = spool.pending();
         let total: u64 = pending.iter().map(|b| fs::metadata(&b.path).unwrap().len()).sum();
         assert!(total <= 400, "{total}");
@@ -255,7 +271,7 @@ mod tests {
     fn corrupt_files_are_set_aside_and_expired_ones_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
-        let good = spool.write(&[event(1)]).unwrap();
+        let good = spool.write("posthog", &[event(1)]).unwrap();
         let bad = spool.dir.join(format!("{:020}-x.{EXTENSION}", now_nanos()));
         fs::write(&bad, "garbage\n").unwrap();
         let old = spool.dir.join(format!("{:020}-old.{EXTENSION}", 1u128));

@@ -24,6 +24,8 @@ const MAX_DEPTH: usize = 32;
 /// What the worker sends with, and the records it keeps of what it sent.
 struct Outlet {
     sinks: Vec<Box<dyn Sink>>,
+    /// Whether each sink keeps data on this machine, asked once.
+    local: Vec<bool>,
     recent: Recent,
     spool: Option<Spool>,
 }
@@ -31,8 +33,21 @@ struct Outlet {
 pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
     // However this thread ends, waiters are released.
     let _exit = ExitGuard(&inner);
+    let local = sinks
+        .iter()
+        .zip(&inner.sink_names)
+        .map(|(sink, name)| {
+            catch_unwind(AssertUnwindSafe(|| sink.is_local())).unwrap_or_else(|_| {
+                log::error!(
+                    "Telemetry sink {name} panicked when asked where it keeps data; taken as remote."
+                );
+                false
+            })
+        })
+        .collect();
     let mut outlet = Outlet {
         sinks,
+        local,
         recent: Recent::new(inner.recent_path(), inner.settings.recent_deliveries),
         spool: inner.spool(),
     };
@@ -47,6 +62,7 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
         if interval_over {
             interval_end = deadline_after(inner.settings.flush_interval);
         }
+        let taken_count = records.len();
         let delivered = catch_unwind(AssertUnwindSafe(|| {
             if interval_over && !taken.stopping {
                 // Batches an outage left behind get another chance.
@@ -63,7 +79,8 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
             // Sink panics are caught closer to the sink; this is the
             // worker's own failure. Telemetry turns off rather than limp on.
             log::error!("The telemetry worker failed: telemetry is off for the rest of this run.");
-            inner.counters.dropped(DropReason::SinkError, records.len() + inner.queue.clear());
+            // What this round took is counted lost, with what is still queued.
+            inner.counters.dropped(DropReason::SinkError, taken_count + inner.queue.clear());
             inner.disable();
             break;
         }
@@ -85,55 +102,93 @@ impl Drop for ExitGuard<'_> {
 /// Sends what the spool holds, oldest first, until a batch has to stay
 /// (the endpoint is still out of reach: the rest waits for the next try).
 fn replay(inner: &Inner, outlet: &mut Outlet) {
-    let Some(spool) = &outlet.spool else { return };
+    let Some(spool) = outlet.spool.clone() else { return };
     let (batches, expired) = spool.pending();
     inner.counters.dropped(DropReason::Undeliverable, expired);
     for spooled in batches {
+        let Some(index) = inner.sink_names.iter().position(|name| *name == spooled.sink) else {
+            log::warn!("Spooled telemetry for {} has no such sink any more: deleted.", spooled.sink);
+            inner.counters.dropped(DropReason::Undeliverable, spooled.events.len());
+            spool.remove(&spooled.path);
+            continue;
+        };
         for _ in &spooled.events {
             inner.counters.captured();
         }
         let batch = Batch { events: spooled.events };
-        if !send_batch(inner, outlet, &batch, Some(spooled.path)) {
+        if !send_batch(inner, outlet, index, &batch, Some(spooled.path)) {
             break;
         }
     }
 }
 
-/// Serializes `records` (leaving the deque empty) and sends them in batches.
+/// Serializes `records` (leaving the deque empty) once per level the sinks
+/// need, and sends each sink the events its route admits, in batches.
 fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut VecDeque<Record>) {
-    let level = inner.consent_level();
-    let before = records.len();
-    records.retain(|record| level != Level::Off && record.level <= level);
-    inner.counters.dropped(DropReason::ConsentWithdrawn, before - records.len());
-    if records.is_empty() {
+    let consent = inner.consent_level();
+    if consent == Level::Off {
+        inner.counters.dropped(DropReason::ConsentWithdrawn, records.len());
+        records.clear();
+        return;
+    }
+    let records: Vec<Record> = records.drain(..).filter_map(|record| checked(inner, record)).collect();
+    // Events only allowed at a level the user no longer gives are dropped;
+    // the others are sent without what the lowered level excludes.
+    let withdrawn = records.iter().filter(|r| r.min_level > consent).count();
+    inner.counters.dropped(DropReason::ConsentWithdrawn, withdrawn);
+    if records.len() == withdrawn {
         // Nothing to send: the id file is not even read (or created).
         return;
     }
     let envelope = inner.envelope();
-    let mut encoded = Vec::with_capacity(records.len());
-    for record in records.drain(..) {
-        if let Some(event) = encode_checked(inner, record, &envelope) {
-            encoded.push(event);
+    let mut encoded: [Option<Vec<EncodedEvent>>; 3] = Default::default();
+    for index in 0..outlet.sinks.len() {
+        let route = &inner.routes[index];
+        let level = route.level_under(consent);
+        let events =
+            encoded[level as usize].get_or_insert_with(|| encode_all(inner, &records, &envelope, level));
+        let admitted: Vec<EncodedEvent> = events.iter().filter(|e| route.admits(e)).cloned().collect();
+        for chunk in admitted.chunks(inner.settings.batch_size) {
+            let batch = Batch { events: chunk.to_vec() };
+            let spooled = match (&outlet.spool, outlet.local[index]) {
+                (Some(spool), false) => spool.write(&inner.sink_names[index], &batch.events),
+                _ => None,
+            };
+            send_batch(inner, outlet, index, &batch, spooled);
         }
-    }
-    for chunk in encoded.chunks(inner.settings.batch_size) {
-        let batch = Batch { events: chunk.to_vec() };
-        let spooled = outlet.spool.as_ref().and_then(|spool| spool.write(&batch.events));
-        send_batch(inner, outlet, &batch, spooled);
     }
 }
 
-/// Sends one batch to every sink; a spooled copy is deleted unless some
-/// sink may succeed on a later try. Returns whether the batch is done with.
-fn send_batch(inner: &Inner, outlet: &mut Outlet, batch: &Batch, spooled: Option<PathBuf>) -> bool {
-    let mut later = false;
-    for (sink, name) in outlet.sinks.iter_mut().zip(&inner.sink_names) {
-        match send_to(inner, sink.as_mut(), name, batch) {
-            Sent::Whole if !sink.is_local() => outlet.recent.record(batch),
-            Sent::Later => later = true,
-            _ => {}
-        }
+/// The events `records` give at `level`: opt-in events are left out below
+/// `Full`, and so are opt-in fields.
+fn encode_all(inner: &Inner, records: &[Record], envelope: &Envelope<'_>, level: Level) -> Vec<EncodedEvent> {
+    if level == Level::Off {
+        return Vec::new();
     }
+    records
+        .iter()
+        .filter(|r| r.min_level <= level)
+        .filter_map(|r| encode_at(inner, r, envelope, level))
+        .collect()
+}
+
+/// Sends one batch to sink `index`; a spooled copy is deleted unless the
+/// sink may succeed on a later try. Returns whether the batch is done with.
+fn send_batch(
+    inner: &Inner,
+    outlet: &mut Outlet,
+    index: usize,
+    batch: &Batch,
+    spooled: Option<PathBuf>,
+) -> bool {
+    let later = match send_to(inner, outlet.sinks[index].as_mut(), &inner.sink_names[index], batch) {
+        Sent::Whole if !outlet.local[index] => {
+            outlet.recent.record(batch);
+            false
+        }
+        Sent::Later => true,
+        _ => false,
+    };
     if let (Some(spool), Some(path)) = (&outlet.spool, spooled) {
         if later {
             log::info!("Telemetry kept in {} for a later try.", path.display());
@@ -167,19 +222,25 @@ fn counter_records(inner: &Inner) -> Vec<Record> {
             }
             properties.push("count", Value::UInt(series.count));
             inner.counters.captured();
-            Record { counter: true, ..Record::new(Cow::Borrowed(series.name), Level::Usage, properties) }
+            Record { counter: true, ..Record::new(Cow::Borrowed(series.name), properties) }
         })
         .collect()
 }
 
-fn encode_checked(inner: &Inner, record: Record, envelope: &Envelope<'_>) -> Option<EncodedEvent> {
+/// The record, unless its lists nest too deep to send (dropped, with a
+/// warning naming it).
+fn checked(inner: &Inner, record: Record) -> Option<Record> {
     if record.properties.iter().any(|(_, value)| too_deep(value)) {
         log::warn!("Telemetry event {:?} nests lists deeper than {MAX_DEPTH}: dropped.", record.name);
         inner.counters.dropped(DropReason::Invalid, 1);
         dismantle(record.properties);
         return None;
     }
-    let json = encode(&record, envelope);
+    Some(record)
+}
+
+fn encode_at(inner: &Inner, record: &Record, envelope: &Envelope<'_>, level: Level) -> Option<EncodedEvent> {
+    let json = encode(record, envelope, level);
     if json.len() > inner.settings.max_event_bytes {
         log::warn!(
             "Telemetry event {:?} is {} bytes, over the limit of {}: dropped.",
@@ -191,10 +252,12 @@ fn encode_checked(inner: &Inner, record: Record, envelope: &Envelope<'_>) -> Opt
         return None;
     }
     Some(EncodedEvent {
-        name: record.name,
+        name: record.name.clone(),
         uuid: record.uuid,
         json,
-        level: record.level,
+        // What it takes to send this encoding: the event's own level and
+        // that of the fields it holds.
+        level: record.properties.max_level(level).max(record.min_level),
         counter: record.counter,
         time: record.time,
     })

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use telemetry_runtime::sink::{JsonlSink, MemorySink};
-use telemetry_runtime::{Config, ConsentSource, DropReason, Level, Polarity, Properties, Stats, Telemetry};
+use telemetry_runtime::{
+    Config, ConsentSource, DropReason, Level, Polarity, Properties, Stats, Telemetry, Value,
+};
 use telemetry_tests::{env, posthog_sink, Sandbox, TestServer, SOON};
 
 #[test]
@@ -73,21 +75,39 @@ fn lowering_consent_drops_what_is_queued_and_raising_it_resumes() {
     assert_eq!(telemetry.stats().sent, 3);
 }
 
+/// An event that exists only at full consent.
+struct FullOnly;
+
+impl telemetry_runtime::TelemetryEvent for FullOnly {
+    const NAME: &'static str = "full_only";
+    const MIN_LEVEL: Level = Level::Full;
+    fn write_properties(&self, _: Level, _: &mut Properties) {}
+}
+
 #[test]
-fn lowering_consent_from_full_drops_events_classified_for_full() {
+fn lowering_consent_from_full_strips_what_full_allowed() {
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
         sandbox.config().consent(Level::Full).sink(memory.clone()).flush_interval(Duration::from_secs(120)),
     )
     .unwrap();
-    telemetry.capture_with("captured_at_full", Properties::new());
+    telemetry.capture_with(
+        "captured_at_full",
+        Properties::new().with("count", 1u8).with_opt_in("query", Value::text("CANARY-opt-in-qz")),
+    );
+    telemetry.capture(&FullOnly);
     telemetry.set_consent(Level::Usage);
     telemetry.capture_with("captured_at_usage", Properties::new());
     assert!(telemetry.flush(SOON));
     let names: Vec<String> =
         memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(names, ["captured_at_usage"], "an event classified at Full is not sent at Usage");
+    assert_eq!(names, ["captured_at_full", "captured_at_usage"], "the full-only event is not sent at usage");
+    assert!(
+        !memory.raw().iter().any(|raw| raw.contains("CANARY-opt-in-qz")),
+        "an opt-in value left at usage"
+    );
+    assert_eq!(memory.events()[0]["properties"]["count"], 1);
     assert_eq!(telemetry.stats().dropped(DropReason::ConsentWithdrawn), 1);
 }
 
