@@ -8,14 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::{Batch, MemorySink, SendContext, Sink, SinkError};
-use telemetry_runtime::{DropReason, Properties, Stats, Telemetry};
+use telemetry_runtime::{DropReason, Properties, Telemetry};
 use telemetry_tests::{logs, wait_until, Sandbox, SOON};
-
-fn unaccounted(stats: &Stats) -> i128 {
-    let captured_then_dropped =
-        stats.dropped_total() - stats.dropped(DropReason::QueueFull) - stats.dropped(DropReason::Invalid);
-    i128::from(stats.captured) - i128::from(stats.sent) - i128::from(captured_then_dropped)
-}
 
 /// Panics on every call, with a payload that is not even text.
 struct AlwaysPanics;
