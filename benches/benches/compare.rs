@@ -1,0 +1,297 @@
+//! telemetry-runtime next to what a user would otherwise pick, in one
+//! criterion run so that the ratios hold on a noisy machine.
+//!
+//! ```text
+//! cd benches
+//! cargo bench --bench compare                         # everything, off at run time
+//! cargo bench --bench compare --features off -- gate  # the runtime compiled out
+//! ```
+//!
+//! Groups:
+//! - `gate`: the cost of a disabled call site: an unannotated function,
+//!   `#[requires_telemetry]` (no client initialised, so the level is Off),
+//!   `#[tracing::instrument]` with no subscriber, `log::debug!` with the max
+//!   level off, and a `static AtomicBool` for reference.
+//! - `capture`: caller-side cost of capturing the typical 8-property event
+//!   while the worker ships to a loopback server: our typed derive event, our
+//!   dynamic form, posthog-rs `capture`; plus the parts of ours, to attribute
+//!   the cost. Measured in chunks of 10,000 captures; between chunks (not
+//!   timed) each client is flushed, so queues stay bounded and nothing drops.
+//! - `deliver`: end-to-end throughput to the loopback server in batches of
+//!   100: from the first capture of a chunk to its flush, in events per second.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use telemetry_benches::{EventData, LARGE_QUEUE};
+use telemetry_runtime::{requires_telemetry, Level, Properties, TelemetryEvent};
+
+// ---------------------------------------------------------------------------
+// gate
+// ---------------------------------------------------------------------------
+
+#[inline(never)]
+fn unannotated(counter: &mut u64) {
+    *counter = black_box(*counter) + 1;
+}
+
+#[inline(never)]
+#[requires_telemetry]
+fn gated(counter: &mut u64) {
+    *counter = black_box(*counter) + 1;
+}
+
+#[inline(never)]
+#[tracing::instrument]
+fn traced(counter: &mut u64) {
+    *counter = black_box(*counter) + 1;
+}
+
+#[inline(never)]
+fn logged(counter: &mut u64) {
+    log::debug!("counter at {counter}");
+    *counter = black_box(*counter) + 1;
+}
+
+static FLAG: AtomicBool = AtomicBool::new(false);
+
+#[inline(never)]
+fn static_flag_gate(counter: &mut u64) {
+    if FLAG.load(Relaxed) {
+        *counter = black_box(*counter) + 1;
+    }
+}
+
+#[inline(never)]
+fn unannotated_value(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[inline(never)]
+#[requires_telemetry(instrument)]
+fn instrumented_value(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[inline(never)]
+#[tracing::instrument]
+fn traced_value(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+fn gate(c: &mut Criterion) {
+    log::set_max_level(log::LevelFilter::Off);
+    assert!(!telemetry_runtime::is_enabled(), "no client may be initialised here");
+    let mut group = c.benchmark_group(if telemetry_runtime::__private::COMPILED_IN {
+        "gate (off at run time)"
+    } else {
+        "gate (compiled out)"
+    });
+    let mut counter = 0u64;
+    group.bench_function("unannotated fn", |b| b.iter(|| unannotated(black_box(&mut counter))));
+    group.bench_function("#[requires_telemetry] fn", |b| b.iter(|| gated(black_box(&mut counter))));
+    group.bench_function("#[tracing::instrument] fn, no subscriber", |b| {
+        b.iter(|| traced(black_box(&mut counter)))
+    });
+    group.bench_function("log::debug! + body, max level off", |b| b.iter(|| logged(black_box(&mut counter))));
+    group.bench_function("static AtomicBool gate", |b| b.iter(|| static_flag_gate(black_box(&mut counter))));
+    group.bench_function("unannotated fn -> u64", |b| b.iter(|| unannotated_value(black_box(7))));
+    group.bench_function("#[requires_telemetry(instrument)] fn -> u64", |b| {
+        b.iter(|| instrumented_value(black_box(7)))
+    });
+    group.bench_function("#[tracing::instrument] fn -> u64, no subscriber", |b| {
+        b.iter(|| traced_value(black_box(7)))
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------
+// capture
+// ---------------------------------------------------------------------------
+
+const CHUNK: u64 = 10_000;
+const FLUSH: Duration = Duration::from_secs(120);
+
+/// Times `iters` calls of `one` in chunks of [`CHUNK`], running `drain`
+/// (untimed) after each chunk.
+fn chunked(iters: u64, mut one: impl FnMut(), mut drain: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        let start = Instant::now();
+        for _ in 0..n {
+            one();
+        }
+        total += start.elapsed();
+        drain();
+        left -= n;
+    }
+    total
+}
+
+fn capture(c: &mut Criterion) {
+    if !telemetry_runtime::__private::COMPILED_IN {
+        eprintln!("capture: skipped, the runtime is compiled out");
+        return;
+    }
+    let server = telemetry_benches::serve(telemetry_benches::Mode::Ok);
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The library's defaults (recent-deliveries record included), an HTTP
+    // sink to loopback and a queue large enough that nothing drops.
+    let ours = telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 100);
+    let posthog = telemetry_benches::posthog_client(server.addr, LARGE_QUEUE);
+    let data = EventData::sample();
+    let event = data.typed();
+    let distinct_id = uuid::Uuid::new_v4().to_string();
+
+    let mut group = c.benchmark_group("capture (8 properties, enabled)");
+    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    let drain_ours = || {
+        assert!(ours.flush(FLUSH), "flush timed out");
+    };
+    group.bench_function("ours: typed derive event", |b| {
+        b.iter_custom(|iters| chunked(iters, || ours.capture(black_box(&event)), drain_ours))
+    });
+    group.bench_function("ours: dynamic capture_with(Properties)", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, || ours.capture_with("task_finished", black_box(&data).properties()), drain_ours)
+        })
+    });
+    group.bench_function("ours: typed, struct built per call", |b| {
+        b.iter_custom(|iters| chunked(iters, || ours.capture(&black_box(&data).typed()), drain_ours))
+    });
+    group.bench_function("posthog-rs: Event + capture", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, || posthog.capture(black_box(&data).posthog(&distinct_id)), || posthog.flush())
+        })
+    });
+
+    // Diagnostic: the same capture while the worker sleeps (a batch is larger
+    // than a chunk, so nothing wakes it until the untimed flush): the caller's
+    // own cost, without a worker freeing records and contending for the
+    // allocator and the queue at the same time.
+    let quiet = telemetry_runtime::Telemetry::new(
+        telemetry_runtime::Config::new("bench", "1.0.0")
+            .consent(Level::Usage)
+            .environment(|_| None)
+            .detect_ci(false)
+            .cache_dir(dir.path())
+            .config_dir(dir.path())
+            .data_dir(dir.path())
+            .queue_capacity(LARGE_QUEUE)
+            .batch_size(2 * CHUNK as usize)
+            .flush_interval(Duration::from_secs(3600))
+            .sink(telemetry_benches::http_sink(server.addr)),
+    )
+    .expect("config");
+    group.bench_function("diagnostic: ours typed, worker asleep while timed", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, || quiet.capture(black_box(&event)), || assert!(quiet.flush(FLUSH), "flush timed out"))
+        })
+    });
+
+    // The parts of ours, to see where the time goes (the values are dropped
+    // outside the timing: the worker frees them in the real flow).
+    group.bench_function("part: write_properties (8 values into Properties)", |b| {
+        b.iter_with_large_drop(|| {
+            let mut properties = Properties::with_capacity(9);
+            black_box(&event).write_properties(Level::Usage, &mut properties);
+            properties
+        })
+    });
+    group.bench_function("part: SystemTime::now", |b| b.iter(std::time::SystemTime::now));
+    group.bench_function("part: Uuid::to_string", |b| b.iter_with_large_drop(|| black_box(data.run_id).to_string()));
+    group.bench_function("part: Uuid::new_v4 (OS random)", |b| b.iter(uuid::Uuid::new_v4));
+    group.bench_function("part: String clone (5 bytes)", |b| b.iter_with_large_drop(|| black_box(&data.command).clone()));
+    group.finish();
+
+    let stats = ours.stats();
+    eprintln!(
+        "capture: ours captured {} sent {} dropped {}; server got {} events",
+        stats.captured,
+        stats.sent,
+        stats.dropped_total(),
+        server.stats.snapshot().2
+    );
+    assert_eq!(stats.dropped_total(), 0, "the capture benchmark must not drop events");
+    assert_eq!(quiet.stats().dropped_total(), 0, "the capture benchmark must not drop events");
+    ours.shutdown(Duration::from_secs(5));
+    quiet.shutdown(Duration::from_secs(5));
+    posthog.shutdown();
+}
+
+// ---------------------------------------------------------------------------
+// deliver
+// ---------------------------------------------------------------------------
+
+fn deliver(c: &mut Criterion) {
+    if !telemetry_runtime::__private::COMPILED_IN {
+        eprintln!("deliver: skipped, the runtime is compiled out");
+        return;
+    }
+    let server = telemetry_benches::serve(telemetry_benches::Mode::Ok);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = EventData::sample();
+    let event = data.typed();
+    let distinct_id = uuid::Uuid::new_v4().to_string();
+
+    let mut group = c.benchmark_group("deliver to loopback (batches of 100)");
+    group
+        .sample_size(15)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(1));
+    let end_to_end = |iters: u64, one: &mut dyn FnMut(), flush: &mut dyn FnMut()| {
+        let mut total = Duration::ZERO;
+        let mut left = iters;
+        while left > 0 {
+            let n = left.min(CHUNK);
+            let start = Instant::now();
+            for _ in 0..n {
+                one();
+            }
+            flush();
+            total += start.elapsed();
+            left -= n;
+        }
+        total
+    };
+    let variants: [(&str, usize, bool); 3] = [
+        ("ours: HttpSink (defaults: recent-deliveries record on)", 100, false),
+        ("ours: HttpSink, recent_deliveries(0)", 0, false),
+        ("ours: PostHogSink, recent_deliveries(0)", 0, true),
+    ];
+    for (name, recent, posthog_sink) in variants {
+        let sub = dir.path().join(format!("d{recent}{posthog_sink}"));
+        let client = if posthog_sink {
+            telemetry_benches::ours(&sub, telemetry_benches::posthog_sink(server.addr), LARGE_QUEUE, recent)
+        } else {
+            telemetry_benches::ours(&sub, telemetry_benches::http_sink(server.addr), LARGE_QUEUE, recent)
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                end_to_end(iters, &mut || client.capture(black_box(&event)), &mut || {
+                    assert!(client.flush(FLUSH), "flush timed out");
+                })
+            })
+        });
+        assert_eq!(client.stats().dropped_total(), 0, "{name}: dropped events");
+        client.shutdown(Duration::from_secs(5));
+    }
+    let posthog = telemetry_benches::posthog_client(server.addr, LARGE_QUEUE);
+    group.bench_function("posthog-rs: Client (blocking)", |b| {
+        b.iter_custom(|iters| {
+            end_to_end(iters, &mut || posthog.capture(black_box(&data).posthog(&distinct_id)), &mut || {
+                posthog.flush()
+            })
+        })
+    });
+    posthog.shutdown();
+    group.finish();
+}
+
+criterion_group!(benches, gate, capture, deliver);
+criterion_main!(benches);

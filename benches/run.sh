@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Runs every benchmark of BENCHMARKS.md and keeps the raw output in
+# benches/results/. Usage, from anywhere:
+#
+#   bash benches/run.sh            # all steps below, in order
+#   bash benches/run.sh STEP...    # some of: machine compare off sustained memory deps profile
+#
+# Timings on a shared machine are noisy: the load average is recorded before
+# and after each step (results/load.txt). The criterion groups compare the
+# libraries inside one run, so their ratios hold better than their absolutes.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p results
+out="$PWD/results"
+
+load() { echo "$(date -u +%FT%TZ) $1: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a $out/load.txt; }
+
+machine() {
+  {
+    echo "date: $(date -u +%FT%TZ)"
+    echo "nproc: $(nproc)"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "memory: $(free -h | awk '/Mem:/ {print $2}')"
+    echo "kernel: $(uname -r)"
+    echo "rustc: $(rustc --version)"
+    echo "cargo: $(cargo --version)"
+    echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } | tee $out/machine.txt
+}
+
+compare() {
+  load "compare start"
+  cargo bench --bench compare 2>&1 | tee $out/compare.txt
+  load "compare end"
+}
+
+off() {
+  load "compare --features off start"
+  cargo bench --bench compare --features off -- gate 2>&1 | tee $out/compare-off.txt
+  load "compare --features off end"
+}
+
+sustained() {
+  cargo build --release --bin sustained
+  load "sustained start"
+  target/release/sustained --events 1000000 --reps "${REPS:-3}" 2>&1 | tee $out/sustained.txt
+  load "sustained end"
+}
+
+memory() {
+  cargo build --release --bin memory
+  load "memory start"
+  : > $out/memory.txt
+  for which in baseline ours posthog; do
+    /usr/bin/time -v target/release/memory "$which" 1000000 2>&1 | tee -a $out/memory.txt
+  done
+  load "memory end"
+}
+
+deps() {
+  : > $out/deps.txt
+  for app in ours-minimal posthog-minimal posthog-blocking-minimal; do
+    (
+      cd apps/$app
+      cargo generate-lockfile -q
+      strip() { sed -e 's/ (\*)$//' -e 's/ (proc-macro)$//' | sort -u; }
+      normal=$(cargo tree -e normal --prefix none | strip | wc -l)
+      all=$(cargo tree -e normal,build --prefix none | strip | wc -l)
+      asyncrt=$(cargo tree -e normal --prefix none | strip | grep -E '^(tokio|async-std|smol|futures-executor|hyper) ' | tr '\n' ' ' || true)
+      cargo fetch -q
+      cargo clean -q
+      load "build $app start"
+      /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB max RSS" -o $out/build-$app.time \
+        cargo build --release 2> $out/build-$app.log
+      load "build $app end"
+      compiled=$(grep -c '^ *Compiling ' $out/build-$app.log)
+      echo "$app: cargo tree -e normal: $normal crates (app included); -e normal,build: $all; compiled by a clean build: $compiled; clean release build: $(cat $out/build-$app.time); async runtime crates: ${asyncrt:-none}"
+    ) | tee -a $out/deps.txt
+  done
+}
+
+profile() {
+  cargo build --release --bin capture_loop
+  (
+    cd $out
+    rm -f callgrind.out.*
+    for v in typed dynamic typed-http typed-http-recent posthog; do
+      n=100000; [ $v = posthog ] && n=20000
+      valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=callgrind.out.$v \
+        ../target/release/capture_loop $v $n 2> callgrind-$v.log
+      for f in callgrind.out.$v-*; do
+        callgrind_annotate --inclusive=yes "$f" > "$f.txt" 2>/dev/null || true
+      done
+    done
+  )
+}
+
+steps=("$@")
+[ ${#steps[@]} -eq 0 ] && steps=(machine compare off sustained memory deps)
+for step in "${steps[@]}"; do
+  "$step"
+done

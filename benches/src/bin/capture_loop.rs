@@ -1,0 +1,93 @@
+//! N captures of the typical event on the calling thread, for instruction
+//! counts (`valgrind --tool=callgrind`) and `perf stat`: noise-free where
+//! criterion's timings are not.
+//!
+//! ```text
+//! cargo build --release --bin capture_loop
+//! valgrind --tool=callgrind --separate-threads=yes target/release/capture_loop typed 100000
+//! callgrind_annotate --inclusive=yes callgrind.out.<pid>-01
+//! ```
+//!
+//! Variants: `typed`, `dynamic` (ours, to a counting sink: the worker's work
+//! is on its own thread, counted apart), `typed-http` (ours, HttpSink to an
+//! in-process loopback server, recent_deliveries(0)), `typed-http-recent`
+//! (the same with the library's default record of recent deliveries) and
+//! `posthog` (posthog-rs to the loopback server). Each chunk of 10,000 is flushed, as in the
+//! criterion benchmark.
+
+use std::hint::black_box;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use telemetry_benches::{CountingSink, EventData, TaskFinished, LARGE_QUEUE};
+use telemetry_runtime::Telemetry;
+
+#[inline(never)]
+fn capture_typed(client: &Telemetry, event: &TaskFinished) {
+    client.capture(event);
+}
+
+#[inline(never)]
+fn capture_dynamic(client: &Telemetry, data: &EventData) {
+    client.capture_with("task_finished", data.properties());
+}
+
+#[inline(never)]
+fn capture_posthog(client: &posthog_rs::Client, data: &EventData, distinct_id: &str) {
+    client.capture(data.posthog(distinct_id));
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map(String::as_str).unwrap_or("typed").to_owned();
+    let n: u64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let data = EventData::sample();
+    let event = data.typed();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let count = Arc::new(AtomicU64::new(0));
+    let start = std::time::Instant::now();
+    if which == "posthog" {
+        let server = telemetry_benches::serve(telemetry_benches::Mode::Ok);
+        let client = telemetry_benches::posthog_client(server.addr, LARGE_QUEUE);
+        let distinct_id = uuid::Uuid::new_v4().to_string();
+        for i in 0..n {
+            capture_posthog(&client, black_box(&data), &distinct_id);
+            if i % 10_000 == 9_999 {
+                client.flush();
+            }
+        }
+        client.flush();
+        eprintln!("posthog: {n} captures; server got {} events", server.stats.snapshot().2);
+        std::mem::forget(client);
+    } else {
+        let server = telemetry_benches::serve(telemetry_benches::Mode::Ok);
+        let client = match which.as_str() {
+            "typed-http" => telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 0),
+            "typed-http-recent" => {
+                telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 100)
+            }
+            _ => telemetry_benches::ours(dir.path(), CountingSink(Arc::clone(&count)), LARGE_QUEUE, 0),
+        };
+        for i in 0..n {
+            if which == "dynamic" {
+                capture_dynamic(&client, black_box(&data));
+            } else {
+                capture_typed(&client, black_box(&event));
+            }
+            if i % 10_000 == 9_999 {
+                client.flush(Duration::from_secs(600));
+            }
+        }
+        client.flush(Duration::from_secs(600));
+        let stats = client.stats();
+        eprintln!(
+            "{which}: {n} captures; sent {} dropped {}; server got {} events",
+            stats.sent,
+            stats.dropped_total(),
+            server.stats.snapshot().2
+        );
+    }
+    eprintln!("elapsed {:.3} s", start.elapsed().as_secs_f64());
+    std::process::exit(0);
+}

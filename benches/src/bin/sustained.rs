@@ -1,0 +1,142 @@
+//! Sustained load: 1,000,000 captures in a tight loop while the worker ships
+//! them to a loopback server (in a child process, so its CPU is not counted).
+//! Reports, per event delivered: total process CPU (caller + worker + HTTP
+//! client threads, from getrusage(RUSAGE_SELF)), the caller's CPU, the
+//! worker thread's CPU, wall time to delivery, and bytes on the wire.
+//!
+//! ```text
+//! cargo run --release --bin sustained -- [--events 1000000] [--reps 5]
+//! cargo run --release --bin sustained -- --one ours 1000000   # one measurement
+//! ```
+//!
+//! Each measurement runs in a fresh process; the parent prints the median
+//! and range of `--reps` runs of each variant, interleaved.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use telemetry_benches::{
+    named_threads_cpu, process_cpu, summary, thread_cpu, ChildServer, EventData, Mode, LARGE_QUEUE,
+};
+
+const VARIANTS: [(&str, &str); 5] = [
+    ("ours", "ours: HttpSink, library defaults (recent-deliveries record on), queue 4M"),
+    ("ours-norecent", "ours: HttpSink, recent_deliveries(0), queue 4M"),
+    ("ours-q10k", "ours: HttpSink, library defaults, default queue 10k"),
+    ("posthog", "posthog-rs: blocking Client, queue 4M"),
+    ("posthog-q10k", "posthog-rs: blocking Client, default queue 10k"),
+];
+
+const FIELDS: [&str; 9] = [
+    "cpu_ns_per_delivered",
+    "caller_cpu_ns_per_capture",
+    "caller_wall_ns_per_capture",
+    "worker_cpu_ns_per_delivered",
+    "wall_s_to_delivery",
+    "delivered",
+    "dropped",
+    "bytes_per_event",
+    "events_per_request",
+];
+
+fn main() {
+    telemetry_benches::child_main();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--one") {
+        let n = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+        one(&args[1], n);
+        return;
+    }
+    let flag = |name: &str, default: u64| {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    let events = flag("--events", 1_000_000);
+    let reps = flag("--reps", 5);
+    let only: Vec<&str> = args.iter().filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err()).map(String::as_str).collect();
+    let exe = std::env::current_exe().expect("current exe");
+    let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); FIELDS.len()]; VARIANTS.len()];
+    for rep in 0..reps {
+        for (v, (key, _)) in VARIANTS.iter().enumerate() {
+            if !only.is_empty() && !only.contains(key) {
+                continue;
+            }
+            let out = Command::new(&exe).args(["--one", key, &events.to_string()]).output().expect("run");
+            let text = String::from_utf8_lossy(&out.stdout);
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            let line = text.lines().find(|l| l.starts_with("RESULT")).unwrap_or_else(|| panic!("{key}: no result: {text}"));
+            eprintln!("rep {rep} {key}: {line}");
+            for (f, value) in line.split_whitespace().skip(2).enumerate() {
+                results[v][f].push(value.parse().expect("number"));
+            }
+        }
+    }
+    println!("\n{events} captures per run, {reps} runs per variant: median [min .. max]\n");
+    for (v, (key, label)) in VARIANTS.iter().enumerate() {
+        if results[v][0].is_empty() {
+            continue;
+        }
+        println!("{label} ({key})");
+        for (f, field) in FIELDS.iter().enumerate() {
+            let (median, lo, hi) = summary(&mut results[v][f]);
+            println!("  {field:<28} {median:>12.1}  [{lo:.1} .. {hi:.1}]");
+        }
+    }
+}
+
+/// One measurement; prints `RESULT <variant> <FIELDS...>`.
+fn one(variant: &str, n: u64) {
+    let mut server = ChildServer::start(Mode::Ok);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = EventData::sample();
+    let event = data.typed();
+    let distinct_id = uuid::Uuid::new_v4().to_string();
+    let queue = if variant.ends_with("q10k") { 10_000 } else { LARGE_QUEUE };
+    let (req0, bytes0, events0) = server.stats();
+
+    let cpu0 = process_cpu();
+    let start = Instant::now();
+    let (caller_cpu, caller_wall, worker_cpu, dropped) = if variant.starts_with("ours") {
+        let recent = if variant == "ours-norecent" { 0 } else { 100 };
+        let client = telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), queue, recent);
+        let t0 = thread_cpu();
+        for _ in 0..n {
+            client.capture(std::hint::black_box(&event));
+        }
+        let caller = (thread_cpu() - t0, start.elapsed());
+        assert!(client.flush(Duration::from_secs(300)), "flush timed out");
+        let worker = named_threads_cpu("telemetry-work");
+        let stats = client.stats();
+        (caller.0, caller.1, worker, stats.dropped_total())
+    } else {
+        let client = telemetry_benches::posthog_client(server.addr, queue);
+        let t0 = thread_cpu();
+        for _ in 0..n {
+            client.capture(std::hint::black_box(&data).posthog(&distinct_id));
+        }
+        let caller = (thread_cpu() - t0, start.elapsed());
+        client.flush();
+        // Its worker plus reqwest's internal runtime thread.
+        let worker = named_threads_cpu("posthog-transpo") + named_threads_cpu("reqwest-interna");
+        std::mem::forget(client); // no shutdown work inside the measurement
+        (caller.0, caller.1, worker, 0)
+    };
+    let wall = start.elapsed();
+    let cpu = process_cpu() - cpu0;
+    let (req1, bytes1, events1) = server.stats();
+    let delivered = events1 - events0;
+    let dropped = if variant.starts_with("posthog") { n.saturating_sub(delivered) } else { dropped };
+    let per = |d: Duration, k: u64| d.as_nanos() as f64 / k.max(1) as f64;
+    println!(
+        "RESULT {variant} {:.1} {:.1} {:.1} {:.1} {:.3} {} {} {:.1} {:.1}",
+        per(cpu, delivered),
+        per(caller_cpu, n),
+        per(caller_wall, n),
+        per(worker_cpu, delivered),
+        wall.as_secs_f64(),
+        delivered,
+        dropped,
+        (bytes1 - bytes0) as f64 / delivered.max(1) as f64,
+        delivered as f64 / (req1 - req0).max(1) as f64,
+    );
+    std::process::exit(0);
+}
