@@ -55,7 +55,10 @@ impl Serialize for EventJson<'_> {
         let mut map = s.serialize_map(Some(5))?;
         map.serialize_entry("event", &self.record.name)?;
         map.serialize_entry("distinct_id", &self.envelope.distinct_id)?;
-        map.serialize_entry("uuid", &self.record.uuid.hyphenated().to_string())?;
+        map.serialize_entry(
+            "uuid",
+            self.record.uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()),
+        )?;
         map.serialize_entry("timestamp", &rfc3339(self.record.time))?;
         map.serialize_entry(
             "properties",
@@ -114,6 +117,7 @@ impl Serialize for ValueJson<'_> {
             Value::UInt(u) => s.serialize_u64(*u),
             Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
             Value::Text(t) => s.serialize_str(t),
+            Value::Uuid(u) => s.serialize_str(u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer())),
             Value::Hashed(digest) => s.serialize_str(&digest.keyed(self.1.hash_key())),
             Value::List(items) => {
                 // Inside a list a missing value keeps its place as null.

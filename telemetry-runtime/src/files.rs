@@ -18,10 +18,20 @@ pub(crate) enum Existing {
 /// The file is written under a temporary name first, so a reader never sees
 /// a half-written file.
 pub(crate) fn write_private(path: &Path, contents: &str, existing: Existing) -> io::Result<()> {
+    write_private_file(path, contents, existing, true)
+}
+
+/// Like [`write_private`] without waiting for the disk: for a record that is
+/// rewritten often and whose loss in a crash costs nothing.
+pub(crate) fn write_private_unsynced(path: &Path, contents: &str) -> io::Result<()> {
+    write_private_file(path, contents, Existing::Replace, false)
+}
+
+fn write_private_file(path: &Path, contents: &str, existing: Existing, sync: bool) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent directory"))?;
     fs::create_dir_all(dir)?;
     let tmp = temp_name(path);
-    let result = write_new(&tmp, contents).and_then(|()| match existing {
+    let result = write_new(&tmp, contents, sync).and_then(|()| match existing {
         // A hard link fails if the target exists: atomic create-if-absent.
         Existing::Keep => fs::hard_link(&tmp, path),
         Existing::Replace => fs::rename(&tmp, path),
@@ -36,14 +46,17 @@ fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn write_new(path: &Path, contents: &str) -> io::Result<()> {
+fn write_new(path: &Path, contents: &str, sync: bool) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())?;
-    file.sync_all()
+    if sync {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Deletes a file; a file that is already gone is not an error.

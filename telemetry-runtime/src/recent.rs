@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use crate::files::{self, Existing};
+use crate::files;
 use crate::sink::Batch;
 
 pub(crate) struct Recent {
@@ -12,14 +12,17 @@ pub(crate) struct Recent {
     capacity: usize,
     /// `None` until the file from earlier runs has been read.
     events: Option<VecDeque<String>>,
+    /// Deliveries not yet written to the file.
+    dirty: bool,
 }
 
 impl Recent {
     pub(crate) fn new(path: Option<PathBuf>, capacity: usize) -> Recent {
-        Recent { path, capacity, events: None }
+        Recent { path, capacity, events: None, dirty: false }
     }
 
-    /// Adds a delivered batch and rewrites the file (worker thread only).
+    /// Adds a delivered batch (worker thread only); the file is rewritten by
+    /// [`Recent::save`], once per flush interval, flush or shutdown.
     pub(crate) fn record(&mut self, batch: &Batch) {
         let Some(path) = &self.path else { return };
         if self.capacity == 0 {
@@ -30,16 +33,26 @@ impl Recent {
                 .map(|text| text.lines().map(str::to_owned).collect())
                 .unwrap_or_default()
         });
-        events.extend(batch.events().iter().map(|e| e.json().to_owned()));
+        // Only the newest `capacity` events of the batch can stay.
+        let newest = batch.events().len().saturating_sub(self.capacity);
+        events.extend(batch.events()[newest..].iter().map(|e| e.json().to_owned()));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
+        self.dirty = true;
+    }
+
+    /// Writes the record if deliveries were added since the last write.
+    pub(crate) fn save(&mut self) {
+        let (Some(path), Some(events), true) = (&self.path, &self.events, self.dirty) else { return };
         let mut text = String::new();
         for event in events.iter() {
             text.push_str(event);
             text.push('\n');
         }
-        if let Err(err) = files::write_private(path, &text, Existing::Replace) {
+        // The record is for reading, not for recovery: no need to wait for the disk.
+        if let Err(err) = files::write_private_unsynced(path, &text) {
             log::debug!("Cannot update the record of sent telemetry {} ({err}).", path.display());
         }
+        self.dirty = false;
     }
 }

@@ -37,6 +37,9 @@ pub enum Value {
     Float(f64),
     /// Text that is safe to send.
     Text(Cow<'static, str>),
+    /// A uuid, sent in its hyphenated text form (formatted by the worker,
+    /// not by the caller).
+    Uuid(Uuid),
     /// A list of values.
     List(Vec<Value>),
     /// A redacted text, sent as a hash keyed with this installation's secret:
@@ -95,7 +98,7 @@ impl From<&'static str> for Value {
 
 impl From<Uuid> for Value {
     fn from(value: Uuid) -> Value {
-        Value::Text(Cow::Owned(value.to_string()))
+        Value::Uuid(value)
     }
 }
 

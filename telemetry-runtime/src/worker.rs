@@ -84,6 +84,9 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
             inner.disable();
             break;
         }
+        if interval_over || taken.flushing || taken.stopping {
+            outlet.recent.save();
+        }
         inner.queue.flush_done(taken.flush_generation);
         if taken.stopping {
             break;

@@ -86,3 +86,54 @@ fn a_redacted_value_is_absent_from_the_decompressed_body() {
     assert_eq!(request.events().len(), 200);
     assert!(!server.received(b"CANARY-gzip-secret-qz"), "found after decompression");
 }
+
+/// The benchmarks' typical event: eight properties.
+#[derive(TelemetryEvent)]
+struct TaskFinished {
+    project_id: uuid::Uuid,
+    run_id: uuid::Uuid,
+    duration_ms: f64,
+    items: u64,
+    /// From a fixed list.
+    #[telemetry(public)]
+    command: String,
+    cached: bool,
+    /// From a fixed list.
+    #[telemetry(public)]
+    features: Vec<String>,
+    /// The program's version.
+    #[telemetry(public)]
+    version: String,
+}
+
+/// Bytes per event on the wire for a batch of 100 typical events, with and
+/// without gzip (the figures BENCHMARKS.md reports).
+#[test]
+fn bytes_per_typical_event_with_and_without_gzip() {
+    let mut sizes = Vec::new();
+    for gzip in [None, Some(4 * 1024)] {
+        let sandbox = Sandbox::new();
+        let server = TestServer::start();
+        let sink = posthog_sink(&server).gzip_above(gzip);
+        let telemetry = Telemetry::new(sandbox.config().sink(sink).batch_size(100)).unwrap();
+        let project = uuid::Uuid::new_v4();
+        for i in 0..100u64 {
+            telemetry.capture(&TaskFinished {
+                project_id: project,
+                run_id: uuid::Uuid::new_v4(),
+                duration_ms: 12.5 + i as f64,
+                items: i * 7,
+                command: "build".into(),
+                cached: i % 3 == 0,
+                features: vec!["lto".into(), "simd".into()],
+                version: "1.4.2".into(),
+            });
+        }
+        assert!(telemetry.flush(SOON));
+        let request = &server.requests()[0];
+        assert_eq!(request.events().len(), 100);
+        sizes.push(request.body.len() as f64 / 100.0);
+    }
+    eprintln!("bytes per typical event, batch of 100: plain {:.1}, gzip {:.1}", sizes[0], sizes[1]);
+    assert!(sizes[1] * 2.0 < sizes[0], "gzip should at least halve the bytes: {sizes:?}");
+}
