@@ -146,9 +146,10 @@ pub fn ours(dir: &Path, sink: impl telemetry_runtime::sink::Sink, queue: usize, 
     .expect("bench config is valid")
 }
 
-/// An `HttpSink` to the loopback server at `addr`.
+/// An `HttpSink` to the loopback server at `addr`, sending plain bodies
+/// like posthog-rs (gzip, on by default above 4 KiB, is measured apart).
 pub fn http_sink(addr: SocketAddr) -> HttpSink {
-    HttpSink::new(format!("http://{addr}/batch/")).expect("loopback URL is valid")
+    HttpSink::new(format!("http://{addr}/batch/")).expect("loopback URL is valid").gzip_above(None)
 }
 
 /// A `PostHogSink` to the loopback server at `addr`.
@@ -156,6 +157,7 @@ pub fn posthog_sink(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink {
     telemetry_runtime::sink::PostHogSink::new("phc_bench")
         .and_then(|s| s.host(&format!("http://{addr}")))
         .expect("loopback host is valid")
+        .gzip_above(None)
 }
 
 /// A posthog-rs blocking client sending to the loopback server at `addr`,
