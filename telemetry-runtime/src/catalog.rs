@@ -106,10 +106,7 @@ impl Catalog {
     /// A hash of [`to_json`](Catalog::to_json): 16 hex digits, sent with
     /// every event as `$catalog_digest`.
     pub fn digest(&self) -> String {
-        use std::hash::Hasher;
-        let mut hasher = siphasher::sip::SipHasher13::new_with_keys(0, 0);
-        hasher.write(self.to_json().as_bytes());
-        format!("{:016x}", hasher.finish())
+        crate::redact::fingerprint(self.to_json().as_bytes())
     }
 
     /// The "what we collect" page, in Markdown.

@@ -19,6 +19,7 @@ use crate::event::{sampled, valid_event_name, Record};
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::notice;
+use crate::platform;
 use crate::queue::Queue;
 use crate::route::Route;
 use crate::sink::{JsonlSink, Sink, StderrSink};
@@ -116,9 +117,9 @@ impl Telemetry {
         let app_dir = |over: &Option<PathBuf>, platform: Option<PathBuf>| {
             over.clone().or_else(|| platform.map(|d| d.join(&config.app_name)))
         };
-        let cache_dir = app_dir(&config.cache_dir, dirs::cache_dir());
-        let config_dir = app_dir(&config.config_dir, dirs::config_dir());
-        let data_dir = app_dir(&config.data_dir, dirs::data_dir());
+        let cache_dir = app_dir(&config.cache_dir, platform::cache_dir());
+        let config_dir = app_dir(&config.config_dir, platform::config_dir());
+        let data_dir = app_dir(&config.data_dir, platform::data_dir());
         let catalog = config.catalog.unwrap_or_else(Catalog::collect);
         let resolver = Resolver {
             explicit: Mutex::new(config.explicit),

@@ -43,6 +43,7 @@ mod files;
 mod identity;
 mod level;
 mod notice;
+mod platform;
 mod property;
 mod queue;
 mod recent;

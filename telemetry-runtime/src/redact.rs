@@ -1,34 +1,41 @@
 //! Keyed hashes for `redact = "hash"` fields: stable within one installation,
 //! unlinkable across installations.
 //!
-//! The caller's thread reduces the text to a [`Digest`] (an unkeyed 128-bit
-//! SipHash; the raw text is not kept). The worker then hashes the digest with
-//! the installation's secret key, kept in a 0600 file beside the install id,
-//! so the value on the wire cannot be recomputed from a guessed input by
-//! anyone who lacks that file.
+//! The caller's thread reduces the text to a [`Digest`] (SHA-256, of which
+//! 128 bits are kept; the raw text is not). The worker then computes an
+//! HMAC-SHA256 of the digest with the installation's secret key, kept in a
+//! 0600 file beside the install id, so the value on the wire cannot be
+//! recomputed from a guessed input by anyone who lacks that file.
 
-use std::hash::Hasher;
-
-use siphasher::sip128::{Hasher128, SipHasher13};
+use ring::{digest, hmac};
 
 /// The pre-hash of a redacted text value. Sent only after keyed hashing.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Digest(u128);
+pub struct Digest([u8; 16]);
 
 impl Digest {
     /// Reduces `text` to its pre-hash.
     pub fn of(text: &str) -> Digest {
-        let mut hasher = SipHasher13::new_with_keys(0x7465_6c65_6d65_7472, 0x792d_7265_6461_6374);
-        hasher.write(text.as_bytes());
-        Digest(hasher.finish128().as_u128())
+        let full = digest::digest(&digest::SHA256, text.as_bytes());
+        let mut kept = [0; 16];
+        kept.copy_from_slice(&full.as_ref()[..16]);
+        Digest(kept)
     }
 
     /// The keyed hash sent on the wire: 32 hex digits.
     pub(crate) fn keyed(self, key: (u64, u64)) -> String {
-        let mut hasher = SipHasher13::new_with_keys(key.0, key.1);
-        hasher.write(&self.0.to_le_bytes());
-        format!("{:032x}", hasher.finish128().as_u128())
+        let mut secret = [0; 16];
+        secret[..8].copy_from_slice(&key.0.to_le_bytes());
+        secret[8..].copy_from_slice(&key.1.to_le_bytes());
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &secret), &self.0);
+        tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// A short, stable fingerprint of `bytes` (16 hex digits), for digests of
+/// public data such as the catalog.
+pub(crate) fn fingerprint(bytes: &[u8]) -> String {
+    digest::digest(&digest::SHA256, bytes).as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl std::fmt::Debug for Digest {
@@ -47,7 +54,14 @@ mod tests {
         let d = Digest::of("https://internal.example.com");
         assert_eq!(d.keyed((1, 2)), d.keyed((1, 2)));
         assert_ne!(d.keyed((1, 2)), d.keyed((3, 4)));
+        assert_ne!(d.keyed((1, 2)), Digest::of("https://other.example.com").keyed((1, 2)));
         assert_eq!(d.keyed((1, 2)).len(), 32);
         assert_eq!(format!("{d:?}"), "Digest(..)");
+    }
+
+    #[test]
+    fn fingerprints_are_sha256_prefixes() {
+        // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223...
+        assert_eq!(fingerprint(b"abc"), "ba7816bf8f01cfea");
     }
 }
