@@ -544,6 +544,7 @@ impl Inner {
             app_version: &self.app_version,
             identity: &self.identity,
             hash_key: Default::default(),
+            rendered: Default::default(),
         }
     }
 }

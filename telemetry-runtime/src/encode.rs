@@ -1,14 +1,17 @@
 //! The JSON every sink sends: one event in PostHog's shape, with the
 //! envelope properties the runtime adds.
+//!
+//! Written by hand rather than through serde: the worker encodes every
+//! event, and most of each one (the envelope) is the same for a whole batch,
+//! so it is rendered once and copied.
 
 use std::cell::OnceCell;
-
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use std::fmt::Write as _;
 
 use crate::event::Record;
 use crate::identity::Identity;
-use crate::time::rfc3339;
-use crate::value::{Properties, Value};
+use crate::time::push_rfc3339;
+use crate::value::Value;
 use crate::Level;
 
 /// Library name sent as `$lib`.
@@ -27,76 +30,68 @@ pub(crate) struct Envelope<'a> {
     /// Loaded only when a batch holds a hashed value.
     pub(crate) identity: &'a Identity,
     pub(crate) hash_key: OnceCell<(u64, u64)>,
+    /// `"distinct_id":"…"` and the envelope properties, rendered once.
+    pub(crate) rendered: OnceCell<(String, String)>,
 }
 
 impl Envelope<'_> {
     fn hash_key(&self) -> (u64, u64) {
         *self.hash_key.get_or_init(|| self.identity.hash_key())
     }
+
+    /// The distinct id as a JSON string, and the envelope properties as
+    /// `"$lib":…,…` (no surrounding braces or commas).
+    fn rendered(&self) -> &(String, String) {
+        self.rendered.get_or_init(|| {
+            let mut id = String::new();
+            push_json_str(&mut id, &self.distinct_id);
+            let mut tail = String::new();
+            for (name, value) in [
+                ("$lib", LIB_NAME),
+                ("$lib_version", LIB_VERSION),
+                ("$app_name", self.app_name),
+                ("$app_version", self.app_version),
+                ("$os", std::env::consts::OS),
+                ("$arch", std::env::consts::ARCH),
+                ("$session_id", self.session_id),
+                ("$catalog_digest", self.catalog_digest),
+            ] {
+                push_json_str(&mut tail, name);
+                tail.push(':');
+                push_json_str(&mut tail, value);
+                tail.push(',');
+            }
+            tail.push_str("\"$process_person_profile\":false");
+            (id, tail)
+        })
+    }
 }
 
 /// Serializes `record` as one JSON object:
 /// `{"event", "distinct_id", "uuid", "timestamp", "properties": {...}}`,
-/// with only the properties allowed at `level`.
+/// with only the properties allowed at `level`. Null and non-finite values
+/// are left out, as PostHog expects.
 pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>, level: Level) -> String {
-    let event = EventJson { record, envelope, level };
-    // Serializing these types cannot fail: keys are strings, floats are checked.
-    serde_json::to_string(&event).unwrap_or_default()
-}
-
-struct EventJson<'a> {
-    record: &'a Record,
-    envelope: &'a Envelope<'a>,
-    level: Level,
-}
-
-impl Serialize for EventJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(5))?;
-        map.serialize_entry("event", &self.record.name)?;
-        map.serialize_entry("distinct_id", &self.envelope.distinct_id)?;
-        map.serialize_entry(
-            "uuid",
-            self.record.uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()),
-        )?;
-        map.serialize_entry("timestamp", &rfc3339(self.record.time))?;
-        map.serialize_entry(
-            "properties",
-            &PropertiesJson {
-                properties: &self.record.properties,
-                envelope: self.envelope,
-                level: self.level,
-            },
-        )?;
-        map.end()
+    let (distinct_id, tail) = envelope.rendered();
+    let mut out = String::with_capacity(160 + tail.len() + 32 * record.properties.len());
+    out.push_str("{\"event\":");
+    push_json_str(&mut out, &record.name);
+    out.push_str(",\"distinct_id\":");
+    out.push_str(distinct_id);
+    out.push_str(",\"uuid\":\"");
+    out.push_str(record.uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+    out.push_str("\",\"timestamp\":\"");
+    push_rfc3339(&mut out, record.time);
+    out.push_str("\",\"properties\":{");
+    for (name, value) in record.properties.iter_at(level).filter(|(_, v)| is_sendable(v)) {
+        push_json_str(&mut out, name);
+        out.push(':');
+        push_value(&mut out, value, envelope);
+        out.push(',');
     }
-}
-
-struct PropertiesJson<'a> {
-    properties: &'a Properties,
-    envelope: &'a Envelope<'a>,
-    level: Level,
-}
-
-impl Serialize for PropertiesJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        // Null and non-finite values are omitted, as PostHog expects.
-        for (name, value) in self.properties.iter_at(self.level).filter(|(_, v)| is_sendable(v)) {
-            map.serialize_entry(name, &ValueJson(value, self.envelope))?;
-        }
-        let e = self.envelope;
-        map.serialize_entry("$lib", LIB_NAME)?;
-        map.serialize_entry("$lib_version", LIB_VERSION)?;
-        map.serialize_entry("$app_name", &e.app_name)?;
-        map.serialize_entry("$app_version", &e.app_version)?;
-        map.serialize_entry("$os", std::env::consts::OS)?;
-        map.serialize_entry("$arch", std::env::consts::ARCH)?;
-        map.serialize_entry("$session_id", &e.session_id)?;
-        map.serialize_entry("$catalog_digest", &e.catalog_digest)?;
-        map.serialize_entry("$process_person_profile", &false)?;
-        map.end()
-    }
+    out.push_str(tail);
+    out.push_str("}}");
+    out
 }
 
 fn is_sendable(value: &Value) -> bool {
@@ -107,34 +102,76 @@ fn is_sendable(value: &Value) -> bool {
     }
 }
 
-struct ValueJson<'a>(&'a Value, &'a Envelope<'a>);
-
-impl Serialize for ValueJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::Int(i) => s.serialize_i64(*i),
-            Value::UInt(u) => s.serialize_u64(*u),
-            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
-            Value::Text(t) => s.serialize_str(t),
-            Value::Uuid(u) => s.serialize_str(u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer())),
-            Value::Hashed(digest) => s.serialize_str(&digest.keyed(self.1.hash_key())),
-            Value::List(items) => {
-                // Inside a list a missing value keeps its place as null.
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(&ValueJson(item, self.1))?;
-                }
-                seq.end()
-            }
-            Value::Null | Value::Float(_) => s.serialize_unit(),
+fn push_value(out: &mut String, value: &Value, envelope: &Envelope<'_>) {
+    match value {
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
         }
+        Value::UInt(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::Float(f) if f.is_finite() => {
+            // serde_json's float form (shortest round trip, `1.0` not `1`),
+            // so that a float stays a float for the receiver.
+            out.push_str(&serde_json::Number::from_f64(*f).map(|n| n.to_string()).unwrap_or_default());
+        }
+        Value::Text(t) => push_json_str(out, t),
+        Value::Uuid(u) => {
+            out.push('"');
+            out.push_str(u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+            out.push('"');
+        }
+        Value::Hashed(digest) => push_json_str(out, &digest.keyed(envelope.hash_key())),
+        Value::List(items) => {
+            // Inside a list a missing value keeps its place as null.
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_value(out, item, envelope);
+            }
+            out.push(']');
+        }
+        Value::Null | Value::Float(_) => out.push_str("null"),
     }
+}
+
+/// Appends `text` as a JSON string, escaping what JSON requires (quotes,
+/// backslashes, control characters) the way serde_json does; runs of
+/// ordinary characters are copied whole.
+pub(crate) fn push_json_str(out: &mut String, text: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Properties;
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
@@ -158,6 +195,7 @@ mod tests {
             catalog_digest: "0123456789abcdef",
             identity: &identity,
             hash_key: OnceCell::new(),
+            rendered: OnceCell::new(),
         };
         let json: serde_json::Value = serde_json::from_str(&encode(&record, &envelope, Level::Full)).unwrap();
         assert_eq!(json["event"], "tool_call");
@@ -177,5 +215,65 @@ mod tests {
         assert_eq!(props["$process_person_profile"], false);
         assert_eq!(props["$catalog_digest"], "0123456789abcdef");
         assert_eq!(props["$os"], std::env::consts::OS);
+    }
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_does() {
+        let samples = [
+            "",
+            "plain",
+            "quote \" and \\ backslash",
+            "tab\tnew\nline\r",
+            "\u{0}\u{1f}\u{7f}",
+            "é ✓ 😀",
+            "\u{8}\u{c}",
+        ];
+        for sample in samples {
+            let mut ours = String::new();
+            push_json_str(&mut ours, sample);
+            assert_eq!(ours, serde_json::to_string(sample).unwrap(), "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn values_parse_back_to_what_was_captured() {
+        let record = Record::new(
+            "mixed".into(),
+            Properties::new()
+                .with("neg", -5i64)
+                .with("big", u64::MAX)
+                .with("float", 1.0f64)
+                .with("tiny", 1e-300f64)
+                .with("inf", f64::INFINITY)
+                .with("nested", vec![vec![Value::from(1u8), Value::Null], vec![]])
+                .with("id", uuid::Uuid::nil())
+                .with("text", Value::text("line\nbreak \"quoted\"")),
+        );
+        let identity = Identity::new(None, None);
+        let envelope = Envelope {
+            distinct_id: "id \"odd\"".into(),
+            session_id: "s",
+            app_name: "app",
+            app_version: "1",
+            catalog_digest: "d",
+            identity: &identity,
+            hash_key: OnceCell::new(),
+            rendered: OnceCell::new(),
+        };
+        let text = encode(&record, &envelope, Level::Usage);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let props = &json["properties"];
+        assert_eq!(json["distinct_id"], "id \"odd\"");
+        assert_eq!(props["neg"], -5);
+        assert_eq!(props["big"], u64::MAX);
+        assert!(text.contains("\"float\":1.0"), "a float stays a float: {text}");
+        assert_eq!(props["tiny"], 1e-300);
+        assert!(props.get("inf").is_none());
+        assert_eq!(props["nested"], serde_json::json!([[1, null], []]));
+        assert_eq!(props["id"], "00000000-0000-0000-0000-000000000000");
+        assert_eq!(props["text"], "line\nbreak \"quoted\"");
+        let empty = Record::new("empty".into(), Properties::new());
+        let json: serde_json::Value = serde_json::from_str(&encode(&empty, &envelope, Level::Usage)).unwrap();
+        assert_eq!(json["properties"]["$process_person_profile"], false);
     }
 }

@@ -23,7 +23,7 @@ impl Recent {
 
     /// Adds a delivered batch (worker thread only); the file is rewritten by
     /// [`Recent::save`], once per flush interval, flush or shutdown.
-    pub(crate) fn record(&mut self, batch: &Batch) {
+    pub(crate) fn record(&mut self, batch: Batch) {
         let Some(path) = &self.path else { return };
         if self.capacity == 0 {
             return;
@@ -33,9 +33,10 @@ impl Recent {
                 .map(|text| text.lines().map(str::to_owned).collect())
                 .unwrap_or_default()
         });
-        // Only the newest `capacity` events of the batch can stay.
-        let newest = batch.events().len().saturating_sub(self.capacity);
-        events.extend(batch.events()[newest..].iter().map(|e| e.json().to_owned()));
+        // Only the newest `capacity` events of the batch can stay; their JSON
+        // is moved, not copied.
+        let newest = batch.events.len().saturating_sub(self.capacity);
+        events.extend(batch.events.into_iter().skip(newest).map(|e| e.json));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;

@@ -119,7 +119,7 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
             inner.counters.captured();
         }
         let batch = Batch { events: spooled.events };
-        if !send_batch(inner, outlet, index, &batch, Some(spooled.path)) {
+        if !send_batch(inner, outlet, index, batch, Some(spooled.path)) {
             break;
         }
     }
@@ -144,20 +144,38 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut VecDeque<Record>) {
         return;
     }
     let envelope = inner.envelope();
+    // Each level is encoded once; the last sink that needs it takes the
+    // events instead of copying them.
+    let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent)).collect();
+    let mut still_needed = [0usize; 3];
+    for level in &levels {
+        still_needed[*level as usize] += 1;
+    }
     let mut encoded: [Option<Vec<EncodedEvent>>; 3] = Default::default();
-    for index in 0..outlet.sinks.len() {
+    for (index, level) in levels.into_iter().enumerate() {
         let route = &inner.routes[index];
-        let level = route.level_under(consent);
-        let events =
-            encoded[level as usize].get_or_insert_with(|| encode_all(inner, &records, &envelope, level));
-        let admitted: Vec<EncodedEvent> = events.iter().filter(|e| route.admits(e)).cloned().collect();
-        for chunk in admitted.chunks(inner.settings.batch_size) {
-            let batch = Batch { events: chunk.to_vec() };
+        let slot = &mut encoded[level as usize];
+        let events = slot.get_or_insert_with(|| encode_all(inner, &records, &envelope, level));
+        still_needed[level as usize] -= 1;
+        let admitted: Vec<EncodedEvent> = if still_needed[level as usize] == 0 {
+            let mut events = slot.take().unwrap_or_default();
+            events.retain(|e| route.admits(e));
+            events
+        } else {
+            events.iter().filter(|e| route.admits(e)).cloned().collect()
+        };
+        let mut admitted = admitted.into_iter();
+        loop {
+            let chunk: Vec<EncodedEvent> = admitted.by_ref().take(inner.settings.batch_size).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let batch = Batch { events: chunk };
             let spooled = match (&outlet.spool, outlet.local[index]) {
                 (Some(spool), false) => spool.write(&inner.sink_names[index], &batch.events),
                 _ => None,
             };
-            send_batch(inner, outlet, index, &batch, spooled);
+            send_batch(inner, outlet, index, batch, spooled);
         }
     }
 }
@@ -181,10 +199,10 @@ fn send_batch(
     inner: &Inner,
     outlet: &mut Outlet,
     index: usize,
-    batch: &Batch,
+    batch: Batch,
     spooled: Option<PathBuf>,
 ) -> bool {
-    let later = match send_to(inner, outlet.sinks[index].as_mut(), &inner.sink_names[index], batch) {
+    let later = match send_to(inner, outlet.sinks[index].as_mut(), &inner.sink_names[index], &batch) {
         Sent::Whole if !outlet.local[index] => {
             outlet.recent.record(batch);
             false
