@@ -286,6 +286,8 @@ fn encode_at(inner: &Inner, record: &Record, envelope: &Envelope<'_>, level: Lev
 
 /// Whether lists nest deeper than [`MAX_DEPTH`], found without recursion.
 fn too_deep(value: &Value) -> bool {
+    // Most properties are scalars: no need for a stack (and its allocation).
+    let Value::List(_) = value else { return false };
     let mut stack = vec![(value, 1)];
     while let Some((value, depth)) = stack.pop() {
         if let Value::List(items) = value {
