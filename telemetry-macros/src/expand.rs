@@ -135,12 +135,20 @@ fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
         quote_spanned!(ty.span()=> #private::#helper::<#ty>(&self.#member))
     };
     let push = |value: TokenStream| quote!(__telemetry_out.push(#name, #value););
+    // Field values are written straight into the packed properties, without
+    // a `Value` in between (so text is copied once, and nothing allocates).
+    let write = |helper: &str, level: TokenStream| {
+        let helper = Ident::new(helper, Span::call_site());
+        quote_spanned!(ty.span()=>
+            #private::#helper::<#ty>(__telemetry_out, #name, #private::Level::#level, &self.#member);
+        )
+    };
     match classification(field) {
-        None => push(call("public")),
-        Some(Classification::Public) => push(call("classified")),
+        None => write("public", quote!(Usage)),
+        Some(Classification::Public) => write("classified", quote!(Usage)),
         Some(Classification::OptIn) => {
-            let value = call("classified");
-            quote!(if __telemetry_level >= #private::Level::Full { __telemetry_out.push_opt_in(#name, #value); })
+            let write = write("classified", quote!(Full));
+            quote!(if __telemetry_level >= #private::Level::Full { #write })
         }
         Some(Classification::Redact(RedactMode::Drop)) => {
             let check = call("redact_drop");

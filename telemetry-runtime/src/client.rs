@@ -1,6 +1,7 @@
 //! A telemetry client: consent, identity, queue and the lazily started worker.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,6 +21,7 @@ use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::notice;
 use crate::platform;
+use crate::properties::MAX_DEPTH;
 use crate::queue::Queue;
 use crate::route::Route;
 use crate::sink::{JsonlSink, Sink, StderrSink};
@@ -33,6 +35,15 @@ const CONSENT_FILE: &str = "telemetry_consent";
 pub(crate) const LOCAL_EVENTS_FILE: &str = "telemetry_events.jsonl";
 /// File name of the record of recent deliveries inside the data directory.
 pub(crate) const RECENT_FILE: &str = "telemetry_recent.jsonl";
+
+/// A scratch buffer larger than this (after an unusually large event) is
+/// freed rather than kept for the thread's next capture.
+const MAX_SCRATCH_BYTES: usize = 16 * 1024;
+
+thread_local! {
+    /// Each thread's buffer for packing a typed event's properties.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
 
 /// A handle to one telemetry client. Cheap to clone; every clone is the same
 /// client.
@@ -291,13 +302,19 @@ impl Telemetry {
         if E::SAMPLE_RATE < 1.0 && !sampled(E::SAMPLE_RATE) {
             return;
         }
-        let mut properties = Properties::with_capacity(E::SCHEMA.fields.len() + 1);
+        // The properties are packed into this thread's scratch buffer and
+        // copied into the queue's: nothing is allocated per event.
+        let mut properties = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
         event.write_properties(level, &mut properties);
         if E::SAMPLE_RATE < 1.0 {
             properties.push("$sample_rate", Value::Float(E::SAMPLE_RATE));
         }
-        let record = Record::new(Cow::Borrowed(E::NAME), properties);
-        self.inner.enqueue(Record { min_level: E::MIN_LEVEL, ..record });
+        let record = Record::new(Cow::Borrowed(E::NAME));
+        self.inner.enqueue(Record { min_level: E::MIN_LEVEL, ..record }, &properties);
+        let buffer = properties.into_buffer();
+        if buffer.capacity() <= MAX_SCRATCH_BYTES {
+            let _ = SCRATCH.try_with(|scratch| scratch.set(buffer));
+        }
     }
 
     /// Captures an event by name with ready-made properties. Names must be
@@ -313,7 +330,7 @@ impl Telemetry {
             self.inner.counters.dropped(DropReason::Invalid, 1);
             return;
         }
-        self.inner.enqueue(Record::new(name, properties));
+        self.inner.enqueue(Record::new(name), &properties);
     }
 
     /// Adds one to a counter. Counters are kept in memory and sent as one
@@ -458,9 +475,14 @@ impl Inner {
         Level::from_u8(self.consent_level.load(Relaxed))
     }
 
-    fn enqueue(self: &Arc<Self>, record: Record) {
+    fn enqueue(self: &Arc<Self>, record: Record, properties: &Properties) {
+        if properties.too_deep() {
+            log::warn!("Telemetry event {:?} nests lists deeper than {MAX_DEPTH}: dropped.", record.name);
+            self.counters.dropped(DropReason::Invalid, 1);
+            return;
+        }
         self.ensure_worker();
-        match self.queue.push(record) {
+        match self.queue.push(record, properties) {
             Ok(()) => self.counters.captured(),
             // Captured while shutting down: counted in, then out, so that
             // `captured == sent + dropped` (less the queue-full drops) holds.

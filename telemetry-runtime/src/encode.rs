@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use crate::event::Record;
 use crate::identity::Identity;
+use crate::properties::{entries, list_items, Packed};
 use crate::time::push_rfc3339;
-use crate::value::Value;
 use crate::Level;
 
 /// Library name sent as `$lib`.
@@ -71,9 +71,9 @@ impl Envelope<'_> {
 /// `{"event", "distinct_id", "uuid", "timestamp", "properties": {...}}`,
 /// with only the properties allowed at `level`. Null and non-finite values
 /// are left out, as PostHog expects.
-pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>, level: Level) -> String {
+pub(crate) fn encode(record: &Record, properties: &[u8], envelope: &Envelope<'_>, level: Level) -> String {
     let (distinct_id, tail) = envelope.rendered();
-    let mut out = String::with_capacity(160 + tail.len() + 32 * record.properties.len());
+    let mut out = String::with_capacity(160 + tail.len() + 2 * properties.len());
     out.push_str("{\"event\":");
     push_json_str(&mut out, &record.name);
     out.push_str(",\"distinct_id\":");
@@ -83,8 +83,12 @@ pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>, level: Level) -> 
     out.push_str("\",\"timestamp\":\"");
     push_rfc3339(&mut out, record.time);
     out.push_str("\",\"properties\":{");
-    for (name, value) in record.properties.iter_at(level).filter(|(_, v)| is_sendable(v)) {
-        push_json_str(&mut out, name);
+    for entry in entries(properties).filter(|entry| entry.level <= level) {
+        let value = Packed::read(entry.value);
+        if value.is_omitted() {
+            continue;
+        }
+        push_json_str(&mut out, entry.name);
         out.push(':');
         push_value(&mut out, value, envelope);
         out.push(',');
@@ -94,39 +98,25 @@ pub(crate) fn encode(record: &Record, envelope: &Envelope<'_>, level: Level) -> 
     out
 }
 
-fn is_sendable(value: &Value) -> bool {
+fn push_value(out: &mut String, value: Packed<'_>, envelope: &Envelope<'_>) {
     match value {
-        Value::Null => false,
-        Value::Float(f) => f.is_finite(),
-        _ => true,
-    }
-}
-
-fn push_value(out: &mut String, value: &Value, envelope: &Envelope<'_>) {
-    match value {
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::UInt(u) => {
-            let _ = write!(out, "{u}");
-        }
-        Value::Float(f) if f.is_finite() => {
-            // serde_json's float form (shortest round trip, `1.0` not `1`),
-            // so that a float stays a float for the receiver.
-            out.push_str(&serde_json::Number::from_f64(*f).map(|n| n.to_string()).unwrap_or_default());
-        }
-        Value::Text(t) => push_json_str(out, t),
-        Value::Uuid(u) => {
+        Packed::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Packed::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
+        Packed::UInt(u) => out.push_str(itoa::Buffer::new().format(u)),
+        // serde_json's float form (shortest round trip, `1.0` not `1`), so
+        // that a float stays a float for the receiver.
+        Packed::Float(f) if f.is_finite() => out.push_str(zmij::Buffer::new().format_finite(f)),
+        Packed::Text(t) => push_json_str(out, t),
+        Packed::Uuid(u) => {
             out.push('"');
             out.push_str(u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
             out.push('"');
         }
-        Value::Hashed(digest) => push_json_str(out, &digest.keyed(envelope.hash_key())),
-        Value::List(items) => {
+        Packed::Hashed(digest) => push_json_str(out, &digest.keyed(envelope.hash_key())),
+        Packed::List(count, items) => {
             // Inside a list a missing value keeps its place as null.
             out.push('[');
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in list_items(count, items).enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -134,7 +124,7 @@ fn push_value(out: &mut String, value: &Value, envelope: &Envelope<'_>) {
             }
             out.push(']');
         }
-        Value::Null | Value::Float(_) => out.push_str("null"),
+        Packed::Null | Packed::Float(_) => out.push_str("null"),
     }
 }
 
@@ -171,20 +161,19 @@ pub(crate) fn push_json_str(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::Properties;
+    use crate::{Properties, Value};
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn posthog_event_shape() {
-        let mut record = Record::new(
-            "tool_call".into(),
-            Properties::new()
-                .with("ok", true)
-                .with("count", 3u32)
-                .with("skipped", None::<u32>)
-                .with("nan", f64::NAN)
-                .with("tags", vec!["a", "b"]),
-        );
+        let mut record = Record::new("tool_call".into());
+        let properties = Properties::new()
+            .with("ok", true)
+            .with("count", 3u32)
+            .with("skipped", None::<u32>)
+            .with("nan", f64::NAN)
+            .with("tags", vec!["a", "b"])
+            .with_opt_in("secret", "only at full");
         record.time = UNIX_EPOCH + Duration::from_millis(1_000_001);
         let identity = Identity::new(None, None);
         let envelope = Envelope {
@@ -197,7 +186,10 @@ mod tests {
             hash_key: OnceCell::new(),
             rendered: OnceCell::new(),
         };
-        let json: serde_json::Value = serde_json::from_str(&encode(&record, &envelope, Level::Full)).unwrap();
+        let usage = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
+        assert!(!usage.contains("only at full"), "{usage}");
+        let json: serde_json::Value =
+            serde_json::from_str(&encode(&record, properties.as_bytes(), &envelope, Level::Full)).unwrap();
         assert_eq!(json["event"], "tool_call");
         assert_eq!(json["distinct_id"], "id-1");
         assert_eq!(json["uuid"], record.uuid.to_string());
@@ -206,6 +198,7 @@ mod tests {
         assert_eq!(props["ok"], true);
         assert_eq!(props["count"], 3);
         assert_eq!(props["tags"], serde_json::json!(["a", "b"]));
+        assert_eq!(props["secret"], "only at full");
         assert!(!props.contains_key("skipped"));
         assert!(!props.contains_key("nan"));
         assert_eq!(props["$lib"], LIB_NAME);
@@ -237,18 +230,17 @@ mod tests {
 
     #[test]
     fn values_parse_back_to_what_was_captured() {
-        let record = Record::new(
-            "mixed".into(),
-            Properties::new()
-                .with("neg", -5i64)
-                .with("big", u64::MAX)
-                .with("float", 1.0f64)
-                .with("tiny", 1e-300f64)
-                .with("inf", f64::INFINITY)
-                .with("nested", vec![vec![Value::from(1u8), Value::Null], vec![]])
-                .with("id", uuid::Uuid::nil())
-                .with("text", Value::text("line\nbreak \"quoted\"")),
-        );
+        let record = Record::new("mixed".into());
+        let properties = Properties::new()
+            .with("neg", -5i64)
+            .with("big", u64::MAX)
+            .with("float", 1.0f64)
+            .with("tiny", 1e-300f64)
+            .with("big_float", 1e300f64)
+            .with("inf", f64::INFINITY)
+            .with("nested", vec![vec![Value::from(1u8), Value::Null], vec![]])
+            .with("id", uuid::Uuid::nil())
+            .with("text", Value::text("line\nbreak \"quoted\""));
         let identity = Identity::new(None, None);
         let envelope = Envelope {
             distinct_id: "id \"odd\"".into(),
@@ -260,7 +252,7 @@ mod tests {
             hash_key: OnceCell::new(),
             rendered: OnceCell::new(),
         };
-        let text = encode(&record, &envelope, Level::Usage);
+        let text = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let props = &json["properties"];
         assert_eq!(json["distinct_id"], "id \"odd\"");
@@ -268,12 +260,26 @@ mod tests {
         assert_eq!(props["big"], u64::MAX);
         assert!(text.contains("\"float\":1.0"), "a float stays a float: {text}");
         assert_eq!(props["tiny"], 1e-300);
+        assert_eq!(props["big_float"], 1e300);
+        // Numbers are written exactly as serde_json writes them.
+        for (name, value) in properties.iter() {
+            if let Value::Int(_) | Value::UInt(_) | Value::Float(_) = value {
+                let number = match value {
+                    Value::Int(i) => serde_json::to_string(&i),
+                    Value::UInt(u) => serde_json::to_string(&u),
+                    Value::Float(f) if f.is_finite() => serde_json::to_string(&f),
+                    _ => continue,
+                };
+                assert!(text.contains(&format!("\"{name}\":{}", number.unwrap())), "{name}: {text}");
+            }
+        }
         assert!(props.get("inf").is_none());
         assert_eq!(props["nested"], serde_json::json!([[1, null], []]));
         assert_eq!(props["id"], "00000000-0000-0000-0000-000000000000");
         assert_eq!(props["text"], "line\nbreak \"quoted\"");
-        let empty = Record::new("empty".into(), Properties::new());
-        let json: serde_json::Value = serde_json::from_str(&encode(&empty, &envelope, Level::Usage)).unwrap();
+        let empty = Record::new("empty".into());
+        let json: serde_json::Value =
+            serde_json::from_str(&encode(&empty, &[], &envelope, Level::Usage)).unwrap();
         assert_eq!(json["properties"]["$process_person_profile"], false);
     }
 }

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::ops::Range;
 use std::time::SystemTime;
 
 use uuid::Uuid;
@@ -58,28 +59,75 @@ pub trait TelemetryEvent {
 
 /// An event waiting in the queue: classified, timestamped, with its uuid.
 /// The uuid and timestamp are fixed here, so retries resend them unchanged.
+/// Its properties are in the buffer of the [`Records`] that hold it.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) name: Cow<'static, str>,
     pub(crate) uuid: Uuid,
     pub(crate) time: SystemTime,
-    pub(crate) properties: Properties,
     /// An aggregated counter (labels and `count`), not a single event.
     pub(crate) counter: bool,
     /// The lowest level at which the event is sent at all (`Full` for an
     /// opt-in event).
     pub(crate) min_level: Level,
+    /// Where its packed properties are in the buffer of its [`Records`].
+    pub(crate) properties: Range<usize>,
 }
 
 impl Record {
-    pub(crate) fn new(name: Cow<'static, str>, properties: Properties) -> Record {
+    pub(crate) fn new(name: Cow<'static, str>) -> Record {
         Record {
             name,
             uuid: event_uuid(),
             time: SystemTime::now(),
-            properties,
             counter: false,
             min_level: Level::Usage,
+            properties: 0..0,
+        }
+    }
+}
+
+/// Records and one buffer that holds the packed properties of them all: a
+/// queued event costs no allocation of its own, and the buffers are kept
+/// and reused from one batch to the next.
+#[derive(Debug, Default)]
+pub(crate) struct Records {
+    records: Vec<Record>,
+    properties: Vec<u8>,
+}
+
+impl Records {
+    pub(crate) fn push(&mut self, mut record: Record, properties: &Properties) {
+        let start = self.properties.len();
+        self.properties.extend_from_slice(properties.as_bytes());
+        record.properties = start..self.properties.len();
+        self.records.push(record);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Each record with its packed properties.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Record, &[u8])> {
+        self.records
+            .iter()
+            .map(|record| (record, self.properties.get(record.properties.clone()).unwrap_or_default()))
+    }
+
+    /// Empties both lists, keeping their memory for the next batch unless a
+    /// burst made it much larger than usual.
+    pub(crate) fn clear(&mut self) {
+        const KEEP_BYTES: usize = 1 << 20;
+        self.records.clear();
+        self.properties.clear();
+        if self.properties.capacity() > KEEP_BYTES {
+            self.properties.shrink_to(KEEP_BYTES);
+            self.records.shrink_to(KEEP_BYTES / 128);
         }
     }
 }

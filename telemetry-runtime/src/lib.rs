@@ -44,6 +44,7 @@ mod identity;
 mod level;
 mod notice;
 mod platform;
+mod properties;
 mod property;
 mod queue;
 mod recent;
@@ -72,12 +73,13 @@ pub use counter::Counter;
 pub use encode::{LIB_NAME, LIB_VERSION};
 pub use event::TelemetryEvent;
 pub use level::Level;
+pub use properties::Properties;
 pub use property::{PropertyValue, PublicByDefault, RedactableText};
 pub use redact::Digest;
 pub use route::Route;
 pub use schema::{Classification, EventSchema, FieldSchema, RedactMode};
 pub use stats::{DropReason, Stats};
-pub use value::{Properties, Value};
+pub use value::Value;
 
 /// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
 /// every field at compile time.

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use crate::catalog::Registration;
+pub use crate::properties::ValueWriter;
 pub use crate::property::{PropertyValue, PublicByDefault, RedactableText};
 pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode};
 pub use crate::{Level, Properties, TelemetryEvent, Value};
@@ -25,10 +26,15 @@ pub fn enabled(level: Level) -> bool {
     COMPILED_IN && crate::level() >= level
 }
 
-/// A value of a type that is public without a classification.
-#[inline]
-pub fn public<T: PropertyValue + PublicByDefault + ?Sized>(value: &T) -> Value {
-    value.to_value()
+/// Writes a field of a type that is public without a classification.
+#[inline(always)]
+pub fn public<T: PropertyValue + PublicByDefault + ?Sized>(
+    out: &mut Properties,
+    name: &'static str,
+    level: Level,
+    value: &T,
+) {
+    out.write(name, level, value);
 }
 
 /// The value of an argument named in `args(...)` of an instrumented function.
@@ -56,10 +62,16 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
-/// A value the author classified `public` or `opt_in`.
-#[inline]
-pub fn classified<T: PropertyValue + ?Sized>(value: &T) -> Value {
-    value.to_value()
+/// Writes a field the author classified `public` (at `Usage`) or `opt_in`
+/// (at `Full`).
+#[inline(always)]
+pub fn classified<T: PropertyValue + ?Sized>(
+    out: &mut Properties,
+    name: &'static str,
+    level: Level,
+    value: &T,
+) {
+    out.write(name, level, value);
 }
 
 /// `redact = "marker"`: a fixed text when a value is present.

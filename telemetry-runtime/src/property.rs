@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::properties::ValueWriter;
 use crate::redact::Digest;
 use crate::Value;
 
@@ -29,6 +30,15 @@ use crate::Value;
 pub trait PropertyValue {
     /// The value to send.
     fn to_value(&self) -> Value;
+
+    /// Writes the value into an event's packed properties. The provided
+    /// form goes through [`to_value`](PropertyValue::to_value); the
+    /// library's own types write directly, without allocating.
+    #[doc(hidden)]
+    #[inline]
+    fn pack(&self, out: &mut ValueWriter<'_>) {
+        out.value(&self.to_value());
+    }
 }
 
 /// A property type whose values are safe to send without a classification:
@@ -57,23 +67,48 @@ pub trait RedactableText {
 }
 
 macro_rules! public_scalar {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty => |$v:ident, $out:ident| $pack:expr),* $(,)?) => {$(
         impl PropertyValue for $ty {
             #[inline]
             fn to_value(&self) -> Value {
                 Value::from(*self)
             }
+            #[inline]
+            fn pack(&self, $out: &mut ValueWriter<'_>) {
+                let $v = *self;
+                $pack
+            }
         }
         impl PublicByDefault for $ty {}
     )*};
 }
-public_scalar!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, bool, Uuid, Duration);
+public_scalar!(
+    i8 => |v, out| out.int(i64::from(v)),
+    i16 => |v, out| out.int(i64::from(v)),
+    i32 => |v, out| out.int(i64::from(v)),
+    i64 => |v, out| out.int(v),
+    isize => |v, out| out.int(v as i64),
+    u8 => |v, out| out.uint(u64::from(v)),
+    u16 => |v, out| out.uint(u64::from(v)),
+    u32 => |v, out| out.uint(u64::from(v)),
+    u64 => |v, out| out.uint(v),
+    usize => |v, out| out.uint(v as u64),
+    f32 => |v, out| out.float(f64::from(v)),
+    f64 => |v, out| out.float(v),
+    bool => |v, out| out.bool(v),
+    Uuid => |v, out| out.uuid(&v),
+    Duration => |v, out| out.float(v.as_secs_f64() * 1000.0),
+);
 
 macro_rules! text {
     ($($ty:ty),*) => {$(
         impl PropertyValue for $ty {
             fn to_value(&self) -> Value {
                 Value::Text(Cow::Owned(str::to_owned(self.as_ref())))
+            }
+            #[inline]
+            fn pack(&self, out: &mut ValueWriter<'_>) {
+                out.text(self.as_ref());
             }
         }
         impl RedactableText for $ty {
@@ -93,6 +128,10 @@ impl<T: PropertyValue + ?Sized> PropertyValue for &T {
     fn to_value(&self) -> Value {
         (**self).to_value()
     }
+    #[inline]
+    fn pack(&self, out: &mut ValueWriter<'_>) {
+        (**self).pack(out);
+    }
 }
 impl<T: PublicByDefault + ?Sized> PublicByDefault for &T {}
 impl<T: RedactableText + ?Sized> RedactableText for &T {
@@ -107,6 +146,13 @@ impl<T: RedactableText + ?Sized> RedactableText for &T {
 impl<T: PropertyValue> PropertyValue for Option<T> {
     fn to_value(&self) -> Value {
         self.as_ref().map_or(Value::Null, PropertyValue::to_value)
+    }
+    #[inline]
+    fn pack(&self, out: &mut ValueWriter<'_>) {
+        match self {
+            Some(value) => value.pack(out),
+            None => out.null(),
+        }
     }
 }
 impl<T: PublicByDefault> PublicByDefault for Option<T> {}
@@ -123,12 +169,18 @@ impl<T: PropertyValue> PropertyValue for [T] {
     fn to_value(&self) -> Value {
         Value::List(self.iter().map(PropertyValue::to_value).collect())
     }
+    fn pack(&self, out: &mut ValueWriter<'_>) {
+        out.list(self);
+    }
 }
 impl<T: PublicByDefault> PublicByDefault for [T] {}
 
 impl<T: PropertyValue> PropertyValue for Vec<T> {
     fn to_value(&self) -> Value {
         self.as_slice().to_value()
+    }
+    fn pack(&self, out: &mut ValueWriter<'_>) {
+        out.list(self);
     }
 }
 impl<T: PublicByDefault> PublicByDefault for Vec<T> {}

@@ -4,12 +4,12 @@
 //! swap the whole queue out. Nothing does I/O while holding it, so a capture
 //! never waits on the network or the disk.
 
-use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::event::Record;
+use crate::event::{Record, Records};
 use crate::stats::DropReason;
+use crate::Properties;
 
 pub(crate) struct Queue {
     state: Mutex<State>,
@@ -23,7 +23,7 @@ pub(crate) struct Queue {
 
 #[derive(Default)]
 struct State {
-    events: VecDeque<Record>,
+    events: Records,
     flush_requested: u64,
     flush_completed: u64,
     /// Set by shutdown: the worker drains, delivers what it can before this
@@ -58,8 +58,9 @@ impl Queue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a record, or says why it was refused.
-    pub(crate) fn push(&self, record: Record) -> Result<(), DropReason> {
+    /// Queues a record with a copy of its properties, or says why it was
+    /// refused.
+    pub(crate) fn push(&self, record: Record, properties: &Properties) -> Result<(), DropReason> {
         let mut state = self.lock();
         if state.stop_deadline.is_some() {
             return Err(DropReason::Shutdown);
@@ -67,7 +68,7 @@ impl Queue {
         if state.events.len() >= self.capacity {
             return Err(DropReason::QueueFull);
         }
-        state.events.push_back(record);
+        state.events.push(record, properties);
         if state.events.len() == self.batch_size {
             self.wake_worker.notify_one();
         }
@@ -85,7 +86,7 @@ impl Queue {
     /// Blocks the worker until there is a full batch, a flush or shutdown
     /// request, or `interval_end` passes; then moves every queued record into
     /// `into` (which must be empty).
-    pub(crate) fn take(&self, interval_end: Instant, into: &mut VecDeque<Record>) -> Taken {
+    pub(crate) fn take(&self, interval_end: Instant, into: &mut Records) -> Taken {
         let mut state = self.lock();
         loop {
             let ready = state.events.len() >= self.batch_size

@@ -22,6 +22,14 @@ impl Digest {
         Digest(kept)
     }
 
+    pub(crate) fn to_bytes(self) -> [u8; 16] {
+        self.0
+    }
+
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> Digest {
+        Digest(bytes)
+    }
+
     /// The keyed hash sent on the wire: 32 hex digits.
     pub(crate) fn keyed(self, key: (u64, u64)) -> String {
         let mut secret = [0; 16];

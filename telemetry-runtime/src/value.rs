@@ -6,7 +6,6 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::redact::Digest;
-use crate::Level;
 
 /// One property value, already classified: whatever is in a `Value` may be
 /// sent at the consent level it was built for.
@@ -118,114 +117,5 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 impl<T: Into<Value>> From<Vec<T>> for Value {
     fn from(value: Vec<T>) -> Value {
         Value::List(value.into_iter().map(Into::into).collect())
-    }
-}
-
-/// The properties of one event, in order.
-///
-/// ```
-/// use telemetry_runtime::{Properties, Value};
-/// let props = Properties::new()
-///     .with("command", "build")
-///     .with("duration_ms", 12.5)
-///     .with("target", Value::text(String::from("x86_64")));
-/// assert_eq!(props.get("command"), Some(&Value::from("build")));
-/// assert_eq!(props.len(), 3);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Properties {
-    /// Each property with the consent level it needs: `Full` for opt-in
-    /// values, so that a sink limited to `Usage` can leave them out.
-    entries: Vec<(&'static str, Value, Level)>,
-}
-
-impl Properties {
-    /// An empty list.
-    pub fn new() -> Properties {
-        Properties::default()
-    }
-
-    /// An empty list with room for `n` properties.
-    pub fn with_capacity(n: usize) -> Properties {
-        Properties { entries: Vec::with_capacity(n) }
-    }
-
-    /// Adds a property. Names must be non-empty and must not start with `$`
-    /// (reserved for the library's own properties): such a property is
-    /// dropped with a warning.
-    pub fn with(mut self, name: &'static str, value: impl Into<Value>) -> Properties {
-        self.insert(name, value);
-        self
-    }
-
-    /// Adds a property that is sent only at `Full` consent: below it, and to
-    /// sinks whose route is limited to `Usage`, it is left out.
-    pub fn with_opt_in(mut self, name: &'static str, value: impl Into<Value>) -> Properties {
-        self.insert_at(name, value.into(), Level::Full);
-        self
-    }
-
-    /// Adds a property in place; see [`Properties::with`]. Setting a name
-    /// again replaces its value.
-    pub fn insert(&mut self, name: &'static str, value: impl Into<Value>) {
-        self.insert_at(name, value.into(), Level::Usage);
-    }
-
-    fn insert_at(&mut self, name: &'static str, value: Value, level: Level) {
-        if name.is_empty() || name.starts_with('$') {
-            log::warn!("Telemetry property name {name:?} is reserved or empty: dropped.");
-            return;
-        }
-        match self.entries.iter_mut().find(|(n, ..)| *n == name) {
-            Some(entry) => *entry = (name, value, level),
-            None => self.entries.push((name, value, level)),
-        }
-    }
-
-    /// Adds a property whose name is known to be unique and valid (checked
-    /// at compile time by the derive).
-    #[doc(hidden)]
-    pub fn push(&mut self, name: &'static str, value: Value) {
-        self.entries.push((name, value, Level::Usage));
-    }
-
-    /// Adds an opt-in property whose name was checked at compile time.
-    #[doc(hidden)]
-    pub fn push_opt_in(&mut self, name: &'static str, value: Value) {
-        self.entries.push((name, value, Level::Full));
-    }
-
-    /// The value of a property, if present.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.entries.iter().find(|(n, ..)| *n == name).map(|(_, v, _)| v)
-    }
-
-    /// Number of properties.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The properties in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
-        self.entries.iter().map(|(n, v, _)| (*n, v))
-    }
-
-    /// The properties a sink limited to `level` may receive.
-    pub(crate) fn iter_at(&self, level: Level) -> impl Iterator<Item = (&'static str, &Value)> {
-        self.entries.iter().filter(move |(.., l)| *l <= level).map(|(n, v, _)| (*n, v))
-    }
-
-    /// The highest level any property needs.
-    pub(crate) fn max_level(&self, limit: Level) -> Level {
-        self.entries.iter().map(|(.., l)| *l).filter(|l| *l <= limit).max().unwrap_or(Level::Usage)
-    }
-
-    pub(crate) fn into_values(self) -> Vec<Value> {
-        self.entries.into_iter().map(|(_, v, _)| v).collect()
     }
 }

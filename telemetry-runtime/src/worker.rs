@@ -2,7 +2,6 @@
 //! and hands them to every sink.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,16 +9,13 @@ use std::time::Instant;
 
 use crate::client::{deadline_after, Inner};
 use crate::encode::{encode, Envelope};
-use crate::event::Record;
+use crate::event::{Record, Records};
+use crate::properties::max_level;
 use crate::recent::Recent;
 use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
 use crate::spool::Spool;
 use crate::stats::DropReason;
 use crate::{Level, Properties, Value};
-
-/// Lists nested deeper than this are refused: deeper JSON is refused by
-/// common parsers (serde_json stops at 128), and would fail a whole batch.
-const MAX_DEPTH: usize = 32;
 
 /// What the worker sends with, and the records it keeps of what it sent.
 struct Outlet {
@@ -51,7 +47,7 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
         recent: Recent::new(inner.recent_path(), inner.settings.recent_deliveries),
         spool: inner.spool(),
     };
-    let mut records = VecDeque::new();
+    let mut records = Records::default();
     if catch_unwind(AssertUnwindSafe(|| replay(&inner, &mut outlet))).is_err() {
         log::error!("Replaying the telemetry spool failed; it is left for a later run.");
     }
@@ -69,7 +65,7 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
                 replay(&inner, &mut outlet);
             }
             if interval_over || taken.flushing || taken.stopping {
-                records.extend(counter_records(&inner));
+                add_counter_records(&inner, &mut records);
             }
             if !records.is_empty() {
                 deliver(&inner, &mut outlet, &mut records);
@@ -125,22 +121,22 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
     }
 }
 
-/// Serializes `records` (leaving the deque empty) once per level the sinks
+/// Serializes `records` (leaving them empty) once per level the sinks
 /// need, and sends each sink the events its route admits, in batches.
-fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut VecDeque<Record>) {
+fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     let consent = inner.consent_level();
     if consent == Level::Off {
         inner.counters.dropped(DropReason::ConsentWithdrawn, records.len());
         records.clear();
         return;
     }
-    let records: Vec<Record> = records.drain(..).filter_map(|record| checked(inner, record)).collect();
     // Events only allowed at a level the user no longer gives are dropped;
     // the others are sent without what the lowered level excludes.
-    let withdrawn = records.iter().filter(|r| r.min_level > consent).count();
+    let withdrawn = records.iter().filter(|(r, _)| r.min_level > consent).count();
     inner.counters.dropped(DropReason::ConsentWithdrawn, withdrawn);
     if records.len() == withdrawn {
         // Nothing to send: the id file is not even read (or created).
+        records.clear();
         return;
     }
     let envelope = inner.envelope();
@@ -155,7 +151,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut VecDeque<Record>) {
     for (index, level) in levels.into_iter().enumerate() {
         let route = &inner.routes[index];
         let slot = &mut encoded[level as usize];
-        let events = slot.get_or_insert_with(|| encode_all(inner, &records, &envelope, level));
+        let events = slot.get_or_insert_with(|| encode_all(inner, records, &envelope, level));
         still_needed[level as usize] -= 1;
         let admitted: Vec<EncodedEvent> = if still_needed[level as usize] == 0 {
             let mut events = slot.take().unwrap_or_default();
@@ -178,18 +174,19 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut VecDeque<Record>) {
             send_batch(inner, outlet, index, batch, spooled);
         }
     }
+    records.clear();
 }
 
 /// The events `records` give at `level`: opt-in events are left out below
 /// `Full`, and so are opt-in fields.
-fn encode_all(inner: &Inner, records: &[Record], envelope: &Envelope<'_>, level: Level) -> Vec<EncodedEvent> {
+fn encode_all(inner: &Inner, records: &Records, envelope: &Envelope<'_>, level: Level) -> Vec<EncodedEvent> {
     if level == Level::Off {
         return Vec::new();
     }
     records
         .iter()
-        .filter(|r| r.min_level <= level)
-        .filter_map(|r| encode_at(inner, r, envelope, level))
+        .filter(|(r, _)| r.min_level <= level)
+        .filter_map(|(r, properties)| encode_at(inner, r, properties, envelope, level))
         .collect()
 }
 
@@ -231,37 +228,28 @@ enum Sent {
     Later,
 }
 
-/// One event per counter series: its labels and the count since last time.
-fn counter_records(inner: &Inner) -> Vec<Record> {
-    let series = inner.aggregates.drain();
-    series
-        .into_iter()
-        .map(|series| {
-            let mut properties = Properties::with_capacity(series.labels.len() + 1);
-            for (label, value) in series.labels.iter() {
-                properties.insert(label, *value);
-            }
-            properties.push("count", Value::UInt(series.count));
-            inner.counters.captured();
-            Record { counter: true, ..Record::new(Cow::Borrowed(series.name), properties) }
-        })
-        .collect()
-}
-
-/// The record, unless its lists nest too deep to send (dropped, with a
-/// warning naming it).
-fn checked(inner: &Inner, record: Record) -> Option<Record> {
-    if record.properties.iter().any(|(_, value)| too_deep(value)) {
-        log::warn!("Telemetry event {:?} nests lists deeper than {MAX_DEPTH}: dropped.", record.name);
-        inner.counters.dropped(DropReason::Invalid, 1);
-        dismantle(record.properties);
-        return None;
+/// Adds one event per counter series: its labels and the count since last
+/// time.
+fn add_counter_records(inner: &Inner, records: &mut Records) {
+    for series in inner.aggregates.drain() {
+        let mut properties = Properties::with_capacity(series.labels.len() + 1);
+        for (label, value) in series.labels.iter() {
+            properties.insert(label, *value);
+        }
+        properties.push("count", Value::UInt(series.count));
+        inner.counters.captured();
+        records.push(Record { counter: true, ..Record::new(Cow::Borrowed(series.name)) }, &properties);
     }
-    Some(record)
 }
 
-fn encode_at(inner: &Inner, record: &Record, envelope: &Envelope<'_>, level: Level) -> Option<EncodedEvent> {
-    let json = encode(record, envelope, level);
+fn encode_at(
+    inner: &Inner,
+    record: &Record,
+    properties: &[u8],
+    envelope: &Envelope<'_>,
+    level: Level,
+) -> Option<EncodedEvent> {
+    let json = encode(record, properties, envelope, level);
     if json.len() > inner.settings.max_event_bytes {
         log::warn!(
             "Telemetry event {:?} is {} bytes, over the limit of {}: dropped.",
@@ -278,36 +266,10 @@ fn encode_at(inner: &Inner, record: &Record, envelope: &Envelope<'_>, level: Lev
         json,
         // What it takes to send this encoding: the event's own level and
         // that of the fields it holds.
-        level: record.properties.max_level(level).max(record.min_level),
+        level: max_level(properties, level).max(record.min_level),
         counter: record.counter,
         time: record.time,
     })
-}
-
-/// Whether lists nest deeper than [`MAX_DEPTH`], found without recursion.
-fn too_deep(value: &Value) -> bool {
-    // Most properties are scalars: no need for a stack (and its allocation).
-    let Value::List(_) = value else { return false };
-    let mut stack = vec![(value, 1)];
-    while let Some((value, depth)) = stack.pop() {
-        if let Value::List(items) = value {
-            if depth > MAX_DEPTH {
-                return true;
-            }
-            stack.extend(items.iter().map(|item| (item, depth + 1)));
-        }
-    }
-    false
-}
-
-/// Drops properties without recursing, however deep their lists go.
-fn dismantle(properties: Properties) {
-    let mut stack: Vec<Value> = properties.into_values();
-    while let Some(value) = stack.pop() {
-        if let Value::List(items) = value {
-            stack.extend(items);
-        }
-    }
 }
 
 /// Sends one batch to one sink.
@@ -358,27 +320,5 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sen
         Sent::Whole
     } else {
         Sent::Partly
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn nested(depth: usize) -> Value {
-        let mut value = Value::UInt(1);
-        for _ in 0..depth {
-            value = Value::List(vec![value]);
-        }
-        value
-    }
-
-    #[test]
-    fn depth_is_measured_without_recursion() {
-        assert!(!too_deep(&nested(MAX_DEPTH)));
-        assert!(too_deep(&nested(MAX_DEPTH + 1)));
-        let deep = nested(200_000);
-        assert!(too_deep(&deep));
-        dismantle(Properties::new().with("deep", deep));
     }
 }

@@ -53,7 +53,7 @@ fn main() {
     };
     let mut out = Properties::new();
     crash.write_properties(Level::Full, &mut out);
-    assert_eq!(out.get("location"), Some(&Value::from("src/main.rs:10")));
+    assert_eq!(out.get("location"), Some(Value::from("src/main.rs:10")));
     assert_eq!(out.len(), 1);
     let _ = crash.backtrace;
 

@@ -47,14 +47,14 @@ fn main() {
         _scratch: [0; 2],
     };
     let usage = props(&event, Level::Usage);
-    assert_eq!(usage.get("amount"), Some(&Value::from(7u32)));
-    assert_eq!(usage.get("stage"), Some(&Value::from("parse")));
-    assert_eq!(usage.get("input"), Some(&Value::from(10usize)));
+    assert_eq!(usage.get("amount"), Some(Value::from(7u32)));
+    assert_eq!(usage.get("stage"), Some(Value::from("parse")));
+    assert_eq!(usage.get("input"), Some(Value::from(10usize)));
     assert_eq!(usage.get("detail"), None);
-    assert_eq!(usage.get("sizes"), Some(&sizes.to_value()));
+    assert_eq!(usage.get("sizes"), Some(sizes.to_value()));
     assert_eq!(usage.get("_scratch"), None);
     let full = props(&event, Level::Full);
-    assert_eq!(full.get("detail"), Some(&Value::from("first run")));
+    assert_eq!(full.get("detail"), Some(Value::from("first run")));
 
     let timed = BatchProcessed::<Duration, u8, 0> {
         amount: Duration::from_millis(1500),
@@ -64,7 +64,7 @@ fn main() {
         sizes: &[],
         _scratch: [],
     };
-    assert_eq!(props(&timed, Level::Full).get("amount"), Some(&Duration::from_millis(1500).to_value()));
+    assert_eq!(props(&timed, Level::Full).get("amount"), Some(Duration::from_millis(1500).to_value()));
 
     type Schema = BatchProcessed<'static, u8, u8, 1>;
     assert_eq!(Schema::NAME, "batch_processed");

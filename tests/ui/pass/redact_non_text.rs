@@ -23,5 +23,5 @@ fn main() {
     event.write_properties(Level::Full, &mut out);
     assert_eq!(out.get("user_id"), None);
     assert_eq!(out.get("tags"), None);
-    assert_eq!(out.get("account_number"), Some(&telemetry_runtime::Value::from("[redacted]")));
+    assert_eq!(out.get("account_number"), Some(telemetry_runtime::Value::from("[redacted]")));
 }

@@ -57,7 +57,7 @@ fn main() {
     let event = Renamed { count: 1u8, mode: Mode::Fast, server_url: String::new(), query: None };
     let mut out = tel::Properties::new();
     event.write_properties(tel::Level::Full, &mut out);
-    assert_eq!(out.get("mode"), Some(&tel::Value::from("fast")));
+    assert_eq!(out.get("mode"), Some(tel::Value::from("fast")));
     assert_eq!(nested::Nested { n: 1 }.n, 1);
     assert_eq!(gated(), None);
     assert_eq!(nested::gated_nested(), None);

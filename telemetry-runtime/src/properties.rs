@@ -1,0 +1,572 @@
+//! The properties of one event, packed into a single byte buffer.
+//!
+//! A capture sits on its caller's hot path, so the properties are not a
+//! tree of heap values: each is written as a few tagged bytes into one
+//! buffer (a per-thread one for typed events), and the queue copies those
+//! bytes into its own buffer. A capture then allocates nothing, and the
+//! worker frees nothing per event.
+//!
+//! Layout of one property: name length (`u8`), name, level (`u8`), value.
+//! A value is a tag byte and its payload: nothing for null and booleans,
+//! 8 little-endian bytes for numbers, a `u32` length and the bytes for text,
+//! 16 bytes for a uuid or a digest, a `u32` count and the items for a list.
+
+use std::fmt;
+use std::ops::Range;
+
+use uuid::Uuid;
+
+use crate::property::PropertyValue;
+use crate::redact::Digest;
+use crate::{Level, Value};
+
+/// Lists nested deeper than this are refused: deeper JSON is refused by
+/// common parsers (serde_json stops at 128), and would fail a whole batch.
+pub(crate) const MAX_DEPTH: usize = 32;
+
+/// Property names longer than this are dropped (and must fit the `u8`
+/// length of the packed form).
+const MAX_NAME_BYTES: usize = 200;
+
+pub(crate) mod tag {
+    pub(crate) const NULL: u8 = 0;
+    pub(crate) const FALSE: u8 = 1;
+    pub(crate) const TRUE: u8 = 2;
+    pub(crate) const INT: u8 = 3;
+    pub(crate) const UINT: u8 = 4;
+    pub(crate) const FLOAT: u8 = 5;
+    pub(crate) const TEXT: u8 = 6;
+    pub(crate) const UUID: u8 = 7;
+    pub(crate) const LIST: u8 = 8;
+    pub(crate) const HASHED: u8 = 9;
+}
+
+/// The properties of one event, in order.
+///
+/// ```
+/// use telemetry_runtime::{Properties, Value};
+/// let props = Properties::new()
+///     .with("command", "build")
+///     .with("duration_ms", 12.5)
+///     .with("target", Value::text(String::from("x86_64")));
+/// assert_eq!(props.get("command"), Some(Value::from("build")));
+/// assert_eq!(props.len(), 3);
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct Properties {
+    bytes: Vec<u8>,
+    len: usize,
+    /// A value nested lists deeper than [`MAX_DEPTH`]: the event is refused.
+    too_deep: bool,
+}
+
+impl Properties {
+    /// An empty list.
+    pub fn new() -> Properties {
+        Properties::default()
+    }
+
+    /// An empty list with room for about `n` typical properties.
+    pub fn with_capacity(n: usize) -> Properties {
+        Properties::from_buffer(Vec::with_capacity(n * 24))
+    }
+
+    /// An empty list that writes into `buffer` (emptied first), so that a
+    /// buffer can be reused from one event to the next.
+    pub(crate) fn from_buffer(mut buffer: Vec<u8>) -> Properties {
+        buffer.clear();
+        Properties { bytes: buffer, len: 0, too_deep: false }
+    }
+
+    /// The buffer, for reuse by [`Properties::from_buffer`].
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Adds a property. Names must be non-empty, at most 200 bytes, and
+    /// must not start with `$` (reserved for the library's own properties):
+    /// such a property is dropped with a warning.
+    pub fn with(mut self, name: &'static str, value: impl Into<Value>) -> Properties {
+        self.insert(name, value);
+        self
+    }
+
+    /// Adds a property that is sent only at `Full` consent: below it, and to
+    /// sinks whose route is limited to `Usage`, it is left out.
+    pub fn with_opt_in(mut self, name: &'static str, value: impl Into<Value>) -> Properties {
+        self.insert_at(name, value.into(), Level::Full);
+        self
+    }
+
+    /// Adds a property in place; see [`Properties::with`]. Setting a name
+    /// again replaces its value.
+    pub fn insert(&mut self, name: &'static str, value: impl Into<Value>) {
+        self.insert_at(name, value.into(), Level::Usage);
+    }
+
+    fn insert_at(&mut self, name: &'static str, value: Value, level: Level) {
+        if name.is_empty() || name.starts_with('$') || name.len() > MAX_NAME_BYTES {
+            log::warn!("Telemetry property name {name:?} is reserved, empty or too long: dropped.");
+            dismantle(value);
+            return;
+        }
+        let existing = entries(&self.bytes).find(|entry| entry.name == name).map(|entry| entry.span);
+        match existing {
+            None => self.push_at(name, level, |out| out.value(&value)),
+            Some(span) => {
+                let mut replacement = Properties::new();
+                replacement.push_at(name, level, |out| out.value(&value));
+                self.too_deep |= replacement.too_deep;
+                self.bytes.splice(span, replacement.bytes);
+            }
+        }
+        dismantle(value);
+    }
+
+    /// Adds a property whose name is known to be unique and valid (checked
+    /// at compile time by the derive).
+    #[doc(hidden)]
+    pub fn push(&mut self, name: &'static str, value: Value) {
+        self.push_at(name, Level::Usage, |out| out.value(&value));
+        dismantle(value);
+    }
+
+    /// Adds an opt-in property whose name was checked at compile time.
+    #[doc(hidden)]
+    pub fn push_opt_in(&mut self, name: &'static str, value: Value) {
+        self.push_at(name, Level::Full, |out| out.value(&value));
+        dismantle(value);
+    }
+
+    /// Adds a field's value at `level` without building a [`Value`] first:
+    /// text is copied straight into the buffer. The name was checked at
+    /// compile time.
+    #[doc(hidden)]
+    #[inline]
+    pub fn write<T: PropertyValue + ?Sized>(&mut self, name: &'static str, level: Level, value: &T) {
+        self.push_at(name, level, |out| value.pack(out));
+    }
+
+    #[inline]
+    fn push_at(&mut self, name: &'static str, level: Level, pack: impl FnOnce(&mut ValueWriter<'_>)) {
+        let Ok(name_len) = u8::try_from(name.len()) else {
+            log::warn!("Telemetry property name {name:?} is too long: dropped.");
+            return;
+        };
+        self.bytes.push(name_len);
+        self.bytes.extend_from_slice(name.as_bytes());
+        self.bytes.push(level as u8);
+        pack(&mut ValueWriter { bytes: &mut self.bytes, too_deep: &mut self.too_deep });
+        self.len += 1;
+    }
+
+    /// The value of a property, if present.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        entries(&self.bytes).find(|entry| entry.name == name).map(|entry| decode(entry.value))
+    }
+
+    /// Number of properties.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The properties in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
+        entries(&self.bytes).map(|entry| (entry.name, decode(entry.value)))
+    }
+
+    /// The packed form, as the queue stores it.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Whether a value nested lists deeper than [`MAX_DEPTH`].
+    pub(crate) fn too_deep(&self) -> bool {
+        self.too_deep
+    }
+}
+
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Writes one packed value. Reached through [`PropertyValue::pack`].
+#[doc(hidden)]
+pub struct ValueWriter<'a> {
+    bytes: &'a mut Vec<u8>,
+    too_deep: &'a mut bool,
+}
+
+impl ValueWriter<'_> {
+    /// No value.
+    #[inline]
+    pub fn null(&mut self) {
+        self.bytes.push(tag::NULL);
+    }
+
+    /// A boolean.
+    #[inline]
+    pub fn bool(&mut self, value: bool) {
+        self.bytes.push(if value { tag::TRUE } else { tag::FALSE });
+    }
+
+    /// A signed integer.
+    #[inline]
+    pub fn int(&mut self, value: i64) {
+        self.tagged(tag::INT, &value.to_le_bytes());
+    }
+
+    /// An unsigned integer.
+    #[inline]
+    pub fn uint(&mut self, value: u64) {
+        self.tagged(tag::UINT, &value.to_le_bytes());
+    }
+
+    /// A float.
+    #[inline]
+    pub fn float(&mut self, value: f64) {
+        self.tagged(tag::FLOAT, &value.to_le_bytes());
+    }
+
+    /// Text, copied.
+    #[inline]
+    pub fn text(&mut self, value: &str) {
+        match u32::try_from(value.len()) {
+            Ok(len) => {
+                self.tagged(tag::TEXT, &len.to_le_bytes());
+                self.bytes.extend_from_slice(value.as_bytes());
+            }
+            // Over 4 GiB: no event could carry it anyway.
+            Err(_) => self.null(),
+        }
+    }
+
+    /// A uuid, formatted later by the worker.
+    #[inline]
+    pub fn uuid(&mut self, value: &Uuid) {
+        self.tagged(tag::UUID, value.as_bytes());
+    }
+
+    /// The pre-hash of a redacted text.
+    pub(crate) fn hashed(&mut self, value: Digest) {
+        self.tagged(tag::HASHED, &value.to_bytes());
+    }
+
+    /// A list of property values.
+    pub fn list<T: PropertyValue>(&mut self, items: &[T]) {
+        match u32::try_from(items.len()) {
+            Ok(count) => {
+                self.tagged(tag::LIST, &count.to_le_bytes());
+                for item in items {
+                    item.pack(self);
+                }
+            }
+            Err(_) => self.null(),
+        }
+    }
+
+    /// A [`Value`]; one that nests lists too deeply is written as null and
+    /// marks the event to be refused.
+    pub fn value(&mut self, value: &Value) {
+        if too_deep(value) {
+            *self.too_deep = true;
+            self.null();
+        } else {
+            self.value_within_depth(value);
+        }
+    }
+
+    fn value_within_depth(&mut self, value: &Value) {
+        match value {
+            Value::Null => self.null(),
+            Value::Bool(b) => self.bool(*b),
+            Value::Int(i) => self.int(*i),
+            Value::UInt(u) => self.uint(*u),
+            Value::Float(f) => self.float(*f),
+            Value::Text(t) => self.text(t),
+            Value::Uuid(u) => self.uuid(u),
+            Value::Hashed(d) => self.hashed(*d),
+            Value::List(items) => match u32::try_from(items.len()) {
+                Ok(count) => {
+                    self.tagged(tag::LIST, &count.to_le_bytes());
+                    for item in items {
+                        self.value_within_depth(item);
+                    }
+                }
+                Err(_) => self.null(),
+            },
+        }
+    }
+
+    #[inline]
+    fn tagged(&mut self, tag: u8, payload: &[u8]) {
+        self.bytes.push(tag);
+        self.bytes.extend_from_slice(payload);
+    }
+}
+
+/// Whether lists nest deeper than [`MAX_DEPTH`], found without recursion.
+fn too_deep(value: &Value) -> bool {
+    // Most values are scalars: no need for a stack (and its allocation).
+    let Value::List(_) = value else { return false };
+    let mut stack = vec![(value, 1)];
+    while let Some((value, depth)) = stack.pop() {
+        if let Value::List(items) = value {
+            if depth > MAX_DEPTH {
+                return true;
+            }
+            stack.extend(items.iter().map(|item| (item, depth + 1)));
+        }
+    }
+    false
+}
+
+/// Drops a value without recursing, however deep its lists go.
+fn dismantle(value: Value) {
+    let Value::List(_) = value else { return };
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        if let Value::List(items) = value {
+            stack.extend(items);
+        }
+    }
+}
+
+/// One packed property.
+pub(crate) struct Entry<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) level: Level,
+    /// The packed value: its tag, then its payload.
+    pub(crate) value: &'a [u8],
+    span: Range<usize>,
+}
+
+/// The properties packed in `bytes`, in order. Stops at the first malformed
+/// byte rather than panic (the buffer is only ever written by this module).
+pub(crate) fn entries(bytes: &[u8]) -> impl Iterator<Item = Entry<'_>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = at;
+        let name_len = usize::from(*bytes.get(at)?);
+        let name = std::str::from_utf8(bytes.get(at + 1..at + 1 + name_len)?).ok()?;
+        at += 1 + name_len;
+        let level = Level::from_u8(*bytes.get(at)?);
+        at += 1;
+        let len = value_len(bytes.get(at..)?, 0)?;
+        let value = bytes.get(at..at + len)?;
+        at += len;
+        Some(Entry { name, level, value, span: start..at })
+    })
+}
+
+/// The length of the packed value at the start of `bytes`.
+fn value_len(bytes: &[u8], depth: usize) -> Option<usize> {
+    Some(match *bytes.first()? {
+        tag::NULL | tag::FALSE | tag::TRUE => 1,
+        tag::INT | tag::UINT | tag::FLOAT => 9,
+        tag::UUID | tag::HASHED => 17,
+        tag::TEXT => 5 + read_u32(bytes, 1)? as usize,
+        tag::LIST if depth < MAX_DEPTH => {
+            let mut len = 5;
+            for _ in 0..read_u32(bytes, 1)? {
+                len += value_len(bytes.get(len..)?, depth + 1)?;
+            }
+            len
+        }
+        _ => return None,
+    })
+}
+
+/// A packed value, read back.
+pub(crate) enum Packed<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Text(&'a str),
+    Uuid(Uuid),
+    Hashed(Digest),
+    /// The count and the packed items.
+    List(u32, &'a [u8]),
+}
+
+impl<'a> Packed<'a> {
+    /// Reads the value at the start of `bytes`; anything malformed reads as
+    /// null.
+    pub(crate) fn read(bytes: &'a [u8]) -> Packed<'a> {
+        Packed::try_read(bytes).unwrap_or(Packed::Null)
+    }
+
+    fn try_read(bytes: &'a [u8]) -> Option<Packed<'a>> {
+        let eight = || bytes.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok());
+        let sixteen = || bytes.get(1..17).and_then(|b| <[u8; 16]>::try_from(b).ok());
+        Some(match *bytes.first()? {
+            tag::FALSE => Packed::Bool(false),
+            tag::TRUE => Packed::Bool(true),
+            tag::INT => Packed::Int(i64::from_le_bytes(eight()?)),
+            tag::UINT => Packed::UInt(u64::from_le_bytes(eight()?)),
+            tag::FLOAT => Packed::Float(f64::from_le_bytes(eight()?)),
+            tag::TEXT => {
+                let len = read_u32(bytes, 1)? as usize;
+                Packed::Text(std::str::from_utf8(bytes.get(5..5 + len)?).ok()?)
+            }
+            tag::UUID => Packed::Uuid(Uuid::from_bytes(sixteen()?)),
+            tag::HASHED => Packed::Hashed(Digest::from_bytes(sixteen()?)),
+            tag::LIST => Packed::List(read_u32(bytes, 1)?, bytes.get(5..)?),
+            _ => Packed::Null,
+        })
+    }
+
+    /// Whether this value is left out of an event: null, or a float that
+    /// JSON cannot carry.
+    pub(crate) fn is_omitted(&self) -> bool {
+        match self {
+            Packed::Null => true,
+            Packed::Float(f) => !f.is_finite(),
+            _ => false,
+        }
+    }
+}
+
+/// The items of a packed list, given its count and the bytes from its first
+/// item on.
+pub(crate) fn list_items(count: u32, mut bytes: &[u8]) -> impl Iterator<Item = Packed<'_>> {
+    (0..count).map_while(move |_| {
+        let len = value_len(bytes, 0)?;
+        let (item, rest) = bytes.split_at_checked(len)?;
+        bytes = rest;
+        Some(Packed::read(item))
+    })
+}
+
+fn decode(bytes: &[u8]) -> Value {
+    to_value(Packed::read(bytes))
+}
+
+fn to_value(packed: Packed<'_>) -> Value {
+    match packed {
+        Packed::Null => Value::Null,
+        Packed::Bool(b) => Value::Bool(b),
+        Packed::Int(i) => Value::Int(i),
+        Packed::UInt(u) => Value::UInt(u),
+        Packed::Float(f) => Value::Float(f),
+        Packed::Text(t) => Value::text(t),
+        Packed::Uuid(u) => Value::Uuid(u),
+        Packed::Hashed(d) => Value::Hashed(d),
+        Packed::List(count, items) => Value::List(list_items(count, items).map(to_value).collect()),
+    }
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The highest level any property in `bytes` needs, among those allowed at
+/// `limit`.
+pub(crate) fn max_level(bytes: &[u8], limit: Level) -> Level {
+    entries(bytes).map(|entry| entry.level).filter(|level| *level <= limit).max().unwrap_or(Level::Usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> Value {
+        let mut value = Value::UInt(1);
+        for _ in 0..depth {
+            value = Value::List(vec![value]);
+        }
+        value
+    }
+
+    #[test]
+    fn every_kind_of_value_reads_back() {
+        let id = Uuid::from_u128(0x1234);
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(-7),
+            Value::UInt(u64::MAX),
+            Value::Float(1.5),
+            Value::from("text with \"quotes\" and é"),
+            Value::Uuid(id),
+            Value::hashed("secret"),
+            Value::List(vec![
+                Value::from("a"),
+                Value::List(vec![Value::UInt(1), Value::Null]),
+                Value::Int(2),
+            ]),
+            Value::List(vec![]),
+        ];
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
+        let mut props = Properties::new();
+        for (name, value) in names.iter().zip(&values) {
+            props.insert(name, value.clone());
+        }
+        assert_eq!(props.len(), values.len());
+        let read: Vec<(String, Value)> = props.iter().map(|(n, v)| (n.to_owned(), v)).collect();
+        let expected: Vec<(String, Value)> =
+            names.iter().map(|n| n.to_string()).zip(values.iter().cloned()).collect();
+        assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn insert_replaces_in_place() {
+        let mut props = Properties::new().with("a", 1u8).with("b", "long text value").with("c", 3u8);
+        props.insert("b", 2u8);
+        props.insert("a", "now text");
+        let names: Vec<&str> = props.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(props.get("a"), Some(Value::from("now text")));
+        assert_eq!(props.get("b"), Some(Value::UInt(2)));
+        assert_eq!(props.get("c"), Some(Value::UInt(3)));
+        assert_eq!(props.len(), 3);
+    }
+
+    #[test]
+    fn invalid_names_are_dropped() {
+        let long: &'static str = Box::leak("n".repeat(201).into_boxed_str());
+        let props = Properties::new().with("", 1u8).with("$lib", 1u8).with(long, 1u8).with("ok", 1u8);
+        assert_eq!(props.len(), 1);
+        assert_eq!(props.get("ok"), Some(Value::UInt(1)));
+    }
+
+    #[test]
+    fn levels_are_kept_per_property() {
+        let props = Properties::new().with("a", 1u8).with_opt_in("b", 2u8);
+        let levels: Vec<Level> = entries(props.as_bytes()).map(|e| e.level).collect();
+        assert_eq!(levels, [Level::Usage, Level::Full]);
+        assert_eq!(max_level(props.as_bytes(), Level::Full), Level::Full);
+        assert_eq!(max_level(props.as_bytes(), Level::Usage), Level::Usage);
+    }
+
+    #[test]
+    fn depth_is_limited_without_recursion() {
+        assert!(!Properties::new().with("ok", nested(MAX_DEPTH)).too_deep());
+        assert!(Properties::new().with("deep", nested(MAX_DEPTH + 1)).too_deep());
+        let deep = Properties::new().with("deeper", nested(200_000));
+        assert!(deep.too_deep());
+        assert_eq!(deep.get("deeper"), Some(Value::Null));
+    }
+
+    #[test]
+    fn malformed_bytes_read_as_nothing() {
+        let props = Properties::new().with("a", "text").with("b", 1u8);
+        let bytes = props.as_bytes();
+        for cut in 0..bytes.len() {
+            // Never panics; stops before the cut-off property.
+            assert!(entries(&bytes[..cut]).count() <= 1);
+        }
+        assert!(matches!(Packed::read(&[200]), Packed::Null));
+        assert!(matches!(Packed::read(&[]), Packed::Null));
+    }
+}
