@@ -6,12 +6,11 @@
 //! so it is rendered once and copied.
 
 use std::cell::OnceCell;
-use std::fmt::Write as _;
 
 use crate::event::Record;
 use crate::identity::Identity;
 use crate::properties::{entries, list_items, Packed};
-use crate::time::push_rfc3339;
+use crate::time::rfc3339_bytes;
 use crate::Level;
 
 /// Library name sent as `$lib`.
@@ -31,7 +30,7 @@ pub(crate) struct Envelope<'a> {
     pub(crate) identity: &'a Identity,
     pub(crate) hash_key: OnceCell<(u64, u64)>,
     /// `"distinct_id":"…"` and the envelope properties, rendered once.
-    pub(crate) rendered: OnceCell<(String, String)>,
+    pub(crate) rendered: OnceCell<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Envelope<'_> {
@@ -41,11 +40,11 @@ impl Envelope<'_> {
 
     /// The distinct id as a JSON string, and the envelope properties as
     /// `"$lib":…,…` (no surrounding braces or commas).
-    fn rendered(&self) -> &(String, String) {
+    fn rendered(&self) -> &(Vec<u8>, Vec<u8>) {
         self.rendered.get_or_init(|| {
-            let mut id = String::new();
-            push_json_str(&mut id, &self.distinct_id);
-            let mut tail = String::new();
+            let mut id = Vec::new();
+            push_json_bytes(&mut id, self.distinct_id.as_bytes());
+            let mut tail = Vec::new();
             for (name, value) in [
                 ("$lib", LIB_NAME),
                 ("$lib_version", LIB_VERSION),
@@ -56,12 +55,12 @@ impl Envelope<'_> {
                 ("$session_id", self.session_id),
                 ("$catalog_digest", self.catalog_digest),
             ] {
-                push_json_str(&mut tail, name);
-                tail.push(':');
-                push_json_str(&mut tail, value);
-                tail.push(',');
+                push_json_bytes(&mut tail, name.as_bytes());
+                tail.push(b':');
+                push_json_bytes(&mut tail, value.as_bytes());
+                tail.push(b',');
             }
-            tail.push_str("\"$process_person_profile\":false");
+            tail.extend_from_slice(b"\"$process_person_profile\":false");
             (id, tail)
         })
     }
@@ -71,91 +70,115 @@ impl Envelope<'_> {
 /// `{"event", "distinct_id", "uuid", "timestamp", "properties": {...}}`,
 /// with only the properties allowed at `level`. Null and non-finite values
 /// are left out, as PostHog expects.
+///
+/// Written as bytes and checked as UTF-8 once at the end, rather than
+/// checking each name and text as it is read back from the packed form.
 pub(crate) fn encode(record: &Record, properties: &[u8], envelope: &Envelope<'_>, level: Level) -> String {
     let (distinct_id, tail) = envelope.rendered();
-    let mut out = String::with_capacity(160 + tail.len() + 2 * properties.len());
-    out.push_str("{\"event\":");
-    push_json_str(&mut out, &record.name);
-    out.push_str(",\"distinct_id\":");
-    out.push_str(distinct_id);
-    out.push_str(",\"uuid\":\"");
-    out.push_str(record.uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
-    out.push_str("\",\"timestamp\":\"");
-    push_rfc3339(&mut out, record.time);
-    out.push_str("\",\"properties\":{");
-    for entry in entries(properties).filter(|entry| entry.level <= level) {
-        let value = Packed::read(entry.value);
-        if value.is_omitted() {
+    let mut out = Vec::with_capacity(160 + tail.len() + 2 * properties.len());
+    out.extend_from_slice(b"{\"event\":");
+    push_json_bytes(&mut out, record.name.as_bytes());
+    out.extend_from_slice(b",\"distinct_id\":");
+    out.extend_from_slice(distinct_id);
+    out.extend_from_slice(b",\"uuid\":\"");
+    out.extend_from_slice(record.uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
+    out.extend_from_slice(b"\",\"timestamp\":\"");
+    out.extend_from_slice(&rfc3339_bytes(record.time));
+    out.extend_from_slice(b"\",\"properties\":{");
+    for entry in entries(properties) {
+        if entry.level > level || entry.value.is_omitted() {
             continue;
         }
-        push_json_str(&mut out, entry.name);
-        out.push(':');
-        push_value(&mut out, value, envelope);
-        out.push(',');
+        push_json_bytes(&mut out, entry.name);
+        out.push(b':');
+        push_value(&mut out, entry.value, envelope);
+        out.push(b',');
     }
-    out.push_str(tail);
-    out.push_str("}}");
-    out
+    out.extend_from_slice(tail);
+    out.extend_from_slice(b"}}");
+    // Every piece was a `&str` or ASCII, so this cannot fail; if it ever
+    // did, the event would be sent as an empty object and refused, not as
+    // invalid text.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn push_value(out: &mut String, value: Packed<'_>, envelope: &Envelope<'_>) {
+fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>) {
     match value {
-        Packed::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-        Packed::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
-        Packed::UInt(u) => out.push_str(itoa::Buffer::new().format(u)),
+        Packed::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        Packed::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+        Packed::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes()),
         // serde_json's float form (shortest round trip, `1.0` not `1`), so
         // that a float stays a float for the receiver.
-        Packed::Float(f) if f.is_finite() => out.push_str(zmij::Buffer::new().format_finite(f)),
-        Packed::Text(t) => push_json_str(out, t),
-        Packed::Uuid(u) => {
-            out.push('"');
-            out.push_str(u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
-            out.push('"');
+        Packed::Float(f) if f.is_finite() => {
+            out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
         }
-        Packed::Hashed(digest) => push_json_str(out, &digest.keyed(envelope.hash_key())),
+        Packed::Text(t) => push_json_bytes(out, t),
+        Packed::Uuid(u) => {
+            out.push(b'"');
+            out.extend_from_slice(u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
+            out.push(b'"');
+        }
+        Packed::Hashed(digest) => push_json_bytes(out, digest.keyed(envelope.hash_key()).as_bytes()),
         Packed::List(count, items) => {
             // Inside a list a missing value keeps its place as null.
-            out.push('[');
+            out.push(b'[');
             for (i, item) in list_items(count, items).enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 push_value(out, item, envelope);
             }
-            out.push(']');
+            out.push(b']');
         }
-        Packed::Null | Packed::Float(_) => out.push_str("null"),
+        Packed::Null | Packed::Float(_) => out.extend_from_slice(b"null"),
     }
 }
 
+/// What each byte needs inside a JSON string: 0 nothing, `u` a `\u00XX`
+/// escape, anything else a backslash and that character (as serde_json
+/// writes them).
+const ESCAPE: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
 /// Appends `text` as a JSON string, escaping what JSON requires (quotes,
 /// backslashes, control characters) the way serde_json does; runs of
-/// ordinary characters are copied whole.
-pub(crate) fn push_json_str(out: &mut String, text: &str) {
-    out.push('"');
+/// ordinary bytes are copied whole. `text` must be UTF-8.
+fn push_json_bytes(out: &mut Vec<u8>, text: &[u8]) {
+    out.push(b'"');
     let mut start = 0;
-    for (i, byte) in text.bytes().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&text[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{byte:04x}");
+    for (i, &byte) in text.iter().enumerate() {
+        let escape = ESCAPE[usize::from(byte)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&text[start..i]);
+        if escape == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0xf)]);
         } else {
-            out.push_str(escape);
+            out.push(b'\\');
+            out.push(escape);
         }
         start = i + 1;
     }
-    out.push_str(&text[start..]);
-    out.push('"');
+    out.extend_from_slice(&text[start..]);
+    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -222,9 +245,9 @@ mod tests {
             "\u{8}\u{c}",
         ];
         for sample in samples {
-            let mut ours = String::new();
-            push_json_str(&mut ours, sample);
-            assert_eq!(ours, serde_json::to_string(sample).unwrap(), "{sample:?}");
+            let mut ours = Vec::new();
+            push_json_bytes(&mut ours, sample.as_bytes());
+            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(sample).unwrap(), "{sample:?}");
         }
     }
 

@@ -72,6 +72,8 @@ pub(crate) struct Record {
     pub(crate) min_level: Level,
     /// Where its packed properties are in the buffer of its [`Records`].
     pub(crate) properties: Range<usize>,
+    /// The highest level one of its properties needs.
+    pub(crate) properties_level: Level,
 }
 
 impl Record {
@@ -83,6 +85,7 @@ impl Record {
             counter: false,
             min_level: Level::Usage,
             properties: 0..0,
+            properties_level: Level::Usage,
         }
     }
 }
@@ -101,6 +104,7 @@ impl Records {
         let start = self.properties.len();
         self.properties.extend_from_slice(properties.as_bytes());
         record.properties = start..self.properties.len();
+        record.properties_level = properties.max_level();
         self.records.push(record);
     }
 

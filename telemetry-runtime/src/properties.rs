@@ -52,12 +52,15 @@ pub(crate) mod tag {
 /// assert_eq!(props.get("command"), Some(Value::from("build")));
 /// assert_eq!(props.len(), 3);
 /// ```
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Properties {
     bytes: Vec<u8>,
     len: usize,
     /// A value nested lists deeper than [`MAX_DEPTH`]: the event is refused.
     too_deep: bool,
+    /// The highest level a property needs (`Full` once there is an opt-in
+    /// property).
+    max_level: Level,
 }
 
 impl Properties {
@@ -75,7 +78,7 @@ impl Properties {
     /// buffer can be reused from one event to the next.
     pub(crate) fn from_buffer(mut buffer: Vec<u8>) -> Properties {
         buffer.clear();
-        Properties { bytes: buffer, len: 0, too_deep: false }
+        Properties { bytes: buffer, len: 0, too_deep: false, max_level: Level::Usage }
     }
 
     /// The buffer, for reuse by [`Properties::from_buffer`].
@@ -110,7 +113,7 @@ impl Properties {
             dismantle(value);
             return;
         }
-        let existing = entries(&self.bytes).find(|entry| entry.name == name).map(|entry| entry.span);
+        let existing = entries(&self.bytes).find(|entry| entry.name == name.as_bytes()).map(|entry| entry.span);
         match existing {
             None => self.push_at(name, level, |out| out.value(&value)),
             Some(span) => {
@@ -118,6 +121,7 @@ impl Properties {
                 replacement.push_at(name, level, |out| out.value(&value));
                 self.too_deep |= replacement.too_deep;
                 self.bytes.splice(span, replacement.bytes);
+                self.max_level = entries(&self.bytes).map(|entry| entry.level).max().unwrap_or(Level::Usage);
             }
         }
         dismantle(value);
@@ -156,13 +160,14 @@ impl Properties {
         self.bytes.push(name_len);
         self.bytes.extend_from_slice(name.as_bytes());
         self.bytes.push(level as u8);
+        self.max_level = self.max_level.max(level);
         pack(&mut ValueWriter { bytes: &mut self.bytes, too_deep: &mut self.too_deep });
         self.len += 1;
     }
 
     /// The value of a property, if present.
     pub fn get(&self, name: &str) -> Option<Value> {
-        entries(&self.bytes).find(|entry| entry.name == name).map(|entry| decode(entry.value))
+        entries(&self.bytes).find(|entry| entry.name == name.as_bytes()).map(|entry| to_value(entry.value))
     }
 
     /// Number of properties.
@@ -177,7 +182,7 @@ impl Properties {
 
     /// The properties in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
-        entries(&self.bytes).map(|entry| (entry.name, decode(entry.value)))
+        entries(&self.bytes).map(|entry| (std::str::from_utf8(entry.name).unwrap_or_default(), to_value(entry.value)))
     }
 
     /// The packed form, as the queue stores it.
@@ -185,9 +190,20 @@ impl Properties {
         &self.bytes
     }
 
+    /// The highest level any property needs.
+    pub(crate) fn max_level(&self) -> Level {
+        self.max_level
+    }
+
     /// Whether a value nested lists deeper than [`MAX_DEPTH`].
     pub(crate) fn too_deep(&self) -> bool {
         self.too_deep
+    }
+}
+
+impl Default for Properties {
+    fn default() -> Properties {
+        Properties::from_buffer(Vec::new())
     }
 }
 
@@ -341,10 +357,12 @@ fn dismantle(value: Value) {
 
 /// One packed property.
 pub(crate) struct Entry<'a> {
-    pub(crate) name: &'a str,
+    /// The name's bytes: it was a `&str` when written, so it is UTF-8, but
+    /// it is not checked again on every read.
+    pub(crate) name: &'a [u8],
     pub(crate) level: Level,
-    /// The packed value: its tag, then its payload.
-    pub(crate) value: &'a [u8],
+    pub(crate) value: Packed<'a>,
+    /// Where the whole property is in the buffer.
     span: Range<usize>,
 }
 
@@ -355,74 +373,78 @@ pub(crate) fn entries(bytes: &[u8]) -> impl Iterator<Item = Entry<'_>> {
     std::iter::from_fn(move || {
         let start = at;
         let name_len = usize::from(*bytes.get(at)?);
-        let name = std::str::from_utf8(bytes.get(at + 1..at + 1 + name_len)?).ok()?;
+        let name = bytes.get(at + 1..at + 1 + name_len)?;
         at += 1 + name_len;
         let level = Level::from_u8(*bytes.get(at)?);
         at += 1;
-        let len = value_len(bytes.get(at..)?, 0)?;
-        let value = bytes.get(at..at + len)?;
+        let (value, len) = read(bytes.get(at..)?)?;
         at += len;
         Some(Entry { name, level, value, span: start..at })
     })
 }
 
-/// The length of the packed value at the start of `bytes`.
-fn value_len(bytes: &[u8], depth: usize) -> Option<usize> {
-    Some(match *bytes.first()? {
-        tag::NULL | tag::FALSE | tag::TRUE => 1,
-        tag::INT | tag::UINT | tag::FLOAT => 9,
-        tag::UUID | tag::HASHED => 17,
-        tag::TEXT => 5 + read_u32(bytes, 1)? as usize,
-        tag::LIST if depth < MAX_DEPTH => {
-            let mut len = 5;
-            for _ in 0..read_u32(bytes, 1)? {
-                len += value_len(bytes.get(len..)?, depth + 1)?;
-            }
-            len
-        }
-        _ => return None,
-    })
+/// The length of the packed list at the start of `bytes`.
+fn list_len(bytes: &[u8], depth: usize) -> Option<usize> {
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    let mut len = 5;
+    for _ in 0..read_u32(bytes, 1)? {
+        len += match *bytes.get(len)? {
+            tag::LIST => list_len(bytes.get(len..)?, depth + 1)?,
+            _ => read(bytes.get(len..)?)?.1,
+        };
+    }
+    Some(len)
 }
 
 /// A packed value, read back.
+#[derive(Clone, Copy)]
 pub(crate) enum Packed<'a> {
     Null,
     Bool(bool),
     Int(i64),
     UInt(u64),
     Float(f64),
-    Text(&'a str),
+    /// UTF-8 (it was a `&str` when written).
+    Text(&'a [u8]),
     Uuid(Uuid),
     Hashed(Digest),
     /// The count and the packed items.
     List(u32, &'a [u8]),
 }
 
+/// Reads the value at the start of `bytes`, and its packed length.
+fn read(bytes: &[u8]) -> Option<(Packed<'_>, usize)> {
+    let eight = || bytes.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok());
+    let sixteen = || bytes.get(1..17).and_then(|b| <[u8; 16]>::try_from(b).ok());
+    Some(match *bytes.first()? {
+        tag::NULL => (Packed::Null, 1),
+        tag::FALSE => (Packed::Bool(false), 1),
+        tag::TRUE => (Packed::Bool(true), 1),
+        tag::INT => (Packed::Int(i64::from_le_bytes(eight()?)), 9),
+        tag::UINT => (Packed::UInt(u64::from_le_bytes(eight()?)), 9),
+        tag::FLOAT => (Packed::Float(f64::from_le_bytes(eight()?)), 9),
+        tag::TEXT => {
+            let end = 5 + read_u32(bytes, 1)? as usize;
+            (Packed::Text(bytes.get(5..end)?), end)
+        }
+        tag::UUID => (Packed::Uuid(Uuid::from_bytes(sixteen()?)), 17),
+        tag::HASHED => (Packed::Hashed(Digest::from_bytes(sixteen()?)), 17),
+        tag::LIST => {
+            let end = list_len(bytes, 0)?;
+            (Packed::List(read_u32(bytes, 1)?, bytes.get(5..end)?), end)
+        }
+        _ => return None,
+    })
+}
+
 impl<'a> Packed<'a> {
     /// Reads the value at the start of `bytes`; anything malformed reads as
     /// null.
+    #[cfg(test)]
     pub(crate) fn read(bytes: &'a [u8]) -> Packed<'a> {
-        Packed::try_read(bytes).unwrap_or(Packed::Null)
-    }
-
-    fn try_read(bytes: &'a [u8]) -> Option<Packed<'a>> {
-        let eight = || bytes.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok());
-        let sixteen = || bytes.get(1..17).and_then(|b| <[u8; 16]>::try_from(b).ok());
-        Some(match *bytes.first()? {
-            tag::FALSE => Packed::Bool(false),
-            tag::TRUE => Packed::Bool(true),
-            tag::INT => Packed::Int(i64::from_le_bytes(eight()?)),
-            tag::UINT => Packed::UInt(u64::from_le_bytes(eight()?)),
-            tag::FLOAT => Packed::Float(f64::from_le_bytes(eight()?)),
-            tag::TEXT => {
-                let len = read_u32(bytes, 1)? as usize;
-                Packed::Text(std::str::from_utf8(bytes.get(5..5 + len)?).ok()?)
-            }
-            tag::UUID => Packed::Uuid(Uuid::from_bytes(sixteen()?)),
-            tag::HASHED => Packed::Hashed(Digest::from_bytes(sixteen()?)),
-            tag::LIST => Packed::List(read_u32(bytes, 1)?, bytes.get(5..)?),
-            _ => Packed::Null,
-        })
+        read(bytes).map_or(Packed::Null, |(value, _)| value)
     }
 
     /// Whether this value is left out of an event: null, or a float that
@@ -440,15 +462,10 @@ impl<'a> Packed<'a> {
 /// item on.
 pub(crate) fn list_items(count: u32, mut bytes: &[u8]) -> impl Iterator<Item = Packed<'_>> {
     (0..count).map_while(move |_| {
-        let len = value_len(bytes, 0)?;
-        let (item, rest) = bytes.split_at_checked(len)?;
-        bytes = rest;
-        Some(Packed::read(item))
+        let (item, len) = read(bytes)?;
+        bytes = bytes.get(len..)?;
+        Some(item)
     })
-}
-
-fn decode(bytes: &[u8]) -> Value {
-    to_value(Packed::read(bytes))
 }
 
 fn to_value(packed: Packed<'_>) -> Value {
@@ -458,7 +475,7 @@ fn to_value(packed: Packed<'_>) -> Value {
         Packed::Int(i) => Value::Int(i),
         Packed::UInt(u) => Value::UInt(u),
         Packed::Float(f) => Value::Float(f),
-        Packed::Text(t) => Value::text(t),
+        Packed::Text(t) => Value::text(String::from_utf8_lossy(t)),
         Packed::Uuid(u) => Value::Uuid(u),
         Packed::Hashed(d) => Value::Hashed(d),
         Packed::List(count, items) => Value::List(list_items(count, items).map(to_value).collect()),
@@ -467,12 +484,6 @@ fn to_value(packed: Packed<'_>) -> Value {
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// The highest level any property in `bytes` needs, among those allowed at
-/// `limit`.
-pub(crate) fn max_level(bytes: &[u8], limit: Level) -> Level {
-    entries(bytes).map(|entry| entry.level).filter(|level| *level <= limit).max().unwrap_or(Level::Usage)
 }
 
 #[cfg(test)]
@@ -545,8 +556,12 @@ mod tests {
         let props = Properties::new().with("a", 1u8).with_opt_in("b", 2u8);
         let levels: Vec<Level> = entries(props.as_bytes()).map(|e| e.level).collect();
         assert_eq!(levels, [Level::Usage, Level::Full]);
-        assert_eq!(max_level(props.as_bytes(), Level::Full), Level::Full);
-        assert_eq!(max_level(props.as_bytes(), Level::Usage), Level::Usage);
+        assert_eq!(props.max_level(), Level::Full);
+        assert_eq!(Properties::new().with("a", 1u8).max_level(), Level::Usage);
+        // Replacing the only opt-in property lowers what the event needs.
+        let mut replaced = props.clone();
+        replaced.insert("b", 3u8);
+        assert_eq!(replaced.max_level(), Level::Usage);
     }
 
     #[test]

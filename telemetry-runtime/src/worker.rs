@@ -10,7 +10,6 @@ use std::time::Instant;
 use crate::client::{deadline_after, Inner};
 use crate::encode::{encode, Envelope};
 use crate::event::{Record, Records};
-use crate::properties::max_level;
 use crate::recent::Recent;
 use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
 use crate::spool::Spool;
@@ -266,7 +265,7 @@ fn encode_at(
         json,
         // What it takes to send this encoding: the event's own level and
         // that of the fields it holds.
-        level: max_level(properties, level).max(record.min_level),
+        level: record.properties_level.min(level).max(record.min_level),
         counter: record.counter,
         time: record.time,
     })
