@@ -567,6 +567,7 @@ impl Inner {
             identity: &self.identity,
             hash_key: Default::default(),
             rendered: Default::default(),
+            last_timestamp: Default::default(),
         }
     }
 }

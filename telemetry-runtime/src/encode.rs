@@ -5,7 +5,8 @@
 //! event, and most of each one (the envelope) is the same for a whole batch,
 //! so it is rendered once and copied.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::event::Record;
 use crate::identity::Identity;
@@ -31,9 +32,29 @@ pub(crate) struct Envelope<'a> {
     pub(crate) hash_key: OnceCell<(u64, u64)>,
     /// `"distinct_id":"…"` and the envelope properties, rendered once.
     pub(crate) rendered: OnceCell<(Vec<u8>, Vec<u8>)>,
+    /// The last timestamp written: events of a batch mostly share their
+    /// date and time to the second.
+    pub(crate) last_timestamp: Cell<(u64, [u8; 24])>,
 }
 
 impl Envelope<'_> {
+    /// `time` as RFC 3339, reusing the date and time of the last one when
+    /// it falls in the same second.
+    fn timestamp(&self, time: SystemTime) -> [u8; 24] {
+        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let (second, mut text) = self.last_timestamp.get();
+        if second != since.as_secs() || text[0] == 0 {
+            text = rfc3339_bytes(time);
+            self.last_timestamp.set((since.as_secs(), text));
+        } else {
+            let millis = since.subsec_millis();
+            text[20] = b'0' + (millis / 100) as u8;
+            text[21] = b'0' + (millis / 10 % 10) as u8;
+            text[22] = b'0' + (millis % 10) as u8;
+        }
+        text
+    }
+
     fn hash_key(&self) -> (u64, u64) {
         *self.hash_key.get_or_init(|| self.identity.hash_key())
     }
@@ -83,7 +104,7 @@ pub(crate) fn encode(record: &Record, properties: &[u8], envelope: &Envelope<'_>
     out.extend_from_slice(b",\"uuid\":\"");
     out.extend_from_slice(record.uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
     out.extend_from_slice(b"\",\"timestamp\":\"");
-    out.extend_from_slice(&rfc3339_bytes(record.time));
+    out.extend_from_slice(&envelope.timestamp(record.time));
     out.extend_from_slice(b"\",\"properties\":{");
     for entry in entries(properties) {
         if entry.level > level || entry.value.is_omitted() {
@@ -154,13 +175,29 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
+/// Whether any of 8 bytes is a control character, `"` or `\\` (the bytes a
+/// JSON string escapes), tested on all 8 at once.
+fn may_need_escape(chunk: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+    // A byte below `n` (n <= 0x80) leaves its high bit set in `word - n`
+    // where it was clear in `word`.
+    let below = |n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH;
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    below(0x20) | zero_in(word ^ (ONES * u64::from(b'"'))) | zero_in(word ^ (ONES * u64::from(b'\\'))) != 0
+}
+
 /// Appends `text` as a JSON string, escaping what JSON requires (quotes,
 /// backslashes, control characters) the way serde_json does; runs of
 /// ordinary bytes are copied whole. `text` must be UTF-8.
 fn push_json_bytes(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
+    // Most names and values need no escape: find the first byte that might,
+    // eight bytes at a time.
+    let clean = text.chunks_exact(8).take_while(|chunk| !may_need_escape(chunk)).count() * 8;
     let mut start = 0;
-    for (i, &byte) in text.iter().enumerate() {
+    for (i, &byte) in text.iter().enumerate().skip(clean) {
         let escape = ESCAPE[usize::from(byte)];
         if escape == 0 {
             continue;
@@ -185,7 +222,7 @@ fn push_json_bytes(out: &mut Vec<u8>, text: &[u8]) {
 mod tests {
     use super::*;
     use crate::{Properties, Value};
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::Duration;
 
     #[test]
     fn posthog_event_shape() {
@@ -208,6 +245,7 @@ mod tests {
             identity: &identity,
             hash_key: OnceCell::new(),
             rendered: OnceCell::new(),
+            last_timestamp: Default::default(),
         };
         let usage = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
         assert!(!usage.contains("only at full"), "{usage}");
@@ -247,8 +285,50 @@ mod tests {
         for sample in samples {
             let mut ours = Vec::new();
             push_json_bytes(&mut ours, sample.as_bytes());
-            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(sample).unwrap(), "{sample:?}");
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(sample).unwrap(),
+                "{sample:?}"
+            );
         }
+    }
+
+    #[test]
+    fn escaping_finds_every_special_byte_at_any_offset() {
+        for special in ["\"", "\\", "\n", "\u{0}", "\u{1f}"] {
+            for at in 0..20 {
+                let sample = format!("{}{special}{}", "a".repeat(at), "é".repeat(5));
+                let mut ours = Vec::new();
+                push_json_bytes(&mut ours, sample.as_bytes());
+                assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&sample).unwrap());
+            }
+        }
+        assert!(!may_need_escape(b"abc_XYZ~"));
+        assert!(!may_need_escape("é✓!".as_bytes().get(..8).unwrap_or(b"        ")));
+    }
+
+    #[test]
+    fn timestamps_reuse_the_second_but_not_the_millis() {
+        let identity = Identity::new(None, None);
+        let envelope = Envelope {
+            distinct_id: "id".into(),
+            session_id: "s",
+            app_name: "app",
+            app_version: "1",
+            catalog_digest: "d",
+            identity: &identity,
+            hash_key: OnceCell::new(),
+            rendered: OnceCell::new(),
+            last_timestamp: Default::default(),
+        };
+        let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for millis in [0, 7, 999, 120, 5] {
+            let time = base + Duration::from_millis(millis);
+            assert_eq!(envelope.timestamp(time), rfc3339_bytes(time));
+        }
+        let next_second = base + Duration::from_millis(1_001);
+        assert_eq!(envelope.timestamp(next_second), rfc3339_bytes(next_second));
+        assert_eq!(envelope.timestamp(UNIX_EPOCH), *b"1970-01-01T00:00:00.000Z");
     }
 
     #[test]
@@ -274,6 +354,7 @@ mod tests {
             identity: &identity,
             hash_key: OnceCell::new(),
             rendered: OnceCell::new(),
+            last_timestamp: Default::default(),
         };
         let text = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();

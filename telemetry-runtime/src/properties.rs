@@ -52,7 +52,7 @@ pub(crate) mod tag {
 /// assert_eq!(props.get("command"), Some(Value::from("build")));
 /// assert_eq!(props.len(), 3);
 /// ```
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Properties {
     bytes: Vec<u8>,
     len: usize,
@@ -61,6 +61,9 @@ pub struct Properties {
     /// The highest level a property needs (`Full` once there is an opt-in
     /// property).
     max_level: Level,
+    /// One bit per hash of each name inserted, to skip the search for an
+    /// earlier value of a new name.
+    names_seen: u64,
 }
 
 impl Properties {
@@ -78,7 +81,7 @@ impl Properties {
     /// buffer can be reused from one event to the next.
     pub(crate) fn from_buffer(mut buffer: Vec<u8>) -> Properties {
         buffer.clear();
-        Properties { bytes: buffer, len: 0, too_deep: false, max_level: Level::Usage }
+        Properties { bytes: buffer, len: 0, too_deep: false, max_level: Level::Usage, names_seen: 0 }
     }
 
     /// The buffer, for reuse by [`Properties::from_buffer`].
@@ -113,7 +116,19 @@ impl Properties {
             dismantle(value);
             return;
         }
-        let existing = entries(&self.bytes).find(|entry| entry.name == name.as_bytes()).map(|entry| entry.span);
+        // A name is looked for among the earlier ones only when its bit in
+        // `names_seen` says it may be there: usually it is not.
+        let bit = 1u64 << (name.bytes().fold(name.len(), |h, b| h.wrapping_mul(31) + usize::from(b)) % 64);
+        let maybe_present = self.names_seen & bit != 0;
+        self.names_seen |= bit;
+        if self.bytes.capacity() == 0 {
+            self.bytes.reserve(256);
+        }
+        let existing = if maybe_present {
+            entries(&self.bytes).find(|entry| entry.name == name.as_bytes()).map(|entry| entry.span)
+        } else {
+            None
+        };
         match existing {
             None => self.push_at(name, level, |out| out.value(&value)),
             Some(span) => {
@@ -182,7 +197,8 @@ impl Properties {
 
     /// The properties in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
-        entries(&self.bytes).map(|entry| (std::str::from_utf8(entry.name).unwrap_or_default(), to_value(entry.value)))
+        entries(&self.bytes)
+            .map(|entry| (std::str::from_utf8(entry.name).unwrap_or_default(), to_value(entry.value)))
     }
 
     /// The packed form, as the queue stores it.
@@ -198,6 +214,13 @@ impl Properties {
     /// Whether a value nested lists deeper than [`MAX_DEPTH`].
     pub(crate) fn too_deep(&self) -> bool {
         self.too_deep
+    }
+}
+
+/// Equal when they hold the same properties in the same order.
+impl PartialEq for Properties {
+    fn eq(&self, other: &Properties) -> bool {
+        self.bytes == other.bytes && self.too_deep == other.too_deep
     }
 }
 
@@ -541,6 +564,28 @@ mod tests {
         assert_eq!(props.get("b"), Some(Value::UInt(2)));
         assert_eq!(props.get("c"), Some(Value::UInt(3)));
         assert_eq!(props.len(), 3);
+    }
+
+    #[test]
+    fn every_name_is_found_again_among_many() {
+        let names: Vec<&'static str> =
+            (0..200).map(|i| &*Box::leak(format!("name_{i}").into_boxed_str())).collect();
+        let mut props = Properties::new();
+        for (i, name) in names.iter().enumerate() {
+            props.insert(name, i as u64);
+        }
+        for (i, name) in names.iter().enumerate() {
+            props.insert(name, (i * 2) as u64);
+        }
+        assert_eq!(props.len(), 200);
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(props.get(name), Some(Value::UInt((i * 2) as u64)));
+        }
+        let mut pushed = Properties::new();
+        for (i, name) in names.iter().enumerate() {
+            pushed.push(name, Value::UInt((i * 2) as u64));
+        }
+        assert_eq!(props, pushed);
     }
 
     #[test]
