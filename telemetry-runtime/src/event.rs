@@ -118,9 +118,17 @@ impl Records {
 
     /// Each record with its packed properties.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Record, &[u8])> {
-        self.records
-            .iter()
-            .map(|record| (record, self.properties.get(record.properties.clone()).unwrap_or_default()))
+        self.records.iter().map(|record| (record, self.properties(record)))
+    }
+
+    /// The records, `n` at a time.
+    pub(crate) fn chunks(&self, n: usize) -> std::slice::Chunks<'_, Record> {
+        self.records.chunks(n.max(1))
+    }
+
+    /// The packed properties of `record`, one of these records.
+    pub(crate) fn properties(&self, record: &Record) -> &[u8] {
+        self.properties.get(record.properties.clone()).unwrap_or_default()
     }
 
     /// Empties both lists, keeping their memory for the next batch unless a

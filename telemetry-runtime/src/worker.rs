@@ -139,53 +139,70 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         return;
     }
     let envelope = inner.envelope();
-    // Each level is encoded once; the last sink that needs it takes the
-    // events instead of copying them.
     let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent)).collect();
-    let mut still_needed = [0usize; 3];
-    for level in &levels {
-        still_needed[*level as usize] += 1;
-    }
-    let mut encoded: [Option<Vec<EncodedEvent>>; 3] = Default::default();
-    for (index, level) in levels.into_iter().enumerate() {
-        let route = &inner.routes[index];
-        let slot = &mut encoded[level as usize];
-        let events = slot.get_or_insert_with(|| encode_all(inner, records, &envelope, level));
-        still_needed[level as usize] -= 1;
-        let admitted: Vec<EncodedEvent> = if still_needed[level as usize] == 0 {
-            let mut events = slot.take().unwrap_or_default();
-            events.retain(|e| route.admits(e));
-            events
-        } else {
-            events.iter().filter(|e| route.admits(e)).cloned().collect()
-        };
-        let mut admitted = admitted.into_iter();
-        loop {
-            let chunk: Vec<EncodedEvent> = admitted.by_ref().take(inner.settings.batch_size).collect();
-            if chunk.is_empty() {
-                break;
+    let batch_size = inner.settings.batch_size;
+    // Records are encoded a batch at a time, so that however many were
+    // queued, only about a batch of encoded events is held at once.
+    let mut pending: Vec<Vec<EncodedEvent>> = levels.iter().map(|_| Vec::new()).collect();
+    for chunk in records.chunks(batch_size) {
+        // Each level is encoded once; the last sink that needs it takes the
+        // events instead of copying them.
+        let mut still_needed = [0usize; 3];
+        for level in &levels {
+            still_needed[*level as usize] += 1;
+        }
+        let mut encoded: [Option<Vec<EncodedEvent>>; 3] = Default::default();
+        for (index, level) in levels.iter().enumerate() {
+            let route = &inner.routes[index];
+            let slot = &mut encoded[*level as usize];
+            let events = slot.get_or_insert_with(|| encode_all(inner, records, chunk, &envelope, *level));
+            still_needed[*level as usize] -= 1;
+            if still_needed[*level as usize] == 0 {
+                let events = slot.take().unwrap_or_default();
+                pending[index].extend(events.into_iter().filter(|e| route.admits(e)));
+            } else {
+                pending[index].extend(events.iter().filter(|e| route.admits(e)).cloned());
             }
-            let batch = Batch { events: chunk };
-            let spooled = match (&outlet.spool, outlet.local[index]) {
-                (Some(spool), false) => spool.write(&inner.sink_names[index], &batch.events),
-                _ => None,
-            };
-            send_batch(inner, outlet, index, batch, spooled);
+            while pending[index].len() >= batch_size {
+                let batch: Vec<EncodedEvent> = pending[index].drain(..batch_size).collect();
+                send_to_sink(inner, outlet, index, batch);
+            }
+        }
+    }
+    for (index, rest) in pending.into_iter().enumerate() {
+        if !rest.is_empty() {
+            send_to_sink(inner, outlet, index, rest);
         }
     }
     records.clear();
 }
 
-/// The events `records` give at `level`: opt-in events are left out below
-/// `Full`, and so are opt-in fields.
-fn encode_all(inner: &Inner, records: &Records, envelope: &Envelope<'_>, level: Level) -> Vec<EncodedEvent> {
+/// Spools a batch for a remote sink (when the spool is on), then sends it.
+fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<EncodedEvent>) {
+    let batch = Batch { events };
+    let spooled = match (&outlet.spool, outlet.local[index]) {
+        (Some(spool), false) => spool.write(&inner.sink_names[index], &batch.events),
+        _ => None,
+    };
+    send_batch(inner, outlet, index, batch, spooled);
+}
+
+/// The events `chunk` (records of `records`) gives at `level`: opt-in
+/// events are left out below `Full`, and so are opt-in fields.
+fn encode_all(
+    inner: &Inner,
+    records: &Records,
+    chunk: &[Record],
+    envelope: &Envelope<'_>,
+    level: Level,
+) -> Vec<EncodedEvent> {
     if level == Level::Off {
         return Vec::new();
     }
-    records
+    chunk
         .iter()
-        .filter(|(r, _)| r.min_level <= level)
-        .filter_map(|(r, properties)| encode_at(inner, r, properties, envelope, level))
+        .filter(|r| r.min_level <= level)
+        .filter_map(|r| encode_at(inner, r, records.properties(r), envelope, level))
         .collect()
 }
 
