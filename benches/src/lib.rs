@@ -149,7 +149,13 @@ pub fn ours(dir: &Path, sink: impl telemetry_runtime::sink::Sink, queue: usize, 
 /// An `HttpSink` to the loopback server at `addr`, sending plain bodies
 /// like posthog-rs (gzip, on by default above 4 KiB, is measured apart).
 pub fn http_sink(addr: SocketAddr) -> HttpSink {
-    HttpSink::new(format!("http://{addr}/batch/")).expect("loopback URL is valid").gzip_above(None)
+    http_sink_default_gzip(addr).gzip_above(None)
+}
+
+/// An `HttpSink` to the loopback server at `addr` with the library's
+/// default compression (gzip above 4 KiB).
+pub fn http_sink_default_gzip(addr: SocketAddr) -> HttpSink {
+    HttpSink::new(format!("http://{addr}/batch/")).expect("loopback URL is valid")
 }
 
 /// A `PostHogSink` to the loopback server at `addr`.
@@ -260,10 +266,17 @@ fn connection(stream: TcpStream, mode: Mode, stats: &ServerStats) {
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     let mut body = Vec::new();
     loop {
-        let Some(close) = read_request(&mut reader, &mut body) else { return };
+        let Some((close, gzipped)) = read_request(&mut reader, &mut body) else { return };
         stats.requests.fetch_add(1, Relaxed);
         stats.body_bytes.fetch_add(body.len() as u64, Relaxed);
-        stats.events.fetch_add(count(&body, b"\"event\":"), Relaxed);
+        let events = if gzipped {
+            let mut plain = Vec::new();
+            let _ = flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut plain);
+            count(&plain, b"\"event\":")
+        } else {
+            count(&body, b"\"event\":")
+        };
+        stats.events.fetch_add(events, Relaxed);
         if mode == Mode::Hang {
             // Keep reading (and holding) the connection; never answer.
             continue;
@@ -275,13 +288,14 @@ fn connection(stream: TcpStream, mode: Mode, stats: &ServerStats) {
     }
 }
 
-/// Reads one request into `body`; returns whether the client asked to close,
-/// or `None` at the end of the connection.
-fn read_request(reader: &mut BufReader<TcpStream>, body: &mut Vec<u8>) -> Option<bool> {
+/// Reads one request into `body`; returns whether the client asked to close
+/// and whether the body is gzipped, or `None` at the end of the connection.
+fn read_request(reader: &mut BufReader<TcpStream>, body: &mut Vec<u8>) -> Option<(bool, bool)> {
     let mut line = String::new();
     let mut length = 0usize;
     let mut chunked = false;
     let mut close = false;
+    let mut gzipped = false;
     // Request line.
     loop {
         line.clear();
@@ -307,6 +321,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, body: &mut Vec<u8>) -> Option
             "content-length" => length = value.parse().ok()?,
             "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
             "connection" => close = value.eq_ignore_ascii_case("close"),
+            "content-encoding" => gzipped = value.eq_ignore_ascii_case("gzip"),
             _ => {}
         }
     }
@@ -329,7 +344,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, body: &mut Vec<u8>) -> Option
         body.resize(length, 0);
         reader.read_exact(body).ok()?;
     }
-    Some(close)
+    Some((close, gzipped))
 }
 
 fn count(haystack: &[u8], needle: &[u8]) -> u64 {

@@ -131,15 +131,20 @@ impl Records {
         self.properties.get(record.properties.clone()).unwrap_or_default()
     }
 
-    /// Empties both lists, keeping their memory for the next batch unless a
-    /// burst made it much larger than usual.
+    /// Empties both lists, keeping their memory for the next batch, unless
+    /// it is over 1 MiB and four times what this batch used (after a burst).
     pub(crate) fn clear(&mut self) {
         const KEEP_BYTES: usize = 1 << 20;
+        let used = self.properties.len();
+        let used_records = self.records.len();
         self.records.clear();
         self.properties.clear();
-        if self.properties.capacity() > KEEP_BYTES {
-            self.properties.shrink_to(KEEP_BYTES);
-            self.records.shrink_to(KEEP_BYTES / 128);
+        if self.properties.capacity() > KEEP_BYTES.max(4 * used) {
+            self.properties.shrink_to(KEEP_BYTES.max(used));
+        }
+        let keep_records = KEEP_BYTES / std::mem::size_of::<Record>();
+        if self.records.capacity() > keep_records.max(4 * used_records) {
+            self.records.shrink_to(keep_records.max(used_records));
         }
     }
 }

@@ -30,6 +30,8 @@ struct State {
     /// instant, and exits.
     stop_deadline: Option<Instant>,
     worker_exited: bool,
+    /// The worker sleeps in [`Queue::take`] until a batch is ready.
+    worker_waiting: bool,
 }
 
 /// What the worker takes from the queue in one go.
@@ -69,7 +71,10 @@ impl Queue {
             return Err(DropReason::QueueFull);
         }
         state.events.push(record, properties);
-        if state.events.len() == self.batch_size {
+        // A notification costs a system call even when nobody waits: send
+        // one only when the worker sleeps in `take`.
+        if state.worker_waiting && state.events.len() >= self.batch_size {
+            state.worker_waiting = false;
             self.wake_worker.notify_one();
         }
         Ok(())
@@ -96,8 +101,10 @@ impl Queue {
             if ready || now >= interval_end {
                 break;
             }
+            state.worker_waiting = true;
             state =
                 self.wake_worker.wait_timeout(state, interval_end - now).unwrap_or_else(|e| e.into_inner()).0;
+            state.worker_waiting = false;
         }
         std::mem::swap(&mut state.events, into);
         Taken {

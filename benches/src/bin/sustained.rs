@@ -19,8 +19,9 @@ use telemetry_benches::{
     named_threads_cpu, process_cpu, summary, thread_cpu, ChildServer, EventData, Mode, LARGE_QUEUE,
 };
 
-const VARIANTS: [(&str, &str); 5] = [
-    ("ours", "ours: HttpSink, library defaults (recent-deliveries record on), queue 4M"),
+const VARIANTS: [(&str, &str); 6] = [
+    ("ours", "ours: HttpSink, plain bodies, library defaults otherwise (recent-deliveries record on), queue 4M"),
+    ("ours-gzip", "ours: HttpSink, library defaults including gzip above 4 KiB, queue 4M"),
     ("ours-norecent", "ours: HttpSink, recent_deliveries(0), queue 4M"),
     ("ours-q10k", "ours: HttpSink, library defaults, default queue 10k"),
     ("posthog", "posthog-rs: blocking Client, queue 4M"),
@@ -97,7 +98,12 @@ fn one(variant: &str, n: u64) {
     let start = Instant::now();
     let (caller_cpu, caller_wall, worker_cpu, dropped) = if variant.starts_with("ours") {
         let recent = if variant == "ours-norecent" { 0 } else { 100 };
-        let client = telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), queue, recent);
+        let sink = if variant == "ours-gzip" {
+            telemetry_benches::http_sink_default_gzip(server.addr)
+        } else {
+            telemetry_benches::http_sink(server.addr)
+        };
+        let client = telemetry_benches::ours(dir.path(), sink, queue, recent);
         let t0 = thread_cpu();
         for _ in 0..n {
             client.capture(std::hint::black_box(&event));
