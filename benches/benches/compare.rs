@@ -141,7 +141,8 @@ fn capture(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     // The library's defaults (recent-deliveries record included), an HTTP
     // sink to loopback and a queue large enough that nothing drops.
-    let ours = telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 100);
+    let ours =
+        telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 100);
     let posthog = telemetry_benches::posthog_client(server.addr, LARGE_QUEUE);
     let data = EventData::sample();
     let event = data.typed();
@@ -189,7 +190,11 @@ fn capture(c: &mut Criterion) {
     .expect("config");
     group.bench_function("diagnostic: ours typed, worker asleep while timed", |b| {
         b.iter_custom(|iters| {
-            chunked(iters, || quiet.capture(black_box(&event)), || assert!(quiet.flush(FLUSH), "flush timed out"))
+            chunked(
+                iters,
+                || quiet.capture(black_box(&event)),
+                || assert!(quiet.flush(FLUSH), "flush timed out"),
+            )
         })
     });
 
@@ -203,9 +208,13 @@ fn capture(c: &mut Criterion) {
         })
     });
     group.bench_function("part: SystemTime::now", |b| b.iter(std::time::SystemTime::now));
-    group.bench_function("part: Uuid::to_string", |b| b.iter_with_large_drop(|| black_box(data.run_id).to_string()));
+    group.bench_function("part: Uuid::to_string", |b| {
+        b.iter_with_large_drop(|| black_box(data.run_id).to_string())
+    });
     group.bench_function("part: Uuid::new_v4 (OS random)", |b| b.iter(uuid::Uuid::new_v4));
-    group.bench_function("part: String clone (5 bytes)", |b| b.iter_with_large_drop(|| black_box(&data.command).clone()));
+    group.bench_function("part: String clone (5 bytes)", |b| {
+        b.iter_with_large_drop(|| black_box(&data.command).clone())
+    });
     group.finish();
 
     let stats = ours.stats();

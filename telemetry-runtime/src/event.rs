@@ -193,6 +193,7 @@ pub(crate) fn random_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Value;
     use std::collections::HashSet;
 
     #[test]
@@ -202,6 +203,49 @@ mod tests {
         assert!(ids.iter().all(|id| id.get_version_num() == 4));
         let other_thread = std::thread::spawn(event_uuid).join().unwrap();
         assert!(!ids.contains(&other_thread));
+    }
+
+    #[test]
+    fn records_keep_each_events_properties_apart() {
+        let mut records = Records::default();
+        for i in 0..25u32 {
+            let properties = Properties::new().with("i", i).with("text", Value::text("x".repeat(i as usize)));
+            records.push(Record::new(format!("e{i}").into()), &properties);
+        }
+        records.push(Record::new("empty".into()), &Properties::new());
+        assert_eq!(records.len(), 26);
+        for (i, (record, bytes)) in records.iter().take(25).enumerate() {
+            assert_eq!(record.name, format!("e{i}"));
+            let expected = Properties::new().with("i", i as u32).with("text", Value::text("x".repeat(i)));
+            assert_eq!(bytes, expected.as_bytes());
+        }
+        let chunks: Vec<usize> = records.chunks(10).map(<[Record]>::len).collect();
+        assert_eq!(chunks, [10, 10, 6]);
+        let last = records.chunks(10).last().unwrap().last().unwrap();
+        assert!(records.properties(last).is_empty());
+        records.clear();
+        assert!(records.is_empty());
+    }
+
+    #[test]
+    fn records_give_back_memory_after_a_burst_only() {
+        let mut records = Records::default();
+        let big = Properties::new().with("text", Value::text("x".repeat(4096)));
+        for _ in 0..1024 {
+            records.push(Record::new("burst".into()), &big);
+        }
+        records.clear();
+        let after_burst = records.properties.capacity();
+        for _ in 0..1024 {
+            records.push(Record::new("burst".into()), &big);
+        }
+        // A round like the last keeps the memory it had...
+        records.clear();
+        assert_eq!(records.properties.capacity(), after_burst);
+        // ...and a much smaller one lets it go, down to 1 MiB.
+        records.push(Record::new("small".into()), &Properties::new());
+        records.clear();
+        assert!(records.properties.capacity() <= 1 << 20, "{}", records.properties.capacity());
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use telemetry_runtime::sink::{HttpSink, MemorySink};
-use telemetry_runtime::{Level, Route, Telemetry, TelemetryEvent};
-use telemetry_tests::{posthog_sink, Sandbox, TestServer};
+use telemetry_runtime::{Level, Properties, Route, Telemetry, TelemetryEvent};
+use telemetry_tests::{posthog_sink, Behaviour, Gate, Sandbox, TestServer};
 
 const SOON: Duration = Duration::from_secs(5);
 const SECRET: &str = "CANARY-route-secret-qz";
@@ -117,4 +117,43 @@ fn an_allow_list_admits_only_the_named_events() {
     capture_everything(&telemetry);
     assert_eq!(names(&listed.events()), ["routed_run", "tool_calls"]);
     assert_eq!(names(&everything.events()), ["full_only_run", "routed_run", "tool_calls"]);
+}
+
+#[test]
+fn a_filtered_sink_still_gets_full_batches_in_order() {
+    let server = TestServer::start();
+    let gate = Gate::new();
+    server.script([Behaviour::Gate(gate.clone())]);
+    let sandbox = Sandbox::new();
+    let everything = MemorySink::new();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .consent(Level::Usage)
+            .batch_size(10)
+            .flush_interval(Duration::from_secs(3600))
+            .route(posthog_sink(&server), Route::only(["kept"]))
+            .sink(everything.clone()),
+    )
+    .unwrap();
+    // Hold the worker in a first request so that the next events queue up
+    // together, whatever the thread timing.
+    telemetry.capture_with("kept", Properties::new().with("i", 1000u32));
+    assert!(!telemetry.flush(Duration::ZERO));
+    assert!(server.wait_for_requests(1, SOON));
+    // One kept event in three: each batch of ten queued events holds only
+    // three or four for the filtered sink, which must still get ten at a time.
+    for i in 0..95u32 {
+        let name = if i % 3 == 0 { "kept" } else { "other" };
+        telemetry.capture_with(name, Properties::new().with("i", i));
+    }
+    gate.open();
+    assert!(telemetry.flush(SOON));
+    let sizes: Vec<usize> = server.requests().iter().map(|r| r.events().len()).collect();
+    assert_eq!(sizes, [1, 10, 10, 10, 2], "events per request");
+    let kept: Vec<u64> =
+        server.accepted_events().iter().map(|e| e["properties"]["i"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = std::iter::once(1000).chain((0..95).step_by(3)).collect();
+    assert_eq!(kept, expected, "all kept events, in capture order");
+    assert_eq!(everything.events().len(), 96);
 }

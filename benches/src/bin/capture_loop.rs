@@ -63,10 +63,15 @@ fn main() {
     } else {
         let server = telemetry_benches::serve(telemetry_benches::Mode::Ok);
         let client = match which.as_str() {
-            "typed-http" => telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 0),
-            "typed-http-recent" => {
-                telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 100)
+            "typed-http" => {
+                telemetry_benches::ours(dir.path(), telemetry_benches::http_sink(server.addr), LARGE_QUEUE, 0)
             }
+            "typed-http-recent" => telemetry_benches::ours(
+                dir.path(),
+                telemetry_benches::http_sink(server.addr),
+                LARGE_QUEUE,
+                100,
+            ),
             _ => telemetry_benches::ours(dir.path(), CountingSink(Arc::clone(&count)), LARGE_QUEUE, 0),
         };
         for i in 0..n {

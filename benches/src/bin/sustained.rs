@@ -16,11 +16,14 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use telemetry_benches::{
-    named_threads_cpu, process_cpu, summary, thread_cpu, ChildServer, EventData, Mode, LARGE_QUEUE,
+    named_threads_cpu_split, process_cpu, summary, thread_cpu, ChildServer, EventData, Mode, LARGE_QUEUE,
 };
 
 const VARIANTS: [(&str, &str); 6] = [
-    ("ours", "ours: HttpSink, plain bodies, library defaults otherwise (recent-deliveries record on), queue 4M"),
+    (
+        "ours",
+        "ours: HttpSink, plain bodies, library defaults otherwise (recent-deliveries record on), queue 4M",
+    ),
     ("ours-gzip", "ours: HttpSink, library defaults including gzip above 4 KiB, queue 4M"),
     ("ours-norecent", "ours: HttpSink, recent_deliveries(0), queue 4M"),
     ("ours-q10k", "ours: HttpSink, library defaults, default queue 10k"),
@@ -28,7 +31,7 @@ const VARIANTS: [(&str, &str); 6] = [
     ("posthog-q10k", "posthog-rs: blocking Client, default queue 10k"),
 ];
 
-const FIELDS: [&str; 9] = [
+const FIELDS: [&str; 10] = [
     "cpu_ns_per_delivered",
     "caller_cpu_ns_per_capture",
     "caller_wall_ns_per_capture",
@@ -38,6 +41,7 @@ const FIELDS: [&str; 9] = [
     "dropped",
     "bytes_per_event",
     "events_per_request",
+    "worker_system_cpu_ns_per_delivered",
 ];
 
 fn main() {
@@ -49,11 +53,19 @@ fn main() {
         return;
     }
     let flag = |name: &str, default: u64| {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let events = flag("--events", 1_000_000);
     let reps = flag("--reps", 5);
-    let only: Vec<&str> = args.iter().filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err()).map(String::as_str).collect();
+    let only: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with("--") && a.parse::<u64>().is_err())
+        .map(String::as_str)
+        .collect();
     let exe = std::env::current_exe().expect("current exe");
     let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); FIELDS.len()]; VARIANTS.len()];
     for rep in 0..reps {
@@ -64,7 +76,10 @@ fn main() {
             let out = Command::new(&exe).args(["--one", key, &events.to_string()]).output().expect("run");
             let text = String::from_utf8_lossy(&out.stdout);
             eprint!("{}", String::from_utf8_lossy(&out.stderr));
-            let line = text.lines().find(|l| l.starts_with("RESULT")).unwrap_or_else(|| panic!("{key}: no result: {text}"));
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("RESULT"))
+                .unwrap_or_else(|| panic!("{key}: no result: {text}"));
             eprintln!("rep {rep} {key}: {line}");
             for (f, value) in line.split_whitespace().skip(2).enumerate() {
                 results[v][f].push(value.parse().expect("number"));
@@ -96,7 +111,7 @@ fn one(variant: &str, n: u64) {
 
     let cpu0 = process_cpu();
     let start = Instant::now();
-    let (caller_cpu, caller_wall, worker_cpu, dropped) = if variant.starts_with("ours") {
+    let (caller_cpu, caller_wall, (worker_cpu, worker_system), dropped) = if variant.starts_with("ours") {
         let recent = if variant == "ours-norecent" { 0 } else { 100 };
         let sink = if variant == "ours-gzip" {
             telemetry_benches::http_sink_default_gzip(server.addr)
@@ -110,7 +125,8 @@ fn one(variant: &str, n: u64) {
         }
         let caller = (thread_cpu() - t0, start.elapsed());
         assert!(client.flush(Duration::from_secs(300)), "flush timed out");
-        let worker = named_threads_cpu("telemetry-work");
+        let (user, system) = named_threads_cpu_split("telemetry-work");
+        let worker = (user + system, system);
         let stats = client.stats();
         (caller.0, caller.1, worker, stats.dropped_total())
     } else {
@@ -122,7 +138,9 @@ fn one(variant: &str, n: u64) {
         let caller = (thread_cpu() - t0, start.elapsed());
         client.flush();
         // Its worker plus reqwest's internal runtime thread.
-        let worker = named_threads_cpu("posthog-transpo") + named_threads_cpu("reqwest-interna");
+        let (user, system) = named_threads_cpu_split("posthog-transpo");
+        let (tokio_user, tokio_system) = named_threads_cpu_split("reqwest-interna");
+        let worker = (user + system + tokio_user + tokio_system, system + tokio_system);
         std::mem::forget(client); // no shutdown work inside the measurement
         (caller.0, caller.1, worker, 0)
     };
@@ -133,7 +151,7 @@ fn one(variant: &str, n: u64) {
     let dropped = if variant.starts_with("posthog") { n.saturating_sub(delivered) } else { dropped };
     let per = |d: Duration, k: u64| d.as_nanos() as f64 / k.max(1) as f64;
     println!(
-        "RESULT {variant} {:.1} {:.1} {:.1} {:.1} {:.3} {} {} {:.1} {:.1}",
+        "RESULT {variant} {:.1} {:.1} {:.1} {:.1} {:.3} {} {} {:.1} {:.1} {:.1}",
         per(cpu, delivered),
         per(caller_cpu, n),
         per(caller_wall, n),
@@ -143,6 +161,7 @@ fn one(variant: &str, n: u64) {
         dropped,
         (bytes1 - bytes0) as f64 / delivered.max(1) as f64,
         delivered as f64 / (req1 - req0).max(1) as f64,
+        per(worker_system, delivered),
     );
     std::process::exit(0);
 }
