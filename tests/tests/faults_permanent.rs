@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::{Backoff, PostHogSink};
 use telemetry_runtime::{DropReason, Properties, Stats, Telemetry};
-use telemetry_tests::{posthog_sink, Behaviour, Sandbox, TestServer, API_KEY, SOON};
+use telemetry_tests::{posthog_sink, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
 
 /// Events the client accepted and has not yet delivered or given up on.
 /// Every drop reason except `QueueFull` and `Invalid` is for an event that
@@ -27,28 +27,37 @@ fn closed_port() -> u16 {
 #[test]
 fn a_400_drops_each_batch_once_as_rejected_and_later_events_still_go_out() {
     let server = TestServer::start();
-    server.set_default(Behaviour::Status(400));
+    let gate = Gate::new();
+    server.script([Behaviour::Gate(gate.clone())]).set_default(Behaviour::Status(400));
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
         sandbox.config().sink(posthog_sink(&server)).batch_size(10).flush_interval(Duration::from_secs(120)),
     )
     .unwrap();
+    // Hold the worker in a first (accepted) request so that the 50 events
+    // queue up together and go as five batches, whatever the thread timing.
+    telemetry.capture_with("warm_up", Properties::new());
+    assert!(!telemetry.flush(Duration::ZERO));
+    assert!(server.wait_for_requests(1, SOON));
     for i in 0..50u32 {
         telemetry.capture_with("refused", Properties::new().with("i", i));
     }
+    gate.open();
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!(stats.dropped(DropReason::Rejected), 50, "{stats:?}");
-    assert_eq!((stats.sent, stats.retried, stats.failed), (0, 0, 5), "one request per batch: {stats:?}");
-    assert_eq!(server.requests().len(), 5, "a 400 is never retried");
+    assert_eq!((stats.sent, stats.retried, stats.failed), (1, 0, 5), "one request per batch: {stats:?}");
+    assert_eq!(server.requests().len(), 6, "a 400 is never retried");
     assert_eq!(in_flight(&stats), 0, "nothing is kept after a refusal: {stats:?}");
 
     // The application keeps running and the client keeps working.
     server.set_default(Behaviour::Status(200));
     telemetry.capture_with("accepted_later", Properties::new());
     assert!(telemetry.flush(SOON));
-    assert_eq!(server.accepted_events().len(), 1);
-    assert_eq!(telemetry.stats().sent, 1);
+    let accepted: Vec<String> =
+        server.accepted_events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(accepted, ["warm_up", "accepted_later"]);
+    assert_eq!(telemetry.stats().sent, 2);
 }
 
 #[test]
