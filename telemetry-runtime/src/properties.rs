@@ -353,8 +353,12 @@ impl ValueWriter<'_> {
 
 /// Whether lists nest deeper than [`MAX_DEPTH`], found without recursion.
 fn too_deep(value: &Value) -> bool {
-    // Most values are scalars: no need for a stack (and its allocation).
-    let Value::List(_) = value else { return false };
+    // Most values are scalars or flat lists: no need for a stack (and its
+    // allocation).
+    let Value::List(items) = value else { return false };
+    if !items.iter().any(|item| matches!(item, Value::List(_))) {
+        return false;
+    }
     let mut stack = vec![(value, 1)];
     while let Some((value, depth)) = stack.pop() {
         if let Value::List(items) = value {
@@ -369,7 +373,11 @@ fn too_deep(value: &Value) -> bool {
 
 /// Drops a value without recursing, however deep its lists go.
 fn dismantle(value: Value) {
-    let Value::List(_) = value else { return };
+    // Only lists of lists can nest deep enough to matter.
+    let Value::List(items) = &value else { return };
+    if !items.iter().any(|item| matches!(item, Value::List(_))) {
+        return;
+    }
     let mut stack = vec![value];
     while let Some(value) = stack.pop() {
         if let Value::List(items) = value {
