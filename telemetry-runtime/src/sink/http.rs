@@ -62,11 +62,19 @@ impl Transport {
     }
 
     fn agent(&mut self) -> &ureq::Agent {
-        let (connect, total) = (self.connect_timeout, self.request_timeout);
+        let (connect, phase) = (self.connect_timeout, self.request_timeout);
         self.agent.get_or_insert_with(|| {
+            // Each phase has its own limit rather than one global deadline:
+            // with a global deadline ureq resolves the host on a new thread
+            // for every request (to bound the lookup), a thread spawned per
+            // batch. Without one it resolves on the worker, which only ever
+            // delays telemetry, never the program.
             ureq::Agent::config_builder()
                 .timeout_connect(Some(connect))
-                .timeout_global(Some(total))
+                .timeout_send_request(Some(phase))
+                .timeout_send_body(Some(phase))
+                .timeout_recv_response(Some(phase))
+                .timeout_recv_body(Some(phase))
                 .http_status_as_error(false)
                 // Never re-send telemetry to a place the configuration did not name.
                 .max_redirects(0)
@@ -293,7 +301,10 @@ impl HttpSink {
         self
     }
 
-    /// Connect timeout and total time per request (defaults 5 s and 10 s).
+    /// The connect timeout, and the limit for each later phase of a request:
+    /// sending it, waiting for the answer, reading the answer (defaults 5 s
+    /// and 10 s). The host name is resolved on the worker thread with the
+    /// system's own lookup timeouts, so a slow DNS delays telemetry only.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpSink {
         self.transport.connect_timeout = connect;
         self.transport.request_timeout = request;

@@ -109,7 +109,10 @@ impl OtlpSink {
         self
     }
 
-    /// Connect timeout and total time per request (defaults 5 s and 10 s).
+    /// The connect timeout, and the limit for each later phase of a request:
+    /// sending it, waiting for the answer, reading the answer (defaults 5 s
+    /// and 10 s). The host name is resolved on the worker thread with the
+    /// system's own lookup timeouts, so a slow DNS delays telemetry only.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> OtlpSink {
         self.transport.connect_timeout = connect;
         self.transport.request_timeout = request;
