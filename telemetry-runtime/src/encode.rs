@@ -101,9 +101,9 @@ pub(crate) fn encode(record: &Record, properties: &[u8], envelope: &Envelope<'_>
     push_json_bytes(&mut out, record.name.as_bytes());
     out.extend_from_slice(b",\"distinct_id\":");
     out.extend_from_slice(distinct_id);
-    out.extend_from_slice(b",\"uuid\":\"");
-    out.extend_from_slice(record.uuid.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
-    out.extend_from_slice(b"\",\"timestamp\":\"");
+    out.extend_from_slice(b",\"uuid\":");
+    push_uuid(&mut out, &record.uuid);
+    out.extend_from_slice(b",\"timestamp\":\"");
     out.extend_from_slice(&envelope.timestamp(record.time));
     out.extend_from_slice(b"\",\"properties\":{");
     for entry in entries(properties) {
@@ -134,11 +134,7 @@ fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>) {
             out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
         }
         Packed::Text(t) => push_json_bytes(out, t),
-        Packed::Uuid(u) => {
-            out.push(b'"');
-            out.extend_from_slice(u.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
-            out.push(b'"');
-        }
+        Packed::Uuid(u) => push_uuid(out, &u),
         Packed::Hashed(digest) => push_json_bytes(out, digest.keyed(envelope.hash_key()).as_bytes()),
         Packed::List(count, items) => {
             // Inside a list a missing value keeps its place as null.
@@ -189,22 +185,43 @@ fn may_need_escape(chunk: &[u8]) -> bool {
 }
 
 /// Appends `text` as a JSON string, escaping what JSON requires (quotes,
-/// backslashes, control characters) the way serde_json does; runs of
-/// ordinary bytes are copied whole. `text` must be UTF-8.
+/// backslashes, control characters) the way serde_json does. `text` must be
+/// UTF-8.
 fn push_json_bytes(out: &mut Vec<u8>, text: &[u8]) {
-    out.push(b'"');
     // Most names and values need no escape: find the first byte that might,
-    // eight bytes at a time.
-    let clean = text.chunks_exact(8).take_while(|chunk| !may_need_escape(chunk)).count() * 8;
+    // eight bytes at a time, and copy a clean text whole.
+    let mut clean = 0;
+    while let Some(chunk) = text.get(clean..clean + 8) {
+        if may_need_escape(chunk) {
+            break;
+        }
+        clean += 8;
+    }
+    while clean < text.len() && ESCAPE[usize::from(text[clean])] == 0 {
+        clean += 1;
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    if clean == text.len() {
+        out.extend_from_slice(text);
+    } else {
+        out.extend_from_slice(&text[..clean]);
+        push_escaped(out, &text[clean..]);
+    }
+    out.push(b'"');
+}
+
+/// The rest of a JSON string from its first byte that may need an escape.
+#[cold]
+fn push_escaped(out: &mut Vec<u8>, text: &[u8]) {
     let mut start = 0;
-    for (i, &byte) in text.iter().enumerate().skip(clean) {
+    for (i, &byte) in text.iter().enumerate() {
         let escape = ESCAPE[usize::from(byte)];
         if escape == 0 {
             continue;
         }
         out.extend_from_slice(&text[start..i]);
         if escape == b'u' {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(byte >> 4)]);
             out.push(HEX[usize::from(byte & 0xf)]);
@@ -215,6 +232,14 @@ fn push_json_bytes(out: &mut Vec<u8>, text: &[u8]) {
         start = i + 1;
     }
     out.extend_from_slice(&text[start..]);
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends a uuid in its quoted, hyphenated, lowercase form.
+fn push_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
+    out.push(b'"');
+    out.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
     out.push(b'"');
 }
 
@@ -305,6 +330,18 @@ mod tests {
         }
         assert!(!may_need_escape(b"abc_XYZ~"));
         assert!(!may_need_escape("é✓!".as_bytes().get(..8).unwrap_or(b"        ")));
+    }
+
+    #[test]
+    fn uuids_are_written_like_the_uuid_crate_writes_them() {
+        for id in [uuid::Uuid::nil(), uuid::Uuid::max(), uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210)]
+            .into_iter()
+            .chain((0..100).map(|_| crate::event::event_uuid()))
+        {
+            let mut ours = Vec::new();
+            push_uuid(&mut ours, &id);
+            assert_eq!(String::from_utf8(ours).unwrap(), format!("\"{}\"", id.hyphenated()));
+        }
     }
 
     #[test]
