@@ -246,6 +246,27 @@ fn push_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn envelope<'a>(
+        identity: &'a Identity,
+        distinct_id: &str,
+        session_id: &'a str,
+        app_name: &'a str,
+        app_version: &'a str,
+        catalog_digest: &'a str,
+    ) -> Envelope<'a> {
+        Envelope {
+            distinct_id: distinct_id.into(),
+            session_id,
+            app_name,
+            app_version,
+            catalog_digest,
+            identity,
+            hash_key: OnceCell::new(),
+            rendered: OnceCell::new(),
+            last_timestamp: Default::default(),
+        }
+    }
     use crate::{Properties, Value};
     use std::time::Duration;
 
@@ -261,17 +282,7 @@ mod tests {
             .with_opt_in("secret", "only at full");
         record.time = UNIX_EPOCH + Duration::from_millis(1_000_001);
         let identity = Identity::new(None, None);
-        let envelope = Envelope {
-            distinct_id: "id-1".into(),
-            session_id: "s-1",
-            app_name: "demo",
-            app_version: "1.2.3",
-            catalog_digest: "0123456789abcdef",
-            identity: &identity,
-            hash_key: OnceCell::new(),
-            rendered: OnceCell::new(),
-            last_timestamp: Default::default(),
-        };
+        let envelope = envelope(&identity, "id-1", "s-1", "demo", "1.2.3", "0123456789abcdef");
         let usage = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
         assert!(!usage.contains("only at full"), "{usage}");
         let json: serde_json::Value =
@@ -334,9 +345,13 @@ mod tests {
 
     #[test]
     fn uuids_are_written_like_the_uuid_crate_writes_them() {
-        for id in [uuid::Uuid::nil(), uuid::Uuid::max(), uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210)]
-            .into_iter()
-            .chain((0..100).map(|_| crate::event::event_uuid()))
+        for id in [
+            uuid::Uuid::nil(),
+            uuid::Uuid::max(),
+            uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210),
+        ]
+        .into_iter()
+        .chain((0..100).map(|_| crate::event::event_uuid()))
         {
             let mut ours = Vec::new();
             push_uuid(&mut ours, &id);
@@ -347,17 +362,7 @@ mod tests {
     #[test]
     fn timestamps_reuse_the_second_but_not_the_millis() {
         let identity = Identity::new(None, None);
-        let envelope = Envelope {
-            distinct_id: "id".into(),
-            session_id: "s",
-            app_name: "app",
-            app_version: "1",
-            catalog_digest: "d",
-            identity: &identity,
-            hash_key: OnceCell::new(),
-            rendered: OnceCell::new(),
-            last_timestamp: Default::default(),
-        };
+        let envelope = envelope(&identity, "id", "s", "app", "1", "d");
         let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         for millis in [0, 7, 999, 120, 5] {
             let time = base + Duration::from_millis(millis);
@@ -382,17 +387,7 @@ mod tests {
             .with("id", uuid::Uuid::nil())
             .with("text", Value::text("line\nbreak \"quoted\""));
         let identity = Identity::new(None, None);
-        let envelope = Envelope {
-            distinct_id: "id \"odd\"".into(),
-            session_id: "s",
-            app_name: "app",
-            app_version: "1",
-            catalog_digest: "d",
-            identity: &identity,
-            hash_key: OnceCell::new(),
-            rendered: OnceCell::new(),
-            last_timestamp: Default::default(),
-        };
+        let envelope = envelope(&identity, "id \"odd\"", "s", "app", "1", "d");
         let text = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let props = &json["properties"];
