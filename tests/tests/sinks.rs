@@ -216,3 +216,44 @@ fn invalid_event_names_are_dropped_and_counted() {
     let stats = telemetry.stats();
     assert_eq!((stats.captured, stats.dropped(DropReason::Invalid)), (1, 3));
 }
+
+/// An event whose `write_properties` captures another event on the same
+/// client: the nested capture must not disturb the outer one's properties
+/// (each capture packs into its thread's buffer, taken and put back).
+struct Nesting<'a> {
+    telemetry: &'a Telemetry,
+    depth: u32,
+}
+
+impl TelemetryEvent for Nesting<'_> {
+    const NAME: &'static str = "nesting";
+    fn write_properties(&self, _: Level, out: &mut Properties) {
+        out.insert("before", self.depth);
+        if self.depth > 0 {
+            self.telemetry.capture(&Nesting { telemetry: self.telemetry, depth: self.depth - 1 });
+        }
+        out.insert("after", Value::text(format!("depth {}", self.depth)));
+    }
+}
+
+#[test]
+fn a_capture_inside_write_properties_keeps_both_events_whole() {
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
+    telemetry.capture(&Nesting { telemetry: &telemetry, depth: 3 });
+    // And the thread's buffer still works normally afterwards.
+    telemetry.capture(&Nesting { telemetry: &telemetry, depth: 0 });
+    assert!(telemetry.flush(SOON));
+    let seen: Vec<(u64, String)> = memory
+        .events()
+        .iter()
+        .map(|e| {
+            let p = &e["properties"];
+            (p["before"].as_u64().unwrap(), p["after"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    // Inner events are queued first: they finish their capture first.
+    let expected: Vec<(u64, String)> = [0, 1, 2, 3, 0].iter().map(|&d| (d, format!("depth {d}"))).collect();
+    assert_eq!(seen, expected);
+}
