@@ -34,7 +34,7 @@ pub(crate) struct Envelope<'a> {
     pub(crate) rendered: OnceCell<(Vec<u8>, Vec<u8>)>,
     /// The last timestamp written: events of a batch mostly share their
     /// date and time to the second.
-    pub(crate) last_timestamp: Cell<(u64, [u8; 24])>,
+    pub(crate) last_timestamp: Cell<Option<(u64, [u8; 24])>>,
 }
 
 impl Envelope<'_> {
@@ -42,17 +42,20 @@ impl Envelope<'_> {
     /// it falls in the same second.
     fn timestamp(&self, time: SystemTime) -> [u8; 24] {
         let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let (second, mut text) = self.last_timestamp.get();
-        if second != since.as_secs() || text[0] == 0 {
-            text = rfc3339_bytes(time);
-            self.last_timestamp.set((since.as_secs(), text));
-        } else {
-            let millis = since.subsec_millis();
-            text[20] = b'0' + (millis / 100) as u8;
-            text[21] = b'0' + (millis / 10 % 10) as u8;
-            text[22] = b'0' + (millis % 10) as u8;
+        match self.last_timestamp.get() {
+            Some((second, mut text)) if second == since.as_secs() => {
+                let millis = since.subsec_millis();
+                text[20] = b'0' + (millis / 100) as u8;
+                text[21] = b'0' + (millis / 10 % 10) as u8;
+                text[22] = b'0' + (millis % 10) as u8;
+                text
+            }
+            _ => {
+                let text = rfc3339_bytes(time);
+                self.last_timestamp.set(Some((since.as_secs(), text)));
+                text
+            }
         }
-        text
     }
 
     fn hash_key(&self) -> (u64, u64) {
@@ -94,7 +97,14 @@ impl Envelope<'_> {
 ///
 /// Written as bytes and checked as UTF-8 once at the end, rather than
 /// checking each name and text as it is read back from the packed form.
-pub(crate) fn encode(record: &Record, properties: &[u8], envelope: &Envelope<'_>, level: Level) -> String {
+/// Every piece is a `&str` or ASCII, so the check cannot fail; if it ever
+/// did, `None` keeps invalid text out of the batch.
+pub(crate) fn encode(
+    record: &Record,
+    properties: &[u8],
+    envelope: &Envelope<'_>,
+    level: Level,
+) -> Option<String> {
     let (distinct_id, tail) = envelope.rendered();
     let mut out = Vec::with_capacity(160 + tail.len() + 2 * properties.len());
     out.extend_from_slice(b"{\"event\":");
@@ -117,10 +127,7 @@ pub(crate) fn encode(record: &Record, properties: &[u8], envelope: &Envelope<'_>
     }
     out.extend_from_slice(tail);
     out.extend_from_slice(b"}}");
-    // Every piece was a `&str` or ASCII, so this cannot fail; if it ever
-    // did, the event would be sent as an empty object and refused, not as
-    // invalid text.
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8(out).ok()
 }
 
 fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>) {
@@ -283,10 +290,11 @@ mod tests {
         record.time = UNIX_EPOCH + Duration::from_millis(1_000_001);
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id-1", "s-1", "demo", "1.2.3", "0123456789abcdef");
-        let usage = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
+        let usage = encode(&record, properties.as_bytes(), &envelope, Level::Usage).unwrap();
         assert!(!usage.contains("only at full"), "{usage}");
         let json: serde_json::Value =
-            serde_json::from_str(&encode(&record, properties.as_bytes(), &envelope, Level::Full)).unwrap();
+            serde_json::from_str(&encode(&record, properties.as_bytes(), &envelope, Level::Full).unwrap())
+                .unwrap();
         assert_eq!(json["event"], "tool_call");
         assert_eq!(json["distinct_id"], "id-1");
         assert_eq!(json["uuid"], record.uuid.to_string());
@@ -388,7 +396,7 @@ mod tests {
             .with("text", Value::text("line\nbreak \"quoted\""));
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id \"odd\"", "s", "app", "1", "d");
-        let text = encode(&record, properties.as_bytes(), &envelope, Level::Usage);
+        let text = encode(&record, properties.as_bytes(), &envelope, Level::Usage).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let props = &json["properties"];
         assert_eq!(json["distinct_id"], "id \"odd\"");
@@ -415,7 +423,7 @@ mod tests {
         assert_eq!(props["text"], "line\nbreak \"quoted\"");
         let empty = Record::new("empty".into());
         let json: serde_json::Value =
-            serde_json::from_str(&encode(&empty, &[], &envelope, Level::Usage)).unwrap();
+            serde_json::from_str(&encode(&empty, &[], &envelope, Level::Usage).unwrap()).unwrap();
         assert_eq!(json["properties"]["$process_person_profile"], false);
     }
 }

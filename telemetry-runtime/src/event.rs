@@ -57,8 +57,10 @@ pub trait TelemetryEvent {
     fn write_properties(&self, level: Level, out: &mut Properties);
 }
 
-/// An event waiting in the queue: classified, timestamped, with its uuid.
-/// The uuid and timestamp are fixed here, so retries resend them unchanged.
+/// An event waiting in the queue: classified and timestamped. Its uuid is
+/// given by the worker before the event is first encoded (the caller has no
+/// need of it), and travels with the encoded event, so retries resend it
+/// unchanged.
 /// Its properties are in the buffer of the [`Records`] that hold it.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
@@ -80,7 +82,7 @@ impl Record {
     pub(crate) fn new(name: Cow<'static, str>) -> Record {
         Record {
             name,
-            uuid: event_uuid(),
+            uuid: Uuid::nil(),
             time: SystemTime::now(),
             counter: false,
             min_level: Level::Usage,
@@ -119,6 +121,13 @@ impl Records {
     /// Each record with its packed properties.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Record, &[u8])> {
         self.records.iter().map(|record| (record, self.properties(record)))
+    }
+
+    /// Gives every record its event uuid (worker thread).
+    pub(crate) fn assign_uuids(&mut self) {
+        for record in &mut self.records {
+            record.uuid = event_uuid();
+        }
     }
 
     /// The records, `n` at a time.

@@ -150,13 +150,6 @@ impl Properties {
         dismantle(value);
     }
 
-    /// Adds an opt-in property whose name was checked at compile time.
-    #[doc(hidden)]
-    pub fn push_opt_in(&mut self, name: &'static str, value: Value) {
-        self.push_at(name, Level::Full, |out| out.value(&value));
-        dismantle(value);
-    }
-
     /// Adds a field's value at `level` without building a [`Value`] first:
     /// text is copied straight into the buffer. The name was checked at
     /// compile time.
@@ -300,14 +293,25 @@ impl ValueWriter<'_> {
 
     /// A list of property values.
     pub fn list<T: PropertyValue>(&mut self, items: &[T]) {
-        match u32::try_from(items.len()) {
+        if self.list_header(items.len()) {
+            for item in items {
+                item.pack(self);
+            }
+        }
+    }
+
+    /// Starts a list of `len` items, or writes null for one too long to
+    /// count in a `u32`; returns whether the items are to follow.
+    fn list_header(&mut self, len: usize) -> bool {
+        match u32::try_from(len) {
             Ok(count) => {
                 self.tagged(tag::LIST, &count.to_le_bytes());
-                for item in items {
-                    item.pack(self);
-                }
+                true
             }
-            Err(_) => self.null(),
+            Err(_) => {
+                self.null();
+                false
+            }
         }
     }
 
@@ -332,15 +336,13 @@ impl ValueWriter<'_> {
             Value::Text(t) => self.text(t),
             Value::Uuid(u) => self.uuid(u),
             Value::Hashed(d) => self.hashed(*d),
-            Value::List(items) => match u32::try_from(items.len()) {
-                Ok(count) => {
-                    self.tagged(tag::LIST, &count.to_le_bytes());
+            Value::List(items) => {
+                if self.list_header(items.len()) {
                     for item in items {
                         self.value_within_depth(item);
                     }
                 }
-                Err(_) => self.null(),
-            },
+            }
         }
     }
 
@@ -355,8 +357,7 @@ impl ValueWriter<'_> {
 fn too_deep(value: &Value) -> bool {
     // Most values are scalars or flat lists: no need for a stack (and its
     // allocation).
-    let Value::List(items) = value else { return false };
-    if !items.iter().any(|item| matches!(item, Value::List(_))) {
+    if !nests_lists(value) {
         return false;
     }
     let mut stack = vec![(value, 1)];
@@ -371,11 +372,15 @@ fn too_deep(value: &Value) -> bool {
     false
 }
 
+/// Whether `value` is a list that holds a list.
+fn nests_lists(value: &Value) -> bool {
+    matches!(value, Value::List(items) if items.iter().any(|item| matches!(item, Value::List(_))))
+}
+
 /// Drops a value without recursing, however deep its lists go.
 fn dismantle(value: Value) {
     // Only lists of lists can nest deep enough to matter.
-    let Value::List(items) = &value else { return };
-    if !items.iter().any(|item| matches!(item, Value::List(_))) {
+    if !nests_lists(&value) {
         return;
     }
     let mut stack = vec![value];

@@ -138,6 +138,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         records.clear();
         return;
     }
+    records.assign_uuids();
     let envelope = inner.envelope();
     let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent)).collect();
     let batch_size = inner.settings.batch_size;
@@ -265,7 +266,11 @@ fn encode_at(
     envelope: &Envelope<'_>,
     level: Level,
 ) -> Option<EncodedEvent> {
-    let json = encode(record, properties, envelope, level);
+    let Some(json) = encode(record, properties, envelope, level) else {
+        log::error!("Telemetry event {:?} could not be encoded as UTF-8: dropped.", record.name);
+        inner.counters.dropped(DropReason::Invalid, 1);
+        return None;
+    };
     if json.len() > inner.settings.max_event_bytes {
         log::warn!(
             "Telemetry event {:?} is {} bytes, over the limit of {}: dropped.",
