@@ -115,8 +115,9 @@ const CHUNK: u64 = 10_000;
 const FLUSH: Duration = Duration::from_secs(120);
 
 /// Times `iters` calls of `one` in chunks of [`CHUNK`], running `drain`
-/// (untimed) after each chunk.
-fn chunked(iters: u64, mut one: impl FnMut(), mut drain: impl FnMut()) -> Duration {
+/// after each chunk: untimed for the caller's cost, timed for end-to-end
+/// delivery.
+fn chunks_of(iters: u64, drain_timed: bool, mut one: impl FnMut(), mut drain: impl FnMut()) -> Duration {
     let mut total = Duration::ZERO;
     let mut left = iters;
     while left > 0 {
@@ -125,11 +126,21 @@ fn chunked(iters: u64, mut one: impl FnMut(), mut drain: impl FnMut()) -> Durati
         for _ in 0..n {
             one();
         }
+        if drain_timed {
+            drain();
+        }
         total += start.elapsed();
-        drain();
+        if !drain_timed {
+            drain();
+        }
         left -= n;
     }
     total
+}
+
+/// [`chunks_of`] timing the callers only.
+fn chunked(iters: u64, one: impl FnMut(), drain: impl FnMut()) -> Duration {
+    chunks_of(iters, false, one, drain)
 }
 
 fn capture(c: &mut Criterion) {
@@ -253,21 +264,8 @@ fn deliver(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(1));
-    let end_to_end = |iters: u64, one: &mut dyn FnMut(), flush: &mut dyn FnMut()| {
-        let mut total = Duration::ZERO;
-        let mut left = iters;
-        while left > 0 {
-            let n = left.min(CHUNK);
-            let start = Instant::now();
-            for _ in 0..n {
-                one();
-            }
-            flush();
-            total += start.elapsed();
-            left -= n;
-        }
-        total
-    };
+    let end_to_end =
+        |iters: u64, one: &mut dyn FnMut(), flush: &mut dyn FnMut()| chunks_of(iters, true, one, flush);
     let variants: [(&str, usize, bool); 3] = [
         ("ours: HttpSink (defaults: recent-deliveries record on)", 100, false),
         ("ours: HttpSink, recent_deliveries(0)", 0, false),

@@ -460,14 +460,9 @@ pub fn thread_cpu() -> Duration {
     rusage(libc::RUSAGE_THREAD)
 }
 
-/// User + system CPU time of every living thread of this process whose name
-/// starts with `prefix` (names are cut at 15 bytes), from /proc, in clock ticks.
-pub fn named_threads_cpu(prefix: &str) -> Duration {
-    let (user, system) = named_threads_cpu_split(prefix);
-    user + system
-}
-
-/// [`named_threads_cpu`] as (user, system) time.
+/// User and system CPU time of every living thread of this process whose
+/// name starts with `prefix` (names are cut at 15 bytes), from /proc, in
+/// clock ticks.
 pub fn named_threads_cpu_split(prefix: &str) -> (Duration, Duration) {
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
