@@ -17,7 +17,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "target", "crite
 REFERENCE = {
     "gate": "unannotated fn",
     "capture": "posthog-rs: Event + capture",
-    "deliver": "posthog-rs: Client (blocking)",
+    "deliver": "posthog-rs: Client (blocking), requests of 100",
 }
 
 

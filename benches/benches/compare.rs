@@ -258,7 +258,7 @@ fn deliver(c: &mut Criterion) {
     let event = data.typed();
     let distinct_id = uuid::Uuid::new_v4().to_string();
 
-    let mut group = c.benchmark_group("deliver to loopback (batches of 100)");
+    let mut group = c.benchmark_group("deliver to loopback");
     group
         .sample_size(15)
         .warm_up_time(Duration::from_millis(500))
@@ -266,18 +266,32 @@ fn deliver(c: &mut Criterion) {
         .throughput(Throughput::Elements(1));
     let end_to_end =
         |iters: u64, one: &mut dyn FnMut(), flush: &mut dyn FnMut()| chunks_of(iters, true, one, flush);
-    let variants: [(&str, usize, bool); 3] = [
-        ("ours: HttpSink (defaults: recent-deliveries record on)", 100, false),
-        ("ours: HttpSink, recent_deliveries(0)", 0, false),
-        ("ours: PostHogSink, recent_deliveries(0)", 0, true),
+    // Requests of 100 events, like posthog-rs; the last variant uses the
+    // library's default of up to 1,000 per request when more are waiting.
+    let variants: [(&str, usize, bool, usize); 4] = [
+        ("ours: HttpSink, requests of 100 (recent-deliveries record on)", 100, false, 100),
+        ("ours: HttpSink, requests of 100, recent_deliveries(0)", 0, false, 100),
+        ("ours: PostHogSink, requests of 100, recent_deliveries(0)", 0, true, 100),
+        ("ours: HttpSink, library defaults (up to 1,000 per request)", 100, false, 1_000),
     ];
-    for (name, recent, posthog_sink) in variants {
-        let sub = dir.path().join(format!("d{recent}{posthog_sink}"));
-        let client = if posthog_sink {
-            telemetry_benches::ours(&sub, telemetry_benches::posthog_sink(server.addr), LARGE_QUEUE, recent)
+    for (name, recent, posthog_sink, max_batch) in variants {
+        let sub = dir.path().join(format!("d{recent}{posthog_sink}{max_batch}"));
+        let config = if posthog_sink {
+            telemetry_benches::ours_config(
+                &sub,
+                telemetry_benches::posthog_sink(server.addr),
+                LARGE_QUEUE,
+                recent,
+            )
         } else {
-            telemetry_benches::ours(&sub, telemetry_benches::http_sink(server.addr), LARGE_QUEUE, recent)
+            telemetry_benches::ours_config(
+                &sub,
+                telemetry_benches::http_sink(server.addr),
+                LARGE_QUEUE,
+                recent,
+            )
         };
+        let client = telemetry_runtime::Telemetry::new(config.max_batch_size(max_batch)).expect("config");
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 end_to_end(iters, &mut || client.capture(black_box(&event)), &mut || {
@@ -289,7 +303,7 @@ fn deliver(c: &mut Criterion) {
         client.shutdown(Duration::from_secs(5));
     }
     let posthog = telemetry_benches::posthog_client(server.addr, LARGE_QUEUE);
-    group.bench_function("posthog-rs: Client (blocking)", |b| {
+    group.bench_function("posthog-rs: Client (blocking), requests of 100", |b| {
         b.iter_custom(|iters| {
             end_to_end(iters, &mut || posthog.capture(black_box(&data).posthog(&distinct_id)), &mut || {
                 posthog.flush()

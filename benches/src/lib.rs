@@ -131,19 +131,26 @@ pub const LARGE_QUEUE: usize = 4_000_000;
 /// A telemetry-runtime client at `Usage`, reading no environment, with its
 /// files in `dir`, shipping through `sink`.
 pub fn ours(dir: &Path, sink: impl telemetry_runtime::sink::Sink, queue: usize, recent: usize) -> Telemetry {
-    Telemetry::new(
-        Config::new("bench", "1.0.0")
-            .consent(Level::Usage)
-            .environment(|_| None)
-            .detect_ci(false)
-            .cache_dir(dir)
-            .config_dir(dir)
-            .data_dir(dir)
-            .queue_capacity(queue)
-            .recent_deliveries(recent)
-            .sink(sink),
-    )
-    .expect("bench config is valid")
+    Telemetry::new(ours_config(dir, sink, queue, recent)).expect("bench config is valid")
+}
+
+/// The configuration `ours` builds, for benchmarks that change one setting.
+pub fn ours_config(
+    dir: &Path,
+    sink: impl telemetry_runtime::sink::Sink,
+    queue: usize,
+    recent: usize,
+) -> Config {
+    Config::new("bench", "1.0.0")
+        .consent(Level::Usage)
+        .environment(|_| None)
+        .detect_ci(false)
+        .cache_dir(dir)
+        .config_dir(dir)
+        .data_dir(dir)
+        .queue_capacity(queue)
+        .recent_deliveries(recent)
+        .sink(sink)
 }
 
 /// An `HttpSink` to the loopback server at `addr`, sending plain bodies

@@ -59,6 +59,7 @@ pub(crate) struct Notice {
 pub(crate) struct Settings {
     pub(crate) queue_capacity: usize,
     pub(crate) batch_size: usize,
+    pub(crate) max_batch_size: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) max_event_bytes: usize,
@@ -73,8 +74,9 @@ impl Config {
     ///
     /// Defaults: opt-in (`Level::Off` unless the user turns telemetry on),
     /// environment variable `<APP>_TELEMETRY`, CI detection on, no sinks,
-    /// a queue of 10,000 events, batches of 100, a 5 s flush interval, a 2 s
-    /// shutdown deadline and a 900 KiB limit per event.
+    /// a queue of 10,000 events, batches of 100 (up to 1,000 per request
+    /// when more are waiting), a 5 s flush interval, a 2 s shutdown deadline
+    /// and a 900 KiB limit per event.
     pub fn new(app_name: impl Into<String>, app_version: impl Into<String>) -> Config {
         let app_name = app_name.into();
         let primary = EnvVar { name: env_var_for(&app_name), polarity: Polarity::Enables };
@@ -98,6 +100,7 @@ impl Config {
             settings: Settings {
                 queue_capacity: 10_000,
                 batch_size: 100,
+                max_batch_size: 1_000,
                 flush_interval: Duration::from_secs(5),
                 shutdown_timeout: Duration::from_secs(2),
                 max_event_bytes: 900 * 1024,
@@ -282,9 +285,28 @@ impl Config {
         self
     }
 
-    /// Events per batch (default 100). A full batch is sent at once.
+    /// Events per batch (default 100). A full batch is sent at once, without
+    /// waiting for the flush interval.
     pub fn batch_size(mut self, events: usize) -> Config {
         self.settings.batch_size = events;
+        self
+    }
+
+    /// The most events one request carries when more than a batch is
+    /// waiting (default 1,000; never fewer than [`batch_size`](Self::batch_size)).
+    ///
+    /// After a burst of captures, or when the endpoint was slow, the worker
+    /// sends what is waiting in as few requests as this allows: every request
+    /// costs a round trip and a fixed amount of work on both ends. HTTP sinks
+    /// still split requests to stay within their body size limit. Set it to
+    /// the batch size for requests of at most one batch.
+    ///
+    /// ```
+    /// # use telemetry_runtime::Config;
+    /// let config = Config::new("mytool", "1.0.0").batch_size(50).max_batch_size(50);
+    /// ```
+    pub fn max_batch_size(mut self, events: usize) -> Config {
+        self.settings.max_batch_size = events;
         self
     }
 
@@ -327,10 +349,14 @@ impl Config {
             }
         }
         let s = &self.settings;
-        if s.queue_capacity == 0 || s.batch_size == 0 || s.flush_interval.is_zero() || s.max_event_bytes == 0
+        if s.queue_capacity == 0
+            || s.batch_size == 0
+            || s.max_batch_size == 0
+            || s.flush_interval.is_zero()
+            || s.max_event_bytes == 0
         {
             return Err(ConfigError::new(
-                "queue capacity, batch size, flush interval and event size limit must be above zero",
+                "queue capacity, batch sizes, flush interval and event size limit must be above zero",
             ));
         }
         Ok(())
@@ -394,6 +420,7 @@ mod tests {
             assert!(Config::new(name, "1").validate().is_err(), "{name:?}");
         }
         assert!(Config::new("ok", "1").batch_size(0).validate().is_err());
+        assert!(Config::new("ok", "1").max_batch_size(0).validate().is_err());
         assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
         assert!(Config::new("ok", "1").distinct_id(" ").validate().is_err());
         assert!(Config::new("ok", "1").validate().is_ok());

@@ -141,9 +141,10 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     records.assign_uuids();
     let envelope = inner.envelope();
     let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent)).collect();
-    let batch_size = inner.settings.batch_size;
-    // Records are encoded a batch at a time, so that however many were
-    // queued, only about a batch of encoded events is held at once.
+    // What is waiting goes in as few requests as the limit allows. Records
+    // are encoded a request at a time, so that however many were queued,
+    // only about a request's worth of encoded events is held at once.
+    let batch_size = inner.settings.batch_size.max(inner.settings.max_batch_size);
     let mut pending: Vec<Vec<EncodedEvent>> = levels.iter().map(|_| Vec::new()).collect();
     for chunk in records.chunks(batch_size) {
         // Each level is encoded once; the last sink that needs it takes the

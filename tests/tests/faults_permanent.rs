@@ -31,7 +31,12 @@ fn a_400_drops_each_batch_once_as_rejected_and_later_events_still_go_out() {
     server.script([Behaviour::Gate(gate.clone())]).set_default(Behaviour::Status(400));
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox.config().sink(posthog_sink(&server)).batch_size(10).flush_interval(Duration::from_secs(120)),
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .batch_size(10)
+            .max_batch_size(10)
+            .flush_interval(Duration::from_secs(120)),
     )
     .unwrap();
     // Hold the worker in a first (accepted) request so that the 50 events
@@ -70,9 +75,15 @@ fn an_endpoint_down_past_the_budget_drops_as_undeliverable_within_the_budget() {
         .backoff(Backoff::default().base(Duration::from_millis(20)).max_retries(3))
         .timeouts(Duration::from_secs(1), Duration::from_secs(2));
     let sandbox = Sandbox::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(sink).batch_size(10).flush_interval(Duration::from_secs(120)))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .batch_size(10)
+            .max_batch_size(10)
+            .flush_interval(Duration::from_secs(120)),
+    )
+    .unwrap();
     for i in 0..20u32 {
         telemetry.capture_with("nowhere", Properties::new().with("i", i));
     }

@@ -30,7 +30,12 @@ fn quick_sink(server: &TestServer, retries: u32) -> PostHogSink {
 fn capture_and_flush(sink: impl Sink, n: usize, batch_size: usize) -> Stats {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox.config().sink(sink).batch_size(batch_size).flush_interval(Duration::from_secs(120)),
+        sandbox
+            .config()
+            .sink(sink)
+            .batch_size(batch_size)
+            .max_batch_size(batch_size)
+            .flush_interval(Duration::from_secs(120)),
     )
     .unwrap();
     for i in 0..n {

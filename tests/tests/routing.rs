@@ -131,6 +131,7 @@ fn a_filtered_sink_still_gets_full_batches_in_order() {
             .config()
             .consent(Level::Usage)
             .batch_size(10)
+            .max_batch_size(10)
             .flush_interval(Duration::from_secs(3600))
             .route(posthog_sink(&server), Route::only(["kept"]))
             .sink(everything.clone()),

@@ -65,6 +65,7 @@ fn the_spool_is_bounded() {
             .sink(posthog_sink(&server))
             .spool_limits(4_000, Duration::from_secs(3600))
             .batch_size(5)
+            .max_batch_size(5)
             .flush_interval(Duration::from_secs(60)),
     )
     .unwrap();

@@ -172,21 +172,26 @@ fn a_full_batch_leaves_without_flush_and_a_partial_one_waits() {
 }
 
 #[test]
-fn twenty_five_queued_events_go_as_ten_ten_five() {
+fn queued_events_go_in_requests_of_up_to_the_max_batch_size() {
     let server = TestServer::start();
     let gate = Gate::new();
     server.script([Behaviour::Gate(gate.clone())]);
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox.config().sink(posthog_sink(&server)).batch_size(10).flush_interval(Duration::from_secs(120)),
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .batch_size(10)
+            .max_batch_size(20)
+            .flush_interval(Duration::from_secs(120)),
     )
     .unwrap();
-    // Hold the worker in a first request so the next 25 events queue up
+    // Hold the worker in a first request so the next 45 events queue up
     // together, whatever the thread timing.
     telemetry.capture_with("warm_up", Properties::new());
     assert!(!telemetry.flush(Duration::ZERO));
     assert!(server.wait_for_requests(1, SOON));
-    for _ in 0..25 {
+    for _ in 0..45 {
         telemetry.capture_with("queued", Properties::new());
     }
     gate.open();
@@ -194,10 +199,10 @@ fn twenty_five_queued_events_go_as_ten_ten_five() {
 
     let requests = server.requests();
     let sizes: Vec<usize> = requests.iter().map(|r| r.events().len()).collect();
-    assert_eq!(sizes, [1, 10, 10, 5]);
+    assert_eq!(sizes, [1, 20, 20, 5], "more than a batch waiting goes in fewer, larger requests");
     let uuids: HashSet<String> = requests.iter().flat_map(|r| r.event_uuids()).collect();
-    assert_eq!(uuids.len(), 26, "no event sent twice");
-    assert_eq!(telemetry.stats().sent, 26);
+    assert_eq!(uuids.len(), 46, "no event sent twice");
+    assert_eq!(telemetry.stats().sent, 46);
 }
 
 #[test]

@@ -19,11 +19,12 @@ use telemetry_benches::{
     named_threads_cpu_split, process_cpu, summary, thread_cpu, ChildServer, EventData, Mode, LARGE_QUEUE,
 };
 
-const VARIANTS: [(&str, &str); 6] = [
+const VARIANTS: [(&str, &str); 7] = [
     (
         "ours",
-        "ours: HttpSink, plain bodies, library defaults otherwise (recent-deliveries record on), queue 4M",
+        "ours: HttpSink, plain bodies, library defaults otherwise (recent-deliveries record on, up to 1,000 events per request), queue 4M",
     ),
+    ("ours-b100", "ours: HttpSink, plain bodies, requests of at most 100 events like posthog-rs, queue 4M"),
     ("ours-gzip", "ours: HttpSink, library defaults including gzip above 4 KiB, queue 4M"),
     ("ours-norecent", "ours: HttpSink, recent_deliveries(0), queue 4M"),
     ("ours-q10k", "ours: HttpSink, library defaults, default queue 10k"),
@@ -118,7 +119,9 @@ fn one(variant: &str, n: u64) {
         } else {
             telemetry_benches::http_sink(server.addr)
         };
-        let client = telemetry_benches::ours(dir.path(), sink, queue, recent);
+        let config = telemetry_benches::ours_config(dir.path(), sink, queue, recent);
+        let config = if variant == "ours-b100" { config.max_batch_size(100) } else { config };
+        let client = telemetry_runtime::Telemetry::new(config).expect("bench config is valid");
         let t0 = thread_cpu();
         for _ in 0..n {
             client.capture(std::hint::black_box(&event));
