@@ -120,8 +120,14 @@ pub(crate) fn encode(
         if entry.level > level || entry.value.is_omitted() {
             continue;
         }
-        push_json_bytes(&mut out, entry.name);
-        out.push(b':');
+        if entry.name_is_clean {
+            out.push(b'"');
+            out.extend_from_slice(entry.name);
+            out.extend_from_slice(b"\":");
+        } else {
+            push_json_bytes(&mut out, entry.name);
+            out.push(b':');
+        }
         push_value(&mut out, entry.value, envelope);
         out.push(b',');
     }
@@ -243,11 +249,22 @@ fn push_escaped(out: &mut Vec<u8>, text: &[u8]) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends a uuid in its quoted, hyphenated, lowercase form.
+/// Appends a uuid in its quoted, hyphenated, lowercase form (what
+/// `Uuid::hyphenated` writes, in one pass over a fixed buffer).
 fn push_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
-    out.push(b'"');
-    out.extend_from_slice(id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes());
-    out.push(b'"');
+    let mut text = [b'-'; 38];
+    text[0] = b'"';
+    text[37] = b'"';
+    let mut at = 1;
+    for (i, byte) in id.as_bytes().iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
+        }
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0xf)];
+        at += 2;
+    }
+    out.extend_from_slice(&text);
 }
 
 #[cfg(test)]
@@ -349,6 +366,22 @@ mod tests {
         }
         assert!(!may_need_escape(b"abc_XYZ~"));
         assert!(!may_need_escape("é✓!".as_bytes().get(..8).unwrap_or(b"        ")));
+    }
+
+    #[test]
+    fn names_are_escaped_unless_known_clean() {
+        let mut properties = Properties::new();
+        properties.insert("say \"hi\"", 1u32);
+        properties.push("back\\slash\n", Value::UInt(2));
+        properties.write("snake_case", Level::Usage, &3u32);
+        let identity = Identity::new(None, None);
+        let envelope = envelope(&identity, "id", "s", "app", "1", "d");
+        let json =
+            encode(&Record::new("named".into()), properties.as_bytes(), &envelope, Level::Usage).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(json["properties"]["say \"hi\""], 1);
+        assert_eq!(json["properties"]["back\\slash\n"], 2);
+        assert_eq!(json["properties"]["snake_case"], 3);
     }
 
     #[test]

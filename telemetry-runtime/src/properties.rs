@@ -6,10 +6,13 @@
 //! bytes into its own buffer. A capture then allocates nothing, and the
 //! worker frees nothing per event.
 //!
-//! Layout of one property: name length (`u8`), name, level (`u8`), value.
+//! Layout of one property: name length (`u8`), name, level (`u8`, with
+//! [`CLEAN_NAME`] set when the name needs no JSON escaping), value.
 //! A value is a tag byte and its payload: nothing for null and booleans,
 //! 8 little-endian bytes for numbers, a `u32` length and the bytes for text,
-//! 16 bytes for a uuid or a digest, a `u32` count and the items for a list.
+//! 16 bytes for a uuid or a digest, a `u32` count, the `u32` length of the
+//! items and the items for a list (the length lets a reader step over a
+//! list without walking it).
 
 use std::fmt;
 use std::ops::Range;
@@ -23,6 +26,10 @@ use crate::{Level, Value};
 /// Lists nested deeper than this are refused: deeper JSON is refused by
 /// common parsers (serde_json stops at 128), and would fail a whole batch.
 pub(crate) const MAX_DEPTH: usize = 32;
+
+/// Set in a property's level byte when its name needs no escaping in JSON
+/// (the derive's snake_case names), so the encoder copies it as it is.
+const CLEAN_NAME: u8 = 0x80;
 
 /// Property names longer than this are dropped (and must fit the `u8`
 /// length of the packed form).
@@ -130,10 +137,10 @@ impl Properties {
             None
         };
         match existing {
-            None => self.push_at(name, level, |out| out.value(&value)),
+            None => self.push_at(name, level, false, |out| out.value(&value)),
             Some(span) => {
                 let mut replacement = Properties::new();
-                replacement.push_at(name, level, |out| out.value(&value));
+                replacement.push_at(name, level, false, |out| out.value(&value));
                 self.too_deep |= replacement.too_deep;
                 self.bytes.splice(span, replacement.bytes);
                 self.max_level = entries(&self.bytes).map(|entry| entry.level).max().unwrap_or(Level::Usage);
@@ -146,28 +153,38 @@ impl Properties {
     /// at compile time by the derive).
     #[doc(hidden)]
     pub fn push(&mut self, name: &'static str, value: Value) {
-        self.push_at(name, Level::Usage, |out| out.value(&value));
+        self.push_at(name, Level::Usage, false, |out| out.value(&value));
         dismantle(value);
     }
 
     /// Adds a field's value at `level` without building a [`Value`] first:
     /// text is copied straight into the buffer. The name was checked at
-    /// compile time.
+    /// compile time: it is unique and snake_case, so it needs no escaping.
     #[doc(hidden)]
     #[inline]
     pub fn write<T: PropertyValue + ?Sized>(&mut self, name: &'static str, level: Level, value: &T) {
-        self.push_at(name, level, |out| value.pack(out));
+        self.push_at(name, level, true, |out| value.pack(out));
     }
 
+    /// Appends a property; `known_clean` says its name is known to need no
+    /// JSON escaping, which is otherwise checked here (the flag depends only
+    /// on the name, so equal properties stay equal bytes).
     #[inline]
-    fn push_at(&mut self, name: &'static str, level: Level, pack: impl FnOnce(&mut ValueWriter<'_>)) {
+    fn push_at(
+        &mut self,
+        name: &'static str,
+        level: Level,
+        known_clean: bool,
+        pack: impl FnOnce(&mut ValueWriter<'_>),
+    ) {
+        let clean = known_clean || name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
         let Ok(name_len) = u8::try_from(name.len()) else {
             log::warn!("Telemetry property name {name:?} is too long: dropped.");
             return;
         };
         self.bytes.push(name_len);
         self.bytes.extend_from_slice(name.as_bytes());
-        self.bytes.push(level as u8);
+        self.bytes.push(level as u8 | if clean { CLEAN_NAME } else { 0 });
         self.max_level = self.max_level.max(level);
         pack(&mut ValueWriter { bytes: &mut self.bytes, too_deep: &mut self.too_deep });
         self.len += 1;
@@ -293,24 +310,39 @@ impl ValueWriter<'_> {
 
     /// A list of property values.
     pub fn list<T: PropertyValue>(&mut self, items: &[T]) {
-        if self.list_header(items.len()) {
+        if let Some(start) = self.list_header(items.len()) {
             for item in items {
                 item.pack(self);
             }
+            self.list_end(start);
         }
     }
 
     /// Starts a list of `len` items, or writes null for one too long to
-    /// count in a `u32`; returns whether the items are to follow.
-    fn list_header(&mut self, len: usize) -> bool {
+    /// count in a `u32`; returns where its items start, to be passed to
+    /// [`list_end`](Self::list_end) after them.
+    fn list_header(&mut self, len: usize) -> Option<usize> {
         match u32::try_from(len) {
             Ok(count) => {
                 self.tagged(tag::LIST, &count.to_le_bytes());
-                true
+                self.bytes.extend_from_slice(&[0; 4]);
+                Some(self.bytes.len())
             }
             Err(_) => {
                 self.null();
-                false
+                None
+            }
+        }
+    }
+
+    /// Writes the byte length of the list whose items started at `start`;
+    /// one too long for a `u32` becomes null.
+    fn list_end(&mut self, start: usize) {
+        match u32::try_from(self.bytes.len() - start) {
+            Ok(len) => self.bytes[start - 4..start].copy_from_slice(&len.to_le_bytes()),
+            Err(_) => {
+                self.bytes.truncate(start - 9);
+                self.null();
             }
         }
     }
@@ -337,10 +369,11 @@ impl ValueWriter<'_> {
             Value::Uuid(u) => self.uuid(u),
             Value::Hashed(d) => self.hashed(*d),
             Value::List(items) => {
-                if self.list_header(items.len()) {
+                if let Some(start) = self.list_header(items.len()) {
                     for item in items {
                         self.value_within_depth(item);
                     }
+                    self.list_end(start);
                 }
             }
         }
@@ -396,6 +429,8 @@ pub(crate) struct Entry<'a> {
     /// The name's bytes: it was a `&str` when written, so it is UTF-8, but
     /// it is not checked again on every read.
     pub(crate) name: &'a [u8],
+    /// The name needs no escaping in JSON.
+    pub(crate) name_is_clean: bool,
     pub(crate) level: Level,
     pub(crate) value: Packed<'a>,
     /// Where the whole property is in the buffer.
@@ -411,27 +446,18 @@ pub(crate) fn entries(bytes: &[u8]) -> impl Iterator<Item = Entry<'_>> {
         let name_len = usize::from(*bytes.get(at)?);
         let name = bytes.get(at + 1..at + 1 + name_len)?;
         at += 1 + name_len;
-        let level = Level::from_u8(*bytes.get(at)?);
+        let flags = *bytes.get(at)?;
         at += 1;
         let (value, len) = read(bytes.get(at..)?)?;
         at += len;
-        Some(Entry { name, level, value, span: start..at })
+        Some(Entry {
+            name,
+            name_is_clean: flags & CLEAN_NAME != 0,
+            level: Level::from_u8(flags & !CLEAN_NAME),
+            value,
+            span: start..at,
+        })
     })
-}
-
-/// The length of the packed list at the start of `bytes`.
-fn list_len(bytes: &[u8], depth: usize) -> Option<usize> {
-    if depth >= MAX_DEPTH {
-        return None;
-    }
-    let mut len = 5;
-    for _ in 0..read_u32(bytes, 1)? {
-        len += match *bytes.get(len)? {
-            tag::LIST => list_len(bytes.get(len..)?, depth + 1)?,
-            _ => read(bytes.get(len..)?)?.1,
-        };
-    }
-    Some(len)
 }
 
 /// A packed value, read back.
@@ -451,6 +477,9 @@ pub(crate) enum Packed<'a> {
 }
 
 /// Reads the value at the start of `bytes`, and its packed length.
+// Inlined: it runs for every value the worker encodes, and returning its
+// result through memory stalls the reader.
+#[inline(always)]
 fn read(bytes: &[u8]) -> Option<(Packed<'_>, usize)> {
     let eight = || bytes.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok());
     let sixteen = || bytes.get(1..17).and_then(|b| <[u8; 16]>::try_from(b).ok());
@@ -468,8 +497,8 @@ fn read(bytes: &[u8]) -> Option<(Packed<'_>, usize)> {
         tag::UUID => (Packed::Uuid(Uuid::from_bytes(sixteen()?)), 17),
         tag::HASHED => (Packed::Hashed(Digest::from_bytes(sixteen()?)), 17),
         tag::LIST => {
-            let end = list_len(bytes, 0)?;
-            (Packed::List(read_u32(bytes, 1)?, bytes.get(5..end)?), end)
+            let end = 9 + read_u32(bytes, 5)? as usize;
+            (Packed::List(read_u32(bytes, 1)?, bytes.get(9..end)?), end)
         }
         _ => return None,
     })
