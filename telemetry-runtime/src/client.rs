@@ -309,8 +309,9 @@ impl Telemetry {
         if E::SAMPLE_RATE < 1.0 {
             properties.push("$sample_rate", Value::Float(E::SAMPLE_RATE));
         }
-        let record = Record::new(Cow::Borrowed(E::NAME));
-        self.inner.enqueue(Record { min_level: E::MIN_LEVEL, ..record }, &properties);
+        let mut record = Record::new(Cow::Borrowed(E::NAME));
+        record.min_level = E::MIN_LEVEL;
+        self.inner.enqueue(record, &properties);
         let buffer = properties.into_buffer();
         if buffer.capacity() <= MAX_SCRATCH_BYTES {
             let _ = SCRATCH.try_with(|scratch| scratch.set(buffer));

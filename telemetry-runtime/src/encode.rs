@@ -90,7 +90,7 @@ impl Envelope<'_> {
     }
 }
 
-/// Serializes `record` as one JSON object:
+/// Serializes `record` (with its `uuid`) as one JSON object:
 /// `{"event", "distinct_id", "uuid", "timestamp", "properties": {...}}`,
 /// with only the properties allowed at `level`. Null and non-finite values
 /// are left out, as PostHog expects.
@@ -101,6 +101,7 @@ impl Envelope<'_> {
 /// did, `None` keeps invalid text out of the batch.
 pub(crate) fn encode(
     record: &Record,
+    uuid: &uuid::Uuid,
     properties: &[u8],
     envelope: &Envelope<'_>,
     level: Level,
@@ -112,9 +113,9 @@ pub(crate) fn encode(
     out.extend_from_slice(b",\"distinct_id\":");
     out.extend_from_slice(distinct_id);
     out.extend_from_slice(b",\"uuid\":");
-    push_uuid(&mut out, &record.uuid);
+    push_uuid(&mut out, uuid);
     out.extend_from_slice(b",\"timestamp\":\"");
-    out.extend_from_slice(&envelope.timestamp(record.time));
+    out.extend_from_slice(&envelope.timestamp(record.time()));
     out.extend_from_slice(b"\",\"properties\":{");
     for entry in entries(properties) {
         if entry.level > level || entry.value.is_omitted() {
@@ -304,17 +305,19 @@ mod tests {
             .with("nan", f64::NAN)
             .with("tags", vec!["a", "b"])
             .with_opt_in("secret", "only at full");
-        record.time = UNIX_EPOCH + Duration::from_millis(1_000_001);
+        record.set_time(UNIX_EPOCH + Duration::from_millis(1_000_001));
+        let uuid = crate::event::event_uuid();
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id-1", "s-1", "demo", "1.2.3", "0123456789abcdef");
-        let usage = encode(&record, properties.as_bytes(), &envelope, Level::Usage).unwrap();
+        let usage = encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Usage).unwrap();
         assert!(!usage.contains("only at full"), "{usage}");
-        let json: serde_json::Value =
-            serde_json::from_str(&encode(&record, properties.as_bytes(), &envelope, Level::Full).unwrap())
-                .unwrap();
+        let json: serde_json::Value = serde_json::from_str(
+            &encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Full).unwrap(),
+        )
+        .unwrap();
         assert_eq!(json["event"], "tool_call");
         assert_eq!(json["distinct_id"], "id-1");
-        assert_eq!(json["uuid"], record.uuid.to_string());
+        assert_eq!(json["uuid"], uuid.to_string());
         assert_eq!(json["timestamp"], "1970-01-01T00:16:40.001Z");
         let props = json["properties"].as_object().unwrap();
         assert_eq!(props["ok"], true);
@@ -376,8 +379,14 @@ mod tests {
         properties.write("snake_case", Level::Usage, &3u32);
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id", "s", "app", "1", "d");
-        let json =
-            encode(&Record::new("named".into()), properties.as_bytes(), &envelope, Level::Usage).unwrap();
+        let json = encode(
+            &Record::new("named".into()),
+            &uuid::Uuid::nil(),
+            properties.as_bytes(),
+            &envelope,
+            Level::Usage,
+        )
+        .unwrap();
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["properties"]["say \"hi\""], 1);
         assert_eq!(json["properties"]["back\\slash\n"], 2);
@@ -429,7 +438,8 @@ mod tests {
             .with("text", Value::text("line\nbreak \"quoted\""));
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id \"odd\"", "s", "app", "1", "d");
-        let text = encode(&record, properties.as_bytes(), &envelope, Level::Usage).unwrap();
+        let text =
+            encode(&record, &uuid::Uuid::nil(), properties.as_bytes(), &envelope, Level::Usage).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let props = &json["properties"];
         assert_eq!(json["distinct_id"], "id \"odd\"");
@@ -456,7 +466,8 @@ mod tests {
         assert_eq!(props["text"], "line\nbreak \"quoted\"");
         let empty = Record::new("empty".into());
         let json: serde_json::Value =
-            serde_json::from_str(&encode(&empty, &[], &envelope, Level::Usage).unwrap()).unwrap();
+            serde_json::from_str(&encode(&empty, &uuid::Uuid::nil(), &[], &envelope, Level::Usage).unwrap())
+                .unwrap();
         assert_eq!(json["properties"]["$process_person_profile"], false);
     }
 }

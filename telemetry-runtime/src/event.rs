@@ -2,8 +2,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::ops::Range;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
@@ -57,38 +56,55 @@ pub trait TelemetryEvent {
     fn write_properties(&self, level: Level, out: &mut Properties);
 }
 
-/// An event waiting in the queue: classified and timestamped. Its uuid is
-/// given by the worker before the event is first encoded (the caller has no
-/// need of it), and travels with the encoded event, so retries resend it
-/// unchanged.
-/// Its properties are in the buffer of the [`Records`] that hold it.
+/// An event waiting in the queue: classified and timestamped. Its
+/// properties are in the buffer of the [`Records`] that hold it.
+///
+/// Kept small (48 bytes): the queue may hold many, and each is written by
+/// the caller. The event's uuid is not here: the worker draws it when it
+/// first encodes the event, and it travels with the encoded event, so
+/// retries resend it unchanged.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) uuid: Uuid,
-    pub(crate) time: SystemTime,
+    /// When it was captured, in nanoseconds since the Unix epoch.
+    time_ns: u64,
+    /// Where its packed properties start in the buffer of its [`Records`],
+    /// and their length.
+    properties_start: usize,
+    properties_len: u32,
     /// An aggregated counter (labels and `count`), not a single event.
     pub(crate) counter: bool,
     /// The lowest level at which the event is sent at all (`Full` for an
     /// opt-in event).
     pub(crate) min_level: Level,
-    /// Where its packed properties are in the buffer of its [`Records`].
-    pub(crate) properties: Range<usize>,
     /// The highest level one of its properties needs.
     pub(crate) properties_level: Level,
 }
 
 impl Record {
     pub(crate) fn new(name: Cow<'static, str>) -> Record {
-        Record {
+        let mut record = Record {
             name,
-            uuid: Uuid::nil(),
-            time: SystemTime::now(),
+            time_ns: 0,
+            properties_start: 0,
+            properties_len: 0,
             counter: false,
             min_level: Level::Usage,
-            properties: 0..0,
             properties_level: Level::Usage,
-        }
+        };
+        record.set_time(SystemTime::now());
+        record
+    }
+
+    /// When the event was captured.
+    pub(crate) fn time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.time_ns)
+    }
+
+    /// Sets the capture time; one before 1970 or after 2554 is clamped.
+    pub(crate) fn set_time(&mut self, time: SystemTime) {
+        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.time_ns = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
     }
 }
 
@@ -102,12 +118,16 @@ pub(crate) struct Records {
 }
 
 impl Records {
-    pub(crate) fn push(&mut self, mut record: Record, properties: &Properties) {
-        let start = self.properties.len();
-        self.properties.extend_from_slice(properties.as_bytes());
-        record.properties = start..self.properties.len();
+    /// Adds `record` with a copy of `properties`; returns `false`, adding
+    /// nothing, for properties over 4 GiB.
+    pub(crate) fn push(&mut self, mut record: Record, properties: &Properties) -> bool {
+        let Ok(len) = u32::try_from(properties.as_bytes().len()) else { return false };
+        record.properties_start = self.properties.len();
+        record.properties_len = len;
         record.properties_level = properties.max_level();
+        self.properties.extend_from_slice(properties.as_bytes());
         self.records.push(record);
+        true
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -123,13 +143,6 @@ impl Records {
         self.records.iter().map(|record| (record, self.properties(record)))
     }
 
-    /// Gives every record its event uuid (worker thread).
-    pub(crate) fn assign_uuids(&mut self) {
-        for record in &mut self.records {
-            record.uuid = event_uuid();
-        }
-    }
-
     /// The records, `n` at a time.
     pub(crate) fn chunks(&self, n: usize) -> std::slice::Chunks<'_, Record> {
         self.records.chunks(n.max(1))
@@ -137,7 +150,8 @@ impl Records {
 
     /// The packed properties of `record`, one of these records.
     pub(crate) fn properties(&self, record: &Record) -> &[u8] {
-        self.properties.get(record.properties.clone()).unwrap_or_default()
+        let start = record.properties_start;
+        self.properties.get(start..start + record.properties_len as usize).unwrap_or_default()
     }
 
     /// Empties both lists, keeping their memory for the next batch, unless
@@ -212,6 +226,18 @@ mod tests {
         assert!(ids.iter().all(|id| id.get_version_num() == 4));
         let other_thread = std::thread::spawn(event_uuid).join().unwrap();
         assert!(!ids.contains(&other_thread));
+    }
+
+    #[test]
+    fn a_record_stays_small() {
+        // The caller writes one per capture, and a backlog holds many.
+        assert!(std::mem::size_of::<Record>() <= 48, "{}", std::mem::size_of::<Record>());
+        let mut record = Record::new("timed".into());
+        let time = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+        record.set_time(time);
+        assert_eq!(record.time(), time);
+        record.set_time(UNIX_EPOCH - Duration::from_secs(1));
+        assert_eq!(record.time(), UNIX_EPOCH);
     }
 
     #[test]

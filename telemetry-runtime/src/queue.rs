@@ -70,7 +70,9 @@ impl Queue {
         if state.events.len() >= self.capacity {
             return Err(DropReason::QueueFull);
         }
-        state.events.push(record, properties);
+        if !state.events.push(record, properties) {
+            return Err(DropReason::Oversized);
+        }
         // A notification costs a system call even when nobody waits: send
         // one only when the worker sleeps in `take`.
         if state.worker_waiting && state.events.len() >= self.batch_size {

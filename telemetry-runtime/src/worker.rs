@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use uuid::Uuid;
+
 use crate::client::{deadline_after, Inner};
 use crate::encode::{encode, Envelope};
-use crate::event::{Record, Records};
+use crate::event::{event_uuid, Record, Records};
 use crate::recent::Recent;
 use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
 use crate::spool::Spool;
@@ -138,7 +140,6 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         records.clear();
         return;
     }
-    records.assign_uuids();
     let envelope = inner.envelope();
     let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent)).collect();
     // What is waiting goes in as few requests as the limit allows. Records
@@ -146,7 +147,12 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     // only about a request's worth of encoded events is held at once.
     let batch_size = inner.settings.batch_size.max(inner.settings.max_batch_size);
     let mut pending: Vec<Vec<EncodedEvent>> = levels.iter().map(|_| Vec::new()).collect();
+    let mut uuids = Vec::new();
     for chunk in records.chunks(batch_size) {
+        // Drawn once per event, so that every level's encoding (and every
+        // sink) carries the same uuid.
+        uuids.clear();
+        uuids.extend(chunk.iter().map(|_| event_uuid()));
         // Each level is encoded once; the last sink that needs it takes the
         // events instead of copying them.
         let mut still_needed = [0usize; 3];
@@ -157,7 +163,8 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         for (index, level) in levels.iter().enumerate() {
             let route = &inner.routes[index];
             let slot = &mut encoded[*level as usize];
-            let events = slot.get_or_insert_with(|| encode_all(inner, records, chunk, &envelope, *level));
+            let events =
+                slot.get_or_insert_with(|| encode_all(inner, records, chunk, &uuids, &envelope, *level));
             still_needed[*level as usize] -= 1;
             if still_needed[*level as usize] == 0 {
                 let events = slot.take().unwrap_or_default();
@@ -195,6 +202,7 @@ fn encode_all(
     inner: &Inner,
     records: &Records,
     chunk: &[Record],
+    uuids: &[Uuid],
     envelope: &Envelope<'_>,
     level: Level,
 ) -> Vec<EncodedEvent> {
@@ -203,8 +211,9 @@ fn encode_all(
     }
     chunk
         .iter()
-        .filter(|r| r.min_level <= level)
-        .filter_map(|r| encode_at(inner, r, records.properties(r), envelope, level))
+        .zip(uuids)
+        .filter(|(r, _)| r.min_level <= level)
+        .filter_map(|(r, uuid)| encode_at(inner, r, *uuid, records.properties(r), envelope, level))
         .collect()
 }
 
@@ -256,18 +265,22 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
         }
         properties.push("count", Value::UInt(series.count));
         inner.counters.captured();
-        records.push(Record { counter: true, ..Record::new(Cow::Borrowed(series.name)) }, &properties);
+        let mut record = Record::new(Cow::Borrowed(series.name));
+        record.counter = true;
+        // A few labels and a count: far below the 4 GiB a record can hold.
+        records.push(record, &properties);
     }
 }
 
 fn encode_at(
     inner: &Inner,
     record: &Record,
+    uuid: Uuid,
     properties: &[u8],
     envelope: &Envelope<'_>,
     level: Level,
 ) -> Option<EncodedEvent> {
-    let Some(json) = encode(record, properties, envelope, level) else {
+    let Some(json) = encode(record, &uuid, properties, envelope, level) else {
         log::error!("Telemetry event {:?} could not be encoded as UTF-8: dropped.", record.name);
         inner.counters.dropped(DropReason::Invalid, 1);
         return None;
@@ -284,13 +297,13 @@ fn encode_at(
     }
     Some(EncodedEvent {
         name: record.name.clone(),
-        uuid: record.uuid,
+        uuid,
         json,
         // What it takes to send this encoding: the event's own level and
         // that of the fields it holds.
         level: record.properties_level.min(level).max(record.min_level),
         counter: record.counter,
-        time: record.time,
+        time: record.time(),
     })
 }
 
