@@ -95,17 +95,16 @@ impl Envelope<'_> {
 /// with only the properties allowed at `level`. Null and non-finite values
 /// are left out, as PostHog expects.
 ///
-/// Written as bytes and checked as UTF-8 once at the end, rather than
-/// checking each name and text as it is read back from the packed form.
-/// Every piece is a `&str` or ASCII, so the check cannot fail; if it ever
-/// did, `None` keeps invalid text out of the batch.
+/// Written as bytes: every piece is a `&str` (names and text were when
+/// they were packed) or ASCII, so the result is UTF-8 without checking it
+/// again; the HTTP sinks send these bytes as they are.
 pub(crate) fn encode(
     record: &Record,
     uuid: &uuid::Uuid,
     properties: &[u8],
     envelope: &Envelope<'_>,
     level: Level,
-) -> Option<String> {
+) -> Vec<u8> {
     let (distinct_id, tail) = envelope.rendered();
     let mut out = Vec::with_capacity(160 + tail.len() + 2 * properties.len());
     out.extend_from_slice(b"{\"event\":");
@@ -134,7 +133,7 @@ pub(crate) fn encode(
     }
     out.extend_from_slice(tail);
     out.extend_from_slice(b"}}");
-    String::from_utf8(out).ok()
+    out
 }
 
 fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>) {
@@ -309,10 +308,12 @@ mod tests {
         let uuid = crate::event::event_uuid();
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id-1", "s-1", "demo", "1.2.3", "0123456789abcdef");
-        let usage = encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Usage).unwrap();
+        let usage = String::from_utf8(encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Usage))
+            .unwrap();
         assert!(!usage.contains("only at full"), "{usage}");
         let json: serde_json::Value = serde_json::from_str(
-            &encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Full).unwrap(),
+            &String::from_utf8(encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Full))
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(json["event"], "tool_call");
@@ -379,13 +380,13 @@ mod tests {
         properties.write("snake_case", Level::Usage, &3u32);
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id", "s", "app", "1", "d");
-        let json = encode(
+        let json = String::from_utf8(encode(
             &Record::new("named".into()),
             &uuid::Uuid::nil(),
             properties.as_bytes(),
             &envelope,
             Level::Usage,
-        )
+        ))
         .unwrap();
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["properties"]["say \"hi\""], 1);
@@ -438,8 +439,14 @@ mod tests {
             .with("text", Value::text("line\nbreak \"quoted\""));
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id \"odd\"", "s", "app", "1", "d");
-        let text =
-            encode(&record, &uuid::Uuid::nil(), properties.as_bytes(), &envelope, Level::Usage).unwrap();
+        let text = String::from_utf8(encode(
+            &record,
+            &uuid::Uuid::nil(),
+            properties.as_bytes(),
+            &envelope,
+            Level::Usage,
+        ))
+        .unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let props = &json["properties"];
         assert_eq!(json["distinct_id"], "id \"odd\"");
@@ -465,9 +472,10 @@ mod tests {
         assert_eq!(props["id"], "00000000-0000-0000-0000-000000000000");
         assert_eq!(props["text"], "line\nbreak \"quoted\"");
         let empty = Record::new("empty".into());
-        let json: serde_json::Value =
-            serde_json::from_str(&encode(&empty, &uuid::Uuid::nil(), &[], &envelope, Level::Usage).unwrap())
-                .unwrap();
+        let json: serde_json::Value = serde_json::from_str(
+            &String::from_utf8(encode(&empty, &uuid::Uuid::nil(), &[], &envelope, Level::Usage)).unwrap(),
+        )
+        .unwrap();
         assert_eq!(json["properties"]["$process_person_profile"], false);
     }
 }

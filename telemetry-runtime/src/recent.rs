@@ -34,9 +34,9 @@ impl Recent {
                 .unwrap_or_default()
         });
         // Only the newest `capacity` events of the batch can stay; their JSON
-        // is moved, not copied.
+        // is moved, not copied (and is always UTF-8).
         let newest = batch.events.len().saturating_sub(self.capacity);
-        events.extend(batch.events.into_iter().skip(newest).map(|e| e.json));
+        events.extend(batch.events.into_iter().skip(newest).filter_map(|e| String::from_utf8(e.json).ok()));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;

@@ -206,7 +206,7 @@ fn parse_line(line: &str) -> Option<EncodedEvent> {
     Some(EncodedEvent {
         name: name.into(),
         uuid,
-        json,
+        json: json.into_bytes(),
         level,
         counter,
         time: UNIX_EPOCH + Duration::from_nanos(nanos),
@@ -224,7 +224,8 @@ mod tests {
             uuid,
             json: format!(
                 "{{\"event\":\"e\",\"uuid\":\"{uuid}\",\"properties\":{{\"n\":{n},\"t\":\"a\\tb\"}}}}"
-            ),
+            )
+            .into_bytes(),
             level: Level::Usage,
             counter: n.is_multiple_of(2),
             time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),

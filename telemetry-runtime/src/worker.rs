@@ -280,11 +280,7 @@ fn encode_at(
     envelope: &Envelope<'_>,
     level: Level,
 ) -> Option<EncodedEvent> {
-    let Some(json) = encode(record, &uuid, properties, envelope, level) else {
-        log::error!("Telemetry event {:?} could not be encoded as UTF-8: dropped.", record.name);
-        inner.counters.dropped(DropReason::Invalid, 1);
-        return None;
-    };
+    let json = encode(record, &uuid, properties, envelope, level);
     if json.len() > inner.settings.max_event_bytes {
         log::warn!(
             "Telemetry event {:?} is {} bytes, over the limit of {}: dropped.",

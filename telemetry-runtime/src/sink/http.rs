@@ -16,7 +16,7 @@ use crate::time::{parse_http_date, rfc3339};
 pub(crate) const DEFAULT_GZIP_ABOVE: usize = 4 * 1024;
 
 /// Builds a request body from the events of one request.
-pub(crate) type BodyFn<'a> = &'a dyn Fn(&[EncodedEvent], &str) -> String;
+pub(crate) type BodyFn<'a> = &'a dyn Fn(&[EncodedEvent], &str) -> Vec<u8>;
 
 /// The request machinery: lazily built agent, timeouts, backoff.
 #[derive(Clone)]
@@ -85,9 +85,8 @@ impl Transport {
         })
     }
 
-    fn post(&mut self, url: &str, body: &str) -> Attempt {
-        let compressed =
-            self.gzip_above.filter(|limit| body.len() > *limit).and_then(|_| gzip(body.as_bytes()));
+    fn post(&mut self, url: &str, body: &[u8]) -> Attempt {
+        let compressed = self.gzip_above.filter(|limit| body.len() > *limit).and_then(|_| gzip(body));
         let mut request = self.agent().post(url);
         for (name, value) in &self.headers {
             request = request.header(name, value);
@@ -95,7 +94,7 @@ impl Transport {
         if compressed.is_some() {
             request = request.header("Content-Encoding", "gzip");
         }
-        let bytes = compressed.as_deref().unwrap_or(body.as_bytes());
+        let bytes = compressed.as_deref().unwrap_or(body);
         match request.send(bytes) {
             Ok(mut response) => {
                 let status = response.status().as_u16();
@@ -125,7 +124,7 @@ impl Transport {
         let events = batch.events();
         for (i, event) in events.iter().enumerate() {
             // Each event adds its JSON and a separating comma.
-            let len = event.json().len() + 1;
+            let len = event.json_bytes().len() + 1;
             if i > start && size + len > limit {
                 self.send_group(url, &events[start..i], cx, body);
                 start = i;
@@ -152,7 +151,7 @@ impl Transport {
                 log::warn!(
                     "Telemetry event {:?} ({} bytes) is too large for {url}: dropped.",
                     event.name(),
-                    event.json().len()
+                    event.json_bytes().len()
                 );
                 cx.dropped(DropReason::Oversized, 1);
             }
@@ -334,9 +333,9 @@ impl Sink for HttpSink {
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
         let body = |events: &[EncodedEvent], sent_at: &str| {
-            let mut out = format!("{{\"sent_at\":\"{sent_at}\",\"batch\":[");
+            let mut out = format!("{{\"sent_at\":\"{sent_at}\",\"batch\":[").into_bytes();
             join_events(&mut out, events);
-            out.push_str("]}");
+            out.extend_from_slice(b"]}");
             out
         };
         self.transport.send_batch(&self.url, batch, cx, &body);
@@ -345,15 +344,15 @@ impl Sink for HttpSink {
 }
 
 /// Appends the events' JSON, comma-separated.
-pub(crate) fn join_events(out: &mut String, events: &[EncodedEvent]) {
+pub(crate) fn join_events(out: &mut Vec<u8>, events: &[EncodedEvent]) {
     // Sized once: growing a body of hundreds of events step by step copies
     // it several times.
-    out.reserve(events.iter().map(|event| event.json().len() + 1).sum::<usize>() + 2);
+    out.reserve(events.iter().map(|event| event.json_bytes().len() + 1).sum::<usize>() + 2);
     for (i, event) in events.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(event.json());
+        out.extend_from_slice(event.json_bytes());
     }
 }
 

@@ -73,7 +73,9 @@ pub trait Sink: Send + 'static {
 pub struct EncodedEvent {
     pub(crate) name: Cow<'static, str>,
     pub(crate) uuid: Uuid,
-    pub(crate) json: String,
+    /// UTF-8 JSON, kept as bytes: the encoder writes it from `&str` pieces
+    /// and ASCII, and request bodies are bytes.
+    pub(crate) json: Vec<u8>,
     /// The consent level its properties were classified at.
     pub(crate) level: Level,
     pub(crate) counter: bool,
@@ -91,6 +93,12 @@ impl EncodedEvent {
     }
     /// The event as a JSON object, exactly as it is sent.
     pub fn json(&self) -> &str {
+        // Always UTF-8 (see `encode`); an empty object stands in otherwise.
+        std::str::from_utf8(&self.json).unwrap_or("{}")
+    }
+
+    /// The JSON's bytes, as they go into a request body.
+    pub(crate) fn json_bytes(&self) -> &[u8] {
         &self.json
     }
     /// The consent level its properties were classified at: it may be sent

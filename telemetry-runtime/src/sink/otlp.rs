@@ -140,12 +140,14 @@ impl Sink for OtlpSink {
             batch.events().iter().cloned().partition(EncodedEvent::is_counter);
         if !events.is_empty() {
             let logs_url = self.logs_url.clone();
-            self.transport.send_batch(&logs_url, &Batch { events }, cx, &|events, _| logs_body(events));
+            self.transport
+                .send_batch(&logs_url, &Batch { events }, cx, &|events, _| logs_body(events).into_bytes());
         }
         if !counters.is_empty() {
             let metrics_url = self.metrics_url.clone();
-            self.transport
-                .send_batch(&metrics_url, &Batch { events: counters }, cx, &|events, _| metrics_body(events));
+            self.transport.send_batch(&metrics_url, &Batch { events: counters }, cx, &|events, _| {
+                metrics_body(events).into_bytes()
+            });
         }
         Ok(())
     }

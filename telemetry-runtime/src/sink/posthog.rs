@@ -120,9 +120,10 @@ impl Sink for PostHogSink {
         let body = |events: &[EncodedEvent], sent_at: &str| {
             let mut out = format!(
                 "{{\"api_key\":{key},\"historical_migration\":false,\"sent_at\":\"{sent_at}\",\"batch\":["
-            );
+            )
+            .into_bytes();
             join_events(&mut out, events);
-            out.push_str("]}");
+            out.extend_from_slice(b"]}");
             out
         };
         self.transport.send_batch(&self.url, batch, cx, &body);
