@@ -249,21 +249,39 @@ fn push_escaped(out: &mut Vec<u8>, text: &[u8]) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Each byte's two hex digits, as a little-endian `u16` (high digit first
+/// in memory).
+const HEX_PAIRS: [u16; 256] = {
+    let mut table = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = u16::from_le_bytes([HEX[byte >> 4], HEX[byte & 0xf]]);
+        byte += 1;
+    }
+    table
+};
+
+/// The hex digits of up to four bytes, in order, in the low bytes of a
+/// little-endian `u64`: built in a register, written in one store.
+fn hex_digits(bytes: &[u8]) -> [u8; 8] {
+    let word = bytes.iter().rev().fold(0u64, |word, &byte| word << 16 | u64::from(HEX_PAIRS[usize::from(byte)]));
+    word.to_le_bytes()
+}
+
 /// Appends a uuid in its quoted, hyphenated, lowercase form (what
-/// `Uuid::hyphenated` writes, in one pass over a fixed buffer).
+/// `Uuid::hyphenated` writes), laid out in a fixed buffer first so that
+/// it is appended in one copy.
 fn push_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
+    let bytes = id.as_bytes();
     let mut text = [b'-'; 38];
     text[0] = b'"';
+    text[1..9].copy_from_slice(&hex_digits(&bytes[0..4]));
+    text[10..14].copy_from_slice(&hex_digits(&bytes[4..6])[..4]);
+    text[15..19].copy_from_slice(&hex_digits(&bytes[6..8])[..4]);
+    text[20..24].copy_from_slice(&hex_digits(&bytes[8..10])[..4]);
+    text[25..33].copy_from_slice(&hex_digits(&bytes[10..14]));
+    text[33..37].copy_from_slice(&hex_digits(&bytes[14..16])[..4]);
     text[37] = b'"';
-    let mut at = 1;
-    for (i, byte) in id.as_bytes().iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            at += 1;
-        }
-        text[at] = HEX[usize::from(byte >> 4)];
-        text[at + 1] = HEX[usize::from(byte & 0xf)];
-        at += 2;
-    }
     out.extend_from_slice(&text);
 }
 

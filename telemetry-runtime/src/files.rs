@@ -18,16 +18,16 @@ pub(crate) enum Existing {
 /// The file is written under a temporary name first, so a reader never sees
 /// a half-written file.
 pub(crate) fn write_private(path: &Path, contents: &str, existing: Existing) -> io::Result<()> {
-    write_private_file(path, contents, existing, true)
+    write_private_file(path, contents.as_bytes(), existing, true)
 }
 
 /// Like [`write_private`] without waiting for the disk: for a record that is
 /// rewritten often and whose loss in a crash costs nothing.
-pub(crate) fn write_private_unsynced(path: &Path, contents: &str) -> io::Result<()> {
+pub(crate) fn write_private_unsynced(path: &Path, contents: &[u8]) -> io::Result<()> {
     write_private_file(path, contents, Existing::Replace, false)
 }
 
-fn write_private_file(path: &Path, contents: &str, existing: Existing, sync: bool) -> io::Result<()> {
+fn write_private_file(path: &Path, contents: &[u8], existing: Existing, sync: bool) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent directory"))?;
     fs::create_dir_all(dir)?;
     let tmp = temp_name(path);
@@ -46,13 +46,13 @@ fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn write_new(path: &Path, contents: &str, sync: bool) -> io::Result<()> {
+fn write_new(path: &Path, contents: &[u8], sync: bool) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
+    file.write_all(contents)?;
     if sync {
         file.sync_all()?;
     }

@@ -11,7 +11,8 @@ pub(crate) struct Recent {
     path: Option<PathBuf>,
     capacity: usize,
     /// `None` until the file from earlier runs has been read.
-    events: Option<VecDeque<String>>,
+    /// Each event's JSON (UTF-8, kept as the bytes that were sent).
+    events: Option<VecDeque<Vec<u8>>>,
     /// Deliveries not yet written to the file.
     dirty: bool,
 }
@@ -30,13 +31,13 @@ impl Recent {
         }
         let events = self.events.get_or_insert_with(|| {
             std::fs::read_to_string(path)
-                .map(|text| text.lines().map(str::to_owned).collect())
+                .map(|text| text.lines().map(|line| line.as_bytes().to_vec()).collect())
                 .unwrap_or_default()
         });
         // Only the newest `capacity` events of the batch can stay; their JSON
-        // is moved, not copied (and is always UTF-8).
+        // is moved, not copied.
         let newest = batch.events.len().saturating_sub(self.capacity);
-        events.extend(batch.events.into_iter().skip(newest).filter_map(|e| String::from_utf8(e.json).ok()));
+        events.extend(batch.events.into_iter().skip(newest).map(|e| e.json));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;
@@ -45,10 +46,10 @@ impl Recent {
     /// Writes the record if deliveries were added since the last write.
     pub(crate) fn save(&mut self) {
         let (Some(path), Some(events), true) = (&self.path, &self.events, self.dirty) else { return };
-        let mut text = String::new();
+        let mut text = Vec::with_capacity(events.iter().map(|event| event.len() + 1).sum());
         for event in events.iter() {
-            text.push_str(event);
-            text.push('\n');
+            text.extend_from_slice(event);
+            text.push(b'\n');
         }
         // The record is for reading, not for recovery: no need to wait for the disk.
         if let Err(err) = files::write_private_unsynced(path, &text) {
