@@ -264,7 +264,8 @@ const HEX_PAIRS: [u16; 256] = {
 /// The hex digits of up to four bytes, in order, in the low bytes of a
 /// little-endian `u64`: built in a register, written in one store.
 fn hex_digits(bytes: &[u8]) -> [u8; 8] {
-    let word = bytes.iter().rev().fold(0u64, |word, &byte| word << 16 | u64::from(HEX_PAIRS[usize::from(byte)]));
+    let word =
+        bytes.iter().rev().fold(0u64, |word, &byte| word << 16 | u64::from(HEX_PAIRS[usize::from(byte)]));
     word.to_le_bytes()
 }
 

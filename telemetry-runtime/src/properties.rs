@@ -6,13 +6,18 @@
 //! bytes into its own buffer. A capture then allocates nothing, and the
 //! worker frees nothing per event.
 //!
-//! Layout of one property: name length (`u8`), name, level (`u8`, with
-//! [`CLEAN_NAME`] set when the name needs no JSON escaping), value.
-//! A value is a tag byte and its payload: nothing for null and booleans,
-//! 8 little-endian bytes for numbers, a `u32` length and the bytes for text,
-//! 16 bytes for a uuid or a digest, a `u32` count, the `u32` length of the
-//! items and the items for a list (the length lets a reader step over a
-//! list without walking it).
+//! Layout of one property: name length (`u8`), name, value. A value is a
+//! tag byte and its payload: nothing for null and booleans, 8 little-endian
+//! bytes for numbers (one byte for an unsigned one below 256), a length
+//! (`u8` below 256 bytes, `u32` above) and the bytes for text, 16 bytes for
+//! a uuid or a digest, a `u32` count, the `u32` length of the items and the
+//! items for a list (the length lets a reader step over a list without
+//! walking it). The tag byte of a property's value also holds the
+//! property's level and whether its name needs JSON escaping.
+//!
+//! The caller writes these bytes twice per capture (into a per-thread
+//! buffer, then into the queue), and a backlog of events holds them all:
+//! every byte saved is memory not touched.
 
 use std::fmt;
 use std::ops::Range;
@@ -27,8 +32,14 @@ use crate::{Level, Value};
 /// common parsers (serde_json stops at 128), and would fail a whole batch.
 pub(crate) const MAX_DEPTH: usize = 32;
 
-/// Set in a property's level byte when its name needs no escaping in JSON
-/// (the derive's snake_case names), so the encoder copies it as it is.
+/// The bits of a tag byte that hold the tag; a property's value also keeps
+/// its level (bits 4 and 5) and [`CLEAN_NAME`] in the others.
+const TAG_BITS: u8 = 0x0f;
+const LEVEL_SHIFT: u8 = 4;
+
+/// Set in the tag byte of a property's value when the property's name needs
+/// no escaping in JSON (the derive's snake_case names): the encoder copies
+/// it as it is.
 const CLEAN_NAME: u8 = 0x80;
 
 /// Property names longer than this are dropped (and must fit the `u8`
@@ -46,6 +57,10 @@ pub(crate) mod tag {
     pub(crate) const UUID: u8 = 7;
     pub(crate) const LIST: u8 = 8;
     pub(crate) const HASHED: u8 = 9;
+    /// Text of at most 255 bytes: a `u8` length.
+    pub(crate) const SHORT_TEXT: u8 = 10;
+    /// An unsigned integer below 256, in one byte.
+    pub(crate) const SMALL_UINT: u8 = 11;
 }
 
 /// The properties of one event, in order.
@@ -184,9 +199,14 @@ impl Properties {
         };
         self.bytes.push(name_len);
         self.bytes.extend_from_slice(name.as_bytes());
-        self.bytes.push(level as u8 | if clean { CLEAN_NAME } else { 0 });
-        self.max_level = self.max_level.max(level);
+        let tag_at = self.bytes.len();
         pack(&mut ValueWriter { bytes: &mut self.bytes, too_deep: &mut self.too_deep });
+        if self.bytes.len() == tag_at {
+            // A `pack` that wrote nothing: the value is null.
+            self.bytes.push(tag::NULL);
+        }
+        self.bytes[tag_at] |= (level as u8) << LEVEL_SHIFT | if clean { CLEAN_NAME } else { 0 };
+        self.max_level = self.max_level.max(level);
         self.len += 1;
     }
 
@@ -275,7 +295,10 @@ impl ValueWriter<'_> {
     /// An unsigned integer.
     #[inline]
     pub fn uint(&mut self, value: u64) {
-        self.tagged(tag::UINT, &value.to_le_bytes());
+        match u8::try_from(value) {
+            Ok(small) => self.tagged(tag::SMALL_UINT, &[small]),
+            Err(_) => self.tagged(tag::UINT, &value.to_le_bytes()),
+        }
     }
 
     /// A float.
@@ -287,14 +310,15 @@ impl ValueWriter<'_> {
     /// Text, copied.
     #[inline]
     pub fn text(&mut self, value: &str) {
-        match u32::try_from(value.len()) {
-            Ok(len) => {
-                self.tagged(tag::TEXT, &len.to_le_bytes());
-                self.bytes.extend_from_slice(value.as_bytes());
-            }
+        if let Ok(len) = u8::try_from(value.len()) {
+            self.tagged(tag::SHORT_TEXT, &[len]);
+        } else if let Ok(len) = u32::try_from(value.len()) {
+            self.tagged(tag::TEXT, &len.to_le_bytes());
+        } else {
             // Over 4 GiB: no event could carry it anyway.
-            Err(_) => self.null(),
+            return self.null();
         }
+        self.bytes.extend_from_slice(value.as_bytes());
     }
 
     /// A uuid, formatted later by the worker.
@@ -447,13 +471,12 @@ pub(crate) fn entries(bytes: &[u8]) -> impl Iterator<Item = Entry<'_>> {
         let name = bytes.get(at + 1..at + 1 + name_len)?;
         at += 1 + name_len;
         let flags = *bytes.get(at)?;
-        at += 1;
         let (value, len) = read(bytes.get(at..)?)?;
         at += len;
         Some(Entry {
             name,
             name_is_clean: flags & CLEAN_NAME != 0,
-            level: Level::from_u8(flags & !CLEAN_NAME),
+            level: Level::from_u8(flags >> LEVEL_SHIFT & 0x3),
             value,
             span: start..at,
         })
@@ -483,16 +506,21 @@ pub(crate) enum Packed<'a> {
 fn read(bytes: &[u8]) -> Option<(Packed<'_>, usize)> {
     let eight = || bytes.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok());
     let sixteen = || bytes.get(1..17).and_then(|b| <[u8; 16]>::try_from(b).ok());
-    Some(match *bytes.first()? {
+    Some(match *bytes.first()? & TAG_BITS {
         tag::NULL => (Packed::Null, 1),
         tag::FALSE => (Packed::Bool(false), 1),
         tag::TRUE => (Packed::Bool(true), 1),
         tag::INT => (Packed::Int(i64::from_le_bytes(eight()?)), 9),
         tag::UINT => (Packed::UInt(u64::from_le_bytes(eight()?)), 9),
+        tag::SMALL_UINT => (Packed::UInt(u64::from(*bytes.get(1)?)), 2),
         tag::FLOAT => (Packed::Float(f64::from_le_bytes(eight()?)), 9),
         tag::TEXT => {
             let end = 5 + read_u32(bytes, 1)? as usize;
             (Packed::Text(bytes.get(5..end)?), end)
+        }
+        tag::SHORT_TEXT => {
+            let end = 2 + usize::from(*bytes.get(1)?);
+            (Packed::Text(bytes.get(2..end)?), end)
         }
         tag::UUID => (Packed::Uuid(Uuid::from_bytes(sixteen()?)), 17),
         tag::HASHED => (Packed::Hashed(Digest::from_bytes(sixteen()?)), 17),
@@ -582,8 +610,13 @@ mod tests {
                 Value::Int(2),
             ]),
             Value::List(vec![]),
+            // Each side of the one-byte forms.
+            Value::UInt(255),
+            Value::UInt(256),
+            Value::text("x".repeat(255)),
+            Value::text("y".repeat(256)),
         ];
-        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o"];
         let mut props = Properties::new();
         for (name, value) in names.iter().zip(&values) {
             props.insert(name, value.clone());
@@ -593,6 +626,27 @@ mod tests {
         let expected: Vec<(String, Value)> =
             names.iter().map(|n| n.to_string()).zip(values.iter().cloned()).collect();
         assert_eq!(read, expected);
+    }
+
+    #[test]
+    fn levels_and_name_flags_share_the_tag_byte() {
+        let mut props = Properties::new();
+        props.write("plain", Level::Usage, &1u32);
+        props.insert_at("quoted \"name\"", Value::UInt(300), Level::Full);
+        props.write("listed", Level::Full, &vec!["a".to_owned()]);
+        let entries: Vec<(&[u8], bool, Level)> =
+            entries(props.as_bytes()).map(|e| (e.name, e.name_is_clean, e.level)).collect();
+        assert_eq!(
+            entries,
+            [
+                (&b"plain"[..], true, Level::Usage),
+                (&b"quoted \"name\""[..], false, Level::Full),
+                (&b"listed"[..], true, Level::Full)
+            ]
+        );
+        assert_eq!(props.get("quoted \"name\""), Some(Value::UInt(300)));
+        assert_eq!(props.get("listed"), Some(Value::List(vec![Value::from("a")])));
+        assert_eq!(props.max_level(), Level::Full);
     }
 
     #[test]
