@@ -104,7 +104,12 @@ impl Record {
     /// Sets the capture time; one before 1970 or after 2554 is clamped.
     pub(crate) fn set_time(&mut self, time: SystemTime) {
         let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-        self.time_ns = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
+        // In u64 arithmetic: this runs on every capture.
+        self.time_ns = since
+            .as_secs()
+            .checked_mul(1_000_000_000)
+            .and_then(|ns| ns.checked_add(u64::from(since.subsec_nanos())))
+            .unwrap_or(u64::MAX);
     }
 }
 
