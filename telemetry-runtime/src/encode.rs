@@ -95,24 +95,25 @@ impl Envelope<'_> {
 /// with only the properties allowed at `level`. Null and non-finite values
 /// are left out, as PostHog expects.
 ///
-/// Written as bytes: every piece is a `&str` (names and text were when
-/// they were packed) or ASCII, so the result is UTF-8 without checking it
-/// again; the HTTP sinks send these bytes as they are.
-pub(crate) fn encode(
+/// Appended to `out`, as bytes: every piece is a `&str` (names and text
+/// were when they were packed) or ASCII, so the result is UTF-8 without
+/// checking it again; the HTTP sinks send these bytes as they are.
+pub(crate) fn encode_into(
+    out: &mut Vec<u8>,
     record: &Record,
     uuid: &uuid::Uuid,
     properties: &[u8],
     envelope: &Envelope<'_>,
     level: Level,
-) -> Vec<u8> {
+) {
     let (distinct_id, tail) = envelope.rendered();
-    let mut out = Vec::with_capacity(160 + tail.len() + 2 * properties.len());
+    out.reserve(160 + tail.len() + 2 * properties.len());
     out.extend_from_slice(b"{\"event\":");
-    push_json_bytes(&mut out, record.name.as_bytes());
+    push_json_bytes(out, record.name.as_bytes());
     out.extend_from_slice(b",\"distinct_id\":");
     out.extend_from_slice(distinct_id);
     out.extend_from_slice(b",\"uuid\":");
-    push_uuid(&mut out, uuid);
+    push_uuid(out, uuid);
     out.extend_from_slice(b",\"timestamp\":\"");
     out.extend_from_slice(&envelope.timestamp(record.time()));
     out.extend_from_slice(b"\",\"properties\":{");
@@ -125,15 +126,14 @@ pub(crate) fn encode(
             out.extend_from_slice(entry.name);
             out.extend_from_slice(b"\":");
         } else {
-            push_json_bytes(&mut out, entry.name);
+            push_json_bytes(out, entry.name);
             out.push(b':');
         }
-        push_value(&mut out, entry.value, envelope);
+        push_value(out, entry.value, envelope);
         out.push(b',');
     }
     out.extend_from_slice(tail);
     out.extend_from_slice(b"}}");
-    out
 }
 
 fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>) {
@@ -289,6 +289,20 @@ fn push_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(
+        record: &Record,
+        uuid: &uuid::Uuid,
+        properties: &[u8],
+        envelope: &Envelope<'_>,
+        level: Level,
+    ) -> Vec<u8> {
+        let mut out = b"[".to_vec();
+        encode_into(&mut out, record, uuid, properties, envelope, level);
+        // What is already in the buffer is left as it was.
+        assert_eq!(out[0], b'[');
+        out.split_off(1)
+    }
 
     fn envelope<'a>(
         identity: &'a Identity,

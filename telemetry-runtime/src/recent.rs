@@ -34,10 +34,11 @@ impl Recent {
                 .map(|text| text.lines().map(|line| line.as_bytes().to_vec()).collect())
                 .unwrap_or_default()
         });
-        // Only the newest `capacity` events of the batch can stay; their JSON
-        // is moved, not copied.
+        // Only the newest `capacity` events of the batch can stay. Their JSON
+        // is copied out of the batch's buffer, so that the record does not
+        // keep whole batches alive.
         let newest = batch.events.len().saturating_sub(self.capacity);
-        events.extend(batch.events.into_iter().skip(newest).map(|e| e.json));
+        events.extend(batch.events.iter().skip(newest).map(|e| e.json_bytes().to_vec()));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;

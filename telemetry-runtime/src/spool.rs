@@ -203,14 +203,14 @@ fn parse_line(line: &str) -> Option<EncodedEvent> {
     let parsed: serde_json::Value = serde_json::from_str(&json).ok()?;
     let name = parsed.get("event")?.as_str()?.to_owned();
     let uuid = Uuid::parse_str(parsed.get("uuid")?.as_str()?).ok()?;
-    Some(EncodedEvent {
-        name: name.into(),
+    Some(EncodedEvent::new(
+        name.into(),
         uuid,
-        json: json.into_bytes(),
+        json.into_bytes(),
         level,
         counter,
-        time: UNIX_EPOCH + Duration::from_nanos(nanos),
-    })
+        UNIX_EPOCH + Duration::from_nanos(nanos),
+    ))
 }
 
 #[cfg(test)]
@@ -219,17 +219,15 @@ mod tests {
 
     fn event(n: u32) -> EncodedEvent {
         let uuid = Uuid::new_v4();
-        EncodedEvent {
-            name: "e".into(),
+        EncodedEvent::new(
+            "e".into(),
             uuid,
-            json: format!(
-                "{{\"event\":\"e\",\"uuid\":\"{uuid}\",\"properties\":{{\"n\":{n},\"t\":\"a\\tb\"}}}}"
-            )
-            .into_bytes(),
-            level: Level::Usage,
-            counter: n.is_multiple_of(2),
-            time: UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
-        }
+            format!("{{\"event\":\"e\",\"uuid\":\"{uuid}\",\"properties\":{{\"n\":{n},\"t\":\"a\\tb\"}}}}")
+                .into_bytes(),
+            Level::Usage,
+            n.is_multiple_of(2),
+            UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
+        )
     }
 
     fn spool(dir: &Path, max_bytes: u64) -> Spool {

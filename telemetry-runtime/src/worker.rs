@@ -2,6 +2,7 @@
 //! and hands them to every sink.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Instant;
 use uuid::Uuid;
 
 use crate::client::{deadline_after, Inner};
-use crate::encode::{encode, Envelope};
+use crate::encode::{encode_into, Envelope};
 use crate::event::{event_uuid, Record, Records};
 use crate::recent::Recent;
 use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
@@ -197,7 +198,8 @@ fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<En
 }
 
 /// The events `chunk` (records of `records`) gives at `level`: opt-in
-/// events are left out below `Full`, and so are opt-in fields.
+/// events are left out below `Full`, and so are opt-in fields. Their JSON
+/// is written into one buffer that the events share.
 fn encode_all(
     inner: &Inner,
     records: &Records,
@@ -209,11 +211,38 @@ fn encode_all(
     if level == Level::Off {
         return Vec::new();
     }
-    chunk
-        .iter()
-        .zip(uuids)
-        .filter(|(r, _)| r.min_level <= level)
-        .filter_map(|(r, uuid)| encode_at(inner, r, *uuid, records.properties(r), envelope, level))
+    let mut buffer = Vec::with_capacity(chunk.len() * 700);
+    let mut encoded: Vec<(&Record, Uuid, Range<usize>)> = Vec::with_capacity(chunk.len());
+    for (record, uuid) in chunk.iter().zip(uuids).filter(|(r, _)| r.min_level <= level) {
+        let start = buffer.len();
+        encode_into(&mut buffer, record, uuid, records.properties(record), envelope, level);
+        let len = buffer.len() - start;
+        if len > inner.settings.max_event_bytes {
+            log::warn!(
+                "Telemetry event {:?} is {len} bytes, over the limit of {}: dropped.",
+                record.name,
+                inner.settings.max_event_bytes
+            );
+            inner.counters.dropped(DropReason::Oversized, 1);
+            buffer.truncate(start);
+            continue;
+        }
+        encoded.push((record, *uuid, start..buffer.len()));
+    }
+    let buffer = Arc::new(buffer);
+    encoded
+        .into_iter()
+        .map(|(record, uuid, span)| EncodedEvent {
+            name: record.name.clone(),
+            uuid,
+            buffer: Arc::clone(&buffer),
+            span,
+            // What it takes to send this encoding: the event's own level and
+            // that of the fields it holds.
+            level: record.properties_level.min(level).max(record.min_level),
+            counter: record.counter,
+            time: record.time(),
+        })
         .collect()
 }
 
@@ -270,37 +299,6 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
         // A few labels and a count: far below the 4 GiB a record can hold.
         records.push(record, &properties);
     }
-}
-
-fn encode_at(
-    inner: &Inner,
-    record: &Record,
-    uuid: Uuid,
-    properties: &[u8],
-    envelope: &Envelope<'_>,
-    level: Level,
-) -> Option<EncodedEvent> {
-    let json = encode(record, &uuid, properties, envelope, level);
-    if json.len() > inner.settings.max_event_bytes {
-        log::warn!(
-            "Telemetry event {:?} is {} bytes, over the limit of {}: dropped.",
-            record.name,
-            json.len(),
-            inner.settings.max_event_bytes
-        );
-        inner.counters.dropped(DropReason::Oversized, 1);
-        return None;
-    }
-    Some(EncodedEvent {
-        name: record.name.clone(),
-        uuid,
-        json,
-        // What it takes to send this encoding: the event's own level and
-        // that of the fields it holds.
-        level: record.properties_level.min(level).max(record.min_level),
-        counter: record.counter,
-        time: record.time(),
-    })
 }
 
 /// Sends one batch to one sink.

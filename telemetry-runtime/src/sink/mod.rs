@@ -4,8 +4,10 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
+use std::ops::Range;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
@@ -69,13 +71,15 @@ pub trait Sink: Send + 'static {
 }
 
 /// One event, serialized once and resent unchanged on retries.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EncodedEvent {
     pub(crate) name: Cow<'static, str>,
     pub(crate) uuid: Uuid,
-    /// UTF-8 JSON, kept as bytes: the encoder writes it from `&str` pieces
-    /// and ASCII, and request bodies are bytes.
-    pub(crate) json: Vec<u8>,
+    /// UTF-8 JSON, kept as the bytes that are sent: `span` of a buffer
+    /// shared by the events encoded together (one allocation per batch
+    /// rather than one per event).
+    pub(crate) buffer: Arc<Vec<u8>>,
+    pub(crate) span: Range<usize>,
     /// The consent level its properties were classified at.
     pub(crate) level: Level,
     pub(crate) counter: bool,
@@ -83,6 +87,19 @@ pub struct EncodedEvent {
 }
 
 impl EncodedEvent {
+    /// An event whose JSON has a buffer of its own.
+    pub(crate) fn new(
+        name: Cow<'static, str>,
+        uuid: Uuid,
+        json: Vec<u8>,
+        level: Level,
+        counter: bool,
+        time: SystemTime,
+    ) -> EncodedEvent {
+        let span = 0..json.len();
+        EncodedEvent { name, uuid, buffer: Arc::new(json), span, level, counter, time }
+    }
+
     /// The event name.
     pub fn name(&self) -> &str {
         &self.name
@@ -94,12 +111,12 @@ impl EncodedEvent {
     /// The event as a JSON object, exactly as it is sent.
     pub fn json(&self) -> &str {
         // Always UTF-8 (see `encode`); an empty object stands in otherwise.
-        std::str::from_utf8(&self.json).unwrap_or("{}")
+        std::str::from_utf8(self.json_bytes()).unwrap_or("{}")
     }
 
     /// The JSON's bytes, as they go into a request body.
     pub(crate) fn json_bytes(&self) -> &[u8] {
-        &self.json
+        self.buffer.get(self.span.clone()).unwrap_or_default()
     }
     /// The consent level its properties were classified at: it may be sent
     /// only while consent is at least this level.
@@ -114,6 +131,19 @@ impl EncodedEvent {
     /// and `count`) rather than a single event.
     pub fn is_counter(&self) -> bool {
         self.counter
+    }
+}
+
+impl fmt::Debug for EncodedEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncodedEvent")
+            .field("name", &self.name)
+            .field("uuid", &self.uuid)
+            .field("json", &self.json())
+            .field("level", &self.level)
+            .field("counter", &self.counter)
+            .field("time", &self.time)
+            .finish()
     }
 }
 
