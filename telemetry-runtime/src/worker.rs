@@ -228,6 +228,9 @@ fn encode_all(
             continue;
         }
         encoded.push((record, *uuid, start..buffer.len()));
+        // Neighbours stay separated as in a JSON array, so that a request
+        // body can take a run of them in one piece.
+        buffer.push(b',');
     }
     let buffer = Arc::new(buffer);
     encoded

@@ -15,8 +15,68 @@ use crate::time::{parse_http_date, rfc3339};
 /// gain little and cost CPU.
 pub(crate) const DEFAULT_GZIP_ABOVE: usize = 4 * 1024;
 
-/// Builds a request body from the events of one request.
-pub(crate) type BodyFn<'a> = &'a dyn Fn(&[EncodedEvent], &str) -> Vec<u8>;
+/// Builds a request body from the events of one request and `sent_at`.
+pub(crate) type BodyFn<'a> = &'a dyn for<'e> Fn(&'e [EncodedEvent], &str) -> Body<'e>;
+
+/// Gives a closure the signature of a [`BodyFn`] (closures do not infer
+/// a return type that borrows from an argument).
+pub(crate) fn body_fn<F>(build: F) -> F
+where
+    F: for<'e> Fn(&'e [EncodedEvent], &str) -> Body<'e>,
+{
+    build
+}
+
+/// A request body.
+pub(crate) enum Body<'e> {
+    Bytes(Vec<u8>),
+    /// `head`, the events' JSON separated by commas, then `tail`: the
+    /// events are copied (or compressed) straight from the buffers they
+    /// were encoded into, a run of neighbours at a time.
+    Batch {
+        head: Vec<u8>,
+        events: &'e [EncodedEvent],
+        tail: &'static [u8],
+    },
+}
+
+impl Body<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Body::Bytes(bytes) => bytes.len(),
+            Body::Batch { head, events, tail } => {
+                let commas = events.len().saturating_sub(1);
+                head.len() + events.iter().map(|e| e.json_bytes().len()).sum::<usize>() + commas + tail.len()
+            }
+        }
+    }
+
+    /// The body's bytes, in pieces.
+    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        let (head, events, tail): (&[u8], &[EncodedEvent], &[u8]) = match self {
+            Body::Bytes(bytes) => (bytes, &[], &[]),
+            Body::Batch { head, events, tail } => (head, events, tail),
+        };
+        let runs =
+            super::runs(events).enumerate().flat_map(|(i, run)| [if i > 0 { &b","[..] } else { &[] }, run]);
+        std::iter::once(head).chain(runs).chain(std::iter::once(tail))
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Body::Bytes(bytes) => bytes,
+            batch => {
+                // Sized once: growing a body of hundreds of events step by
+                // step copies it several times.
+                let mut out = Vec::with_capacity(batch.len());
+                for piece in batch.pieces() {
+                    out.extend_from_slice(piece);
+                }
+                out
+            }
+        }
+    }
+}
 
 /// The request machinery: lazily built agent, timeouts, backoff.
 #[derive(Clone)]
@@ -85,8 +145,13 @@ impl Transport {
         })
     }
 
-    fn post(&mut self, url: &str, body: &[u8]) -> Attempt {
-        let compressed = self.gzip_above.filter(|limit| body.len() > *limit).and_then(|_| gzip(body));
+    fn post(&mut self, url: &str, body: Body<'_>) -> Attempt {
+        let len = body.len();
+        let compressed = self.gzip_above.filter(|limit| len > *limit).and_then(|_| gzip(body.pieces(), len));
+        let body = match compressed {
+            Some(_) => Vec::new(),
+            None => body.into_bytes(),
+        };
         let mut request = self.agent().post(url);
         for (name, value) in &self.headers {
             request = request.header(name, value);
@@ -94,7 +159,7 @@ impl Transport {
         if compressed.is_some() {
             request = request.header("Content-Encoding", "gzip");
         }
-        let bytes = compressed.as_deref().unwrap_or(body);
+        let bytes = compressed.as_deref().unwrap_or(&body);
         match request.send(bytes) {
             Ok(mut response) => {
                 let status = response.status().as_u16();
@@ -183,7 +248,7 @@ impl Transport {
                 return Ok(());
             }
             // `sent_at` is fresh on each attempt; uuids and timestamps are not.
-            let attempt = self.post(url, &body(&events, &rfc3339(SystemTime::now())));
+            let attempt = self.post(url, body(&events, &rfc3339(SystemTime::now())));
             let (after, why) = match attempt {
                 Attempt::Delivered => return Ok(()),
                 Attempt::TooLarge => {
@@ -219,18 +284,20 @@ impl Transport {
     }
 }
 
-/// The body gzip-compressed, or `None` to send it as it is.
+/// The body (`len` bytes, in pieces) gzip-compressed, or `None` to send it
+/// as it is.
 #[cfg(feature = "gzip")]
-fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+fn gzip<'p>(pieces: impl Iterator<Item = &'p [u8]>, len: usize) -> Option<Vec<u8>> {
     use std::io::Write;
-    let mut encoder =
-        flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
-    encoder.write_all(body).ok()?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(len / 4), flate2::Compression::fast());
+    for piece in pieces {
+        encoder.write_all(piece).ok()?;
+    }
     encoder.finish().ok()
 }
 
 #[cfg(not(feature = "gzip"))]
-fn gzip(_: &[u8]) -> Option<Vec<u8>> {
+fn gzip<'p>(_: impl Iterator<Item = &'p [u8]>, _: usize) -> Option<Vec<u8>> {
     None
 }
 
@@ -332,33 +399,75 @@ impl Sink for HttpSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let body = |events: &[EncodedEvent], sent_at: &str| {
-            let mut out = format!("{{\"sent_at\":\"{sent_at}\",\"batch\":[").into_bytes();
-            join_events(&mut out, events);
-            out.extend_from_slice(b"]}");
-            out
-        };
+        let body = body_fn(|events, sent_at| {
+            let head = format!("{{\"sent_at\":\"{sent_at}\",\"batch\":[").into_bytes();
+            Body::Batch { head, events, tail: b"]}" }
+        });
         self.transport.send_batch(&self.url, batch, cx, &body);
         Ok(())
-    }
-}
-
-/// Appends the events' JSON, comma-separated.
-pub(crate) fn join_events(out: &mut Vec<u8>, events: &[EncodedEvent]) {
-    // Sized once: growing a body of hundreds of events step by step copies
-    // it several times.
-    out.reserve(events.iter().map(|event| event.json_bytes().len() + 1).sum::<usize>() + 2);
-    for (i, event) in events.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(event.json_bytes());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Level;
+    use std::sync::Arc;
+    use std::time::UNIX_EPOCH;
+
+    /// Events encoded together: one buffer, each followed by a comma.
+    fn encoded_together(texts: &[&str]) -> Vec<EncodedEvent> {
+        let mut buffer = Vec::new();
+        let mut spans = Vec::new();
+        for text in texts {
+            let start = buffer.len();
+            buffer.extend_from_slice(text.as_bytes());
+            spans.push(start..buffer.len());
+            buffer.push(b',');
+        }
+        let buffer = Arc::new(buffer);
+        spans
+            .into_iter()
+            .map(|span| EncodedEvent {
+                buffer: Arc::clone(&buffer),
+                span,
+                ..EncodedEvent::new(
+                    "e".into(),
+                    uuid::Uuid::nil(),
+                    Vec::new(),
+                    Level::Usage,
+                    false,
+                    UNIX_EPOCH,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_body_joins_runs_of_neighbours_and_lone_events() {
+        let together = encoded_together(&["{\"a\":1}", "{\"b\":2}", "{\"c\":3}", "{\"d\":4}"]);
+        let alone = EncodedEvent::new(
+            "e".into(),
+            uuid::Uuid::nil(),
+            b"{\"x\":0}".to_vec(),
+            Level::Usage,
+            false,
+            UNIX_EPOCH,
+        );
+        // A gap (an event left out, as a route does) splits a run.
+        let events =
+            vec![together[0].clone(), together[1].clone(), together[3].clone(), alone, together[2].clone()];
+        let body = Body::Batch { head: b"[".to_vec(), events: &events, tail: b"]" };
+        let pieces = body.pieces().filter(|p| !p.is_empty()).count();
+        assert_eq!(pieces, 1 + 4 + 3 + 1, "head, four runs, three commas, tail");
+        let len = body.len();
+        let bytes = body.into_bytes();
+        assert_eq!(bytes.len(), len);
+        assert_eq!(String::from_utf8(bytes).unwrap(), "[{\"a\":1},{\"b\":2},{\"d\":4},{\"x\":0},{\"c\":3}]");
+        let empty = Body::Batch { head: b"[".to_vec(), events: &[], tail: b"]" };
+        assert_eq!(empty.len(), 2);
+        assert_eq!(empty.into_bytes(), b"[]");
+    }
 
     #[test]
     fn status_classes() {

@@ -118,6 +118,12 @@ impl EncodedEvent {
     pub(crate) fn json_bytes(&self) -> &[u8] {
         self.buffer.get(self.span.clone()).unwrap_or_default()
     }
+
+    /// Whether this event's JSON comes right after `previous`'s in the same
+    /// buffer, with one comma between them.
+    fn follows(&self, previous: &EncodedEvent) -> bool {
+        Arc::ptr_eq(&self.buffer, &previous.buffer) && previous.span.end + 1 == self.span.start
+    }
     /// The consent level its properties were classified at: it may be sent
     /// only while consent is at least this level.
     pub fn level(&self) -> Level {
@@ -132,6 +138,19 @@ impl EncodedEvent {
     pub fn is_counter(&self) -> bool {
         self.counter
     }
+}
+
+/// The JSON of `events`, comma-separated, as few slices as their buffers
+/// allow: neighbours encoded together are one slice.
+pub(crate) fn runs(events: &[EncodedEvent]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = events;
+    std::iter::from_fn(move || {
+        let (first, _) = rest.split_first()?;
+        let len = 1 + rest.windows(2).take_while(|pair| pair[1].follows(&pair[0])).count();
+        let last = &rest[len - 1];
+        rest = &rest[len..];
+        first.buffer.get(first.span.start..last.span.end)
+    })
 }
 
 impl fmt::Debug for EncodedEvent {

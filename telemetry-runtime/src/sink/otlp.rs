@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value as Json};
 
-use super::http::{check_url, Transport};
+use super::http::{check_url, Body, Transport};
 use super::retry::Backoff;
 use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
@@ -140,13 +140,14 @@ impl Sink for OtlpSink {
             batch.events().iter().cloned().partition(EncodedEvent::is_counter);
         if !events.is_empty() {
             let logs_url = self.logs_url.clone();
-            self.transport
-                .send_batch(&logs_url, &Batch { events }, cx, &|events, _| logs_body(events).into_bytes());
+            self.transport.send_batch(&logs_url, &Batch { events }, cx, &|events, _| {
+                Body::Bytes(logs_body(events).into_bytes())
+            });
         }
         if !counters.is_empty() {
             let metrics_url = self.metrics_url.clone();
             self.transport.send_batch(&metrics_url, &Batch { events: counters }, cx, &|events, _| {
-                metrics_body(events).into_bytes()
+                Body::Bytes(metrics_body(events).into_bytes())
             });
         }
         Ok(())

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use super::http::{check_url, join_events, Transport};
+use super::http::{body_fn, check_url, Body, Transport};
 use super::retry::Backoff;
-use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
+use super::{Batch, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
 
 /// PostHog's US cloud ingestion host.
@@ -117,15 +117,13 @@ impl Sink for PostHogSink {
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
         let key = serde_json::to_string(&self.api_key).unwrap_or_default();
-        let body = |events: &[EncodedEvent], sent_at: &str| {
-            let mut out = format!(
+        let body = body_fn(|events, sent_at| {
+            let head = format!(
                 "{{\"api_key\":{key},\"historical_migration\":false,\"sent_at\":\"{sent_at}\",\"batch\":["
             )
             .into_bytes();
-            join_events(&mut out, events);
-            out.extend_from_slice(b"]}");
-            out
-        };
+            Body::Batch { head, events, tail: b"]}" }
+        });
         self.transport.send_batch(&self.url, batch, cx, &body);
         Ok(())
     }
