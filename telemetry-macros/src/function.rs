@@ -257,28 +257,21 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
     let registration =
         register(&private, &call_schema(&private, &event, &level, &function.sig.ident, &schema_fields));
     let body = &function.block;
-    // The body is emitted once, as a closure (or future) that both paths call.
-    let (define, call) = if function.sig.asyncness.is_some() {
-        (quote!(async move #body), quote!(__telemetry_body.await))
-    } else {
-        let ret = closure_return(&function.sig.output);
-        (quote!(move || #ret #body), quote!(#private::call_once(__telemetry_body)))
-    };
-    rebuild(
-        function,
+    // The body is emitted once, as a closure (or future) that both paths
+    // call. Named arguments are read before the body may move them, and
+    // only when the call is recorded.
+    let expansion = if function.sig.asyncness.is_some() {
         quote! {
             #registration
-            // Named arguments are read before the body may move them, and
-            // only when the call is recorded.
             let __telemetry_call = match #private::call_started(#private::Level::#level) {
                 #private::Some(__telemetry_started) => #private::Some((__telemetry_started, [#(#recorded),*])),
                 #private::None => #private::None,
             };
-            let __telemetry_body = #define;
+            let __telemetry_body = async move #body;
             match __telemetry_call {
-                #private::None => #call,
+                #private::None => __telemetry_body.await,
                 #private::Some((__telemetry_started, __telemetry_arguments)) => {
-                    let __telemetry_result = #call;
+                    let __telemetry_result = __telemetry_body.await;
                     #[allow(unused_imports)]
                     use #private::{PlainOutcome as _, ResultOutcome as _};
                     let __telemetry_outcome = (&#private::OutcomeProbe(&__telemetry_result)).outcome();
@@ -286,8 +279,33 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
                     __telemetry_result
                 }
             }
-        },
-    )
+        }
+    } else {
+        // The recorded path is a call in tail position to a function of
+        // its own, so that with telemetry off the function is its body
+        // behind one load and a branch, without a stack frame of its own.
+        let ret = closure_return(&function.sig.output);
+        quote! {
+            #registration
+            let __telemetry_arguments = if #private::enabled(#private::Level::#level) {
+                #private::Some([#(#recorded),*])
+            } else {
+                #private::None
+            };
+            let __telemetry_body = move || #ret #body;
+            match __telemetry_arguments {
+                #private::None => #private::call_once(__telemetry_body),
+                #private::Some(__telemetry_arguments) => {
+                    #private::record_around(#event, __telemetry_arguments, __telemetry_body, |__telemetry_result| {
+                        #[allow(unused_imports)]
+                        use #private::{PlainOutcome as _, ResultOutcome as _};
+                        (&#private::OutcomeProbe(__telemetry_result)).outcome()
+                    })
+                }
+            }
+        }
+    };
+    rebuild(function, expansion)
 }
 
 /// The schema of an instrumented function's event, for the catalog.

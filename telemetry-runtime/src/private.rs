@@ -184,6 +184,22 @@ impl<T> PlainOutcome for &OutcomeProbe<'_, T> {
     }
 }
 
+/// Runs an instrumented call's body and captures its event: how long the
+/// body took, its outcome and the arguments the attribute named. Out of
+/// line, so that the call site with telemetry off stays its body alone.
+#[inline(never)]
+pub fn record_around<R, const N: usize>(
+    event: &'static str,
+    arguments: [(&'static str, Value); N],
+    body: impl FnOnce() -> R,
+    outcome: impl FnOnce(&R) -> Outcome,
+) -> R {
+    let started = Instant::now();
+    let result = body();
+    record_call(event, started, outcome(&result), arguments);
+    result
+}
+
 /// Captures the event of an instrumented call: its duration, outcome and
 /// the arguments the attribute named (already checked to be public).
 /// Out of line, so the call site's fast path stays small.
