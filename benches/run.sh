@@ -71,7 +71,7 @@ deps() {
       cargo clean -q
       load "build $app start"
       /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB max RSS" -o $out/build-$app.time \
-        cargo build --release 2> $out/build-$app.log
+        CARGO_ENCODED_RUSTFLAGS= cargo build --release 2> $out/build-$app.log
       load "build $app end"
       compiled=$(grep -c '^ *Compiling ' $out/build-$app.log)
       echo "$app: cargo tree -e normal: $normal crates (app included); -e normal,build: $all; compiled by a clean build: $compiled; clean release build: $(cat $out/build-$app.time); async runtime crates: ${asyncrt:-none}"
