@@ -290,18 +290,19 @@ fn push_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
 mod tests {
     use super::*;
 
+    /// One event's JSON, encoded after other bytes already in the buffer.
     fn encode(
         record: &Record,
         uuid: &uuid::Uuid,
         properties: &[u8],
         envelope: &Envelope<'_>,
         level: Level,
-    ) -> Vec<u8> {
+    ) -> String {
         let mut out = b"[".to_vec();
         encode_into(&mut out, record, uuid, properties, envelope, level);
         // What is already in the buffer is left as it was.
         assert_eq!(out[0], b'[');
-        out.split_off(1)
+        String::from_utf8(out.split_off(1)).unwrap()
     }
 
     fn envelope<'a>(
@@ -341,14 +342,11 @@ mod tests {
         let uuid = crate::event::event_uuid();
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id-1", "s-1", "demo", "1.2.3", "0123456789abcdef");
-        let usage = String::from_utf8(encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Usage))
-            .unwrap();
+        let usage = encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Usage);
         assert!(!usage.contains("only at full"), "{usage}");
-        let json: serde_json::Value = serde_json::from_str(
-            &String::from_utf8(encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Full))
-                .unwrap(),
-        )
-        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&encode(&record, &uuid, properties.as_bytes(), &envelope, Level::Full))
+                .unwrap();
         assert_eq!(json["event"], "tool_call");
         assert_eq!(json["distinct_id"], "id-1");
         assert_eq!(json["uuid"], uuid.to_string());
@@ -413,14 +411,13 @@ mod tests {
         properties.write("snake_case", Level::Usage, &3u32);
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id", "s", "app", "1", "d");
-        let json = String::from_utf8(encode(
+        let json = encode(
             &Record::new("named".into()),
             &uuid::Uuid::nil(),
             properties.as_bytes(),
             &envelope,
             Level::Usage,
-        ))
-        .unwrap();
+        );
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["properties"]["say \"hi\""], 1);
         assert_eq!(json["properties"]["back\\slash\n"], 2);
@@ -472,14 +469,7 @@ mod tests {
             .with("text", Value::text("line\nbreak \"quoted\""));
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id \"odd\"", "s", "app", "1", "d");
-        let text = String::from_utf8(encode(
-            &record,
-            &uuid::Uuid::nil(),
-            properties.as_bytes(),
-            &envelope,
-            Level::Usage,
-        ))
-        .unwrap();
+        let text = encode(&record, &uuid::Uuid::nil(), properties.as_bytes(), &envelope, Level::Usage);
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let props = &json["properties"];
         assert_eq!(json["distinct_id"], "id \"odd\"");
@@ -505,10 +495,8 @@ mod tests {
         assert_eq!(props["id"], "00000000-0000-0000-0000-000000000000");
         assert_eq!(props["text"], "line\nbreak \"quoted\"");
         let empty = Record::new("empty".into());
-        let json: serde_json::Value = serde_json::from_str(
-            &String::from_utf8(encode(&empty, &uuid::Uuid::nil(), &[], &envelope, Level::Usage)).unwrap(),
-        )
-        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&encode(&empty, &uuid::Uuid::nil(), &[], &envelope, Level::Usage)).unwrap();
         assert_eq!(json["properties"]["$process_person_profile"], false);
     }
 }
