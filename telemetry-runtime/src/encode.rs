@@ -6,7 +6,7 @@
 //! so it is rendered once and copied.
 
 use std::cell::{Cell, OnceCell};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::event::Record;
 use crate::identity::Identity;
@@ -38,10 +38,9 @@ pub(crate) struct Envelope<'a> {
 }
 
 impl Envelope<'_> {
-    /// `time` as RFC 3339, reusing the date and time of the last one when
-    /// it falls in the same second.
-    fn timestamp(&self, time: SystemTime) -> [u8; 24] {
-        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    /// The time `since` the Unix epoch as RFC 3339, reusing the date and
+    /// time of the last one when it falls in the same second.
+    fn timestamp(&self, since: Duration) -> [u8; 24] {
         match self.last_timestamp.get() {
             Some((second, mut text)) if second == since.as_secs() => {
                 let millis = since.subsec_millis();
@@ -51,7 +50,7 @@ impl Envelope<'_> {
                 text
             }
             _ => {
-                let text = rfc3339_bytes(time);
+                let text = rfc3339_bytes(UNIX_EPOCH + since);
                 self.last_timestamp.set(Some((since.as_secs(), text)));
                 text
             }
@@ -115,7 +114,7 @@ pub(crate) fn encode_into(
     out.extend_from_slice(b",\"uuid\":");
     push_uuid(out, uuid);
     out.extend_from_slice(b",\"timestamp\":\"");
-    out.extend_from_slice(&envelope.timestamp(record.time()));
+    out.extend_from_slice(&envelope.timestamp(record.since_epoch()));
     out.extend_from_slice(b"\",\"properties\":{");
     for entry in entries(properties) {
         if entry.level > level || entry.value.is_omitted() {
@@ -183,6 +182,11 @@ const ESCAPE: [u8; 256] = {
     table[b'\\' as usize] = b'\\';
     table
 };
+
+/// Whether `text` goes into a JSON string as it is, without escapes.
+pub(crate) fn needs_no_escape(text: &[u8]) -> bool {
+    text.iter().all(|&byte| ESCAPE[usize::from(byte)] == 0)
+}
 
 /// Whether any of 8 bytes is a control character, `"` or `\\` (the bytes a
 /// JSON string escapes), tested on all 8 at once.
@@ -444,14 +448,14 @@ mod tests {
     fn timestamps_reuse_the_second_but_not_the_millis() {
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id", "s", "app", "1", "d");
-        let base = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let base = Duration::from_secs(1_700_000_000);
         for millis in [0, 7, 999, 120, 5] {
-            let time = base + Duration::from_millis(millis);
-            assert_eq!(envelope.timestamp(time), rfc3339_bytes(time));
+            let since = base + Duration::from_millis(millis);
+            assert_eq!(envelope.timestamp(since), rfc3339_bytes(UNIX_EPOCH + since));
         }
         let next_second = base + Duration::from_millis(1_001);
-        assert_eq!(envelope.timestamp(next_second), rfc3339_bytes(next_second));
-        assert_eq!(envelope.timestamp(UNIX_EPOCH), *b"1970-01-01T00:00:00.000Z");
+        assert_eq!(envelope.timestamp(next_second), rfc3339_bytes(UNIX_EPOCH + next_second));
+        assert_eq!(envelope.timestamp(Duration::ZERO), *b"1970-01-01T00:00:00.000Z");
     }
 
     #[test]

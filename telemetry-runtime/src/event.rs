@@ -98,7 +98,12 @@ impl Record {
 
     /// When the event was captured.
     pub(crate) fn time(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_nanos(self.time_ns)
+        UNIX_EPOCH + self.since_epoch()
+    }
+
+    /// When the event was captured, as time since the Unix epoch.
+    pub(crate) fn since_epoch(&self) -> Duration {
+        Duration::from_nanos(self.time_ns)
     }
 
     /// Sets the capture time; one before 1970 or after 2554 is clamped.

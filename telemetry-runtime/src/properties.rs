@@ -24,6 +24,7 @@ use std::ops::Range;
 
 use uuid::Uuid;
 
+use crate::encode::needs_no_escape;
 use crate::property::PropertyValue;
 use crate::redact::Digest;
 use crate::{Level, Value};
@@ -192,7 +193,7 @@ impl Properties {
         known_clean: bool,
         pack: impl FnOnce(&mut ValueWriter<'_>),
     ) {
-        let clean = known_clean || name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+        let clean = known_clean || needs_no_escape(name.as_bytes());
         let Ok(name_len) = u8::try_from(name.len()) else {
             log::warn!("Telemetry property name {name:?} is too long: dropped.");
             return;
@@ -647,6 +648,42 @@ mod tests {
         assert_eq!(props.get("quoted \"name\""), Some(Value::UInt(300)));
         assert_eq!(props.get("listed"), Some(Value::List(vec![Value::from("a")])));
         assert_eq!(props.max_level(), Level::Full);
+    }
+
+    #[test]
+    fn packing_a_value_writes_what_its_value_would() {
+        // The library's types pack themselves without building a `Value`;
+        // the result must be the bytes their `to_value` gives.
+        fn same<T: PropertyValue>(value: T) {
+            let mut packed = Properties::new();
+            packed.write("v", Level::Usage, &value);
+            let mut through_value = Properties::new();
+            through_value.push("v", value.to_value());
+            assert_eq!(packed, through_value, "{:?}", value.to_value());
+        }
+        same(-3i8);
+        same(i16::MIN);
+        same(i32::MAX);
+        same(i64::MIN);
+        same(-1isize);
+        same(255u8);
+        same(256u16);
+        same(u32::MAX);
+        same(u64::MAX);
+        same(7usize);
+        same(1.25f32);
+        same(f64::NAN);
+        same(true);
+        same(Uuid::from_u128(0x1234));
+        same(std::time::Duration::from_micros(1_500));
+        same("short");
+        same("x".repeat(300));
+        same(Some(3u8));
+        same(None::<&str>);
+        let by_reference: &u32 = &42;
+        same(by_reference);
+        same(vec![Some("a"), None]);
+        same(vec![vec![1u64], vec![]]);
     }
 
     #[test]

@@ -146,10 +146,10 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     // What is waiting goes in as few requests as the limit allows. Records
     // are encoded a request at a time, so that however many were queued,
     // only about a request's worth of encoded events is held at once.
-    let batch_size = inner.settings.batch_size.max(inner.settings.max_batch_size);
+    let request_size = inner.settings.batch_size.max(inner.settings.max_batch_size);
     let mut pending: Vec<Vec<EncodedEvent>> = levels.iter().map(|_| Vec::new()).collect();
     let mut uuids = Vec::new();
-    for chunk in records.chunks(batch_size) {
+    for chunk in records.chunks(request_size) {
         // Drawn once per event, so that every level's encoding (and every
         // sink) carries the same uuid.
         uuids.clear();
@@ -173,8 +173,8 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
             } else {
                 pending[index].extend(events.iter().filter(|e| route.admits(e)).cloned());
             }
-            while pending[index].len() >= batch_size {
-                let batch: Vec<EncodedEvent> = pending[index].drain(..batch_size).collect();
+            while pending[index].len() >= request_size {
+                let batch: Vec<EncodedEvent> = pending[index].drain(..request_size).collect();
                 send_to_sink(inner, outlet, index, batch);
             }
         }
