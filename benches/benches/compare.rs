@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use telemetry_benches::{EventData, LARGE_QUEUE};
+use telemetry_benches::{EventData, LARGE_QUEUE, TASK_FINISHED};
 use telemetry_runtime::{requires_telemetry, Level, Properties, TelemetryEvent};
 
 // ---------------------------------------------------------------------------
@@ -169,7 +169,7 @@ fn capture(c: &mut Criterion) {
     });
     group.bench_function("ours: dynamic capture_with(Properties)", |b| {
         b.iter_custom(|iters| {
-            chunked(iters, || ours.capture_with("task_finished", black_box(&data).properties()), drain_ours)
+            chunked(iters, || ours.capture_with(&TASK_FINISHED, black_box(&data).properties()), drain_ours)
         })
     });
     group.bench_function("ours: typed, struct built per call", |b| {

@@ -35,6 +35,14 @@ struct CommandRun {
     working_dir: String,
 }
 
+telemetry_runtime::event! {
+    /// The demo finished: how many commands it ran.
+    static DEMO_FINISHED = "demo_finished" {
+        /// How many commands ran.
+        commands: u64,
+    }
+}
+
 fn main() {
     let no_telemetry = std::env::args().any(|arg| arg == "--no-telemetry");
     let events_file: PathBuf = std::env::temp_dir().join("telemetry-demo").join("events.jsonl");
@@ -73,7 +81,7 @@ fn main() {
             working_dir: working_dir.clone(),
         });
     }
-    telemetry_runtime::capture_with("demo_finished", Properties::new().with("commands", 3u8));
+    telemetry_runtime::capture_with(&DEMO_FINISHED, Properties::new().with("commands", 3u8));
 
     let delivered = telemetry_runtime::flush(Duration::from_secs(2));
     let stats = telemetry_runtime::stats();

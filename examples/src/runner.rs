@@ -21,7 +21,12 @@ pub struct Task {
 
 telemetry_runtime::counter! {
     /// Tool calls, counted by tool and status, sent once per interval.
-    pub static TOOL_CALLS = "tool_calls", labels: [tool, status];
+    pub static TOOL_CALLS = "tool_calls", labels: [
+        /// The tool's name, from the server's fixed tool list.
+        tool,
+        /// `ok` or `error`.
+        status,
+    ];
 }
 
 /// The tools the pretend server offers.

@@ -27,6 +27,10 @@ struct Machine {
 
 impl Machine {
     fn new() -> Machine {
+        // The test server checks that what it receives is in this process's
+        // catalog: referencing the agent's code links in the events it
+        // registers, so that this catalog is the agent's.
+        assert_eq!(telemetry_examples::runner::TOOL_CALLS.schema().name, "tool_calls");
         Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
     }
 

@@ -1,10 +1,14 @@
-//! Property serialization: arbitrary event names, property values (text,
-//! numbers, floats including NaN and infinities, hashed text, lists) go
-//! through the public API into a memory sink. Never panics; every event
-//! that is accepted is one valid JSON object with the right name and
-//! exactly the values given (null and non-finite omitted at the top level,
+//! Property serialization and the declaration check: property values
+//! (text, numbers, floats including NaN and infinities, hashed text, lists)
+//! under arbitrary names go through the public API into a memory sink, for
+//! one of the events declared below. Never panics; every event that is
+//! accepted is one valid JSON object with the right name and exactly the
+//! declared values given (null and non-finite omitted at the top level,
 //! kept as null inside lists; duplicates: the last value wins; reserved or
-//! empty names dropped); invalid names are counted, not sent.
+//! empty names dropped), classified as declared; a property the event does
+//! not declare, or whose value has another shape than declared, is never
+//! sent and is counted as `Undeclared`; an opt-in event is not sent at
+//! usage.
 
 #![no_main]
 
@@ -26,11 +30,15 @@ fn max_depth() -> usize {
     *DEPTH.get_or_init(|| std::env::var("FUZZ_MAX_DEPTH").ok().and_then(|v| v.parse().ok()).unwrap_or(24))
 }
 
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 14] = [
     "a",
     "b",
     "count",
-    "text",
+    "label",
+    "hashed",
+    "tags",
+    "grid",
+    "phrase",
     "",
     "$reserved",
     "with space",
@@ -51,9 +59,82 @@ enum FuzzValue {
     List(Vec<FuzzValue>),
 }
 
+telemetry_runtime::event! {
+    /// A property of each shape and classification, for the fuzzer.
+    static FUZZED = "fuzzed" {
+        /// A number.
+        a: f64,
+        /// A flag.
+        b: bool,
+        /// A list of numbers.
+        count: Vec<i64>,
+        /// Text, public.
+        #[telemetry(public)]
+        label: String,
+        /// Text, sent as a keyed hash.
+        #[telemetry(redact = "hash")]
+        hashed: String,
+        /// A list of texts, public.
+        #[telemetry(public)]
+        tags: Vec<String>,
+        /// Lists of numbers.
+        grid: Vec<Vec<f64>>,
+        /// Text, only at full consent.
+        #[telemetry(opt_in)]
+        phrase: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// An event sent only at full consent, for the fuzzer.
+    #[telemetry(opt_in)]
+    static FUZZED_OPT_IN = "fuzzed_opt_in" {
+        /// A number.
+        a: f64,
+    }
+}
+
+/// The declared shape of a property of [`FUZZED`].
+#[derive(Clone, Copy)]
+enum Shape {
+    Number,
+    Bool,
+    Text,
+    List(&'static Shape),
+}
+
+/// The declaration of [`FUZZED`], as the fuzzer models it: the shape of
+/// each property, and whether it is sent at usage as it is (`Some(true)`),
+/// as a keyed hash (`Some(false)`), or not at all (`None`: opt-in).
+fn declared(name: &str) -> Option<(Shape, Option<bool>)> {
+    Some(match name {
+        "a" => (Shape::Number, Some(true)),
+        "b" => (Shape::Bool, Some(true)),
+        "count" => (Shape::List(&Shape::Number), Some(true)),
+        "label" => (Shape::Text, Some(true)),
+        "hashed" => (Shape::Text, Some(false)),
+        "tags" => (Shape::List(&Shape::Text), Some(true)),
+        "grid" => (Shape::List(&Shape::List(&Shape::Number)), Some(true)),
+        "phrase" => (Shape::Text, None),
+        _ => return None,
+    })
+}
+
+/// Whether `value` has `shape` (null always has).
+fn admits(shape: Shape, value: &Value) -> bool {
+    match (shape, value) {
+        (_, Value::Null) => true,
+        (Shape::Number, Value::Int(_) | Value::UInt(_) | Value::Float(_)) => true,
+        (Shape::Bool, Value::Bool(_)) => true,
+        (Shape::Text, Value::Text(_) | Value::Hashed(_)) => true,
+        (Shape::List(item), Value::List(items)) => items.iter().all(|v| admits(*item, v)),
+        _ => false,
+    }
+}
+
 #[derive(Arbitrary, Debug)]
 struct Input {
-    name: String,
+    opt_in_event: bool,
     properties: Vec<(u8, FuzzValue)>,
 }
 
@@ -118,10 +199,10 @@ fn omitted_at_top_level(value: &Value) -> bool {
 fuzz_target!(|input: Input| {
     let (telemetry, memory) = client();
     memory.clear();
-    let invalid_before = telemetry.stats().dropped(DropReason::Invalid);
+    let before = telemetry.stats();
 
     let mut properties = Properties::new();
-    let mut expected: Vec<(&'static str, Value)> = Vec::new();
+    let mut given: Vec<(&'static str, Value)> = Vec::new();
     for (index, value) in &input.properties {
         let name = NAMES[usize::from(*index) % NAMES.len()];
         let value = to_value(value, 0);
@@ -129,32 +210,57 @@ fuzz_target!(|input: Input| {
         if name.is_empty() || name.starts_with('$') {
             continue;
         }
-        match expected.iter_mut().find(|(n, _)| *n == name) {
+        match given.iter_mut().find(|(n, _)| *n == name) {
             Some(entry) => entry.1 = value,
-            None => expected.push((name, value)),
+            None => given.push((name, value)),
         }
     }
-    telemetry.capture_with(input.name.clone(), properties);
+    let event = if input.opt_in_event { &FUZZED_OPT_IN } else { &FUZZED };
+    telemetry.capture_with(event, properties);
     assert!(telemetry.flush(Duration::from_secs(30)), "the worker is stuck");
 
     let raw = memory.raw();
-    let valid_name = !input.name.is_empty() && input.name.len() <= 200 && !input.name.starts_with('$');
-    if !valid_name {
-        assert!(raw.is_empty(), "an invalid name was sent: {:?}", input.name);
-        assert_eq!(telemetry.stats().dropped(DropReason::Invalid), invalid_before + 1);
+    let after = telemetry.stats();
+    assert_eq!(after.dropped(DropReason::Invalid), before.dropped(DropReason::Invalid));
+    if input.opt_in_event {
+        assert!(raw.is_empty(), "an opt-in event was sent at usage");
+        assert_eq!(after.dropped(DropReason::Undeclared), before.dropped(DropReason::Undeclared));
         return;
     }
+    // What the declaration lets through, and how many properties it refuses.
+    let mut expected: HashMap<&str, (&Value, bool)> = HashMap::new();
+    let mut refused = 0u64;
+    for (name, value) in &given {
+        match declared(name) {
+            Some((shape, sent)) if admits(shape, value) => {
+                if let Some(as_is) = sent {
+                    expected.insert(name, (value, as_is));
+                }
+            }
+            _ => refused += 1,
+        }
+    }
+    assert_eq!(
+        after.dropped(DropReason::Undeclared) - before.dropped(DropReason::Undeclared),
+        refused,
+        "undeclared or mistyped properties counted"
+    );
     assert_eq!(raw.len(), 1, "one event captured, {} delivered", raw.len());
     let event: Json = serde_json::from_str(&raw[0]).expect("the event is valid JSON");
-    assert_eq!(event["event"], input.name.as_str());
+    assert_eq!(event["event"], "fuzzed");
     let props = event["properties"].as_object().expect("properties is an object");
-    let expected: HashMap<&str, &Value> = expected.iter().map(|(n, v)| (*n, v)).collect();
-    for (name, value) in &expected {
+    for (name, (value, as_is)) in &expected {
         match props.get(*name) {
             None => assert!(omitted_at_top_level(value), "{name} missing: {value:?}"),
-            Some(json) => {
+            Some(json) if *as_is => {
                 assert!(!omitted_at_top_level(value), "{name} sent: {json}");
                 assert!(matches(value, json), "{name}: {value:?} became {json}");
+            }
+            // Redacted to a keyed hash: never the text itself.
+            Some(json) => {
+                assert!(!matches!(value, Value::Null), "{name} sent for null: {json}");
+                let hash = json.as_str().expect("a hash is text");
+                assert!(hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{name}: {json}");
             }
         }
     }

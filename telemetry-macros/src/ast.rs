@@ -53,6 +53,13 @@ impl<'a> Input<'a> {
     }
 }
 
+impl Input<'_> {
+    /// The fields that become properties (all but `skip`ped ones).
+    pub(crate) fn sent_fields(&self) -> impl Iterator<Item = &Field<'_>> {
+        self.fields.iter().filter(|f| f.attrs.skip.is_none())
+    }
+}
+
 impl<'a> Field<'a> {
     fn from_syn(cx: &mut Ctxt, field: &'a syn::Field) -> Field<'a> {
         let ident = field.ident.as_ref().expect("named field");

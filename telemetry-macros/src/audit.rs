@@ -9,7 +9,7 @@ use syn::{GenericArgument, PathArguments, Type};
 use crate::ast::{Field, Input};
 use crate::attr::Classification;
 use crate::ctxt::Ctxt;
-use crate::names::{name_problem, sensitive_word};
+use crate::names::{name_problem, sensitivity, Sensitive};
 
 pub(crate) fn audit(cx: &mut Ctxt, input: &Input<'_>) {
     event_has_description(cx, input);
@@ -105,21 +105,31 @@ fn free_text_is_classified(cx: &mut Ctxt, field: &Field<'_>) -> bool {
     false
 }
 
-/// A name like `server_url` or `user_id` sent as public needs a written reason.
+/// A name like `server_url` or `user_id` sent as public needs a written
+/// reason; a measure (`prompt_tokens: u32`) does not, where its type cannot
+/// carry text.
 fn sensitive_public_field_has_reason(cx: &mut Ctxt, field: &Field<'_>) {
     let public = field.attrs.classification.as_ref().is_none_or(|c| c.value == Classification::Public);
     if !public || field.attrs.reason.is_some() {
         return;
     }
-    let Some(word) = sensitive_word(&field.ident.unraw_string()).or_else(|| sensitive_word(&field.name.0))
+    let carries_text = !cannot_carry_text(field.ty);
+    let Some(found) = sensitivity(&field.ident.unraw_string(), carries_text)
+        .or_else(|| sensitivity(&field.name.0, carries_text))
     else {
         return;
     };
     let span = field.attrs.classification.as_ref().map_or(field.ident.span(), |c| c.span);
+    let what = match found {
+        Sensitive::Identifier(word) => {
+            format!("is an identifier (`{word}`), which needs a reason whatever its type,")
+        }
+        Sensitive::Word(word, category) => format!("looks sensitive (`{word}`: {category})"),
+    };
     cx.error_at(
         span,
         format_args!(
-            "field `{}` looks sensitive (`{word}`) and would be sent as public: add \
+            "field `{}` {what} and would be sent as public: add \
              #[telemetry(public, reason = \"...\")] saying why it is safe, or use \
              #[telemetry(redact)] or #[telemetry(opt_in)]",
             field.ident
@@ -127,21 +137,91 @@ fn sensitive_public_field_has_reason(cx: &mut Ctxt, field: &Field<'_>) {
     );
 }
 
-/// Whether `ty` is text, or an option, list, box or reference of text.
+/// Whether `ty` is, as written, a number, `bool` or `Duration`, or an
+/// option, list, array, box or reference of those: a value that cannot
+/// carry text. Anything else (an alias, an enum, a struct) may, as far as
+/// the audit can see.
+pub(crate) fn cannot_carry_text(ty: &Type) -> bool {
+    const SCALARS: &[&str] = &[
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "f32",
+        "f64",
+        "bool",
+        "Duration",
+        "NonZeroU8",
+        "NonZeroU16",
+        "NonZeroU32",
+        "NonZeroU64",
+        "NonZeroUsize",
+    ];
+    match ty {
+        Type::Reference(r) => cannot_carry_text(&r.elem),
+        Type::Slice(s) => cannot_carry_text(&s.elem) && !is_text_unit(&s.elem),
+        Type::Array(a) => cannot_carry_text(&a.elem) && !is_text_unit(&a.elem),
+        Type::Paren(p) => cannot_carry_text(&p.elem),
+        Type::Group(g) => cannot_carry_text(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let Some(last) = p.path.segments.last() else { return false };
+            let name = last.ident.to_string();
+            if SCALARS.contains(&name.as_str()) {
+                return true;
+            }
+            let list = matches!(name.as_str(), "Vec" | "VecDeque");
+            match (name.as_str(), &last.arguments) {
+                (
+                    "Option" | "Vec" | "VecDeque" | "Box" | "Arc" | "Rc",
+                    PathArguments::AngleBracketed(args),
+                ) => args.args.iter().all(|arg| match arg {
+                    GenericArgument::Type(inner) => {
+                        cannot_carry_text(inner) && !(list && is_text_unit(inner))
+                    }
+                    _ => true,
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `u8`, `i8`, `u16` and `char`: what text is made of, so a list of them is text.
+fn is_text_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| matches!(s.ident.to_string().as_str(), "u8" | "i8" | "u16" | "char")))
+}
+
+/// Whether `ty` is text as written: a string, a path, an OS string, a
+/// `char`, or a list of bytes or characters (`Vec<u8>`, `[u8; 32]`,
+/// `&[u16]`), or an option, list, box or reference of text. The traits
+/// enforce the same at any depth; this names the problem in the message.
 pub(crate) fn is_text(ty: &Type) -> bool {
     match ty {
         Type::Reference(r) => is_text(&r.elem),
-        Type::Slice(s) => is_text(&s.elem),
-        Type::Array(a) => is_text(&a.elem),
+        Type::Slice(s) => is_text(&s.elem) || is_text_unit(&s.elem),
+        Type::Array(a) => is_text(&a.elem) || is_text_unit(&a.elem),
         Type::Paren(p) => is_text(&p.elem),
         Type::Group(g) => is_text(&g.elem),
         Type::Path(p) if p.qself.is_none() => {
             let Some(last) = p.path.segments.last() else { return false };
-            match last.ident.to_string().as_str() {
-                "String" | "str" | "OsString" | "OsStr" => true,
+            let name = last.ident.to_string();
+            let list = matches!(name.as_str(), "Vec" | "VecDeque" | "Box" | "Cow" | "Rc" | "Arc");
+            match name.as_str() {
+                "String" | "str" | "OsString" | "OsStr" | "PathBuf" | "Path" | "CString" | "CStr"
+                | "char" => true,
                 "Cow" | "Option" | "Vec" | "Box" | "Arc" | "Rc" | "VecDeque" => match &last.arguments {
                     PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
-                        GenericArgument::Type(inner) => is_text(inner),
+                        GenericArgument::Type(inner) => is_text(inner) || (list && is_text_unit(inner)),
                         _ => false,
                     }),
                     _ => false,
@@ -177,11 +257,25 @@ mod tests {
             "Vec<Cow<'static, str>>",
             "Box<str>",
             "std::string::String",
+            "Vec<u8>",
+            "[u8; 32]",
+            "&[u8]",
+            "Box<[u8]>",
+            "Vec<char>",
+            "PathBuf",
+            "OsString",
+            "Option<Vec<u16>>",
         ] {
             assert!(is_text(&syn::parse_str(text).unwrap()), "{text}");
         }
         for other in ["u32", "Option<u8>", "Vec<bool>", "Uuid", "Duration", "Kind"] {
             assert!(!is_text(&syn::parse_str(other).unwrap()), "{other}");
+        }
+        for number in ["u32", "Option<usize>", "Vec<u32>", "&[f64]", "Duration", "bool"] {
+            assert!(cannot_carry_text(&syn::parse_str(number).unwrap()), "{number}");
+        }
+        for other in ["String", "Vec<u8>", "[u8; 4]", "Count", "Kind", "Option<String>"] {
+            assert!(!cannot_carry_text(&syn::parse_str(other).unwrap()), "{other}");
         }
     }
 }

@@ -23,8 +23,9 @@ pub(crate) fn derive_event(input: &DeriveInput) -> TokenStream {
         // After an error, a minimal impl keeps uses of the event from
         // producing a cascade of unrelated errors.
         _ => {
+            let krate = parsed.and_then(|p| p.attrs.krate);
             let errors = cx.into_compile_errors();
-            let fallback = fallback_impl(input);
+            let fallback = fallback_impl(input, krate.as_ref());
             quote! { #errors #fallback }
         }
     }
@@ -57,25 +58,15 @@ fn expand(input: &Input<'_>) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
     let name = &input.name.0;
-    let description = input.doc.as_deref().unwrap_or_default();
-    let min_level = if input.attrs.opt_in.is_some() { quote!(Full) } else { quote!(Usage) };
+    let min_level = min_level(input);
     let sample_rate = input.attrs.sample.as_ref().map_or(1.0, |s| s.value);
-    let sent: Vec<&Field<'_>> = input.fields.iter().filter(|f| f.attrs.skip.is_none()).collect();
-    let field_schemas = sent.iter().map(|f| field_schema(&private, f));
-    let writes = sent.iter().map(|f| write_field(&private, f));
-
-    let schema = quote! {
-        #private::EventSchema {
-            name: #name,
-            description: #description,
-            min_level: #private::Level::#min_level,
-            sample_rate: #sample_rate,
-            fields: &[#(#field_schemas),*],
-        }
-    };
+    let writes = input.sent_fields().map(|f| write_field(&private, f));
+    let schema = schema(&private, input);
     let registration = register(&private, &schema);
 
     quote! {
+        #[automatically_derived]
+        impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         #[automatically_derived]
         impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
@@ -94,6 +85,49 @@ fn expand(input: &Input<'_>) -> TokenStream {
         }
         #registration
     }
+}
+
+/// The event's level: `Full` for an opt-in event.
+pub(crate) fn min_level(input: &Input<'_>) -> TokenStream {
+    if input.attrs.opt_in.is_some() {
+        quote!(Full)
+    } else {
+        quote!(Usage)
+    }
+}
+
+/// The `EventSchema` of an audited input, for the catalog.
+pub(crate) fn schema(private: &TokenStream, input: &Input<'_>) -> TokenStream {
+    let name = &input.name.0;
+    let description = input.doc.as_deref().unwrap_or_default();
+    let min_level = min_level(input);
+    let sample_rate = input.attrs.sample.as_ref().map_or(1.0, |s| s.value);
+    let field_schemas = input.sent_fields().map(|f| field_schema(private, f));
+    quote! {
+        #private::EventSchema {
+            name: #name,
+            description: #description,
+            min_level: #private::Level::#min_level,
+            sample_rate: #sample_rate,
+            fields: &[#(#field_schemas),*],
+        }
+    }
+}
+
+/// A reference to the helper whose bounds a field's type must meet for its
+/// classification, spanned at the type so that a missing trait is reported
+/// there.
+pub(crate) fn type_check(private: &TokenStream, field: &Field<'_>) -> TokenStream {
+    let ty = field.ty;
+    let helper = match classification(field) {
+        None => "public",
+        Some(Classification::Public | Classification::OptIn) => "classified",
+        Some(Classification::Redact(RedactMode::Drop | RedactMode::Marker)) => "redact_drop",
+        Some(Classification::Redact(RedactMode::Hash)) => "redact_hash",
+        Some(Classification::Redact(RedactMode::Length)) => "redact_length",
+    };
+    let helper = Ident::new(helper, Span::call_site());
+    quote_spanned!(ty.span()=> let _ = #private::#helper::<#ty>;)
 }
 
 /// Registers a schema at link time, for the catalog.
@@ -134,13 +168,14 @@ fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
         let helper = Ident::new(helper, Span::call_site());
         quote_spanned!(ty.span()=> #private::#helper::<#ty>(&self.#member))
     };
-    let push = |value: TokenStream| quote!(__telemetry_out.push(#name, #value););
+    let field_name = quote!(const { #private::FieldName::new(#name) });
+    let push = |value: TokenStream| quote!(#private::redacted(__telemetry_out, #field_name, #value););
     // Field values are written straight into the packed properties, without
     // a `Value` in between (so text is copied once, and nothing allocates).
     let write = |helper: &str, level: TokenStream| {
         let helper = Ident::new(helper, Span::call_site());
         quote_spanned!(ty.span()=>
-            #private::#helper::<#ty>(__telemetry_out, #name, #private::Level::#level, &self.#member);
+            #private::#helper::<#ty>(__telemetry_out, #field_name, #private::Level::#level, &self.#member);
         )
     };
     match classification(field) {
@@ -160,7 +195,7 @@ fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     }
 }
 
-fn field_schema(private: &TokenStream, field: &Field<'_>) -> TokenStream {
+pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     let name = &field.name.0;
     let ty = type_string(field.ty);
     let description = field.doc.as_deref().unwrap_or_default();
@@ -214,12 +249,15 @@ fn mentions_any(ty: &Type, params: &[&Ident]) -> bool {
     !params.is_empty() && walk(ty.to_token_stream(), params)
 }
 
-fn fallback_impl(input: &DeriveInput) -> TokenStream {
-    let private = private_path(None);
+/// Uses the path of `crate = "..."` when it could be read, so that an audit
+/// error is not followed by an unresolved crate.
+fn fallback_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStream {
+    let private = private_path(krate);
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let name = ident.to_string();
     quote! {
+        impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
             fn write_properties(&self, _: #private::Level, _: &mut #private::Properties) {}

@@ -11,9 +11,10 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
 
+use crate::audit::cannot_carry_text;
 use crate::ctxt::Ctxt;
-use crate::expand::{private_path, register, type_string};
-use crate::names::{name_problem, sensitive_word, suggest};
+use crate::expand::{private_path, type_string};
+use crate::names::{name_problem, sensitivity, suggest, Sensitive};
 
 #[derive(Default)]
 struct Args {
@@ -208,6 +209,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
     };
     let level = if args.is_full() { quote!(Full) } else { quote!(Usage) };
     let mut schema_fields = Vec::new();
+    let mut kinds = Vec::new();
     let recorded: Vec<TokenStream> = args
         .arguments
         .iter()
@@ -222,7 +224,9 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             if let Some(problem) = name_problem(&arg.to_string()) {
                 cx.error_spanned_by(arg, format_args!("property name \"{arg}\" {problem}"));
             }
-            if let Some(word) = sensitive_word(&arg.to_string()) {
+            if let Some(Sensitive::Identifier(word) | Sensitive::Word(word, _)) =
+                sensitivity(&arg.to_string(), !cannot_carry_text(ty))
+            {
                 cx.error_spanned_by(
                     arg,
                     format_args!(
@@ -237,6 +241,16 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
                     format_args!("argument `{arg}` would overwrite the call's own `{arg}` property; rename the argument"),
                 );
             }
+            if mentions_generic(ty, function) {
+                cx.error_spanned_by(
+                    ty,
+                    format_args!(
+                        "`args(...)` cannot record `{arg}`: its type is generic (or `impl Trait`), \
+                         and an instrumented function's event declares each argument's type"
+                    ),
+                );
+                return None;
+            }
             let name = arg.to_string();
             let ty_name = type_string(ty);
             schema_fields.push(quote! {
@@ -250,12 +264,30 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             });
             // Spanned at the argument's type: a type that is not public by
             // default (free text, say) is reported there.
+            let static_ty = with_static_lifetimes(ty.to_token_stream());
+            kinds.push(quote_spanned!(ty.span()=> #private::argument_kind::<#static_ty>()));
             let value = quote_spanned!(ty.span()=> #private::argument::<#ty>(&#arg));
             Some(quote!((#name, #value)))
         })
         .collect();
-    let registration =
-        register(&private, &call_schema(&private, &event, &level, &function.sig.ident, &schema_fields));
+    let schema = call_schema(&private, &event, &level, &function.sig.ident, &schema_fields);
+    // The call's event is declared like an `event!`: registered for the
+    // catalog, with the shape of each property.
+    let registration = quote! {
+        static __TELEMETRY_EVENT: #private::DynamicEvent = {
+            const __TELEMETRY_SCHEMA: #private::EventSchema = #schema;
+            #private::inventory::submit! { #private::Registration(&__TELEMETRY_SCHEMA) }
+            #private::DynamicEvent::__declared(
+                &__TELEMETRY_SCHEMA,
+                &[
+                    #private::ValueKind::Number,
+                    #private::ValueKind::OneOf(&["ok", "error"]),
+                    #private::ValueKind::Text,
+                    #(#kinds),*
+                ],
+            )
+        };
+    };
     let body = &function.block;
     // The body is emitted once, as a closure (or future) that both paths
     // call. Named arguments are read before the body may move them, and
@@ -275,7 +307,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
                     #[allow(unused_imports)]
                     use #private::{PlainOutcome as _, ResultOutcome as _};
                     let __telemetry_outcome = (&#private::OutcomeProbe(&__telemetry_result)).outcome();
-                    #private::record_call(#event, __telemetry_started, __telemetry_outcome, __telemetry_arguments);
+                    #private::record_call(&__TELEMETRY_EVENT, __telemetry_started, __telemetry_outcome, __telemetry_arguments);
                     __telemetry_result
                 }
             }
@@ -296,7 +328,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             match __telemetry_arguments {
                 #private::None => #private::call_once(__telemetry_body),
                 #private::Some(__telemetry_arguments) => {
-                    #private::record_around(#event, __telemetry_arguments, __telemetry_body, |__telemetry_result| {
+                    #private::record_around(&__TELEMETRY_EVENT, __telemetry_arguments, __telemetry_body, |__telemetry_result| {
                         #[allow(unused_imports)]
                         use #private::{PlainOutcome as _, ResultOutcome as _};
                         (&#private::OutcomeProbe(__telemetry_result)).outcome()
@@ -380,6 +412,47 @@ fn mentions_impl(ty: &Type) -> bool {
         })
     }
     walk(ty.to_token_stream())
+}
+
+/// The type with every named lifetime made `'static`, so that the event's
+/// declaration can name it outside the function (the shape of a value does
+/// not depend on lifetimes).
+fn with_static_lifetimes(tokens: TokenStream) -> TokenStream {
+    let mut out = Vec::new();
+    let mut after_quote = false;
+    for tt in tokens {
+        let tt = match tt {
+            proc_macro2::TokenTree::Ident(ident) if after_quote => {
+                proc_macro2::TokenTree::Ident(Ident::new("static", ident.span()))
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                let mut new =
+                    proc_macro2::Group::new(group.delimiter(), with_static_lifetimes(group.stream()));
+                new.set_span(group.span());
+                proc_macro2::TokenTree::Group(new)
+            }
+            other => other,
+        };
+        after_quote = matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == '\'');
+        out.push(tt);
+    }
+    out.into_iter().collect()
+}
+
+/// Whether `ty` names a type parameter of `function`, `Self` or `impl Trait`:
+/// types a declaration inside the function cannot name.
+fn mentions_generic(ty: &Type, function: &ItemFn) -> bool {
+    fn walk(tokens: TokenStream, params: &[&Ident]) -> bool {
+        tokens.into_iter().any(|tt| match tt {
+            proc_macro2::TokenTree::Ident(ident) => {
+                ident == "impl" || ident == "Self" || params.iter().any(|p| **p == ident)
+            }
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), params),
+            _ => false,
+        })
+    }
+    let params: Vec<&Ident> = function.sig.generics.type_params().map(|p| &p.ident).collect();
+    walk(ty.to_token_stream(), &params)
 }
 
 fn is_unit(ty: &Type) -> bool {

@@ -11,6 +11,7 @@ mod ast;
 mod attr;
 mod audit;
 mod ctxt;
+mod declare;
 mod expand;
 mod function;
 mod names;
@@ -41,4 +42,18 @@ pub fn derive_telemetry_property(input: TokenStream) -> TokenStream {
 pub fn requires_telemetry(args: TokenStream, item: TokenStream) -> TokenStream {
     let function = parse_macro_input!(item as ItemFn);
     function::expand(args.into(), function).into()
+}
+
+/// Declares an event for the dynamic API, audited like a derived event.
+/// See the `telemetry-runtime` documentation.
+#[proc_macro]
+pub fn event(input: TokenStream) -> TokenStream {
+    declare::event(input.into()).into()
+}
+
+/// Declares a counter, its labels audited like property names. See the
+/// `telemetry-runtime` documentation.
+#[proc_macro]
+pub fn counter(input: TokenStream) -> TokenStream {
+    declare::counter(input.into()).into()
 }

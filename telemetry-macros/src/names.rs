@@ -67,72 +67,374 @@ fn split_words(name: &str) -> String {
     out
 }
 
-/// Words that suggest personal or secret data when they are a whole
-/// segment of a snake_case name.
-const SENSITIVE: &[&str] = &[
-    "email",
-    "emails",
-    "mail",
-    "path",
-    "paths",
-    "file",
-    "files",
-    "filename",
-    "dir",
-    "cwd",
-    "home",
-    "url",
-    "urls",
-    "uri",
-    "link",
-    "host",
-    "hosts",
-    "hostname",
-    "domain",
-    "ip",
-    "addr",
-    "address",
-    "token",
-    "password",
-    "passwords",
-    "passwd",
-    "pwd",
-    "secret",
-    "secrets",
-    "key",
-    "keys",
-    "apikey",
-    "credential",
-    "credentials",
-    "auth",
-    "cookie",
-    "query",
-    "queries",
-    "prompt",
-    "prompts",
-    "message",
-    "messages",
-    "content",
-    "user",
-    "users",
-    "username",
-    "login",
-    "account",
-    "phone",
+/// The sensitive vocabulary, by category: a name with one of these words as
+/// a whole snake_case segment looks sensitive.
+pub(crate) const SENSITIVE: &[(&str, &[&str])] = &[
+    (
+        "contact details",
+        &[
+            "email",
+            "emails",
+            "mail",
+            "mailto",
+            "phone",
+            "phones",
+            "telephone",
+            "mobile",
+            "fax",
+            "address",
+            "addresses",
+            "addr",
+            "street",
+            "postcode",
+            "postal",
+            "zipcode",
+            "contact",
+            "contacts",
+        ],
+    ),
+    (
+        "file system",
+        &[
+            "path",
+            "paths",
+            "file",
+            "files",
+            "filename",
+            "filenames",
+            "dir",
+            "dirs",
+            "directory",
+            "directories",
+            "folder",
+            "folders",
+            "cwd",
+            "pwd",
+            "home",
+            "homedir",
+            "workspace",
+            "repo",
+            "repository",
+        ],
+    ),
+    (
+        "network locations",
+        &[
+            "url",
+            "urls",
+            "uri",
+            "uris",
+            "link",
+            "links",
+            "href",
+            "host",
+            "hosts",
+            "hostname",
+            "hostnames",
+            "domain",
+            "domains",
+            "ip",
+            "ips",
+            "ipv4",
+            "ipv6",
+            "endpoint",
+            "endpoints",
+            "referer",
+            "referrer",
+            "ssid",
+        ],
+    ),
+    (
+        "credentials",
+        &[
+            "token",
+            "tokens",
+            "password",
+            "passwords",
+            "passwd",
+            "passphrase",
+            "secret",
+            "secrets",
+            "apikey",
+            "credential",
+            "credentials",
+            "auth",
+            "authorization",
+            "bearer",
+            "cookie",
+            "cookies",
+            "jwt",
+            "otp",
+            "cert",
+            "certificate",
+            "signature",
+        ],
+    ),
+    (
+        "conversation and document content",
+        &[
+            "query",
+            "queries",
+            "prompt",
+            "prompts",
+            "message",
+            "messages",
+            "msg",
+            "content",
+            "contents",
+            "text",
+            "body",
+            "response",
+            "responses",
+            "reply",
+            "replies",
+            "chat",
+            "conversation",
+            "transcript",
+            "completion",
+            "completions",
+            "instruction",
+            "instructions",
+            "comment",
+            "comments",
+            "note",
+            "notes",
+            "title",
+            "subject",
+            "snippet",
+            "clipboard",
+            "screenshot",
+            "document",
+            "documents",
+            "html",
+            "selection",
+            "question",
+            "answer",
+            "history",
+            "task",
+            "tasks",
+        ],
+    ),
+    (
+        "command lines and arguments",
+        &["cmd", "cmdline", "argv", "arg", "args", "argument", "arguments", "stdin", "stdout", "stderr"],
+    ),
+    (
+        "personal and government identifiers",
+        &[
+            "user",
+            "users",
+            "username",
+            "usernames",
+            "login",
+            "account",
+            "accounts",
+            "firstname",
+            "lastname",
+            "fullname",
+            "surname",
+            "realname",
+            "nickname",
+            "birthday",
+            "birthdate",
+            "dob",
+            "gender",
+            "ssn",
+            "passport",
+            "nationalid",
+            "taxid",
+            "iban",
+            "card",
+            "creditcard",
+            "person",
+            "people",
+            "customer",
+            "author",
+            "employee",
+            "patient",
+        ],
+    ),
+    (
+        "device identifiers and location",
+        &[
+            "imei",
+            "udid",
+            "idfa",
+            "hwid",
+            "serial",
+            "fingerprint",
+            "location",
+            "geo",
+            "gps",
+            "latitude",
+            "longitude",
+        ],
+    ),
 ];
 
-/// A last segment that makes the field a measure of something, not the
-/// thing itself: `prompt_len`, `user_count`, `key_size` are fine.
-const MEASURES: &[&str] =
-    &["count", "len", "length", "size", "total", "num", "bytes", "chars", "tokens", "ms", "secs", "duration"];
+/// Two-segment phrases that are sensitive although neither word is alone.
+const SENSITIVE_PHRASES: &[(&str, &str, &str, &str)] = &[
+    ("command", "line", "command_line", "command lines and arguments"),
+    ("first", "name", "first_name", "personal and government identifiers"),
+    ("last", "name", "last_name", "personal and government identifiers"),
+    ("full", "name", "full_name", "personal and government identifiers"),
+    ("real", "name", "real_name", "personal and government identifiers"),
+    ("display", "name", "display_name", "personal and government identifiers"),
+    ("birth", "date", "birth_date", "personal and government identifiers"),
+    ("zip", "code", "zip_code", "contact details"),
+    ("machine", "name", "machine_name", "device identifiers and location"),
+];
 
-/// The sensitive word in `name`, if any.
-pub(crate) fn sensitive_word(name: &str) -> Option<&'static str> {
+/// Words found inside a compound segment too (`emailaddress`,
+/// `serverurl`): long or distinctive enough not to match honest words,
+/// with the honest words that contain them in [`BENIGN_COMPOUNDS`].
+const COMPOUND_WORDS: &[&str] = &[
+    "email",
+    "mail",
+    "phone",
+    "address",
+    "path",
+    "filename",
+    "dirname",
+    "homedir",
+    "workdir",
+    "url",
+    "hostname",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "privatekey",
+    "accesskey",
+    "secretkey",
+    "credential",
+    "cookie",
+    "auth",
+    "prompt",
+    "message",
+    "query",
+    "content",
+    "transcript",
+    "conversation",
+    "cmdline",
+    "commandline",
+    "argv",
+    "username",
+    "user",
+    "login",
+    "account",
+    "firstname",
+    "lastname",
+    "fullname",
+    "birth",
+    "passport",
+    "creditcard",
+    "iban",
+    "ipaddr",
+    "ipv4",
+    "ipv6",
+];
+
+/// Honest words that contain a word of [`COMPOUND_WORDS`].
+const BENIGN_COMPOUNDS: &[&str] = &[
+    "tokenizer",
+    "tokenize",
+    "curl",
+    "xpath",
+    "pathfinder",
+    "contentful",
+    "superuser",
+    "author",
+    "authority",
+    "jquery",
+    "secretary",
+];
+
+/// Words that make a name an identifier when they end it: an identifier
+/// needs a reason whatever its type (`user_id: u64` is as personal as a
+/// name).
+pub(crate) const IDENTIFIERS: &[&str] = &[
+    "id",
+    "ids",
+    "uuid",
+    "uuids",
+    "guid",
+    "key",
+    "keys",
+    "hash",
+    "hashes",
+    "handle",
+    "handles",
+    "fingerprint",
+];
+
+/// A first segment that makes a name a measure of something rather than the
+/// thing itself: `num_messages`, `has_prompt`.
+pub(crate) const MEASURE_PREFIXES: &[&str] =
+    &["num", "n", "has", "is", "count", "total", "max", "min", "avg"];
+
+/// A last segment that makes a name a measure: `prompt_len`, `user_count`.
+pub(crate) const MEASURE_SUFFIXES: &[&str] = &[
+    "count", "counts", "len", "length", "lengths", "size", "sizes", "total", "totals", "num", "bytes",
+    "chars", "tokens", "words", "lines", "ms", "secs", "seconds", "duration", "depth", "ratio", "rate",
+    "percent",
+];
+
+/// Why a name sent as public needs a written reason.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Sensitive {
+    /// It names an identifier (`*_id`, keys, hashes, handles).
+    Identifier(&'static str),
+    /// It contains a word of the vocabulary: the word and its category.
+    Word(&'static str, &'static str),
+}
+
+/// Whether `name`, holding values that can (`carries_text`) or cannot
+/// carry text, needs a reason to be sent as public.
+///
+/// A measure of a sensitive thing is exempt where its value cannot carry
+/// text (`prompt_tokens: u32`, `has_prompt: bool`); identifiers are not,
+/// whatever their type.
+pub(crate) fn sensitivity(name: &str, carries_text: bool) -> Option<Sensitive> {
     let segments: Vec<&str> = name.split('_').filter(|s| !s.is_empty()).collect();
-    if segments.last().is_some_and(|last| MEASURES.contains(last)) {
+    let (first, last) = (*segments.first()?, *segments.last()?);
+    if !carries_text && (MEASURE_PREFIXES.contains(&first) || MEASURE_SUFFIXES.contains(&last)) {
         return None;
     }
-    segments.iter().find_map(|segment| SENSITIVE.iter().copied().find(|word| word == segment))
+    if let Some(word) = IDENTIFIERS.iter().find(|w| **w == last) {
+        return Some(Sensitive::Identifier(word));
+    }
+    sensitive_word(&segments).map(|(word, category)| Sensitive::Word(word, category))
+}
+
+/// The first sensitive word of a name split in segments, with its category.
+fn sensitive_word(segments: &[&str]) -> Option<(&'static str, &'static str)> {
+    for segment in segments {
+        for (category, words) in SENSITIVE {
+            if let Some(word) = words.iter().find(|w| *w == segment) {
+                return Some((word, category));
+            }
+        }
+    }
+    for pair in segments.windows(2) {
+        if let Some((_, _, phrase, category)) = SENSITIVE_PHRASES.iter().find(|(a, b, ..)| pair == [*a, *b]) {
+            return Some((phrase, category));
+        }
+    }
+    for segment in segments {
+        if BENIGN_COMPOUNDS.iter().any(|benign| segment.contains(benign)) {
+            continue;
+        }
+        if let Some(word) = COMPOUND_WORDS.iter().find(|w| segment.contains(*w)) {
+            let category = SENSITIVE
+                .iter()
+                .find(|(_, words)| words.iter().any(|w| w.contains(word) || word.contains(w)))
+                .map_or("personal data", |(category, _)| category);
+            return Some((word, category));
+        }
+    }
+    None
 }
 
 /// The closest of `known` to `unknown`, if it is a plausible typo.
@@ -179,13 +481,60 @@ mod tests {
         assert!(name_problem(&"a".repeat(65)).is_some());
     }
 
+    fn word(name: &str, carries_text: bool) -> Option<&'static str> {
+        match sensitivity(name, carries_text)? {
+            Sensitive::Identifier(word) | Sensitive::Word(word, _) => Some(word),
+        }
+    }
+
     #[test]
     fn sensitive_words() {
-        assert_eq!(sensitive_word("server_url"), Some("url"));
-        assert_eq!(sensitive_word("user_id"), Some("user"));
-        assert_eq!(sensitive_word("prompt_len"), None);
-        assert_eq!(sensitive_word("keyboard_layout"), None);
-        assert_eq!(sensitive_word("tool_name"), None);
+        assert_eq!(word("server_url", true), Some("url"));
+        assert_eq!(word("user_id", false), Some("id"));
+        assert_eq!(word("session_id", false), Some("id"));
+        assert_eq!(word("api_key", false), Some("key"));
+        assert_eq!(word("emailaddress", true), Some("email"));
+        assert_eq!(word("serverurl", true), Some("url"));
+        assert_eq!(word("user_email_len", true), Some("user"));
+        assert_eq!(word("command_line", true), Some("command_line"));
+        assert_eq!(word("raw_argv", true), Some("argv"));
+        assert_eq!(word("passport_number", true), Some("passport"));
+        assert_eq!(word("chat_transcript", true), Some("chat"));
+        assert_eq!(word("prompt_len", true), Some("prompt"));
+        assert_eq!(word("prompt_len", false), None);
+        assert_eq!(word("num_existing_messages", false), None);
+        assert_eq!(word("has_prompt", false), None);
+        assert_eq!(word("prompt_tokens", false), None);
+        assert_eq!(word("token_counts", false), None);
+        assert_eq!(word("keyboard_layout", true), None);
+        assert_eq!(word("tokenizer", true), None);
+        assert_eq!(word("tool_name", true), None);
+        assert_eq!(word("skip_reason", true), None);
+        assert_eq!(word("pipeline_stage", true), None);
+        assert_eq!(word("profile", true), None);
+        assert_eq!(word("transport", true), None);
+    }
+
+    /// The runtime's documentation of the audit names every word used here.
+    #[test]
+    fn the_documented_vocabulary_is_the_enforced_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../telemetry-runtime/src/audit.md");
+        let doc = std::fs::read_to_string(path).expect("the audit's documentation");
+        let words = SENSITIVE
+            .iter()
+            .flat_map(|(category, words)| std::iter::once(*category).chain(words.iter().copied()))
+            .chain(SENSITIVE_PHRASES.iter().map(|(_, _, phrase, _)| *phrase))
+            .chain(COMPOUND_WORDS.iter().copied())
+            .chain(BENIGN_COMPOUNDS.iter().copied())
+            .chain(IDENTIFIERS.iter().copied())
+            .chain(MEASURE_PREFIXES.iter().copied())
+            .chain(MEASURE_SUFFIXES.iter().copied());
+        for word in words {
+            assert!(
+                doc.contains(&format!("`{word}`")) || doc.contains(&format!("**{word}**")),
+                "audit.md does not list `{word}`"
+            );
+        }
     }
 
     #[test]

@@ -15,8 +15,10 @@ use crate::aggregate::Aggregates;
 use crate::catalog::Catalog;
 use crate::config::{Config, ConfigError, Notice, Settings};
 use crate::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
+use crate::counter::Counter;
+use crate::dynamic::DynamicEvent;
 use crate::encode::Envelope;
-use crate::event::{sampled, valid_event_name, Record};
+use crate::event::{sampled, Record};
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::notice;
@@ -55,11 +57,19 @@ thread_local! {
 /// ```
 /// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry};
 ///
+/// telemetry_runtime::event! {
+///     /// A document was parsed.
+///     static PARSED = "parsed" {
+///         /// Its size.
+///         bytes: u64,
+///     }
+/// }
+///
 /// let memory = MemorySink::new();
 /// let telemetry = Telemetry::new(
 ///     Config::new("mylib", "0.3.1").consent(Level::Usage).sink(memory.clone()),
 /// )?;
-/// telemetry.capture_with("parsed", Properties::new().with("bytes", 512u32));
+/// telemetry.capture_with(&PARSED, Properties::new().with("bytes", 512u32));
 /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
 /// assert_eq!(memory.events()[0]["properties"]["bytes"], 512);
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
@@ -307,7 +317,7 @@ impl Telemetry {
         let mut properties = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
         event.write_properties(level, &mut properties);
         if E::SAMPLE_RATE < 1.0 {
-            properties.push("$sample_rate", Value::Float(E::SAMPLE_RATE));
+            properties.push("$sample_rate", Level::Usage, &Value::Float(E::SAMPLE_RATE));
         }
         let mut record = Record::new(Cow::Borrowed(E::NAME));
         record.min_level = E::MIN_LEVEL;
@@ -318,33 +328,59 @@ impl Telemetry {
         }
     }
 
-    /// Captures an event by name with ready-made properties. Names must be
-    /// non-empty, at most 200 bytes and not start with `$`.
-    pub fn capture_with(&self, name: impl Into<Cow<'static, str>>, properties: Properties) {
+    /// Captures a declared event with properties built at run time. Never
+    /// blocks. Each property is checked against the declaration (see
+    /// [`event!`](crate::event)): one it does not declare, or whose value has
+    /// another type, is left out and counted as
+    /// [`DropReason::Undeclared`]; the others are classified as declared.
+    pub fn capture_with(&self, event: &DynamicEvent, properties: Properties) {
         let level = self.level();
-        if level == Level::Off {
+        let schema = event.schema();
+        if level < schema.min_level || level == Level::Off {
             return;
         }
-        let name = name.into();
-        if !valid_event_name(&name) {
-            log::warn!("Telemetry event name {name:?} is empty, too long or reserved: dropped.");
+        if schema.sample_rate < 1.0 && !sampled(schema.sample_rate) {
+            return;
+        }
+        if properties.too_deep() {
+            // Its too-deep value is already null: refuse the whole event, as
+            // `enqueue` does for typed events.
+            log::warn!("Telemetry event {:?} nests lists deeper than {MAX_DEPTH}: dropped.", schema.name);
             self.inner.counters.dropped(DropReason::Invalid, 1);
             return;
         }
-        self.inner.enqueue(Record::new(name), &properties);
+        let mut classified = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
+        let refused = event.classify(level, &properties, &mut classified);
+        if refused > 0 {
+            self.inner.counters.dropped(DropReason::Undeclared, refused);
+        }
+        if schema.sample_rate < 1.0 {
+            classified.push("$sample_rate", Level::Usage, &Value::Float(schema.sample_rate));
+        }
+        let mut record = Record::new(Cow::Borrowed(schema.name));
+        record.min_level = schema.min_level;
+        self.inner.enqueue(record, &classified);
+        let buffer = classified.into_buffer();
+        if buffer.capacity() <= MAX_SCRATCH_BYTES {
+            let _ = SCRATCH.try_with(|scratch| scratch.set(buffer));
+        }
     }
 
-    /// Adds one to a counter. Counters are kept in memory and sent as one
-    /// event per series (the name, the labels and a `count`) each flush
-    /// interval and at flush, so frequent actions cost almost nothing on the
-    /// wire. Label values are `&'static str`: a fixed set chosen in the code.
+    /// Adds one to a declared counter (see [`counter!`](crate::counter)).
+    /// Counters are kept in memory and sent as one event per series (the
+    /// name, the labels and a `count`) each flush interval and at flush, so
+    /// frequent actions cost almost nothing on the wire.
     ///
     /// ```
     /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry};
+    /// telemetry_runtime::counter! {
+    ///     /// Tool calls, by outcome.
+    ///     static TOOL_CALLS = "tool_calls", labels: [status];
+    /// }
     /// # let memory = MemorySink::new();
     /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
     /// for _ in 0..1000 {
-    ///     telemetry.increment("tool_calls", &[("status", "ok")]);
+    ///     telemetry.increment(&TOOL_CALLS, ["ok"]);
     /// }
     /// telemetry.flush(std::time::Duration::from_secs(5));
     /// let events = memory.events();
@@ -353,24 +389,17 @@ impl Telemetry {
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
     #[inline]
-    pub fn increment(&self, name: &'static str, labels: &[(&'static str, &'static str)]) {
-        self.add(name, labels, 1);
+    pub fn increment<const N: usize>(&self, counter: &Counter<N>, values: [&'static str; N]) {
+        self.add(counter, values, 1);
     }
 
-    /// Adds `n` to a counter; see [`increment`](Telemetry::increment).
-    pub fn add(&self, name: &'static str, labels: &[(&'static str, &'static str)], n: u64) {
+    /// Adds `n` to a declared counter; see [`increment`](Telemetry::increment).
+    pub fn add<const N: usize>(&self, counter: &Counter<N>, values: [&'static str; N], n: u64) {
         if !self.is_enabled() {
             return;
         }
-        if !valid_event_name(name)
-            || labels.iter().any(|(k, _)| k.is_empty() || k.starts_with('$') || *k == "count")
-        {
-            log::warn!("Telemetry counter {name:?} has an invalid name or label: dropped.");
-            self.inner.counters.dropped(DropReason::Invalid, 1);
-            return;
-        }
         self.inner.ensure_worker();
-        self.inner.aggregates.add(name, labels, n);
+        self.inner.aggregates.add(counter.name(), &counter.series(values), n);
     }
 
     /// Every event compiled into the program.

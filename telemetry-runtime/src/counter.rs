@@ -1,20 +1,34 @@
-//! Declared counters: aggregated like [`crate::increment`], and listed in
-//! the catalog like derived events.
+//! Declared counters: kept in memory, sent as one event per series each
+//! flush interval, and listed in the catalog like derived events.
 
 use crate::schema::EventSchema;
 
 /// A counter declared with [`counter!`](crate::counter): each series (one
 /// set of label values) is sent as one event per flush interval, carrying
-/// its labels and a `count`.
+/// its labels and a `count`. Label values are `&'static str`: a fixed set
+/// chosen in the code; label names are audited like property names.
+#[derive(Debug)]
 pub struct Counter<const N: usize> {
     schema: &'static EventSchema,
     labels: [&'static str; N],
 }
 
 impl<const N: usize> Counter<N> {
+    /// Not an API: [`counter!`](crate::counter) calls it with a schema it
+    /// audited and registered.
     #[doc(hidden)]
-    pub const fn new(schema: &'static EventSchema, labels: [&'static str; N]) -> Counter<N> {
+    pub const fn __declared(schema: &'static EventSchema, labels: [&'static str; N]) -> Counter<N> {
         Counter { schema, labels }
+    }
+
+    /// The counter's name on the wire.
+    pub fn name(&self) -> &'static str {
+        self.schema.name
+    }
+
+    /// The labels with these values, in the declared order.
+    pub(crate) fn series(&self, values: [&'static str; N]) -> [(&'static str, &'static str); N] {
+        std::array::from_fn(|i| (self.labels[i], values[i]))
     }
 
     /// Adds one for these label values (in the declared order) on the
@@ -28,11 +42,7 @@ impl<const N: usize> Counter<N> {
     pub fn add(&self, values: [&'static str; N], n: u64) {
         if crate::is_enabled() {
             if let Some(client) = crate::global() {
-                client.add(
-                    self.schema.name,
-                    &std::array::from_fn::<_, N, _>(|i| (self.labels[i], values[i])),
-                    n,
-                );
+                client.add(self, values, n);
             }
         }
     }
@@ -41,52 +51,4 @@ impl<const N: usize> Counter<N> {
     pub fn schema(&self) -> &'static EventSchema {
         self.schema
     }
-}
-
-/// Declares a counter and registers it in the catalog.
-///
-/// ```
-/// telemetry_runtime::counter! {
-///     /// Tool calls, by tool and by outcome.
-///     pub static TOOL_CALLS = "tool_calls", labels: [tool, status];
-/// }
-///
-/// TOOL_CALLS.increment(["web_search", "ok"]); // a no-op until telemetry is on
-/// let schema = telemetry_runtime::Catalog::collect().event("tool_calls").unwrap();
-/// assert_eq!(schema.fields.len(), 3); // tool, status, count
-/// ```
-#[macro_export]
-macro_rules! counter {
-    (
-        $(#[doc = $doc:literal])*
-        $vis:vis static $ident:ident = $name:literal, labels: [$($label:ident),* $(,)?];
-    ) => {
-        $(#[doc = $doc])*
-        $vis static $ident: $crate::Counter<{ [$(stringify!($label)),*].len() }> = {
-            const SCHEMA: $crate::EventSchema = $crate::EventSchema {
-                name: $name,
-                description: concat!($($doc, "\n"),*),
-                min_level: $crate::Level::Usage,
-                sample_rate: 1.0,
-                fields: &[
-                    $($crate::FieldSchema {
-                        name: stringify!($label),
-                        ty: "&'static str",
-                        classification: $crate::Classification::Public,
-                        description: "A label of the counter, from a fixed set in the code.",
-                        reason: ::core::option::Option::None,
-                    },)*
-                    $crate::FieldSchema {
-                        name: "count",
-                        ty: "u64",
-                        classification: $crate::Classification::Public,
-                        description: "How many times it was counted since the last event.",
-                        reason: ::core::option::Option::None,
-                    },
-                ],
-            };
-            $crate::__private::inventory::submit! { $crate::__private::Registration(&SCHEMA) }
-            $crate::Counter::new(&SCHEMA, [$(stringify!($label)),*])
-        };
-    };
 }

@@ -411,8 +411,8 @@ mod tests {
     fn names_are_escaped_unless_known_clean() {
         let mut properties = Properties::new();
         properties.insert("say \"hi\"", 1u32);
-        properties.push("back\\slash\n", Value::UInt(2));
-        properties.write("snake_case", Level::Usage, &3u32);
+        properties.push("back\\slash\n", Level::Usage, &Value::UInt(2));
+        properties.__write_field(crate::properties::FieldName::new("snake_case"), Level::Usage, &3u32);
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id", "s", "app", "1", "d");
         let json = encode(

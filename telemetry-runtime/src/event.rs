@@ -8,36 +8,11 @@ use uuid::Uuid;
 
 use crate::{EventSchema, Level, Properties};
 
-/// A typed telemetry event.
-///
-/// `#[derive(TelemetryEvent)]` implements this with a compile-time audit of
-/// every field; a hand-written implementation must itself make sure that
-/// [`write_properties`](TelemetryEvent::write_properties) writes only values
-/// allowed at the level it is given.
-///
-/// ```
-/// use telemetry_runtime::{Level, Properties, TelemetryEvent};
-///
-/// struct CommandRun {
-///     command: &'static str,
-///     duration_ms: u64,
-///     /// The user's raw arguments: only with full consent.
-///     args: Vec<String>,
-/// }
-///
-/// impl TelemetryEvent for CommandRun {
-///     const NAME: &'static str = "command_run";
-///     fn write_properties(&self, level: Level, out: &mut Properties) {
-///         out.insert("command", self.command);
-///         out.insert("duration_ms", self.duration_ms);
-///         if level >= Level::Full {
-///             let args: Vec<_> = self.args.iter().cloned().map(telemetry_runtime::Value::text).collect();
-///             out.insert("args", args);
-///         }
-///     }
-/// }
-/// ```
-pub trait TelemetryEvent {
+/// A typed telemetry event: implemented by `#[derive(TelemetryEvent)]`,
+/// whose compile-time audit classifies every field. Sealed: it cannot be
+/// implemented by hand, so every event that reaches the wire was audited
+/// and is listed in the catalog.
+pub trait TelemetryEvent: crate::property::Audited {
     /// The event name: non-empty snake_case, not starting with `$`.
     const NAME: &'static str;
 
@@ -188,11 +163,6 @@ pub(crate) fn sampled(rate: f64) -> bool {
     ((random_u64() >> 11) as f64 / (1u64 << 53) as f64) < rate
 }
 
-/// Checks a dynamic event name: non-empty, at most 200 bytes, not `$`-prefixed.
-pub(crate) fn valid_event_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 200 && !name.starts_with('$')
-}
-
 thread_local! {
     static RNG: Cell<u64> = Cell::new(seed());
 }
@@ -299,13 +269,5 @@ mod tests {
         assert!((4_000..6_000).contains(&kept), "{kept}");
         assert!((0..1000).all(|_| sampled(1.0)));
         assert!((0..1000).all(|_| !sampled(0.0)));
-    }
-
-    #[test]
-    fn event_names() {
-        assert!(valid_event_name("command_run"));
-        assert!(!valid_event_name(""));
-        assert!(!valid_event_name("$pageview"));
-        assert!(!valid_event_name(&"x".repeat(201)));
     }
 }

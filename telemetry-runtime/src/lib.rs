@@ -7,7 +7,20 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use telemetry_runtime::{sink::MemorySink, Config, Level, Properties};
+//! use telemetry_runtime::{sink::MemorySink, Config, Level, TelemetryEvent, TelemetryProperty};
+//!
+//! #[derive(TelemetryProperty)]
+//! enum Command {
+//!     Build,
+//!     Test,
+//! }
+//!
+//! /// A command ran: which one, and whether it worked.
+//! #[derive(TelemetryEvent)]
+//! struct CommandRun {
+//!     command: Command,
+//!     ok: bool,
+//! }
 //!
 //! let memory = MemorySink::new();
 //! let guard = telemetry_runtime::init(
@@ -15,7 +28,7 @@
 //!         .consent(Level::Usage) // the user's own choice, e.g. from `--telemetry=on`
 //!         .sink(memory.clone()),
 //! )?;
-//! telemetry_runtime::capture_with("command_run", Properties::new().with("command", "build"));
+//! telemetry_runtime::capture(&CommandRun { command: Command::Build, ok: true });
 //! telemetry_runtime::flush(Duration::from_secs(5));
 //! assert_eq!(memory.events()[0]["event"], "command_run");
 //! drop(guard); // flushes what is left, within the shutdown deadline
@@ -30,6 +43,8 @@
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+#[doc = include_str!("audit.md")]
+pub mod audit {}
 mod aggregate;
 mod catalog;
 pub mod cli;
@@ -37,6 +52,7 @@ mod client;
 mod config;
 mod consent;
 mod counter;
+mod dynamic;
 mod encode;
 mod event;
 mod files;
@@ -58,7 +74,6 @@ mod time;
 mod value;
 mod worker;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
@@ -70,6 +85,7 @@ pub use client::Telemetry;
 pub use config::{Config, ConfigError};
 pub use consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
 pub use counter::Counter;
+pub use dynamic::DynamicEvent;
 pub use encode::{LIB_NAME, LIB_VERSION};
 pub use event::TelemetryEvent;
 pub use level::Level;
@@ -77,7 +93,7 @@ pub use properties::Properties;
 pub use property::{PropertyValue, PublicByDefault, RedactableText};
 pub use redact::Digest;
 pub use route::Route;
-pub use schema::{Classification, EventSchema, FieldSchema, RedactMode};
+pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use stats::{DropReason, Stats};
 pub use value::Value;
 
@@ -102,7 +118,9 @@ pub use value::Value;
 ///
 /// plus `rename = "..."`, `skip`, and `reason = "..."`, which a field whose
 /// name looks sensitive (`url`, `path`, `email`, `user`, `token`, `query`,
-/// `prompt`, ...) needs in order to be sent as public. On the struct:
+/// `prompt`, ..., and identifiers such as `*_id` whatever their type) needs
+/// in order to be sent as public: the rules and the whole vocabulary are in
+/// [`audit`]. On the struct:
 /// `opt_in` (the whole event only at `Full`), `sample = 0.1` (keep a share of
 /// events) and `crate = "..."` (when the dependency is renamed).
 ///
@@ -170,6 +188,84 @@ pub use telemetry_macros::TelemetryEvent;
 #[cfg(feature = "macros")]
 pub use telemetry_macros::TelemetryProperty;
 
+/// Declares an event for the dynamic API: its name, its description and
+/// the properties it may carry, each with a type and a classification,
+/// audited at compile time by the same rules as
+/// [`#[derive(TelemetryEvent)]`](macro@TelemetryEvent) and listed in the
+/// catalog. Capture it with [`capture_with`] and [`Properties`] built at run
+/// time: a property the declaration does not name, or whose value has
+/// another type than declared, is left out and counted
+/// ([`DropReason::Undeclared`]); the others are sent as their
+/// classification says.
+///
+/// ```
+/// use std::time::Duration;
+/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, Value};
+///
+/// telemetry_runtime::event! {
+///     /// The cache was cleared.
+///     pub static CACHE_CLEARED = "cache_cleared" {
+///         /// How many entries were removed.
+///         entries: u64,
+///         /// Why, from a fixed set of reasons.
+///         #[telemetry(public)]
+///         reason: String,
+///         /// The cache's directory: counted, never revealed.
+///         #[telemetry(redact = "hash")]
+///         cache_dir: String,
+///     }
+/// }
+///
+/// let memory = MemorySink::new();
+/// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Usage).sink(memory.clone()))?;
+/// telemetry.capture_with(
+///     &CACHE_CLEARED,
+///     Properties::new()
+///         .with("entries", 1200u32)
+///         .with("reason", "full")
+///         .with("cache_dir", Value::text("/home/ada/.cache/mytool"))
+///         .with("user_email", "ada@example.com"), // not declared: left out
+/// );
+/// telemetry.flush(Duration::from_secs(5));
+/// let event = &memory.events()[0];
+/// assert_eq!(event["properties"]["entries"], 1200);
+/// assert!(event["properties"]["cache_dir"].as_str().unwrap().len() == 32);
+/// assert!(event["properties"].get("user_email").is_none());
+/// # Ok::<(), telemetry_runtime::ConfigError>(())
+/// ```
+///
+/// A sensitive name sent as public needs a reason, as in a derived event:
+///
+/// ```compile_fail
+/// telemetry_runtime::event! {
+///     /// A search ran.
+///     pub static SEARCH = "search" {
+///         #[telemetry(public)]
+///         query: String, // error: field `query` looks sensitive
+///     }
+/// }
+/// ```
+#[cfg(feature = "macros")]
+pub use telemetry_macros::event;
+
+/// Declares a counter: its name, description and labels (audited like
+/// property names; a label's values are `&'static str` literals chosen in the
+/// code), registered in the catalog. Each series (one set of label values)
+/// is sent as one event per flush interval with its labels and a `count`.
+///
+/// ```
+/// telemetry_runtime::counter! {
+///     /// Tool calls, by tool and by outcome.
+///     pub static TOOL_CALLS = "tool_calls", labels: [tool, status];
+/// }
+///
+/// TOOL_CALLS.increment(["web_search", "ok"]); // a no-op until telemetry is on
+/// let schema = telemetry_runtime::Catalog::collect().event("tool_calls").unwrap();
+/// assert_eq!(schema.fields.len(), 3); // tool, status, count
+/// ```
+#[cfg(feature = "macros")]
+pub use telemetry_macros::counter;
+
 /// Gates a function on telemetry consent, or instruments it.
 ///
 /// **Gated** (`#[requires_telemetry]`, or `#[requires_telemetry(full)]` to
@@ -194,12 +290,18 @@ pub use telemetry_macros::TelemetryProperty;
 /// ```
 /// use telemetry_runtime::requires_telemetry;
 ///
+/// telemetry_runtime::event! {
+///     /// The program started.
+///     static STARTUP = "startup" {
+///         /// How many plugins it loaded.
+///         plugins: u64,
+///     }
+/// }
+///
 /// #[requires_telemetry]
 /// fn record_startup(plugins: usize) {
-///     telemetry_runtime::capture_with(
-///         "startup",
-///         telemetry_runtime::Properties::new().with("plugins", plugins),
-///     );
+///     let properties = telemetry_runtime::Properties::new().with("plugins", plugins);
+///     telemetry_runtime::capture_with(&STARTUP, properties);
 /// }
 ///
 /// #[requires_telemetry(instrument, args(retries))]
@@ -313,23 +415,21 @@ pub fn capture<E: TelemetryEvent>(event: &E) {
     }
 }
 
-/// Captures an event by name with ready-made properties on the global client.
-pub fn capture_with(name: impl Into<Cow<'static, str>>, properties: Properties) {
+/// Captures a declared event with properties built at run time on the
+/// global client; see [`Telemetry::capture_with`] and [`event!`].
+pub fn capture_with(event: &DynamicEvent, properties: Properties) {
     if is_enabled() {
         if let Some(client) = GLOBAL.get() {
-            client.capture_with(name, properties);
+            client.capture_with(event, properties);
         }
     }
 }
 
-/// Adds one to a counter of the global client; see [`Telemetry::increment`].
+/// Adds one to a declared counter of the global client; see
+/// [`Telemetry::increment`] and [`counter!`].
 #[inline]
-pub fn increment(name: &'static str, labels: &[(&'static str, &'static str)]) {
-    if is_enabled() {
-        if let Some(client) = GLOBAL.get() {
-            client.increment(name, labels);
-        }
-    }
+pub fn increment<const N: usize>(counter: &Counter<N>, values: [&'static str; N]) {
+    counter.increment(values);
 }
 
 /// Sets the global consent for this run; see [`Telemetry::set_consent`].

@@ -9,9 +9,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub use crate::catalog::Registration;
-pub use crate::properties::ValueWriter;
-pub use crate::property::{PropertyValue, PublicByDefault, RedactableText};
-pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode};
+pub use crate::counter::Counter;
+pub use crate::dynamic::DynamicEvent;
+pub use crate::properties::{FieldName, ValueWriter};
+pub use crate::property::{Audited, PropertyValue, PublicByDefault, PublicListItem, RedactableText};
+pub use crate::redact::Digest;
+pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use crate::{Level, Properties, TelemetryEvent, Value};
 pub use core::option::Option::{self, None, Some};
 pub use inventory;
@@ -30,11 +33,11 @@ pub fn enabled(level: Level) -> bool {
 #[inline(always)]
 pub fn public<T: PropertyValue + PublicByDefault + ?Sized>(
     out: &mut Properties,
-    name: &'static str,
+    name: FieldName,
     level: Level,
     value: &T,
 ) {
-    out.write(name, level, value);
+    out.__write_field(name, level, value);
 }
 
 /// The value of an argument named in `args(...)` of an instrumented function.
@@ -65,13 +68,20 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
 /// Writes a field the author classified `public` (at `Usage`) or `opt_in`
 /// (at `Full`).
 #[inline(always)]
-pub fn classified<T: PropertyValue + ?Sized>(
-    out: &mut Properties,
-    name: &'static str,
-    level: Level,
-    value: &T,
-) {
-    out.write(name, level, value);
+pub fn classified<T: PropertyValue + ?Sized>(out: &mut Properties, name: FieldName, level: Level, value: &T) {
+    out.__write_field(name, level, value);
+}
+
+/// Writes what a redacted field sends in place of its value.
+pub fn redacted(out: &mut Properties, name: FieldName, value: Value) {
+    out.__write_value(name, Level::Usage, value);
+}
+
+/// The shape of an argument's values, for an instrumented function's
+/// declaration (that it is public by default is checked where its value
+/// is read, by [`argument`]).
+pub const fn argument_kind<T: PropertyValue + ?Sized>() -> ValueKind {
+    T::KIND
 }
 
 /// `redact = "marker"`: a fixed text when a value is present.
@@ -191,7 +201,7 @@ impl<T> PlainOutcome for &OutcomeProbe<'_, T> {
 #[cold]
 #[inline(never)]
 pub fn record_around<R, const N: usize>(
-    event: &'static str,
+    event: &'static DynamicEvent,
     arguments: [(&'static str, Value); N],
     body: impl FnOnce() -> R,
     outcome: impl FnOnce(&R) -> Outcome,
@@ -208,20 +218,20 @@ pub fn record_around<R, const N: usize>(
 #[cold]
 #[inline(never)]
 pub fn record_call<const N: usize>(
-    event: &'static str,
+    event: &'static DynamicEvent,
     started: Instant,
     outcome: Outcome,
     arguments: [(&'static str, Value); N],
 ) {
     let duration = started.elapsed();
     let mut properties = Properties::with_capacity(N + 3);
-    properties.push("duration_ms", Value::from(duration));
-    properties.push("outcome", Value::from(if outcome.error_type.is_some() { "error" } else { "ok" }));
+    properties.insert("duration_ms", duration);
+    properties.insert("outcome", if outcome.error_type.is_some() { "error" } else { "ok" });
     if let Some(error_type) = outcome.error_type {
-        properties.push("error_type", Value::from(error_type));
+        properties.insert("error_type", error_type);
     }
     for (name, value) in arguments {
-        properties.push(name, value);
+        properties.insert(name, value);
     }
     crate::capture_with(event, properties);
 }

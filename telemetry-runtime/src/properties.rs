@@ -64,7 +64,9 @@ pub(crate) mod tag {
     pub(crate) const SMALL_UINT: u8 = 11;
 }
 
-/// The properties of one event, in order.
+/// The properties of a dynamic event, in order, built at run time and
+/// checked against the event's declaration when it is captured (see
+/// [`event!`](crate::event)).
 ///
 /// ```
 /// use telemetry_runtime::{Properties, Value};
@@ -120,9 +122,9 @@ impl Properties {
         self
     }
 
-    /// Adds a property that is sent only at `Full` consent: below it, and to
-    /// sinks whose route is limited to `Usage`, it is left out.
-    pub fn with_opt_in(mut self, name: &'static str, value: impl Into<Value>) -> Properties {
+    /// Adds a property at `Full` (for tests of levels).
+    #[cfg(test)]
+    pub(crate) fn with_opt_in(mut self, name: &'static str, value: impl Into<Value>) -> Properties {
         self.insert_at(name, value.into(), Level::Full);
         self
     }
@@ -134,8 +136,8 @@ impl Properties {
     }
 
     fn insert_at(&mut self, name: &'static str, value: Value, level: Level) {
-        if name.is_empty() || name.starts_with('$') || name.len() > MAX_NAME_BYTES {
-            log::warn!("Telemetry property name {name:?} is reserved, empty or too long: dropped.");
+        if !FieldName::new(name).valid {
+            invalid_name(name);
             dismantle(value);
             return;
         }
@@ -165,21 +167,33 @@ impl Properties {
         dismantle(value);
     }
 
-    /// Adds a property whose name is known to be unique and valid (checked
-    /// at compile time by the derive).
-    #[doc(hidden)]
-    pub fn push(&mut self, name: &'static str, value: Value) {
-        self.push_at(name, Level::Usage, false, |out| out.value(&value));
-        dismantle(value);
+    /// Adds a property the library itself writes (`$sample_rate`, the
+    /// result of a classification): the name is unique and valid.
+    pub(crate) fn push(&mut self, name: &'static str, level: Level, value: &Value) {
+        self.push_at(name, level, false, |out| out.value(value));
     }
 
-    /// Adds a field's value at `level` without building a [`Value`] first:
-    /// text is copied straight into the buffer. The name was checked at
-    /// compile time: it is unique and snake_case, so it needs no escaping.
+    /// Writes a field of a derived event at `level`, without building a
+    /// [`Value`] first: text is copied straight into the buffer. Not an API:
+    /// the derive's output calls it, with a name it audited.
     #[doc(hidden)]
     #[inline]
-    pub fn write<T: PropertyValue + ?Sized>(&mut self, name: &'static str, level: Level, value: &T) {
-        self.push_at(name, level, true, |out| value.pack(out));
+    pub fn __write_field<T: PropertyValue + ?Sized>(&mut self, name: FieldName, level: Level, value: &T) {
+        if !name.valid {
+            return invalid_name(name.name);
+        }
+        self.push_at(name.name, level, name.clean, |out| value.__pack(out));
+    }
+
+    /// Writes a value a derived event computed (a redacted field's marker,
+    /// length or hash). Not an API: the derive's output calls it.
+    #[doc(hidden)]
+    pub fn __write_value(&mut self, name: FieldName, level: Level, value: Value) {
+        if !name.valid {
+            return invalid_name(name.name);
+        }
+        self.push_at(name.name, level, name.clean, |out| out.value(&value));
+        dismantle(value);
     }
 
     /// Appends a property; `known_clean` says its name is known to need no
@@ -267,7 +281,40 @@ impl fmt::Debug for Properties {
     }
 }
 
-/// Writes one packed value. Reached through [`PropertyValue::pack`].
+/// A property name, checked once: in a constant, for the names the
+/// derive writes. Not an API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct FieldName {
+    name: &'static str,
+    /// snake_case: it needs no escaping in JSON.
+    clean: bool,
+    /// Non-empty, at most 200 bytes, and not reserved (`$...`).
+    valid: bool,
+}
+
+impl FieldName {
+    /// Checks `name`.
+    pub const fn new(name: &'static str) -> FieldName {
+        let bytes = name.as_bytes();
+        let valid = !bytes.is_empty() && bytes.len() <= MAX_NAME_BYTES && bytes[0] != b'$';
+        let mut clean = true;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            clean &= b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+            i += 1;
+        }
+        FieldName { name, clean, valid }
+    }
+}
+
+#[cold]
+fn invalid_name(name: &str) {
+    log::warn!("Telemetry property name {name:?} is reserved, empty or too long: dropped.");
+}
+
+/// Writes one packed value. Reached through [`PropertyValue::__pack`].
 #[doc(hidden)]
 pub struct ValueWriter<'a> {
     bytes: &'a mut Vec<u8>,
@@ -337,7 +384,7 @@ impl ValueWriter<'_> {
     pub fn list<T: PropertyValue>(&mut self, items: &[T]) {
         if let Some(start) = self.list_header(items.len()) {
             for item in items {
-                item.pack(self);
+                item.__pack(self);
             }
             self.list_end(start);
         }
@@ -632,9 +679,9 @@ mod tests {
     #[test]
     fn levels_and_name_flags_share_the_tag_byte() {
         let mut props = Properties::new();
-        props.write("plain", Level::Usage, &1u32);
+        props.__write_field(FieldName::new("plain"), Level::Usage, &1u32);
         props.insert_at("quoted \"name\"", Value::UInt(300), Level::Full);
-        props.write("listed", Level::Full, &vec!["a".to_owned()]);
+        props.__write_field(FieldName::new("listed"), Level::Full, &vec!["a".to_owned()]);
         let entries: Vec<(&[u8], bool, Level)> =
             entries(props.as_bytes()).map(|e| (e.name, e.name_is_clean, e.level)).collect();
         assert_eq!(
@@ -656,9 +703,9 @@ mod tests {
         // the result must be the bytes their `to_value` gives.
         fn same<T: PropertyValue>(value: T) {
             let mut packed = Properties::new();
-            packed.write("v", Level::Usage, &value);
+            packed.__write_field(FieldName::new("v"), Level::Usage, &value);
             let mut through_value = Properties::new();
-            through_value.push("v", value.to_value());
+            through_value.push("v", Level::Usage, &value.to_value());
             assert_eq!(packed, through_value, "{:?}", value.to_value());
         }
         same(-3i8);
@@ -716,7 +763,7 @@ mod tests {
         }
         let mut pushed = Properties::new();
         for (i, name) in names.iter().enumerate() {
-            pushed.push(name, Value::UInt((i * 2) as u64));
+            pushed.push(name, Level::Usage, &Value::UInt((i * 2) as u64));
         }
         assert_eq!(props, pushed);
     }

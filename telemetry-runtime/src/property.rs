@@ -2,8 +2,17 @@
 //!
 //! The derive calls these traits at each field's type, so an unsupported or
 //! unclassified type is a compile error at that field.
+//!
+//! The traits are sealed: besides the library's own implementations, the
+//! only ones are written by this library's derives, whose input is audited.
+//! A newtype over text is text (`#[derive(TelemetryProperty)] struct
+//! Tool(String);` needs a classification wherever it is used), and bytes and
+//! characters (`Vec<u8>`, `[u8; N]`, `OsString`, `PathBuf`, `char`, ...) are
+//! text too: none of them is public by default.
 
 use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,41 +21,56 @@ use uuid::Uuid;
 
 use crate::properties::ValueWriter;
 use crate::redact::Digest;
+use crate::schema::ValueKind;
 use crate::Value;
+
+/// The seal of the classification traits. Implemented by the library for
+/// its own types and by the output of `#[derive(TelemetryEvent)]` and
+/// `#[derive(TelemetryProperty)]` for types they audited.
+///
+/// Not an API: an implementation written by hand opts its type out of the
+/// compile-time audit that every path to the wire relies on.
+#[doc(hidden)]
+pub trait Audited {}
 
 /// A type that can be sent as a property value.
 ///
 /// Implemented for integers, floats, `bool`, text (`String`, `str`,
-/// `Cow<str>`, `Box<str>`, `Arc<str>`), `Uuid`, `Duration` (sent as
-/// milliseconds), `Option<T>`, `Vec<T>`, slices, references, and fieldless
-/// enums with `#[derive(TelemetryProperty)]`.
+/// `Cow<str>`, `char`, paths and OS strings), `Uuid`, `Duration` (sent as
+/// milliseconds), `Option<T>`, `Vec<T>`, slices, arrays, references, boxes,
+/// and types with `#[derive(TelemetryProperty)]`. Sealed: it cannot be
+/// implemented by hand.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a telemetry property",
     label = "unsupported property type",
     note = "supported: integers, floats, bool, text (String, &str, Cow<str>), Uuid, Duration, \
-            Option<T>, Vec<T>, and fieldless enums with #[derive(TelemetryProperty)]; \
+            Option<T>, Vec<T>, and types with #[derive(TelemetryProperty)]; \
             or mark the field #[telemetry(skip)]"
 )]
-pub trait PropertyValue {
+pub trait PropertyValue: Audited {
+    /// The shape of the values of this type.
+    const KIND: ValueKind;
+
     /// The value to send.
     fn to_value(&self) -> Value;
 
-    /// Writes the value into an event's packed properties. The provided
-    /// form goes through [`to_value`](PropertyValue::to_value); the
-    /// library's own types write directly, without allocating.
+    /// Writes the value into an event's packed properties. Not an API: the
+    /// derive's output calls it.
     #[doc(hidden)]
     #[inline]
-    fn pack(&self, out: &mut ValueWriter<'_>) {
+    fn __pack(&self, out: &mut ValueWriter<'_>) {
         out.value(&self.to_value());
     }
 }
 
 /// A property type whose values are safe to send without a classification:
 /// numbers, `bool`, `Uuid`, `Duration`, `#[derive(TelemetryProperty)]` enums,
-/// and options and lists of those. Free text is deliberately not one.
+/// and options and lists of those. Free text is deliberately not one, nor
+/// are lists of bytes or characters (`Vec<u8>`, `[u8; 32]`, `Vec<u16>`,
+/// `Vec<char>`), which are text in another form.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent without a classification",
-    label = "free text that needs a classification, or not a supported property type",
+    label = "free text (or bytes) that needs a classification, or not a supported property type",
     note = "free text: classify the field with #[telemetry(public)] (safe, low-cardinality text), \
             #[telemetry(redact)] (never sent raw) or #[telemetry(opt_in)] (sent only at full consent)",
     note = "other types must be supported properties: integers, floats, bool, Uuid, Duration, \
@@ -54,27 +78,41 @@ pub trait PropertyValue {
 )]
 pub trait PublicByDefault: PropertyValue {}
 
-/// Text whose raw value can be replaced by a length or a keyed hash.
+/// A type whose lists are public by default: every type public by default
+/// except the integers that text is made of (`u8`, `i8` and `u16`, the
+/// units of UTF-8, C and UTF-16 strings). Not an API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a list of `{Self}` cannot be sent without a classification",
+    label = "a list of bytes or characters is text",
+    note = "classify the field with #[telemetry(public)], #[telemetry(redact)] or #[telemetry(opt_in)]"
+)]
+pub trait PublicListItem: PublicByDefault {}
+
+/// Text (or bytes) whose raw value can be replaced by a length or a keyed hash.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not text: `redact = \"hash\"` and `redact = \"length\"` apply to text fields",
     label = "not text"
 )]
-pub trait RedactableText {
-    /// The length in characters, or `None` for an absent value.
+pub trait RedactableText: PropertyValue {
+    /// The length in characters (in bytes for byte buffers), or `None` for
+    /// an absent value.
     fn redacted_length(&self) -> Option<usize>;
     /// The pre-hash of the text, or `None` for an absent value.
     fn redacted_digest(&self) -> Option<Digest>;
 }
 
 macro_rules! public_scalar {
-    ($($ty:ty => |$v:ident, $out:ident| $pack:expr),* $(,)?) => {$(
+    ($($ty:ty => $kind:ident, |$v:ident, $out:ident| $pack:expr;)*) => {$(
+        impl Audited for $ty {}
         impl PropertyValue for $ty {
+            const KIND: ValueKind = ValueKind::$kind;
             #[inline]
             fn to_value(&self) -> Value {
                 Value::from(*self)
             }
             #[inline]
-            fn pack(&self, $out: &mut ValueWriter<'_>) {
+            fn __pack(&self, $out: &mut ValueWriter<'_>) {
                 let $v = *self;
                 $pack
             }
@@ -83,57 +121,137 @@ macro_rules! public_scalar {
     )*};
 }
 public_scalar!(
-    i8 => |v, out| out.int(i64::from(v)),
-    i16 => |v, out| out.int(i64::from(v)),
-    i32 => |v, out| out.int(i64::from(v)),
-    i64 => |v, out| out.int(v),
-    isize => |v, out| out.int(v as i64),
-    u8 => |v, out| out.uint(u64::from(v)),
-    u16 => |v, out| out.uint(u64::from(v)),
-    u32 => |v, out| out.uint(u64::from(v)),
-    u64 => |v, out| out.uint(v),
-    usize => |v, out| out.uint(v as u64),
-    f32 => |v, out| out.float(f64::from(v)),
-    f64 => |v, out| out.float(v),
-    bool => |v, out| out.bool(v),
-    Uuid => |v, out| out.uuid(&v),
-    Duration => |v, out| out.float(v.as_secs_f64() * 1000.0),
+    i8 => Number, |v, out| out.int(i64::from(v));
+    i16 => Number, |v, out| out.int(i64::from(v));
+    i32 => Number, |v, out| out.int(i64::from(v));
+    i64 => Number, |v, out| out.int(v);
+    isize => Number, |v, out| out.int(v as i64);
+    u8 => Number, |v, out| out.uint(u64::from(v));
+    u16 => Number, |v, out| out.uint(u64::from(v));
+    u32 => Number, |v, out| out.uint(u64::from(v));
+    u64 => Number, |v, out| out.uint(v);
+    usize => Number, |v, out| out.uint(v as u64);
+    f32 => Number, |v, out| out.float(f64::from(v));
+    f64 => Number, |v, out| out.float(v);
+    bool => Bool, |v, out| out.bool(v);
+    Uuid => Uuid, |v, out| out.uuid(&v);
+    Duration => Number, |v, out| out.float(v.as_secs_f64() * 1000.0);
 );
 
+// Lists of these are public; `u8`, `i8` and `u16` are left out on purpose.
+impl PublicListItem for i16 {}
+impl PublicListItem for i32 {}
+impl PublicListItem for i64 {}
+impl PublicListItem for isize {}
+impl PublicListItem for u32 {}
+impl PublicListItem for u64 {}
+impl PublicListItem for usize {}
+impl PublicListItem for f32 {}
+impl PublicListItem for f64 {}
+impl PublicListItem for bool {}
+impl PublicListItem for Uuid {}
+impl PublicListItem for Duration {}
+
+/// Text types: sent as they are once classified, and redactable.
 macro_rules! text {
-    ($($ty:ty),*) => {$(
+    ($($ty:ty => |$this:ident| $as_str:expr;)*) => {$(
+        impl Audited for $ty {}
         impl PropertyValue for $ty {
+            const KIND: ValueKind = ValueKind::Text;
             fn to_value(&self) -> Value {
-                Value::Text(Cow::Owned(str::to_owned(self.as_ref())))
+                let $this = self;
+                Value::Text(Cow::Owned(String::from($as_str)))
             }
             #[inline]
-            fn pack(&self, out: &mut ValueWriter<'_>) {
-                out.text(self.as_ref());
+            fn __pack(&self, out: &mut ValueWriter<'_>) {
+                let $this = self;
+                out.text(&$as_str);
             }
         }
         impl RedactableText for $ty {
             fn redacted_length(&self) -> Option<usize> {
-                Some(AsRef::<str>::as_ref(self).chars().count())
+                let $this = self;
+                Some($as_str.chars().count())
             }
             fn redacted_digest(&self) -> Option<Digest> {
-                Some(Digest::of(self.as_ref()))
+                let $this = self;
+                Some(Digest::of(&$as_str))
             }
         }
     )*};
 }
-text!(str, String, Box<str>, Arc<str>, Rc<str>, Cow<'_, str>);
+text!(
+    str => |s| s;
+    String => |s| s.as_str();
+    Cow<'_, str> => |s| s.as_ref();
+    // Paths and OS strings are sent as text, with invalid UTF-8 replaced.
+    Path => |s| s.to_string_lossy();
+    PathBuf => |s| s.to_string_lossy();
+    OsStr => |s| s.to_string_lossy();
+    OsString => |s| s.to_string_lossy();
+    char => |c| c.encode_utf8(&mut [0; 4]);
+);
 
+/// Byte buffers are text in another form: a list of numbers once
+/// classified, and redactable (their length is in bytes).
+macro_rules! bytes {
+    ($($ty:ty),*) => {$(
+        impl RedactableText for $ty {
+            fn redacted_length(&self) -> Option<usize> {
+                Some(self.len())
+            }
+            fn redacted_digest(&self) -> Option<Digest> {
+                Some(Digest::of_bytes(self))
+            }
+        }
+    )*};
+}
+bytes!([u8], Vec<u8>);
+
+/// Smart pointers and references send what they point to, with its
+/// classification.
+macro_rules! pointer {
+    ($($ptr:ident),*) => {$(
+        impl<T: PropertyValue + ?Sized> Audited for $ptr<T> {}
+        impl<T: PropertyValue + ?Sized> PropertyValue for $ptr<T> {
+            const KIND: ValueKind = T::KIND;
+            #[inline]
+            fn to_value(&self) -> Value {
+                (**self).to_value()
+            }
+            #[inline]
+            fn __pack(&self, out: &mut ValueWriter<'_>) {
+                (**self).__pack(out);
+            }
+        }
+        impl<T: PublicByDefault + ?Sized> PublicByDefault for $ptr<T> {}
+        impl<T: PublicListItem + ?Sized> PublicListItem for $ptr<T> {}
+        impl<T: RedactableText + ?Sized> RedactableText for $ptr<T> {
+            fn redacted_length(&self) -> Option<usize> {
+                (**self).redacted_length()
+            }
+            fn redacted_digest(&self) -> Option<Digest> {
+                (**self).redacted_digest()
+            }
+        }
+    )*};
+}
+pointer!(Box, Arc, Rc);
+
+impl<T: PropertyValue + ?Sized> Audited for &T {}
 impl<T: PropertyValue + ?Sized> PropertyValue for &T {
+    const KIND: ValueKind = T::KIND;
     #[inline]
     fn to_value(&self) -> Value {
         (**self).to_value()
     }
     #[inline]
-    fn pack(&self, out: &mut ValueWriter<'_>) {
-        (**self).pack(out);
+    fn __pack(&self, out: &mut ValueWriter<'_>) {
+        (**self).__pack(out);
     }
 }
 impl<T: PublicByDefault + ?Sized> PublicByDefault for &T {}
+impl<T: PublicListItem + ?Sized> PublicListItem for &T {}
 impl<T: RedactableText + ?Sized> RedactableText for &T {
     fn redacted_length(&self) -> Option<usize> {
         (**self).redacted_length()
@@ -143,19 +261,22 @@ impl<T: RedactableText + ?Sized> RedactableText for &T {
     }
 }
 
+impl<T: PropertyValue> Audited for Option<T> {}
 impl<T: PropertyValue> PropertyValue for Option<T> {
+    const KIND: ValueKind = T::KIND;
     fn to_value(&self) -> Value {
         self.as_ref().map_or(Value::Null, PropertyValue::to_value)
     }
     #[inline]
-    fn pack(&self, out: &mut ValueWriter<'_>) {
+    fn __pack(&self, out: &mut ValueWriter<'_>) {
         match self {
-            Some(value) => value.pack(out),
+            Some(value) => value.__pack(out),
             None => out.null(),
         }
     }
 }
 impl<T: PublicByDefault> PublicByDefault for Option<T> {}
+impl<T: PublicListItem> PublicListItem for Option<T> {}
 impl<T: RedactableText> RedactableText for Option<T> {
     fn redacted_length(&self) -> Option<usize> {
         self.as_ref()?.redacted_length()
@@ -165,25 +286,28 @@ impl<T: RedactableText> RedactableText for Option<T> {
     }
 }
 
-impl<T: PropertyValue> PropertyValue for [T] {
-    fn to_value(&self) -> Value {
-        Value::List(self.iter().map(PropertyValue::to_value).collect())
-    }
-    fn pack(&self, out: &mut ValueWriter<'_>) {
-        out.list(self);
-    }
+/// Lists: public by default when their items are [`PublicListItem`]s.
+macro_rules! list {
+    ($([$($generics:tt)*] $ty:ty;)*) => {$(
+        impl<$($generics)*> Audited for $ty {}
+        impl<$($generics)*> PropertyValue for $ty {
+            const KIND: ValueKind = ValueKind::List(&T::KIND);
+            fn to_value(&self) -> Value {
+                Value::List(self.iter().map(PropertyValue::to_value).collect())
+            }
+            fn __pack(&self, out: &mut ValueWriter<'_>) {
+                out.list(&self[..]);
+            }
+        }
+        impl<$($generics)*> PublicByDefault for $ty where T: PublicListItem {}
+        impl<$($generics)*> PublicListItem for $ty where T: PublicListItem {}
+    )*};
 }
-impl<T: PublicByDefault> PublicByDefault for [T] {}
-
-impl<T: PropertyValue> PropertyValue for Vec<T> {
-    fn to_value(&self) -> Value {
-        self.as_slice().to_value()
-    }
-    fn pack(&self, out: &mut ValueWriter<'_>) {
-        out.list(self);
-    }
-}
-impl<T: PublicByDefault> PublicByDefault for Vec<T> {}
+list!(
+    [T: PropertyValue] [T];
+    [T: PropertyValue] Vec<T>;
+    [T: PropertyValue, const N: usize] [T; N];
+);
 
 #[cfg(test)]
 mod tests {
@@ -196,9 +320,23 @@ mod tests {
         assert_eq!(Some(String::from("y")).to_value(), Value::Text("y".into()));
         assert_eq!(None::<u8>.to_value(), Value::Null);
         assert_eq!(vec![1i32, -2].to_value(), Value::List(vec![Value::Int(1), Value::Int(-2)]));
+        assert_eq!([3u32; 2].to_value(), Value::List(vec![Value::UInt(3), Value::UInt(3)]));
+        assert_eq!(PathBuf::from("/tmp/x").to_value(), Value::Text("/tmp/x".into()));
+        assert_eq!('é'.to_value(), Value::Text("é".into()));
         assert_eq!(Cow::Borrowed("é!").redacted_length(), Some(2));
+        assert_eq!(vec![0xc3u8, 0xa9].redacted_length(), Some(2));
         assert_eq!(None::<String>.redacted_digest(), None);
         assert_eq!("a".redacted_digest(), String::from("a").redacted_digest());
+        assert_eq!(b"a"[..].redacted_digest(), "a".redacted_digest());
         assert_ne!("a".redacted_digest(), "b".redacted_digest());
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(<Vec<Option<u32>>>::KIND, ValueKind::List(&ValueKind::Number));
+        assert_eq!(<Box<str>>::KIND, ValueKind::Text);
+        assert!(<Vec<u8>>::KIND != ValueKind::Text);
+        assert!(<[String; 2]>::KIND.carries_text());
+        assert!(!<Option<Duration>>::KIND.carries_text());
     }
 }

@@ -16,7 +16,12 @@ pub struct Digest([u8; 16]);
 impl Digest {
     /// Reduces `text` to its pre-hash.
     pub fn of(text: &str) -> Digest {
-        let full = digest::digest(&digest::SHA256, text.as_bytes());
+        Digest::of_bytes(text.as_bytes())
+    }
+
+    /// Reduces bytes (a path, an OS string, a byte buffer) to their pre-hash.
+    pub fn of_bytes(bytes: &[u8]) -> Digest {
+        let full = digest::digest(&digest::SHA256, bytes);
         let mut kept = [0; 16];
         kept.copy_from_slice(&full.as_ref()[..16]);
         Digest(kept)

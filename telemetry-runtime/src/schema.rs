@@ -78,3 +78,52 @@ impl EventSchema {
         EventSchema { name, description: "", min_level, sample_rate: 1.0, fields: &[] }
     }
 }
+
+/// The shape of the values a declared property takes, checked when a
+/// property built at run time is captured (see [`crate::event!`]): a value of
+/// another shape is refused, so that a property declared as a number can
+/// never carry text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValueKind {
+    /// `true` or `false`.
+    Bool,
+    /// An integer, a float or a duration.
+    Number,
+    /// Text (also a keyed hash of text).
+    Text,
+    /// A uuid.
+    Uuid,
+    /// One of a fixed set of texts: the values of a `#[derive(TelemetryProperty)]` enum.
+    OneOf(&'static [&'static str]),
+    /// A list whose items are all of one kind.
+    List(&'static ValueKind),
+}
+
+impl ValueKind {
+    /// Whether `value` has this shape. Null (an absent value) always has.
+    pub fn admits(&self, value: &crate::Value) -> bool {
+        use crate::Value;
+        match (self, value) {
+            (_, Value::Null) => true,
+            (ValueKind::Bool, Value::Bool(_)) => true,
+            (ValueKind::Number, Value::Int(_) | Value::UInt(_) | Value::Float(_)) => true,
+            (ValueKind::Text, Value::Text(_) | Value::Hashed(_)) => true,
+            (ValueKind::Uuid, Value::Uuid(_)) => true,
+            (ValueKind::OneOf(values), Value::Text(text)) => values.contains(&&**text),
+            (ValueKind::List(item), Value::List(items)) => items.iter().all(|v| item.admits(v)),
+            _ => false,
+        }
+    }
+
+    /// Whether a value of this kind can carry text chosen at run time: the
+    /// audit's measure exemption (`prompt_tokens: u32`) holds only where it
+    /// cannot.
+    pub const fn carries_text(&self) -> bool {
+        match self {
+            ValueKind::Text => true,
+            ValueKind::List(item) => item.carries_text(),
+            _ => false,
+        }
+    }
+}

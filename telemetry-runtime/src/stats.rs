@@ -22,11 +22,15 @@ pub enum DropReason {
     Shutdown,
     /// A sink failed in another way (a file that cannot be written, a panic).
     SinkError,
+    /// A property of a dynamic event that its declaration does not name, or
+    /// whose value has another type than declared, was left out (counted
+    /// per property; the event itself is sent).
+    Undeclared,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::QueueFull,
         DropReason::ConsentWithdrawn,
         DropReason::Invalid,
@@ -35,6 +39,7 @@ impl DropReason {
         DropReason::Undeliverable,
         DropReason::Shutdown,
         DropReason::SinkError,
+        DropReason::Undeclared,
     ];
 
     /// A snake_case name for logs and status output.
@@ -48,6 +53,7 @@ impl DropReason {
             DropReason::Undeliverable => "undeliverable",
             DropReason::Shutdown => "shutdown",
             DropReason::SinkError => "sink_error",
+            DropReason::Undeclared => "undeclared",
         }
     }
 
@@ -97,8 +103,9 @@ impl Counters {
 ///
 /// Every event is either refused at capture (`QueueFull`, `Invalid`) or
 /// counted as `captured`, and every captured event ends up `sent` or dropped
-/// for one of the other reasons. With one sink, once the queue is drained:
-/// `captured == sent + dropped_total() - dropped(QueueFull) - dropped(Invalid)`.
+/// for one of the other reasons. `Undeclared` counts properties left out of
+/// events that were still sent. With one sink, once the queue is drained:
+/// `captured == sent + dropped_total() - dropped(QueueFull) - dropped(Invalid) - dropped(Undeclared)`.
 /// With several sinks, `sent` and the sink-side drop reasons count each
 /// (event, sink) pair: one event delivered to two sinks counts twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

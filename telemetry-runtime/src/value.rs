@@ -7,12 +7,13 @@ use uuid::Uuid;
 
 use crate::redact::Digest;
 
-/// One property value, already classified: whatever is in a `Value` may be
-/// sent at the consent level it was built for.
+/// One property value of a dynamic event (see [`event!`](crate::event)).
 ///
-/// Text enters only two ways: a `&'static str` (a literal in the program, so
-/// never user input) or [`Value::text`], which states in the code that a
-/// runtime string is public.
+/// A value says nothing about whether it may be sent: the declaration of
+/// the property it is given to does. A property declared as a number takes
+/// only numbers, one declared as an enum only that enum's values, and text
+/// is sent as its declared classification says (as is when `public`, at
+/// `Full` only when `opt_in`, a hash or a length when `redact`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,8 +48,8 @@ pub enum Value {
 }
 
 impl Value {
-    /// A runtime string that the caller declares public (low-cardinality and
-    /// free of personal data, like a subcommand name chosen from a fixed set).
+    /// Text chosen at run time. It is sent only through a property whose
+    /// declaration takes text, classified as declared.
     pub fn text(text: impl Into<String>) -> Value {
         Value::Text(Cow::Owned(text.into()))
     }

@@ -295,7 +295,7 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
         for (label, value) in series.labels.iter() {
             properties.insert(label, *value);
         }
-        properties.push("count", Value::UInt(series.count));
+        properties.push("count", Level::Usage, &Value::UInt(series.count));
         inner.counters.captured();
         let mut record = Record::new(Cow::Borrowed(series.name));
         record.counter = true;

@@ -3,6 +3,7 @@
 //! home directory (CI runs with `CI=true`, which would turn telemetry off).
 
 pub mod canary;
+pub mod catalog_check;
 pub mod child;
 pub mod logs;
 pub mod server;

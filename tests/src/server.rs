@@ -216,6 +216,8 @@ pub struct TestServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     listening: Mutex<Option<Listening>>,
+    /// Whether the drop checks that everything received is in the catalog.
+    check_catalog: AtomicBool,
 }
 
 impl TestServer {
@@ -231,7 +233,19 @@ impl TestServer {
         let addr = listener.local_addr().expect("test server address");
         let shared = Arc::new(Shared::default());
         let listening = listen(listener, &shared);
-        TestServer { addr, shared, listening: Mutex::new(Some(listening)) }
+        TestServer {
+            addr,
+            shared,
+            listening: Mutex::new(Some(listening)),
+            check_catalog: AtomicBool::new(true),
+        }
+    }
+
+    /// Skips the check, on drop, that every event and property received is
+    /// in the catalog: for tests that send the server traffic of their own.
+    pub fn without_catalog_check(&self) -> &TestServer {
+        self.check_catalog.store(false, SeqCst);
+        self
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -399,6 +413,13 @@ impl Drop for TestServer {
             let _ = socket.shutdown(Shutdown::Both);
         }
         self.wait_for_connection_threads(Duration::from_secs(5));
+        if self.check_catalog.load(SeqCst) && !thread::panicking() {
+            let undeclared = crate::catalog_check::undeclared_on_wire(&self.requests());
+            assert!(
+                undeclared.is_empty(),
+                "the test server received what the catalog does not list (the catalog must be complete): {undeclared:#?}"
+            );
+        }
     }
 }
 

@@ -54,7 +54,11 @@ fn allocations_on_this_thread() -> u64 {
 /// string, a bool, a list of two strings, a version string.
 #[derive(TelemetryEvent)]
 struct TaskFinished {
+    /// The run, by a random id.
+    #[telemetry(public, reason = "a random v4 uuid, linked to no person or machine")]
     run_id: Uuid,
+    /// The run that started it, by a random id.
+    #[telemetry(public, reason = "a random v4 uuid, linked to no person or machine")]
     parent_id: Uuid,
     duration_ms: f64,
     steps: u64,

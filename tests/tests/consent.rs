@@ -10,6 +10,42 @@ use telemetry_runtime::{
 };
 use telemetry_tests::{env, posthog_sink, Sandbox, TestServer, SOON};
 
+telemetry_runtime::event! {
+    /// Captured while consent is off: must never be sent.
+    static NEVER_SENT = "never_sent" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured before the user lowered consent.
+    static BEFORE_NO = "before_no" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured while consent is off.
+    static WHILE_OFF = "while_off" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured after the user raised consent again.
+    static AFTER_YES = "after_yes" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured at full consent, with an opt-in property.
+    static CAPTURED_AT_FULL = "captured_at_full" {
+        /// A number, public.
+        count: u64,
+        /// Sent only at full consent.
+        #[telemetry(opt_in)]
+        query: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Captured after consent went down to usage.
+    static CAPTURED_AT_USAGE = "captured_at_usage" {}
+}
+
 #[test]
 fn consent_off_sends_nothing_writes_nothing_counts_nothing() {
     let server = TestServer::start();
@@ -25,9 +61,11 @@ fn consent_off_sends_nothing_writes_nothing_counts_nothing() {
     assert!(!telemetry.is_enabled());
     assert_eq!(telemetry.level(), Level::Off);
     for _ in 0..100 {
-        telemetry.capture_with("never_sent", Properties::new());
+        telemetry.capture_with(&NEVER_SENT, Properties::new());
     }
-    telemetry.capture_with("$invalid_too", Properties::new());
+    // With consent off, a property the declaration does not name is not
+    // even looked at: nothing is counted, not even as undeclared.
+    telemetry.capture_with(&NEVER_SENT, Properties::new().with("undeclared", 1u8));
     assert!(telemetry.flush(Duration::from_secs(1)));
     // Give an interval-driven worker, if one had started, time to act.
     std::thread::sleep(Duration::from_millis(100));
@@ -48,13 +86,13 @@ fn lowering_consent_drops_what_is_queued_and_raising_it_resumes() {
         Telemetry::new(sandbox.config().sink(posthog_sink(&server)).flush_interval(Duration::from_secs(120)))
             .unwrap();
     for _ in 0..5 {
-        telemetry.capture_with("before_no", Properties::new());
+        telemetry.capture_with(&BEFORE_NO, Properties::new());
     }
     telemetry.set_consent(Level::Off);
     assert!(!telemetry.is_enabled());
     assert_eq!(telemetry.consent().source, ConsentSource::Explicit);
     for _ in 0..5 {
-        telemetry.capture_with("while_off", Properties::new());
+        telemetry.capture_with(&WHILE_OFF, Properties::new());
     }
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
@@ -66,7 +104,7 @@ fn lowering_consent_drops_what_is_queued_and_raising_it_resumes() {
     telemetry.set_consent(Level::Usage);
     assert!(telemetry.is_enabled());
     for _ in 0..3 {
-        telemetry.capture_with("after_yes", Properties::new());
+        telemetry.capture_with(&AFTER_YES, Properties::new());
     }
     assert!(telemetry.flush(SOON));
     let names: Vec<String> =
@@ -76,13 +114,9 @@ fn lowering_consent_drops_what_is_queued_and_raising_it_resumes() {
 }
 
 /// An event that exists only at full consent.
-struct FullOnly;
-
-impl telemetry_runtime::TelemetryEvent for FullOnly {
-    const NAME: &'static str = "full_only";
-    const MIN_LEVEL: Level = Level::Full;
-    fn write_properties(&self, _: Level, _: &mut Properties) {}
-}
+#[derive(telemetry_runtime::TelemetryEvent)]
+#[telemetry(opt_in)]
+struct FullOnly {}
 
 #[test]
 fn lowering_consent_from_full_strips_what_full_allowed() {
@@ -93,12 +127,12 @@ fn lowering_consent_from_full_strips_what_full_allowed() {
     )
     .unwrap();
     telemetry.capture_with(
-        "captured_at_full",
-        Properties::new().with("count", 1u8).with_opt_in("query", Value::text("CANARY-opt-in-qz")),
+        &CAPTURED_AT_FULL,
+        Properties::new().with("count", 1u8).with("query", Value::text("CANARY-opt-in-qz")),
     );
-    telemetry.capture(&FullOnly);
+    telemetry.capture(&FullOnly {});
     telemetry.set_consent(Level::Usage);
-    telemetry.capture_with("captured_at_usage", Properties::new());
+    telemetry.capture_with(&CAPTURED_AT_USAGE, Properties::new());
     assert!(telemetry.flush(SOON));
     let names: Vec<String> =
         memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();

@@ -11,6 +11,74 @@ use telemetry_runtime::sink::{MemorySink, PostHogSink};
 use telemetry_runtime::{DropReason, Properties, Telemetry};
 use telemetry_tests::{posthog_sink, Behaviour, Sandbox, TestServer, SOON};
 
+telemetry_runtime::event! {
+    /// The first event, which gets the worker into its first request.
+    static FIRST = "first" {}
+}
+
+telemetry_runtime::event! {
+    /// Queued behind a request that never ends.
+    static SECOND = "second" {}
+}
+
+telemetry_runtime::event! {
+    /// Queued behind a request that never ends, at shutdown.
+    static QUEUED_BEHIND = "queued_behind" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured after shutdown: never sent.
+    static AFTER = "after" {}
+}
+
+telemetry_runtime::event! {
+    /// One of many events captured while the endpoint hangs.
+    static WHILE_HUNG = "while_hung" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Captured just before shutdown.
+    static AT_EXIT = "at_exit" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured after shutdown: never sent.
+    static IGNORED = "ignored" {}
+}
+
+telemetry_runtime::event! {
+    /// Its delivery waits on a long Retry-After.
+    static WAITING = "waiting" {}
+}
+
+telemetry_runtime::event! {
+    /// One of many events captured from several threads.
+    static THREADED = "threaded" {
+        /// Which thread captured it.
+        thread: u64,
+        /// Its number in that thread.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Flushed with an unbounded timeout.
+    static PATIENT = "patient" {}
+}
+
+telemetry_runtime::event! {
+    /// Delivered only when flushed.
+    static MANUAL = "manual" {}
+}
+
+telemetry_runtime::event! {
+    /// One of the events that fill a small queue.
+    static FILLS_THE_QUEUE = "fills_the_queue" {}
+}
+
 /// A sink whose requests would wait 60 s for an answer: longer than any test.
 fn patient_sink(server: &TestServer) -> PostHogSink {
     posthog_sink(server).timeouts(Duration::from_secs(2), Duration::from_secs(60))
@@ -22,7 +90,7 @@ fn stuck_client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
     let telemetry =
         Telemetry::new(sandbox.config().sink(patient_sink(server)).flush_interval(Duration::from_secs(120)))
             .unwrap();
-    telemetry.capture_with("first", Properties::new());
+    telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker reached the server");
     telemetry
@@ -33,7 +101,7 @@ fn flush_returns_false_at_its_deadline_when_the_endpoint_hangs() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     let telemetry = stuck_client(&sandbox, &server);
-    telemetry.capture_with("second", Properties::new());
+    telemetry.capture_with(&SECOND, Properties::new());
 
     let started = Instant::now();
     let flushed = telemetry.flush(Duration::from_millis(300));
@@ -48,7 +116,7 @@ fn shutdown_returns_within_its_deadline_when_the_endpoint_hangs() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     let telemetry = stuck_client(&sandbox, &server);
-    telemetry.capture_with("queued_behind", Properties::new());
+    telemetry.capture_with(&QUEUED_BEHIND, Properties::new());
 
     let started = Instant::now();
     let finished = telemetry.shutdown(Duration::from_millis(300));
@@ -58,7 +126,7 @@ fn shutdown_returns_within_its_deadline_when_the_endpoint_hangs() {
 
     // Shut down: later calls return at once and capture nothing.
     let before = telemetry.stats();
-    telemetry.capture_with("after", Properties::new());
+    telemetry.capture_with(&AFTER, Properties::new());
     assert!(!telemetry.is_enabled());
     assert_eq!(telemetry.stats().captured, before.captured);
     assert!(telemetry.shutdown(Duration::from_secs(5)), "a second shutdown is a no-op");
@@ -78,13 +146,13 @@ fn captures_while_the_endpoint_hangs_finish_and_the_queue_cap_is_accounted() {
             .flush_interval(Duration::from_secs(120)),
     )
     .unwrap();
-    telemetry.capture_with("first", Properties::new());
+    telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON));
 
     let started = Instant::now();
     for i in 0..1000u32 {
-        telemetry.capture_with("while_hung", Properties::new().with("i", i));
+        telemetry.capture_with(&WHILE_HUNG, Properties::new().with("i", i));
     }
     // Only that they finish (a blocked capture would never return); no timing claim.
     assert!(started.elapsed() < SOON);
@@ -110,7 +178,7 @@ fn shutdown_delivers_what_is_queued() {
     )
     .unwrap();
     for _ in 0..3 {
-        telemetry.capture_with("at_exit", Properties::new());
+        telemetry.capture_with(&AT_EXIT, Properties::new());
     }
     assert!(telemetry.shutdown(SOON), "the worker exits in time");
     let stats = telemetry.stats();
@@ -125,7 +193,7 @@ fn shutdown_before_any_capture_is_immediate_and_final() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     assert!(telemetry.shutdown(Duration::from_millis(100)));
-    telemetry.capture_with("ignored", Properties::new());
+    telemetry.capture_with(&IGNORED, Properties::new());
     assert!(telemetry.flush(Duration::from_secs(1)));
     assert_eq!(telemetry.stats(), Default::default());
     assert_eq!(server.connections(), 0);
@@ -139,7 +207,7 @@ fn a_retry_wait_is_cut_short_by_shutdown() {
     server.set_default(Behaviour::StatusWithHeaders(503, vec![("Retry-After", "30")]));
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-    telemetry.capture_with("waiting", Properties::new());
+    telemetry.capture_with(&WAITING, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON));
 
@@ -161,7 +229,7 @@ fn eight_threads_capture_four_thousand_distinct_events() {
             let telemetry = Arc::clone(&telemetry);
             thread::spawn(move || {
                 for i in 0..500u32 {
-                    telemetry.capture_with("threaded", Properties::new().with("thread", t).with("i", i));
+                    telemetry.capture_with(&THREADED, Properties::new().with("thread", t).with("i", i));
                 }
             })
         })
@@ -189,7 +257,7 @@ fn flush_and_shutdown_accept_an_unbounded_timeout() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture_with("patient", Properties::new());
+    telemetry.capture_with(&PATIENT, Properties::new());
     // "Wait as long as it takes" must not panic in the host.
     assert!(telemetry.flush(Duration::MAX));
     assert_eq!(memory.events().len(), 1);
@@ -203,7 +271,7 @@ fn a_huge_flush_interval_still_delivers_on_flush() {
     // "Only when I flush": a plausible way to switch the interval off.
     let telemetry =
         Telemetry::new(sandbox.config().sink(memory.clone()).flush_interval(Duration::MAX)).unwrap();
-    telemetry.capture_with("manual", Properties::new());
+    telemetry.capture_with(&MANUAL, Properties::new());
     assert!(telemetry.flush(SOON), "the worker is alive");
     assert_eq!(memory.events().len(), 1);
 }
@@ -222,7 +290,7 @@ fn a_full_queue_smaller_than_a_batch_wakes_the_worker() {
     )
     .unwrap();
     for _ in 0..5 {
-        telemetry.capture_with("fills_the_queue", Properties::new());
+        telemetry.capture_with(&FILLS_THE_QUEUE, Properties::new());
     }
     // A full queue is as good as a full batch: the worker should take it.
     assert!(

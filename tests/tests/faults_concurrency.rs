@@ -6,23 +6,57 @@
 //! The balance, from the docs of `Stats`: `captured` counts events accepted
 //! into the queue; `QueueFull` and `Invalid` count events refused instead of
 //! being captured; every other reason counts captured events given up on.
+//! `Undeclared` counts properties left out of events that are still sent.
 //! With one sink, once the worker has exited,
-//! `captured == sent + (dropped_total - QueueFull - Invalid)`.
+//! `captured == sent + (dropped_total - QueueFull - Invalid - Undeclared)`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::MemorySink;
-use telemetry_runtime::{DropReason, Level, Properties, Stats, Telemetry, TelemetryEvent};
+use telemetry_runtime::{DropReason, Level, Properties, Stats, Telemetry};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer, SOON};
 
-/// Captured events neither sent nor counted as dropped.
+telemetry_runtime::event! {
+    /// One of many events captured from sixteen threads.
+    static CONCURRENT = "concurrent" {
+        /// Which thread captured it.
+        thread: u64,
+        /// Its number in that thread.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Captured after shutdown: never sent.
+    static AFTER_EVERYTHING = "after_everything" {}
+}
+
+telemetry_runtime::event! {
+    /// One of many events captured into a tiny queue.
+    static TINY_QUEUE = "tiny_queue" {
+        /// Which thread captured it.
+        thread: u64,
+        /// Its number in that thread.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// The first event, which starts the worker.
+    static STARTS_THE_WORKER = "starts_the_worker" {}
+}
+
+/// Captured events neither sent nor counted as dropped. `Undeclared` counts
+/// properties left out of events that were still sent, not events.
 fn unaccounted(stats: &Stats) -> i128 {
-    let captured_then_dropped =
-        stats.dropped_total() - stats.dropped(DropReason::QueueFull) - stats.dropped(DropReason::Invalid);
+    let captured_then_dropped = stats.dropped_total()
+        - stats.dropped(DropReason::QueueFull)
+        - stats.dropped(DropReason::Invalid)
+        - stats.dropped(DropReason::Undeclared);
     i128::from(stats.captured) - i128::from(stats.sent) - i128::from(captured_then_dropped)
 }
 
@@ -70,7 +104,7 @@ fn sixteen_threads_capture_while_consent_toggles_flush_runs_and_the_client_shuts
                 let mut i = 0u32;
                 // Keep capturing through the shutdown and a little after.
                 while !stop.load(SeqCst) {
-                    telemetry.capture_with("concurrent", Properties::new().with("thread", t).with("i", i));
+                    telemetry.capture_with(&CONCURRENT, Properties::new().with("thread", t).with("i", i));
                     i += 1;
                     calls.fetch_add(1, SeqCst);
                     if i.is_multiple_of(64) {
@@ -123,7 +157,7 @@ fn sixteen_threads_capture_while_consent_toggles_flush_runs_and_the_client_shuts
     // Shut down for good: the toggling thread could not switch it back on.
     assert!(!telemetry.is_enabled());
     let after = telemetry.stats();
-    telemetry.capture_with("after_everything", Properties::new());
+    telemetry.capture_with(&AFTER_EVERYTHING, Properties::new());
     assert_eq!(telemetry.stats(), after);
 }
 
@@ -148,7 +182,7 @@ fn sixteen_threads_capture_into_a_tiny_queue_and_the_books_balance() {
             thread::spawn(move || {
                 barrier.wait();
                 for i in 0..5_000u32 {
-                    telemetry.capture_with("tiny_queue", Properties::new().with("thread", t).with("i", i));
+                    telemetry.capture_with(&TINY_QUEUE, Properties::new().with("thread", t).with("i", i));
                     if i.is_multiple_of(1000) {
                         let _ = telemetry.flush(Duration::from_millis(10));
                     }
@@ -164,20 +198,55 @@ fn sixteen_threads_capture_into_a_tiny_queue_and_the_books_balance() {
     assert_eq!(memory.events().len() as u64, stats.sent);
 }
 
-/// An event whose properties take a while to write, like a hand-written
-/// `TelemetryEvent` that formats something expensive. The level check comes
-/// before `write_properties` and the queue push after it.
-struct SlowToWrite {
-    entered: mpsc::Sender<()>,
+telemetry_runtime::event! {
+    /// An event whose capture takes a while: see [`SlowLogger`].
+    static SLOW_TO_WRITE = "slow_to_write" {
+        /// Always true.
+        written: bool,
+    }
 }
 
-impl TelemetryEvent for SlowToWrite {
-    const NAME: &'static str = "slow_to_write";
-    fn write_properties(&self, _: Level, out: &mut Properties) {
-        let _ = self.entered.send(());
-        thread::sleep(Duration::from_millis(200));
-        out.insert("written", true);
+/// The host's logger, slow on one message. Events cannot run code of their
+/// own while they are captured (every event is declared or derived), but
+/// the host's logger can: a property the declaration does not name is
+/// logged between the level check and the queue push. A logger that stalls
+/// there for 200 ms holds a capture in the middle, as a slow host would.
+struct SlowLogger;
+
+/// The messages the logger stalls on, and whom it tells that it stalls.
+static STALLS: Mutex<Vec<(&'static str, mpsc::Sender<()>)>> = Mutex::new(Vec::new());
+
+impl log::Log for SlowLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
     }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let message = record.args().to_string();
+        let stalls = STALLS.lock().unwrap_or_else(|e| e.into_inner());
+        let entered = stalls.iter().find(|(marker, _)| message.contains(marker)).map(|(_, tx)| tx.clone());
+        drop(stalls);
+        if let Some(entered) = entered {
+            let _ = entered.send(());
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Properties for [`SLOW_TO_WRITE`] whose capture stalls in the logger (the
+/// undeclared property `marker`, left out of the event, is logged), and a
+/// receiver told when it does.
+fn stalling_properties(marker: &'static str) -> (Properties, mpsc::Receiver<()>) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&SlowLogger).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+    let (entered, entered_rx) = mpsc::channel();
+    STALLS.lock().unwrap_or_else(|e| e.into_inner()).push((marker, entered));
+    (Properties::new().with("written", true).with(marker, 1u8), entered_rx)
 }
 
 #[test]
@@ -185,10 +254,10 @@ fn a_capture_that_races_the_very_first_shutdown_is_sent_or_counted() {
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    let (entered, entered_rx) = mpsc::channel();
+    let (properties, entered_rx) = stalling_properties("stalls_before_the_first_shutdown");
     let capturer = {
         let telemetry = telemetry.clone();
-        thread::spawn(move || telemetry.capture(&SlowToWrite { entered }))
+        thread::spawn(move || telemetry.capture_with(&SLOW_TO_WRITE, properties))
     };
     // The capture has passed the level check and is writing its properties:
     // no worker has started yet, and now the host shuts down.
@@ -203,6 +272,7 @@ fn a_capture_that_races_the_very_first_shutdown_is_sent_or_counted() {
         0,
         "the event was counted as captured but is neither sent nor dropped: {stats:?}"
     );
+    assert_eq!(stats.dropped(DropReason::Undeclared), 1, "the undeclared property: {stats:?}");
 }
 
 #[test]
@@ -212,12 +282,12 @@ fn a_capture_that_races_a_later_shutdown_is_counted() {
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture_with("starts_the_worker", Properties::new());
+    telemetry.capture_with(&STARTS_THE_WORKER, Properties::new());
     assert!(telemetry.flush(SOON));
-    let (entered, entered_rx) = mpsc::channel();
+    let (properties, entered_rx) = stalling_properties("stalls_before_a_later_shutdown");
     let capturer = {
         let telemetry = telemetry.clone();
-        thread::spawn(move || telemetry.capture(&SlowToWrite { entered }))
+        thread::spawn(move || telemetry.capture_with(&SLOW_TO_WRITE, properties))
     };
     entered_rx.recv_timeout(SOON).expect("the capture started");
     assert!(telemetry.shutdown(SOON));
@@ -226,4 +296,5 @@ fn a_capture_that_races_a_later_shutdown_is_counted() {
     assert_eq!(unaccounted(&stats), 0, "{stats:?}");
     assert_eq!(stats.captured, 2);
     assert_eq!(stats.dropped(DropReason::Shutdown), 1, "the late event is counted: {stats:?}");
+    assert_eq!(stats.dropped(DropReason::Undeclared), 1, "the undeclared property: {stats:?}");
 }

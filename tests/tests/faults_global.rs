@@ -13,6 +13,16 @@ use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{requires_telemetry, Properties};
 use telemetry_tests::{logs, Sandbox, SOON};
 
+telemetry_runtime::event! {
+    /// Captured by a gated body just before it panics.
+    static CAPTURED_BEFORE_THE_PANIC = "captured_before_the_panic" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured once the gated bodies have panicked.
+    static AFTER_THE_PANICS = "after_the_panics" {}
+}
+
 static RAN: AtomicUsize = AtomicUsize::new(0);
 
 #[requires_telemetry]
@@ -32,7 +42,7 @@ fn gated_option_panics(n: u32) -> Option<u32> {
 
 #[requires_telemetry]
 fn gated_captures_then_panics() {
-    telemetry_runtime::capture_with("captured_before_the_panic", Properties::new());
+    telemetry_runtime::capture_with(&CAPTURED_BEFORE_THE_PANIC, Properties::new());
     panic!("{}", String::from("formatted panic message"));
 }
 
@@ -91,7 +101,7 @@ fn panics_in_gated_bodies_never_reach_the_host() {
 
     // Telemetry still works after all of that.
     assert!(telemetry_runtime::is_enabled());
-    telemetry_runtime::capture_with("after_the_panics", Properties::new());
+    telemetry_runtime::capture_with(&AFTER_THE_PANICS, Properties::new());
     assert!(telemetry_runtime::flush(SOON));
     let names: Vec<String> =
         memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();

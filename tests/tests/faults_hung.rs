@@ -14,6 +14,37 @@ use telemetry_runtime::sink::PostHogSink;
 use telemetry_runtime::{Properties, Telemetry};
 use telemetry_tests::{child, posthog_sink, Behaviour, Gate, Sandbox, TestServer, SOON};
 
+telemetry_runtime::event! {
+    /// The first event, which gets the worker into its first request.
+    static FIRST = "first" {}
+}
+
+telemetry_runtime::event! {
+    /// One of many events captured while the endpoint stalls.
+    static WHILE_STALLED = "while_stalled" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Queued behind a request that never ends.
+    static QUEUED_BEHIND = "queued_behind" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured after shutdown: never sent.
+    static AFTER_SHUTDOWN = "after_shutdown" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured by a program that then exits.
+    static EXITING = "exiting" {
+        /// Its number.
+        i: u64,
+    }
+}
+
 const DEADLINE: Duration = Duration::from_millis(300);
 const BOUND: Duration = Duration::from_secs(3);
 
@@ -37,7 +68,7 @@ fn stuck_client(sandbox: &Sandbox, server: &TestServer, stall: Behaviour) -> Tel
     let telemetry =
         Telemetry::new(sandbox.config().sink(patient_sink(server)).flush_interval(Duration::from_secs(120)))
             .unwrap();
-    telemetry.capture_with("first", Properties::new());
+    telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker reached the server");
     telemetry
@@ -63,7 +94,7 @@ fn capture_never_waits_for_a_stalled_endpoint() {
         let captured = bounded(SOON, move || {
             let started = Instant::now();
             for i in 0..10_000u32 {
-                client.capture_with("while_stalled", Properties::new().with("i", i));
+                client.capture_with(&WHILE_STALLED, Properties::new().with("i", i));
             }
             started.elapsed()
         });
@@ -81,7 +112,7 @@ fn flush_and_shutdown_keep_their_deadlines_against_every_stall() {
         let server = TestServer::start();
         let sandbox = Sandbox::new();
         let telemetry = stuck_client(&sandbox, &server, stall);
-        telemetry.capture_with("queued_behind", Properties::new());
+        telemetry.capture_with(&QUEUED_BEHIND, Properties::new());
 
         let started = Instant::now();
         let flushed = telemetry.flush(DEADLINE);
@@ -102,7 +133,7 @@ fn flush_and_shutdown_keep_their_deadlines_against_every_stall() {
 
         // After shutdown the client is inert: calls return at once.
         let before = telemetry.stats();
-        telemetry.capture_with("after_shutdown", Properties::new());
+        telemetry.capture_with(&AFTER_SHUTDOWN, Properties::new());
         assert_eq!(telemetry.stats(), before);
         assert!(!telemetry.is_enabled());
     }
@@ -141,7 +172,7 @@ fn exiting_program(mode: &str) {
     let config = sandbox.config().sink(sink).shutdown_timeout(DEADLINE);
     let guard = telemetry_runtime::init(config).unwrap();
     for i in 0..3u8 {
-        telemetry_runtime::capture_with("exiting", Properties::new().with("i", i));
+        telemetry_runtime::capture_with(&EXITING, Properties::new().with("i", i));
     }
     // Make sure the worker is inside its request before the program ends.
     let _ = telemetry_runtime::flush(Duration::from_millis(200));

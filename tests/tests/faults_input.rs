@@ -18,6 +18,90 @@ use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{ConsentSource, DropReason, Level, Polarity, Properties, Telemetry, Value};
 use telemetry_tests::{child, logs, posthog_sink, Sandbox, TestServer, SOON};
 
+/// Two lists, one inside the other.
+type Nest2<T> = Vec<Vec<T>>;
+/// Ten lists, one inside the other.
+type Nest10<T> = Nest2<Nest2<Nest2<Nest2<Nest2<T>>>>>;
+/// Ten lists, one inside the other, around a number.
+type Nested10 = Nest10<u64>;
+/// Forty lists around a number: deeper than the runtime lets through.
+type TooDeep = Nest10<Nest10<Nest10<Nest10<u64>>>>;
+
+telemetry_runtime::event! {
+    /// Shows which distinct id a client sends.
+    static WHOAMI = "whoami" {
+        /// A keyed hash, to check the hash key works.
+        #[telemetry(redact = "hash")]
+        hashed: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Carries one odd string.
+    static ODD_TEXT = "odd_text" {
+        /// Which string.
+        i: u64,
+        /// The string, from the test's fixed list.
+        #[telemetry(public)]
+        value: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Carries extreme and non-finite numbers.
+    static NUMBERS = "numbers" {
+        nan: f64,
+        inf: f64,
+        neg_inf: f64,
+        nan32: f32,
+        neg_zero: f64,
+        tiny: f64,
+        max: f64,
+        i64_min: i64,
+        u64_max: u64,
+        in_list: Vec<f64>,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Carries lists nested ten deep.
+    static NESTED_TEN = "nested_ten" {
+        /// Ten lists, one inside the other, around a number.
+        v: Nested10,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Captured before the event nested too deep.
+    static BEFORE_DEEP = "before_deep" {}
+}
+
+telemetry_runtime::event! {
+    /// Carries lists nested deeper than JSON parsers accept.
+    static TOO_DEEP = "too_deep" {
+        /// Lists nested deeper than JSON parsers accept, around a number.
+        v: TooDeep,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Captured after the event nested too deep.
+    static AFTER_DEEP = "after_deep" {}
+}
+
+telemetry_runtime::event! {
+    /// Carries lists nested far deeper than JSON parsers accept.
+    static VERY_DEEP = "very_deep" {
+        /// Lists nested deeper than JSON parsers accept, around a number.
+        v: TooDeep,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Captured after the event nested far too deep.
+    static AFTER_VERY_DEEP = "after_very_deep" {}
+}
+
 fn warned(text: &str) -> bool {
     logs::wait_for(SOON, |l| l.level == log::Level::Warn && l.message.contains(text)).is_some()
 }
@@ -102,7 +186,7 @@ fn non_utf8_values_in_the_real_environment_fail_closed() {
 fn distinct_id_of_a_new_client(sandbox: &Sandbox) -> String {
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture_with("whoami", Properties::new().with("hashed", Value::hashed("not a secret")));
+    telemetry.capture_with(&WHOAMI, Properties::new().with("hashed", Value::hashed("not a secret")));
     assert!(telemetry.flush(SOON));
     let events = memory.events();
     assert_eq!(events.len(), 1, "delivery goes on: {:?}", telemetry.stats());
@@ -282,14 +366,14 @@ fn odd_and_lossy_strings_arrive_as_valid_json_unchanged() {
     ];
     for (i, text) in strings.iter().enumerate() {
         telemetry
-            .capture_with("odd_text", Properties::new().with("i", i).with("text", Value::text(text.clone())));
+            .capture_with(&ODD_TEXT, Properties::new().with("i", i).with("value", Value::text(text.clone())));
     }
     assert!(telemetry.flush(SOON));
     let events = server.accepted_events();
     assert_eq!(events.len(), strings.len());
     for event in events {
         let i = event["properties"]["i"].as_u64().unwrap() as usize;
-        assert_eq!(event["properties"]["text"], strings[i].as_str(), "string {i}");
+        assert_eq!(event["properties"]["value"], strings[i].as_str(), "string {i}");
     }
     assert!(lossy.contains('\u{FFFD}'));
 }
@@ -300,7 +384,7 @@ fn non_finite_floats_are_omitted_and_extreme_numbers_are_exact() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     telemetry.capture_with(
-        "numbers",
+        &NUMBERS,
         Properties::new()
             .with("nan", f64::NAN)
             .with("inf", f64::INFINITY)
@@ -343,7 +427,7 @@ fn moderately_nested_properties_are_delivered() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-    telemetry.capture_with("nested_ten", Properties::new().with("v", nested(10)));
+    telemetry.capture_with(&NESTED_TEN, Properties::new().with("v", nested(10)));
     assert!(telemetry.flush(SOON));
     let events = server.accepted_events();
     let mut value = &events[0]["properties"]["v"];
@@ -359,9 +443,9 @@ fn an_event_nested_deeper_than_parsers_accept_is_dropped_alone_with_a_warning() 
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-    telemetry.capture_with("before_deep", Properties::new());
-    telemetry.capture_with("too_deep", Properties::new().with("v", nested(200)));
-    telemetry.capture_with("after_deep", Properties::new());
+    telemetry.capture_with(&BEFORE_DEEP, Properties::new());
+    telemetry.capture_with(&TOO_DEEP, Properties::new().with("v", nested(200)));
+    telemetry.capture_with(&AFTER_DEEP, Properties::new());
     assert!(telemetry.flush(SOON));
     // serde_json, which PostHog's capture service parses with, refuses
     // nesting over 128 levels: a body like that is a 400 for every event in
@@ -385,8 +469,8 @@ fn capture_very_deep(depth: usize) {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture_with("very_deep", Properties::new().with("v", nested(depth)));
-    telemetry.capture_with("after_very_deep", Properties::new());
+    telemetry.capture_with(&VERY_DEEP, Properties::new().with("v", nested(depth)));
+    telemetry.capture_with(&AFTER_VERY_DEEP, Properties::new());
     let flushed = telemetry.flush(Duration::from_secs(5));
     child::report("flushed", flushed);
     child::report("delivered", memory.events().len());

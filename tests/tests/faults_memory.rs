@@ -8,6 +8,19 @@ use std::time::{Duration, Instant};
 use telemetry_runtime::{DropReason, Properties, Telemetry};
 use telemetry_tests::{posthog_sink, Behaviour, Sandbox, TestServer, SOON};
 
+telemetry_runtime::event! {
+    /// The first event, which gets the worker into its first request.
+    static FIRST = "first" {}
+}
+
+telemetry_runtime::event! {
+    /// One of a million events captured against a hung endpoint.
+    static FLOOD = "flood" {
+        /// Its number.
+        i: u64,
+    }
+}
+
 const CAPTURES: u64 = 1_000_000;
 const CAPACITY: u64 = 1_000;
 
@@ -35,14 +48,14 @@ fn a_million_captures_against_a_hung_endpoint_keep_the_queue_at_its_cap() {
     .unwrap();
     // Get the worker stuck in a request with one event: from then on nothing
     // leaves the queue.
-    telemetry.capture_with("first", Properties::new());
+    telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON));
 
     let rss_before = rss_kib();
     let started = Instant::now();
     for i in 0..CAPTURES {
-        telemetry.capture_with("flood", Properties::new().with("i", i));
+        telemetry.capture_with(&FLOOD, Properties::new().with("i", i));
     }
     let took = started.elapsed();
     let rss_after = rss_kib();

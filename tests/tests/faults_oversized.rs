@@ -9,6 +9,73 @@ use std::time::Duration;
 use telemetry_runtime::{DropReason, Properties, Telemetry, Value};
 use telemetry_tests::{logs, posthog_sink, Sandbox, TestServer, SOON};
 
+telemetry_runtime::event! {
+    /// A small event, one of nine in a batch the server finds too large.
+    static SMALL_413 = "small_413" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// An event larger than the server accepts.
+    static TOO_BIG_FOR_THE_SERVER = "too_big_for_the_server" {
+        /// Filler text.
+        #[telemetry(public)]
+        blob: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Refused by an endpoint that refuses every size.
+    static REFUSED_A = "refused_a" {}
+}
+
+telemetry_runtime::event! {
+    /// Refused by an endpoint that refuses every size.
+    static REFUSED_B = "refused_b" {}
+}
+
+telemetry_runtime::event! {
+    /// Refused by an endpoint that refuses every size.
+    static REFUSED_C = "refused_c" {}
+}
+
+telemetry_runtime::event! {
+    /// Refused by an endpoint that refuses every size.
+    static REFUSED_D = "refused_d" {}
+}
+
+telemetry_runtime::event! {
+    /// An event over the client's own size limit.
+    static TEN_MEGABYTES = "ten_megabytes" {
+        /// Filler text.
+        #[telemetry(public)]
+        blob: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// A normal event captured after a huge one.
+    static NORMAL_AFTER_HUGE = "normal_after_huge" {}
+}
+
+telemetry_runtime::event! {
+    /// An event with a list of 100,000 numbers.
+    static HUNDRED_THOUSAND_VALUES = "hundred_thousand_values" {
+        /// The numbers.
+        values: Vec<u32>,
+    }
+}
+
+telemetry_runtime::event! {
+    /// An event with a list of a million numbers: over the size limit.
+    static MILLION_VALUES = "million_values" {
+        /// The numbers.
+        values: Vec<u32>,
+    }
+}
+
 /// The first warning that names `event` and says it was dropped.
 fn drop_warning(event: &str) -> Option<logs::Line> {
     let quoted = format!("{event:?}");
@@ -27,13 +94,13 @@ fn a_413_batch_is_split_and_delivered_and_the_lone_oversized_event_is_named_in_a
     let telemetry =
         Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
     for i in 0..6u8 {
-        telemetry.capture_with("small_413", Properties::new().with("i", i));
+        telemetry.capture_with(&SMALL_413, Properties::new().with("i", i));
     }
     let filler = "q".repeat(4000);
     telemetry
-        .capture_with("too_big_for_the_server", Properties::new().with("blob", Value::text(filler.clone())));
+        .capture_with(&TOO_BIG_FOR_THE_SERVER, Properties::new().with("blob", Value::text(filler.clone())));
     for i in 6..9u8 {
-        telemetry.capture_with("small_413", Properties::new().with("i", i));
+        telemetry.capture_with(&SMALL_413, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON));
 
@@ -59,9 +126,9 @@ fn an_endpoint_that_refuses_every_size_drops_each_event_once_and_names_each() {
     server.reject_bodies_over(0);
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-    let names = ["refused_a", "refused_b", "refused_c", "refused_d"];
-    for name in names {
-        telemetry.capture_with(name, Properties::new());
+    let events = [&REFUSED_A, &REFUSED_B, &REFUSED_C, &REFUSED_D];
+    for event in events {
+        telemetry.capture_with(event, Properties::new());
     }
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
@@ -69,7 +136,7 @@ fn an_endpoint_that_refuses_every_size_drops_each_event_once_and_names_each() {
     assert_eq!((stats.sent, stats.retried), (0, 0), "413 is split, never retried as is");
     // 4, then 2 + 2, then 1 + 1 + 1 + 1.
     assert_eq!(server.requests().len(), 7);
-    for name in names {
+    for name in events.map(|event| event.name()) {
         assert!(drop_warning(name).is_some(), "no warning names {name}");
     }
 }
@@ -81,8 +148,8 @@ fn a_ten_megabyte_property_is_dropped_before_sending_with_a_warning() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     let huge = "z".repeat(10 * 1024 * 1024);
-    telemetry.capture_with("ten_megabytes", Properties::new().with("blob", Value::text(huge)));
-    telemetry.capture_with("normal_after_huge", Properties::new());
+    telemetry.capture_with(&TEN_MEGABYTES, Properties::new().with("blob", Value::text(huge)));
+    telemetry.capture_with(&NORMAL_AFTER_HUGE, Properties::new());
     assert!(telemetry.flush(SOON));
 
     let stats = telemetry.stats();
@@ -105,9 +172,9 @@ fn a_list_of_a_million_values_is_dropped_as_oversized_and_100k_values_are_delive
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     let hundred_k: Vec<u32> = (0..100_000).collect();
-    telemetry.capture_with("hundred_thousand_values", Properties::new().with("values", hundred_k));
+    telemetry.capture_with(&HUNDRED_THOUSAND_VALUES, Properties::new().with("values", hundred_k));
     let million: Vec<u32> = (0..1_000_000).collect();
-    telemetry.capture_with("million_values", Properties::new().with("values", million));
+    telemetry.capture_with(&MILLION_VALUES, Properties::new().with("values", million));
     assert!(telemetry.flush(SOON));
 
     let stats = telemetry.stats();

@@ -11,6 +11,37 @@ use telemetry_runtime::sink::{Batch, MemorySink, SendContext, Sink, SinkError};
 use telemetry_runtime::{DropReason, Properties, Telemetry};
 use telemetry_tests::{logs, wait_until, Sandbox, SOON};
 
+telemetry_runtime::event! {
+    /// Delivered to a sink that always panics, and to another.
+    static INTO_A_PANICKING_SINK = "into_a_panicking_sink" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Delivered to a sink that never returns.
+    static INTO_THE_VOID = "into_the_void" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured while a sink never returns.
+    static STILL_CAPTURING = "still_capturing" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Delivered by a worker that then panics.
+    static MEETS_THE_BUG = "meets_the_bug" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured after the worker panicked.
+    static AFTER_THE_BUG = "after_the_bug" {}
+}
+
 /// Panics on every call, with a payload that is not even text.
 struct AlwaysPanics;
 
@@ -39,7 +70,7 @@ fn a_sink_that_always_panics_never_reaches_the_host_and_every_event_is_counted()
     )
     .unwrap();
     for i in 0..23u32 {
-        telemetry.capture_with("into_a_panicking_sink", Properties::new().with("i", i));
+        telemetry.capture_with(&INTO_A_PANICKING_SINK, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON), "flush returns although every send panicked");
     let stats = telemetry.stats();
@@ -76,12 +107,12 @@ impl Sink for NeverReturns {
 fn a_sink_that_never_returns_cannot_hold_up_flush_or_shutdown() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(NeverReturns)).unwrap();
-    telemetry.capture_with("into_the_void", Properties::new());
+    telemetry.capture_with(&INTO_THE_VOID, Properties::new());
     let started = Instant::now();
     assert!(!telemetry.flush(Duration::from_millis(300)));
     let flush_took = started.elapsed();
     for i in 0..100u32 {
-        telemetry.capture_with("still_capturing", Properties::new().with("i", i));
+        telemetry.capture_with(&STILL_CAPTURING, Properties::new().with("i", i));
     }
     let started = Instant::now();
     assert!(!telemetry.shutdown(Duration::from_millis(300)));
@@ -129,7 +160,7 @@ fn a_panic_on_the_worker_thread_degrades_to_off_or_restarts_the_worker_with_a_lo
             .flush_interval(Duration::from_secs(120)),
     )
     .unwrap();
-    telemetry.capture_with("meets_the_bug", Properties::new());
+    telemetry.capture_with(&MEETS_THE_BUG, Properties::new());
     // The host is unaffected: we are still here, whatever flush says.
     let _ = telemetry.flush(Duration::from_secs(1));
     assert!(names.load(SeqCst) >= 2, "the worker hit the panicking is_local()");
@@ -139,7 +170,7 @@ fn a_panic_on_the_worker_thread_degrades_to_off_or_restarts_the_worker_with_a_lo
         if !telemetry.is_enabled() {
             return true;
         }
-        telemetry.capture_with("after_the_bug", Properties::new());
+        telemetry.capture_with(&AFTER_THE_BUG, Properties::new());
         let _ = telemetry.flush(Duration::from_millis(100));
         memory.events().iter().any(|e| e["event"] == "after_the_bug")
     });

@@ -10,6 +10,50 @@ use telemetry_runtime::sink::{Backoff, PostHogSink};
 use telemetry_runtime::{DropReason, Properties, Stats, Telemetry};
 use telemetry_tests::{posthog_sink, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
 
+telemetry_runtime::event! {
+    /// Holds the worker in a first, accepted request.
+    static WARM_UP = "warm_up" {}
+}
+
+telemetry_runtime::event! {
+    /// Refused by the endpoint for good.
+    static REFUSED = "refused" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Captured once the endpoint accepts again.
+    static ACCEPTED_LATER = "accepted_later" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent to a port where nothing listens.
+    static NOWHERE = "nowhere" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// One of many events captured during a long outage.
+    static OUTAGE = "outage" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Sent to an endpoint that always answers 429.
+    static THROTTLED = "throttled" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent to a server that resets every connection.
+    static RESET_FOREVER = "reset_forever" {}
+}
+
 /// Events the client accepted and has not yet delivered or given up on.
 /// Every drop reason except `QueueFull` and `Invalid` is for an event that
 /// was captured first (those two are counted instead of being captured).
@@ -41,11 +85,11 @@ fn a_400_drops_each_batch_once_as_rejected_and_later_events_still_go_out() {
     .unwrap();
     // Hold the worker in a first (accepted) request so that the 50 events
     // queue up together and go as five batches, whatever the thread timing.
-    telemetry.capture_with("warm_up", Properties::new());
+    telemetry.capture_with(&WARM_UP, Properties::new());
     assert!(!telemetry.flush(Duration::ZERO));
     assert!(server.wait_for_requests(1, SOON));
     for i in 0..50u32 {
-        telemetry.capture_with("refused", Properties::new().with("i", i));
+        telemetry.capture_with(&REFUSED, Properties::new().with("i", i));
     }
     gate.open();
     assert!(telemetry.flush(SOON));
@@ -57,7 +101,7 @@ fn a_400_drops_each_batch_once_as_rejected_and_later_events_still_go_out() {
 
     // The application keeps running and the client keeps working.
     server.set_default(Behaviour::Status(200));
-    telemetry.capture_with("accepted_later", Properties::new());
+    telemetry.capture_with(&ACCEPTED_LATER, Properties::new());
     assert!(telemetry.flush(SOON));
     let accepted: Vec<String> =
         server.accepted_events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
@@ -85,7 +129,7 @@ fn an_endpoint_down_past_the_budget_drops_as_undeliverable_within_the_budget() {
     )
     .unwrap();
     for i in 0..20u32 {
-        telemetry.capture_with("nowhere", Properties::new().with("i", i));
+        telemetry.capture_with(&NOWHERE, Properties::new().with("i", i));
     }
     let started = Instant::now();
     assert!(telemetry.flush(SOON), "flush returns once the budget is spent");
@@ -124,7 +168,7 @@ fn a_long_outage_keeps_memory_bounded_by_the_queue_and_counts_every_event() {
     )
     .unwrap();
     for i in 0..20_000u32 {
-        telemetry.capture_with("outage", Properties::new().with("i", i));
+        telemetry.capture_with(&OUTAGE, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
@@ -143,7 +187,7 @@ fn a_429_that_never_clears_is_undeliverable_after_the_budget() {
         posthog_sink(&server).backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(2));
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     for _ in 0..3 {
-        telemetry.capture_with("throttled", Properties::new());
+        telemetry.capture_with(&THROTTLED, Properties::new());
     }
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
@@ -160,7 +204,7 @@ fn a_server_that_resets_every_connection_is_undeliverable_after_the_budget() {
     let sink =
         posthog_sink(&server).backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(2));
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
-    telemetry.capture_with("reset_forever", Properties::new());
+    telemetry.capture_with(&RESET_FOREVER, Properties::new());
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!(server.requests().len(), 3);
@@ -175,7 +219,7 @@ fn every_refusing_status_is_final_and_counted_rejected() {
         server.set_default(Behaviour::Status(status));
         let sandbox = Sandbox::new();
         let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-        telemetry.capture_with("refused", Properties::new());
+        telemetry.capture_with(&REFUSED, Properties::new());
         assert!(telemetry.flush(SOON));
         let stats = telemetry.stats();
         assert_eq!(server.requests().len(), 1, "HTTP {status}");

@@ -12,6 +12,14 @@ use telemetry_runtime::sink::{Backoff, HttpSink, PostHogSink, Sink};
 use telemetry_runtime::{Properties, Stats, Telemetry};
 use telemetry_tests::{logs, posthog_sink, wait_until, Behaviour, Sandbox, TestServer, SOON};
 
+telemetry_runtime::event! {
+    /// Sent through a transient fault of the endpoint.
+    static TRANSIENT = "transient" {
+        /// Its number.
+        i: u64,
+    }
+}
+
 /// Answers byte by byte so slowly that a 400 ms request timeout fires first.
 fn too_slow(status: u16) -> Behaviour {
     Behaviour::Slow(status, Duration::from_millis(50))
@@ -39,7 +47,7 @@ fn capture_and_flush(sink: impl Sink, n: usize, batch_size: usize) -> Stats {
     )
     .unwrap();
     for i in 0..n {
-        telemetry.capture_with("transient", Properties::new().with("i", i));
+        telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON), "flush gave up: {:?}", telemetry.stats());
     telemetry.stats()
@@ -181,7 +189,7 @@ fn a_server_that_is_down_and_comes_back_on_the_same_port_gets_every_event_once()
     let telemetry =
         Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
     for i in 0..10 {
-        telemetry.capture_with("transient", Properties::new().with("i", i));
+        telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
     let _ = telemetry.flush(Duration::ZERO);
     assert!(
@@ -214,7 +222,7 @@ fn a_server_that_dies_during_a_request_and_restarts_gets_every_event_once() {
     let telemetry =
         Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
     for i in 0..5 {
-        telemetry.capture_with("transient", Properties::new().with("i", i));
+        telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker is inside a request");
@@ -238,14 +246,14 @@ fn a_restart_between_batches_does_not_lose_or_repeat_events() {
     )
     .unwrap();
     for i in 0..5 {
-        telemetry.capture_with("transient", Properties::new().with("i", i));
+        telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON));
     // The client may keep the first connection for reuse; the restart kills it.
     server.down();
     server.up();
     for i in 5..10 {
-        telemetry.capture_with("transient", Properties::new().with("i", i));
+        telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON));
     assert_delivered_exactly_once(&server, 10, "restart between batches");

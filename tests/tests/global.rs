@@ -7,14 +7,39 @@ use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{InitError, Level, Properties, Stats, TelemetryEvent};
 use telemetry_tests::{Sandbox, SOON};
 
-struct Ping;
-
-impl TelemetryEvent for Ping {
-    const NAME: &'static str = "ping";
-    fn write_properties(&self, _: Level, out: &mut Properties) {
-        out.insert("typed", true);
-    }
+telemetry_runtime::counter! {
+    /// Calls counted through the global client, by how they were counted.
+    static GLOBAL_CALLS = "global_calls", labels: [via];
 }
+
+telemetry_runtime::event! {
+    /// Captured before init: never sent.
+    static BEFORE_INIT = "before_init" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured once the global client is installed.
+    static AFTER_INIT = "after_init" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured while consent is off: never sent.
+    static WHILE_OFF = "while_off" {}
+}
+
+telemetry_runtime::event! {
+    /// Captured after shutdown: never sent.
+    static AFTER_SHUTDOWN = "after_shutdown" {}
+}
+
+/// A typed event.
+#[derive(TelemetryEvent)]
+struct Ping {
+    /// Always true: it came through the typed API.
+    typed: bool,
+}
+
+const PING: Ping = Ping { typed: true };
 
 fn event_names(memory: &MemorySink) -> Vec<String> {
     memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect()
@@ -26,8 +51,10 @@ fn global_lifecycle() {
     assert!(!telemetry_runtime::is_enabled());
     assert_eq!(telemetry_runtime::level(), Level::Off);
     assert!(telemetry_runtime::global().is_none());
-    telemetry_runtime::capture(&Ping);
-    telemetry_runtime::capture_with("before_init", Properties::new());
+    telemetry_runtime::capture(&PING);
+    telemetry_runtime::capture_with(&BEFORE_INIT, Properties::new());
+    telemetry_runtime::increment(&GLOBAL_CALLS, ["before_init"]);
+    GLOBAL_CALLS.add(["before_init"], 2);
     telemetry_runtime::set_consent(Level::Full);
     telemetry_runtime::persist_consent(Level::Full).unwrap();
     telemetry_runtime::reset_identity().unwrap();
@@ -53,17 +80,33 @@ fn global_lifecycle() {
     assert!(matches!(second, Err(InitError::AlreadyInitialized)));
     assert_eq!(telemetry_runtime::level(), Level::Usage, "a refused init changes nothing");
 
-    telemetry_runtime::capture(&Ping);
-    telemetry_runtime::capture_with("after_init", Properties::new());
+    telemetry_runtime::capture(&PING);
+    telemetry_runtime::capture_with(&AFTER_INIT, Properties::new());
     assert!(telemetry_runtime::flush(SOON));
     assert_eq!(event_names(&memory), ["ping", "after_init"], "nothing from before init");
     assert_eq!(memory.events()[0]["properties"]["typed"], true);
     assert_eq!(telemetry_runtime::stats().sent, 2);
 
+    // Declared counters count on the global client, by either call.
+    telemetry_runtime::increment(&GLOBAL_CALLS, ["free_function"]);
+    GLOBAL_CALLS.add(["counter_method"], 2);
+    GLOBAL_CALLS.increment(["counter_method"]);
+    assert!(telemetry_runtime::flush(SOON));
+    let mut counted: Vec<(String, u64)> = memory
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "global_calls")
+        .map(|e| {
+            (e["properties"]["via"].as_str().unwrap().to_owned(), e["properties"]["count"].as_u64().unwrap())
+        })
+        .collect();
+    counted.sort();
+    assert_eq!(counted, [("counter_method".to_owned(), 3), ("free_function".to_owned(), 1)]);
+
     // The global switch follows set_consent.
     telemetry_runtime::set_consent(Level::Off);
     assert!(!telemetry_runtime::is_enabled());
-    telemetry_runtime::capture_with("while_off", Properties::new());
+    telemetry_runtime::capture_with(&WHILE_OFF, Properties::new());
     telemetry_runtime::set_consent(Level::Usage);
     assert!(telemetry_runtime::is_enabled());
 
@@ -71,8 +114,8 @@ fn global_lifecycle() {
     drop(guard);
     assert!(!telemetry_runtime::is_enabled());
     let stats = telemetry_runtime::stats();
-    telemetry_runtime::capture_with("after_shutdown", Properties::new());
-    telemetry_runtime::capture(&Ping);
+    telemetry_runtime::capture_with(&AFTER_SHUTDOWN, Properties::new());
+    telemetry_runtime::capture(&PING);
     assert!(telemetry_runtime::flush(Duration::from_millis(100)));
     assert_eq!(telemetry_runtime::stats(), stats);
     assert!(!event_names(&memory).iter().any(|n| n == "after_shutdown"));

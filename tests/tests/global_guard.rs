@@ -7,6 +7,11 @@ use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{DropReason, Properties};
 use telemetry_tests::Sandbox;
 
+telemetry_runtime::event! {
+    /// Captured just before the guard is dropped.
+    static AT_EXIT = "at_exit" {}
+}
+
 #[test]
 fn dropping_the_guard_flushes_queued_events() {
     let sandbox = Sandbox::new();
@@ -19,7 +24,7 @@ fn dropping_the_guard_flushes_queued_events() {
         .shutdown_timeout(Duration::from_secs(10));
     let guard = telemetry_runtime::init(config).unwrap();
     for _ in 0..3 {
-        telemetry_runtime::capture_with("at_exit", Properties::new());
+        telemetry_runtime::capture_with(&AT_EXIT, Properties::new());
     }
     drop(guard);
     let stats = telemetry_runtime::stats();

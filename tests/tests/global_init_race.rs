@@ -10,6 +10,11 @@ use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{InitError, Level, Properties};
 use telemetry_tests::{Sandbox, SOON};
 
+telemetry_runtime::event! {
+    /// Captured while consent is off: never sent.
+    static WITHOUT_CONSENT = "without_consent" {}
+}
+
 #[test]
 fn a_refused_concurrent_init_leaves_the_installed_level_alone() {
     let first_sandbox = Sandbox::new();
@@ -49,7 +54,7 @@ fn a_refused_concurrent_init_leaves_the_installed_level_alone() {
     // The installed client's consent is still Off: nothing may be collected.
     assert_eq!(guard.client().consent().level, Level::Off);
     assert!(!telemetry_runtime::is_enabled(), "a refused init switched telemetry on");
-    telemetry_runtime::capture_with("without_consent", Properties::new());
+    telemetry_runtime::capture_with(&WITHOUT_CONSENT, Properties::new());
     assert!(telemetry_runtime::flush(SOON));
     assert!(memory.events().is_empty(), "an event was sent without consent");
 }

@@ -8,11 +8,21 @@ use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{Properties, Telemetry};
 use telemetry_tests::{Sandbox, SOON};
 
+telemetry_runtime::event! {
+    /// Shows which distinct id a client sends.
+    static WHOAMI = "whoami" {}
+}
+
+telemetry_runtime::event! {
+    /// Shows which session id a client sends.
+    static SESSION = "session" {}
+}
+
 /// Captures one event on `telemetry`, flushes, and returns its distinct id
 /// as the sink received it.
 fn next_distinct_id(telemetry: &Telemetry, memory: &MemorySink) -> String {
     memory.clear();
-    telemetry.capture_with("whoami", Properties::new());
+    telemetry.capture_with(&WHOAMI, Properties::new());
     assert!(telemetry.flush(SOON));
     let events = memory.events();
     assert_eq!(events.len(), 1);
@@ -124,7 +134,7 @@ fn session_id_is_sent_and_fixed_for_the_client() {
     let sandbox = Sandbox::new();
     let (telemetry, memory) = client(&sandbox);
     for _ in 0..3 {
-        telemetry.capture_with("session", Properties::new());
+        telemetry.capture_with(&SESSION, Properties::new());
     }
     assert!(telemetry.flush(SOON));
     let session = telemetry.session_id();

@@ -217,9 +217,9 @@ fn hash_is_stable_per_installation_and_differs_across_installations() {
 #[derive(TelemetryEvent)]
 #[telemetry(opt_in)]
 struct CrashReported {
-    /// Where it crashed: a location in this program's own source.
+    /// Where it crashed: a line of this program's own source.
     #[telemetry(public)]
-    location: &'static str,
+    source_line: &'static str,
 }
 
 #[test]
@@ -227,11 +227,11 @@ fn an_opt_in_event_is_sent_only_at_full() {
     for (level, expected) in [(Level::Off, 0), (Level::Usage, 0), (Level::Full, 1)] {
         let dir = tempfile::tempdir().unwrap();
         let client = Client::new(level, dir.path());
-        let sent = client.send(&[CrashReported { location: "src/main.rs:3" }]);
+        let sent = client.send(&[CrashReported { source_line: "src/main.rs:3" }]);
         assert_eq!(sent.len(), expected, "{level:?}");
         if let Some(event) = sent.first() {
             assert_eq!(event["event"], "crash_reported");
-            assert_eq!(event["properties"]["location"], "src/main.rs:3");
+            assert_eq!(event["properties"]["source_line"], "src/main.rs:3");
         }
     }
 }

@@ -13,6 +13,22 @@ use telemetry_runtime::sink::OtlpSink;
 use telemetry_runtime::{Level, Properties, Telemetry, TelemetryEvent};
 use telemetry_tests::{Sandbox, TestServer};
 
+telemetry_runtime::counter! {
+    /// Tool calls, by outcome.
+    static TOOL_CALLS = "tool_calls", labels: [status];
+}
+
+telemetry_runtime::event! {
+    /// An event with a list and a float.
+    static LISTED = "listed" {
+        /// Tags from a fixed set.
+        #[telemetry(public)]
+        tags: Vec<String>,
+        /// A ratio.
+        ratio: f64,
+    }
+}
+
 const SOON: Duration = Duration::from_secs(5);
 
 /// A tool call, for the OTLP test.
@@ -51,7 +67,7 @@ fn events_are_log_records_that_decode_with_the_reference_definitions() {
         secret: "CANARY-otlp-secret-qz".into(),
         query: "CANARY-otlp-query-qz".into(),
     });
-    telemetry.capture_with("listed", Properties::new().with("tags", vec!["a", "b"]).with("ratio", 0.5));
+    telemetry.capture_with(&LISTED, Properties::new().with("tags", vec!["a", "b"]).with("ratio", 0.5));
     assert!(telemetry.flush(SOON));
 
     let requests = server.requests();
@@ -98,9 +114,9 @@ fn counters_are_delta_sums_that_decode_with_the_reference_definitions() {
     let server = TestServer::start();
     let telemetry = client(&sandbox, &server);
     for _ in 0..5 {
-        telemetry.increment("tool_calls", &[("status", "ok")]);
+        telemetry.increment(&TOOL_CALLS, ["ok"]);
     }
-    telemetry.increment("tool_calls", &[("status", "error")]);
+    telemetry.increment(&TOOL_CALLS, ["error"]);
     assert!(telemetry.flush(SOON));
 
     let requests = server.requests();

@@ -11,6 +11,46 @@ use std::time::{Duration, Instant};
 use telemetry_runtime::sink::{Backoff, HttpSink, JsonlSink, MemorySink, PostHogSink};
 use telemetry_runtime::{DropReason, Level, Properties, Telemetry, Value};
 use telemetry_tests::canary::Canary;
+
+telemetry_runtime::event! {
+    /// Sent to an HTTPS endpoint with a self-signed certificate.
+    static OVER_TLS = "over_tls" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent to an HTTPS endpoint that does not speak TLS.
+    static NO_FALLBACK = "no_fallback" {
+        /// A canary that must not travel in plaintext.
+        #[telemetry(public)]
+        v: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Sent with an API key through every failure path.
+    static KEYED = "keyed" {
+        /// The round of the test.
+        round: u8,
+    }
+}
+
+telemetry_runtime::event! {
+    /// An event over the client's size limit.
+    static TOO_BIG = "too_big" {
+        /// Filler text.
+        #[telemetry(public)]
+        blob: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Makes the library write every file it writes.
+    static PRIVATE_FILES = "private_files" {
+        /// Hashed, so that the hashing key is created.
+        #[telemetry(redact = "hash")]
+        h: String,
+    }
+}
 use telemetry_tests::{contains_bytes, logs, Behaviour, RawServer, Sandbox, TestServer, API_KEY, SOON};
 
 /// A PostHog sink for `host` with one quick retry.
@@ -123,7 +163,7 @@ fn a_self_signed_https_endpoint_gets_no_event() {
     let sandbox = Sandbox::new();
     let url = format!("https://127.0.0.1:{}", server.port);
     let telemetry = Telemetry::new(sandbox.config().sink(sink_for(API_KEY, &url))).unwrap();
-    telemetry.capture_with("over_tls", Properties::new());
+    telemetry.capture_with(&OVER_TLS, Properties::new());
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!(stats.sent, 0, "delivered to a server whose certificate nobody vouches for: {stats:?}");
@@ -147,7 +187,7 @@ fn an_https_endpoint_that_does_not_speak_tls_gets_no_plaintext() {
     let sandbox = Sandbox::new();
     let url = format!("https://127.0.0.1:{}", server.port());
     let telemetry = Telemetry::new(sandbox.config().sink(sink_for(API_KEY, &url))).unwrap();
-    telemetry.capture_with("no_fallback", Properties::new().with("v", Value::text(secret.text())));
+    telemetry.capture_with(&NO_FALLBACK, Properties::new().with("v", Value::text(secret.text())));
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped(DropReason::Undeliverable)), (0, 1), "{stats:?}");
@@ -208,8 +248,8 @@ fn the_api_key_and_header_secrets_are_never_logged() {
     let debug_text = format!("{config:?}");
     let telemetry = Telemetry::new(config).unwrap();
     for round in 0..3u8 {
-        telemetry.capture_with("keyed", Properties::new().with("round", round));
-        telemetry.capture_with("too_big", Properties::new().with("blob", Value::text("b".repeat(5000))));
+        telemetry.capture_with(&KEYED, Properties::new().with("round", round));
+        telemetry.capture_with(&TOO_BIG, Properties::new().with("blob", Value::text("b".repeat(5000))));
         assert!(telemetry.flush(SOON));
     }
     assert!(telemetry.shutdown(SOON));
@@ -244,7 +284,7 @@ fn every_file_the_library_writes_is_private() {
     let telemetry =
         Telemetry::new(sandbox.config().sink(memory.clone()).sink(JsonlSink::new(&jsonl))).unwrap();
     // A hashed value makes the runtime create its hashing key too.
-    telemetry.capture_with("private_files", Properties::new().with("h", Value::hashed("x")));
+    telemetry.capture_with(&PRIVATE_FILES, Properties::new().with("h", Value::hashed("x")));
     assert!(telemetry.flush(SOON));
     telemetry.persist_consent(Level::Usage).unwrap();
     let files: Vec<_> = sandbox.files().into_iter().filter(|p| sandbox.path().join(p).is_file()).collect();

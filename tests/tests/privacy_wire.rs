@@ -18,6 +18,15 @@ use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent
 use telemetry_tests::canary::Canary;
 use telemetry_tests::{fast_backoff, logs, posthog_sink, wait_until, Behaviour, Sandbox, TestServer, SOON};
 
+telemetry_runtime::event! {
+    /// An event whose properties are built at run time.
+    static DYNAMIC = "dynamic" {
+        /// A value the code declared public.
+        #[telemetry(public)]
+        ok: String,
+    }
+}
+
 /// A search ran: one field of every classification.
 #[derive(TelemetryEvent)]
 struct SearchRan {
@@ -355,7 +364,7 @@ fn warnings_about_dropped_events_name_the_event_never_the_values() {
         SearchRan { phrase: format!("{}{}", canaries.opt_in.text(), "x".repeat(4000)), ..canaries.search() };
     telemetry.capture(&big);
     // A property built at run time that the code declared public.
-    telemetry.capture_with("dynamic", Properties::new().with("ok", Value::text(canaries.public.text())));
+    telemetry.capture_with(&DYNAMIC, Properties::new().with("ok", Value::text(canaries.public.text())));
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!(

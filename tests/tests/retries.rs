@@ -9,12 +9,77 @@ use telemetry_runtime::sink::PostHogSink;
 use telemetry_runtime::{DropReason, Properties, Stats, Telemetry, Value};
 use telemetry_tests::{fast_backoff, posthog_sink, Behaviour, Request, Sandbox, TestServer, API_KEY, SOON};
 
+telemetry_runtime::event! {
+    /// Delivered through the retry policy.
+    static RETRY_TEST = "retry_test" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Sent to a port where nothing listens.
+    static NOWHERE = "nowhere" {}
+}
+
+telemetry_runtime::event! {
+    /// One of eight events in a batch the server finds too large.
+    static SPLIT_ME = "split_me" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// A small event.
+    static SMALL = "small" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// An event larger than the server accepts.
+    static HUGE = "huge" {
+        /// Filler text.
+        #[telemetry(public)]
+        blob: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// One of four events in a batch that is split.
+    static HALF = "half" {}
+}
+
+telemetry_runtime::event! {
+    /// An event within the size limit.
+    static FITS = "fits" {}
+}
+
+telemetry_runtime::event! {
+    /// An event over the client's size limit.
+    static TOO_BIG = "too_big" {
+        /// Filler text.
+        #[telemetry(public)]
+        blob: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// One of several events spread over size-bounded requests.
+    static BOUNDED = "bounded" {
+        /// Its number.
+        i: u64,
+    }
+}
+
 /// A client sending to `server` with `sink`, `events` captured and flushed.
 fn deliver(server: &TestServer, sink: PostHogSink, events: usize) -> (Stats, Vec<Request>) {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     for i in 0..events {
-        telemetry.capture_with("retry_test", Properties::new().with("i", i));
+        telemetry.capture_with(&RETRY_TEST, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON), "flush gave up");
     (telemetry.stats(), server.requests())
@@ -157,7 +222,7 @@ fn an_unreachable_server_is_retried_then_counted_undeliverable() {
         .timeouts(Duration::from_secs(1), Duration::from_secs(2));
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
-    telemetry.capture_with("nowhere", Properties::new());
+    telemetry.capture_with(&NOWHERE, Properties::new());
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!((stats.retried, stats.failed), (2, 3), "{stats:?}");
@@ -173,7 +238,7 @@ fn a_batch_answered_413_is_split_until_it_fits() {
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     let mut captured = HashSet::new();
     for i in 0..8 {
-        telemetry.capture_with("split_me", Properties::new().with("i", i));
+        telemetry.capture_with(&SPLIT_ME, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON));
     for request in server.requests() {
@@ -200,10 +265,10 @@ fn a_single_event_answered_413_is_dropped_and_the_others_delivered() {
     server.reject_bodies_over(2000);
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-    telemetry.capture_with("small", Properties::new().with("i", 0u8));
-    telemetry.capture_with("huge", Properties::new().with("blob", Value::text("x".repeat(5000))));
-    telemetry.capture_with("small", Properties::new().with("i", 1u8));
-    telemetry.capture_with("small", Properties::new().with("i", 2u8));
+    telemetry.capture_with(&SMALL, Properties::new().with("i", 0u8));
+    telemetry.capture_with(&HUGE, Properties::new().with("blob", Value::text("x".repeat(5000))));
+    telemetry.capture_with(&SMALL, Properties::new().with("i", 1u8));
+    telemetry.capture_with(&SMALL, Properties::new().with("i", 2u8));
     assert!(telemetry.flush(SOON));
 
     let delivered = server.accepted_events();
@@ -231,7 +296,7 @@ fn a_413_batch_split_still_retries_each_half() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     for _ in 0..4 {
-        telemetry.capture_with("half", Properties::new());
+        telemetry.capture_with(&HALF, Properties::new());
     }
     assert!(telemetry.flush(SOON));
     let sizes: Vec<(usize, Option<u16>)> =
@@ -247,8 +312,8 @@ fn events_over_max_event_bytes_are_dropped_before_sending() {
     let sandbox = Sandbox::new();
     let telemetry =
         Telemetry::new(sandbox.config().sink(posthog_sink(&server)).max_event_bytes(1024)).unwrap();
-    telemetry.capture_with("fits", Properties::new());
-    telemetry.capture_with("too_big", Properties::new().with("blob", Value::text("y".repeat(2000))));
+    telemetry.capture_with(&FITS, Properties::new());
+    telemetry.capture_with(&TOO_BIG, Properties::new().with("blob", Value::text("y".repeat(2000))));
     assert!(telemetry.flush(SOON));
     let delivered = server.accepted_events();
     assert_eq!(delivered.len(), 1);
@@ -264,7 +329,7 @@ fn max_request_bytes_splits_a_batch_into_several_requests() {
     let telemetry =
         Telemetry::new(sandbox.config().sink(posthog_sink(&server).max_request_bytes(1500))).unwrap();
     for i in 0..12 {
-        telemetry.capture_with("bounded", Properties::new().with("i", i));
+        telemetry.capture_with(&BOUNDED, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(SOON));
     let requests = server.requests();
@@ -280,7 +345,7 @@ fn request_bodies_never_exceed_max_request_bytes() {
     let memory = telemetry_runtime::sink::MemorySink::new();
     let sandbox = Sandbox::new();
     let probe = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    probe.capture_with("bounded", Properties::new().with("i", 7u8));
+    probe.capture_with(&BOUNDED, Properties::new().with("i", 7u8));
     assert!(probe.flush(SOON));
     let event_len = memory.raw()[0].len();
     let limit = 3 * (event_len + 1);
@@ -289,7 +354,7 @@ fn request_bodies_never_exceed_max_request_bytes() {
     let telemetry =
         Telemetry::new(sandbox.config().sink(posthog_sink(&server).max_request_bytes(limit))).unwrap();
     for _ in 0..6 {
-        telemetry.capture_with("bounded", Properties::new().with("i", 7u8));
+        telemetry.capture_with(&BOUNDED, Properties::new().with("i", 7u8));
     }
     assert!(telemetry.flush(SOON));
     for request in server.requests() {

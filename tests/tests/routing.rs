@@ -11,6 +11,27 @@ const SOON: Duration = Duration::from_secs(5);
 const SECRET: &str = "CANARY-route-secret-qz";
 const QUERY: &str = "CANARY-route-query-qz";
 
+telemetry_runtime::counter! {
+    /// Tool calls, by outcome.
+    static TOOL_CALLS = "tool_calls", labels: [status];
+}
+
+telemetry_runtime::event! {
+    /// An event the filtered sink keeps.
+    static KEPT = "kept" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// An event the filtered sink leaves out.
+    static OTHER = "other" {
+        /// Its number.
+        i: u64,
+    }
+}
+
 /// A run, with every kind of field.
 #[derive(TelemetryEvent)]
 struct RoutedRun {
@@ -34,7 +55,7 @@ fn capture_everything(telemetry: &Telemetry) {
     telemetry.capture(&RoutedRun { steps: 3, query: QUERY.into(), token: SECRET.into() });
     telemetry.capture(&FullOnlyRun { steps: 4 });
     for _ in 0..10 {
-        telemetry.increment("tool_calls", &[("status", "ok")]);
+        telemetry.increment(&TOOL_CALLS, ["ok"]);
     }
     assert!(telemetry.flush(SOON));
 }
@@ -139,14 +160,14 @@ fn a_filtered_sink_still_gets_full_batches_in_order() {
     .unwrap();
     // Hold the worker in a first request so that the next events queue up
     // together, whatever the thread timing.
-    telemetry.capture_with("kept", Properties::new().with("i", 1000u32));
+    telemetry.capture_with(&KEPT, Properties::new().with("i", 1000u32));
     assert!(!telemetry.flush(Duration::ZERO));
     assert!(server.wait_for_requests(1, SOON));
     // One kept event in three: each batch of ten queued events holds only
     // three or four for the filtered sink, which must still get ten at a time.
     for i in 0..95u32 {
-        let name = if i % 3 == 0 { "kept" } else { "other" };
-        telemetry.capture_with(name, Properties::new().with("i", i));
+        let event = if i % 3 == 0 { &KEPT } else { &OTHER };
+        telemetry.capture_with(event, Properties::new().with("i", i));
     }
     gate.open();
     assert!(telemetry.flush(SOON));

@@ -6,7 +6,56 @@ use std::sync::{Arc, Mutex};
 
 use telemetry_runtime::sink::{Batch, JsonlSink, MemorySink, SendContext, Sink, SinkError, StderrSink};
 use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent, Value};
-use telemetry_tests::{Sandbox, SOON};
+use telemetry_tests::canary::Canary;
+use telemetry_tests::{posthog_sink, Sandbox, TestServer, SOON};
+
+telemetry_runtime::event! {
+    /// One line of the JSONL file.
+    static LINE = "line" {
+        /// Its number.
+        i: u64,
+        /// A fixed value with a newline in it.
+        #[telemetry(public)]
+        value: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Sent to a JSONL file that cannot be written.
+    static UNWRITABLE = "unwritable" {}
+}
+
+telemetry_runtime::event! {
+    /// Printed to stderr.
+    static PRINTED = "printed" {
+        /// A fixed text.
+        #[telemetry(public)]
+        k: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Sent to a sink that panics, and to another.
+    static CONTAINED = "contained" {
+        /// The round of the test.
+        round: u8,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Sent once the sink stopped panicking.
+    static LATER = "later" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent to a sink that reports a partial drop.
+    static PARTIAL = "partial" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent alone to a sink that fails.
+    static ALONE = "alone" {}
+}
 
 #[test]
 fn jsonl_sink_writes_one_private_json_object_per_line() {
@@ -15,10 +64,10 @@ fn jsonl_sink_writes_one_private_json_object_per_line() {
     let telemetry = Telemetry::new(sandbox.config().sink(JsonlSink::new(&path))).unwrap();
     assert!(!path.exists(), "created on first delivery, not at init");
     for i in 0..5u8 {
-        telemetry.capture_with("line", Properties::new().with("i", i).with("text", "a\nb"));
+        telemetry.capture_with(&LINE, Properties::new().with("i", i).with("value", "a\nb"));
     }
     assert!(telemetry.flush(SOON));
-    telemetry.capture_with("line", Properties::new().with("i", 5u8));
+    telemetry.capture_with(&LINE, Properties::new().with("i", 5u8));
     assert!(telemetry.flush(SOON));
 
     let text = std::fs::read_to_string(&path).unwrap();
@@ -47,7 +96,7 @@ fn jsonl_sink_that_cannot_write_counts_a_sink_error() {
     let path = sandbox.path().join("blocker/events.jsonl");
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(JsonlSink::new(path)).sink(memory.clone())).unwrap();
-    telemetry.capture_with("unwritable", Properties::new());
+    telemetry.capture_with(&UNWRITABLE, Properties::new());
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!(stats.dropped(DropReason::SinkError), 1);
@@ -58,7 +107,7 @@ fn jsonl_sink_that_cannot_write_counts_a_sink_error() {
 fn stderr_sink_prints_without_failing() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(StderrSink::new())).unwrap();
-    telemetry.capture_with("printed", Properties::new().with("k", "v"));
+    telemetry.capture_with(&PRINTED, Properties::new().with("k", "v"));
     assert!(telemetry.flush(SOON));
     assert_eq!(telemetry.stats().sent, 1);
     assert_eq!(telemetry.sink_names(), ["stderr"]);
@@ -97,7 +146,7 @@ fn a_panicking_sink_is_contained_and_counted() {
     // Two batches meet the panic; the host's calls return normally.
     for round in 0..2u8 {
         for _ in 0..3 {
-            telemetry.capture_with("contained", Properties::new().with("round", round));
+            telemetry.capture_with(&CONTAINED, Properties::new().with("round", round));
         }
         assert!(telemetry.flush(SOON), "flush returns although the sink panicked");
     }
@@ -107,7 +156,7 @@ fn a_panicking_sink_is_contained_and_counted() {
     assert_eq!(memory.events().len(), 6, "the other sink got every batch");
 
     // The worker survived: later batches reach both sinks.
-    telemetry.capture_with("later", Properties::new());
+    telemetry.capture_with(&LATER, Properties::new());
     assert!(telemetry.flush(SOON));
     assert_eq!(calls.load(SeqCst), 3);
     assert_eq!(*received.lock().unwrap(), ["later"]);
@@ -139,41 +188,31 @@ fn custom_sink_outcomes_are_counted() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(PartialSink)).unwrap();
     for _ in 0..3 {
-        telemetry.capture_with("partial", Properties::new());
+        telemetry.capture_with(&PARTIAL, Properties::new());
     }
     assert!(telemetry.flush(SOON));
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped(DropReason::Rejected)), (2, 1), "{stats:?}");
-    telemetry.capture_with("alone", Properties::new());
+    telemetry.capture_with(&ALONE, Properties::new());
     assert!(telemetry.flush(SOON));
     assert_eq!(telemetry.stats().dropped(DropReason::Undeliverable), 1);
 }
 
-/// A typed event written by hand the way the derive writes it: `args` is
-/// `opt_in` (Full only).
+/// A command ran: `args` is `opt_in` (Full only).
+#[derive(TelemetryEvent)]
 struct CommandRun {
+    /// The subcommand, from a fixed list.
+    #[telemetry(public)]
     command: &'static str,
+    /// The user's arguments: only with full consent.
+    #[telemetry(opt_in)]
     args: Vec<String>,
 }
 
-impl TelemetryEvent for CommandRun {
-    const NAME: &'static str = "command_run";
-    fn write_properties(&self, level: Level, out: &mut Properties) {
-        out.insert("command", self.command);
-        if level >= Level::Full {
-            out.insert("args", Value::List(self.args.iter().cloned().map(Value::text).collect()));
-        }
-    }
-}
-
 /// An event sent only with full consent.
-struct Diagnostics;
-
-impl TelemetryEvent for Diagnostics {
-    const NAME: &'static str = "diagnostics";
-    const MIN_LEVEL: Level = Level::Full;
-    fn write_properties(&self, _: Level, _: &mut Properties) {}
-}
+#[derive(TelemetryEvent)]
+#[telemetry(opt_in)]
+struct Diagnostics {}
 
 #[test]
 fn typed_events_follow_the_level_in_force() {
@@ -183,7 +222,7 @@ fn typed_events_follow_the_level_in_force() {
     let event = CommandRun { command: "build", args: vec!["--release".into()] };
 
     telemetry.capture(&event);
-    telemetry.capture(&Diagnostics);
+    telemetry.capture(&Diagnostics {});
     assert!(telemetry.flush(SOON));
     let events = memory.events();
     assert_eq!(events.len(), 1, "the Full-only event is not captured at Usage");
@@ -194,7 +233,7 @@ fn typed_events_follow_the_level_in_force() {
     memory.clear();
     telemetry.set_consent(Level::Full);
     telemetry.capture(&event);
-    telemetry.capture(&Diagnostics);
+    telemetry.capture(&Diagnostics {});
     assert!(telemetry.flush(SOON));
     let events = memory.events();
     assert_eq!(events.len(), 2);
@@ -202,48 +241,155 @@ fn typed_events_follow_the_level_in_force() {
     assert_eq!(events[1]["event"], "diagnostics");
 }
 
-#[test]
-fn invalid_event_names_are_dropped_and_counted() {
-    let sandbox = Sandbox::new();
-    let memory = MemorySink::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture_with("", Properties::new());
-    telemetry.capture_with("$pageview", Properties::new());
-    telemetry.capture_with("x".repeat(201), Properties::new());
-    telemetry.capture_with("fine", Properties::new());
-    assert!(telemetry.flush(SOON));
-    assert_eq!(memory.events().len(), 1);
-    let stats = telemetry.stats();
-    assert_eq!((stats.captured, stats.dropped(DropReason::Invalid)), (1, 3));
-}
-
-/// An event whose `write_properties` captures another event on the same
-/// client: the nested capture must not disturb the outer one's properties
-/// (each capture packs into its thread's buffer, taken and put back).
-struct Nesting<'a> {
-    telemetry: &'a Telemetry,
-    depth: u32,
-}
-
-impl TelemetryEvent for Nesting<'_> {
-    const NAME: &'static str = "nesting";
-    fn write_properties(&self, _: Level, out: &mut Properties) {
-        out.insert("before", self.depth);
-        if self.depth > 0 {
-            self.telemetry.capture(&Nesting { telemetry: self.telemetry, depth: self.depth - 1 });
-        }
-        out.insert("after", Value::text(format!("depth {}", self.depth)));
+telemetry_runtime::event! {
+    /// An event with two declared properties.
+    static DECLARED = "declared" {
+        /// A number.
+        entries: u64,
+        /// From a fixed set of reasons.
+        #[telemetry(public)]
+        reason: String,
     }
 }
 
 #[test]
-fn a_capture_inside_write_properties_keeps_both_events_whole() {
+fn undeclared_and_mistyped_properties_are_left_out_and_counted() {
+    install_host_logger();
+    let server = TestServer::start();
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    let undeclared = Canary::new("undeclared");
+    let text_in_number = Canary::new("text_in_number");
+    // Any number fits a number; a property the declaration does not name
+    // is left out, the event is sent.
+    telemetry.capture_with(
+        &DECLARED,
+        Properties::new()
+            .with("entries", 3u8)
+            .with("reason", "full")
+            .with("undeclared_note", Value::text(undeclared.text())),
+    );
+    // Text where a number is declared, a number and a list where text is:
+    // left out, each of them.
+    telemetry.capture_with(
+        &DECLARED,
+        Properties::new().with("entries", Value::text(text_in_number.text())).with("reason", 7u8),
+    );
+    telemetry.capture_with(&DECLARED, Properties::new().with("entries", -2.5).with("reason", vec!["a", "b"]));
+    assert!(telemetry.flush(SOON));
+
+    let events = server.accepted_events();
+    assert_eq!(events.len(), 3, "the events themselves are sent");
+    assert!(events.iter().all(|e| e["event"] == "declared"));
+    assert_eq!(events[0]["properties"]["entries"], 3);
+    assert_eq!(events[0]["properties"]["reason"], "full");
+    for (i, event) in events.iter().enumerate() {
+        let properties = event["properties"].as_object().unwrap();
+        assert!(!properties.contains_key("undeclared_note"), "event {i}: {properties:?}");
+        if i > 0 {
+            assert!(
+                !properties.contains_key("reason"),
+                "event {i}: a mistyped value was sent: {properties:?}"
+            );
+        }
+    }
+    assert!(!events[1]["properties"].as_object().unwrap().contains_key("entries"));
+    assert_eq!(events[2]["properties"]["entries"], -2.5, "any number fits a number");
+    assert!(!undeclared.found_in(&server.raw_bytes().concat()), "an undeclared value went on the wire");
+    assert!(!text_in_number.found_in(&server.raw_bytes().concat()), "text in a number went on the wire");
+    let stats = telemetry.stats();
+    assert_eq!((stats.captured, stats.sent), (3, 3), "{stats:?}");
+    assert_eq!(stats.dropped(DropReason::Undeclared), 4, "one per property left out: {stats:?}");
+    assert_eq!(stats.dropped(DropReason::Invalid), 0, "{stats:?}");
+
+    // The log names the property, never its value.
+    let messages = host_log();
+    assert!(
+        messages.iter().any(|m| m.contains("\"undeclared_note\"") && m.contains("\"declared\"")),
+        "{messages:?}"
+    );
+    assert!(messages.iter().any(|m| m.contains("\"entries\"") && m.contains("another type")), "{messages:?}");
+    for message in &messages {
+        assert!(!undeclared.found_in_text(message) && !text_in_number.found_in_text(message), "{message}");
+    }
+}
+
+telemetry_runtime::event! {
+    /// An event captured while another capture is in progress.
+    static NESTING = "nesting" {
+        /// Its depth.
+        before: u64,
+        /// Its depth, as text.
+        #[telemetry(public)]
+        after: String,
+    }
+}
+
+/// The host's logger for this test binary: it keeps every message, and
+/// forwards the warning about the property `nested_capture` as a telemetry
+/// event of its own, on the client in [`FORWARD_TO`]. Events cannot run
+/// code while they are captured (every event is declared or derived), but
+/// the host's logger can: that warning is logged in the middle of the
+/// capture that carries the property, after the properties before it were
+/// written into the thread's buffer and before the ones after it.
+struct HostLogger;
+
+static HOST_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static FORWARD_TO: Mutex<Option<Telemetry>> = Mutex::new(None);
+
+impl log::Log for HostLogger {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let message = record.args().to_string();
+        let forward = message.contains("\"nested_capture\"");
+        HOST_LOG.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+        let client = FORWARD_TO.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let (true, Some(client)) = (forward, client) {
+            // With an undeclared property of its own: its warning is logged
+            // while the outer capture is still logging (no lock held there).
+            client.capture_with(&NESTING, nesting(0).with("inner_undeclared", true));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn install_host_logger() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&HostLogger).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+}
+
+fn host_log() -> Vec<String> {
+    HOST_LOG.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// The properties of [`NESTING`] at `depth`; above 0, with the undeclared
+/// property `nested_capture` between the two declared ones.
+fn nesting(depth: u64) -> Properties {
+    let mut properties = Properties::new().with("before", depth);
+    if depth > 0 {
+        properties.insert("nested_capture", true);
+    }
+    properties.with("after", Value::text(format!("depth {depth}")))
+}
+
+#[test]
+fn a_capture_inside_a_capture_keeps_both_events_whole() {
+    install_host_logger();
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture(&Nesting { telemetry: &telemetry, depth: 3 });
+    *FORWARD_TO.lock().unwrap() = Some(telemetry.clone());
+    telemetry.capture_with(&NESTING, nesting(1));
+    *FORWARD_TO.lock().unwrap() = None;
     // And the thread's buffer still works normally afterwards.
-    telemetry.capture(&Nesting { telemetry: &telemetry, depth: 0 });
+    telemetry.capture_with(&NESTING, nesting(0));
     assert!(telemetry.flush(SOON));
     let seen: Vec<(u64, String)> = memory
         .events()
@@ -253,7 +399,7 @@ fn a_capture_inside_write_properties_keeps_both_events_whole() {
             (p["before"].as_u64().unwrap(), p["after"].as_str().unwrap().to_owned())
         })
         .collect();
-    // Inner events are queued first: they finish their capture first.
-    let expected: Vec<(u64, String)> = [0, 1, 2, 3, 0].iter().map(|&d| (d, format!("depth {d}"))).collect();
+    // The inner event is queued first: it finishes its capture first.
+    let expected: Vec<(u64, String)> = [0, 1, 0].iter().map(|&d| (d, format!("depth {d}"))).collect();
     assert_eq!(seen, expected);
 }

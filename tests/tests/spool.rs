@@ -6,6 +6,27 @@ use std::time::Duration;
 use telemetry_runtime::{Level, Properties, Telemetry};
 use telemetry_tests::{posthog_sink, wait_until, Sandbox, TestServer};
 
+telemetry_runtime::event! {
+    /// Captured while the endpoint is down.
+    static DURING_OUTAGE = "during_outage" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+telemetry_runtime::event! {
+    /// Refused by the endpoint for good.
+    static REFUSED = "refused" {}
+}
+
+telemetry_runtime::event! {
+    /// One of many events that fill the spool.
+    static FILLER = "filler" {
+        /// Its number.
+        i: u64,
+    }
+}
+
 fn spool_files(sandbox: &Sandbox) -> usize {
     std::fs::read_dir(sandbox.cache_dir().join("telemetry_spool")).map(|d| d.count()).unwrap_or(0)
 }
@@ -20,7 +41,7 @@ fn an_outage_is_bridged_by_the_spool_within_one_run() {
     )
     .unwrap();
     for i in 0..5u32 {
-        telemetry.capture_with("during_outage", Properties::new().with("i", i));
+        telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(Duration::from_secs(5)), "the retries run out quickly");
     assert_eq!(spool_files(&sandbox), 1, "the undeliverable batch stays on disk");
@@ -49,7 +70,7 @@ fn rejected_batches_are_not_kept() {
     let server = TestServer::start();
     server.set_default(telemetry_tests::Behaviour::Status(400));
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).spool(true)).unwrap();
-    telemetry.capture_with("refused", Properties::new());
+    telemetry.capture_with(&REFUSED, Properties::new());
     assert!(telemetry.flush(Duration::from_secs(5)));
     assert_eq!(spool_files(&sandbox), 0, "a batch the server refuses for good is not retried later");
 }
@@ -70,7 +91,7 @@ fn the_spool_is_bounded() {
     )
     .unwrap();
     for i in 0..100u32 {
-        telemetry.capture_with("filler", Properties::new().with("i", i));
+        telemetry.capture_with(&FILLER, Properties::new().with("i", i));
     }
     assert!(telemetry.flush(Duration::from_secs(30)));
     let dir = sandbox.cache_dir().join("telemetry_spool");

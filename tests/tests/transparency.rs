@@ -5,13 +5,25 @@ use std::thread;
 use std::time::Duration;
 
 use telemetry_runtime::sink::MemorySink;
-use telemetry_runtime::{Catalog, ConsentSource, EventSchema, Level, Telemetry};
+use telemetry_runtime::{Catalog, ConsentSource, Level, Telemetry};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
 
 const SOON: Duration = Duration::from_secs(5);
 
-static RUN: EventSchema = EventSchema::undocumented("run", Level::Usage);
-static STEP: EventSchema = EventSchema::undocumented("step", Level::Usage);
+telemetry_runtime::event! {
+    /// A run: an event of the first catalog.
+    static RUN = "run" {}
+}
+
+telemetry_runtime::event! {
+    /// A step: the event a later version adds to the catalog.
+    static STEP = "step" {}
+}
+
+telemetry_runtime::counter! {
+    /// Tool calls, by outcome.
+    static TOOL_CALLS = "tool_calls", labels: [status];
+}
 
 fn client_with_catalog(sandbox: &Sandbox, server: &TestServer, catalog: Catalog) -> Telemetry {
     Telemetry::new(
@@ -29,25 +41,25 @@ fn client_with_catalog(sandbox: &Sandbox, server: &TestServer, catalog: Catalog)
 fn the_notice_returns_when_the_catalog_gains_an_event() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let first = client_with_catalog(&sandbox, &server, Catalog::of(vec![&RUN]));
+    let first = client_with_catalog(&sandbox, &server, Catalog::of(vec![RUN.schema()]));
     assert_eq!(first.consent().source, ConsentSource::NoticePending);
     assert!(!first.is_enabled());
-    first.capture_with("run", Default::default());
+    first.capture_with(&RUN, Default::default());
     assert!(first.flush(SOON));
 
-    let second = client_with_catalog(&sandbox, &server, Catalog::of(vec![&RUN]));
+    let second = client_with_catalog(&sandbox, &server, Catalog::of(vec![RUN.schema()]));
     assert_eq!((second.level(), second.consent().source), (Level::Usage, ConsentSource::Default));
-    second.capture_with("run", Default::default());
+    second.capture_with(&RUN, Default::default());
     assert!(second.flush(SOON));
     assert_eq!(server.accepted_events().len(), 1, "only the second run sends");
 
-    let grown = client_with_catalog(&sandbox, &server, Catalog::of(vec![&RUN, &STEP]));
+    let grown = client_with_catalog(&sandbox, &server, Catalog::of(vec![RUN.schema(), STEP.schema()]));
     assert_eq!(grown.consent().source, ConsentSource::NoticePending, "a new event needs a new notice");
-    grown.capture_with("step", Default::default());
+    grown.capture_with(&STEP, Default::default());
     assert!(grown.flush(SOON));
     assert_eq!(server.accepted_events().len(), 1, "nothing sent in the run that showed the notice again");
 
-    let shrunk = client_with_catalog(&sandbox, &server, Catalog::of(vec![&STEP]));
+    let shrunk = client_with_catalog(&sandbox, &server, Catalog::of(vec![STEP.schema()]));
     assert_eq!(shrunk.consent().source, ConsentSource::Default, "a smaller catalog needs no notice");
 }
 
@@ -92,7 +104,7 @@ fn counters_aggregate_across_threads_into_one_event_per_series() {
             thread::spawn(move || {
                 for i in 0..1000 {
                     let status = if (i + t) % 10 == 0 { "error" } else { "ok" };
-                    client.increment("tool_calls", &[("status", status)]);
+                    client.increment(&TOOL_CALLS, [status]);
                 }
             })
         })
@@ -113,7 +125,7 @@ fn counters_aggregate_across_threads_into_one_event_per_series() {
     assert!(events.iter().all(|e| e["event"] == "tool_calls"));
 
     // Counted again after a flush: a new interval starts from zero.
-    client.increment("tool_calls", &[("status", "ok")]);
+    client.increment(&TOOL_CALLS, ["ok"]);
     assert!(client.flush(SOON));
     assert_eq!(memory.events().last().unwrap()["properties"]["count"], 1);
 }
@@ -123,7 +135,7 @@ fn counters_count_nothing_when_off() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let client = Telemetry::new(sandbox.config().consent(Level::Off).sink(memory.clone())).unwrap();
-    client.increment("tool_calls", &[("status", "ok")]);
+    client.increment(&TOOL_CALLS, ["ok"]);
     assert!(client.flush(SOON));
     assert!(memory.events().is_empty());
     assert!(sandbox.files().is_empty());
@@ -136,7 +148,7 @@ fn debug_mode_replaces_every_sink_and_sends_nothing() {
     let client = Telemetry::new(sandbox.config().debug(true).sink(posthog_sink(&server))).unwrap();
     assert!(client.is_debug());
     assert_eq!(client.sink_names(), ["stderr"]);
-    client.capture_with("run", Default::default());
+    client.capture_with(&RUN, Default::default());
     assert!(client.flush(SOON));
     assert_eq!(client.stats().sent, 1, "printed");
     assert_eq!(server.connections(), 0);
@@ -153,9 +165,10 @@ fn every_event_carries_the_catalog_digest() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let client =
-        Telemetry::new(sandbox.config().catalog(Catalog::of(vec![&RUN])).sink(memory.clone())).unwrap();
-    client.capture_with("run", Default::default());
+        Telemetry::new(sandbox.config().catalog(Catalog::of(vec![RUN.schema()])).sink(memory.clone()))
+            .unwrap();
+    client.capture_with(&RUN, Default::default());
     assert!(client.flush(SOON));
-    assert_eq!(client.catalog_digest(), Catalog::of(vec![&RUN]).digest());
+    assert_eq!(client.catalog_digest(), Catalog::of(vec![RUN.schema()]).digest());
     assert_eq!(memory.events()[0]["properties"]["$catalog_digest"], client.catalog_digest());
 }

@@ -10,6 +10,87 @@ use telemetry_runtime::sink::HttpSink;
 use telemetry_runtime::{Properties, Telemetry, Value, LIB_NAME, LIB_VERSION};
 use telemetry_tests::{is_rfc3339_utc, posthog_sink, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
 
+telemetry_runtime::event! {
+    /// A command ran: one property of each kind of value.
+    static COMMAND_RUN = "command_run" {
+        /// The subcommand, from a fixed list.
+        #[telemetry(public)]
+        command: String,
+        /// Whether it worked.
+        ok: bool,
+        /// A number.
+        count: u64,
+        /// A float.
+        ratio: f64,
+        /// Absent here.
+        missing: Option<u32>,
+        /// Not a number here.
+        nan: f64,
+        /// Tags from a fixed set.
+        #[telemetry(public)]
+        tags: Vec<String>,
+        /// The target triple's architecture.
+        #[telemetry(public)]
+        target: String,
+    }
+}
+
+telemetry_runtime::event! {
+    /// The second event of the batch.
+    static SECOND_EVENT = "second_event" {}
+}
+
+telemetry_runtime::event! {
+    /// An event.
+    static E = "e" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent to the generic HTTP sink.
+    static GENERIC = "generic" {
+        /// A number.
+        n: u8,
+    }
+}
+
+telemetry_runtime::event! {
+    /// One of the events that fill a batch.
+    static SIZED = "sized" {}
+}
+
+telemetry_runtime::event! {
+    /// Holds the worker in a first request.
+    static WARM_UP = "warm_up" {}
+}
+
+telemetry_runtime::event! {
+    /// One of the events queued behind the first request.
+    static QUEUED = "queued" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent when the flush interval ends.
+    static TICKED = "ticked" {}
+}
+
+telemetry_runtime::event! {
+    /// The one event of a flush.
+    static ONE = "one" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent to several sinks.
+    static FAN_OUT = "fan_out" {}
+}
+
+telemetry_runtime::event! {
+    /// A command that was retried.
+    static RETRIED_COMMAND = "retried_command" {
+        /// Which attempt.
+        attempt: u8,
+    }
+}
+
 fn keys(value: &Json) -> Vec<&str> {
     let mut keys: Vec<&str> = value.as_object().expect("a JSON object").keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -22,7 +103,7 @@ fn posthog_batch_request_is_exactly_what_the_capture_api_expects() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     telemetry.capture_with(
-        "command_run",
+        &COMMAND_RUN,
         Properties::new()
             .with("command", "build")
             .with("ok", true)
@@ -33,7 +114,7 @@ fn posthog_batch_request_is_exactly_what_the_capture_api_expects() {
             .with("tags", vec!["a", "b"])
             .with("target", Value::text(String::from("x86_64"))),
     );
-    telemetry.capture_with("second_event", Properties::new());
+    telemetry.capture_with(&SECOND_EVENT, Properties::new());
     assert!(telemetry.flush(SOON));
 
     let requests = server.requests();
@@ -110,7 +191,7 @@ fn posthog_host_with_a_trailing_slash_still_posts_to_batch() {
         .unwrap();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
-    telemetry.capture_with("e", Properties::new());
+    telemetry.capture_with(&E, Properties::new());
     assert!(telemetry.flush(SOON));
     assert_eq!(server.requests()[0].path, "/batch/");
 }
@@ -126,7 +207,7 @@ fn generic_http_sink_sends_sent_at_and_batch_with_custom_headers() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     for _ in 0..3 {
-        telemetry.capture_with("generic", Properties::new().with("n", 1u8));
+        telemetry.capture_with(&GENERIC, Properties::new().with("n", 1u8));
     }
     assert!(telemetry.flush(SOON));
 
@@ -156,13 +237,13 @@ fn a_full_batch_leaves_without_flush_and_a_partial_one_waits() {
     )
     .unwrap();
     for _ in 0..10 {
-        telemetry.capture_with("sized", Properties::new());
+        telemetry.capture_with(&SIZED, Properties::new());
     }
     assert!(server.wait_for_requests(1, SOON), "a full batch is sent without flush or interval");
     assert_eq!(server.requests()[0].events().len(), 10);
 
     for _ in 0..5 {
-        telemetry.capture_with("sized", Properties::new());
+        telemetry.capture_with(&SIZED, Properties::new());
     }
     // The interval is two minutes away: five events stay queued.
     assert!(!server.wait_for_requests(2, Duration::from_millis(300)));
@@ -188,11 +269,11 @@ fn queued_events_go_in_requests_of_up_to_the_max_batch_size() {
     .unwrap();
     // Hold the worker in a first request so the next 45 events queue up
     // together, whatever the thread timing.
-    telemetry.capture_with("warm_up", Properties::new());
+    telemetry.capture_with(&WARM_UP, Properties::new());
     assert!(!telemetry.flush(Duration::ZERO));
     assert!(server.wait_for_requests(1, SOON));
     for _ in 0..45 {
-        telemetry.capture_with("queued", Properties::new());
+        telemetry.capture_with(&QUEUED, Properties::new());
     }
     gate.open();
     assert!(telemetry.flush(SOON));
@@ -214,7 +295,7 @@ fn events_leave_after_the_flush_interval_without_a_flush() {
     )
     .unwrap();
     for _ in 0..3 {
-        telemetry.capture_with("ticked", Properties::new());
+        telemetry.capture_with(&TICKED, Properties::new());
     }
     assert!(server.wait_for_accepted_events(3, SOON), "the interval sends a partial batch");
     assert_eq!(server.accepted_uuids().iter().collect::<HashSet<_>>().len(), 3);
@@ -226,7 +307,7 @@ fn an_empty_flush_sends_nothing() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     assert!(telemetry.flush(SOON), "nothing captured: flushed at once");
-    telemetry.capture_with("one", Properties::new());
+    telemetry.capture_with(&ONE, Properties::new());
     assert!(telemetry.flush(SOON));
     assert!(telemetry.flush(SOON));
     assert_eq!(server.requests().len(), 1, "a flush with nothing queued sends no request");
@@ -240,7 +321,7 @@ fn several_sinks_each_get_every_event() {
     let telemetry =
         Telemetry::new(sandbox.config().sink(posthog_sink(&server)).sink(memory.clone())).unwrap();
     assert_eq!(telemetry.sink_names().len(), 2);
-    telemetry.capture_with("fan_out", Properties::new());
+    telemetry.capture_with(&FAN_OUT, Properties::new());
     assert!(telemetry.flush(SOON));
     let over_http = server.accepted_events();
     assert_eq!(over_http.len(), 1);
@@ -255,7 +336,7 @@ fn redirects_are_not_followed() {
     server.script([Behaviour::StatusWithHeaders(307, vec![("Location", "/elsewhere/")])]);
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-    telemetry.capture_with("e", Properties::new());
+    telemetry.capture_with(&E, Properties::new());
     assert!(telemetry.flush(SOON));
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/batch/"], "telemetry is never re-sent to a place the config did not name");
@@ -269,7 +350,7 @@ fn a_property_set_twice_is_sent_once_with_the_last_value() {
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
     let mut properties = Properties::new().with("attempt", 1u8);
     properties.insert("attempt", 2u8);
-    telemetry.capture_with("retried_command", properties);
+    telemetry.capture_with(&RETRIED_COMMAND, properties);
     assert!(telemetry.flush(SOON));
     let raw = &memory.raw()[0];
     // JSON parsers disagree on duplicate keys (first wins, last wins, error).

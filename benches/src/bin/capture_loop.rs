@@ -20,7 +20,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use telemetry_benches::{CountingSink, EventData, TaskFinished, LARGE_QUEUE};
+use telemetry_benches::{CountingSink, EventData, TaskFinished, LARGE_QUEUE, TASK_FINISHED};
 use telemetry_runtime::Telemetry;
 
 #[inline(never)]
@@ -30,7 +30,7 @@ fn capture_typed(client: &Telemetry, event: &TaskFinished) {
 
 #[inline(never)]
 fn capture_dynamic(client: &Telemetry, data: &EventData) {
-    client.capture_with("task_finished", data.properties());
+    client.capture_with(&TASK_FINISHED, data.properties());
 }
 
 #[inline(never)]

@@ -1,15 +1,15 @@
 // An unsupported type without a classification is
 // reported as unsupported.
 //
-// Expected: "`PathBuf` cannot be a telemetry property" (the PropertyValue
-// message, with the list of supported types and `skip`) at `PathBuf`, and
-// the same for the map.
+// Expected: "`Instant` cannot be sent without a classification" at
+// `Instant`, and the same for the map (a path would be free text: see
+// privacy_bytes_unclassified.rs).
 use telemetry_runtime::TelemetryEvent;
 
 /// A project was opened.
 #[derive(TelemetryEvent)]
 struct ProjectOpened {
-    manifest: std::path::PathBuf,
+    started: std::time::Instant,
     features: std::collections::HashMap<String, String>,
 }
 

@@ -29,6 +29,7 @@ struct ToolCalled<'a> {
     ratio: f64,
     ok: bool,
     elapsed: Duration,
+    #[telemetry(reason = "a random id drawn per request, linked to nothing")]
     request_id: Uuid,
     transport: Transport,
     fallback: Option<Transport>,

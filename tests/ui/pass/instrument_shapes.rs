@@ -73,15 +73,15 @@ async fn fetch_async(n: u32) -> Result<u32, Box<dyn std::error::Error>> {
     Ok(parsed + n)
 }
 
-#[requires_telemetry(instrument, args(timeout, limit, id, mode, attempt))]
+#[requires_telemetry(instrument, args(timeout, limit, build, mode, attempt))]
 fn public_kinds(
     timeout: Duration,
     limit: Option<u32>,
-    id: Uuid,
+    build: Uuid,
     mode: Option<Mode>,
     attempt: u8,
 ) -> Result<u8, std::io::Error> {
-    let _ = (timeout, limit, id, mode);
+    let _ = (timeout, limit, build, mode);
     Ok(attempt + 1)
 }
 

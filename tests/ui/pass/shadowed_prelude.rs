@@ -42,7 +42,7 @@ enum Mode {
 struct Hostile<'a, T> {
     count: T,
     maybe: ::core::option::Option<u32>,
-    list: ::std::vec::Vec<u8>,
+    list: ::std::vec::Vec<u32>,
     mode: Mode,
     #[telemetry(public)]
     name: &'a str,

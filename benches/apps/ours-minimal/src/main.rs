@@ -8,7 +8,7 @@ use telemetry_runtime::{sink::PostHogSink, Config, Level, TelemetryEvent};
 #[derive(TelemetryEvent)]
 struct Started {
     /// Number of arguments.
-    args: usize,
+    num_args: usize,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .default_level(Level::Off)
             .sink(PostHogSink::new("phc_minimal")?),
     )?;
-    telemetry_runtime::capture(&Started { args: std::env::args().count() });
+    telemetry_runtime::capture(&Started { num_args: std::env::args().count() });
     telemetry_runtime::flush(Duration::from_secs(1));
     Ok(())
 }

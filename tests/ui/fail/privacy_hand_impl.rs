@@ -1,0 +1,24 @@
+// The classification traits are sealed: implementing them by hand (to
+// send a wrapped String as public, or an event outside the catalog) does
+// not compile.
+use telemetry_runtime::{Level, Properties, PropertyValue, PublicByDefault, TelemetryEvent, Value};
+
+struct Wrapper(String);
+
+impl PropertyValue for Wrapper {
+    const KIND: telemetry_runtime::ValueKind = telemetry_runtime::ValueKind::Number;
+    fn to_value(&self) -> Value {
+        Value::text(self.0.clone())
+    }
+}
+
+impl PublicByDefault for Wrapper {}
+
+struct Sneaky;
+
+impl TelemetryEvent for Sneaky {
+    const NAME: &'static str = "sneaky";
+    fn write_properties(&self, _: Level, _: &mut Properties) {}
+}
+
+fn main() {}
