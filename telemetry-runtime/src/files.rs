@@ -59,6 +59,20 @@ fn write_new(path: &Path, contents: &[u8], sync: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Reads a small file the library wrote, refusing (with `InvalidData`) one
+/// larger than `max` bytes: the file is on the user's disk, where anything
+/// may have replaced it, and it is read whole into memory.
+pub(crate) fn read_capped(path: &Path, max: u64) -> io::Result<String> {
+    use std::io::Read;
+    let file = fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(max.saturating_add(1)).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("larger than {max} bytes")));
+    }
+    Ok(text)
+}
+
 /// Deletes a file; a file that is already gone is not an error.
 pub(crate) fn remove_if_present(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
@@ -83,6 +97,18 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "three");
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn capped_reads_refuse_what_is_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        fs::write(&path, "12345").unwrap();
+        assert_eq!(read_capped(&path, 5).unwrap(), "12345");
+        assert_eq!(read_capped(&path, 4).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(read_capped(&path, u64::MAX).unwrap(), "12345");
+        let missing = read_capped(&dir.path().join("missing"), 5).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 
     #[cfg(unix)]

@@ -2,7 +2,6 @@
 //! directory, read lazily by the worker thread (never at init, never on the
 //! caller's thread).
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -15,6 +14,8 @@ use crate::files::{self, Existing};
 pub(crate) const ID_FILE: &str = "telemetry_user_id";
 /// File name of the secret key for `redact = "hash"` values, beside the id.
 const HASH_KEY_FILE: &str = "telemetry_hash_key";
+/// A larger id file is not one of ours (a UUID is 36 bytes): it is not read.
+const MAX_ID_FILE_BYTES: u64 = 4096;
 
 /// The distinct id events carry, and the installation's hashing key. Both
 /// are loaded on first use.
@@ -109,7 +110,7 @@ fn load_or_create(path: Option<&Path>) -> String {
 /// `Ok(None)` when there is no file yet; `Err` with a message when the file
 /// exists but cannot be used.
 fn read_id(path: &Path) -> Result<Option<String>, String> {
-    match fs::read_to_string(path) {
+    match files::read_capped(path, MAX_ID_FILE_BYTES) {
         Ok(text) => match Uuid::parse_str(text.trim()) {
             Ok(id) if !id.is_nil() => Ok(Some(id.to_string())),
             _ => Err(format!("The telemetry id file {} is corrupt", path.display())),
@@ -122,6 +123,7 @@ fn read_id(path: &Path) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn created_once_then_reused() {

@@ -364,6 +364,28 @@ pub fn stats() -> Stats {
     GLOBAL.get().map(Telemetry::stats).unwrap_or_default()
 }
 
+/// What the fuzz targets in `fuzz/` call: parsers of values that come
+/// from outside the program. Built only with `--cfg fuzzing` (cargo-fuzz
+/// sets it); not public API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzzing {
+    use std::time::{Duration, SystemTime};
+
+    /// The longest wait a `Retry-After` is read as.
+    pub const MAX_RETRY_AFTER: Duration = crate::sink::MAX_RETRY_AFTER;
+
+    /// A `Retry-After` header value as a wait from `now`.
+    pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+        crate::sink::parse_retry_after(value, now)
+    }
+
+    /// An HTTP date, as the HTTP sinks read one.
+    pub fn parse_http_date(value: &str) -> Option<SystemTime> {
+        crate::sink::parse_http_date(value)
+    }
+}
+
 /// The README's examples compile and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

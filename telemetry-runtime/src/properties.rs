@@ -95,9 +95,10 @@ impl Properties {
         Properties::default()
     }
 
-    /// An empty list with room for about `n` typical properties.
+    /// An empty list with room for about `n` typical properties (at most
+    /// 1,024 are reserved ahead: the list still grows past them).
     pub fn with_capacity(n: usize) -> Properties {
-        Properties::from_buffer(Vec::with_capacity(n * 24))
+        Properties::from_buffer(Vec::with_capacity(n.min(1024) * 24))
     }
 
     /// An empty list that writes into `buffer` (emptied first), so that a

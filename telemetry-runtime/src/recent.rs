@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use crate::files;
 use crate::sink::Batch;
 
+/// A record file larger than this is not read back (it is not one this
+/// library wrote with a sane limit): the record starts over.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
+
 pub(crate) struct Recent {
     path: Option<PathBuf>,
     capacity: usize,
@@ -30,7 +34,7 @@ impl Recent {
             return;
         }
         let events = self.events.get_or_insert_with(|| {
-            std::fs::read_to_string(path)
+            files::read_capped(path, MAX_RECORD_BYTES)
                 .map(|text| text.lines().map(|line| line.as_bytes().to_vec()).collect())
                 .unwrap_or_default()
         });

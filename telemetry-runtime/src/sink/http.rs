@@ -9,11 +9,22 @@ use super::retry::Backoff;
 use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
 use crate::stats::DropReason;
-use crate::time::{parse_http_date, rfc3339};
+use crate::time::rfc3339;
 
 /// Bodies above this many bytes are compressed by default: smaller ones
 /// gain little and cost CPU.
 pub(crate) const DEFAULT_GZIP_ABOVE: usize = 4 * 1024;
+
+/// The longest wait a `Retry-After` is read as, whatever it says (up to
+/// `u64::MAX` seconds, or a date in the year 9999): a day. The backoff
+/// policy gives up on anything over its own limit (60 s by default) anyway;
+/// the cap is there so that no arithmetic on a server's number can overflow.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest timeout of one phase of a request: a day. ureq adds each
+/// timeout to the current `Instant`, which panics on overflow, so a
+/// configured `Duration::MAX` is clamped to this.
+pub(crate) const MAX_PHASE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Builds a request body from the events of one request and `sent_at`.
 pub(crate) type BodyFn<'a> = &'a dyn for<'e> Fn(&'e [EncodedEvent], &str) -> Body<'e>;
@@ -122,7 +133,8 @@ impl Transport {
     }
 
     fn agent(&mut self) -> &ureq::Agent {
-        let (connect, phase) = (self.connect_timeout, self.request_timeout);
+        let connect = self.connect_timeout.min(MAX_PHASE_TIMEOUT);
+        let phase = self.request_timeout.min(MAX_PHASE_TIMEOUT);
         self.agent.get_or_insert_with(|| {
             // Each phase has its own limit rather than one global deadline:
             // with a global deadline ureq resolves the host on a new thread
@@ -167,7 +179,7 @@ impl Transport {
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
+                    .and_then(|value| parse_retry_after(value, SystemTime::now()));
                 // Reading the (small) body lets the connection be reused.
                 let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
                 classify(status, after)
@@ -348,14 +360,25 @@ fn classify(status: u16, after: Option<Duration>) -> Attempt {
     }
 }
 
-/// `Retry-After` is either seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
+/// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP
+/// date (RFC 9110 section 10.2.3; read by the `httpdate` crate, which takes
+/// the three date forms the RFC allows and refuses years past 9999). A date
+/// in the past means no wait; any wait is at most [`MAX_RETRY_AFTER`].
+/// Anything else is `None`: the backoff alone decides.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = parse_http_date(value)?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // Digits beyond what a u64 holds are still a (very long) wait.
+        value.parse::<u64>().map_or(Duration::MAX, Duration::from_secs)
+    } else {
+        parse_http_date(value)?.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// An HTTP date in any of its three forms, between 1970 and 9999.
+pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(value).ok()
 }
 
 /// Checks that `url` is an absolute http(s) URL.
@@ -409,6 +432,8 @@ impl HttpSink {
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). The host name is resolved on the worker thread with the
     /// system's own lookup timeouts, so a slow DNS delays telemetry only.
+    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
+    /// is taken as a day.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpSink {
         self.transport.connect_timeout = connect;
         self.transport.request_timeout = request;
@@ -545,9 +570,34 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon"), None);
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO));
+        // The other two forms RFC 9110 asks recipients to accept.
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now), Some(Duration::ZERO));
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06 08:49:37
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", at), Some(Duration::from_secs(30)));
+        for bad in ["soon", "", "-1", "1.5", "+", "Sun, 06 Nov 1994 08:49:37 UTC"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_capped_whatever_the_server_says() {
+        let now = SystemTime::now();
+        for huge in
+            ["18446744073709551615", "99999999999999999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"]
+        {
+            assert_eq!(parse_retry_after(huge, now), Some(MAX_RETRY_AFTER), "{huge:?}");
+        }
+        // A year the date forms cannot hold is no date at all.
+        assert_eq!(parse_retry_after("Sun, 06 Nov 300000000000 08:49:37 GMT", now), None);
+        // Whatever it read, a wait can be added to the clock.
+        for value in ["18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            let wait = parse_retry_after(value, std::time::UNIX_EPOCH).unwrap();
+            assert!(std::time::Instant::now().checked_add(wait).is_some());
+        }
     }
 
     #[test]

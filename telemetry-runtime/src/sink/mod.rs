@@ -32,6 +32,9 @@ pub use posthog::{PostHogSink, EU_HOST, US_HOST};
 pub use retry::Backoff;
 pub use stderr::StderrSink;
 
+#[cfg(fuzzing)]
+pub(crate) use http::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
+
 /// A destination for batches of events.
 ///
 /// Implement it to send events somewhere the library does not know. `send`

@@ -113,6 +113,8 @@ impl OtlpSink {
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). The host name is resolved on the worker thread with the
     /// system's own lookup timeouts, so a slow DNS delays telemetry only.
+    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
+    /// is taken as a day.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> OtlpSink {
         self.transport.connect_timeout = connect;
         self.transport.request_timeout = request;
