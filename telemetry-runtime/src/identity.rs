@@ -142,6 +142,32 @@ mod tests {
     }
 
     #[test]
+    fn identities_created_at_once_agree_on_one_whole_id() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(ID_FILE);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let ids: Vec<String> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        Identity::new(Some(path), None).distinct_id()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|thread| thread.join().unwrap())
+                .collect();
+            let file = fs::read_to_string(&path).unwrap();
+            assert!(Uuid::parse_str(&file).is_ok(), "{file:?}");
+            assert!(ids.iter().all(|id| *id == file), "{ids:?} against {file:?}");
+            // No temporary file is left behind.
+            assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
+    }
+
+    #[test]
     fn corrupt_file_gives_per_process_ids_and_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(ID_FILE);
