@@ -135,10 +135,13 @@ fuzz_target!(|input: Input| {
         }
     }
     telemetry.capture_with(input.name.clone(), properties);
-    assert!(telemetry.flush(Duration::from_secs(30)), "the worker is stuck");
+    let delivered = telemetry.flush(Duration::from_secs(30));
 
     let raw = memory.raw();
     let valid_name = !input.name.is_empty() && input.name.len() <= 200 && !input.name.starts_with('$');
+    // `flush` is true when all was delivered: false for the invalid name it
+    // dropped, or when the worker is stuck.
+    assert_eq!(delivered, valid_name, "flush returned {delivered} for {:?}", input.name);
     if !valid_name {
         assert!(raw.is_empty(), "an invalid name was sent: {:?}", input.name);
         assert_eq!(telemetry.stats().dropped(DropReason::Invalid), invalid_before + 1);

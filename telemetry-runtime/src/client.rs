@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,6 +93,9 @@ pub(crate) struct Inner {
     pub(crate) routes: Vec<Route>,
     worker_started: AtomicBool,
     shut_down: AtomicBool,
+    /// Events given up on, for every reason, when the last flush returned:
+    /// a flush is complete only when no more were given up on since.
+    dropped_at_flush: AtomicU64,
     pub(crate) aggregates: Aggregates,
     catalog: Catalog,
     pub(crate) catalog_digest: String,
@@ -190,6 +193,7 @@ impl Telemetry {
             sinks: Mutex::new(Some(sinks)),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            dropped_at_flush: AtomicU64::new(0),
             aggregates: Aggregates::default(),
             catalog_digest: catalog.digest(),
             catalog,
@@ -418,12 +422,32 @@ impl Telemetry {
     }
 
     /// Delivers everything captured so far, waiting at most `timeout`.
-    /// Returns whether it all was handled in time.
+    ///
+    /// Returns `true` only when all of it was delivered: the worker finished
+    /// within `timeout`, and no event was given up on, for any reason, since
+    /// the previous flush returned (or the client started). `false` means
+    /// that something was not delivered, or not yet: the deadline came
+    /// first (what is queued is still sent later), or events were dropped
+    /// (refused by the endpoint, retries exhausted, too large, the queue
+    /// full, consent lowered, ...); [`stats`](Telemetry::stats) says how
+    /// many and why.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry};
+    /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(MemorySink::new()))?;
+    /// use std::time::Duration;
+    /// telemetry.capture_with("ok", Properties::new());
+    /// assert!(telemetry.flush(Duration::from_secs(5)));
+    /// telemetry.capture_with("$reserved", Properties::new()); // invalid: dropped
+    /// assert!(!telemetry.flush(Duration::from_secs(5)));
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
-        if !self.inner.worker_started.load(Relaxed) {
-            return true;
-        }
-        self.inner.queue.flush(deadline_after(timeout))
+        let finished =
+            !self.inner.worker_started.load(Relaxed) || self.inner.queue.flush(deadline_after(timeout));
+        let dropped = self.inner.counters.dropped_total();
+        let before = self.inner.dropped_at_flush.swap(dropped, Relaxed);
+        finished && dropped == before
     }
 
     /// Stops the client: later calls do nothing; what is queued is delivered

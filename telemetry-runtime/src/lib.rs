@@ -350,6 +350,7 @@ pub fn reset_identity() -> io::Result<()> {
 }
 
 /// Delivers what the global client has queued, waiting at most `timeout`.
+/// Returns whether all of it was delivered; see [`Telemetry::flush`].
 pub fn flush(timeout: Duration) -> bool {
     GLOBAL.get().is_none_or(|client| client.flush(timeout))
 }

@@ -82,6 +82,11 @@ impl Counters {
         self.dropped[reason.index()].fetch_add(n as u64, Relaxed);
     }
 
+    /// Events given up on so far, for every reason.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|n| n.load(Relaxed)).sum()
+    }
+
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             captured: self.captured.load(Relaxed),

@@ -17,8 +17,11 @@ struct StepDone {
 
 fn deliver(telemetry: &Telemetry) -> Stats {
     telemetry.capture(&StepDone { step: 1 });
-    assert!(telemetry.flush(SOON), "flush gave up");
-    telemetry.stats()
+    let delivered = telemetry.flush(SOON);
+    let stats = telemetry.stats();
+    // `flush` says whether everything was delivered.
+    assert_eq!(delivered, stats.dropped_total() == 0, "{stats:?}");
+    stats
 }
 
 #[test]

@@ -83,7 +83,9 @@ fn check(name: &str, relative: &str, write: impl Fn(&Sandbox)) {
 fn deliver_once(config: Config) -> Telemetry {
     let telemetry = Telemetry::new(config.flush_interval(Duration::from_secs(120))).unwrap();
     telemetry.capture(&task());
-    assert!(telemetry.flush(SOON));
+    let delivered = telemetry.flush(SOON);
+    let stats = telemetry.stats();
+    assert_eq!(delivered, stats.dropped_total() == 0, "{stats:?}");
     telemetry
 }
 

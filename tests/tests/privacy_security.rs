@@ -124,7 +124,7 @@ fn a_self_signed_https_endpoint_gets_no_event() {
     let url = format!("https://127.0.0.1:{}", server.port);
     let telemetry = Telemetry::new(sandbox.config().sink(sink_for(API_KEY, &url))).unwrap();
     telemetry.capture_with("over_tls", Properties::new());
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!(stats.sent, 0, "delivered to a server whose certificate nobody vouches for: {stats:?}");
     assert_eq!(stats.dropped(DropReason::Undeliverable), 1, "{stats:?}");
@@ -148,7 +148,7 @@ fn an_https_endpoint_that_does_not_speak_tls_gets_no_plaintext() {
     let url = format!("https://127.0.0.1:{}", server.port());
     let telemetry = Telemetry::new(sandbox.config().sink(sink_for(API_KEY, &url))).unwrap();
     telemetry.capture_with("no_fallback", Properties::new().with("v", Value::text(secret.text())));
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped(DropReason::Undeliverable)), (0, 1), "{stats:?}");
     let received = server.received();
@@ -210,7 +210,7 @@ fn the_api_key_and_header_secrets_are_never_logged() {
     for round in 0..3u8 {
         telemetry.capture_with("keyed", Properties::new().with("round", round));
         telemetry.capture_with("too_big", Properties::new().with("blob", Value::text("b".repeat(5000))));
-        assert!(telemetry.flush(SOON));
+        assert!(!telemetry.flush(SOON), "events were given up on");
     }
     assert!(telemetry.shutdown(SOON));
     let stats = telemetry.stats();

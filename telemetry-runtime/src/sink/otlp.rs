@@ -16,6 +16,10 @@ use crate::encode::{LIB_NAME, LIB_VERSION};
 /// attributes are its properties, and each counter a monotonic delta sum
 /// (`POST {endpoint}/v1/metrics`). Retries like the other HTTP sinks.
 ///
+/// OTLP's integers are 64-bit signed: an unsigned value above `i64::MAX`
+/// is sent as a `stringValue` of its decimal digits (exact, where a double
+/// would round it), and a counter's sum is capped at `i64::MAX`.
+///
 /// ```
 /// use telemetry_runtime::sink::OtlpSink;
 /// let sink = OtlpSink::new("http://localhost:4318")?.header("Authorization", "Bearer 123");
@@ -32,7 +36,9 @@ use crate::encode::{LIB_NAME, LIB_VERSION};
 #[derive(Clone)]
 pub struct OtlpSink {
     logs_url: String,
-    metrics_url: String,
+    /// `None`: only a logs endpoint was configured; counters are sent as
+    /// log records there.
+    metrics_url: Option<String>,
     transport: Transport,
 }
 
@@ -43,7 +49,7 @@ impl OtlpSink {
         check_url(endpoint)?;
         Ok(OtlpSink {
             logs_url: signal_url(endpoint, "logs"),
-            metrics_url: signal_url(endpoint, "metrics"),
+            metrics_url: Some(signal_url(endpoint, "metrics")),
             transport: Transport::new(),
         })
     }
@@ -55,11 +61,15 @@ impl OtlpSink {
     }
 
     /// A sink configured by the standard variables read through `lookup`:
-    /// `OTEL_SDK_DISABLED=true` gives `None`; the endpoint is
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL), or the per-signal
-    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` / `..._METRICS_ENDPOINT` (full
-    /// URLs), and `None` when none is set; `OTEL_EXPORTER_OTLP_HEADERS`
-    /// (`key=value,...`, values percent-encoded) adds request headers.
+    /// `OTEL_SDK_DISABLED=true` gives `None`. Each signal's endpoint is its
+    /// own variable, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or
+    /// `..._METRICS_ENDPOINT`, used as is (a full URL, as the OpenTelemetry
+    /// specification says), or else `OTEL_EXPORTER_OTLP_ENDPOINT` (a base
+    /// URL) with `/v1/logs` or `/v1/metrics` appended. Events need a logs
+    /// endpoint: without one the result is `None`. With a logs endpoint but
+    /// none for metrics, counters go to the logs endpoint as log records.
+    /// `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`, values percent-encoded)
+    /// adds request headers.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSink>, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -70,14 +80,20 @@ impl OtlpSink {
             Some(url) => Some(url),
             None => base.as_deref().map(|b| signal_url(b, signal)),
         };
-        let (Some(logs_url), Some(metrics_url)) = (
-            signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs"),
-            signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics"),
-        ) else {
+        let metrics_url = signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics");
+        let Some(logs_url) = signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs") else {
+            if metrics_url.is_some() {
+                log::warn!(
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set without a logs endpoint: \
+                     events are sent as OTLP logs, so no OTLP sink is configured."
+                );
+            }
             return Ok(None);
         };
         check_url(&logs_url)?;
-        check_url(&metrics_url)?;
+        if let Some(url) = &metrics_url {
+            check_url(url)?;
+        }
         if let Some(protocol) = var("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|p| p != "http/json") {
             log::warn!("OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: this exporter sends http/json.");
         }
@@ -126,9 +142,10 @@ impl OtlpSink {
         &self.logs_url
     }
 
-    /// Where counters go.
-    pub fn metrics_url(&self) -> &str {
-        &self.metrics_url
+    /// Where counters go as metrics; `None` when only a logs endpoint was
+    /// configured, and counters go there as log records.
+    pub fn metrics_url(&self) -> Option<&str> {
+        self.metrics_url.as_deref()
     }
 }
 
@@ -138,16 +155,16 @@ impl Sink for OtlpSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let as_metrics = |event: &EncodedEvent| event.is_counter() && self.metrics_url.is_some();
         let (counters, events): (Vec<EncodedEvent>, Vec<EncodedEvent>) =
-            batch.events().iter().cloned().partition(EncodedEvent::is_counter);
+            batch.events().iter().cloned().partition(as_metrics);
         if !events.is_empty() {
             let logs_url = self.logs_url.clone();
             self.transport.send_batch(&logs_url, &Batch { events }, cx, &|events, _| {
                 Body::Bytes(logs_body(events).into_bytes())
             });
         }
-        if !counters.is_empty() {
-            let metrics_url = self.metrics_url.clone();
+        if let (false, Some(metrics_url)) = (counters.is_empty(), self.metrics_url.clone()) {
             self.transport.send_batch(&metrics_url, &Batch { events: counters }, cx, &|events, _| {
                 Body::Bytes(metrics_body(events).into_bytes())
             });
@@ -211,11 +228,14 @@ fn any_value(value: &Json) -> Option<Json> {
     Some(match value {
         Json::Null => return None,
         Json::Bool(b) => json!({ "boolValue": b }),
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             // 64-bit integers are strings in OTLP's JSON mapping.
-            (Some(i), _) => json!({ "intValue": i.to_string() }),
-            (None, Some(f)) => json!({ "doubleValue": f }),
-            (None, None) => return None,
+            (Some(i), _, _) => json!({ "intValue": i.to_string() }),
+            // Above i64::MAX: OTLP has no unsigned integer, and a double
+            // would round it. Its exact digits, as text.
+            (None, Some(u), _) => json!({ "stringValue": u.to_string() }),
+            (None, None, Some(f)) => json!({ "doubleValue": f }),
+            (None, None, None) => return None,
         },
         Json::String(s) => json!({ "stringValue": s }),
         Json::Array(items) => {
@@ -301,7 +321,8 @@ fn metrics_body(events: &[EncodedEvent]) -> String {
                 Some(Json::Object(properties)) => properties.clone(),
                 _ => Map::new(),
             };
-            let count = properties.get("count").and_then(Json::as_u64).unwrap_or(0);
+            // `asInt` is an int64: a sum past it is sent as its largest value.
+            let count = properties.get("count").and_then(Json::as_u64).unwrap_or(0).min(i64::MAX as u64);
             let labels: Vec<Json> = properties
                 .iter()
                 .filter(|(key, _)| *key != "count" && !key.starts_with('$'))
@@ -347,7 +368,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (sink.logs_url(), sink.metrics_url()),
-            ("http://c:4318/v1/logs", "http://c:4318/v1/metrics")
+            ("http://c:4318/v1/logs", Some("http://c:4318/v1/metrics"))
         );
         let sink = OtlpSink::from_env_with(env(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
@@ -357,7 +378,16 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(sink.logs_url(), "http://logs:9000/ingest");
+        assert_eq!(sink.metrics_url(), Some("http://c:4318/v1/metrics"));
         assert!(sink.transport.headers.contains(&("b".to_owned(), "x,y=".to_owned())));
+        // A signal's own variable alone is enough, and is used as is.
+        let sink =
+            OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/in")]))
+                .unwrap()
+                .expect("a sink from the logs endpoint alone");
+        assert_eq!((sink.logs_url(), sink.metrics_url()), ("http://logs:9000/in", None));
+        let metrics_only = env(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9000/in")]);
+        assert!(OtlpSink::from_env_with(metrics_only).unwrap().is_none());
         let disabled =
             env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SDK_DISABLED", "TRUE")]);
         assert!(OtlpSink::from_env_with(disabled).unwrap().is_none());
@@ -370,6 +400,8 @@ mod tests {
     #[test]
     fn values_map_to_any_value() {
         assert_eq!(any_value(&json!(3)), Some(json!({ "intValue": "3" })));
+        assert_eq!(any_value(&json!(i64::MIN)), Some(json!({ "intValue": i64::MIN.to_string() })));
+        assert_eq!(any_value(&json!(u64::MAX)), Some(json!({ "stringValue": "18446744073709551615" })));
         assert_eq!(any_value(&json!(1.5)), Some(json!({ "doubleValue": 1.5 })));
         assert_eq!(
             any_value(&json!(["a", null])),
