@@ -452,7 +452,11 @@ impl Telemetry {
 
     /// Stops the client: later calls do nothing; what is queued is delivered
     /// if that can be done within `timeout`. Returns whether the worker
-    /// finished in time; if not, it is left to end with the process.
+    /// finished in time; if not, it is left to end with the process, and
+    /// every event it had not delivered (still queued, or in a request the
+    /// endpoint has not answered) is counted as dropped for
+    /// [`DropReason::Shutdown`], with one warning that gives their number
+    /// and the deadline. The counters are final from then on.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         if self.inner.shut_down.swap(true, Relaxed) {
             return true;
@@ -474,7 +478,20 @@ impl Telemetry {
             self.inner.counters.dropped(DropReason::Shutdown, stranded);
             return true;
         }
-        self.inner.queue.stop(deadline)
+        if self.inner.queue.stop(deadline) {
+            return true;
+        }
+        // The worker is still in a request: whatever it holds, and what is
+        // queued behind it, ends with the process. Say so, and count it.
+        let lost = self.inner.counters.settle(DropReason::Shutdown);
+        self.inner.queue.clear();
+        if lost > 0 {
+            log::warn!(
+                "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
+                 {lost} events not delivered."
+            );
+        }
+        false
     }
 
     /// The configured shutdown deadline.

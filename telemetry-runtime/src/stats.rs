@@ -1,6 +1,6 @@
 //! Counters the application can read: what was captured, sent and lost.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 /// Why events were given up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,7 +18,8 @@ pub enum DropReason {
     Rejected,
     /// Retries ran out, or the endpoint stayed unreachable.
     Undeliverable,
-    /// Shutdown's deadline came before the event could be delivered.
+    /// Shutdown's deadline came before the event could be delivered: it
+    /// was still queued, or in a request the endpoint had not answered.
     Shutdown,
     /// A sink failed in another way (a file that cannot be written, a panic).
     SinkError,
@@ -63,23 +64,54 @@ pub(crate) struct Counters {
     failed: AtomicU64,
     retried: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    /// Set when shutdown gave up on a worker that was still delivering:
+    /// what it had not settled was counted then, and the counters are
+    /// final (a late answer must not count those events twice).
+    settled: AtomicBool,
 }
 
 impl Counters {
     pub(crate) fn captured(&self) {
-        self.captured.fetch_add(1, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.captured.fetch_add(1, Relaxed);
+        }
     }
     pub(crate) fn sent(&self, n: usize) {
-        self.sent.fetch_add(n as u64, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.sent.fetch_add(n as u64, Relaxed);
+        }
     }
     pub(crate) fn failed(&self) {
-        self.failed.fetch_add(1, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.failed.fetch_add(1, Relaxed);
+        }
     }
     pub(crate) fn retried(&self) {
-        self.retried.fetch_add(1, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.retried.fetch_add(1, Relaxed);
+        }
     }
     pub(crate) fn dropped(&self, reason: DropReason, n: usize) {
-        self.dropped[reason.index()].fetch_add(n as u64, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.dropped[reason.index()].fetch_add(n as u64, Relaxed);
+        }
+    }
+
+    /// Freezes the counters, counting every captured event that is neither
+    /// sent nor dropped yet as dropped for `reason`; returns how many.
+    ///
+    /// Exact with one sink (the invariant of [`Stats`]); with several, `sent`
+    /// counts (event, sink) pairs and the result is a lower bound.
+    pub(crate) fn settle(&self, reason: DropReason) -> u64 {
+        if self.settled.swap(true, SeqCst) {
+            return 0;
+        }
+        let stats = self.snapshot();
+        let refused = stats.dropped(DropReason::QueueFull) + stats.dropped(DropReason::Invalid);
+        let accounted = stats.sent.saturating_add(stats.dropped_total().saturating_sub(refused));
+        let unsettled = stats.captured.saturating_sub(accounted);
+        self.dropped[reason.index()].fetch_add(unsettled, Relaxed);
+        unsettled
     }
 
     /// Events given up on so far, for every reason.
