@@ -226,14 +226,15 @@ impl Transport {
             Err(Failure::TooLarge(None)) => {
                 let event = &events[0];
                 log::warn!(
-                    "Telemetry event {:?} ({} bytes) is too large for {url}: dropped.",
+                    "Telemetry event {:?} ({} bytes) is too large for {}: dropped.",
                     event.name(),
-                    event.json_bytes().len()
+                    event.json_bytes().len(),
+                    shown_url(url)
                 );
                 cx.dropped(DropReason::Oversized, 1);
             }
             Err(Failure::Drop(reason, why, remaining)) => {
-                log::warn!("Telemetry: {remaining} events not delivered to {url}: {why}");
+                log::warn!("Telemetry: {remaining} events not delivered to {}: {why}", shown_url(url));
                 cx.dropped(reason, remaining);
             }
         }
@@ -381,6 +382,21 @@ pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(value).ok()
 }
 
+/// `url` as logs and sink names show it: scheme, host, port and path, never
+/// a user name, password or query, where a secret may be written.
+pub(crate) fn shown_url(url: &str) -> String {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else { return "(an invalid URL)".to_owned() };
+    let mut shown = format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.host().unwrap_or_default());
+    if let Some(port) = uri.port_u16() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(uri.path());
+    if uri.query().is_some() {
+        shown.push_str("?(query not shown)");
+    }
+    shown
+}
+
 /// Checks that `url` is an absolute http(s) URL.
 pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
     let uri: ureq::http::Uri = url.parse().map_err(|e| ConfigError::new(format!("URL {url:?}: {e}")))?;
@@ -394,16 +410,26 @@ pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
 /// `{"sent_at": "...", "batch": [event, ...]}`, each event in the shape
 /// PostHog uses. Retries like [`PostHogSink`](super::PostHogSink).
 ///
+/// An API key can travel in a header or in the body. In the body
+/// ([`body_field`](HttpSink::body_field), as PostHog reads `api_key`) it
+/// stays out of every log line; a header value is never logged by this
+/// library, but the HTTP client prints every header at its trace level
+/// (see the README's Security section).
+///
 /// ```
 /// use telemetry_runtime::sink::HttpSink;
 /// let sink = HttpSink::new("https://telemetry.example.com/v1/events")?
-///     .header("Authorization", "Bearer 123");
+///     .body_field("api_key", "key-123");
 /// assert!(HttpSink::new("ftp://example.com").is_err());
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct HttpSink {
     url: String,
+    /// The URL without what may hold a secret, for logs and status.
+    name: String,
+    /// `"name":value,` for each field added to the body.
+    fields: String,
     transport: Transport,
 }
 
@@ -412,13 +438,35 @@ impl HttpSink {
     pub fn new(url: impl Into<String>) -> Result<HttpSink, ConfigError> {
         let url = url.into();
         check_url(&url)?;
-        Ok(HttpSink { url, transport: Transport::new() })
+        Ok(HttpSink { name: shown_url(&url), url, fields: String::new(), transport: Transport::new() })
     }
 
-    /// Adds a request header (for example an authorization token). Header
-    /// values are never logged.
+    /// Adds a request header (for example an authorization token). This
+    /// library never logs header values; the HTTP client (ureq) prints them
+    /// in its own trace-level output, which only the host program's logger
+    /// configuration can keep out: for a secret, prefer
+    /// [`body_field`](HttpSink::body_field).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpSink {
         self.transport.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a top-level text field to every request body, before `sent_at`
+    /// and `batch`: for an API key the endpoint reads from the body, the way
+    /// PostHog reads `api_key`. Unlike a header or the URL, the body is never
+    /// written to any log, at any level (ureq logs request heads only).
+    ///
+    /// ```
+    /// # use telemetry_runtime::sink::HttpSink;
+    /// // POST {"api_key":"key-123","sent_at":"...","batch":[...]}
+    /// let sink = HttpSink::new("https://telemetry.example.com/v1/events")?.body_field("api_key", "key-123");
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn body_field(mut self, name: &str, value: &str) -> HttpSink {
+        // Strings always serialize.
+        let name = serde_json::to_string(name).unwrap_or_default();
+        let value = serde_json::to_string(value).unwrap_or_default();
+        self.fields.push_str(&format!("{name}:{value},"));
         self
     }
 
@@ -458,12 +506,13 @@ impl HttpSink {
 
 impl Sink for HttpSink {
     fn name(&self) -> &str {
-        &self.url
+        &self.name
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let fields = &self.fields;
         let body = body_fn(|events, sent_at| {
-            let head = format!("{{\"sent_at\":\"{sent_at}\",\"batch\":[").into_bytes();
+            let head = format!("{{{fields}\"sent_at\":\"{sent_at}\",\"batch\":[").into_bytes();
             Body::Batch { head, events, tail: b"]}" }
         });
         self.transport.send_batch(&self.url, batch, cx, &body);
@@ -598,6 +647,17 @@ mod tests {
             let wait = parse_retry_after(value, std::time::UNIX_EPOCH).unwrap();
             assert!(std::time::Instant::now().checked_add(wait).is_some());
         }
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials_or_query() {
+        assert_eq!(
+            shown_url("https://user:pw@h.example:8443/v1/e?api_key=s3cret"),
+            "https://h.example:8443/v1/e?(query not shown)"
+        );
+        assert_eq!(shown_url("http://127.0.0.1:9/batch/"), "http://127.0.0.1:9/batch/");
+        let sink = HttpSink::new("https://h.example/in?token=s3cret").unwrap();
+        assert!(!sink.name().contains("s3cret"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value as Json};
 
-use super::http::{check_url, Body, Transport};
+use super::http::{check_url, shown_url, Body, Transport};
 use super::retry::Backoff;
 use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
@@ -36,6 +36,8 @@ use crate::encode::{LIB_NAME, LIB_VERSION};
 #[derive(Clone)]
 pub struct OtlpSink {
     logs_url: String,
+    /// The logs URL without what may hold a secret, for logs and status.
+    name: String,
     /// `None`: only a logs endpoint was configured; counters are sent as
     /// log records there.
     metrics_url: Option<String>,
@@ -48,6 +50,7 @@ impl OtlpSink {
     pub fn new(endpoint: &str) -> Result<OtlpSink, ConfigError> {
         check_url(endpoint)?;
         Ok(OtlpSink {
+            name: shown_url(&signal_url(endpoint, "logs")),
             logs_url: signal_url(endpoint, "logs"),
             metrics_url: Some(signal_url(endpoint, "metrics")),
             transport: Transport::new(),
@@ -97,7 +100,8 @@ impl OtlpSink {
         if let Some(protocol) = var("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|p| p != "http/json") {
             log::warn!("OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: this exporter sends http/json.");
         }
-        let mut sink = OtlpSink { logs_url, metrics_url, transport: Transport::new() };
+        let mut sink =
+            OtlpSink { name: shown_url(&logs_url), logs_url, metrics_url, transport: Transport::new() };
         if let Some(headers) = var("OTEL_EXPORTER_OTLP_HEADERS") {
             for (name, value) in parse_headers(&headers)? {
                 sink = sink.header(name, value);
@@ -106,7 +110,9 @@ impl OtlpSink {
         Ok(Some(sink))
     }
 
-    /// Adds a request header (never logged).
+    /// Adds a request header. This library never logs header values; the
+    /// HTTP client (ureq) prints them in its trace-level output (see the
+    /// README's Security section).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> OtlpSink {
         self.transport.headers.push((name.into(), value.into()));
         self
@@ -151,7 +157,7 @@ impl OtlpSink {
 
 impl Sink for OtlpSink {
     fn name(&self) -> &str {
-        &self.logs_url
+        &self.name
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
