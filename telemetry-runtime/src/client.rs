@@ -238,8 +238,15 @@ impl Telemetry {
     }
 
     /// Makes an explicit choice for this run (not saved), outranking every
-    /// other source. Takes effect for the next capture; lowering it drops
-    /// queued events that the new level does not allow.
+    /// other source. Takes effect for the next capture. Lowering it takes
+    /// effect for what was captured before too: once this returns, no byte
+    /// carrying data above `level` leaves the process. Queued events the new
+    /// level does not allow, events waiting to be retried, and a request
+    /// whose body has not been written yet are checked against it (the
+    /// check runs just before the body's first byte is written), and what
+    /// no longer qualifies is dropped and counted as
+    /// [`DropReason::ConsentWithdrawn`]. At `Off`, counts taken by
+    /// [`increment`](Telemetry::increment) are discarded too.
     pub fn set_consent(&self, level: Level) {
         *lock(&self.inner.resolver.explicit) = Some(level);
         self.inner.apply(self.inner.resolver.resolve());
@@ -574,10 +581,15 @@ impl Inner {
             self.gate.store(Level::Off as u8, Relaxed);
         }
         if consent.level == Level::Off {
-            // Nothing captured before the user said no may leave the process.
+            // Nothing captured before the user said no may leave the process:
+            // neither queued events nor counts (counters are usage data).
             let n = self.queue.clear();
             self.counters.dropped(DropReason::ConsentWithdrawn, n);
+            drop(self.aggregates.drain());
         }
+        // A worker waiting to retry checks its batch against the new level
+        // now, not when its wait ends.
+        self.queue.consent_changed();
         log_decision(&consent, &self.resolver.env_vars[0].name);
         *lock(&self.consent) = consent;
     }

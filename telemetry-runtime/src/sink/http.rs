@@ -3,11 +3,14 @@
 //! large.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::io::{self, Read};
 use std::time::{Duration, SystemTime};
 
 use super::retry::Backoff;
 use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
+use crate::queue::Waited;
 use crate::stats::DropReason;
 use crate::time::rfc3339;
 
@@ -105,7 +108,13 @@ pub(crate) struct Transport {
 /// What one request came to.
 enum Attempt {
     Delivered,
-    Retry { after: Option<Duration>, why: String },
+    /// Consent was lowered (or shutdown's deadline passed) after the body
+    /// was built: the request was cut off before its first body byte.
+    Withheld,
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
     Rejected(u16),
     TooLarge,
 }
@@ -157,7 +166,11 @@ impl Transport {
         })
     }
 
-    fn post(&mut self, url: &str, body: Body<'_>) -> Attempt {
+    /// Posts `body`; `may_write` is asked just before each piece of the
+    /// body is written (the head carries no event data), so that no event
+    /// leaves after consent was lowered below its level, however long the
+    /// connection took.
+    fn post(&mut self, url: &str, body: Body<'_>, may_write: &dyn Fn() -> bool) -> Attempt {
         let len = body.len();
         let compressed = self.gzip_above.filter(|limit| len > *limit).and_then(|_| gzip(body.pieces(), len));
         let body = match compressed {
@@ -172,7 +185,13 @@ impl Transport {
             request = request.header("Content-Encoding", "gzip");
         }
         let bytes = compressed.as_deref().unwrap_or(&body);
-        match request.send(bytes) {
+        let withheld = Cell::new(false);
+        let mut gated = GatedBody { rest: bytes, may_write, withheld: &withheld };
+        // A stated length keeps the body sized: ureq writes it straight to
+        // the socket, as it does a byte slice (and never logs it).
+        let request = request.header("Content-Length", bytes.len());
+        match request.send(ureq::SendBody::from_reader(&mut gated)) {
+            Err(_) if withheld.get() => Attempt::Withheld,
             Ok(mut response) => {
                 let status = response.status().as_u16();
                 let after = response
@@ -249,6 +268,7 @@ impl Transport {
     ) -> Result<(), Failure> {
         let mut retry = 0;
         let mut events = Cow::Borrowed(events);
+        let mut consent_changes = cx.consent_changes();
         loop {
             if !cx.may_send() {
                 return Err(Failure::Drop(cx.stop_reason(), "stopped before delivery".into(), events.len()));
@@ -260,10 +280,17 @@ impl Transport {
             if events.is_empty() {
                 return Ok(());
             }
+            // Checked again just before the body is written: the level the
+            // events need, against the consent in force then.
+            let needed = events.iter().map(EncodedEvent::level).max().unwrap_or(crate::Level::Full);
+            let may_write = || cx.may_send() && cx.allows(needed);
             // `sent_at` is fresh on each attempt; uuids and timestamps are not.
-            let attempt = self.post(url, body(&events, &rfc3339(SystemTime::now())));
+            let attempt = self.post(url, body(&events, &rfc3339(SystemTime::now())), &may_write);
             let (after, why) = match attempt {
                 Attempt::Delivered => return Ok(()),
+                // Nothing of the body left: the next round drops what no
+                // longer qualifies and sends the rest.
+                Attempt::Withheld => continue,
                 Attempt::TooLarge => {
                     cx.failed_attempt();
                     return Err(Failure::TooLarge(match events {
@@ -288,12 +315,56 @@ impl Transport {
             };
             log::debug!("Telemetry: {why}; retrying in {delay:?}.");
             cx.retrying();
-            if !cx.wait(delay) {
-                let why = format!("{why} (stopped while waiting to retry)");
-                return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+            // A consent change wakes the wait: what no longer qualifies is
+            // dropped at once, and the rest waits out the delay.
+            let until = crate::client::deadline_after(delay);
+            loop {
+                match cx.wait_or_consent_change(until, &mut consent_changes) {
+                    Waited::Elapsed if cx.may_send() => break,
+                    Waited::Elapsed | Waited::Stopping => {
+                        let why = format!("{why} (stopped while waiting to retry)");
+                        return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+                    }
+                    Waited::ConsentChanged(_) => {
+                        if !cx.may_send() {
+                            let why = format!("{why} (consent withdrawn while waiting to retry)");
+                            return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+                        }
+                        if let Cow::Owned(kept) = cx.still_allowed(&events) {
+                            events = Cow::Owned(kept);
+                        }
+                        if events.is_empty() {
+                            return Ok(());
+                        }
+                    }
+                }
             }
             retry += 1;
         }
+    }
+}
+
+/// A request body that asks, before each piece is written, whether it may
+/// still be sent; if not, the request fails before that piece leaves.
+struct GatedBody<'a> {
+    rest: &'a [u8],
+    may_write: &'a dyn Fn() -> bool,
+    withheld: &'a Cell<bool>,
+}
+
+impl Read for GatedBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.rest.is_empty() || buf.is_empty() {
+            return Ok(0);
+        }
+        if !(self.may_write)() {
+            self.withheld.set(true);
+            return Err(io::Error::other("consent no longer allows this request's events"));
+        }
+        let n = buf.len().min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
 
-use crate::queue::Queue;
+use crate::queue::{Queue, Waited};
 use crate::stats::{Counters, DropReason};
 use crate::Level;
 
@@ -237,10 +237,35 @@ impl SendContext<'_> {
     }
 
     /// Waits `delay` before a retry. Returns `false`, at once, when the wait
-    /// would outlast shutdown's deadline or consent is withdrawn: give up.
+    /// would outlast shutdown's deadline or consent is withdrawn (a change
+    /// of consent wakes the wait): give up.
     pub fn wait(&self, delay: Duration) -> bool {
         let until = crate::client::deadline_after(delay);
-        self.queue.wait_unless_stopping(until) && self.may_send()
+        let mut seen = self.queue.consent_changes();
+        loop {
+            match self.queue.wait_unless_stopping(until, seen) {
+                Waited::Elapsed => return self.may_send(),
+                Waited::Stopping => return false,
+                Waited::ConsentChanged(_) if !self.may_send() => return false,
+                Waited::ConsentChanged(now) => seen = now,
+            }
+        }
+    }
+
+    /// Waits until `until` like [`wait`](SendContext::wait), but also
+    /// returns when consent changes, so that the caller drops at once what
+    /// no longer qualifies.
+    pub(crate) fn wait_or_consent_change(&self, until: Instant, seen: &mut u64) -> Waited {
+        let waited = self.queue.wait_unless_stopping(until, *seen);
+        if let Waited::ConsentChanged(now) = waited {
+            *seen = now;
+        }
+        waited
+    }
+
+    /// The number of consent changes so far.
+    pub(crate) fn consent_changes(&self) -> u64 {
+        self.queue.consent_changes()
     }
 
     /// Reports events of the batch that this sink gave up on.
