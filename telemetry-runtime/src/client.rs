@@ -82,7 +82,10 @@ pub(crate) struct Inner {
     resolver: Resolver,
     pub(crate) queue: Queue,
     pub(crate) counters: Counters,
-    identity: Identity,
+    pub(crate) identity: Identity,
+    /// Held while the record of recent deliveries is written or deleted, so
+    /// that a reset's deletion and the worker's writes never interleave.
+    pub(crate) recent_file: Mutex<()>,
     session_id: String,
     app_name: String,
     app_version: String,
@@ -184,6 +187,7 @@ impl Telemetry {
             queue: Queue::new(config.settings.queue_capacity, config.settings.batch_size),
             counters: Counters::default(),
             identity: Identity::new(cache_dir.as_ref().map(|d| d.join(ID_FILE)), config.distinct_id),
+            recent_file: Mutex::new(()),
             session_id: Uuid::new_v4().to_string(),
             app_name: config.app_name,
             app_version: config.app_version,
@@ -277,9 +281,29 @@ impl Telemetry {
         Ok(())
     }
 
-    /// Deletes the install id; later events carry a new one.
+    /// Deletes the install id (and the key of hashed values); later events
+    /// carry a new one. After a reset the old id never leaves the process:
+    /// events already prepared with it (waiting to be retried, or in a
+    /// request whose body is not written yet) are dropped and counted as
+    /// [`DropReason::IdentityReset`], spooled batches written before the
+    /// reset are deleted unsent, and so is the record of recent deliveries.
+    /// Events captured before the reset and still queued are sent with the
+    /// new id.
     pub fn reset_identity(&self) -> io::Result<()> {
-        self.inner.identity.reset()
+        let reset = self.inner.identity.reset();
+        let recent = match self.inner.recent_path() {
+            Some(path) => {
+                let _writing = lock(&self.inner.recent_file);
+                files::remove_if_present(&path)
+            }
+            None => Ok(()),
+        };
+        if let Some(spool) = self.inner.spool() {
+            spool.forget_written_until_now();
+        }
+        // A worker waiting to retry drops what the reset made stale now.
+        self.inner.queue.consent_changed();
+        reset.and(recent)
     }
 
     /// Where the install id is kept, if there is a cache directory.
@@ -612,9 +636,11 @@ impl Inner {
 
     /// Standard properties; loads the install id on first use (worker only).
     pub(crate) fn envelope(&self) -> Envelope<'_> {
+        let (distinct_id, generation) = self.identity.distinct_id_and_generation();
         Envelope {
             catalog_digest: &self.catalog_digest,
-            distinct_id: self.identity.distinct_id(),
+            distinct_id,
+            generation,
             session_id: &self.session_id,
             app_name: &self.app_name,
             app_version: &self.app_version,

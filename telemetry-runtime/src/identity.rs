@@ -4,6 +4,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use uuid::Uuid;
@@ -23,13 +24,24 @@ pub(crate) struct Identity {
     path: Option<PathBuf>,
     /// Set by the application to reuse an id it already has.
     fixed: Option<String>,
-    current: Mutex<Option<String>>,
+    /// The id, once loaded, and how many resets came before it: events
+    /// prepared with an earlier generation carry an id that was reset, and
+    /// are not sent.
+    current: Mutex<(Option<String>, u64)>,
+    /// The generation, for a check without the lock.
+    generation: AtomicU64,
     hash_key: Mutex<Option<(u64, u64)>>,
 }
 
 impl Identity {
     pub(crate) fn new(path: Option<PathBuf>, fixed: Option<String>) -> Identity {
-        Identity { path, fixed, current: Mutex::new(None), hash_key: Mutex::new(None) }
+        Identity {
+            path,
+            fixed,
+            current: Mutex::new((None, 0)),
+            generation: AtomicU64::new(0),
+            hash_key: Mutex::new(None),
+        }
     }
 
     fn key_path(&self) -> Option<PathBuf> {
@@ -51,17 +63,41 @@ impl Identity {
     }
 
     /// The distinct id, loading or creating the id file on first call.
+    #[cfg(test)]
     pub(crate) fn distinct_id(&self) -> String {
-        if let Some(fixed) = &self.fixed {
-            return fixed.clone();
-        }
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        current.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone()
+        self.distinct_id_and_generation().0
     }
 
-    /// Deletes the id and the hashing key; later events get new ones.
+    /// The distinct id (loading or creating the id file on first call) and
+    /// its generation, read together: an event prepared with this id is
+    /// current while [`generation`](Identity::generation) still says so.
+    pub(crate) fn distinct_id_and_generation(&self) -> (String, u64) {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = current.1;
+        if let Some(fixed) = &self.fixed {
+            return (fixed.clone(), generation);
+        }
+        let id = current.0.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone();
+        (id, generation)
+    }
+
+    /// How many resets there were: an event prepared under an earlier
+    /// generation carries an id that no longer exists.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(SeqCst)
+    }
+
+    /// Deletes the id and the hashing key; later events get new ones, and
+    /// events prepared with the old id become stale. A fixed id stays.
     pub(crate) fn reset(&self) -> io::Result<()> {
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        {
+            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            if self.fixed.is_none() {
+                current.0 = None;
+                current.1 += 1;
+                self.generation.store(current.1, SeqCst);
+            }
+        }
         *self.hash_key.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if let Some(key_path) = self.key_path() {
             files::remove_if_present(&key_path)?;

@@ -32,8 +32,8 @@ struct State {
     worker_exited: bool,
     /// The worker sleeps in [`Queue::take`] until a batch is ready.
     worker_waiting: bool,
-    /// Bumped on every consent change, so that a worker waiting to retry
-    /// wakes and drops what no longer qualifies.
+    /// Bumped on every consent change (and identity reset), so that a
+    /// worker waiting to retry wakes and drops what no longer qualifies.
     consent_changes: u64,
 }
 

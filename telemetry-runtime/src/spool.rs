@@ -122,6 +122,17 @@ impl Spool {
         (batches, expired)
     }
 
+    /// Deletes every batch written until now, unsent (the install id they
+    /// carry was reset); batches written later stay.
+    pub(crate) fn forget_written_until_now(&self) {
+        let now = now_nanos();
+        for path in self.files(EXTENSION).into_iter().chain(self.files(CORRUPT)) {
+            if written_at(&path).is_none_or(|written| written <= now) {
+                self.remove(&path);
+            }
+        }
+    }
+
     /// Deletes everything in the spool (consent is off).
     pub(crate) fn clear(&self) -> io::Result<()> {
         match fs::remove_dir_all(&self.dir) {
@@ -168,16 +179,16 @@ impl Spool {
     }
 
     fn is_expired(&self, path: &Path) -> bool {
-        let written = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.split('-').next())
-            .and_then(|t| t.parse::<u128>().ok());
-        match written {
+        match written_at(path) {
             Some(written) => now_nanos().saturating_sub(written) > self.settings.max_age.as_nanos(),
             None => true,
         }
     }
+}
+
+/// When a batch was written, from its name (nanoseconds since 1970).
+fn written_at(path: &Path) -> Option<u128> {
+    path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('-').next()).and_then(|t| t.parse().ok())
 }
 
 fn now_nanos() -> u128 {

@@ -23,11 +23,14 @@ pub enum DropReason {
     Shutdown,
     /// A sink failed in another way (a file that cannot be written, a panic).
     SinkError,
+    /// The install id was reset after the event was prepared with the old
+    /// one: it is not sent, so that the old id never leaves the process.
+    IdentityReset,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::QueueFull,
         DropReason::ConsentWithdrawn,
         DropReason::Invalid,
@@ -36,6 +39,7 @@ impl DropReason {
         DropReason::Undeliverable,
         DropReason::Shutdown,
         DropReason::SinkError,
+        DropReason::IdentityReset,
     ];
 
     /// A snake_case name for logs and status output.
@@ -49,6 +53,7 @@ impl DropReason {
             DropReason::Undeliverable => "undeliverable",
             DropReason::Shutdown => "shutdown",
             DropReason::SinkError => "sink_error",
+            DropReason::IdentityReset => "identity_reset",
         }
     }
 

@@ -283,7 +283,8 @@ impl Transport {
             // Checked again just before the body is written: the level the
             // events need, against the consent in force then.
             let needed = events.iter().map(EncodedEvent::level).max().unwrap_or(crate::Level::Full);
-            let may_write = || cx.may_send() && cx.allows(needed);
+            let generation = events.iter().map(|e| e.generation).min().unwrap_or(0);
+            let may_write = || cx.may_send() && cx.allows(needed) && cx.is_current(generation);
             // `sent_at` is fresh on each attempt; uuids and timestamps are not.
             let attempt = self.post(url, body(&events, &rfc3339(SystemTime::now())), &may_write);
             let (after, why) = match attempt {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
 
+use crate::identity::Identity;
 use crate::queue::{Queue, Waited};
 use crate::stats::{Counters, DropReason};
 use crate::Level;
@@ -87,6 +88,9 @@ pub struct EncodedEvent {
     pub(crate) level: Level,
     pub(crate) counter: bool,
     pub(crate) time: SystemTime,
+    /// The identity generation its distinct id belongs to: after a reset
+    /// the event is stale and never sent.
+    pub(crate) generation: u64,
 }
 
 impl EncodedEvent {
@@ -100,7 +104,7 @@ impl EncodedEvent {
         time: SystemTime,
     ) -> EncodedEvent {
         let span = 0..json.len();
-        EncodedEvent { name, uuid, buffer: Arc::new(json), span, level, counter, time }
+        EncodedEvent { name, uuid, buffer: Arc::new(json), span, level, counter, time, generation: 0 }
     }
 
     /// The event name.
@@ -194,6 +198,7 @@ impl Batch {
 pub struct SendContext<'a> {
     pub(crate) queue: &'a Queue,
     pub(crate) level: &'a AtomicU8,
+    pub(crate) identity: &'a Identity,
     pub(crate) counters: &'a Counters,
     pub(crate) dropped: Cell<usize>,
     /// Some events failed in a way a later run may overcome (shutdown's
@@ -215,15 +220,26 @@ impl SendContext<'_> {
         level <= Level::from_u8(self.level.load(Relaxed))
     }
 
-    /// The events of `events` that consent still allows; the others are
-    /// counted as dropped.
+    /// The events of `events` that consent still allows, and whose install
+    /// id was not reset since they were prepared; the others are counted as
+    /// dropped.
     pub fn still_allowed<'e>(&self, events: &'e [EncodedEvent]) -> Cow<'e, [EncodedEvent]> {
-        if events.iter().all(|e| self.allows(e.level)) {
+        let generation = self.identity.generation();
+        if events.iter().all(|e| self.allows(e.level) && e.generation == generation) {
             return Cow::Borrowed(events);
         }
-        let kept: Vec<EncodedEvent> = events.iter().filter(|e| self.allows(e.level)).cloned().collect();
-        self.dropped(DropReason::ConsentWithdrawn, events.len() - kept.len());
+        let reset = events.iter().filter(|e| e.generation != generation).count();
+        let kept: Vec<EncodedEvent> =
+            events.iter().filter(|e| self.allows(e.level) && e.generation == generation).cloned().collect();
+        self.dropped(DropReason::IdentityReset, reset);
+        self.dropped(DropReason::ConsentWithdrawn, events.len() - kept.len() - reset);
         Cow::Owned(kept)
+    }
+
+    /// Whether events of this identity generation are still current (no
+    /// reset since).
+    pub(crate) fn is_current(&self, generation: u64) -> bool {
+        self.identity.generation() == generation
     }
 
     /// Why [`may_send`](SendContext::may_send) said no: the drop reason for
