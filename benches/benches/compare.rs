@@ -162,7 +162,7 @@ fn capture(c: &mut Criterion) {
     let mut group = c.benchmark_group("capture (8 properties, enabled)");
     group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     let drain_ours = || {
-        assert!(ours.flush(FLUSH), "flush timed out");
+        assert!(ours.flush(FLUSH), "flush timed out or dropped events");
     };
     group.bench_function("ours: typed derive event", |b| {
         b.iter_custom(|iters| chunked(iters, || ours.capture(black_box(&event)), drain_ours))
@@ -204,7 +204,7 @@ fn capture(c: &mut Criterion) {
             chunked(
                 iters,
                 || quiet.capture(black_box(&event)),
-                || assert!(quiet.flush(FLUSH), "flush timed out"),
+                || assert!(quiet.flush(FLUSH), "flush timed out or dropped events"),
             )
         })
     });
@@ -295,7 +295,7 @@ fn deliver(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 end_to_end(iters, &mut || client.capture(black_box(&event)), &mut || {
-                    assert!(client.flush(FLUSH), "flush timed out");
+                    assert!(client.flush(FLUSH), "flush timed out or dropped events");
                 })
             })
         });

@@ -95,7 +95,7 @@ fn main() {
         "{} events captured, {} written{} to {}",
         stats.captured,
         stats.sent,
-        if delivered { "" } else { " (flush timed out)" },
+        if delivered { "" } else { " (not all delivered: see the stats)" },
         events_file.display()
     );
     match std::fs::read_to_string(&events_file) {

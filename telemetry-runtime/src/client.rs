@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,7 +92,10 @@ pub(crate) struct Inner {
     resolver: Resolver,
     pub(crate) queue: Queue,
     pub(crate) counters: Counters,
-    identity: Identity,
+    pub(crate) identity: Identity,
+    /// Held while the record of recent deliveries is written or deleted, so
+    /// that a reset's deletion and the worker's writes never interleave.
+    pub(crate) recent_file: Mutex<()>,
     session_id: String,
     app_name: String,
     app_version: String,
@@ -103,6 +106,9 @@ pub(crate) struct Inner {
     pub(crate) routes: Vec<Route>,
     worker_started: AtomicBool,
     shut_down: AtomicBool,
+    /// Events given up on, for every reason, when the last flush returned:
+    /// a flush is complete only when no more were given up on since.
+    dropped_at_flush: AtomicU64,
     pub(crate) aggregates: Aggregates,
     catalog: Catalog,
     pub(crate) catalog_digest: String,
@@ -191,6 +197,7 @@ impl Telemetry {
             queue: Queue::new(config.settings.queue_capacity, config.settings.batch_size),
             counters: Counters::default(),
             identity: Identity::new(cache_dir.as_ref().map(|d| d.join(ID_FILE)), config.distinct_id),
+            recent_file: Mutex::new(()),
             session_id: Uuid::new_v4().to_string(),
             app_name: config.app_name,
             app_version: config.app_version,
@@ -200,6 +207,7 @@ impl Telemetry {
             sinks: Mutex::new(Some(sinks)),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            dropped_at_flush: AtomicU64::new(0),
             aggregates: Aggregates::default(),
             catalog_digest: catalog.digest(),
             catalog,
@@ -244,8 +252,15 @@ impl Telemetry {
     }
 
     /// Makes an explicit choice for this run (not saved), outranking every
-    /// other source. Takes effect for the next capture; lowering it drops
-    /// queued events that the new level does not allow.
+    /// other source. Takes effect for the next capture. Lowering it takes
+    /// effect for what was captured before too: once this returns, no byte
+    /// carrying data above `level` leaves the process. Queued events the new
+    /// level does not allow, events waiting to be retried, and a request
+    /// whose body has not been written yet are checked against it (the
+    /// check runs just before the body's first byte is written), and what
+    /// no longer qualifies is dropped and counted as
+    /// [`DropReason::ConsentWithdrawn`]. At `Off`, counts taken by
+    /// [`increment`](Telemetry::increment) are discarded too.
     pub fn set_consent(&self, level: Level) {
         *lock(&self.inner.resolver.explicit) = Some(level);
         self.inner.apply(self.inner.resolver.resolve());
@@ -276,9 +291,29 @@ impl Telemetry {
         Ok(())
     }
 
-    /// Deletes the install id; later events carry a new one.
+    /// Deletes the install id (and the key of hashed values); later events
+    /// carry a new one. After a reset the old id never leaves the process:
+    /// events already prepared with it (waiting to be retried, or in a
+    /// request whose body is not written yet) are dropped and counted as
+    /// [`DropReason::IdentityReset`], spooled batches written before the
+    /// reset are deleted unsent, and so is the record of recent deliveries.
+    /// Events captured before the reset and still queued are sent with the
+    /// new id.
     pub fn reset_identity(&self) -> io::Result<()> {
-        self.inner.identity.reset()
+        let reset = self.inner.identity.reset();
+        let recent = match self.inner.recent_path() {
+            Some(path) => {
+                let _writing = lock(&self.inner.recent_file);
+                files::remove_if_present(&path)
+            }
+            None => Ok(()),
+        };
+        if let Some(spool) = self.inner.spool() {
+            spool.forget_written_until_now();
+        }
+        // A worker waiting to retry drops what the reset made stale now.
+        self.inner.queue.consent_changed();
+        reset.and(recent)
     }
 
     /// Where the install id is kept, if there is a cache directory.
@@ -332,7 +367,7 @@ impl Telemetry {
     /// blocks. Each property is checked against the declaration (see
     /// [`event!`](crate::event)): one it does not declare, or whose value has
     /// another type, is left out and counted as
-    /// [`DropReason::Undeclared`]; the others are classified as declared.
+    /// [`Stats::undeclared`]; the others are classified as declared.
     pub fn capture_with(&self, event: &DynamicEvent, properties: Properties) {
         let level = self.level();
         let schema = event.schema();
@@ -352,7 +387,7 @@ impl Telemetry {
         let mut classified = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
         let refused = event.classify(level, &properties, &mut classified);
         if refused > 0 {
-            self.inner.counters.dropped(DropReason::Undeclared, refused);
+            self.inner.counters.undeclared(refused);
         }
         if schema.sample_rate < 1.0 {
             classified.push("$sample_rate", Level::Usage, &Value::Float(schema.sample_rate));
@@ -447,17 +482,52 @@ impl Telemetry {
     }
 
     /// Delivers everything captured so far, waiting at most `timeout`.
-    /// Returns whether it all was handled in time.
+    ///
+    /// Returns `true` only when all of it was delivered: the worker finished
+    /// within `timeout`, and no event was given up on, for any reason, since
+    /// the previous flush returned (or the client started). `false` means
+    /// that something was not delivered, or not yet: the deadline came
+    /// first (what is queued is still sent later), or events were dropped
+    /// (refused by the endpoint, retries exhausted, too large, the queue
+    /// full, consent lowered, ...); [`stats`](Telemetry::stats) says how
+    /// many and why.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, Value};
+    /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(MemorySink::new()))?;
+    /// use std::time::Duration;
+    /// telemetry_runtime::event! {
+    ///     /// A document was parsed.
+    ///     static PARSED = "parsed" {
+    ///         /// How deep its lists were.
+    ///         depth: u64,
+    ///         /// Its lists of lists.
+    ///         nested: Vec<Vec<u32>>,
+    ///     }
+    /// }
+    /// telemetry.capture_with(&PARSED, Properties::new().with("depth", 1u8));
+    /// assert!(telemetry.flush(Duration::from_secs(5)));
+    /// // Lists nested deeper than parsers accept: the event is refused.
+    /// let deep = (0..40).fold(Value::List(vec![]), |v, _| Value::List(vec![v]));
+    /// telemetry.capture_with(&PARSED, Properties::new().with("nested", deep));
+    /// assert!(!telemetry.flush(Duration::from_secs(5)));
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
     pub fn flush(&self, timeout: Duration) -> bool {
-        if !self.inner.worker_started.load(Relaxed) {
-            return true;
-        }
-        self.inner.queue.flush(deadline_after(timeout))
+        let finished =
+            !self.inner.worker_started.load(Relaxed) || self.inner.queue.flush(deadline_after(timeout));
+        let dropped = self.inner.counters.dropped_total();
+        let before = self.inner.dropped_at_flush.swap(dropped, Relaxed);
+        finished && dropped == before
     }
 
     /// Stops the client: later calls do nothing; what is queued is delivered
     /// if that can be done within `timeout`. Returns whether the worker
-    /// finished in time; if not, it is left to end with the process.
+    /// finished in time; if not, it is left to end with the process, and
+    /// every event it had not delivered (still queued, or in a request the
+    /// endpoint has not answered) is counted as dropped for
+    /// [`DropReason::Shutdown`], with one warning that gives their number
+    /// and the deadline. The counters are final from then on.
     pub fn shutdown(&self, timeout: Duration) -> bool {
         if self.inner.shut_down.swap(true, Relaxed) {
             return true;
@@ -479,7 +549,20 @@ impl Telemetry {
             self.inner.counters.dropped(DropReason::Shutdown, stranded);
             return true;
         }
-        self.inner.queue.stop(deadline)
+        if self.inner.queue.stop(deadline) {
+            return true;
+        }
+        // The worker is still in a request: whatever it holds, and what is
+        // queued behind it, ends with the process. Say so, and count it.
+        let lost = self.inner.counters.settle(DropReason::Shutdown);
+        self.inner.queue.clear();
+        if lost > 0 {
+            log::warn!(
+                "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
+                 {lost} events not delivered."
+            );
+        }
+        false
     }
 
     /// The configured shutdown deadline.
@@ -562,10 +645,15 @@ impl Inner {
             self.gate.store(Level::Off as u8, Relaxed);
         }
         if consent.level == Level::Off {
-            // Nothing captured before the user said no may leave the process.
+            // Nothing captured before the user said no may leave the process:
+            // neither queued events nor counts (counters are usage data).
             let n = self.queue.clear();
             self.counters.dropped(DropReason::ConsentWithdrawn, n);
+            drop(self.aggregates.drain());
         }
+        // A worker waiting to retry checks its batch against the new level
+        // now, not when its wait ends.
+        self.queue.consent_changed();
         log_decision(&consent, &self.resolver.env_vars[0].name);
         *lock(&self.consent) = consent;
     }
@@ -588,9 +676,11 @@ impl Inner {
 
     /// Standard properties; loads the install id on first use (worker only).
     pub(crate) fn envelope(&self) -> Envelope<'_> {
+        let (distinct_id, generation) = self.identity.distinct_id_and_generation();
         Envelope {
             catalog_digest: &self.catalog_digest,
-            distinct_id: self.identity.distinct_id(),
+            distinct_id,
+            generation,
             session_id: &self.session_id,
             app_name: &self.app_name,
             app_version: &self.app_version,

@@ -194,8 +194,11 @@ fn ci_variable(env: &EnvLookup) -> Option<&'static str> {
     })
 }
 
+/// A larger saved choice is not one the library wrote (a word and a newline).
+const MAX_CHOICE_FILE_BYTES: u64 = 4096;
+
 fn read_persisted(path: &Path) -> Option<(Level, bool)> {
-    match std::fs::read_to_string(path) {
+    match crate::files::read_capped(path, MAX_CHOICE_FILE_BYTES) {
         Ok(text) => Some(parse_choice(&text).unwrap_or_else(|| {
             log::warn!(
                 "Unrecognised telemetry choice in {}: telemetry is off. \

@@ -105,7 +105,7 @@ fn warn_once(event: &'static str, property: &str, problem: &str) {
     // Logged without the lock: a host logger may capture an event itself.
     if first {
         log::warn!(
-            "Telemetry property {property:?} of event {event:?} {problem}: left out (counted as `undeclared`). \
+            "Telemetry property {property:?} of event {event:?} {problem}: left out (counted in `Stats::undeclared`). \
              Declare it in the event's `event!` declaration."
         );
     }

@@ -23,6 +23,8 @@ pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// the distinct id after a reset.
 pub(crate) struct Envelope<'a> {
     pub(crate) distinct_id: String,
+    /// The identity generation `distinct_id` belongs to.
+    pub(crate) generation: u64,
     pub(crate) session_id: &'a str,
     pub(crate) app_name: &'a str,
     pub(crate) app_version: &'a str,
@@ -319,6 +321,7 @@ mod tests {
     ) -> Envelope<'a> {
         Envelope {
             distinct_id: distinct_id.into(),
+            generation: 0,
             session_id,
             app_name,
             app_version,

@@ -1,9 +1,17 @@
-//! Small private files: the install id and the persisted consent choice.
-//! Both are created with mode 0600 and appear whole or not at all.
+//! Small private files: the install id, the hashing key, the persisted
+//! consent choice, the notice record, the record of recent deliveries and
+//! spooled batches. All are created with mode 0600 and appear whole or not
+//! at all; the JSONL sinks append through [`open_append`].
+//!
+//! No file is written or read through a symbolic link at its final name (on
+//! Unix, `O_NOFOLLOW`): a link found there is left as it is, its target
+//! untouched, and the write fails with an error that says so. Directories
+//! above the file may be links (a home directory often is one).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// How [`write_private`] treats an existing file.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -30,33 +38,106 @@ pub(crate) fn write_private_unsynced(path: &Path, contents: &[u8]) -> io::Result
 fn write_private_file(path: &Path, contents: &[u8], existing: Existing, sync: bool) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent directory"))?;
     fs::create_dir_all(dir)?;
+    if is_symlink(path) {
+        return Err(refused(path));
+    }
     let tmp = temp_name(path);
     let result = write_new(&tmp, contents, sync).and_then(|()| match existing {
-        // A hard link fails if the target exists: atomic create-if-absent.
+        // A hard link fails if anything is at the target, a link included:
+        // atomic create-if-absent, never through a link.
         Existing::Keep => fs::hard_link(&tmp, path),
+        // A rename replaces the name itself and never follows a link there;
+        // one placed since the check above is replaced, its target untouched.
         Existing::Replace => fs::rename(&tmp, path),
     });
+    // Only ever a file this call created (`create_new`), never someone's link.
     let _ = fs::remove_file(&tmp);
     result
 }
 
+/// A temporary name beside `path`, unique to this write: the process id, a
+/// counter and a random part. A name known in advance could be taken by a
+/// link before the write, and two writes in one process sharing a name
+/// truncated each other's file.
 fn temp_name(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp{}", std::process::id()));
+    name.push(format!(
+        ".tmp{}-{}-{:016x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Relaxed),
+        crate::event::random_u64()
+    ));
     path.with_file_name(name)
 }
 
+/// Creates `path`, which must not exist (not even as a link), and writes it.
 fn write_new(path: &Path, contents: &[u8], sync: bool) -> io::Result<()> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
+    options.write(true).create_new(true);
+    let mut file = open(&mut options, path)?;
     file.write_all(contents)?;
     if sync {
         file.sync_all()?;
     }
     Ok(())
+}
+
+/// Opens `path` for appending (a JSONL file of events), creating it with mode
+/// 0600 and its directory if needed; a link at `path` is refused.
+pub(crate) fn open_append(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    open(&mut options, path)
+}
+
+/// Opens with `options`, private (0600) when it creates the file, never
+/// following a link at the final name.
+fn open(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    // Without O_NOFOLLOW, a look first (a link made right after it is
+    // followed: the best the platform's std offers).
+    #[cfg(not(unix))]
+    if is_symlink(path) {
+        return Err(refused(path));
+    }
+    options.open(path).map_err(|err| if is_symlink(path) { refused(path) } else { err })
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
+}
+
+/// The error for a link found at `path`, logged once here so that every
+/// refusal says what happened, whatever the caller does with the error.
+fn refused(path: &Path) -> io::Error {
+    let err = io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{} is a symbolic link, which telemetry does not follow", path.display()),
+    );
+    log::warn!("Telemetry file not used: {err}; it is left as it is.");
+    err
+}
+
+/// Reads a small file the library wrote, refusing (with `InvalidData`) one
+/// larger than `max` bytes: the file is on the user's disk, where anything
+/// may have replaced it, and it is read whole into memory.
+pub(crate) fn read_capped(path: &Path, max: u64) -> io::Result<String> {
+    use std::io::Read;
+    let file = open(OpenOptions::new().read(true), path)?;
+    let mut text = String::new();
+    file.take(max.saturating_add(1)).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("larger than {max} bytes")));
+    }
+    Ok(text)
 }
 
 /// Deletes a file; a file that is already gone is not an error.
@@ -83,6 +164,18 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "three");
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn capped_reads_refuse_what_is_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        fs::write(&path, "12345").unwrap();
+        assert_eq!(read_capped(&path, 5).unwrap(), "12345");
+        assert_eq!(read_capped(&path, 4).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(read_capped(&path, u64::MAX).unwrap(), "12345");
+        let missing = read_capped(&dir.path().join("missing"), 5).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 
     #[cfg(unix)]

@@ -2,9 +2,9 @@
 //! directory, read lazily by the worker thread (never at init, never on the
 //! caller's thread).
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use uuid::Uuid;
@@ -15,6 +15,8 @@ use crate::files::{self, Existing};
 pub(crate) const ID_FILE: &str = "telemetry_user_id";
 /// File name of the secret key for `redact = "hash"` values, beside the id.
 const HASH_KEY_FILE: &str = "telemetry_hash_key";
+/// A larger id file is not one of ours (a UUID is 36 bytes): it is not read.
+const MAX_ID_FILE_BYTES: u64 = 4096;
 
 /// The distinct id events carry, and the installation's hashing key. Both
 /// are loaded on first use.
@@ -22,13 +24,24 @@ pub(crate) struct Identity {
     path: Option<PathBuf>,
     /// Set by the application to reuse an id it already has.
     fixed: Option<String>,
-    current: Mutex<Option<String>>,
+    /// The id, once loaded, and how many resets came before it: events
+    /// prepared with an earlier generation carry an id that was reset, and
+    /// are not sent.
+    current: Mutex<(Option<String>, u64)>,
+    /// The generation, for a check without the lock.
+    generation: AtomicU64,
     hash_key: Mutex<Option<(u64, u64)>>,
 }
 
 impl Identity {
     pub(crate) fn new(path: Option<PathBuf>, fixed: Option<String>) -> Identity {
-        Identity { path, fixed, current: Mutex::new(None), hash_key: Mutex::new(None) }
+        Identity {
+            path,
+            fixed,
+            current: Mutex::new((None, 0)),
+            generation: AtomicU64::new(0),
+            hash_key: Mutex::new(None),
+        }
     }
 
     fn key_path(&self) -> Option<PathBuf> {
@@ -50,17 +63,41 @@ impl Identity {
     }
 
     /// The distinct id, loading or creating the id file on first call.
+    #[cfg(test)]
     pub(crate) fn distinct_id(&self) -> String {
-        if let Some(fixed) = &self.fixed {
-            return fixed.clone();
-        }
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        current.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone()
+        self.distinct_id_and_generation().0
     }
 
-    /// Deletes the id and the hashing key; later events get new ones.
+    /// The distinct id (loading or creating the id file on first call) and
+    /// its generation, read together: an event prepared with this id is
+    /// current while [`generation`](Identity::generation) still says so.
+    pub(crate) fn distinct_id_and_generation(&self) -> (String, u64) {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let generation = current.1;
+        if let Some(fixed) = &self.fixed {
+            return (fixed.clone(), generation);
+        }
+        let id = current.0.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone();
+        (id, generation)
+    }
+
+    /// How many resets there were: an event prepared under an earlier
+    /// generation carries an id that no longer exists.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(SeqCst)
+    }
+
+    /// Deletes the id and the hashing key; later events get new ones, and
+    /// events prepared with the old id become stale. A fixed id stays.
     pub(crate) fn reset(&self) -> io::Result<()> {
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        {
+            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            if self.fixed.is_none() {
+                current.0 = None;
+                current.1 += 1;
+                self.generation.store(current.1, SeqCst);
+            }
+        }
         *self.hash_key.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if let Some(key_path) = self.key_path() {
             files::remove_if_present(&key_path)?;
@@ -109,7 +146,7 @@ fn load_or_create(path: Option<&Path>) -> String {
 /// `Ok(None)` when there is no file yet; `Err` with a message when the file
 /// exists but cannot be used.
 fn read_id(path: &Path) -> Result<Option<String>, String> {
-    match fs::read_to_string(path) {
+    match files::read_capped(path, MAX_ID_FILE_BYTES) {
         Ok(text) => match Uuid::parse_str(text.trim()) {
             Ok(id) if !id.is_nil() => Ok(Some(id.to_string())),
             _ => Err(format!("The telemetry id file {} is corrupt", path.display())),
@@ -122,6 +159,7 @@ fn read_id(path: &Path) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn created_once_then_reused() {
@@ -136,6 +174,32 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn identities_created_at_once_agree_on_one_whole_id() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(ID_FILE);
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let ids: Vec<String> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        Identity::new(Some(path), None).distinct_id()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|thread| thread.join().unwrap())
+                .collect();
+            let file = fs::read_to_string(&path).unwrap();
+            assert!(Uuid::parse_str(&file).is_ok(), "{file:?}");
+            assert!(ids.iter().all(|id| *id == file), "{ids:?} against {file:?}");
+            // No temporary file is left behind.
+            assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
         }
     }
 

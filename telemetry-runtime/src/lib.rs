@@ -195,7 +195,7 @@ pub use telemetry_macros::TelemetryProperty;
 /// catalog. Capture it with [`capture_with`] and [`Properties`] built at run
 /// time: a property the declaration does not name, or whose value has
 /// another type than declared, is left out and counted
-/// ([`DropReason::Undeclared`]); the others are sent as their
+/// ([`Stats::undeclared`]); the others are sent as their
 /// classification says.
 ///
 /// ```
@@ -450,6 +450,7 @@ pub fn reset_identity() -> io::Result<()> {
 }
 
 /// Delivers what the global client has queued, waiting at most `timeout`.
+/// Returns whether all of it was delivered; see [`Telemetry::flush`].
 pub fn flush(timeout: Duration) -> bool {
     GLOBAL.get().is_none_or(|client| client.flush(timeout))
 }
@@ -462,6 +463,28 @@ pub fn shutdown(timeout: Duration) -> bool {
 /// The global client's counters (all zero before [`init`]).
 pub fn stats() -> Stats {
     GLOBAL.get().map(Telemetry::stats).unwrap_or_default()
+}
+
+/// What the fuzz targets in `fuzz/` call: parsers of values that come
+/// from outside the program. Built only with `--cfg fuzzing` (cargo-fuzz
+/// sets it); not public API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzzing {
+    use std::time::{Duration, SystemTime};
+
+    /// The longest wait a `Retry-After` is read as.
+    pub const MAX_RETRY_AFTER: Duration = crate::sink::MAX_RETRY_AFTER;
+
+    /// A `Retry-After` header value as a wait from `now`.
+    pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+        crate::sink::parse_retry_after(value, now)
+    }
+
+    /// An HTTP date, as the HTTP sinks read one.
+    pub fn parse_http_date(value: &str) -> Option<SystemTime> {
+        crate::sink::parse_http_date(value)
+    }
 }
 
 /// The README's examples compile and run as doctests.

@@ -15,7 +15,9 @@ pub(crate) const NOTICE_FILE: &str = "telemetry_notice";
 /// Whether the user was already told about every event and field in
 /// `catalog`. A catalog that only lost fields needs no new notice.
 pub(crate) fn acknowledged(path: &Path, catalog: &Catalog) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    /// The record lists field names: a larger file is not one we wrote.
+    const MAX_RECORD_BYTES: u64 = 4 << 20;
+    let Ok(text) = files::read_capped(path, MAX_RECORD_BYTES) else { return false };
     let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
         log::warn!("The telemetry notice record {} is corrupt: the notice is shown again.", path.display());
         return false;

@@ -13,7 +13,8 @@
 //! a uuid or a digest, a `u32` count, the `u32` length of the items and the
 //! items for a list (the length lets a reader step over a list without
 //! walking it). The tag byte of a property's value also holds the
-//! property's level and whether its name needs JSON escaping.
+//! property's level, whether its name needs JSON escaping and whether its
+//! value nested too deep.
 //!
 //! The caller writes these bytes twice per capture (into a per-thread
 //! buffer, then into the queue), and a backlog of events holds them all:
@@ -42,6 +43,11 @@ const LEVEL_SHIFT: u8 = 4;
 /// no escaping in JSON (the derive's snake_case names): the encoder copies
 /// it as it is.
 const CLEAN_NAME: u8 = 0x80;
+
+/// Set in the tag byte of a property's value when the value nested lists
+/// deeper than [`MAX_DEPTH`] (and was written as null): the event is refused
+/// while such a property is kept, and accepted again once it is replaced.
+const TOO_DEEP: u8 = 0x40;
 
 /// Property names longer than this are dropped (and must fit the `u8`
 /// length of the packed form).
@@ -97,9 +103,10 @@ impl Properties {
         Properties::default()
     }
 
-    /// An empty list with room for about `n` typical properties.
+    /// An empty list with room for about `n` typical properties (at most
+    /// 1,024 are reserved ahead: the list still grows past them).
     pub fn with_capacity(n: usize) -> Properties {
-        Properties::from_buffer(Vec::with_capacity(n * 24))
+        Properties::from_buffer(Vec::with_capacity(n.min(1024) * 24))
     }
 
     /// An empty list that writes into `buffer` (emptied first), so that a
@@ -159,9 +166,11 @@ impl Properties {
             Some(span) => {
                 let mut replacement = Properties::new();
                 replacement.push_at(name, level, false, |out| out.value(&value));
-                self.too_deep |= replacement.too_deep;
                 self.bytes.splice(span, replacement.bytes);
+                // What the replaced value contributed goes with it: both
+                // are recomputed from the properties kept.
                 self.max_level = entries(&self.bytes).map(|entry| entry.level).max().unwrap_or(Level::Usage);
+                self.too_deep = entries(&self.bytes).any(|entry| entry.too_deep);
             }
         }
         dismantle(value);
@@ -215,12 +224,16 @@ impl Properties {
         self.bytes.push(name_len);
         self.bytes.extend_from_slice(name.as_bytes());
         let tag_at = self.bytes.len();
-        pack(&mut ValueWriter { bytes: &mut self.bytes, too_deep: &mut self.too_deep });
+        let mut too_deep = false;
+        pack(&mut ValueWriter { bytes: &mut self.bytes, too_deep: &mut too_deep });
         if self.bytes.len() == tag_at {
             // A `pack` that wrote nothing: the value is null.
             self.bytes.push(tag::NULL);
         }
-        self.bytes[tag_at] |= (level as u8) << LEVEL_SHIFT | if clean { CLEAN_NAME } else { 0 };
+        self.too_deep |= too_deep;
+        self.bytes[tag_at] |= (level as u8) << LEVEL_SHIFT
+            | if clean { CLEAN_NAME } else { 0 }
+            | if too_deep { TOO_DEEP } else { 0 };
         self.max_level = self.max_level.max(level);
         self.len += 1;
     }
@@ -505,6 +518,8 @@ pub(crate) struct Entry<'a> {
     pub(crate) name_is_clean: bool,
     pub(crate) level: Level,
     pub(crate) value: Packed<'a>,
+    /// The value nested lists too deep (and was written as null).
+    too_deep: bool,
     /// Where the whole property is in the buffer.
     span: Range<usize>,
 }
@@ -524,6 +539,7 @@ pub(crate) fn entries(bytes: &[u8]) -> impl Iterator<Item = Entry<'_>> {
         Some(Entry {
             name,
             name_is_clean: flags & CLEAN_NAME != 0,
+            too_deep: flags & TOO_DEEP != 0,
             level: Level::from_u8(flags >> LEVEL_SHIFT & 0x3),
             value,
             span: start..at,
@@ -787,6 +803,27 @@ mod tests {
         let mut replaced = props.clone();
         replaced.insert("b", 3u8);
         assert_eq!(replaced.max_level(), Level::Usage);
+    }
+
+    #[test]
+    fn replacing_an_over_deep_value_accepts_the_event_again() {
+        let mut props = Properties::new().with("deep", nested(MAX_DEPTH + 1)).with("other", 1u8);
+        assert!(props.too_deep());
+        props.insert("deep", 2u8);
+        assert!(!props.too_deep(), "the over-deep value was replaced");
+        assert_eq!(props.get("deep"), Some(Value::UInt(2)));
+        // Replacing another property keeps an over-deep one counted...
+        let mut props = Properties::new().with("deep", nested(MAX_DEPTH + 1)).with("other", 1u8);
+        props.insert("other", 3u8);
+        assert!(props.too_deep());
+        // ...and a shallow value replaced by an over-deep one marks the event.
+        let mut props = Properties::new().with("value", 1u8);
+        props.insert("value", nested(MAX_DEPTH + 1));
+        assert!(props.too_deep());
+        // The mark is not a property value: equal properties stay equal.
+        let mut replaced = Properties::new().with("a", nested(MAX_DEPTH + 1));
+        replaced.insert("a", 1u8);
+        assert_eq!(replaced, Properties::new().with("a", 1u8));
     }
 
     #[test]

@@ -32,6 +32,21 @@ struct State {
     worker_exited: bool,
     /// The worker sleeps in [`Queue::take`] until a batch is ready.
     worker_waiting: bool,
+    /// Bumped on every consent change (and identity reset), so that a
+    /// worker waiting to retry wakes and drops what no longer qualifies.
+    consent_changes: u64,
+}
+
+/// Why [`Queue::wait_unless_stopping`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// The time came.
+    Elapsed,
+    /// Shutdown's deadline comes before the time: give up.
+    Stopping,
+    /// Consent changed (the count of changes so far): check again what may
+    /// still be sent.
+    ConsentChanged(u64),
 }
 
 /// What the worker takes from the queue in one go.
@@ -154,17 +169,33 @@ impl Queue {
         self.progress.notify_all();
     }
 
-    /// Sleeps the worker until `until`; returns `false` early when shutdown
-    /// is requested with a deadline before `until`.
-    pub(crate) fn wait_unless_stopping(&self, until: Instant) -> bool {
+    /// The number of consent changes so far.
+    pub(crate) fn consent_changes(&self) -> u64 {
+        self.lock().consent_changes
+    }
+
+    /// Records a consent change and wakes the worker, wherever it waits.
+    pub(crate) fn consent_changed(&self) {
+        let mut state = self.lock();
+        state.consent_changes += 1;
+        self.wake_worker.notify_all();
+    }
+
+    /// Sleeps the worker until `until`; returns early when shutdown is
+    /// requested with a deadline before `until`, or when consent changes
+    /// after the `seen`-th change.
+    pub(crate) fn wait_unless_stopping(&self, until: Instant, seen: u64) -> Waited {
         let mut state = self.lock();
         loop {
             if state.stop_deadline.is_some_and(|deadline| deadline < until) {
-                return false;
+                return Waited::Stopping;
+            }
+            if state.consent_changes != seen {
+                return Waited::ConsentChanged(state.consent_changes);
             }
             let now = Instant::now();
             if now >= until {
-                return true;
+                return Waited::Elapsed;
             }
             state = self.wake_worker.wait_timeout(state, until - now).unwrap_or_else(|e| e.into_inner()).0;
         }

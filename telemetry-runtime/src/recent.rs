@@ -3,9 +3,14 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use crate::files;
 use crate::sink::Batch;
+
+/// A record file larger than this is not read back (it is not one this
+/// library wrote with a sane limit): the record starts over.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
 
 pub(crate) struct Recent {
     path: Option<PathBuf>,
@@ -15,22 +20,37 @@ pub(crate) struct Recent {
     events: Option<VecDeque<Vec<u8>>>,
     /// Deliveries not yet written to the file.
     dirty: bool,
+    /// The identity generation the record holds events of: after a reset
+    /// (which deletes the file) what is in memory is forgotten too.
+    generation: u64,
 }
 
 impl Recent {
-    pub(crate) fn new(path: Option<PathBuf>, capacity: usize) -> Recent {
-        Recent { path, capacity, events: None, dirty: false }
+    pub(crate) fn new(path: Option<PathBuf>, capacity: usize, generation: u64) -> Recent {
+        Recent { path, capacity, events: None, dirty: false, generation }
+    }
+
+    /// Forgets what is in memory if the identity was reset since it was
+    /// recorded (the reset deleted the file).
+    fn follow(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.generation = generation;
+            self.events = Some(VecDeque::new());
+            self.dirty = false;
+        }
     }
 
     /// Adds a delivered batch (worker thread only); the file is rewritten by
-    /// [`Recent::save`], once per flush interval, flush or shutdown.
-    pub(crate) fn record(&mut self, batch: Batch) {
+    /// [`Recent::save`], once per flush interval, flush or shutdown. Events
+    /// of an identity generation other than `generation` are left out.
+    pub(crate) fn record(&mut self, batch: Batch, generation: u64) {
+        self.follow(generation);
         let Some(path) = &self.path else { return };
         if self.capacity == 0 {
             return;
         }
         let events = self.events.get_or_insert_with(|| {
-            std::fs::read_to_string(path)
+            files::read_capped(path, MAX_RECORD_BYTES)
                 .map(|text| text.lines().map(|line| line.as_bytes().to_vec()).collect())
                 .unwrap_or_default()
         });
@@ -38,14 +58,19 @@ impl Recent {
         // is copied out of the batch's buffer, so that the record does not
         // keep whole batches alive.
         let newest = batch.events.len().saturating_sub(self.capacity);
-        events.extend(batch.events.iter().skip(newest).map(|e| e.json_bytes().to_vec()));
+        let current = batch.events.iter().skip(newest).filter(|e| e.generation == generation);
+        events.extend(current.map(|e| e.json_bytes().to_vec()));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;
     }
 
-    /// Writes the record if deliveries were added since the last write.
-    pub(crate) fn save(&mut self) {
+    /// Writes the record if deliveries were added since the last write,
+    /// holding `file` (a reset deletes the file while holding it), unless
+    /// the identity was reset since.
+    pub(crate) fn save(&mut self, file: &Mutex<()>, generation: u64) {
+        let _writing = file.lock().unwrap_or_else(|e| e.into_inner());
+        self.follow(generation);
         let (Some(path), Some(events), true) = (&self.path, &self.events, self.dirty) else { return };
         let mut text = Vec::with_capacity(events.iter().map(|event| event.len() + 1).sum());
         for event in events.iter() {

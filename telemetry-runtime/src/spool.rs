@@ -58,7 +58,16 @@ impl Spool {
             let counter = u8::from(event.is_counter());
             text.push_str(&format!("{FORMAT}\t{}\t{counter}\t{time}\t{}\n", event.level(), event.json()));
         }
-        self.make_room(text.len() as u64);
+        let len = text.len() as u64;
+        if len > self.settings.max_bytes {
+            log::warn!(
+                "A telemetry batch of {len} bytes is larger than the whole spool ({} bytes): \
+                 it is sent without a copy.",
+                self.settings.max_bytes
+            );
+            return None;
+        }
+        self.make_room(len);
         let name = format!("{:020}-{}.{EXTENSION}", now_nanos(), Uuid::new_v4().simple());
         let path = self.dir.join(name);
         match files::write_private(&path, &text, Existing::Keep) {
@@ -88,11 +97,11 @@ impl Spool {
         let mut batches = Vec::new();
         for path in self.files(EXTENSION) {
             if self.is_expired(&path) {
-                expired += read(&path).map_or(0, |(_, events)| events.len());
+                expired += read(&path, self.settings.max_bytes).map_or(0, |(_, events)| events.len());
                 self.remove(&path);
                 continue;
             }
-            match read(&path) {
+            match read(&path, self.settings.max_bytes) {
                 Ok((sink, events)) => batches.push(Spooled { path, sink, events }),
                 Err(why) => {
                     let quarantine = path.with_extension(CORRUPT);
@@ -111,6 +120,17 @@ impl Spool {
             self.remove(&path);
         }
         (batches, expired)
+    }
+
+    /// Deletes every batch written until now, unsent (the install id they
+    /// carry was reset); batches written later stay.
+    pub(crate) fn forget_written_until_now(&self) {
+        let now = now_nanos();
+        for path in self.files(EXTENSION).into_iter().chain(self.files(CORRUPT)) {
+            if written_at(&path).is_none_or(|written| written <= now) {
+                self.remove(&path);
+            }
+        }
     }
 
     /// Deletes everything in the spool (consent is off).
@@ -136,13 +156,14 @@ impl Spool {
                 (p, len)
             })
             .collect();
-        let mut total: u64 = files.iter().map(|(_, len)| len).sum();
+        // Sizes come from the disk: added without overflow, whatever they are.
+        let mut total = files.iter().fold(0u64, |sum, (_, len)| sum.saturating_add(*len));
         files.reverse();
-        while total + incoming > self.settings.max_bytes {
+        while total.saturating_add(incoming) > self.settings.max_bytes {
             let Some((oldest, len)) = files.pop() else { break };
             log::warn!("The telemetry spool is full: the oldest batch {} is dropped.", oldest.display());
             self.remove(&oldest);
-            total -= len;
+            total = total.saturating_sub(len);
         }
     }
 
@@ -158,16 +179,16 @@ impl Spool {
     }
 
     fn is_expired(&self, path: &Path) -> bool {
-        let written = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.split('-').next())
-            .and_then(|t| t.parse::<u128>().ok());
-        match written {
+        match written_at(path) {
             Some(written) => now_nanos().saturating_sub(written) > self.settings.max_age.as_nanos(),
             None => true,
         }
     }
+}
+
+/// When a batch was written, from its name (nanoseconds since 1970).
+fn written_at(path: &Path) -> Option<u128> {
+    path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('-').next()).and_then(|t| t.parse().ok())
 }
 
 fn now_nanos() -> u128 {
@@ -175,9 +196,10 @@ fn now_nanos() -> u128 {
 }
 
 /// Reads a spooled batch back (its sink and events); an error says what
-/// is wrong with it.
-fn read(path: &Path) -> Result<(String, Vec<EncodedEvent>), String> {
-    let text = fs::read_to_string(path).map_err(|e| e.to_string())?;
+/// is wrong with it. A file over `max_bytes` (the whole spool's limit, which
+/// no batch written here exceeds) is refused unread.
+fn read(path: &Path, max_bytes: u64) -> Result<(String, Vec<EncodedEvent>), String> {
+    let text = files::read_capped(path, max_bytes).map_err(|e| e.to_string())?;
     let mut lines = text.lines();
     let sink = lines
         .next()
@@ -264,6 +286,30 @@ mod tests {
         assert!(total <= 400, "{total}");
         assert!(pending.len() < 5);
         assert_eq!(pending.last().unwrap().path, paths[4], "the newest is kept");
+    }
+
+    #[test]
+    fn sizes_on_disk_are_bounded_by_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 400);
+        // A batch larger than the whole spool is not kept (it is sent anyway).
+        let big: Vec<EncodedEvent> = (0..10).map(event).collect();
+        assert!(spool.write("posthog", &big).is_none());
+        assert!(spool.is_empty());
+        // A file larger than the limit was not written here: it is set
+        // aside unread, whatever it holds.
+        let kept = spool.write("posthog", &[event(1)]).unwrap();
+        let huge = spool.dir.join(format!("{:020}-huge.{EXTENSION}", now_nanos()));
+        let written = fs::read_to_string(&kept).unwrap();
+        let (header, line) = written.split_once('\n').unwrap();
+        let mut text = format!("{header}\n");
+        while text.len() <= 400 {
+            text.push_str(line);
+        }
+        fs::write(&huge, text).unwrap();
+        let (pending, _) = spool.pending();
+        assert_eq!(pending.iter().map(|b| &b.path).collect::<Vec<_>>(), [&kept]);
+        assert!(huge.with_extension(CORRUPT).exists());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Counters the application can read: what was captured, sent and lost.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 /// Why events were given up on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,14 +18,14 @@ pub enum DropReason {
     Rejected,
     /// Retries ran out, or the endpoint stayed unreachable.
     Undeliverable,
-    /// Shutdown's deadline came before the event could be delivered.
+    /// Shutdown's deadline came before the event could be delivered: it
+    /// was still queued, or in a request the endpoint had not answered.
     Shutdown,
     /// A sink failed in another way (a file that cannot be written, a panic).
     SinkError,
-    /// A property of a dynamic event that its declaration does not name, or
-    /// whose value has another type than declared, was left out (counted
-    /// per property; the event itself is sent).
-    Undeclared,
+    /// The install id was reset after the event was prepared with the old
+    /// one: it is not sent, so that the old id never leaves the process.
+    IdentityReset,
 }
 
 impl DropReason {
@@ -39,7 +39,7 @@ impl DropReason {
         DropReason::Undeliverable,
         DropReason::Shutdown,
         DropReason::SinkError,
-        DropReason::Undeclared,
+        DropReason::IdentityReset,
     ];
 
     /// A snake_case name for logs and status output.
@@ -53,7 +53,7 @@ impl DropReason {
             DropReason::Undeliverable => "undeliverable",
             DropReason::Shutdown => "shutdown",
             DropReason::SinkError => "sink_error",
-            DropReason::Undeclared => "undeclared",
+            DropReason::IdentityReset => "identity_reset",
         }
     }
 
@@ -69,23 +69,67 @@ pub(crate) struct Counters {
     failed: AtomicU64,
     retried: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
+    undeclared: AtomicU64,
+    /// Set when shutdown gave up on a worker that was still delivering:
+    /// what it had not settled was counted then, and the counters are
+    /// final (a late answer must not count those events twice).
+    settled: AtomicBool,
 }
 
 impl Counters {
     pub(crate) fn captured(&self) {
-        self.captured.fetch_add(1, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.captured.fetch_add(1, Relaxed);
+        }
     }
     pub(crate) fn sent(&self, n: usize) {
-        self.sent.fetch_add(n as u64, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.sent.fetch_add(n as u64, Relaxed);
+        }
     }
     pub(crate) fn failed(&self) {
-        self.failed.fetch_add(1, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.failed.fetch_add(1, Relaxed);
+        }
+    }
+    /// Properties of dynamic events left out because their declaration
+    /// does not name them, or declares another type.
+    pub(crate) fn undeclared(&self, n: usize) {
+        if !self.settled.load(Relaxed) {
+            self.undeclared.fetch_add(n as u64, Relaxed);
+        }
     }
     pub(crate) fn retried(&self) {
-        self.retried.fetch_add(1, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.retried.fetch_add(1, Relaxed);
+        }
     }
     pub(crate) fn dropped(&self, reason: DropReason, n: usize) {
-        self.dropped[reason.index()].fetch_add(n as u64, Relaxed);
+        if !self.settled.load(Relaxed) {
+            self.dropped[reason.index()].fetch_add(n as u64, Relaxed);
+        }
+    }
+
+    /// Freezes the counters, counting every captured event that is neither
+    /// sent nor dropped yet as dropped for `reason`; returns how many.
+    ///
+    /// Exact with one sink (the invariant of [`Stats`]); with several, `sent`
+    /// counts (event, sink) pairs and the result is a lower bound.
+    pub(crate) fn settle(&self, reason: DropReason) -> u64 {
+        if self.settled.swap(true, SeqCst) {
+            return 0;
+        }
+        let stats = self.snapshot();
+        let refused = stats.dropped(DropReason::QueueFull) + stats.dropped(DropReason::Invalid);
+        let accounted = stats.sent.saturating_add(stats.dropped_total().saturating_sub(refused));
+        let unsettled = stats.captured.saturating_sub(accounted);
+        self.dropped[reason.index()].fetch_add(unsettled, Relaxed);
+        unsettled
+    }
+
+    /// Events given up on so far, for every reason.
+    pub(crate) fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|n| n.load(Relaxed)).sum()
     }
 
     pub(crate) fn snapshot(&self) -> Stats {
@@ -94,6 +138,7 @@ impl Counters {
             sent: self.sent.load(Relaxed),
             failed: self.failed.load(Relaxed),
             retried: self.retried.load(Relaxed),
+            undeclared: self.undeclared.load(Relaxed),
             dropped: std::array::from_fn(|i| self.dropped[i].load(Relaxed)),
         }
     }
@@ -103,9 +148,8 @@ impl Counters {
 ///
 /// Every event is either refused at capture (`QueueFull`, `Invalid`) or
 /// counted as `captured`, and every captured event ends up `sent` or dropped
-/// for one of the other reasons. `Undeclared` counts properties left out of
-/// events that were still sent. With one sink, once the queue is drained:
-/// `captured == sent + dropped_total() - dropped(QueueFull) - dropped(Invalid) - dropped(Undeclared)`.
+/// for one of the other reasons. With one sink, once the queue is drained:
+/// `captured == sent + dropped_total() - dropped(QueueFull) - dropped(Invalid)`.
 /// With several sinks, `sent` and the sink-side drop reasons count each
 /// (event, sink) pair: one event delivered to two sinks counts twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -118,6 +162,10 @@ pub struct Stats {
     pub failed: u64,
     /// Attempts that were retried.
     pub retried: u64,
+    /// Properties of dynamic events that were left out, the events being
+    /// sent without them: their declaration (see [`event!`](crate::event))
+    /// does not name them, or declares another type.
+    pub undeclared: u64,
     dropped: [u64; DropReason::ALL.len()],
 }
 

@@ -1,4 +1,5 @@
-//! RFC 3339 timestamps in UTC, without a date-time dependency.
+//! RFC 3339 timestamps in UTC, without a date-time dependency (HTTP dates
+//! are read by the `httpdate` crate, see `sink/http.rs`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,42 +48,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// (year, month, day) to days since 1970-01-01; the inverse of
-/// [`civil_from_days`].
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form
-/// `Retry-After` uses for a date.
-pub(crate) fn parse_http_date(text: &str) -> Option<SystemTime> {
-    let mut parts = text.split_whitespace();
-    let _weekday = parts.next()?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    let month_name = parts.next()?;
-    let year: i64 = parts.next()?.parse().ok()?;
-    let clock = parts.next()?;
-    if parts.next()? != "GMT" {
-        return None;
-    }
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = MONTHS.iter().position(|m| *m == month_name)? as u32 + 1;
-    let mut hms = clock.split(':').map(|n| n.parse::<u64>().ok());
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let days = u64::try_from(days_from_civil(year, month, day)).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + h * 3600 + m * 60 + s))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,20 +61,23 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-21T23:21:50.000Z");
     }
 
+    /// (year, month, day) to days since 1970-01-01; the inverse of
+    /// [`civil_from_days`].
+    fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+        let year = if month <= 2 { year - 1 } else { year };
+        let era = year.div_euclid(400);
+        let yoe = year.rem_euclid(400);
+        let month = i64::from(month);
+        let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     #[test]
     fn civil_round_trip() {
         for days in (-800_000..800_000).step_by(997) {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days);
         }
-    }
-
-    #[test]
-    fn parses_http_dates() {
-        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(rfc3339(t), "1994-11-06T08:49:37.000Z");
-        assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
-        assert_eq!(parse_http_date("120"), None);
-        assert_eq!(parse_http_date(""), None);
     }
 }

@@ -46,7 +46,11 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
     let mut outlet = Outlet {
         sinks,
         local,
-        recent: Recent::new(inner.recent_path(), inner.settings.recent_deliveries),
+        recent: Recent::new(
+            inner.recent_path(),
+            inner.settings.recent_deliveries,
+            inner.identity.generation(),
+        ),
         spool: inner.spool(),
     };
     let mut records = Records::default();
@@ -83,7 +87,7 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
             break;
         }
         if interval_over || taken.flushing || taken.stopping {
-            outlet.recent.save();
+            outlet.recent.save(&inner.recent_file, inner.identity.generation());
         }
         inner.queue.flush_done(taken.flush_generation);
         if taken.stopping {
@@ -113,10 +117,15 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
             spool.remove(&spooled.path);
             continue;
         };
-        for _ in &spooled.events {
+        // Read back now, so of this identity generation: a reset from here
+        // on makes them stale.
+        let generation = inner.identity.generation();
+        let mut events = spooled.events;
+        for event in &mut events {
             inner.counters.captured();
+            event.generation = generation;
         }
-        let batch = Batch { events: spooled.events };
+        let batch = Batch { events };
         if !send_batch(inner, outlet, index, batch, Some(spooled.path)) {
             break;
         }
@@ -245,6 +254,7 @@ fn encode_all(
             level: record.properties_level.min(level).max(record.min_level),
             counter: record.counter,
             time: record.time(),
+            generation: envelope.generation,
         })
         .collect()
 }
@@ -260,7 +270,7 @@ fn send_batch(
 ) -> bool {
     let later = match send_to(inner, outlet.sinks[index].as_mut(), &inner.sink_names[index], &batch) {
         Sent::Whole if !outlet.local[index] => {
-            outlet.recent.record(batch);
+            outlet.recent.record(batch, inner.identity.generation());
             false
         }
         Sent::Later => true,
@@ -309,6 +319,7 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sen
     let cx = SendContext {
         queue: &inner.queue,
         level: &inner.consent_level,
+        identity: &inner.identity,
         counters: &inner.counters,
         dropped: Default::default(),
         retry_later: Default::default(),

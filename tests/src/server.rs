@@ -58,6 +58,13 @@ pub enum Behaviour {
     /// Reads the request, then answers with this status one byte at a time,
     /// pausing this long before each byte.
     Slow(u16, Duration),
+    /// For a request sent with `Expect: 100-continue`: reads the head, waits
+    /// until the gate opens (or the server is dropped), answers `100
+    /// Continue`, then reads the body and answers 200. The client sends the
+    /// body only after the `100` (or its own wait for it ends): a test can
+    /// act between the head and the body. A body the client gives up on is
+    /// recorded with `complete: false` and no status.
+    ContinueAfter(Gate),
 }
 
 /// A latch a test opens to release [`Behaviour::Gate`] requests.
@@ -495,6 +502,24 @@ impl Connection<'_> {
         let mut reader = Recorder { stream, shared: self.shared, id: self.id };
         while !self.ended() {
             let Some(mut request) = read_head(&mut reader, self.id)? else { return Ok(()) };
+            if let Some(gate) = self.next_continue() {
+                if !gate.wait(|| self.ended()) {
+                    return Ok(());
+                }
+                writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                writer.flush()?;
+                let read = read_body(&mut reader, &mut request);
+                request.received_at = Instant::now();
+                let complete = read.is_ok();
+                request.status = complete.then_some(200);
+                self.record(request);
+                if !complete {
+                    return Ok(());
+                }
+                writer.write_all(&response_bytes(200, &[]))?;
+                writer.flush()?;
+                continue;
+            }
             if self.next_is_reset() {
                 read_part_of_body(&mut reader, &mut request)?;
                 self.record(request);
@@ -516,7 +541,10 @@ impl Connection<'_> {
                 | Behaviour::StatusWithHeaders(code, _)
                 | Behaviour::Slow(code, _) => (Some(*code), behaviour_headers(&behaviour)),
                 Behaviour::Gate(_) => (Some(200), Vec::new()),
-                Behaviour::Hang | Behaviour::Close | Behaviour::ResetMidBody => (None, Vec::new()),
+                Behaviour::Hang
+                | Behaviour::Close
+                | Behaviour::ResetMidBody
+                | Behaviour::ContinueAfter(_) => (None, Vec::new()),
             };
             // A gated request is recorded as it arrives (so a test can see the
             // worker is held) and gets its status once released.
@@ -530,7 +558,7 @@ impl Connection<'_> {
                     }
                     return Ok(());
                 }
-                Behaviour::Close | Behaviour::ResetMidBody => {
+                Behaviour::Close | Behaviour::ResetMidBody | Behaviour::ContinueAfter(_) => {
                     let _ = writer.shutdown(Shutdown::Both);
                     return Ok(());
                 }
@@ -565,6 +593,24 @@ impl Connection<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Takes a `ContinueAfter` off the front of the script (or finds it as
+    /// the default), before the body is read.
+    fn next_continue(&self) -> Option<Gate> {
+        let mut state = lock(&self.shared.state);
+        match state.script.front() {
+            Some(Behaviour::ContinueAfter(gate)) => {
+                let gate = gate.clone();
+                state.script.pop_front();
+                Some(gate)
+            }
+            Some(_) => None,
+            None => match &state.default {
+                Some(Behaviour::ContinueAfter(gate)) => Some(gate.clone()),
+                _ => None,
+            },
+        }
     }
 
     /// Takes a `ResetMidBody` off the front of the script (or finds it as

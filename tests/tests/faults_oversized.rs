@@ -102,7 +102,7 @@ fn a_413_batch_is_split_and_delivered_and_the_lone_oversized_event_is_named_in_a
     for i in 6..9u8 {
         telemetry.capture_with(&SMALL_413, Properties::new().with("i", i));
     }
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
 
     let delivered = server.accepted_events();
     let uuids: HashSet<&str> = delivered.iter().map(|e| e["uuid"].as_str().unwrap()).collect();
@@ -130,7 +130,7 @@ fn an_endpoint_that_refuses_every_size_drops_each_event_once_and_names_each() {
     for event in events {
         telemetry.capture_with(event, Properties::new());
     }
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!(stats.dropped(DropReason::Oversized), 4, "{stats:?}");
     assert_eq!((stats.sent, stats.retried), (0, 0), "413 is split, never retried as is");
@@ -150,7 +150,7 @@ fn a_ten_megabyte_property_is_dropped_before_sending_with_a_warning() {
     let huge = "z".repeat(10 * 1024 * 1024);
     telemetry.capture_with(&TEN_MEGABYTES, Properties::new().with("blob", Value::text(huge)));
     telemetry.capture_with(&NORMAL_AFTER_HUGE, Properties::new());
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
 
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped(DropReason::Oversized)), (1, 1), "{stats:?}");
@@ -175,7 +175,7 @@ fn a_list_of_a_million_values_is_dropped_as_oversized_and_100k_values_are_delive
     telemetry.capture_with(&HUNDRED_THOUSAND_VALUES, Properties::new().with("values", hundred_k));
     let million: Vec<u32> = (0..1_000_000).collect();
     telemetry.capture_with(&MILLION_VALUES, Properties::new().with("values", million));
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
 
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped(DropReason::Oversized)), (1, 1), "{stats:?}");

@@ -165,3 +165,56 @@ fn full_consent_sends_opt_in_attributes() {
     assert_eq!(attribute(&record.attributes, "query"), Some(&Any::StringValue("what I asked".into())));
     assert!(!server.received(b"CANARY-otlp-secret-full-qz"));
 }
+
+/// Sizes at the edges of the integer types, for the OTLP integer test.
+#[derive(TelemetryEvent)]
+struct EdgeSizes {
+    small: u64,
+    signed_top: u64,
+    unsigned_top: u64,
+    signed_bottom: i64,
+}
+
+#[test]
+fn unsigned_integers_past_int64_are_sent_exactly_as_text() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry = client(&sandbox, &server);
+    telemetry.capture(&EdgeSizes {
+        small: 7,
+        signed_top: i64::MAX as u64,
+        unsigned_top: u64::MAX,
+        signed_bottom: i64::MIN,
+    });
+    assert!(telemetry.flush(SOON));
+    let requests = server.requests();
+    let decoded: ExportLogsServiceRequest =
+        serde_json::from_slice(&requests[0].decoded_body()).expect("valid OTLP JSON");
+    let record = &decoded.resource_logs[0].scope_logs[0].log_records[0];
+    let value = |key| attribute(&record.attributes, key).cloned();
+    assert_eq!(value("small"), Some(Any::IntValue(7)));
+    assert_eq!(value("signed_top"), Some(Any::IntValue(i64::MAX)));
+    assert_eq!(value("signed_bottom"), Some(Any::IntValue(i64::MIN)));
+    // OTLP's int is an int64, and a double would round the value.
+    assert_eq!(value("unsigned_top"), Some(Any::StringValue(u64::MAX.to_string())));
+}
+
+#[test]
+fn a_logs_endpoint_alone_configures_the_sink_and_is_used_as_is() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let url = format!("{}/collector/ingest-logs", server.url());
+    let sink =
+        OtlpSink::from_env_with(|name| (name == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").then(|| url.clone()))
+            .unwrap()
+            .expect("a sink from OTEL_EXPORTER_OTLP_LOGS_ENDPOINT alone");
+    let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
+    telemetry.capture(&EdgeSizes { small: 1, signed_top: 2, unsigned_top: 3, signed_bottom: 4 });
+    assert!(telemetry.flush(SOON));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].path, "/collector/ingest-logs", "used as is, without /v1/logs");
+    let decoded: ExportLogsServiceRequest =
+        serde_json::from_slice(&requests[0].decoded_body()).expect("valid OTLP JSON");
+    assert_eq!(decoded.resource_logs[0].scope_logs[0].log_records.len(), 1);
+}

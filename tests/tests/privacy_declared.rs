@@ -1,7 +1,7 @@
 //! The dynamic API is as strict as the derive, checked on the wire: a
 //! property its declaration does not name, or whose value has another type
 //! than declared, never leaves the process at any consent level (it is
-//! counted as `undeclared`), and declared properties are classified as
+//! counted in `Stats::undeclared`), and declared properties are classified as
 //! declared. Counters are declared, and a counters-only route sees only
 //! them.
 
@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use telemetry_runtime::__private::FieldName;
 use telemetry_runtime::sink::MemorySink;
-use telemetry_runtime::{
-    DropReason, Level, Properties, PropertyValue, Route, Telemetry, TelemetryProperty, Value,
-};
+use telemetry_runtime::{Level, Properties, PropertyValue, Route, Telemetry, TelemetryProperty, Value};
 use telemetry_tests::canary::Canary;
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
 
@@ -123,7 +121,7 @@ fn undeclared_and_mistyped_properties_never_reach_the_wire_at_any_level() {
             assert!(properties.get(refused).is_none(), "{refused} at {level:?}: {properties}");
         }
         // One count per refused property: user_email, prompt_tokens, transport.
-        assert_eq!(telemetry.stats().dropped(DropReason::Undeclared), 3);
+        assert_eq!(telemetry.stats().undeclared, 3);
     }
 }
 
@@ -140,7 +138,7 @@ fn declared_values_of_the_declared_type_are_sent() {
     let events = server.accepted_events();
     assert_eq!(events[0]["properties"]["prompt_tokens"], 812);
     assert_eq!(events[0]["properties"]["transport"], "http");
-    assert_eq!(telemetry.stats().dropped(DropReason::Undeclared), 0);
+    assert_eq!(telemetry.stats().undeclared, 0);
     let _ = Transport::Stdio;
 }
 
@@ -162,11 +160,7 @@ fn hidden_writers_validate_and_escape_what_they_take() {
     assert_eq!(events[0]["properties"]["model"], "written");
     assert_eq!(events[0]["properties"]["$lib"], telemetry_runtime::LIB_NAME);
     assert!(events[0]["properties"].get("a\"b").is_none());
-    assert_eq!(
-        telemetry.stats().dropped(DropReason::Undeclared),
-        1,
-        "the quoted name; `$lib` is refused as reserved"
-    );
+    assert_eq!(telemetry.stats().undeclared, 1, "the quoted name; `$lib` is refused as reserved");
 }
 
 #[test]

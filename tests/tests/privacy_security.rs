@@ -164,7 +164,7 @@ fn a_self_signed_https_endpoint_gets_no_event() {
     let url = format!("https://127.0.0.1:{}", server.port);
     let telemetry = Telemetry::new(sandbox.config().sink(sink_for(API_KEY, &url))).unwrap();
     telemetry.capture_with(&OVER_TLS, Properties::new());
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!(stats.sent, 0, "delivered to a server whose certificate nobody vouches for: {stats:?}");
     assert_eq!(stats.dropped(DropReason::Undeliverable), 1, "{stats:?}");
@@ -188,7 +188,7 @@ fn an_https_endpoint_that_does_not_speak_tls_gets_no_plaintext() {
     let url = format!("https://127.0.0.1:{}", server.port());
     let telemetry = Telemetry::new(sandbox.config().sink(sink_for(API_KEY, &url))).unwrap();
     telemetry.capture_with(&NO_FALLBACK, Properties::new().with("v", Value::text(secret.text())));
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped(DropReason::Undeliverable)), (0, 1), "{stats:?}");
     let received = server.received();
@@ -250,7 +250,7 @@ fn the_api_key_and_header_secrets_are_never_logged() {
     for round in 0..3u8 {
         telemetry.capture_with(&KEYED, Properties::new().with("round", round));
         telemetry.capture_with(&TOO_BIG, Properties::new().with("blob", Value::text("b".repeat(5000))));
-        assert!(telemetry.flush(SOON));
+        assert!(!telemetry.flush(SOON), "events were given up on");
     }
     assert!(telemetry.shutdown(SOON));
     let stats = telemetry.stats();

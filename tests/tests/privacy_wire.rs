@@ -305,7 +305,7 @@ fn turning_consent_off_during_a_retry_wait_sends_nothing_more() {
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON));
     telemetry.set_consent(Level::Off);
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     std::thread::sleep(Duration::from_millis(1200)); // past the Retry-After
     assert_eq!(server.requests().len(), 1, "no retry after the user said no");
     assert_eq!(telemetry.stats().dropped(DropReason::ConsentWithdrawn), 1);
@@ -365,7 +365,7 @@ fn warnings_about_dropped_events_name_the_event_never_the_values() {
     telemetry.capture(&big);
     // A property built at run time that the code declared public.
     telemetry.capture_with(&DYNAMIC, Properties::new().with("ok", Value::text(canaries.public.text())));
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!(
         (stats.dropped(DropReason::Oversized), stats.dropped(DropReason::Rejected)),

@@ -81,8 +81,11 @@ fn deliver(server: &TestServer, sink: PostHogSink, events: usize) -> (Stats, Vec
     for i in 0..events {
         telemetry.capture_with(&RETRY_TEST, Properties::new().with("i", i));
     }
-    assert!(telemetry.flush(SOON), "flush gave up");
-    (telemetry.stats(), server.requests())
+    let delivered = telemetry.flush(SOON);
+    let stats = telemetry.stats();
+    // `flush` says whether everything was delivered.
+    assert_eq!(delivered, stats.dropped_total() == 0, "{stats:?}");
+    (stats, server.requests())
 }
 
 /// Every request carries the same events, byte for byte.
@@ -223,7 +226,7 @@ fn an_unreachable_server_is_retried_then_counted_undeliverable() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     telemetry.capture_with(&NOWHERE, Properties::new());
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!((stats.retried, stats.failed), (2, 3), "{stats:?}");
     assert_eq!(stats.dropped(DropReason::Undeliverable), 1);
@@ -269,7 +272,7 @@ fn a_single_event_answered_413_is_dropped_and_the_others_delivered() {
     telemetry.capture_with(&HUGE, Properties::new().with("blob", Value::text("x".repeat(5000))));
     telemetry.capture_with(&SMALL, Properties::new().with("i", 1u8));
     telemetry.capture_with(&SMALL, Properties::new().with("i", 2u8));
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
 
     let delivered = server.accepted_events();
     let mut names: Vec<&str> = delivered.iter().map(|e| e["event"].as_str().unwrap()).collect();
@@ -314,7 +317,7 @@ fn events_over_max_event_bytes_are_dropped_before_sending() {
         Telemetry::new(sandbox.config().sink(posthog_sink(&server)).max_event_bytes(1024)).unwrap();
     telemetry.capture_with(&FITS, Properties::new());
     telemetry.capture_with(&TOO_BIG, Properties::new().with("blob", Value::text("y".repeat(2000))));
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let delivered = server.accepted_events();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0]["event"], "fits");

@@ -337,7 +337,7 @@ fn redirects_are_not_followed() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     telemetry.capture_with(&E, Properties::new());
-    assert!(telemetry.flush(SOON));
+    assert!(!telemetry.flush(SOON), "events were given up on");
     let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/batch/"], "telemetry is never re-sent to a place the config did not name");
     assert_eq!(telemetry.stats().dropped(telemetry_runtime::DropReason::Rejected), 1);

@@ -127,7 +127,7 @@ fn one(variant: &str, n: u64) {
             client.capture(std::hint::black_box(&event));
         }
         let caller = (thread_cpu() - t0, start.elapsed());
-        assert!(client.flush(Duration::from_secs(300)), "flush timed out");
+        assert!(client.flush(Duration::from_secs(300)), "flush timed out or dropped events");
         let (user, system) = named_threads_cpu_split("telemetry-work");
         let worker = (user + system, system);
         let stats = client.stats();

@@ -3,17 +3,31 @@
 //! large.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::io::{self, Read};
 use std::time::{Duration, SystemTime};
 
 use super::retry::Backoff;
 use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
+use crate::queue::Waited;
 use crate::stats::DropReason;
-use crate::time::{parse_http_date, rfc3339};
+use crate::time::rfc3339;
 
 /// Bodies above this many bytes are compressed by default: smaller ones
 /// gain little and cost CPU.
 pub(crate) const DEFAULT_GZIP_ABOVE: usize = 4 * 1024;
+
+/// The longest wait a `Retry-After` is read as, whatever it says (up to
+/// `u64::MAX` seconds, or a date in the year 9999): a day. The backoff
+/// policy gives up on anything over its own limit (60 s by default) anyway;
+/// the cap is there so that no arithmetic on a server's number can overflow.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest timeout of one phase of a request: a day. ureq adds each
+/// timeout to the current `Instant`, which panics on overflow, so a
+/// configured `Duration::MAX` is clamped to this.
+pub(crate) const MAX_PHASE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Builds a request body from the events of one request and `sent_at`.
 pub(crate) type BodyFn<'a> = &'a dyn for<'e> Fn(&'e [EncodedEvent], &str) -> Body<'e>;
@@ -94,7 +108,13 @@ pub(crate) struct Transport {
 /// What one request came to.
 enum Attempt {
     Delivered,
-    Retry { after: Option<Duration>, why: String },
+    /// Consent was lowered (or shutdown's deadline passed) after the body
+    /// was built: the request was cut off before its first body byte.
+    Withheld,
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
     Rejected(u16),
     TooLarge,
 }
@@ -122,7 +142,8 @@ impl Transport {
     }
 
     fn agent(&mut self) -> &ureq::Agent {
-        let (connect, phase) = (self.connect_timeout, self.request_timeout);
+        let connect = self.connect_timeout.min(MAX_PHASE_TIMEOUT);
+        let phase = self.request_timeout.min(MAX_PHASE_TIMEOUT);
         self.agent.get_or_insert_with(|| {
             // Each phase has its own limit rather than one global deadline:
             // with a global deadline ureq resolves the host on a new thread
@@ -145,7 +166,11 @@ impl Transport {
         })
     }
 
-    fn post(&mut self, url: &str, body: Body<'_>) -> Attempt {
+    /// Posts `body`; `may_write` is asked just before each piece of the
+    /// body is written (the head carries no event data), so that no event
+    /// leaves after consent was lowered below its level, however long the
+    /// connection took.
+    fn post(&mut self, url: &str, body: Body<'_>, may_write: &dyn Fn() -> bool) -> Attempt {
         let len = body.len();
         let compressed = self.gzip_above.filter(|limit| len > *limit).and_then(|_| gzip(body.pieces(), len));
         let body = match compressed {
@@ -160,14 +185,20 @@ impl Transport {
             request = request.header("Content-Encoding", "gzip");
         }
         let bytes = compressed.as_deref().unwrap_or(&body);
-        match request.send(bytes) {
+        let withheld = Cell::new(false);
+        let mut gated = GatedBody { rest: bytes, may_write, withheld: &withheld };
+        // A stated length keeps the body sized: ureq writes it straight to
+        // the socket, as it does a byte slice (and never logs it).
+        let request = request.header("Content-Length", bytes.len());
+        match request.send(ureq::SendBody::from_reader(&mut gated)) {
+            Err(_) if withheld.get() => Attempt::Withheld,
             Ok(mut response) => {
                 let status = response.status().as_u16();
                 let after = response
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
+                    .and_then(|value| parse_retry_after(value, SystemTime::now()));
                 // Reading the (small) body lets the connection be reused.
                 let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
                 classify(status, after)
@@ -214,14 +245,15 @@ impl Transport {
             Err(Failure::TooLarge(None)) => {
                 let event = &events[0];
                 log::warn!(
-                    "Telemetry event {:?} ({} bytes) is too large for {url}: dropped.",
+                    "Telemetry event {:?} ({} bytes) is too large for {}: dropped.",
                     event.name(),
-                    event.json_bytes().len()
+                    event.json_bytes().len(),
+                    shown_url(url)
                 );
                 cx.dropped(DropReason::Oversized, 1);
             }
             Err(Failure::Drop(reason, why, remaining)) => {
-                log::warn!("Telemetry: {remaining} events not delivered to {url}: {why}");
+                log::warn!("Telemetry: {remaining} events not delivered to {}: {why}", shown_url(url));
                 cx.dropped(reason, remaining);
             }
         }
@@ -236,6 +268,7 @@ impl Transport {
     ) -> Result<(), Failure> {
         let mut retry = 0;
         let mut events = Cow::Borrowed(events);
+        let mut consent_changes = cx.consent_changes();
         loop {
             if !cx.may_send() {
                 return Err(Failure::Drop(cx.stop_reason(), "stopped before delivery".into(), events.len()));
@@ -247,10 +280,18 @@ impl Transport {
             if events.is_empty() {
                 return Ok(());
             }
+            // Checked again just before the body is written: the level the
+            // events need, against the consent in force then.
+            let needed = events.iter().map(EncodedEvent::level).max().unwrap_or(crate::Level::Full);
+            let generation = events.iter().map(|e| e.generation).min().unwrap_or(0);
+            let may_write = || cx.may_send() && cx.allows(needed) && cx.is_current(generation);
             // `sent_at` is fresh on each attempt; uuids and timestamps are not.
-            let attempt = self.post(url, body(&events, &rfc3339(SystemTime::now())));
+            let attempt = self.post(url, body(&events, &rfc3339(SystemTime::now())), &may_write);
             let (after, why) = match attempt {
                 Attempt::Delivered => return Ok(()),
+                // Nothing of the body left: the next round drops what no
+                // longer qualifies and sends the rest.
+                Attempt::Withheld => continue,
                 Attempt::TooLarge => {
                     cx.failed_attempt();
                     return Err(Failure::TooLarge(match events {
@@ -275,12 +316,56 @@ impl Transport {
             };
             log::debug!("Telemetry: {why}; retrying in {delay:?}.");
             cx.retrying();
-            if !cx.wait(delay) {
-                let why = format!("{why} (stopped while waiting to retry)");
-                return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+            // A consent change wakes the wait: what no longer qualifies is
+            // dropped at once, and the rest waits out the delay.
+            let until = crate::client::deadline_after(delay);
+            loop {
+                match cx.wait_or_consent_change(until, &mut consent_changes) {
+                    Waited::Elapsed if cx.may_send() => break,
+                    Waited::Elapsed | Waited::Stopping => {
+                        let why = format!("{why} (stopped while waiting to retry)");
+                        return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+                    }
+                    Waited::ConsentChanged(_) => {
+                        if !cx.may_send() {
+                            let why = format!("{why} (consent withdrawn while waiting to retry)");
+                            return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+                        }
+                        if let Cow::Owned(kept) = cx.still_allowed(&events) {
+                            events = Cow::Owned(kept);
+                        }
+                        if events.is_empty() {
+                            return Ok(());
+                        }
+                    }
+                }
             }
             retry += 1;
         }
+    }
+}
+
+/// A request body that asks, before each piece is written, whether it may
+/// still be sent; if not, the request fails before that piece leaves.
+struct GatedBody<'a> {
+    rest: &'a [u8],
+    may_write: &'a dyn Fn() -> bool,
+    withheld: &'a Cell<bool>,
+}
+
+impl Read for GatedBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.rest.is_empty() || buf.is_empty() {
+            return Ok(0);
+        }
+        if !(self.may_write)() {
+            self.withheld.set(true);
+            return Err(io::Error::other("consent no longer allows this request's events"));
+        }
+        let n = buf.len().min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
     }
 }
 
@@ -348,14 +433,40 @@ fn classify(status: u16, after: Option<Duration>) -> Attempt {
     }
 }
 
-/// `Retry-After` is either seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
+/// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP
+/// date (RFC 9110 section 10.2.3; read by the `httpdate` crate, which takes
+/// the three date forms the RFC allows and refuses years past 9999). A date
+/// in the past means no wait; any wait is at most [`MAX_RETRY_AFTER`].
+/// Anything else is `None`: the backoff alone decides.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // Digits beyond what a u64 holds are still a (very long) wait.
+        value.parse::<u64>().map_or(Duration::MAX, Duration::from_secs)
+    } else {
+        parse_http_date(value)?.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// An HTTP date in any of its three forms, between 1970 and 9999.
+pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(value).ok()
+}
+
+/// `url` as logs and sink names show it: scheme, host, port and path, never
+/// a user name, password or query, where a secret may be written.
+pub(crate) fn shown_url(url: &str) -> String {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else { return "(an invalid URL)".to_owned() };
+    let mut shown = format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.host().unwrap_or_default());
+    if let Some(port) = uri.port_u16() {
+        shown.push_str(&format!(":{port}"));
     }
-    let at = parse_http_date(value)?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    shown.push_str(uri.path());
+    if uri.query().is_some() {
+        shown.push_str("?(query not shown)");
+    }
+    shown
 }
 
 /// Checks that `url` is an absolute http(s) URL.
@@ -371,16 +482,26 @@ pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
 /// `{"sent_at": "...", "batch": [event, ...]}`, each event in the shape
 /// PostHog uses. Retries like [`PostHogSink`](super::PostHogSink).
 ///
+/// An API key can travel in a header or in the body. In the body
+/// ([`body_field`](HttpSink::body_field), as PostHog reads `api_key`) it
+/// stays out of every log line; a header value is never logged by this
+/// library, but the HTTP client prints every header at its trace level
+/// (see the README's Security section).
+///
 /// ```
 /// use telemetry_runtime::sink::HttpSink;
 /// let sink = HttpSink::new("https://telemetry.example.com/v1/events")?
-///     .header("Authorization", "Bearer 123");
+///     .body_field("api_key", "key-123");
 /// assert!(HttpSink::new("ftp://example.com").is_err());
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct HttpSink {
     url: String,
+    /// The URL without what may hold a secret, for logs and status.
+    name: String,
+    /// `"name":value,` for each field added to the body.
+    fields: String,
     transport: Transport,
 }
 
@@ -389,13 +510,35 @@ impl HttpSink {
     pub fn new(url: impl Into<String>) -> Result<HttpSink, ConfigError> {
         let url = url.into();
         check_url(&url)?;
-        Ok(HttpSink { url, transport: Transport::new() })
+        Ok(HttpSink { name: shown_url(&url), url, fields: String::new(), transport: Transport::new() })
     }
 
-    /// Adds a request header (for example an authorization token). Header
-    /// values are never logged.
+    /// Adds a request header (for example an authorization token). This
+    /// library never logs header values; the HTTP client (ureq) prints them
+    /// in its own trace-level output, which only the host program's logger
+    /// configuration can keep out: for a secret, prefer
+    /// [`body_field`](HttpSink::body_field).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpSink {
         self.transport.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a top-level text field to every request body, before `sent_at`
+    /// and `batch`: for an API key the endpoint reads from the body, the way
+    /// PostHog reads `api_key`. Unlike a header or the URL, the body is never
+    /// written to any log, at any level (ureq logs request heads only).
+    ///
+    /// ```
+    /// # use telemetry_runtime::sink::HttpSink;
+    /// // POST {"api_key":"key-123","sent_at":"...","batch":[...]}
+    /// let sink = HttpSink::new("https://telemetry.example.com/v1/events")?.body_field("api_key", "key-123");
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn body_field(mut self, name: &str, value: &str) -> HttpSink {
+        // Strings always serialize.
+        let name = serde_json::to_string(name).unwrap_or_default();
+        let value = serde_json::to_string(value).unwrap_or_default();
+        self.fields.push_str(&format!("{name}:{value},"));
         self
     }
 
@@ -409,6 +552,8 @@ impl HttpSink {
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). The host name is resolved on the worker thread with the
     /// system's own lookup timeouts, so a slow DNS delays telemetry only.
+    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
+    /// is taken as a day.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpSink {
         self.transport.connect_timeout = connect;
         self.transport.request_timeout = request;
@@ -433,12 +578,13 @@ impl HttpSink {
 
 impl Sink for HttpSink {
     fn name(&self) -> &str {
-        &self.url
+        &self.name
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let fields = &self.fields;
         let body = body_fn(|events, sent_at| {
-            let head = format!("{{\"sent_at\":\"{sent_at}\",\"batch\":[").into_bytes();
+            let head = format!("{{{fields}\"sent_at\":\"{sent_at}\",\"batch\":[").into_bytes();
             Body::Batch { head, events, tail: b"]}" }
         });
         self.transport.send_batch(&self.url, batch, cx, &body);
@@ -545,9 +691,45 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon"), None);
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO));
+        // The other two forms RFC 9110 asks recipients to accept.
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now), Some(Duration::ZERO));
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06 08:49:37
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", at), Some(Duration::from_secs(30)));
+        for bad in ["soon", "", "-1", "1.5", "+", "Sun, 06 Nov 1994 08:49:37 UTC"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_capped_whatever_the_server_says() {
+        let now = SystemTime::now();
+        for huge in
+            ["18446744073709551615", "99999999999999999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"]
+        {
+            assert_eq!(parse_retry_after(huge, now), Some(MAX_RETRY_AFTER), "{huge:?}");
+        }
+        // A year the date forms cannot hold is no date at all.
+        assert_eq!(parse_retry_after("Sun, 06 Nov 300000000000 08:49:37 GMT", now), None);
+        // Whatever it read, a wait can be added to the clock.
+        for value in ["18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            let wait = parse_retry_after(value, std::time::UNIX_EPOCH).unwrap();
+            assert!(std::time::Instant::now().checked_add(wait).is_some());
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials_or_query() {
+        assert_eq!(
+            shown_url("https://user:pw@h.example:8443/v1/e?api_key=s3cret"),
+            "https://h.example:8443/v1/e?(query not shown)"
+        );
+        assert_eq!(shown_url("http://127.0.0.1:9/batch/"), "http://127.0.0.1:9/batch/");
+        let sink = HttpSink::new("https://h.example/in?token=s3cret").unwrap();
+        assert!(!sink.name().contains("s3cret"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Appends events to a local file, one JSON object per line.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,8 @@ use crate::stats::DropReason;
 
 /// Appends each event as one line of JSON to a file that the user can read.
 /// The file (mode 0600) and its directory are created on the first delivery,
-/// so nothing is written while telemetry is off.
+/// so nothing is written while telemetry is off. A symbolic link at `path`
+/// is not followed: the events are then dropped and counted, with a warning.
 ///
 /// ```
 /// use telemetry_runtime::sink::JsonlSink;
@@ -36,14 +37,7 @@ impl JsonlSink {
     }
 
     fn open(&self) -> io::Result<File> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(&self.path)
+        crate::files::open_append(&self.path)
     }
 }
 

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
 
-use crate::queue::Queue;
+use crate::identity::Identity;
+use crate::queue::{Queue, Waited};
 use crate::stats::{Counters, DropReason};
 use crate::Level;
 
@@ -31,6 +32,9 @@ pub use otlp::OtlpSink;
 pub use posthog::{PostHogSink, EU_HOST, US_HOST};
 pub use retry::Backoff;
 pub use stderr::StderrSink;
+
+#[cfg(fuzzing)]
+pub(crate) use http::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
 
 /// A destination for batches of events.
 ///
@@ -84,6 +88,9 @@ pub struct EncodedEvent {
     pub(crate) level: Level,
     pub(crate) counter: bool,
     pub(crate) time: SystemTime,
+    /// The identity generation its distinct id belongs to: after a reset
+    /// the event is stale and never sent.
+    pub(crate) generation: u64,
 }
 
 impl EncodedEvent {
@@ -97,7 +104,7 @@ impl EncodedEvent {
         time: SystemTime,
     ) -> EncodedEvent {
         let span = 0..json.len();
-        EncodedEvent { name, uuid, buffer: Arc::new(json), span, level, counter, time }
+        EncodedEvent { name, uuid, buffer: Arc::new(json), span, level, counter, time, generation: 0 }
     }
 
     /// The event name.
@@ -191,6 +198,7 @@ impl Batch {
 pub struct SendContext<'a> {
     pub(crate) queue: &'a Queue,
     pub(crate) level: &'a AtomicU8,
+    pub(crate) identity: &'a Identity,
     pub(crate) counters: &'a Counters,
     pub(crate) dropped: Cell<usize>,
     /// Some events failed in a way a later run may overcome (shutdown's
@@ -212,15 +220,26 @@ impl SendContext<'_> {
         level <= Level::from_u8(self.level.load(Relaxed))
     }
 
-    /// The events of `events` that consent still allows; the others are
-    /// counted as dropped.
+    /// The events of `events` that consent still allows, and whose install
+    /// id was not reset since they were prepared; the others are counted as
+    /// dropped.
     pub fn still_allowed<'e>(&self, events: &'e [EncodedEvent]) -> Cow<'e, [EncodedEvent]> {
-        if events.iter().all(|e| self.allows(e.level)) {
+        let generation = self.identity.generation();
+        if events.iter().all(|e| self.allows(e.level) && e.generation == generation) {
             return Cow::Borrowed(events);
         }
-        let kept: Vec<EncodedEvent> = events.iter().filter(|e| self.allows(e.level)).cloned().collect();
-        self.dropped(DropReason::ConsentWithdrawn, events.len() - kept.len());
+        let reset = events.iter().filter(|e| e.generation != generation).count();
+        let kept: Vec<EncodedEvent> =
+            events.iter().filter(|e| self.allows(e.level) && e.generation == generation).cloned().collect();
+        self.dropped(DropReason::IdentityReset, reset);
+        self.dropped(DropReason::ConsentWithdrawn, events.len() - kept.len() - reset);
         Cow::Owned(kept)
+    }
+
+    /// Whether events of this identity generation are still current (no
+    /// reset since).
+    pub(crate) fn is_current(&self, generation: u64) -> bool {
+        self.identity.generation() == generation
     }
 
     /// Why [`may_send`](SendContext::may_send) said no: the drop reason for
@@ -234,10 +253,35 @@ impl SendContext<'_> {
     }
 
     /// Waits `delay` before a retry. Returns `false`, at once, when the wait
-    /// would outlast shutdown's deadline or consent is withdrawn: give up.
+    /// would outlast shutdown's deadline or consent is withdrawn (a change
+    /// of consent wakes the wait): give up.
     pub fn wait(&self, delay: Duration) -> bool {
         let until = crate::client::deadline_after(delay);
-        self.queue.wait_unless_stopping(until) && self.may_send()
+        let mut seen = self.queue.consent_changes();
+        loop {
+            match self.queue.wait_unless_stopping(until, seen) {
+                Waited::Elapsed => return self.may_send(),
+                Waited::Stopping => return false,
+                Waited::ConsentChanged(_) if !self.may_send() => return false,
+                Waited::ConsentChanged(now) => seen = now,
+            }
+        }
+    }
+
+    /// Waits until `until` like [`wait`](SendContext::wait), but also
+    /// returns when consent changes, so that the caller drops at once what
+    /// no longer qualifies.
+    pub(crate) fn wait_or_consent_change(&self, until: Instant, seen: &mut u64) -> Waited {
+        let waited = self.queue.wait_unless_stopping(until, *seen);
+        if let Waited::ConsentChanged(now) = waited {
+            *seen = now;
+        }
+        waited
+    }
+
+    /// The number of consent changes so far.
+    pub(crate) fn consent_changes(&self) -> u64 {
+        self.queue.consent_changes()
     }
 
     /// Reports events of the batch that this sink gave up on.

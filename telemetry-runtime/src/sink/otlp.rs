@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value as Json};
 
-use super::http::{check_url, Body, Transport};
+use super::http::{check_url, shown_url, Body, Transport};
 use super::retry::Backoff;
 use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
@@ -15,6 +15,10 @@ use crate::encode::{LIB_NAME, LIB_VERSION};
 /// bodies: each event is a log record (`POST {endpoint}/v1/logs`) whose
 /// attributes are its properties, and each counter a monotonic delta sum
 /// (`POST {endpoint}/v1/metrics`). Retries like the other HTTP sinks.
+///
+/// OTLP's integers are 64-bit signed: an unsigned value above `i64::MAX`
+/// is sent as a `stringValue` of its decimal digits (exact, where a double
+/// would round it), and a counter's sum is capped at `i64::MAX`.
 ///
 /// ```
 /// use telemetry_runtime::sink::OtlpSink;
@@ -32,7 +36,11 @@ use crate::encode::{LIB_NAME, LIB_VERSION};
 #[derive(Clone)]
 pub struct OtlpSink {
     logs_url: String,
-    metrics_url: String,
+    /// The logs URL without what may hold a secret, for logs and status.
+    name: String,
+    /// `None`: only a logs endpoint was configured; counters are sent as
+    /// log records there.
+    metrics_url: Option<String>,
     transport: Transport,
 }
 
@@ -42,8 +50,9 @@ impl OtlpSink {
     pub fn new(endpoint: &str) -> Result<OtlpSink, ConfigError> {
         check_url(endpoint)?;
         Ok(OtlpSink {
+            name: shown_url(&signal_url(endpoint, "logs")),
             logs_url: signal_url(endpoint, "logs"),
-            metrics_url: signal_url(endpoint, "metrics"),
+            metrics_url: Some(signal_url(endpoint, "metrics")),
             transport: Transport::new(),
         })
     }
@@ -55,11 +64,15 @@ impl OtlpSink {
     }
 
     /// A sink configured by the standard variables read through `lookup`:
-    /// `OTEL_SDK_DISABLED=true` gives `None`; the endpoint is
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL), or the per-signal
-    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` / `..._METRICS_ENDPOINT` (full
-    /// URLs), and `None` when none is set; `OTEL_EXPORTER_OTLP_HEADERS`
-    /// (`key=value,...`, values percent-encoded) adds request headers.
+    /// `OTEL_SDK_DISABLED=true` gives `None`. Each signal's endpoint is its
+    /// own variable, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` or
+    /// `..._METRICS_ENDPOINT`, used as is (a full URL, as the OpenTelemetry
+    /// specification says), or else `OTEL_EXPORTER_OTLP_ENDPOINT` (a base
+    /// URL) with `/v1/logs` or `/v1/metrics` appended. Events need a logs
+    /// endpoint: without one the result is `None`. With a logs endpoint but
+    /// none for metrics, counters go to the logs endpoint as log records.
+    /// `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`, values percent-encoded)
+    /// adds request headers.
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSink>, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
@@ -70,18 +83,25 @@ impl OtlpSink {
             Some(url) => Some(url),
             None => base.as_deref().map(|b| signal_url(b, signal)),
         };
-        let (Some(logs_url), Some(metrics_url)) = (
-            signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs"),
-            signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics"),
-        ) else {
+        let metrics_url = signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics");
+        let Some(logs_url) = signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs") else {
+            if metrics_url.is_some() {
+                log::warn!(
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set without a logs endpoint: \
+                     events are sent as OTLP logs, so no OTLP sink is configured."
+                );
+            }
             return Ok(None);
         };
         check_url(&logs_url)?;
-        check_url(&metrics_url)?;
+        if let Some(url) = &metrics_url {
+            check_url(url)?;
+        }
         if let Some(protocol) = var("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|p| p != "http/json") {
             log::warn!("OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: this exporter sends http/json.");
         }
-        let mut sink = OtlpSink { logs_url, metrics_url, transport: Transport::new() };
+        let mut sink =
+            OtlpSink { name: shown_url(&logs_url), logs_url, metrics_url, transport: Transport::new() };
         if let Some(headers) = var("OTEL_EXPORTER_OTLP_HEADERS") {
             for (name, value) in parse_headers(&headers)? {
                 sink = sink.header(name, value);
@@ -90,7 +110,9 @@ impl OtlpSink {
         Ok(Some(sink))
     }
 
-    /// Adds a request header (never logged).
+    /// Adds a request header. This library never logs header values; the
+    /// HTTP client (ureq) prints them in its trace-level output (see the
+    /// README's Security section).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> OtlpSink {
         self.transport.headers.push((name.into(), value.into()));
         self
@@ -113,6 +135,8 @@ impl OtlpSink {
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). The host name is resolved on the worker thread with the
     /// system's own lookup timeouts, so a slow DNS delays telemetry only.
+    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
+    /// is taken as a day.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> OtlpSink {
         self.transport.connect_timeout = connect;
         self.transport.request_timeout = request;
@@ -124,28 +148,29 @@ impl OtlpSink {
         &self.logs_url
     }
 
-    /// Where counters go.
-    pub fn metrics_url(&self) -> &str {
-        &self.metrics_url
+    /// Where counters go as metrics; `None` when only a logs endpoint was
+    /// configured, and counters go there as log records.
+    pub fn metrics_url(&self) -> Option<&str> {
+        self.metrics_url.as_deref()
     }
 }
 
 impl Sink for OtlpSink {
     fn name(&self) -> &str {
-        &self.logs_url
+        &self.name
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let as_metrics = |event: &EncodedEvent| event.is_counter() && self.metrics_url.is_some();
         let (counters, events): (Vec<EncodedEvent>, Vec<EncodedEvent>) =
-            batch.events().iter().cloned().partition(EncodedEvent::is_counter);
+            batch.events().iter().cloned().partition(as_metrics);
         if !events.is_empty() {
             let logs_url = self.logs_url.clone();
             self.transport.send_batch(&logs_url, &Batch { events }, cx, &|events, _| {
                 Body::Bytes(logs_body(events).into_bytes())
             });
         }
-        if !counters.is_empty() {
-            let metrics_url = self.metrics_url.clone();
+        if let (false, Some(metrics_url)) = (counters.is_empty(), self.metrics_url.clone()) {
             self.transport.send_batch(&metrics_url, &Batch { events: counters }, cx, &|events, _| {
                 Body::Bytes(metrics_body(events).into_bytes())
             });
@@ -209,11 +234,14 @@ fn any_value(value: &Json) -> Option<Json> {
     Some(match value {
         Json::Null => return None,
         Json::Bool(b) => json!({ "boolValue": b }),
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             // 64-bit integers are strings in OTLP's JSON mapping.
-            (Some(i), _) => json!({ "intValue": i.to_string() }),
-            (None, Some(f)) => json!({ "doubleValue": f }),
-            (None, None) => return None,
+            (Some(i), _, _) => json!({ "intValue": i.to_string() }),
+            // Above i64::MAX: OTLP has no unsigned integer, and a double
+            // would round it. Its exact digits, as text.
+            (None, Some(u), _) => json!({ "stringValue": u.to_string() }),
+            (None, None, Some(f)) => json!({ "doubleValue": f }),
+            (None, None, None) => return None,
         },
         Json::String(s) => json!({ "stringValue": s }),
         Json::Array(items) => {
@@ -299,7 +327,8 @@ fn metrics_body(events: &[EncodedEvent]) -> String {
                 Some(Json::Object(properties)) => properties.clone(),
                 _ => Map::new(),
             };
-            let count = properties.get("count").and_then(Json::as_u64).unwrap_or(0);
+            // `asInt` is an int64: a sum past it is sent as its largest value.
+            let count = properties.get("count").and_then(Json::as_u64).unwrap_or(0).min(i64::MAX as u64);
             let labels: Vec<Json> = properties
                 .iter()
                 .filter(|(key, _)| *key != "count" && !key.starts_with('$'))
@@ -345,7 +374,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (sink.logs_url(), sink.metrics_url()),
-            ("http://c:4318/v1/logs", "http://c:4318/v1/metrics")
+            ("http://c:4318/v1/logs", Some("http://c:4318/v1/metrics"))
         );
         let sink = OtlpSink::from_env_with(env(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
@@ -355,7 +384,16 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(sink.logs_url(), "http://logs:9000/ingest");
+        assert_eq!(sink.metrics_url(), Some("http://c:4318/v1/metrics"));
         assert!(sink.transport.headers.contains(&("b".to_owned(), "x,y=".to_owned())));
+        // A signal's own variable alone is enough, and is used as is.
+        let sink =
+            OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/in")]))
+                .unwrap()
+                .expect("a sink from the logs endpoint alone");
+        assert_eq!((sink.logs_url(), sink.metrics_url()), ("http://logs:9000/in", None));
+        let metrics_only = env(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9000/in")]);
+        assert!(OtlpSink::from_env_with(metrics_only).unwrap().is_none());
         let disabled =
             env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SDK_DISABLED", "TRUE")]);
         assert!(OtlpSink::from_env_with(disabled).unwrap().is_none());
@@ -368,6 +406,8 @@ mod tests {
     #[test]
     fn values_map_to_any_value() {
         assert_eq!(any_value(&json!(3)), Some(json!({ "intValue": "3" })));
+        assert_eq!(any_value(&json!(i64::MIN)), Some(json!({ "intValue": i64::MIN.to_string() })));
+        assert_eq!(any_value(&json!(u64::MAX)), Some(json!({ "stringValue": "18446744073709551615" })));
         assert_eq!(any_value(&json!(1.5)), Some(json!({ "doubleValue": 1.5 })));
         assert_eq!(
             any_value(&json!(["a", null])),

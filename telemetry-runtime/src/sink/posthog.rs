@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::http::{body_fn, check_url, Body, Transport};
+use super::http::{body_fn, check_url, shown_url, Body, Transport};
 use super::retry::Backoff;
 use super::{Batch, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
@@ -30,6 +30,8 @@ pub const EU_HOST: &str = "https://eu.i.posthog.com";
 pub struct PostHogSink {
     api_key: String,
     url: String,
+    /// The URL without what may hold a secret, for logs and status.
+    name: String,
     transport: Transport,
 }
 
@@ -40,13 +42,15 @@ impl PostHogSink {
     pub fn new(api_key: impl Into<String>) -> Result<PostHogSink, ConfigError> {
         let api_key = api_key.into();
         check_api_key(&api_key)?;
-        Ok(PostHogSink { api_key, url: batch_url(US_HOST), transport: Transport::new() })
+        let url = batch_url(US_HOST);
+        Ok(PostHogSink { api_key, name: shown_url(&url), url, transport: Transport::new() })
     }
 
     /// Sends to another host: [`EU_HOST`] or a self-hosted instance.
     pub fn host(mut self, host: &str) -> Result<PostHogSink, ConfigError> {
         check_url(host)?;
         self.url = batch_url(host);
+        self.name = shown_url(&self.url);
         Ok(self)
     }
 
@@ -73,6 +77,8 @@ impl PostHogSink {
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). The host name is resolved on the worker thread with the
     /// system's own lookup timeouts, so a slow DNS delays telemetry only.
+    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
+    /// is taken as a day.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> PostHogSink {
         self.transport.connect_timeout = connect;
         self.transport.request_timeout = request;
@@ -112,7 +118,7 @@ fn check_api_key(key: &str) -> Result<(), ConfigError> {
 
 impl Sink for PostHogSink {
     fn name(&self) -> &str {
-        &self.url
+        &self.name
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {

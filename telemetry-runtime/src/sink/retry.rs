@@ -10,7 +10,8 @@ use crate::event::random_u64;
 /// The n-th retry waits a random time between half and all of
 /// `min(cap, base * 2^n)`, and never less than the server's `Retry-After`.
 /// A `Retry-After` longer than `max_retry_after` gives up instead of holding
-/// the worker that long.
+/// the worker that long. A `Retry-After` is read as seconds or an HTTP date,
+/// and as at most a day whatever it says; one that is neither is ignored.
 ///
 /// ```
 /// use std::time::Duration;
@@ -74,8 +75,11 @@ impl Backoff {
     pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
         let exponential = self.base.saturating_mul(1u32.checked_shl(retry).unwrap_or(u32::MAX)).min(self.cap);
         let half = exponential / 2;
-        let jitter = Duration::from_nanos(random_u64() % (half.as_nanos() as u64 + 1));
-        let delay = half + jitter;
+        // A cap of years (Duration::MAX) has more nanoseconds than a u64:
+        // the jitter is then drawn from the first 584 years.
+        let span = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX).saturating_add(1);
+        let jitter = Duration::from_nanos(random_u64() % span);
+        let delay = half.saturating_add(jitter);
         match retry_after {
             Some(after) if after > self.max_retry_after => None,
             Some(after) => Some(delay.max(after)),
@@ -101,6 +105,17 @@ mod tests {
         }
         let distinct: std::collections::HashSet<_> = (0..50).map(|_| b.delay(3, None)).collect();
         assert!(distinct.len() > 1, "jitter must vary the delay");
+    }
+
+    #[test]
+    fn extreme_policies_do_not_overflow() {
+        let b = Backoff::default().base(Duration::MAX).cap(Duration::MAX).max_retry_after(Duration::MAX);
+        for retry in [0, 1, 31, 32, 63, 64, u32::MAX] {
+            let delay = b.delay(retry, Some(Duration::MAX)).unwrap();
+            assert!(delay >= Duration::MAX / 2, "{delay:?}");
+        }
+        let none = Backoff::default().base(Duration::ZERO).cap(Duration::ZERO);
+        assert_eq!(none.delay(u32::MAX, None), Some(Duration::ZERO));
     }
 
     #[test]
