@@ -1,43 +1,4 @@
-//! Privacy-first product telemetry for Rust programs.
-//!
-//! Typed events whose every field is classified, consent that the user
-//! controls (and that fails closed), an anonymous install id, and delivery in
-//! batches from one background thread: the caller never waits on the network
-//! or the disk, and with consent off nothing is queued, written or sent.
-//!
-//! ```
-//! use std::time::Duration;
-//! use telemetry_runtime::{sink::MemorySink, Config, Level, TelemetryEvent, TelemetryProperty};
-//!
-//! #[derive(TelemetryProperty)]
-//! enum Command {
-//!     Build,
-//!     Test,
-//! }
-//!
-//! /// A command ran: which one, and whether it worked.
-//! #[derive(TelemetryEvent)]
-//! struct CommandRun {
-//!     command: Command,
-//!     ok: bool,
-//! }
-//!
-//! let memory = MemorySink::new();
-//! let guard = telemetry_runtime::init(
-//!     Config::new("mytool", "1.2.0")
-//!         .consent(Level::Usage) // the user's own choice, e.g. from `--telemetry=on`
-//!         .sink(memory.clone()),
-//! )?;
-//! telemetry_runtime::capture(&CommandRun { command: Command::Build, ok: true });
-//! telemetry_runtime::flush(Duration::from_secs(5));
-//! assert_eq!(memory.events()[0]["event"], "command_run");
-//! drop(guard); // flushes what is left, within the shutdown deadline
-//! # Ok::<(), telemetry_runtime::InitError>(())
-//! ```
-//!
-//! See [`Config`] for consent sources and defaults, [`sink`] for where events
-//! go, and [`Telemetry`] for a client of your own (for libraries).
-
+#![doc = include_str!("guide.md")]
 #![warn(missing_docs)]
 
 #[doc(hidden)]
