@@ -184,7 +184,11 @@ impl Telemetry {
             consent_level: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
-            queue: Queue::new(config.settings.queue_capacity, config.settings.batch_size),
+            queue: Queue::new(
+                config.settings.queue_capacity,
+                config.settings.queue_bytes,
+                config.settings.batch_size,
+            ),
             counters: Counters::default(),
             identity: Identity::new(cache_dir.as_ref().map(|d| d.join(ID_FILE)), config.distinct_id),
             recent_file: Mutex::new(()),
