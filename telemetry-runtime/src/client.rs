@@ -93,9 +93,13 @@ pub(crate) struct Inner {
     pub(crate) queue: Queue,
     pub(crate) counters: Counters,
     pub(crate) identity: Identity,
-    /// Held while the record of recent deliveries is written or deleted, so
-    /// that a reset's deletion and the worker's writes never interleave.
-    pub(crate) recent_file: Mutex<()>,
+    /// Held by a reset while it moves the identity to a new generation and
+    /// deletes what holds the old id (the record of recent deliveries,
+    /// spooled batches), and by the worker while it reads the spool or
+    /// writes that record, reading the generation under it: so the worker
+    /// sees either none of a reset or all of it. Never held during network
+    /// I/O.
+    pub(crate) files_lock: Mutex<()>,
     session_id: String,
     app_name: String,
     app_version: String,
@@ -194,10 +198,14 @@ impl Telemetry {
             consent_level: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
-            queue: Queue::new(config.settings.queue_capacity, config.settings.batch_size),
+            queue: Queue::new(
+                config.settings.queue_capacity,
+                config.settings.queue_bytes,
+                config.settings.batch_size,
+            ),
             counters: Counters::default(),
             identity: Identity::new(cache_dir.as_ref().map(|d| d.join(ID_FILE)), config.distinct_id),
-            recent_file: Mutex::new(()),
+            files_lock: Mutex::new(()),
             session_id: Uuid::new_v4().to_string(),
             app_name: config.app_name,
             app_version: config.app_version,
@@ -300,17 +308,13 @@ impl Telemetry {
     /// Events captured before the reset and still queued are sent with the
     /// new id.
     pub fn reset_identity(&self) -> io::Result<()> {
+        let files_lock = lock(&self.inner.files_lock);
         let reset = self.inner.identity.reset();
-        let recent = match self.inner.recent_path() {
-            Some(path) => {
-                let _writing = lock(&self.inner.recent_file);
-                files::remove_if_present(&path)
-            }
-            None => Ok(()),
-        };
+        let recent = self.inner.recent_path().map_or(Ok(()), |path| files::remove_if_present(&path));
         if let Some(spool) = self.inner.spool() {
             spool.forget_written_until_now();
         }
+        drop(files_lock);
         // A worker waiting to retry drops what the reset made stale now.
         self.inner.queue.consent_changed();
         reset.and(recent)

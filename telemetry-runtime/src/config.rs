@@ -58,6 +58,7 @@ pub(crate) struct Notice {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) queue_capacity: usize,
+    pub(crate) queue_bytes: usize,
     pub(crate) batch_size: usize,
     pub(crate) max_batch_size: usize,
     pub(crate) flush_interval: Duration,
@@ -74,9 +75,9 @@ impl Config {
     ///
     /// Defaults: opt-in (`Level::Off` unless the user turns telemetry on),
     /// environment variable `<APP>_TELEMETRY`, CI detection on, no sinks,
-    /// a queue of 10,000 events, batches of 100 (up to 1,000 per request
-    /// when more are waiting), a 5 s flush interval, a 2 s shutdown deadline
-    /// and a 900 KiB limit per event.
+    /// a queue of 10,000 events and 16 MiB, batches of 100 (up to 1,000 per
+    /// request when more are waiting), a 5 s flush interval, a 2 s shutdown
+    /// deadline and a 900 KiB limit per event.
     pub fn new(app_name: impl Into<String>, app_version: impl Into<String>) -> Config {
         let app_name = app_name.into();
         let primary = EnvVar { name: env_var_for(&app_name), polarity: Polarity::Enables };
@@ -99,6 +100,7 @@ impl Config {
             catalog: None,
             settings: Settings {
                 queue_capacity: 10_000,
+                queue_bytes: 16 * 1024 * 1024,
                 batch_size: 100,
                 max_batch_size: 1_000,
                 flush_interval: Duration::from_secs(5),
@@ -279,9 +281,49 @@ impl Config {
         self
     }
 
-    /// Events kept in memory before new ones are dropped (default 10,000).
+    /// Events kept in memory before new ones are dropped and counted as
+    /// [`DropReason::QueueFull`](crate::DropReason::QueueFull) (default
+    /// 10,000). See also [`queue_bytes`](Config::queue_bytes).
+    ///
+    /// The queue is what absorbs a burst: the worker sends while callers
+    /// capture, but a capture never waits for it. With the defaults, a
+    /// tight loop of 200,000 captures (measured from outside, against a
+    /// loopback endpoint) delivered 10,000 to 24,000 events, the queue's
+    /// worth plus what the worker sent meanwhile, and counted the rest as
+    /// `queue_full`. A program that captures more than 10,000 events faster
+    /// than its endpoint takes them should raise this (each queued event
+    /// holds its record, 48 bytes, and its packed properties, typically
+    /// 100-300 bytes), or aggregate with counters.
+    ///
+    /// ```
+    /// # use telemetry_runtime::Config;
+    /// // Bursts of up to 100,000 events, each under about 300 bytes.
+    /// let config = Config::new("mytool", "1.0.0").queue_capacity(100_000).queue_bytes(32 << 20);
+    /// ```
     pub fn queue_capacity(mut self, events: usize) -> Config {
         self.settings.queue_capacity = events;
+        self
+    }
+
+    /// The most bytes the queued events' properties may hold before new
+    /// events are dropped and counted as
+    /// [`DropReason::QueueFull`](crate::DropReason::QueueFull) (default
+    /// 16 MiB), so that memory is bounded by size as well as by count: ten
+    /// thousand events each carrying a 100 KB opt-in text would otherwise
+    /// hold a gigabyte.
+    ///
+    /// The default is chosen so that it never binds before the event count
+    /// for ordinary events: a full default queue of 10,000 events fits in
+    /// it as long as they average under 1.6 KiB of properties, five times
+    /// the largest typical event, so the burst
+    /// [`queue_capacity`](Config::queue_capacity) describes is absorbed
+    /// the same. It binds only for large events (about 160 events of
+    /// 100 KB), and it is under PostHog's 20 MiB per request. Memory held
+    /// for events is then at most about twice this (the queue, and one
+    /// take of the worker while it sends), plus the JSON of one request.
+    /// An event larger than the limit is never queued.
+    pub fn queue_bytes(mut self, bytes: usize) -> Config {
+        self.settings.queue_bytes = bytes;
         self
     }
 
@@ -350,13 +392,14 @@ impl Config {
         }
         let s = &self.settings;
         if s.queue_capacity == 0
+            || s.queue_bytes == 0
             || s.batch_size == 0
             || s.max_batch_size == 0
             || s.flush_interval.is_zero()
             || s.max_event_bytes == 0
         {
             return Err(ConfigError::new(
-                "queue capacity, batch sizes, flush interval and event size limit must be above zero",
+                "queue capacity and bytes, batch sizes, flush interval and event size limit must be above zero",
             ));
         }
         Ok(())
@@ -422,6 +465,7 @@ mod tests {
         assert!(Config::new("ok", "1").batch_size(0).validate().is_err());
         assert!(Config::new("ok", "1").max_batch_size(0).validate().is_err());
         assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
+        assert!(Config::new("ok", "1").queue_bytes(0).validate().is_err());
         assert!(Config::new("ok", "1").distinct_id(" ").validate().is_err());
         assert!(Config::new("ok", "1").validate().is_ok());
     }

@@ -119,6 +119,11 @@ impl Records {
         self.records.len()
     }
 
+    /// The bytes of packed properties held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.properties.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

@@ -115,14 +115,20 @@ fn is_symlink(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink())
 }
 
-/// The error for a link found at `path`, logged once here so that every
-/// refusal says what happened, whatever the caller does with the error.
+/// The error for a link found at `path`, logged here (once per path and
+/// process: the record and a JSONL file are tried again on every batch) so
+/// that a refusal says what happened, whatever the caller does with it.
 fn refused(path: &Path) -> io::Error {
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
     let err = io::Error::new(
         io::ErrorKind::InvalidInput,
         format!("{} is a symbolic link, which telemetry does not follow", path.display()),
     );
-    log::warn!("Telemetry file not used: {err}; it is left as it is.");
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if !warned.iter().any(|p| p == path) {
+        warned.push(path.to_path_buf());
+        log::warn!("Telemetry file not used: {err}; it is left as it is.");
+    }
     err
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct Queue {
     /// Wakes callers waiting for a flush or for the worker to exit.
     progress: Condvar,
     capacity: usize,
+    /// The most bytes of packed properties the queued events may hold.
+    max_bytes: usize,
     batch_size: usize,
 }
 
@@ -58,12 +60,13 @@ pub(crate) struct Taken {
 }
 
 impl Queue {
-    pub(crate) fn new(capacity: usize, batch_size: usize) -> Queue {
+    pub(crate) fn new(capacity: usize, max_bytes: usize, batch_size: usize) -> Queue {
         Queue {
             state: Mutex::new(State::default()),
             wake_worker: Condvar::new(),
             progress: Condvar::new(),
             capacity,
+            max_bytes,
             // A queue smaller than a batch is "full" sooner: wake the worker then.
             batch_size: batch_size.min(capacity),
         }
@@ -82,7 +85,11 @@ impl Queue {
         if state.stop_deadline.is_some() {
             return Err(DropReason::Shutdown);
         }
-        if state.events.len() >= self.capacity {
+        // Full in events, or in bytes: large events (a long opt-in text)
+        // fill memory long before they fill the event count.
+        if state.events.len() >= self.capacity
+            || state.events.bytes().saturating_add(properties.as_bytes().len()) > self.max_bytes
+        {
             return Err(DropReason::QueueFull);
         }
         if !state.events.push(record, properties) {
@@ -90,11 +97,17 @@ impl Queue {
         }
         // A notification costs a system call even when nobody waits: send
         // one only when the worker sleeps in `take`.
-        if state.worker_waiting && state.events.len() >= self.batch_size {
+        if state.worker_waiting && self.ready(&state) {
             state.worker_waiting = false;
             self.wake_worker.notify_one();
         }
         Ok(())
+    }
+
+    /// Whether what is queued is worth a request now: a full batch, or half
+    /// the byte limit (a few large events).
+    fn ready(&self, state: &State) -> bool {
+        state.events.len() >= self.batch_size || state.events.bytes() >= self.max_bytes / 2
     }
 
     /// Removes every queued record; returns how many there were.
@@ -111,7 +124,7 @@ impl Queue {
     pub(crate) fn take(&self, interval_end: Instant, into: &mut Records) -> Taken {
         let mut state = self.lock();
         loop {
-            let ready = state.events.len() >= self.batch_size
+            let ready = self.ready(&state)
                 || state.flush_requested > state.flush_completed
                 || state.stop_deadline.is_some();
             let now = Instant::now();

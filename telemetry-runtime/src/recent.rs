@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use crate::files;
+use crate::identity::Identity;
 use crate::sink::Batch;
 
 /// A record file larger than this is not read back (it is not one this
@@ -66,11 +67,11 @@ impl Recent {
     }
 
     /// Writes the record if deliveries were added since the last write,
-    /// holding `file` (a reset deletes the file while holding it), unless
-    /// the identity was reset since.
-    pub(crate) fn save(&mut self, file: &Mutex<()>, generation: u64) {
-        let _writing = file.lock().unwrap_or_else(|e| e.into_inner());
-        self.follow(generation);
+    /// holding `files_lock` (a reset deletes the file holding it); what was
+    /// recorded before a reset is forgotten, not written.
+    pub(crate) fn save(&mut self, files_lock: &Mutex<()>, identity: &Identity) {
+        let _writing = files_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.follow(identity.generation());
         let (Some(path), Some(events), true) = (&self.path, &self.events, self.dirty) else { return };
         let mut text = Vec::with_capacity(events.iter().map(|event| event.len() + 1).sum());
         for event in events.iter() {

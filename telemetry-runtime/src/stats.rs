@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqC
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DropReason {
-    /// The queue was full when the event was captured.
+    /// The queue was full when the event was captured: it held as many
+    /// events ([`Config::queue_capacity`](crate::Config::queue_capacity)) or
+    /// as many bytes ([`Config::queue_bytes`](crate::Config::queue_bytes))
+    /// as it may.
     QueueFull,
     /// Consent was lowered after the event was captured.
     ConsentWithdrawn,

@@ -87,7 +87,7 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
             break;
         }
         if interval_over || taken.flushing || taken.stopping {
-            outlet.recent.save(&inner.recent_file, inner.identity.generation());
+            outlet.recent.save(&inner.files_lock, &inner.identity);
         }
         inner.queue.flush_done(taken.flush_generation);
         if taken.stopping {
@@ -108,7 +108,12 @@ impl Drop for ExitGuard<'_> {
 /// (the endpoint is still out of reach: the rest waits for the next try).
 fn replay(inner: &Inner, outlet: &mut Outlet) {
     let Some(spool) = outlet.spool.clone() else { return };
-    let (batches, expired) = spool.pending();
+    // Read with the identity generation they belong to, under the lock a
+    // reset takes: a reset from here on makes them stale.
+    let ((batches, expired), generation) = {
+        let _files = inner.files_lock.lock().unwrap_or_else(|e| e.into_inner());
+        (spool.pending(), inner.identity.generation())
+    };
     inner.counters.dropped(DropReason::Undeliverable, expired);
     for spooled in batches {
         let Some(index) = inner.sink_names.iter().position(|name| *name == spooled.sink) else {
@@ -117,9 +122,6 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
             spool.remove(&spooled.path);
             continue;
         };
-        // Read back now, so of this identity generation: a reset from here
-        // on makes them stale.
-        let generation = inner.identity.generation();
         let mut events = spooled.events;
         for event in &mut events {
             inner.counters.captured();

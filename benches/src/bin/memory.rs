@@ -8,7 +8,12 @@
 //! /usr/bin/time -v target/release/memory ours       # telemetry-runtime
 //! /usr/bin/time -v target/release/memory posthog    # posthog-rs, for comparison
 //! /usr/bin/time -v target/release/memory baseline   # the same process, no client
+//! /usr/bin/time -v target/release/memory ours-large 10000   # 100 KB opt-in text per event
 //! ```
+//!
+//! `ours-large` captures events that each carry a 100 KB opt-in text, at
+//! full consent: the queue's byte limit (16 MiB by default), not its event
+//! count, bounds the memory.
 //!
 //! The hung server runs in a child process (its own, small, memory is not
 //! this process's).
@@ -16,6 +21,16 @@
 use std::time::{Duration, Instant};
 
 use telemetry_benches::{peak_rss_kib, ChildServer, EventData, Mode};
+
+/// Notes were taken: a large opt-in text, for the byte-bounded case.
+#[derive(telemetry_runtime::TelemetryEvent)]
+struct NotesTaken {
+    /// How many lines.
+    lines: u32,
+    /// The notes, only at full consent.
+    #[telemetry(opt_in)]
+    notes: String,
+}
 
 fn main() {
     telemetry_benches::child_main();
@@ -50,6 +65,38 @@ fn main() {
             let s = client.stats();
             println!(
                 "ours: {n} captures in {:.3} s; captured {} dropped {} (queue_full {}) sent {}; peak RSS {} KiB",
+                elapsed.as_secs_f64(),
+                s.captured,
+                s.dropped_total(),
+                s.dropped(telemetry_runtime::DropReason::QueueFull),
+                s.sent,
+                peak_rss_kib()
+            );
+        }
+        "ours-large" => {
+            // Library defaults (queue of 10,000 events and 16 MiB), full
+            // consent, 100 KB of opt-in text per event.
+            let client = telemetry_runtime::Telemetry::new(
+                telemetry_runtime::Config::new("bench", "1.0.0")
+                    .consent(telemetry_runtime::Level::Full)
+                    .environment(|_| None)
+                    .detect_ci(false)
+                    .cache_dir(dir.path())
+                    .config_dir(dir.path())
+                    .data_dir(dir.path())
+                    .sink(telemetry_benches::http_sink(server.addr)),
+            )
+            .expect("config");
+            let notes = "n".repeat(100_000);
+            for lines in 0..n {
+                client
+                    .capture(std::hint::black_box(&NotesTaken { lines: lines as u32, notes: notes.clone() }));
+            }
+            let elapsed = start.elapsed();
+            std::thread::sleep(Duration::from_millis(200));
+            let s = client.stats();
+            println!(
+                "ours-large: {n} captures of 100 KB in {:.3} s; captured {} dropped {} (queue_full {}) sent {}; peak RSS {} KiB",
                 elapsed.as_secs_f64(),
                 s.captured,
                 s.dropped_total(),
