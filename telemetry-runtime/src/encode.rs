@@ -416,6 +416,10 @@ mod tests {
         properties.insert("say \"hi\"", 1u32);
         properties.push("back\\slash\n", Level::Usage, &Value::UInt(2));
         properties.__write_field(crate::properties::FieldName::new("snake_case"), Level::Usage, &3u32);
+        // The derive's writer called by hand with a name it did not audit:
+        // checked, so escaped like any other.
+        properties.__write_field(crate::properties::FieldName::new("q\"uote"), Level::Usage, &4u32);
+        properties.__write_field(crate::properties::FieldName::new("$lib"), Level::Usage, &5u32);
         let identity = Identity::new(None, None);
         let envelope = envelope(&identity, "id", "s", "app", "1", "d");
         let json = encode(
@@ -429,6 +433,8 @@ mod tests {
         assert_eq!(json["properties"]["say \"hi\""], 1);
         assert_eq!(json["properties"]["back\\slash\n"], 2);
         assert_eq!(json["properties"]["snake_case"], 3);
+        assert_eq!(json["properties"]["q\"uote"], 4);
+        assert_eq!(json["properties"]["$lib"], crate::LIB_NAME, "a reserved name is refused");
     }
 
     #[test]
