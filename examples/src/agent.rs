@@ -55,7 +55,9 @@ fn main() {
     let outcome = runner::run(&task);
     println!("agent: {outcome:?}");
 
-    telemetry_runtime::flush(Duration::from_secs(2));
+    if !telemetry_runtime::flush(Duration::from_secs(2)) {
+        println!("telemetry: not everything was delivered within 2 s; the rest waits in the spool");
+    }
     let stats = telemetry_runtime::stats();
     drop(guard);
     if stats.captured == 0 {

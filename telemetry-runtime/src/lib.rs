@@ -29,7 +29,7 @@
 //!         .sink(memory.clone()),
 //! )?;
 //! telemetry_runtime::capture(&CommandRun { command: Command::Build, ok: true });
-//! telemetry_runtime::flush(Duration::from_secs(5));
+//! assert!(telemetry_runtime::flush(Duration::from_secs(5)));
 //! assert_eq!(memory.events()[0]["event"], "command_run");
 //! drop(guard); // flushes what is left, within the shutdown deadline
 //! # Ok::<(), telemetry_runtime::InitError>(())
@@ -38,7 +38,8 @@
 //! See [`Config`] for consent sources and defaults, [`sink`] for where events
 //! go, and [`Telemetry`] for a client of your own (for libraries).
 
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -226,7 +227,7 @@ pub use telemetry_macros::TelemetryProperty;
 ///         .with("cache_dir", Value::text("/home/ada/.cache/mytool"))
 ///         .with("user_email", "ada@example.com"), // not declared: left out
 /// );
-/// telemetry.flush(Duration::from_secs(5));
+/// assert!(telemetry.flush(Duration::from_secs(5)));
 /// let event = &memory.events()[0];
 /// assert_eq!(event["properties"]["entries"], 1200);
 /// assert!(event["properties"]["cache_dir"].as_str().unwrap().len() == 32);
@@ -367,6 +368,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 
 /// Flushes and stops the global client when dropped.
 #[must_use = "dropping the guard shuts telemetry down at once"]
+#[derive(Debug)]
 pub struct Guard {
     client: Telemetry,
 }
@@ -380,7 +382,8 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.client.shutdown(self.client.shutdown_timeout());
+        // What it gives up on is counted and logged by the client.
+        let _ = self.client.shutdown(self.client.shutdown_timeout());
     }
 }
 
@@ -449,12 +452,15 @@ pub fn reset_identity() -> io::Result<()> {
     GLOBAL.get().map_or(Ok(()), Telemetry::reset_identity)
 }
 
-/// Delivers what the global client has queued, waiting at most `timeout`.
+/// Delivers what the global client has queued, waiting at most `timeout`;
+/// see [`Telemetry::flush`].
+#[must_use = "`false` means some events were not delivered in time"]
 pub fn flush(timeout: Duration) -> bool {
     GLOBAL.get().is_none_or(|client| client.flush(timeout))
 }
 
 /// Stops the global client; see [`Telemetry::shutdown`].
+#[must_use = "`false` means the worker did not finish delivering in time"]
 pub fn shutdown(timeout: Duration) -> bool {
     GLOBAL.get().is_none_or(|client| client.shutdown(timeout))
 }
@@ -468,3 +474,35 @@ pub fn stats() -> Stats {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+// The types a host shares between threads (or keeps in a static) are
+// `Send + Sync`: a change that breaks it fails to compile here, not in a
+// user's program. `SendContext` is the exception by design: it lives on the
+// worker thread, borrowed by one sink at a time.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Telemetry>();
+    shared::<Guard>();
+    shared::<Config>();
+    shared::<Catalog>();
+    shared::<Counter<2>>();
+    shared::<DynamicEvent>();
+    shared::<Properties>();
+    shared::<Value>();
+    shared::<Stats>();
+    shared::<Consent>();
+    shared::<Route>();
+    shared::<EventSchema>();
+    shared::<InitError>();
+    shared::<ConfigError>();
+    shared::<cli::CommandError>();
+    shared::<sink::PostHogSink>();
+    shared::<sink::HttpSink>();
+    shared::<sink::OtlpSink>();
+    shared::<sink::JsonlSink>();
+    shared::<sink::MemorySink>();
+    shared::<sink::StderrSink>();
+    shared::<sink::Batch>();
+    shared::<sink::EncodedEvent>();
+    shared::<sink::SinkError>();
+};

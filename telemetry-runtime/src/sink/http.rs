@@ -3,6 +3,7 @@
 //! large.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use super::retry::Backoff;
@@ -89,6 +90,21 @@ pub(crate) struct Transport {
     pub(crate) headers: Vec<(String, String)>,
     /// Bodies larger than this are sent gzip-compressed; `None`: never.
     pub(crate) gzip_above: Option<usize>,
+}
+
+impl fmt::Debug for Transport {
+    /// Header names only: their values are often credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Transport")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("backoff", &self.backoff)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("gzip_above", &self.gzip_above)
+            .field("headers", &header_names)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one request came to.
@@ -378,7 +394,7 @@ pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
 /// assert!(HttpSink::new("ftp://example.com").is_err());
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct HttpSink {
     url: String,
     transport: Transport,
