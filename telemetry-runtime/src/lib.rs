@@ -470,11 +470,6 @@ pub fn stats() -> Stats {
     GLOBAL.get().map(Telemetry::stats).unwrap_or_default()
 }
 
-/// The README's examples compile and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
-
 // The types a host shares between threads (or keeps in a static) are
 // `Send + Sync`: a change that breaks it fails to compile here, not in a
 // user's program. `SendContext` is the exception by design: it lives on the
