@@ -39,6 +39,7 @@
 //! go, and [`Telemetry`] for a client of your own (for libraries).
 
 #![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 #[doc(hidden)]
