@@ -238,8 +238,8 @@ fn capture(c: &mut Criterion) {
     );
     assert_eq!(stats.dropped_total(), 0, "the capture benchmark must not drop events");
     assert_eq!(quiet.stats().dropped_total(), 0, "the capture benchmark must not drop events");
-    ours.shutdown(Duration::from_secs(5));
-    quiet.shutdown(Duration::from_secs(5));
+    assert!(ours.shutdown(Duration::from_secs(5)), "shutdown timed out");
+    assert!(quiet.shutdown(Duration::from_secs(5)), "shutdown timed out");
     posthog.shutdown();
 }
 
@@ -300,7 +300,7 @@ fn deliver(c: &mut Criterion) {
             })
         });
         assert_eq!(client.stats().dropped_total(), 0, "{name}: dropped events");
-        client.shutdown(Duration::from_secs(5));
+        assert!(client.shutdown(Duration::from_secs(5)), "{name}: shutdown timed out");
     }
     let posthog = telemetry_benches::posthog_client(server.addr, LARGE_QUEUE);
     group.bench_function("posthog-rs: Client (blocking), requests of 100", |b| {

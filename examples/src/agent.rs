@@ -13,18 +13,57 @@
 
 use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
 use telemetry_examples::events::Model;
 use telemetry_examples::runner::{self, Task};
+use telemetry_runtime::cli::{NoTelemetry, TelemetryArgs};
 use telemetry_runtime::sink::{JsonlSink, PostHogSink};
 use telemetry_runtime::{Config, Level};
 
+/// A pretend AI agent: plans steps and calls tools on a server, and shows
+/// what its telemetry collects.
+#[derive(Parser)]
+#[command(
+    name = "agent",
+    version,
+    override_usage = "agent [run] [OPTIONS] [TASK]...\n       agent telemetry [COMMAND]"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    // `agent TASK` is `agent run TASK`.
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    telemetry: NoTelemetry,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a task (the default).
+    Run(RunArgs),
+    /// See or change what telemetry collects.
+    Telemetry(TelemetryArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// What to ask the agent.
+    task: Vec<String>,
+    /// The model that plans the steps.
+    #[arg(long, value_enum, default_value = "small")]
+    model: Model,
+    /// The tool server's URL.
+    #[arg(long, default_value = "https://tools.internal.example.com/mcp")]
+    server: String,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let no_telemetry = args.iter().any(|a| a == "--no-telemetry");
+    let cli = Cli::parse();
     let events_file = std::env::temp_dir().join("telemetry-demo").join("agent-events.jsonl");
 
-    let config = match config(&events_file, no_telemetry) {
-        Ok(config) => config,
+    let config = match config(&events_file) {
+        Ok(config) => cli.telemetry.configure(config),
         Err(err) => {
             eprintln!("agent: {err}");
             std::process::exit(2);
@@ -38,16 +77,19 @@ fn main() {
         }
     };
 
-    if args.first().map(String::as_str) == Some("telemetry") {
-        let result = telemetry_runtime::cli::run_command(guard.client(), &args[1..], &mut std::io::stdout());
-        if let Err(err) = result {
-            eprintln!("agent telemetry: {err}");
-            std::process::exit(2);
+    let run = match cli.command {
+        Some(Command::Telemetry(command)) => {
+            if let Err(err) = command.run(guard.client(), &mut std::io::stdout()) {
+                eprintln!("agent telemetry: {err}");
+                std::process::exit(2);
+            }
+            return;
         }
-        return;
-    }
+        Some(Command::Run(run)) => run,
+        None => cli.run,
+    };
 
-    let task = task_from(&args);
+    let task = task_from(run);
     let _ = std::fs::remove_file(&events_file);
     let consent = guard.client().consent();
     let is_debug = guard.client().is_debug();
@@ -55,7 +97,9 @@ fn main() {
     let outcome = runner::run(&task);
     println!("agent: {outcome:?}");
 
-    telemetry_runtime::flush(Duration::from_secs(2));
+    if !telemetry_runtime::flush(Duration::from_secs(2)) {
+        println!("telemetry: not everything was delivered within 2 s; the rest waits in the spool");
+    }
     let stats = telemetry_runtime::stats();
     drop(guard);
     if stats.captured == 0 {
@@ -75,10 +119,7 @@ fn main() {
     }
 }
 
-fn config(
-    events_file: &std::path::Path,
-    no_telemetry: bool,
-) -> Result<Config, telemetry_runtime::ConfigError> {
+fn config(events_file: &std::path::Path) -> Result<Config, telemetry_runtime::ConfigError> {
     let mut config = Config::new("telemetry-agent-demo", env!("CARGO_PKG_VERSION"))
         .env_var("AGENT_TELEMETRY")
         .legacy_env_var("AGENT_ANONYMIZED_TELEMETRY", telemetry_runtime::Polarity::Enables)
@@ -96,29 +137,11 @@ fn config(
         }
         config = config.sink(posthog);
     }
-    if no_telemetry {
-        config = config.consent(Level::Off);
-    }
     Ok(config)
 }
 
-fn task_from(args: &[String]) -> Task {
-    let mut positional = Vec::new();
-    let mut model = Model::Small;
-    let mut server_url = "https://tools.internal.example.com/mcp".to_owned();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "run" | "--no-telemetry" => {}
-            "--model" => {
-                model =
-                    if iter.next().map(String::as_str) == Some("large") { Model::Large } else { Model::Small }
-            }
-            "--server" => server_url = iter.next().cloned().unwrap_or(server_url),
-            other => positional.push(other.to_owned()),
-        }
-    }
+fn task_from(run: RunArgs) -> Task {
     let query =
-        if positional.is_empty() { "find a cheap flight to Lisbon".to_owned() } else { positional.join(" ") };
-    Task { query, model, server_url, max_steps: 5 }
+        if run.task.is_empty() { "find a cheap flight to Lisbon".to_owned() } else { run.task.join(" ") };
+    Task { query, model: run.model, server_url: run.server, max_steps: 5 }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use telemetry_runtime::{TelemetryEvent, TelemetryProperty};
 
-/// The language model driving the agent.
-#[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
+/// The language model driving the agent (also the `--model` option's values).
+#[derive(TelemetryProperty, clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
     /// A small, fast model.
     Small,

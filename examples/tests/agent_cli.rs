@@ -35,6 +35,13 @@ impl Machine {
     }
 
     fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let output = self.try_agent(args, env);
+        assert!(output.status.success(), "agent {args:?} failed: {}", stderr(&output));
+        output
+    }
+
+    /// Runs the agent, successful or not.
+    fn try_agent(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let home = self.home.path();
         let mut command = Command::new(env!("CARGO_BIN_EXE_agent"));
         for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
@@ -51,9 +58,7 @@ impl Machine {
             .env("AGENT_POSTHOG_HOST", self.server.url())
             .envs(env.iter().copied());
         std::fs::create_dir_all(home.join("tmp")).unwrap();
-        let output = command.output().expect("run the agent");
-        assert!(output.status.success(), "agent {args:?} failed: {}", stderr(&output));
-        output
+        command.output().expect("run the agent")
     }
 
     fn events_sent(&self) -> Vec<serde_json::Value> {
@@ -109,6 +114,54 @@ fn no_notice_and_no_traffic_in_ci_or_with_do_not_track() {
         assert!(!machine.file("config/telemetry-agent-demo").exists(), "{env:?} wrote a file");
         assert!(!machine.file("cache/telemetry-agent-demo").exists(), "{env:?} wrote a file");
     }
+}
+
+#[test]
+fn the_no_telemetry_flag_turns_everything_off_before_or_after_the_task_or_subcommand() {
+    let machine = Machine::new();
+    for args in [
+        &["book a table", "--no-telemetry"][..],
+        &["--no-telemetry", "run", "book a table"],
+        &["run", "--model", "large", "book a table", "--no-telemetry"],
+    ] {
+        let output = machine.agent(args, &[("AGENT_TELEMETRY", "full")]);
+        let out = stdout(&output);
+        assert!(
+            out.contains("agent: \"book a table\" (telemetry: off, decided by explicit choice)"),
+            "{out}"
+        );
+        assert!(out.contains("nothing was captured, written or sent"), "{args:?}: {out}");
+        assert!(!stderr(&output).contains(NOTICE));
+    }
+    let status = stdout(&machine.agent(&["telemetry", "status", "--no-telemetry"], &[]));
+    assert!(status.contains("Telemetry: off (decided by explicit choice)"), "{status}");
+    assert_eq!(machine.server.connections(), 0);
+    assert!(!machine.file("cache/telemetry-agent-demo").exists(), "wrote a file with --no-telemetry");
+    assert!(!machine.file("config/telemetry-agent-demo").exists(), "wrote a file with --no-telemetry");
+}
+
+#[test]
+fn options_reach_the_run_and_bad_arguments_are_refused() {
+    let machine = Machine::new();
+    let env = [("AGENT_TELEMETRY_DEBUG", "1"), ("AGENT_TELEMETRY", "on")];
+    let output = machine.agent(&["--model", "large", "--server", "stdio", "plan", "a trip"], &env);
+    assert!(stdout(&output).contains("agent: \"plan a trip\""), "{}", stdout(&output));
+    let started: serde_json::Value = stderr(&output)
+        .lines()
+        .filter_map(|line| line.strip_prefix("[telemetry] "))
+        .map(|json| serde_json::from_str::<serde_json::Value>(json).unwrap())
+        .find(|e| e["event"] == "run_started")
+        .expect("a run_started event");
+    assert_eq!(started["properties"]["model"], "large");
+    assert_eq!(started["properties"]["transport"], "stdio");
+
+    for args in [&["--model", "huge", "x"][..], &["telemetry", "bogus"], &["telemetry", "catalog", "--full"]]
+    {
+        let output = machine.try_agent(args, &[]);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stdout(&output));
+        assert!(stderr(&output).starts_with("error: "), "{args:?}: {}", stderr(&output));
+    }
+    assert_eq!(machine.server.connections(), 0);
 }
 
 #[test]

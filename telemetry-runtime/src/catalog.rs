@@ -13,6 +13,7 @@ use crate::Level;
 
 /// A schema registered by the derive. Not public API.
 #[doc(hidden)]
+#[derive(Debug)]
 pub struct Registration(pub &'static EventSchema);
 
 inventory::collect!(Registration);

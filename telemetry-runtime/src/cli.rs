@@ -1,5 +1,8 @@
 //! Ready-made `telemetry` subcommands for a host command-line program.
 //!
+//! A program that parses its arguments by hand passes the words after
+//! `telemetry` to [`run_command`]:
+//!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let client = telemetry_runtime::Telemetry::new(telemetry_runtime::Config::new("mytool", "1.0.0"))?;
@@ -12,7 +15,15 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! With the `clap` feature, a program built on clap's derive mounts
+//! [`TelemetryArgs`](struct.TelemetryArgs.html) as its `telemetry`
+//! subcommand and flattens [`NoTelemetry`](struct.NoTelemetry.html) into its
+//! arguments for a `--no-telemetry` flag; see `TelemetryArgs` for a whole
+//! program.
 
+// Links to the clap types are plain: the types exist only with the feature,
+// and an intra-doc link to them would break the docs built without it.
 use std::fmt;
 use std::io::{self, Write};
 
@@ -21,13 +32,15 @@ use serde_json::{json, Map, Value as Json};
 use crate::catalog::ENVELOPE;
 use crate::files;
 use crate::schema::{Classification, EventSchema, RedactMode};
+#[cfg(feature = "clap")]
+use crate::Config;
 use crate::{ConsentSource, Level, Telemetry};
 
 /// The subcommands and what they do, for `help`.
 pub const USAGE: &str = "\
 status            what telemetry does now, and why
 on | full | off   save your choice: usage data, also opt-in fields, or nothing
-local            keep events in a file on this machine only
+local             keep events in a file on this machine only
 reset             delete the anonymous id and the saved choice
 catalog [--json]  list every event and field the program can send
 preview [--full]  show the events as they would be sent (at usage, or at full)";
@@ -51,28 +64,103 @@ impl From<io::Error> for CommandError {
 }
 
 /// Runs one subcommand (`args` excludes the program and `telemetry` words)
-/// and writes its output to `out`. No arguments means `status`.
+/// and writes its output to `out`. No arguments means `status`; `help`
+/// prints [`USAGE`].
+///
+/// ```
+/// use telemetry_runtime::{cli, Config, Level, Telemetry};
+///
+/// let client = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Off))?;
+/// let mut out = Vec::new();
+/// cli::run_command(&client, &["catalog", "--json"], &mut out)?;
+/// assert!(String::from_utf8(out)?.starts_with('{'));
+/// assert!(cli::run_command(&client, &["bogus"], &mut Vec::new()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run_command<S: AsRef<str>>(
     client: &Telemetry,
     args: &[S],
     out: &mut dyn Write,
 ) -> Result<(), CommandError> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-    match args.as_slice() {
-        [] | ["status"] => status(client, out)?,
-        ["on"] => choose(client, "usage", out)?,
-        ["full"] => choose(client, "full", out)?,
-        ["off"] => choose(client, "off", out)?,
-        ["local"] => choose(client, "local", out)?,
-        ["reset"] => reset(client, out)?,
-        ["catalog"] => out.write_all(client.catalog().to_markdown(client.app_name()).as_bytes())?,
-        ["catalog", "--json"] => out.write_all(client.catalog().to_json().as_bytes())?,
-        ["preview"] => preview(client, Level::Usage, out)?,
-        ["preview", "--full"] => preview(client, Level::Full, out)?,
-        ["help" | "--help" | "-h"] => writeln!(out, "{USAGE}")?,
+    let command = match args.as_slice() {
+        [] | ["status"] => TelemetryCommand::Status,
+        ["on"] => TelemetryCommand::On,
+        ["full"] => TelemetryCommand::Full,
+        ["off"] => TelemetryCommand::Off,
+        ["local"] => TelemetryCommand::Local,
+        ["reset"] => TelemetryCommand::Reset,
+        ["catalog"] => TelemetryCommand::Catalog { json: false },
+        ["catalog", "--json"] => TelemetryCommand::Catalog { json: true },
+        ["preview"] => TelemetryCommand::Preview { full: false },
+        ["preview", "--full"] => TelemetryCommand::Preview { full: true },
+        ["help" | "--help" | "-h"] => {
+            writeln!(out, "{USAGE}")?;
+            return Ok(());
+        }
         _ => return Err(CommandError(format!("unknown telemetry command {:?}\n\n{USAGE}", args.join(" ")))),
+    };
+    command.run(client, out)
+}
+
+/// One of the ready `telemetry` subcommands, as [`run_command`] reads them
+/// from words and, with the `clap` feature, as a
+/// [`clap::Subcommand`](https://docs.rs/clap/4/clap/trait.Subcommand.html)
+/// (see [`TelemetryArgs`](struct.TelemetryArgs.html)). Its doc comments are
+/// the commands' help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::Subcommand))]
+#[non_exhaustive]
+pub enum TelemetryCommand {
+    /// Show what telemetry does now, and why.
+    Status,
+    /// Save your choice: send anonymous usage data.
+    On,
+    /// Save your choice: send usage data and the fields marked opt-in.
+    Full,
+    /// Save your choice: send nothing.
+    Off,
+    /// Save your choice: keep events in a file on this machine only.
+    Local,
+    /// Delete the anonymous id and the saved choice.
+    Reset,
+    /// List every event and field the program can send.
+    Catalog {
+        /// Print JSON instead of Markdown.
+        #[cfg_attr(feature = "clap", arg(long))]
+        json: bool,
+    },
+    /// Show the events as they would be sent, with placeholder values.
+    Preview {
+        /// Show them as sent at full consent instead of usage.
+        #[cfg_attr(feature = "clap", arg(long))]
+        full: bool,
+    },
+}
+
+impl TelemetryCommand {
+    /// Runs the subcommand on `client` and writes its output to `out`,
+    /// exactly as [`run_command`] does for the same words.
+    pub fn run(self, client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
+        match self {
+            TelemetryCommand::Status => status(client, out)?,
+            TelemetryCommand::On => choose(client, "usage", out)?,
+            TelemetryCommand::Full => choose(client, "full", out)?,
+            TelemetryCommand::Off => choose(client, "off", out)?,
+            TelemetryCommand::Local => choose(client, "local", out)?,
+            TelemetryCommand::Reset => reset(client, out)?,
+            TelemetryCommand::Catalog { json: false } => {
+                out.write_all(client.catalog().to_markdown(client.app_name()).as_bytes())?
+            }
+            TelemetryCommand::Catalog { json: true } => {
+                out.write_all(client.catalog().to_json().as_bytes())?
+            }
+            TelemetryCommand::Preview { full } => {
+                preview(client, if full { Level::Full } else { Level::Usage }, out)?
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn status(client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
@@ -197,4 +285,116 @@ fn sample_event(event: &EventSchema, level: Level) -> Json {
         "timestamp": "<time>",
         "properties": properties,
     })
+}
+
+/// The `telemetry` subcommand of a program whose arguments are parsed by
+/// clap's derive: mount it as a variant of the program's own
+/// [`clap::Subcommand`] enum, and [`run`](TelemetryArgs::run) it on the
+/// client. Without a subcommand it runs `status`, as [`run_command`] does.
+///
+/// ```
+/// use clap::{Parser, Subcommand};
+/// use telemetry_runtime::cli::{NoTelemetry, TelemetryArgs};
+/// use telemetry_runtime::{Config, Level};
+///
+/// /// mytool: builds things.
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     telemetry: NoTelemetry,
+///     #[command(subcommand)]
+///     command: Command,
+/// }
+///
+/// #[derive(Subcommand)]
+/// enum Command {
+///     /// Build the project.
+///     Build,
+///     /// See or change what telemetry collects.
+///     Telemetry(TelemetryArgs),
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     # let dir = tempfile::tempdir()?;
+///     let cli = Cli::try_parse_from(["mytool", "--no-telemetry", "telemetry", "status"])?;
+///     let config = Config::new("mytool", "1.0.0").default_level(Level::Usage);
+///     # let config = config.config_dir(dir.path()).cache_dir(dir.path());
+///     let telemetry = telemetry_runtime::init(cli.telemetry.configure(config))?;
+///     match cli.command {
+///         Command::Build => { /* ... */ }
+///         Command::Telemetry(command) => command.run(telemetry.client(), &mut std::io::stdout())?,
+///     }
+///     assert!(!telemetry.client().is_enabled());
+///     Ok(())
+/// }
+/// ```
+#[cfg(feature = "clap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+pub struct TelemetryArgs {
+    /// The subcommand; `None` runs `status`.
+    #[command(subcommand)]
+    pub command: Option<TelemetryCommand>,
+}
+
+#[cfg(feature = "clap")]
+impl TelemetryArgs {
+    /// Runs the subcommand (`status` when there is none) on `client` and
+    /// writes its output to `out`; see [`TelemetryCommand::run`].
+    pub fn run(self, client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
+        self.command.unwrap_or(TelemetryCommand::Status).run(client, out)
+    }
+}
+
+/// A `--no-telemetry` flag to `#[command(flatten)]` into a clap derive
+/// parser: the user's explicit choice for this run, which outranks every
+/// other consent source. It is global: it may come before or after a
+/// subcommand. See [`TelemetryArgs`] for a whole program.
+///
+/// ```
+/// use clap::Parser;
+/// use telemetry_runtime::cli::NoTelemetry;
+/// use telemetry_runtime::{Config, ConsentSource, Level, Telemetry};
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     #[command(flatten)]
+///     telemetry: NoTelemetry,
+/// }
+///
+/// let cli = Cli::try_parse_from(["mytool", "--no-telemetry"])?;
+/// assert_eq!(cli.telemetry.consent(), Some(Level::Off));
+/// let config = Config::new("mytool", "1.0.0").default_level(Level::Usage);
+/// let telemetry = Telemetry::new(cli.telemetry.configure(config))?;
+/// assert_eq!(telemetry.consent().source, ConsentSource::Explicit);
+/// assert!(!telemetry.is_enabled());
+///
+/// assert_eq!(Cli::try_parse_from(["mytool"])?.telemetry.consent(), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "clap")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+pub struct NoTelemetry {
+    /// Turn telemetry off for this run: nothing is collected, written or sent.
+    #[arg(long = "no-telemetry", global = true)]
+    pub no_telemetry: bool,
+}
+
+#[cfg(feature = "clap")]
+impl NoTelemetry {
+    /// The consent the flag asks for: `Some(Level::Off)` when it was given,
+    /// `None` when the other sources decide; for [`Config::consent`].
+    pub fn consent(self) -> Option<Level> {
+        self.no_telemetry.then_some(Level::Off)
+    }
+
+    /// `config` with the flag's choice applied: [`Config::consent`] with
+    /// `Level::Off` when it was given, `config` unchanged otherwise.
+    pub fn configure(self, config: Config) -> Config {
+        match self.consent() {
+            Some(level) => config.consent(level),
+            None => config,
+        }
+    }
 }

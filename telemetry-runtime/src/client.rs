@@ -169,7 +169,8 @@ impl Telemetry {
         let local_only = config.local_only || consent.local_only;
         // The notice is about data leaving the machine: debug and local-only
         // modes, and programs whose sinks are all local, send nothing away.
-        let sends_away = !debug && !local_only && config.sinks.iter().any(|(s, _)| !s.is_local());
+        let configured = config.sinks.into_inner().unwrap_or_else(|e| e.into_inner());
+        let sends_away = !debug && !local_only && configured.iter().any(|(s, _)| !s.is_local());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
             consent =
                 first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
@@ -187,7 +188,7 @@ impl Telemetry {
                 }
             }
         } else {
-            config.sinks
+            configured
         };
         let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) = routed.into_iter().unzip();
         let level = compiled_level(consent.level) as u8;
@@ -421,7 +422,7 @@ impl Telemetry {
     /// for _ in 0..1000 {
     ///     telemetry.increment(&TOOL_CALLS, ["ok"]);
     /// }
-    /// telemetry.flush(std::time::Duration::from_secs(5));
+    /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
     /// let events = memory.events();
     /// assert_eq!(events.len(), 1);
     /// assert_eq!(events[0]["properties"]["count"], 1000);
@@ -517,6 +518,7 @@ impl Telemetry {
     /// assert!(!telemetry.flush(Duration::from_secs(5)));
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
+    #[must_use = "`false` means some events were not delivered"]
     pub fn flush(&self, timeout: Duration) -> bool {
         let finished =
             !self.inner.worker_started.load(Relaxed) || self.inner.queue.flush(deadline_after(timeout));
@@ -532,6 +534,7 @@ impl Telemetry {
     /// endpoint has not answered) is counted as dropped for
     /// [`DropReason::Shutdown`], with one warning that gives their number
     /// and the deadline. The counters are final from then on.
+    #[must_use = "`false` means the worker did not finish delivering in time"]
     pub fn shutdown(&self, timeout: Duration) -> bool {
         if self.inner.shut_down.swap(true, Relaxed) {
             return true;
@@ -577,6 +580,24 @@ impl Telemetry {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
+    }
+}
+
+impl std::fmt::Debug for Telemetry {
+    /// What the client does, never who it is: neither the install id nor
+    /// the session id is printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("Telemetry")
+            .field("app_name", &inner.app_name)
+            .field("app_version", &inner.app_version)
+            .field("level", &inner.level())
+            .field("consent", &self.consent())
+            .field("sinks", &inner.sink_names)
+            .field("debug", &inner.debug)
+            .field("local_only", &inner.local_only)
+            .field("shut_down", &inner.shut_down.load(Relaxed))
+            .finish_non_exhaustive()
     }
 }
 

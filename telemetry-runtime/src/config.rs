@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::catalog::Catalog;
@@ -33,7 +33,9 @@ pub struct Config {
     pub(crate) env_vars: Vec<EnvVar>,
     pub(crate) detect_ci: bool,
     pub(crate) env: EnvLookup,
-    pub(crate) sinks: Vec<(Box<dyn Sink>, Route)>,
+    /// Behind a mutex only so that a `Config` is `Sync` although a sink
+    /// need only be `Send`; it is never locked by two threads at once.
+    pub(crate) sinks: Mutex<Vec<(Box<dyn Sink>, Route)>>,
     pub(crate) distinct_id: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) config_dir: Option<PathBuf>,
@@ -89,7 +91,7 @@ impl Config {
             env_vars: vec![primary],
             detect_ci: true,
             env: process_env(),
-            sinks: Vec::new(),
+            sinks: Mutex::new(Vec::new()),
             distinct_id: None,
             cache_dir: None,
             config_dir: None,
@@ -165,7 +167,7 @@ impl Config {
 
     /// Adds a sink that receives only what `route` lets through.
     pub fn route(mut self, sink: impl Sink, route: Route) -> Config {
-        self.sinks.push((Box::new(sink), route));
+        self.sinks.get_mut().unwrap_or_else(|e| e.into_inner()).push((Box::new(sink), route));
         self
     }
 
@@ -371,6 +373,12 @@ impl Config {
         self
     }
 
+    /// The configured sinks' names.
+    fn sink_names(&self) -> Vec<String> {
+        let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        sinks.iter().map(|(sink, _)| sink.name().to_owned()).collect()
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let name_ok = !self.app_name.is_empty()
             && self.app_name.len() <= 64
@@ -413,7 +421,7 @@ impl fmt::Debug for Config {
             .field("app_version", &self.app_version)
             .field("default_level", &self.default_level)
             .field("env_vars", &self.env_vars)
-            .field("sinks", &self.sinks.iter().map(|(s, _)| s.name()).collect::<Vec<_>>())
+            .field("sinks", &self.sink_names())
             .finish_non_exhaustive()
     }
 }

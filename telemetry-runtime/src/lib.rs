@@ -1,5 +1,7 @@
 #![doc = include_str!("guide.md")]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -187,7 +189,7 @@ pub use telemetry_macros::TelemetryProperty;
 ///         .with("cache_dir", Value::text("/home/ada/.cache/mytool"))
 ///         .with("user_email", "ada@example.com"), // not declared: left out
 /// );
-/// telemetry.flush(Duration::from_secs(5));
+/// assert!(telemetry.flush(Duration::from_secs(5)));
 /// let event = &memory.events()[0];
 /// assert_eq!(event["properties"]["entries"], 1200);
 /// assert!(event["properties"]["cache_dir"].as_str().unwrap().len() == 32);
@@ -328,6 +330,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
 
 /// Flushes and stops the global client when dropped.
 #[must_use = "dropping the guard shuts telemetry down at once"]
+#[derive(Debug)]
 pub struct Guard {
     client: Telemetry,
 }
@@ -341,7 +344,8 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        self.client.shutdown(self.client.shutdown_timeout());
+        // What it gives up on is counted and logged by the client.
+        let _ = self.client.shutdown(self.client.shutdown_timeout());
     }
 }
 
@@ -412,11 +416,13 @@ pub fn reset_identity() -> io::Result<()> {
 
 /// Delivers what the global client has queued, waiting at most `timeout`.
 /// Returns whether all of it was delivered; see [`Telemetry::flush`].
+#[must_use = "`false` means some events were not delivered"]
 pub fn flush(timeout: Duration) -> bool {
     GLOBAL.get().is_none_or(|client| client.flush(timeout))
 }
 
 /// Stops the global client; see [`Telemetry::shutdown`].
+#[must_use = "`false` means the worker did not finish delivering in time"]
 pub fn shutdown(timeout: Duration) -> bool {
     GLOBAL.get().is_none_or(|client| client.shutdown(timeout))
 }
@@ -448,7 +454,34 @@ pub mod __fuzzing {
     }
 }
 
-/// The README's examples compile and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
+// The types a host shares between threads (or keeps in a static) are
+// `Send + Sync`: a change that breaks it fails to compile here, not in a
+// user's program. `SendContext` is the exception by design: it lives on the
+// worker thread, borrowed by one sink at a time.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Telemetry>();
+    shared::<Guard>();
+    shared::<Config>();
+    shared::<Catalog>();
+    shared::<Counter<2>>();
+    shared::<DynamicEvent>();
+    shared::<Properties>();
+    shared::<Value>();
+    shared::<Stats>();
+    shared::<Consent>();
+    shared::<Route>();
+    shared::<EventSchema>();
+    shared::<InitError>();
+    shared::<ConfigError>();
+    shared::<cli::CommandError>();
+    shared::<sink::PostHogSink>();
+    shared::<sink::HttpSink>();
+    shared::<sink::OtlpSink>();
+    shared::<sink::JsonlSink>();
+    shared::<sink::MemorySink>();
+    shared::<sink::StderrSink>();
+    shared::<sink::Batch>();
+    shared::<sink::EncodedEvent>();
+    shared::<sink::SinkError>();
+};

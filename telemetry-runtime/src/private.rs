@@ -2,6 +2,7 @@
 //! signatures here may change in any release.
 
 use std::any::type_name;
+use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -129,6 +130,12 @@ pub struct Contained<F> {
     future: Pin<Box<F>>,
 }
 
+impl<F> fmt::Debug for Contained<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Contained").field("function", &self.function).finish_non_exhaustive()
+    }
+}
+
 /// Wraps a gated `async fn` body; see [`Contained`].
 pub fn contain_async<F: Future>(function: &'static str, future: F) -> Contained<F> {
     Contained { function, future: Box::pin(future) }
@@ -161,6 +168,7 @@ pub fn call_started(level: Level) -> Option<Instant> {
 }
 
 /// How an instrumented call ended.
+#[derive(Debug)]
 pub struct Outcome {
     error_type: Option<&'static str>,
 }
@@ -168,6 +176,7 @@ pub struct Outcome {
 /// Wraps a call's result to find its outcome: `Result`s by their variant
 /// (through [`ResultOutcome`]), everything else as success (through
 /// [`PlainOutcome`]). Method resolution picks the first that applies.
+#[derive(Debug)]
 pub struct OutcomeProbe<'a, T>(pub &'a T);
 
 /// The outcome of a `Result`: success, or the error's type name.

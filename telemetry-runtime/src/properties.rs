@@ -334,6 +334,13 @@ pub struct ValueWriter<'a> {
     too_deep: &'a mut bool,
 }
 
+impl fmt::Debug for ValueWriter<'_> {
+    /// The size of what was written, not the values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValueWriter").field("bytes", &self.bytes.len()).finish_non_exhaustive()
+    }
+}
+
 impl ValueWriter<'_> {
     /// No value.
     #[inline]

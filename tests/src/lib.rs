@@ -17,6 +17,13 @@ use telemetry_runtime::{Config, Level};
 
 pub use server::{batch_events, contains_bytes, Behaviour, Gate, RawServer, Request, TestServer};
 
+/// The README's examples compile and run as doctests of this crate, which
+/// is never published: the README is outside the runtime's package
+/// directory, where a doctest of the published crate could not reach it.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The project key the PostHog tests send.
 pub const API_KEY: &str = "phc_test_project_key";
 

@@ -81,10 +81,10 @@ fn main() {
                 capture_typed(&client, black_box(&event));
             }
             if i % 10_000 == 9_999 {
-                client.flush(Duration::from_secs(600));
+                assert!(client.flush(Duration::from_secs(600)), "flush timed out");
             }
         }
-        client.flush(Duration::from_secs(600));
+        assert!(client.flush(Duration::from_secs(600)), "flush timed out");
         let stats = client.stats();
         eprintln!(
             "{which}: {n} captures; sent {} dropped {}; server got {} events",

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::fmt;
 use std::io::{self, Read};
 use std::time::{Duration, SystemTime};
 
@@ -103,6 +104,21 @@ pub(crate) struct Transport {
     pub(crate) headers: Vec<(String, String)>,
     /// Bodies larger than this are sent gzip-compressed; `None`: never.
     pub(crate) gzip_above: Option<usize>,
+}
+
+impl fmt::Debug for Transport {
+    /// Header names only: their values are often credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Transport")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("backoff", &self.backoff)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("gzip_above", &self.gzip_above)
+            .field("headers", &header_names)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one request came to.
@@ -495,7 +511,7 @@ pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
 /// assert!(HttpSink::new("ftp://example.com").is_err());
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct HttpSink {
     url: String,
     /// The URL without what may hold a secret, for logs and status.

@@ -17,6 +17,7 @@ use crate::stats::DropReason;
 /// let sink = JsonlSink::new(std::env::temp_dir().join("events.jsonl"));
 /// assert!(sink.path().ends_with("events.jsonl"));
 /// ```
+#[derive(Debug)]
 pub struct JsonlSink {
     path: PathBuf,
     name: String,

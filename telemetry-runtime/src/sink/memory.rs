@@ -18,6 +18,14 @@ pub struct MemorySink {
     events: Arc<Mutex<Vec<String>>>,
 }
 
+impl std::fmt::Debug for MemorySink {
+    /// How many events it holds, not the events.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner()).len();
+        f.debug_struct("MemorySink").field("events", &events).finish()
+    }
+}
+
 impl MemorySink {
     /// An empty sink.
     pub fn new() -> MemorySink {

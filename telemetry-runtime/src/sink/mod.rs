@@ -206,6 +206,16 @@ pub struct SendContext<'a> {
     pub(crate) retry_later: Cell<bool>,
 }
 
+impl fmt::Debug for SendContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendContext")
+            .field("level", &Level::from_u8(self.level.load(Relaxed)))
+            .field("dropped", &self.dropped.get())
+            .field("retry_later", &self.retry_later.get())
+            .finish_non_exhaustive()
+    }
+}
+
 impl SendContext<'_> {
     /// Whether sending may go on: consent is still on and shutdown's deadline
     /// has not passed.

@@ -33,7 +33,7 @@ use crate::encode::{LIB_NAME, LIB_VERSION};
 /// assert!(from_env.is_some());
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OtlpSink {
     logs_url: String,
     /// The logs URL without what may hold a secret, for logs and status.

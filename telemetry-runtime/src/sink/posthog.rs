@@ -35,6 +35,16 @@ pub struct PostHogSink {
     transport: Transport,
 }
 
+impl std::fmt::Debug for PostHogSink {
+    /// Without the API key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostHogSink")
+            .field("url", &self.url)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PostHogSink {
     /// A sink for the project whose API key is `api_key`, on PostHog's US
     /// cloud. Refuses a key the server would refuse: empty, over 64
