@@ -5,7 +5,7 @@
 //!   ([`events`], [`runner`]; `src/agent.rs` is its `main`).
 //! - Ports of other tools' telemetry, each reproducing one published
 //!   design with this library, its differences listed in its module docs:
-//!   [`mcp_use`] (`src/bin/mcp_use.rs`).
+//!   [`mcp_use`] (`src/bin/mcp_use.rs`), [`toolhive`] (`src/bin/thv.rs`).
 //!
 //! All of them share this library, so each binary links every example's
 //! events: each program keeps its own catalog with
@@ -16,6 +16,7 @@ use telemetry_runtime::Catalog;
 pub mod events;
 pub mod mcp_use;
 pub mod runner;
+pub mod toolhive;
 
 /// What the agent sends: the events of [`events`] and [`runner`].
 pub fn agent_catalog() -> Catalog {
