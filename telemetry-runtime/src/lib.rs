@@ -72,6 +72,7 @@ mod spool;
 mod stats;
 mod time;
 mod value;
+mod version;
 mod worker;
 
 use std::fmt;
@@ -96,6 +97,7 @@ pub use route::Route;
 pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use stats::{DropReason, Stats};
 pub use value::Value;
+pub use version::VersionChange;
 
 /// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
 /// every field at compile time.
