@@ -17,7 +17,9 @@
 //!   reset by deleting the file;
 //! - dual telemetry: the execution event to PostHog's EU host, and a
 //!   `package_download` event to Scarf (`https://mcpuse.gateway.scarf.sh/simple/`)
-//!   when a version is first used, as mcp-use's download analytics do;
+//!   when a version is first used (`install`, or `upgrade` from an earlier
+//!   one, from [`Telemetry::version_change`](telemetry_runtime::Telemetry::version_change)),
+//!   as mcp-use's download analytics do;
 //! - the tracking function is gated with `#[requires_telemetry]`, as the
 //!   document's decorator example shows;
 //! - "Telemetry disabled" and "Anonymized telemetry enabled. Set
@@ -49,12 +51,12 @@
 //!   with `MCP_USE_POSTHOG_HOST` and `MCP_USE_SCARF_URL` so that the test can
 //!   point them at a local server; mcp-use hard-codes them.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::{HttpSink, PostHogSink, StderrSink};
 use telemetry_runtime::{
     requires_telemetry, Catalog, Config, ConfigError, Level, Route, TelemetryEvent, TelemetryProperty,
+    VersionChange,
 };
 
 /// The version of the pretend mcp-use package.
@@ -256,34 +258,16 @@ fn track_agent_execution(
     });
 }
 
-/// Sends `package_download` once per version, remembering the last version
-/// next to the anonymous id (`~/.cache/mcp_use/download_version`). Only runs
-/// when telemetry is on, so nothing is written when it is off.
+/// Sends `package_download` when this version runs for the first time on
+/// this machine, as an installation or an upgrade. Only runs when
+/// telemetry is on, so nothing is read or written when it is off.
 #[requires_telemetry]
 fn track_package_download() {
-    let Some(path) = download_version_path() else { return };
-    let previous = std::fs::read_to_string(&path).ok();
-    if previous.as_deref().map(str::trim) == Some(MCP_USE_VERSION) {
-        return;
-    }
-    let download_type = if previous.is_some() { DownloadType::Upgrade } else { DownloadType::Install };
+    let Some(telemetry) = telemetry_runtime::global() else { return };
+    let download_type = match telemetry.version_change() {
+        Some(VersionChange::FirstRun) => DownloadType::Install,
+        Some(VersionChange::Changed { .. }) => DownloadType::Upgrade,
+        _ => return,
+    };
     telemetry_runtime::capture(&PackageDownload { version: MCP_USE_VERSION, download_type });
-    let _ = write_unless_link(&path, MCP_USE_VERSION);
-}
-
-/// Where the last version used is recorded: beside the anonymous id.
-pub fn download_version_path() -> Option<PathBuf> {
-    let id = telemetry_runtime::global()?.id_path()?;
-    Some(id.with_file_name("download_version"))
-}
-
-/// Writes `text` to `path`, leaving a symbolic link at that name alone.
-fn write_unless_link(path: &Path, text: &str) -> std::io::Result<()> {
-    if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, text)
 }

@@ -216,3 +216,32 @@ fn the_catalog_lists_what_mcp_use_sends_and_nothing_else() {
     assert!(preview.contains("mcp_agent_execution"), "{preview}");
     assert_eq!(machine.server.connections(), 0);
 }
+
+#[test]
+fn a_new_version_reports_an_upgrade_to_scarf_once() {
+    let machine = Machine::new();
+    let on = [("MCP_USE_ANONYMIZED_TELEMETRY", "true")];
+    machine.run(&["run", QUERY], &on);
+    let record = machine.file("cache/mcp_use/telemetry_version");
+    assert_eq!(std::fs::read_to_string(&record).unwrap().trim(), "1.3.0");
+    // As if an earlier release had run last.
+    std::fs::write(&record, "1.2.0\n").unwrap();
+    machine.run(&["run", QUERY], &on);
+    machine.run(&["run", QUERY], &on);
+    assert!(machine.server.wait_for_accepted_events(5, Duration::from_secs(5)));
+    let downloads: Vec<_> =
+        machine.events_on("/simple/").iter().map(|e| e["properties"]["download_type"].clone()).collect();
+    assert_eq!(downloads, ["install", "upgrade"]);
+    assert_eq!(machine.events_on("/batch/").len(), 3);
+}
+
+#[test]
+fn with_telemetry_off_no_version_is_recorded_either() {
+    let machine = Machine::new();
+    machine.run(&["run", QUERY], &[("MCP_USE_ANONYMIZED_TELEMETRY", "false")]);
+    assert!(!machine.file("cache/mcp_use/telemetry_version").exists());
+    // Turned on later: that first run with telemetry on is the installation.
+    machine.run(&["run", QUERY], &[("MCP_USE_ANONYMIZED_TELEMETRY", "true")]);
+    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
+    assert_eq!(machine.events_on("/simple/")[0]["properties"]["download_type"], "install");
+}
