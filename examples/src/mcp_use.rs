@@ -22,8 +22,9 @@
 //!   as mcp-use's download analytics do;
 //! - the tracking function is gated with `#[requires_telemetry]`, as the
 //!   document's decorator example shows;
-//! - "Telemetry disabled" and "Anonymized telemetry enabled. Set
-//!   MCP_USE_ANONYMIZED_TELEMETRY=off to disable." are logged through `log`.
+//! - "Telemetry disabled" (debug) and "Anonymized telemetry enabled. Set
+//!   MCP_USE_ANONYMIZED_TELEMETRY=off to disable." (info) are logged through
+//!   `log`; mcp-use's line says `=false`, which works the same here.
 //!
 //! Where this port differs, and why:
 //!

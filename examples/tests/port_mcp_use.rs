@@ -245,3 +245,30 @@ fn with_telemetry_off_no_version_is_recorded_either() {
     assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
     assert_eq!(machine.events_on("/simple/")[0]["properties"]["download_type"], "install");
 }
+
+#[test]
+fn the_decision_is_logged_in_mcp_use_words() {
+    telemetry_tests::logs::install();
+    let dir = tempfile::tempdir().unwrap();
+    let client = |value: &str| {
+        let config = telemetry_examples::mcp_use::config(|_| None)
+            .unwrap()
+            .environment(telemetry_tests::env(&[("MCP_USE_ANONYMIZED_TELEMETRY", value)]))
+            .cache_dir(dir.path().join("cache"))
+            .config_dir(dir.path().join("config"))
+            .data_dir(dir.path().join("data"));
+        telemetry_runtime::Telemetry::new(config).unwrap()
+    };
+    assert!(client("true").is_enabled());
+    let enabled = "Anonymized telemetry enabled. Set MCP_USE_ANONYMIZED_TELEMETRY=off to disable.";
+    assert_eq!(telemetry_tests::logs::containing(enabled).len(), 1);
+    assert!(!client("False").is_enabled());
+    assert_eq!(
+        telemetry_tests::logs::containing(
+            "Telemetry disabled (environment variable MCP_USE_ANONYMIZED_TELEMETRY)"
+        )
+        .len(),
+        1
+    );
+    assert!(!dir.path().join("cache").exists(), "nothing was written");
+}
