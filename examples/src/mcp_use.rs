@@ -39,6 +39,11 @@
 //!   file paths (only connection types)". The port follows the prose: it
 //!   sends the list of connection types only. (The library has no object
 //!   properties either.)
+//! - **Scarf receives a JSON batch.** mcp-use's Scarf client (scarf-py)
+//!   sends one request per event with flat key-value properties; here the
+//!   Scarf sink is the library's `HttpSink`, which POSTs
+//!   `{"sent_at": ..., "batch": [...]}` with retries. A real Scarf gateway
+//!   would need a sink speaking its own format.
 //! - **No `user_id` property on the Scarf event**: every event already
 //!   carries the anonymous id as `distinct_id`.
 //! - **The first run sends nothing**: telemetry on by default shows the
