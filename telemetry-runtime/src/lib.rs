@@ -451,6 +451,12 @@ pub fn reset_identity() -> io::Result<()> {
     GLOBAL.get().map_or(Ok(()), Telemetry::reset_identity)
 }
 
+/// How this version compares with the last one recorded; `None` before
+/// [`init`]. See [`Telemetry::version_change`].
+pub fn version_change() -> Option<VersionChange> {
+    GLOBAL.get()?.version_change()
+}
+
 /// Delivers what the global client has queued, waiting at most `timeout`.
 /// Returns whether all of it was delivered; see [`Telemetry::flush`].
 pub fn flush(timeout: Duration) -> bool {
