@@ -269,8 +269,7 @@ fn track_agent_execution(
 /// telemetry is on, so nothing is read or written when it is off.
 #[requires_telemetry]
 fn track_package_download() {
-    let Some(telemetry) = telemetry_runtime::global() else { return };
-    let download_type = match telemetry.version_change() {
+    let download_type = match telemetry_runtime::version_change() {
         Some(VersionChange::FirstRun) => DownloadType::Install,
         Some(VersionChange::Changed { .. }) => DownloadType::Upgrade,
         _ => return,
