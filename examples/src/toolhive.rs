@@ -32,8 +32,9 @@
 //! - **The count goes to `/v1/metrics`.** The document names
 //!   `.../v1/traces`, the OTLP path for spans; a count is a metric, and the
 //!   library's OTLP sink sends counters as delta sums to `/v1/metrics`.
-//! - **The first run sends nothing**: analytics on by default show the
-//!   library's one-time notice first (ToolHive has none).
+//! - **The first run sends nothing**: analytics on by default show a
+//!   one-time notice first (ToolHive has none), in ToolHive's terms: what is
+//!   counted, and `thv config otel set usage-analytics-enabled false`.
 //! - **`DO_NOT_TRACK=1`, `TOOLHIVE_TELEMETRY=off` and CI environments turn
 //!   analytics off** as well (the library's consent sources).
 //! - **An anonymous id is kept** in `~/.cache/toolhive` (the library keeps
@@ -144,6 +145,13 @@ pub fn write_settings(path: &Path, settings: &Settings) -> std::io::Result<()> {
     std::fs::write(path, format!("otel:\n  usage-analytics-enabled: {}\n", settings.usage_analytics_enabled))
 }
 
+/// The first-run notice, in ToolHive's terms: what is counted, and its own
+/// switch for turning it off.
+pub const NOTICE: &str = "\nToolHive collects anonymous usage analytics: a count of MCP tool calls by \
+success or error, and nothing else (no server or tool names, arguments or user ids).\n\
+Nothing was sent this time. `thv telemetry catalog` shows exactly what is collected.\n\
+To turn it off: thv config otel set usage-analytics-enabled false (DO_NOT_TRACK=1 works too).\n\n";
+
 /// How one proxy's telemetry is set up.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -167,6 +175,7 @@ pub fn analytics_config(
     let only_the_count = || Route::only([analytics::TOOL_CALLS.name()]).max_level(Level::Usage);
     let mut config = Config::new("toolhive", VERSION)
         .default_level(Level::Usage)
+        .notice_text(NOTICE)
         .catalog(Catalog::collect_under([concat!(module_path!(), "::analytics")]))
         .route(OtlpSink::new(&endpoint)?, only_the_count())
         .flush_interval(Duration::from_secs(1));

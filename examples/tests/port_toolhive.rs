@@ -65,7 +65,7 @@ impl Machine {
         let machine = Machine::new();
         let first = machine.thv(&["run", "fetch", "--calls", "3"], &[]);
         assert!(
-            text(&first.stderr).contains("collects anonymous usage telemetry"),
+            text(&first.stderr).contains("To turn it off: thv config otel set usage-analytics-enabled false"),
             "{}",
             text(&first.stderr)
         );
