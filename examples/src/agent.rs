@@ -125,6 +125,7 @@ fn config(events_file: &std::path::Path) -> Result<Config, telemetry_runtime::Co
         .legacy_env_var("AGENT_ANONYMIZED_TELEMETRY", telemetry_runtime::Polarity::Enables)
         .default_level(Level::Usage)
         .commands("agent telemetry")
+        .catalog(telemetry_examples::agent_catalog())
         .sink(JsonlSink::new(events_file))
         .flush_interval(Duration::from_secs(1))
         // A CLI exits quickly: what cannot be sent in time waits on disk for the next run.

@@ -227,6 +227,7 @@ pub(crate) fn counter(tokens: TokenStream) -> TokenStream {
                 name: #name,
                 description: #description,
                 min_level: #private::Level::Usage,
+                module: ::core::module_path!(),
                 sample_rate: 1.0,
                 fields: &[#(#label_schemas,)* #count],
             };

@@ -108,6 +108,7 @@ pub(crate) fn schema(private: &TokenStream, input: &Input<'_>) -> TokenStream {
             name: #name,
             description: #description,
             min_level: #private::Level::#min_level,
+            module: ::core::module_path!(),
             sample_rate: #sample_rate,
             fields: &[#(#field_schemas),*],
         }

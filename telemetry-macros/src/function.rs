@@ -354,6 +354,7 @@ fn call_schema(
             name: #event,
             description: #description,
             min_level: #private::Level::#level,
+            module: ::core::module_path!(),
             sample_rate: 1.0,
             fields: &[
                 #private::FieldSchema {

@@ -63,7 +63,52 @@ pub struct Catalog {
 impl Catalog {
     /// The events registered in this program, sorted by name.
     pub fn collect() -> Catalog {
-        let mut events: Vec<&'static EventSchema> = inventory::iter::<Registration>().map(|r| r.0).collect();
+        Catalog::registered(|_| true)
+    }
+
+    /// The events registered in this program that were declared in one of
+    /// `modules` or a module below it, sorted by name: the catalog of one
+    /// program when its binary links the events of others too (a host and a
+    /// library with telemetry of its own, or several example programs
+    /// sharing one library crate). A module is named as `module_path!()`
+    /// names it, starting with the crate (`mytool::events`); `mytool`
+    /// covers the whole crate. Every module whose events the program sends
+    /// must be listed, or the catalog, the first-run notice and
+    /// `$catalog_digest` leave them out.
+    ///
+    /// ```
+    /// use telemetry_runtime::{Catalog, Config, TelemetryEvent};
+    ///
+    /// mod cache {
+    ///     /// The cache was cleared.
+    ///     #[derive(telemetry_runtime::TelemetryEvent)]
+    ///     pub struct CacheCleared {
+    ///         pub entries: u64,
+    ///     }
+    /// }
+    ///
+    /// mod plugin {
+    ///     /// A plugin's own event.
+    ///     #[derive(telemetry_runtime::TelemetryEvent)]
+    ///     pub struct PluginLoaded {
+    ///         pub plugins: u32,
+    ///     }
+    /// }
+    ///
+    /// let ours = Catalog::collect_under([concat!(module_path!(), "::cache")]);
+    /// assert!(ours.event("cache_cleared").is_some());
+    /// assert!(ours.event("plugin_loaded").is_none());
+    /// assert!(Catalog::collect().event("plugin_loaded").is_some());
+    /// let config = Config::new("mytool", "1.0.0").catalog(ours);
+    /// ```
+    pub fn collect_under<'a>(modules: impl IntoIterator<Item = &'a str>) -> Catalog {
+        let modules: Vec<&str> = modules.into_iter().map(|m| m.trim_end_matches("::")).collect();
+        Catalog::registered(|event| modules.iter().any(|m| is_within(event.module, m)))
+    }
+
+    fn registered(keep: impl Fn(&EventSchema) -> bool) -> Catalog {
+        let mut events: Vec<&'static EventSchema> =
+            inventory::iter::<Registration>().map(|r| r.0).filter(|e| keep(e)).collect();
         events.sort_by(|a, b| a.name.cmp(b.name).then(a.description.cmp(b.description)));
         events.dedup_by(|a, b| a == b);
         Catalog { events }
@@ -282,6 +327,12 @@ fn line_diff(old: &str, new: &str) -> String {
     out
 }
 
+/// Whether `module` is `parent` or a module below it.
+fn is_within(module: &str, parent: &str) -> bool {
+    !parent.is_empty()
+        && module.strip_prefix(parent).is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,7 +366,55 @@ mod tests {
         min_level: Level::Usage,
         sample_rate: 1.0,
         fields: &FIELDS,
+        module: "agent::events",
     };
+
+    static PLUGIN_EVENT: EventSchema = EventSchema {
+        module: "agent_plugin::events",
+        ..EventSchema::undocumented("plugin_loaded", Level::Usage)
+    };
+    static NESTED_EVENT: EventSchema = EventSchema {
+        module: "agent::events::tools",
+        ..EventSchema::undocumented("tool_listed", Level::Usage)
+    };
+    inventory::submit! { Registration(&EVENT) }
+    inventory::submit! { Registration(&PLUGIN_EVENT) }
+    inventory::submit! { Registration(&NESTED_EVENT) }
+
+    #[test]
+    fn a_module_covers_itself_and_the_modules_below_it_only() {
+        assert!(is_within("agent::events", "agent"));
+        assert!(is_within("agent::events", "agent::events"));
+        assert!(is_within("agent::events::tools", "agent::events"));
+        assert!(!is_within("agent_plugin::events", "agent"), "a crate whose name starts the same");
+        assert!(!is_within("agent::eventsx", "agent::events"));
+        assert!(!is_within("agent", "agent::events"), "a parent is not below its child");
+        assert!(!is_within("", ""), "a hand-written schema is in no module");
+        assert!(!is_within("agent", ""));
+    }
+
+    #[test]
+    fn collect_under_keeps_the_named_modules_events() {
+        let names = |catalog: Catalog| catalog.events().iter().map(|e| e.name).collect::<Vec<_>>();
+        assert_eq!(names(Catalog::collect_under(["agent"])), ["tool_call", "tool_listed"]);
+        assert_eq!(names(Catalog::collect_under(["agent::events::tools"])), ["tool_listed"]);
+        assert_eq!(names(Catalog::collect_under(["agent::events::"])), ["tool_call", "tool_listed"]);
+        assert_eq!(
+            names(Catalog::collect_under(["agent::events", "agent_plugin"])),
+            ["plugin_loaded", "tool_call", "tool_listed"]
+        );
+        assert!(names(Catalog::collect_under(["nowhere"])).is_empty());
+        assert!(names(Catalog::collect_under([])).is_empty());
+        let all = names(Catalog::collect());
+        assert!(["plugin_loaded", "tool_call", "tool_listed"].iter().all(|n| all.contains(n)), "{all:?}");
+    }
+
+    #[test]
+    fn the_module_is_not_part_of_the_json() {
+        static MOVED: EventSchema = EventSchema { module: "elsewhere", ..EVENT };
+        assert_eq!(Catalog::of(vec![&EVENT]).to_json(), Catalog::of(vec![&MOVED]).to_json());
+        assert_eq!(Catalog::of(vec![&EVENT]).to_markdown("a"), Catalog::of(vec![&MOVED]).to_markdown("a"));
+    }
 
     #[test]
     fn markdown_says_what_is_sent_at_each_level() {

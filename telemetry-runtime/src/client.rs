@@ -29,6 +29,7 @@ use crate::route::Route;
 use crate::sink::{JsonlSink, Sink, StderrSink};
 use crate::spool::{Spool, SPOOL_DIR};
 use crate::stats::{Counters, DropReason, Stats};
+use crate::version::{VersionChange, VersionRecord, VERSION_FILE};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
 /// File name of the persisted consent choice inside the config directory.
@@ -93,6 +94,7 @@ pub(crate) struct Inner {
     pub(crate) queue: Queue,
     pub(crate) counters: Counters,
     pub(crate) identity: Identity,
+    version: VersionRecord,
     /// Held by a reset while it moves the identity to a new generation and
     /// deletes what holds the old id (the record of recent deliveries,
     /// spooled batches), and by the worker while it reads the spool or
@@ -206,6 +208,7 @@ impl Telemetry {
             ),
             counters: Counters::default(),
             identity: Identity::new(cache_dir.as_ref().map(|d| d.join(ID_FILE)), config.distinct_id),
+            version: VersionRecord::new(cache_dir.as_ref().map(|d| d.join(VERSION_FILE))),
             files_lock: Mutex::new(()),
             session_id: Uuid::new_v4().to_string(),
             app_name: config.app_name,
@@ -307,10 +310,12 @@ impl Telemetry {
     /// [`DropReason::IdentityReset`], spooled batches written before the
     /// reset are deleted unsent, and so is the record of recent deliveries.
     /// Events captured before the reset and still queued are sent with the
-    /// new id.
+    /// new id. The recorded version is deleted too: to
+    /// [`version_change`](Telemetry::version_change), the next run is a
+    /// first run.
     pub fn reset_identity(&self) -> io::Result<()> {
         let files_lock = lock(&self.inner.files_lock);
-        let reset = self.inner.identity.reset();
+        let reset = self.inner.identity.reset().and(self.inner.version.forget());
         let recent = self.inner.recent_path().map_or(Ok(()), |path| files::remove_if_present(&path));
         if let Some(spool) = self.inner.spool() {
             spool.forget_written_until_now();
@@ -319,6 +324,42 @@ impl Telemetry {
         // A worker waiting to retry drops what the reset made stale now.
         self.inner.queue.consent_changed();
         reset.and(recent)
+    }
+
+    /// How this run's application version (the one given to
+    /// [`Config::new`](crate::Config::new)) compares with the version the
+    /// last run with telemetry on recorded on this machine, for download
+    /// analytics that count installations and upgrades. The first call
+    /// with telemetry on reads the record (`telemetry_version` in the cache
+    /// directory, beside the install id) and replaces it with this version;
+    /// later calls in the process give the same answer. It reads and writes
+    /// a small file on the caller's thread: call it once, at start-up.
+    ///
+    /// `None`, with nothing read or written, while telemetry is off (a
+    /// later call, after consent is given, answers), and when there is no
+    /// cache directory. [`reset_identity`](Telemetry::reset_identity)
+    /// deletes the record.
+    ///
+    /// ```
+    /// use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, VersionChange};
+    /// # let dir = tempfile::tempdir().unwrap();
+    ///
+    /// let telemetry = Telemetry::new(
+    ///     Config::new("mytool", "2.0.0").consent(Level::Usage).cache_dir(dir.path()).sink(MemorySink::new()),
+    /// )?;
+    /// match telemetry.version_change() {
+    ///     Some(VersionChange::FirstRun) => { /* capture an "installed" event */ }
+    ///     Some(VersionChange::Changed { previous }) => { /* an "upgraded" event, from `previous` */ }
+    ///     _ => {}
+    /// }
+    /// # assert_eq!(telemetry.version_change(), Some(VersionChange::FirstRun));
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn version_change(&self) -> Option<VersionChange> {
+        if !self.is_enabled() {
+            return None;
+        }
+        self.inner.version.change(&self.inner.app_version)
     }
 
     /// Where the install id is kept, if there is a cache directory.

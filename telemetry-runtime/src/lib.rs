@@ -35,6 +35,7 @@ mod spool;
 mod stats;
 mod time;
 mod value;
+mod version;
 mod worker;
 
 use std::fmt;
@@ -59,6 +60,7 @@ pub use route::Route;
 pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use stats::{DropReason, Stats};
 pub use value::Value;
+pub use version::VersionChange;
 
 /// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
 /// every field at compile time.
@@ -412,6 +414,12 @@ pub fn persist_consent(level: Level) -> io::Result<()> {
 /// Deletes the install id; see [`Telemetry::reset_identity`].
 pub fn reset_identity() -> io::Result<()> {
     GLOBAL.get().map_or(Ok(()), Telemetry::reset_identity)
+}
+
+/// How this version compares with the last one recorded; `None` before
+/// [`init`]. See [`Telemetry::version_change`].
+pub fn version_change() -> Option<VersionChange> {
+    GLOBAL.get()?.version_change()
 }
 
 /// Delivers what the global client has queued, waiting at most `timeout`.

@@ -70,12 +70,17 @@ pub struct EventSchema {
     pub sample_rate: f64,
     /// The properties, in declaration order (skipped fields are absent).
     pub fields: &'static [FieldSchema],
+    /// The module that declared the event (`module_path!()` where the
+    /// derive or macro was expanded, such as `mytool::events`); empty for a
+    /// schema written by hand. [`Catalog::collect_under`](crate::Catalog::collect_under)
+    /// selects by it. It is not part of the catalog's JSON or Markdown.
+    pub module: &'static str,
 }
 
 impl EventSchema {
     /// A schema with only a name, for hand-written events.
     pub const fn undocumented(name: &'static str, min_level: Level) -> EventSchema {
-        EventSchema { name, description: "", min_level, sample_rate: 1.0, fields: &[] }
+        EventSchema { name, description: "", min_level, sample_rate: 1.0, fields: &[], module: "" }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use telemetry_runtime::sink::MemorySink;
-use telemetry_runtime::{InitError, Level, Properties, Stats, TelemetryEvent};
+use telemetry_runtime::{InitError, Level, Properties, Stats, TelemetryEvent, VersionChange};
 use telemetry_tests::{Sandbox, SOON};
 
 telemetry_runtime::counter! {
@@ -58,6 +58,7 @@ fn global_lifecycle() {
     telemetry_runtime::set_consent(Level::Full);
     telemetry_runtime::persist_consent(Level::Full).unwrap();
     telemetry_runtime::reset_identity().unwrap();
+    assert_eq!(telemetry_runtime::version_change(), None);
     assert!(telemetry_runtime::flush(Duration::from_millis(10)));
     assert_eq!(telemetry_runtime::stats(), Stats::default());
     assert!(!telemetry_runtime::is_enabled(), "set_consent before init does not turn anything on");
@@ -75,6 +76,7 @@ fn global_lifecycle() {
     assert_eq!(telemetry_runtime::level(), Level::Usage);
     assert!(telemetry_runtime::global().is_some());
     assert_eq!(guard.client().level(), Level::Usage);
+    assert_eq!(telemetry_runtime::version_change(), Some(VersionChange::FirstRun));
 
     let second = telemetry_runtime::init(sandbox.config().default_level(Level::Full));
     assert!(matches!(second, Err(InitError::AlreadyInitialized)));
@@ -107,6 +109,7 @@ fn global_lifecycle() {
     telemetry_runtime::set_consent(Level::Off);
     assert!(!telemetry_runtime::is_enabled());
     telemetry_runtime::capture_with(&WHILE_OFF, Properties::new());
+    assert_eq!(telemetry_runtime::version_change(), None);
     telemetry_runtime::set_consent(Level::Usage);
     assert!(telemetry_runtime::is_enabled());
 

@@ -249,3 +249,48 @@ fn every_derived_event_and_instrumented_function_is_in_the_catalog() {
     assert!(markdown.contains("one of a dozen regions the operator picks"), "reasons are in the catalog");
     assert!(!markdown.contains("raw_response"), "skipped fields are not");
 }
+
+mod plugin {
+    /// An event declared in a module of its own.
+    #[derive(telemetry_runtime::TelemetryEvent)]
+    pub(crate) struct PluginLoaded {
+        pub(crate) plugins: u32,
+    }
+
+    telemetry_runtime::event! {
+        /// A dynamic event declared in the same module.
+        pub(crate) static PLUGIN_SEARCH = "plugin_search" { results: u64 }
+    }
+
+    telemetry_runtime::counter! {
+        /// A counter declared in the same module.
+        pub(crate) static PLUGIN_CALLS = "plugin_calls", labels: [status];
+    }
+
+    #[telemetry_runtime::requires_telemetry(instrument)]
+    pub(crate) fn plugin_refresh() -> Result<(), std::fmt::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_schema_names_the_module_that_declared_it() {
+    let here = module_path!();
+    let plugin = concat!(module_path!(), "::plugin");
+    assert_eq!(FINISHED.module, here);
+    assert_eq!(<plugin::PluginLoaded as TelemetryEvent>::SCHEMA.module, plugin);
+    assert_eq!(plugin::PLUGIN_SEARCH.schema().module, plugin);
+    assert_eq!(plugin::PLUGIN_CALLS.schema().module, plugin);
+    assert_eq!(plugin::plugin_refresh(), Ok(()));
+    let catalog = telemetry_runtime::Catalog::collect();
+    assert_eq!(catalog.event("plugin_refresh").unwrap().module, plugin);
+    assert_eq!(catalog.event("sync_index").unwrap().module, here);
+
+    // A program whose binary links another's events keeps its own catalog.
+    let only_plugin = telemetry_runtime::Catalog::collect_under([plugin]);
+    let names: Vec<&str> = only_plugin.events().iter().map(|e| e.name).collect();
+    assert_eq!(names, ["plugin_calls", "plugin_loaded", "plugin_refresh", "plugin_search"]);
+    let whole_crate = telemetry_runtime::Catalog::collect_under([here]);
+    assert!(whole_crate.event("plugin_loaded").is_some() && whole_crate.event("crash").is_some());
+    assert_eq!(whole_crate.events().len(), catalog.events().len(), "the test binary declares them all");
+}

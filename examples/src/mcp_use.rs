@@ -1,0 +1,278 @@
+//! A port of mcp-use's telemetry, as its document "Telemetry: Understanding
+//! MCP-use's telemetry system" (docs.mcp-use.com) describes it, written with
+//! this library. `src/bin/mcp_use.rs` is a pretend `MCPAgent` that uses it;
+//! `tests/port_mcp_use.rs` checks the wire.
+//!
+//! What is reproduced:
+//!
+//! - the event `mcp_agent_execution`, captured once per `run` or `stream`,
+//!   with the document's properties (`mcp_use_version`, `execution_method`,
+//!   `model_provider`, `model_name`, `server_count`, `tools_used_names`,
+//!   `execution_time_ms`, `success`) and those its prose lists (steps taken,
+//!   memory enabled, max steps, error type);
+//! - opt-out, and `MCP_USE_ANONYMIZED_TELEMETRY=false` turns it off (the
+//!   library's rule for the variable: `false|0|no|off`, any case);
+//! - the anonymous id in `~/.cache/mcp_use/telemetry_user_id` (the platform
+//!   cache directory, as the document lists for Linux, macOS and Windows),
+//!   reset by deleting the file;
+//! - dual telemetry: the execution event to PostHog's EU host, and a
+//!   `package_download` event to Scarf (`https://mcpuse.gateway.scarf.sh/simple/`)
+//!   when a version is first used (`install`, or `upgrade` from an earlier
+//!   one, from [`Telemetry::version_change`](telemetry_runtime::Telemetry::version_change)),
+//!   as mcp-use's download analytics do;
+//! - the tracking function is gated with `#[requires_telemetry]`, as the
+//!   document's decorator example shows;
+//! - "Telemetry disabled" (debug) and "Anonymized telemetry enabled. Set
+//!   MCP_USE_ANONYMIZED_TELEMETRY=off to disable." (info) are logged through
+//!   `log`; mcp-use's line says `=false`, which works the same here.
+//!
+//! Where this port differs, and why:
+//!
+//! - **The query and the response are opt-in.** mcp-use sends both by
+//!   default; here they are `#[telemetry(opt_in)]`, sent only when the user
+//!   chooses `MCP_USE_ANONYMIZED_TELEMETRY=full`. A user's prompt is their
+//!   content, not usage data, and the library never sends free text the user
+//!   did not agree to.
+//! - **`server_identifiers` becomes `server_types`.** The document's sample
+//!   sends objects with a `command` (`python -m server`) and a `base_url`,
+//!   although its own list of what is not collected says "Server URLs or
+//!   file paths (only connection types)". The port follows the prose: it
+//!   sends the list of connection types only. (The library has no object
+//!   properties either.)
+//! - **Scarf receives a JSON batch.** mcp-use's Scarf client (scarf-py)
+//!   sends one request per event with flat key-value properties; here the
+//!   Scarf sink is the library's `HttpSink`, which POSTs
+//!   `{"sent_at": ..., "batch": [...]}` with retries. A real Scarf gateway
+//!   would need a sink speaking its own format.
+//! - **No `user_id` property on the Scarf event**: every event already
+//!   carries the anonymous id as `distinct_id`.
+//! - **The first run sends nothing**: telemetry on by default shows the
+//!   library's one-time notice first (mcp-use has none).
+//! - **`DO_NOT_TRACK=1` and CI environments turn it off** as well, and the
+//!   user can also save a choice (the library's consent sources).
+//! - **Seeing what is sent**: mcp-use logs events at `DEBUG`; here
+//!   `MCP_USE_DEBUG=2` (mcp-use's variable for debug logging) adds a sink
+//!   that prints each event's exact JSON on stderr while it is still sent.
+//! - **The PostHog key is a placeholder**, and both endpoints can be moved
+//!   with `MCP_USE_POSTHOG_HOST` and `MCP_USE_SCARF_URL` so that the test can
+//!   point them at a local server; mcp-use hard-codes them.
+
+use std::time::{Duration, Instant};
+
+use telemetry_runtime::sink::{HttpSink, PostHogSink, StderrSink};
+use telemetry_runtime::{
+    requires_telemetry, Catalog, Config, ConfigError, Level, Route, TelemetryEvent, TelemetryProperty,
+    VersionChange,
+};
+
+/// The version of the pretend mcp-use package.
+pub const MCP_USE_VERSION: &str = "1.3.0";
+
+/// The app name: it names the cache directory, `~/.cache/mcp_use`.
+pub const APP: &str = "mcp_use";
+
+/// The variable that turns telemetry off (`false`) or to full (`full`).
+pub const ENV_VAR: &str = "MCP_USE_ANONYMIZED_TELEMETRY";
+
+/// mcp-use's PostHog host.
+pub const POSTHOG_HOST: &str = "https://eu.i.posthog.com";
+
+/// mcp-use's Scarf gateway.
+pub const SCARF_URL: &str = "https://mcpuse.gateway.scarf.sh/simple/";
+
+/// How the agent was invoked.
+#[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecutionMethod {
+    /// `MCPAgent.run()`.
+    Run,
+    /// `MCPAgent.stream()`.
+    Stream,
+}
+
+/// How the agent reaches an MCP server.
+#[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerType {
+    /// A child process over stdin/stdout.
+    Stdio,
+    /// HTTP (streamable HTTP or SSE).
+    Http,
+    /// A WebSocket.
+    Websocket,
+}
+
+/// Why a run failed.
+#[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorType {
+    /// A tool call failed.
+    ToolError,
+    /// The step limit was reached.
+    MaxStepsReached,
+}
+
+/// Whether this is the first version of mcp-use seen on this machine.
+#[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DownloadType {
+    /// No earlier version was recorded.
+    Install,
+    /// An earlier version was recorded.
+    Upgrade,
+}
+
+/// An agent run (`MCPAgent.run()` or `MCPAgent.stream()`) finished.
+#[derive(TelemetryEvent)]
+#[telemetry(name = "mcp_agent_execution")]
+pub struct AgentExecution {
+    /// The mcp-use version.
+    #[telemetry(public)]
+    pub mcp_use_version: &'static str,
+    pub execution_method: ExecutionMethod,
+    /// The user's query: sent only with full consent.
+    #[telemetry(opt_in)]
+    pub query: String,
+    /// The agent's answer: sent only with full consent.
+    #[telemetry(opt_in)]
+    pub response: String,
+    /// The model provider, such as `openai`.
+    #[telemetry(public)]
+    pub model_provider: String,
+    /// The model, such as `gpt-4`.
+    #[telemetry(public)]
+    pub model_name: String,
+    /// How many MCP servers the agent was connected to.
+    pub server_count: u32,
+    /// The connection type of each server (never its command or URL).
+    pub server_types: Vec<ServerType>,
+    /// The MCP tools the agent called, by the names their servers publish.
+    #[telemetry(public)]
+    pub tools_used_names: Vec<String>,
+    /// How long the run took.
+    pub execution_time_ms: Duration,
+    /// How many steps the agent took.
+    pub steps_taken: u32,
+    /// The configured step limit.
+    pub max_steps_configured: u32,
+    /// Whether conversation memory was on.
+    pub memory_enabled: bool,
+    pub success: bool,
+    /// Why the run failed, when it did.
+    pub error_type: Option<ErrorType>,
+}
+
+/// A version of mcp-use was used for the first time on this machine
+/// (package analytics, sent to Scarf).
+#[derive(TelemetryEvent)]
+pub struct PackageDownload {
+    /// The version now in use.
+    #[telemetry(public)]
+    pub version: &'static str,
+    pub download_type: DownloadType,
+}
+
+/// One MCP server in the agent's configuration.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub kind: ServerType,
+    /// The command or URL: used to connect, never sent.
+    pub target: String,
+}
+
+/// What the agent is asked to do.
+#[derive(Debug, Clone)]
+pub struct AgentRun {
+    pub query: String,
+    pub method: ExecutionMethod,
+    pub provider: String,
+    pub model: String,
+    pub servers: Vec<Server>,
+    pub max_steps: u32,
+    pub memory: bool,
+}
+
+/// The configuration mcp-use's telemetry runs with. `lookup` reads the
+/// environment (the process's own in the binary).
+pub fn config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let posthog_host = lookup("MCP_USE_POSTHOG_HOST").unwrap_or_else(|| POSTHOG_HOST.to_owned());
+    let scarf_url = lookup("MCP_USE_SCARF_URL").unwrap_or_else(|| SCARF_URL.to_owned());
+    let mut config = Config::new(APP, MCP_USE_VERSION)
+        .env_var(ENV_VAR)
+        .default_level(Level::Usage)
+        // The binary links the other examples' events too: they are not mcp-use's.
+        .catalog(Catalog::collect_under([module_path!()]))
+        .route(
+            PostHogSink::new("phc_mcp_use_example_key")?.host(&posthog_host)?,
+            Route::only(["mcp_agent_execution"]),
+        )
+        // Scarf counts downloads: it gets only that event, and never an opt-in field.
+        .route(HttpSink::new(scarf_url)?, Route::only(["package_download"]).max_level(Level::Usage))
+        .shutdown_timeout(Duration::from_secs(2));
+    if lookup("MCP_USE_DEBUG").is_some_and(|v| v.trim() == "2") {
+        // Debug logging shows each event as it is sent.
+        config = config.sink(StderrSink::new());
+    }
+    Ok(config)
+}
+
+/// Runs the pretend agent and reports it. Returns the answer.
+pub fn run(run: &AgentRun) -> Result<String, ErrorType> {
+    let started = Instant::now();
+    track_package_download();
+    let mut tools_used = Vec::new();
+    let mut steps = 0;
+    let result = loop {
+        if steps == run.max_steps {
+            break Err(ErrorType::MaxStepsReached);
+        }
+        steps += 1;
+        let tool = if steps == 1 { "read_file" } else { "analyze_data" };
+        if run.query.contains("broken") {
+            break Err(ErrorType::ToolError);
+        }
+        tools_used.push(tool.to_owned());
+        if steps == 2 {
+            break Ok(format!("I'll help you with: {}", run.query));
+        }
+    };
+    track_agent_execution(run, &result, tools_used, steps, started.elapsed());
+    result
+}
+
+/// Only runs when telemetry is on, like mcp-use's decorated method.
+#[requires_telemetry]
+fn track_agent_execution(
+    run: &AgentRun,
+    result: &Result<String, ErrorType>,
+    tools_used_names: Vec<String>,
+    steps_taken: u32,
+    elapsed: Duration,
+) {
+    telemetry_runtime::capture(&AgentExecution {
+        mcp_use_version: MCP_USE_VERSION,
+        execution_method: run.method,
+        query: run.query.clone(),
+        response: result.clone().unwrap_or_default(),
+        model_provider: run.provider.clone(),
+        model_name: run.model.clone(),
+        server_count: run.servers.len() as u32,
+        server_types: run.servers.iter().map(|s| s.kind).collect(),
+        tools_used_names,
+        execution_time_ms: elapsed,
+        steps_taken,
+        max_steps_configured: run.max_steps,
+        memory_enabled: run.memory,
+        success: result.is_ok(),
+        error_type: result.as_ref().err().copied(),
+    });
+}
+
+/// Sends `package_download` when this version runs for the first time on
+/// this machine, as an installation or an upgrade. Only runs when
+/// telemetry is on, so nothing is read or written when it is off.
+#[requires_telemetry]
+fn track_package_download() {
+    let download_type = match telemetry_runtime::version_change() {
+        Some(VersionChange::FirstRun) => DownloadType::Install,
+        Some(VersionChange::Changed { .. }) => DownloadType::Upgrade,
+        _ => return,
+    };
+    telemetry_runtime::capture(&PackageDownload { version: MCP_USE_VERSION, download_type });
+}

@@ -1,0 +1,246 @@
+//! A port of ToolHive's usage analytics, as its document "Usage Analytics"
+//! (docs/usage-analytics.md in stacklok/toolhive) describes them, written
+//! with this library. `src/bin/thv.rs` is a pretend `thv` that proxies MCP
+//! tool calls; `tests/port_toolhive.rs` checks the wire.
+//!
+//! What is reproduced:
+//!
+//! - one metric only, `toolhive_usage_tool_calls_total`, a count of tool
+//!   calls whose only attribute is `status` (`success` or `error`), sent
+//!   over OTLP/HTTP to Stacklok's analytics endpoint
+//!   (`https://analytics.toolhive.stacklok.dev`), with no server name, tool
+//!   name, argument, user id or host detail;
+//! - the dual-endpoint design: two separate pipelines, as ToolHive keeps a
+//!   dedicated `AnalyticsMeterProvider`. The analytics client
+//!   ([`analytics`]) sends only that count, routed to the analytics sink
+//!   with [`Route::only`] and capped at `Usage`; the user's own collector, when
+//!   they configure one (`--otel-endpoint` or `OTEL_EXPORTER_OTLP_ENDPOINT`),
+//!   gets its own client ([`user`]) with every detail, governed by the
+//!   user's configuration alone: turning analytics off, or `DO_NOT_TRACK`,
+//!   leaves it unchanged;
+//! - on by default, and `usage-analytics-enabled: false` under `otel:` in
+//!   `~/.toolhive/config.yaml` turns it off; `thv config otel get|set
+//!   usage-analytics-enabled` reads and writes that setting;
+//! - per-instance opt-out, like the operator's `usageAnalyticsEnabled: false`
+//!   on one MCPServer: each proxy (`thv run SERVER`) has its own client, and
+//!   `--usage-analytics=false` turns analytics off for that server only;
+//! - seeing what is sent: `--debug` prints each analytics record as JSON on
+//!   stderr while it is sent.
+//!
+//! Where this port differs, and why:
+//!
+//! - **The count goes to `/v1/metrics`.** The document names
+//!   `.../v1/traces`, the OTLP path for spans; a count is a metric, and the
+//!   library's OTLP sink sends counters as delta sums to `/v1/metrics`.
+//! - **The first run sends nothing**: analytics on by default show a
+//!   one-time notice first (ToolHive has none), in ToolHive's terms: what is
+//!   counted, and `thv config otel set usage-analytics-enabled false`.
+//! - **`DO_NOT_TRACK=1`, `TOOLHIVE_TELEMETRY=off` and CI environments turn
+//!   analytics off** as well (the library's consent sources).
+//! - **An anonymous id is kept** in `~/.cache/toolhive` (the library keeps
+//!   one for every client), but the OTLP metrics body never carries it.
+//! - **The analytics endpoint can be moved** with `TOOLHIVE_ANALYTICS_ENDPOINT`
+//!   so that the test can point it at a local server; ToolHive does not let
+//!   users change it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use telemetry_runtime::sink::{OtlpSink, StderrSink};
+use telemetry_runtime::{Catalog, Config, ConfigError, Level, Route, Telemetry};
+
+/// The pretend ToolHive version.
+pub const VERSION: &str = "0.2.0";
+
+/// Stacklok's analytics collector.
+pub const ANALYTICS_ENDPOINT: &str = "https://analytics.toolhive.stacklok.dev";
+
+/// What Stacklok's collector receives.
+pub mod analytics {
+    telemetry_runtime::counter! {
+        /// MCP tool calls proxied by ToolHive, by outcome only: no server,
+        /// tool, argument or user is recorded.
+        pub static TOOL_CALLS = "toolhive_usage_tool_calls_total", labels: [
+            /// `success` or `error`.
+            status,
+        ];
+    }
+}
+
+/// What the user's own collector receives: everything, for their own
+/// observability.
+pub mod user {
+    use std::time::Duration;
+
+    use telemetry_runtime::TelemetryEvent;
+
+    /// A tool call through the proxy, for the user's own collector.
+    #[derive(TelemetryEvent)]
+    #[telemetry(name = "mcp_tool_call")]
+    pub struct ToolCall {
+        /// The MCP server's name as the user configured it.
+        #[telemetry(opt_in)]
+        pub server: String,
+        /// The tool called.
+        #[telemetry(opt_in)]
+        pub tool: String,
+        /// `success` or `error`.
+        #[telemetry(public)]
+        pub status: &'static str,
+        /// How long the call took.
+        pub duration_ms: Duration,
+    }
+}
+
+/// The `otel` settings of `~/.toolhive/config.yaml` this port reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `usage-analytics-enabled` (default `true`).
+    pub usage_analytics_enabled: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { usage_analytics_enabled: true }
+    }
+}
+
+/// `~/.toolhive/config.yaml`.
+pub fn config_file(home: &Path) -> PathBuf {
+    home.join(".toolhive").join("config.yaml")
+}
+
+/// Reads the settings; a missing file or key keeps the default. Only the
+/// flat `otel:` section is understood, which is all this setting needs.
+pub fn read_settings(path: &Path) -> Settings {
+    let mut settings = Settings::default();
+    let Ok(text) = std::fs::read_to_string(path) else { return settings };
+    let mut in_otel = false;
+    for line in text.lines() {
+        let content = line.split('#').next().unwrap_or_default();
+        if content.trim().is_empty() {
+            continue;
+        }
+        if !content.starts_with([' ', '\t']) {
+            in_otel = content.trim() == "otel:";
+            continue;
+        }
+        if let (true, Some((key, value))) = (in_otel, content.split_once(':')) {
+            if key.trim() == "usage-analytics-enabled" {
+                settings.usage_analytics_enabled = !value.trim().eq_ignore_ascii_case("false");
+            }
+        }
+    }
+    settings
+}
+
+/// Writes the settings (the whole file: this port keeps nothing else in it).
+pub fn write_settings(path: &Path, settings: &Settings) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other(format!("{} is a symbolic link", path.display())));
+    }
+    std::fs::write(path, format!("otel:\n  usage-analytics-enabled: {}\n", settings.usage_analytics_enabled))
+}
+
+/// The first-run notice, in ToolHive's terms: what is counted, and its own
+/// switch for turning it off.
+pub const NOTICE: &str = "\nToolHive collects anonymous usage analytics: a count of MCP tool calls by \
+success or error, and nothing else (no server or tool names, arguments or user ids).\n\
+Nothing was sent this time. `thv telemetry catalog` shows exactly what is collected.\n\
+To turn it off: thv config otel set usage-analytics-enabled false (DO_NOT_TRACK=1 works too).\n\n";
+
+/// How one proxy's telemetry is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config file's `usage-analytics-enabled`.
+    pub settings: Settings,
+    /// This server's own switch (the operator's per-MCPServer
+    /// `usageAnalyticsEnabled`); `false` turns analytics off for it alone.
+    pub instance_analytics: bool,
+    /// The user's own OTLP collector, if they configured one.
+    pub otel_endpoint: Option<String>,
+    /// Print each analytics record on stderr as it is sent.
+    pub debug: bool,
+}
+
+/// The analytics client's configuration. `lookup` reads the environment.
+pub fn analytics_config(
+    options: &Options,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let endpoint = lookup("TOOLHIVE_ANALYTICS_ENDPOINT").unwrap_or_else(|| ANALYTICS_ENDPOINT.to_owned());
+    let only_the_count = || Route::only([analytics::TOOL_CALLS.name()]).max_level(Level::Usage);
+    let mut config = Config::new("toolhive", VERSION)
+        .default_level(Level::Usage)
+        .notice_text(NOTICE)
+        .catalog(Catalog::collect_under([concat!(module_path!(), "::analytics")]))
+        .route(OtlpSink::new(&endpoint)?, only_the_count())
+        .flush_interval(Duration::from_secs(1));
+    if options.debug {
+        config = config.route(StderrSink::new(), only_the_count());
+    }
+    if !options.settings.usage_analytics_enabled || !options.instance_analytics {
+        config = config.consent(Level::Off);
+    }
+    Ok(config)
+}
+
+/// The user's own pipeline, when they configured a collector: their
+/// choice, so it is on at `Full` whatever analytics are set to.
+pub fn user_config(options: &Options) -> Result<Option<Config>, ConfigError> {
+    let Some(endpoint) = &options.otel_endpoint else { return Ok(None) };
+    Ok(Some(
+        Config::new("toolhive", VERSION)
+            .consent(Level::Full)
+            .catalog(Catalog::collect_under([concat!(module_path!(), "::user")]))
+            .route(OtlpSink::new(endpoint)?, Route::all())
+            .flush_interval(Duration::from_secs(1)),
+    ))
+}
+
+/// One MCP server's proxy, with its two telemetry pipelines.
+pub struct Proxy {
+    server: String,
+    analytics: Telemetry,
+    user: Option<Telemetry>,
+}
+
+impl Proxy {
+    /// A proxy for `server`.
+    pub fn new(server: &str, options: &Options) -> Result<Proxy, ConfigError> {
+        let analytics = Telemetry::new(analytics_config(options, |name| std::env::var(name).ok())?)?;
+        let user = user_config(options)?.map(Telemetry::new).transpose()?;
+        Ok(Proxy { server: server.to_owned(), analytics, user })
+    }
+
+    /// The analytics client, for `thv telemetry ...`.
+    pub fn analytics(&self) -> &Telemetry {
+        &self.analytics
+    }
+
+    /// Proxies one tool call and records it in both pipelines.
+    pub fn call_tool(&self, tool: &str, ok: bool) {
+        let started = std::time::Instant::now();
+        let status = if ok { "success" } else { "error" };
+        self.analytics.increment(&analytics::TOOL_CALLS, [status]);
+        if let Some(user) = &self.user {
+            user.capture(&user::ToolCall {
+                server: self.server.clone(),
+                tool: tool.to_owned(),
+                status,
+                duration_ms: started.elapsed(),
+            });
+        }
+    }
+
+    /// Delivers what both pipelines hold, within `timeout` each; returns
+    /// whether both finished in time.
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let analytics = self.analytics.shutdown(timeout);
+        let user = self.user.as_ref().is_none_or(|user| user.shutdown(timeout));
+        analytics && user
+    }
+}

@@ -1,0 +1,275 @@
+//! ToolHive's usage analytics, ported in `src/toolhive.rs`: the `thv`
+//! binary against real HTTP servers on 127.0.0.1, one standing in for
+//! Stacklok's analytics collector and one for the user's own collector.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+use telemetry_tests::TestServer;
+
+/// Variables of the machine running the tests that would change the run.
+const AMBIENT: &[&str] = &[
+    "DO_NOT_TRACK",
+    "TOOLHIVE_TELEMETRY",
+    "TOOLHIVE_TELEMETRY_DEBUG",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_SDK_DISABLED",
+];
+
+const METRIC: &str = "toolhive_usage_tool_calls_total";
+
+struct Machine {
+    home: tempfile::TempDir,
+    /// Stacklok's analytics collector.
+    analytics: TestServer,
+    /// The user's own OpenTelemetry collector.
+    collector: TestServer,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        // Links the port's declarations into this test, for the servers'
+        // catalog check.
+        assert_eq!(telemetry_examples::toolhive::analytics::TOOL_CALLS.name(), METRIC);
+        Machine {
+            home: tempfile::tempdir().unwrap(),
+            analytics: TestServer::start(),
+            collector: TestServer::start(),
+        }
+    }
+
+    fn thv(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let home = self.home.path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_thv"));
+        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
+            command.env_remove(var);
+        }
+        command
+            .args(args)
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("TOOLHIVE_ANALYTICS_ENDPOINT", self.analytics.url())
+            .envs(env.iter().copied());
+        let output = command.output().expect("run thv");
+        assert!(output.status.success(), "thv {args:?} failed: {}", text(&output.stderr));
+        output
+    }
+
+    /// Runs a proxy once so that the first-run notice is behind us.
+    fn acknowledged() -> Machine {
+        let machine = Machine::new();
+        let first = machine.thv(&["run", "fetch", "--calls", "3"], &[]);
+        assert!(
+            text(&first.stderr).contains("To turn it off: thv config otel set usage-analytics-enabled false"),
+            "{}",
+            text(&first.stderr)
+        );
+        assert_eq!(machine.analytics.connections(), 0, "the first run, with the notice, sent something");
+        machine
+    }
+
+    fn collector_url(&self) -> String {
+        self.collector.url()
+    }
+
+    fn file(&self, relative: &str) -> PathBuf {
+        self.home.path().join(relative)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every OTLP metric data point the server accepted: (metric, attributes, count).
+fn data_points(server: &TestServer) -> Vec<(String, BTreeMap<String, String>, u64)> {
+    let mut points = Vec::new();
+    for request in server.requests().iter().filter(|r| r.accepted() && r.path == "/v1/metrics") {
+        let body = request.json();
+        for scope in body["resourceMetrics"][0]["scopeMetrics"].as_array().unwrap() {
+            for metric in scope["metrics"].as_array().unwrap() {
+                assert_eq!(metric["sum"]["isMonotonic"], true);
+                for point in metric["sum"]["dataPoints"].as_array().unwrap() {
+                    let attributes = point["attributes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| {
+                            (a["key"].as_str().unwrap().to_owned(), a["value"]["stringValue"].to_string())
+                        })
+                        .collect();
+                    let count = point["asInt"].as_str().unwrap().parse().unwrap();
+                    points.push((metric["name"].as_str().unwrap().to_owned(), attributes, count));
+                }
+            }
+        }
+    }
+    points
+}
+
+/// The total count per status.
+fn counts(server: &TestServer) -> BTreeMap<String, u64> {
+    let mut totals = BTreeMap::new();
+    for (name, attributes, count) in data_points(server) {
+        assert_eq!(name, METRIC, "only the tool call count is sent");
+        let keys: Vec<&String> = attributes.keys().collect();
+        assert_eq!(keys, ["status"], "the only attribute is status");
+        *totals.entry(attributes["status"].trim_matches('"').to_owned()).or_default() += count;
+    }
+    totals
+}
+
+/// The OTLP log records the server accepted, as attribute maps.
+fn log_records(server: &TestServer) -> Vec<BTreeMap<String, Value>> {
+    let mut records = Vec::new();
+    for request in server.requests().iter().filter(|r| r.accepted() && r.path == "/v1/logs") {
+        let body = request.json();
+        for record in body["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap() {
+            records.push(
+                record["attributes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| (a["key"].as_str().unwrap().to_owned(), a["value"].clone()))
+                    .collect(),
+            );
+        }
+    }
+    records
+}
+
+#[test]
+fn analytics_receive_only_the_tool_call_count_by_status() {
+    let machine = Machine::acknowledged();
+    machine.thv(&["run", "github-private", "--calls", "5", "--errors", "2"], &[]);
+    assert!(machine.analytics.wait_for_requests(1, Duration::from_secs(5)));
+    assert_eq!(counts(&machine.analytics), BTreeMap::from([("error".into(), 2), ("success".into(), 3)]));
+    for request in machine.analytics.requests() {
+        assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/v1/metrics"));
+    }
+    // Nothing that could identify the server, the tools or the user.
+    let id = std::fs::read_to_string(machine.file("cache/toolhive/telemetry_user_id")).unwrap();
+    for secret in [&b"github-private"[..], b"fetch_url", b"read_file", id.trim().as_bytes(), b"distinct_id"] {
+        assert!(!machine.analytics.received(secret), "{:?} reached the analytics endpoint", text(secret));
+    }
+    assert_eq!(machine.collector.connections(), 0, "no user collector was configured");
+}
+
+#[test]
+fn the_config_file_turns_analytics_off_and_get_reads_it() {
+    let machine = Machine::acknowledged();
+    assert_eq!(
+        text(&machine.thv(&["config", "otel", "get", "usage-analytics-enabled"], &[]).stdout),
+        "true\n"
+    );
+    machine.thv(&["config", "otel", "set", "usage-analytics-enabled", "false"], &[]);
+    assert_eq!(
+        std::fs::read_to_string(machine.file(".toolhive/config.yaml")).unwrap(),
+        "otel:\n  usage-analytics-enabled: false\n"
+    );
+    assert_eq!(
+        text(&machine.thv(&["config", "otel", "get", "usage-analytics-enabled"], &[]).stdout),
+        "false\n"
+    );
+    let run = machine.thv(&["run", "fetch", "--calls", "4"], &[]);
+    assert!(
+        text(&run.stdout).contains("usage analytics off (decided by explicit choice)"),
+        "{}",
+        text(&run.stdout)
+    );
+    assert_eq!(machine.analytics.connections(), 0);
+
+    // A file written by hand, with comments and other sections.
+    std::fs::write(
+        machine.file(".toolhive/config.yaml"),
+        "# my settings\nregistry_url: https://example.com\notel:\n  endpoint: collector:4317\n  usage-analytics-enabled: true # on again\n",
+    )
+    .unwrap();
+    assert_eq!(
+        text(&machine.thv(&["config", "otel", "get", "usage-analytics-enabled"], &[]).stdout),
+        "true\n"
+    );
+    machine.thv(&["run", "fetch", "--calls", "4"], &[]);
+    assert!(machine.analytics.wait_for_requests(1, Duration::from_secs(5)));
+    assert_eq!(counts(&machine.analytics), BTreeMap::from([("success".into(), 4)]));
+}
+
+#[test]
+fn one_server_can_opt_out_while_another_reports() {
+    let machine = Machine::acknowledged();
+    let off = machine.thv(&["run", "private", "--calls", "6", "--usage-analytics=false"], &[]);
+    assert!(text(&off.stdout).contains("usage analytics off"), "{}", text(&off.stdout));
+    assert_eq!(machine.analytics.connections(), 0, "the opted-out server reported");
+    machine.thv(&["run", "public", "--calls", "2"], &[]);
+    assert!(machine.analytics.wait_for_requests(1, Duration::from_secs(5)));
+    assert_eq!(
+        counts(&machine.analytics),
+        BTreeMap::from([("success".into(), 2)]),
+        "only the second server's calls"
+    );
+}
+
+#[test]
+fn the_users_own_collector_gets_every_detail_whatever_analytics_are_set_to() {
+    let machine = Machine::acknowledged();
+    let collector = machine.collector_url();
+    // Analytics on: each pipeline gets its own share.
+    machine.thv(&["run", "github", "--calls", "3", "--errors", "1", "--otel-endpoint", &collector], &[]);
+    assert!(machine.analytics.wait_for_requests(1, Duration::from_secs(5)));
+    assert!(machine.collector.wait_for_requests(1, Duration::from_secs(5)));
+    let records = log_records(&machine.collector);
+    assert_eq!(records.len(), 3);
+    assert!(records.iter().all(|r| r["event.name"]["stringValue"] == "mcp_tool_call"));
+    assert_eq!(records[0]["server"]["stringValue"], "github");
+    assert_eq!(records[0]["tool"]["stringValue"], "fetch_url");
+    assert_eq!(records[0]["status"]["stringValue"], "error");
+    assert_eq!(records[1]["status"]["stringValue"], "success");
+    assert!(!machine.analytics.received(b"github"), "a detail crossed into the analytics pipeline");
+    assert!(
+        !machine.collector.received(METRIC.as_bytes()),
+        "the analytics count went to the user's collector"
+    );
+
+    // Analytics off in the config file, and DO_NOT_TRACK: the user's own
+    // collector, configured by the user, still gets everything.
+    let before = machine.analytics.requests().len();
+    machine.thv(&["config", "otel", "set", "usage-analytics-enabled", "false"], &[]);
+    machine.thv(&["run", "github", "--calls", "2", "--otel-endpoint", &collector], &[("DO_NOT_TRACK", "1")]);
+    machine.thv(&["run", "github", "--calls", "1"], &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str())]);
+    assert!(machine.collector.wait_for_requests(3, Duration::from_secs(5)));
+    assert_eq!(log_records(&machine.collector).len(), 6);
+    assert_eq!(machine.analytics.requests().len(), before, "analytics sent after being turned off");
+}
+
+#[test]
+fn debug_shows_the_analytics_records_as_they_are_sent() {
+    let machine = Machine::acknowledged();
+    let output = machine.thv(&["run", "fetch", "--calls", "2", "--errors", "2", "--debug"], &[]);
+    let printed: Vec<Value> = text(&output.stderr)
+        .lines()
+        .filter_map(|line| line.strip_prefix("[telemetry] "))
+        .map(|json| serde_json::from_str(json).expect("each printed record is JSON"))
+        .collect();
+    assert_eq!(printed.len(), 1, "{}", text(&output.stderr));
+    assert_eq!(printed[0]["event"], METRIC);
+    assert_eq!(printed[0]["properties"]["status"], "error");
+    assert_eq!(printed[0]["properties"]["count"], 2);
+    assert!(machine.analytics.wait_for_requests(1, Duration::from_secs(5)));
+    assert_eq!(counts(&machine.analytics), BTreeMap::from([("error".into(), 2)]));
+}
+
+#[test]
+fn the_analytics_catalog_lists_the_count_alone() {
+    let machine = Machine::new();
+    let catalog: Value =
+        serde_json::from_slice(&machine.thv(&["telemetry", "catalog", "--json"], &[]).stdout).unwrap();
+    let names: Vec<&str> =
+        catalog["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [METRIC]);
+    assert_eq!(machine.analytics.connections(), 0);
+}
