@@ -33,7 +33,9 @@ pub struct Config {
     pub(crate) env_vars: Vec<EnvVar>,
     pub(crate) detect_ci: bool,
     pub(crate) env: EnvLookup,
-    pub(crate) sinks: Vec<(Box<dyn Sink>, Route)>,
+    /// Each sink with its route and what it sends to (see
+    /// [`sink::destination`](crate::sink::destination)).
+    pub(crate) sinks: Vec<(Box<dyn Sink>, Route, String)>,
     pub(crate) distinct_id: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) config_dir: Option<PathBuf>,
@@ -165,7 +167,8 @@ impl Config {
 
     /// Adds a sink that receives only what `route` lets through.
     pub fn route(mut self, sink: impl Sink, route: Route) -> Config {
-        self.sinks.push((Box::new(sink), route));
+        let destination = crate::sink::destination(&sink);
+        self.sinks.push((Box::new(sink), route, destination));
         self
     }
 
@@ -413,7 +416,7 @@ impl fmt::Debug for Config {
             .field("app_version", &self.app_version)
             .field("default_level", &self.default_level)
             .field("env_vars", &self.env_vars)
-            .field("sinks", &self.sinks.iter().map(|(s, _)| s.name()).collect::<Vec<_>>())
+            .field("sinks", &self.sinks.iter().map(|(s, _, _)| s.name()).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
