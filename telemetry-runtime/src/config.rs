@@ -267,6 +267,18 @@ impl Config {
     /// (files 0600), holds at most 10 MiB and keeps batches at most 7 days;
     /// see [`spool_limits`](Config::spool_limits). When a later run has
     /// consent off, the spool is deleted unsent.
+    ///
+    /// A spooled batch is sent again only to the sink it was written for,
+    /// recognised by what it sends to and its route (never by its name),
+    /// through that route and the consent in force then; a batch whose sink
+    /// is no longer configured is deleted and counted as
+    /// [`DropReason::Undeliverable`](crate::DropReason::Undeliverable). Each
+    /// file is claimed by one process before it is sent, and what a sink
+    /// delivered of a batch is not kept. A crash between delivery and
+    /// deletion sends the batch again on the next run, with the same event
+    /// uuids, which receivers such as PostHog de-duplicate, and so does a
+    /// request whose answer never came: delivery is at least once, and
+    /// exactly once wherever the library knows what was delivered.
     pub fn spool(mut self, enabled: bool) -> Config {
         self.settings.spool = enabled.then(|| {
             self.settings.spool.clone().unwrap_or(SpoolSettings {

@@ -45,14 +45,17 @@
 //!
 //! # Guarantees
 //!
-//! - Each event is delivered once when nothing crashes: a file has one
-//!   sender, and what a sink reported delivered (a half of a batch split
-//!   after a 413, a request before the one that failed) is not kept.
+//! - Each event is delivered once when nothing crashes and every request is
+//!   answered: a file has one sender, and what a sink reported delivered (a
+//!   half of a batch split after a 413, a request before the one that
+//!   failed) is not kept.
 //! - At least once across a crash: between a sink's delivery and the claim's
 //!   deletion a crash (or a kill, or shutdown's deadline cutting the worker
 //!   off) leaves the claim behind, and the next run sends the batch again.
 //!   Events keep their uuids, so a receiver that de-duplicates by uuid, as
-//!   PostHog does, keeps one copy. A custom sink that reports a failure for
+//!   PostHog does, keeps one copy. So does a request whose answer never came
+//!   (a timeout, shutdown's deadline): it counts as not delivered, though
+//!   the server may have taken it in. A custom sink that reports a failure for
 //!   a later try without the library knowing which events it delivered gets
 //!   its whole batch again, the same way.
 //!
