@@ -153,6 +153,29 @@ fn a_replayed_batch_goes_only_to_the_sink_and_route_it_was_written_for() {
 }
 
 #[test]
+fn a_batch_whose_sink_is_no_longer_configured_is_deleted_unsent() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    server.down();
+    {
+        let telemetry =
+            Telemetry::new(config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY))).unwrap();
+        telemetry.capture_with(&WORK, Properties::new().with("i", 1u32));
+        assert!(!telemetry.flush(SOON), "the host is down");
+    }
+    assert_eq!(spool_files(sandbox.path()).len(), 1);
+    server.up();
+    // The next version of the program sends to another project on the
+    // same host: the batch is not the new project's to receive.
+    let telemetry =
+        Telemetry::new(config_in(sandbox.path()).sink(posthog(&server.url(), VENDOR_KEY))).unwrap();
+    assert!(wait_until(SOON, || spool_files(sandbox.path()).is_empty()), "the batch is deleted");
+    assert!(!telemetry.flush(SOON), "the batch was given up on");
+    assert!(server.requests().is_empty(), "the batch was sent to another sink");
+    assert_eq!(telemetry.stats().dropped(DropReason::Undeliverable), 1);
+}
+
+#[test]
 fn a_replay_sends_nothing_above_the_consent_in_force_now() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
