@@ -25,6 +25,8 @@ const VENDOR_KEY: &str = "phc_vendor_project_counts";
 /// Where a child finds the parent's directories and server.
 const DIR_ENV: &str = "SPOOL_ROUTES_DIR";
 const URL_ENV: &str = "SPOOL_ROUTES_URL";
+/// The file that tells the crashing child to die.
+const CRASH_NOW: &str = "crash-now";
 
 telemetry_runtime::counter! {
     /// Commands run, by outcome.
@@ -338,22 +340,32 @@ fn a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uu
         for i in 0..3u32 {
             telemetry.capture_with(&WORK, Properties::new().with("i", i));
         }
-        // The server holds the answer: the batch is on the wire, not yet
-        // acknowledged, when the process dies.
-        let _ = telemetry.flush(Duration::from_millis(500));
-        child::report("crashing", true);
+        let _ = telemetry.flush(Duration::ZERO);
+        // The server holds the answer: once the parent has seen the request
+        // arrive, the batch is on the wire, not yet acknowledged, and the
+        // process dies.
+        let go = wait_until(Duration::from_secs(30), || dir.join(CRASH_NOW).exists());
+        child::report("crashing", go);
         std::process::exit(0);
     }
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     let gate = Gate::new();
     server.set_default(Behaviour::Gate(gate.clone()));
-    let output = run_child(
-        "a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uuids",
-        "crash",
-        sandbox.path(),
-        &server,
-    );
+    let output = std::thread::scope(|scope| {
+        let child = scope.spawn(|| {
+            run_child(
+                "a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uuids",
+                "crash",
+                sandbox.path(),
+                &server,
+            )
+        });
+        let sent = server.wait_for_requests(1, SOON);
+        std::fs::write(sandbox.path().join(CRASH_NOW), "").unwrap();
+        assert!(sent, "the child sent its batch");
+        child.join().unwrap()
+    });
     assert_eq!(output.value("crashing"), Some("true"), "{output:?}");
     assert_eq!(server.requests().len(), 1, "the batch reached the server whole");
     assert!(server.requests()[0].complete);
