@@ -27,7 +27,7 @@ use crate::properties::MAX_DEPTH;
 use crate::queue::Queue;
 use crate::route::Route;
 use crate::sink::{JsonlSink, Sink, StderrSink};
-use crate::spool::{Spool, SPOOL_DIR};
+use crate::spool::{self, Spool, SPOOL_DIR};
 use crate::stats::{Counters, DropReason, Stats};
 use crate::version::{VersionChange, VersionRecord, VERSION_FILE};
 use crate::{Level, Properties, TelemetryEvent, Value};
@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     sinks: Mutex<Option<Vec<Box<dyn Sink>>>>,
     pub(crate) sink_names: Vec<String>,
+    /// Each sink's identity in the spool, in the order of the sinks.
+    pub(crate) sink_ids: Vec<String>,
     /// Each sink's route, in the order of the sinks.
     pub(crate) routes: Vec<Route>,
     worker_started: AtomicBool,
@@ -172,18 +174,19 @@ impl Telemetry {
         // The notice is about data leaving the machine: debug and local-only
         // modes, and programs whose sinks are all local, send nothing away.
         let configured = config.sinks.into_inner().unwrap_or_else(|e| e.into_inner());
-        let sends_away = !debug && !local_only && configured.iter().any(|(s, _)| !s.is_local());
+        let sends_away = !debug && !local_only && configured.iter().any(|(s, _, _)| !s.is_local());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
             consent =
                 first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
                     notice::default_text(&config.app_name, &env_var, config.notice.commands.as_deref())
                 });
         }
-        let routed: Vec<(Box<dyn Sink>, Route)> = if debug {
-            vec![(Box::new(StderrSink::new()), Route::all())]
+        let local = |sink: Box<dyn Sink>| (sink, Route::all(), String::new());
+        let routed: Vec<(Box<dyn Sink>, Route, String)> = if debug {
+            vec![local(Box::new(StderrSink::new()))]
         } else if local_only {
             match &data_dir {
-                Some(dir) => vec![(Box::new(JsonlSink::new(dir.join(LOCAL_EVENTS_FILE))), Route::all())],
+                Some(dir) => vec![local(Box::new(JsonlSink::new(dir.join(LOCAL_EVENTS_FILE))))],
                 None => {
                     log::warn!("No data directory for local-only telemetry: nothing is recorded.");
                     Vec::new()
@@ -192,7 +195,9 @@ impl Telemetry {
         } else {
             configured
         };
-        let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) = routed.into_iter().unzip();
+        let sink_ids = spool::sink_identities(routed.iter().map(|(_, route, to)| (to.as_str(), route)));
+        let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) =
+            routed.into_iter().map(|(sink, route, _)| (sink, route)).unzip();
         let level = compiled_level(consent.level) as u8;
         gate.store(level, Relaxed);
         log_decision(&consent, &env_var);
@@ -215,6 +220,7 @@ impl Telemetry {
             app_version: config.app_version,
             settings: config.settings,
             sink_names: sinks.iter().map(|s| s.name().to_owned()).collect(),
+            sink_ids,
             routes,
             sinks: Mutex::new(Some(sinks)),
             worker_started: AtomicBool::new(false),

@@ -33,9 +33,11 @@ pub struct Config {
     pub(crate) env_vars: Vec<EnvVar>,
     pub(crate) detect_ci: bool,
     pub(crate) env: EnvLookup,
-    /// Behind a mutex only so that a `Config` is `Sync` although a sink
-    /// need only be `Send`; it is never locked by two threads at once.
-    pub(crate) sinks: Mutex<Vec<(Box<dyn Sink>, Route)>>,
+    /// Each sink with its route and what it sends to (see
+    /// [`sink::destination`](crate::sink::destination)). Behind a mutex only
+    /// so that a `Config` is `Sync` although a sink need only be `Send`; it
+    /// is never locked by two threads at once.
+    pub(crate) sinks: Mutex<Vec<(Box<dyn Sink>, Route, String)>>,
     pub(crate) distinct_id: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) config_dir: Option<PathBuf>,
@@ -167,7 +169,8 @@ impl Config {
 
     /// Adds a sink that receives only what `route` lets through.
     pub fn route(mut self, sink: impl Sink, route: Route) -> Config {
-        self.sinks.get_mut().unwrap_or_else(|e| e.into_inner()).push((Box::new(sink), route));
+        let destination = crate::sink::destination(&sink);
+        self.sinks.get_mut().unwrap_or_else(|e| e.into_inner()).push((Box::new(sink), route, destination));
         self
     }
 
@@ -266,6 +269,18 @@ impl Config {
     /// (files 0600), holds at most 10 MiB and keeps batches at most 7 days;
     /// see [`spool_limits`](Config::spool_limits). When a later run has
     /// consent off, the spool is deleted unsent.
+    ///
+    /// A spooled batch is sent again only to the sink it was written for,
+    /// recognised by what it sends to and its route (never by its name),
+    /// through that route and the consent in force then; a batch whose sink
+    /// is no longer configured is deleted and counted as
+    /// [`DropReason::Undeliverable`](crate::DropReason::Undeliverable). Each
+    /// file is claimed by one process before it is sent, and what a sink
+    /// delivered of a batch is not kept. A crash between delivery and
+    /// deletion sends the batch again on the next run, with the same event
+    /// uuids, which receivers such as PostHog de-duplicate, and so does a
+    /// request whose answer never came: delivery is at least once, and
+    /// exactly once wherever the library knows what was delivered.
     pub fn spool(mut self, enabled: bool) -> Config {
         self.settings.spool = enabled.then(|| {
             self.settings.spool.clone().unwrap_or(SpoolSettings {
@@ -376,7 +391,7 @@ impl Config {
     /// The configured sinks' names.
     fn sink_names(&self) -> Vec<String> {
         let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
-        sinks.iter().map(|(sink, _)| sink.name().to_owned()).collect()
+        sinks.iter().map(|(sink, _, _)| sink.name().to_owned()).collect()
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {

@@ -68,10 +68,67 @@ impl Route {
             Events::Named(names) => names.iter().any(|n| n == event.name()),
         }
     }
+
+    /// Whether an event encoded at `level` is within this route's cap.
+    pub(crate) fn caps_at(&self, level: Level) -> bool {
+        level <= self.max_level
+    }
+
+    /// The route as one line of JSON, the same for equal routes: how the
+    /// spool stores it with a batch, and part of the sink's identity there.
+    pub(crate) fn to_line(&self) -> String {
+        let events = match &self.events {
+            Events::All => "\"all\"".to_owned(),
+            Events::CountersOnly => "\"counters\"".to_owned(),
+            // Strings always serialize.
+            Events::Named(names) => serde_json::to_string(names).unwrap_or_default(),
+        };
+        format!("{{\"events\":{events},\"max_level\":\"{}\"}}", self.max_level.as_str())
+    }
+
+    /// Reads back what [`to_line`](Route::to_line) wrote.
+    pub(crate) fn from_line(line: &str) -> Option<Route> {
+        let value: serde_json::Value = serde_json::from_str(line).ok()?;
+        let events = match &value["events"] {
+            serde_json::Value::String(s) if s == "all" => Events::All,
+            serde_json::Value::String(s) if s == "counters" => Events::CountersOnly,
+            serde_json::Value::Array(names) => Events::Named(
+                names.iter().map(|n| n.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?,
+            ),
+            _ => return None,
+        };
+        let max_level = match value["max_level"].as_str()? {
+            "off" => Level::Off,
+            "usage" => Level::Usage,
+            "full" => Level::Full,
+            _ => return None,
+        };
+        Some(Route { events, max_level })
+    }
 }
 
 impl Default for Route {
     fn default() -> Route {
         Route::all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_read_back_as_written() {
+        for route in [
+            Route::all(),
+            Route::counters_only().max_level(Level::Usage),
+            Route::only(["a", "b\"\t"]).max_level(Level::Off),
+        ] {
+            let line = route.to_line();
+            assert!(!line.contains(['\n', '\t']), "{line}");
+            assert_eq!(Route::from_line(&line), Some(route));
+        }
+        assert_ne!(Route::all().to_line(), Route::all().max_level(Level::Usage).to_line());
+        assert_eq!(Route::from_line("{\"events\":\"some\",\"max_level\":\"full\"}"), None);
     }
 }

@@ -1,26 +1,98 @@
-//! The on-disk spool (off by default): every batch is written here before it
-//! is sent and deleted once every sink is done with it, so a program that
-//! exits before delivery (or is cut off by shutdown's deadline) delivers on
-//! its next run, oldest first. Events keep their uuids, so a batch that was
-//! in fact delivered before the exit is de-duplicated by the receiver.
+//! The on-disk spool (off by default): every batch for a remote sink is
+//! written here before it is sent and deleted once the sink is done with it,
+//! so a program that exits before delivery (or is cut off by shutdown's
+//! deadline) delivers on its next run, oldest first.
+//!
+//! # Which sink a batch goes back to
+//!
+//! A batch is stored with the identity of the sink and route it was written
+//! for, never a sink's name: a fingerprint of what the sink sends to (its
+//! kind and endpoint, with a hash of its key, headers or body fields), its
+//! route, and its position among sinks that are alike in both. The route
+//! itself is stored too. On replay the batch goes to the configured sink
+//! with the same identity and route, and to no other; the route's event
+//! filter and level cap and the consent in force then are applied again, so
+//! a replay never sends what that sink would not get today (what consent no
+//! longer allows is dropped and counted as `ConsentWithdrawn`). A batch whose
+//! sink is no longer configured is deleted unsent and counted as
+//! `Undeliverable`. Keys never reach the file, only their hash within the
+//! fingerprint.
+//!
+//! # Claims: one sender per file
+//!
+//! A file waiting to be sent is `<written>-<id>.batch`. Whoever sends it
+//! first renames it to `<written>-<id>.<pid>-<instance>-<claimed>.claim`
+//! (process id, a random number drawn once per process, seconds since
+//! 1970): a rename is atomic, so of two processes (or two clients of one
+//! process) that try at once, exactly one gets the file. A batch being
+//! written is created claimed, so no other process sends a batch in flight.
+//! Once the sink is done, the claim is deleted; if some events wait for a
+//! later try, only those are written back as a new `.batch` (atomically, the
+//! whole file or nothing), so that nothing delivered is sent again.
+//!
+//! A claim whose process is gone is taken back (renamed to `.batch`):
+//! - at once when it carries this process's id but another instance number
+//!   (an earlier process that had the same id, as a program that always runs
+//!   as pid 1 in a container does), or, on Linux, when no process has its id
+//!   any more (`/proc/<pid>` is gone): no one can be sending it;
+//! - otherwise after [`CLAIM_TIMEOUT`] (one hour), whoever holds it (another
+//!   platform, or a process id reused by an unrelated program). A claim is
+//!   held only while one batch is sent to one sink, which the library's HTTP
+//!   sinks bound by their timeouts and retry policy (a few minutes with the
+//!   defaults), so a live sender is not expected to lose its claim; if one
+//!   does (a policy allowing more than an hour per batch), the worst case is
+//!   that both send the batch, with the same uuids.
+//!
+//! # Guarantees
+//!
+//! - Each event is delivered once when nothing crashes and every request is
+//!   answered: a file has one sender, and what a sink reported delivered (a
+//!   half of a batch split after a 413, a request before the one that
+//!   failed) is not kept.
+//! - At least once across a crash: between a sink's delivery and the claim's
+//!   deletion a crash (or a kill, or shutdown's deadline cutting the worker
+//!   off) leaves the claim behind, and the next run sends the batch again.
+//!   Events keep their uuids, so a receiver that de-duplicates by uuid, as
+//!   PostHog does, keeps one copy. So does a request whose answer never came
+//!   (a timeout, shutdown's deadline): it counts as not delivered, though
+//!   the server may have taken it in. A custom sink that reports a failure for
+//!   a later try without the library knowing which events it delivered gets
+//!   its whole batch again, the same way.
+//!
+//! # Format
+//!
+//! Text, one line each: a header `v2 \t sink \t <identity> \t <route JSON>`,
+//! then per event `v2 \t <level> \t <counter 0|1> \t <nanos> \t <JSON>`.
+//! Files of the earlier format (`v1`) named their sink by name, which cannot
+//! route them safely: they are deleted unsent, counted as `Undeliverable`,
+//! and logged in one line per replay.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
 use crate::files::{self, Existing};
+use crate::route::Route;
 use crate::sink::EncodedEvent;
 use crate::Level;
 
 /// Folder, in the cache directory, that holds the spool.
 pub(crate) const SPOOL_DIR: &str = "telemetry_spool";
 const EXTENSION: &str = "batch";
+const CLAIMED: &str = "claim";
 const CORRUPT: &str = "corrupt";
 /// The first field of every line: the format's version.
-const FORMAT: &str = "v1";
+const FORMAT: &str = "v2";
+/// The format before batches carried their sink's identity and route.
+const OLD_FORMAT: &str = "v1";
+
+/// How long a claim is honoured when nothing shows that its process is
+/// gone; see the module docs.
+pub(crate) const CLAIM_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Limits of the spool.
 #[derive(Debug, Clone)]
@@ -35,12 +107,49 @@ pub(crate) struct Spool {
     settings: SpoolSettings,
 }
 
-/// A batch read back from the spool.
+/// A batch file this process holds: no other sends it.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    path: PathBuf,
+    /// Its first line: the sink's identity and route.
+    header: String,
+}
+
+/// A batch read back from the spool, claimed.
 pub(crate) struct Spooled {
-    pub(crate) path: PathBuf,
-    /// The sink it was written for.
+    pub(crate) claim: Claim,
+    /// The identity of the sink it was written for.
     pub(crate) sink: String,
+    /// The route it was written under.
+    pub(crate) route: Route,
     pub(crate) events: Vec<EncodedEvent>,
+}
+
+/// What [`Spool::take`] found in a waiting file.
+pub(crate) enum Taken {
+    /// A batch to send, claimed.
+    Batch(Spooled),
+    /// Past the age limit: deleted, with this many events.
+    Expired(usize),
+    /// Of the earlier format: deleted, with this many events.
+    OldFormat(usize),
+    /// Unreadable: set aside as `.corrupt`.
+    Corrupt,
+}
+
+/// The identities of sinks given as (destination, route), in order: a
+/// fingerprint of the destination, the route, and how many earlier sinks
+/// have both the same. Stable across runs of one configuration.
+pub(crate) fn sink_identities<'a>(sinks: impl Iterator<Item = (&'a str, &'a Route)>) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut ids = Vec::new();
+    for (destination, route) in sinks {
+        let alike = format!("{destination}\n{}", route.to_line());
+        let position = seen.iter().filter(|s| **s == alike).count();
+        ids.push(crate::redact::fingerprint(format!("{alike}\n{position}").as_bytes()));
+        seen.push(alike);
+    }
+    ids
 }
 
 impl Spool {
@@ -48,16 +157,12 @@ impl Spool {
         Spool { dir, settings }
     }
 
-    /// Writes a batch before it is sent to `sink`; returns its file, or
+    /// Writes a batch, claimed by this process, before it is sent to the
+    /// sink `sink` (its identity) through `route`; returns the claim, or
     /// `None` (with a log line) when it cannot be kept.
-    pub(crate) fn write(&self, sink: &str, events: &[EncodedEvent]) -> Option<PathBuf> {
-        // Sink names are URLs and paths: a tab or newline would be mangled anyway.
-        let mut text = format!("{FORMAT}\tsink\t{}\n", sink.replace(['\t', '\n'], " "));
-        for event in events {
-            let time = event.time().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-            let counter = u8::from(event.is_counter());
-            text.push_str(&format!("{FORMAT}\t{}\t{counter}\t{time}\t{}\n", event.level(), event.json()));
-        }
+    pub(crate) fn write(&self, sink: &str, route: &Route, events: &[EncodedEvent]) -> Option<Claim> {
+        let header = format!("{FORMAT}\tsink\t{sink}\t{}", route.to_line());
+        let text = batch_text(&header, events);
         let len = text.len() as u64;
         if len > self.settings.max_bytes {
             log::warn!(
@@ -68,10 +173,10 @@ impl Spool {
             return None;
         }
         self.make_room(len);
-        let name = format!("{:020}-{}.{EXTENSION}", now_nanos(), Uuid::new_v4().simple());
-        let path = self.dir.join(name);
+        let base = format!("{:020}-{}", now_nanos(), Uuid::new_v4().simple());
+        let path = self.dir.join(claim_name(&base));
         match files::write_private(&path, &text, Existing::Keep) {
-            Ok(()) => Some(path),
+            Ok(()) => Some(Claim { path, header }),
             Err(err) => {
                 log::warn!(
                     "Cannot spool telemetry in {} ({err}): it is sent without a copy.",
@@ -82,53 +187,120 @@ impl Spool {
         }
     }
 
-    /// Forgets a batch every sink is done with.
-    pub(crate) fn remove(&self, path: &Path) {
-        if let Err(err) = files::remove_if_present(path) {
-            log::warn!("Cannot delete the spooled telemetry {} ({err}).", path.display());
+    /// Forgets a batch the sink is done with.
+    pub(crate) fn remove(&self, claim: Claim) {
+        self.delete(&claim.path);
+    }
+
+    /// Gives a batch back, whole, for a later try.
+    pub(crate) fn release(&self, claim: Claim) {
+        let Some(waiting) = waiting_path(&claim.path) else { return };
+        match fs::rename(&claim.path, &waiting) {
+            Ok(()) => log::info!("Telemetry kept in {} for a later try.", waiting.display()),
+            // Deleted meanwhile to make room, or by a reset: nothing to keep.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => log::warn!("Cannot keep the spooled telemetry {} ({err}).", claim.path.display()),
         }
     }
 
-    /// The batches left by earlier runs, oldest first. Files past the age
-    /// limit are deleted; unreadable ones are set aside as `.corrupt`.
-    /// Returns the batches and the number of events given up on.
-    pub(crate) fn pending(&self) -> (Vec<Spooled>, usize) {
-        let mut expired = 0;
-        let mut batches = Vec::new();
-        for path in self.files(EXTENSION) {
-            if self.is_expired(&path) {
-                expired += read(&path, self.settings.max_bytes).map_or(0, |(_, events)| events.len());
-                self.remove(&path);
-                continue;
+    /// Keeps only `events` of a batch for a later try (the sink delivered
+    /// or gave up on the others for good): they are written to a waiting
+    /// file first, then the claim is deleted, so a crash in between sends
+    /// at most these events twice, never loses them.
+    pub(crate) fn keep_only(&self, claim: Claim, events: &[EncodedEvent]) {
+        if events.is_empty() {
+            return self.remove(claim);
+        }
+        let Some(waiting) = waiting_path(&claim.path) else { return };
+        if !claim.path.exists() {
+            // Deleted meanwhile to make room, or by a reset: nothing to keep.
+            return;
+        }
+        match files::write_private(&waiting, &batch_text(&claim.header, events), Existing::Replace) {
+            Ok(()) => {
+                log::info!(
+                    "Telemetry kept in {} for a later try ({} events).",
+                    waiting.display(),
+                    events.len()
+                );
+                self.remove(claim);
             }
-            match read(&path, self.settings.max_bytes) {
-                Ok((sink, events)) => batches.push(Spooled { path, sink, events }),
-                Err(why) => {
-                    let quarantine = path.with_extension(CORRUPT);
-                    log::warn!(
-                        "Spooled telemetry {} is corrupt ({why}): moved aside to {}.",
-                        path.display(),
-                        quarantine.display()
-                    );
-                    if fs::rename(&path, &quarantine).is_err() {
-                        self.remove(&path);
+            Err(err) => {
+                log::warn!(
+                    "Cannot rewrite the spooled telemetry {} ({err}): it is kept whole, and what \
+                     was delivered of it may be sent again.",
+                    claim.path.display()
+                );
+                self.release(claim);
+            }
+        }
+    }
+
+    /// The waiting batches, oldest first, after taking back the claims of
+    /// processes that are gone (see the module docs).
+    pub(crate) fn waiting(&self) -> Vec<PathBuf> {
+        for claim in self.files(CLAIMED) {
+            if is_abandoned(&claim) {
+                if let Some(waiting) = waiting_path(&claim) {
+                    if fs::rename(&claim, &waiting).is_ok() {
+                        log::info!(
+                            "Telemetry spooled by a process that is gone is sent again: {}.",
+                            waiting.display()
+                        );
                     }
                 }
             }
         }
         for path in self.files(CORRUPT).into_iter().filter(|p| self.is_expired(p)) {
-            self.remove(&path);
+            self.delete(&path);
         }
-        (batches, expired)
+        self.files(EXTENSION)
+    }
+
+    /// Claims the waiting batch at `path` and reads it; `None` when another
+    /// process claimed it first. Expired batches and batches of the old
+    /// format are deleted, unreadable ones set aside as `.corrupt`.
+    pub(crate) fn take(&self, path: &Path) -> Option<Taken> {
+        let base = base_name(path)?;
+        let claimed = self.dir.join(claim_name(base));
+        if fs::rename(path, &claimed).is_err() {
+            return None;
+        }
+        let read = read(&claimed, self.settings.max_bytes);
+        if self.is_expired(&claimed) {
+            self.delete(&claimed);
+            return Some(Taken::Expired(read.map_or(0, |batch| batch.len())));
+        }
+        match read {
+            Ok(Read::Old(events)) => {
+                self.delete(&claimed);
+                Some(Taken::OldFormat(events))
+            }
+            Ok(Read::Current { header, sink, route, events }) => {
+                Some(Taken::Batch(Spooled { claim: Claim { path: claimed, header }, sink, route, events }))
+            }
+            Err(why) => {
+                let quarantine = self.dir.join(format!("{base}.{CORRUPT}"));
+                log::warn!(
+                    "Spooled telemetry {} is corrupt ({why}): moved aside to {}.",
+                    path.display(),
+                    quarantine.display()
+                );
+                if fs::rename(&claimed, &quarantine).is_err() {
+                    self.delete(&claimed);
+                }
+                Some(Taken::Corrupt)
+            }
+        }
     }
 
     /// Deletes every batch written until now, unsent (the install id they
-    /// carry was reset); batches written later stay.
+    /// carry was reset), claimed or not; batches written later stay.
     pub(crate) fn forget_written_until_now(&self) {
         let now = now_nanos();
-        for path in self.files(EXTENSION).into_iter().chain(self.files(CORRUPT)) {
+        for path in self.files(EXTENSION).into_iter().chain(self.files(CLAIMED)).chain(self.files(CORRUPT)) {
             if written_at(&path).is_none_or(|written| written <= now) {
-                self.remove(&path);
+                self.delete(&path);
             }
         }
     }
@@ -141,29 +313,40 @@ impl Spool {
         }
     }
 
-    /// Whether the spool holds anything.
+    /// Whether the spool holds anything to send, now or once a claim is
+    /// taken back.
     pub(crate) fn is_empty(&self) -> bool {
-        self.files(EXTENSION).is_empty()
+        self.files(EXTENSION).is_empty() && self.files(CLAIMED).is_empty()
     }
 
-    /// Deletes the oldest batches until `incoming` more bytes fit.
+    /// Deletes the oldest batches, claimed or not, until `incoming` more
+    /// bytes fit.
     fn make_room(&self, incoming: u64) {
         let mut files: Vec<(PathBuf, u64)> = self
             .files(EXTENSION)
             .into_iter()
+            .chain(self.files(CLAIMED))
             .map(|p| {
                 let len = fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
                 (p, len)
             })
             .collect();
+        // Names start with the time written: oldest first.
+        files.sort_by(|(a, _), (b, _)| a.file_name().cmp(&b.file_name()));
         // Sizes come from the disk: added without overflow, whatever they are.
         let mut total = files.iter().fold(0u64, |sum, (_, len)| sum.saturating_add(*len));
         files.reverse();
         while total.saturating_add(incoming) > self.settings.max_bytes {
             let Some((oldest, len)) = files.pop() else { break };
             log::warn!("The telemetry spool is full: the oldest batch {} is dropped.", oldest.display());
-            self.remove(&oldest);
+            self.delete(&oldest);
             total = total.saturating_sub(len);
+        }
+    }
+
+    fn delete(&self, path: &Path) {
+        if let Err(err) = files::remove_if_present(path) {
+            log::warn!("Cannot delete the spooled telemetry {} ({err}).", path.display());
         }
     }
 
@@ -186,6 +369,73 @@ impl Spool {
     }
 }
 
+/// The lines of a batch file.
+fn batch_text(header: &str, events: &[EncodedEvent]) -> String {
+    let mut text = format!("{header}\n");
+    for event in events {
+        let time = event.time().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let counter = u8::from(event.is_counter());
+        text.push_str(&format!("{FORMAT}\t{}\t{counter}\t{time}\t{}\n", event.level(), event.json()));
+    }
+    text
+}
+
+/// A number drawn once per process, so that a claim made by an earlier
+/// process that had the same id is told from one of this process.
+fn instance() -> u64 {
+    static INSTANCE: OnceLock<u64> = OnceLock::new();
+    *INSTANCE.get_or_init(crate::event::random_u64)
+}
+
+/// `<base>.<pid>-<instance>-<claimed at>.claim`.
+fn claim_name(base: &str) -> String {
+    let claimed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    format!("{base}.{}-{:016x}-{claimed}.{CLAIMED}", std::process::id(), instance())
+}
+
+/// The part of a file name before its first dot: `<written>-<id>`.
+fn base_name(path: &Path) -> Option<&str> {
+    path.file_name()?.to_str()?.split('.').next().filter(|b| !b.is_empty())
+}
+
+/// Where a claimed batch waits once it is given back.
+fn waiting_path(claim: &Path) -> Option<PathBuf> {
+    Some(claim.with_file_name(format!("{}.{EXTENSION}", base_name(claim)?)))
+}
+
+/// Whether the claim at `path` was left by a process that is gone, or is
+/// older than [`CLAIM_TIMEOUT`]; see the module docs. A name that does not
+/// parse is taken back.
+fn is_abandoned(path: &Path) -> bool {
+    let owner =
+        path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('.').nth(1)).and_then(|owner| {
+            let mut parts = owner.split('-');
+            let pid: u32 = parts.next()?.parse().ok()?;
+            let instance = u64::from_str_radix(parts.next()?, 16).ok()?;
+            let claimed: u64 = parts.next()?.parse().ok()?;
+            Some((pid, instance, claimed))
+        });
+    let Some((pid, instance, claimed)) = owner else { return true };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    if now.saturating_sub(claimed) > CLAIM_TIMEOUT.as_secs() {
+        return true;
+    }
+    if pid == std::process::id() {
+        return instance != self::instance();
+    }
+    process_is_gone(pid)
+}
+
+/// Whether no process has this id; `false` when that cannot be known.
+fn process_is_gone(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        let proc = Path::new("/proc");
+        proc.join("self").exists() && !proc.join(pid.to_string()).exists()
+    } else {
+        false
+    }
+}
+
 /// When a batch was written, from its name (nanoseconds since 1970).
 fn written_at(path: &Path) -> Option<u128> {
     path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('-').next()).and_then(|t| t.parse().ok())
@@ -195,22 +445,46 @@ fn now_nanos() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
 }
 
-/// Reads a spooled batch back (its sink and events); an error says what
-/// is wrong with it. A file over `max_bytes` (the whole spool's limit, which
-/// no batch written here exceeds) is refused unread.
-fn read(path: &Path, max_bytes: u64) -> Result<(String, Vec<EncodedEvent>), String> {
+/// A batch file's contents.
+enum Read {
+    /// Of the earlier format: only its number of events matters.
+    Old(usize),
+    Current {
+        header: String,
+        sink: String,
+        route: Route,
+        events: Vec<EncodedEvent>,
+    },
+}
+
+impl Read {
+    fn len(&self) -> usize {
+        match self {
+            Read::Old(events) => *events,
+            Read::Current { events, .. } => events.len(),
+        }
+    }
+}
+
+/// Reads a spooled batch back; an error says what is wrong with it. A file
+/// over `max_bytes` (the whole spool's limit, which no batch written here
+/// exceeds) is refused unread. A file of the earlier format is only counted.
+fn read(path: &Path, max_bytes: u64) -> Result<Read, String> {
     let text = files::read_capped(path, max_bytes).map_err(|e| e.to_string())?;
     let mut lines = text.lines();
-    let sink = lines
-        .next()
-        .and_then(|header| header.strip_prefix(&format!("{FORMAT}\tsink\t")))
-        .ok_or("no sink header")?
-        .to_owned();
+    let header = lines.next().ok_or("empty")?;
+    if header.starts_with(&format!("{OLD_FORMAT}\t")) {
+        return Ok(Read::Old(lines.filter(|line| line.starts_with(&format!("{OLD_FORMAT}\t"))).count()));
+    }
+    let mut fields =
+        header.strip_prefix(&format!("{FORMAT}\tsink\t")).ok_or("no sink header")?.splitn(2, '\t');
+    let sink = fields.next().filter(|s| !s.is_empty()).ok_or("no sink identity")?.to_owned();
+    let route = fields.next().and_then(Route::from_line).ok_or("no route")?;
     let events = lines
         .enumerate()
         .map(|(i, line)| parse_line(line).ok_or(format!("line {}", i + 2)))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((sink, events))
+    Ok(Read::Current { header: header.to_owned(), sink, route, events })
 }
 
 fn parse_line(line: &str) -> Option<EncodedEvent> {
@@ -239,6 +513,8 @@ fn parse_line(line: &str) -> Option<EncodedEvent> {
 mod tests {
     use super::*;
 
+    const SINK: &str = "0123456789abcdef";
+
     fn event(n: u32) -> EncodedEvent {
         let uuid = Uuid::new_v4();
         EncodedEvent::new(
@@ -256,76 +532,181 @@ mod tests {
         Spool::new(dir.join(SPOOL_DIR), SpoolSettings { max_bytes, max_age: Duration::from_secs(3600) })
     }
 
+    /// Writes a batch and gives it back at once, as a failed send does.
+    fn spooled(spool: &Spool, events: &[EncodedEvent]) -> PathBuf {
+        let claim = spool.write(SINK, &Route::counters_only(), events).unwrap();
+        let waiting = waiting_path(&claim.path).unwrap();
+        spool.release(claim);
+        waiting
+    }
+
+    fn batch(taken: Option<Taken>) -> Spooled {
+        match taken {
+            Some(Taken::Batch(batch)) => batch,
+            _ => panic!("not a batch"),
+        }
+    }
+
     #[test]
-    fn round_trip_oldest_first() {
+    fn round_trip_oldest_first_with_sink_and_route() {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
         let written = [event(1), event(2)];
-        let first = spool.write("posthog", &written).unwrap();
-        let second = spool.write("posthog", &[event(3)]).unwrap();
-        let (pending, expired) = spool.pending();
-        assert_eq!(expired, 0);
-        assert_eq!(pending.iter().map(|b| &b.path).collect::<Vec<_>>(), [&first, &second]);
-        assert_eq!(pending[0].sink, "posthog");
-        let back = &pending[0].events[1];
+        let first = spooled(&spool, &written);
+        let second = spooled(&spool, &[event(3)]);
+        assert_eq!(spool.waiting(), [first.clone(), second]);
+        let taken = batch(spool.take(&first));
+        assert_eq!(taken.sink, SINK);
+        assert_eq!(taken.route, Route::counters_only());
+        let back = &taken.events[1];
         assert_eq!(back.json(), written[1].json());
         assert_eq!(back.uuid(), written[1].uuid());
         assert!(back.is_counter());
         assert_eq!(back.time(), written[1].time());
-        spool.remove(&first);
-        assert_eq!(spool.pending().0.len(), 1);
+        assert!(spool.take(&first).is_none(), "a claimed batch is not taken twice");
+        spool.remove(taken.claim);
+        assert_eq!(spool.waiting().len(), 1);
+    }
+
+    #[test]
+    fn a_batch_is_claimed_from_its_writing_until_it_is_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let claim = spool.write(SINK, &Route::all(), &[event(1)]).unwrap();
+        assert!(spool.waiting().is_empty(), "a batch in flight is not offered");
+        assert!(!spool.is_empty());
+        spool.release(claim);
+        assert_eq!(spool.waiting().len(), 1);
+    }
+
+    #[test]
+    fn keeping_part_of_a_batch_keeps_only_that_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let events = [event(1), event(2), event(3)];
+        let claim = spool.write(SINK, &Route::all(), &events).unwrap();
+        let claimed = claim.path.clone();
+        spool.keep_only(claim, &events[2..]);
+        assert!(!claimed.exists());
+        let waiting = spool.waiting();
+        assert_eq!(waiting.len(), 1);
+        let taken = batch(spool.take(&waiting[0]));
+        assert_eq!(taken.route, Route::all());
+        assert_eq!(taken.events.iter().map(|e| e.uuid()).collect::<Vec<_>>(), [events[2].uuid()]);
+        spool.keep_only(taken.claim, &[]);
+        assert!(spool.is_empty());
+    }
+
+    #[test]
+    fn claims_of_processes_that_are_gone_are_taken_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let text = fs::read_to_string(spool.write(SINK, &Route::all(), &[event(1)]).unwrap().path).unwrap();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let ours = std::process::id();
+        let claim = |name: &str, pid: u32, instance: u64, at: u64| {
+            let path =
+                spool.dir.join(format!("{:020}-{name}.{pid}-{instance:016x}-{at}.{CLAIMED}", now_nanos()));
+            fs::write(&path, &text).unwrap();
+            path
+        };
+        let earlier_process = claim("a", ours, instance().wrapping_add(1), now);
+        let timed_out = claim("b", ours, instance(), now - CLAIM_TIMEOUT.as_secs() - 1);
+        let this_process = claim("c", ours, instance(), now);
+        let unparsable = spool.dir.join(format!("{:020}-d.x.{CLAIMED}", now_nanos()));
+        fs::write(&unparsable, &text).unwrap();
+        let waiting = spool.waiting();
+        for taken_back in [&earlier_process, &timed_out, &unparsable] {
+            assert!(waiting.contains(&waiting_path(taken_back).unwrap()), "{}", taken_back.display());
+        }
+        assert!(this_process.exists(), "a claim of this process stays");
+        #[cfg(target_os = "linux")]
+        {
+            let mut child = std::process::Command::new("true").spawn().unwrap();
+            let gone = child.id();
+            child.wait().unwrap();
+            let dead = claim("e", gone, 1, now);
+            let alive = claim("f", 1, 1, now);
+            spool.waiting();
+            assert!(!dead.exists(), "the claim of a process that is gone is taken back");
+            assert!(alive.exists(), "the claim of a running process stays");
+        }
+    }
+
+    #[test]
+    fn sink_identities_tell_sinks_apart_and_are_stable() {
+        let usage = Route::counters_only().max_level(Level::Usage);
+        let all = Route::all();
+        let ids = sink_identities(
+            [
+                ("posthog\tu\tk1", &usage),
+                ("posthog\tu\tk1", &all),
+                ("posthog\tu\tk2", &all),
+                ("posthog\tu\tk2", &all),
+            ]
+            .into_iter(),
+        );
+        let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), 4, "{ids:?}");
+        let again = sink_identities([("posthog\tu\tk1", &usage)].into_iter());
+        assert_eq!(again[0], ids[0]);
+        assert!(ids.iter().all(|id| !id.contains("k1") && id.len() == 16));
     }
 
     #[test]
     fn the_size_cap_drops_the_oldest() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = spool(dir.path(), 400);
-        let paths: Vec<_> = (0..5).map(|n| spool.write("posthog", &[event(n)]).unwrap()).collect();
-        let (pending, _) = spool.pending();
-        let total: u64 = pending.iter().map(|b| fs::metadata(&b.path).unwrap().len()).sum();
-        assert!(total <= 400, "{total}");
-        assert!(pending.len() < 5);
-        assert_eq!(pending.last().unwrap().path, paths[4], "the newest is kept");
+        let spool = spool(dir.path(), 500);
+        let paths: Vec<_> = (0..5).map(|n| spooled(&spool, &[event(n)])).collect();
+        let waiting = spool.waiting();
+        let total: u64 = waiting.iter().map(|p| fs::metadata(p).unwrap().len()).sum();
+        assert!(total <= 500, "{total}");
+        assert!(waiting.len() < 5);
+        assert_eq!(waiting.last().unwrap(), &paths[4], "the newest is kept");
     }
 
     #[test]
     fn sizes_on_disk_are_bounded_by_the_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = spool(dir.path(), 400);
+        let spool = spool(dir.path(), 500);
         // A batch larger than the whole spool is not kept (it is sent anyway).
         let big: Vec<EncodedEvent> = (0..10).map(event).collect();
-        assert!(spool.write("posthog", &big).is_none());
+        assert!(spool.write(SINK, &Route::all(), &big).is_none());
         assert!(spool.is_empty());
         // A file larger than the limit was not written here: it is set
         // aside unread, whatever it holds.
-        let kept = spool.write("posthog", &[event(1)]).unwrap();
+        let kept = spooled(&spool, &[event(1)]);
         let huge = spool.dir.join(format!("{:020}-huge.{EXTENSION}", now_nanos()));
         let written = fs::read_to_string(&kept).unwrap();
         let (header, line) = written.split_once('\n').unwrap();
         let mut text = format!("{header}\n");
-        while text.len() <= 400 {
+        while text.len() <= 500 {
             text.push_str(line);
         }
         fs::write(&huge, text).unwrap();
-        let (pending, _) = spool.pending();
-        assert_eq!(pending.iter().map(|b| &b.path).collect::<Vec<_>>(), [&kept]);
+        assert_eq!(spool.waiting(), [kept.clone(), huge.clone()]);
+        assert!(matches!(spool.take(&huge), Some(Taken::Corrupt)));
         assert!(huge.with_extension(CORRUPT).exists());
+        assert!(matches!(spool.take(&kept), Some(Taken::Batch(_))));
     }
 
     #[test]
-    fn corrupt_files_are_set_aside_and_expired_ones_deleted() {
+    fn corrupt_files_are_set_aside_and_expired_and_old_ones_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
-        let good = spool.write("posthog", &[event(1)]).unwrap();
+        let good = spooled(&spool, &[event(1)]);
         let bad = spool.dir.join(format!("{:020}-x.{EXTENSION}", now_nanos()));
         fs::write(&bad, "garbage\n").unwrap();
-        let old = spool.dir.join(format!("{:020}-old.{EXTENSION}", 1u128));
-        fs::write(&old, fs::read_to_string(&good).unwrap()).unwrap();
-        let (pending, expired) = spool.pending();
-        assert_eq!(pending.len(), 1);
-        assert_eq!(expired, 1);
+        let expired = spool.dir.join(format!("{:020}-old.{EXTENSION}", 1u128));
+        fs::write(&expired, fs::read_to_string(&good).unwrap()).unwrap();
+        let old = spool.dir.join(format!("{:020}-v1.{EXTENSION}", now_nanos()));
+        fs::write(&old, "v1\tsink\thttp://x/batch/\nv1\tusage\t0\t1\t{}\nv1\tusage\t0\t1\t{}\n").unwrap();
+        assert!(matches!(spool.take(&bad), Some(Taken::Corrupt)));
+        assert!(matches!(spool.take(&expired), Some(Taken::Expired(1))));
+        assert!(matches!(spool.take(&old), Some(Taken::OldFormat(2))));
         assert!(!bad.exists() && bad.with_extension(CORRUPT).exists());
-        assert!(!old.exists());
+        assert!(!expired.exists() && !old.exists());
+        assert_eq!(spool.waiting(), [good]);
         spool.clear().unwrap();
         assert!(!spool.dir.exists());
     }

@@ -2,9 +2,9 @@
 //! and hands them to every sink.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +15,7 @@ use crate::encode::{encode_into, Envelope};
 use crate::event::{event_uuid, Record, Records};
 use crate::recent::Recent;
 use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
-use crate::spool::Spool;
+use crate::spool::{Claim, Spool, Taken};
 use crate::stats::DropReason;
 use crate::{Level, Properties, Value};
 
@@ -106,31 +106,78 @@ impl Drop for ExitGuard<'_> {
 
 /// Sends what the spool holds, oldest first, until a batch has to stay
 /// (the endpoint is still out of reach: the rest waits for the next try).
+/// Each batch goes only to the sink whose identity and route it was written
+/// with, through that route and the consent in force now.
 fn replay(inner: &Inner, outlet: &mut Outlet) {
     let Some(spool) = outlet.spool.clone() else { return };
-    // Read with the identity generation they belong to, under the lock a
-    // reset takes: a reset from here on makes them stale.
-    let ((batches, expired), generation) = {
-        let _files = inner.files_lock.lock().unwrap_or_else(|e| e.into_inner());
-        (spool.pending(), inner.identity.generation())
-    };
-    inner.counters.dropped(DropReason::Undeliverable, expired);
-    for spooled in batches {
-        let Some(index) = inner.sink_names.iter().position(|name| *name == spooled.sink) else {
-            log::warn!("Spooled telemetry for {} has no such sink any more: deleted.", spooled.sink);
+    let (mut old_files, mut old_events) = (0, 0);
+    for path in spool.waiting() {
+        // Claimed and read with the identity generation they belong to,
+        // under the lock a reset takes: a reset from here on makes them stale.
+        let (taken, generation) = {
+            let _files = inner.files_lock.lock().unwrap_or_else(|e| e.into_inner());
+            (spool.take(&path), inner.identity.generation())
+        };
+        let spooled = match taken {
+            // Another process claimed it first.
+            None | Some(Taken::Corrupt) => continue,
+            Some(Taken::Expired(events)) => {
+                inner.counters.dropped(DropReason::Undeliverable, events);
+                continue;
+            }
+            Some(Taken::OldFormat(events)) => {
+                inner.counters.dropped(DropReason::Undeliverable, events);
+                old_files += 1;
+                old_events += events;
+                continue;
+            }
+            Some(Taken::Batch(spooled)) => spooled,
+        };
+        let index = inner
+            .sink_ids
+            .iter()
+            .zip(&inner.routes)
+            .position(|(id, route)| *id == spooled.sink && *route == spooled.route)
+            .filter(|index| !outlet.local[*index]);
+        let Some(index) = index else {
+            log::warn!(
+                "Spooled telemetry for a sink that is no longer configured (identity {}): {} events \
+                 deleted unsent.",
+                spooled.sink,
+                spooled.events.len()
+            );
             inner.counters.dropped(DropReason::Undeliverable, spooled.events.len());
-            spool.remove(&spooled.path);
+            spool.remove(spooled.claim);
             continue;
         };
-        let mut events = spooled.events;
-        for event in &mut events {
+        // The route's filter and level cap hold on a replay as on the first
+        // try; consent and the identity generation are checked when sent.
+        let route = &inner.routes[index];
+        let mut events = Vec::with_capacity(spooled.events.len());
+        for mut event in spooled.events {
             inner.counters.captured();
             event.generation = generation;
+            if !route.admits(&event) {
+                inner.counters.dropped(DropReason::Undeliverable, 1);
+            } else if !route.caps_at(event.level()) {
+                inner.counters.dropped(DropReason::ConsentWithdrawn, 1);
+            } else {
+                events.push(event);
+            }
         }
-        let batch = Batch { events };
-        if !send_batch(inner, outlet, index, batch, Some(spooled.path)) {
+        if events.is_empty() {
+            spool.remove(spooled.claim);
+            continue;
+        }
+        if !send_batch(inner, outlet, index, Batch { events }, Some(spooled.claim)) {
             break;
         }
+    }
+    if old_files > 0 {
+        log::warn!(
+            "{old_files} spooled telemetry batches ({old_events} events) of an earlier format were deleted \
+             unsent: they do not say which sink and route they were for."
+        );
     }
 }
 
@@ -202,7 +249,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
 fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<EncodedEvent>) {
     let batch = Batch { events };
     let spooled = match (&outlet.spool, outlet.local[index]) {
-        (Some(spool), false) => spool.write(&inner.sink_names[index], &batch.events),
+        (Some(spool), false) => spool.write(&inner.sink_ids[index], &inner.routes[index], &batch.events),
         _ => None,
     };
     send_batch(inner, outlet, index, batch, spooled);
@@ -262,30 +309,36 @@ fn encode_all(
 }
 
 /// Sends one batch to sink `index`; a spooled copy is deleted unless the
-/// sink may succeed on a later try. Returns whether the batch is done with.
+/// sink may succeed on a later try, and then holds only what is left to
+/// send. Returns whether the batch is done with.
 fn send_batch(
     inner: &Inner,
     outlet: &mut Outlet,
     index: usize,
     batch: Batch,
-    spooled: Option<PathBuf>,
+    spooled: Option<Claim>,
 ) -> bool {
-    let later = match send_to(inner, outlet.sinks[index].as_mut(), &inner.sink_names[index], &batch) {
-        Sent::Whole if !outlet.local[index] => {
-            outlet.recent.record(batch, inner.identity.generation());
-            false
-        }
-        Sent::Later => true,
-        _ => false,
-    };
-    if let (Some(spool), Some(path)) = (&outlet.spool, spooled) {
-        if later {
-            log::info!("Telemetry kept in {} for a later try.", path.display());
-        } else {
-            spool.remove(&path);
+    let sent = send_to(inner, outlet.sinks[index].as_mut(), &inner.sink_names[index], &batch);
+    if let (Some(spool), Some(claim)) = (&outlet.spool, spooled) {
+        match &sent {
+            Sent::Later(Some(left)) if left.len() < batch.len() => {
+                let left: HashSet<&Uuid> = left.iter().collect();
+                let rest: Vec<EncodedEvent> =
+                    batch.events().iter().filter(|e| left.contains(&e.uuid)).cloned().collect();
+                spool.keep_only(claim, &rest);
+            }
+            Sent::Later(_) => spool.release(claim),
+            Sent::Whole | Sent::Partly => spool.remove(claim),
         }
     }
-    !later
+    match sent {
+        Sent::Whole if !outlet.local[index] => {
+            outlet.recent.record(batch, inner.identity.generation());
+            true
+        }
+        Sent::Later(_) => false,
+        _ => true,
+    }
 }
 
 /// How a batch went to one sink.
@@ -295,8 +348,9 @@ enum Sent {
     /// Some or all events were given up on for good.
     Partly,
     /// Some events may get through on a later run (shutdown's deadline came
-    /// first, or the endpoint could not be reached).
-    Later,
+    /// first, or the endpoint could not be reached): these, when the sink
+    /// said which (the others were delivered or given up on for good).
+    Later(Option<Vec<Uuid>>),
 }
 
 /// Adds one event per counter series: its labels and the count since last
@@ -325,10 +379,12 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sen
         counters: &inner.counters,
         dropped: Default::default(),
         retry_later: Default::default(),
+        later: Default::default(),
+        later_named: Default::default(),
     };
     if !cx.may_send() {
-        cx.dropped(cx.stop_reason(), batch.len());
-        return if cx.retry_later.get() { Sent::Later } else { Sent::Partly };
+        cx.dropped_these(cx.stop_reason(), batch.events().iter().map(EncodedEvent::uuid));
+        return if cx.retry_later.get() { Sent::Later(cx.kept_for_later()) } else { Sent::Partly };
     }
     // Consent may have been lowered since the batch was encoded.
     let allowed = cx.still_allowed(batch.events());
@@ -360,7 +416,7 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sen
         }
     }
     if cx.retry_later.get() {
-        Sent::Later
+        Sent::Later(cx.kept_for_later())
     } else if cx.dropped.get() == 0 {
         Sent::Whole
     } else {

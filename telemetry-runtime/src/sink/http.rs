@@ -8,6 +8,8 @@ use std::fmt;
 use std::io::{self, Read};
 use std::time::{Duration, SystemTime};
 
+use uuid::Uuid;
+
 use super::retry::Backoff;
 use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
@@ -140,8 +142,8 @@ enum Failure {
     /// The server refused the group as too large; `Some` holds what was left
     /// of it after consent was lowered (`None`: all of it).
     TooLarge(Option<Vec<EncodedEvent>>),
-    /// Give up on the group's remaining events (how many) for this reason.
-    Drop(DropReason, String, usize),
+    /// Give up on the group's remaining events (their uuids) for this reason.
+    Drop(DropReason, String, Vec<Uuid>),
 }
 
 impl Transport {
@@ -269,8 +271,12 @@ impl Transport {
                 cx.dropped(DropReason::Oversized, 1);
             }
             Err(Failure::Drop(reason, why, remaining)) => {
-                log::warn!("Telemetry: {remaining} events not delivered to {}: {why}", shown_url(url));
-                cx.dropped(reason, remaining);
+                log::warn!(
+                    "Telemetry: {} events not delivered to {}: {why}",
+                    remaining.len(),
+                    shown_url(url)
+                );
+                cx.dropped_these(reason, remaining.into_iter());
             }
         }
     }
@@ -287,7 +293,11 @@ impl Transport {
         let mut consent_changes = cx.consent_changes();
         loop {
             if !cx.may_send() {
-                return Err(Failure::Drop(cx.stop_reason(), "stopped before delivery".into(), events.len()));
+                return Err(Failure::Drop(
+                    cx.stop_reason(),
+                    "stopped before delivery".into(),
+                    uuids(&events),
+                ));
             }
             // Consent may have been lowered while waiting to retry.
             if let Cow::Owned(kept) = cx.still_allowed(&events) {
@@ -317,18 +327,22 @@ impl Transport {
                 }
                 Attempt::Rejected(status) => {
                     cx.failed_attempt();
-                    return Err(Failure::Drop(DropReason::Rejected, format!("HTTP {status}"), events.len()));
+                    return Err(Failure::Drop(
+                        DropReason::Rejected,
+                        format!("HTTP {status}"),
+                        uuids(&events),
+                    ));
                 }
                 Attempt::Retry { after, why } => (after, why),
             };
             cx.failed_attempt();
             if retry >= self.backoff.retries() {
                 let why = format!("{why} (no retries left)");
-                return Err(Failure::Drop(DropReason::Undeliverable, why, events.len()));
+                return Err(Failure::Drop(DropReason::Undeliverable, why, uuids(&events)));
             }
             let Some(delay) = self.backoff.delay(retry, after) else {
                 let why = format!("{why} (Retry-After too long)");
-                return Err(Failure::Drop(DropReason::Undeliverable, why, events.len()));
+                return Err(Failure::Drop(DropReason::Undeliverable, why, uuids(&events)));
             };
             log::debug!("Telemetry: {why}; retrying in {delay:?}.");
             cx.retrying();
@@ -340,12 +354,12 @@ impl Transport {
                     Waited::Elapsed if cx.may_send() => break,
                     Waited::Elapsed | Waited::Stopping => {
                         let why = format!("{why} (stopped while waiting to retry)");
-                        return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+                        return Err(Failure::Drop(cx.stop_reason(), why, uuids(&events)));
                     }
                     Waited::ConsentChanged(_) => {
                         if !cx.may_send() {
                             let why = format!("{why} (consent withdrawn while waiting to retry)");
-                            return Err(Failure::Drop(cx.stop_reason(), why, events.len()));
+                            return Err(Failure::Drop(cx.stop_reason(), why, uuids(&events)));
                         }
                         if let Cow::Owned(kept) = cx.still_allowed(&events) {
                             events = Cow::Owned(kept);
@@ -359,6 +373,10 @@ impl Transport {
             retry += 1;
         }
     }
+}
+
+fn uuids(events: &[EncodedEvent]) -> Vec<Uuid> {
+    events.iter().map(EncodedEvent::uuid).collect()
 }
 
 /// A request body that asks, before each piece is written, whether it may
@@ -522,6 +540,13 @@ pub struct HttpSink {
 }
 
 impl HttpSink {
+    /// Where requests go, headers and body fields hashed (see
+    /// [`super::destination`]).
+    pub(crate) fn destination(&self) -> String {
+        let secrets = format!("{:?}\n{}", self.transport.headers, self.fields);
+        format!("http\t{}\t{}", self.url, crate::redact::fingerprint(secrets.as_bytes()))
+    }
+
     /// A sink posting to `url`; refused unless it is an absolute http(s) URL.
     pub fn new(url: impl Into<String>) -> Result<HttpSink, ConfigError> {
         let url = url.into();

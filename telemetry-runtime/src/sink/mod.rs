@@ -2,7 +2,7 @@
 //! sinks run only on that thread, so they may block on the network or disk.
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ops::Range;
 use std::sync::atomic::AtomicU8;
@@ -71,6 +71,24 @@ pub trait Sink: Send + 'static {
     /// recent deliveries.
     fn is_local(&self) -> bool {
         false
+    }
+}
+
+/// What `sink` sends to, for the spool's identity of it: the kind and
+/// endpoint of the library's own sinks, with a hash of what may hold a
+/// secret (a key, headers, body fields), or for any other sink its type
+/// and name. Only a fingerprint of it is ever stored, and it is never
+/// logged.
+pub(crate) fn destination<S: Sink>(sink: &S) -> String {
+    let any: &dyn std::any::Any = sink;
+    if let Some(sink) = any.downcast_ref::<PostHogSink>() {
+        sink.destination()
+    } else if let Some(sink) = any.downcast_ref::<HttpSink>() {
+        sink.destination()
+    } else if let Some(sink) = any.downcast_ref::<OtlpSink>() {
+        sink.destination()
+    } else {
+        format!("{}\t{}", std::any::type_name::<S>(), sink.name())
     }
 }
 
@@ -204,6 +222,12 @@ pub struct SendContext<'a> {
     /// Some events failed in a way a later run may overcome (shutdown's
     /// deadline, an unreachable endpoint): the spool keeps the batch.
     pub(crate) retry_later: Cell<bool>,
+    /// How many events were given up on for a later try, and which of them
+    /// the sink named: when it named them all, the spool keeps only those
+    /// (the rest was delivered or given up on for good), otherwise the
+    /// whole batch.
+    pub(crate) later: Cell<usize>,
+    pub(crate) later_named: RefCell<Vec<Uuid>>,
 }
 
 impl fmt::Debug for SendContext<'_> {
@@ -300,7 +324,24 @@ impl SendContext<'_> {
         self.dropped.set(self.dropped.get() + events);
         if matches!(reason, DropReason::Shutdown | DropReason::Undeliverable) {
             self.retry_later.set(true);
+            self.later.set(self.later.get() + events);
         }
+    }
+
+    /// Like [`dropped`](SendContext::dropped), naming the events: those a
+    /// later try may deliver are then the only ones the spool keeps.
+    pub(crate) fn dropped_these(&self, reason: DropReason, events: impl ExactSizeIterator<Item = Uuid>) {
+        let n = events.len();
+        if matches!(reason, DropReason::Shutdown | DropReason::Undeliverable) {
+            self.later_named.borrow_mut().extend(events);
+        }
+        self.dropped(reason, n);
+    }
+
+    /// The events to keep for a later try, when the sink named them all.
+    pub(crate) fn kept_for_later(&self) -> Option<Vec<Uuid>> {
+        let named = self.later_named.take();
+        (named.len() == self.later.get()).then_some(named)
     }
 
     /// Reports an attempt that did not succeed.

@@ -45,6 +45,13 @@ pub struct OtlpSink {
 }
 
 impl OtlpSink {
+    /// Where requests go, headers hashed (see [`super::destination`]).
+    pub(crate) fn destination(&self) -> String {
+        let headers = format!("{:?}", self.transport.headers);
+        let metrics = self.metrics_url.as_deref().unwrap_or("");
+        format!("otlp\t{}\t{metrics}\t{}", self.logs_url, crate::redact::fingerprint(headers.as_bytes()))
+    }
+
     /// A sink for the collector at `endpoint` (its base URL, such as
     /// `http://localhost:4318`); `/v1/logs` and `/v1/metrics` are appended.
     pub fn new(endpoint: &str) -> Result<OtlpSink, ConfigError> {

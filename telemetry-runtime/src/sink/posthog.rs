@@ -105,6 +105,11 @@ impl PostHogSink {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Where batches go, the key hashed (see [`super::destination`]).
+    pub(crate) fn destination(&self) -> String {
+        format!("posthog\t{}\t{}", self.url, crate::redact::fingerprint(self.api_key.as_bytes()))
+    }
 }
 
 fn batch_url(host: &str) -> String {
