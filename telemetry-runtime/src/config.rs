@@ -12,6 +12,10 @@ use crate::sink::Sink;
 use crate::spool::SpoolSettings;
 use crate::Level;
 
+/// A sink as configured: the sink, its route, and what it sends to (see
+/// [`sink::destination`](crate::sink::destination)).
+pub(crate) type ConfiguredSink = (Box<dyn Sink>, Route, String);
+
 /// The configuration of one telemetry client.
 ///
 /// ```
@@ -37,7 +41,7 @@ pub struct Config {
     /// [`sink::destination`](crate::sink::destination)). Behind a mutex only
     /// so that a `Config` is `Sync` although a sink need only be `Send`; it
     /// is never locked by two threads at once.
-    pub(crate) sinks: Mutex<Vec<(Box<dyn Sink>, Route, String)>>,
+    pub(crate) sinks: Mutex<Vec<ConfiguredSink>>,
     pub(crate) distinct_id: Option<String>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) config_dir: Option<PathBuf>,
