@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
 
@@ -340,6 +340,35 @@ impl Telemetry {
     /// is dropped and counted.
     #[inline]
     pub fn capture<E: TelemetryEvent>(&self, event: &E) {
+        self.capture_timed(event, None);
+    }
+
+    /// Captures a typed event that happened at `time` (for example one read
+    /// from a log, or recorded while offline): it is sent with that
+    /// timestamp, in UTC, instead of the time of the call. A time with an
+    /// offset, as text, is read by [`parse_rfc3339`](crate::parse_rfc3339).
+    ///
+    /// ```
+    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, TelemetryEvent};
+    /// /// A build finished.
+    /// #[derive(TelemetryEvent)]
+    /// struct BuildFinished {
+    ///     ok: bool,
+    /// }
+    /// # let memory = MemorySink::new();
+    /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
+    /// let when = telemetry_runtime::parse_rfc3339("2025-01-02T08:34:05+05:30").expect("a valid time");
+    /// telemetry.capture_at(&BuildFinished { ok: true }, when);
+    /// telemetry.flush(std::time::Duration::from_secs(5));
+    /// assert_eq!(memory.events()[0]["timestamp"], "2025-01-02T03:04:05.000Z");
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn capture_at<E: TelemetryEvent>(&self, event: &E, time: SystemTime) {
+        self.capture_timed(event, Some(time));
+    }
+
+    #[inline]
+    fn capture_timed<E: TelemetryEvent>(&self, event: &E, time: Option<SystemTime>) {
         let level = self.level();
         if level < E::MIN_LEVEL || level == Level::Off {
             return;
@@ -354,7 +383,7 @@ impl Telemetry {
         if E::SAMPLE_RATE < 1.0 {
             properties.push("$sample_rate", Level::Usage, &Value::Float(E::SAMPLE_RATE));
         }
-        let mut record = Record::new(Cow::Borrowed(E::NAME));
+        let mut record = Record::at(Cow::Borrowed(E::NAME), time);
         record.min_level = E::MIN_LEVEL;
         self.inner.enqueue(record, &properties);
         let buffer = properties.into_buffer();
@@ -369,6 +398,16 @@ impl Telemetry {
     /// another type, is left out and counted as
     /// [`Stats::undeclared`]; the others are classified as declared.
     pub fn capture_with(&self, event: &DynamicEvent, properties: Properties) {
+        self.capture_with_timed(event, properties, None);
+    }
+
+    /// [`capture_with`](Telemetry::capture_with) for an event that happened
+    /// at `time`; see [`capture_at`](Telemetry::capture_at).
+    pub fn capture_with_at(&self, event: &DynamicEvent, properties: Properties, time: SystemTime) {
+        self.capture_with_timed(event, properties, Some(time));
+    }
+
+    fn capture_with_timed(&self, event: &DynamicEvent, properties: Properties, time: Option<SystemTime>) {
         let level = self.level();
         let schema = event.schema();
         if level < schema.min_level || level == Level::Off {
@@ -392,7 +431,7 @@ impl Telemetry {
         if schema.sample_rate < 1.0 {
             classified.push("$sample_rate", Level::Usage, &Value::Float(schema.sample_rate));
         }
-        let mut record = Record::new(Cow::Borrowed(schema.name));
+        let mut record = Record::at(Cow::Borrowed(schema.name), time);
         record.min_level = schema.min_level;
         self.inner.enqueue(record, &classified);
         let buffer = classified.into_buffer();

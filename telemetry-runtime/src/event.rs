@@ -71,6 +71,16 @@ impl Record {
         record
     }
 
+    /// A record stamped `time`, or now.
+    #[inline]
+    pub(crate) fn at(name: Cow<'static, str>, time: Option<SystemTime>) -> Record {
+        let mut record = Record::new(name);
+        if let Some(time) = time {
+            record.set_time(time);
+        }
+        record
+    }
+
     /// When the event was captured.
     pub(crate) fn time(&self) -> SystemTime {
         UNIX_EPOCH + self.since_epoch()

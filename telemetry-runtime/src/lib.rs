@@ -95,6 +95,7 @@ pub use redact::Digest;
 pub use route::Route;
 pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use stats::{DropReason, Stats};
+pub use time::{parse_rfc3339, InvalidTime};
 pub use value::Value;
 
 /// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
@@ -411,6 +412,16 @@ pub fn capture<E: TelemetryEvent>(event: &E) {
     if is_enabled() {
         if let Some(client) = GLOBAL.get() {
             client.capture(event);
+        }
+    }
+}
+
+/// Captures a typed event that happened at `time` on the global client;
+/// see [`Telemetry::capture_at`].
+pub fn capture_at<E: TelemetryEvent>(event: &E, time: std::time::SystemTime) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.capture_at(event, time);
         }
     }
 }
