@@ -18,7 +18,7 @@ use crate::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
 use crate::counter::Counter;
 use crate::dynamic::DynamicEvent;
 use crate::encode::Envelope;
-use crate::event::{sampled, Record};
+use crate::event::{self, Record};
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::notice;
@@ -116,6 +116,10 @@ pub(crate) struct Inner {
     cache_dir: Option<PathBuf>,
     debug: bool,
     local_only: bool,
+    /// The configured (or user-set) share of events kept.
+    sample_rate: f64,
+    /// The seeded sampler's SplitMix64 state, with [`Config::sample_seed`].
+    sample_state: Option<AtomicU64>,
 }
 
 /// What consent resolution needs to run again after a change.
@@ -161,6 +165,8 @@ impl Telemetry {
         let debug_var = format!("{env_var}_DEBUG");
         let debug = config.debug
             || (resolver.env)(&debug_var).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
+        let sample_rate = sample_rate_from_env(&resolver.env, &format!("{env_var}_SAMPLE_RATE"))
+            .unwrap_or(config.sample_rate);
         let mut consent = resolver.resolve();
         let local_only = config.local_only || consent.local_only;
         // The notice is about data leaving the machine: debug and local-only
@@ -215,6 +221,8 @@ impl Telemetry {
             cache_dir,
             debug,
             local_only,
+            sample_rate,
+            sample_state: config.sample_seed.map(AtomicU64::new),
         };
         let telemetry = Telemetry { inner: Arc::new(inner) };
         telemetry.settle_spool();
@@ -373,15 +381,16 @@ impl Telemetry {
         if level < E::MIN_LEVEL || level == Level::Off {
             return;
         }
-        if E::SAMPLE_RATE < 1.0 && !sampled(E::SAMPLE_RATE) {
+        let rate = E::SAMPLE_RATE * self.inner.sample_rate;
+        if rate < 1.0 && !self.inner.keep(rate) {
             return;
         }
         // The properties are packed into this thread's scratch buffer and
         // copied into the queue's: nothing is allocated per event.
         let mut properties = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
         event.write_properties(level, &mut properties);
-        if E::SAMPLE_RATE < 1.0 {
-            properties.push("$sample_rate", Level::Usage, &Value::Float(E::SAMPLE_RATE));
+        if rate < 1.0 {
+            properties.push("$sample_rate", Level::Usage, &Value::Float(rate));
         }
         let mut record = Record::at(Cow::Borrowed(E::NAME), time);
         record.min_level = E::MIN_LEVEL;
@@ -413,7 +422,8 @@ impl Telemetry {
         if level < schema.min_level || level == Level::Off {
             return;
         }
-        if schema.sample_rate < 1.0 && !sampled(schema.sample_rate) {
+        let rate = schema.sample_rate * self.inner.sample_rate;
+        if rate < 1.0 && !self.inner.keep(rate) {
             return;
         }
         if properties.too_deep() {
@@ -428,8 +438,8 @@ impl Telemetry {
         if refused > 0 {
             self.inner.counters.undeclared(refused);
         }
-        if schema.sample_rate < 1.0 {
-            classified.push("$sample_rate", Level::Usage, &Value::Float(schema.sample_rate));
+        if rate < 1.0 {
+            classified.push("$sample_rate", Level::Usage, &Value::Float(rate));
         }
         let mut record = Record::at(Cow::Borrowed(schema.name), time);
         record.min_level = schema.min_level;
@@ -622,6 +632,22 @@ impl Inner {
         Level::from_u8(self.gate.load(Relaxed))
     }
 
+    /// Whether an event sampled at `rate` (below 1) is kept; one that is not
+    /// is counted.
+    fn keep(&self, rate: f64) -> bool {
+        let kept = match &self.sample_state {
+            Some(state) => event::kept(
+                event::mix(state.fetch_add(event::GAMMA, Relaxed).wrapping_add(event::GAMMA)),
+                rate,
+            ),
+            None => event::sampled(rate),
+        };
+        if !kept {
+            self.counters.sampled_out();
+        }
+        kept
+    }
+
     /// The level the user allows, which sending is checked against.
     pub(crate) fn consent_level(&self) -> Level {
         Level::from_u8(self.consent_level.load(Relaxed))
@@ -774,6 +800,20 @@ fn first_run_notice(
     }
     resolver.notice_pending.store(true, Relaxed);
     resolver.resolve()
+}
+
+/// The rate in `name`, when it is set to a number in `[0, 1]`; any other
+/// value is logged and ignored.
+fn sample_rate_from_env(env: &EnvLookup, name: &str) -> Option<f64> {
+    let value = env(name).filter(|v| !v.trim().is_empty())?;
+    match value.trim().parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Some(rate),
+        _ => {
+            let shown: String = value.chars().take(40).collect();
+            log::warn!("Ignoring {name}={shown:?}: a sample rate is a number from 0 to 1.");
+            None
+        }
+    }
 }
 
 /// `timeout` from now; a timeout too long to represent waits "forever".

@@ -43,6 +43,8 @@ pub struct Config {
     pub(crate) notice: Notice,
     pub(crate) catalog: Option<Catalog>,
     pub(crate) settings: Settings,
+    pub(crate) sample_rate: f64,
+    pub(crate) sample_seed: Option<u64>,
 }
 
 /// How the first-run notice behaves.
@@ -97,6 +99,8 @@ impl Config {
             local_only: false,
             notice: Notice { enabled: true, requires_terminal: false, text: None, commands: None },
             catalog: None,
+            sample_rate: 1.0,
+            sample_seed: None,
             settings: Settings {
                 queue_capacity: 10_000,
                 batch_size: 100,
@@ -279,6 +283,45 @@ impl Config {
         self
     }
 
+    /// The share of events kept, in `[0, 1]` (default 1: every event).
+    ///
+    /// Each event (derived or declared with [`event!`](crate::event)) is
+    /// kept with this probability, times the event's own sample rate; a kept
+    /// event carries `$sample_rate` (the product) so that counts can be
+    /// scaled back up, and a sampled-out one is counted in
+    /// [`Stats::sampled_out`](crate::Stats::sampled_out). Counters
+    /// ([`increment`](crate::Telemetry::increment)) are not sampled: they
+    /// already cost one event per series and interval.
+    ///
+    /// Users and operators can set it too: `<APP>_TELEMETRY_SAMPLE_RATE=0.1`
+    /// (the main variable's name with `_SAMPLE_RATE`) outranks this value; a
+    /// value that is not a number in `[0, 1]` is logged and ignored.
+    ///
+    /// ```
+    /// # use telemetry_runtime::Config;
+    /// let config = Config::new("mytool", "1.0.0").sample_rate(0.25);
+    /// ```
+    pub fn sample_rate(mut self, rate: f64) -> Config {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// Makes sampling reproducible: the keep-or-drop decisions are drawn
+    /// from a generator seeded with `seed`, so the same sequence of captures
+    /// keeps the same events in every run (for tests, benchmarks and
+    /// replayed workloads). Without a seed each decision is drawn from a
+    /// per-thread generator seeded by the operating system.
+    ///
+    /// Decisions are made per event, on the caller's thread, rather than
+    /// per installation (keyed by the install id): the install id is read
+    /// from disk by the worker thread only, and a capture never touches the
+    /// disk. With several threads capturing, the seeded sequence is shared
+    /// in the order the captures reach it.
+    pub fn sample_seed(mut self, seed: u64) -> Config {
+        self.sample_seed = Some(seed);
+        self
+    }
+
     /// Events kept in memory before new ones are dropped (default 10,000).
     pub fn queue_capacity(mut self, events: usize) -> Config {
         self.settings.queue_capacity = events;
@@ -347,6 +390,9 @@ impl Config {
             if id.trim().is_empty() || id.len() > 200 {
                 return Err(ConfigError::new("distinct id must be non-empty and at most 200 bytes"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.sample_rate) {
+            return Err(ConfigError::new(format!("sample rate {} is not in [0, 1]", self.sample_rate)));
         }
         let s = &self.settings;
         if s.queue_capacity == 0
@@ -423,6 +469,10 @@ mod tests {
         assert!(Config::new("ok", "1").max_batch_size(0).validate().is_err());
         assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
         assert!(Config::new("ok", "1").distinct_id(" ").validate().is_err());
+        for rate in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
+            assert!(Config::new("ok", "1").sample_rate(rate).validate().is_err(), "{rate}");
+        }
+        assert!(Config::new("ok", "1").sample_rate(0.0).validate().is_ok());
         assert!(Config::new("ok", "1").validate().is_ok());
     }
 }
