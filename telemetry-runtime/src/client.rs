@@ -74,9 +74,29 @@ thread_local! {
 /// assert_eq!(memory.events()[0]["properties"]["bytes"], 512);
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
+///
+/// Dropping the last handle (the last clone) shuts the client down like
+/// [`shutdown`](Telemetry::shutdown) with the configured
+/// [`shutdown_timeout`](Config::shutdown_timeout): what is queued is
+/// delivered within that deadline and the worker thread ends, so a program
+/// that creates a client per task (per agent, per request) does not collect
+/// threads. Call `shutdown(Duration::ZERO)` first to not wait at all.
 #[derive(Clone)]
 pub struct Telemetry {
     inner: Arc<Inner>,
+    /// Shared by every clone of this handle (not by the worker, which holds
+    /// `inner` alone): its drop is the last handle's drop.
+    _owner: Arc<Owner>,
+}
+
+/// Shuts the client down when the last handle goes.
+struct Owner(Arc<Inner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let timeout = self.0.settings.shutdown_timeout;
+        self.0.shutdown(timeout);
+    }
 }
 
 pub(crate) struct Inner {
@@ -224,7 +244,8 @@ impl Telemetry {
             sample_rate,
             sample_state: config.sample_seed.map(AtomicU64::new),
         };
-        let telemetry = Telemetry { inner: Arc::new(inner) };
+        let inner = Arc::new(inner);
+        let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };
         telemetry.settle_spool();
         Ok(telemetry)
     }
@@ -578,40 +599,7 @@ impl Telemetry {
     /// [`DropReason::Shutdown`], with one warning that gives their number
     /// and the deadline. The counters are final from then on.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        if self.inner.shut_down.swap(true, Relaxed) {
-            return true;
-        }
-        // New captures stop here; the worker still sends what is queued.
-        self.inner.gate.store(Level::Off as u8, Relaxed);
-        let deadline = deadline_after(timeout);
-        let started = {
-            // Taking the sinks out means a worker can no longer start.
-            let mut sinks = lock(&self.inner.sinks);
-            sinks.take().is_none()
-        };
-        if !started {
-            // No worker will come: refuse new pushes, and count what a
-            // capture racing this shutdown managed to queue.
-            self.inner.queue.worker_exited();
-            self.inner.queue.stop(deadline);
-            let stranded = self.inner.queue.clear();
-            self.inner.counters.dropped(DropReason::Shutdown, stranded);
-            return true;
-        }
-        if self.inner.queue.stop(deadline) {
-            return true;
-        }
-        // The worker is still in a request: whatever it holds, and what is
-        // queued behind it, ends with the process. Say so, and count it.
-        let lost = self.inner.counters.settle(DropReason::Shutdown);
-        self.inner.queue.clear();
-        if lost > 0 {
-            log::warn!(
-                "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
-                 {lost} events not delivered."
-            );
-        }
-        false
+        self.inner.shutdown(timeout)
     }
 
     /// The configured shutdown deadline.
@@ -630,6 +618,44 @@ impl Inner {
     #[inline]
     pub(crate) fn level(&self) -> Level {
         Level::from_u8(self.gate.load(Relaxed))
+    }
+
+    /// See [`Telemetry::shutdown`].
+    fn shutdown(&self, timeout: Duration) -> bool {
+        if self.shut_down.swap(true, Relaxed) {
+            return true;
+        }
+        // New captures stop here; the worker still sends what is queued.
+        self.gate.store(Level::Off as u8, Relaxed);
+        let deadline = deadline_after(timeout);
+        let started = {
+            // Taking the sinks out means a worker can no longer start.
+            let mut sinks = lock(&self.sinks);
+            sinks.take().is_none()
+        };
+        if !started {
+            // No worker will come: refuse new pushes, and count what a
+            // capture racing this shutdown managed to queue.
+            self.queue.worker_exited();
+            self.queue.stop(deadline);
+            let stranded = self.queue.clear();
+            self.counters.dropped(DropReason::Shutdown, stranded);
+            return true;
+        }
+        if self.queue.stop(deadline) {
+            return true;
+        }
+        // The worker is still in a request: whatever it holds, and what is
+        // queued behind it, ends with the process. Say so, and count it.
+        let lost = self.counters.settle(DropReason::Shutdown);
+        self.queue.clear();
+        if lost > 0 {
+            log::warn!(
+                "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
+                 {lost} events not delivered."
+            );
+        }
+        false
     }
 
     /// Whether an event sampled at `rate` (below 1) is kept; one that is not
