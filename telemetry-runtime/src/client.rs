@@ -193,10 +193,19 @@ impl Telemetry {
         // modes, and programs whose sinks are all local, send nothing away.
         let sends_away = !debug && !local_only && config.sinks.iter().any(|(s, _)| !s.is_local());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
-            consent =
-                first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
-                    notice::default_text(&config.app_name, &env_var, config.notice.commands.as_deref())
-                });
+            // Decided by the default: the main variable is the switch.
+            let (name, value) =
+                consent::off_switch(&consent, &resolver.env_vars).unwrap_or((&env_var, "off"));
+            let text =
+                || notice::default_text(&config.app_name, name, value, config.notice.commands.as_deref());
+            consent = first_run_notice(
+                &config.notice,
+                &resolver,
+                consent.clone(),
+                config_dir.as_deref(),
+                &catalog,
+                text,
+            );
         }
         let routed: Vec<(Box<dyn Sink>, Route)> = if debug {
             vec![(Box::new(StderrSink::new()), Route::all())]
@@ -214,7 +223,7 @@ impl Telemetry {
         let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) = routed.into_iter().unzip();
         let level = compiled_level(consent.level) as u8;
         gate.store(level, Relaxed);
-        log_decision(&consent, &env_var);
+        log_decision(&consent, &resolver.env_vars);
         let inner = Inner {
             gate,
             consent_level: AtomicU8::new(level),
@@ -745,7 +754,7 @@ impl Inner {
         // A worker waiting to retry checks its batch against the new level
         // now, not when its wait ends.
         self.queue.consent_changed();
-        log_decision(&consent, &self.resolver.env_vars[0].name);
+        log_decision(&consent, &self.resolver.env_vars);
         *lock(&self.consent) = consent;
     }
 
@@ -857,11 +866,21 @@ fn compiled_level(level: Level) -> Level {
     }
 }
 
-fn log_decision(consent: &Consent, env_var: &str) {
+/// Tells the user what was decided and, when telemetry is on, the switch
+/// that turns it off: the variable in use with the value that disables it
+/// for that variable (`ANONYMIZED_TELEMETRY=false`, `APP_NO_TELEMETRY=1`),
+/// and no variable at all when an explicit choice outranks every one.
+fn log_decision(consent: &Consent, env_vars: &[EnvVar]) {
     if consent.level == Level::Off {
         log::debug!("Telemetry disabled ({}).", consent.source);
-    } else {
-        log::info!("Anonymized telemetry enabled. Set {env_var}=off to disable.");
+        return;
+    }
+    match consent::off_switch(consent, env_vars) {
+        Some((name, value)) => log::info!("Anonymized telemetry enabled. Set {name}={value} to disable."),
+        None => log::info!(
+            "Anonymized telemetry enabled by the program's own setting \
+             (environment variables do not change it in this run)."
+        ),
     }
 }
 
