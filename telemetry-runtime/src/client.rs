@@ -185,7 +185,11 @@ impl Telemetry {
         let debug_var = format!("{env_var}_DEBUG");
         let debug = config.debug
             || (resolver.env)(&debug_var).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
-        let sample_rate = sample_rate_from_env(&resolver.env, &format!("{env_var}_SAMPLE_RATE"))
+        // Named after the app, like the main variable's default name, so that
+        // renaming the main variable (`CUA_TELEMETRY_ENABLED`) leaves it as
+        // `CUA_TELEMETRY_SAMPLE_RATE`.
+        let sample_var = format!("{}_SAMPLE_RATE", crate::config::env_var_for(&config.app_name));
+        let sample_rate = sample_rate_from_env(&resolver.env, &sample_var)
             .unwrap_or(config.sample_rate);
         let mut consent = resolver.resolve();
         let local_only = config.local_only || consent.local_only;

@@ -294,8 +294,9 @@ impl Config {
     /// already cost one event per series and interval.
     ///
     /// Users and operators can set it too: `<APP>_TELEMETRY_SAMPLE_RATE=0.1`
-    /// (the main variable's name with `_SAMPLE_RATE`) outranks this value; a
-    /// value that is not a number in `[0, 1]` is logged and ignored.
+    /// (the app name upper-cased, as in the main variable's default name,
+    /// whatever [`env_var`](Config::env_var) renames it to) outranks this
+    /// value; a value that is not a number in `[0, 1]` is logged and ignored.
     ///
     /// ```
     /// # use telemetry_runtime::Config;
@@ -422,7 +423,7 @@ impl fmt::Debug for Config {
 }
 
 /// `my-tool` -> `MY_TOOL_TELEMETRY`.
-fn env_var_for(app_name: &str) -> String {
+pub(crate) fn env_var_for(app_name: &str) -> String {
     let stem: String = app_name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })

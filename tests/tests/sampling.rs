@@ -111,6 +111,13 @@ fn the_users_variable_outranks_the_configuration_and_bad_values_are_ignored() {
     assert_eq!(run(config, &memory, 100).0.len(), 100);
     assert!(memory.events().iter().all(|e| e["properties"].get("$sample_rate").is_none()));
 
+    // Named after the app, whatever the main variable is called.
+    let config = sandbox
+        .config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", "0"), ("TESTAPP_ENABLED_SAMPLE_RATE", "1")])
+        .env_var("TESTAPP_ENABLED");
+    let (kept, stats) = run(config, &MemorySink::new(), 10);
+    assert!(kept.is_empty() && stats.sampled_out == 20, "{stats:?}");
+
     // Not a rate: logged, and the configuration's rate stands.
     for bad in ["lots", "1.5", "-0.5", "NaN"] {
         let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", bad)]).sample_rate(0.0);
