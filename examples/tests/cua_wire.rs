@@ -168,6 +168,15 @@ fn each_yes_value_sends_the_documented_events() {
         counts.contains(&("ComputerTool".into(), 2)) && counts.contains(&("BashTool".into(), 1)),
         "{counts:?}"
     );
+    // What was sent is there for the user to read, from every instance.
+    let recent = std::fs::read_to_string(machine.home.path().join("data/cua/telemetry_recent.jsonl")).unwrap();
+    for name in ["module_init", "computer_initialized", "agent_run_end"] {
+        assert!(recent.contains(&format!("\"event\":\"{name}\"")), "{name} not in {recent}");
+    }
+    // The installation's id, where the library keeps it.
+    let id = std::fs::read_to_string(machine.home.path().join("cache/cua/telemetry_user_id")).unwrap();
+    assert!(machine.server.accepted_events().iter().all(|e| e["distinct_id"] == id.trim()));
+
     // Nothing about the task leaves at this level.
     assert!(!machine.server.received(b"dark mode"));
 }
