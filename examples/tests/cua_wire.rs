@@ -21,6 +21,7 @@ const AMBIENT: &[&str] = &[
     "CUA_TELEMETRY_ENABLED_DEBUG",
     "CUA_TELEMETRY_LOG_TRAJECTORY",
     "CUA_TELEMETRY_SAMPLE_RATE",
+    "CUA_TELEMETRY_DEBUG",
 ];
 
 struct Machine {
@@ -35,6 +36,10 @@ impl Machine {
     }
 
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        String::from_utf8_lossy(&self.output(args, env).stdout).into_owned()
+    }
+
+    fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let home = self.home.path();
         let mut command = Command::new(env!("CARGO_BIN_EXE_cua"));
         for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
@@ -51,7 +56,7 @@ impl Machine {
             .envs(env.iter().copied());
         let output: Output = command.output().expect("run cua");
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        output
     }
 
     fn events(&self, name: &str) -> Vec<Json> {
@@ -169,7 +174,8 @@ fn each_yes_value_sends_the_documented_events() {
         "{counts:?}"
     );
     // What was sent is there for the user to read, from every instance.
-    let recent = std::fs::read_to_string(machine.home.path().join("data/cua/telemetry_recent.jsonl")).unwrap();
+    let recent =
+        std::fs::read_to_string(machine.home.path().join("data/cua/telemetry_recent.jsonl")).unwrap();
     for name in ["module_init", "computer_initialized", "agent_run_end"] {
         assert!(recent.contains(&format!("\"event\":\"{name}\"")), "{name} not in {recent}");
     }
@@ -282,4 +288,17 @@ fn the_sample_rate_leaves_events_out_and_says_so() {
     let steps = machine.events("agent_step");
     assert!((10..50).contains(&steps.len()), "{} of 60 steps kept", steps.len());
     assert!(steps.iter().all(|s| s["properties"]["$sample_rate"] == 0.5));
+}
+
+#[test]
+fn debug_mode_prints_what_would_be_sent_and_sends_nothing() {
+    let machine = Machine::new();
+    let output = machine.output(&[], &[("CUA_TELEMETRY_ENABLED", "1"), ("CUA_TELEMETRY_DEBUG", "1")]);
+    let printed: Vec<Json> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line.strip_prefix("[telemetry] ")?).ok())
+        .collect();
+    let names: HashSet<&str> = printed.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(names.contains("agent_run_end") && names.contains("module_init"), "{names:?}");
+    assert_eq!(machine.server.connections(), 0);
 }

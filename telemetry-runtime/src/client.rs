@@ -182,13 +182,19 @@ impl Telemetry {
             notice_pending: AtomicBool::new(false),
         };
         let env_var = resolver.env_vars[0].name.clone();
-        let debug_var = format!("{env_var}_DEBUG");
+        // The main variable's name with `_DEBUG`, and the app's own
+        // `<APP>_TELEMETRY_DEBUG` when the main variable was renamed
+        // (`CUA_TELEMETRY_ENABLED` -> `CUA_TELEMETRY_DEBUG` too).
+        let app_var = crate::config::env_var_for(&config.app_name);
+        let debug_on =
+            |name: &str| (resolver.env)(name).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
         let debug = config.debug
-            || (resolver.env)(&debug_var).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
+            || debug_on(&format!("{env_var}_DEBUG"))
+            || (app_var != env_var && debug_on(&format!("{app_var}_DEBUG")));
         // Named after the app, like the main variable's default name, so that
         // renaming the main variable (`CUA_TELEMETRY_ENABLED`) leaves it as
         // `CUA_TELEMETRY_SAMPLE_RATE`.
-        let sample_var = format!("{}_SAMPLE_RATE", crate::config::env_var_for(&config.app_name));
+        let sample_var = format!("{app_var}_SAMPLE_RATE");
         let sample_rate = sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.sample_rate);
         let mut consent = resolver.resolve();
         let local_only = config.local_only || consent.local_only;

@@ -202,7 +202,8 @@ impl Config {
 
     /// Debug mode: each event is printed to stderr as the exact JSON that
     /// would be sent, and nothing is sent. Users can also turn it on with
-    /// `<APP>_TELEMETRY_DEBUG=1`.
+    /// `<APP>_TELEMETRY_DEBUG=1`, or the main variable's name with `_DEBUG`
+    /// when [`env_var`](Config::env_var) renamed it.
     pub fn debug(mut self, debug: bool) -> Config {
         self.debug = debug;
         self

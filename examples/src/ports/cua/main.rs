@@ -53,6 +53,14 @@
 //!   thread.
 //! - **Session id.** An agent's `session_id` is its client's session id
 //!   (also sent as `$session_id`), a random UUID per instance as in CUA.
+//! - **Where the id lives.** CUA keeps its installation id in a file in
+//!   the library's own folder; here it is `~/.cache/cua/telemetry_user_id`
+//!   (the platform cache directory, mode 0600), written only once the user
+//!   has opted in.
+//! - **Seeing what is sent**, which CUA leaves to its source code:
+//!   `CUA_TELEMETRY_DEBUG=1` prints each event's JSON on stderr and sends
+//!   nothing, and `~/.local/share/cua/telemetry_recent.jsonl` keeps the
+//!   last events that left the machine.
 //! - **Step time.** `agent_step` is stamped with the time the step
 //!   happened (`capture_at`), which its `timestamp` property also carries.
 
