@@ -80,7 +80,11 @@ thread_local! {
 /// [`shutdown_timeout`](Config::shutdown_timeout): what is queued is
 /// delivered within that deadline and the worker thread ends, so a program
 /// that creates a client per task (per agent, per request) does not collect
-/// threads. Call `shutdown(Duration::ZERO)` first to not wait at all.
+/// threads. Call `shutdown(Duration::ZERO)` first to not wait at all. The
+/// drop never waits past the deadline: a worker still in a request the
+/// endpoint does not answer ends when that request does (its own timeout,
+/// see the sinks' `timeouts`), and what it held is counted as
+/// [`DropReason::Shutdown`].
 #[derive(Clone)]
 pub struct Telemetry {
     inner: Arc<Inner>,
