@@ -106,9 +106,10 @@ impl Drop for Owner {
 pub(crate) struct Inner {
     /// The level captures are taken at: the consent level until shutdown,
     /// Off after. For the global client this is the static that
-    /// `is_enabled()` reads; for others a leaked byte (clients live for the
-    /// process, and a `&'static` keeps the hot path a single load).
-    pub(crate) gate: &'static AtomicU8,
+    /// `is_enabled()` reads; other clients keep theirs in `own_gate`, so
+    /// that a client made per task leaves nothing behind when it is dropped.
+    global_gate: Option<&'static AtomicU8>,
+    own_gate: AtomicU8,
     /// The level the user allows. The worker checks it before sending, so
     /// shutdown (which closes the gate) still delivers what consent allowed.
     pub(crate) consent_level: AtomicU8,
@@ -164,10 +165,13 @@ impl Telemetry {
     /// the small persisted-choice file; touches nothing else on disk and
     /// starts no thread until the first event is captured.
     pub fn new(config: Config) -> Result<Telemetry, ConfigError> {
-        Telemetry::with_level_cell(config, Box::leak(Box::new(AtomicU8::new(0))))
+        Telemetry::with_level_cell(config, None)
     }
 
-    pub(crate) fn with_level_cell(config: Config, gate: &'static AtomicU8) -> Result<Telemetry, ConfigError> {
+    pub(crate) fn with_level_cell(
+        config: Config,
+        global_gate: Option<&'static AtomicU8>,
+    ) -> Result<Telemetry, ConfigError> {
         config.validate()?;
         let app_dir = |over: &Option<PathBuf>, platform: Option<PathBuf>| {
             over.clone().or_else(|| platform.map(|d| d.join(&config.app_name)))
@@ -235,10 +239,13 @@ impl Telemetry {
         };
         let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) = routed.into_iter().unzip();
         let level = compiled_level(consent.level) as u8;
-        gate.store(level, Relaxed);
+        if let Some(gate) = global_gate {
+            gate.store(level, Relaxed);
+        }
         log_decision(&consent, &resolver.env_vars);
         let inner = Inner {
-            gate,
+            global_gate,
+            own_gate: AtomicU8::new(level),
             consent_level: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
@@ -288,7 +295,7 @@ impl Telemetry {
     /// Whether events are being collected (one relaxed atomic load).
     #[inline]
     pub fn is_enabled(&self) -> bool {
-        crate::__private::COMPILED_IN && self.inner.gate.load(Relaxed) != Level::Off as u8
+        crate::__private::COMPILED_IN && self.inner.gate().load(Relaxed) != Level::Off as u8
     }
 
     /// The consent level in force (one relaxed atomic load).
@@ -636,10 +643,19 @@ impl Telemetry {
 }
 
 impl Inner {
+    /// The cell the level captures are taken at lives in.
+    #[inline]
+    pub(crate) fn gate(&self) -> &AtomicU8 {
+        match self.global_gate {
+            Some(gate) => gate,
+            None => &self.own_gate,
+        }
+    }
+
     /// The level captures are taken at.
     #[inline]
     pub(crate) fn level(&self) -> Level {
-        Level::from_u8(self.gate.load(Relaxed))
+        Level::from_u8(self.gate().load(Relaxed))
     }
 
     /// See [`Telemetry::shutdown`].
@@ -648,7 +664,7 @@ impl Inner {
             return true;
         }
         // New captures stop here; the worker still sends what is queued.
-        self.gate.store(Level::Off as u8, Relaxed);
+        self.gate().store(Level::Off as u8, Relaxed);
         let deadline = deadline_after(timeout);
         let started = {
             // Taking the sinks out means a worker can no longer start.
@@ -740,7 +756,7 @@ impl Inner {
             .spawn(move || crate::worker::run(inner, taken));
         if let Err(err) = spawned {
             log::warn!("Cannot start the telemetry thread ({err}): telemetry is off.");
-            self.gate.store(Level::Off as u8, Relaxed);
+            self.gate().store(Level::Off as u8, Relaxed);
             self.queue.worker_exited();
         }
         self.worker_started.store(true, Relaxed);
@@ -752,10 +768,10 @@ impl Inner {
         }
         let level = compiled_level(consent.level) as u8;
         self.consent_level.store(level, Relaxed);
-        self.gate.store(level, Relaxed);
+        self.gate().store(level, Relaxed);
         if self.shut_down.load(Relaxed) {
             // A shutdown ran between the check and the store: keep it closed.
-            self.gate.store(Level::Off as u8, Relaxed);
+            self.gate().store(Level::Off as u8, Relaxed);
         }
         if consent.level == Level::Off {
             // Nothing captured before the user said no may leave the process:
@@ -783,7 +799,7 @@ impl Inner {
 
     /// Turns telemetry off for the rest of the run (the worker failed).
     pub(crate) fn disable(&self) {
-        self.gate.store(Level::Off as u8, Relaxed);
+        self.gate().store(Level::Off as u8, Relaxed);
         self.consent_level.store(Level::Off as u8, Relaxed);
     }
 

@@ -359,7 +359,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     if GLOBAL.get().is_some() {
         return Err(InitError::AlreadyInitialized);
     }
-    let client = Telemetry::with_level_cell(config, &GLOBAL_LEVEL)?;
+    let client = Telemetry::with_level_cell(config, Some(&GLOBAL_LEVEL))?;
     match GLOBAL.set(client.clone()) {
         Ok(()) => Ok(Guard { client }),
         Err(_) => Err(InitError::AlreadyInitialized),
