@@ -443,6 +443,16 @@ pub fn increment<const N: usize>(counter: &Counter<N>, values: [&'static str; N]
     counter.increment(values);
 }
 
+/// [`capture_with`] for an event that happened at `time`; see
+/// [`Telemetry::capture_with_at`].
+pub fn capture_with_at(event: &DynamicEvent, properties: Properties, time: std::time::SystemTime) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.capture_with_at(event, properties, time);
+        }
+    }
+}
+
 /// Sets the global consent for this run; see [`Telemetry::set_consent`].
 pub fn set_consent(level: Level) {
     if let Some(client) = GLOBAL.get() {
