@@ -302,3 +302,15 @@ fn debug_mode_prints_what_would_be_sent_and_sends_nothing() {
     assert!(names.contains("agent_run_end") && names.contains("module_init"), "{names:?}");
     assert_eq!(machine.server.connections(), 0);
 }
+
+#[test]
+fn disable_telemetry_turns_every_instance_off_for_the_rest_of_the_process() {
+    let machine = Machine::new();
+    let stdout = machine.run(&["--disable-telemetry", "--agent", "on"], &[("CUA_TELEMETRY_ENABLED", "1")]);
+    assert!(stdout.contains("cua: telemetry enabled now? false"), "{stdout}");
+    assert!(agents(&stdout).iter().all(|(_, on)| !on), "{stdout}");
+    assert_eq!(machine.server.connections(), 0, "module_init was queued, then withdrawn");
+
+    let stdout = machine.run(&[], &[("CUA_TELEMETRY_ENABLED", "1")]);
+    assert!(stdout.contains("cua: telemetry enabled now? true"), "{stdout}");
+}

@@ -12,8 +12,12 @@
 //! and run ids.
 //!
 //! ```text
-//! cua [--computer on|off] [--agent on|off|trajectory]... [--runs N]
+//! cua [--computer on|off] [--agent on|off|trajectory]... [--runs N] [--disable-telemetry]
 //! ```
+//!
+//! `--disable-telemetry` calls the port of CUA's `disable_telemetry()`
+//! once the packages are loaded: telemetry is off for the rest of the
+//! process, for every instance, and `is_telemetry_enabled()` says so.
 //!
 //! Each Computer and each agent has a client of its own, so that each can
 //! be turned on or off (CUA's `telemetry_enabled=`); a process-wide client
@@ -66,6 +70,7 @@
 
 mod telemetry;
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use telemetry::*;
@@ -81,13 +86,33 @@ enum Setting {
     Trajectory,
 }
 
+/// Set by [`disable_telemetry`]: every instance made after is off.
+static DISABLED: AtomicBool = AtomicBool::new(false);
+
+/// CUA's `disable_telemetry()`: off for the rest of this process. What the
+/// process-wide client queued is dropped unsent, as consent was lowered.
+fn disable_telemetry(module: &Telemetry) {
+    DISABLED.store(true, Relaxed);
+    module.set_consent(Level::Off);
+}
+
+/// CUA's `is_telemetry_enabled()`.
+fn is_telemetry_enabled(module: &Telemetry) -> bool {
+    !DISABLED.load(Relaxed) && module.is_enabled()
+}
+
 fn main() {
+    let mut disable = false;
     let mut computer = Setting::On;
     let mut agents = Vec::new();
     let mut runs = 1;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
+        if arg == "--disable-telemetry" {
+            disable = true;
+            continue;
+        }
         let value = iter.next().map(String::as_str).unwrap_or_default();
         let setting = match value {
             "off" => Setting::Off,
@@ -107,19 +132,23 @@ fn main() {
     if agents.is_empty() {
         agents.push(Setting::On);
     }
-    if let Err(err) = run(computer, &agents, runs) {
+    if let Err(err) = run(computer, &agents, runs, disable) {
         eprintln!("cua: {err}");
         std::process::exit(2);
     }
 }
 
-fn run(computer: Setting, agents: &[Setting], runs: u32) -> Result<(), ConfigError> {
+fn run(computer: Setting, agents: &[Setting], runs: u32, disable: bool) -> Result<(), ConfigError> {
     // The packages' import: once per process.
     let module = Telemetry::new(config()?)?;
     println!("cua: telemetry {} ({})", module.level(), module.consent().source);
     for which in [Module::Computer, Module::Agent] {
         module.capture(&ModuleInit { module: which, version: env!("CARGO_PKG_VERSION").into() });
     }
+    if disable {
+        disable_telemetry(&module);
+    }
+    println!("cua: telemetry enabled now? {}", is_telemetry_enabled(&module));
 
     let computer = Instance::new(computer)?;
     computer.telemetry.capture(&ComputerInitialized { os: std::env::consts::OS.into() });
@@ -150,7 +179,7 @@ struct Instance {
 impl Instance {
     fn new(setting: Setting) -> Result<Instance, ConfigError> {
         let mut config = config()?;
-        if setting == Setting::Off {
+        if setting == Setting::Off || DISABLED.load(Relaxed) {
             // `telemetry_enabled=False`: this instance sends nothing.
             config = config.consent(Level::Off);
         }
