@@ -69,7 +69,9 @@ fn keys(event: &Json) -> Vec<String> {
 fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
     let machine = Machine::new();
     let first = machine.run(&[]);
-    assert!(String::from_utf8_lossy(&first.stderr).contains("collects anonymous usage telemetry"));
+    let notice = String::from_utf8_lossy(&first.stderr);
+    assert!(notice.contains("collects anonymous usage telemetry"), "{notice}");
+    assert!(notice.contains("set ANONYMIZED_TELEMETRY=false"), "the switch browser-use documents: {notice}");
     assert_eq!(machine.server.connections(), 0, "the first run sends nothing");
 
     machine.run(&[]);

@@ -158,6 +158,8 @@ struct Resolver {
     /// Set when the first-run notice was due in this run: the default then
     /// sends nothing until the next run.
     notice_pending: AtomicBool,
+    /// Which variable messages name as the switch when none decided.
+    documented: usize,
 }
 
 impl Telemetry {
@@ -173,6 +175,7 @@ impl Telemetry {
         global_gate: Option<&'static AtomicU8>,
     ) -> Result<Telemetry, ConfigError> {
         config.validate()?;
+        let documented = config.documented_index()?;
         let app_dir = |over: &Option<PathBuf>, platform: Option<PathBuf>| {
             over.clone().or_else(|| platform.map(|d| d.join(&config.app_name)))
         };
@@ -188,6 +191,7 @@ impl Telemetry {
             detect_ci: config.detect_ci,
             default: config.default_level,
             notice_pending: AtomicBool::new(false),
+            documented,
         };
         let env_var = resolver.env_vars[0].name.clone();
         // The main variable's name with `_DEBUG`, and the app's own
@@ -210,9 +214,9 @@ impl Telemetry {
         // modes, and programs whose sinks are all local, send nothing away.
         let sends_away = !debug && !local_only && config.sinks.iter().any(|(s, _)| !s.is_local());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
-            // Decided by the default: the main variable is the switch.
-            let (name, value) =
-                consent::off_switch(&consent, &resolver.env_vars).unwrap_or((&env_var, "off"));
+            // Decided by the default: the documented variable is the switch.
+            let (name, value) = consent::off_switch(&consent, &resolver.env_vars, resolver.documented)
+                .unwrap_or((&env_var, "off"));
             let text =
                 || notice::default_text(&config.app_name, name, value, config.notice.commands.as_deref());
             consent = first_run_notice(
@@ -242,7 +246,7 @@ impl Telemetry {
         if let Some(gate) = global_gate {
             gate.store(level, Relaxed);
         }
-        log_decision(&consent, &resolver.env_vars);
+        log_decision(&consent, &resolver);
         let inner = Inner {
             global_gate,
             own_gate: AtomicU8::new(level),
@@ -783,7 +787,7 @@ impl Inner {
         // A worker waiting to retry checks its batch against the new level
         // now, not when its wait ends.
         self.queue.consent_changed();
-        log_decision(&consent, &self.resolver.env_vars);
+        log_decision(&consent, &self.resolver);
         *lock(&self.consent) = consent;
     }
 
@@ -899,12 +903,12 @@ fn compiled_level(level: Level) -> Level {
 /// that turns it off: the variable in use with the value that disables it
 /// for that variable (`ANONYMIZED_TELEMETRY=false`, `APP_NO_TELEMETRY=1`),
 /// and no variable at all when an explicit choice outranks every one.
-fn log_decision(consent: &Consent, env_vars: &[EnvVar]) {
+fn log_decision(consent: &Consent, resolver: &Resolver) {
     if consent.level == Level::Off {
         log::debug!("Telemetry disabled ({}).", consent.source);
         return;
     }
-    match consent::off_switch(consent, env_vars) {
+    match consent::off_switch(consent, &resolver.env_vars, resolver.documented) {
         Some((name, value)) => log::info!("Anonymized telemetry enabled. Set {name}={value} to disable."),
         None => log::info!(
             "Anonymized telemetry enabled by the program's own setting \

@@ -45,6 +45,7 @@ pub struct Config {
     pub(crate) settings: Settings,
     pub(crate) sample_rate: f64,
     pub(crate) sample_seed: Option<u64>,
+    pub(crate) documented_env_var: Option<String>,
 }
 
 /// How the first-run notice behaves.
@@ -101,6 +102,7 @@ impl Config {
             catalog: None,
             sample_rate: 1.0,
             sample_seed: None,
+            documented_env_var: None,
             settings: Settings {
                 queue_capacity: 10_000,
                 batch_size: 100,
@@ -140,6 +142,39 @@ impl Config {
     pub fn legacy_env_var(mut self, name: impl Into<String>, polarity: Polarity) -> Config {
         self.env_vars.push(EnvVar { name: name.into(), polarity });
         self
+    }
+
+    /// The variable the program's own documentation tells users to set,
+    /// when it is not the main one: for a tool whose users know
+    /// `ANONYMIZED_TELEMETRY=false`, the notice and log lines then say
+    /// "Set ANONYMIZED_TELEMETRY=false to disable" rather than naming the
+    /// main variable, unless another variable decided (that one is named).
+    /// It must be one of the variables read (added with
+    /// [`legacy_env_var`](Config::legacy_env_var), with a polarity that can
+    /// turn telemetry off).
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Polarity};
+    /// let config = Config::new("browser_use", "0.1.0")
+    ///     .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
+    ///     .documented_env_var("ANONYMIZED_TELEMETRY");
+    /// ```
+    pub fn documented_env_var(mut self, name: impl Into<String>) -> Config {
+        self.documented_env_var = Some(name.into());
+        self
+    }
+
+    /// Which of the variables is the documented switch (0: the main one).
+    pub(crate) fn documented_index(&self) -> Result<usize, ConfigError> {
+        let Some(name) = &self.documented_env_var else { return Ok(0) };
+        self.env_vars
+            .iter()
+            .position(|var| var.name == *name && var.polarity != Polarity::OptInFull)
+            .ok_or_else(|| {
+                ConfigError::new(format!(
+                    "documented variable {name} is not one the configuration reads, or cannot turn telemetry off"
+                ))
+            })
     }
 
     /// The main environment variable's name.
@@ -393,6 +428,7 @@ impl Config {
                 return Err(ConfigError::new("distinct id must be non-empty and at most 200 bytes"));
             }
         }
+        self.documented_index()?;
         if !(0.0..=1.0).contains(&self.sample_rate) {
             return Err(ConfigError::new(format!("sample rate {} is not in [0, 1]", self.sample_rate)));
         }
@@ -475,6 +511,11 @@ mod tests {
             assert!(Config::new("ok", "1").sample_rate(rate).validate().is_err(), "{rate}");
         }
         assert!(Config::new("ok", "1").sample_rate(0.0).validate().is_ok());
+        assert!(Config::new("ok", "1").documented_env_var("NOPE").validate().is_err());
+        let opt_in = Config::new("ok", "1").legacy_env_var("OK_TRAJECTORY", Polarity::OptInFull);
+        assert!(opt_in.documented_env_var("OK_TRAJECTORY").validate().is_err());
+        let legacy = Config::new("ok", "1").legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables);
+        assert_eq!(legacy.documented_env_var("ANONYMIZED_TELEMETRY").documented_index(), Ok(1));
         assert!(Config::new("ok", "1").validate().is_ok());
     }
 }

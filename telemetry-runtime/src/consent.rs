@@ -226,21 +226,27 @@ fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<(Level, bool)> {
 
 /// The variable, and its value, that turns telemetry off for the user in
 /// this run: the one that decided, when it can (a switch of
-/// [`Polarity::OptInFull`] cannot: then the main variable), else the main
-/// variable. `None` when an explicit choice decided: no variable outranks
-/// it, and a message must not say one would work.
-pub(crate) fn off_switch<'a>(consent: &Consent, env_vars: &'a [EnvVar]) -> Option<(&'a str, &'static str)> {
-    let main = env_vars.first()?;
+/// [`Polarity::OptInFull`] cannot), else the documented one (the
+/// `documented`-th variable: the main one unless the application named
+/// another with [`Config::documented_env_var`](crate::Config::documented_env_var)).
+/// `None` when an explicit choice decided: no variable outranks it, and a
+/// message must not say one would work.
+pub(crate) fn off_switch<'a>(
+    consent: &Consent,
+    env_vars: &'a [EnvVar],
+    documented: usize,
+) -> Option<(&'a str, &'static str)> {
+    let switch = |index: usize| {
+        let var = env_vars.get(index)?;
+        Some((var.name.as_str(), var.polarity.off_value(index == 0)?))
+    };
     match &consent.source {
         ConsentSource::Explicit => None,
         ConsentSource::EnvVar(name) => {
-            let (index, var) = env_vars.iter().enumerate().find(|(_, var)| var.name == *name)?;
-            match var.polarity.off_value(index == 0) {
-                Some(value) => Some((&var.name, value)),
-                None => Some((&main.name, main.polarity.off_value(true)?)),
-            }
+            let index = env_vars.iter().position(|var| var.name == *name)?;
+            switch(index).or_else(|| switch(documented))
         }
-        _ => Some((&main.name, main.polarity.off_value(true)?)),
+        _ => switch(documented).or_else(|| switch(0)),
     }
 }
 
@@ -396,7 +402,7 @@ mod tests {
     fn the_off_switch_is_the_variable_in_use_and_never_claimed_over_an_explicit_choice() {
         let mut vars = vars();
         vars.push(EnvVar { name: "APP_LOG_TRAJECTORY".into(), polarity: Polarity::OptInFull });
-        let by = |source: ConsentSource| off_switch(&Consent::new(Level::Usage, source), &vars);
+        let by = |source: ConsentSource| off_switch(&Consent::new(Level::Usage, source), &vars, 0);
         assert_eq!(by(ConsentSource::Default), Some(("APP_TELEMETRY", "off")));
         assert_eq!(by(ConsentSource::EnvVar("APP_TELEMETRY".into())), Some(("APP_TELEMETRY", "off")));
         assert_eq!(
@@ -406,6 +412,14 @@ mod tests {
         assert_eq!(by(ConsentSource::EnvVar("APP_LOG_TRAJECTORY".into())), Some(("APP_TELEMETRY", "off")));
         assert_eq!(by(ConsentSource::Persisted(PathBuf::from("x"))), Some(("APP_TELEMETRY", "off")));
         assert_eq!(by(ConsentSource::Explicit), None);
+        // A documented legacy variable is the switch when none decided.
+        let documented = |source: ConsentSource| off_switch(&Consent::new(Level::Usage, source), &vars, 1);
+        assert_eq!(documented(ConsentSource::Default), Some(("ANONYMIZED_TELEMETRY", "false")));
+        assert_eq!(
+            documented(ConsentSource::EnvVar("APP_LOG_TRAJECTORY".into())),
+            Some(("ANONYMIZED_TELEMETRY", "false"))
+        );
+        assert_eq!(documented(ConsentSource::EnvVar("APP_TELEMETRY".into())), Some(("APP_TELEMETRY", "off")));
     }
 
     #[test]

@@ -44,6 +44,18 @@ fn messages_name_the_switch_in_use() {
     assert!(line.contains("Set MCP_USE_ANONYMIZED_TELEMETRY=false to disable."), "{line}");
     assert!(!line.contains("=off"), "{line}");
 
+    // The variable the program documents, when none decided.
+    let (_c, lines) = logged(|| {
+        client(
+            sandbox
+                .config()
+                .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
+                .documented_env_var("ANONYMIZED_TELEMETRY"),
+        )
+    });
+    assert!(enabled_line(&lines).contains("Set ANONYMIZED_TELEMETRY=false to disable."), "{lines:?}");
+    assert!(Telemetry::new(sandbox.config().documented_env_var("NOT_READ")).is_err());
+
     // An explicit choice outranks every variable: none is offered.
     let (c, lines) = logged(|| {
         client(

@@ -131,6 +131,8 @@ fn config() -> Result<Config, ConfigError> {
         // On by default, as in browser-use; the user's variable turns it off.
         .default_level(Level::Usage)
         .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
+        // The switch browser-use's users know: the notice and log lines name it.
+        .documented_env_var("ANONYMIZED_TELEMETRY")
         .shutdown_timeout(Duration::from_secs(3));
     match (std::env::var("BROWSER_USE_POSTHOG_KEY"), std::env::var("BROWSER_USE_POSTHOG_HOST")) {
         (Ok(key), Ok(host)) => config = config.sink(PostHogSink::new(key)?.host(&host)?),
