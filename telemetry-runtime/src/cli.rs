@@ -204,11 +204,20 @@ fn status(client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
         stats.sent,
         stats.dropped_total()
     )?;
-    writeln!(
-        out,
-        "Change it: set {}=off|on|full|local, or use the on/off/full/local commands.",
-        client.env_var()
-    )
+    if client.consent().source == ConsentSource::Explicit {
+        // No variable outranks the program's own choice: do not claim one would.
+        writeln!(
+            out,
+            "Change it: this run's choice was made by the program itself (for example a command-line \
+             flag); the on/off/full/local commands save a choice for runs without it."
+        )
+    } else {
+        writeln!(
+            out,
+            "Change it: set {}=off|on|full|local, or use the on/off/full/local commands.",
+            client.env_var()
+        )
+    }
 }
 
 fn choose(client: &Telemetry, choice: &str, out: &mut dyn Write) -> Result<(), CommandError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ use crate::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
 use crate::counter::Counter;
 use crate::dynamic::DynamicEvent;
 use crate::encode::Envelope;
-use crate::event::{sampled, Record};
+use crate::event::{self, Record};
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::notice;
@@ -75,17 +75,42 @@ thread_local! {
 /// assert_eq!(memory.events()[0]["properties"]["bytes"], 512);
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
+///
+/// Dropping the last handle (the last clone) shuts the client down like
+/// [`shutdown`](Telemetry::shutdown) with the configured
+/// [`shutdown_timeout`](Config::shutdown_timeout): what is queued is
+/// delivered within that deadline and the worker thread ends, so a program
+/// that creates a client per task (per agent, per request) does not collect
+/// threads. Call `shutdown(Duration::ZERO)` first to not wait at all. The
+/// drop never waits past the deadline: a worker still in a request the
+/// endpoint does not answer ends when that request does (its own timeout,
+/// see the sinks' `timeouts`), and what it held is counted as
+/// [`DropReason::Shutdown`].
 #[derive(Clone)]
 pub struct Telemetry {
     inner: Arc<Inner>,
+    /// Shared by every clone of this handle (not by the worker, which holds
+    /// `inner` alone): its drop is the last handle's drop.
+    _owner: Arc<Owner>,
+}
+
+/// Shuts the client down when the last handle goes.
+struct Owner(Arc<Inner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let timeout = self.0.settings.shutdown_timeout;
+        self.0.shutdown(timeout);
+    }
 }
 
 pub(crate) struct Inner {
     /// The level captures are taken at: the consent level until shutdown,
     /// Off after. For the global client this is the static that
-    /// `is_enabled()` reads; for others a leaked byte (clients live for the
-    /// process, and a `&'static` keeps the hot path a single load).
-    pub(crate) gate: &'static AtomicU8,
+    /// `is_enabled()` reads; other clients keep theirs in `own_gate`, so
+    /// that a client made per task leaves nothing behind when it is dropped.
+    global_gate: Option<&'static AtomicU8>,
+    own_gate: AtomicU8,
     /// The level the user allows. The worker checks it before sending, so
     /// shutdown (which closes the gate) still delivers what consent allowed.
     pub(crate) consent_level: AtomicU8,
@@ -124,6 +149,10 @@ pub(crate) struct Inner {
     cache_dir: Option<PathBuf>,
     debug: bool,
     local_only: bool,
+    /// The configured (or user-set) share of events kept.
+    sample_rate: f64,
+    /// The seeded sampler's SplitMix64 state, with [`Config::sample_seed`].
+    sample_state: Option<AtomicU64>,
 }
 
 /// What consent resolution needs to run again after a change.
@@ -137,6 +166,8 @@ struct Resolver {
     /// Set when the first-run notice was due in this run: the default then
     /// sends nothing until the next run.
     notice_pending: AtomicBool,
+    /// Which variable messages name as the switch when none decided.
+    documented: usize,
 }
 
 impl Telemetry {
@@ -144,11 +175,15 @@ impl Telemetry {
     /// the small persisted-choice file; touches nothing else on disk and
     /// starts no thread until the first event is captured.
     pub fn new(config: Config) -> Result<Telemetry, ConfigError> {
-        Telemetry::with_level_cell(config, Box::leak(Box::new(AtomicU8::new(0))))
+        Telemetry::with_level_cell(config, None)
     }
 
-    pub(crate) fn with_level_cell(config: Config, gate: &'static AtomicU8) -> Result<Telemetry, ConfigError> {
+    pub(crate) fn with_level_cell(
+        config: Config,
+        global_gate: Option<&'static AtomicU8>,
+    ) -> Result<Telemetry, ConfigError> {
         config.validate()?;
+        let documented = config.documented_index()?;
         let app_dir = |over: &Option<PathBuf>, platform: Option<PathBuf>| {
             over.clone().or_else(|| platform.map(|d| d.join(&config.app_name)))
         };
@@ -164,11 +199,23 @@ impl Telemetry {
             detect_ci: config.detect_ci,
             default: config.default_level,
             notice_pending: AtomicBool::new(false),
+            documented,
         };
         let env_var = resolver.env_vars[0].name.clone();
-        let debug_var = format!("{env_var}_DEBUG");
+        // The main variable's name with `_DEBUG`, and the app's own
+        // `<APP>_TELEMETRY_DEBUG` when the main variable was renamed
+        // (`CUA_TELEMETRY_ENABLED` -> `CUA_TELEMETRY_DEBUG` too).
+        let app_var = crate::config::env_var_for(&config.app_name);
+        let debug_on =
+            |name: &str| (resolver.env)(name).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
         let debug = config.debug
-            || (resolver.env)(&debug_var).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
+            || debug_on(&format!("{env_var}_DEBUG"))
+            || (app_var != env_var && debug_on(&format!("{app_var}_DEBUG")));
+        // Named after the app, like the main variable's default name, so that
+        // renaming the main variable (`CUA_TELEMETRY_ENABLED`) leaves it as
+        // `CUA_TELEMETRY_SAMPLE_RATE`.
+        let sample_var = format!("{app_var}_SAMPLE_RATE");
+        let sample_rate = sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.sample_rate);
         let mut consent = resolver.resolve();
         let local_only = config.local_only || consent.local_only;
         // The notice is about data leaving the machine: debug and local-only
@@ -176,10 +223,19 @@ impl Telemetry {
         let configured = config.sinks.into_inner().unwrap_or_else(|e| e.into_inner());
         let sends_away = !debug && !local_only && configured.iter().any(|(s, _, _)| !s.is_local());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
-            consent =
-                first_run_notice(&config.notice, &resolver, consent, config_dir.as_deref(), &catalog, || {
-                    notice::default_text(&config.app_name, &env_var, config.notice.commands.as_deref())
-                });
+            // Decided by the default: the documented variable is the switch.
+            let (name, value) = consent::off_switch(&consent, &resolver.env_vars, resolver.documented)
+                .unwrap_or((&env_var, "off"));
+            let text =
+                || notice::default_text(&config.app_name, name, value, config.notice.commands.as_deref());
+            consent = first_run_notice(
+                &config.notice,
+                &resolver,
+                consent.clone(),
+                config_dir.as_deref(),
+                &catalog,
+                text,
+            );
         }
         let local = |sink: Box<dyn Sink>| (sink, Route::all(), String::new());
         let routed: Vec<(Box<dyn Sink>, Route, String)> = if debug {
@@ -199,10 +255,13 @@ impl Telemetry {
         let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) =
             routed.into_iter().map(|(sink, route, _)| (sink, route)).unzip();
         let level = compiled_level(consent.level) as u8;
-        gate.store(level, Relaxed);
-        log_decision(&consent, &env_var);
+        if let Some(gate) = global_gate {
+            gate.store(level, Relaxed);
+        }
+        log_decision(&consent, &resolver);
         let inner = Inner {
-            gate,
+            global_gate,
+            own_gate: AtomicU8::new(level),
             consent_level: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
@@ -233,8 +292,11 @@ impl Telemetry {
             cache_dir,
             debug,
             local_only,
+            sample_rate,
+            sample_state: config.sample_seed.map(AtomicU64::new),
         };
-        let telemetry = Telemetry { inner: Arc::new(inner) };
+        let inner = Arc::new(inner);
+        let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };
         telemetry.settle_spool();
         Ok(telemetry)
     }
@@ -255,7 +317,7 @@ impl Telemetry {
     /// Whether events are being collected (one relaxed atomic load).
     #[inline]
     pub fn is_enabled(&self) -> bool {
-        crate::__private::COMPILED_IN && self.inner.gate.load(Relaxed) != Level::Off as u8
+        crate::__private::COMPILED_IN && self.inner.gate().load(Relaxed) != Level::Off as u8
     }
 
     /// The consent level in force (one relaxed atomic load).
@@ -392,21 +454,51 @@ impl Telemetry {
     /// is dropped and counted.
     #[inline]
     pub fn capture<E: TelemetryEvent>(&self, event: &E) {
+        self.capture_timed(event, None);
+    }
+
+    /// Captures a typed event that happened at `time` (for example one read
+    /// from a log, or recorded while offline): it is sent with that
+    /// timestamp, in UTC, instead of the time of the call. A time with an
+    /// offset, as text, is read by [`parse_rfc3339`](crate::parse_rfc3339).
+    ///
+    /// ```
+    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, TelemetryEvent};
+    /// /// A build finished.
+    /// #[derive(TelemetryEvent)]
+    /// struct BuildFinished {
+    ///     ok: bool,
+    /// }
+    /// # let memory = MemorySink::new();
+    /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
+    /// let when = telemetry_runtime::parse_rfc3339("2025-01-02T08:34:05+05:30").expect("a valid time");
+    /// telemetry.capture_at(&BuildFinished { ok: true }, when);
+    /// telemetry.flush(std::time::Duration::from_secs(5));
+    /// assert_eq!(memory.events()[0]["timestamp"], "2025-01-02T03:04:05.000Z");
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn capture_at<E: TelemetryEvent>(&self, event: &E, time: SystemTime) {
+        self.capture_timed(event, Some(time));
+    }
+
+    #[inline]
+    fn capture_timed<E: TelemetryEvent>(&self, event: &E, time: Option<SystemTime>) {
         let level = self.level();
         if level < E::MIN_LEVEL || level == Level::Off {
             return;
         }
-        if E::SAMPLE_RATE < 1.0 && !sampled(E::SAMPLE_RATE) {
+        let rate = E::SAMPLE_RATE * self.inner.sample_rate;
+        if rate < 1.0 && !self.inner.keep(rate) {
             return;
         }
         // The properties are packed into this thread's scratch buffer and
         // copied into the queue's: nothing is allocated per event.
         let mut properties = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
         event.write_properties(level, &mut properties);
-        if E::SAMPLE_RATE < 1.0 {
-            properties.push("$sample_rate", Level::Usage, &Value::Float(E::SAMPLE_RATE));
+        if rate < 1.0 {
+            properties.push("$sample_rate", Level::Usage, &Value::Float(rate));
         }
-        let mut record = Record::new(Cow::Borrowed(E::NAME));
+        let mut record = Record::at(Cow::Borrowed(E::NAME), time);
         record.min_level = E::MIN_LEVEL;
         self.inner.enqueue(record, &properties);
         let buffer = properties.into_buffer();
@@ -421,12 +513,23 @@ impl Telemetry {
     /// another type, is left out and counted as
     /// [`Stats::undeclared`]; the others are classified as declared.
     pub fn capture_with(&self, event: &DynamicEvent, properties: Properties) {
+        self.capture_with_timed(event, properties, None);
+    }
+
+    /// [`capture_with`](Telemetry::capture_with) for an event that happened
+    /// at `time`; see [`capture_at`](Telemetry::capture_at).
+    pub fn capture_with_at(&self, event: &DynamicEvent, properties: Properties, time: SystemTime) {
+        self.capture_with_timed(event, properties, Some(time));
+    }
+
+    fn capture_with_timed(&self, event: &DynamicEvent, properties: Properties, time: Option<SystemTime>) {
         let level = self.level();
         let schema = event.schema();
         if level < schema.min_level || level == Level::Off {
             return;
         }
-        if schema.sample_rate < 1.0 && !sampled(schema.sample_rate) {
+        let rate = schema.sample_rate * self.inner.sample_rate;
+        if rate < 1.0 && !self.inner.keep(rate) {
             return;
         }
         if properties.too_deep() {
@@ -441,10 +544,10 @@ impl Telemetry {
         if refused > 0 {
             self.inner.counters.undeclared(refused);
         }
-        if schema.sample_rate < 1.0 {
-            classified.push("$sample_rate", Level::Usage, &Value::Float(schema.sample_rate));
+        if rate < 1.0 {
+            classified.push("$sample_rate", Level::Usage, &Value::Float(rate));
         }
-        let mut record = Record::new(Cow::Borrowed(schema.name));
+        let mut record = Record::at(Cow::Borrowed(schema.name), time);
         record.min_level = schema.min_level;
         self.inner.enqueue(record, &classified);
         let buffer = classified.into_buffer();
@@ -583,40 +686,7 @@ impl Telemetry {
     /// and the deadline. The counters are final from then on.
     #[must_use = "`false` means the worker did not finish delivering in time"]
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        if self.inner.shut_down.swap(true, Relaxed) {
-            return true;
-        }
-        // New captures stop here; the worker still sends what is queued.
-        self.inner.gate.store(Level::Off as u8, Relaxed);
-        let deadline = deadline_after(timeout);
-        let started = {
-            // Taking the sinks out means a worker can no longer start.
-            let mut sinks = lock(&self.inner.sinks);
-            sinks.take().is_none()
-        };
-        if !started {
-            // No worker will come: refuse new pushes, and count what a
-            // capture racing this shutdown managed to queue.
-            self.inner.queue.worker_exited();
-            self.inner.queue.stop(deadline);
-            let stranded = self.inner.queue.clear();
-            self.inner.counters.dropped(DropReason::Shutdown, stranded);
-            return true;
-        }
-        if self.inner.queue.stop(deadline) {
-            return true;
-        }
-        // The worker is still in a request: whatever it holds, and what is
-        // queued behind it, ends with the process. Say so, and count it.
-        let lost = self.inner.counters.settle(DropReason::Shutdown);
-        self.inner.queue.clear();
-        if lost > 0 {
-            log::warn!(
-                "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
-                 {lost} events not delivered."
-            );
-        }
-        false
+        self.inner.shutdown(timeout)
     }
 
     /// The configured shutdown deadline.
@@ -649,10 +719,73 @@ impl std::fmt::Debug for Telemetry {
 }
 
 impl Inner {
+    /// The cell the level captures are taken at lives in.
+    #[inline]
+    pub(crate) fn gate(&self) -> &AtomicU8 {
+        match self.global_gate {
+            Some(gate) => gate,
+            None => &self.own_gate,
+        }
+    }
+
     /// The level captures are taken at.
     #[inline]
     pub(crate) fn level(&self) -> Level {
-        Level::from_u8(self.gate.load(Relaxed))
+        Level::from_u8(self.gate().load(Relaxed))
+    }
+
+    /// See [`Telemetry::shutdown`].
+    fn shutdown(&self, timeout: Duration) -> bool {
+        if self.shut_down.swap(true, Relaxed) {
+            return true;
+        }
+        // New captures stop here; the worker still sends what is queued.
+        self.gate().store(Level::Off as u8, Relaxed);
+        let deadline = deadline_after(timeout);
+        let started = {
+            // Taking the sinks out means a worker can no longer start.
+            let mut sinks = lock(&self.sinks);
+            sinks.take().is_none()
+        };
+        if !started {
+            // No worker will come: refuse new pushes, and count what a
+            // capture racing this shutdown managed to queue.
+            self.queue.worker_exited();
+            self.queue.stop(deadline);
+            let stranded = self.queue.clear();
+            self.counters.dropped(DropReason::Shutdown, stranded);
+            return true;
+        }
+        if self.queue.stop(deadline) {
+            return true;
+        }
+        // The worker is still in a request: whatever it holds, and what is
+        // queued behind it, ends with the process. Say so, and count it.
+        let lost = self.counters.settle(DropReason::Shutdown);
+        self.queue.clear();
+        if lost > 0 {
+            log::warn!(
+                "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
+                 {lost} events not delivered."
+            );
+        }
+        false
+    }
+
+    /// Whether an event sampled at `rate` (below 1) is kept; one that is not
+    /// is counted.
+    fn keep(&self, rate: f64) -> bool {
+        let kept = match &self.sample_state {
+            Some(state) => event::kept(
+                event::mix(state.fetch_add(event::GAMMA, Relaxed).wrapping_add(event::GAMMA)),
+                rate,
+            ),
+            None => event::sampled(rate),
+        };
+        if !kept {
+            self.counters.sampled_out();
+        }
+        kept
     }
 
     /// The level the user allows, which sending is checked against.
@@ -699,7 +832,7 @@ impl Inner {
             .spawn(move || crate::worker::run(inner, taken));
         if let Err(err) = spawned {
             log::warn!("Cannot start the telemetry thread ({err}): telemetry is off.");
-            self.gate.store(Level::Off as u8, Relaxed);
+            self.gate().store(Level::Off as u8, Relaxed);
             self.queue.worker_exited();
         }
         self.worker_started.store(true, Relaxed);
@@ -711,10 +844,10 @@ impl Inner {
         }
         let level = compiled_level(consent.level) as u8;
         self.consent_level.store(level, Relaxed);
-        self.gate.store(level, Relaxed);
+        self.gate().store(level, Relaxed);
         if self.shut_down.load(Relaxed) {
             // A shutdown ran between the check and the store: keep it closed.
-            self.gate.store(Level::Off as u8, Relaxed);
+            self.gate().store(Level::Off as u8, Relaxed);
         }
         if consent.level == Level::Off {
             // Nothing captured before the user said no may leave the process:
@@ -726,7 +859,7 @@ impl Inner {
         // A worker waiting to retry checks its batch against the new level
         // now, not when its wait ends.
         self.queue.consent_changed();
-        log_decision(&consent, &self.resolver.env_vars[0].name);
+        log_decision(&consent, &self.resolver);
         *lock(&self.consent) = consent;
     }
 
@@ -742,7 +875,7 @@ impl Inner {
 
     /// Turns telemetry off for the rest of the run (the worker failed).
     pub(crate) fn disable(&self) {
-        self.gate.store(Level::Off as u8, Relaxed);
+        self.gate().store(Level::Off as u8, Relaxed);
         self.consent_level.store(Level::Off as u8, Relaxed);
     }
 
@@ -809,6 +942,20 @@ fn first_run_notice(
     resolver.resolve()
 }
 
+/// The rate in `name`, when it is set to a number in `[0, 1]`; any other
+/// value is logged and ignored.
+fn sample_rate_from_env(env: &EnvLookup, name: &str) -> Option<f64> {
+    let value = env(name).filter(|v| !v.trim().is_empty())?;
+    match value.trim().parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Some(rate),
+        _ => {
+            let shown: String = value.chars().take(40).collect();
+            log::warn!("Ignoring {name}={shown:?}: a sample rate is a number from 0 to 1.");
+            None
+        }
+    }
+}
+
 /// `timeout` from now; a timeout too long to represent waits "forever".
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
@@ -824,11 +971,21 @@ fn compiled_level(level: Level) -> Level {
     }
 }
 
-fn log_decision(consent: &Consent, env_var: &str) {
+/// Tells the user what was decided and, when telemetry is on, the switch
+/// that turns it off: the variable in use with the value that disables it
+/// for that variable (`ANONYMIZED_TELEMETRY=false`, `APP_NO_TELEMETRY=1`),
+/// and no variable at all when an explicit choice outranks every one.
+fn log_decision(consent: &Consent, resolver: &Resolver) {
     if consent.level == Level::Off {
         log::debug!("Telemetry disabled ({}).", consent.source);
-    } else {
-        log::info!("Anonymized telemetry enabled. Set {env_var}=off to disable.");
+        return;
+    }
+    match consent::off_switch(consent, &resolver.env_vars, resolver.documented) {
+        Some((name, value)) => log::info!("Anonymized telemetry enabled. Set {name}={value} to disable."),
+        None => log::info!(
+            "Anonymized telemetry enabled by the program's own setting \
+             (environment variables do not change it in this run)."
+        ),
     }
 }
 

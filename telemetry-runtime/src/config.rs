@@ -51,6 +51,9 @@ pub struct Config {
     pub(crate) notice: Notice,
     pub(crate) catalog: Option<Catalog>,
     pub(crate) settings: Settings,
+    pub(crate) sample_rate: f64,
+    pub(crate) sample_seed: Option<u64>,
+    pub(crate) documented_env_var: Option<String>,
 }
 
 /// How the first-run notice behaves.
@@ -106,6 +109,9 @@ impl Config {
             local_only: false,
             notice: Notice { enabled: true, requires_terminal: false, text: None, commands: None },
             catalog: None,
+            sample_rate: 1.0,
+            sample_seed: None,
+            documented_env_var: None,
             settings: Settings {
                 queue_capacity: 10_000,
                 queue_bytes: 16 * 1024 * 1024,
@@ -146,6 +152,39 @@ impl Config {
     pub fn legacy_env_var(mut self, name: impl Into<String>, polarity: Polarity) -> Config {
         self.env_vars.push(EnvVar { name: name.into(), polarity });
         self
+    }
+
+    /// The variable the program's own documentation tells users to set,
+    /// when it is not the main one: for a tool whose users know
+    /// `ANONYMIZED_TELEMETRY=false`, the notice and log lines then say
+    /// "Set ANONYMIZED_TELEMETRY=false to disable" rather than naming the
+    /// main variable, unless another variable decided (that one is named).
+    /// It must be one of the variables read (added with
+    /// [`legacy_env_var`](Config::legacy_env_var), with a polarity that can
+    /// turn telemetry off).
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Polarity};
+    /// let config = Config::new("browser_use", "0.1.0")
+    ///     .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
+    ///     .documented_env_var("ANONYMIZED_TELEMETRY");
+    /// ```
+    pub fn documented_env_var(mut self, name: impl Into<String>) -> Config {
+        self.documented_env_var = Some(name.into());
+        self
+    }
+
+    /// Which of the variables is the documented switch (0: the main one).
+    pub(crate) fn documented_index(&self) -> Result<usize, ConfigError> {
+        let Some(name) = &self.documented_env_var else { return Ok(0) };
+        self.env_vars
+            .iter()
+            .position(|var| var.name == *name && var.polarity != Polarity::OptInFull)
+            .ok_or_else(|| {
+                ConfigError::new(format!(
+                    "documented variable {name} is not one the configuration reads, or cannot turn telemetry off"
+                ))
+            })
     }
 
     /// The main environment variable's name.
@@ -209,7 +248,8 @@ impl Config {
 
     /// Debug mode: each event is printed to stderr as the exact JSON that
     /// would be sent, and nothing is sent. Users can also turn it on with
-    /// `<APP>_TELEMETRY_DEBUG=1`.
+    /// `<APP>_TELEMETRY_DEBUG=1`, or the main variable's name with `_DEBUG`
+    /// when [`env_var`](Config::env_var) renamed it.
     pub fn debug(mut self, debug: bool) -> Config {
         self.debug = debug;
         self
@@ -299,6 +339,46 @@ impl Config {
     /// batches go first) and the age after which a batch is deleted unsent.
     pub fn spool_limits(mut self, max_bytes: u64, max_age: Duration) -> Config {
         self.settings.spool = Some(SpoolSettings { max_bytes, max_age });
+        self
+    }
+
+    /// The share of events kept, in `[0, 1]` (default 1: every event).
+    ///
+    /// Each event (derived or declared with [`event!`](crate::event)) is
+    /// kept with this probability, times the event's own sample rate; a kept
+    /// event carries `$sample_rate` (the product) so that counts can be
+    /// scaled back up, and a sampled-out one is counted in
+    /// [`Stats::sampled_out`](crate::Stats::sampled_out). Counters
+    /// ([`increment`](crate::Telemetry::increment)) are not sampled: they
+    /// already cost one event per series and interval.
+    ///
+    /// Users and operators can set it too: `<APP>_TELEMETRY_SAMPLE_RATE=0.1`
+    /// (the app name upper-cased, as in the main variable's default name,
+    /// whatever [`env_var`](Config::env_var) renames it to) outranks this
+    /// value; a value that is not a number in `[0, 1]` is logged and ignored.
+    ///
+    /// ```
+    /// # use telemetry_runtime::Config;
+    /// let config = Config::new("mytool", "1.0.0").sample_rate(0.25);
+    /// ```
+    pub fn sample_rate(mut self, rate: f64) -> Config {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// Makes sampling reproducible: the keep-or-drop decisions are drawn
+    /// from a generator seeded with `seed`, so the same sequence of captures
+    /// keeps the same events in every run (for tests, benchmarks and
+    /// replayed workloads). Without a seed each decision is drawn from a
+    /// per-thread generator seeded by the operating system.
+    ///
+    /// Decisions are made per event, on the caller's thread, rather than
+    /// per installation (keyed by the install id): the install id is read
+    /// from disk by the worker thread only, and a capture never touches the
+    /// disk. With several threads capturing, the seeded sequence is shared
+    /// in the order the captures reach it.
+    pub fn sample_seed(mut self, seed: u64) -> Config {
+        self.sample_seed = Some(seed);
         self
     }
 
@@ -417,6 +497,10 @@ impl Config {
                 return Err(ConfigError::new("distinct id must be non-empty and at most 200 bytes"));
             }
         }
+        self.documented_index()?;
+        if !(0.0..=1.0).contains(&self.sample_rate) {
+            return Err(ConfigError::new(format!("sample rate {} is not in [0, 1]", self.sample_rate)));
+        }
         let s = &self.settings;
         if s.queue_capacity == 0
             || s.queue_bytes == 0
@@ -446,7 +530,7 @@ impl fmt::Debug for Config {
 }
 
 /// `my-tool` -> `MY_TOOL_TELEMETRY`.
-fn env_var_for(app_name: &str) -> String {
+pub(crate) fn env_var_for(app_name: &str) -> String {
     let stem: String = app_name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
@@ -494,6 +578,15 @@ mod tests {
         assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
         assert!(Config::new("ok", "1").queue_bytes(0).validate().is_err());
         assert!(Config::new("ok", "1").distinct_id(" ").validate().is_err());
+        for rate in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
+            assert!(Config::new("ok", "1").sample_rate(rate).validate().is_err(), "{rate}");
+        }
+        assert!(Config::new("ok", "1").sample_rate(0.0).validate().is_ok());
+        assert!(Config::new("ok", "1").documented_env_var("NOPE").validate().is_err());
+        let opt_in = Config::new("ok", "1").legacy_env_var("OK_TRAJECTORY", Polarity::OptInFull);
+        assert!(opt_in.documented_env_var("OK_TRAJECTORY").validate().is_err());
+        let legacy = Config::new("ok", "1").legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables);
+        assert_eq!(legacy.documented_env_var("ANONYMIZED_TELEMETRY").documented_index(), Ok(1));
         assert!(Config::new("ok", "1").validate().is_ok());
     }
 }

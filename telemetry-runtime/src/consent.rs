@@ -34,6 +34,31 @@ pub enum Polarity {
     /// `VAR=1` (or any "yes") turns telemetry off; a "no" value decides
     /// nothing (like `MYAPP_NO_TELEMETRY=1` or `DISABLE_TELEMETRY=true`).
     Disables,
+    /// A dedicated opt-in switch for what is sent only at full consent
+    /// (like a `MYAPP_LOG_TRAJECTORY=1` that sends whole conversations):
+    /// `VAR=1` (or any "yes", or `full`) means [`Level::Full`]. A "no"
+    /// value decides nothing, and so does a value it does not understand
+    /// (logged), so the switch never raises consent by mistake. It is read
+    /// before the other variables, and yields to any of them that says off:
+    /// `MYAPP_TELEMETRY=off` with the switch on is off.
+    OptInFull,
+}
+
+impl Polarity {
+    /// The value a log line or notice tells the user to set to turn
+    /// telemetry off through a variable of this polarity: `off` for the
+    /// application's main variable (the library's `off|on|full` words),
+    /// `false` for another one that enables (`ANONYMIZED_TELEMETRY=false`,
+    /// as such variables are documented), `1` for one that disables. `None`
+    /// for [`Polarity::OptInFull`]: it cannot turn telemetry off.
+    pub fn off_value(self, main: bool) -> Option<&'static str> {
+        match self {
+            Polarity::Enables if main => Some("off"),
+            Polarity::Enables => Some("false"),
+            Polarity::Disables => Some("1"),
+            Polarity::OptInFull => None,
+        }
+    }
 }
 
 /// An environment variable the application reads consent from.
@@ -140,10 +165,18 @@ pub(crate) fn resolve(inputs: &Inputs<'_>) -> Consent {
     if let Some(level) = inputs.explicit {
         return Consent::new(level, ConsentSource::Explicit);
     }
-    for var in inputs.env_vars {
-        if let Some((level, local_only)) = read_env_var(inputs.env, var) {
-            return Consent { level, source: ConsentSource::EnvVar(var.name.clone()), local_only };
+    let ordinary = inputs.env_vars.iter().filter(|var| var.polarity != Polarity::OptInFull).find_map(|var| {
+        let (level, local_only) = read_env_var(inputs.env, var)?;
+        Some(Consent { level, source: ConsentSource::EnvVar(var.name.clone()), local_only })
+    });
+    if ordinary.as_ref().is_none_or(|consent| consent.level != Level::Off) {
+        let opted_in = inputs.env_vars.iter().filter(|var| var.polarity == Polarity::OptInFull);
+        if let Some(var) = opted_in.into_iter().find(|var| read_env_var(inputs.env, var).is_some()) {
+            return Consent::new(Level::Full, ConsentSource::EnvVar(var.name.clone()));
         }
+    }
+    if let Some(consent) = ordinary {
+        return consent;
     }
     if do_not_track(inputs.env) {
         return Consent::new(Level::Off, ConsentSource::DoNotTrack);
@@ -171,6 +204,13 @@ fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<(Level, bool)> {
         (Some(choice), Polarity::Enables) => Some(choice),
         (Some((Level::Off, _)), Polarity::Disables) => None,
         (Some(_), Polarity::Disables) => Some((Level::Off, false)),
+        (Some((Level::Off, _) | (_, true)), Polarity::OptInFull) => None,
+        (Some(_), Polarity::OptInFull) => Some((Level::Full, false)),
+        (None, Polarity::OptInFull) => {
+            let shown: String = value.chars().take(40).collect();
+            log::warn!("Unrecognised value {shown:?} in {}: ignored. Use 1 or 0.", var.name);
+            None
+        }
         (None, _) => {
             let shown: String = value.chars().take(40).collect();
             let more = if shown.len() < value.len() { "..." } else { "" };
@@ -181,6 +221,32 @@ fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<(Level, bool)> {
             );
             Some((Level::Off, false))
         }
+    }
+}
+
+/// The variable, and its value, that turns telemetry off for the user in
+/// this run: the one that decided, when it can (a switch of
+/// [`Polarity::OptInFull`] cannot), else the documented one (the
+/// `documented`-th variable: the main one unless the application named
+/// another with [`Config::documented_env_var`](crate::Config::documented_env_var)).
+/// `None` when an explicit choice decided: no variable outranks it, and a
+/// message must not say one would work.
+pub(crate) fn off_switch<'a>(
+    consent: &Consent,
+    env_vars: &'a [EnvVar],
+    documented: usize,
+) -> Option<(&'a str, &'static str)> {
+    let switch = |index: usize| {
+        let var = env_vars.get(index)?;
+        Some((var.name.as_str(), var.polarity.off_value(index == 0)?))
+    };
+    match &consent.source {
+        ConsentSource::Explicit => None,
+        ConsentSource::EnvVar(name) => {
+            let index = env_vars.iter().position(|var| var.name == *name)?;
+            switch(index).or_else(|| switch(documented))
+        }
+        _ => switch(documented).or_else(|| switch(0)),
     }
 }
 
@@ -294,6 +360,73 @@ mod tests {
         assert_eq!(c.source, ConsentSource::DoNotTrack);
         let c = resolve_with(&[("APP_NO_TELEMETRY", "bogus")], None, None);
         assert_eq!(c.level, Level::Off);
+    }
+
+    #[test]
+    fn an_opt_in_switch_means_full_unless_a_variable_says_off() {
+        let env_vars = |extra: &[(&str, &str)]| {
+            let env = env(extra);
+            let mut vars = vars();
+            vars.push(EnvVar { name: "APP_LOG_TRAJECTORY".into(), polarity: Polarity::OptInFull });
+            resolve(&Inputs {
+                explicit: None,
+                env: &env,
+                env_vars: &vars,
+                persisted: None,
+                detect_ci: true,
+                default: Level::Off,
+            })
+        };
+        let full = (Level::Full, ConsentSource::EnvVar("APP_LOG_TRAJECTORY".into()));
+        for yes in ["1", "true", "YES", "on", "full"] {
+            let c = env_vars(&[("APP_LOG_TRAJECTORY", yes)]);
+            assert_eq!((c.level, c.source), full.clone(), "{yes}");
+            let c = env_vars(&[("APP_LOG_TRAJECTORY", yes), ("APP_TELEMETRY", "on")]);
+            assert_eq!((c.level, c.source), full.clone(), "{yes} raises a variable's usage");
+        }
+        for no in ["0", "false", "off", "", "bogus"] {
+            let c = env_vars(&[("APP_LOG_TRAJECTORY", no)]);
+            assert_eq!((c.level, c.source), (Level::Off, ConsentSource::Default), "{no:?}");
+            let c = env_vars(&[("APP_LOG_TRAJECTORY", no), ("APP_TELEMETRY", "on")]);
+            assert_eq!(c.level, Level::Usage, "{no:?}");
+        }
+        // Off said by any other variable wins.
+        let c = env_vars(&[("APP_LOG_TRAJECTORY", "1"), ("APP_TELEMETRY", "off")]);
+        assert_eq!((c.level, c.source), (Level::Off, ConsentSource::EnvVar("APP_TELEMETRY".into())));
+        let c = env_vars(&[("APP_LOG_TRAJECTORY", "1"), ("APP_NO_TELEMETRY", "1")]);
+        assert_eq!(c.level, Level::Off);
+        assert_eq!(Polarity::OptInFull.off_value(false), None);
+    }
+
+    #[test]
+    fn the_off_switch_is_the_variable_in_use_and_never_claimed_over_an_explicit_choice() {
+        let mut vars = vars();
+        vars.push(EnvVar { name: "APP_LOG_TRAJECTORY".into(), polarity: Polarity::OptInFull });
+        let by = |source: ConsentSource| off_switch(&Consent::new(Level::Usage, source), &vars, 0);
+        assert_eq!(by(ConsentSource::Default), Some(("APP_TELEMETRY", "off")));
+        assert_eq!(by(ConsentSource::EnvVar("APP_TELEMETRY".into())), Some(("APP_TELEMETRY", "off")));
+        assert_eq!(
+            by(ConsentSource::EnvVar("ANONYMIZED_TELEMETRY".into())),
+            Some(("ANONYMIZED_TELEMETRY", "false"))
+        );
+        assert_eq!(by(ConsentSource::EnvVar("APP_LOG_TRAJECTORY".into())), Some(("APP_TELEMETRY", "off")));
+        assert_eq!(by(ConsentSource::Persisted(PathBuf::from("x"))), Some(("APP_TELEMETRY", "off")));
+        assert_eq!(by(ConsentSource::Explicit), None);
+        // A documented legacy variable is the switch when none decided.
+        let documented = |source: ConsentSource| off_switch(&Consent::new(Level::Usage, source), &vars, 1);
+        assert_eq!(documented(ConsentSource::Default), Some(("ANONYMIZED_TELEMETRY", "false")));
+        assert_eq!(
+            documented(ConsentSource::EnvVar("APP_LOG_TRAJECTORY".into())),
+            Some(("ANONYMIZED_TELEMETRY", "false"))
+        );
+        assert_eq!(documented(ConsentSource::EnvVar("APP_TELEMETRY".into())), Some(("APP_TELEMETRY", "off")));
+    }
+
+    #[test]
+    fn off_values_follow_the_polarity() {
+        assert_eq!(Polarity::Enables.off_value(true), Some("off"));
+        assert_eq!(Polarity::Enables.off_value(false), Some("false"));
+        assert_eq!(Polarity::Disables.off_value(false), Some("1"));
     }
 
     #[test]

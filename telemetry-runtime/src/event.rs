@@ -71,6 +71,16 @@ impl Record {
         record
     }
 
+    /// A record stamped `time`, or now.
+    #[inline]
+    pub(crate) fn at(name: Cow<'static, str>, time: Option<SystemTime>) -> Record {
+        let mut record = Record::new(name);
+        if let Some(time) = time {
+            record.set_time(time);
+        }
+        record
+    }
+
     /// When the event was captured.
     pub(crate) fn time(&self) -> SystemTime {
         UNIX_EPOCH + self.since_epoch()
@@ -164,8 +174,24 @@ impl Records {
 
 /// Whether an event with this sample rate is kept this time.
 pub(crate) fn sampled(rate: f64) -> bool {
+    kept(random_u64(), rate)
+}
+
+/// Whether the random draw `bits` keeps an event at `rate`.
+pub(crate) fn kept(bits: u64, rate: f64) -> bool {
     // 53 random bits give a uniform float in [0, 1).
-    ((random_u64() >> 11) as f64 / (1u64 << 53) as f64) < rate
+    ((bits >> 11) as f64 / (1u64 << 53) as f64) < rate
+}
+
+/// The SplitMix64 step shared by the per-thread generator and the seeded
+/// sampler: advances `state` by the golden gamma and mixes it.
+pub(crate) const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function for a state already advanced by [`GAMMA`].
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 thread_local! {
@@ -189,12 +215,9 @@ pub(crate) fn event_uuid() -> Uuid {
 /// OS-seeded state: fast, well distributed, not for secrets.
 pub(crate) fn random_u64() -> u64 {
     RNG.with(|state| {
-        let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let s = state.get().wrapping_add(GAMMA);
         state.set(s);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix(s)
     })
 }
 

@@ -59,6 +59,7 @@ pub use redact::Digest;
 pub use route::Route;
 pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use stats::{DropReason, Stats};
+pub use time::{parse_rfc3339, InvalidTime};
 pub use value::Value;
 pub use version::VersionChange;
 
@@ -323,7 +324,7 @@ pub fn init(config: Config) -> Result<Guard, InitError> {
     if GLOBAL.get().is_some() {
         return Err(InitError::AlreadyInitialized);
     }
-    let client = Telemetry::with_level_cell(config, &GLOBAL_LEVEL)?;
+    let client = Telemetry::with_level_cell(config, Some(&GLOBAL_LEVEL))?;
     match GLOBAL.set(client.clone()) {
         Ok(()) => Ok(Guard { client }),
         Err(_) => Err(InitError::AlreadyInitialized),
@@ -382,6 +383,16 @@ pub fn capture<E: TelemetryEvent>(event: &E) {
     }
 }
 
+/// Captures a typed event that happened at `time` on the global client;
+/// see [`Telemetry::capture_at`].
+pub fn capture_at<E: TelemetryEvent>(event: &E, time: std::time::SystemTime) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.capture_at(event, time);
+        }
+    }
+}
+
 /// Captures a declared event with properties built at run time on the
 /// global client; see [`Telemetry::capture_with`] and [`event!`].
 pub fn capture_with(event: &DynamicEvent, properties: Properties) {
@@ -397,6 +408,16 @@ pub fn capture_with(event: &DynamicEvent, properties: Properties) {
 #[inline]
 pub fn increment<const N: usize>(counter: &Counter<N>, values: [&'static str; N]) {
     counter.increment(values);
+}
+
+/// [`capture_with`] for an event that happened at `time`; see
+/// [`Telemetry::capture_with_at`].
+pub fn capture_with_at(event: &DynamicEvent, properties: Properties, time: std::time::SystemTime) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.capture_with_at(event, properties, time);
+        }
+    }
 }
 
 /// Sets the global consent for this run; see [`Telemetry::set_consent`].

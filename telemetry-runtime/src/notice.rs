@@ -51,10 +51,13 @@ pub(crate) fn record(path: &Path, catalog: &Catalog) {
 }
 
 /// The default notice text.
-pub(crate) fn default_text(app_name: &str, env_var: &str, commands: Option<&str>) -> String {
+/// `env_var=off_value` is the switch that turns telemetry off.
+pub(crate) fn default_text(app_name: &str, env_var: &str, off_value: &str, commands: Option<&str>) -> String {
     let (see, off) = match commands {
-        Some(cli) => (format!("run `{cli} catalog`"), format!("run `{cli} off`, or set {env_var}=off")),
-        None => ("see the program's documentation".to_owned(), format!("set {env_var}=off")),
+        Some(cli) => {
+            (format!("run `{cli} catalog`"), format!("run `{cli} off`, or set {env_var}={off_value}"))
+        }
+        None => ("see the program's documentation".to_owned(), format!("set {env_var}={off_value}")),
     };
     format!(
         "\n{app_name} collects anonymous usage telemetry to improve the program.\n\
@@ -90,7 +93,7 @@ mod tests {
 
     #[test]
     fn text_says_how_to_turn_it_off() {
-        let text = default_text("agent", "AGENT_TELEMETRY", Some("agent telemetry"));
+        let text = default_text("agent", "AGENT_TELEMETRY", "off", Some("agent telemetry"));
         assert!(text.contains("`agent telemetry off`") && text.contains("AGENT_TELEMETRY=off"));
         assert!(text.contains("`agent telemetry catalog`") && text.contains("Nothing was sent"));
     }

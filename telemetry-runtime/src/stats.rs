@@ -73,6 +73,7 @@ pub(crate) struct Counters {
     retried: AtomicU64,
     dropped: [AtomicU64; DropReason::ALL.len()],
     undeclared: AtomicU64,
+    sampled_out: AtomicU64,
     /// Set when shutdown gave up on a worker that was still delivering:
     /// what it had not settled was counted then, and the counters are
     /// final (a late answer must not count those events twice).
@@ -100,6 +101,12 @@ impl Counters {
     pub(crate) fn undeclared(&self, n: usize) {
         if !self.settled.load(Relaxed) {
             self.undeclared.fetch_add(n as u64, Relaxed);
+        }
+    }
+    /// Events left out by sampling.
+    pub(crate) fn sampled_out(&self) {
+        if !self.settled.load(Relaxed) {
+            self.sampled_out.fetch_add(1, Relaxed);
         }
     }
     pub(crate) fn retried(&self) {
@@ -142,6 +149,7 @@ impl Counters {
             failed: self.failed.load(Relaxed),
             retried: self.retried.load(Relaxed),
             undeclared: self.undeclared.load(Relaxed),
+            sampled_out: self.sampled_out.load(Relaxed),
             dropped: std::array::from_fn(|i| self.dropped[i].load(Relaxed)),
         }
     }
@@ -169,6 +177,10 @@ pub struct Stats {
     /// sent without them: their declaration (see [`event!`](crate::event))
     /// does not name them, or declares another type.
     pub undeclared: u64,
+    /// Events left out by sampling ([`Config::sample_rate`](crate::Config::sample_rate)
+    /// or an event's own rate), by design: neither captured nor dropped, and
+    /// no reason for [`flush`](crate::Telemetry::flush) to report a loss.
+    pub sampled_out: u64,
     dropped: [u64; DropReason::ALL.len()],
 }
 

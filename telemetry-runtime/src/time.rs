@@ -1,7 +1,143 @@
 //! RFC 3339 timestamps in UTC, without a date-time dependency (HTTP dates
 //! are read by the `httpdate` crate, see `sink/http.rs`).
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Reads an RFC 3339 date-time with its offset (`2025-01-02T08:34:05+05:30`,
+/// `2025-01-02T03:04:05.250Z`) as the instant it names, for
+/// [`Telemetry::capture_at`](crate::Telemetry::capture_at): events go out
+/// stamped in UTC, so that one is sent as `2025-01-02T03:04:05.000Z`.
+///
+/// The whole grammar of RFC 3339 section 5.6 is accepted (`T`, `t` or a
+/// space between date and time, `Z` or `z`, any number of fraction digits,
+/// of which milliseconds are kept; a leap second `:60` is read as the
+/// second after `:59`), and nothing else: a missing offset, a day the month
+/// does not have, or an hour over 23 is an [`InvalidTime`].
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let time = telemetry_runtime::parse_rfc3339("2025-01-02T08:34:05+05:30")?;
+/// assert_eq!(time, UNIX_EPOCH + Duration::from_secs(1_735_787_045));
+/// assert!(telemetry_runtime::parse_rfc3339("2025-01-02T08:34:05").is_err()); // no offset
+/// assert!(telemetry_runtime::parse_rfc3339("2025-02-29T00:00:00Z").is_err()); // not a leap year
+/// # Ok::<(), telemetry_runtime::InvalidTime>(())
+/// ```
+pub fn parse_rfc3339(text: &str) -> Result<SystemTime, InvalidTime> {
+    let invalid = |why: &'static str| InvalidTime { why };
+    let b = text.as_bytes();
+    if b.len() < 20 {
+        return Err(invalid("too short for YYYY-MM-DDTHH:MM:SS and an offset"));
+    }
+    let number = |range: std::ops::Range<usize>| -> Result<u32, InvalidTime> {
+        let digits = &b[range];
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(invalid("a digit was expected"));
+        }
+        Ok(digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let separator = |at: usize, allowed: &[u8]| {
+        if allowed.contains(&b[at]) {
+            Ok(())
+        } else {
+            Err(invalid("a separator is missing or misplaced"))
+        }
+    };
+    let year = number(0..4)?;
+    separator(4, b"-")?;
+    let month = number(5..7)?;
+    separator(7, b"-")?;
+    let day = number(8..10)?;
+    separator(10, b"Tt ")?;
+    let hour = number(11..13)?;
+    separator(13, b":")?;
+    let minute = number(14..16)?;
+    separator(16, b":")?;
+    let second = number(17..19)?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return Err(invalid("no such date"));
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return Err(invalid("no such time of day"));
+    }
+    let mut at = 19;
+    let mut millis = 0;
+    if b[at] == b'.' {
+        let start = at + 1;
+        at = start;
+        while at < b.len() && b[at].is_ascii_digit() {
+            if at - start < 3 {
+                millis = millis * 10 + u32::from(b[at] - b'0');
+            }
+            at += 1;
+        }
+        if at == start {
+            return Err(invalid("a fraction needs digits"));
+        }
+        for _ in (at - start)..3 {
+            millis *= 10;
+        }
+    }
+    let offset_minutes: i64 = match &b[at..] {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let hours = number(at + 1..at + 3)?;
+            let minutes = number(at + 4..at + 6)?;
+            if hours > 23 || minutes > 59 {
+                return Err(invalid("no such offset"));
+            }
+            let offset = i64::from(hours * 60 + minutes);
+            if *sign == b'-' {
+                -offset
+            } else {
+                offset
+            }
+        }
+        _ => return Err(invalid("the offset (Z or +HH:MM) is missing or malformed")),
+    };
+    let days = days_from_civil(i64::from(year), month, day);
+    let local = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    let utc = local - offset_minutes * 60;
+    let whole = Duration::from_secs(utc.unsigned_abs());
+    let time = if utc >= 0 { UNIX_EPOCH.checked_add(whole) } else { UNIX_EPOCH.checked_sub(whole) };
+    time.and_then(|t| t.checked_add(Duration::from_millis(u64::from(millis))))
+        .ok_or_else(|| invalid("out of the range of this platform's clock"))
+}
+
+/// Why a text is not an RFC 3339 date-time; see [`parse_rfc3339`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTime {
+    why: &'static str,
+}
+
+impl fmt::Display for InvalidTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not an RFC 3339 date-time with an offset: {}", self.why)
+    }
+}
+
+impl std::error::Error for InvalidTime {}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// (year, month, day) to days since 1970-01-01; the inverse of
+/// [`civil_from_days`].
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let month = i64::from(month);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
 
 /// Formats `time` as `YYYY-MM-DDTHH:MM:SS.mmmZ`. Times before 1970 are
 /// clamped to the epoch (a clock that far off has no useful answer).
@@ -61,16 +197,47 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-11-21T23:21:50.000Z");
     }
 
-    /// (year, month, day) to days since 1970-01-01; the inverse of
-    /// [`civil_from_days`].
-    fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-        let year = if month <= 2 { year - 1 } else { year };
-        let era = year.div_euclid(400);
-        let yoe = year.rem_euclid(400);
-        let month = i64::from(month);
-        let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+    #[test]
+    fn offsets_are_converted_to_utc() {
+        // PostHog's SDK test contract: this instant goes out as 03:04:05Z.
+        let t = parse_rfc3339("2025-01-02T08:34:05+05:30").unwrap();
+        assert_eq!(rfc3339(t), "2025-01-02T03:04:05.000Z");
+        assert_eq!(parse_rfc3339("2025-01-02T03:04:05Z").unwrap(), t);
+        assert_eq!(parse_rfc3339("2025-01-01t22:04:05-05:00").unwrap(), t);
+        assert_eq!(parse_rfc3339("2025-01-02 03:04:05z").unwrap(), t);
+        let t = parse_rfc3339("2024-02-29T23:59:59.12345+00:00").unwrap();
+        assert_eq!(rfc3339(t), "2024-02-29T23:59:59.123Z");
+        assert_eq!(rfc3339(parse_rfc3339("2016-12-31T23:59:60Z").unwrap()), "2017-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(parse_rfc3339("2000-01-01T00:00:00.5Z").unwrap()), "2000-01-01T00:00:00.500Z");
+        // Before 1970 is a valid instant (a record clamps it to the epoch).
+        assert!(parse_rfc3339("1969-12-31T23:59:59Z").unwrap() < UNIX_EPOCH);
+    }
+
+    #[test]
+    fn invalid_times_are_refused() {
+        for text in [
+            "",
+            "2025-01-02",
+            "2025-01-02T08:34:05",
+            "2025-01-02T08:34:05+0530",
+            "2025-01-02T08:34:05+05:30 ",
+            "2025-13-02T08:34:05Z",
+            "2025-00-02T08:34:05Z",
+            "2025-04-31T08:34:05Z",
+            "2023-02-29T08:34:05Z",
+            "2025-01-02T24:00:00Z",
+            "2025-01-02T08:60:00Z",
+            "2025-01-02T08:34:61Z",
+            "2025-01-02T08:34:05.Z",
+            "2025-01-02T08:34:05+24:00",
+            "2025-01-02X08:34:05Z",
+            "+025-01-02T08:34:05Z",
+            "2025-01-02T08:34:05\u{e9}",
+        ] {
+            assert!(parse_rfc3339(text).is_err(), "{text:?}");
+        }
+        let err = parse_rfc3339("2025-01-02T08:34:05").unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,92 @@
+//! browser-use's telemetry events (`telemetry/views.py`), as typed events.
+//! Shared by the `browser_use` example and its wire test.
+
+use telemetry_runtime::TelemetryEvent;
+
+/// An agent run started (browser-use `AgentRunTelemetryEvent`, `agent_run`).
+#[derive(TelemetryEvent, Debug, Clone)]
+pub(crate) struct AgentRun {
+    /// Random per agent instance: links a run's start, steps and end.
+    #[telemetry(
+        public,
+        reason = "a random UUID per agent instance, never derived from the user or the machine"
+    )]
+    pub(crate) agent_id: String,
+    /// Whether the model is given screenshots.
+    pub(crate) use_vision: bool,
+    /// The task, in the user's own words. browser-use sends it (the
+    /// tutorial says "anonymized/hashed in practice"); here it is sent only
+    /// at full consent.
+    #[telemetry(opt_in)]
+    pub(crate) task: String,
+    /// The language model's name, as its provider spells it.
+    #[telemetry(public)]
+    pub(crate) model_name: String,
+    /// The chat-model class that wraps it (`ChatOpenAI`, ...).
+    #[telemetry(public, reason = "a class name of the model library, not a conversation")]
+    pub(crate) chat_model_library: String,
+    /// browser-use's version.
+    #[telemetry(public)]
+    pub(crate) version: String,
+    /// How browser-use was installed (`pip`, `git`).
+    #[telemetry(public)]
+    pub(crate) source: String,
+}
+
+/// One step of an agent run (browser-use `AgentStepTelemetryEvent`).
+#[derive(TelemetryEvent, Debug, Clone)]
+pub(crate) struct AgentStep {
+    /// The run's agent, as in `agent_run`.
+    #[telemetry(
+        public,
+        reason = "a random UUID per agent instance, never derived from the user or the machine"
+    )]
+    pub(crate) agent_id: String,
+    /// The step's number, from 1.
+    pub(crate) step: u32,
+    /// The error messages of the step. Free text (they can quote a page or
+    /// a URL): sent only at full consent; their number is always sent.
+    #[telemetry(opt_in)]
+    pub(crate) step_error: Vec<String>,
+    /// How many errors the step had.
+    pub(crate) step_error_count: u32,
+    /// Failures in a row so far.
+    pub(crate) consecutive_failures: u32,
+    /// The names of the actions the step took, from the registry.
+    #[telemetry(public)]
+    pub(crate) actions: Vec<String>,
+}
+
+/// An agent run ended (browser-use `AgentEndTelemetryEvent`).
+#[derive(TelemetryEvent, Debug, Clone)]
+pub(crate) struct AgentEnd {
+    /// The run's agent, as in `agent_run`.
+    #[telemetry(
+        public,
+        reason = "a random UUID per agent instance, never derived from the user or the machine"
+    )]
+    pub(crate) agent_id: String,
+    /// Steps taken.
+    pub(crate) steps: u32,
+    /// Whether the run stopped at its step limit.
+    pub(crate) max_steps_reached: bool,
+    /// Whether the agent declared the task done.
+    pub(crate) is_done: bool,
+    /// Whether it judged the task a success (absent when it did not say).
+    pub(crate) success: Option<bool>,
+    /// Input tokens over the run.
+    pub(crate) total_input_tokens: u64,
+    /// The run's length, in seconds.
+    pub(crate) total_duration_seconds: f64,
+}
+
+/// The actions the controller's registry offers (browser-use
+/// `ControllerRegisteredFunctionsTelemetryEvent`).
+#[derive(TelemetryEvent, Debug, Clone)]
+pub(crate) struct ControllerRegisteredFunctions {
+    /// The registered actions' names. browser-use also sends each one's
+    /// parameter schema; objects as property values are not in this
+    /// library yet, so the names alone are sent.
+    #[telemetry(public)]
+    pub(crate) registered_functions: Vec<String>,
+}

@@ -1,0 +1,158 @@
+//! The `browser_use` port end to end against a PostHog server on
+//! 127.0.0.1: its events and documented properties on the wire, the id in
+//! `~/.cache/browser_use/telemetry_user_id`, `ANONYMIZED_TELEMETRY=False`,
+//! and the task sent only at full consent.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+use telemetry_tests::TestServer;
+
+// The port's events, compiled into this test too, so that the server's
+// catalog check knows them.
+#[allow(dead_code)]
+#[path = "../src/ports/browser_use/telemetry.rs"]
+mod telemetry;
+
+const AMBIENT: &[&str] =
+    &["DO_NOT_TRACK", "ANONYMIZED_TELEMETRY", "BROWSER_USE_TELEMETRY", "BROWSER_USE_TELEMETRY_DEBUG"];
+
+struct Machine {
+    home: tempfile::TempDir,
+    server: TestServer,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        assert_eq!(<telemetry::AgentRun as telemetry_runtime::TelemetryEvent>::NAME, "agent_run");
+        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+    }
+
+    fn run(&self, env: &[(&str, &str)]) -> Output {
+        let home = self.home.path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_browser_use"));
+        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
+            command.env_remove(var);
+        }
+        command
+            .arg("Book a table for two at Chez Marie")
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("BROWSER_USE_POSTHOG_KEY", "phc_browser_use_test")
+            .env("BROWSER_USE_POSTHOG_HOST", self.server.url())
+            .envs(env.iter().copied());
+        let output = command.output().expect("run browser_use");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        output
+    }
+
+    fn id_file(&self) -> PathBuf {
+        self.home.path().join("cache/browser_use/telemetry_user_id")
+    }
+
+    fn events(&self, name: &str) -> Vec<Json> {
+        self.server.accepted_events().into_iter().filter(|e| e["event"] == name).collect()
+    }
+}
+
+fn keys(event: &Json) -> Vec<String> {
+    let mut keys: Vec<String> =
+        event["properties"].as_object().unwrap().keys().filter(|k| !k.starts_with('$')).cloned().collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
+    let machine = Machine::new();
+    let first = machine.run(&[]);
+    let notice = String::from_utf8_lossy(&first.stderr);
+    assert!(notice.contains("collects anonymous usage telemetry"), "{notice}");
+    assert!(notice.contains("set ANONYMIZED_TELEMETRY=false"), "the switch browser-use documents: {notice}");
+    assert_eq!(machine.server.connections(), 0, "the first run sends nothing");
+
+    machine.run(&[]);
+    let id = std::fs::read_to_string(machine.id_file()).expect("the id file is where browser-use keeps it");
+    let id = id.trim();
+    assert!(id.len() == 36 && id.matches('-').count() == 4, "not a UUID: {id}");
+
+    let run = machine.events("agent_run");
+    assert_eq!(run.len(), 1);
+    let run = &run[0];
+    assert_eq!(run["distinct_id"], id);
+    assert_eq!(
+        keys(run),
+        ["agent_id", "chat_model_library", "model_name", "source", "use_vision", "version"]
+    );
+    assert_eq!(run["properties"]["model_name"], "gpt-4o");
+    assert_eq!(run["properties"]["chat_model_library"], "ChatOpenAI");
+    assert_eq!(run["properties"]["use_vision"], true);
+    assert_eq!(run["properties"]["$process_person_profile"], false);
+    let agent_id = run["properties"]["agent_id"].clone();
+
+    let steps = machine.events("agent_step");
+    assert_eq!(steps.len(), 3);
+    for step in &steps {
+        assert_eq!(step["properties"]["agent_id"], agent_id);
+        assert_eq!(keys(step), ["actions", "agent_id", "consecutive_failures", "step", "step_error_count"]);
+    }
+    let second = steps.iter().find(|s| s["properties"]["step"] == 2).unwrap();
+    assert_eq!(second["properties"]["actions"], serde_json::json!(["click_element"]));
+    assert_eq!(second["properties"]["step_error_count"], 1);
+
+    let end = &machine.events("agent_end")[0];
+    assert_eq!(end["properties"]["agent_id"], agent_id);
+    assert_eq!(
+        (end["properties"]["is_done"].clone(), end["properties"]["success"].clone()),
+        (true.into(), true.into())
+    );
+    assert_eq!(end["properties"]["steps"], 3);
+    assert!(end["properties"]["total_duration_seconds"].is_f64());
+
+    let registry = &machine.events("controller_registered_functions")[0];
+    assert!(registry["properties"]["registered_functions"].as_array().unwrap().contains(&"go_to_url".into()));
+
+    // What was sent is there for the user to read.
+    let recent = std::fs::read_to_string(machine.home.path().join("data/browser_use/telemetry_recent.jsonl"))
+        .expect("the record of recent deliveries");
+    assert!(recent.contains("\"agent_run\""), "{recent}");
+
+    // The task and the error text are the user's: not sent at usage level.
+    assert!(!machine.server.received(b"Chez Marie"));
+    assert!(!machine.server.received(b"flights.example"));
+}
+
+#[test]
+fn anonymized_telemetry_false_sends_nothing_and_writes_no_id() {
+    for value in ["False", "false", "FALSE", "0"] {
+        let machine = Machine::new();
+        for _ in 0..2 {
+            let output = machine.run(&[("ANONYMIZED_TELEMETRY", value)]);
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(stdout.contains("telemetry off (environment variable ANONYMIZED_TELEMETRY)"), "{stdout}");
+            assert!(!String::from_utf8_lossy(&output.stderr).contains("collects anonymous"));
+        }
+        assert_eq!(machine.server.connections(), 0, "{value}");
+        assert!(!machine.id_file().exists(), "{value}");
+    }
+    // Any other value leaves it on, as in browser-use: it is the user's yes.
+    let machine = Machine::new();
+    machine.run(&[("ANONYMIZED_TELEMETRY", "true")]);
+    assert_eq!(machine.events("agent_run").len(), 1, "a variable that says yes needs no notice");
+}
+
+#[test]
+fn the_task_is_sent_only_at_full_consent() {
+    let machine = Machine::new();
+    machine.run(&[("BROWSER_USE_TELEMETRY", "full")]);
+    let run = &machine.events("agent_run")[0];
+    assert_eq!(run["properties"]["task"], "Book a table for two at Chez Marie");
+    let second = machine.events("agent_step").into_iter().find(|s| s["properties"]["step"] == 2).unwrap();
+    assert_eq!(
+        second["properties"]["step_error"][0],
+        "Element with index 12 does not exist at https://flights.example/search?q=lisbon"
+    );
+}

@@ -1,0 +1,316 @@
+//! The `cua` port end to end against a PostHog server on 127.0.0.1: opt-in
+//! `CUA_TELEMETRY_ENABLED` with `1/true/yes/on`, the documented events and
+//! properties, session and run ids, per-instance enable and disable,
+//! opt-in trajectories, the sample rate and the tool counter.
+
+use std::collections::HashSet;
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+use telemetry_tests::TestServer;
+
+// The port's events, compiled into this test too, so that the server's
+// catalog check knows them.
+#[allow(dead_code)]
+#[path = "../src/ports/cua/telemetry.rs"]
+mod telemetry;
+
+const AMBIENT: &[&str] = &[
+    "DO_NOT_TRACK",
+    "CUA_TELEMETRY_ENABLED",
+    "CUA_TELEMETRY_ENABLED_DEBUG",
+    "CUA_TELEMETRY_LOG_TRAJECTORY",
+    "CUA_TELEMETRY_SAMPLE_RATE",
+    "CUA_TELEMETRY_DEBUG",
+];
+
+struct Machine {
+    home: tempfile::TempDir,
+    server: TestServer,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        assert_eq!(telemetry::TOOL_USAGE_COUNT.name(), "tool_usage_count");
+        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        String::from_utf8_lossy(&self.output(args, env).stdout).into_owned()
+    }
+
+    fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let home = self.home.path();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cua"));
+        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
+            command.env_remove(var);
+        }
+        command
+            .args(args)
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("CUA_POSTHOG_KEY", "phc_cua_test")
+            .env("CUA_POSTHOG_HOST", self.server.url())
+            .envs(env.iter().copied());
+        let output: Output = command.output().expect("run cua");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        output
+    }
+
+    fn events(&self, name: &str) -> Vec<Json> {
+        self.server.accepted_events().into_iter().filter(|e| e["event"] == name).collect()
+    }
+}
+
+fn keys(event: &Json) -> Vec<String> {
+    let mut keys: Vec<String> =
+        event["properties"].as_object().unwrap().keys().filter(|k| !k.starts_with('$')).cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// The session ids the program printed for its agents, with whether each
+/// instance reported telemetry enabled.
+fn agents(stdout: &str) -> Vec<(String, bool)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("cua: agent "))
+        .filter(|l| l.contains("telemetry_enabled="))
+        .map(|l| {
+            let id = l.split(' ').next().unwrap().to_owned();
+            (id, l.contains("telemetry_enabled=true"))
+        })
+        .collect()
+}
+
+#[test]
+fn off_unless_the_user_opts_in() {
+    let machine = Machine::new();
+    let stdout = machine.run(&[], &[]);
+    assert!(stdout.contains("cua: telemetry off (application default)"), "{stdout}");
+    for value in ["false", "0", "no", "off", "enable-it-please", ""] {
+        machine.run(&["--agent", "trajectory"], &[("CUA_TELEMETRY_ENABLED", value)]);
+    }
+    assert_eq!(machine.server.connections(), 0);
+    assert!(!machine.home.path().join("cache/cua").exists(), "an id was written without consent");
+}
+
+#[test]
+fn each_yes_value_sends_the_documented_events() {
+    for value in ["1", "true", "YES", "on"] {
+        let machine = Machine::new();
+        machine.run(&[], &[("CUA_TELEMETRY_ENABLED", value)]);
+        assert_eq!(machine.events("agent_run_end").len(), 1, "{value}");
+    }
+
+    let machine = Machine::new();
+    machine.run(&[], &[("CUA_TELEMETRY_ENABLED", "true")]);
+    let expect = |name: &str, count: usize, properties: &[&str]| {
+        let events = machine.events(name);
+        assert_eq!(events.len(), count, "{name}");
+        for event in &events {
+            assert_eq!(keys(event), properties, "{name}");
+            assert_eq!(event["properties"]["$process_person_profile"], false);
+        }
+        events
+    };
+    let modules = expect("module_init", 2, &["module", "version"]);
+    let names: HashSet<&str> = modules.iter().map(|e| e["properties"]["module"].as_str().unwrap()).collect();
+    assert_eq!(names, HashSet::from(["computer", "agent"]));
+    expect("computer_initialized", 1, &["os"]);
+    expect("interface_error", 1, &["error_type"]);
+    expect("agent_session_start", 1, &["agent_type", "model", "os", "session_id"]);
+    expect("agent_loop_started", 1, &["loop_type"]);
+    expect(
+        "agent_run_start",
+        1,
+        &["input_context_size", "num_existing_messages", "run_id", "session_id", "start_time"],
+    );
+    expect("agent_step", 3, &["duration_seconds", "run_id", "session_id", "step", "timestamp"]);
+    expect(
+        "agent_usage",
+        3,
+        &[
+            "completion_tokens",
+            "prompt_tokens",
+            "response_cost",
+            "run_id",
+            "session_id",
+            "step",
+            "total_tokens",
+        ],
+    );
+    let end = expect(
+        "agent_run_end",
+        1,
+        &[
+            "duration_seconds",
+            "end_time",
+            "num_steps",
+            "run_id",
+            "session_id",
+            "total_completion_tokens",
+            "total_prompt_tokens",
+            "total_response_cost",
+            "total_tokens",
+        ],
+    );
+    assert_eq!(end[0]["properties"]["total_tokens"], 3840);
+    // Tool usage: one event per tool with its count, not one per call.
+    let counts: Vec<(String, u64)> = machine
+        .events("tool_usage_count")
+        .iter()
+        .map(|e| {
+            (
+                e["properties"]["tool_name"].as_str().unwrap().to_owned(),
+                e["properties"]["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        counts.contains(&("ComputerTool".into(), 2)) && counts.contains(&("BashTool".into(), 1)),
+        "{counts:?}"
+    );
+    // What was sent is there for the user to read, from every instance.
+    let recent =
+        std::fs::read_to_string(machine.home.path().join("data/cua/telemetry_recent.jsonl")).unwrap();
+    for name in ["module_init", "computer_initialized", "agent_run_end"] {
+        assert!(recent.contains(&format!("\"event\":\"{name}\"")), "{name} not in {recent}");
+    }
+    // The installation's id, where the library keeps it.
+    let id = std::fs::read_to_string(machine.home.path().join("cache/cua/telemetry_user_id")).unwrap();
+    assert!(machine.server.accepted_events().iter().all(|e| e["distinct_id"] == id.trim()));
+
+    // Nothing about the task leaves at this level.
+    assert!(!machine.server.received(b"dark mode"));
+}
+
+#[test]
+fn session_and_run_ids_link_an_agents_events() {
+    let machine = Machine::new();
+    let stdout = machine.run(&["--runs", "2"], &[("CUA_TELEMETRY_ENABLED", "1")]);
+    let session = agents(&stdout)[0].0.clone();
+    let mut runs = HashSet::new();
+    for name in ["agent_session_start", "agent_run_start", "agent_step", "agent_usage", "agent_run_end"] {
+        for event in machine.events(name) {
+            assert_eq!(event["properties"]["session_id"], session.as_str(), "{name}");
+            assert_eq!(event["properties"]["$session_id"], session.as_str(), "{name}");
+            if let Some(run) = event["properties"]["run_id"].as_str() {
+                runs.insert(run.to_owned());
+            }
+        }
+    }
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in &runs {
+        let of_run = |name: &str| {
+            machine.events(name).into_iter().filter(|e| e["properties"]["run_id"] == run.as_str()).count()
+        };
+        assert_eq!((of_run("agent_run_start"), of_run("agent_step"), of_run("agent_run_end")), (1, 3, 1));
+    }
+    // A step is stamped with the time it happened, which its property carries too.
+    for step in machine.events("agent_step") {
+        let stamped = telemetry_runtime::parse_rfc3339(step["timestamp"].as_str().unwrap()).unwrap();
+        let since = stamped.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        assert!((since - step["properties"]["timestamp"].as_f64().unwrap()).abs() < 0.002, "{step}");
+    }
+}
+
+#[test]
+fn instances_are_enabled_and_disabled_one_by_one() {
+    let machine = Machine::new();
+    let stdout = machine
+        .run(&["--computer", "off", "--agent", "off", "--agent", "on"], &[("CUA_TELEMETRY_ENABLED", "1")]);
+    let agents = agents(&stdout);
+    assert_eq!(agents.iter().map(|(_, on)| *on).collect::<Vec<_>>(), [false, true], "{stdout}");
+    assert!(machine.events("computer_initialized").is_empty());
+    assert!(machine.events("interface_error").is_empty());
+    assert_eq!(machine.events("module_init").len(), 2, "the process-wide client is on");
+    let sessions: HashSet<String> = machine
+        .events("agent_run_end")
+        .iter()
+        .map(|e| e["properties"]["session_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sessions, HashSet::from([agents[1].0.clone()]));
+    assert!(!machine.server.received(agents[0].0.as_bytes()), "the disabled agent sent something");
+}
+
+#[test]
+fn trajectories_only_for_an_instance_or_a_user_that_opts_in() {
+    let machine = Machine::new();
+    let stdout =
+        machine.run(&["--agent", "on", "--agent", "trajectory"], &[("CUA_TELEMETRY_ENABLED", "true")]);
+    let agents = agents(&stdout);
+    let with_trajectory = |session: &str| {
+        machine
+            .events("agent_run_end")
+            .into_iter()
+            .find(|e| e["properties"]["session_id"] == session)
+            .map(|e| e["properties"].get("uploaded_trajectory").cloned())
+            .unwrap()
+    };
+    assert_eq!(with_trajectory(&agents[0].0), None);
+    let trajectory = with_trajectory(&agents[1].0).expect("the trajectory agent's conversation");
+    assert_eq!(trajectory[0], "user: Open the settings and turn on dark mode");
+    assert!(stdout.contains("level=full"), "{stdout}");
+
+    // The user's own switch: every agent logs its trajectory.
+    let machine = Machine::new();
+    machine.run(&["--agent", "on"], &[("CUA_TELEMETRY_LOG_TRAJECTORY", "1")]);
+    let start = &machine.events("agent_run_start")[0];
+    assert_eq!(
+        start["properties"]["uploaded_trajectory"][0],
+        "user: Open the settings and turn on dark mode"
+    );
+    // ...unless the main switch says off.
+    let machine = Machine::new();
+    machine.run(
+        &["--agent", "trajectory"],
+        &[("CUA_TELEMETRY_LOG_TRAJECTORY", "1"), ("CUA_TELEMETRY_ENABLED", "0")],
+    );
+    assert_eq!(machine.server.connections(), 0);
+}
+
+#[test]
+fn the_sample_rate_leaves_events_out_and_says_so() {
+    let machine = Machine::new();
+    let stdout =
+        machine.run(&["--runs", "3"], &[("CUA_TELEMETRY_ENABLED", "1"), ("CUA_TELEMETRY_SAMPLE_RATE", "0")]);
+    assert!(stdout.contains("sampled_out=26"), "{stdout}");
+    let names: HashSet<String> =
+        machine.server.accepted_events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
+    // Counters are not sampled: the tool counts still arrive.
+    assert_eq!(names, HashSet::from(["tool_usage_count".to_owned()]));
+
+    let machine = Machine::new();
+    machine.run(&["--runs", "20"], &[("CUA_TELEMETRY_ENABLED", "1"), ("CUA_TELEMETRY_SAMPLE_RATE", "0.5")]);
+    let steps = machine.events("agent_step");
+    assert!((10..50).contains(&steps.len()), "{} of 60 steps kept", steps.len());
+    assert!(steps.iter().all(|s| s["properties"]["$sample_rate"] == 0.5));
+}
+
+#[test]
+fn debug_mode_prints_what_would_be_sent_and_sends_nothing() {
+    let machine = Machine::new();
+    let output = machine.output(&[], &[("CUA_TELEMETRY_ENABLED", "1"), ("CUA_TELEMETRY_DEBUG", "1")]);
+    let printed: Vec<Json> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line.strip_prefix("[telemetry] ")?).ok())
+        .collect();
+    let names: HashSet<&str> = printed.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert!(names.contains("agent_run_end") && names.contains("module_init"), "{names:?}");
+    assert_eq!(machine.server.connections(), 0);
+}
+
+#[test]
+fn disable_telemetry_turns_every_instance_off_for_the_rest_of_the_process() {
+    let machine = Machine::new();
+    let stdout = machine.run(&["--disable-telemetry", "--agent", "on"], &[("CUA_TELEMETRY_ENABLED", "1")]);
+    assert!(stdout.contains("cua: telemetry enabled now? false"), "{stdout}");
+    assert!(agents(&stdout).iter().all(|(_, on)| !on), "{stdout}");
+    assert_eq!(machine.server.connections(), 0, "module_init was queued, then withdrawn");
+
+    let stdout = machine.run(&[], &[("CUA_TELEMETRY_ENABLED", "1")]);
+    assert!(stdout.contains("cua: telemetry enabled now? true"), "{stdout}");
+}
