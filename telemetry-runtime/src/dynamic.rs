@@ -10,6 +10,7 @@
 
 use std::sync::Mutex;
 
+use crate::properties::{list_items, to_value, Packed};
 use crate::redact::Digest;
 use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 use crate::{Level, Properties, Value};
@@ -41,37 +42,65 @@ impl DynamicEvent {
         self.schema
     }
 
-    fn field(&self, name: &str) -> Option<(&'static FieldSchema, &'static ValueKind)> {
-        let index = self.schema.fields.iter().position(|field| field.name == name)?;
+    fn field(&self, name: &[u8]) -> Option<(&'static FieldSchema, &'static ValueKind)> {
+        let index = self.schema.fields.iter().position(|field| field.name.as_bytes() == name)?;
         Some((&self.schema.fields[index], self.kinds.get(index)?))
     }
 
     /// Writes into `out` what `properties` may send at `level`, classified
-    /// as declared; returns how many properties were refused.
+    /// as declared; returns how many properties were refused. Public and
+    /// opt-in values are copied as packed, without decoding them; only a
+    /// redacted value is decoded, to compute what is sent in its place.
     pub(crate) fn classify(&self, level: Level, properties: &Properties, out: &mut Properties) -> usize {
         let mut refused = 0;
-        for (name, value) in properties.iter() {
+        let mut redacted_values = Vec::new();
+        properties.copy_into(out, |name, value| {
             let Some((field, kind)) = self.field(name) else {
                 refused += 1;
-                warn_once(self.name(), name, "is not declared by the event");
-                continue;
+                warn_once(self.name(), &String::from_utf8_lossy(name), "is not declared by the event");
+                return None;
             };
-            if !kind.admits(&value) {
+            if !admits(kind, value) {
                 refused += 1;
-                warn_once(self.name(), name, "has a value of another type than declared");
-                continue;
+                warn_once(
+                    self.name(),
+                    &String::from_utf8_lossy(name),
+                    "has a value of another type than declared",
+                );
+                return None;
             }
-            let sent = match field.classification {
-                Classification::Public => Some((Level::Usage, value)),
-                Classification::OptIn if level >= Level::Full => Some((Level::Full, value)),
-                Classification::OptIn => None,
-                Classification::Redact(mode) => redacted(mode, &value).map(|v| (Level::Usage, v)),
-            };
-            if let Some((level, value)) = sent {
-                out.push(field.name, level, &value);
+            match field.classification {
+                Classification::Public => Some(Level::Usage),
+                Classification::OptIn => (level >= Level::Full).then_some(Level::Full),
+                Classification::Redact(mode) => {
+                    if let Some(value) = redacted(mode, &to_value(*value)) {
+                        redacted_values.push((field.name, value));
+                    }
+                    None
+                }
             }
+        });
+        for (name, value) in redacted_values {
+            out.push(name, Level::Usage, &value);
         }
         refused
+    }
+}
+
+/// Whether a packed value has the shape `kind` declares. Null (an absent
+/// value) always has.
+fn admits(kind: &ValueKind, value: &Packed<'_>) -> bool {
+    match (kind, value) {
+        (_, Packed::Null) => true,
+        (ValueKind::Bool, Packed::Bool(_)) => true,
+        (ValueKind::Number, Packed::Int(_) | Packed::UInt(_) | Packed::Float(_)) => true,
+        (ValueKind::Text, Packed::Text(_) | Packed::Hashed(_)) => true,
+        (ValueKind::Uuid, Packed::Uuid(_)) => true,
+        (ValueKind::OneOf(values), Packed::Text(text)) => values.iter().any(|v| v.as_bytes() == *text),
+        (ValueKind::List(item), Packed::List(count, items)) => {
+            list_items(*count, items).all(|value| admits(item, &value))
+        }
+        _ => false,
     }
 }
 

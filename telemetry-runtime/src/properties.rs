@@ -259,6 +259,29 @@ impl Properties {
             .map(|entry| (std::str::from_utf8(entry.name).unwrap_or_default(), to_value(entry.value)))
     }
 
+    /// Copies the properties that `decide` keeps into `out`, each at the
+    /// level it gives, as packed (no value is decoded or allocated); `decide`
+    /// sees each name (UTF-8, as it was a `&str`) and packed value, and returns the level to copy at, or
+    /// `None` to leave it out.
+    pub(crate) fn copy_into(
+        &self,
+        out: &mut Properties,
+        mut decide: impl FnMut(&[u8], &Packed<'_>) -> Option<Level>,
+    ) {
+        for entry in entries(&self.bytes) {
+            let Some(level) = decide(entry.name, &entry.value) else { continue };
+            let Some(bytes) = self.bytes.get(entry.span.clone()) else { continue };
+            let tag_at = out.bytes.len() + 1 + entry.name.len();
+            out.bytes.extend_from_slice(bytes);
+            if let Some(tag) = out.bytes.get_mut(tag_at) {
+                *tag = *tag & !(0x3 << LEVEL_SHIFT) | (level as u8) << LEVEL_SHIFT;
+            }
+            out.too_deep |= entry.too_deep;
+            out.max_level = out.max_level.max(level);
+            out.len += 1;
+        }
+    }
+
     /// The packed form, as the queue stores it.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -632,7 +655,7 @@ pub(crate) fn list_items(count: u32, mut bytes: &[u8]) -> impl Iterator<Item = P
     })
 }
 
-fn to_value(packed: Packed<'_>) -> Value {
+pub(crate) fn to_value(packed: Packed<'_>) -> Value {
     match packed {
         Packed::Null => Value::Null,
         Packed::Bool(b) => Value::Bool(b),
