@@ -29,7 +29,8 @@
 //!
 //! - **Opt-in.** The chapter says telemetry is off until
 //!   `CUA_TELEMETRY_ENABLED` is `1`, `true`, `yes` or `on`; the later page
-//!   says it is on by default. This port follows the opt-in document.
+//!   says it is on by default. This port follows the opt-in document;
+//!   the later page alone, on by default, is ported by `cua-sdk`.
 //!   `CUA_TELEMETRY_ENABLED=full` also allows trajectories; a value the
 //!   library does not understand means off (CUA: anything but the four
 //!   values means off too).

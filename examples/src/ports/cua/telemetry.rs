@@ -1,35 +1,15 @@
-//! CUA's telemetry events (the tables of `docs/content/docs/telemetry.mdx`
-//! and the calls of `core/telemetry`), as typed events and a counter.
-//! Shared by the `cua` example and its wire test.
+//! CUA's telemetry events for the `cua` port: the documented tables
+//! (`docs/content/docs/telemetry.mdx`, in `../cua_events.rs`, shared with
+//! the `cua-sdk` port) and the calls of `core/telemetry`, as typed events
+//! and a counter. Shared by the `cua` example and its wire test.
 
 use telemetry_runtime::{TelemetryEvent, TelemetryProperty};
 
-/// Which CUA package an event is about.
-#[derive(TelemetryProperty, Debug, Clone, Copy)]
-pub(crate) enum Module {
-    /// The Computer SDK.
-    Computer,
-    /// The Agent SDK.
-    Agent,
-}
-
-/// A package was loaded, once per process (CUA `module_init`).
-#[derive(TelemetryEvent, Debug, Clone)]
-pub(crate) struct ModuleInit {
-    /// Which package.
-    pub(crate) module: Module,
-    /// Its version.
-    #[telemetry(public)]
-    pub(crate) version: String,
-}
-
-/// A Computer instance was created (CUA `computer_initialized`).
-#[derive(TelemetryEvent, Debug, Clone)]
-pub(crate) struct ComputerInitialized {
-    /// The operating system (`linux`, `macos`, `windows`).
-    #[telemetry(public)]
-    pub(crate) os: String,
-}
+#[path = "../cua_events.rs"]
+mod events;
+// The wire test compiles these events in without naming each.
+#[allow(unused_imports)]
+pub(crate) use events::*;
 
 /// The Computer's interface failed (CUA `interface_error`).
 #[derive(TelemetryEvent, Debug, Clone)]
@@ -50,117 +30,11 @@ pub(crate) enum LoopType {
     Anthropic,
 }
 
-/// A ComputerAgent was created (CUA `agent_session_start`).
-#[derive(TelemetryEvent, Debug, Clone)]
-pub(crate) struct AgentSessionStart {
-    /// The agent instance's session.
-    #[telemetry(public, reason = "a random UUID per agent instance (the client's own session id)")]
-    pub(crate) session_id: String,
-    /// The agent's class name.
-    #[telemetry(public)]
-    pub(crate) agent_type: String,
-    /// The model's name.
-    #[telemetry(public)]
-    pub(crate) model: String,
-    /// The operating system.
-    #[telemetry(public)]
-    pub(crate) os: String,
-}
-
 /// An agent loop started (CUA `agent_loop_started`).
 #[derive(TelemetryEvent, Debug, Clone)]
 pub(crate) struct AgentLoopStarted {
     /// Which loop.
     pub(crate) loop_type: LoopType,
-}
-
-/// `agent.run()` started (CUA `agent_run_start`).
-#[derive(TelemetryEvent, Debug, Clone)]
-pub(crate) struct AgentRunStart {
-    /// The agent instance's session.
-    #[telemetry(public, reason = "a random UUID per agent instance (the client's own session id)")]
-    pub(crate) session_id: String,
-    /// This run.
-    #[telemetry(public, reason = "a random UUID per run")]
-    pub(crate) run_id: String,
-    /// Unix time, in seconds.
-    pub(crate) start_time: f64,
-    /// Characters in the input messages (a measure, not the text).
-    pub(crate) input_context_size: u64,
-    /// Messages already in the conversation.
-    pub(crate) num_existing_messages: u32,
-    /// The whole conversation so far: sent only at full consent (trajectory
-    /// logging).
-    #[telemetry(opt_in)]
-    pub(crate) uploaded_trajectory: Vec<String>,
-}
-
-/// `agent.run()` ended (CUA `agent_run_end`).
-#[derive(TelemetryEvent, Debug, Clone)]
-pub(crate) struct AgentRunEnd {
-    /// The agent instance's session.
-    #[telemetry(public, reason = "a random UUID per agent instance (the client's own session id)")]
-    pub(crate) session_id: String,
-    /// This run.
-    #[telemetry(public, reason = "a random UUID per run")]
-    pub(crate) run_id: String,
-    /// Unix time, in seconds.
-    pub(crate) end_time: f64,
-    /// The run's length.
-    pub(crate) duration_seconds: f64,
-    /// Steps taken in the run.
-    pub(crate) num_steps: u32,
-    /// Prompt tokens over the run (CUA's `total_usage.prompt_tokens`).
-    pub(crate) total_prompt_tokens: u64,
-    /// Completion tokens over the run.
-    pub(crate) total_completion_tokens: u64,
-    /// All tokens over the run.
-    pub(crate) total_tokens: u64,
-    /// The run's cost, in US dollars.
-    #[telemetry(public, reason = "a price in dollars, not the responses' content")]
-    pub(crate) total_response_cost: f64,
-    /// The whole conversation: sent only at full consent.
-    #[telemetry(opt_in)]
-    pub(crate) uploaded_trajectory: Vec<String>,
-}
-
-/// One step of a run (CUA `agent_step`).
-#[derive(TelemetryEvent, Debug, Clone)]
-pub(crate) struct AgentStep {
-    /// The agent instance's session.
-    #[telemetry(public, reason = "a random UUID per agent instance (the client's own session id)")]
-    pub(crate) session_id: String,
-    /// The run.
-    #[telemetry(public, reason = "a random UUID per run")]
-    pub(crate) run_id: String,
-    /// The step's number in the run, from 1.
-    pub(crate) step: u32,
-    /// Unix time of the step, in seconds (the event's timestamp too).
-    pub(crate) timestamp: f64,
-    /// How long the previous step took.
-    pub(crate) duration_seconds: f64,
-}
-
-/// The model reported its usage (CUA `agent_usage`).
-#[derive(TelemetryEvent, Debug, Clone)]
-pub(crate) struct AgentUsage {
-    /// The agent instance's session.
-    #[telemetry(public, reason = "a random UUID per agent instance (the client's own session id)")]
-    pub(crate) session_id: String,
-    /// The run.
-    #[telemetry(public, reason = "a random UUID per run")]
-    pub(crate) run_id: String,
-    /// The step it belongs to.
-    pub(crate) step: u32,
-    /// Tokens in the prompt.
-    pub(crate) prompt_tokens: u64,
-    /// Tokens in the response.
-    pub(crate) completion_tokens: u64,
-    /// Both.
-    pub(crate) total_tokens: u64,
-    /// The call's cost, in US dollars.
-    #[telemetry(public, reason = "a price in dollars, not the response's content")]
-    pub(crate) response_cost: f64,
 }
 
 telemetry_runtime::counter! {
