@@ -14,8 +14,14 @@ use crate::names::{name_problem, sensitivity, Sensitive};
 pub(crate) fn audit(cx: &mut Ctxt, input: &Input<'_>) {
     event_has_description(cx, input);
     event_name_is_valid(cx, input);
-    property_names_are_unique(cx, input);
-    for field in &input.fields {
+    audit_fields(cx, &input.fields);
+}
+
+/// The rules for the fields of an event, and of an object (a struct with
+/// `#[derive(TelemetryProperty)]`): the same rules, at any depth.
+pub(crate) fn audit_fields(cx: &mut Ctxt, fields: &[Field<'_>]) {
+    property_names_are_unique(cx, fields);
+    for field in fields {
         if field.attrs.skip.is_some() {
             skip_stands_alone(cx, field);
             continue;
@@ -55,9 +61,9 @@ fn property_name_is_valid(cx: &mut Ctxt, field: &Field<'_>) {
     }
 }
 
-fn property_names_are_unique(cx: &mut Ctxt, input: &Input<'_>) {
+fn property_names_are_unique(cx: &mut Ctxt, fields: &[Field<'_>]) {
     let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
-    for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
+    for field in fields.iter().filter(|f| f.attrs.skip.is_none()) {
         let (name, span) = &field.name;
         match seen.get(name.as_str()) {
             Some(first) => cx.error_at(

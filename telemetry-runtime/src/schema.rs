@@ -55,6 +55,18 @@ pub struct FieldSchema {
     pub description: &'static str,
     /// Why a sensitive-looking field is public, when one was required.
     pub reason: Option<&'static str>,
+    /// The fields of an object (a struct with `#[derive(TelemetryProperty)]`),
+    /// or of the objects in a list or option; empty for any other type. The
+    /// classification of each applies within the field's own: an `opt_in`
+    /// field of an object is sent only at `Full`.
+    pub fields: &'static [FieldSchema],
+}
+
+impl FieldSchema {
+    /// A field without nested fields, reason or description.
+    pub const fn new(name: &'static str, ty: &'static str, classification: Classification) -> FieldSchema {
+        FieldSchema { name, ty, classification, description: "", reason: None, fields: &[] }
+    }
 }
 
 /// An event: its name, description and fields.
@@ -103,6 +115,11 @@ pub enum ValueKind {
     OneOf(&'static [&'static str]),
     /// A list whose items are all of one kind.
     List(&'static ValueKind),
+    /// An object (a struct with `#[derive(TelemetryProperty)]`): its public
+    /// fields and their kinds. A field that is `opt_in` or `redact` is not
+    /// listed, so a value built at run time cannot carry it: only a typed
+    /// object classifies such fields.
+    Object(&'static [(&'static str, ValueKind)]),
 }
 
 impl ValueKind {
@@ -117,6 +134,9 @@ impl ValueKind {
             (ValueKind::Uuid, Value::Uuid(_)) => true,
             (ValueKind::OneOf(values), Value::Text(text)) => values.contains(&&**text),
             (ValueKind::List(item), Value::List(items)) => items.iter().all(|v| item.admits(v)),
+            (ValueKind::Object(fields), Value::Object(values)) => values.iter().all(|(name, value)| {
+                fields.iter().any(|(field, kind)| *field == &**name && kind.admits(value))
+            }),
             _ => false,
         }
     }
@@ -128,6 +148,16 @@ impl ValueKind {
         match self {
             ValueKind::Text => true,
             ValueKind::List(item) => item.carries_text(),
+            ValueKind::Object(fields) => {
+                let mut i = 0;
+                while i < fields.len() {
+                    if fields[i].1.carries_text() {
+                        return true;
+                    }
+                    i += 1;
+                }
+                false
+            }
             _ => false,
         }
     }
