@@ -27,6 +27,9 @@ pub(crate) fn audit_fields(cx: &mut Ctxt, fields: &[Field<'_>]) {
             continue;
         }
         property_name_is_valid(cx, field);
+        if !map_is_not_a_property(cx, field) {
+            continue;
+        }
         if !free_text_is_classified(cx, field) {
             continue;
         }
@@ -90,6 +93,51 @@ fn skip_stands_alone(cx: &mut Ctxt, field: &Field<'_>) {
             span,
             format_args!("conflicting telemetry attributes: `skip` with {what} on field `{}`", field.ident),
         );
+    }
+}
+
+/// A map's keys would be sent as names chosen at run time, which no catalog
+/// can list (and `String` keys are free text): an object with one field per
+/// key says the same thing with declared names. Returns whether the field
+/// passed. The traits refuse a map behind an alias too; this names why.
+fn map_is_not_a_property(cx: &mut Ctxt, field: &Field<'_>) -> bool {
+    let Some(map) = find_map(field.ty) else { return true };
+    cx.error_spanned_by(
+        map,
+        format_args!(
+            "field `{}` is a map, which cannot be a telemetry property: its keys would be sent as \
+             names chosen at run time, which the catalog cannot list (and `String` keys are free \
+             text); use an object (a struct with #[derive(TelemetryProperty)]) with one field per \
+             key, or a list of objects",
+            field.ident
+        ),
+    );
+    false
+}
+
+/// The first map (`HashMap`, `BTreeMap`, `IndexMap`) in `ty` as written,
+/// itself or inside an option, list, box or reference.
+fn find_map(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::Reference(r) => find_map(&r.elem),
+        Type::Slice(s) => find_map(&s.elem),
+        Type::Array(a) => find_map(&a.elem),
+        Type::Paren(p) => find_map(&p.elem),
+        Type::Group(g) => find_map(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            if matches!(last.ident.to_string().as_str(), "HashMap" | "BTreeMap" | "IndexMap") {
+                return Some(ty);
+            }
+            match &last.arguments {
+                PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+                    GenericArgument::Type(inner) => find_map(inner),
+                    _ => None,
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
