@@ -63,7 +63,14 @@ pub struct FieldSchema {
 }
 
 impl FieldSchema {
-    /// A field without nested fields, reason or description.
+    /// A field without nested fields, reason or description, for schemas
+    /// written by hand.
+    ///
+    /// ```
+    /// use telemetry_runtime::{Classification, FieldSchema};
+    /// const TOOL: FieldSchema = FieldSchema::new("tool", "&str", Classification::Public);
+    /// assert!(TOOL.fields.is_empty());
+    /// ```
     pub const fn new(name: &'static str, ty: &'static str, classification: Classification) -> FieldSchema {
         FieldSchema { name, ty, classification, description: "", reason: None, fields: &[] }
     }
