@@ -512,7 +512,7 @@ impl ValueWriter<'_> {
         value: &T,
     ) {
         if name.valid {
-            self.object_entry(object, name.name, level, |out| value.__pack(out));
+            self.object_entry(object, name.name, name.clean, level, |out| value.__pack(out));
         }
     }
 
@@ -520,7 +520,9 @@ impl ValueWriter<'_> {
     #[doc(hidden)]
     pub fn object_value(&mut self, object: &mut ObjectStart, name: FieldName, value: Value) {
         if name.valid {
-            self.object_entry(object, name.name, Level::Usage, |out| out.value_within_depth(&value));
+            self.object_entry(object, name.name, name.clean, Level::Usage, |out| {
+                out.value_within_depth(&value)
+            });
         }
     }
 
@@ -528,13 +530,12 @@ impl ValueWriter<'_> {
         &mut self,
         object: &mut ObjectStart,
         name: &str,
+        clean: bool,
         level: Level,
         pack: impl FnOnce(&mut ValueWriter<'_>),
     ) {
-        // A name that is not valid (only a dynamic object's can be: a
-        // derive's are checked at compile time) is left out with its value.
-        let (clean, valid) = name_flags(name.as_bytes());
-        let (Ok(name_len), true) = (u8::try_from(name.len()), valid) else { return };
+        // Valid names are at most 200 bytes.
+        let Ok(name_len) = u8::try_from(name.len()) else { return };
         self.bytes.push(name_len);
         self.bytes.extend_from_slice(name.as_bytes());
         let tag_at = self.bytes.len();
@@ -629,7 +630,15 @@ impl ValueWriter<'_> {
                 self.bytes.extend_from_slice(&[0; 8]);
                 let mut object = ObjectStart { start: self.bytes.len(), count: 0 };
                 for (name, value) in fields {
-                    self.object_entry(&mut object, name, Level::Usage, |out| out.value_within_depth(value));
+                    // A name that is not valid (only a dynamic object's can
+                    // be: a derive's are checked when it compiles) is left
+                    // out with its value.
+                    let (clean, valid) = name_flags(name.as_bytes());
+                    if valid {
+                        self.object_entry(&mut object, name, clean, Level::Usage, |out| {
+                            out.value_within_depth(value)
+                        });
+                    }
                 }
                 self.object_end(object);
             }
