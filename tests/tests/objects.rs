@@ -368,3 +368,58 @@ fn the_test_servers_catalog_check_reads_nested_fields() {
     );
     server.without_catalog_check();
 }
+
+/// An instrumented function may record an object argument that is public by
+/// default; its fields are listed under the argument in the catalog.
+#[telemetry_runtime::requires_telemetry(instrument, name = "usage_recorded", args(usage))]
+fn record_usage(usage: Usage) -> u32 {
+    usage.prompt_tokens + usage.completion_tokens
+}
+
+#[test]
+fn instrumented_functions_record_objects_and_list_their_fields() {
+    // No client: the call runs and returns as it would without telemetry.
+    assert_eq!(record_usage(Usage { prompt_tokens: 2, completion_tokens: 3 }), 5);
+    let event = Catalog::collect().event("usage_recorded").unwrap();
+    let usage = event.fields.iter().find(|f| f.name == "usage").unwrap();
+    let names: Vec<&str> = usage.fields.iter().map(|f| f.name).collect();
+    assert_eq!(names, ["prompt_tokens", "completion_tokens"]);
+    assert_eq!(
+        DYNAMIC_RUN.schema().fields[0].fields.len(),
+        2,
+        "and under a field of an `event!` declaration"
+    );
+}
+
+/// An object with a marker in place of its text.
+#[derive(TelemetryProperty)]
+struct Session {
+    /// Replaced by a marker when present.
+    #[telemetry(redact = "marker")]
+    token: Option<String>,
+    /// Left out when absent.
+    #[telemetry(redact = "marker")]
+    cookie: Option<String>,
+}
+
+/// A login, with a session object.
+#[derive(TelemetryEvent)]
+struct LoggedIn {
+    /// The session: only markers of what it held.
+    #[telemetry(public)]
+    session: Session,
+}
+
+#[test]
+fn a_marker_field_of_an_object_sends_the_marker_and_never_the_text() {
+    let canary = Canary::new("token");
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry =
+        Telemetry::new(sandbox.config().consent(Level::Full).sink(posthog_sink(&server))).unwrap();
+    telemetry.capture(&LoggedIn { session: Session { token: Some(canary.text()), cookie: None } });
+    assert!(telemetry.flush(SOON));
+    let events = server.accepted_events();
+    assert_eq!(events[0]["properties"]["session"], json!({ "token": "[redacted]" }));
+    assert!(!server.requests().iter().any(|r| canary.found_in(&r.decoded_body())));
+}
