@@ -96,19 +96,23 @@ fn skip_stands_alone(cx: &mut Ctxt, field: &Field<'_>) {
     }
 }
 
-/// A map's keys would be sent as names chosen at run time, which no catalog
-/// can list (and `String` keys are free text): an object with one field per
-/// key says the same thing with declared names. Returns whether the field
-/// passed. The traits refuse a map behind an alias too; this names why.
+/// A map with text keys would send its keys as names chosen at run time,
+/// which no catalog can list (and which are free text): its keys must be
+/// the values of a `#[derive(TelemetryProperty)]` enum. Returns whether the
+/// field passed. The traits refuse any other key type too, behind an alias
+/// as well; this names why for the common case.
 fn map_is_not_a_property(cx: &mut Ctxt, field: &Field<'_>) -> bool {
-    let Some(map) = find_map(field.ty) else { return true };
+    let Some((map, key)) = find_map(field.ty) else { return true };
+    if !is_text(key) {
+        return true;
+    }
     cx.error_spanned_by(
         map,
         format_args!(
-            "field `{}` is a map, which cannot be a telemetry property: its keys would be sent as \
-             names chosen at run time, which the catalog cannot list (and `String` keys are free \
-             text); use an object (a struct with #[derive(TelemetryProperty)]) with one field per \
-             key, or a list of objects",
+            "field `{}` is a map with text keys, which cannot be a telemetry property: its keys \
+             would be sent as names chosen at run time, which the catalog cannot list; use a \
+             #[derive(TelemetryProperty)] enum as the key type, an object (a struct with \
+             #[derive(TelemetryProperty)]) with one field per key, or a list of objects",
             field.ident
         ),
     );
@@ -116,8 +120,8 @@ fn map_is_not_a_property(cx: &mut Ctxt, field: &Field<'_>) -> bool {
 }
 
 /// The first map (`HashMap`, `BTreeMap`, `IndexMap`) in `ty` as written,
-/// itself or inside an option, list, box or reference.
-fn find_map(ty: &Type) -> Option<&Type> {
+/// itself or inside an option, list, box or reference, with its key type.
+fn find_map(ty: &Type) -> Option<(&Type, &Type)> {
     match ty {
         Type::Reference(r) => find_map(&r.elem),
         Type::Slice(s) => find_map(&s.elem),
@@ -127,7 +131,11 @@ fn find_map(ty: &Type) -> Option<&Type> {
         Type::Path(p) if p.qself.is_none() => {
             let last = p.path.segments.last()?;
             if matches!(last.ident.to_string().as_str(), "HashMap" | "BTreeMap" | "IndexMap") {
-                return Some(ty);
+                let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+                return args.args.iter().find_map(|arg| match arg {
+                    GenericArgument::Type(key) => Some((ty, key)),
+                    _ => None,
+                });
             }
             match &last.arguments {
                 PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {

@@ -99,14 +99,21 @@ fn enumeration(
         (quote!(#private::Value::from(#text)), quote!(__telemetry_out.text(#text)))
     };
     let kind = quote!(OneOf(&[#(#values),*]));
-    Some(impls(
-        private,
-        input,
-        kind,
-        to_value,
-        Some(pack),
-        &[quote!(PublicByDefault), quote!(PublicListItem)],
-    ))
+    // The values are a fixed set of valid names: they can be a map's keys.
+    let key = if arms.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#arms)* }) };
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let impls =
+        impls(private, input, kind, to_value, Some(pack), &[quote!(PublicByDefault), quote!(PublicListItem)]);
+    Some(quote! {
+        #impls
+        #[automatically_derived]
+        impl #impl_generics #private::PropertyKey for #ident #ty_generics #where_clause {
+            fn __key(&self) -> &'static str {
+                #key
+            }
+        }
+    })
 }
 
 /// The impls of a newtype: each trait holds when it holds for the field.

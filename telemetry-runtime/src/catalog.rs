@@ -191,15 +191,14 @@ impl Catalog {
             }
             let _ = writeln!(md, "| property | type | classification | at usage | at full | description |");
             let _ = writeln!(md, "|---|---|---|---|---|---|");
-            for (path, field, usage, full) in flattened(event) {
+            for (path, field, ty, usage, full) in flattened(event) {
                 let mut description = doc_text(field.description).replace('\n', " ");
                 if let Some(reason) = field.reason {
                     let _ = write!(description, " *Public because:* {reason}");
                 }
                 let _ = writeln!(
                     md,
-                    "| `{path}` | `{}` | {} | {usage} | {full} | {} |",
-                    field.ty,
+                    "| `{path}` | `{ty}` | {} | {usage} | {full} | {} |",
                     field.classification.as_str(),
                     description.trim()
                 );
@@ -260,30 +259,66 @@ fn doc_text(text: &str) -> String {
 /// The fields of an event and, after each object field, its nested fields,
 /// with their dotted paths (`servers[].kind` for a field of the objects in
 /// a list) and what each sends at usage and at full.
-fn flattened(event: &EventSchema) -> Vec<(String, &'static FieldSchema, &'static str, &'static str)> {
+/// A map's keys (`*`) have no type of their own: it is the map's value
+/// type, as written in the type of the field that holds the map.
+fn flattened(
+    event: &EventSchema,
+) -> Vec<(String, &'static FieldSchema, &'static str, &'static str, &'static str)> {
     fn walk(
-        out: &mut Vec<(String, &'static FieldSchema, &'static str, &'static str)>,
+        out: &mut Vec<(String, &'static FieldSchema, &'static str, &'static str, &'static str)>,
         prefix: &str,
         fields: &'static [FieldSchema],
+        parent_ty: &'static str,
         within: (&'static str, &'static str),
         depth: usize,
     ) {
         for field in fields {
             let path = format!("{prefix}{}", field.name);
+            let ty = match field.ty {
+                "" if field.name == "*" => map_value_type(parent_ty),
+                ty => ty,
+            };
             let (usage, full) = sent_at_levels(within, field);
-            out.push((path.clone(), field, usage, full));
-            // Bounded like the values themselves: a type that contains
-            // itself lists its fields once per level, to the limit.
+            out.push((path.clone(), field, ty, usage, full));
             if !field.fields.is_empty() && depth < crate::properties::MAX_DEPTH {
-                let list = if field.ty.contains("Vec<") || field.ty.contains('[') { "[]" } else { "" };
-                walk(out, &format!("{path}{list}."), field.fields, (usage, full), depth + 1);
+                let list = if is_list(ty) { "[]" } else { "" };
+                walk(out, &format!("{path}{list}."), field.fields, ty, (usage, full), depth + 1);
             }
         }
     }
     let mut out = Vec::new();
     let within = if event.min_level == Level::Full { ("nothing", "value") } else { ("value", "value") };
-    walk(&mut out, "", event.fields, within, 1);
+    walk(&mut out, "", event.fields, "", within, 1);
     out
+}
+
+/// Whether a type as written is a list of what it holds, rather than a map
+/// of lists (`BTreeMap<K, Vec<T>>` holds lists but is not one).
+fn is_list(ty: &str) -> bool {
+    let before_map = ty.find("Map<").map_or(ty, |at| &ty[..at]);
+    before_map.contains("Vec<") || before_map.contains('[')
+}
+
+/// The value type of the (first) map in a type as written:
+/// `Vec<Server>` in `Option<BTreeMap<Kind, Vec<Server>>>`; empty when
+/// there is none.
+fn map_value_type(ty: &'static str) -> &'static str {
+    let Some(start) = ty.find("Map<").map(|at| at + 4) else { return "" };
+    let mut depth = 0usize;
+    let mut comma = None;
+    for (i, c) in ty[start..].char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' if depth == 0 => {
+                return comma.map_or("", |from: usize| ty[start + from..start + i].trim());
+            }
+            '>' | ')' | ']' => depth -= 1,
+            ',' if depth == 0 && comma.is_none() => comma = Some(i + 1),
+            ',' if depth == 0 => return comma.map_or("", |from| ty[start + from..start + i].trim()),
+            _ => {}
+        }
+    }
+    ""
 }
 
 /// What a field sends at usage and at full, within what its event or the
@@ -303,7 +338,7 @@ fn sent_at_levels(within: (&'static str, &'static str), field: &FieldSchema) -> 
 
 fn event_json(event: &EventSchema) -> Json {
     let within = if event.min_level == Level::Full { ("nothing", "value") } else { ("value", "value") };
-    let fields = fields_json(event.fields, within, 1);
+    let fields = fields_json(event.fields, "", within, 1);
     json!({
         "name": event.name,
         "description": doc_text(event.description),
@@ -316,6 +351,7 @@ fn event_json(event: &EventSchema) -> Json {
 /// The fields as JSON; an object field holds its own in `fields`.
 fn fields_json(
     fields: &'static [FieldSchema],
+    parent_ty: &'static str,
     within: (&'static str, &'static str),
     depth: usize,
 ) -> Vec<Json> {
@@ -323,9 +359,13 @@ fn fields_json(
         .iter()
         .map(|f| {
             let (usage, full) = sent_at_levels(within, f);
+            let ty = match f.ty {
+                "" if f.name == "*" => map_value_type(parent_ty),
+                ty => ty,
+            };
             let mut field = json!({
                 "name": f.name,
-                "type": f.ty,
+                "type": ty,
                 "classification": f.classification.as_str(),
                 "description": f.description,
                 "reason": f.reason,
@@ -334,7 +374,7 @@ fn fields_json(
             // Only object fields carry `fields`: the JSON of other events
             // (and so their digest) is unchanged.
             if !f.fields.is_empty() && depth < crate::properties::MAX_DEPTH {
-                let nested = fields_json(f.fields, (usage, full), depth + 1);
+                let nested = fields_json(f.fields, ty, (usage, full), depth + 1);
                 field["fields"] = Json::Array(nested);
             }
             field
@@ -377,6 +417,19 @@ fn is_within(module: &str, parent: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_value_types_and_lists_as_written() {
+        assert_eq!(map_value_type("BTreeMap<Kind, u32>"), "u32");
+        assert_eq!(map_value_type("Option<HashMap<Kind, Vec<Server<'a>>>>"), "Vec<Server<'a>>");
+        assert_eq!(map_value_type("HashMap<Kind, (u8, u8), S>"), "(u8, u8)");
+        assert_eq!(map_value_type("Vec<Server>"), "");
+        assert!(is_list("Vec<Server>"));
+        assert!(is_list("&[Server]"));
+        assert!(is_list("Vec<BTreeMap<Kind, u32>>"));
+        assert!(!is_list("BTreeMap<Kind, Vec<Server>>"));
+        assert!(!is_list("Option<Usage>"));
+    }
 
     static FIELDS: [FieldSchema; 3] = [
         FieldSchema {

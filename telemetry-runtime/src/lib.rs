@@ -167,6 +167,11 @@ pub use telemetry_macros::TelemetryEvent;
 /// comments of its fields describe them in the catalog, under the field
 /// that holds the object (`servers[].kind`).
 ///
+/// A derived enum can also be the key type of a map (`BTreeMap<Feature,
+/// u32>`, `HashMap<Feature, Usage>`), sent as an object whose field names
+/// are the keys (listed as `calls.*` in the catalog); a map with text keys
+/// is a compile error, since its names would be chosen at run time.
+///
 /// ```
 /// use telemetry_runtime::{TelemetryEvent, TelemetryProperty};
 ///

@@ -14,7 +14,9 @@ pub use crate::catalog::Registration;
 pub use crate::counter::Counter;
 pub use crate::dynamic::DynamicEvent;
 pub use crate::properties::{FieldName, ObjectStart, ValueWriter};
-pub use crate::property::{Audited, PropertyValue, PublicByDefault, PublicListItem, RedactableText};
+pub use crate::property::{
+    Audited, PropertyKey, PropertyValue, PublicByDefault, PublicListItem, RedactableText,
+};
 pub use crate::redact::Digest;
 pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use crate::{Level, Properties, TelemetryEvent, Value};

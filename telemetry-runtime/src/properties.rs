@@ -501,6 +501,19 @@ impl ValueWriter<'_> {
         Some(ObjectStart { start: self.bytes.len(), count: 0 })
     }
 
+    /// The entries of a map, as an object whose field names are the keys
+    /// (the values of an enum, so valid names).
+    pub(crate) fn map<'v, V: PropertyValue + 'v>(
+        &mut self,
+        entries: impl Iterator<Item = (&'static str, &'v V)>,
+    ) {
+        let Some(mut object) = self.object_start() else { return };
+        for (key, value) in entries {
+            self.object_field(&mut object, FieldName::new(key), Level::Usage, value);
+        }
+        self.object_end(object);
+    }
+
     /// Writes one field of an object at `level` (`Full` for an opt-in
     /// field): its name, then its value, with the level in its tag byte.
     #[doc(hidden)]

@@ -100,6 +100,54 @@ pub trait PublicByDefault: PropertyValue {}
 )]
 pub trait PublicListItem: PublicByDefault {}
 
+/// A type whose values can be the keys of a map property: the values of a
+/// `#[derive(TelemetryProperty)]` enum, a fixed set the program declares,
+/// sent as the names of an object's fields. Not an API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the key of a telemetry map",
+    label = "keys are sent as names: they must come from a fixed set the program declares",
+    note = "use a #[derive(TelemetryProperty)] enum as the key type; text keys (String, &str) \
+            would be names chosen at run time, which the catalog cannot list"
+)]
+pub trait PropertyKey: PublicByDefault {
+    /// The key's name on the wire.
+    fn __key(&self) -> &'static str;
+}
+
+/// Maps with enum keys: an object whose field names are the keys, in the
+/// map's order. Public by default when their values are.
+macro_rules! map {
+    ($([$($generics:tt)*] $ty:ty;)*) => {$(
+        impl<$($generics)*> Audited for $ty {}
+        impl<$($generics)*> PropertyValue for $ty {
+            const KIND: ValueKind = ValueKind::Map(&K::KIND, &V::KIND);
+            const FIELDS: &'static [FieldSchema] = &[FieldSchema {
+                name: "*",
+                ty: "",
+                classification: crate::Classification::Public,
+                description: "one field per key of the map: a value of the key's enum",
+                reason: None,
+                fields: V::FIELDS,
+            }];
+            fn to_value(&self) -> Value {
+                Value::Object(
+                    self.iter().map(|(k, v)| (Cow::Borrowed(k.__key()), v.to_value())).collect(),
+                )
+            }
+            fn __pack(&self, out: &mut ValueWriter<'_>) {
+                out.map(self.iter().map(|(k, v)| (k.__key(), v)));
+            }
+        }
+        impl<$($generics)*> PublicByDefault for $ty where V: PublicByDefault {}
+        impl<$($generics)*> PublicListItem for $ty where V: PublicByDefault {}
+    )*};
+}
+map!(
+    [K: PropertyKey, V: PropertyValue] std::collections::BTreeMap<K, V>;
+    [K: PropertyKey, V: PropertyValue, S] std::collections::HashMap<K, V, S>;
+);
+
 /// Text (or bytes) whose raw value can be replaced by a length or a keyed hash.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not text: `redact = \"hash\"` and `redact = \"length\"` apply to text fields",

@@ -127,6 +127,10 @@ pub enum ValueKind {
     /// listed, so a value built at run time cannot carry it: only a typed
     /// object classifies such fields.
     Object(&'static [(&'static str, ValueKind)]),
+    /// A map whose keys are the values of a `#[derive(TelemetryProperty)]`
+    /// enum (`keys`, a [`ValueKind::OneOf`]) and whose values are all of
+    /// one kind: sent as an object whose field names are the keys.
+    Map(&'static ValueKind, &'static ValueKind),
 }
 
 impl ValueKind {
@@ -144,6 +148,9 @@ impl ValueKind {
             (ValueKind::Object(fields), Value::Object(values)) => values.iter().all(|(name, value)| {
                 fields.iter().any(|(field, kind)| *field == &**name && kind.admits(value))
             }),
+            (ValueKind::Map(keys, kind), Value::Object(values)) => values.iter().all(|(name, value)| {
+                matches!(keys, ValueKind::OneOf(names) if names.contains(&&**name)) && kind.admits(value)
+            }),
             _ => false,
         }
     }
@@ -154,7 +161,7 @@ impl ValueKind {
     pub const fn carries_text(&self) -> bool {
         match self {
             ValueKind::Text => true,
-            ValueKind::List(item) => item.carries_text(),
+            ValueKind::List(item) | ValueKind::Map(_, item) => item.carries_text(),
             ValueKind::Object(fields) => {
                 let mut i = 0;
                 while i < fields.len() {

@@ -57,7 +57,9 @@ fn nested(
         }
         serde_json::Value::Object(fields) => {
             for (name, value) in fields {
-                match field.fields.iter().find(|f| f.name == name) {
+                // `*` stands for every key of a map (the values of its key
+                // enum, which the type system holds to a fixed set).
+                match field.fields.iter().find(|f| f.name == name || f.name == "*") {
                     Some(inner) => nested(undeclared, event, &format!("{path}.{name}"), inner, value),
                     None => {
                         undeclared.push(format!("property {:?} of event {event:?}", format!("{path}.{name}")))

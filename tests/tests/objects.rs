@@ -20,7 +20,7 @@ use telemetry_tests::{posthog_sink, Sandbox, TestServer};
 const SOON: Duration = Duration::from_secs(10);
 
 /// The kind of an MCP server.
-#[derive(TelemetryProperty, Clone, Copy)]
+#[derive(TelemetryProperty, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum ServerKind {
     Stdio,
     Http,
@@ -422,4 +422,61 @@ fn a_marker_field_of_an_object_sends_the_marker_and_never_the_text() {
     let events = server.accepted_events();
     assert_eq!(events[0]["properties"]["session"], json!({ "token": "[redacted]" }));
     assert!(!server.requests().iter().any(|r| canary.found_in(&r.decoded_body())));
+}
+
+/// A feature, from a fixed set: the keys of a map.
+#[derive(TelemetryProperty, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Feature {
+    Search,
+    #[telemetry(rename = "code_exec")]
+    CodeExecution,
+}
+
+/// Use of each feature.
+#[derive(TelemetryEvent)]
+struct FeaturesUsed {
+    /// Calls per feature.
+    calls: std::collections::BTreeMap<Feature, u32>,
+    /// Token counts per feature.
+    usage: std::collections::HashMap<Feature, Usage>,
+    /// Servers per kind.
+    #[telemetry(public)]
+    servers: std::collections::BTreeMap<ServerKind, Vec<Server>>,
+}
+
+#[test]
+fn maps_with_enum_keys_are_objects_named_by_their_keys() {
+    let canaries = Canaries::new();
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    telemetry.capture(&FeaturesUsed {
+        calls: [(Feature::Search, 3), (Feature::CodeExecution, 1)].into(),
+        usage: [(Feature::Search, Usage { prompt_tokens: 5, completion_tokens: 6 })].into(),
+        servers: [(ServerKind::Http, vec![canaries.server(ServerKind::Http, 4)])].into(),
+    });
+    assert!(telemetry.flush(SOON));
+    let events = server.accepted_events();
+    let properties = &events[0]["properties"];
+    assert_eq!(properties["calls"], json!({ "search": 3, "code_exec": 1 }));
+    assert_eq!(properties["usage"], json!({ "search": { "prompt_tokens": 5, "completion_tokens": 6 } }));
+    let http = &properties["servers"]["http"][0];
+    assert_eq!(http["tools"], 4);
+    assert!(http.get("name").is_none(), "the opt-in field of an object in a map, at usage");
+    for canary in [&canaries.name, &canaries.url, &canaries.command, &canaries.env] {
+        assert!(!server.requests().iter().any(|r| canary.found_in(&r.decoded_body())), "{canary:?} sent");
+    }
+
+    // Keys outside the enum's values cannot come from a value built at run time.
+    let kind = <std::collections::BTreeMap<Feature, u32>>::KIND;
+    assert!(kind.admits(&Value::Object(vec![("search".into(), Value::UInt(1))])));
+    assert!(!kind.admits(&Value::Object(vec![("CANARY".into(), Value::UInt(1))])));
+
+    let markdown = Catalog::collect().to_markdown("agent");
+    for row in [
+        "| `calls.*` | `u32` | public | value | value |",
+        "| `servers.*[].name` | `String` | opt_in | nothing | value |",
+    ] {
+        assert!(markdown.contains(row), "{row} not in\n{markdown}");
+    }
 }

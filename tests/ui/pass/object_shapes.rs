@@ -1,6 +1,8 @@
 // Objects: fields audited and classified like an event's, in lists,
 // options and other objects, generic and borrowing, with renamed and
 // skipped fields.
+use std::collections::{BTreeMap, HashMap};
+
 use telemetry_runtime::{PropertyValue, PublicByDefault, TelemetryEvent, TelemetryProperty, Value};
 
 #[derive(TelemetryProperty, Clone, Copy)]
@@ -50,6 +52,9 @@ struct Run<'a> {
     usages: Vec<Option<Usage>>,
     counted: Counted<u8>,
     nested: Vec<Vec<Counted<Usage>>>,
+    per_kind: BTreeMap<Kind, u32>,
+    #[telemetry(public)]
+    servers_by_kind: Option<HashMap<Kind, Vec<Server<'a>>>>,
 }
 
 fn public<T: PublicByDefault>() {}
@@ -57,6 +62,7 @@ fn public<T: PublicByDefault>() {}
 fn main() {
     public::<Usage>();
     public::<Vec<Counted<Usage>>>();
+    public::<BTreeMap<Kind, Usage>>();
     let usage = Usage { prompt_tokens: 1, completion_tokens: None };
     assert_eq!(
         usage.to_value(),
@@ -69,5 +75,7 @@ fn main() {
         usages: vec![None],
         counted: Counted { value: 1 },
         nested: vec![],
+        per_kind: BTreeMap::new(),
+        servers_by_kind: None,
     };
 }
