@@ -37,8 +37,9 @@
 //!   sends objects with a `command` (`python -m server`) and a `base_url`,
 //!   although its own list of what is not collected says "Server URLs or
 //!   file paths (only connection types)". The port follows the prose: it
-//!   sends the list of connection types only. (The library has no object
-//!   properties either.)
+//!   sends the list of connection types only. (An object property could
+//!   carry each server's kind with a keyed hash of its target, see
+//!   `#[derive(TelemetryProperty)]` on a struct; the prose asks for less.)
 //! - **Scarf receives a JSON batch.** mcp-use's Scarf client (scarf-py)
 //!   sends one request per event with flat key-value properties; here the
 //!   Scarf sink is the library's `HttpSink`, which POSTs

@@ -61,7 +61,7 @@ impl Input<'_> {
 }
 
 impl<'a> Field<'a> {
-    fn from_syn(cx: &mut Ctxt, field: &'a syn::Field) -> Field<'a> {
+    pub(crate) fn from_syn(cx: &mut Ctxt, field: &'a syn::Field) -> Field<'a> {
         let ident = field.ident.as_ref().expect("named field");
         let attrs = FieldAttrs::from_syn(cx, ident, &field.attrs);
         let name = match &attrs.rename {

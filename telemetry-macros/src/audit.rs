@@ -14,13 +14,22 @@ use crate::names::{name_problem, sensitivity, Sensitive};
 pub(crate) fn audit(cx: &mut Ctxt, input: &Input<'_>) {
     event_has_description(cx, input);
     event_name_is_valid(cx, input);
-    property_names_are_unique(cx, input);
-    for field in &input.fields {
+    audit_fields(cx, &input.fields);
+}
+
+/// The rules for the fields of an event, and of an object (a struct with
+/// `#[derive(TelemetryProperty)]`): the same rules, at any depth.
+pub(crate) fn audit_fields(cx: &mut Ctxt, fields: &[Field<'_>]) {
+    property_names_are_unique(cx, fields);
+    for field in fields {
         if field.attrs.skip.is_some() {
             skip_stands_alone(cx, field);
             continue;
         }
         property_name_is_valid(cx, field);
+        if !map_is_not_a_property(cx, field) {
+            continue;
+        }
         if !free_text_is_classified(cx, field) {
             continue;
         }
@@ -55,9 +64,9 @@ fn property_name_is_valid(cx: &mut Ctxt, field: &Field<'_>) {
     }
 }
 
-fn property_names_are_unique(cx: &mut Ctxt, input: &Input<'_>) {
+fn property_names_are_unique(cx: &mut Ctxt, fields: &[Field<'_>]) {
     let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
-    for field in input.fields.iter().filter(|f| f.attrs.skip.is_none()) {
+    for field in fields.iter().filter(|f| f.attrs.skip.is_none()) {
         let (name, span) = &field.name;
         match seen.get(name.as_str()) {
             Some(first) => cx.error_at(
@@ -84,6 +93,59 @@ fn skip_stands_alone(cx: &mut Ctxt, field: &Field<'_>) {
             span,
             format_args!("conflicting telemetry attributes: `skip` with {what} on field `{}`", field.ident),
         );
+    }
+}
+
+/// A map with text keys would send its keys as names chosen at run time,
+/// which no catalog can list (and which are free text): its keys must be
+/// the values of a `#[derive(TelemetryProperty)]` enum. Returns whether the
+/// field passed. The traits refuse any other key type too, behind an alias
+/// as well; this names why for the common case.
+fn map_is_not_a_property(cx: &mut Ctxt, field: &Field<'_>) -> bool {
+    let Some((map, key)) = find_map(field.ty) else { return true };
+    if !is_text(key) {
+        return true;
+    }
+    cx.error_spanned_by(
+        map,
+        format_args!(
+            "field `{}` is a map with text keys, which cannot be a telemetry property: its keys \
+             would be sent as names chosen at run time, which the catalog cannot list; use a \
+             #[derive(TelemetryProperty)] enum as the key type, an object (a struct with \
+             #[derive(TelemetryProperty)]) with one field per key, or a list of objects",
+            field.ident
+        ),
+    );
+    false
+}
+
+/// The first map (`HashMap`, `BTreeMap`, `IndexMap`) in `ty` as written,
+/// itself or inside an option, list, box or reference, with its key type.
+fn find_map(ty: &Type) -> Option<(&Type, &Type)> {
+    match ty {
+        Type::Reference(r) => find_map(&r.elem),
+        Type::Slice(s) => find_map(&s.elem),
+        Type::Array(a) => find_map(&a.elem),
+        Type::Paren(p) => find_map(&p.elem),
+        Type::Group(g) => find_map(&g.elem),
+        Type::Path(p) if p.qself.is_none() => {
+            let last = p.path.segments.last()?;
+            if matches!(last.ident.to_string().as_str(), "HashMap" | "BTreeMap" | "IndexMap") {
+                let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+                return args.args.iter().find_map(|arg| match arg {
+                    GenericArgument::Type(key) => Some((ty, key)),
+                    _ => None,
+                });
+            }
+            match &last.arguments {
+                PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+                    GenericArgument::Type(inner) => find_map(inner),
+                    _ => None,
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -206,7 +206,7 @@ pub(crate) fn counter(tokens: TokenStream) -> TokenStream {
     let name = &input.name.0;
     let description = input.doc.as_deref().unwrap_or_default();
     let labels: Vec<&String> = input.fields.iter().map(|f| &f.name.0).collect();
-    let label_schemas = input.fields.iter().map(|f| field_schema(&private, f));
+    let label_schemas = input.fields.iter().map(|f| field_schema(&private, f, &[]));
     let n = labels.len();
     let Head { vis, ident, .. } = &decl.head;
     let docs = docs(&decl.head);
@@ -218,6 +218,7 @@ pub(crate) fn counter(tokens: TokenStream) -> TokenStream {
             classification: #private::Classification::Public,
             description: "How many times it was counted since the last event.",
             reason: #private::None,
+            fields: &[],
         }
     };
     quote! {

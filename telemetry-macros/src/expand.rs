@@ -11,6 +11,7 @@ use crate::ast::{Field, Input};
 use crate::attr::{Classification, RedactMode};
 use crate::audit::audit;
 use crate::ctxt::Ctxt;
+use crate::function::with_static_lifetimes;
 
 pub(crate) fn derive_event(input: &DeriveInput) -> TokenStream {
     let mut cx = Ctxt::default();
@@ -80,6 +81,8 @@ fn expand(input: &Input<'_>) -> TokenStream {
                 __telemetry_level: #private::Level,
                 __telemetry_out: &mut #private::Properties,
             ) {
+                // For the `opt_in` fields of objects among the fields.
+                __telemetry_out.__set_consent(__telemetry_level);
                 #(#writes)*
             }
         }
@@ -102,7 +105,8 @@ pub(crate) fn schema(private: &TokenStream, input: &Input<'_>) -> TokenStream {
     let description = input.doc.as_deref().unwrap_or_default();
     let min_level = min_level(input);
     let sample_rate = input.attrs.sample.as_ref().map_or(1.0, |s| s.value);
-    let field_schemas = input.sent_fields().map(|f| field_schema(private, f));
+    let type_params: Vec<&Ident> = input.original.generics.type_params().map(|p| &p.ident).collect();
+    let field_schemas = input.sent_fields().map(|f| field_schema(private, f, &type_params));
     quote! {
         #private::EventSchema {
             name: #name,
@@ -196,8 +200,19 @@ fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     }
 }
 
-pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>) -> TokenStream {
+/// The `FieldSchema` of a field. The nested fields of an object type come
+/// from its `FIELDS`, named with `'static` lifetimes (the schema is a
+/// constant outside any impl); a type that names a type parameter of the
+/// input (`type_params`) cannot be named there, and lists none.
+pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>, type_params: &[&Ident]) -> TokenStream {
     let name = &field.name.0;
+    let fields = if mentions_any(field.ty, type_params) || field.attrs.unreadable {
+        quote!(&[])
+    } else {
+        let ty = field.ty;
+        let static_ty = with_static_lifetimes(ty.to_token_stream());
+        quote_spanned!(ty.span()=> { use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS })
+    };
     let ty = type_string(field.ty);
     let description = field.doc.as_deref().unwrap_or_default();
     let class = match classification(field) {
@@ -224,6 +239,7 @@ pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>) -> TokenStr
             classification: #private::Classification::#class,
             description: #description,
             reason: #reason,
+            fields: #fields,
         }
     }
 }
@@ -239,7 +255,7 @@ pub(crate) fn type_string(ty: &Type) -> String {
     out
 }
 
-fn mentions_any(ty: &Type, params: &[&Ident]) -> bool {
+pub(crate) fn mentions_any(ty: &Type, params: &[&Ident]) -> bool {
     fn walk(tokens: TokenStream, params: &[&Ident]) -> bool {
         tokens.into_iter().any(|tt| match tt {
             proc_macro2::TokenTree::Ident(ident) => params.iter().any(|p| **p == ident),

@@ -253,6 +253,8 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             }
             let name = arg.to_string();
             let ty_name = type_string(ty);
+            let static_ty = with_static_lifetimes(ty.to_token_stream());
+            let fields = quote_spanned!(ty.span()=> { use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS });
             schema_fields.push(quote! {
                 #private::FieldSchema {
                     name: #name,
@@ -260,6 +262,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
                     classification: #private::Classification::Public,
                     description: "An argument of the call.",
                     reason: #private::None,
+                    fields: #fields,
                 }
             });
             // Spanned at the argument's type: a type that is not public by
@@ -363,6 +366,7 @@ fn call_schema(
                     classification: #private::Classification::Public,
                     description: "How long the call took, in milliseconds.",
                     reason: #private::None,
+                    fields: &[],
                 },
                 #private::FieldSchema {
                     name: "outcome",
@@ -370,6 +374,7 @@ fn call_schema(
                     classification: #private::Classification::Public,
                     description: "\"ok\" or \"error\".",
                     reason: #private::None,
+                    fields: &[],
                 },
                 #private::FieldSchema {
                     name: "error_type",
@@ -377,6 +382,7 @@ fn call_schema(
                     classification: #private::Classification::Public,
                     description: "For an error, the error's Rust type name (never its message).",
                     reason: #private::None,
+                    fields: &[],
                 },
                 #(#arguments),*
             ],
@@ -418,7 +424,7 @@ fn mentions_impl(ty: &Type) -> bool {
 /// The type with every named lifetime made `'static`, so that the event's
 /// declaration can name it outside the function (the shape of a value does
 /// not depend on lifetimes).
-fn with_static_lifetimes(tokens: TokenStream) -> TokenStream {
+pub(crate) fn with_static_lifetimes(tokens: TokenStream) -> TokenStream {
     let mut out = Vec::new();
     let mut after_quote = false;
     for tt in tokens {

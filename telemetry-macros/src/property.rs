@@ -2,15 +2,19 @@
 //! name of its variant (enum values come from a fixed set the program
 //! defines, so they are public by default), or a newtype struct, which is
 //! whatever its field is: a newtype over text is text, and needs a
-//! classification wherever it is used.
+//! classification wherever it is used; or a struct with named fields, an
+//! object whose fields are audited and classified like an event's.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Data, DataEnum, DeriveInput, Fields, Type};
 
-use crate::attr::{ContainerAttrs, VariantAttrs};
+use crate::ast::Field;
+use crate::attr::{Classification, ContainerAttrs, RedactMode, VariantAttrs};
+use crate::audit::audit_fields;
 use crate::ctxt::Ctxt;
-use crate::expand::private_path;
+use crate::expand::{field_schema, mentions_any, private_path};
 use crate::names::{name_problem, to_snake_case};
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
@@ -31,16 +35,18 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
             Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
                 Some(newtype(&private, input, &fields.unnamed[0].ty))
             }
+            Fields::Named(fields) => object(&mut cx, &private, input, fields),
             _ => None,
         },
         Data::Union(_) => None,
     };
     let Some(expanded) = expanded.filter(|_| !cx.has_errors()) else {
-        if !matches!(input.data, Data::Enum(_)) {
+        let named = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Named(_)));
+        if !matches!(input.data, Data::Enum(_)) && !named {
             cx.error_spanned_by(
                 &input.ident,
-                "TelemetryProperty can only be derived for a fieldless enum or a newtype struct \
-                 (one unnamed field)",
+                "TelemetryProperty can only be derived for a fieldless enum, a newtype struct \
+                 (one unnamed field) or a struct with named fields (an object)",
             );
         }
         // A minimal impl keeps uses of the type from producing a cascade of
@@ -93,14 +99,21 @@ fn enumeration(
         (quote!(#private::Value::from(#text)), quote!(__telemetry_out.text(#text)))
     };
     let kind = quote!(OneOf(&[#(#values),*]));
-    Some(impls(
-        private,
-        input,
-        kind,
-        to_value,
-        Some(pack),
-        &[quote!(PublicByDefault), quote!(PublicListItem)],
-    ))
+    // The values are a fixed set of valid names: they can be a map's keys.
+    let key = if arms.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#arms)* }) };
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let impls =
+        impls(private, input, kind, to_value, Some(pack), &[quote!(PublicByDefault), quote!(PublicListItem)]);
+    Some(quote! {
+        #impls
+        #[automatically_derived]
+        impl #impl_generics #private::PropertyKey for #ident #ty_generics #where_clause {
+            fn __key(&self) -> &'static str {
+                #key
+            }
+        }
+    })
 }
 
 /// The impls of a newtype: each trait holds when it holds for the field.
@@ -157,6 +170,133 @@ fn newtype(private: &TokenStream, input: &DeriveInput, field: &Type) -> TokenStr
             }
         }
     }
+}
+
+/// An object: each field audited and classified like an event's, written
+/// as a name and a value; an `opt_in` field only at `Full` consent, a
+/// `redact`ed one as its marker, length or keyed hash. Public by default
+/// (and in lists) only when every field it sends is public.
+fn object(
+    cx: &mut Ctxt,
+    private: &TokenStream,
+    input: &DeriveInput,
+    named: &syn::FieldsNamed,
+) -> Option<TokenStream> {
+    let fields: Vec<Field<'_>> = named.named.iter().map(|field| Field::from_syn(cx, field)).collect();
+    audit_fields(cx, &fields);
+    if cx.has_errors() {
+        return None;
+    }
+    let ident = &input.ident;
+    let sent: Vec<&Field<'_>> = fields.iter().filter(|f| f.attrs.skip.is_none()).collect();
+    let class = |f: &Field<'_>| f.attrs.classification.as_ref().map(|c| c.value);
+    let public = |f: &Field<'_>| matches!(class(f), None | Some(Classification::Public));
+
+    // Bounds for fields whose type names a type parameter, as for events.
+    let type_params: Vec<&syn::Ident> = input.generics.type_params().map(|p| &p.ident).collect();
+    let mut generics = input.generics.clone();
+    for field in sent.iter().filter(|f| mentions_any(f.ty, &type_params)) {
+        let ty = field.ty;
+        let bound = match class(field) {
+            None => quote!(#private::PublicByDefault),
+            Some(Classification::Redact(RedactMode::Hash | RedactMode::Length)) => {
+                quote!(#private::RedactableText)
+            }
+            Some(_) => quote!(#private::PropertyValue),
+        };
+        generics.make_where_clause().predicates.push(syn::parse_quote!(#ty: #bound));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+
+    let kinds = sent.iter().filter(|f| public(f)).map(|f| {
+        let (name, ty) = (&f.name.0, f.ty);
+        quote_spanned!(ty.span()=> (#name, <#ty as #private::PropertyValue>::KIND))
+    });
+    let schemas = sent.iter().map(|f| field_schema(private, f, &[]));
+    let mut writes = Vec::new();
+    let mut values = Vec::new();
+    for field in &sent {
+        let (member, name, ty) = (field.ident, &field.name.0, field.ty);
+        let field_name = quote!(const { #private::FieldName::new(#name) });
+        let out = quote!(__telemetry_out);
+        let object = quote!(&mut __telemetry_object);
+        let redacted = |helper: &str| {
+            let helper = syn::Ident::new(helper, proc_macro2::Span::call_site());
+            quote_spanned!(ty.span()=> #private::#helper::<#ty>(&self.#member))
+        };
+        let value = |helper: &str| {
+            let call = redacted(helper);
+            quote!(#out.object_value(#object, #field_name, #call);)
+        };
+        let to_value =
+            quote!((#private::Cow::Borrowed(#name), #private::PropertyValue::to_value(&self.#member)));
+        match class(field) {
+            None => {
+                writes.push(quote_spanned!(ty.span()=>
+                    #private::object_public::<#ty>(#out, #object, #field_name, &self.#member);
+                ));
+                values.push(to_value);
+            }
+            Some(Classification::Public) => {
+                writes.push(quote_spanned!(ty.span()=>
+                    #private::object_classified::<#ty>(#out, #object, #field_name, #private::Level::Usage, &self.#member);
+                ));
+                values.push(to_value);
+            }
+            Some(Classification::OptIn) => {
+                let write = quote_spanned!(ty.span()=>
+                    #private::object_classified::<#ty>(#out, #object, #field_name, #private::Level::Full, &self.#member);
+                );
+                writes.push(quote!(if #out.consent() >= #private::Level::Full { #write }));
+            }
+            Some(Classification::Redact(RedactMode::Drop)) => {
+                let check = redacted("redact_drop");
+                writes.push(quote!(#check;));
+            }
+            Some(Classification::Redact(mode)) => {
+                let helper = match mode {
+                    RedactMode::Marker => "redact_marker",
+                    RedactMode::Length => "redact_length",
+                    _ => "redact_hash",
+                };
+                writes.push(value(helper));
+                let call = redacted(helper);
+                values.push(quote!((#private::Cow::Borrowed(#name), #call)));
+            }
+        }
+    }
+    let markers = if sent.iter().all(|f| public(f)) {
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics #private::PublicByDefault for #ident #ty_generics #where_clause {}
+            #[automatically_derived]
+            impl #impl_generics #private::PublicListItem for #ident #ty_generics #where_clause {}
+        }
+    } else {
+        quote!()
+    };
+    Some(quote! {
+        #[automatically_derived]
+        impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
+        #[automatically_derived]
+        impl #impl_generics #private::PropertyValue for #ident #ty_generics #where_clause {
+            const KIND: #private::ValueKind = #private::ValueKind::Object(&[#(#kinds),*]);
+            const FIELDS: &'static [#private::FieldSchema] = &[#(#schemas),*];
+            /// The public fields and what the redacted ones send; `opt_in`
+            /// fields are left out (no consent level is known here).
+            fn to_value(&self) -> #private::Value {
+                #private::Value::Object(::std::vec![#(#values),*])
+            }
+            #[inline]
+            fn __pack(&self, __telemetry_out: &mut #private::ValueWriter<'_>) {
+                if let #private::Some(mut __telemetry_object) = __telemetry_out.object_start() {
+                    #(#writes)*
+                    __telemetry_out.object_end(__telemetry_object);
+                }
+            }
+        }
+        #markers
+    })
 }
 
 /// `Audited` and `PropertyValue`, plus the marker traits named in `markers`.

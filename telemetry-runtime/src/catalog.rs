@@ -135,7 +135,7 @@ impl Catalog {
         let mut names = Vec::new();
         for event in &self.events {
             names.push(event.name.to_owned());
-            names.extend(event.fields.iter().map(|f| format!("{}.{}", event.name, f.name)));
+            names.extend(flattened(event).into_iter().map(|(path, ..)| format!("{}.{path}", event.name)));
         }
         names
     }
@@ -191,17 +191,14 @@ impl Catalog {
             }
             let _ = writeln!(md, "| property | type | classification | at usage | at full | description |");
             let _ = writeln!(md, "|---|---|---|---|---|---|");
-            for field in event.fields {
-                let (usage, full) = sent_at_levels(event, field);
+            for (path, field, ty, usage, full) in flattened(event) {
                 let mut description = doc_text(field.description).replace('\n', " ");
                 if let Some(reason) = field.reason {
                     let _ = write!(description, " *Public because:* {reason}");
                 }
                 let _ = writeln!(
                     md,
-                    "| `{}` | `{}` | {} | {usage} | {full} | {} |",
-                    field.name,
-                    field.ty,
+                    "| `{path}` | `{ty}` | {} | {usage} | {full} | {} |",
                     field.classification.as_str(),
                     description.trim()
                 );
@@ -259,8 +256,74 @@ fn doc_text(text: &str) -> String {
         .to_owned()
 }
 
-/// What a field sends at usage and at full.
-fn sent_at_levels(event: &EventSchema, field: &FieldSchema) -> (&'static str, &'static str) {
+/// The fields of an event and, after each object field, its nested fields,
+/// with their dotted paths (`servers[].kind` for a field of the objects in
+/// a list) and what each sends at usage and at full.
+/// A map's keys (`*`) have no type of their own: it is the map's value
+/// type, as written in the type of the field that holds the map.
+fn flattened(
+    event: &EventSchema,
+) -> Vec<(String, &'static FieldSchema, &'static str, &'static str, &'static str)> {
+    fn walk(
+        out: &mut Vec<(String, &'static FieldSchema, &'static str, &'static str, &'static str)>,
+        prefix: &str,
+        fields: &'static [FieldSchema],
+        parent_ty: &'static str,
+        within: (&'static str, &'static str),
+        depth: usize,
+    ) {
+        for field in fields {
+            let path = format!("{prefix}{}", field.name);
+            let ty = match field.ty {
+                "" if field.name == "*" => map_value_type(parent_ty),
+                ty => ty,
+            };
+            let (usage, full) = sent_at_levels(within, field);
+            out.push((path.clone(), field, ty, usage, full));
+            if !field.fields.is_empty() && depth < crate::properties::MAX_DEPTH {
+                let list = if is_list(ty) { "[]" } else { "" };
+                walk(out, &format!("{path}{list}."), field.fields, ty, (usage, full), depth + 1);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let within = if event.min_level == Level::Full { ("nothing", "value") } else { ("value", "value") };
+    walk(&mut out, "", event.fields, "", within, 1);
+    out
+}
+
+/// Whether a type as written is a list of what it holds, rather than a map
+/// of lists (`BTreeMap<K, Vec<T>>` holds lists but is not one).
+fn is_list(ty: &str) -> bool {
+    let before_map = ty.find("Map<").map_or(ty, |at| &ty[..at]);
+    before_map.contains("Vec<") || before_map.contains('[')
+}
+
+/// The value type of the (first) map in a type as written:
+/// `Vec<Server>` in `Option<BTreeMap<Kind, Vec<Server>>>`; empty when
+/// there is none.
+fn map_value_type(ty: &'static str) -> &'static str {
+    let Some(start) = ty.find("Map<").map(|at| at + 4) else { return "" };
+    let mut depth = 0usize;
+    let mut comma = None;
+    for (i, c) in ty[start..].char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            '>' | ')' | ']' if depth == 0 => {
+                return comma.map_or("", |from: usize| ty[start + from..start + i].trim());
+            }
+            '>' | ')' | ']' => depth -= 1,
+            ',' if depth == 0 && comma.is_none() => comma = Some(i + 1),
+            ',' if depth == 0 => return comma.map_or("", |from| ty[start + from..start + i].trim()),
+            _ => {}
+        }
+    }
+    ""
+}
+
+/// What a field sends at usage and at full, within what its event or the
+/// object that holds it sends (`"value"` or `"nothing"` at each level).
+fn sent_at_levels(within: (&'static str, &'static str), field: &FieldSchema) -> (&'static str, &'static str) {
     let full = match field.classification {
         Classification::Public | Classification::OptIn => "value",
         Classification::Redact(RedactMode::Drop) => "nothing",
@@ -268,30 +331,14 @@ fn sent_at_levels(event: &EventSchema, field: &FieldSchema) -> (&'static str, &'
         Classification::Redact(RedactMode::Length) => "length",
         Classification::Redact(RedactMode::Hash) => "keyed hash",
     };
-    let usage = if event.min_level == Level::Full || field.classification == Classification::OptIn {
-        "nothing"
-    } else {
-        full
-    };
-    (usage, full)
+    let sent = |level: &'static str| if level == "value" { full } else { "nothing" };
+    let usage = if field.classification == Classification::OptIn { "nothing" } else { sent(within.0) };
+    (usage, sent(within.1))
 }
 
 fn event_json(event: &EventSchema) -> Json {
-    let fields: Vec<Json> = event
-        .fields
-        .iter()
-        .map(|f| {
-            let (usage, full) = sent_at_levels(event, f);
-            json!({
-                "name": f.name,
-                "type": f.ty,
-                "classification": f.classification.as_str(),
-                "description": f.description,
-                "reason": f.reason,
-                "sent": { "usage": usage, "full": full },
-            })
-        })
-        .collect();
+    let within = if event.min_level == Level::Full { ("nothing", "value") } else { ("value", "value") };
+    let fields = fields_json(event.fields, "", within, 1);
     json!({
         "name": event.name,
         "description": doc_text(event.description),
@@ -299,6 +346,40 @@ fn event_json(event: &EventSchema) -> Json {
         "sample_rate": event.sample_rate,
         "fields": fields,
     })
+}
+
+/// The fields as JSON; an object field holds its own in `fields`.
+fn fields_json(
+    fields: &'static [FieldSchema],
+    parent_ty: &'static str,
+    within: (&'static str, &'static str),
+    depth: usize,
+) -> Vec<Json> {
+    fields
+        .iter()
+        .map(|f| {
+            let (usage, full) = sent_at_levels(within, f);
+            let ty = match f.ty {
+                "" if f.name == "*" => map_value_type(parent_ty),
+                ty => ty,
+            };
+            let mut field = json!({
+                "name": f.name,
+                "type": ty,
+                "classification": f.classification.as_str(),
+                "description": f.description,
+                "reason": f.reason,
+                "sent": { "usage": usage, "full": full },
+            });
+            // Only object fields carry `fields`: the JSON of other events
+            // (and so their digest) is unchanged.
+            if !f.fields.is_empty() && depth < crate::properties::MAX_DEPTH {
+                let nested = fields_json(f.fields, ty, (usage, full), depth + 1);
+                field["fields"] = Json::Array(nested);
+            }
+            field
+        })
+        .collect()
 }
 
 /// A line diff (longest common subsequence): `-` committed, `+` generated.
@@ -337,6 +418,19 @@ fn is_within(module: &str, parent: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn map_value_types_and_lists_as_written() {
+        assert_eq!(map_value_type("BTreeMap<Kind, u32>"), "u32");
+        assert_eq!(map_value_type("Option<HashMap<Kind, Vec<Server<'a>>>>"), "Vec<Server<'a>>");
+        assert_eq!(map_value_type("HashMap<Kind, (u8, u8), S>"), "(u8, u8)");
+        assert_eq!(map_value_type("Vec<Server>"), "");
+        assert!(is_list("Vec<Server>"));
+        assert!(is_list("&[Server]"));
+        assert!(is_list("Vec<BTreeMap<Kind, u32>>"));
+        assert!(!is_list("BTreeMap<Kind, Vec<Server>>"));
+        assert!(!is_list("Option<Usage>"));
+    }
+
     static FIELDS: [FieldSchema; 3] = [
         FieldSchema {
             name: "tool",
@@ -344,6 +438,7 @@ mod tests {
             classification: Classification::Public,
             description: "Which tool.",
             reason: None,
+            fields: &[],
         },
         FieldSchema {
             name: "query",
@@ -351,6 +446,7 @@ mod tests {
             classification: Classification::OptIn,
             description: "What was asked.",
             reason: None,
+            fields: &[],
         },
         FieldSchema {
             name: "server_url",
@@ -358,6 +454,7 @@ mod tests {
             classification: Classification::Redact(RedactMode::Hash),
             description: "",
             reason: None,
+            fields: &[],
         },
     ];
     static EVENT: EventSchema = EventSchema {

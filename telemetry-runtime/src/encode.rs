@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::event::Record;
 use crate::identity::Identity;
-use crate::properties::{entries, list_items, Packed};
+use crate::properties::{entries, list_items, Entry, Packed};
 use crate::time::rfc3339_bytes;
 use crate::Level;
 
@@ -118,7 +118,20 @@ pub(crate) fn encode_into(
     out.extend_from_slice(b",\"timestamp\":\"");
     out.extend_from_slice(&envelope.timestamp(record.since_epoch()));
     out.extend_from_slice(b"\",\"properties\":{");
-    for entry in entries(properties) {
+    push_entries(out, entries(properties), envelope, level);
+    out.extend_from_slice(tail);
+    out.extend_from_slice(b"}}");
+}
+
+/// Appends `"name":value,` for each entry allowed at `level` and not
+/// omitted: the properties of an event, or the fields of an object.
+fn push_entries<'a>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = Entry<'a>>,
+    envelope: &Envelope<'_>,
+    level: Level,
+) {
+    for entry in entries {
         if entry.level > level || entry.value.is_omitted() {
             continue;
         }
@@ -130,14 +143,12 @@ pub(crate) fn encode_into(
             push_json_bytes(out, entry.name);
             out.push(b':');
         }
-        push_value(out, entry.value, envelope);
+        push_value(out, entry.value, envelope, level);
         out.push(b',');
     }
-    out.extend_from_slice(tail);
-    out.extend_from_slice(b"}}");
 }
 
-fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>) {
+fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>, level: Level) {
     match value {
         Packed::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         Packed::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
@@ -157,9 +168,19 @@ fn push_value(out: &mut Vec<u8>, value: Packed<'_>, envelope: &Envelope<'_>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                push_value(out, item, envelope);
+                push_value(out, item, envelope, level);
             }
             out.push(b']');
+        }
+        Packed::Object(count, fields) => {
+            // An object's fields are filtered like an event's properties:
+            // an opt-in field is left out below `Full`, a null one always.
+            out.push(b'{');
+            push_entries(out, entries(fields).take(count as usize), envelope, level);
+            if out.last() == Some(&b',') {
+                out.pop();
+            }
+            out.push(b'}');
         }
         Packed::Null | Packed::Float(_) => out.extend_from_slice(b"null"),
     }

@@ -74,7 +74,7 @@ pub use version::VersionChange;
 ///
 /// | attribute | sent |
 /// |---|---|
-/// | (none) | as is, at `Usage`; only for types public by default: numbers, `bool`, `Uuid`, `Duration`, `#[derive(TelemetryProperty)]` enums, and options and lists of these |
+/// | (none) | as is, at `Usage`; only for types public by default: numbers, `bool`, `Uuid`, `Duration`, `#[derive(TelemetryProperty)]` enums and objects whose fields are all public, and options and lists of these |
 /// | `#[telemetry(public)]` | as is, at `Usage`; required for free text, which has no default |
 /// | `#[telemetry(opt_in)]` | as is, only at `Full` |
 /// | `#[telemetry(redact)]` | nothing (also `redact = "drop"`) |
@@ -134,9 +134,13 @@ pub use version::VersionChange;
 #[cfg(feature = "macros")]
 pub use telemetry_macros::TelemetryEvent;
 
-/// Derives [`PropertyValue`] and [`PublicByDefault`] for a fieldless enum:
-/// each variant is sent as its snake_case name, or
-/// `#[telemetry(rename = "...")]`.
+/// Derives [`PropertyValue`] for a fieldless enum, a newtype struct or a
+/// struct with named fields (an object).
+///
+/// An enum is public by default: each variant is sent as its snake_case
+/// name, or `#[telemetry(rename = "...")]`. A newtype is whatever its field
+/// is (`struct Tool(String)` is text and needs a classification wherever it
+/// is used).
 ///
 /// ```
 /// use telemetry_runtime::{PropertyValue, TelemetryProperty, Value};
@@ -150,6 +154,62 @@ pub use telemetry_macros::TelemetryEvent;
 /// }
 /// assert_eq!(Outcome::TimedOut.to_value(), Value::from("timed_out"));
 /// assert_eq!(Outcome::Error.to_value(), Value::from("err"));
+/// ```
+///
+/// An object's fields are audited and classified exactly like an event's
+/// (the same attributes and rules, errors at the field), and sent as a
+/// JSON object (an OTLP `kvlistValue`): an `opt_in` field only at
+/// [`Level::Full`], a `redact`ed one as nothing, its marker, its length or
+/// its keyed hash. An object is public by default, and so are lists of it,
+/// only when every field it sends is public; a field holding any other
+/// object must be classified (`public` sends it at `Usage` without its
+/// opt-in fields). Objects nest in lists, options and other objects, to the
+/// same depth as lists; an object type cannot contain itself. The doc
+/// comments of its fields describe them in the catalog, under the field
+/// that holds the object (`servers[].kind`).
+///
+/// A derived enum can also be the key type of a map (`BTreeMap<Feature,
+/// u32>`, `HashMap<Feature, Usage>`), sent as an object whose field names
+/// are the keys (listed as `calls.*` in the catalog); a map with text keys
+/// is a compile error, since its names would be chosen at run time.
+///
+/// ```
+/// use telemetry_runtime::{TelemetryEvent, TelemetryProperty};
+///
+/// #[derive(TelemetryProperty)]
+/// enum Transport {
+///     Stdio,
+///     Http,
+/// }
+///
+/// #[derive(TelemetryProperty)]
+/// struct Server {
+///     /// How the server is reached.
+///     transport: Transport,
+///     /// How many tools it offers.
+///     tools: u32,
+///     /// Its configured name, only with full consent.
+///     #[telemetry(opt_in)]
+///     name: String,
+///     /// A keyed hash of its address, to count distinct servers.
+///     #[telemetry(redact = "hash")]
+///     url: String,
+/// }
+///
+/// /// An agent connected to its servers.
+/// #[derive(TelemetryEvent)]
+/// struct Connected {
+///     /// One object per server.
+///     #[telemetry(public)]
+///     servers: Vec<Server>,
+/// }
+/// ```
+///
+/// ```compile_fail
+/// #[derive(telemetry_runtime::TelemetryProperty)]
+/// struct Server {
+///     name: String, // error: field `name` is free text and needs a classification
+/// }
 /// ```
 #[cfg(feature = "macros")]
 pub use telemetry_macros::TelemetryProperty;

@@ -4,6 +4,7 @@
 use std::any::type_name;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,13 +13,16 @@ use std::time::Instant;
 pub use crate::catalog::Registration;
 pub use crate::counter::Counter;
 pub use crate::dynamic::DynamicEvent;
-pub use crate::properties::{FieldName, ValueWriter};
-pub use crate::property::{Audited, PropertyValue, PublicByDefault, PublicListItem, RedactableText};
+pub use crate::properties::{FieldName, ObjectStart, ValueWriter};
+pub use crate::property::{
+    Audited, PropertyKey, PropertyValue, PublicByDefault, PublicListItem, RedactableText,
+};
 pub use crate::redact::Digest;
 pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use crate::{Level, Properties, TelemetryEvent, Value};
 pub use core::option::Option::{self, None, Some};
 pub use inventory;
+pub use std::borrow::Cow;
 
 /// False when the crate is built with the `off` feature: every gate then
 /// folds to a constant and the code behind it is removed.
@@ -28,6 +32,31 @@ pub const COMPILED_IN: bool = !cfg!(feature = "off");
 #[inline(always)]
 pub fn enabled(level: Level) -> bool {
     COMPILED_IN && crate::level() >= level
+}
+
+/// Writes a field of an object whose type is public without a
+/// classification.
+#[inline(always)]
+pub fn object_public<T: PropertyValue + PublicByDefault + ?Sized>(
+    out: &mut ValueWriter<'_>,
+    object: &mut ObjectStart,
+    name: FieldName,
+    value: &T,
+) {
+    out.object_field(object, name, Level::Usage, value);
+}
+
+/// Writes a field of an object that the author classified `public` (at
+/// `Usage`) or `opt_in` (at `Full`).
+#[inline(always)]
+pub fn object_classified<T: PropertyValue + ?Sized>(
+    out: &mut ValueWriter<'_>,
+    object: &mut ObjectStart,
+    name: FieldName,
+    level: Level,
+    value: &T,
+) {
+    out.object_field(object, name, level, value);
 }
 
 /// Writes a field of a type that is public without a classification.
@@ -83,6 +112,32 @@ pub fn redacted(out: &mut Properties, name: FieldName, value: Value) {
 /// is read, by [`argument`]).
 pub const fn argument_kind<T: PropertyValue + ?Sized>() -> ValueKind {
     T::KIND
+}
+
+/// Finds the nested fields of a field's type, for the catalog (see
+/// [`PropertyValue::FIELDS`]): `Fields::<T>::FIELDS`. For a type that is not
+/// a property, the inherent constant does not apply and the trait's empty
+/// one is found instead, so that the type is reported once, by the check
+/// of the field's value, and not again by its schema.
+pub struct Fields<T: ?Sized>(PhantomData<T>);
+
+impl<T: PropertyValue + ?Sized> Fields<T> {
+    /// The fields of `T`'s objects.
+    pub const FIELDS: &'static [FieldSchema] = T::FIELDS;
+}
+
+/// The fallback of [`Fields`]: no nested fields.
+pub trait NoFields {
+    /// None.
+    const FIELDS: &'static [FieldSchema] = &[];
+}
+
+impl<T: ?Sized> NoFields for Fields<T> {}
+
+impl<T: ?Sized> fmt::Debug for Fields<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fields")
+    }
 }
 
 /// `redact = "marker"`: a fixed text when a value is present.

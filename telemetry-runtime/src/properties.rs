@@ -12,7 +12,9 @@
 //! (`u8` below 256 bytes, `u32` above) and the bytes for text, 16 bytes for
 //! a uuid or a digest, a `u32` count, the `u32` length of the items and the
 //! items for a list (the length lets a reader step over a list without
-//! walking it). The tag byte of a property's value also holds the
+//! walking it), and the same for an object, whose items are laid out like
+//! properties (name length, name, value whose tag byte holds the field's
+//! level and name flag). The tag byte of a property's value also holds the
 //! property's level, whether its name needs JSON escaping and whether its
 //! value nested too deep.
 //!
@@ -20,6 +22,7 @@
 //! buffer, then into the queue), and a backlog of events holds them all:
 //! every byte saved is memory not touched.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
@@ -30,7 +33,7 @@ use crate::property::PropertyValue;
 use crate::redact::Digest;
 use crate::{Level, Value};
 
-/// Lists nested deeper than this are refused: deeper JSON is refused by
+/// Lists and objects nested deeper than this are refused: deeper JSON is refused by
 /// common parsers (serde_json stops at 128), and would fail a whole batch.
 pub(crate) const MAX_DEPTH: usize = 32;
 
@@ -68,6 +71,9 @@ pub(crate) mod tag {
     pub(crate) const SHORT_TEXT: u8 = 10;
     /// An unsigned integer below 256, in one byte.
     pub(crate) const SMALL_UINT: u8 = 11;
+    /// An object: a `u32` count, the `u32` length of its fields, and the
+    /// fields laid out like properties.
+    pub(crate) const OBJECT: u8 = 12;
 }
 
 /// The properties of a dynamic event, in order, built at run time and
@@ -95,6 +101,9 @@ pub struct Properties {
     /// One bit per hash of each name inserted, to skip the search for an
     /// earlier value of a new name.
     names_seen: u64,
+    /// The consent level the properties are written at: the `opt_in` fields
+    /// of an object are written only at `Full`.
+    consent: Level,
 }
 
 impl Properties {
@@ -113,7 +122,14 @@ impl Properties {
     /// buffer can be reused from one event to the next.
     pub(crate) fn from_buffer(mut buffer: Vec<u8>) -> Properties {
         buffer.clear();
-        Properties { bytes: buffer, len: 0, too_deep: false, max_level: Level::Usage, names_seen: 0 }
+        Properties {
+            bytes: buffer,
+            len: 0,
+            too_deep: false,
+            max_level: Level::Usage,
+            names_seen: 0,
+            consent: Level::Usage,
+        }
     }
 
     /// The buffer, for reuse by [`Properties::from_buffer`].
@@ -194,6 +210,15 @@ impl Properties {
         self.push_at(name.name, level, name.clean, |out| value.__pack(out));
     }
 
+    /// Sets the consent level the next fields are written at, for the
+    /// `opt_in` fields of objects (an event's own `opt_in` fields are left
+    /// out by the derive's output). Not an API: the derive's output calls it.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __set_consent(&mut self, level: Level) {
+        self.consent = level;
+    }
+
     /// Writes a value a derived event computed (a redacted field's marker,
     /// length or hash). Not an API: the derive's output calls it.
     #[doc(hidden)]
@@ -224,13 +249,18 @@ impl Properties {
         self.bytes.push(name_len);
         self.bytes.extend_from_slice(name.as_bytes());
         let tag_at = self.bytes.len();
-        let mut too_deep = false;
-        pack(&mut ValueWriter { bytes: &mut self.bytes, too_deep: &mut too_deep });
+        let mut writer =
+            ValueWriter { bytes: &mut self.bytes, too_deep: false, consent: self.consent, depth: 0, level };
+        pack(&mut writer);
+        let (too_deep, nested_level) = (writer.too_deep, writer.level);
         if self.bytes.len() == tag_at {
             // A `pack` that wrote nothing: the value is null.
             self.bytes.push(tag::NULL);
         }
         self.too_deep |= too_deep;
+        // An object's opt-in field raises what the event needs, so that
+        // the worker checks it against the consent at sending.
+        self.max_level = self.max_level.max(nested_level);
         self.bytes[tag_at] |= (level as u8) << LEVEL_SHIFT
             | if clean { CLEAN_NAME } else { 0 }
             | if too_deep { TOO_DEEP } else { 0 };
@@ -332,17 +362,23 @@ pub struct FieldName {
 impl FieldName {
     /// Checks `name`.
     pub const fn new(name: &'static str) -> FieldName {
-        let bytes = name.as_bytes();
-        let valid = !bytes.is_empty() && bytes.len() <= MAX_NAME_BYTES && bytes[0] != b'$';
-        let mut clean = true;
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            clean &= b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
-            i += 1;
-        }
+        let (clean, valid) = name_flags(name.as_bytes());
         FieldName { name, clean, valid }
     }
+}
+
+/// Whether a name is snake_case (it needs no escaping in JSON), and whether
+/// it is valid: non-empty, at most 200 bytes, and not reserved (`$...`).
+const fn name_flags(bytes: &[u8]) -> (bool, bool) {
+    let valid = !bytes.is_empty() && bytes.len() <= MAX_NAME_BYTES && bytes[0] != b'$';
+    let mut clean = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        clean &= b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+        i += 1;
+    }
+    (clean, valid)
 }
 
 #[cold]
@@ -354,7 +390,24 @@ fn invalid_name(name: &str) {
 #[doc(hidden)]
 pub struct ValueWriter<'a> {
     bytes: &'a mut Vec<u8>,
-    too_deep: &'a mut bool,
+    /// A value nested deeper than [`MAX_DEPTH`] was written as null.
+    too_deep: bool,
+    /// The consent level the value is written at.
+    consent: Level,
+    /// How many lists and objects the writer is inside.
+    depth: usize,
+    /// The highest level of what was written (`Full` once an object's
+    /// opt-in field is).
+    level: Level,
+}
+
+/// An object being written: where its fields start, and how many were
+/// written. Not an API: the output of `#[derive(TelemetryProperty)]` uses it.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ObjectStart {
+    start: usize,
+    count: u32,
 }
 
 impl fmt::Debug for ValueWriter<'_> {
@@ -425,12 +478,128 @@ impl ValueWriter<'_> {
 
     /// A list of property values.
     pub fn list<T: PropertyValue>(&mut self, items: &[T]) {
+        if !self.enter() {
+            return;
+        }
         if let Some(start) = self.list_header(items.len()) {
             for item in items {
                 item.__pack(self);
             }
             self.list_end(start);
         }
+        self.depth -= 1;
+    }
+
+    /// Goes one list or object deeper; past [`MAX_DEPTH`], writes null,
+    /// marks the event to be refused and returns `false`.
+    fn enter(&mut self) -> bool {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep = true;
+            self.null();
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    /// The consent level the value is written at: an object leaves out its
+    /// `opt_in` fields below `Full`.
+    #[inline]
+    pub fn consent(&self) -> Level {
+        self.consent
+    }
+
+    /// Starts an object, or returns `None` (having written null) when it
+    /// nests too deep. Its fields follow with
+    /// [`object_field`](Self::object_field), then
+    /// [`object_end`](Self::object_end). Not an API: the output of
+    /// `#[derive(TelemetryProperty)]` calls it.
+    #[doc(hidden)]
+    pub fn object_start(&mut self) -> Option<ObjectStart> {
+        if !self.enter() {
+            return None;
+        }
+        self.bytes.push(tag::OBJECT);
+        self.bytes.extend_from_slice(&[0; 8]);
+        Some(ObjectStart { start: self.bytes.len(), count: 0 })
+    }
+
+    /// The entries of a map, as an object whose field names are the keys
+    /// (the values of an enum, so valid names).
+    pub(crate) fn map<'v, V: PropertyValue + 'v>(
+        &mut self,
+        entries: impl Iterator<Item = (&'static str, &'v V)>,
+    ) {
+        let Some(mut object) = self.object_start() else { return };
+        for (key, value) in entries {
+            self.object_field(&mut object, FieldName::new(key), Level::Usage, value);
+        }
+        self.object_end(object);
+    }
+
+    /// Writes one field of an object at `level` (`Full` for an opt-in
+    /// field): its name, then its value, with the level in its tag byte.
+    #[doc(hidden)]
+    pub fn object_field<T: PropertyValue + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        level: Level,
+        value: &T,
+    ) {
+        if name.valid {
+            self.object_entry(object, name.name, name.clean, level, |out| value.__pack(out));
+        }
+    }
+
+    /// Writes what a redacted field of an object sends in place of its value.
+    #[doc(hidden)]
+    pub fn object_value(&mut self, object: &mut ObjectStart, name: FieldName, value: Value) {
+        if name.valid {
+            self.object_entry(object, name.name, name.clean, Level::Usage, |out| {
+                out.value_within_depth(&value)
+            });
+        }
+    }
+
+    fn object_entry(
+        &mut self,
+        object: &mut ObjectStart,
+        name: &str,
+        clean: bool,
+        level: Level,
+        pack: impl FnOnce(&mut ValueWriter<'_>),
+    ) {
+        // Valid names are at most 200 bytes.
+        let Ok(name_len) = u8::try_from(name.len()) else { return };
+        self.bytes.push(name_len);
+        self.bytes.extend_from_slice(name.as_bytes());
+        let tag_at = self.bytes.len();
+        pack(self);
+        if self.bytes.len() == tag_at {
+            self.bytes.push(tag::NULL);
+        }
+        self.bytes[tag_at] |= (level as u8) << LEVEL_SHIFT | if clean { CLEAN_NAME } else { 0 };
+        self.level = self.level.max(level);
+        object.count += 1;
+    }
+
+    /// Ends an object: writes its count and the byte length of its fields;
+    /// one too long for a `u32` becomes null.
+    #[doc(hidden)]
+    pub fn object_end(&mut self, object: ObjectStart) {
+        let ObjectStart { start, count } = object;
+        match u32::try_from(self.bytes.len() - start) {
+            Ok(len) => {
+                self.bytes[start - 8..start - 4].copy_from_slice(&count.to_le_bytes());
+                self.bytes[start - 4..start].copy_from_slice(&len.to_le_bytes());
+            }
+            Err(_) => {
+                self.bytes.truncate(start - 9);
+                self.null();
+            }
+        }
+        self.depth -= 1;
     }
 
     /// Starts a list of `len` items, or writes null for one too long to
@@ -465,8 +634,8 @@ impl ValueWriter<'_> {
     /// A [`Value`]; one that nests lists too deeply is written as null and
     /// marks the event to be refused.
     pub fn value(&mut self, value: &Value) {
-        if too_deep(value) {
-            *self.too_deep = true;
+        if too_deep(value, MAX_DEPTH.saturating_sub(self.depth)) {
+            self.too_deep = true;
             self.null();
         } else {
             self.value_within_depth(value);
@@ -491,6 +660,24 @@ impl ValueWriter<'_> {
                     self.list_end(start);
                 }
             }
+            Value::Object(fields) => {
+                self.depth += 1;
+                self.bytes.push(tag::OBJECT);
+                self.bytes.extend_from_slice(&[0; 8]);
+                let mut object = ObjectStart { start: self.bytes.len(), count: 0 };
+                for (name, value) in fields {
+                    // A name that is not valid (only a dynamic object's can
+                    // be: a derive's are checked when it compiles) is left
+                    // out with its value.
+                    let (clean, valid) = name_flags(name.as_bytes());
+                    if valid {
+                        self.object_entry(&mut object, name, clean, Level::Usage, |out| {
+                            out.value_within_depth(value)
+                        });
+                    }
+                }
+                self.object_end(object);
+            }
         }
     }
 
@@ -501,28 +688,37 @@ impl ValueWriter<'_> {
     }
 }
 
-/// Whether lists nest deeper than [`MAX_DEPTH`], found without recursion.
-fn too_deep(value: &Value) -> bool {
+/// Whether lists and objects nest deeper than `limit`, found without
+/// recursion.
+fn too_deep(value: &Value, limit: usize) -> bool {
     // Most values are scalars or flat lists: no need for a stack (and its
     // allocation).
     if !nests_lists(value) {
-        return false;
+        return limit == 0 && matches!(value, Value::List(_) | Value::Object(_));
     }
     let mut stack = vec![(value, 1)];
     while let Some((value, depth)) = stack.pop() {
-        if let Value::List(items) = value {
-            if depth > MAX_DEPTH {
-                return true;
-            }
-            stack.extend(items.iter().map(|item| (item, depth + 1)));
+        let inner: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::List(items) => Box::new(items.iter()),
+            Value::Object(fields) => Box::new(fields.iter().map(|(_, v)| v)),
+            _ => continue,
+        };
+        if depth > limit {
+            return true;
         }
+        stack.extend(inner.map(|item| (item, depth + 1)));
     }
     false
 }
 
-/// Whether `value` is a list that holds a list.
+/// Whether `value` is a list or object that holds a list or object.
 fn nests_lists(value: &Value) -> bool {
-    matches!(value, Value::List(items) if items.iter().any(|item| matches!(item, Value::List(_))))
+    let nested = |item: &Value| matches!(item, Value::List(_) | Value::Object(_));
+    match value {
+        Value::List(items) => items.iter().any(nested),
+        Value::Object(fields) => fields.iter().any(|(_, v)| nested(v)),
+        _ => false,
+    }
 }
 
 /// Drops a value without recursing, however deep its lists go.
@@ -533,8 +729,10 @@ fn dismantle(value: Value) {
     }
     let mut stack = vec![value];
     while let Some(value) = stack.pop() {
-        if let Value::List(items) = value {
-            stack.extend(items);
+        match value {
+            Value::List(items) => stack.extend(items),
+            Value::Object(fields) => stack.extend(fields.into_iter().map(|(_, v)| v)),
+            _ => {}
         }
     }
 }
@@ -591,6 +789,8 @@ pub(crate) enum Packed<'a> {
     Hashed(Digest),
     /// The count and the packed items.
     List(u32, &'a [u8]),
+    /// The count and the packed fields, read with [`entries`].
+    Object(u32, &'a [u8]),
 }
 
 /// Reads the value at the start of `bytes`, and its packed length.
@@ -621,6 +821,10 @@ fn read(bytes: &[u8]) -> Option<(Packed<'_>, usize)> {
         tag::LIST => {
             let end = 9 + read_u32(bytes, 5)? as usize;
             (Packed::List(read_u32(bytes, 1)?, bytes.get(9..end)?), end)
+        }
+        tag::OBJECT => {
+            let end = 9 + read_u32(bytes, 5)? as usize;
+            (Packed::Object(read_u32(bytes, 1)?, bytes.get(9..end)?), end)
         }
         _ => return None,
     })
@@ -666,6 +870,14 @@ pub(crate) fn to_value(packed: Packed<'_>) -> Value {
         Packed::Uuid(u) => Value::Uuid(u),
         Packed::Hashed(d) => Value::Hashed(d),
         Packed::List(count, items) => Value::List(list_items(count, items).map(to_value).collect()),
+        Packed::Object(count, fields) => Value::Object(
+            entries(fields)
+                .take(count as usize)
+                .map(|entry| {
+                    (Cow::Owned(String::from_utf8_lossy(entry.name).into_owned()), to_value(entry.value))
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -863,6 +1075,74 @@ mod tests {
         let deep = Properties::new().with("deeper", nested(200_000));
         assert!(deep.too_deep());
         assert_eq!(deep.get("deeper"), Some(Value::Null));
+    }
+
+    fn object(depth: usize) -> Value {
+        let mut value = Value::UInt(1);
+        for _ in 0..depth {
+            value = Value::Object(vec![("inner".into(), value)]);
+        }
+        value
+    }
+
+    #[test]
+    fn objects_read_back_and_count_towards_the_depth_limit() {
+        let value = Value::Object(vec![
+            ("kind".into(), Value::from("stdio")),
+            ("tools".into(), Value::List(vec![Value::Object(vec![("n".into(), Value::UInt(2))])])),
+            ("quoted \"name\"".into(), Value::Null),
+        ]);
+        let props = Properties::new().with("server", value.clone()).with("after", 1u8);
+        assert_eq!(props.get("server"), Some(value));
+        assert_eq!(props.get("after"), Some(Value::UInt(1)), "a reader steps over an object");
+        assert!(!Properties::new().with("ok", object(MAX_DEPTH)).too_deep());
+        assert!(Properties::new().with("deep", object(MAX_DEPTH + 1)).too_deep());
+        // Lists and objects count alike.
+        let mixed = Value::List(vec![object(MAX_DEPTH)]);
+        assert!(Properties::new().with("mixed", mixed).too_deep());
+        let deep = Properties::new().with("deeper", object(100_000));
+        assert!(deep.too_deep());
+        assert_eq!(deep.get("deeper"), Some(Value::Null));
+        // Invalid field names are left out with their value.
+        let invalid =
+            Value::Object(vec![("$reserved".into(), Value::UInt(1)), ("ok".into(), Value::UInt(2))]);
+        let props = Properties::new().with("o", invalid);
+        assert_eq!(props.get("o"), Some(Value::Object(vec![("ok".into(), Value::UInt(2))])));
+    }
+
+    #[test]
+    fn an_objects_opt_in_field_is_written_only_at_full_and_marks_the_event() {
+        struct Server;
+        impl crate::property::Audited for Server {}
+        impl PropertyValue for Server {
+            const KIND: crate::ValueKind = crate::ValueKind::Object(&[]);
+            fn to_value(&self) -> Value {
+                Value::Null
+            }
+            fn __pack(&self, out: &mut ValueWriter<'_>) {
+                let Some(mut object) = out.object_start() else { return };
+                out.object_field(&mut object, FieldName::new("tools"), Level::Usage, &3u32);
+                if out.consent() >= Level::Full {
+                    out.object_field(&mut object, FieldName::new("name"), Level::Full, "srv");
+                }
+                out.object_end(object);
+            }
+        }
+        let mut usage = Properties::new();
+        usage.__write_field(FieldName::new("server"), Level::Usage, &Server);
+        assert_eq!(usage.get("server"), Some(Value::Object(vec![("tools".into(), Value::UInt(3))])));
+        assert_eq!(usage.max_level(), Level::Usage);
+        let mut full = Properties::new();
+        full.__set_consent(Level::Full);
+        full.__write_field(FieldName::new("server"), Level::Usage, &vec![Server]);
+        let Some(Value::List(items)) = full.get("server") else { panic!() };
+        assert_eq!(
+            items[0],
+            Value::Object(vec![("tools".into(), Value::UInt(3)), ("name".into(), Value::from("srv"))])
+        );
+        let levels: Vec<Level> = entries(full.as_bytes()).map(|e| e.level).collect();
+        assert_eq!(levels, [Level::Usage], "the property itself is sent at usage");
+        assert_eq!(full.max_level(), Level::Full, "but the worker must check what it holds");
     }
 
     #[test]

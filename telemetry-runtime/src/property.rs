@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::properties::ValueWriter;
 use crate::redact::Digest;
-use crate::schema::ValueKind;
+use crate::schema::{FieldSchema, ValueKind};
 use crate::Value;
 
 /// The seal of the classification traits. Implemented by the library for
@@ -51,6 +51,10 @@ pub trait PropertyValue: Audited {
     /// The shape of the values of this type.
     const KIND: ValueKind;
 
+    /// The fields of an object type, or of the objects this type holds (a
+    /// list, an option); empty for any other type. For the catalog.
+    const FIELDS: &'static [FieldSchema] = &[];
+
     /// The value to send.
     fn to_value(&self) -> Value;
 
@@ -65,29 +69,84 @@ pub trait PropertyValue: Audited {
 
 /// A property type whose values are safe to send without a classification:
 /// numbers, `bool`, `Uuid`, `Duration`, `#[derive(TelemetryProperty)]` enums,
-/// and options and lists of those. Free text is deliberately not one, nor
+/// objects (`#[derive(TelemetryProperty)]` structs) whose every field is
+/// public, and options and lists of those. Free text is deliberately not one, nor
 /// are lists of bytes or characters (`Vec<u8>`, `[u8; 32]`, `Vec<u16>`,
 /// `Vec<char>`), which are text in another form.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent without a classification",
-    label = "free text (or bytes) that needs a classification, or not a supported property type",
+    label = "free text (or bytes) that needs a classification, an object with opt-in or redacted \
+             fields, or not a supported property type",
     note = "free text: classify the field with #[telemetry(public)] (safe, low-cardinality text), \
             #[telemetry(redact)] (never sent raw) or #[telemetry(opt_in)] (sent only at full consent)",
+    note = "an object (a struct with #[derive(TelemetryProperty)]) is public by default only when \
+            every field it sends is public: classify a field holding one with opt-in or redacted \
+            fields, #[telemetry(public)] (sent at usage without its opt-in fields) or \
+            #[telemetry(opt_in)]",
     note = "other types must be supported properties: integers, floats, bool, Uuid, Duration, \
             Option<T>, Vec<T>, #[derive(TelemetryProperty)] enums; or mark the field #[telemetry(skip)]"
 )]
 pub trait PublicByDefault: PropertyValue {}
 
 /// A type whose lists are public by default: every type public by default
-/// except the integers that text is made of (`u8`, `i8` and `u16`, the
+/// (objects whose every field is public among them) except the integers that text is made of (`u8`, `i8` and `u16`, the
 /// units of UTF-8, C and UTF-16 strings). Not an API.
 #[doc(hidden)]
 #[diagnostic::on_unimplemented(
     message = "a list of `{Self}` cannot be sent without a classification",
-    label = "a list of bytes or characters is text",
+    label = "a list of bytes or characters is text, and a list of objects with opt-in or redacted \
+             fields needs a classification too",
     note = "classify the field with #[telemetry(public)], #[telemetry(redact)] or #[telemetry(opt_in)]"
 )]
 pub trait PublicListItem: PublicByDefault {}
+
+/// A type whose values can be the keys of a map property: the values of a
+/// `#[derive(TelemetryProperty)]` enum, a fixed set the program declares,
+/// sent as the names of an object's fields. Not an API.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the key of a telemetry map",
+    label = "keys are sent as names: they must come from a fixed set the program declares",
+    note = "use a #[derive(TelemetryProperty)] enum as the key type; text keys (String, &str) \
+            would be names chosen at run time, which the catalog cannot list"
+)]
+pub trait PropertyKey: PublicByDefault {
+    /// The key's name on the wire.
+    fn __key(&self) -> &'static str;
+}
+
+/// Maps with enum keys: an object whose field names are the keys, in the
+/// map's order. Public by default when their values are.
+macro_rules! map {
+    ($([$($generics:tt)*] $ty:ty;)*) => {$(
+        impl<$($generics)*> Audited for $ty {}
+        impl<$($generics)*> PropertyValue for $ty {
+            const KIND: ValueKind = ValueKind::Map(&K::KIND, &V::KIND);
+            const FIELDS: &'static [FieldSchema] = &[FieldSchema {
+                name: "*",
+                ty: "",
+                classification: crate::Classification::Public,
+                description: "one field per key of the map: a value of the key's enum",
+                reason: None,
+                fields: V::FIELDS,
+            }];
+            fn to_value(&self) -> Value {
+                Value::Object(
+                    self.iter().map(|(k, v)| (Cow::Borrowed(k.__key()), v.to_value())).collect(),
+                )
+            }
+            fn __pack(&self, out: &mut ValueWriter<'_>) {
+                out.map(self.iter().map(|(k, v)| (k.__key(), v)));
+            }
+        }
+        impl<$($generics)*> PublicByDefault for $ty where V: PublicByDefault {}
+        impl<$($generics)*> PublicListItem for $ty where V: PublicByDefault {}
+    )*};
+}
+map!(
+    [K: PropertyKey, V: PropertyValue] std::collections::BTreeMap<K, V>;
+    [K: PropertyKey, V: PropertyValue, S] std::collections::HashMap<K, V, S>;
+);
 
 /// Text (or bytes) whose raw value can be replaced by a length or a keyed hash.
 #[diagnostic::on_unimplemented(
@@ -215,6 +274,7 @@ macro_rules! pointer {
         impl<T: PropertyValue + ?Sized> Audited for $ptr<T> {}
         impl<T: PropertyValue + ?Sized> PropertyValue for $ptr<T> {
             const KIND: ValueKind = T::KIND;
+            const FIELDS: &'static [FieldSchema] = T::FIELDS;
             #[inline]
             fn to_value(&self) -> Value {
                 (**self).to_value()
@@ -241,6 +301,7 @@ pointer!(Box, Arc, Rc);
 impl<T: PropertyValue + ?Sized> Audited for &T {}
 impl<T: PropertyValue + ?Sized> PropertyValue for &T {
     const KIND: ValueKind = T::KIND;
+    const FIELDS: &'static [FieldSchema] = T::FIELDS;
     #[inline]
     fn to_value(&self) -> Value {
         (**self).to_value()
@@ -264,6 +325,7 @@ impl<T: RedactableText + ?Sized> RedactableText for &T {
 impl<T: PropertyValue> Audited for Option<T> {}
 impl<T: PropertyValue> PropertyValue for Option<T> {
     const KIND: ValueKind = T::KIND;
+    const FIELDS: &'static [FieldSchema] = T::FIELDS;
     fn to_value(&self) -> Value {
         self.as_ref().map_or(Value::Null, PropertyValue::to_value)
     }
@@ -292,6 +354,7 @@ macro_rules! list {
         impl<$($generics)*> Audited for $ty {}
         impl<$($generics)*> PropertyValue for $ty {
             const KIND: ValueKind = ValueKind::List(&T::KIND);
+            const FIELDS: &'static [FieldSchema] = T::FIELDS;
             fn to_value(&self) -> Value {
                 Value::List(self.iter().map(PropertyValue::to_value).collect())
             }

@@ -55,6 +55,25 @@ pub struct FieldSchema {
     pub description: &'static str,
     /// Why a sensitive-looking field is public, when one was required.
     pub reason: Option<&'static str>,
+    /// The fields of an object (a struct with `#[derive(TelemetryProperty)]`),
+    /// or of the objects in a list or option; empty for any other type. The
+    /// classification of each applies within the field's own: an `opt_in`
+    /// field of an object is sent only at `Full`.
+    pub fields: &'static [FieldSchema],
+}
+
+impl FieldSchema {
+    /// A field without nested fields, reason or description, for schemas
+    /// written by hand.
+    ///
+    /// ```
+    /// use telemetry_runtime::{Classification, FieldSchema};
+    /// const TOOL: FieldSchema = FieldSchema::new("tool", "&str", Classification::Public);
+    /// assert!(TOOL.fields.is_empty());
+    /// ```
+    pub const fn new(name: &'static str, ty: &'static str, classification: Classification) -> FieldSchema {
+        FieldSchema { name, ty, classification, description: "", reason: None, fields: &[] }
+    }
 }
 
 /// An event: its name, description and fields.
@@ -103,6 +122,15 @@ pub enum ValueKind {
     OneOf(&'static [&'static str]),
     /// A list whose items are all of one kind.
     List(&'static ValueKind),
+    /// An object (a struct with `#[derive(TelemetryProperty)]`): its public
+    /// fields and their kinds. A field that is `opt_in` or `redact` is not
+    /// listed, so a value built at run time cannot carry it: only a typed
+    /// object classifies such fields.
+    Object(&'static [(&'static str, ValueKind)]),
+    /// A map whose keys are the values of a `#[derive(TelemetryProperty)]`
+    /// enum (`keys`, a [`ValueKind::OneOf`]) and whose values are all of
+    /// one kind: sent as an object whose field names are the keys.
+    Map(&'static ValueKind, &'static ValueKind),
 }
 
 impl ValueKind {
@@ -117,6 +145,12 @@ impl ValueKind {
             (ValueKind::Uuid, Value::Uuid(_)) => true,
             (ValueKind::OneOf(values), Value::Text(text)) => values.contains(&&**text),
             (ValueKind::List(item), Value::List(items)) => items.iter().all(|v| item.admits(v)),
+            (ValueKind::Object(fields), Value::Object(values)) => values.iter().all(|(name, value)| {
+                fields.iter().any(|(field, kind)| *field == &**name && kind.admits(value))
+            }),
+            (ValueKind::Map(keys, kind), Value::Object(values)) => values.iter().all(|(name, value)| {
+                matches!(keys, ValueKind::OneOf(names) if names.contains(&&**name)) && kind.admits(value)
+            }),
             _ => false,
         }
     }
@@ -127,7 +161,17 @@ impl ValueKind {
     pub const fn carries_text(&self) -> bool {
         match self {
             ValueKind::Text => true,
-            ValueKind::List(item) => item.carries_text(),
+            ValueKind::List(item) | ValueKind::Map(_, item) => item.carries_text(),
+            ValueKind::Object(fields) => {
+                let mut i = 0;
+                while i < fields.len() {
+                    if fields[i].1.carries_text() {
+                        return true;
+                    }
+                    i += 1;
+                }
+                false
+            }
             _ => false,
         }
     }

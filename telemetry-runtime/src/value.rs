@@ -42,6 +42,10 @@ pub enum Value {
     Uuid(Uuid),
     /// A list of values.
     List(Vec<Value>),
+    /// An object: named values, in order (a struct with
+    /// `#[derive(TelemetryProperty)]`). Sent as a JSON object, without its
+    /// null values.
+    Object(Vec<(Cow<'static, str>, Value)>),
     /// A redacted text, sent as a hash keyed with this installation's secret:
     /// equal texts give equal hashes within one installation only.
     Hashed(Digest),

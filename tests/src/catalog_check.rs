@@ -4,13 +4,13 @@
 //! it received when it is dropped, so every test that sends anything checks
 //! this too.
 
-use telemetry_runtime::Catalog;
+use telemetry_runtime::{Catalog, FieldSchema};
 
 use crate::server::Request;
 
 /// What `requests` carried that this program's catalog does not list: one
 /// line per undeclared event name or property name (labels are properties
-/// of a counter's events). The library's own `$` properties are not
+/// of a counter's events), or field of an object property at any depth. The library's own `$` properties are not
 /// declared by programs and are skipped; bodies that are not PostHog batches
 /// (OTLP, raw test traffic) are not read.
 pub fn undeclared_on_wire(requests: &[Request]) -> Vec<String> {
@@ -24,9 +24,13 @@ pub fn undeclared_on_wire(requests: &[Request]) -> Vec<String> {
                 undeclared.push(format!("event {name:?}"));
                 continue;
             };
-            for property in event["properties"].as_object().into_iter().flat_map(|p| p.keys()) {
-                if !property.starts_with('$') && !schema.fields.iter().any(|f| f.name == property) {
-                    undeclared.push(format!("property {property:?} of event {name:?}"));
+            for (property, value) in event["properties"].as_object().into_iter().flatten() {
+                if property.starts_with('$') {
+                    continue;
+                }
+                match schema.fields.iter().find(|f| f.name == property) {
+                    Some(field) => nested(&mut undeclared, name, property, field, value),
+                    None => undeclared.push(format!("property {property:?} of event {name:?}")),
                 }
             }
         }
@@ -34,6 +38,37 @@ pub fn undeclared_on_wire(requests: &[Request]) -> Vec<String> {
     undeclared.sort();
     undeclared.dedup();
     undeclared
+}
+
+/// The fields of an object (or of the objects in a list) that `field`'s
+/// schema does not list, at any depth, named by their dotted path.
+fn nested(
+    undeclared: &mut Vec<String>,
+    event: &str,
+    path: &str,
+    field: &FieldSchema,
+    value: &serde_json::Value,
+) {
+    match value {
+        serde_json::Value::Array(items) => {
+            for item in items {
+                nested(undeclared, event, &format!("{path}[]"), field, item);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (name, value) in fields {
+                // `*` stands for every key of a map (the values of its key
+                // enum, which the type system holds to a fixed set).
+                match field.fields.iter().find(|f| f.name == name || f.name == "*") {
+                    Some(inner) => nested(undeclared, event, &format!("{path}.{name}"), inner, value),
+                    None => {
+                        undeclared.push(format!("property {:?} of event {event:?}", format!("{path}.{name}")))
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The body, or nothing when its encoding is not one the check reads.

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use telemetry_runtime::sink::MemorySink;
-use telemetry_runtime::{Level, Telemetry, TelemetryEvent};
+use telemetry_runtime::{Level, Telemetry, TelemetryEvent, TelemetryProperty};
 use telemetry_tests::Sandbox;
 use uuid::Uuid;
 
@@ -71,22 +71,70 @@ struct TaskFinished {
     version: String,
 }
 
+/// The kind of a server.
+#[derive(TelemetryProperty)]
+enum ServerKind {
+    Stdio,
+}
+
+/// Token counts.
+#[derive(TelemetryProperty)]
+struct Usage {
+    prompt_tokens: u32,
+    completion_tokens: u32,
+}
+
+/// A server, with fields of every classification but `redact = "marker"`
+/// (whose marker is built as a value).
+#[derive(TelemetryProperty)]
+struct Server {
+    kind: ServerKind,
+    tools: u32,
+    #[telemetry(opt_in)]
+    name: String,
+    #[telemetry(redact = "hash")]
+    url: String,
+    #[telemetry(redact = "length")]
+    command: String,
+    usage: Option<Usage>,
+}
+
+/// An event with objects: a list of them, and one inside each.
+#[derive(TelemetryEvent)]
+struct AgentRun {
+    #[telemetry(public)]
+    servers: Vec<Server>,
+    total_usage: Usage,
+}
+
+#[test]
+fn a_typed_capture_with_objects_allocates_nothing_once_warm() {
+    let server = |n| Server {
+        kind: ServerKind::Stdio,
+        tools: n,
+        name: "files".into(),
+        url: "http://127.0.0.1:9000".into(),
+        command: "npx server".into(),
+        usage: Some(Usage { prompt_tokens: n, completion_tokens: 2 }),
+    };
+    let event = AgentRun {
+        servers: vec![server(1), server(2)],
+        total_usage: Usage { prompt_tokens: 3, completion_tokens: 4 },
+    };
+    for level in [Level::Usage, Level::Full] {
+        let (during, events) = allocations_of(&event, level);
+        assert_eq!(
+            during, 0,
+            "allocations on the caller's thread for 500 captures with objects at {level:?}"
+        );
+        let first = &events[1999]["properties"]["servers"][0];
+        assert_eq!(first["usage"]["prompt_tokens"], 1);
+        assert_eq!(first.get("name").is_some(), level == Level::Full);
+    }
+}
+
 #[test]
 fn a_typed_capture_allocates_nothing_once_warm() {
-    let sandbox = Sandbox::new();
-    let memory = MemorySink::new();
-    // The worker takes events only at a flush (no batch fills, no interval
-    // ends), so the queue's buffers reach their size deterministically.
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .consent(Level::Usage)
-            .queue_capacity(1000)
-            .batch_size(1000)
-            .flush_interval(Duration::from_secs(3600))
-            .sink(memory.clone()),
-    )
-    .unwrap();
     let event = TaskFinished {
         run_id: Uuid::from_u128(1),
         parent_id: Uuid::from_u128(2),
@@ -97,22 +145,44 @@ fn a_typed_capture_allocates_nothing_once_warm() {
         features: vec!["fast".into(), "json".into()],
         version: "1.2.3".into(),
     };
+    let (during, events) = allocations_of(&event, Level::Usage);
+    assert_eq!(during, 0, "allocations on the caller's thread for 500 typed captures");
+    assert_eq!(events.len(), 2000, "and every event was delivered");
+    assert_eq!(events[1999]["properties"]["features"], serde_json::json!(["fast", "json"]));
+}
+
+/// The allocations on this thread of 500 captures of `event` at `level`,
+/// once warm, and every event delivered.
+fn allocations_of<E: TelemetryEvent>(event: &E, level: Level) -> (u64, Vec<serde_json::Value>) {
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    // The worker takes events only at a flush (no batch fills, no interval
+    // ends), so the queue's buffers reach their size deterministically.
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .consent(level)
+            .queue_capacity(1000)
+            .batch_size(1000)
+            .flush_interval(Duration::from_secs(3600))
+            .sink(memory.clone()),
+    )
+    .unwrap();
     // Warm up: the worker thread, this thread's packing buffer, and both of
     // the queue's buffers (the worker swaps them at each flush).
     for _ in 0..3 {
         for _ in 0..500 {
-            telemetry.capture(&event);
+            telemetry.capture(event);
         }
         assert!(telemetry.flush(Duration::from_secs(10)));
     }
     let before = allocations_on_this_thread();
     for _ in 0..500 {
-        telemetry.capture(&event);
+        telemetry.capture(event);
     }
     let during = allocations_on_this_thread() - before;
     assert!(telemetry.flush(Duration::from_secs(10)));
-    assert_eq!(during, 0, "allocations on the caller's thread for 500 typed captures");
     let events = memory.events();
-    assert_eq!(events.len(), 2000, "and every event was delivered");
-    assert_eq!(events[1999]["properties"]["features"], serde_json::json!(["fast", "json"]));
+    assert_eq!(events.len(), 2000, "every event was delivered");
+    (during, events)
 }

@@ -254,7 +254,13 @@ fn any_value(value: &Json) -> Option<Json> {
         Json::Array(items) => {
             json!({ "arrayValue": { "values": items.iter().filter_map(any_value).collect::<Vec<_>>() } })
         }
-        Json::Object(_) => json!({ "stringValue": value.to_string() }),
+        // An object (a `#[derive(TelemetryProperty)]` struct): a key-value
+        // list, its null fields left out as they are from attributes.
+        Json::Object(fields) => json!({
+            "kvlistValue": {
+                "values": fields.iter().filter_map(|(key, value)| attribute(key, value)).collect::<Vec<_>>()
+            }
+        }),
     })
 }
 

@@ -1,4 +1,5 @@
-// A map is not a property type: reported at the type.
+// A map with text keys is not a property type: reported at the type, with
+// the reason.
 use std::collections::HashMap;
 use telemetry_runtime::TelemetryEvent;
 

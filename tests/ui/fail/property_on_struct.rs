@@ -1,9 +1,8 @@
-// TelemetryProperty is for fieldless enums (values from a fixed set).
+// TelemetryProperty is for fieldless enums, newtypes and structs with
+// named fields: a tuple struct of several fields has no property names.
 use telemetry_runtime::TelemetryProperty;
 
 #[derive(TelemetryProperty)]
-struct Transport {
-    name: String,
-}
+struct Transport(u8, u16);
 
 fn main() {}

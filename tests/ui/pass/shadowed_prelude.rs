@@ -36,6 +36,32 @@ enum Mode {
     Careful,
 }
 
+#[derive(TelemetryProperty)]
+struct HostileObject<'a> {
+    count: u32,
+    mode: Mode,
+    per_mode: ::std::collections::BTreeMap<Mode, u32>,
+    #[telemetry(public)]
+    name: &'a str,
+    #[telemetry(opt_in)]
+    detail: ::std::string::String,
+    #[telemetry(redact = "hash")]
+    secret: ::std::string::String,
+    #[telemetry(redact = "marker")]
+    marker: ::core::option::Option<::std::string::String>,
+    #[telemetry(redact = "length")]
+    length: &'a str,
+    #[telemetry(redact)]
+    dropped: &'a str,
+}
+
+/// Objects in hostile territory.
+#[derive(TelemetryEvent)]
+struct HostileObjects<'a> {
+    #[telemetry(public)]
+    objects: ::std::vec::Vec<HostileObject<'a>>,
+}
+
 /// An event in hostile territory.
 #[derive(TelemetryEvent)]
 #[telemetry(sample = 0.5)]
