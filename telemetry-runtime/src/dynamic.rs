@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use crate::properties::{list_items, to_value, Packed};
+use crate::properties::{entries, list_items, to_value, Packed};
 use crate::redact::Digest;
 use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 use crate::{Level, Properties, Value};
@@ -99,6 +99,20 @@ fn admits(kind: &ValueKind, value: &Packed<'_>) -> bool {
         (ValueKind::OneOf(values), Packed::Text(text)) => values.iter().any(|v| v.as_bytes() == *text),
         (ValueKind::List(item), Packed::List(count, items)) => {
             list_items(*count, items).all(|value| admits(item, &value))
+        }
+        // An object's fields are among the declared ones (its public
+        // fields), each of its declared shape.
+        (ValueKind::Object(fields), Packed::Object(count, bytes)) => {
+            entries(bytes).take(*count as usize).all(|entry| {
+                fields.iter().any(|(name, kind)| name.as_bytes() == entry.name && admits(kind, &entry.value))
+            })
+        }
+        // A map's keys are the values of its key enum.
+        (ValueKind::Map(keys, kind), Packed::Object(count, bytes)) => {
+            entries(bytes).take(*count as usize).all(|entry| {
+                matches!(keys, ValueKind::OneOf(names) if names.iter().any(|n| n.as_bytes() == entry.name))
+                    && admits(kind, &entry.value)
+            })
         }
         _ => false,
     }
