@@ -362,7 +362,9 @@ pub fn is_enabled() -> bool {
     __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) != Level::Off as u8
 }
 
-/// The global consent level: one relaxed atomic load.
+/// The level the global client captures at (one relaxed atomic load): its
+/// consent level, or the level of its user-owned sinks (see
+/// [`Route::user_owned`]) when that is higher.
 #[inline]
 pub fn level() -> Level {
     if __private::COMPILED_IN {
