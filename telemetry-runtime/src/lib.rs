@@ -280,6 +280,18 @@ pub use telemetry_macros::counter;
 #[cfg(feature = "macros")]
 pub use telemetry_macros::requires_telemetry;
 
+/// The log target of the per-event lines: with the host's logger enabling
+/// it at debug level, each event handed to a sink is logged as
+/// `Sending <event> to <sink>: <JSON as sent>`, one line per event and sink.
+/// The JSON is the event after classification, so a redacted value never
+/// appears. Nothing is formatted while the target is disabled.
+///
+/// ```
+/// // With env_logger: RUST_LOG=telemetry_runtime::events=debug
+/// assert_eq!(telemetry_runtime::EVENTS_LOG_TARGET, "telemetry_runtime::events");
+/// ```
+pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
+
 /// The global client's level: what [`is_enabled`] reads. Off until [`init`].
 static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();

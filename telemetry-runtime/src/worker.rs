@@ -420,6 +420,7 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
     if batch.is_empty() {
         return Sent::Partly;
     }
+    log_events(name, batch);
     let outcome = catch_unwind(AssertUnwindSafe(|| sink.send(batch, &cx)));
     let sink_dropped = cx.dropped.get() - already_dropped;
     let undelivered = batch.len() - sink_dropped.min(batch.len());
@@ -441,5 +442,17 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
         Sent::Whole
     } else {
         Sent::Partly
+    }
+}
+
+/// One debug line per event handed to a sink, under
+/// [`EVENTS_LOG_TARGET`](crate::EVENTS_LOG_TARGET): its name and its JSON as
+/// sent. Nothing is formatted unless the host's logger enables that target
+/// at debug level.
+fn log_events(sink: &str, batch: &Batch) {
+    if log::log_enabled!(target: crate::EVENTS_LOG_TARGET, log::Level::Debug) {
+        for event in batch.events() {
+            log::debug!(target: crate::EVENTS_LOG_TARGET, "Sending {} to {sink}: {}", event.name(), event.json());
+        }
     }
 }
