@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -128,6 +128,8 @@ pub(crate) struct Inner {
     pub(crate) aggregates: Aggregates,
     catalog: Catalog,
     pub(crate) catalog_digest: String,
+    /// `$os_version`, read once on the worker thread when first needed.
+    os_version: OnceLock<Option<String>>,
     data_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     debug: bool,
@@ -250,6 +252,7 @@ impl Telemetry {
             aggregates: Aggregates::default(),
             catalog_digest: catalog.digest(),
             catalog,
+            os_version: OnceLock::new(),
             data_dir,
             cache_dir,
             debug,
@@ -817,6 +820,7 @@ impl Inner {
             session_id: &self.session_id,
             app_name: &self.app_name,
             app_version: &self.app_version,
+            os_version: self.os_version.get_or_init(platform::os_version).as_deref(),
             identity: &self.identity,
             hash_key: Default::default(),
             rendered: Default::default(),

@@ -50,6 +50,71 @@ fn absolute(var: &str) -> Option<PathBuf> {
     std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_absolute())
 }
 
+/// The operating system's version as `major.minor`, where it is cheap to
+/// read and says nothing about the machine: on Linux, the `VERSION_ID` of
+/// `/etc/os-release` (or `/usr/lib/os-release`), the distribution's release
+/// (`22.04`, `12`, `3.19`). Never the kernel's build string or the host
+/// name, and no subprocess. `None` where there is no such file, the file
+/// has no plain numeric version (a rolling release), and on other
+/// platforms, where it takes a system call or a subprocess.
+pub(crate) fn os_version() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    ["/etc/os-release", "/usr/lib/os-release"]
+        .iter()
+        .find_map(|path| read_small(path))
+        .and_then(|text| parse_os_release(&text))
+}
+
+/// The start of a small text file: os-release files are a few hundred
+/// bytes, and a larger one is not read further.
+fn read_small(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path).ok()?.take(16 * 1024).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// `VERSION_ID` of an os-release file, as `major.minor`.
+pub(crate) fn parse_os_release(text: &str) -> Option<String> {
+    let value = text.lines().find_map(|line| line.trim().strip_prefix("VERSION_ID="))?;
+    let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    major_minor(value)
+}
+
+/// The first two parts of a dotted numeric version; `None` unless it is
+/// one (each part 1 to 8 digits).
+fn major_minor(version: &str) -> Option<String> {
+    let parts: Vec<&str> = version.split('.').take(2).collect();
+    let numeric = |p: &&str| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+    parts.iter().all(numeric).then(|| parts.join("."))
+}
+
+#[cfg(test)]
+mod os_release_tests {
+    use super::*;
+
+    #[test]
+    fn version_ids_become_major_minor() {
+        let cases = [
+            ("NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\n", Some("22.04")),
+            ("VERSION_ID=12\n", Some("12")),
+            ("ID=alpine\nVERSION_ID=3.19.1\n", Some("3.19")),
+            ("VERSION_ID='40'", Some("40")),
+            ("NAME=\"Arch Linux\"\nBUILD_ID=rolling\n", None),
+            ("VERSION_ID=\"10-beta\"", None),
+            ("VERSION_ID=\"\"", None),
+            ("VERSION_ID=\"1..2\"", None),
+            ("VERSION_ID=\"123456789\"", None),
+            ("VERSION=\"12 (bookworm)\"", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_os_release(text).as_deref(), expected, "{text:?}");
+        }
+    }
+}
+
 #[cfg(all(test, unix, not(target_os = "macos")))]
 mod tests {
     use super::*;
