@@ -34,11 +34,15 @@
 //! - **The count goes to `/v1/metrics`.** The document names
 //!   `.../v1/traces`, the OTLP path for spans; a count is a metric, and the
 //!   library's OTLP sink sends counters as delta sums to `/v1/metrics`.
-//! - **The first run sends nothing**: analytics on by default show a
-//!   one-time notice first (ToolHive has none), in ToolHive's terms: what is
-//!   counted, and `thv config otel set usage-analytics-enabled false`.
+//! - **The first run sends Stacklok nothing**: analytics on by default show
+//!   a one-time notice first (ToolHive has none), in ToolHive's terms: what
+//!   is counted, and `thv config otel set usage-analytics-enabled false`.
+//!   The user's own collector is not held back by it.
 //! - **`DO_NOT_TRACK=1`, `TOOLHIVE_TELEMETRY=off` and CI environments turn
-//!   analytics off** as well (the library's consent sources).
+//!   analytics off** as well (the library's consent sources); like the
+//!   config file, they leave the user's own collector alone.
+//! - **`thv telemetry catalog` lists the collector's event too**: one
+//!   client sends both, and its catalog lists everything it can send.
 //! - **An anonymous id is kept** in `~/.cache/toolhive` (the library keeps
 //!   one for every client), but the OTLP metrics body never carries it.
 //! - **The analytics endpoint can be moved** with `TOOLHIVE_ANALYTICS_ENDPOINT`
@@ -212,13 +216,17 @@ pub fn config(
 pub struct Proxy {
     server: String,
     telemetry: Telemetry,
+    /// Whether the user's own collector is on: the details are captured
+    /// only for it.
+    collector: bool,
 }
 
 impl Proxy {
     /// A proxy for `server`.
     pub fn new(server: &str, options: &Options) -> Result<Proxy, ConfigError> {
         let telemetry = Telemetry::new(config(options, |name| std::env::var(name).ok())?)?;
-        Ok(Proxy { server: server.to_owned(), telemetry })
+        let collector = telemetry.user_owned_level() > Level::Off;
+        Ok(Proxy { server: server.to_owned(), telemetry, collector })
     }
 
     /// The client, for `thv telemetry ...`.
@@ -232,12 +240,14 @@ impl Proxy {
         let started = std::time::Instant::now();
         let status = if ok { "success" } else { "error" };
         self.telemetry.increment(&analytics::TOOL_CALLS, [status]);
-        self.telemetry.capture(&user::ToolCall {
-            server: self.server.clone(),
-            tool: tool.to_owned(),
-            status,
-            duration_ms: started.elapsed(),
-        });
+        if self.collector {
+            self.telemetry.capture(&user::ToolCall {
+                server: self.server.clone(),
+                tool: tool.to_owned(),
+                status,
+                duration_ms: started.elapsed(),
+            });
+        }
     }
 
     /// Delivers what is queued, within `timeout`; returns whether it
