@@ -226,3 +226,39 @@ fn status_tells_the_user_their_own_collector_is_governed_by_their_settings() {
     assert_eq!(telemetry.user_owned_level(), Level::Off);
     assert!(status(&telemetry).contains(" off (OTEL_SDK_DISABLED)"), "{}", status(&telemetry));
 }
+
+#[test]
+fn a_later_run_with_analytics_off_replays_the_collectors_spool_and_deletes_the_vendors() {
+    let sandbox = Sandbox::new();
+    let (vendor, collector) = (TestServer::start(), TestServer::start());
+    let fast = || telemetry_tests::fast_backoff().max_retries(0);
+    let config = |env: &[(&str, &str)]| {
+        sandbox
+            .config_with_env(env)
+            .spool(true)
+            .route(posthog_sink(&vendor).backoff(fast()), Route::all())
+            .route(OtlpSink::new(&collector.url()).unwrap().backoff(fast()), Route::user_owned())
+            .flush_interval(Duration::from_secs(60))
+    };
+    // Run 1, analytics on, both endpoints down: each sink's batch is spooled.
+    vendor.down();
+    collector.down();
+    let telemetry = Telemetry::new(config(&[])).unwrap();
+    telemetry.capture(&call(8_000_001));
+    assert!(!telemetry.flush(SOON));
+    assert!(telemetry.shutdown(SOON));
+    drop(telemetry);
+    let spool = sandbox.cache_dir().join("telemetry_spool");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 2, "one batch per sink");
+
+    // Run 2, analytics off: the collector's batch is sent, the vendor's
+    // deleted unsent.
+    vendor.up();
+    collector.up();
+    let telemetry = Telemetry::new(config(&[("TESTAPP_TELEMETRY", "off")])).unwrap();
+    assert!(telemetry_tests::wait_until(SOON, || collector.received(b"8000001")));
+    let _ = telemetry.flush(SOON);
+    assert!(telemetry_tests::wait_until(SOON, || std::fs::read_dir(&spool).map_or(0, |d| d.count()) == 0));
+    assert_eq!(vendor.connections(), 0, "the vendor's spooled batch was sent with analytics off");
+    assert_eq!(telemetry.stats().dropped(telemetry_runtime::DropReason::ConsentWithdrawn), 1);
+}
