@@ -34,8 +34,9 @@ pub const ENVELOPE: [(&str, &str); 14] = [
     ("$arch", "the CPU architecture (x86_64, aarch64, ...)"),
     (
         "$os_version",
-        "on Linux, when the system gives one: the distribution's version, major.minor (VERSION_ID of \
-         /etc/os-release); never the kernel build or the host name",
+        "on Linux and macOS, when the system gives one: the distribution's or macOS's version, \
+         major.minor (VERSION_ID of /etc/os-release, ProductVersion of SystemVersion.plist); never the \
+         kernel build or the host name",
     ),
     ("$session_id", "a random id for this run of the program"),
     ("$catalog_digest", "which version of this catalog produced the event"),

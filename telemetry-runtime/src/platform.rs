@@ -53,18 +53,23 @@ fn absolute(var: &str) -> Option<PathBuf> {
 /// The operating system's version as `major.minor`, where it is cheap to
 /// read and says nothing about the machine: on Linux, the `VERSION_ID` of
 /// `/etc/os-release` (or `/usr/lib/os-release`), the distribution's release
-/// (`22.04`, `12`, `3.19`). Never the kernel's build string or the host
-/// name, and no subprocess. `None` where there is no such file, the file
-/// has no plain numeric version (a rolling release), and on other
-/// platforms, where it takes a system call or a subprocess.
+/// (`22.04`, `12`, `3.19`); on macOS, the `ProductVersion` of
+/// `/System/Library/CoreServices/SystemVersion.plist` (`14.4`). A small file
+/// read, never a subprocess, never the kernel's build string or the host
+/// name. `None` where there is no such file or it has no plain numeric
+/// version (a rolling release), and on other platforms (Windows keeps it in
+/// the registry).
 pub(crate) fn os_version() -> Option<String> {
-    if !cfg!(target_os = "linux") {
-        return None;
+    if cfg!(target_os = "linux") {
+        ["/etc/os-release", "/usr/lib/os-release"]
+            .iter()
+            .find_map(|path| read_small(path))
+            .and_then(|text| parse_os_release(&text))
+    } else if cfg!(target_os = "macos") {
+        parse_system_version_plist(&read_small("/System/Library/CoreServices/SystemVersion.plist")?)
+    } else {
+        None
     }
-    ["/etc/os-release", "/usr/lib/os-release"]
-        .iter()
-        .find_map(|path| read_small(path))
-        .and_then(|text| parse_os_release(&text))
 }
 
 /// The start of a small text file: os-release files are a few hundred
@@ -81,6 +86,14 @@ pub(crate) fn parse_os_release(text: &str) -> Option<String> {
     let value = text.lines().find_map(|line| line.trim().strip_prefix("VERSION_ID="))?;
     let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
     major_minor(value)
+}
+
+/// `ProductVersion` of macOS's `SystemVersion.plist` (XML), as
+/// `major.minor`.
+pub(crate) fn parse_system_version_plist(text: &str) -> Option<String> {
+    let after_key = &text[text.find("<key>ProductVersion</key>")? + "<key>ProductVersion</key>".len()..];
+    let value = after_key.trim_start().strip_prefix("<string>")?;
+    major_minor(value[..value.find("</string>")?].trim())
 }
 
 /// The first two parts of a dotted numeric version; `None` unless it is
@@ -112,6 +125,25 @@ mod os_release_tests {
         for (text, expected) in cases {
             assert_eq!(parse_os_release(text).as_deref(), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn macos_product_versions_become_major_minor() {
+        let plist = |version: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n<dict>\n\
+                 \t<key>ProductBuildVersion</key>\n\t<string>23E224</string>\n\
+                 \t<key>ProductName</key>\n\t<string>macOS</string>\n\
+                 \t<key>ProductVersion</key>\n\t<string>{version}</string>\n</dict>\n</plist>\n"
+            )
+        };
+        assert_eq!(parse_system_version_plist(&plist("14.4.1")).as_deref(), Some("14.4"));
+        assert_eq!(parse_system_version_plist(&plist("15.0")).as_deref(), Some("15.0"));
+        assert_eq!(parse_system_version_plist(&plist("26")).as_deref(), Some("26"));
+        // The build version is never taken for it.
+        assert_eq!(parse_system_version_plist(&plist("beta")), None);
+        assert_eq!(parse_system_version_plist("<dict><key>ProductName</key></dict>"), None);
+        assert_eq!(parse_system_version_plist("<key>ProductVersion</key><string>14.4"), None);
     }
 }
 

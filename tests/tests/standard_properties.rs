@@ -25,17 +25,24 @@ struct StandardBuild {
     crates: u32,
 }
 
-/// What the machine's os-release says, read here independently of the
-/// library: `VERSION_ID`, cut to major.minor, when it is numeric.
+/// What the system says, read here independently of the library: Linux's
+/// os-release `VERSION_ID` or macOS's `ProductVersion`, cut to major.minor,
+/// when it is numeric.
 fn expected_os_version() -> Option<String> {
-    if !cfg!(target_os = "linux") {
+    let value = if cfg!(target_os = "linux") {
+        let text = std::fs::read_to_string("/etc/os-release")
+            .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
+            .ok()?;
+        let line = text.lines().find(|l| l.starts_with("VERSION_ID="))?;
+        line["VERSION_ID=".len()..].trim_matches(['"', '\'']).to_owned()
+    } else if cfg!(target_os = "macos") {
+        let text = std::fs::read_to_string("/System/Library/CoreServices/SystemVersion.plist").ok()?;
+        let (_, rest) = text.split_once("<key>ProductVersion</key>")?;
+        let (_, rest) = rest.split_once("<string>")?;
+        rest.split_once("</string>")?.0.trim().to_owned()
+    } else {
         return None;
-    }
-    let text = std::fs::read_to_string("/etc/os-release")
-        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
-        .ok()?;
-    let line = text.lines().find(|l| l.starts_with("VERSION_ID="))?;
-    let value = line["VERSION_ID=".len()..].trim_matches(['"', '\'']);
+    };
     let parts: Vec<&str> = value.split('.').take(2).collect();
     let numeric =
         parts.iter().all(|p| !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_digit()));
