@@ -11,13 +11,15 @@
 //!   (`https://analytics.toolhive.stacklok.dev`), with no server name, tool
 //!   name, argument, user id or host detail;
 //! - the dual-endpoint design: two separate pipelines, as ToolHive keeps a
-//!   dedicated `AnalyticsMeterProvider`. The analytics client
-//!   ([`analytics`]) sends only that count, routed to the analytics sink
-//!   with [`Route::only`] and capped at `Usage`; the user's own collector, when
-//!   they configure one (`--otel-endpoint` or `OTEL_EXPORTER_OTLP_ENDPOINT`),
-//!   gets its own client ([`user`]) with every detail, governed by the
-//!   user's configuration alone: turning analytics off, or `DO_NOT_TRACK`,
-//!   leaves it unchanged;
+//!   dedicated `AnalyticsMeterProvider`, in one client. The analytics sink
+//!   gets only that count ([`analytics`]), routed with [`Route::only`] and
+//!   capped at `Usage`; the user's own collector, when they configure one
+//!   (`--otel-endpoint`, or `OTEL_EXPORTER_OTLP_ENDPOINT` through
+//!   [`OtlpSink::from_env`]), gets every detail ([`user`]) on a route
+//!   [`owned_by_user`](Route::owned_by_user): governed by the user's
+//!   OpenTelemetry settings alone, so turning analytics off, or
+//!   `DO_NOT_TRACK`, leaves it unchanged, and `OTEL_SDK_DISABLED=true`
+//!   turns it off;
 //! - on by default, and `usage-analytics-enabled: false` under `otel:` in
 //!   `~/.toolhive/config.yaml` turns it off; `thv config otel get|set
 //!   usage-analytics-enabled` reads and writes that setting;
@@ -32,11 +34,15 @@
 //! - **The count goes to `/v1/metrics`.** The document names
 //!   `.../v1/traces`, the OTLP path for spans; a count is a metric, and the
 //!   library's OTLP sink sends counters as delta sums to `/v1/metrics`.
-//! - **The first run sends nothing**: analytics on by default show a
-//!   one-time notice first (ToolHive has none), in ToolHive's terms: what is
-//!   counted, and `thv config otel set usage-analytics-enabled false`.
+//! - **The first run sends Stacklok nothing**: analytics on by default show
+//!   a one-time notice first (ToolHive has none), in ToolHive's terms: what
+//!   is counted, and `thv config otel set usage-analytics-enabled false`.
+//!   The user's own collector is not held back by it.
 //! - **`DO_NOT_TRACK=1`, `TOOLHIVE_TELEMETRY=off` and CI environments turn
-//!   analytics off** as well (the library's consent sources).
+//!   analytics off** as well (the library's consent sources); like the
+//!   config file, they leave the user's own collector alone.
+//! - **`thv telemetry catalog` lists the collector's event too**: one
+//!   client sends both, and its catalog lists everything it can send.
 //! - **An anonymous id is kept** in `~/.cache/toolhive` (the library keeps
 //!   one for every client), but the OTLP metrics body never carries it.
 //! - **The analytics endpoint can be moved** with `TOOLHIVE_ANALYTICS_ENDPOINT`
@@ -73,6 +79,9 @@ pub mod user {
     use std::time::Duration;
 
     use telemetry_runtime::TelemetryEvent;
+
+    /// The name of [`ToolCall`], for the collector's route.
+    pub const TOOL_CALL: &str = "mcp_tool_call";
 
     /// A tool call through the proxy, for the user's own collector.
     #[derive(TelemetryEvent)]
@@ -160,74 +169,79 @@ pub struct Options {
     /// This server's own switch (the operator's per-MCPServer
     /// `usageAnalyticsEnabled`); `false` turns analytics off for it alone.
     pub instance_analytics: bool,
-    /// The user's own OTLP collector, if they configured one.
+    /// The user's own OTLP collector given on the command line
+    /// (`--otel-endpoint`); without it, the standard OpenTelemetry
+    /// variables (`OTEL_EXPORTER_OTLP_ENDPOINT`, ...) are read.
     pub otel_endpoint: Option<String>,
     /// Print each analytics record on stderr as it is sent.
     pub debug: bool,
 }
 
-/// The analytics client's configuration. `lookup` reads the environment.
-pub fn analytics_config(
+/// The client's configuration: the analytics sink, governed by consent,
+/// and the user's own collector when they configured one, governed by
+/// their OpenTelemetry settings. `lookup` reads the environment.
+pub fn config(
     options: &Options,
-    lookup: impl Fn(&str) -> Option<String>,
+    lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
 ) -> Result<Config, ConfigError> {
     let endpoint = lookup("TOOLHIVE_ANALYTICS_ENDPOINT").unwrap_or_else(|| ANALYTICS_ENDPOINT.to_owned());
     let only_the_count = || Route::only([analytics::TOOL_CALLS.name()]).max_level(Level::Usage);
+    // The user's collector: the endpoint they passed, or else the standard
+    // OpenTelemetry variables (which `OTEL_SDK_DISABLED=true` turns off).
+    let collector = match &options.otel_endpoint {
+        Some(url) => Some(OtlpSink::new(url)?),
+        None => OtlpSink::from_env_with(&lookup)?,
+    };
     let mut config = Config::new("toolhive", VERSION)
         .default_level(Level::Usage)
         .notice_text(NOTICE)
-        .catalog(Catalog::collect_under([concat!(module_path!(), "::analytics")]))
+        .catalog(Catalog::collect_under([module_path!()]))
         .route(OtlpSink::new(&endpoint)?, only_the_count())
         .flush_interval(Duration::from_secs(1));
+    if let Some(collector) = collector {
+        // Every detail, at `Full`, whatever analytics are set to; not the
+        // analytics count, which is Stacklok's.
+        config = config.route(collector, Route::only([user::TOOL_CALL]).owned_by_user());
+    }
     if options.debug {
         config = config.route(StderrSink::new(), only_the_count());
     }
     if !options.settings.usage_analytics_enabled || !options.instance_analytics {
         config = config.consent(Level::Off);
     }
-    Ok(config)
+    Ok(config.environment(lookup))
 }
 
-/// The user's own pipeline, when they configured a collector: their
-/// choice, so it is on at `Full` whatever analytics are set to.
-pub fn user_config(options: &Options) -> Result<Option<Config>, ConfigError> {
-    let Some(endpoint) = &options.otel_endpoint else { return Ok(None) };
-    Ok(Some(
-        Config::new("toolhive", VERSION)
-            .consent(Level::Full)
-            .catalog(Catalog::collect_under([concat!(module_path!(), "::user")]))
-            .route(OtlpSink::new(endpoint)?, Route::all())
-            .flush_interval(Duration::from_secs(1)),
-    ))
-}
-
-/// One MCP server's proxy, with its two telemetry pipelines.
+/// One MCP server's proxy, with its telemetry client.
 pub struct Proxy {
     server: String,
-    analytics: Telemetry,
-    user: Option<Telemetry>,
+    telemetry: Telemetry,
+    /// Whether the user's own collector is on: the details are captured
+    /// only for it.
+    collector: bool,
 }
 
 impl Proxy {
     /// A proxy for `server`.
     pub fn new(server: &str, options: &Options) -> Result<Proxy, ConfigError> {
-        let analytics = Telemetry::new(analytics_config(options, |name| std::env::var(name).ok())?)?;
-        let user = user_config(options)?.map(Telemetry::new).transpose()?;
-        Ok(Proxy { server: server.to_owned(), analytics, user })
+        let telemetry = Telemetry::new(config(options, |name| std::env::var(name).ok())?)?;
+        let collector = telemetry.user_owned_level() > Level::Off;
+        Ok(Proxy { server: server.to_owned(), telemetry, collector })
     }
 
-    /// The analytics client, for `thv telemetry ...`.
-    pub fn analytics(&self) -> &Telemetry {
-        &self.analytics
+    /// The client, for `thv telemetry ...`.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
-    /// Proxies one tool call and records it in both pipelines.
+    /// Proxies one tool call and records it: the count for the analytics,
+    /// the details for the user's own collector.
     pub fn call_tool(&self, tool: &str, ok: bool) {
         let started = std::time::Instant::now();
         let status = if ok { "success" } else { "error" };
-        self.analytics.increment(&analytics::TOOL_CALLS, [status]);
-        if let Some(user) = &self.user {
-            user.capture(&user::ToolCall {
+        self.telemetry.increment(&analytics::TOOL_CALLS, [status]);
+        if self.collector {
+            self.telemetry.capture(&user::ToolCall {
                 server: self.server.clone(),
                 tool: tool.to_owned(),
                 status,
@@ -236,11 +250,9 @@ impl Proxy {
         }
     }
 
-    /// Delivers what both pipelines hold, within `timeout` each; returns
-    /// whether both finished in time.
+    /// Delivers what is queued, within `timeout`; returns whether it
+    /// finished in time.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let analytics = self.analytics.shutdown(timeout);
-        let user = self.user.as_ref().is_none_or(|user| user.shutdown(timeout));
-        analytics && user
+        self.telemetry.shutdown(timeout)
     }
 }

@@ -247,6 +247,26 @@ fn the_users_own_collector_gets_every_detail_whatever_analytics_are_set_to() {
 }
 
 #[test]
+fn otel_sdk_disabled_turns_the_users_collector_off_and_leaves_analytics_alone() {
+    let machine = Machine::acknowledged();
+    let collector = machine.collector_url();
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()), ("OTEL_SDK_DISABLED", "true")];
+    machine.thv(&["run", "github", "--calls", "2"], &env);
+    assert!(machine.analytics.wait_for_requests(1, Duration::from_secs(5)));
+    assert_eq!(counts(&machine.analytics), BTreeMap::from([("success".into(), 2)]));
+    assert_eq!(machine.collector.connections(), 0, "the user turned their OpenTelemetry off");
+
+    // `TOOLHIVE_TELEMETRY=off` is about the analytics only.
+    machine.thv(
+        &["run", "github", "--calls", "1"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.as_str()), ("TOOLHIVE_TELEMETRY", "off")],
+    );
+    assert!(machine.collector.wait_for_requests(1, Duration::from_secs(5)));
+    assert_eq!(log_records(&machine.collector).len(), 1);
+    assert_eq!(counts(&machine.analytics), BTreeMap::from([("success".into(), 2)]));
+}
+
+#[test]
 fn debug_shows_the_analytics_records_as_they_are_sent() {
     let machine = Machine::acknowledged();
     let output = machine.thv(&["run", "fetch", "--calls", "2", "--errors", "2", "--debug"], &[]);
@@ -264,12 +284,13 @@ fn debug_shows_the_analytics_records_as_they_are_sent() {
 }
 
 #[test]
-fn the_analytics_catalog_lists_the_count_alone() {
+fn the_catalog_lists_the_count_and_the_collectors_event_alone() {
     let machine = Machine::new();
     let catalog: Value =
         serde_json::from_slice(&machine.thv(&["telemetry", "catalog", "--json"], &[]).stdout).unwrap();
-    let names: Vec<&str> =
+    let mut names: Vec<&str> =
         catalog["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, [METRIC]);
+    names.sort_unstable();
+    assert_eq!(names, ["mcp_tool_call", METRIC]);
     assert_eq!(machine.analytics.connections(), 0);
 }

@@ -19,7 +19,7 @@ pub struct Registration(pub &'static EventSchema);
 inventory::collect!(Registration);
 
 /// The properties the runtime adds to every event, with what they hold.
-pub const ENVELOPE: [(&str, &str); 13] = [
+pub const ENVELOPE: [(&str, &str); 14] = [
     (
         "distinct_id",
         "a random install id (UUID v4) kept in the cache directory, or one the application supplies",
@@ -32,6 +32,12 @@ pub const ENVELOPE: [(&str, &str); 13] = [
     ("$app_version", "the application version"),
     ("$os", "the operating system family (linux, macos, windows, ...)"),
     ("$arch", "the CPU architecture (x86_64, aarch64, ...)"),
+    (
+        "$os_version",
+        "on Linux and macOS, when the system gives one: the distribution's or macOS's version, \
+         major.minor (VERSION_ID of /etc/os-release, ProductVersion of SystemVersion.plist); never the \
+         kernel build or the host name",
+    ),
     ("$session_id", "a random id for this run of the program"),
     ("$catalog_digest", "which version of this catalog produced the event"),
     ("$process_person_profile", "always false: events never build a profile of a person"),

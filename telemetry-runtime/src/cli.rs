@@ -179,6 +179,18 @@ fn status(client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
         format!("sending to {}", client.sink_names().join(", "))
     };
     writeln!(out, "Mode: {mode}")?;
+    let own = client.user_owned_sink_names();
+    if !own.is_empty() {
+        let state = match client.user_owned_level() {
+            Level::Off => "off (OTEL_SDK_DISABLED)".to_owned(),
+            level => format!("on at {level}"),
+        };
+        writeln!(
+            out,
+            "Your own collector: {} {state}, governed by your OpenTelemetry settings, not by the setting above",
+            own.join(", ")
+        )?;
+    }
     let exists = |path: &std::path::Path| if path.exists() { "" } else { " (not created)" };
     match client.id_path() {
         Some(path) => writeln!(out, "Anonymous id: {}{}", path.display(), exists(path))?,

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use uuid::Uuid;
@@ -105,8 +105,8 @@ impl Drop for Owner {
 }
 
 pub(crate) struct Inner {
-    /// The level captures are taken at: the consent level until shutdown,
-    /// Off after. For the global client this is the static that
+    /// The level captures are taken at: the higher of the consent level and
+    /// the user-owned sinks' level until shutdown, Off after. For the global client this is the static that
     /// `is_enabled()` reads; other clients keep theirs in `own_gate`, so
     /// that a client made per task leaves nothing behind when it is dropped.
     global_gate: Option<&'static AtomicU8>,
@@ -114,6 +114,14 @@ pub(crate) struct Inner {
     /// The level the user allows. The worker checks it before sending, so
     /// shutdown (which closes the gate) still delivers what consent allowed.
     pub(crate) consent_level: AtomicU8,
+    /// The highest level the user's own settings give the user-owned sinks
+    /// (see [`Route::user_owned`]): `Off` when there are none, or the user
+    /// set `OTEL_SDK_DISABLED=true`. Consent does not change it.
+    pub(crate) user_level: AtomicU8,
+    /// The lowest consent level since counters were last drained: counts
+    /// taken while consent was lower reach the vendor's sinks at most at
+    /// that level.
+    counter_consent: AtomicU8,
     consent: Mutex<Consent>,
     resolver: Resolver,
     pub(crate) queue: Queue,
@@ -145,6 +153,8 @@ pub(crate) struct Inner {
     pub(crate) aggregates: Aggregates,
     catalog: Catalog,
     pub(crate) catalog_digest: String,
+    /// `$os_version`, read once on the worker thread when first needed.
+    os_version: OnceLock<Option<String>>,
     data_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     debug: bool,
@@ -191,6 +201,9 @@ impl Telemetry {
         let config_dir = app_dir(&config.config_dir, platform::config_dir());
         let data_dir = app_dir(&config.data_dir, platform::data_dir());
         let catalog = config.catalog.unwrap_or_else(Catalog::collect);
+        // The OpenTelemetry switch every SDK honours; only "true" turns it off.
+        let otel_disabled =
+            (config.env)("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         let resolver = Resolver {
             explicit: Mutex::new(config.explicit),
             env: config.env,
@@ -218,10 +231,13 @@ impl Telemetry {
         let sample_rate = sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.sample_rate);
         let mut consent = resolver.resolve();
         let local_only = config.local_only || consent.local_only;
-        // The notice is about data leaving the machine: debug and local-only
-        // modes, and programs whose sinks are all local, send nothing away.
+        // The notice is about data leaving the machine for the vendor: debug
+        // and local-only modes, and programs whose vendor sinks are all
+        // local, send the vendor nothing.
         let configured = config.sinks.into_inner().unwrap_or_else(|e| e.into_inner());
-        let sends_away = !debug && !local_only && configured.iter().any(|(s, _, _)| !s.is_local());
+        let sends_away = !debug
+            && !local_only
+            && configured.iter().any(|(s, route, _)| !s.is_local() && !route.is_user_owned());
         if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
             // Decided by the default: the documented variable is the switch.
             let (name, value) = consent::off_switch(&consent, &resolver.env_vars, resolver.documented)
@@ -255,14 +271,22 @@ impl Telemetry {
         let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) =
             routed.into_iter().map(|(sink, route, _)| (sink, route)).unzip();
         let level = compiled_level(consent.level) as u8;
+        let user_level = if otel_disabled {
+            Level::Off
+        } else {
+            compiled_level(routes.iter().map(|r| r.user_level(Level::Full)).max().unwrap_or(Level::Off))
+        } as u8;
+        let gate_level = level.max(user_level);
         if let Some(gate) = global_gate {
-            gate.store(level, Relaxed);
+            gate.store(gate_level, Relaxed);
         }
         log_decision(&consent, &resolver);
         let inner = Inner {
             global_gate,
-            own_gate: AtomicU8::new(level),
+            own_gate: AtomicU8::new(gate_level),
             consent_level: AtomicU8::new(level),
+            user_level: AtomicU8::new(user_level),
+            counter_consent: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
             queue: Queue::new(
@@ -288,6 +312,7 @@ impl Telemetry {
             aggregates: Aggregates::default(),
             catalog_digest: catalog.digest(),
             catalog,
+            os_version: OnceLock::new(),
             data_dir,
             cache_dir,
             debug,
@@ -305,7 +330,7 @@ impl Telemetry {
     /// worker to deliver what an earlier run left.
     fn settle_spool(&self) {
         let Some(spool) = self.inner.spool() else { return };
-        if self.inner.consent_level() == Level::Off {
+        if self.inner.consent_level() == Level::Off && self.inner.user_level() == Level::Off {
             if let Err(err) = spool.clear() {
                 log::warn!("Cannot delete the telemetry spool ({err}).");
             }
@@ -320,7 +345,10 @@ impl Telemetry {
         crate::__private::COMPILED_IN && self.inner.gate().load(Relaxed) != Level::Off as u8
     }
 
-    /// The consent level in force (one relaxed atomic load).
+    /// The level events are captured at (one relaxed atomic load): the
+    /// consent level in force, or the level of the user-owned sinks (see
+    /// [`Route::user_owned`]) when that is higher. What the vendor's sinks
+    /// may receive is [`consent`](Telemetry::consent).
     #[inline]
     pub fn level(&self) -> Level {
         self.inner.level()
@@ -450,6 +478,21 @@ impl Telemetry {
         &self.inner.sink_names
     }
 
+    /// The names of the sinks whose routes are the user's own (see
+    /// [`Route::user_owned`]), governed by the user's OpenTelemetry
+    /// settings rather than by [`consent`](Telemetry::consent).
+    pub fn user_owned_sink_names(&self) -> Vec<&str> {
+        let inner = &self.inner;
+        let owned = inner.sink_names.iter().zip(&inner.routes).filter(|(_, route)| route.is_user_owned());
+        owned.map(|(name, _)| name.as_str()).collect()
+    }
+
+    /// The highest level the user's own settings give the user-owned sinks:
+    /// `Off` when there are none, or `OTEL_SDK_DISABLED=true`.
+    pub fn user_owned_level(&self) -> Level {
+        self.inner.user_level()
+    }
+
     /// Captures a typed event. Never blocks: when the queue is full the event
     /// is dropped and counted.
     #[inline]
@@ -500,6 +543,7 @@ impl Telemetry {
         }
         let mut record = Record::at(Cow::Borrowed(E::NAME), time);
         record.min_level = E::MIN_LEVEL;
+        record.consent = self.inner.consent_level();
         self.inner.enqueue(record, &properties);
         let buffer = properties.into_buffer();
         if buffer.capacity() <= MAX_SCRATCH_BYTES {
@@ -549,6 +593,7 @@ impl Telemetry {
         }
         let mut record = Record::at(Cow::Borrowed(schema.name), time);
         record.min_level = schema.min_level;
+        record.consent = self.inner.consent_level();
         self.inner.enqueue(record, &classified);
         let buffer = classified.into_buffer();
         if buffer.capacity() <= MAX_SCRATCH_BYTES {
@@ -788,9 +833,24 @@ impl Inner {
         kept
     }
 
-    /// The level the user allows, which sending is checked against.
+    /// The level the user allows, which sending to the vendor's sinks is
+    /// checked against.
     pub(crate) fn consent_level(&self) -> Level {
         Level::from_u8(self.consent_level.load(Relaxed))
+    }
+
+    /// The level the user's own settings give user-owned sinks.
+    pub(crate) fn user_level(&self) -> Level {
+        Level::from_u8(self.user_level.load(Relaxed))
+    }
+
+    /// The lowest consent level since the last call, for the counts
+    /// drained with it.
+    pub(crate) fn take_counter_consent(&self) -> Level {
+        let lowest = self.counter_consent.swap(Level::Full as u8, Relaxed);
+        // A change of consent after the swap lowers it again by itself.
+        self.counter_consent.fetch_min(self.consent_level.load(Relaxed), Relaxed);
+        Level::from_u8(lowest)
     }
 
     fn enqueue(self: &Arc<Self>, record: Record, properties: &Properties) {
@@ -844,14 +904,18 @@ impl Inner {
         }
         let level = compiled_level(consent.level) as u8;
         self.consent_level.store(level, Relaxed);
-        self.gate().store(level, Relaxed);
+        self.counter_consent.fetch_min(level, Relaxed);
+        self.gate().store(level.max(self.user_level.load(Relaxed)), Relaxed);
         if self.shut_down.load(Relaxed) {
             // A shutdown ran between the check and the store: keep it closed.
             self.gate().store(Level::Off as u8, Relaxed);
         }
-        if consent.level == Level::Off {
+        if consent.level == Level::Off && self.user_level() == Level::Off {
             // Nothing captured before the user said no may leave the process:
             // neither queued events nor counts (counters are usage data).
+            // With a user-owned sink they stay for that sink alone: each
+            // carries the consent it was captured under, and the vendor's
+            // sinks get nothing above the consent in force when sending.
             let n = self.queue.clear();
             self.counters.dropped(DropReason::ConsentWithdrawn, n);
             drop(self.aggregates.drain());
@@ -877,6 +941,7 @@ impl Inner {
     pub(crate) fn disable(&self) {
         self.gate().store(Level::Off as u8, Relaxed);
         self.consent_level.store(Level::Off as u8, Relaxed);
+        self.user_level.store(Level::Off as u8, Relaxed);
     }
 
     /// Standard properties; loads the install id on first use (worker only).
@@ -889,6 +954,7 @@ impl Inner {
             session_id: &self.session_id,
             app_name: &self.app_name,
             app_version: &self.app_version,
+            os_version: self.os_version.get_or_init(platform::os_version).as_deref(),
             identity: &self.identity,
             hash_key: Default::default(),
             rendered: Default::default(),

@@ -28,6 +28,8 @@ pub(crate) struct Envelope<'a> {
     pub(crate) session_id: &'a str,
     pub(crate) app_name: &'a str,
     pub(crate) app_version: &'a str,
+    /// The operating system's version, where it is cheap and anonymous.
+    pub(crate) os_version: Option<&'a str>,
     pub(crate) catalog_digest: &'a str,
     /// Loaded only when a batch holds a hashed value.
     pub(crate) identity: &'a Identity,
@@ -79,7 +81,10 @@ impl Envelope<'_> {
                 ("$arch", std::env::consts::ARCH),
                 ("$session_id", self.session_id),
                 ("$catalog_digest", self.catalog_digest),
-            ] {
+            ]
+            .into_iter()
+            .chain(self.os_version.map(|version| ("$os_version", version)))
+            {
                 push_json_bytes(&mut tail, name.as_bytes());
                 tail.push(b':');
                 push_json_bytes(&mut tail, value.as_bytes());
@@ -346,6 +351,7 @@ mod tests {
             session_id,
             app_name,
             app_version,
+            os_version: None,
             catalog_digest,
             identity,
             hash_key: OnceCell::new(),
@@ -393,6 +399,12 @@ mod tests {
         assert_eq!(props["$process_person_profile"], false);
         assert_eq!(props["$catalog_digest"], "0123456789abcdef");
         assert_eq!(props["$os"], std::env::consts::OS);
+        assert!(!props.contains_key("$os_version"), "unknown: left out");
+        let with_version = Envelope { os_version: Some("22.04"), rendered: OnceCell::new(), ..envelope };
+        let json: serde_json::Value =
+            serde_json::from_str(&encode(&record, &uuid, properties.as_bytes(), &with_version, Level::Usage))
+                .unwrap();
+        assert_eq!(json["properties"]["$os_version"], "22.04");
     }
 
     #[test]

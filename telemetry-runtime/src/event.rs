@@ -54,6 +54,10 @@ pub(crate) struct Record {
     pub(crate) min_level: Level,
     /// The highest level one of its properties needs.
     pub(crate) properties_level: Level,
+    /// The vendor's consent level when it was captured: the vendor's sinks
+    /// never get it at a higher level, so what was captured for the user's
+    /// own sinks alone (consent off, or lower) stays with them.
+    pub(crate) consent: Level,
 }
 
 impl Record {
@@ -66,6 +70,7 @@ impl Record {
             counter: false,
             min_level: Level::Usage,
             properties_level: Level::Usage,
+            consent: Level::Full,
         };
         record.set_time(SystemTime::now());
         record

@@ -341,6 +341,18 @@ pub use telemetry_macros::counter;
 #[cfg(feature = "macros")]
 pub use telemetry_macros::requires_telemetry;
 
+/// The log target of the per-event lines: with the host's logger enabling
+/// it at debug level, each event handed to a sink is logged as
+/// `Sending <event> to <sink>: <JSON as sent>`, one line per event and sink.
+/// The JSON is the event after classification, so a redacted value never
+/// appears. Nothing is formatted while the target is disabled.
+///
+/// ```
+/// // With env_logger: RUST_LOG=telemetry_runtime::events=debug
+/// assert_eq!(telemetry_runtime::EVENTS_LOG_TARGET, "telemetry_runtime::events");
+/// ```
+pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
+
 /// The global client's level: what [`is_enabled`] reads. Off until [`init`].
 static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
@@ -423,7 +435,9 @@ pub fn is_enabled() -> bool {
     __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) != Level::Off as u8
 }
 
-/// The global consent level: one relaxed atomic load.
+/// The level the global client captures at (one relaxed atomic load): its
+/// consent level, or the level of its user-owned sinks (see
+/// [`Route::user_owned`]) when that is higher.
 #[inline]
 pub fn level() -> Level {
     if __private::COMPILED_IN {

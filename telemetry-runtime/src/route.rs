@@ -18,10 +18,27 @@ use crate::Level;
 ///     .route(HttpSink::new("http://localhost:8080/events")?, Route::all());
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
+///
+/// A route is either the vendor's or the user's own. A vendor route (every
+/// constructor but [`user_owned`](Route::user_owned)) is governed by the
+/// user's consent to the vendor's analytics. A user-owned route is for a
+/// destination the user configured themselves, typically their own
+/// OpenTelemetry collector: it is governed by the user's OpenTelemetry
+/// settings, not by that consent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     events: Events,
     max_level: Level,
+    owner: Owner,
+}
+
+/// Whose settings govern a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// The vendor's analytics: the consent level in force.
+    Vendor,
+    /// The user's own destination: the user's OpenTelemetry settings.
+    User,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +51,74 @@ enum Events {
 impl Route {
     /// Every event and counter, at whatever level the user consented to.
     pub fn all() -> Route {
-        Route { events: Events::All, max_level: Level::Full }
+        Route { events: Events::All, max_level: Level::Full, owner: Owner::Vendor }
+    }
+
+    /// Every event and counter, for a destination the user configured
+    /// themselves, such as their own OpenTelemetry collector (an
+    /// [`OtlpSink::from_env`](crate::sink::OtlpSink::from_env) built from
+    /// their `OTEL_EXPORTER_OTLP_ENDPOINT`, or an endpoint they passed to
+    /// the program).
+    ///
+    /// Such a sink is governed by the user's OpenTelemetry settings, not by
+    /// the consent to the vendor's analytics: it receives events at `Full`
+    /// (or at [`max_level`](Route::max_level)) whatever that consent is,
+    /// including when the user turned analytics off (`<APP>_TELEMETRY=off`,
+    /// `DO_NOT_TRACK`, a persisted `off`,
+    /// [`Telemetry::set_consent`](crate::Telemetry::set_consent)), in a CI
+    /// environment and before the
+    /// first-run notice was shown. `OTEL_SDK_DISABLED=true` in the client's
+    /// environment turns it off. Events captured while the vendor's consent
+    /// was off reach only user-owned sinks, never the vendor's, even once
+    /// consent is given again. Classification still holds: a redacted value
+    /// reaches no sink. Debug and local-only modes replace every sink,
+    /// this one too.
+    ///
+    /// ```
+    /// use telemetry_runtime::{sink::{MemorySink, OtlpSink}, Config, Level, Route, Telemetry};
+    ///
+    /// telemetry_runtime::counter! {
+    ///     /// Tool calls, by outcome.
+    ///     static CALLS = "tool_calls", labels: [status];
+    /// }
+    ///
+    /// let vendor = MemorySink::new();
+    /// let mine = MemorySink::new();
+    /// let telemetry = Telemetry::new(
+    ///     Config::new("mytool", "1.0.0")
+    ///         .consent(Level::Off) // the user turned analytics off
+    ///         .route(vendor.clone(), Route::counters_only().max_level(Level::Usage))
+    ///         .route(mine.clone(), Route::user_owned()),
+    /// )?;
+    /// telemetry.increment(&CALLS, ["ok"]);
+    /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
+    /// assert!(vendor.events().is_empty());
+    /// assert_eq!(mine.events()[0]["properties"]["count"], 1);
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn user_owned() -> Route {
+        Route::all().owned_by_user()
+    }
+
+    /// This route, for a destination the user configured themselves: see
+    /// [`user_owned`](Route::user_owned).
+    ///
+    /// ```
+    /// use telemetry_runtime::{sink::OtlpSink, Config, Route};
+    ///
+    /// // The user's collector gets the tool calls, not the vendor's counts.
+    /// let config = Config::new("mytool", "1.0.0")
+    ///     .route(OtlpSink::new("http://localhost:4318")?, Route::only(["tool_call"]).owned_by_user());
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn owned_by_user(mut self) -> Route {
+        self.owner = Owner::User;
+        self
+    }
+
+    /// Whether this route is the user's own ([`Route::user_owned`]).
+    pub fn is_user_owned(&self) -> bool {
+        self.owner == Owner::User
     }
 
     /// Only aggregated counters.
@@ -55,9 +139,22 @@ impl Route {
         self
     }
 
-    /// The level of data this sink gets while consent is `consent`.
-    pub(crate) fn level_under(&self, consent: Level) -> Level {
-        consent.min(self.max_level)
+    /// The level of data this sink gets while consent is `consent` and the
+    /// user's own settings allow `user` to user-owned sinks.
+    pub(crate) fn level_under(&self, consent: Level, user: Level) -> Level {
+        match self.owner {
+            Owner::Vendor => consent.min(self.max_level),
+            Owner::User => user.min(self.max_level),
+        }
+    }
+
+    /// The highest level this route's sink gets, when it is the user's own
+    /// and the user's settings allow `user`; `Off` for a vendor route.
+    pub(crate) fn user_level(&self, user: Level) -> Level {
+        match self.owner {
+            Owner::Vendor => Level::Off,
+            Owner::User => user.min(self.max_level),
+        }
     }
 
     /// Whether the sink receives this event at all.
@@ -83,7 +180,13 @@ impl Route {
             // Strings always serialize.
             Events::Named(names) => serde_json::to_string(names).unwrap_or_default(),
         };
-        format!("{{\"events\":{events},\"max_level\":\"{}\"}}", self.max_level.as_str())
+        // Vendor routes are written as before user-owned ones existed, so
+        // that their spooled batches keep their identity.
+        let owner = match self.owner {
+            Owner::Vendor => "",
+            Owner::User => ",\"owner\":\"user\"",
+        };
+        format!("{{\"events\":{events},\"max_level\":\"{}\"{owner}}}", self.max_level.as_str())
     }
 
     /// Reads back what [`to_line`](Route::to_line) wrote.
@@ -103,7 +206,12 @@ impl Route {
             "full" => Level::Full,
             _ => return None,
         };
-        Some(Route { events, max_level })
+        let owner = match value.get("owner").map(|o| o.as_str()) {
+            None => Owner::Vendor,
+            Some(Some("user")) => Owner::User,
+            Some(_) => return None,
+        };
+        Some(Route { events, max_level, owner })
     }
 }
 
@@ -123,6 +231,8 @@ mod tests {
             Route::all(),
             Route::counters_only().max_level(Level::Usage),
             Route::only(["a", "b\"\t"]).max_level(Level::Off),
+            Route::user_owned(),
+            Route::user_owned().max_level(Level::Usage),
         ] {
             let line = route.to_line();
             assert!(!line.contains(['\n', '\t']), "{line}");
@@ -130,5 +240,8 @@ mod tests {
         }
         assert_ne!(Route::all().to_line(), Route::all().max_level(Level::Usage).to_line());
         assert_eq!(Route::from_line("{\"events\":\"some\",\"max_level\":\"full\"}"), None);
+        assert_ne!(Route::all().to_line(), Route::user_owned().to_line());
+        // A vendor route's line is the one written before owners existed.
+        assert_eq!(Route::all().to_line(), "{\"events\":\"all\",\"max_level\":\"full\"}");
     }
 }

@@ -183,16 +183,19 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
 
 /// Serializes `records` (leaving them empty) once per level the sinks
 /// need, and sends each sink the events its route admits, in batches.
+///
+/// A vendor sink gets each event at most at the consent level in force and
+/// the one the event was captured under; a user-owned sink at the level the
+/// user's own settings give it.
 fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     let consent = inner.consent_level();
-    if consent == Level::Off {
-        inner.counters.dropped(DropReason::ConsentWithdrawn, records.len());
-        records.clear();
-        return;
-    }
-    // Events only allowed at a level the user no longer gives are dropped;
-    // the others are sent without what the lowered level excludes.
-    let withdrawn = records.iter().filter(|(r, _)| r.min_level > consent).count();
+    let user = inner.user_level();
+    // Events only allowed at a level neither the consent (at most the one
+    // they were captured under) nor the user's own settings give any more
+    // are dropped; the others are sent without what the lowered level
+    // excludes.
+    let reach = |r: &Record| consent.min(r.consent).max(user);
+    let withdrawn = records.iter().filter(|(r, _)| r.min_level > reach(r)).count();
     inner.counters.dropped(DropReason::ConsentWithdrawn, withdrawn);
     if records.len() == withdrawn {
         // Nothing to send: the id file is not even read (or created).
@@ -200,7 +203,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         return;
     }
     let envelope = inner.envelope();
-    let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent)).collect();
+    let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent, user)).collect();
     // What is waiting goes in as few requests as the limit allows. Records
     // are encoded a request at a time, so that however many were queued,
     // only about a request's worth of encoded events is held at once.
@@ -212,20 +215,25 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         // sink) carries the same uuid.
         uuids.clear();
         uuids.extend(chunk.iter().map(|_| event_uuid()));
-        // Each level is encoded once; the last sink that needs it takes the
-        // events instead of copying them.
-        let mut still_needed = [0usize; 3];
-        for level in &levels {
-            still_needed[*level as usize] += 1;
+        // Each level is encoded once for the vendor's sinks and once for
+        // the user's own; the last sink that needs it takes the events
+        // instead of copying them.
+        let slot_of =
+            |index: usize| levels[index] as usize + 3 * usize::from(inner.routes[index].is_user_owned());
+        let mut still_needed = [0usize; 6];
+        for index in 0..levels.len() {
+            still_needed[slot_of(index)] += 1;
         }
-        let mut encoded: [Option<Vec<EncodedEvent>>; 3] = Default::default();
+        let mut encoded: [Option<Vec<EncodedEvent>>; 6] = Default::default();
         for (index, level) in levels.iter().enumerate() {
             let route = &inner.routes[index];
-            let slot = &mut encoded[*level as usize];
-            let events =
-                slot.get_or_insert_with(|| encode_all(inner, records, chunk, &uuids, &envelope, *level));
-            still_needed[*level as usize] -= 1;
-            if still_needed[*level as usize] == 0 {
+            let slot_index = slot_of(index);
+            let slot = &mut encoded[slot_index];
+            let events = slot.get_or_insert_with(|| {
+                encode_all(inner, records, chunk, &uuids, &envelope, *level, route.is_user_owned())
+            });
+            still_needed[slot_index] -= 1;
+            if still_needed[slot_index] == 0 {
                 let events = slot.take().unwrap_or_default();
                 pending[index].extend(events.into_iter().filter(|e| route.admits(e)));
             } else {
@@ -256,8 +264,10 @@ fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<En
 }
 
 /// The events `chunk` (records of `records`) gives at `level`: opt-in
-/// events are left out below `Full`, and so are opt-in fields. Their JSON
-/// is written into one buffer that the events share.
+/// events are left out below `Full`, and so are opt-in fields. For a vendor
+/// sink (not `user_owned`), an event is given at most at the consent level
+/// it was captured under. Their JSON is written into one buffer that the
+/// events share.
 fn encode_all(
     inner: &Inner,
     records: &Records,
@@ -265,13 +275,16 @@ fn encode_all(
     uuids: &[Uuid],
     envelope: &Envelope<'_>,
     level: Level,
+    user_owned: bool,
 ) -> Vec<EncodedEvent> {
     if level == Level::Off {
         return Vec::new();
     }
     let mut buffer = Vec::with_capacity(chunk.len() * 700);
-    let mut encoded: Vec<(&Record, Uuid, Range<usize>)> = Vec::with_capacity(chunk.len());
-    for (record, uuid) in chunk.iter().zip(uuids).filter(|(r, _)| r.min_level <= level) {
+    let mut encoded: Vec<(&Record, Uuid, Range<usize>, Level)> = Vec::with_capacity(chunk.len());
+    let level_of = |record: &Record| if user_owned { level } else { level.min(record.consent) };
+    for (record, uuid) in chunk.iter().zip(uuids).filter(|(r, _)| r.min_level <= level_of(r)) {
+        let level = level_of(record);
         let start = buffer.len();
         encode_into(&mut buffer, record, uuid, records.properties(record), envelope, level);
         let len = buffer.len() - start;
@@ -285,7 +298,7 @@ fn encode_all(
             buffer.truncate(start);
             continue;
         }
-        encoded.push((record, *uuid, start..buffer.len()));
+        encoded.push((record, *uuid, start..buffer.len(), level));
         // Neighbours stay separated as in a JSON array, so that a request
         // body can take a run of them in one piece.
         buffer.push(b',');
@@ -293,7 +306,7 @@ fn encode_all(
     let buffer = Arc::new(buffer);
     encoded
         .into_iter()
-        .map(|(record, uuid, span)| EncodedEvent {
+        .map(|(record, uuid, span, level)| EncodedEvent {
             name: record.name.clone(),
             uuid,
             buffer: Arc::clone(&buffer),
@@ -318,7 +331,7 @@ fn send_batch(
     batch: Batch,
     spooled: Option<Claim>,
 ) -> bool {
-    let sent = send_to(inner, outlet.sinks[index].as_mut(), &inner.sink_names[index], &batch);
+    let sent = send_to(inner, outlet.sinks[index].as_mut(), index, &batch);
     if let (Some(spool), Some(claim)) = (&outlet.spool, spooled) {
         match &sent {
             Sent::Later(Some(left)) if left.len() < batch.len() => {
@@ -356,6 +369,9 @@ enum Sent {
 /// Adds one event per counter series: its labels and the count since last
 /// time.
 fn add_counter_records(inner: &Inner, records: &mut Records) {
+    // Taken before the counts: a count is never newer than the consent
+    // level it is sent under.
+    let consent = inner.take_counter_consent();
     for series in inner.aggregates.drain() {
         let mut properties = Properties::with_capacity(series.labels.len() + 1);
         for (label, value) in series.labels.iter() {
@@ -365,16 +381,20 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
         inner.counters.captured();
         let mut record = Record::new(Cow::Borrowed(series.name));
         record.counter = true;
+        record.consent = consent;
         // A few labels and a count: far below the 4 GiB a record can hold.
         records.push(record, &properties);
     }
 }
 
-/// Sends one batch to one sink.
-fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sent {
+/// Sends one batch to sink `index`, checked against the level that governs
+/// it: the consent for a vendor sink, the user's own settings for a
+/// user-owned one.
+fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> Sent {
+    let name = &inner.sink_names[index];
     let cx = SendContext {
         queue: &inner.queue,
-        level: &inner.consent_level,
+        level: if inner.routes[index].is_user_owned() { &inner.user_level } else { &inner.consent_level },
         identity: &inner.identity,
         counters: &inner.counters,
         dropped: Default::default(),
@@ -400,6 +420,7 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sen
     if batch.is_empty() {
         return Sent::Partly;
     }
+    log_events(name, batch);
     let outcome = catch_unwind(AssertUnwindSafe(|| sink.send(batch, &cx)));
     let sink_dropped = cx.dropped.get() - already_dropped;
     let undelivered = batch.len() - sink_dropped.min(batch.len());
@@ -421,5 +442,17 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, name: &str, batch: &Batch) -> Sen
         Sent::Whole
     } else {
         Sent::Partly
+    }
+}
+
+/// One debug line per event handed to a sink, under
+/// [`EVENTS_LOG_TARGET`](crate::EVENTS_LOG_TARGET): its name and its JSON as
+/// sent. Nothing is formatted unless the host's logger enables that target
+/// at debug level.
+fn log_events(sink: &str, batch: &Batch) {
+    if log::log_enabled!(target: crate::EVENTS_LOG_TARGET, log::Level::Debug) {
+        for event in batch.events() {
+            log::debug!(target: crate::EVENTS_LOG_TARGET, "Sending {} to {sink}: {}", event.name(), event.json());
+        }
     }
 }

@@ -23,14 +23,31 @@ pub struct Line {
 }
 
 static LINES: Mutex<Vec<Line>> = Mutex::new(Vec::new());
+/// Targets the logger reports as disabled (with their sub-targets).
+static DISABLED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Records logged to a disabled target.
+static SUPPRESSED: Mutex<Vec<Line>> = Mutex::new(Vec::new());
+
+fn suppressed_lock() -> MutexGuard<'static, Vec<Line>> {
+    SUPPRESSED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The records logged to a target while it was disabled (see
+/// [`set_target_enabled`]): a library that checks `log_enabled!` first
+/// never sends any.
+pub fn suppressed() -> Vec<Line> {
+    suppressed_lock().clone()
+}
 static INSTALL: Once = Once::new();
 static CAPTURE: Capture = Capture;
 
 struct Capture;
 
 impl Log for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        let target = metadata.target();
+        let disabled = DISABLED.lock().unwrap_or_else(|e| e.into_inner());
+        !disabled.iter().any(|d| target == d || target.starts_with(&format!("{d}::")))
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -39,6 +56,12 @@ impl Log for Capture {
             target: record.target().to_owned(),
             message: record.args().to_string(),
         };
+        if !self.enabled(record.metadata()) {
+            // Logged without asking whether the target is enabled: kept
+            // apart, for tests of what a disabled target costs.
+            suppressed_lock().push(line);
+            return;
+        }
         if std::env::var_os("TELEMETRY_TESTS_ECHO_LOGS").is_some() {
             eprintln!("[log {} {}] {}", line.level, line.target, line.message);
         }
@@ -59,6 +82,17 @@ pub fn install() {
         log::set_logger(&CAPTURE).expect("no other logger is installed in this test binary");
         log::set_max_level(LevelFilter::Trace);
     });
+}
+
+/// Makes the logger report `target` (and its sub-targets) as disabled, as
+/// a host's filter would, or enabled again; affects every test of the
+/// binary.
+pub fn set_target_enabled(target: &str, enabled: bool) {
+    let mut disabled = DISABLED.lock().unwrap_or_else(|e| e.into_inner());
+    disabled.retain(|d| d != target);
+    if !enabled {
+        disabled.push(target.to_owned());
+    }
 }
 
 /// Every record captured so far, oldest first.

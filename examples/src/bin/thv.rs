@@ -35,7 +35,7 @@ fn main() {
             let proxy = proxy("telemetry", &[], &config_file);
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
             if let Err(err) =
-                telemetry_runtime::cli::run_command(proxy.analytics(), &rest, &mut std::io::stdout())
+                telemetry_runtime::cli::run_command(proxy.telemetry(), &rest, &mut std::io::stdout())
             {
                 fail(&err);
             }
@@ -54,7 +54,7 @@ fn run(server: &str, flags: &[&str], config_file: &std::path::Path) {
     };
     let (calls, errors) = (number("--calls"), number("--errors"));
     let proxy = proxy(server, flags, config_file);
-    let consent = proxy.analytics().consent();
+    let consent = proxy.telemetry().consent();
     println!("thv: usage analytics {} (decided by {})", consent.level, consent.source);
     for call in 0..calls {
         let tool = if call % 2 == 0 { "fetch_url" } else { "read_file" };
@@ -71,8 +71,7 @@ fn proxy(server: &str, flags: &[&str], config_file: &std::path::Path) -> Proxy {
         .iter()
         .position(|f| *f == "--otel-endpoint")
         .and_then(|i| flags.get(i + 1))
-        .map(|s| s.to_string())
-        .or_else(|| std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok());
+        .map(|s| s.to_string());
     let options = Options {
         settings: toolhive::read_settings(config_file),
         instance_analytics: !flags.contains(&"--usage-analytics=false"),

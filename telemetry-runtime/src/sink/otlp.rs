@@ -16,6 +16,11 @@ use crate::encode::{LIB_NAME, LIB_VERSION};
 /// attributes are its properties, and each counter a monotonic delta sum
 /// (`POST {endpoint}/v1/metrics`). Retries like the other HTTP sinks.
 ///
+/// The resource of every request holds `service.name` and `service.version`
+/// (the application's name and version) and the `telemetry.sdk.*` name,
+/// version and language, and nothing about the host: no `host.name`,
+/// `host.id`, `os.*` or `process.*` attribute is added.
+///
 /// OTLP's integers are 64-bit signed: an unsigned value above `i64::MAX`
 /// is sent as a `stringValue` of its decimal digits (exact, where a double
 /// would round it), and a counter's sum is capped at `i64::MAX`.
@@ -268,7 +273,9 @@ fn attribute(key: &str, value: &Json) -> Option<Json> {
     Some(json!({ "key": key, "value": any_value(value)? }))
 }
 
-/// The resource: which program sent the data, from the first event.
+/// The resource: which program sent the data, from the first event, and
+/// which library: nothing about the host (no `host.*`, `os.*` or
+/// `process.*` attribute), which the application did not ask to send.
 fn resource(events: &[EncodedEvent]) -> Json {
     let first = events.first().map(parsed).unwrap_or_default();
     let property =
@@ -276,8 +283,6 @@ fn resource(events: &[EncodedEvent]) -> Json {
     let attributes: Vec<Json> = [
         ("service.name", property("$app_name")),
         ("service.version", property("$app_version")),
-        ("os.type", property("$os")),
-        ("host.arch", property("$arch")),
         ("telemetry.sdk.name", json!(LIB_NAME)),
         ("telemetry.sdk.version", json!(LIB_VERSION)),
         ("telemetry.sdk.language", json!("rust")),
