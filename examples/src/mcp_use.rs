@@ -7,9 +7,9 @@
 //!
 //! - the event `mcp_agent_execution`, captured once per `run` or `stream`,
 //!   with the document's properties (`mcp_use_version`, `execution_method`,
-//!   `model_provider`, `model_name`, `server_count`, `tools_used_names`,
-//!   `execution_time_ms`, `success`) and those its prose lists (steps taken,
-//!   memory enabled, max steps, error type);
+//!   `model_provider`, `model_name`, `server_count`, `server_identifiers`,
+//!   `tools_used_names`, `execution_time_ms`, `success`) and those its prose
+//!   lists (steps taken, memory enabled, max steps, error type);
 //! - opt-out, and `MCP_USE_ANONYMIZED_TELEMETRY=false` turns it off (the
 //!   library's rule for the variable: `false|0|no|off`, any case);
 //! - the anonymous id in `~/.cache/mcp_use/telemetry_user_id` (the platform
@@ -33,13 +33,15 @@
 //!   chooses `MCP_USE_ANONYMIZED_TELEMETRY=full`. A user's prompt is their
 //!   content, not usage data, and the library never sends free text the user
 //!   did not agree to.
-//! - **`server_identifiers` becomes `server_types`.** The document's sample
-//!   sends objects with a `command` (`python -m server`) and a `base_url`,
+//! - **`server_identifiers` without commands or addresses.** The
+//!   document's sample sends one object per server with its `type` and a
+//!   `command` (`python -m server`) or a `base_url` (`localhost:8080`),
 //!   although its own list of what is not collected says "Server URLs or
-//!   file paths (only connection types)". The port follows the prose: it
-//!   sends the list of connection types only. (An object property could
-//!   carry each server's kind with a keyed hash of its target, see
-//!   `#[derive(TelemetryProperty)]` on a struct; the prose asks for less.)
+//!   file paths (only connection types)". The port follows the prose: each
+//!   object has the server's `type` and its `tool_count`, and never its
+//!   command or URL (a command line can hold paths, arguments and tokens,
+//!   a URL a host and credentials; the document counts servers by type,
+//!   not distinct ones, so not even a keyed hash of them is sent).
 //! - **Scarf receives a JSON batch.** mcp-use's Scarf client (scarf-py)
 //!   sends one request per event with flat key-value properties; here the
 //!   Scarf sink is the library's `HttpSink`, which POSTs
@@ -141,8 +143,9 @@ pub struct AgentExecution {
     pub model_name: String,
     /// How many MCP servers the agent was connected to.
     pub server_count: u32,
-    /// The connection type of each server (never its command or URL).
-    pub server_types: Vec<ServerType>,
+    /// Each server the agent was connected to: its connection type and
+    /// how many tools it offers (never its command or URL).
+    pub server_identifiers: Vec<ServerIdentifier>,
     /// The MCP tools the agent called, by the names their servers publish.
     #[telemetry(public)]
     pub tools_used_names: Vec<String>,
@@ -157,6 +160,16 @@ pub struct AgentExecution {
     pub success: bool,
     /// Why the run failed, when it did.
     pub error_type: Option<ErrorType>,
+}
+
+/// One MCP server of a run, as `server_identifiers` lists it.
+#[derive(TelemetryProperty, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerIdentifier {
+    /// How the agent reaches the server.
+    #[telemetry(rename = "type")]
+    pub kind: ServerType,
+    /// How many tools the server offers.
+    pub tool_count: u32,
 }
 
 /// A version of mcp-use was used for the first time on this machine
@@ -175,6 +188,18 @@ pub struct Server {
     pub kind: ServerType,
     /// The command or URL: used to connect, never sent.
     pub target: String,
+}
+
+impl Server {
+    /// The tools the server offers, as its `tools/list` answers: a fixed
+    /// list per kind, for the pretend agent.
+    pub fn tools(&self) -> &'static [&'static str] {
+        match self.kind {
+            ServerType::Stdio => &["read_file", "write_file"],
+            ServerType::Http => &["analyze_data"],
+            ServerType::Websocket => &["subscribe", "publish", "unsubscribe"],
+        }
+    }
 }
 
 /// What the agent is asked to do.
@@ -254,7 +279,11 @@ fn track_agent_execution(
         model_provider: run.provider.clone(),
         model_name: run.model.clone(),
         server_count: run.servers.len() as u32,
-        server_types: run.servers.iter().map(|s| s.kind).collect(),
+        server_identifiers: run
+            .servers
+            .iter()
+            .map(|s| ServerIdentifier { kind: s.kind, tool_count: s.tools().len() as u32 })
+            .collect(),
         tools_used_names,
         execution_time_ms: elapsed,
         steps_taken,

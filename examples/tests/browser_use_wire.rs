@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use serde_json::Value as Json;
+use serde_json::{json, Value as Json};
 use telemetry_tests::TestServer;
 
 // The port's events, compiled into this test too, so that the server's
@@ -112,8 +112,33 @@ fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
     assert_eq!(end["properties"]["steps"], 3);
     assert!(end["properties"]["total_duration_seconds"].is_f64());
 
+    // Each registered action with its parameters, one object each: names
+    // and types from the code, never a value.
     let registry = &machine.events("controller_registered_functions")[0];
-    assert!(registry["properties"]["registered_functions"].as_array().unwrap().contains(&"go_to_url".into()));
+    assert_eq!(keys(registry), ["registered_functions"]);
+    let param =
+        |name: &str, ty: &str, required: bool| json!({ "name": name, "type": ty, "required": required });
+    assert_eq!(
+        registry["properties"]["registered_functions"],
+        json!([
+            { "name": "go_to_url", "params": [param("url", "string", true)] },
+            {
+                "name": "click_element",
+                "params": [param("index", "integer", true), param("xpath", "string", false)]
+            },
+            {
+                "name": "input_text",
+                "params": [
+                    param("index", "integer", true),
+                    param("text", "string", true),
+                    param("xpath", "string", false)
+                ]
+            },
+            { "name": "scroll_down", "params": [param("amount", "integer", false)] },
+            { "name": "extract_content", "params": [param("include_links", "boolean", false)] },
+            { "name": "done", "params": [param("text", "string", true), param("success", "boolean", true)] },
+        ])
+    );
 
     // What was sent is there for the user to read.
     let recent = std::fs::read_to_string(machine.home.path().join("data/browser_use/telemetry_recent.jsonl"))

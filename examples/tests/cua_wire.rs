@@ -145,19 +145,19 @@ fn each_yes_value_sends_the_documented_events() {
     let end = expect(
         "agent_run_end",
         1,
-        &[
-            "duration_seconds",
-            "end_time",
-            "num_steps",
-            "run_id",
-            "session_id",
-            "total_completion_tokens",
-            "total_prompt_tokens",
-            "total_response_cost",
-            "total_tokens",
-        ],
+        &["duration_seconds", "end_time", "num_steps", "run_id", "session_id", "total_usage"],
     );
-    assert_eq!(end[0]["properties"]["total_tokens"], 3840);
+    // `total_usage` is one object, as the page's table has it: the sums of
+    // the run's `agent_usage`.
+    assert_eq!(
+        end[0]["properties"]["total_usage"],
+        serde_json::json!({
+            "prompt_tokens": 3600,
+            "completion_tokens": 240,
+            "total_tokens": 3840,
+            "response_cost": 0.0144,
+        })
+    );
     // Tool usage: one event per tool with its count, not one per call.
     let counts: Vec<(String, u64)> = machine
         .events("tool_usage_count")

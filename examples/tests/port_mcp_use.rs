@@ -86,7 +86,12 @@ fn the_execution_event_goes_to_posthog_and_the_download_to_scarf() {
     assert_eq!(p["model_provider"], "anthropic");
     assert_eq!(p["model_name"], "claude-3");
     assert_eq!(p["server_count"], 2);
-    assert_eq!(p["server_types"], serde_json::json!(["stdio", "http"]));
+    // One object per server, as in the document's sample, with its type and
+    // tool count but not the sample's `command` or `base_url`.
+    assert_eq!(
+        p["server_identifiers"],
+        serde_json::json!([{ "type": "stdio", "tool_count": 2 }, { "type": "http", "tool_count": 1 }])
+    );
     assert_eq!(p["tools_used_names"], serde_json::json!(["read_file", "analyze_data"]));
     assert!(p["execution_time_ms"].is_number());
     assert_eq!(p["steps_taken"], 2);

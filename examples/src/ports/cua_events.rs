@@ -85,18 +85,25 @@ pub(crate) struct AgentRunEnd {
     pub(crate) duration_seconds: f64,
     /// Steps taken in the run.
     pub(crate) num_steps: u32,
-    /// Prompt tokens over the run (CUA's `total_usage.prompt_tokens`).
-    pub(crate) total_prompt_tokens: u64,
-    /// Completion tokens over the run.
-    pub(crate) total_completion_tokens: u64,
-    /// All tokens over the run.
-    pub(crate) total_tokens: u64,
-    /// The run's cost, in US dollars.
-    #[telemetry(public, reason = "a price in dollars, not the responses' content")]
-    pub(crate) total_response_cost: f64,
+    /// Tokens and cost accumulated over the run.
+    pub(crate) total_usage: Usage,
     /// The whole conversation: sent only at full consent.
     #[telemetry(opt_in)]
     pub(crate) uploaded_trajectory: Vec<String>,
+}
+
+/// Token usage and cost accumulated over a run (CUA's `total_usage`).
+#[derive(TelemetryProperty, Debug, Clone, Copy)]
+pub(crate) struct Usage {
+    /// Tokens in the prompts.
+    pub(crate) prompt_tokens: u64,
+    /// Tokens in the responses.
+    pub(crate) completion_tokens: u64,
+    /// Both.
+    pub(crate) total_tokens: u64,
+    /// The cost, in US dollars.
+    #[telemetry(public, reason = "a price in dollars, not the responses' content")]
+    pub(crate) response_cost: f64,
 }
 
 /// One step of a run (CUA `agent_step`).

@@ -35,8 +35,12 @@
 //! - **No shared fallback id.** When the id file cannot be written,
 //!   browser-use sends `UNKNOWN_USER_ID` (one id for every such user);
 //!   here each such process gets a random id of its own.
-//! - **Registered functions without their parameters**: objects as property
-//!   values are not in this library yet, so the action names alone are sent.
+//! - **Parameters as a list, not a schema.** browser-use sends each
+//!   registered action's `params` as its parameter model's JSON schema;
+//!   here `params` is a list of objects with each parameter's `name`,
+//!   `type` and `required`, from the registry's fixed set in code. A schema
+//!   can also carry descriptions, titles and defaults written by whoever
+//!   registered the action (free text); those are left out.
 //! - **Events are batched** and sent by a background thread within a
 //!   deadline at exit, instead of one PostHog call per event; each event
 //!   also carries the library's standard properties (`$lib`, `$session_id`,
@@ -46,13 +50,35 @@ mod telemetry;
 
 use std::time::{Duration, Instant};
 
-use telemetry::{AgentEnd, AgentRun, AgentStep, ControllerRegisteredFunctions};
+use telemetry::{
+    AgentEnd, AgentRun, AgentStep, ControllerRegisteredFunctions, Param, ParamType, RegisteredFunction,
+};
 use telemetry_runtime::sink::{JsonlSink, PostHogSink};
 use telemetry_runtime::{Config, ConfigError, Level, Polarity};
 
-/// The actions a browser-use controller registers by default.
-const ACTIONS: [&str; 6] =
-    ["go_to_url", "click_element", "input_text", "scroll_down", "extract_content", "done"];
+/// The actions a browser-use controller registers by default, with their
+/// parameters.
+const ACTIONS: [(&str, &[Param]); 6] = [
+    ("go_to_url", &[param("url", ParamType::String, true)]),
+    ("click_element", &[param("index", ParamType::Integer, true), param("xpath", ParamType::String, false)]),
+    (
+        "input_text",
+        &[
+            param("index", ParamType::Integer, true),
+            param("text", ParamType::String, true),
+            param("xpath", ParamType::String, false),
+        ],
+    ),
+    ("scroll_down", &[param("amount", ParamType::Integer, false)]),
+    ("extract_content", &[param("include_links", ParamType::Boolean, false)]),
+    ("done", &[param("text", ParamType::String, true), param("success", ParamType::Boolean, true)]),
+];
+
+/// A parameter of an action: its name, JSON-schema type, and whether the
+/// action needs it.
+const fn param(name: &'static str, ty: ParamType, required: bool) -> Param {
+    Param { name, ty, required }
+}
 
 fn main() {
     let task = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
@@ -72,7 +98,10 @@ fn main() {
 
     // The controller's registry, created before the agent.
     telemetry_runtime::capture(&ControllerRegisteredFunctions {
-        registered_functions: ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
+        registered_functions: ACTIONS
+            .iter()
+            .map(|&(name, params)| RegisteredFunction { name, params: params.to_vec() })
+            .collect(),
     });
     run_agent(&task);
 

@@ -1,7 +1,7 @@
 //! browser-use's telemetry events (`telemetry/views.py`), as typed events.
 //! Shared by the `browser_use` example and its wire test.
 
-use telemetry_runtime::TelemetryEvent;
+use telemetry_runtime::{TelemetryEvent, TelemetryProperty};
 
 /// An agent run started (browser-use `AgentRunTelemetryEvent`, `agent_run`).
 #[derive(TelemetryEvent, Debug, Clone)]
@@ -84,9 +84,42 @@ pub(crate) struct AgentEnd {
 /// `ControllerRegisteredFunctionsTelemetryEvent`).
 #[derive(TelemetryEvent, Debug, Clone)]
 pub(crate) struct ControllerRegisteredFunctions {
-    /// The registered actions' names. browser-use also sends each one's
-    /// parameter schema; objects as property values are not in this
-    /// library yet, so the names alone are sent.
+    /// The registered actions, each with its parameters.
+    pub(crate) registered_functions: Vec<RegisteredFunction>,
+}
+
+/// One action of the registry (browser-use `RegisteredFunction`).
+#[derive(TelemetryProperty, Debug, Clone)]
+pub(crate) struct RegisteredFunction {
+    /// The action's name, from the registry's fixed set in code.
     #[telemetry(public)]
-    pub(crate) registered_functions: Vec<String>,
+    pub(crate) name: &'static str,
+    /// Its parameters, in order: what the action takes, never a value
+    /// passed to it.
+    pub(crate) params: Vec<Param>,
+}
+
+/// One parameter of a registered action, as its parameter model declares it.
+#[derive(TelemetryProperty, Debug, Clone)]
+pub(crate) struct Param {
+    /// The parameter's name in the action's signature (`url`, `index`),
+    /// fixed in code.
+    #[telemetry(public)]
+    pub(crate) name: &'static str,
+    /// Its JSON-schema type.
+    #[telemetry(rename = "type")]
+    pub(crate) ty: ParamType,
+    /// Whether the action needs it.
+    pub(crate) required: bool,
+}
+
+/// The JSON-schema type of a parameter.
+#[derive(TelemetryProperty, Debug, Clone, Copy)]
+pub(crate) enum ParamType {
+    /// Text.
+    String,
+    /// A whole number.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
 }

@@ -43,9 +43,6 @@
 //!   keeps a quarter of the events (CUA reads a percentage, `25`); a value
 //!   outside 0 to 1 is logged and ignored. Kept events carry
 //!   `$sample_rate`, sampled-out ones are counted. Counters are not sampled.
-//! - **`total_usage` is flattened** into `total_prompt_tokens`,
-//!   `total_completion_tokens`, `total_tokens` and `total_response_cost`:
-//!   objects as property values are not in this library yet.
 //! - **No OS version, no Python version.** `os_version` is left out (this
 //!   library does not read OS versions yet) and there is no Python; the
 //!   library's own `$lib_version` and the app version travel with every event.
@@ -254,10 +251,12 @@ impl Instance {
                 end_time: unix(end),
                 duration_seconds: 4.5,
                 num_steps: 3,
-                total_prompt_tokens: prompt,
-                total_completion_tokens: completion,
-                total_tokens: prompt + completion,
-                total_response_cost: 0.0144,
+                total_usage: Usage {
+                    prompt_tokens: prompt,
+                    completion_tokens: completion,
+                    total_tokens: prompt + completion,
+                    response_cost: 0.0144,
+                },
                 uploaded_trajectory: conversation.clone(),
             });
         }

@@ -58,9 +58,6 @@
 //!   client is created capped at usage. Otherwise the agent sends its usage
 //!   events without the trajectory and prints
 //!   `trajectory=withheld`.
-//! - **`total_usage` is flattened** into `total_prompt_tokens`,
-//!   `total_completion_tokens`, `total_tokens` and `total_response_cost`:
-//!   objects as property values are not in this library yet.
 //! - **No `os_version`, no `python_version`.** This library does not read
 //!   OS versions, and there is no Python. Sent instead, with every event:
 //!   `$os` and `$arch` (`linux`, `x86_64`), the program's version
@@ -343,10 +340,12 @@ impl ComputerAgent {
             end_time: unix(end),
             duration_seconds: 4.5,
             num_steps: 3,
-            total_prompt_tokens: prompt,
-            total_completion_tokens: completion,
-            total_tokens: prompt + completion,
-            total_response_cost: cost,
+            total_usage: Usage {
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+                total_tokens: prompt + completion,
+                response_cost: cost,
+            },
             uploaded_trajectory: conversation.clone(),
         });
     }
