@@ -136,13 +136,15 @@ fn an_endpoint_down_past_the_budget_drops_as_undeliverable_within_the_budget() {
     let took = started.elapsed();
     let stats = telemetry.stats();
     assert_eq!(stats.dropped(DropReason::Undeliverable), 20, "{stats:?}");
-    assert_eq!(
-        (stats.sent, stats.retried, stats.failed),
-        (0, 6, 8),
-        "two batches, 4 attempts each: {stats:?}"
-    );
+    // Every request made 4 attempts (3 retries). The 20 events go as two
+    // requests of 10, or as three when the worker wakes while some are
+    // still being captured (10 + the rest of what it took, then the others).
+    let requests = stats.failed / 4;
+    assert!((2..=3).contains(&requests), "{stats:?}");
+    assert_eq!((stats.sent, stats.retried, stats.failed), (0, 3 * requests, 4 * requests), "{stats:?}");
     assert_eq!(in_flight(&stats), 0, "{stats:?}");
-    // Two batches of three backoff waits of at most 20+40+80 ms, no timeouts.
+    // At most three requests of three backoff waits of at most 20+40+80 ms,
+    // no timeouts.
     eprintln!("two batches against a closed port gave up after {took:?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
