@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use telemetry_tests::Home;
 use telemetry_tests::TestServer;
 
 /// Variables of the machine running the tests that would change the
@@ -21,7 +22,7 @@ const AMBIENT: &[&str] = &[
 
 /// One user's machine: its own home directories, and a PostHog endpoint.
 struct Machine {
-    home: tempfile::TempDir,
+    home: Home,
     server: TestServer,
 }
 
@@ -31,7 +32,7 @@ impl Machine {
         // catalog: referencing the agent's code links in the events it
         // registers, so that this catalog is the agent's.
         assert_eq!(telemetry_examples::runner::TOOL_CALLS.schema().name, "tool_calls");
-        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+        Machine { home: Home::new(), server: TestServer::start() }
     }
 
     fn agent(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -43,16 +44,9 @@ impl Machine {
     /// Runs the agent, successful or not.
     fn try_agent(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let home = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_agent"));
-        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
-            command.env_remove(var);
-        }
+        let mut command = self.home.command(env!("CARGO_BIN_EXE_agent"), AMBIENT);
         command
             .args(args)
-            .env("HOME", home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
             .env("TMPDIR", home.join("tmp"))
             .env("AGENT_POSTHOG_KEY", "phc_test_project")
             .env("AGENT_POSTHOG_HOST", self.server.url())

@@ -4,9 +4,10 @@
 //! and the task sent only at full consent.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{json, Value as Json};
+use telemetry_tests::Home;
 use telemetry_tests::TestServer;
 
 // The port's events, compiled into this test too, so that the server's
@@ -19,28 +20,20 @@ const AMBIENT: &[&str] =
     &["DO_NOT_TRACK", "ANONYMIZED_TELEMETRY", "BROWSER_USE_TELEMETRY", "BROWSER_USE_TELEMETRY_DEBUG"];
 
 struct Machine {
-    home: tempfile::TempDir,
+    home: Home,
     server: TestServer,
 }
 
 impl Machine {
     fn new() -> Machine {
         assert_eq!(<telemetry::AgentRun as telemetry_runtime::TelemetryEvent>::NAME, "agent_run");
-        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+        Machine { home: Home::new(), server: TestServer::start() }
     }
 
     fn run(&self, env: &[(&str, &str)]) -> Output {
-        let home = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_browser_use"));
-        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
-            command.env_remove(var);
-        }
+        let mut command = self.home.command(env!("CARGO_BIN_EXE_browser_use"), AMBIENT);
         command
             .arg("Book a table for two at Chez Marie")
-            .env("HOME", home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
             .env("BROWSER_USE_POSTHOG_KEY", "phc_browser_use_test")
             .env("BROWSER_USE_POSTHOG_HOST", self.server.url())
             .envs(env.iter().copied());

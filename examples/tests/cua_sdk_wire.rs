@@ -6,9 +6,10 @@
 //! who allows full telemetry.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value as Json;
+use telemetry_tests::Home;
 use telemetry_tests::TestServer;
 
 // The port's events, compiled into this test too, so that the server's
@@ -30,14 +31,14 @@ const NOTICE: &str = "collects anonymous usage telemetry";
 const TASK: &str = "Open the settings and turn on dark mode";
 
 struct Machine {
-    home: tempfile::TempDir,
+    home: Home,
     server: TestServer,
 }
 
 impl Machine {
     fn new() -> Machine {
         assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::NAME, "agent_run_end");
-        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+        Machine { home: Home::new(), server: TestServer::start() }
     }
 
     /// A machine whose user has seen the first-run notice: its first run
@@ -55,17 +56,9 @@ impl Machine {
     }
 
     fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let home = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cua-sdk"));
-        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
-            command.env_remove(var);
-        }
+        let mut command = self.home.command(env!("CARGO_BIN_EXE_cua-sdk"), AMBIENT);
         command
             .args(args)
-            .env("HOME", home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
             .env("CUA_POSTHOG_KEY", "phc_cua_sdk_test")
             .env("CUA_POSTHOG_HOST", self.server.url())
             .envs(env.iter().copied());

@@ -4,9 +4,10 @@
 //! opt-in trajectories, the sample rate and the tool counter.
 
 use std::collections::HashSet;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value as Json;
+use telemetry_tests::Home;
 use telemetry_tests::TestServer;
 
 // The port's events, compiled into this test too, so that the server's
@@ -25,14 +26,14 @@ const AMBIENT: &[&str] = &[
 ];
 
 struct Machine {
-    home: tempfile::TempDir,
+    home: Home,
     server: TestServer,
 }
 
 impl Machine {
     fn new() -> Machine {
         assert_eq!(telemetry::TOOL_USAGE_COUNT.name(), "tool_usage_count");
-        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+        Machine { home: Home::new(), server: TestServer::start() }
     }
 
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> String {
@@ -40,17 +41,9 @@ impl Machine {
     }
 
     fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let home = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cua"));
-        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
-            command.env_remove(var);
-        }
+        let mut command = self.home.command(env!("CARGO_BIN_EXE_cua"), AMBIENT);
         command
             .args(args)
-            .env("HOME", home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
             .env("CUA_POSTHOG_KEY", "phc_cua_test")
             .env("CUA_POSTHOG_HOST", self.server.url())
             .envs(env.iter().copied());

@@ -3,11 +3,12 @@
 //! (`/batch/`) and Scarf (`/simple/`).
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
 use telemetry_runtime::TelemetryEvent;
+use telemetry_tests::Home;
 use telemetry_tests::TestServer;
 
 /// Variables of the machine running the tests that would change the run.
@@ -16,7 +17,7 @@ const AMBIENT: &[&str] = &["DO_NOT_TRACK", "MCP_USE_ANONYMIZED_TELEMETRY", "MCP_
 const QUERY: &str = "summarise the quarterly numbers in /home/ana/sales.csv";
 
 struct Machine {
-    home: tempfile::TempDir,
+    home: Home,
     server: TestServer,
 }
 
@@ -25,21 +26,13 @@ impl Machine {
         // Links the port's events into this test, so that the server's
         // catalog check knows them.
         assert_eq!(telemetry_examples::mcp_use::AgentExecution::NAME, "mcp_agent_execution");
-        Machine { home: tempfile::tempdir().unwrap(), server: TestServer::start() }
+        Machine { home: Home::new(), server: TestServer::start() }
     }
 
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let home = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-use"));
-        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
-            command.env_remove(var);
-        }
+        let mut command = self.home.command(env!("CARGO_BIN_EXE_mcp-use"), AMBIENT);
         command
             .args(args)
-            .env("HOME", home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
             .env("MCP_USE_POSTHOG_HOST", self.server.url())
             .env("MCP_USE_SCARF_URL", format!("{}/simple/", self.server.url()))
             .envs(env.iter().copied());

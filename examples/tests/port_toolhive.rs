@@ -4,10 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
+use telemetry_tests::Home;
 use telemetry_tests::TestServer;
 
 /// Variables of the machine running the tests that would change the run.
@@ -22,7 +23,7 @@ const AMBIENT: &[&str] = &[
 const METRIC: &str = "toolhive_usage_tool_calls_total";
 
 struct Machine {
-    home: tempfile::TempDir,
+    home: Home,
     /// Stacklok's analytics collector.
     analytics: TestServer,
     /// The user's own OpenTelemetry collector.
@@ -34,27 +35,12 @@ impl Machine {
         // Links the port's declarations into this test, for the servers'
         // catalog check.
         assert_eq!(telemetry_examples::toolhive::analytics::TOOL_CALLS.name(), METRIC);
-        Machine {
-            home: tempfile::tempdir().unwrap(),
-            analytics: TestServer::start(),
-            collector: TestServer::start(),
-        }
+        Machine { home: Home::new(), analytics: TestServer::start(), collector: TestServer::start() }
     }
 
     fn thv(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let home = self.home.path();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_thv"));
-        for var in AMBIENT.iter().chain(telemetry_runtime::CI_VARIABLES) {
-            command.env_remove(var);
-        }
-        command
-            .args(args)
-            .env("HOME", home)
-            .env("XDG_CACHE_HOME", home.join("cache"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("TOOLHIVE_ANALYTICS_ENDPOINT", self.analytics.url())
-            .envs(env.iter().copied());
+        let mut command = self.home.command(env!("CARGO_BIN_EXE_thv"), AMBIENT);
+        command.args(args).env("TOOLHIVE_ANALYTICS_ENDPOINT", self.analytics.url()).envs(env.iter().copied());
         let output = command.output().expect("run thv");
         assert!(output.status.success(), "thv {args:?} failed: {}", text(&output.stderr));
         output

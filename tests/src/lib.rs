@@ -225,3 +225,46 @@ mod tests {
         }
     }
 }
+
+/// A user's home for a program run as a child process: its own `HOME` and
+/// XDG directories, so that the program's id, saved choice and files land
+/// in a temporary directory.
+#[derive(Debug)]
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// A fresh, empty home.
+    pub fn new() -> Home {
+        Home { dir: tempfile::tempdir().expect("create a temporary home") }
+    }
+
+    /// The home directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A command running `program` in this home, without `ambient` (the
+    /// program's own telemetry variables) nor the CI markers of the machine
+    /// running the tests, which would change its decision.
+    pub fn command(&self, program: &str, ambient: &[&str]) -> std::process::Command {
+        let home = self.path();
+        let mut command = std::process::Command::new(program);
+        for var in ambient.iter().chain(telemetry_runtime::CI_VARIABLES) {
+            command.env_remove(var);
+        }
+        command
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"));
+        command
+    }
+}
+
+impl Default for Home {
+    fn default() -> Home {
+        Home::new()
+    }
+}
