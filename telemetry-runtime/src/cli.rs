@@ -45,21 +45,40 @@ reset             delete the anonymous id and the saved choice
 catalog [--json]  list every event and field the program can send
 preview [--full]  show the events as they would be sent (at usage, or at full)";
 
-/// A subcommand that could not run.
+/// A subcommand that could not run; its [`source`](std::error::Error::source)
+/// is the I/O error behind it, when there is one.
 #[derive(Debug)]
-pub struct CommandError(String);
+pub struct CommandError {
+    message: String,
+    source: Option<io::Error>,
+}
 
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl CommandError {
+    fn new(message: String) -> CommandError {
+        CommandError { message, source: None }
+    }
+
+    /// `what` could not be done because of `err`.
+    fn io(what: &str, err: io::Error) -> CommandError {
+        CommandError { message: format!("{what}: {err}"), source: Some(err) }
     }
 }
 
-impl std::error::Error for CommandError {}
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CommandError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|err| err as _)
+    }
+}
 
 impl From<io::Error> for CommandError {
     fn from(err: io::Error) -> CommandError {
-        CommandError(err.to_string())
+        CommandError { message: err.to_string(), source: Some(err) }
     }
 }
 
@@ -98,7 +117,12 @@ pub fn run_command<S: AsRef<str>>(
             writeln!(out, "{USAGE}")?;
             return Ok(());
         }
-        _ => return Err(CommandError(format!("unknown telemetry command {:?}\n\n{USAGE}", args.join(" ")))),
+        _ => {
+            return Err(CommandError::new(format!(
+                "unknown telemetry command {:?}\n\n{USAGE}",
+                args.join(" ")
+            )))
+        }
     };
     command.run(client, out)
 }
@@ -233,9 +257,7 @@ fn status(client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn choose(client: &Telemetry, choice: &str, out: &mut dyn Write) -> Result<(), CommandError> {
-    client
-        .persist_choice(choice)
-        .map_err(|e| CommandError(format!("cannot save the telemetry choice: {e}")))?;
+    client.persist_choice(choice).map_err(|e| CommandError::io("cannot save the telemetry choice", e))?;
     if let Some(path) = client.consent_path() {
         writeln!(out, "Saved \"{choice}\" in {}.", path.display())?;
     }
@@ -251,16 +273,15 @@ fn choose(client: &Telemetry, choice: &str, out: &mut dyn Write) -> Result<(), C
 }
 
 fn reset(client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
-    client.reset_identity().map_err(|e| CommandError(format!("cannot delete the anonymous id: {e}")))?;
+    client.reset_identity().map_err(|e| CommandError::io("cannot delete the anonymous id", e))?;
     if let Some(path) = client.id_path() {
         writeln!(out, "Deleted the anonymous id ({}).", path.display())?;
     }
     if let Some(path) = client.consent_path() {
-        files::remove_if_present(path)
-            .map_err(|e| CommandError(format!("cannot delete the saved choice: {e}")))?;
+        files::remove_if_present(path).map_err(|e| CommandError::io("cannot delete the saved choice", e))?;
         writeln!(out, "Deleted the saved choice ({}).", path.display())?;
     }
-    client.forget_consent().map_err(|e| CommandError(e.to_string()))?;
+    client.forget_consent()?;
     Ok(())
 }
 

@@ -375,7 +375,14 @@ impl fmt::Display for InitError {
     }
 }
 
-impl std::error::Error for InitError {}
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Config(err) => Some(err),
+            InitError::AlreadyInitialized => None,
+        }
+    }
+}
 
 impl From<ConfigError> for InitError {
     fn from(err: ConfigError) -> InitError {
