@@ -268,3 +268,19 @@ impl Default for Home {
         Home::new()
     }
 }
+
+/// The threads of this process named like the library's worker
+/// (`telemetry-worker`, which Linux may cut short in `comm`), from
+/// `/proc/self/task`; `None` where there is no `/proc`.
+pub fn worker_threads() -> Option<usize> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    Some(
+        tasks
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|c| !c.trim().is_empty() && "telemetry-worker".starts_with(c.trim()))
+            })
+            .count(),
+    )
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{Telemetry, TelemetryEvent};
-use telemetry_tests::{wait_until, Sandbox};
+use telemetry_tests::{wait_until, worker_threads, Sandbox};
 
 /// An agent started.
 #[derive(TelemetryEvent)]
@@ -19,20 +19,6 @@ struct AgentStarted {
 /// The threads of this process, from `/proc/self/task` (Linux).
 fn threads() -> Option<usize> {
     Some(std::fs::read_dir("/proc/self/task").ok()?.count())
-}
-
-/// The threads named like the library's worker.
-fn workers() -> Option<usize> {
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    Some(
-        tasks
-            .flatten()
-            .filter(|task| {
-                std::fs::read_to_string(task.path().join("comm"))
-                    .is_ok_and(|c| !c.trim().is_empty() && "telemetry-worker".starts_with(c.trim()))
-            })
-            .count(),
-    )
 }
 
 #[test]
@@ -53,7 +39,7 @@ fn dropping_the_last_handle_stops_the_worker_within_its_deadline() {
     if let Some(baseline) = baseline {
         assert_eq!(threads(), Some(baseline + 30), "one worker per client");
         // A thread names itself once it runs: wait for that.
-        assert!(wait_until(deadline, || workers() == Some(30)), "{:?} workers", workers());
+        assert!(wait_until(deadline, || worker_threads() == Some(30)), "{:?} workers", worker_threads());
     }
 
     // A clone keeps the client alive: dropping the other handle stops nothing.
@@ -73,7 +59,7 @@ fn dropping_the_last_handle_stops_the_worker_within_its_deadline() {
     drop(kept);
     if let Some(baseline) = baseline {
         assert!(wait_until(deadline, || threads() == Some(baseline)), "{:?} threads", threads());
-        assert_eq!(workers(), Some(0));
+        assert_eq!(worker_threads(), Some(0));
     }
     // Each drop delivered what its client had queued, well within the deadline.
     assert!(dropped_in < deadline * 30, "{dropped_in:?}");

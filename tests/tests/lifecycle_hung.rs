@@ -6,26 +6,12 @@
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::{Telemetry, TelemetryEvent};
-use telemetry_tests::{posthog_sink, wait_until, Behaviour, Sandbox, TestServer};
+use telemetry_tests::{posthog_sink, wait_until, worker_threads, Behaviour, Sandbox, TestServer};
 
 /// A task ran.
 #[derive(TelemetryEvent)]
 struct TaskRan {
     ok: bool,
-}
-
-/// Threads of this process named like the library's worker (Linux).
-fn workers() -> Option<usize> {
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    Some(
-        tasks
-            .flatten()
-            .filter(|task| {
-                std::fs::read_to_string(task.path().join("comm"))
-                    .is_ok_and(|c| !c.trim().is_empty() && "telemetry-worker".starts_with(c.trim()))
-            })
-            .count(),
-    )
 }
 
 #[test]
@@ -39,7 +25,11 @@ fn a_hung_endpoint_does_not_hold_the_drop_past_its_deadline() {
     telemetry.capture(&TaskRan { ok: true });
     assert!(!telemetry.flush(Duration::from_millis(200)), "the endpoint never answers");
     assert!(server.wait_for_requests(1, Duration::from_secs(5)));
-    assert!(wait_until(Duration::from_secs(5), || workers().unwrap_or(1) == 1), "{:?} workers", workers());
+    assert!(
+        wait_until(Duration::from_secs(5), || worker_threads().unwrap_or(1) == 1),
+        "{:?} workers",
+        worker_threads()
+    );
 
     let started = Instant::now();
     drop(telemetry);
@@ -48,9 +38,9 @@ fn a_hung_endpoint_does_not_hold_the_drop_past_its_deadline() {
 
     // The worker is still in its request; once it ends, so does the thread.
     server.down();
-    if workers().is_some() {
+    if worker_threads().is_some() {
         assert!(
-            wait_until(Duration::from_secs(10), || workers() == Some(0)),
+            wait_until(Duration::from_secs(10), || worker_threads() == Some(0)),
             "the worker outlived its request"
         );
     }
