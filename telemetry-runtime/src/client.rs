@@ -526,23 +526,47 @@ impl Telemetry {
 
     #[inline]
     fn capture_timed<E: TelemetryEvent>(&self, event: &E, time: Option<SystemTime>) {
+        let Some((level, rate)) = self.admits(E::MIN_LEVEL, E::SAMPLE_RATE) else { return };
+        self.enqueue_packed(E::NAME, E::MIN_LEVEL, rate, time, |properties| {
+            event.write_properties(level, properties);
+        });
+    }
+
+    /// The level to capture at and the sample rate in force, for an event
+    /// of `min_level` and its own `sample_rate`; `None` when it is not
+    /// captured (consent below it, or sampled out, counted).
+    #[inline]
+    fn admits(&self, min_level: Level, sample_rate: f64) -> Option<(Level, f64)> {
         let level = self.level();
-        if level < E::MIN_LEVEL || level == Level::Off {
-            return;
+        if level < min_level || level == Level::Off {
+            return None;
         }
-        let rate = E::SAMPLE_RATE * self.inner.sample_rate;
+        let rate = sample_rate * self.inner.sample_rate;
         if rate < 1.0 && !self.inner.keep(rate) {
-            return;
+            return None;
         }
-        // The properties are packed into this thread's scratch buffer and
-        // copied into the queue's: nothing is allocated per event.
+        Some((level, rate))
+    }
+
+    /// Packs an event's properties with `pack` into this thread's scratch
+    /// buffer and queues it: the queue copies the bytes into its own
+    /// buffer, so nothing is allocated per event.
+    #[inline]
+    fn enqueue_packed(
+        &self,
+        name: &'static str,
+        min_level: Level,
+        rate: f64,
+        time: Option<SystemTime>,
+        pack: impl FnOnce(&mut Properties),
+    ) {
         let mut properties = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
-        event.write_properties(level, &mut properties);
+        pack(&mut properties);
         if rate < 1.0 {
             properties.push("$sample_rate", Level::Usage, &Value::Float(rate));
         }
-        let mut record = Record::at(Cow::Borrowed(E::NAME), time);
-        record.min_level = E::MIN_LEVEL;
+        let mut record = Record::at(Cow::Borrowed(name), time);
+        record.min_level = min_level;
         record.consent = self.inner.consent_level();
         self.inner.enqueue(record, &properties);
         let buffer = properties.into_buffer();
@@ -567,15 +591,8 @@ impl Telemetry {
     }
 
     fn capture_with_timed(&self, event: &DynamicEvent, properties: Properties, time: Option<SystemTime>) {
-        let level = self.level();
         let schema = event.schema();
-        if level < schema.min_level || level == Level::Off {
-            return;
-        }
-        let rate = schema.sample_rate * self.inner.sample_rate;
-        if rate < 1.0 && !self.inner.keep(rate) {
-            return;
-        }
+        let Some((level, rate)) = self.admits(schema.min_level, schema.sample_rate) else { return };
         if properties.too_deep() {
             // Its too-deep value is already null: refuse the whole event, as
             // `enqueue` does for typed events.
@@ -583,22 +600,12 @@ impl Telemetry {
             self.inner.counters.dropped(DropReason::Invalid, 1);
             return;
         }
-        let mut classified = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
-        let refused = event.classify(level, &properties, &mut classified);
-        if refused > 0 {
-            self.inner.counters.undeclared(refused);
-        }
-        if rate < 1.0 {
-            classified.push("$sample_rate", Level::Usage, &Value::Float(rate));
-        }
-        let mut record = Record::at(Cow::Borrowed(schema.name), time);
-        record.min_level = schema.min_level;
-        record.consent = self.inner.consent_level();
-        self.inner.enqueue(record, &classified);
-        let buffer = classified.into_buffer();
-        if buffer.capacity() <= MAX_SCRATCH_BYTES {
-            let _ = SCRATCH.try_with(|scratch| scratch.set(buffer));
-        }
+        self.enqueue_packed(schema.name, schema.min_level, rate, time, |classified| {
+            let refused = event.classify(level, &properties, classified);
+            if refused > 0 {
+                self.inner.counters.undeclared(refused);
+            }
+        });
     }
 
     /// Adds one to a declared counter (see [`counter!`](crate::counter)).
