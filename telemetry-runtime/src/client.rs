@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
@@ -17,7 +17,6 @@ use crate::config::{Config, ConfigError, Notice, Settings};
 use crate::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
 use crate::counter::Counter;
 use crate::dynamic::DynamicEvent;
-use crate::encode::Envelope;
 use crate::event::{self, Record};
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
@@ -29,7 +28,9 @@ use crate::route::Route;
 use crate::sink::{JsonlSink, Sink, StderrSink};
 use crate::spool::{self, Spool, SPOOL_DIR};
 use crate::stats::{Counters, DropReason, Stats};
+use crate::time::deadline_after;
 use crate::version::{VersionChange, VersionRecord, VERSION_FILE};
+use crate::view::{EventContext, LIB_VERSION};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
 /// File name of the persisted consent choice inside the config directory.
@@ -126,7 +127,7 @@ pub(crate) struct Inner {
     resolver: Resolver,
     pub(crate) queue: Queue,
     pub(crate) counters: Counters,
-    pub(crate) identity: Identity,
+    pub(crate) identity: Arc<Identity>,
     version: VersionRecord,
     /// Held by a reset while it moves the identity to a new generation and
     /// deletes what holds the old id (the record of recent deliveries,
@@ -295,7 +296,10 @@ impl Telemetry {
                 config.settings.batch_size,
             ),
             counters: Counters::default(),
-            identity: Identity::new(cache_dir.as_ref().map(|d| d.join(ID_FILE)), config.distinct_id),
+            identity: Arc::new(Identity::new(
+                cache_dir.as_ref().map(|d| d.join(ID_FILE)),
+                config.distinct_id,
+            )),
             version: VersionRecord::new(cache_dir.as_ref().map(|d| d.join(VERSION_FILE))),
             files_lock: Mutex::new(()),
             session_id: Uuid::new_v4().to_string(),
@@ -951,21 +955,23 @@ impl Inner {
         self.user_level.store(Level::Off as u8, Relaxed);
     }
 
-    /// Standard properties; loads the install id on first use (worker only).
-    pub(crate) fn envelope(&self) -> Envelope<'_> {
+    /// What the events prepared now share: the install id (read, or
+    /// created, here; worker only) and the standard properties.
+    pub(crate) fn context(&self) -> EventContext {
         let (distinct_id, generation) = self.identity.distinct_id_and_generation();
-        Envelope {
-            catalog_digest: &self.catalog_digest,
+        EventContext {
             distinct_id,
             generation,
-            session_id: &self.session_id,
-            app_name: &self.app_name,
-            app_version: &self.app_version,
-            os_version: self.os_version.get_or_init(platform::os_version).as_deref(),
-            identity: &self.identity,
-            hash_key: Default::default(),
-            rendered: Default::default(),
-            last_timestamp: Default::default(),
+            session_id: self.session_id.clone(),
+            app_name: self.app_name.clone(),
+            app_version: self.app_version.clone(),
+            os: Cow::Borrowed(std::env::consts::OS),
+            arch: Cow::Borrowed(std::env::consts::ARCH),
+            os_version: self.os_version.get_or_init(platform::os_version).clone(),
+            lib_version: Cow::Borrowed(LIB_VERSION),
+            catalog_digest: self.catalog_digest.clone(),
+            identity: Some(Arc::clone(&self.identity)),
+            hash_key: OnceLock::new(),
         }
     }
 }
@@ -1027,12 +1033,6 @@ fn sample_rate_from_env(env: &EnvLookup, name: &str) -> Option<f64> {
             None
         }
     }
-}
-
-/// `timeout` from now; a timeout too long to represent waits "forever".
-pub(crate) fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// With the `off` feature nothing is ever enabled, whatever was resolved.

@@ -20,6 +20,7 @@ mod encode;
 mod event;
 mod files;
 mod identity;
+mod json;
 mod level;
 mod notice;
 mod platform;
@@ -36,6 +37,7 @@ mod stats;
 mod time;
 mod value;
 mod version;
+mod view;
 mod worker;
 
 use std::fmt;
@@ -50,7 +52,6 @@ pub use config::{Config, ConfigError};
 pub use consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
 pub use counter::Counter;
 pub use dynamic::DynamicEvent;
-pub use encode::{LIB_NAME, LIB_VERSION};
 pub use event::TelemetryEvent;
 pub use level::Level;
 pub use properties::Properties;
@@ -62,6 +63,7 @@ pub use stats::{DropReason, Stats};
 pub use time::{parse_rfc3339, InvalidTime};
 pub use value::Value;
 pub use version::VersionChange;
+pub use view::{LIB_NAME, LIB_VERSION};
 
 /// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
 /// every field at compile time.
@@ -592,6 +594,6 @@ const _: () = {
     shared::<sink::MemorySink>();
     shared::<sink::StderrSink>();
     shared::<sink::Batch>();
-    shared::<sink::EncodedEvent>();
+    shared::<sink::HttpTransport>();
     shared::<sink::SinkError>();
 };

@@ -28,7 +28,7 @@ use std::ops::Range;
 
 use uuid::Uuid;
 
-use crate::encode::needs_no_escape;
+use crate::json::needs_no_escape;
 use crate::property::PropertyValue;
 use crate::redact::Digest;
 use crate::{Level, Value};
@@ -193,8 +193,9 @@ impl Properties {
     }
 
     /// Adds a property the library itself writes (`$sample_rate`, the
-    /// result of a classification): the name is unique and valid.
-    pub(crate) fn push(&mut self, name: &'static str, level: Level, value: &Value) {
+    /// result of a classification, a property read back from the spool):
+    /// the name is unique and valid.
+    pub(crate) fn push(&mut self, name: &str, level: Level, value: &Value) {
         self.push_at(name, level, false, |out| out.value(value));
     }
 
@@ -236,7 +237,7 @@ impl Properties {
     #[inline]
     fn push_at(
         &mut self,
-        name: &'static str,
+        name: &str,
         level: Level,
         known_clean: bool,
         pack: impl FnOnce(&mut ValueWriter<'_>),
@@ -754,25 +755,49 @@ pub(crate) struct Entry<'a> {
 
 /// The properties packed in `bytes`, in order. Stops at the first malformed
 /// byte rather than panic (the buffer is only ever written by this module).
-pub(crate) fn entries(bytes: &[u8]) -> impl Iterator<Item = Entry<'_>> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let start = at;
-        let name_len = usize::from(*bytes.get(at)?);
-        let name = bytes.get(at + 1..at + 1 + name_len)?;
-        at += 1 + name_len;
+pub(crate) fn entries(bytes: &[u8]) -> Entries<'_> {
+    Entries { bytes, at: 0, left: u32::MAX }
+}
+
+/// The first `count` fields of an object packed in `bytes`.
+pub(crate) fn fields(count: u32, bytes: &[u8]) -> Entries<'_> {
+    Entries { bytes, at: 0, left: count }
+}
+
+/// The reader of packed properties (see [`entries`]).
+#[derive(Clone)]
+pub(crate) struct Entries<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    left: u32,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Entry<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Entry<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let bytes = self.bytes;
+        let start = self.at;
+        let name_len = usize::from(*bytes.get(start)?);
+        let name = bytes.get(start + 1..start + 1 + name_len)?;
+        let at = start + 1 + name_len;
         let flags = *bytes.get(at)?;
         let (value, len) = read(bytes.get(at..)?)?;
-        at += len;
+        self.at = at + len;
+        self.left -= 1;
         Some(Entry {
             name,
             name_is_clean: flags & CLEAN_NAME != 0,
             too_deep: flags & TOO_DEEP != 0,
             level: Level::from_u8(flags >> LEVEL_SHIFT & 0x3),
             value,
-            span: start..at,
+            span: start..self.at,
         })
-    })
+    }
 }
 
 /// A packed value, read back.
@@ -870,9 +895,8 @@ pub(crate) fn to_value(packed: Packed<'_>) -> Value {
         Packed::Uuid(u) => Value::Uuid(u),
         Packed::Hashed(d) => Value::Hashed(d),
         Packed::List(count, items) => Value::List(list_items(count, items).map(to_value).collect()),
-        Packed::Object(count, fields) => Value::Object(
-            entries(fields)
-                .take(count as usize)
+        Packed::Object(count, packed) => Value::Object(
+            fields(count, packed)
                 .map(|entry| {
                     (Cow::Owned(String::from_utf8_lossy(entry.name).into_owned()), to_value(entry.value))
                 })

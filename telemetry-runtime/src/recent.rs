@@ -5,20 +5,31 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use crate::encode::PostHogJson;
 use crate::files;
 use crate::identity::Identity;
 use crate::sink::Batch;
+use crate::view::Queued;
 
 /// A record file larger than this is not read back (it is not one this
 /// library wrote with a sane limit): the record starts over.
 const MAX_RECORD_BYTES: u64 = 64 << 20;
 
+/// A delivery in the record.
+enum Entry {
+    /// A line of the file, as read back.
+    Line(Vec<u8>),
+    /// An event delivered since, encoded only when the file is written:
+    /// most are pushed out by newer ones first.
+    Sent(Queued),
+}
+
 pub(crate) struct Recent {
     path: Option<PathBuf>,
     capacity: usize,
-    /// `None` until the file from earlier runs has been read.
-    /// Each event's JSON (UTF-8, kept as the bytes that were sent).
-    events: Option<VecDeque<Vec<u8>>>,
+    /// `None` until the file from earlier runs has been read: the events,
+    /// oldest first.
+    events: Option<VecDeque<Entry>>,
     /// Deliveries not yet written to the file.
     dirty: bool,
     /// The identity generation the record holds events of: after a reset
@@ -52,15 +63,14 @@ impl Recent {
         }
         let events = self.events.get_or_insert_with(|| {
             files::read_capped(path, MAX_RECORD_BYTES)
-                .map(|text| text.lines().map(|line| line.as_bytes().to_vec()).collect())
+                .map(|text| text.lines().map(|line| Entry::Line(line.as_bytes().to_vec())).collect())
                 .unwrap_or_default()
         });
-        // Only the newest `capacity` events of the batch can stay. Their JSON
-        // is copied out of the batch's buffer, so that the record does not
-        // keep whole batches alive.
+        // Only the newest `capacity` events of the batch can stay.
         let newest = batch.events.len().saturating_sub(self.capacity);
-        let current = batch.events.iter().skip(newest).filter(|e| e.generation == generation);
-        events.extend(current.map(|e| e.json_bytes().to_vec()));
+        let current =
+            batch.events.into_iter().skip(newest).filter(|e| e.prepared.context.generation == generation);
+        events.extend(current.map(Entry::Sent));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;
@@ -72,11 +82,25 @@ impl Recent {
     pub(crate) fn save(&mut self, files_lock: &Mutex<()>, identity: &Identity) {
         let _writing = files_lock.lock().unwrap_or_else(|e| e.into_inner());
         self.follow(identity.generation());
-        let (Some(path), Some(events), true) = (&self.path, &self.events, self.dirty) else { return };
-        let mut text = Vec::with_capacity(events.iter().map(|event| event.len() + 1).sum());
-        for event in events.iter() {
-            text.extend_from_slice(event);
-            text.push(b'\n');
+        let (Some(path), Some(events), true) = (&self.path, &mut self.events, self.dirty) else { return };
+        // Encoded now, as PostHog's JSON with what the sink was given; kept
+        // as lines from then on, so the batches they came from are let go.
+        let mut json = PostHogJson::default();
+        for entry in events.iter_mut() {
+            if let Entry::Sent(event) = entry {
+                let mut line = Vec::new();
+                if let Some(view) = event.view() {
+                    json.event(&mut line, &view);
+                }
+                *entry = Entry::Line(line);
+            }
+        }
+        let mut text = Vec::new();
+        for entry in events.iter() {
+            if let Entry::Line(line) = entry {
+                text.extend_from_slice(line);
+                text.push(b'\n');
+            }
         }
         // The record is for reading, not for recovery: no need to wait for the disk.
         if let Err(err) = files::write_private_unsynced(path, &text) {

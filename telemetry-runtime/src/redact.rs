@@ -35,13 +35,19 @@ impl Digest {
         Digest(bytes)
     }
 
-    /// The keyed hash sent on the wire: 32 hex digits.
-    pub(crate) fn keyed(self, key: (u64, u64)) -> String {
+    /// The keyed hash sent on the wire: 32 lowercase hex digits.
+    pub(crate) fn keyed(self, key: (u64, u64)) -> [u8; 32] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut secret = [0; 16];
         secret[..8].copy_from_slice(&key.0.to_le_bytes());
         secret[8..].copy_from_slice(&key.1.to_le_bytes());
         let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &secret), &self.0);
-        tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        let mut hex = [0; 32];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(tag.as_ref()) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
+        }
+        hex
     }
 }
 
@@ -68,7 +74,7 @@ mod tests {
         assert_eq!(d.keyed((1, 2)), d.keyed((1, 2)));
         assert_ne!(d.keyed((1, 2)), d.keyed((3, 4)));
         assert_ne!(d.keyed((1, 2)), Digest::of("https://other.example.com").keyed((1, 2)));
-        assert_eq!(d.keyed((1, 2)).len(), 32);
+        assert!(d.keyed((1, 2)).iter().all(u8::is_ascii_hexdigit));
         assert_eq!(format!("{d:?}"), "Digest(..)");
     }
 

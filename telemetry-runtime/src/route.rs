@@ -1,6 +1,5 @@
 //! Which events each sink may see, and at most at which consent level.
 
-use crate::sink::EncodedEvent;
 use crate::Level;
 
 /// A sink's policy: which events it receives and the highest consent level
@@ -157,12 +156,12 @@ impl Route {
         }
     }
 
-    /// Whether the sink receives this event at all.
-    pub(crate) fn admits(&self, event: &EncodedEvent) -> bool {
+    /// Whether the sink receives the event (or counter) `name` at all.
+    pub(crate) fn admits(&self, name: &str, counter: bool) -> bool {
         match &self.events {
             Events::All => true,
-            Events::CountersOnly => event.is_counter(),
-            Events::Named(names) => names.iter().any(|n| n == event.name()),
+            Events::CountersOnly => counter,
+            Events::Named(names) => names.iter().any(|n| n == name),
         }
     }
 

@@ -61,24 +61,36 @@
 //!
 //! # Format
 //!
-//! Text, one line each: a header `v2 \t sink \t <identity> \t <route JSON>`,
-//! then per event `v2 \t <level> \t <counter 0|1> \t <nanos> \t <JSON>`.
-//! Files of the earlier format (`v1`) named their sink by name, which cannot
-//! route them safely: they are deleted unsent, counted as `Undeliverable`,
-//! and logged in one line per replay.
+//! Events are stored typed, as no sink's format: a batch read back is a
+//! batch of views again, which any sink encodes its own way. Text, one line
+//! each, tab-separated:
+//! - a header: `v3 sink <identity> <route JSON>`;
+//! - each context the events share: `v3 context <JSON>` (the install id
+//!   and the standard properties, numbered from 0 in order);
+//! - each event: `v3 event <context number> <level it needs> <counter 0|1>
+//!   <nanos since 1970> <uuid> <name JSON> <properties JSON>`, its
+//!   properties as they are sent at that level (a redacted one already its
+//!   marker, length or keyed hash), read back in the order of their names
+//!   (a JSON object has none).
+//!
+//! Files of earlier formats (`v1` named their sink by name, which cannot
+//! route them safely; `v2` held PostHog's JSON) are deleted unsent, counted
+//! as `Undeliverable`, and logged in one line per replay.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
+use crate::encode::push_object;
+use crate::event::{Record, Records};
 use crate::files::{self, Existing};
 use crate::route::Route;
-use crate::sink::EncodedEvent;
-use crate::Level;
+use crate::view::{EventContext, Prepared, Queued};
+use crate::{Level, Properties, Value};
 
 /// Folder, in the cache directory, that holds the spool.
 pub(crate) const SPOOL_DIR: &str = "telemetry_spool";
@@ -86,9 +98,10 @@ const EXTENSION: &str = "batch";
 const CLAIMED: &str = "claim";
 const CORRUPT: &str = "corrupt";
 /// The first field of every line: the format's version.
-const FORMAT: &str = "v2";
-/// The format before batches carried their sink's identity and route.
-const OLD_FORMAT: &str = "v1";
+const FORMAT: &str = "v3";
+/// The formats before: `v1` before batches carried their sink's identity
+/// and route, `v2` before they were stored typed.
+const OLD_FORMATS: [&str; 2] = ["v1", "v2"];
 
 /// How long a claim is honoured when nothing shows that its process is
 /// gone; see the module docs.
@@ -122,7 +135,7 @@ pub(crate) struct Spooled {
     pub(crate) sink: String,
     /// The route it was written under.
     pub(crate) route: Route,
-    pub(crate) events: Vec<EncodedEvent>,
+    pub(crate) events: Vec<Queued>,
 }
 
 /// What [`Spool::take`] found in a waiting file.
@@ -160,7 +173,7 @@ impl Spool {
     /// Writes a batch, claimed by this process, before it is sent to the
     /// sink `sink` (its identity) through `route`; returns the claim, or
     /// `None` (with a log line) when it cannot be kept.
-    pub(crate) fn write(&self, sink: &str, route: &Route, events: &[EncodedEvent]) -> Option<Claim> {
+    pub(crate) fn write(&self, sink: &str, route: &Route, events: &[Queued]) -> Option<Claim> {
         let header = format!("{FORMAT}\tsink\t{sink}\t{}", route.to_line());
         let text = batch_text(&header, events);
         let len = text.len() as u64;
@@ -207,7 +220,7 @@ impl Spool {
     /// or gave up on the others for good): they are written to a waiting
     /// file first, then the claim is deleted, so a crash in between sends
     /// at most these events twice, never loses them.
-    pub(crate) fn keep_only(&self, claim: Claim, events: &[EncodedEvent]) {
+    pub(crate) fn keep_only(&self, claim: Claim, events: &[Queued]) {
         if events.is_empty() {
             return self.remove(claim);
         }
@@ -260,13 +273,14 @@ impl Spool {
     /// Claims the waiting batch at `path` and reads it; `None` when another
     /// process claimed it first. Expired batches and batches of the old
     /// format are deleted, unreadable ones set aside as `.corrupt`.
-    pub(crate) fn take(&self, path: &Path) -> Option<Taken> {
+    /// Its events belong to the identity `generation`.
+    pub(crate) fn take(&self, path: &Path, generation: u64) -> Option<Taken> {
         let base = base_name(path)?;
         let claimed = self.dir.join(claim_name(base));
         if fs::rename(path, &claimed).is_err() {
             return None;
         }
-        let read = read(&claimed, self.settings.max_bytes);
+        let read = read(&claimed, self.settings.max_bytes, generation);
         if self.is_expired(&claimed) {
             self.delete(&claimed);
             return Some(Taken::Expired(read.map_or(0, |batch| batch.len())));
@@ -370,14 +384,93 @@ impl Spool {
 }
 
 /// The lines of a batch file.
-fn batch_text(header: &str, events: &[EncodedEvent]) -> String {
+fn batch_text(header: &str, events: &[Queued]) -> String {
     let mut text = format!("{header}\n");
-    for event in events {
+    // Each context once, numbered in order.
+    let mut contexts: Vec<*const EventContext> = Vec::new();
+    let mut line = Vec::new();
+    for event in events.iter().filter_map(Queued::view) {
+        let context = event.context();
+        let number = match contexts.iter().position(|known| std::ptr::eq(*known, context)) {
+            Some(number) => number,
+            None => {
+                contexts.push(context);
+                text.push_str(&format!("{FORMAT}\tcontext\t{}\n", context_json(context)));
+                contexts.len() - 1
+            }
+        };
         let time = event.time().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
         let counter = u8::from(event.is_counter());
-        text.push_str(&format!("{FORMAT}\t{}\t{counter}\t{time}\t{}\n", event.level(), event.json()));
+        // Names and properties are JSON: no tab or line break is left raw.
+        let name = serde_json::to_string(event.name()).unwrap_or_default();
+        line.clear();
+        push_object(&mut line, event.properties());
+        text.push_str(&format!(
+            "{FORMAT}\tevent\t{number}\t{}\t{counter}\t{time}\t{}\t{name}\t{}\n",
+            event.level(),
+            event.uuid(),
+            String::from_utf8_lossy(&line)
+        ));
     }
     text
+}
+
+/// A context as one line of JSON.
+fn context_json(context: &EventContext) -> String {
+    serde_json::json!({
+        "distinct_id": context.distinct_id,
+        "session_id": context.session_id,
+        "app_name": context.app_name,
+        "app_version": context.app_version,
+        "os": context.os,
+        "arch": context.arch,
+        "os_version": context.os_version,
+        "lib_version": context.lib_version,
+        "catalog_digest": context.catalog_digest,
+    })
+    .to_string()
+}
+
+/// A context read back; it belongs to the identity generation current when
+/// it is read (a reset deletes the spool first).
+fn parse_context(json: &str, generation: u64) -> Option<EventContext> {
+    let json: serde_json::Value = serde_json::from_str(json).ok()?;
+    let text = |name: &str| json.get(name)?.as_str().map(str::to_owned);
+    Some(EventContext {
+        distinct_id: text("distinct_id")?,
+        generation,
+        session_id: text("session_id")?,
+        app_name: text("app_name")?,
+        app_version: text("app_version")?,
+        os: text("os")?.into(),
+        arch: text("arch")?.into(),
+        os_version: text("os_version"),
+        lib_version: text("lib_version")?.into(),
+        catalog_digest: text("catalog_digest")?,
+        // Hashed values were stored keyed: no key is needed again.
+        identity: None,
+        hash_key: Default::default(),
+    })
+}
+
+/// A property value read back from its JSON.
+fn value_of(json: &serde_json::Value) -> Value {
+    use serde_json::Value as Json;
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => Value::UInt(u),
+            (None, Some(i), _) => Value::Int(i),
+            (None, None, Some(f)) => Value::Float(f),
+            (None, None, None) => Value::Null,
+        },
+        Json::String(text) => Value::text(text.clone()),
+        Json::Array(items) => Value::List(items.iter().map(value_of).collect()),
+        Json::Object(fields) => {
+            Value::Object(fields.iter().map(|(name, value)| (name.clone().into(), value_of(value))).collect())
+        }
+    }
 }
 
 /// A number drawn once per process, so that a claim made by an earlier
@@ -453,7 +546,7 @@ enum Read {
         header: String,
         sink: String,
         route: Route,
-        events: Vec<EncodedEvent>,
+        events: Vec<Queued>,
     },
 }
 
@@ -466,47 +559,73 @@ impl Read {
     }
 }
 
-/// Reads a spooled batch back; an error says what is wrong with it. A file
-/// over `max_bytes` (the whole spool's limit, which no batch written here
-/// exceeds) is refused unread. A file of the earlier format is only counted.
-fn read(path: &Path, max_bytes: u64) -> Result<Read, String> {
+/// Reads a spooled batch back, its events belonging to the identity
+/// `generation`; an error says what is wrong with it. A file over
+/// `max_bytes` (the whole spool's limit, which no batch written here
+/// exceeds) is refused unread. A file of an earlier format is only counted.
+fn read(path: &Path, max_bytes: u64, generation: u64) -> Result<Read, String> {
     let text = files::read_capped(path, max_bytes).map_err(|e| e.to_string())?;
     let mut lines = text.lines();
     let header = lines.next().ok_or("empty")?;
-    if header.starts_with(&format!("{OLD_FORMAT}\t")) {
-        return Ok(Read::Old(lines.filter(|line| line.starts_with(&format!("{OLD_FORMAT}\t"))).count()));
+    if let Some(old) = OLD_FORMATS.iter().find(|old| header.starts_with(&format!("{old}\t"))) {
+        return Ok(Read::Old(lines.filter(|line| line.starts_with(&format!("{old}\t"))).count()));
     }
     let mut fields =
         header.strip_prefix(&format!("{FORMAT}\tsink\t")).ok_or("no sink header")?.splitn(2, '\t');
     let sink = fields.next().filter(|s| !s.is_empty()).ok_or("no sink identity")?.to_owned();
     let route = fields.next().and_then(Route::from_line).ok_or("no route")?;
-    let events = lines
-        .enumerate()
-        .map(|(i, line)| parse_line(line).ok_or(format!("line {}", i + 2)))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each context's events, and where each event is among them.
+    let mut contexts: Vec<(EventContext, Records)> = Vec::new();
+    let mut order: Vec<(usize, usize, Uuid, Level)> = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let bad = || format!("line {}", i + 2);
+        if let Some(context) = line.strip_prefix(&format!("{FORMAT}\tcontext\t")) {
+            contexts.push((parse_context(context, generation).ok_or_else(bad)?, Records::default()));
+            continue;
+        }
+        let (number, record, properties, uuid, needs) = parse_event(line).ok_or_else(bad)?;
+        let (_, records) = contexts.get_mut(number).ok_or_else(bad)?;
+        order.push((number, records.len(), uuid, needs));
+        records.push(record, &properties);
+    }
+    let prepared: Vec<Arc<Prepared>> = contexts
+        .into_iter()
+        .map(|(context, records)| Arc::new(Prepared { records, context: Arc::new(context) }))
+        .collect();
+    let events = order
+        .into_iter()
+        .map(|(number, index, uuid, needs)| Queued {
+            prepared: Arc::clone(&prepared[number]),
+            index,
+            uuid,
+            // Stored as shown: everything it holds is shown again, and
+            // it needs what it needed then.
+            shown: Level::Full,
+            needs,
+        })
+        .collect();
     Ok(Read::Current { header: header.to_owned(), sink, route, events })
 }
 
-fn parse_line(line: &str) -> Option<EncodedEvent> {
-    let mut fields = line.splitn(5, '\t');
-    if fields.next()? != FORMAT {
-        return None;
-    }
-    let level = Level::parse(fields.next()?)?;
+/// An event line: its context's number, its record and properties, its
+/// uuid and the level it needs.
+fn parse_event(line: &str) -> Option<(usize, Record, Properties, Uuid, Level)> {
+    let mut fields = line.strip_prefix(&format!("{FORMAT}\tevent\t"))?.splitn(7, '\t');
+    let number: usize = fields.next()?.parse().ok()?;
+    let needs = Level::parse(fields.next()?)?;
     let counter = fields.next()? == "1";
     let nanos: u64 = fields.next()?.parse().ok()?;
-    let json = fields.next()?.to_owned();
-    let parsed: serde_json::Value = serde_json::from_str(&json).ok()?;
-    let name = parsed.get("event")?.as_str()?.to_owned();
-    let uuid = Uuid::parse_str(parsed.get("uuid")?.as_str()?).ok()?;
-    Some(EncodedEvent::new(
-        name.into(),
-        uuid,
-        json.into_bytes(),
-        level,
-        counter,
-        UNIX_EPOCH + Duration::from_nanos(nanos),
-    ))
+    let uuid = Uuid::parse_str(fields.next()?).ok()?;
+    let name: String = serde_json::from_str(fields.next()?).ok()?;
+    let serde_json::Value::Object(stored) = serde_json::from_str(fields.next()?).ok()? else { return None };
+    let mut properties = Properties::with_capacity(stored.len());
+    for (property, value) in &stored {
+        properties.push(property, Level::Usage, &value_of(value));
+    }
+    let mut record = Record::at(name.into(), Some(UNIX_EPOCH + Duration::from_nanos(nanos)));
+    record.counter = counter;
+    record.min_level = needs;
+    Some((number, record, properties, uuid, needs))
 }
 
 #[cfg(test)]
@@ -515,17 +634,18 @@ mod tests {
 
     const SINK: &str = "0123456789abcdef";
 
-    fn event(n: u32) -> EncodedEvent {
-        let uuid = Uuid::new_v4();
-        EncodedEvent::new(
-            "e".into(),
-            uuid,
-            format!("{{\"event\":\"e\",\"uuid\":\"{uuid}\",\"properties\":{{\"n\":{n},\"t\":\"a\\tb\"}}}}")
-                .into_bytes(),
-            Level::Usage,
-            n.is_multiple_of(2),
-            UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
-        )
+    /// An event with properties `n` and `t` (text with a tab), a counter
+    /// when `n` is even, prepared on its own.
+    fn event(n: u32) -> Queued {
+        let mut record =
+            Record::at("e".into(), Some(UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789)));
+        record.counter = n.is_multiple_of(2);
+        let properties = Properties::new().with("n", n).with("t", "a\tb").with(
+            "object",
+            Value::Object(vec![("k".into(), Value::from(-1i64)), ("f".into(), Value::from(1.0))]),
+        );
+        let context = crate::view::testing::context(&format!("id-{n}"), "1.0.0");
+        crate::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
     }
 
     fn spool(dir: &Path, max_bytes: u64) -> Spool {
@@ -533,7 +653,7 @@ mod tests {
     }
 
     /// Writes a batch and gives it back at once, as a failed send does.
-    fn spooled(spool: &Spool, events: &[EncodedEvent]) -> PathBuf {
+    fn spooled(spool: &Spool, events: &[Queued]) -> PathBuf {
         let claim = spool.write(SINK, &Route::counters_only(), events).unwrap();
         let waiting = waiting_path(&claim.path).unwrap();
         spool.release(claim);
@@ -555,15 +675,30 @@ mod tests {
         let first = spooled(&spool, &written);
         let second = spooled(&spool, &[event(3)]);
         assert_eq!(spool.waiting(), [first.clone(), second]);
-        let taken = batch(spool.take(&first));
+        let taken = batch(spool.take(&first, 0));
         assert_eq!(taken.sink, SINK);
         assert_eq!(taken.route, Route::counters_only());
-        let back = &taken.events[1];
-        assert_eq!(back.json(), written[1].json());
-        assert_eq!(back.uuid(), written[1].uuid());
-        assert!(back.is_counter());
-        assert_eq!(back.time(), written[1].time());
-        assert!(spool.take(&first).is_none(), "a claimed batch is not taken twice");
+        // Typed events come back as they were shown, each with its context.
+        for (back, written) in taken.events.iter().zip(&written) {
+            let (back, written) = (back.view().unwrap(), written.view().unwrap());
+            assert_eq!(back.name(), written.name());
+            assert_eq!(back.uuid(), written.uuid());
+            assert_eq!(back.is_counter(), written.is_counter());
+            assert_eq!(back.time(), written.time());
+            assert_eq!(back.level(), written.level());
+            assert_eq!(back.distinct_id(), written.distinct_id());
+            assert_eq!(back.context().app_version(), "1.0.0");
+            let mut json = (crate::encode::PostHogJson::default(), crate::encode::PostHogJson::default());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            json.0.event(&mut a, &back);
+            json.1.event(&mut b, &written);
+            // The same on the wire (JSON objects are unordered: a replay
+            // may list the properties in another order).
+            let parsed = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
+            assert_eq!(parsed(&a), parsed(&b));
+        }
+        assert!(taken.events[1].view().unwrap().is_counter());
+        assert!(spool.take(&first, 0).is_none(), "a claimed batch is not taken twice");
         spool.remove(taken.claim);
         assert_eq!(spool.waiting().len(), 1);
     }
@@ -590,9 +725,9 @@ mod tests {
         assert!(!claimed.exists());
         let waiting = spool.waiting();
         assert_eq!(waiting.len(), 1);
-        let taken = batch(spool.take(&waiting[0]));
+        let taken = batch(spool.take(&waiting[0], 0));
         assert_eq!(taken.route, Route::all());
-        assert_eq!(taken.events.iter().map(|e| e.uuid()).collect::<Vec<_>>(), [events[2].uuid()]);
+        assert_eq!(taken.events.iter().map(|e| e.uuid).collect::<Vec<_>>(), [events[2].uuid]);
         spool.keep_only(taken.claim, &[]);
         assert!(spool.is_empty());
     }
@@ -670,7 +805,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 500);
         // A batch larger than the whole spool is not kept (it is sent anyway).
-        let big: Vec<EncodedEvent> = (0..10).map(event).collect();
+        let big: Vec<Queued> = (0..10).map(event).collect();
         assert!(spool.write(SINK, &Route::all(), &big).is_none());
         assert!(spool.is_empty());
         // A file larger than the limit was not written here: it is set
@@ -685,9 +820,9 @@ mod tests {
         }
         fs::write(&huge, text).unwrap();
         assert_eq!(spool.waiting(), [kept.clone(), huge.clone()]);
-        assert!(matches!(spool.take(&huge), Some(Taken::Corrupt)));
+        assert!(matches!(spool.take(&huge, 0), Some(Taken::Corrupt)));
         assert!(huge.with_extension(CORRUPT).exists());
-        assert!(matches!(spool.take(&kept), Some(Taken::Batch(_))));
+        assert!(matches!(spool.take(&kept, 0), Some(Taken::Batch(_))));
     }
 
     #[test]
@@ -701,9 +836,13 @@ mod tests {
         fs::write(&expired, fs::read_to_string(&good).unwrap()).unwrap();
         let old = spool.dir.join(format!("{:020}-v1.{EXTENSION}", now_nanos()));
         fs::write(&old, "v1\tsink\thttp://x/batch/\nv1\tusage\t0\t1\t{}\nv1\tusage\t0\t1\t{}\n").unwrap();
-        assert!(matches!(spool.take(&bad), Some(Taken::Corrupt)));
-        assert!(matches!(spool.take(&expired), Some(Taken::Expired(1))));
-        assert!(matches!(spool.take(&old), Some(Taken::OldFormat(2))));
+        assert!(matches!(spool.take(&bad, 0), Some(Taken::Corrupt)));
+        assert!(matches!(spool.take(&expired, 0), Some(Taken::Expired(1))));
+        assert!(matches!(spool.take(&old, 0), Some(Taken::OldFormat(2))));
+        // The format before events were stored typed is deleted the same way.
+        let v2 = spool.dir.join(format!("{:020}-v2.{EXTENSION}", now_nanos()));
+        fs::write(&v2, "v2\tsink\tabc\t{}\nv2\tusage\t0\t1\t{}\n").unwrap();
+        assert!(matches!(spool.take(&v2, 0), Some(Taken::OldFormat(1))));
         assert!(!bad.exists() && bad.with_extension(CORRUPT).exists());
         assert!(!expired.exists() && !old.exists());
         assert_eq!(spool.waiting(), [good]);

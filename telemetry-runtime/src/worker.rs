@@ -1,22 +1,23 @@
-//! The one background thread: takes batches from the queue, serializes them
-//! and hands them to every sink.
+//! The one background thread: takes events from the queue, prepares them
+//! (install id, uuid, the level each sink sees them at) and hands each sink
+//! a batch of views, which the sink encodes its own way.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
 use uuid::Uuid;
 
-use crate::client::{deadline_after, Inner};
-use crate::encode::{encode_into, Envelope};
+use crate::client::Inner;
 use crate::event::{event_uuid, Record, Records};
 use crate::recent::Recent;
-use crate::sink::{Batch, EncodedEvent, SendContext, Sink};
+use crate::sink::{Batch, SendContext, Sink};
 use crate::spool::{Claim, Spool, Taken};
 use crate::stats::DropReason;
+use crate::time::deadline_after;
+use crate::view::{Prepared, Queued};
 use crate::{Level, Properties, Value};
 
 /// What the worker sends with, and the records it keeps of what it sent.
@@ -114,9 +115,9 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
     for path in spool.waiting() {
         // Claimed and read with the identity generation they belong to,
         // under the lock a reset takes: a reset from here on makes them stale.
-        let (taken, generation) = {
+        let taken = {
             let _files = inner.files_lock.lock().unwrap_or_else(|e| e.into_inner());
-            (spool.take(&path), inner.identity.generation())
+            spool.take(&path, inner.identity.generation())
         };
         let spooled = match taken {
             // Another process claimed it first.
@@ -154,12 +155,12 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
         // try; consent and the identity generation are checked when sent.
         let route = &inner.routes[index];
         let mut events = Vec::with_capacity(spooled.events.len());
-        for mut event in spooled.events {
+        for event in spooled.events {
             inner.counters.captured();
-            event.generation = generation;
-            if !route.admits(&event) {
+            let Some(view) = event.view() else { continue };
+            if !route.admits(view.name(), view.is_counter()) {
                 inner.counters.dropped(DropReason::Undeliverable, 1);
-            } else if !route.caps_at(event.level()) {
+            } else if !route.caps_at(view.level()) {
                 inner.counters.dropped(DropReason::ConsentWithdrawn, 1);
             } else {
                 events.push(event);
@@ -181,8 +182,8 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
     }
 }
 
-/// Serializes `records` (leaving them empty) once per level the sinks
-/// need, and sends each sink the events its route admits, in batches.
+/// Prepares `records` (leaving them empty) and sends each sink the events
+/// its route admits, in batches, each at the level that sink sees it.
 ///
 /// A vendor sink gets each event at most at the consent level in force and
 /// the one the event was captured under; a user-owned sink at the level the
@@ -202,45 +203,43 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         records.clear();
         return;
     }
-    let envelope = inner.envelope();
+    let context = Arc::new(inner.context());
     let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent, user)).collect();
     // What is waiting goes in as few requests as the limit allows. Records
-    // are encoded a request at a time, so that however many were queued,
-    // only about a request's worth of encoded events is held at once.
+    // are prepared a request at a time, so that however many were queued,
+    // only about a request's worth is held twice at once.
     let request_size = inner.settings.batch_size.max(inner.settings.max_batch_size);
-    let mut pending: Vec<Vec<EncodedEvent>> = levels.iter().map(|_| Vec::new()).collect();
-    let mut uuids = Vec::new();
+    let mut pending: Vec<Vec<Queued>> = levels.iter().map(|_| Vec::new()).collect();
     for chunk in records.chunks(request_size) {
-        // Drawn once per event, so that every level's encoding (and every
-        // sink) carries the same uuid.
-        uuids.clear();
-        uuids.extend(chunk.iter().map(|_| event_uuid()));
-        // Each level is encoded once for the vendor's sinks and once for
-        // the user's own; the last sink that needs it takes the events
-        // instead of copying them.
-        let slot_of =
-            |index: usize| levels[index] as usize + 3 * usize::from(inner.routes[index].is_user_owned());
-        let mut still_needed = [0usize; 6];
-        for index in 0..levels.len() {
-            still_needed[slot_of(index)] += 1;
-        }
-        let mut encoded: [Option<Vec<EncodedEvent>>; 6] = Default::default();
+        let prepared = Arc::new(Prepared { records: records.copy_of(chunk), context: Arc::clone(&context) });
+        // Drawn once per event, so that every sink gets the same uuid.
+        let uuids: Vec<Uuid> = chunk.iter().map(|_| event_uuid()).collect();
         for (index, level) in levels.iter().enumerate() {
             let route = &inner.routes[index];
-            let slot_index = slot_of(index);
-            let slot = &mut encoded[slot_index];
-            let events = slot.get_or_insert_with(|| {
-                encode_all(inner, records, chunk, &uuids, &envelope, *level, route.is_user_owned())
-            });
-            still_needed[slot_index] -= 1;
-            if still_needed[slot_index] == 0 {
-                let events = slot.take().unwrap_or_default();
-                pending[index].extend(events.into_iter().filter(|e| route.admits(e)));
-            } else {
-                pending[index].extend(events.iter().filter(|e| route.admits(e)).cloned());
+            // A vendor sink sees an event at most at the consent level it
+            // was captured under.
+            let shown_at =
+                |record: &Record| if route.is_user_owned() { *level } else { (*level).min(record.consent) };
+            for (at, (record, uuid)) in chunk.iter().zip(&uuids).enumerate() {
+                let shown = shown_at(record);
+                if *level == Level::Off
+                    || record.min_level > shown
+                    || !route.admits(&record.name, record.counter)
+                {
+                    continue;
+                }
+                pending[index].push(Queued {
+                    prepared: Arc::clone(&prepared),
+                    index: at,
+                    uuid: *uuid,
+                    shown,
+                    // What it takes to send it so: the event's own level
+                    // and that of the fields it holds.
+                    needs: record.properties_level.min(shown).max(record.min_level),
+                });
             }
             while pending[index].len() >= request_size {
-                let batch: Vec<EncodedEvent> = pending[index].drain(..request_size).collect();
+                let batch: Vec<Queued> = pending[index].drain(..request_size).collect();
                 send_to_sink(inner, outlet, index, batch);
             }
         }
@@ -254,71 +253,13 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
 }
 
 /// Spools a batch for a remote sink (when the spool is on), then sends it.
-fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<EncodedEvent>) {
+fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<Queued>) {
     let batch = Batch { events };
     let spooled = match (&outlet.spool, outlet.local[index]) {
         (Some(spool), false) => spool.write(&inner.sink_ids[index], &inner.routes[index], &batch.events),
         _ => None,
     };
     send_batch(inner, outlet, index, batch, spooled);
-}
-
-/// The events `chunk` (records of `records`) gives at `level`: opt-in
-/// events are left out below `Full`, and so are opt-in fields. For a vendor
-/// sink (not `user_owned`), an event is given at most at the consent level
-/// it was captured under. Their JSON is written into one buffer that the
-/// events share.
-fn encode_all(
-    inner: &Inner,
-    records: &Records,
-    chunk: &[Record],
-    uuids: &[Uuid],
-    envelope: &Envelope<'_>,
-    level: Level,
-    user_owned: bool,
-) -> Vec<EncodedEvent> {
-    if level == Level::Off {
-        return Vec::new();
-    }
-    let mut buffer = Vec::with_capacity(chunk.len() * 700);
-    let mut encoded: Vec<(&Record, Uuid, Range<usize>, Level)> = Vec::with_capacity(chunk.len());
-    let level_of = |record: &Record| if user_owned { level } else { level.min(record.consent) };
-    for (record, uuid) in chunk.iter().zip(uuids).filter(|(r, _)| r.min_level <= level_of(r)) {
-        let level = level_of(record);
-        let start = buffer.len();
-        encode_into(&mut buffer, record, uuid, records.properties(record), envelope, level);
-        let len = buffer.len() - start;
-        if len > inner.settings.max_event_bytes {
-            log::warn!(
-                "Telemetry event {:?} is {len} bytes, over the limit of {}: dropped.",
-                record.name,
-                inner.settings.max_event_bytes
-            );
-            inner.counters.dropped(DropReason::Oversized, 1);
-            buffer.truncate(start);
-            continue;
-        }
-        encoded.push((record, *uuid, start..buffer.len(), level));
-        // Neighbours stay separated as in a JSON array, so that a request
-        // body can take a run of them in one piece.
-        buffer.push(b',');
-    }
-    let buffer = Arc::new(buffer);
-    encoded
-        .into_iter()
-        .map(|(record, uuid, span, level)| EncodedEvent {
-            name: record.name.clone(),
-            uuid,
-            buffer: Arc::clone(&buffer),
-            span,
-            // What it takes to send this encoding: the event's own level and
-            // that of the fields it holds.
-            level: record.properties_level.min(level).max(record.min_level),
-            counter: record.counter,
-            time: record.time(),
-            generation: envelope.generation,
-        })
-        .collect()
 }
 
 /// Sends one batch to sink `index`; a spooled copy is deleted unless the
@@ -336,8 +277,8 @@ fn send_batch(
         match &sent {
             Sent::Later(Some(left)) if left.len() < batch.len() => {
                 let left: HashSet<&Uuid> = left.iter().collect();
-                let rest: Vec<EncodedEvent> =
-                    batch.events().iter().filter(|e| left.contains(&e.uuid)).cloned().collect();
+                let rest: Vec<Queued> =
+                    batch.events.iter().filter(|e| left.contains(&e.uuid)).cloned().collect();
                 spool.keep_only(claim, &rest);
             }
             Sent::Later(_) => spool.release(claim),
@@ -397,22 +338,26 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
         level: if inner.routes[index].is_user_owned() { &inner.user_level } else { &inner.consent_level },
         identity: &inner.identity,
         counters: &inner.counters,
+        max_event_bytes: inner.settings.max_event_bytes,
         dropped: Default::default(),
         retry_later: Default::default(),
         later: Default::default(),
         later_named: Default::default(),
     };
     if !cx.may_send() {
-        cx.dropped_these(cx.stop_reason(), batch.events().iter().map(EncodedEvent::uuid));
+        cx.dropped_these(cx.stop_reason(), batch.events.iter().map(|e| e.uuid));
         return if cx.retry_later.get() { Sent::Later(cx.kept_for_later()) } else { Sent::Partly };
     }
-    // Consent may have been lowered since the batch was encoded.
-    let allowed = cx.still_allowed(batch.events());
+    // Consent may have been lowered, or the identity reset, since the batch
+    // was prepared.
+    let views: Vec<_> = batch.events().collect();
     let filtered;
-    let batch = match allowed {
+    let batch = match cx.still_allowed(&views) {
         Cow::Borrowed(_) => batch,
-        Cow::Owned(events) => {
-            filtered = Batch { events };
+        Cow::Owned(kept) => {
+            let kept: HashSet<Uuid> = kept.iter().map(|e| e.uuid()).collect();
+            filtered =
+                Batch { events: batch.events.iter().filter(|e| kept.contains(&e.uuid)).cloned().collect() };
             &filtered
         }
     };
@@ -446,13 +391,18 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
 }
 
 /// One debug line per event handed to a sink, under
-/// [`EVENTS_LOG_TARGET`](crate::EVENTS_LOG_TARGET): its name and its JSON as
-/// sent. Nothing is formatted unless the host's logger enables that target
-/// at debug level.
+/// [`EVENTS_LOG_TARGET`](crate::EVENTS_LOG_TARGET): its name and its JSON
+/// (PostHog's shape, with what this sink is given). Nothing is formatted
+/// unless the host's logger enables that target at debug level.
 fn log_events(sink: &str, batch: &Batch) {
     if log::log_enabled!(target: crate::EVENTS_LOG_TARGET, log::Level::Debug) {
+        let mut json = crate::encode::PostHogJson::default();
+        let mut out = Vec::new();
         for event in batch.events() {
-            log::debug!(target: crate::EVENTS_LOG_TARGET, "Sending {} to {sink}: {}", event.name(), event.json());
+            out.clear();
+            json.event(&mut out, &event);
+            let text = String::from_utf8_lossy(&out);
+            log::debug!(target: crate::EVENTS_LOG_TARGET, "Sending {} to {sink}: {text}", event.name());
         }
     }
 }

@@ -129,7 +129,7 @@ impl Sink for PanickySink {
         if self.calls.fetch_add(1, SeqCst) < self.panics {
             panic!("a sink bug (expected in this test)");
         }
-        self.received.lock().unwrap().extend(batch.events().iter().map(|e| e.name().to_owned()));
+        self.received.lock().unwrap().extend(batch.events().map(|e| e.name().to_owned()));
         Ok(())
     }
 }

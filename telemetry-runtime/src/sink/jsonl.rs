@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use super::{Batch, SendContext, Sink, SinkError};
 use crate::stats::DropReason;
 
-/// Appends each event as one line of JSON to a file that the user can read.
+/// Appends each event as one line of JSON (PostHog's shape, as the PostHog
+/// sink sends it) to a file that the user can read.
 /// The file (mode 0600) and its directory are created on the first delivery,
 /// so nothing is written while telemetry is off. A symbolic link at `path`
 /// is not followed: the events are then dropped and counted, with a warning.
@@ -52,10 +53,13 @@ impl Sink for JsonlSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let mut lines = String::with_capacity(batch.events().iter().map(|e| e.json().len() + 1).sum());
-        for event in batch.events() {
-            lines.push_str(event.json());
-            lines.push('\n');
+        let mut lines = Vec::new();
+        super::each_json(batch, cx, |json| {
+            lines.extend_from_slice(json);
+            lines.push(b'\n');
+        });
+        if lines.is_empty() {
+            return Ok(());
         }
         let written = match self.file.take() {
             Some(file) => Ok(file),
@@ -63,7 +67,7 @@ impl Sink for JsonlSink {
         }
         .and_then(|mut file| {
             // One write per batch keeps lines whole when several processes append.
-            file.write_all(lines.as_bytes())?;
+            file.write_all(&lines)?;
             Ok(file)
         });
         match written {
@@ -73,10 +77,8 @@ impl Sink for JsonlSink {
             }
             Err(err) => {
                 cx.failed_attempt();
-                Err(SinkError::new(
-                    DropReason::SinkError,
-                    format!("cannot append to {}: {err}", self.path.display()),
-                ))
+                let message = format!("cannot append to {}: {err}", self.path.display());
+                Err(SinkError::new(DropReason::SinkError, message).with_source(err))
             }
         }
     }

@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use super::{Batch, SendContext, Sink, SinkError};
 
-/// Stores every delivered event, exactly as the other sinks would send it.
+/// Stores every delivered event as JSON in PostHog's shape, exactly as the
+/// PostHog sink sends it.
 /// Clones share the same storage: keep one clone, give the other to the
 /// [`Config`](crate::Config).
 ///
@@ -57,9 +58,10 @@ impl Sink for MemorySink {
         "memory"
     }
 
-    fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
         let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        events.extend(batch.events().iter().map(|e| e.json().to_owned()));
+        // The encoder writes UTF-8 only.
+        super::each_json(batch, cx, |json| events.push(String::from_utf8_lossy(json).into_owned()));
         Ok(())
     }
 }

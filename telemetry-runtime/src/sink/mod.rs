@@ -4,17 +4,17 @@
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::ops::Range;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use crate::encode::PostHogJson;
 use crate::identity::Identity;
 use crate::queue::{Queue, Waited};
 use crate::stats::{Counters, DropReason};
+use crate::view::Queued;
 use crate::Level;
 
 mod http;
@@ -24,7 +24,11 @@ mod otlp;
 mod posthog;
 mod retry;
 mod stderr;
+mod transport;
 
+pub use crate::view::{
+    EventContext, EventView, KeyedHash, ListRef, ObjectRef, Property, PropertyIter, ValueRef,
+};
 pub use http::HttpSink;
 pub use jsonl::JsonlSink;
 pub use memory::MemorySink;
@@ -32,9 +36,10 @@ pub use otlp::OtlpSink;
 pub use posthog::{PostHogSink, EU_HOST, US_HOST};
 pub use retry::Backoff;
 pub use stderr::StderrSink;
+pub use transport::{HttpTransport, Method, Request, RequestEncoder};
 
 #[cfg(fuzzing)]
-pub(crate) use http::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
+pub(crate) use transport::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
 
 /// A destination for batches of events.
 ///
@@ -92,115 +97,18 @@ pub(crate) fn destination<S: Sink>(sink: &S) -> String {
     }
 }
 
-/// One event, serialized once and resent unchanged on retries.
-#[derive(Clone)]
-pub struct EncodedEvent {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) uuid: Uuid,
-    /// UTF-8 JSON, kept as the bytes that are sent: `span` of a buffer
-    /// shared by the events encoded together (one allocation per batch
-    /// rather than one per event).
-    pub(crate) buffer: Arc<Vec<u8>>,
-    pub(crate) span: Range<usize>,
-    /// The consent level its properties were classified at.
-    pub(crate) level: Level,
-    pub(crate) counter: bool,
-    pub(crate) time: SystemTime,
-    /// The identity generation its distinct id belongs to: after a reset
-    /// the event is stale and never sent.
-    pub(crate) generation: u64,
-}
-
-impl EncodedEvent {
-    /// An event whose JSON has a buffer of its own.
-    pub(crate) fn new(
-        name: Cow<'static, str>,
-        uuid: Uuid,
-        json: Vec<u8>,
-        level: Level,
-        counter: bool,
-        time: SystemTime,
-    ) -> EncodedEvent {
-        let span = 0..json.len();
-        EncodedEvent { name, uuid, buffer: Arc::new(json), span, level, counter, time, generation: 0 }
-    }
-
-    /// The event name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    /// The event's uuid.
-    pub fn uuid(&self) -> Uuid {
-        self.uuid
-    }
-    /// The event as a JSON object, exactly as it is sent.
-    pub fn json(&self) -> &str {
-        // Always UTF-8 (see `encode`); an empty object stands in otherwise.
-        std::str::from_utf8(self.json_bytes()).unwrap_or("{}")
-    }
-
-    /// The JSON's bytes, as they go into a request body.
-    pub(crate) fn json_bytes(&self) -> &[u8] {
-        self.buffer.get(self.span.clone()).unwrap_or_default()
-    }
-
-    /// Whether this event's JSON comes right after `previous`'s in the same
-    /// buffer, with one comma between them.
-    fn follows(&self, previous: &EncodedEvent) -> bool {
-        Arc::ptr_eq(&self.buffer, &previous.buffer) && previous.span.end + 1 == self.span.start
-    }
-    /// The consent level its properties were classified at: it may be sent
-    /// only while consent is at least this level.
-    pub fn level(&self) -> Level {
-        self.level
-    }
-    /// When the event was captured.
-    pub fn time(&self) -> SystemTime {
-        self.time
-    }
-    /// Whether this is an aggregated counter (its properties are the labels
-    /// and `count`) rather than a single event.
-    pub fn is_counter(&self) -> bool {
-        self.counter
-    }
-}
-
-/// The JSON of `events`, comma-separated, as few slices as their buffers
-/// allow: neighbours encoded together are one slice.
-pub(crate) fn runs(events: &[EncodedEvent]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = events;
-    std::iter::from_fn(move || {
-        let (first, _) = rest.split_first()?;
-        let len = 1 + rest.windows(2).take_while(|pair| pair[1].follows(&pair[0])).count();
-        let last = &rest[len - 1];
-        rest = &rest[len..];
-        first.buffer.get(first.span.start..last.span.end)
-    })
-}
-
-impl fmt::Debug for EncodedEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EncodedEvent")
-            .field("name", &self.name)
-            .field("uuid", &self.uuid)
-            .field("json", &self.json())
-            .field("level", &self.level)
-            .field("counter", &self.counter)
-            .field("time", &self.time)
-            .finish()
-    }
-}
-
-/// The events handed to a sink in one call.
-#[derive(Debug, Default)]
+/// The events handed to a sink in one call, each seen through an
+/// [`EventView`].
+#[derive(Default)]
 pub struct Batch {
-    pub(crate) events: Vec<EncodedEvent>,
+    pub(crate) events: Vec<Queued>,
 }
 
 impl Batch {
     /// The events, oldest first.
-    pub fn events(&self) -> &[EncodedEvent] {
-        &self.events
+    pub fn events(&self) -> impl Iterator<Item = EventView<'_>> + Clone + '_ {
+        // Every queued event has a view: the worker makes the indices.
+        self.events.iter().filter_map(Queued::view)
     }
     /// Number of events.
     pub fn len(&self) -> usize {
@@ -212,12 +120,42 @@ impl Batch {
     }
 }
 
+/// Each event of `batch` as PostHog's JSON, for the sinks that keep or
+/// show events on this machine; an event whose JSON is over the size limit
+/// is dropped and reported.
+pub(crate) fn each_json(batch: &Batch, cx: &SendContext<'_>, mut take: impl FnMut(&[u8])) {
+    let mut json = PostHogJson::default();
+    let mut out = Vec::with_capacity(1024);
+    for event in batch.events() {
+        out.clear();
+        json.event(&mut out, &event);
+        if out.len() > cx.max_event_bytes() {
+            log::warn!(
+                "Telemetry event {:?} is {} bytes, over the limit of {}: dropped.",
+                event.name(),
+                out.len(),
+                cx.max_event_bytes()
+            );
+            cx.dropped(DropReason::Oversized, 1);
+            continue;
+        }
+        take(&out);
+    }
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.events()).finish()
+    }
+}
+
 /// What a sink may ask of the runtime while it sends.
 pub struct SendContext<'a> {
     pub(crate) queue: &'a Queue,
     pub(crate) level: &'a AtomicU8,
     pub(crate) identity: &'a Identity,
     pub(crate) counters: &'a Counters,
+    pub(crate) max_event_bytes: usize,
     pub(crate) dropped: Cell<usize>,
     /// Some events failed in a way a later run may overcome (shutdown's
     /// deadline, an unreachable endpoint): the spool keeps the batch.
@@ -257,14 +195,17 @@ impl SendContext<'_> {
     /// The events of `events` that consent still allows, and whose install
     /// id was not reset since they were prepared; the others are counted as
     /// dropped.
-    pub fn still_allowed<'e>(&self, events: &'e [EncodedEvent]) -> Cow<'e, [EncodedEvent]> {
+    pub fn still_allowed<'s, 'e>(&self, events: &'s [EventView<'e>]) -> Cow<'s, [EventView<'e>]> {
         let generation = self.identity.generation();
-        if events.iter().all(|e| self.allows(e.level) && e.generation == generation) {
+        if events.iter().all(|e| self.allows(e.level()) && e.generation() == generation) {
             return Cow::Borrowed(events);
         }
-        let reset = events.iter().filter(|e| e.generation != generation).count();
-        let kept: Vec<EncodedEvent> =
-            events.iter().filter(|e| self.allows(e.level) && e.generation == generation).cloned().collect();
+        let reset = events.iter().filter(|e| e.generation() != generation).count();
+        let kept: Vec<EventView<'e>> = events
+            .iter()
+            .filter(|e| self.allows(e.level()) && e.generation() == generation)
+            .copied()
+            .collect();
         self.dropped(DropReason::IdentityReset, reset);
         self.dropped(DropReason::ConsentWithdrawn, events.len() - kept.len() - reset);
         Cow::Owned(kept)
@@ -274,6 +215,15 @@ impl SendContext<'_> {
     /// reset since).
     pub(crate) fn is_current(&self, generation: u64) -> bool {
         self.identity.generation() == generation
+    }
+
+    /// The largest an event may be once encoded
+    /// ([`Config::max_event_bytes`](crate::Config::max_event_bytes)): a
+    /// sink drops and reports (as [`DropReason::Oversized`]) an event whose
+    /// encoding is larger. [`HttpTransport`] and the library's local sinks
+    /// do it for themselves.
+    pub fn max_event_bytes(&self) -> usize {
+        self.max_event_bytes
     }
 
     /// Why [`may_send`](SendContext::may_send) said no: the drop reason for
@@ -290,7 +240,7 @@ impl SendContext<'_> {
     /// would outlast shutdown's deadline or consent is withdrawn (a change
     /// of consent wakes the wait): give up.
     pub fn wait(&self, delay: Duration) -> bool {
-        let until = crate::client::deadline_after(delay);
+        let until = crate::time::deadline_after(delay);
         let mut seen = self.queue.consent_changes();
         loop {
             match self.queue.wait_unless_stopping(until, seen) {
@@ -360,12 +310,20 @@ impl SendContext<'_> {
 pub struct SinkError {
     reason: DropReason,
     message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl SinkError {
     /// A failure whose events are counted as dropped for `reason`.
     pub fn new(reason: DropReason, message: impl Into<String>) -> SinkError {
-        SinkError { reason, message: message.into() }
+        SinkError { reason, message: message.into(), source: None }
+    }
+
+    /// The error behind this failure (an I/O error, say), which
+    /// [`source`](std::error::Error::source) returns.
+    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SinkError {
+        self.source = Some(source.into());
+        self
     }
     /// The drop reason the batch's events are counted under.
     pub fn reason(&self) -> DropReason {
@@ -379,4 +337,8 @@ impl fmt::Display for SinkError {
     }
 }
 
-impl std::error::Error for SinkError {}
+impl std::error::Error for SinkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}

@@ -3,13 +3,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 
-use super::http::{check_url, shown_url, Body, Transport};
+use super::http::check_url;
 use super::retry::Backoff;
-use super::{Batch, EncodedEvent, SendContext, Sink, SinkError};
+use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
+use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
 use crate::config::ConfigError;
-use crate::encode::{LIB_NAME, LIB_VERSION};
+use crate::view::{LIB_NAME, LIB_VERSION};
 
 /// Sends events to an OpenTelemetry collector over OTLP/HTTP with JSON
 /// bodies: each event is a log record (`POST {endpoint}/v1/logs`) whose
@@ -46,13 +47,13 @@ pub struct OtlpSink {
     /// `None`: only a logs endpoint was configured; counters are sent as
     /// log records there.
     metrics_url: Option<String>,
-    transport: Transport,
+    transport: HttpTransport,
 }
 
 impl OtlpSink {
     /// Where requests go, headers hashed (see [`super::destination`]).
     pub(crate) fn destination(&self) -> String {
-        let headers = format!("{:?}", self.transport.headers);
+        let headers = format!("{:?}", self.transport.headers());
         let metrics = self.metrics_url.as_deref().unwrap_or("");
         format!("otlp\t{}\t{metrics}\t{}", self.logs_url, crate::redact::fingerprint(headers.as_bytes()))
     }
@@ -65,7 +66,7 @@ impl OtlpSink {
             name: shown_url(&signal_url(endpoint, "logs")),
             logs_url: signal_url(endpoint, "logs"),
             metrics_url: Some(signal_url(endpoint, "metrics")),
-            transport: Transport::new(),
+            transport: HttpTransport::new(),
         })
     }
 
@@ -113,7 +114,7 @@ impl OtlpSink {
             log::warn!("OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: this exporter sends http/json.");
         }
         let mut sink =
-            OtlpSink { name: shown_url(&logs_url), logs_url, metrics_url, transport: Transport::new() };
+            OtlpSink { name: shown_url(&logs_url), logs_url, metrics_url, transport: HttpTransport::new() };
         if let Some(headers) = var("OTEL_EXPORTER_OTLP_HEADERS") {
             for (name, value) in parse_headers(&headers)? {
                 sink = sink.header(name, value);
@@ -126,20 +127,20 @@ impl OtlpSink {
     /// HTTP client (ureq) prints them in its trace-level output (see the
     /// README's Security section).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> OtlpSink {
-        self.transport.headers.push((name.into(), value.into()));
+        self.transport = self.transport.header(name, value);
         self
     }
 
     /// The retry policy (default [`Backoff::default`]).
     pub fn backoff(mut self, backoff: Backoff) -> OtlpSink {
-        self.transport.backoff = backoff;
+        self.transport = self.transport.backoff(backoff);
         self
     }
 
     /// Compresses request bodies larger than `above` bytes with gzip; `None`
     /// never compresses. Default: above 4 KiB with the `gzip` feature.
     pub fn gzip_above(mut self, above: Option<usize>) -> OtlpSink {
-        self.transport.gzip_above = above;
+        self.transport = self.transport.gzip_above(above);
         self
     }
 
@@ -150,8 +151,7 @@ impl OtlpSink {
     /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
     /// is taken as a day.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> OtlpSink {
-        self.transport.connect_timeout = connect;
-        self.transport.request_timeout = request;
+        self.transport = self.transport.timeouts(connect, request);
         self
     }
 
@@ -173,21 +173,66 @@ impl Sink for OtlpSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let as_metrics = |event: &EncodedEvent| event.is_counter() && self.metrics_url.is_some();
-        let (counters, events): (Vec<EncodedEvent>, Vec<EncodedEvent>) =
-            batch.events().iter().cloned().partition(as_metrics);
+        let as_metrics = |event: &EventView<'_>| event.is_counter() && self.metrics_url.is_some();
+        let (counters, events): (Vec<EventView<'_>>, Vec<EventView<'_>>) =
+            batch.events().partition(as_metrics);
         if !events.is_empty() {
-            let logs_url = self.logs_url.clone();
-            self.transport.send_batch(&logs_url, &Batch { events }, cx, &|events, _| {
-                Body::Bytes(logs_body(events).into_bytes())
-            });
+            self.transport.send(&events, cx, &mut Signal { url: &self.logs_url, kind: Kind::Logs });
         }
-        if let (false, Some(metrics_url)) = (counters.is_empty(), self.metrics_url.clone()) {
-            self.transport.send_batch(&metrics_url, &Batch { events: counters }, cx, &|events, _| {
-                Body::Bytes(metrics_body(events).into_bytes())
-            });
+        if let (false, Some(url)) = (counters.is_empty(), &self.metrics_url) {
+            self.transport.send(&counters, cx, &mut Signal { url, kind: Kind::Metrics });
         }
         Ok(())
+    }
+}
+
+/// Which OTLP signal a request carries.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `ExportLogsServiceRequest`: one log record per event.
+    Logs,
+    /// `ExportMetricsServiceRequest`: one monotonic delta sum per counter
+    /// series, its labels as attributes.
+    Metrics,
+}
+
+/// The body of an export request, built from the events' views: the
+/// resource (from the first event's context) and scope around one log
+/// record or metric per event.
+struct Signal<'a> {
+    url: &'a str,
+    kind: Kind,
+}
+
+impl RequestEncoder for Signal<'_> {
+    fn begin(&mut self, request: &mut Request, first: &EventView<'_>) {
+        request.url.push_str(self.url);
+        let (outer, inner, list) = match self.kind {
+            Kind::Logs => ("resourceLogs", "scopeLogs", "logRecords"),
+            Kind::Metrics => ("resourceMetrics", "scopeMetrics", "metrics"),
+        };
+        let resource = resource(first.context()).to_string();
+        let scope = json!({ "name": LIB_NAME, "version": LIB_VERSION }).to_string();
+        request.body.extend_from_slice(
+            format!("{{\"{outer}\":[{{\"resource\":{resource},\"{inner}\":[{{\"scope\":{scope},\"{list}\":[")
+                .as_bytes(),
+        );
+    }
+
+    fn event(&mut self, request: &mut Request, index: usize, event: &EventView<'_>) {
+        if index > 0 {
+            request.body.push(b',');
+        }
+        let item = match self.kind {
+            Kind::Logs => log_record(event),
+            Kind::Metrics => metric(event),
+        };
+        // A `serde_json::Value` always serializes.
+        let _ = serde_json::to_writer(&mut request.body, &item);
+    }
+
+    fn end(&mut self, request: &mut Request) {
+        request.body.extend_from_slice(b"]}]}]}");
     }
 }
 
@@ -229,152 +274,115 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// An event's JSON, parsed back (it was made by this crate, so it parses).
-fn parsed(event: &EncodedEvent) -> Map<String, Json> {
-    match serde_json::from_str(event.json()) {
-        Ok(Json::Object(map)) => map,
-        _ => Map::new(),
-    }
-}
-
 fn nanos(time: SystemTime) -> String {
     time.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos().to_string()
 }
 
-/// A property value as an OTLP `AnyValue`; `None` for null.
-fn any_value(value: &Json) -> Option<Json> {
+/// A property value as an OTLP `AnyValue`; `None` for a missing one.
+fn any_value(value: ValueRef<'_>) -> Option<Json> {
     Some(match value {
-        Json::Null => return None,
-        Json::Bool(b) => json!({ "boolValue": b }),
-        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            // 64-bit integers are strings in OTLP's JSON mapping.
-            (Some(i), _, _) => json!({ "intValue": i.to_string() }),
+        ValueRef::Null => return None,
+        ValueRef::Float(f) if !f.is_finite() => return None,
+        ValueRef::Bool(b) => json!({ "boolValue": b }),
+        // 64-bit integers are strings in OTLP's JSON mapping.
+        ValueRef::Int(i) => json!({ "intValue": i.to_string() }),
+        ValueRef::UInt(u) => match i64::try_from(u) {
+            Ok(i) => json!({ "intValue": i.to_string() }),
             // Above i64::MAX: OTLP has no unsigned integer, and a double
             // would round it. Its exact digits, as text.
-            (None, Some(u), _) => json!({ "stringValue": u.to_string() }),
-            (None, None, Some(f)) => json!({ "doubleValue": f }),
-            (None, None, None) => return None,
+            Err(_) => json!({ "stringValue": u.to_string() }),
         },
-        Json::String(s) => json!({ "stringValue": s }),
-        Json::Array(items) => {
+        ValueRef::Float(f) => json!({ "doubleValue": f }),
+        ValueRef::Text(text) => json!({ "stringValue": text }),
+        ValueRef::Uuid(id) => json!({ "stringValue": id.to_string() }),
+        ValueRef::Hashed(hash) => json!({ "stringValue": hash.as_str() }),
+        ValueRef::List(items) => {
             json!({ "arrayValue": { "values": items.iter().filter_map(any_value).collect::<Vec<_>>() } })
         }
         // An object (a `#[derive(TelemetryProperty)]` struct): a key-value
         // list, its null fields left out as they are from attributes.
-        Json::Object(fields) => json!({
-            "kvlistValue": {
-                "values": fields.iter().filter_map(|(key, value)| attribute(key, value)).collect::<Vec<_>>()
-            }
-        }),
+        ValueRef::Object(object) => json!({ "kvlistValue": { "values": attributes(object.fields()) } }),
     })
 }
 
-fn attribute(key: &str, value: &Json) -> Option<Json> {
+fn attribute(key: &str, value: ValueRef<'_>) -> Option<Json> {
     Some(json!({ "key": key, "value": any_value(value)? }))
 }
 
-/// The resource: which program sent the data, from the first event, and
-/// which library: nothing about the host (no `host.*`, `os.*` or
-/// `process.*` attribute), which the application did not ask to send.
-fn resource(events: &[EncodedEvent]) -> Json {
-    let first = events.first().map(parsed).unwrap_or_default();
-    let property =
-        |name: &str| first.get("properties").and_then(|p| p.get(name)).cloned().unwrap_or(Json::Null);
+fn attributes(properties: PropertyIter<'_>) -> Vec<Json> {
+    properties.filter_map(|property| attribute(property.name(), property.value())).collect()
+}
+
+/// The resource: which program sent the data, and which library: nothing
+/// about the host (no `host.*`, `os.*` or `process.*` attribute), which the
+/// application did not ask to send.
+fn resource(context: &EventContext) -> Json {
     let attributes: Vec<Json> = [
-        ("service.name", property("$app_name")),
-        ("service.version", property("$app_version")),
-        ("telemetry.sdk.name", json!(LIB_NAME)),
-        ("telemetry.sdk.version", json!(LIB_VERSION)),
-        ("telemetry.sdk.language", json!("rust")),
+        ("service.name", context.app_name()),
+        ("service.version", context.app_version()),
+        ("telemetry.sdk.name", LIB_NAME),
+        ("telemetry.sdk.version", LIB_VERSION),
+        ("telemetry.sdk.language", "rust"),
     ]
     .iter()
-    .filter_map(|(key, value)| attribute(key, value))
+    .filter_map(|(key, value)| attribute(key, ValueRef::Text(value)))
     .collect();
     json!({ "attributes": attributes })
 }
 
-fn scope() -> Json {
-    json!({ "name": LIB_NAME, "version": LIB_VERSION })
+/// One event as a log record: its name, uuid and install id, its
+/// properties and the standard ones, as attributes.
+fn log_record(event: &EventView<'_>) -> Json {
+    let mut attributes: Vec<Json> = [
+        ("event.name", event.name()),
+        ("event.id", &event.uuid().to_string()),
+        ("distinct_id", event.distinct_id()),
+    ]
+    .iter()
+    .filter_map(|(key, value)| attribute(key, ValueRef::Text(value)))
+    .collect();
+    attributes.extend(attributes_of(event));
+    json!({
+        "timeUnixNano": nanos(event.time()),
+        "observedTimeUnixNano": nanos(event.time()),
+        "severityNumber": 9,
+        "severityText": "INFO",
+        "body": { "stringValue": event.name() },
+        "attributes": attributes,
+    })
 }
 
-/// `ExportLogsServiceRequest`: one log record per event.
-fn logs_body(events: &[EncodedEvent]) -> String {
-    let records: Vec<Json> = events
-        .iter()
-        .map(|event| {
-            let map = parsed(event);
-            let mut attributes: Vec<Json> = [
-                ("event.name", json!(event.name())),
-                ("event.id", json!(event.uuid().to_string())),
-                ("distinct_id", map.get("distinct_id").cloned().unwrap_or(Json::Null)),
-            ]
-            .iter()
-            .filter_map(|(key, value)| attribute(key, value))
-            .collect();
-            if let Some(Json::Object(properties)) = map.get("properties") {
-                attributes.extend(properties.iter().filter_map(|(key, value)| attribute(key, value)));
-            }
-            json!({
-                "timeUnixNano": nanos(event.time()),
-                "observedTimeUnixNano": nanos(event.time()),
-                "severityNumber": 9,
-                "severityText": "INFO",
-                "body": { "stringValue": event.name() },
-                "attributes": attributes,
-            })
-        })
-        .collect();
-    json!({
-        "resourceLogs": [{
-            "resource": resource(events),
-            "scopeLogs": [{ "scope": scope(), "logRecords": records }],
-        }]
-    })
-    .to_string()
+/// The event's properties, then the standard ones (`$session_id`, `$os`, ...).
+fn attributes_of(event: &EventView<'_>) -> Vec<Json> {
+    let mut attributes = attributes(event.properties());
+    let standard = event.context().standard_properties();
+    attributes.extend(standard.filter_map(|(key, value)| attribute(key, ValueRef::Text(value))));
+    attributes
 }
 
-/// `ExportMetricsServiceRequest`: one monotonic delta sum per counter
-/// series, its labels as attributes.
-fn metrics_body(events: &[EncodedEvent]) -> String {
-    let now = nanos(SystemTime::now());
-    let metrics: Vec<Json> = events
-        .iter()
-        .map(|event| {
-            let map = parsed(event);
-            let properties = match map.get("properties") {
-                Some(Json::Object(properties)) => properties.clone(),
-                _ => Map::new(),
-            };
-            // `asInt` is an int64: a sum past it is sent as its largest value.
-            let count = properties.get("count").and_then(Json::as_u64).unwrap_or(0).min(i64::MAX as u64);
-            let labels: Vec<Json> = properties
-                .iter()
-                .filter(|(key, _)| *key != "count" && !key.starts_with('$'))
-                .filter_map(|(key, value)| attribute(key, value))
-                .collect();
-            json!({
-                "name": event.name(),
-                "sum": {
-                    // 1 is AGGREGATION_TEMPORALITY_DELTA: counts since the last export.
-                    "aggregationTemporality": 1,
-                    "isMonotonic": true,
-                    "dataPoints": [{
-                        "attributes": labels,
-                        "startTimeUnixNano": nanos(event.time()),
-                        "timeUnixNano": now,
-                        "asInt": count.to_string(),
-                    }],
-                },
-            })
-        })
+/// One counter series as a delta sum since its last export.
+fn metric(event: &EventView<'_>) -> Json {
+    // `asInt` is an int64: a sum past it is sent as its largest value.
+    let count = event.count().unwrap_or(0).min(i64::MAX as u64);
+    let labels: Vec<Json> = event
+        .properties()
+        .filter(|property| property.name() != "count")
+        .filter_map(|property| attribute(property.name(), property.value()))
         .collect();
     json!({
-        "resourceMetrics": [{
-            "resource": resource(events),
-            "scopeMetrics": [{ "scope": scope(), "metrics": metrics }],
-        }]
+        "name": event.name(),
+        "sum": {
+            // 1 is AGGREGATION_TEMPORALITY_DELTA: counts since the last export.
+            "aggregationTemporality": 1,
+            "isMonotonic": true,
+            "dataPoints": [{
+                "attributes": labels,
+                "startTimeUnixNano": nanos(event.time()),
+                "timeUnixNano": nanos(SystemTime::now()),
+                "asInt": count.to_string(),
+            }],
+        },
     })
-    .to_string()
 }
 
 #[cfg(test)]
@@ -403,7 +411,7 @@ mod tests {
         .unwrap();
         assert_eq!(sink.logs_url(), "http://logs:9000/ingest");
         assert_eq!(sink.metrics_url(), Some("http://c:4318/v1/metrics"));
-        assert!(sink.transport.headers.contains(&("b".to_owned(), "x,y=".to_owned())));
+        assert!(sink.transport.headers().contains(&("b".to_owned(), "x,y=".to_owned())));
         // A signal's own variable alone is enough, and is used as is.
         let sink =
             OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/in")]))
@@ -423,14 +431,15 @@ mod tests {
 
     #[test]
     fn values_map_to_any_value() {
-        assert_eq!(any_value(&json!(3)), Some(json!({ "intValue": "3" })));
-        assert_eq!(any_value(&json!(i64::MIN)), Some(json!({ "intValue": i64::MIN.to_string() })));
-        assert_eq!(any_value(&json!(u64::MAX)), Some(json!({ "stringValue": "18446744073709551615" })));
-        assert_eq!(any_value(&json!(1.5)), Some(json!({ "doubleValue": 1.5 })));
+        assert_eq!(any_value(ValueRef::Int(3)), Some(json!({ "intValue": "3" })));
+        assert_eq!(any_value(ValueRef::Int(i64::MIN)), Some(json!({ "intValue": i64::MIN.to_string() })));
+        assert_eq!(any_value(ValueRef::UInt(7)), Some(json!({ "intValue": "7" })));
         assert_eq!(
-            any_value(&json!(["a", null])),
-            Some(json!({ "arrayValue": { "values": [{ "stringValue": "a" }] } }))
+            any_value(ValueRef::UInt(u64::MAX)),
+            Some(json!({ "stringValue": "18446744073709551615" }))
         );
-        assert_eq!(any_value(&Json::Null), None);
+        assert_eq!(any_value(ValueRef::Float(1.5)), Some(json!({ "doubleValue": 1.5 })));
+        assert_eq!(any_value(ValueRef::Float(f64::NAN)), None);
+        assert_eq!(any_value(ValueRef::Null), None);
     }
 }

@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use super::http::{body_fn, check_url, shown_url, Body, Transport};
+use super::http::{check_url, JsonBatch};
 use super::retry::Backoff;
-use super::{Batch, SendContext, Sink, SinkError};
+use super::transport::{shown_url, HttpTransport};
+use super::{Batch, EventView, SendContext, Sink, SinkError};
 use crate::config::ConfigError;
+use crate::encode::PostHogJson;
 
 /// PostHog's US cloud ingestion host.
 pub const US_HOST: &str = "https://us.i.posthog.com";
@@ -32,7 +34,10 @@ pub struct PostHogSink {
     url: String,
     /// The URL without what may hold a secret, for logs and status.
     name: String,
-    transport: Transport,
+    /// `"api_key":…,"historical_migration":false,`: what the body carries
+    /// before `sent_at`.
+    fields: String,
+    transport: HttpTransport,
 }
 
 impl std::fmt::Debug for PostHogSink {
@@ -53,7 +58,10 @@ impl PostHogSink {
         let api_key = api_key.into();
         check_api_key(&api_key)?;
         let url = batch_url(US_HOST);
-        Ok(PostHogSink { api_key, name: shown_url(&url), url, transport: Transport::new() })
+        // Strings always serialize.
+        let key = serde_json::to_string(&api_key).unwrap_or_default();
+        let fields = format!("\"api_key\":{key},\"historical_migration\":false,");
+        Ok(PostHogSink { api_key, name: shown_url(&url), url, fields, transport: HttpTransport::new() })
     }
 
     /// Sends to another host: [`EU_HOST`] or a self-hosted instance.
@@ -66,20 +74,20 @@ impl PostHogSink {
 
     /// The retry policy (default: 3 retries, see [`Backoff::default`]).
     pub fn backoff(mut self, backoff: Backoff) -> PostHogSink {
-        self.transport.backoff = backoff;
+        self.transport = self.transport.backoff(backoff);
         self
     }
 
     /// Retries after the first attempt, keeping the rest of the policy.
     pub fn max_retries(mut self, retries: u32) -> PostHogSink {
-        self.transport.backoff = self.transport.backoff.max_retries(retries);
+        self.transport = self.transport.max_retries(retries);
         self
     }
 
     /// Compresses request bodies larger than `above` bytes with gzip; `None`
     /// never compresses. Default: above 4 KiB with the `gzip` feature.
     pub fn gzip_above(mut self, above: Option<usize>) -> PostHogSink {
-        self.transport.gzip_above = above;
+        self.transport = self.transport.gzip_above(above);
         self
     }
 
@@ -90,14 +98,13 @@ impl PostHogSink {
     /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
     /// is taken as a day.
     pub fn timeouts(mut self, connect: Duration, request: Duration) -> PostHogSink {
-        self.transport.connect_timeout = connect;
-        self.transport.request_timeout = request;
+        self.transport = self.transport.timeouts(connect, request);
         self
     }
 
     /// The largest request body (default 5 MiB; PostHog accepts 20 MiB).
     pub fn max_request_bytes(mut self, bytes: usize) -> PostHogSink {
-        self.transport.max_request_bytes = bytes.max(1);
+        self.transport = self.transport.max_request_bytes(bytes);
         self
     }
 
@@ -137,15 +144,9 @@ impl Sink for PostHogSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let key = serde_json::to_string(&self.api_key).unwrap_or_default();
-        let body = body_fn(|events, sent_at| {
-            let head = format!(
-                "{{\"api_key\":{key},\"historical_migration\":false,\"sent_at\":\"{sent_at}\",\"batch\":["
-            )
-            .into_bytes();
-            Body::Batch { head, events, tail: b"]}" }
-        });
-        self.transport.send_batch(&self.url, batch, cx, &body);
+        let events: Vec<EventView<'_>> = batch.events().collect();
+        let mut encoder = JsonBatch { url: &self.url, fields: &self.fields, json: PostHogJson::default() };
+        self.transport.send(&events, cx, &mut encoder);
         Ok(())
     }
 }

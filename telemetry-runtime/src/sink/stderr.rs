@@ -4,7 +4,8 @@ use std::io::Write;
 
 use super::{Batch, SendContext, Sink, SinkError};
 
-/// Prints each event to standard error as the exact JSON that would be sent,
+/// Prints each event to standard error as JSON in PostHog's shape (what the
+/// PostHog sink sends),
 /// one line per event, prefixed with `[telemetry] `.
 ///
 /// ```
@@ -30,15 +31,15 @@ impl Sink for StderrSink {
         "stderr"
     }
 
-    fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let mut out = String::new();
-        for event in batch.events() {
-            out.push_str("[telemetry] ");
-            out.push_str(event.json());
-            out.push('\n');
-        }
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let mut out = Vec::new();
+        super::each_json(batch, cx, |json| {
+            out.extend_from_slice(b"[telemetry] ");
+            out.extend_from_slice(json);
+            out.push(b'\n');
+        });
         // Debug output must never fail the host: a closed stderr is ignored.
-        let _ = std::io::stderr().lock().write_all(out.as_bytes());
+        let _ = std::io::stderr().lock().write_all(&out);
         Ok(())
     }
 }

@@ -1,0 +1,770 @@
+//! HTTP delivery for any sink: requests within size limits, retries with
+//! backoff and jitter, `Retry-After`, splitting what the server found too
+//! large, gzip, timeouts, and a consent check before the first byte of a
+//! body leaves. The library's PostHog, HTTP and OTLP sinks use it, and so
+//! can a sink of the application's own, with its own encoder.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Read};
+use std::time::{Duration, SystemTime};
+
+use uuid::Uuid;
+
+use super::retry::Backoff;
+use super::{EventView, SendContext};
+use crate::queue::Waited;
+use crate::stats::DropReason;
+use crate::time::deadline_after;
+use crate::Level;
+
+/// Bodies above this many bytes are compressed by default: smaller ones
+/// gain little and cost CPU.
+pub(crate) const DEFAULT_GZIP_ABOVE: usize = 4 * 1024;
+
+/// The longest wait a `Retry-After` is read as, whatever it says (up to
+/// `u64::MAX` seconds, or a date in the year 9999): a day. The backoff
+/// policy gives up on anything over its own limit (60 s by default) anyway;
+/// the cap is there so that no arithmetic on a server's number can overflow.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest timeout of one phase of a request: a day. ureq adds each
+/// timeout to the current `Instant`, which panics on overflow, so a
+/// configured `Duration::MAX` is clamped to this.
+pub(crate) const MAX_PHASE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// The HTTP method of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Method {
+    /// `POST` with the body.
+    #[default]
+    Post,
+    /// `GET`: no body; the events travel in the URL (its query).
+    Get,
+}
+
+/// One request, as a [`RequestEncoder`] builds it.
+#[derive(Debug, Default)]
+pub struct Request {
+    /// `POST` unless the encoder says otherwise.
+    pub method: Method,
+    /// Where it goes: an absolute http(s) URL.
+    pub url: String,
+    /// Headers besides the transport's own (`Content-Type`,
+    /// `Content-Encoding`, `Content-Length`).
+    pub headers: Vec<(String, String)>,
+    /// The body (empty for `GET`).
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    fn clear(&mut self) {
+        self.method = Method::Post;
+        self.url.clear();
+        self.headers.clear();
+        self.body.clear();
+    }
+
+    /// The bytes it takes: URL and body, for the size limits.
+    fn size(&self) -> usize {
+        self.url.len() + self.body.len()
+    }
+
+    /// Back to a size it had.
+    fn truncate(&mut self, (url, body): (usize, usize)) {
+        self.url.truncate(url);
+        self.body.truncate(body);
+    }
+}
+
+/// How a sink turns events into requests for an [`HttpTransport`].
+///
+/// The transport calls [`begin`](RequestEncoder::begin), then
+/// [`event`](RequestEncoder::event) for each event of the request, then
+/// [`end`](RequestEncoder::end); it measures what each event added, so
+/// that an event larger than [`SendContext::max_event_bytes`] is dropped
+/// and requests stay within [`HttpTransport::max_request_bytes`]. A request
+/// is built again for each retry, and for each half of a group the server
+/// answered 413.
+pub trait RequestEncoder {
+    /// The most events one request carries (1 for an endpoint that takes
+    /// one event per request, such as a pixel). Default: no limit but size.
+    fn max_events(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Starts a request whose first event is `first`: the method, URL,
+    /// headers and the opening of the body.
+    fn begin(&mut self, request: &mut Request, first: &EventView<'_>);
+
+    /// Adds the `index`th event of the request (from 0): to the body, with
+    /// a separator before it when `index > 0`, or to the URL.
+    fn event(&mut self, request: &mut Request, index: usize, event: &EventView<'_>);
+
+    /// Ends the request: the closing of the body.
+    fn end(&mut self, request: &mut Request) {
+        let _ = request;
+    }
+}
+
+/// The HTTP machinery the library's sinks send with, for a sink of your
+/// own: it encodes events with your [`RequestEncoder`], and handles size
+/// limits, retries with exponential backoff and jitter (honouring
+/// `Retry-After`), splitting a group the server answered 413, gzip,
+/// timeouts, and consent: no body byte leaves once consent no longer allows
+/// the request's events, however long the connection took. Failures are
+/// reported through the [`SendContext`], so the runtime counts them and the
+/// spool keeps what a later run may deliver.
+///
+/// ```
+/// use telemetry_runtime::sink::{
+///     Batch, EventView, HttpTransport, Method, Request, RequestEncoder, SendContext, Sink, SinkError,
+/// };
+///
+/// /// One `GET` per event: `https://pixel.example/p?event=<name>&v=<app version>`.
+/// struct Pixel;
+///
+/// impl RequestEncoder for Pixel {
+///     fn max_events(&self) -> usize {
+///         1
+///     }
+///     fn begin(&mut self, request: &mut Request, _first: &EventView<'_>) {
+///         request.method = Method::Get;
+///         request.url.push_str("https://pixel.example/p");
+///     }
+///     fn event(&mut self, request: &mut Request, _index: usize, event: &EventView<'_>) {
+///         // Event names are snake_case and versions plain: nothing to escape here.
+///         request.url.push_str(&format!("?event={}&v={}", event.name(), event.context().app_version()));
+///     }
+/// }
+///
+/// struct PixelSink(HttpTransport);
+///
+/// impl Sink for PixelSink {
+///     fn name(&self) -> &str {
+///         "pixel.example"
+///     }
+///     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+///         let events: Vec<EventView<'_>> = batch.events().collect();
+///         self.0.send(&events, cx, &mut Pixel);
+///         Ok(())
+///     }
+/// }
+///
+/// let sink = PixelSink(HttpTransport::new().max_retries(2));
+/// ```
+#[derive(Clone)]
+pub struct HttpTransport {
+    agent: Option<ureq::Agent>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    backoff: Backoff,
+    max_request_bytes: usize,
+    headers: Vec<(String, String)>,
+    /// Bodies larger than this are sent gzip-compressed; `None`: never.
+    gzip_above: Option<usize>,
+}
+
+impl fmt::Debug for HttpTransport {
+    /// Header names only: their values are often credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("HttpTransport")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("backoff", &self.backoff)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("gzip_above", &self.gzip_above)
+            .field("headers", &header_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpTransport {
+    fn default() -> HttpTransport {
+        HttpTransport::new()
+    }
+}
+
+/// What one request came to.
+enum Attempt {
+    Delivered,
+    /// Consent was lowered (or shutdown's deadline passed) after the request
+    /// was built: it was cut off before its first body byte.
+    Withheld,
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
+    Rejected(u16),
+    TooLarge,
+}
+
+/// Why a group of events was not delivered.
+enum Failure<'e> {
+    /// The server refused the group as too large; `Some` holds what was left
+    /// of it after consent was lowered (`None`: all of it).
+    TooLarge(Option<Vec<EventView<'e>>>),
+    /// Give up on the group's remaining events (their uuids) for this reason.
+    Drop(DropReason, String, Vec<Uuid>),
+}
+
+impl HttpTransport {
+    /// A transport with the defaults: connect timeout 5 s, 10 s for each
+    /// later phase, [`Backoff::default`], requests up to 5 MiB, gzip above
+    /// 4 KiB (with the `gzip` feature, on by default), `Content-Type:
+    /// application/json`.
+    pub fn new() -> HttpTransport {
+        HttpTransport {
+            agent: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            max_request_bytes: 5 * 1024 * 1024,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            gzip_above: cfg!(feature = "gzip").then_some(DEFAULT_GZIP_ABOVE),
+        }
+    }
+
+    /// Adds a header to every request. This library never logs header
+    /// values; the HTTP client (ureq) prints them at its trace level (see
+    /// the README's Security section): for a secret, prefer the body.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpTransport {
+        let name = name.into();
+        // One value per name: a second `Content-Type` replaces the default.
+        self.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The retry policy (default [`Backoff::default`]).
+    pub fn backoff(mut self, backoff: Backoff) -> HttpTransport {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Retries after the first attempt, keeping the rest of the policy.
+    pub fn max_retries(mut self, retries: u32) -> HttpTransport {
+        self.backoff = self.backoff.max_retries(retries);
+        self
+    }
+
+    /// The connect timeout, and the limit for each later phase of a request:
+    /// sending it, waiting for the answer, reading the answer (defaults 5 s
+    /// and 10 s). Each is at most a day: a longer one (such as
+    /// `Duration::MAX`) is taken as a day.
+    pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpTransport {
+        self.connect_timeout = connect;
+        self.request_timeout = request;
+        self
+    }
+
+    /// The largest request (URL and body before compression); more events
+    /// go in several requests (default 5 MiB).
+    pub fn max_request_bytes(mut self, bytes: usize) -> HttpTransport {
+        self.max_request_bytes = bytes.max(1);
+        self
+    }
+
+    /// Compresses bodies larger than `above` bytes with gzip
+    /// (`Content-Encoding: gzip`); `None` never compresses.
+    pub fn gzip_above(mut self, above: Option<usize>) -> HttpTransport {
+        self.gzip_above = above;
+        self
+    }
+
+    /// The headers every request carries, for the spool's fingerprint of a
+    /// sink.
+    pub(crate) fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    fn agent(&mut self) -> &ureq::Agent {
+        let connect = self.connect_timeout.min(MAX_PHASE_TIMEOUT);
+        let phase = self.request_timeout.min(MAX_PHASE_TIMEOUT);
+        self.agent.get_or_insert_with(|| {
+            // Each phase has its own limit rather than one global deadline:
+            // with a global deadline ureq resolves the host on a new thread
+            // for every request (to bound the lookup), a thread spawned per
+            // batch. Without one it resolves on the worker, which only ever
+            // delays telemetry, never the program.
+            ureq::Agent::config_builder()
+                .timeout_connect(Some(connect))
+                .timeout_send_request(Some(phase))
+                .timeout_send_body(Some(phase))
+                .timeout_recv_response(Some(phase))
+                .timeout_recv_body(Some(phase))
+                .http_status_as_error(false)
+                // Never re-send telemetry to a place the configuration did not name.
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .user_agent(concat!("telemetry-runtime/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        })
+    }
+
+    /// Delivers `events` in requests `encoder` builds, within the size
+    /// limits; a group the server answers 413 is split in halves, and a
+    /// single event it refuses is dropped. What is not delivered is
+    /// reported through `cx` (by uuid, so the spool keeps exactly those).
+    pub fn send(&mut self, events: &[EventView<'_>], cx: &SendContext<'_>, encoder: &mut dyn RequestEncoder) {
+        let max_events = encoder.max_events().max(1);
+        let mut request = Request::default();
+        let mut group: Vec<EventView<'_>> = Vec::new();
+        for event in events {
+            if group.is_empty() {
+                request.clear();
+                encoder.begin(&mut request, event);
+            }
+            let before = (request.url.len(), request.body.len());
+            encoder.event(&mut request, group.len(), event);
+            let added = request.size() - before.0 - before.1;
+            if added > cx.max_event_bytes() {
+                request.truncate(before);
+                log::warn!(
+                    "Telemetry event {:?} is {added} bytes, over the limit of {}: dropped.",
+                    event.name(),
+                    cx.max_event_bytes()
+                );
+                cx.dropped(DropReason::Oversized, 1);
+                continue;
+            }
+            if !group.is_empty() && (request.size() > self.max_request_bytes || group.len() >= max_events) {
+                // This event starts the next request.
+                request.truncate(before);
+                encoder.end(&mut request);
+                self.send_group(&group, cx, encoder, Some(std::mem::take(&mut request)));
+                group.clear();
+                encoder.begin(&mut request, event);
+                encoder.event(&mut request, 0, event);
+            }
+            group.push(*event);
+        }
+        if !group.is_empty() {
+            encoder.end(&mut request);
+            self.send_group(&group, cx, encoder, Some(request));
+        }
+    }
+
+    /// Sends one group, `built` its request when it was just built.
+    fn send_group(
+        &mut self,
+        events: &[EventView<'_>],
+        cx: &SendContext<'_>,
+        encoder: &mut dyn RequestEncoder,
+        built: Option<Request>,
+    ) {
+        match self.send_with_retries(events, cx, encoder, built) {
+            Ok(()) => {}
+            Err(Failure::TooLarge(Some(kept))) => self.send_group(&kept, cx, encoder, None),
+            Err(Failure::TooLarge(None)) if events.len() > 1 => {
+                let (left, right) = events.split_at(events.len() / 2);
+                self.send_group(left, cx, encoder, None);
+                self.send_group(right, cx, encoder, None);
+            }
+            Err(Failure::TooLarge(None)) => {
+                let event = &events[0];
+                let url = build(encoder, events).url;
+                log::warn!(
+                    "Telemetry event {:?} is too large for {}: dropped.",
+                    event.name(),
+                    shown_url(&url)
+                );
+                cx.dropped(DropReason::Oversized, 1);
+            }
+            Err(Failure::Drop(reason, why, remaining)) => {
+                let url = events.first().map(|_| build(encoder, events).url).unwrap_or_default();
+                log::warn!(
+                    "Telemetry: {} events not delivered to {}: {why}",
+                    remaining.len(),
+                    shown_url(&url)
+                );
+                cx.dropped_these(reason, remaining.into_iter());
+            }
+        }
+    }
+
+    fn send_with_retries<'e>(
+        &mut self,
+        events: &'e [EventView<'e>],
+        cx: &SendContext<'_>,
+        encoder: &mut dyn RequestEncoder,
+        mut built: Option<Request>,
+    ) -> Result<(), Failure<'e>> {
+        let mut retry = 0;
+        let mut events = Cow::Borrowed(events);
+        let mut consent_changes = cx.consent_changes();
+        loop {
+            if !cx.may_send() {
+                return Err(Failure::Drop(
+                    cx.stop_reason(),
+                    "stopped before delivery".into(),
+                    uuids(&events),
+                ));
+            }
+            // Consent may have been lowered while waiting to retry.
+            if let Some(kept) = still_allowed(cx, &events) {
+                events = Cow::Owned(kept);
+                built = None;
+            }
+            if events.is_empty() {
+                return Ok(());
+            }
+            // Checked again just before the body is written: the level the
+            // events need, against the consent in force then.
+            let needed = events.iter().map(EventView::level).max().unwrap_or(Level::Full);
+            let generation = events.iter().map(EventView::generation).min().unwrap_or(0);
+            let may_write = || cx.may_send() && cx.allows(needed) && cx.is_current(generation);
+            // A request is built afresh for each attempt (a body may carry
+            // the time it was sent); uuids and timestamps do not change.
+            let request = built.take().unwrap_or_else(|| build(encoder, &events));
+            let (after, why) = match self.attempt(request, &may_write) {
+                Attempt::Delivered => return Ok(()),
+                // Nothing of the body left: the next round drops what no
+                // longer qualifies and sends the rest.
+                Attempt::Withheld => continue,
+                Attempt::TooLarge => {
+                    cx.failed_attempt();
+                    return Err(Failure::TooLarge(match events {
+                        Cow::Owned(kept) => Some(kept),
+                        Cow::Borrowed(_) => None,
+                    }));
+                }
+                Attempt::Rejected(status) => {
+                    cx.failed_attempt();
+                    return Err(Failure::Drop(
+                        DropReason::Rejected,
+                        format!("HTTP {status}"),
+                        uuids(&events),
+                    ));
+                }
+                Attempt::Retry { after, why } => (after, why),
+            };
+            cx.failed_attempt();
+            if retry >= self.backoff.retries() {
+                let why = format!("{why} (no retries left)");
+                return Err(Failure::Drop(DropReason::Undeliverable, why, uuids(&events)));
+            }
+            let Some(delay) = self.backoff.delay(retry, after) else {
+                let why = format!("{why} (Retry-After too long)");
+                return Err(Failure::Drop(DropReason::Undeliverable, why, uuids(&events)));
+            };
+            log::debug!("Telemetry: {why}; retrying in {delay:?}.");
+            cx.retrying();
+            // A consent change wakes the wait: what no longer qualifies is
+            // dropped at once, and the rest waits out the delay.
+            let until = deadline_after(delay);
+            loop {
+                match cx.wait_or_consent_change(until, &mut consent_changes) {
+                    Waited::Elapsed if cx.may_send() => break,
+                    Waited::Elapsed | Waited::Stopping => {
+                        let why = format!("{why} (stopped while waiting to retry)");
+                        return Err(Failure::Drop(cx.stop_reason(), why, uuids(&events)));
+                    }
+                    Waited::ConsentChanged(_) => {
+                        if !cx.may_send() {
+                            let why = format!("{why} (consent withdrawn while waiting to retry)");
+                            return Err(Failure::Drop(cx.stop_reason(), why, uuids(&events)));
+                        }
+                        if let Some(kept) = still_allowed(cx, &events) {
+                            events = Cow::Owned(kept);
+                        }
+                        if events.is_empty() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            retry += 1;
+        }
+    }
+
+    /// Sends `request`; `may_write` is asked just before each piece of the
+    /// body is written (and before a request without a body is sent), so
+    /// that no event leaves after consent was lowered below its level.
+    fn attempt(&mut self, request: Request, may_write: &dyn Fn() -> bool) -> Attempt {
+        let Request { method, url, headers, body } = request;
+        let compressed = match method {
+            Method::Post => self.gzip_above.filter(|limit| body.len() > *limit).and_then(|_| gzip(&body)),
+            Method::Get => None,
+        };
+        let fixed_headers = self.headers.clone();
+        let agent = self.agent();
+        let answer = match method {
+            Method::Post => {
+                let mut builder = agent.post(&url);
+                for (name, value) in fixed_headers.iter().chain(&headers) {
+                    builder = builder.header(name, value);
+                }
+                if compressed.is_some() {
+                    builder = builder.header("Content-Encoding", "gzip");
+                }
+                let bytes = compressed.as_deref().unwrap_or(&body);
+                let withheld = Cell::new(false);
+                let mut gated = GatedBody { rest: bytes, may_write, withheld: &withheld };
+                // A stated length keeps the body sized: ureq writes it
+                // straight to the socket, as it does a byte slice (and
+                // never logs it).
+                let builder = builder.header("Content-Length", bytes.len());
+                match builder.send(ureq::SendBody::from_reader(&mut gated)) {
+                    Err(_) if withheld.get() => return Attempt::Withheld,
+                    answer => answer,
+                }
+            }
+            Method::Get => {
+                if !may_write() {
+                    return Attempt::Withheld;
+                }
+                let mut builder = agent.get(&url);
+                for (name, value) in
+                    fixed_headers.iter().filter(|(name, _)| name != "Content-Type").chain(&headers)
+                {
+                    builder = builder.header(name, value);
+                }
+                builder.call()
+            }
+        };
+        match answer {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                // Reading the (small) body lets the connection be reused.
+                let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
+                classify(status, after)
+            }
+            Err(err) => Attempt::Retry { after: None, why: err.to_string() },
+        }
+    }
+}
+
+/// The request `encoder` makes of `events`.
+fn build(encoder: &mut dyn RequestEncoder, events: &[EventView<'_>]) -> Request {
+    let mut request = Request::default();
+    if let Some(first) = events.first() {
+        encoder.begin(&mut request, first);
+        for (index, event) in events.iter().enumerate() {
+            encoder.event(&mut request, index, event);
+        }
+        encoder.end(&mut request);
+    }
+    request
+}
+
+/// The events consent still allows, when that is not all of them.
+fn still_allowed<'e>(cx: &SendContext<'_>, events: &[EventView<'e>]) -> Option<Vec<EventView<'e>>> {
+    match cx.still_allowed(events) {
+        Cow::Owned(kept) => Some(kept),
+        Cow::Borrowed(_) => None,
+    }
+}
+
+fn uuids(events: &[EventView<'_>]) -> Vec<Uuid> {
+    events.iter().map(EventView::uuid).collect()
+}
+
+/// A request body that asks, before each piece is written, whether it may
+/// still be sent; if not, the request fails before that piece leaves.
+struct GatedBody<'a> {
+    rest: &'a [u8],
+    may_write: &'a dyn Fn() -> bool,
+    withheld: &'a Cell<bool>,
+}
+
+impl Read for GatedBody<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.rest.is_empty() || buf.is_empty() {
+            return Ok(0);
+        }
+        if !(self.may_write)() {
+            self.withheld.set(true);
+            return Err(io::Error::other("consent no longer allows this request's events"));
+        }
+        let n = buf.len().min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
+    }
+}
+
+/// The body gzip-compressed, or `None` to send it as it is (it could not
+/// be compressed).
+///
+/// The gzip framing (RFC 1952) is written here around flate2's raw deflate
+/// stream, so that the checksum comes from crc32fast.
+#[cfg(feature = "gzip")]
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    /// Magic, deflate, no flags, no time, fastest level (`XFL` 4), unknown OS.
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
+    let mut out = Vec::with_capacity(body.len() / 4 + 64);
+    out.extend_from_slice(&HEADER);
+    let mut deflate = Compress::new(Compression::fast(), false);
+    let mut crc = crc32fast::Hasher::new();
+    // Runs the compressor until `input` is consumed (and, to finish, until
+    // the stream ends), growing `out` when it is full. `None` if it stalls.
+    let mut run = |mut input: &[u8], flush: FlushCompress, out: &mut Vec<u8>| -> Option<()> {
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(4096));
+            }
+            let (read, written) = (deflate.total_in(), deflate.total_out());
+            let status = deflate.compress_vec(input, out, flush).ok()?;
+            let consumed = usize::try_from(deflate.total_in() - read).ok()?;
+            input = input.get(consumed..)?;
+            let finished = match flush {
+                FlushCompress::Finish => status == Status::StreamEnd,
+                _ => input.is_empty(),
+            };
+            if finished {
+                return Some(());
+            }
+            if consumed == 0 && deflate.total_out() == written && out.capacity() - out.len() >= 64 {
+                return None;
+            }
+        }
+    };
+    crc.update(body);
+    run(body, FlushCompress::None, &mut out)?;
+    run(&[], FlushCompress::Finish, &mut out)?;
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    // The length modulo 2^32, as the format defines it.
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    Some(out)
+}
+
+#[cfg(not(feature = "gzip"))]
+fn gzip(_: &[u8]) -> Option<Vec<u8>> {
+    None
+}
+
+fn classify(status: u16, after: Option<Duration>) -> Attempt {
+    match status {
+        200..=299 => Attempt::Delivered,
+        413 => Attempt::TooLarge,
+        408 | 429 | 500..=599 => Attempt::Retry { after, why: format!("HTTP {status}") },
+        _ => Attempt::Rejected(status),
+    }
+}
+
+/// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP
+/// date (RFC 9110 section 10.2.3; read by the `httpdate` crate, which takes
+/// the three date forms the RFC allows and refuses years past 9999). A date
+/// in the past means no wait; any wait is at most [`MAX_RETRY_AFTER`].
+/// Anything else is `None`: the backoff alone decides.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // Digits beyond what a u64 holds are still a (very long) wait.
+        value.parse::<u64>().map_or(Duration::MAX, Duration::from_secs)
+    } else {
+        parse_http_date(value)?.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// An HTTP date in any of its three forms, between 1970 and 9999.
+pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
+    httpdate::parse_http_date(value).ok()
+}
+
+/// `url` as logs and sink names show it: scheme, host, port and path, never
+/// a user name, password or query, where a secret may be written.
+pub(crate) fn shown_url(url: &str) -> String {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else { return "(an invalid URL)".to_owned() };
+    let mut shown = format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.host().unwrap_or_default());
+    if let Some(port) = uri.port_u16() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(uri.path());
+    if uri.query().is_some() {
+        shown.push_str("?(query not shown)");
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn gzip_bodies_decode_to_what_was_compressed_with_a_valid_checksum() {
+        use std::io::Read;
+        let varied: Vec<u8> =
+            (0..300_000u32).flat_map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()).collect();
+        let repeated = b"{\"event\":\"e\",\"n\":1},".repeat(20_000);
+        for body in [&b""[..], b"{}", &varied, &repeated] {
+            let compressed = gzip(body).expect("compressed");
+            let mut decoded = Vec::new();
+            // The decoder checks the CRC-32 and the length in the trailer.
+            flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut decoded).expect("valid gzip");
+            assert_eq!(decoded, body);
+            // ...which the decoder does check: a wrong checksum is refused.
+            let mut corrupt = compressed.clone();
+            let at = corrupt.len() - 8;
+            corrupt[at] ^= 1;
+            assert!(flate2::read::GzDecoder::new(&corrupt[..]).read_to_end(&mut Vec::new()).is_err());
+        }
+    }
+
+    #[test]
+    fn status_classes() {
+        assert!(matches!(classify(200, None), Attempt::Delivered));
+        assert!(matches!(classify(204, None), Attempt::Delivered));
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(matches!(classify(s, None), Attempt::Retry { .. }), "{s}");
+        }
+        for s in [301, 400, 401, 403, 404] {
+            assert!(matches!(classify(s, None), Attempt::Rejected(_)), "{s}");
+        }
+        assert!(matches!(classify(413, None), Attempt::TooLarge));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::now();
+        assert_eq!(parse_retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO));
+        // The other two forms RFC 9110 asks recipients to accept.
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:37 1994", now), Some(Duration::ZERO));
+        let at = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // 1994-11-06 08:49:37
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", at), Some(Duration::from_secs(30)));
+        for bad in ["soon", "", "-1", "1.5", "+", "Sun, 06 Nov 1994 08:49:37 UTC"] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_capped_whatever_the_server_says() {
+        let now = SystemTime::now();
+        for huge in
+            ["18446744073709551615", "99999999999999999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"]
+        {
+            assert_eq!(parse_retry_after(huge, now), Some(MAX_RETRY_AFTER), "{huge:?}");
+        }
+        // A year the date forms cannot hold is no date at all.
+        assert_eq!(parse_retry_after("Sun, 06 Nov 300000000000 08:49:37 GMT", now), None);
+        // Whatever it read, a wait can be added to the clock.
+        for value in ["18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            let wait = parse_retry_after(value, std::time::UNIX_EPOCH).unwrap();
+            assert!(std::time::Instant::now().checked_add(wait).is_some());
+        }
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials_or_query() {
+        assert_eq!(
+            shown_url("https://user:pw@h.example:8443/v1/e?api_key=s3cret"),
+            "https://h.example:8443/v1/e?(query not shown)"
+        );
+        assert_eq!(shown_url("http://127.0.0.1:9/batch/"), "http://127.0.0.1:9/batch/");
+    }
+}

@@ -1,0 +1,472 @@
+//! What a sink sees of an event: a borrowed, typed view of it, read from the
+//! packed form the caller wrote (the reader is in `properties`), with the
+//! consent level it is shown at applied.
+//!
+//! Each sink encodes its own format from these views; none of them sees the
+//! packed bytes, and none gets a property the level it is sent at excludes.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use uuid::Uuid;
+
+use crate::event::{Record, Records};
+use crate::identity::Identity;
+use crate::properties::{entries, fields, list_items, Entries, Packed};
+use crate::Level;
+
+/// Library name sent as `$lib`.
+pub const LIB_NAME: &str = "telemetry-runtime";
+/// Library version sent as `$lib_version`.
+pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the events prepared together share: who sent them (the anonymous
+/// install id) and the standard properties of the program that sent them.
+pub struct EventContext {
+    pub(crate) distinct_id: String,
+    /// The identity generation `distinct_id` belongs to: after a reset, the
+    /// events are stale and never sent.
+    pub(crate) generation: u64,
+    pub(crate) session_id: String,
+    pub(crate) app_name: String,
+    pub(crate) app_version: String,
+    pub(crate) os: Cow<'static, str>,
+    pub(crate) arch: Cow<'static, str>,
+    pub(crate) os_version: Option<String>,
+    pub(crate) lib_version: Cow<'static, str>,
+    pub(crate) catalog_digest: String,
+    /// Where the key of hashed values comes from, loaded only when a hashed
+    /// value is read (events read back from the spool hold none: theirs
+    /// are already keyed).
+    pub(crate) identity: Option<Arc<Identity>>,
+    pub(crate) hash_key: OnceLock<(u64, u64)>,
+}
+
+impl fmt::Debug for EventContext {
+    /// Without the install id.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventContext")
+            .field("app_name", &self.app_name)
+            .field("app_version", &self.app_version)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventContext {
+    /// The anonymous install id (PostHog's `distinct_id`).
+    pub fn distinct_id(&self) -> &str {
+        &self.distinct_id
+    }
+    /// The application's name, as configured.
+    pub fn app_name(&self) -> &str {
+        &self.app_name
+    }
+    /// The application's version, as configured.
+    pub fn app_version(&self) -> &str {
+        &self.app_version
+    }
+    /// A random id for this run of the program.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The standard properties every event carries (`$lib`, `$app_name`,
+    /// `$os`, `$session_id`, ...), as the catalog lists them
+    /// ([`ENVELOPE`](crate::ENVELOPE)); `$os_version` only where it is known.
+    pub fn standard_properties(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("$lib", LIB_NAME),
+            ("$lib_version", &self.lib_version),
+            ("$app_name", &self.app_name),
+            ("$app_version", &self.app_version),
+            ("$os", &self.os),
+            ("$arch", &self.arch),
+            ("$session_id", &self.session_id),
+            ("$catalog_digest", &self.catalog_digest),
+        ]
+        .into_iter()
+        .chain(self.os_version.as_deref().map(|version| ("$os_version", version)))
+    }
+
+    fn hash_key(&self) -> (u64, u64) {
+        *self.hash_key.get_or_init(|| self.identity.as_ref().map_or((0, 0), |identity| identity.hash_key()))
+    }
+}
+
+/// Events prepared together: their records and the context they share.
+pub(crate) struct Prepared {
+    pub(crate) records: Records,
+    pub(crate) context: Arc<EventContext>,
+}
+
+/// One event of a batch: which prepared event, its uuid, and the levels it
+/// is shown at and needs.
+#[derive(Clone)]
+pub(crate) struct Queued {
+    pub(crate) prepared: Arc<Prepared>,
+    pub(crate) index: usize,
+    pub(crate) uuid: Uuid,
+    /// The level its properties are shown at: those above are left out.
+    pub(crate) shown: Level,
+    /// The consent level it takes to send it as shown.
+    pub(crate) needs: Level,
+}
+
+impl Queued {
+    /// The event as a sink sees it; `None` only if the index is wrong,
+    /// which the worker never makes.
+    pub(crate) fn view(&self) -> Option<EventView<'_>> {
+        let (record, properties) = self.prepared.records.get(self.index)?;
+        Some(EventView {
+            record,
+            properties,
+            context: &self.prepared.context,
+            uuid: self.uuid,
+            shown: self.shown,
+            needs: self.needs,
+        })
+    }
+}
+
+/// One event, as a sink sees it: typed, borrowed from the batch, with only
+/// the properties the consent level it is sent at allows (a redacted value
+/// is already its marker, length or keyed hash; no sink ever sees more).
+///
+/// ```
+/// use telemetry_runtime::sink::{Batch, SendContext, Sink, SinkError, ValueRef};
+///
+/// /// Prints `name key=value ...` lines.
+/// struct Lines;
+///
+/// impl Sink for Lines {
+///     fn name(&self) -> &str {
+///         "lines"
+///     }
+///     fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
+///         for event in batch.events() {
+///             let mut line = event.name().to_owned();
+///             for property in event.properties() {
+///                 if let ValueRef::Text(text) = property.value() {
+///                     line.push_str(&format!(" {}={text}", property.name()));
+///                 }
+///             }
+///             println!("{line}");
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[derive(Clone, Copy)]
+pub struct EventView<'a> {
+    record: &'a Record,
+    properties: &'a [u8],
+    context: &'a EventContext,
+    uuid: Uuid,
+    shown: Level,
+    needs: Level,
+}
+
+impl<'a> EventView<'a> {
+    /// The event name.
+    pub fn name(&self) -> &'a str {
+        &self.record.name
+    }
+    /// A random id, the same on every try and every sink: receivers can
+    /// de-duplicate by it.
+    pub fn uuid(&self) -> Uuid {
+        self.uuid
+    }
+    /// When the event was captured.
+    pub fn time(&self) -> SystemTime {
+        self.record.time()
+    }
+    /// The anonymous install id.
+    pub fn distinct_id(&self) -> &'a str {
+        &self.context.distinct_id
+    }
+    /// The consent level it takes to send this event as shown: it may be
+    /// sent only while consent is at least this level.
+    pub fn level(&self) -> Level {
+        self.needs
+    }
+    /// Whether this is an aggregated counter (its properties are the labels
+    /// and [`count`](EventView::count)) rather than a single event.
+    pub fn is_counter(&self) -> bool {
+        self.record.counter
+    }
+    /// A counter's count since the last one was sent; `None` for an event.
+    pub fn count(&self) -> Option<u64> {
+        if !self.is_counter() {
+            return None;
+        }
+        match self.property("count")? {
+            ValueRef::UInt(count) => Some(count),
+            ValueRef::Int(count) => u64::try_from(count).ok(),
+            _ => None,
+        }
+    }
+    /// The properties, in the order they were written. Null values (and
+    /// floats JSON cannot carry) are left out, as are properties above the
+    /// level the event is sent at.
+    pub fn properties(&self) -> PropertyIter<'a> {
+        PropertyIter { entries: entries(self.properties), shown: self.shown, context: self.context }
+    }
+    /// The value of one property, if the event has it at this level.
+    pub fn property(&self, name: &str) -> Option<ValueRef<'a>> {
+        self.properties().find(|property| property.name == name).map(|property| property.value)
+    }
+    /// What the event shares with the others prepared with it: the install
+    /// id and the standard properties.
+    pub fn context(&self) -> &'a EventContext {
+        self.context
+    }
+    /// The identity generation its install id belongs to.
+    pub(crate) fn generation(&self) -> u64 {
+        self.context.generation
+    }
+}
+
+impl fmt::Debug for EventView<'_> {
+    /// Name, uuid, time and level: not the install id or the properties.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventView")
+            .field("name", &self.name())
+            .field("uuid", &self.uuid)
+            .field("time", &self.time())
+            .field("level", &self.needs)
+            .field("counter", &self.is_counter())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The properties of an event, or the fields of an object.
+pub struct PropertyIter<'a> {
+    entries: Entries<'a>,
+    shown: Level,
+    context: &'a EventContext,
+}
+
+impl fmt::Debug for PropertyIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PropertyIter").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Iterator for PropertyIter<'a> {
+    type Item = Property<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Property<'a>> {
+        loop {
+            let entry = self.entries.next()?;
+            if entry.level > self.shown || entry.value.is_omitted() {
+                continue;
+            }
+            // Names were `&str` when they were packed.
+            let Ok(name) = std::str::from_utf8(entry.name) else { continue };
+            return Some(Property {
+                name,
+                name_is_clean: entry.name_is_clean,
+                value: ValueRef::new(entry.value, self.shown, self.context),
+            });
+        }
+    }
+}
+
+/// One property of an event (or field of an object): its name and value.
+#[derive(Clone, Copy, Debug)]
+pub struct Property<'a> {
+    name: &'a str,
+    /// The name needs no escaping in JSON.
+    name_is_clean: bool,
+    value: ValueRef<'a>,
+}
+
+impl<'a> Property<'a> {
+    /// The property's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+    /// Its value.
+    pub fn value(&self) -> ValueRef<'a> {
+        self.value
+    }
+    /// Whether the name goes into a JSON string as it is.
+    pub(crate) fn name_is_clean(&self) -> bool {
+        self.name_is_clean
+    }
+}
+
+/// A property's value, borrowed from the event.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum ValueRef<'a> {
+    /// A missing value inside a list, which keeps its place (properties
+    /// and object fields that are null are left out instead).
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer.
+    UInt(u64),
+    /// A float. Inside a list it may be infinite or NaN, which JSON writes
+    /// as null.
+    Float(f64),
+    /// Text.
+    Text(&'a str),
+    /// A uuid.
+    Uuid(Uuid),
+    /// A redacted value's keyed hash: 32 hex digits.
+    Hashed(KeyedHash),
+    /// A list.
+    List(ListRef<'a>),
+    /// An object (a `#[derive(TelemetryProperty)]` struct or a map): its
+    /// fields, filtered like an event's properties.
+    Object(ObjectRef<'a>),
+}
+
+impl<'a> ValueRef<'a> {
+    #[inline]
+    fn new(packed: Packed<'a>, shown: Level, context: &'a EventContext) -> ValueRef<'a> {
+        match packed {
+            Packed::Null => ValueRef::Null,
+            Packed::Bool(b) => ValueRef::Bool(b),
+            Packed::Int(i) => ValueRef::Int(i),
+            Packed::UInt(u) => ValueRef::UInt(u),
+            Packed::Float(f) => ValueRef::Float(f),
+            // Text was a `&str` when it was packed; the check is a formality.
+            Packed::Text(text) => ValueRef::Text(std::str::from_utf8(text).unwrap_or_default()),
+            Packed::Uuid(u) => ValueRef::Uuid(u),
+            Packed::Hashed(digest) => ValueRef::Hashed(KeyedHash(digest.keyed(context.hash_key()))),
+            Packed::List(count, items) => ValueRef::List(ListRef { count, items, shown, context }),
+            Packed::Object(count, fields) => ValueRef::Object(ObjectRef { count, fields, shown, context }),
+        }
+    }
+}
+
+/// The keyed hash a redacted value is sent as.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyedHash(pub(crate) [u8; 32]);
+
+impl KeyedHash {
+    /// The 32 lowercase hex digits.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for KeyedHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for KeyedHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A list's items.
+#[derive(Clone, Copy)]
+pub struct ListRef<'a> {
+    count: u32,
+    items: &'a [u8],
+    shown: Level,
+    context: &'a EventContext,
+}
+
+impl<'a> ListRef<'a> {
+    /// How many items it has.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+    /// The items, in order; a missing one is [`ValueRef::Null`].
+    pub fn iter(&self) -> impl Iterator<Item = ValueRef<'a>> + 'a {
+        let (shown, context) = (self.shown, self.context);
+        list_items(self.count, self.items).map(move |item| ValueRef::new(item, shown, context))
+    }
+}
+
+impl fmt::Debug for ListRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// An object's fields.
+#[derive(Clone, Copy)]
+pub struct ObjectRef<'a> {
+    count: u32,
+    fields: &'a [u8],
+    shown: Level,
+    context: &'a EventContext,
+}
+
+impl<'a> ObjectRef<'a> {
+    /// The fields the level allows, in order; null ones are left out.
+    pub fn fields(&self) -> PropertyIter<'a> {
+        PropertyIter { entries: fields(self.count, self.fields), shown: self.shown, context: self.context }
+    }
+}
+
+impl fmt::Debug for ObjectRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.fields().map(|field| (field.name, field.value))).finish()
+    }
+}
+
+/// Views made in tests, as the worker makes them.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::Properties;
+
+    /// A context with these values and no hash key source.
+    pub(crate) fn context(distinct_id: &str, app_version: &str) -> EventContext {
+        EventContext {
+            distinct_id: distinct_id.to_owned(),
+            generation: 0,
+            session_id: "s-1".to_owned(),
+            app_name: "demo".to_owned(),
+            app_version: app_version.to_owned(),
+            os: Cow::Borrowed(std::env::consts::OS),
+            arch: Cow::Borrowed(std::env::consts::ARCH),
+            os_version: None,
+            lib_version: Cow::Borrowed(LIB_VERSION),
+            catalog_digest: "0123456789abcdef".to_owned(),
+            identity: Some(Arc::new(Identity::new(None, None))),
+            hash_key: OnceLock::new(),
+        }
+    }
+
+    /// The events, prepared together, each shown at `shown`.
+    pub(crate) fn queued(
+        context: EventContext,
+        events: Vec<(Record, Properties)>,
+        shown: Level,
+    ) -> Vec<Queued> {
+        let mut records = Records::default();
+        for (record, properties) in &events {
+            records.push(record.clone(), properties);
+        }
+        let prepared = Arc::new(Prepared { records, context: Arc::new(context) });
+        (0..events.len())
+            .map(|index| Queued {
+                prepared: Arc::clone(&prepared),
+                index,
+                uuid: crate::event::event_uuid(),
+                shown,
+                needs: Level::Usage,
+            })
+            .collect()
+    }
+}
