@@ -42,13 +42,16 @@
 //!   command or URL (a command line can hold paths, arguments and tokens,
 //!   a URL a host and credentials; the document counts servers by type,
 //!   not distinct ones, so not even a keyed hash of them is sent).
-//! - **Scarf receives a JSON batch.** mcp-use's Scarf client (scarf-py)
-//!   sends one request per event with flat key-value properties; here the
-//!   Scarf sink is the library's `HttpSink`, which POSTs
-//!   `{"sent_at": ..., "batch": [...]}` with retries. A real Scarf gateway
-//!   would need a sink speaking its own format.
-//! - **No `user_id` property on the Scarf event**: every event already
-//!   carries the anonymous id as `distinct_id`.
+//! - **Scarf gets one request per event, its properties in the query**, as
+//!   mcp-use's Scarf client does: [`ScarfSink`] is a sink of this crate's
+//!   own, a `GET` "pixel" request per event
+//!   (`/simple/?event=package_download&version=1.3.0&download_type=install&anonymous_id=…`)
+//!   built from the event's typed view and sent through the library's
+//!   `HttpTransport` (retries, backoff, timeouts, the consent check before
+//!   sending). Only the event's own properties go; the standard ones
+//!   (`$os`, `$session_id`, ...) stay with PostHog.
+//! - **No `user_id` property on the Scarf event**: the anonymous install id
+//!   is sent as `anonymous_id`, the same one PostHog gets as `distinct_id`.
 //! - **The first run sends nothing**: telemetry on by default shows the
 //!   library's one-time notice first (mcp-use has none).
 //! - **`DO_NOT_TRACK=1` and CI environments turn it off** as well, and the
@@ -62,7 +65,10 @@
 
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::{HttpSink, PostHogSink, StderrSink};
+use telemetry_runtime::sink::{
+    Batch, EventView, HttpTransport, Method, PostHogSink, Request, RequestEncoder, SendContext, Sink,
+    SinkError, StderrSink, ValueRef,
+};
 use telemetry_runtime::{
     requires_telemetry, Catalog, Config, ConfigError, Level, Route, TelemetryEvent, TelemetryProperty,
     VersionChange,
@@ -214,6 +220,88 @@ pub struct AgentRun {
     pub memory: bool,
 }
 
+/// Scarf's gateway: one `GET` per event, the event's name, its properties
+/// and the anonymous id in the query, through the library's transport.
+#[derive(Debug)]
+pub struct ScarfSink {
+    url: String,
+    transport: HttpTransport,
+}
+
+impl ScarfSink {
+    /// A sink for the gateway at `url` (such as [`SCARF_URL`]).
+    pub fn new(url: impl Into<String>) -> ScarfSink {
+        // Download analytics are worth a retry or two, not a long wait.
+        ScarfSink { url: url.into(), transport: HttpTransport::new().max_retries(2) }
+    }
+}
+
+impl Sink for ScarfSink {
+    fn name(&self) -> &str {
+        "scarf"
+    }
+
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let events: Vec<EventView<'_>> = batch.events().collect();
+        self.transport.send(&events, cx, &mut Pixel { url: &self.url });
+        Ok(())
+    }
+}
+
+/// Builds the pixel request of one event.
+struct Pixel<'a> {
+    url: &'a str,
+}
+
+impl RequestEncoder for Pixel<'_> {
+    fn max_events(&self) -> usize {
+        1
+    }
+
+    fn begin(&mut self, request: &mut Request, _first: &EventView<'_>) {
+        request.method = Method::Get;
+        request.url.push_str(self.url);
+    }
+
+    fn event(&mut self, request: &mut Request, _index: usize, event: &EventView<'_>) {
+        let mut query = vec![("event", event.name().to_owned())];
+        for property in event.properties() {
+            // Flat values only: a pixel's query has no lists or objects.
+            let value = match property.value() {
+                ValueRef::Text(text) => text.to_owned(),
+                ValueRef::Bool(b) => b.to_string(),
+                ValueRef::Int(i) => i.to_string(),
+                ValueRef::UInt(u) => u.to_string(),
+                ValueRef::Float(f) => f.to_string(),
+                _ => continue,
+            };
+            query.push((property.name(), value));
+        }
+        query.push(("anonymous_id", event.distinct_id().to_owned()));
+        let separator = if request.url.contains('?') { '&' } else { '?' };
+        request.url.push(separator);
+        let pairs: Vec<String> = query
+            .iter()
+            .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
+            .collect();
+        request.url.push_str(&pairs.join("&"));
+    }
+}
+
+/// `text` with every byte but the URL's unreserved characters
+/// percent-encoded (RFC 3986).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The configuration mcp-use's telemetry runs with. `lookup` reads the
 /// environment (the process's own in the binary).
 pub fn config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -229,7 +317,7 @@ pub fn config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigE
             Route::only(["mcp_agent_execution"]),
         )
         // Scarf counts downloads: it gets only that event, and never an opt-in field.
-        .route(HttpSink::new(scarf_url)?, Route::only(["package_download"]).max_level(Level::Usage))
+        .route(ScarfSink::new(scarf_url), Route::only(["package_download"]).max_level(Level::Usage))
         .shutdown_timeout(Duration::from_secs(2));
     if lookup("MCP_USE_DEBUG").is_some_and(|v| v.trim() == "2") {
         // Debug logging shows each event as it is sent.

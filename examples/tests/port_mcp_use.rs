@@ -2,6 +2,7 @@
 //! against a real HTTP server on 127.0.0.1 standing in for both PostHog
 //! (`/batch/`) and Scarf (`/simple/`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
@@ -42,6 +43,34 @@ impl Machine {
     }
 
     /// The events the server accepted on `path`.
+    /// Waits until `n` events were delivered: PostHog's, in JSON batches,
+    /// and Scarf's, a pixel request each.
+    fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> bool {
+        telemetry_tests::wait_until(timeout, || {
+            self.events_on("/batch/").len() + self.scarf_hits().len() >= n
+        })
+    }
+
+    /// The pixel requests Scarf's gateway received: each one's query, as
+    /// name-value pairs (percent-decoded), in order.
+    fn scarf_hits(&self) -> Vec<BTreeMap<String, String>> {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.accepted() && r.path.starts_with("/simple/"))
+            .map(|r| {
+                assert_eq!(r.method, "GET", "a pixel request");
+                assert!(r.body.is_empty(), "a pixel request has no body");
+                let query = r.path.split_once('?').map_or("", |(_, query)| query);
+                query
+                    .split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(name, value)| (percent_decode(name), percent_decode(value)))
+                    .collect()
+            })
+            .collect()
+    }
+
     fn events_on(&self, path: &str) -> Vec<Value> {
         self.server
             .requests()
@@ -56,6 +85,22 @@ impl Machine {
     }
 }
 
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).expect("a percent escape"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("UTF-8")
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -68,7 +113,7 @@ fn the_execution_event_goes_to_posthog_and_the_download_to_scarf() {
     assert_eq!(machine.server.connections(), 0, "the first run, with the notice, sent something");
 
     machine.run(&["run", QUERY, "--model", "anthropic:claude-3", "--memory"], &[]);
-    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
+    assert!(machine.wait_for_deliveries(2, Duration::from_secs(5)));
     let posthog = machine.events_on("/batch/");
     assert_eq!(posthog.len(), 1, "{posthog:#?}");
     let execution = &posthog[0];
@@ -99,21 +144,24 @@ fn the_execution_event_goes_to_posthog_and_the_download_to_scarf() {
         assert!(!machine.server.received(secret), "{:?} reached the wire", text(secret));
     }
 
-    let scarf = machine.events_on("/simple/");
+    // Scarf: one pixel request, the event's own properties in the query.
+    let scarf = machine.scarf_hits();
     assert_eq!(scarf.len(), 1, "{scarf:#?}");
+    let keys: Vec<&str> = scarf[0].keys().map(String::as_str).collect();
+    assert_eq!(keys, ["anonymous_id", "download_type", "event", "version"], "nothing else: {scarf:#?}");
     assert_eq!(scarf[0]["event"], "package_download");
-    assert_eq!(scarf[0]["properties"]["version"], "1.3.0");
-    assert_eq!(scarf[0]["properties"]["download_type"], "install");
+    assert_eq!(scarf[0]["version"], "1.3.0");
+    assert_eq!(scarf[0]["download_type"], "install");
 
     // The anonymous id lives where the document says, and is what is sent.
     let id = std::fs::read_to_string(machine.file("cache/mcp_use/telemetry_user_id")).unwrap();
     assert_eq!(execution["distinct_id"], id.trim());
-    assert_eq!(scarf[0]["distinct_id"], id.trim());
+    assert_eq!(scarf[0]["anonymous_id"], id.trim());
 
     // The same version again: no second download event.
     machine.run(&["stream", QUERY], &[]);
-    assert!(machine.server.wait_for_accepted_events(3, Duration::from_secs(5)));
-    assert_eq!(machine.events_on("/simple/").len(), 1, "a second package_download for the same version");
+    assert!(machine.wait_for_deliveries(3, Duration::from_secs(5)));
+    assert_eq!(machine.scarf_hits().len(), 1, "a second package_download for the same version");
     let second = machine.events_on("/batch/");
     assert_eq!(second.len(), 2);
     assert_eq!(second[1]["properties"]["execution_method"], "stream");
@@ -141,26 +189,21 @@ fn full_consent_sends_the_query_and_response_to_posthog_only() {
     let machine = Machine::new();
     // A choice in the variable is the user's own: no notice, sent at once.
     machine.run(&["run", QUERY], &[("MCP_USE_ANONYMIZED_TELEMETRY", "full")]);
-    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
+    assert!(machine.wait_for_deliveries(2, Duration::from_secs(5)));
     let execution = &machine.events_on("/batch/")[0];
     assert_eq!(execution["properties"]["query"], QUERY);
     assert_eq!(execution["properties"]["response"], format!("I'll help you with: {QUERY}"));
-    let scarf_bodies: Vec<_> = machine
-        .server
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/simple/")
-        .map(|r| r.decoded_body())
-        .collect();
-    assert_eq!(scarf_bodies.len(), 1);
-    assert!(!text(&scarf_bodies[0]).contains("sales.csv"), "Scarf received the query");
+    let scarf: Vec<_> =
+        machine.server.requests().into_iter().filter(|r| r.path.starts_with("/simple/")).collect();
+    assert_eq!(scarf.len(), 1);
+    assert!(!scarf[0].path.contains("sales") && scarf[0].body.is_empty(), "Scarf received the query");
 }
 
 #[test]
 fn a_failed_run_reports_its_error_type() {
     let machine = Machine::new();
     machine.run(&["run", "a broken task"], &[("MCP_USE_ANONYMIZED_TELEMETRY", "true")]);
-    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
+    assert!(machine.wait_for_deliveries(2, Duration::from_secs(5)));
     let p = &machine.events_on("/batch/")[0]["properties"];
     assert_eq!(p["success"], false);
     assert_eq!(p["error_type"], "tool_error");
@@ -179,7 +222,7 @@ fn debug_logging_shows_each_event_as_it_is_sent() {
         .collect();
     let names: Vec<_> = printed.iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["package_download", "mcp_agent_execution"], "{}", text(&output.stderr));
-    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
+    assert!(machine.wait_for_deliveries(2, Duration::from_secs(5)));
     // What is printed is what was sent.
     let sent = machine.events_on("/batch/");
     assert_eq!(printed[1]["uuid"], sent[0]["uuid"]);
@@ -195,7 +238,7 @@ fn deleting_the_id_file_gives_a_new_anonymous_id() {
     let before = std::fs::read_to_string(&id_file).unwrap();
     std::fs::remove_file(&id_file).unwrap();
     machine.run(&["run", QUERY], &on);
-    assert!(machine.server.wait_for_accepted_events(3, Duration::from_secs(5)));
+    assert!(machine.wait_for_deliveries(3, Duration::from_secs(5)));
     let after = std::fs::read_to_string(&id_file).unwrap();
     assert_ne!(before, after);
     let ids: Vec<_> = machine.events_on("/batch/").iter().map(|e| e["distinct_id"].clone()).collect();
@@ -226,9 +269,8 @@ fn a_new_version_reports_an_upgrade_to_scarf_once() {
     std::fs::write(&record, "1.2.0\n").unwrap();
     machine.run(&["run", QUERY], &on);
     machine.run(&["run", QUERY], &on);
-    assert!(machine.server.wait_for_accepted_events(5, Duration::from_secs(5)));
-    let downloads: Vec<_> =
-        machine.events_on("/simple/").iter().map(|e| e["properties"]["download_type"].clone()).collect();
+    assert!(machine.wait_for_deliveries(5, Duration::from_secs(5)));
+    let downloads: Vec<_> = machine.scarf_hits().iter().map(|hit| hit["download_type"].clone()).collect();
     assert_eq!(downloads, ["install", "upgrade"]);
     assert_eq!(machine.events_on("/batch/").len(), 3);
 }
@@ -240,8 +282,8 @@ fn with_telemetry_off_no_version_is_recorded_either() {
     assert!(!machine.file("cache/mcp_use/telemetry_version").exists());
     // Turned on later: that first run with telemetry on is the installation.
     machine.run(&["run", QUERY], &[("MCP_USE_ANONYMIZED_TELEMETRY", "true")]);
-    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(5)));
-    assert_eq!(machine.events_on("/simple/")[0]["properties"]["download_type"], "install");
+    assert!(machine.wait_for_deliveries(2, Duration::from_secs(5)));
+    assert_eq!(machine.scarf_hits()[0]["download_type"], "install");
 }
 
 #[test]
