@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use crate::aggregate::Aggregates;
 use crate::catalog::Catalog;
-use crate::config::{Config, ConfigError, Notice, Settings};
-use crate::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
+use crate::config::{Config, ConfigError, Notice};
+use crate::consent::{self, Consent, ConsentSource, EnvLookup};
 use crate::counter::Counter;
 use crate::dynamic::DynamicEvent;
-use crate::event::{self, Record};
+use crate::event::Record;
 use crate::files::{self, Existing};
 use crate::identity::{Identity, ID_FILE};
 use crate::notice;
@@ -25,21 +25,16 @@ use crate::platform;
 use crate::properties::MAX_DEPTH;
 use crate::queue::Queue;
 use crate::route::Route;
+use crate::shared::{compiled_level, lock, log_decision, Inner, Resolver, LOCAL_EVENTS_FILE, RECENT_FILE};
 use crate::sink::{JsonlSink, Sink, StderrSink};
-use crate::spool::{self, Spool, SPOOL_DIR};
+use crate::spool::{self};
 use crate::stats::{Counters, DropReason, Stats};
 use crate::time::deadline_after;
 use crate::version::{VersionChange, VersionRecord, VERSION_FILE};
-use crate::view::{EventContext, LIB_VERSION};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
 /// File name of the persisted consent choice inside the config directory.
 const CONSENT_FILE: &str = "telemetry_consent";
-/// File name of local-only events inside the data directory.
-pub(crate) const LOCAL_EVENTS_FILE: &str = "telemetry_events.jsonl";
-/// File name of the record of recent deliveries inside the data directory.
-pub(crate) const RECENT_FILE: &str = "telemetry_recent.jsonl";
-
 /// A scratch buffer larger than this (after an unusually large event) is
 /// freed rather than kept for the thread's next capture.
 const MAX_SCRATCH_BYTES: usize = 16 * 1024;
@@ -103,82 +98,6 @@ impl Drop for Owner {
         let timeout = self.0.settings.shutdown_timeout;
         self.0.shutdown(timeout);
     }
-}
-
-pub(crate) struct Inner {
-    /// The level captures are taken at: the higher of the consent level and
-    /// the user-owned sinks' level until shutdown, Off after. For the global client this is the static that
-    /// `is_enabled()` reads; other clients keep theirs in `own_gate`, so
-    /// that a client made per task leaves nothing behind when it is dropped.
-    global_gate: Option<&'static AtomicU8>,
-    own_gate: AtomicU8,
-    /// The level the user allows. The worker checks it before sending, so
-    /// shutdown (which closes the gate) still delivers what consent allowed.
-    pub(crate) consent_level: AtomicU8,
-    /// The highest level the user's own settings give the user-owned sinks
-    /// (see [`Route::user_owned`]): `Off` when there are none, or the user
-    /// set `OTEL_SDK_DISABLED=true`. Consent does not change it.
-    pub(crate) user_level: AtomicU8,
-    /// The lowest consent level since counters were last drained: counts
-    /// taken while consent was lower reach the vendor's sinks at most at
-    /// that level.
-    counter_consent: AtomicU8,
-    consent: Mutex<Consent>,
-    resolver: Resolver,
-    pub(crate) queue: Queue,
-    pub(crate) counters: Counters,
-    pub(crate) identity: Arc<Identity>,
-    version: VersionRecord,
-    /// Held by a reset while it moves the identity to a new generation and
-    /// deletes what holds the old id (the record of recent deliveries,
-    /// spooled batches), and by the worker while it reads the spool or
-    /// writes that record, reading the generation under it: so the worker
-    /// sees either none of a reset or all of it. Never held during network
-    /// I/O.
-    pub(crate) files_lock: Mutex<()>,
-    session_id: String,
-    app_name: String,
-    app_version: String,
-    pub(crate) settings: Settings,
-    sinks: Mutex<Option<Vec<Box<dyn Sink>>>>,
-    pub(crate) sink_names: Vec<String>,
-    /// Each sink's identity in the spool, in the order of the sinks.
-    pub(crate) sink_ids: Vec<String>,
-    /// Each sink's route, in the order of the sinks.
-    pub(crate) routes: Vec<Route>,
-    worker_started: AtomicBool,
-    shut_down: AtomicBool,
-    /// Events given up on, for every reason, when the last flush returned:
-    /// a flush is complete only when no more were given up on since.
-    dropped_at_flush: AtomicU64,
-    pub(crate) aggregates: Aggregates,
-    catalog: Catalog,
-    pub(crate) catalog_digest: String,
-    /// `$os_version`, read once on the worker thread when first needed.
-    os_version: OnceLock<Option<String>>,
-    data_dir: Option<PathBuf>,
-    cache_dir: Option<PathBuf>,
-    debug: bool,
-    local_only: bool,
-    /// The configured (or user-set) share of events kept.
-    sample_rate: f64,
-    /// The seeded sampler's SplitMix64 state, with [`Config::sample_seed`].
-    sample_state: Option<AtomicU64>,
-}
-
-/// What consent resolution needs to run again after a change.
-struct Resolver {
-    explicit: Mutex<Option<Level>>,
-    env: EnvLookup,
-    env_vars: Vec<EnvVar>,
-    consent_path: Option<PathBuf>,
-    detect_ci: bool,
-    default: Level,
-    /// Set when the first-run notice was due in this run: the default then
-    /// sends nothing until the next run.
-    notice_pending: AtomicBool,
-    /// Which variable messages name as the switch when none decided.
-    documented: usize,
 }
 
 impl Telemetry {
@@ -323,6 +242,7 @@ impl Telemetry {
             local_only,
             sample_rate,
             sample_state: config.sample_seed.map(AtomicU64::new),
+            worker_main: crate::worker::run,
         };
         let inner = Arc::new(inner);
         let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };
@@ -774,225 +694,6 @@ impl std::fmt::Debug for Telemetry {
     }
 }
 
-impl Inner {
-    /// The cell the level captures are taken at lives in.
-    #[inline]
-    pub(crate) fn gate(&self) -> &AtomicU8 {
-        match self.global_gate {
-            Some(gate) => gate,
-            None => &self.own_gate,
-        }
-    }
-
-    /// The level captures are taken at.
-    #[inline]
-    pub(crate) fn level(&self) -> Level {
-        Level::from_u8(self.gate().load(Relaxed))
-    }
-
-    /// See [`Telemetry::shutdown`].
-    fn shutdown(&self, timeout: Duration) -> bool {
-        if self.shut_down.swap(true, Relaxed) {
-            return true;
-        }
-        // New captures stop here; the worker still sends what is queued.
-        self.gate().store(Level::Off as u8, Relaxed);
-        let deadline = deadline_after(timeout);
-        let started = {
-            // Taking the sinks out means a worker can no longer start.
-            let mut sinks = lock(&self.sinks);
-            sinks.take().is_none()
-        };
-        if !started {
-            // No worker will come: refuse new pushes, and count what a
-            // capture racing this shutdown managed to queue.
-            self.queue.worker_exited();
-            self.queue.stop(deadline);
-            let stranded = self.queue.clear();
-            self.counters.dropped(DropReason::Shutdown, stranded);
-            return true;
-        }
-        if self.queue.stop(deadline) {
-            return true;
-        }
-        // The worker is still in a request: whatever it holds, and what is
-        // queued behind it, ends with the process. Say so, and count it.
-        let lost = self.counters.settle(DropReason::Shutdown);
-        self.queue.clear();
-        if lost > 0 {
-            log::warn!(
-                "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
-                 {lost} events not delivered."
-            );
-        }
-        false
-    }
-
-    /// Whether an event sampled at `rate` (below 1) is kept; one that is not
-    /// is counted.
-    fn keep(&self, rate: f64) -> bool {
-        let kept = match &self.sample_state {
-            Some(state) => event::kept(
-                event::mix(state.fetch_add(event::GAMMA, Relaxed).wrapping_add(event::GAMMA)),
-                rate,
-            ),
-            None => event::sampled(rate),
-        };
-        if !kept {
-            self.counters.sampled_out();
-        }
-        kept
-    }
-
-    /// The level the user allows, which sending to the vendor's sinks is
-    /// checked against.
-    pub(crate) fn consent_level(&self) -> Level {
-        Level::from_u8(self.consent_level.load(Relaxed))
-    }
-
-    /// The level the user's own settings give user-owned sinks.
-    pub(crate) fn user_level(&self) -> Level {
-        Level::from_u8(self.user_level.load(Relaxed))
-    }
-
-    /// The lowest consent level since the last call, for the counts
-    /// drained with it.
-    pub(crate) fn take_counter_consent(&self) -> Level {
-        let lowest = self.counter_consent.swap(Level::Full as u8, Relaxed);
-        // A change of consent after the swap lowers it again by itself.
-        self.counter_consent.fetch_min(self.consent_level.load(Relaxed), Relaxed);
-        Level::from_u8(lowest)
-    }
-
-    fn enqueue(self: &Arc<Self>, record: Record, properties: &Properties) {
-        if properties.too_deep() {
-            log::warn!("Telemetry event {:?} nests lists deeper than {MAX_DEPTH}: dropped.", record.name);
-            self.counters.dropped(DropReason::Invalid, 1);
-            return;
-        }
-        self.ensure_worker();
-        match self.queue.push(record, properties) {
-            Ok(()) => self.counters.captured(),
-            // Captured while shutting down: counted in, then out, so that
-            // `captured == sent + dropped` (less the queue-full drops) holds.
-            Err(DropReason::Shutdown) => {
-                self.counters.captured();
-                self.counters.dropped(DropReason::Shutdown, 1);
-            }
-            Err(reason) => self.counters.dropped(reason, 1),
-        }
-    }
-
-    #[inline]
-    fn ensure_worker(self: &Arc<Self>) {
-        if !self.worker_started.load(Relaxed) {
-            self.start_worker();
-        }
-    }
-
-    #[cold]
-    fn start_worker(self: &Arc<Self>) {
-        let mut sinks = lock(&self.sinks);
-        if self.worker_started.load(Relaxed) {
-            return;
-        }
-        let Some(taken) = sinks.take() else { return };
-        let inner = Arc::clone(self);
-        let spawned = std::thread::Builder::new()
-            .name("telemetry-worker".into())
-            .spawn(move || crate::worker::run(inner, taken));
-        if let Err(err) = spawned {
-            log::warn!("Cannot start the telemetry thread ({err}): telemetry is off.");
-            self.gate().store(Level::Off as u8, Relaxed);
-            self.queue.worker_exited();
-        }
-        self.worker_started.store(true, Relaxed);
-    }
-
-    fn apply(&self, consent: Consent) {
-        if self.shut_down.load(Relaxed) {
-            return;
-        }
-        let level = compiled_level(consent.level) as u8;
-        self.consent_level.store(level, Relaxed);
-        self.counter_consent.fetch_min(level, Relaxed);
-        self.gate().store(level.max(self.user_level.load(Relaxed)), Relaxed);
-        if self.shut_down.load(Relaxed) {
-            // A shutdown ran between the check and the store: keep it closed.
-            self.gate().store(Level::Off as u8, Relaxed);
-        }
-        if consent.level == Level::Off && self.user_level() == Level::Off {
-            // Nothing captured before the user said no may leave the process:
-            // neither queued events nor counts (counters are usage data).
-            // With a user-owned sink they stay for that sink alone: each
-            // carries the consent it was captured under, and the vendor's
-            // sinks get nothing above the consent in force when sending.
-            let n = self.queue.clear();
-            self.counters.dropped(DropReason::ConsentWithdrawn, n);
-            drop(self.aggregates.drain());
-        }
-        // A worker waiting to retry checks its batch against the new level
-        // now, not when its wait ends.
-        self.queue.consent_changed();
-        log_decision(&consent, &self.resolver);
-        *lock(&self.consent) = consent;
-    }
-
-    /// The spool, when it is on and there is a cache directory.
-    pub(crate) fn spool(&self) -> Option<Spool> {
-        let settings = self.settings.spool.clone()?;
-        Some(Spool::new(self.cache_dir.as_ref()?.join(SPOOL_DIR), settings))
-    }
-
-    pub(crate) fn recent_path(&self) -> Option<PathBuf> {
-        Some(self.data_dir.as_ref()?.join(RECENT_FILE))
-    }
-
-    /// Turns telemetry off for the rest of the run (the worker failed).
-    pub(crate) fn disable(&self) {
-        self.gate().store(Level::Off as u8, Relaxed);
-        self.consent_level.store(Level::Off as u8, Relaxed);
-        self.user_level.store(Level::Off as u8, Relaxed);
-    }
-
-    /// What the events prepared now share: the install id (read, or
-    /// created, here; worker only) and the standard properties.
-    pub(crate) fn context(&self) -> EventContext {
-        let (distinct_id, generation) = self.identity.distinct_id_and_generation();
-        EventContext {
-            distinct_id,
-            generation,
-            session_id: self.session_id.clone(),
-            app_name: self.app_name.clone(),
-            app_version: self.app_version.clone(),
-            os: Cow::Borrowed(std::env::consts::OS),
-            arch: Cow::Borrowed(std::env::consts::ARCH),
-            os_version: self.os_version.get_or_init(platform::os_version).clone(),
-            lib_version: Cow::Borrowed(LIB_VERSION),
-            catalog_digest: self.catalog_digest.clone(),
-            identity: Some(Arc::clone(&self.identity)),
-            hash_key: OnceLock::new(),
-        }
-    }
-}
-
-impl Resolver {
-    fn resolve(&self) -> Consent {
-        let consent = consent::resolve(&consent::Inputs {
-            explicit: *lock(&self.explicit),
-            env: &self.env,
-            env_vars: &self.env_vars,
-            persisted: self.consent_path.as_deref(),
-            detect_ci: self.detect_ci,
-            default: self.default,
-        });
-        if consent.source == ConsentSource::Default && self.notice_pending.load(Relaxed) {
-            return Consent::new(Level::Off, ConsentSource::NoticePending);
-        }
-        consent
-    }
-}
-
 /// Telemetry is about to be on by default: unless the user was already told
 /// about this catalog, tell them now (or wait for a terminal) and send
 /// nothing in this run.
@@ -1033,35 +734,4 @@ fn sample_rate_from_env(env: &EnvLookup, name: &str) -> Option<f64> {
             None
         }
     }
-}
-
-/// With the `off` feature nothing is ever enabled, whatever was resolved.
-fn compiled_level(level: Level) -> Level {
-    if crate::__private::COMPILED_IN {
-        level
-    } else {
-        Level::Off
-    }
-}
-
-/// Tells the user what was decided and, when telemetry is on, the switch
-/// that turns it off: the variable in use with the value that disables it
-/// for that variable (`ANONYMIZED_TELEMETRY=false`, `APP_NO_TELEMETRY=1`),
-/// and no variable at all when an explicit choice outranks every one.
-fn log_decision(consent: &Consent, resolver: &Resolver) {
-    if consent.level == Level::Off {
-        log::debug!("Telemetry disabled ({}).", consent.source);
-        return;
-    }
-    match consent::off_switch(consent, &resolver.env_vars, resolver.documented) {
-        Some((name, value)) => log::info!("Anonymized telemetry enabled. Set {name}={value} to disable."),
-        None => log::info!(
-            "Anonymized telemetry enabled by the program's own setting \
-             (environment variables do not change it in this run)."
-        ),
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -31,6 +31,7 @@ mod recent;
 mod redact;
 mod route;
 mod schema;
+mod shared;
 pub mod sink;
 mod spool;
 mod stats;

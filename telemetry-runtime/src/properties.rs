@@ -29,7 +29,6 @@ use std::ops::Range;
 use uuid::Uuid;
 
 use crate::json::needs_no_escape;
-use crate::property::PropertyValue;
 use crate::redact::Digest;
 use crate::{Level, Value};
 
@@ -199,18 +198,6 @@ impl Properties {
         self.push_at(name, level, false, |out| out.value(value));
     }
 
-    /// Writes a field of a derived event at `level`, without building a
-    /// [`Value`] first: text is copied straight into the buffer. Not an API:
-    /// the derive's output calls it, with a name it audited.
-    #[doc(hidden)]
-    #[inline]
-    pub fn __write_field<T: PropertyValue + ?Sized>(&mut self, name: FieldName, level: Level, value: &T) {
-        if !name.valid {
-            return invalid_name(name.name);
-        }
-        self.push_at(name.name, level, name.clean, |out| value.__pack(out));
-    }
-
     /// Sets the consent level the next fields are written at, for the
     /// `opt_in` fields of objects (an event's own `opt_in` fields are left
     /// out by the derive's output). Not an API: the derive's output calls it.
@@ -234,6 +221,21 @@ impl Properties {
     /// Appends a property; `known_clean` says its name is known to need no
     /// JSON escaping, which is otherwise checked here (the flag depends only
     /// on the name, so equal properties stay equal bytes).
+    /// Writes a property named `name` at `level`, its value written by
+    /// `pack`; an invalid name is dropped with a warning.
+    #[inline]
+    pub(crate) fn write_named(
+        &mut self,
+        name: FieldName,
+        level: Level,
+        pack: impl FnOnce(&mut ValueWriter<'_>),
+    ) {
+        if !name.valid {
+            return invalid_name(name.name);
+        }
+        self.push_at(name.name, level, name.clean, pack);
+    }
+
     #[inline]
     fn push_at(
         &mut self,
@@ -387,7 +389,8 @@ fn invalid_name(name: &str) {
     log::warn!("Telemetry property name {name:?} is reserved, empty or too long: dropped.");
 }
 
-/// Writes one packed value. Reached through [`PropertyValue::__pack`].
+/// Writes one packed value. Reached through
+/// [`PropertyValue::__pack`](crate::PropertyValue::__pack).
 #[doc(hidden)]
 pub struct ValueWriter<'a> {
     bytes: &'a mut Vec<u8>,
@@ -477,14 +480,14 @@ impl ValueWriter<'_> {
         self.tagged(tag::HASHED, &value.to_bytes());
     }
 
-    /// A list of property values.
-    pub fn list<T: PropertyValue>(&mut self, items: &[T]) {
+    /// A list of `len` items, each written by `item` (given its index).
+    pub(crate) fn list_of(&mut self, len: usize, mut item: impl FnMut(&mut ValueWriter<'_>, usize)) {
         if !self.enter() {
             return;
         }
-        if let Some(start) = self.list_header(items.len()) {
-            for item in items {
-                item.__pack(self);
+        if let Some(start) = self.list_header(len) {
+            for index in 0..len {
+                item(self, index);
             }
             self.list_end(start);
         }
@@ -525,41 +528,24 @@ impl ValueWriter<'_> {
         Some(ObjectStart { start: self.bytes.len(), count: 0 })
     }
 
-    /// The entries of a map, as an object whose field names are the keys
-    /// (the values of an enum, so valid names).
-    pub(crate) fn map<'v, V: PropertyValue + 'v>(
-        &mut self,
-        entries: impl Iterator<Item = (&'static str, &'v V)>,
-    ) {
-        let Some(mut object) = self.object_start() else { return };
-        for (key, value) in entries {
-            self.object_field(&mut object, FieldName::new(key), Level::Usage, value);
-        }
-        self.object_end(object);
+    /// Writes what a redacted field of an object sends in place of its value.
+    #[doc(hidden)]
+    pub fn object_value(&mut self, object: &mut ObjectStart, name: FieldName, value: Value) {
+        self.object_field_with(object, name, Level::Usage, |out| out.value_within_depth(&value));
     }
 
     /// Writes one field of an object at `level` (`Full` for an opt-in
-    /// field): its name, then its value, with the level in its tag byte.
-    #[doc(hidden)]
-    pub fn object_field<T: PropertyValue + ?Sized>(
+    /// field): its name, then its value (written by `pack`), with the level
+    /// in its tag byte. A field with an invalid name is left out.
+    pub(crate) fn object_field_with(
         &mut self,
         object: &mut ObjectStart,
         name: FieldName,
         level: Level,
-        value: &T,
+        pack: impl FnOnce(&mut ValueWriter<'_>),
     ) {
         if name.valid {
-            self.object_entry(object, name.name, name.clean, level, |out| value.__pack(out));
-        }
-    }
-
-    /// Writes what a redacted field of an object sends in place of its value.
-    #[doc(hidden)]
-    pub fn object_value(&mut self, object: &mut ObjectStart, name: FieldName, value: Value) {
-        if name.valid {
-            self.object_entry(object, name.name, name.clean, Level::Usage, |out| {
-                out.value_within_depth(&value)
-            });
+            self.object_entry(object, name.name, name.clean, level, pack);
         }
     }
 
@@ -912,6 +898,7 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PropertyValue;
 
     fn nested(depth: usize) -> Value {
         let mut value = Value::UInt(1);

@@ -19,10 +19,11 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::properties::ValueWriter;
+use crate::properties::{FieldName, ObjectStart, ValueWriter};
 use crate::redact::Digest;
 use crate::schema::{FieldSchema, ValueKind};
 use crate::Value;
+use crate::{Level, Properties};
 
 /// The seal of the classification traits. Implemented by the library for
 /// its own types and by the output of `#[derive(TelemetryEvent)]` and
@@ -371,6 +372,52 @@ list!(
     [T: PropertyValue] Vec<T>;
     [T: PropertyValue, const N: usize] [T; N];
 );
+
+/// Writing a property value without building a [`Value`] first: the
+/// derives' output and the impls above call these.
+impl Properties {
+    /// Writes a field of a derived event at `level`, without building a
+    /// [`Value`] first: text is copied straight into the buffer. Not an API:
+    /// the derive's output calls it, with a name it audited.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __write_field<T: PropertyValue + ?Sized>(&mut self, name: FieldName, level: Level, value: &T) {
+        self.write_named(name, level, |out| value.__pack(out));
+    }
+}
+
+impl ValueWriter<'_> {
+    /// A list of property values.
+    pub fn list<T: PropertyValue>(&mut self, items: &[T]) {
+        self.list_of(items.len(), |out, index| items[index].__pack(out));
+    }
+
+    /// The entries of a map, as an object whose field names are the keys
+    /// (the values of an enum, so valid names).
+    pub(crate) fn map<'v, V: PropertyValue + 'v>(
+        &mut self,
+        entries: impl Iterator<Item = (&'static str, &'v V)>,
+    ) {
+        let Some(mut object) = self.object_start() else { return };
+        for (key, value) in entries {
+            self.object_field(&mut object, FieldName::new(key), Level::Usage, value);
+        }
+        self.object_end(object);
+    }
+
+    /// Writes one field of an object at `level` (`Full` for an opt-in
+    /// field): its name, then its value, with the level in its tag byte.
+    #[doc(hidden)]
+    pub fn object_field<T: PropertyValue + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        level: Level,
+        value: &T,
+    ) {
+        self.object_field_with(object, name, level, |out| value.__pack(out));
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use uuid::Uuid;
 
-use crate::client::Inner;
 use crate::event::{event_uuid, Record, Records};
 use crate::recent::Recent;
+use crate::shared::Inner;
 use crate::sink::{Batch, SendContext, Sink};
 use crate::spool::{Claim, Spool, Taken};
 use crate::stats::DropReason;
