@@ -268,7 +268,7 @@ impl RequestEncoder for Pixel<'_> {
         for property in event.properties() {
             // Flat values only: a pixel's query has no lists or objects.
             let value = match property.value() {
-                ValueRef::Text(text) => text.to_owned(),
+                ValueRef::Text(text) => text.to_string(),
                 ValueRef::Bool(b) => b.to_string(),
                 ValueRef::Int(i) => i.to_string(),
                 ValueRef::UInt(u) => u.to_string(),

@@ -107,10 +107,10 @@ fn push_entries(out: &mut Vec<u8>, properties: PropertyIter<'_>) {
     for property in properties {
         if property.name_is_clean() {
             out.push(b'"');
-            out.extend_from_slice(property.name().as_bytes());
+            out.extend_from_slice(property.name_bytes());
             out.extend_from_slice(b"\":");
         } else {
-            push_json_bytes(out, property.name().as_bytes());
+            push_json_bytes(out, property.name_bytes());
             out.push(b':');
         }
         push_value(out, property.value());
@@ -129,7 +129,7 @@ pub(crate) fn push_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
         ValueRef::Float(f) if f.is_finite() => {
             out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
         }
-        ValueRef::Text(t) => push_json_bytes(out, t.as_bytes()),
+        ValueRef::Text(text) => push_json_bytes(out, text.as_bytes()),
         ValueRef::Uuid(u) => push_uuid(out, &u),
         ValueRef::Hashed(hash) => push_json_bytes(out, hash.as_str().as_bytes()),
         ValueRef::List(items) => {

@@ -216,7 +216,7 @@ impl<'a> EventView<'a> {
     }
     /// The value of one property, if the event has it at this level.
     pub fn property(&self, name: &str) -> Option<ValueRef<'a>> {
-        self.properties().find(|property| property.name == name).map(|property| property.value)
+        self.properties().find(|property| property.name == name.as_bytes()).map(|property| property.value)
     }
     /// What the event shares with the others prepared with it: the install
     /// id and the standard properties.
@@ -265,10 +265,8 @@ impl<'a> Iterator for PropertyIter<'a> {
             if entry.level > self.shown || entry.value.is_omitted() {
                 continue;
             }
-            // Names were `&str` when they were packed.
-            let Ok(name) = std::str::from_utf8(entry.name) else { continue };
             return Some(Property {
-                name,
+                name: entry.name,
                 name_is_clean: entry.name_is_clean,
                 value: ValueRef::new(entry.value, self.shown, self.context),
             });
@@ -277,17 +275,29 @@ impl<'a> Iterator for PropertyIter<'a> {
 }
 
 /// One property of an event (or field of an object): its name and value.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Property<'a> {
-    name: &'a str,
+    /// UTF-8 (it was a `&str` when it was packed), checked only when a
+    /// sink asks for it as text: PostHog's encoder copies the bytes.
+    name: &'a [u8],
     /// The name needs no escaping in JSON.
     name_is_clean: bool,
     value: ValueRef<'a>,
 }
 
+impl fmt::Debug for Property<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Property").field("name", &self.name()).field("value", &self.value).finish()
+    }
+}
+
 impl<'a> Property<'a> {
     /// The property's name.
     pub fn name(&self) -> &'a str {
+        std::str::from_utf8(self.name).unwrap_or_default()
+    }
+    /// The name's bytes (UTF-8), unchecked.
+    pub(crate) fn name_bytes(&self) -> &'a [u8] {
         self.name
     }
     /// Its value.
@@ -317,7 +327,7 @@ pub enum ValueRef<'a> {
     /// as null.
     Float(f64),
     /// Text.
-    Text(&'a str),
+    Text(Text<'a>),
     /// A uuid.
     Uuid(Uuid),
     /// A redacted value's keyed hash: 32 hex digits.
@@ -338,13 +348,53 @@ impl<'a> ValueRef<'a> {
             Packed::Int(i) => ValueRef::Int(i),
             Packed::UInt(u) => ValueRef::UInt(u),
             Packed::Float(f) => ValueRef::Float(f),
-            // Text was a `&str` when it was packed; the check is a formality.
-            Packed::Text(text) => ValueRef::Text(std::str::from_utf8(text).unwrap_or_default()),
+            Packed::Text(text) => ValueRef::Text(Text(text)),
             Packed::Uuid(u) => ValueRef::Uuid(u),
             Packed::Hashed(digest) => ValueRef::Hashed(KeyedHash(digest.keyed(context.hash_key()))),
             Packed::List(count, items) => ValueRef::List(ListRef { count, items, shown, context }),
             Packed::Object(count, fields) => ValueRef::Object(ObjectRef { count, fields, shown, context }),
         }
+    }
+}
+
+/// A text value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    /// The text.
+    pub fn as_str(&self) -> &'a str {
+        // It was a `&str` when it was packed: the check is a formality,
+        // made only when a sink asks for the text as text.
+        std::str::from_utf8(self.0).unwrap_or_default()
+    }
+    /// Its UTF-8 bytes, unchecked.
+    pub(crate) fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Text<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
     }
 }
 
@@ -420,7 +470,7 @@ impl<'a> ObjectRef<'a> {
 
 impl fmt::Debug for ObjectRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.fields().map(|field| (field.name, field.value))).finish()
+        f.debug_map().entries(self.fields().map(|field| (field.name(), field.value))).finish()
     }
 }
 

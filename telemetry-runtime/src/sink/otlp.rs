@@ -293,7 +293,7 @@ fn any_value(value: ValueRef<'_>) -> Option<Json> {
             Err(_) => json!({ "stringValue": u.to_string() }),
         },
         ValueRef::Float(f) => json!({ "doubleValue": f }),
-        ValueRef::Text(text) => json!({ "stringValue": text }),
+        ValueRef::Text(text) => json!({ "stringValue": text.as_str() }),
         ValueRef::Uuid(id) => json!({ "stringValue": id.to_string() }),
         ValueRef::Hashed(hash) => json!({ "stringValue": hash.as_str() }),
         ValueRef::List(items) => {
@@ -307,6 +307,11 @@ fn any_value(value: ValueRef<'_>) -> Option<Json> {
 
 fn attribute(key: &str, value: ValueRef<'_>) -> Option<Json> {
     Some(json!({ "key": key, "value": any_value(value)? }))
+}
+
+/// A text attribute.
+fn text_attribute(key: &str, value: &str) -> Json {
+    json!({ "key": key, "value": { "stringValue": value } })
 }
 
 fn attributes(properties: PropertyIter<'_>) -> Vec<Json> {
@@ -325,7 +330,7 @@ fn resource(context: &EventContext) -> Json {
         ("telemetry.sdk.language", "rust"),
     ]
     .iter()
-    .filter_map(|(key, value)| attribute(key, ValueRef::Text(value)))
+    .map(|(key, value)| text_attribute(key, value))
     .collect();
     json!({ "attributes": attributes })
 }
@@ -339,7 +344,7 @@ fn log_record(event: &EventView<'_>) -> Json {
         ("distinct_id", event.distinct_id()),
     ]
     .iter()
-    .filter_map(|(key, value)| attribute(key, ValueRef::Text(value)))
+    .map(|(key, value)| text_attribute(key, value))
     .collect();
     attributes.extend(attributes_of(event));
     json!({
@@ -356,7 +361,7 @@ fn log_record(event: &EventView<'_>) -> Json {
 fn attributes_of(event: &EventView<'_>) -> Vec<Json> {
     let mut attributes = attributes(event.properties());
     let standard = event.context().standard_properties();
-    attributes.extend(standard.filter_map(|(key, value)| attribute(key, ValueRef::Text(value))));
+    attributes.extend(standard.map(|(key, value)| text_attribute(key, value)));
     attributes
 }
 
