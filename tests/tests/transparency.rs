@@ -4,6 +4,7 @@
 use std::thread;
 use std::time::Duration;
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{Catalog, ConsentSource, Level, Telemetry};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
@@ -146,8 +147,9 @@ fn debug_mode_replaces_every_sink_and_sends_nothing() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     let client = Telemetry::new(sandbox.config().debug(true).sink(posthog_sink(&server))).unwrap();
-    assert!(client.is_debug());
-    assert_eq!(client.sink_names(), ["stderr"]);
+    let status = Status::of(&client);
+    assert!(status.debug);
+    assert_eq!(status.sink_names, ["stderr"]);
     client.capture_with(&RUN, Default::default());
     assert!(client.flush(SOON));
     assert_eq!(client.stats().sent, 1, "printed");
@@ -157,7 +159,7 @@ fn debug_mode_replaces_every_sink_and_sends_nothing() {
         sandbox.config_with_env(&[("TESTAPP_TELEMETRY_DEBUG", "1")]).sink(posthog_sink(&server)),
     )
     .unwrap();
-    assert!(from_env.is_debug());
+    assert!(Status::of(&from_env).debug);
 }
 
 #[test]
@@ -169,6 +171,8 @@ fn every_event_carries_the_catalog_digest() {
             .unwrap();
     client.capture_with(&RUN, Default::default());
     assert!(client.flush(SOON));
-    assert_eq!(client.catalog_digest(), Catalog::of(vec![RUN.schema()]).digest());
-    assert_eq!(memory.events()[0]["properties"]["$catalog_digest"], client.catalog_digest());
+    let digest = Status::of(&client).catalog_digest;
+    assert_eq!(digest, Catalog::of(vec![RUN.schema()]).digest());
+    assert_eq!(digest, client.catalog().digest());
+    assert_eq!(memory.events()[0]["properties"]["$catalog_digest"], digest);
 }
