@@ -19,7 +19,7 @@ pub struct Registration(pub &'static EventSchema);
 inventory::collect!(Registration);
 
 /// The properties the runtime adds to every event, with what they hold.
-pub const ENVELOPE: [(&str, &str); 14] = [
+pub(crate) const ENVELOPE: [(&str, &str); 14] = [
     (
         "distinct_id",
         "a random install id (UUID v4) kept in the cache directory, or one the application supplies",

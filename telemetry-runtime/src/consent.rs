@@ -51,7 +51,7 @@ impl Polarity {
     /// `false` for another one that enables (`ANONYMIZED_TELEMETRY=false`,
     /// as such variables are documented), `1` for one that disables. `None`
     /// for [`Polarity::OptInFull`]: it cannot turn telemetry off.
-    pub fn off_value(self, main: bool) -> Option<&'static str> {
+    pub(crate) fn off_value(self, main: bool) -> Option<&'static str> {
         match self {
             Polarity::Enables if main => Some("off"),
             Polarity::Enables => Some("false"),

@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-pub use catalog::{Catalog, ENVELOPE};
+pub use catalog::Catalog;
 pub use client::Telemetry;
 pub use config::{Config, ConfigError};
 pub use consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
@@ -55,7 +55,6 @@ pub use event::TelemetryEvent;
 pub use level::Level;
 pub use properties::Properties;
 pub use property::{PropertyValue, PublicByDefault, RedactableText};
-pub use redact::Digest;
 pub use route::Route;
 pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use stats::{DropReason, Stats};

@@ -154,25 +154,4 @@ impl ValueKind {
             _ => false,
         }
     }
-
-    /// Whether a value of this kind can carry text chosen at run time: the
-    /// audit's measure exemption (`prompt_tokens: u32`) holds only where it
-    /// cannot.
-    pub const fn carries_text(&self) -> bool {
-        match self {
-            ValueKind::Text => true,
-            ValueKind::List(item) | ValueKind::Map(_, item) => item.carries_text(),
-            ValueKind::Object(fields) => {
-                let mut i = 0;
-                while i < fields.len() {
-                    if fields[i].1.carries_text() {
-                        return true;
-                    }
-                    i += 1;
-                }
-                false
-            }
-            _ => false,
-        }
-    }
 }

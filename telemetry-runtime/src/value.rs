@@ -47,7 +47,10 @@ pub enum Value {
     /// null values.
     Object(Vec<(Cow<'static, str>, Value)>),
     /// A redacted text, sent as a hash keyed with this installation's secret:
-    /// equal texts give equal hashes within one installation only.
+    /// equal texts give equal hashes within one installation only. Built by
+    /// [`Value::hashed`]; what it holds is the text's unkeyed pre-hash,
+    /// which is not an API.
+    #[doc(hidden)]
     Hashed(Digest),
 }
 
@@ -58,7 +61,15 @@ impl Value {
         Value::Text(Cow::Owned(text.into()))
     }
 
-    /// A text that must not be sent, reduced to a keyed hash.
+    /// A text that must not be sent, reduced to a hash keyed with this
+    /// installation's secret: equal texts give equal hashes within one
+    /// installation only, and the text cannot be read back.
+    ///
+    /// ```
+    /// use telemetry_runtime::Value;
+    /// assert_eq!(Value::hashed("https://internal.example.com"), Value::hashed("https://internal.example.com"));
+    /// assert_ne!(Value::hashed("a"), Value::hashed("b"));
+    /// ```
     pub fn hashed(text: &str) -> Value {
         Value::Hashed(Digest::of(text))
     }
