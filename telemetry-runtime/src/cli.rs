@@ -470,6 +470,7 @@ fn sample_event(event: &EventSchema, level: Level) -> Json {
 #[cfg(feature = "clap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+#[non_exhaustive]
 pub struct TelemetryArgs {
     /// The subcommand; `None` runs `status`.
     #[command(subcommand)]
@@ -514,6 +515,7 @@ impl TelemetryArgs {
 #[cfg(feature = "clap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+#[non_exhaustive]
 pub struct NoTelemetry {
     /// Turn telemetry off for this run: nothing is collected, written or sent.
     #[arg(long = "no-telemetry", global = true)]

@@ -25,8 +25,19 @@ pub(crate) fn process_env() -> EnvLookup {
     Arc::new(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
 }
 
-/// What a value of an environment variable means.
+/// What a value of an environment variable means, for
+/// [`Config::legacy_env_var`](crate::Config::legacy_env_var).
+///
+/// ```
+/// use telemetry_runtime::{Config, Polarity};
+///
+/// let config = Config::new("mytool", "1.0.0")
+///     .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables) // =false turns it off
+///     .legacy_env_var("MYTOOL_NO_TELEMETRY", Polarity::Disables) // =1 turns it off
+///     .legacy_env_var("MYTOOL_LOG_TRAJECTORY", Polarity::OptInFull); // =1 asks for full
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Polarity {
     /// `VAR=off` turns telemetry off, `VAR=on` on, `VAR=full` to full
     /// (like `MYAPP_TELEMETRY` or `ANONYMIZED_TELEMETRY=false`).
@@ -70,6 +81,7 @@ pub(crate) struct EnvVar {
 
 /// Which source decided the consent level.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConsentSource {
     /// An explicit choice made through the API at run time.
     Explicit,
@@ -103,8 +115,11 @@ impl fmt::Display for ConsentSource {
     }
 }
 
-/// The outcome of resolution: a level and the source that decided it.
+/// The outcome of resolution: a level and the source that decided it; see
+/// [`Telemetry::consent`](crate::Telemetry::consent). Built by the library
+/// only; its fields are public to read, and more may be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Consent {
     /// The level in force.
     pub level: Level,

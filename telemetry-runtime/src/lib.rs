@@ -356,8 +356,11 @@ pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
 static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 
-/// Why [`init`] did not install a client.
+/// Why [`init`] did not install a client; more reasons may be added. Its
+/// [`source`](std::error::Error::source) is the [`ConfigError`] when the
+/// configuration was refused.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum InitError {
     /// The configuration was refused.
     Config(ConfigError),

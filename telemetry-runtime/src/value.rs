@@ -23,7 +23,14 @@ use crate::redact::Digest;
 /// assert_eq!(Value::from(Duration::from_micros(1500)), Value::Float(1.5));
 /// assert_eq!(Value::from(None::<u32>), Value::Null);
 /// ```
+///
+/// Values are built from their variants, with `From` or with
+/// [`Value::text`] and [`Value::hashed`]. More kinds of value may come (a
+/// timestamp, say), so a `match` on a value needs a wildcard arm: an
+/// encoder written against today's variants keeps compiling, and decides
+/// there what to do with one it does not know.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// No value: the property is omitted from the event.
     Null,
