@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, CatalogFileError};
 pub use client::Telemetry;
 pub use config::{Config, ConfigError};
 pub use consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
@@ -586,6 +586,7 @@ const _: () = {
     shared::<EventSchema>();
     shared::<InitError>();
     shared::<ConfigError>();
+    shared::<CatalogFileError>();
     shared::<cli::CommandError>();
     shared::<sink::PostHogSink>();
     shared::<sink::HttpSink>();
