@@ -92,7 +92,7 @@ fn main() {
     let task = task_from(run);
     let _ = std::fs::remove_file(&events_file);
     let consent = guard.client().consent();
-    let is_debug = guard.client().is_debug();
+    let is_debug = telemetry_runtime::cli::Status::of(guard.client()).debug;
     println!("agent: {:?} (telemetry: {}, decided by {})", task.query, consent.level, consent.source);
     let outcome = runner::run(&task);
     println!("agent: {outcome:?}");

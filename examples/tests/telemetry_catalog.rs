@@ -32,8 +32,10 @@ fn a_changed_field_fails_the_check_with_a_diff() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("TELEMETRY.md");
     std::fs::write(&path, stale).unwrap();
-    let err =
-        telemetry_examples::agent_catalog().check_markdown_file("telemetry-agent-demo", &path).unwrap_err();
+    let err = telemetry_examples::agent_catalog()
+        .check_markdown_file("telemetry-agent-demo", &path)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("- | `server_url` | `String` | public | value | value |"), "{err}");
     assert!(err.contains("+ | `server_url` | `String` | redact(hash) | keyed hash | keyed hash |"), "{err}");
 }

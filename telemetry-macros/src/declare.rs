@@ -212,26 +212,26 @@ pub(crate) fn counter(tokens: TokenStream) -> TokenStream {
     let docs = docs(&decl.head);
     let count_span = Span::call_site();
     let count = quote_spanned! {count_span=>
-        #private::FieldSchema {
-            name: "count",
-            ty: "u64",
-            classification: #private::Classification::Public,
-            description: "How many times it was counted since the last event.",
-            reason: #private::None,
-            fields: &[],
-        }
+        #private::field_schema(
+            "count",
+            "u64",
+            #private::Classification::Public,
+            "How many times it was counted since the last event.",
+            #private::None,
+            &[],
+        )
     };
     quote! {
         #(#docs)*
         #vis static #ident: #private::Counter<#n> = {
-            const __TELEMETRY_SCHEMA: #private::EventSchema = #private::EventSchema {
-                name: #name,
-                description: #description,
-                min_level: #private::Level::Usage,
-                module: ::core::module_path!(),
-                sample_rate: 1.0,
-                fields: &[#(#label_schemas,)* #count],
-            };
+            const __TELEMETRY_SCHEMA: #private::EventSchema = #private::event_schema(
+                #name,
+                #description,
+                #private::Level::Usage,
+                1.0,
+                &[#(#label_schemas,)* #count],
+                ::core::module_path!(),
+            );
             #private::inventory::submit! { #private::Registration(&__TELEMETRY_SCHEMA) }
             #private::Counter::__declared(&__TELEMETRY_SCHEMA, [#(#labels),*])
         };

@@ -107,15 +107,17 @@ pub(crate) fn schema(private: &TokenStream, input: &Input<'_>) -> TokenStream {
     let sample_rate = input.attrs.sample.as_ref().map_or(1.0, |s| s.value);
     let type_params: Vec<&Ident> = input.original.generics.type_params().map(|p| &p.ident).collect();
     let field_schemas = input.sent_fields().map(|f| field_schema(private, f, &type_params));
+    // Through constructors: the schema types are `#[non_exhaustive]`, so
+    // the user's crate cannot write them as struct literals.
     quote! {
-        #private::EventSchema {
-            name: #name,
-            description: #description,
-            min_level: #private::Level::#min_level,
-            module: ::core::module_path!(),
-            sample_rate: #sample_rate,
-            fields: &[#(#field_schemas),*],
-        }
+        #private::event_schema(
+            #name,
+            #description,
+            #private::Level::#min_level,
+            #sample_rate,
+            &[#(#field_schemas),*],
+            ::core::module_path!(),
+        )
     }
 }
 
@@ -233,14 +235,14 @@ pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>, type_params
         None => quote!(#private::None),
     };
     quote! {
-        #private::FieldSchema {
-            name: #name,
-            ty: #ty,
-            classification: #private::Classification::#class,
-            description: #description,
-            reason: #reason,
-            fields: #fields,
-        }
+        #private::field_schema(
+            #name,
+            #ty,
+            #private::Classification::#class,
+            #description,
+            #reason,
+            #fields,
+        )
     }
 }
 

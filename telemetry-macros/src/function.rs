@@ -256,14 +256,14 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             let static_ty = with_static_lifetimes(ty.to_token_stream());
             let fields = quote_spanned!(ty.span()=> { use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS });
             schema_fields.push(quote! {
-                #private::FieldSchema {
-                    name: #name,
-                    ty: #ty_name,
-                    classification: #private::Classification::Public,
-                    description: "An argument of the call.",
-                    reason: #private::None,
-                    fields: #fields,
-                }
+                #private::field_schema(
+                    #name,
+                    #ty_name,
+                    #private::Classification::Public,
+                    "An argument of the call.",
+                    #private::None,
+                    #fields,
+                )
             });
             // Spanned at the argument's type: a type that is not public by
             // default (free text, say) is reported there.
@@ -352,41 +352,24 @@ fn call_schema(
     arguments: &[TokenStream],
 ) -> TokenStream {
     let description = format!("A call of `{function}`: how long it took and whether it succeeded.");
-    quote! {
-        #private::EventSchema {
-            name: #event,
-            description: #description,
-            min_level: #private::Level::#level,
-            module: ::core::module_path!(),
-            sample_rate: 1.0,
-            fields: &[
-                #private::FieldSchema {
-                    name: "duration_ms",
-                    ty: "Duration",
-                    classification: #private::Classification::Public,
-                    description: "How long the call took, in milliseconds.",
-                    reason: #private::None,
-                    fields: &[],
-                },
-                #private::FieldSchema {
-                    name: "outcome",
-                    ty: "&'static str",
-                    classification: #private::Classification::Public,
-                    description: "\"ok\" or \"error\".",
-                    reason: #private::None,
-                    fields: &[],
-                },
-                #private::FieldSchema {
-                    name: "error_type",
-                    ty: "&'static str",
-                    classification: #private::Classification::Public,
-                    description: "For an error, the error's Rust type name (never its message).",
-                    reason: #private::None,
-                    fields: &[],
-                },
-                #(#arguments),*
-            ],
+    let public = |name: &str, ty: &str, description: &str| {
+        quote! {
+            #private::field_schema(#name, #ty, #private::Classification::Public, #description, #private::None, &[])
         }
+    };
+    let duration = public("duration_ms", "Duration", "How long the call took, in milliseconds.");
+    let outcome = public("outcome", "&'static str", "\"ok\" or \"error\".");
+    let error_type =
+        public("error_type", "&'static str", "For an error, the error's Rust type name (never its message).");
+    quote! {
+        #private::event_schema(
+            #event,
+            #description,
+            #private::Level::#level,
+            1.0,
+            &[#duration, #outcome, #error_type, #(#arguments),*],
+            ::core::module_path!(),
+        )
     }
 }
 

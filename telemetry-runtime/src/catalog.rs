@@ -3,7 +3,8 @@
 //! schema at link time, so the "what we collect" page cannot drift from what
 //! the program sends.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
 use std::path::Path;
 
 use serde_json::{json, Value as Json};
@@ -19,7 +20,7 @@ pub struct Registration(pub &'static EventSchema);
 inventory::collect!(Registration);
 
 /// The properties the runtime adds to every event, with what they hold.
-pub const ENVELOPE: [(&str, &str); 14] = [
+pub(crate) const ENVELOPE: [(&str, &str); 14] = [
     (
         "distinct_id",
         "a random install id (UUID v4) kept in the cache directory, or one the application supplies",
@@ -215,24 +216,48 @@ impl Catalog {
 
     /// Compares the Markdown page with the file at `path`. With the
     /// environment variable `TELEMETRY_CATALOG_UPDATE=1` the file is
-    /// rewritten instead. Returns the differences as an error.
-    pub fn check_markdown_file(&self, app_name: &str, path: impl AsRef<Path>) -> Result<(), String> {
-        let path = path.as_ref();
+    /// rewritten instead. The error, when they differ, shows the
+    /// differences line by line.
+    ///
+    /// ```
+    /// use telemetry_runtime::Catalog;
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("TELEMETRY.md");
+    /// std::fs::write(&path, "# An old page\n")?;
+    /// let err = Catalog::collect().check_markdown_file("mytool", &path).unwrap_err();
+    /// assert!(err.to_string().contains("- # An old page"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_markdown_file(
+        &self,
+        app_name: &str,
+        path: impl AsRef<Path>,
+    ) -> Result<(), CatalogFileError> {
+        let update = std::env::var_os("TELEMETRY_CATALOG_UPDATE").is_some_and(|v| v == "1");
+        self.check_or_update(app_name, path.as_ref(), update)
+    }
+
+    /// [`check_markdown_file`](Catalog::check_markdown_file), or with
+    /// `update` the rewrite.
+    fn check_or_update(&self, app_name: &str, path: &Path, update: bool) -> Result<(), CatalogFileError> {
         let expected = self.to_markdown(app_name);
-        if std::env::var_os("TELEMETRY_CATALOG_UPDATE").is_some_and(|v| v == "1") {
-            return std::fs::write(path, &expected)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()));
+        if update {
+            return std::fs::write(path, &expected).map_err(|err| CatalogFileError {
+                message: format!("cannot write {}: {err}", path.display()),
+                source: Some(err),
+            });
         }
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         if committed == expected {
             return Ok(());
         }
-        Err(format!(
+        let message = format!(
             "{} does not match the events compiled into the program.\n\
              Review the change and rewrite the file with TELEMETRY_CATALOG_UPDATE=1.\n\n{}",
             path.display(),
             line_diff(&committed, &expected)
-        ))
+        );
+        Err(CatalogFileError { message, source: None })
     }
 
     /// Panics with a diff when the committed page at `path` differs from the
@@ -249,6 +274,28 @@ impl Catalog {
         if let Err(diff) = self.check_markdown_file(app_name, path) {
             panic!("{diff}");
         }
+    }
+}
+
+/// Why [`Catalog::check_markdown_file`] failed: the committed page differs
+/// from the generated one (the message shows how, line by line), or it
+/// could not be rewritten, when the [`source`](std::error::Error::source)
+/// is the I/O error.
+#[derive(Debug)]
+pub struct CatalogFileError {
+    message: String,
+    source: Option<io::Error>,
+}
+
+impl fmt::Display for CatalogFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CatalogFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|err| err as _)
     }
 }
 
@@ -546,9 +593,22 @@ mod tests {
         let catalog = Catalog::of(vec![&EVENT]);
         std::fs::write(&path, catalog.to_markdown("agent").replace("Which tool.", "Old text.")).unwrap();
         let err = catalog.check_markdown_file("agent", &path).unwrap_err();
+        assert!(std::error::Error::source(&err).is_none(), "a difference has no cause");
+        let err = err.to_string();
         assert!(err.contains("- | `tool` | `String` | public | value | value | Old text. |"), "{err}");
         assert!(err.contains("+ | `tool` | `String` | public | value | value | Which tool. |"), "{err}");
         std::fs::write(&path, catalog.to_markdown("agent")).unwrap();
         assert!(catalog.check_markdown_file("agent", &path).is_ok());
+    }
+
+    #[test]
+    fn a_failed_rewrite_leads_to_the_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("TELEMETRY.md");
+        let err = Catalog::of(vec![&EVENT]).check_or_update("agent", &path, true).unwrap_err();
+        assert!(err.to_string().starts_with("cannot write "), "{err}");
+        let source = std::error::Error::source(&err).expect("the I/O error is the source");
+        let io = source.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -1,4 +1,20 @@
-//! Ready-made `telemetry` subcommands for a host command-line program.
+//! Ready-made `telemetry` subcommands for a host command-line program, and
+//! the report behind `telemetry status`.
+//!
+//! What it offers:
+//!
+//! - [`run_command`]: runs one subcommand from the words after `telemetry`
+//!   (`status`, `on`, `off`, `full`, `local`, `reset`, `catalog [--json]`,
+//!   `preview [--full]`, `help`; see [`USAGE`]) and writes its output;
+//! - [`TelemetryCommand`]: the same subcommands as a value, to
+//!   [`run`](TelemetryCommand::run) on a client;
+//! - [`Status`]: what `status` prints, as data: the consent in force and
+//!   where it came from, where events go (sinks, debug or local-only mode),
+//!   and the files the library keeps on this machine (install id, saved
+//!   choice, recent deliveries, local events);
+//! - [`CommandError`]: why a subcommand could not run;
+//! - with the `clap` feature, `TelemetryArgs` (the `telemetry` subcommand
+//!   for a clap derive parser) and `NoTelemetry` (a `--no-telemetry` flag).
 //!
 //! A program that parses its arguments by hand passes the words after
 //! `telemetry` to [`run_command`]:
@@ -26,6 +42,7 @@
 // and an intra-doc link to them would break the docs built without it.
 use std::fmt;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value as Json};
 
@@ -34,7 +51,7 @@ use crate::files;
 use crate::schema::{Classification, EventSchema, RedactMode};
 #[cfg(feature = "clap")]
 use crate::Config;
-use crate::{ConsentSource, Level, Telemetry};
+use crate::{Consent, ConsentSource, Level, Stats, Telemetry};
 
 /// The subcommands and what they do, for `help`.
 pub const USAGE: &str = "\
@@ -167,7 +184,7 @@ impl TelemetryCommand {
     /// exactly as [`run_command`] does for the same words.
     pub fn run(self, client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
         match self {
-            TelemetryCommand::Status => status(client, out)?,
+            TelemetryCommand::Status => Status::of(client).write_to(out)?,
             TelemetryCommand::On => choose(client, "usage", out)?,
             TelemetryCommand::Full => choose(client, "full", out)?,
             TelemetryCommand::Off => choose(client, "off", out)?,
@@ -187,72 +204,152 @@ impl TelemetryCommand {
     }
 }
 
-fn status(client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
-    let consent = client.consent();
-    writeln!(out, "Telemetry: {} (decided by {})", consent.level, consent.source)?;
-    let mode = if client.is_debug() {
-        "debug: events are printed to stderr, nothing is sent".to_owned()
-    } else if client.is_local_only() {
-        match client.local_events_path() {
-            Some(path) => format!("local only: events are written to {}", path.display()),
-            None => "local only: no data directory, nothing is recorded".to_owned(),
+/// What `telemetry status` reports, as data: taken from a client at one
+/// moment by [`Status::of`]. Its fields are public to read; more may be
+/// added.
+///
+/// ```
+/// use telemetry_runtime::{cli::Status, sink::MemorySink, Config, ConsentSource, Level, Telemetry};
+/// # let dir = tempfile::tempdir()?;
+///
+/// let config = Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new());
+/// # let config = config.cache_dir(dir.path()).config_dir(dir.path()).data_dir(dir.path());
+/// let status = Status::of(&Telemetry::new(config)?);
+/// assert_eq!(status.consent.source, ConsentSource::Explicit);
+/// assert_eq!(status.sink_names, ["memory"]);
+/// assert!(!status.debug && !status.local_only);
+/// assert!(status.id_path.unwrap().ends_with("telemetry_user_id"));
+/// assert_eq!(status.env_var, "MYTOOL_TELEMETRY");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The level in force and the source that decided it.
+    pub consent: Consent,
+    /// The main environment variable the user sets to choose
+    /// (`MYTOOL_TELEMETRY`, or the one [`Config::env_var`](crate::Config::env_var) named).
+    pub env_var: String,
+    /// Debug mode: events are printed to stderr, nothing is sent.
+    pub debug: bool,
+    /// Events are kept in a file on this machine only
+    /// ([`local_events_path`](Status::local_events_path)).
+    pub local_only: bool,
+    /// Where events are written in local-only mode; `None` without a data
+    /// directory.
+    pub local_events_path: Option<PathBuf>,
+    /// The names of the sinks events go to, in the configured order: in
+    /// debug mode only `stderr`, in local-only mode only the file's sink.
+    pub sink_names: Vec<String>,
+    /// Those of [`sink_names`](Status::sink_names) whose routes are the
+    /// user's own (see [`Route::user_owned`](crate::Route::user_owned)),
+    /// governed by the user's OpenTelemetry settings rather than by consent.
+    pub user_owned_sink_names: Vec<String>,
+    /// The highest level the user's own settings give the user-owned sinks;
+    /// see [`Telemetry::user_owned_level`].
+    pub user_owned_level: Level,
+    /// Where the anonymous install id is kept (it may not exist yet); `None`
+    /// without a cache directory, when each run has a new one.
+    pub id_path: Option<PathBuf>,
+    /// Where the saved choice is kept (it may not exist); `None` without a
+    /// config directory.
+    pub consent_path: Option<PathBuf>,
+    /// Where the most recently delivered events are kept for the user to
+    /// read (it may not exist yet); `None` without a data directory, or when
+    /// [`Config::recent_deliveries`](crate::Config::recent_deliveries) is 0.
+    pub recent_deliveries_path: Option<PathBuf>,
+    /// How many events the client's catalog lists.
+    pub catalog_events: usize,
+    /// The catalog's digest, sent with every event as `$catalog_digest`.
+    pub catalog_digest: String,
+    /// The client's counters.
+    pub stats: Stats,
+}
+
+impl Status {
+    /// The status of `client` now.
+    pub fn of(client: &Telemetry) -> Status {
+        Status {
+            consent: client.consent(),
+            env_var: client.env_var().to_owned(),
+            debug: client.is_debug(),
+            local_only: client.is_local_only(),
+            local_events_path: client.local_events_path(),
+            sink_names: client.sink_names().to_vec(),
+            user_owned_sink_names: client.user_owned_sink_names().into_iter().map(str::to_owned).collect(),
+            user_owned_level: client.user_owned_level(),
+            id_path: client.id_path().map(Path::to_path_buf),
+            consent_path: client.consent_path().map(Path::to_path_buf),
+            recent_deliveries_path: client.recent_deliveries_path(),
+            catalog_events: client.catalog().events().len(),
+            catalog_digest: client.catalog_digest().to_owned(),
+            stats: client.stats(),
         }
-    } else if client.sink_names().is_empty() {
-        "no destination configured".to_owned()
-    } else {
-        format!("sending to {}", client.sink_names().join(", "))
-    };
-    writeln!(out, "Mode: {mode}")?;
-    let own = client.user_owned_sink_names();
-    if !own.is_empty() {
-        let state = match client.user_owned_level() {
-            Level::Off => "off (OTEL_SDK_DISABLED)".to_owned(),
-            level => format!("on at {level}"),
+    }
+
+    /// Writes the report as `telemetry status` prints it.
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        let consent = &self.consent;
+        writeln!(out, "Telemetry: {} (decided by {})", consent.level, consent.source)?;
+        let mode = if self.debug {
+            "debug: events are printed to stderr, nothing is sent".to_owned()
+        } else if self.local_only {
+            match &self.local_events_path {
+                Some(path) => format!("local only: events are written to {}", path.display()),
+                None => "local only: no data directory, nothing is recorded".to_owned(),
+            }
+        } else if self.sink_names.is_empty() {
+            "no destination configured".to_owned()
+        } else {
+            format!("sending to {}", self.sink_names.join(", "))
         };
+        writeln!(out, "Mode: {mode}")?;
+        let own = &self.user_owned_sink_names;
+        if !own.is_empty() {
+            let state = match self.user_owned_level {
+                Level::Off => "off (OTEL_SDK_DISABLED)".to_owned(),
+                level => format!("on at {level}"),
+            };
+            writeln!(
+                out,
+                "Your own collector: {} {state}, governed by your OpenTelemetry settings, not by the setting above",
+                own.join(", ")
+            )?;
+        }
+        let exists = |path: &Path| if path.exists() { "" } else { " (not created)" };
+        match &self.id_path {
+            Some(path) => writeln!(out, "Anonymous id: {}{}", path.display(), exists(path))?,
+            None => writeln!(out, "Anonymous id: a new one each run (no cache directory)")?,
+        }
+        if let Some(path) = &self.consent_path {
+            writeln!(out, "Saved choice: {}{}", path.display(), exists(path))?;
+        }
+        if let Some(path) = &self.recent_deliveries_path {
+            writeln!(out, "Recently sent: {}{}", path.display(), exists(path))?;
+        }
+        writeln!(out, "Catalog: {} events (digest {})", self.catalog_events, self.catalog_digest)?;
+        let stats = &self.stats;
         writeln!(
             out,
-            "Your own collector: {} {state}, governed by your OpenTelemetry settings, not by the setting above",
-            own.join(", ")
+            "This run: {} captured, {} sent, {} dropped",
+            stats.captured,
+            stats.sent,
+            stats.dropped_total()
         )?;
-    }
-    let exists = |path: &std::path::Path| if path.exists() { "" } else { " (not created)" };
-    match client.id_path() {
-        Some(path) => writeln!(out, "Anonymous id: {}{}", path.display(), exists(path))?,
-        None => writeln!(out, "Anonymous id: a new one each run (no cache directory)")?,
-    }
-    if let Some(path) = client.consent_path() {
-        writeln!(out, "Saved choice: {}{}", path.display(), exists(path))?;
-    }
-    if let Some(path) = client.recent_deliveries_path() {
-        writeln!(out, "Recently sent: {}{}", path.display(), exists(&path))?;
-    }
-    writeln!(
-        out,
-        "Catalog: {} events (digest {})",
-        client.catalog().events().len(),
-        client.catalog_digest()
-    )?;
-    let stats = client.stats();
-    writeln!(
-        out,
-        "This run: {} captured, {} sent, {} dropped",
-        stats.captured,
-        stats.sent,
-        stats.dropped_total()
-    )?;
-    if client.consent().source == ConsentSource::Explicit {
-        // No variable outranks the program's own choice: do not claim one would.
-        writeln!(
-            out,
-            "Change it: this run's choice was made by the program itself (for example a command-line \
-             flag); the on/off/full/local commands save a choice for runs without it."
-        )
-    } else {
-        writeln!(
-            out,
-            "Change it: set {}=off|on|full|local, or use the on/off/full/local commands.",
-            client.env_var()
-        )
+        if consent.source == ConsentSource::Explicit {
+            // No variable outranks the program's own choice: do not claim one would.
+            writeln!(
+                out,
+                "Change it: this run's choice was made by the program itself (for example a command-line \
+                 flag); the on/off/full/local commands save a choice for runs without it."
+            )
+        } else {
+            writeln!(
+                out,
+                "Change it: set {}=off|on|full|local, or use the on/off/full/local commands.",
+                self.env_var
+            )
+        }
     }
 }
 
@@ -373,6 +470,7 @@ fn sample_event(event: &EventSchema, level: Level) -> Json {
 #[cfg(feature = "clap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+#[non_exhaustive]
 pub struct TelemetryArgs {
     /// The subcommand; `None` runs `status`.
     #[command(subcommand)]
@@ -417,6 +515,7 @@ impl TelemetryArgs {
 #[cfg(feature = "clap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+#[non_exhaustive]
 pub struct NoTelemetry {
     /// Turn telemetry off for this run: nothing is collected, written or sent.
     #[arg(long = "no-telemetry", global = true)]

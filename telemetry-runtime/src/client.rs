@@ -382,37 +382,33 @@ impl Telemetry {
         self.inner.version.change(&self.inner.app_version)
     }
 
-    /// Where the install id is kept, if there is a cache directory.
-    pub fn id_path(&self) -> Option<&Path> {
-        self.inner.identity.path()
-    }
-
-    /// Where the persisted choice is kept, if there is a config directory.
-    pub fn consent_path(&self) -> Option<&Path> {
-        self.inner.resolver.consent_path.as_deref()
-    }
-
-    /// This process's session id, sent as `$session_id`.
+    /// This process's session id: a random UUID per client, sent with every
+    /// event as `$session_id`. A program whose own events carry a session
+    /// (a port of an existing schema, say) can reuse it instead of making a
+    /// second one; it says nothing about the installation, unlike the
+    /// install id, which is never handed out.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Level, Telemetry};
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Off))?;
+    /// assert_eq!(telemetry.session_id().len(), 36);
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
     pub fn session_id(&self) -> &str {
         &self.inner.session_id
     }
 
-    /// The names of the configured sinks.
-    pub fn sink_names(&self) -> &[String] {
-        &self.inner.sink_names
-    }
-
-    /// The names of the sinks whose routes are the user's own (see
-    /// [`Route::user_owned`]), governed by the user's OpenTelemetry
-    /// settings rather than by [`consent`](Telemetry::consent).
-    pub fn user_owned_sink_names(&self) -> Vec<&str> {
-        let inner = &self.inner;
-        let owned = inner.sink_names.iter().zip(&inner.routes).filter(|(_, route)| route.is_user_owned());
-        owned.map(|(name, _)| name.as_str()).collect()
-    }
-
-    /// The highest level the user's own settings give the user-owned sinks:
-    /// `Off` when there are none, or `OTEL_SDK_DISABLED=true`.
+    /// The highest level the user's own settings give the user-owned sinks
+    /// (see [`Route::user_owned`]): `Off` when there are none, or the user
+    /// set `OTEL_SDK_DISABLED=true`. A program can skip building details
+    /// that only the user's own collector would receive while it is off.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry};
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new()))?;
+    /// assert_eq!(telemetry.user_owned_level(), Level::Off); // no user-owned sink
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
     pub fn user_owned_level(&self) -> Level {
         self.inner.user_level()
     }
@@ -568,48 +564,20 @@ impl Telemetry {
         self.inner.aggregates.add(counter.name(), &counter.series(values), n);
     }
 
-    /// Every event compiled into the program.
+    /// Every event this client can send: the catalog it was configured with
+    /// ([`Config::catalog`](crate::Config::catalog)), or every event compiled
+    /// into the program. Its [`digest`](Catalog::digest) is sent with every
+    /// event as `$catalog_digest`.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Level, Telemetry};
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Off))?;
+    /// let page = telemetry.catalog().to_markdown("mytool"); // the "what we collect" page
+    /// assert!(page.contains("$session_id"));
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
-    }
-
-    /// The digest of the catalog, sent as `$catalog_digest`.
-    pub fn catalog_digest(&self) -> &str {
-        &self.inner.catalog_digest
-    }
-
-    /// The application's name.
-    pub fn app_name(&self) -> &str {
-        &self.inner.app_name
-    }
-
-    /// The main environment variable users set to choose.
-    pub fn env_var(&self) -> &str {
-        &self.inner.resolver.env_vars[0].name
-    }
-
-    /// Whether debug mode is on: events are printed, nothing is sent.
-    pub fn is_debug(&self) -> bool {
-        self.inner.debug
-    }
-
-    /// Whether events are kept on this machine only.
-    pub fn is_local_only(&self) -> bool {
-        self.inner.local_only
-    }
-
-    /// Where local-only events are written, if there is a data directory.
-    pub fn local_events_path(&self) -> Option<PathBuf> {
-        Some(self.inner.data_dir.as_ref()?.join(LOCAL_EVENTS_FILE))
-    }
-
-    /// Where the most recently delivered events are kept for the user to
-    /// read, if there is a data directory and the record is enabled.
-    pub fn recent_deliveries_path(&self) -> Option<PathBuf> {
-        if self.inner.settings.recent_deliveries == 0 {
-            return None;
-        }
-        Some(self.inner.data_dir.as_ref()?.join(RECENT_FILE))
     }
 
     /// Delivers everything captured so far, waiting at most `timeout`.
@@ -666,13 +634,80 @@ impl Telemetry {
     }
 
     /// The configured shutdown deadline.
-    pub fn shutdown_timeout(&self) -> Duration {
+    pub(crate) fn shutdown_timeout(&self) -> Duration {
         self.inner.settings.shutdown_timeout
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.inner.counters.snapshot()
+    }
+}
+
+/// What the `cli` module's subcommands and status report read; not on the
+/// public client, whose users have [`cli::Status`](crate::cli::Status).
+impl Telemetry {
+    /// Where the install id is kept, if there is a cache directory.
+    pub(crate) fn id_path(&self) -> Option<&Path> {
+        self.inner.identity.path()
+    }
+
+    /// Where the persisted choice is kept, if there is a config directory.
+    pub(crate) fn consent_path(&self) -> Option<&Path> {
+        self.inner.resolver.consent_path.as_deref()
+    }
+
+    /// The names of the configured sinks.
+    pub(crate) fn sink_names(&self) -> &[String] {
+        &self.inner.sink_names
+    }
+
+    /// The names of the sinks whose routes are the user's own (see
+    /// [`Route::user_owned`]), governed by the user's OpenTelemetry
+    /// settings rather than by [`consent`](Telemetry::consent).
+    pub(crate) fn user_owned_sink_names(&self) -> Vec<&str> {
+        let inner = &self.inner;
+        let owned = inner.sink_names.iter().zip(&inner.routes).filter(|(_, route)| route.is_user_owned());
+        owned.map(|(name, _)| name.as_str()).collect()
+    }
+
+    /// The digest of the catalog, sent as `$catalog_digest`.
+    pub(crate) fn catalog_digest(&self) -> &str {
+        &self.inner.catalog_digest
+    }
+
+    /// The application's name.
+    pub(crate) fn app_name(&self) -> &str {
+        &self.inner.app_name
+    }
+
+    /// The main environment variable users set to choose.
+    pub(crate) fn env_var(&self) -> &str {
+        &self.inner.resolver.env_vars[0].name
+    }
+
+    /// Whether debug mode is on: events are printed, nothing is sent.
+    pub(crate) fn is_debug(&self) -> bool {
+        self.inner.debug
+    }
+
+    /// Whether events are kept on this machine only.
+    pub(crate) fn is_local_only(&self) -> bool {
+        self.inner.local_only
+    }
+
+    /// Where local-only events are written, if there is a data directory.
+    pub(crate) fn local_events_path(&self) -> Option<PathBuf> {
+        Some(self.inner.data_dir.as_ref()?.join(LOCAL_EVENTS_FILE))
+    }
+
+    /// Where the most recently delivered events are kept for the user to
+    /// read, if there is a data directory and the record is enabled.
+    pub(crate) fn recent_deliveries_path(&self) -> Option<PathBuf> {
+        if self.inner.settings.recent_deliveries == 0 {
+            return None;
+        }
+        Some(self.inner.data_dir.as_ref()?.join(RECENT_FILE))
     }
 }
 

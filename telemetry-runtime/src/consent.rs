@@ -25,8 +25,19 @@ pub(crate) fn process_env() -> EnvLookup {
     Arc::new(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
 }
 
-/// What a value of an environment variable means.
+/// What a value of an environment variable means, for
+/// [`Config::legacy_env_var`](crate::Config::legacy_env_var).
+///
+/// ```
+/// use telemetry_runtime::{Config, Polarity};
+///
+/// let config = Config::new("mytool", "1.0.0")
+///     .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables) // =false turns it off
+///     .legacy_env_var("MYTOOL_NO_TELEMETRY", Polarity::Disables) // =1 turns it off
+///     .legacy_env_var("MYTOOL_LOG_TRAJECTORY", Polarity::OptInFull); // =1 asks for full
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Polarity {
     /// `VAR=off` turns telemetry off, `VAR=on` on, `VAR=full` to full
     /// (like `MYAPP_TELEMETRY` or `ANONYMIZED_TELEMETRY=false`).
@@ -51,7 +62,7 @@ impl Polarity {
     /// `false` for another one that enables (`ANONYMIZED_TELEMETRY=false`,
     /// as such variables are documented), `1` for one that disables. `None`
     /// for [`Polarity::OptInFull`]: it cannot turn telemetry off.
-    pub fn off_value(self, main: bool) -> Option<&'static str> {
+    pub(crate) fn off_value(self, main: bool) -> Option<&'static str> {
         match self {
             Polarity::Enables if main => Some("off"),
             Polarity::Enables => Some("false"),
@@ -70,6 +81,7 @@ pub(crate) struct EnvVar {
 
 /// Which source decided the consent level.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConsentSource {
     /// An explicit choice made through the API at run time.
     Explicit,
@@ -103,8 +115,11 @@ impl fmt::Display for ConsentSource {
     }
 }
 
-/// The outcome of resolution: a level and the source that decided it.
+/// The outcome of resolution: a level and the source that decided it; see
+/// [`Telemetry::consent`](crate::Telemetry::consent). Built by the library
+/// only; its fields are public to read, and more may be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Consent {
     /// The level in force.
     pub level: Level,
@@ -129,8 +144,19 @@ pub(crate) fn parse_choice(value: &str) -> Option<(Level, bool)> {
     Level::parse(value).map(|level| (level, false))
 }
 
-/// Variables whose presence marks a CI run. `CI` itself is checked for a
-/// true-ish value because some shells export `CI=false`.
+/// Variables whose presence marks a CI run (telemetry is then off unless a
+/// stronger source decides). `CI` itself is checked for a true-ish value
+/// because some shells export `CI=false`.
+///
+/// A test that runs the program as its users do, from a CI job, removes
+/// them:
+///
+/// ```
+/// let mut command = std::process::Command::new("mytool");
+/// for name in telemetry_runtime::CI_VARIABLES {
+///     command.env_remove(name);
+/// }
+/// ```
 pub const CI_VARIABLES: &[&str] = &[
     "CI",
     "CONTINUOUS_INTEGRATION",

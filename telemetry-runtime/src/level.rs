@@ -5,7 +5,9 @@ use std::fmt;
 /// How much telemetry the user has agreed to.
 ///
 /// Levels are ordered: `Off < Usage < Full`. An event or field marked
-/// `opt_in` is sent only at [`Level::Full`].
+/// `opt_in` is sent only at [`Level::Full`]. More levels may come (an
+/// `Errors` level between `Off` and `Usage`, say): compare levels with `<`
+/// and `>=` rather than listing them, and give a `match` a wildcard arm.
 ///
 /// ```
 /// use telemetry_runtime::Level;
@@ -15,6 +17,7 @@ use std::fmt;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
+#[non_exhaustive]
 pub enum Level {
     /// Nothing is collected, queued, written or sent.
     Off = 0,

@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-pub use catalog::{Catalog, ENVELOPE};
+pub use catalog::{Catalog, CatalogFileError};
 pub use client::Telemetry;
 pub use config::{Config, ConfigError};
 pub use consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
@@ -57,7 +57,6 @@ pub use event::TelemetryEvent;
 pub use level::Level;
 pub use properties::Properties;
 pub use property::{PropertyValue, PublicByDefault, RedactableText};
-pub use redact::Digest;
 pub use route::Route;
 pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use stats::{DropReason, Stats};
@@ -360,8 +359,11 @@ pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
 static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 
-/// Why [`init`] did not install a client.
+/// Why [`init`] did not install a client; more reasons may be added. Its
+/// [`source`](std::error::Error::source) is the [`ConfigError`] when the
+/// configuration was refused.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum InitError {
     /// The configuration was refused.
     Config(ConfigError),
@@ -587,6 +589,7 @@ const _: () = {
     shared::<EventSchema>();
     shared::<InitError>();
     shared::<ConfigError>();
+    shared::<CatalogFileError>();
     shared::<cli::CommandError>();
     shared::<sink::PostHogSink>();
     shared::<sink::HttpSink>();

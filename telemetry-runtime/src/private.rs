@@ -28,6 +28,32 @@ pub use std::borrow::Cow;
 /// folds to a constant and the code behind it is removed.
 pub const COMPILED_IN: bool = !cfg!(feature = "off");
 
+/// A field's schema, as the derives and macros write it for the catalog
+/// (the type is `#[non_exhaustive]`, so a user crate cannot write it as a
+/// struct literal).
+pub const fn field_schema(
+    name: &'static str,
+    ty: &'static str,
+    classification: Classification,
+    description: &'static str,
+    reason: Option<&'static str>,
+    fields: &'static [FieldSchema],
+) -> FieldSchema {
+    FieldSchema { name, ty, classification, description, reason, fields }
+}
+
+/// An event's schema, as the derives and macros write it for the catalog.
+pub const fn event_schema(
+    name: &'static str,
+    description: &'static str,
+    min_level: Level,
+    sample_rate: f64,
+    fields: &'static [FieldSchema],
+    module: &'static str,
+) -> EventSchema {
+    EventSchema { name, description, min_level, sample_rate, fields, module }
+}
+
 /// The gate of `#[requires_telemetry]`: a constant and one relaxed load.
 #[inline(always)]
 pub fn enabled(level: Level) -> bool {

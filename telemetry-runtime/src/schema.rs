@@ -4,7 +4,16 @@
 use crate::Level;
 
 /// How a field is treated before anything leaves the process.
+///
+/// Read from a schema in the [`Catalog`](crate::Catalog); a `match` needs a
+/// wildcard arm, as more classifications may come.
+///
+/// ```
+/// use telemetry_runtime::{Classification, RedactMode};
+/// assert_eq!(Classification::Redact(RedactMode::Hash).as_str(), "redact(hash)");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Classification {
     /// Sent at `Usage` and above.
     Public,
@@ -14,8 +23,9 @@ pub enum Classification {
     Redact(RedactMode),
 }
 
-/// What is sent in place of a redacted value.
+/// What is sent in place of a redacted value; more modes may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RedactMode {
     /// Nothing: the property is left out.
     Drop,
@@ -42,8 +52,12 @@ impl Classification {
     }
 }
 
-/// One property of an event.
+/// One property of an event, as the [`Catalog`](crate::Catalog) lists it.
+/// Written by the derives and macros of this library (or by
+/// [`FieldSchema::new`]); its fields are public to read, and more may be
+/// added.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct FieldSchema {
     /// The property name on the wire.
     pub name: &'static str,
@@ -76,8 +90,27 @@ impl FieldSchema {
     }
 }
 
-/// An event: its name, description and fields.
+/// An event: its name, description and fields, as the
+/// [`Catalog`](crate::Catalog) lists it. Written by the derives and macros
+/// of this library (or by [`EventSchema::undocumented`]); its fields are
+/// public to read, and more may be added.
+///
+/// ```
+/// use telemetry_runtime::{Level, TelemetryEvent};
+///
+/// /// A build finished.
+/// #[derive(TelemetryEvent)]
+/// struct BuildFinished {
+///     /// Whether it succeeded.
+///     ok: bool,
+/// }
+///
+/// let schema = BuildFinished::SCHEMA;
+/// assert_eq!((schema.name, schema.min_level), ("build_finished", Level::Usage));
+/// assert_eq!(schema.fields[0].description, "Whether it succeeded.");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct EventSchema {
     /// The event name on the wire.
     pub name: &'static str,
@@ -151,27 +184,6 @@ impl ValueKind {
             (ValueKind::Map(keys, kind), Value::Object(values)) => values.iter().all(|(name, value)| {
                 matches!(keys, ValueKind::OneOf(names) if names.contains(&&**name)) && kind.admits(value)
             }),
-            _ => false,
-        }
-    }
-
-    /// Whether a value of this kind can carry text chosen at run time: the
-    /// audit's measure exemption (`prompt_tokens: u32`) holds only where it
-    /// cannot.
-    pub const fn carries_text(&self) -> bool {
-        match self {
-            ValueKind::Text => true,
-            ValueKind::List(item) | ValueKind::Map(_, item) => item.carries_text(),
-            ValueKind::Object(fields) => {
-                let mut i = 0;
-                while i < fields.len() {
-                    if fields[i].1.carries_text() {
-                        return true;
-                    }
-                    i += 1;
-                }
-                false
-            }
             _ => false,
         }
     }

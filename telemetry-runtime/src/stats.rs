@@ -32,8 +32,17 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    /// Every reason, in a fixed order.
-    pub const ALL: [DropReason; 9] = [
+    /// Every reason, in a fixed order. A slice rather than an array, so
+    /// that a new reason does not change its type.
+    ///
+    /// ```
+    /// use telemetry_runtime::{DropReason, Stats};
+    /// let stats = Stats::default();
+    /// for reason in DropReason::ALL {
+    ///     println!("{}: {}", reason.as_str(), stats.dropped(*reason));
+    /// }
+    /// ```
+    pub const ALL: &'static [DropReason] = &[
         DropReason::QueueFull,
         DropReason::ConsentWithdrawn,
         DropReason::Invalid,
@@ -163,7 +172,18 @@ impl Counters {
 /// `captured == sent + dropped_total() - dropped(QueueFull) - dropped(Invalid)`.
 /// With several sinks, `sent` and the sink-side drop reasons count each
 /// (event, sink) pair: one event delivered to two sinks counts twice.
+///
+/// Built by the library ([`Telemetry::stats`](crate::Telemetry::stats), or
+/// all zero with `Stats::default()`); more counters may be added.
+///
+/// ```
+/// use telemetry_runtime::{DropReason, Stats};
+/// let stats = Stats::default();
+/// assert_eq!(stats.captured, 0);
+/// assert_eq!(stats.dropped(DropReason::QueueFull), 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// Events accepted into the queue.
     pub captured: u64,

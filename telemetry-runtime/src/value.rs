@@ -23,7 +23,14 @@ use crate::redact::Digest;
 /// assert_eq!(Value::from(Duration::from_micros(1500)), Value::Float(1.5));
 /// assert_eq!(Value::from(None::<u32>), Value::Null);
 /// ```
+///
+/// Values are built from their variants, with `From` or with
+/// [`Value::text`] and [`Value::hashed`]. More kinds of value may come (a
+/// timestamp, say), so a `match` on a value needs a wildcard arm: an
+/// encoder written against today's variants keeps compiling, and decides
+/// there what to do with one it does not know.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// No value: the property is omitted from the event.
     Null,
@@ -47,7 +54,10 @@ pub enum Value {
     /// null values.
     Object(Vec<(Cow<'static, str>, Value)>),
     /// A redacted text, sent as a hash keyed with this installation's secret:
-    /// equal texts give equal hashes within one installation only.
+    /// equal texts give equal hashes within one installation only. Built by
+    /// [`Value::hashed`]; what it holds is the text's unkeyed pre-hash,
+    /// which is not an API.
+    #[doc(hidden)]
     Hashed(Digest),
 }
 
@@ -58,7 +68,15 @@ impl Value {
         Value::Text(Cow::Owned(text.into()))
     }
 
-    /// A text that must not be sent, reduced to a keyed hash.
+    /// A text that must not be sent, reduced to a hash keyed with this
+    /// installation's secret: equal texts give equal hashes within one
+    /// installation only, and the text cannot be read back.
+    ///
+    /// ```
+    /// use telemetry_runtime::Value;
+    /// assert_eq!(Value::hashed("https://internal.example.com"), Value::hashed("https://internal.example.com"));
+    /// assert_ne!(Value::hashed("a"), Value::hashed("b"));
+    /// ```
     pub fn hashed(text: &str) -> Value {
         Value::Hashed(Digest::of(text))
     }

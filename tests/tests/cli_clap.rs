@@ -64,7 +64,7 @@ fn telemetry_args(words: &[&str]) -> TelemetryArgs {
 #[test]
 fn every_subcommand_parses() {
     for (words, expected) in COMMANDS {
-        assert_eq!(telemetry_args(words), TelemetryArgs { command: expected }, "{words:?}");
+        assert_eq!(telemetry_args(words).command, expected, "{words:?}");
     }
     for bad in [
         &["telemetry", "bogus"][..],
@@ -96,7 +96,7 @@ fn the_no_telemetry_flag_goes_anywhere_and_outranks_every_other_source() {
         &["telemetry", "off", "--no-telemetry"],
     ] {
         let host = parse(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        assert_eq!(host.telemetry, NoTelemetry { no_telemetry: true }, "{argv:?}");
+        assert!(host.telemetry.no_telemetry, "{argv:?}");
         assert_eq!(host.telemetry.consent(), Some(Level::Off), "{argv:?}");
     }
     let without = parse(&["build"]).unwrap();

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::{JsonlSink, MemorySink};
 use telemetry_runtime::{
     Config, ConsentSource, DropReason, Level, Polarity, Properties, Stats, Telemetry, Value,
@@ -297,7 +298,7 @@ fn mode(path: &std::path::Path) -> u32 {
 fn persisted_choice_is_private_read_by_a_new_client_and_outranks_ci() {
     let sandbox = Sandbox::new();
     let first = Telemetry::new(sandbox.config()).unwrap();
-    let path = first.consent_path().unwrap().to_path_buf();
+    let path = Status::of(&first).consent_path.unwrap();
     assert!(path.starts_with(sandbox.config_dir()));
     assert!(!path.exists(), "nothing is written until the user chooses");
     first.persist_consent(Level::Off).unwrap();

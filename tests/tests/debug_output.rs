@@ -3,6 +3,7 @@
 //! developer needs, never a secret: no API key, no header value, no install
 //! or session id.
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::{HttpSink, MemorySink, OtlpSink, PostHogSink};
 use telemetry_runtime::{Level, Telemetry};
 use telemetry_tests::{Sandbox, TestServer, SOON};
@@ -71,7 +72,7 @@ fn the_generated_install_id_is_not_printed() {
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
     telemetry.capture_with(&LOADED, telemetry_runtime::Properties::new());
     assert!(telemetry.flush(SOON));
-    let id = std::fs::read_to_string(telemetry.id_path().unwrap()).unwrap();
+    let id = std::fs::read_to_string(Status::of(&telemetry).id_path.unwrap()).unwrap();
     assert_eq!(memory.events()[0]["distinct_id"], id.trim());
     let printed = format!("{telemetry:?}");
     assert!(!printed.contains(id.trim()), "{printed}");

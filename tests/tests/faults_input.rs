@@ -14,6 +14,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{ConsentSource, DropReason, Level, Polarity, Properties, Telemetry, Value};
 use telemetry_tests::{child, logs, posthog_sink, Sandbox, TestServer, SOON};
@@ -504,6 +505,7 @@ fn the_id_file_path_in_warnings_is_the_configured_one() {
     // Guards the assertions above: the warnings name the sandbox's file.
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config()).unwrap();
-    assert_eq!(telemetry.id_path(), Some(sandbox.cache_dir().join("telemetry_user_id").as_path()));
-    assert!(telemetry.consent_path().is_some_and(|p: &Path| p.starts_with(sandbox.config_dir())));
+    let status = Status::of(&telemetry);
+    assert_eq!(status.id_path, Some(sandbox.cache_dir().join("telemetry_user_id")));
+    assert!(status.consent_path.is_some_and(|p| p.starts_with(sandbox.config_dir())));
 }

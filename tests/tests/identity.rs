@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{Properties, Telemetry};
 use telemetry_tests::{Sandbox, SOON};
@@ -48,7 +49,7 @@ fn the_id_file_is_created_on_first_delivery_private_and_reused() {
     let sandbox = Sandbox::new();
     let (telemetry, memory) = client(&sandbox);
     let path = sandbox.cache_dir().join("telemetry_user_id");
-    assert_eq!(telemetry.id_path(), Some(path.as_path()));
+    assert_eq!(Status::of(&telemetry).id_path, Some(path.clone()));
     assert!(!path.exists(), "no id file at init");
     assert!(sandbox.files().is_empty(), "nothing on disk at init: {:?}", sandbox.files());
 

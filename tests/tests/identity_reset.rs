@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::{DropReason, Telemetry, TelemetryEvent};
 use telemetry_tests::{posthog_sink, wait_until, Behaviour, Sandbox, TestServer, SOON};
 
@@ -15,7 +16,7 @@ struct PageShown {
 }
 
 fn recent_text(telemetry: &Telemetry) -> String {
-    std::fs::read_to_string(telemetry.recent_deliveries_path().unwrap()).unwrap_or_default()
+    std::fs::read_to_string(Status::of(telemetry).recent_deliveries_path.unwrap()).unwrap_or_default()
 }
 
 fn ids(server: &TestServer) -> Vec<String> {

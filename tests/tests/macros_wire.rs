@@ -155,6 +155,7 @@ fn memory_sink_bytes_hold_no_canary_that_the_level_forbids() {
             Level::Off => 0,
             Level::Usage => 3,
             Level::Full => 6,
+            other => unreachable!("{other:?}"),
         };
         assert_eq!(raw.len(), expected, "{level:?}");
         check_bytes(level, raw.concat().as_bytes());
@@ -194,6 +195,7 @@ fn http_request_bytes_hold_no_canary_that_the_level_forbids() {
             Level::Off => 0,
             Level::Usage => 3,
             Level::Full => 6,
+            other => unreachable!("{other:?}"),
         };
         if expected > 0 {
             assert!(server.wait_for_accepted_events(expected, SOON), "{level:?}: {:?}", server.requests());

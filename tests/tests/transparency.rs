@@ -1,9 +1,11 @@
 //! The notice against catalog changes, counters across threads, debug and
-//! local modes, and the catalog digest on the wire.
+//! local modes, the catalog digest on the wire, and the status report
+//! (`cli::Status`) behind `telemetry status`.
 
 use std::thread;
 use std::time::Duration;
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{Catalog, ConsentSource, Level, Telemetry};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
@@ -146,8 +148,9 @@ fn debug_mode_replaces_every_sink_and_sends_nothing() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     let client = Telemetry::new(sandbox.config().debug(true).sink(posthog_sink(&server))).unwrap();
-    assert!(client.is_debug());
-    assert_eq!(client.sink_names(), ["stderr"]);
+    let status = Status::of(&client);
+    assert!(status.debug);
+    assert_eq!(status.sink_names, ["stderr"]);
     client.capture_with(&RUN, Default::default());
     assert!(client.flush(SOON));
     assert_eq!(client.stats().sent, 1, "printed");
@@ -157,7 +160,7 @@ fn debug_mode_replaces_every_sink_and_sends_nothing() {
         sandbox.config_with_env(&[("TESTAPP_TELEMETRY_DEBUG", "1")]).sink(posthog_sink(&server)),
     )
     .unwrap();
-    assert!(from_env.is_debug());
+    assert!(Status::of(&from_env).debug);
 }
 
 #[test]
@@ -169,6 +172,75 @@ fn every_event_carries_the_catalog_digest() {
             .unwrap();
     client.capture_with(&RUN, Default::default());
     assert!(client.flush(SOON));
-    assert_eq!(client.catalog_digest(), Catalog::of(vec![RUN.schema()]).digest());
-    assert_eq!(memory.events()[0]["properties"]["$catalog_digest"], client.catalog_digest());
+    let digest = Status::of(&client).catalog_digest;
+    assert_eq!(digest, Catalog::of(vec![RUN.schema()]).digest());
+    assert_eq!(digest, client.catalog().digest());
+    assert_eq!(memory.events()[0]["properties"]["$catalog_digest"], digest);
+}
+
+/// What `telemetry status` prints, as `cli::Status` reports it.
+fn printed_status(client: &Telemetry) -> String {
+    let mut out = Vec::new();
+    telemetry_runtime::cli::run_command(client, &["status"], &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn the_status_report_names_the_files_and_sinks_that_status_prints() {
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    let client =
+        Telemetry::new(sandbox.config().catalog(Catalog::of(vec![RUN.schema()])).sink(memory)).unwrap();
+    client.capture_with(&RUN, Default::default());
+    assert!(client.flush(SOON));
+
+    let status = Status::of(&client);
+    assert_eq!(status.consent, client.consent());
+    assert_eq!(status.consent.source, ConsentSource::Default);
+    assert_eq!(status.env_var, "TESTAPP_TELEMETRY");
+    assert!(!status.debug && !status.local_only);
+    assert_eq!(status.sink_names, ["memory"]);
+    assert!(status.user_owned_sink_names.is_empty());
+    assert_eq!(status.user_owned_level, Level::Off);
+    assert_eq!(status.id_path, Some(sandbox.cache_dir().join("telemetry_user_id")));
+    assert_eq!(status.consent_path, Some(sandbox.config_dir().join("telemetry_consent")));
+    assert_eq!(status.recent_deliveries_path, Some(sandbox.data_dir().join("telemetry_recent.jsonl")));
+    assert_eq!(status.local_events_path, Some(sandbox.data_dir().join("telemetry_events.jsonl")));
+    assert_eq!((status.catalog_events, status.catalog_digest.as_str()), (1, &*client.catalog().digest()));
+    assert_eq!(status.stats, client.stats());
+    assert_eq!(status.stats.sent, 1);
+
+    let printed = printed_status(&client);
+    for line in [
+        "Telemetry: usage (decided by application default)".to_owned(),
+        "Mode: sending to memory".to_owned(),
+        format!("Anonymous id: {}\n", sandbox.cache_dir().join("telemetry_user_id").display()),
+        format!("Saved choice: {} (not created)", sandbox.config_dir().join("telemetry_consent").display()),
+        format!("Recently sent: {}", sandbox.data_dir().join("telemetry_recent.jsonl").display()),
+        format!("Catalog: 1 events (digest {})", status.catalog_digest),
+        "This run: 1 captured, 1 sent, 0 dropped".to_owned(),
+        "Change it: set TESTAPP_TELEMETRY=off|on|full|local".to_owned(),
+    ] {
+        assert!(printed.contains(&line), "{line:?} not in:\n{printed}");
+    }
+}
+
+#[test]
+fn the_status_report_of_a_local_only_client() {
+    let sandbox = Sandbox::new();
+    let client =
+        Telemetry::new(sandbox.config().local_only(true).recent_deliveries(0).sink(MemorySink::new()))
+            .unwrap();
+    let status = Status::of(&client);
+    let events = sandbox.data_dir().join("telemetry_events.jsonl");
+    assert!(status.local_only);
+    assert_eq!(status.local_events_path.as_ref(), Some(&events));
+    assert_eq!(status.sink_names, [format!("jsonl:{}", events.display())], "the file replaces every sink");
+    assert_eq!(status.recent_deliveries_path, None, "the record is off");
+    let printed = printed_status(&client);
+    assert!(
+        printed.contains(&format!("Mode: local only: events are written to {}\n", events.display())),
+        "{printed}"
+    );
+    assert!(!printed.contains("Recently sent"), "{printed}");
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::OtlpSink;
 use telemetry_runtime::{Config, Level, Route, Telemetry, TelemetryEvent};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
@@ -216,7 +217,7 @@ fn status_tells_the_user_their_own_collector_is_governed_by_their_settings() {
         String::from_utf8(out).unwrap()
     };
     let telemetry = client(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]), &vendor, &collector);
-    assert_eq!(telemetry.user_owned_sink_names(), [format!("{}/v1/logs", collector.url())]);
+    assert_eq!(Status::of(&telemetry).user_owned_sink_names, [format!("{}/v1/logs", collector.url())]);
     let text = status(&telemetry);
     assert!(text.contains("Telemetry: off"), "{text}");
     assert!(text.contains("Your own collector: ") && text.contains(" on at full, governed by"), "{text}");

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::Value as Json;
+use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::HttpSink;
 use telemetry_runtime::{Properties, Telemetry, Value, LIB_NAME, LIB_VERSION};
 use telemetry_tests::{is_rfc3339_utc, posthog_sink, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
@@ -320,7 +321,7 @@ fn several_sinks_each_get_every_event() {
     let sandbox = Sandbox::new();
     let telemetry =
         Telemetry::new(sandbox.config().sink(posthog_sink(&server)).sink(memory.clone())).unwrap();
-    assert_eq!(telemetry.sink_names().len(), 2);
+    assert_eq!(Status::of(&telemetry).sink_names.len(), 2);
     telemetry.capture_with(&FAN_OUT, Properties::new());
     assert!(telemetry.flush(SOON));
     let over_http = server.accepted_events();
