@@ -232,7 +232,7 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
     server.down();
     let memory = MemorySink::new();
     let config = || config_in(sandbox.path()).sink(otlp_sink(&server)).sink(memory.clone());
-    let (captured_from, captured_until, first_session) = {
+    let (captured_from, captured_until, first_run_id) = {
         let telemetry = Telemetry::new(config()).unwrap();
         let from = SystemTime::now();
         telemetry.capture(&BuildFinished {
@@ -276,14 +276,14 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
     let records = &resource_logs.scope_logs[0].log_records;
     let replayed: Vec<Option<Any>> = records.iter().map(|r| attribute(&r.attributes, "event.id")).collect();
     assert_eq!(replayed, ids.iter().map(|id| text(id)).collect::<Vec<_>>(), "the same ids");
-    let window = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     for record in records {
         assert_eq!(attribute(&record.attributes, "event.name"), text("build_finished"));
         let time = record.time_unix_nano;
-        assert!((window(captured_from)..=window(captured_until)).contains(&time), "captured at {time}");
+        assert!((nanos(captured_from)..=nanos(captured_until)).contains(&time), "captured at {time}");
         // The context is the first run's, not the replaying one's.
-        assert_eq!(attribute(&record.attributes, "$session_id"), text(&first_session));
-        assert_ne!(first_session, telemetry.session_id());
+        assert_eq!(attribute(&record.attributes, "$session_id"), text(&first_run_id));
+        assert_ne!(first_run_id, telemetry.session_id());
     }
     let first_record = &records[0].attributes;
     assert_eq!(attribute(first_record, "crates"), Some(Any::IntValue(12)));
