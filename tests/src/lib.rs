@@ -5,6 +5,7 @@
 pub mod canary;
 pub mod catalog_check;
 pub mod child;
+pub mod custom;
 pub mod logs;
 pub mod server;
 

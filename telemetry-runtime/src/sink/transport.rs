@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read};
 use std::time::{Duration, SystemTime};
@@ -85,9 +86,15 @@ impl Request {
 /// [`event`](RequestEncoder::event) for each event of the request, then
 /// [`end`](RequestEncoder::end); it measures what each event added, so
 /// that an event larger than [`SendContext::max_event_bytes`] is dropped
-/// and requests stay within [`HttpTransport::max_request_bytes`]. A request
-/// is built again for each retry, and for each half of a group the server
-/// answered 413.
+/// and requests, with what `end` adds, stay within
+/// [`HttpTransport::max_request_bytes`]. An event measured that way and
+/// then dropped, or found not to fit and left for the next request, is
+/// taken back out: the URL and body are cut back to their length before
+/// it, and the next call (`event` with the same index, or `end`) follows.
+/// So what `end` writes should come from what the request holds, not from
+/// a count of `event` calls. A request is built again, from `begin`, for
+/// each retry, for each half of a group the server answered 413, and
+/// without its last events when what `end` added took it over the limit.
 pub trait RequestEncoder {
     /// The most events one request carries (1 for an endpoint that takes
     /// one event per request, such as a pixel). Default: no limit but size.
@@ -261,8 +268,10 @@ impl HttpTransport {
         self
     }
 
-    /// The largest request (URL and body before compression); more events
-    /// go in several requests (default 5 MiB).
+    /// The largest request (URL and body before compression, what the
+    /// encoder's `end` adds included); more events go in several requests
+    /// (default 5 MiB). A single event larger than this is still sent on
+    /// its own.
     pub fn max_request_bytes(mut self, bytes: usize) -> HttpTransport {
         self.max_request_bytes = bytes.max(1);
         self
@@ -314,13 +323,29 @@ impl HttpTransport {
         let max_events = encoder.max_events().max(1);
         let mut request = Request::default();
         let mut group: Vec<EventView<'_>> = Vec::new();
-        for event in events {
+        // Events to encode again, in a later request, before the rest.
+        let mut pending: VecDeque<EventView<'_>> = VecDeque::new();
+        let mut rest = events.iter();
+        loop {
+            let Some(event) = pending.pop_front().or_else(|| rest.next().copied()) else {
+                if group.is_empty() {
+                    break;
+                }
+                self.close(&mut request, &mut group, &mut pending, cx, encoder);
+                continue;
+            };
+            if group.len() >= max_events {
+                // Full: sent before this event is encoded.
+                pending.push_front(event);
+                self.close(&mut request, &mut group, &mut pending, cx, encoder);
+                continue;
+            }
             if group.is_empty() {
                 request.clear();
-                encoder.begin(&mut request, event);
+                encoder.begin(&mut request, &event);
             }
             let before = (request.url.len(), request.body.len());
-            encoder.event(&mut request, group.len(), event);
+            encoder.event(&mut request, group.len(), &event);
             let added = request.size() - before.0 - before.1;
             if added > cx.max_event_bytes() {
                 request.truncate(before);
@@ -332,21 +357,38 @@ impl HttpTransport {
                 cx.dropped(DropReason::Oversized, 1);
                 continue;
             }
-            if !group.is_empty() && (request.size() > self.max_request_bytes || group.len() >= max_events) {
+            if !group.is_empty() && request.size() > self.max_request_bytes {
                 // This event starts the next request.
                 request.truncate(before);
-                encoder.end(&mut request);
-                self.send_group(&group, cx, encoder, Some(std::mem::take(&mut request)));
-                group.clear();
-                encoder.begin(&mut request, event);
-                encoder.event(&mut request, 0, event);
+                pending.push_front(event);
+                self.close(&mut request, &mut group, &mut pending, cx, encoder);
+                continue;
             }
-            group.push(*event);
+            group.push(event);
         }
-        if !group.is_empty() {
-            encoder.end(&mut request);
-            self.send_group(&group, cx, encoder, Some(request));
+    }
+
+    /// Ends the request of `group` and sends it, leaving `group` empty. When
+    /// what `end` added takes it over the size limit, its last events go
+    /// back to the front of `pending`, for the next request, and it is
+    /// built again without them.
+    fn close<'e>(
+        &mut self,
+        request: &mut Request,
+        group: &mut Vec<EventView<'e>>,
+        pending: &mut VecDeque<EventView<'e>>,
+        cx: &SendContext<'_>,
+        encoder: &mut dyn RequestEncoder,
+    ) {
+        encoder.end(request);
+        while request.size() > self.max_request_bytes && group.len() > 1 {
+            if let Some(last) = group.pop() {
+                pending.push_front(last);
+            }
+            *request = build(encoder, group);
         }
+        self.send_group(group, cx, encoder, Some(std::mem::take(request)));
+        group.clear();
     }
 
     /// Sends one group, `built` its request when it was just built.
