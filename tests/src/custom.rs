@@ -29,7 +29,7 @@ pub fn json_of(value: ValueRef<'_>) -> Json {
         ValueRef::Int(i) => json!(i),
         ValueRef::UInt(u) => json!(u),
         ValueRef::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
-        ValueRef::Text(text) => json!(text),
+        ValueRef::Text(text) => json!(text.as_str()),
         ValueRef::Uuid(id) => json!(id.to_string()),
         ValueRef::Hashed(hash) => json!(hash.as_str()),
         ValueRef::List(items) => Json::Array(items.iter().map(json_of).collect()),

@@ -95,7 +95,7 @@ impl RequestEncoder for Pixel {
         ];
         for property in event.properties() {
             let value = match property.value() {
-                ValueRef::Text(text) => text.to_owned(),
+                ValueRef::Text(text) => text.to_string(),
                 ValueRef::Hashed(hash) => hash.as_str().to_owned(),
                 other => json_of(other).to_string(),
             };
