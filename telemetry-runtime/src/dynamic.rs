@@ -94,7 +94,7 @@ fn admits(kind: &ValueKind, value: &Packed<'_>) -> bool {
         (_, Packed::Null) => true,
         (ValueKind::Bool, Packed::Bool(_)) => true,
         (ValueKind::Number, Packed::Int(_) | Packed::UInt(_) | Packed::Float(_)) => true,
-        (ValueKind::Text, Packed::Text(_) | Packed::Hashed(_)) => true,
+        (ValueKind::Text, Packed::Text(_) | Packed::Hashed(_) | Packed::Keyed(_)) => true,
         (ValueKind::Uuid, Packed::Uuid(_)) => true,
         (ValueKind::OneOf(values), Packed::Text(text)) => values.iter().any(|v| v.as_bytes() == *text),
         (ValueKind::List(item), Packed::List(count, items)) => {

@@ -73,6 +73,9 @@ pub(crate) mod tag {
     /// An object: a `u32` count, the `u32` length of its fields, and the
     /// fields laid out like properties.
     pub(crate) const OBJECT: u8 = 12;
+    /// A hash already keyed (32 hex digits): a redacted value read back
+    /// from the spool, which never stores the unkeyed pre-hash.
+    pub(crate) const KEYED: u8 = 13;
 }
 
 /// The properties of a dynamic event, in order, built at run time and
@@ -221,6 +224,12 @@ impl Properties {
     /// Appends a property; `known_clean` says its name is known to need no
     /// JSON escaping, which is otherwise checked here (the flag depends only
     /// on the name, so equal properties stay equal bytes).
+    /// Appends a property with a name known only at run time (read back
+    /// from the spool), its value written by `pack`.
+    pub(crate) fn push_with(&mut self, name: &str, level: Level, pack: impl FnOnce(&mut ValueWriter<'_>)) {
+        self.push_at(name, level, false, pack);
+    }
+
     /// Writes a property named `name` at `level`, its value written by
     /// `pack`; an invalid name is dropped with a warning.
     #[inline]
@@ -480,6 +489,11 @@ impl ValueWriter<'_> {
         self.tagged(tag::HASHED, &value.to_bytes());
     }
 
+    /// A hash already keyed: its 32 hex digits.
+    pub(crate) fn keyed_hash(&mut self, hex: &[u8; 32]) {
+        self.tagged(tag::KEYED, hex);
+    }
+
     /// A list of `len` items, each written by `item` (given its index).
     pub(crate) fn list_of(&mut self, len: usize, mut item: impl FnMut(&mut ValueWriter<'_>, usize)) {
         if !self.enter() {
@@ -547,6 +561,17 @@ impl ValueWriter<'_> {
         if name.valid {
             self.object_entry(object, name.name, name.clean, level, pack);
         }
+    }
+
+    /// Writes one field of an object, with a name known only at run time
+    /// (read back from the spool).
+    pub(crate) fn object_field_named(
+        &mut self,
+        object: &mut ObjectStart,
+        name: &str,
+        pack: impl FnOnce(&mut ValueWriter<'_>),
+    ) {
+        self.object_entry(object, name, needs_no_escape(name.as_bytes()), Level::Usage, pack);
     }
 
     fn object_entry(
@@ -761,7 +786,9 @@ pub(crate) struct Entries<'a> {
 impl<'a> Iterator for Entries<'a> {
     type Item = Entry<'a>;
 
-    #[inline]
+    // Inlined into its callers: it runs for every property the worker
+    // encodes, and returning an entry through memory stalls the reader.
+    #[inline(always)]
     fn next(&mut self) -> Option<Entry<'a>> {
         if self.left == 0 {
             return None;
@@ -798,6 +825,8 @@ pub(crate) enum Packed<'a> {
     Text(&'a [u8]),
     Uuid(Uuid),
     Hashed(Digest),
+    /// A keyed hash's 32 hex digits.
+    Keyed([u8; 32]),
     /// The count and the packed items.
     List(u32, &'a [u8]),
     /// The count and the packed fields, read with [`entries`].
@@ -829,6 +858,7 @@ fn read(bytes: &[u8]) -> Option<(Packed<'_>, usize)> {
         }
         tag::UUID => (Packed::Uuid(Uuid::from_bytes(sixteen()?)), 17),
         tag::HASHED => (Packed::Hashed(Digest::from_bytes(sixteen()?)), 17),
+        tag::KEYED => (Packed::Keyed(bytes.get(1..33)?.try_into().ok()?), 33),
         tag::LIST => {
             let end = 9 + read_u32(bytes, 5)? as usize;
             (Packed::List(read_u32(bytes, 1)?, bytes.get(9..end)?), end)
@@ -880,6 +910,7 @@ pub(crate) fn to_value(packed: Packed<'_>) -> Value {
         Packed::Text(t) => Value::text(String::from_utf8_lossy(t)),
         Packed::Uuid(u) => Value::Uuid(u),
         Packed::Hashed(d) => Value::Hashed(d),
+        Packed::Keyed(hex) => Value::text(String::from_utf8_lossy(&hex)),
         Packed::List(count, items) => Value::List(list_items(count, items).map(to_value).collect()),
         Packed::Object(count, packed) => Value::Object(
             fields(count, packed)

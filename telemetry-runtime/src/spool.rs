@@ -70,8 +70,14 @@
 //! - each event: `v3 event <context number> <level it needs> <counter 0|1>
 //!   <nanos since 1970> <uuid> <name JSON> <properties JSON>`, its
 //!   properties as they are sent at that level (a redacted one already its
-//!   marker, length or keyed hash), read back in the order of their names
-//!   (a JSON object has none).
+//!   marker, length or keyed hash, never the unkeyed pre-hash), in order,
+//!   each a `[name, value]` pair. A value is JSON where JSON tells its type
+//!   (text, `true`/`false`, `null` in a list, a list as an array), and a
+//!   one-key object otherwise: `{"i":-5}`, `{"u":5}`, `{"f":1.5}`,
+//!   `{"id":"<uuid>"}`, `{"h":"<keyed hash>"}`, `{"o":[[name, value], ...]}`,
+//!   so a replayed event is the event that was spooled, value for value (a
+//!   float JSON cannot carry, inside a list, is kept as the null it is
+//!   sent as).
 //!
 //! Files of earlier formats (`v1` named their sink by name, which cannot
 //! route them safely; `v2` held PostHog's JSON) are deleted unsent, counted
@@ -83,14 +89,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::encode::push_object;
 use crate::event::{Record, Records};
 use crate::files::{self, Existing};
+use crate::properties::ValueWriter;
 use crate::route::Route;
-use crate::view::{EventContext, Prepared, Queued};
-use crate::{Level, Properties, Value};
+use crate::view::{EventContext, Prepared, Property, Queued, ValueRef};
+use crate::{Level, Properties};
 
 /// Folder, in the cache directory, that holds the spool.
 pub(crate) const SPOOL_DIR: &str = "telemetry_spool";
@@ -388,7 +395,6 @@ fn batch_text(header: &str, events: &[Queued]) -> String {
     let mut text = format!("{header}\n");
     // Each context once, numbered in order.
     let mut contexts: Vec<*const EventContext> = Vec::new();
-    let mut line = Vec::new();
     for event in events.iter().filter_map(Queued::view) {
         let context = event.context();
         let number = match contexts.iter().position(|known| std::ptr::eq(*known, context)) {
@@ -403,13 +409,11 @@ fn batch_text(header: &str, events: &[Queued]) -> String {
         let counter = u8::from(event.is_counter());
         // Names and properties are JSON: no tab or line break is left raw.
         let name = serde_json::to_string(event.name()).unwrap_or_default();
-        line.clear();
-        push_object(&mut line, event.properties());
+        let properties = serde_json::Value::Array(event.properties().map(|p| typed_pair(&p)).collect());
         text.push_str(&format!(
-            "{FORMAT}\tevent\t{number}\t{}\t{counter}\t{time}\t{}\t{name}\t{}\n",
+            "{FORMAT}\tevent\t{number}\t{}\t{counter}\t{time}\t{}\t{name}\t{properties}\n",
             event.level(),
             event.uuid(),
-            String::from_utf8_lossy(&line)
         ));
     }
     text
@@ -453,23 +457,75 @@ fn parse_context(json: &str, generation: u64) -> Option<EventContext> {
     })
 }
 
-/// A property value read back from its JSON.
-fn value_of(json: &serde_json::Value) -> Value {
+/// A property (or object field) as a `[name, value]` pair of the format.
+fn typed_pair(property: &Property<'_>) -> serde_json::Value {
+    json!([property.name(), typed(property.value())])
+}
+
+/// A value in the format's typed JSON (see the module docs).
+fn typed(value: ValueRef<'_>) -> serde_json::Value {
+    match value {
+        ValueRef::Bool(b) => json!(b),
+        ValueRef::Int(i) => json!({ "i": i }),
+        ValueRef::UInt(u) => json!({ "u": u }),
+        // Infinite and NaN floats (inside a list) are sent as null anyway.
+        ValueRef::Float(f) if f.is_finite() => json!({ "f": f }),
+        ValueRef::Text(text) => json!(text.as_str()),
+        ValueRef::Uuid(id) => json!({ "id": id.to_string() }),
+        ValueRef::Hashed(hash) => json!({ "h": hash.as_str() }),
+        ValueRef::List(items) => serde_json::Value::Array(items.iter().map(typed).collect()),
+        ValueRef::Object(object) => {
+            json!({ "o": object.fields().map(|field| typed_pair(&field)).collect::<Vec<_>>() })
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// Writes a value of the format's typed JSON; `None` if it is not one.
+fn write_typed(out: &mut ValueWriter<'_>, json: &serde_json::Value) -> Option<()> {
     use serde_json::Value as Json;
     match json {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
-            (Some(u), _, _) => Value::UInt(u),
-            (None, Some(i), _) => Value::Int(i),
-            (None, None, Some(f)) => Value::Float(f),
-            (None, None, None) => Value::Null,
-        },
-        Json::String(text) => Value::text(text.clone()),
-        Json::Array(items) => Value::List(items.iter().map(value_of).collect()),
-        Json::Object(fields) => {
-            Value::Object(fields.iter().map(|(name, value)| (name.clone().into(), value_of(value))).collect())
+        Json::Null => out.null(),
+        Json::Bool(b) => out.bool(*b),
+        Json::String(text) => out.text(text),
+        Json::Array(items) => {
+            let mut valid = true;
+            out.list_of(items.len(), |out, index| valid &= write_typed(out, &items[index]).is_some());
+            valid.then_some(())?;
         }
+        Json::Object(tagged) if tagged.len() == 1 => {
+            let (tag, value) = tagged.iter().next()?;
+            match tag.as_str() {
+                "i" => out.int(value.as_i64()?),
+                "u" => out.uint(value.as_u64()?),
+                "f" => out.float(value.as_f64()?),
+                "id" => out.uuid(&Uuid::parse_str(value.as_str()?).ok()?),
+                "h" => out.keyed_hash(value.as_str()?.as_bytes().try_into().ok()?),
+                "o" => {
+                    let mut object = out.object_start()?;
+                    for field in value.as_array()? {
+                        let (name, value) = pair(field)?;
+                        let mut valid = true;
+                        out.object_field_named(&mut object, name, |out| {
+                            valid = write_typed(out, value).is_some()
+                        });
+                        valid.then_some(())?;
+                    }
+                    out.object_end(object);
+                }
+                _ => return None,
+            }
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A `[name, value]` pair.
+fn pair(json: &serde_json::Value) -> Option<(&str, &serde_json::Value)> {
+    match json.as_array()?.as_slice() {
+        [name, value] => Some((name.as_str()?, value)),
+        _ => None,
     }
 }
 
@@ -617,10 +673,14 @@ fn parse_event(line: &str) -> Option<(usize, Record, Properties, Uuid, Level)> {
     let nanos: u64 = fields.next()?.parse().ok()?;
     let uuid = Uuid::parse_str(fields.next()?).ok()?;
     let name: String = serde_json::from_str(fields.next()?).ok()?;
-    let serde_json::Value::Object(stored) = serde_json::from_str(fields.next()?).ok()? else { return None };
+    let stored: serde_json::Value = serde_json::from_str(fields.next()?).ok()?;
+    let stored = stored.as_array()?;
     let mut properties = Properties::with_capacity(stored.len());
-    for (property, value) in &stored {
-        properties.push(property, Level::Usage, &value_of(value));
+    for property in stored {
+        let (name, value) = pair(property)?;
+        let mut valid = true;
+        properties.push_with(name, Level::Usage, |out| valid = write_typed(out, value).is_some());
+        valid.then_some(())?;
     }
     let mut record = Record::at(name.into(), Some(UNIX_EPOCH + Duration::from_nanos(nanos)));
     record.counter = counter;
@@ -631,6 +691,9 @@ fn parse_event(line: &str) -> Option<(usize, Record, Properties, Uuid, Level)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::Digest;
+    use crate::view::EventView;
+    use crate::Value;
 
     const SINK: &str = "0123456789abcdef";
 
@@ -640,10 +703,26 @@ mod tests {
         let mut record =
             Record::at("e".into(), Some(UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789)));
         record.counter = n.is_multiple_of(2);
-        let properties = Properties::new().with("n", n).with("t", "a\tb").with(
-            "object",
-            Value::Object(vec![("k".into(), Value::from(-1i64)), ("f".into(), Value::from(1.0))]),
-        );
+        let properties = Properties::new().with("n", n).with("t", "a\tb");
+        let context = crate::view::testing::context(&format!("id-{n}"), "1.0.0");
+        crate::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
+    }
+
+    /// An event with a value of every kind, prepared on its own.
+    fn rich_event(n: u32) -> Queued {
+        let mut record = Record::new("rich".into());
+        record.counter = n.is_multiple_of(2);
+        let properties = Properties::new()
+            .with("n", n)
+            .with("t", "a\tb")
+            .with(
+                "object",
+                Value::Object(vec![("k".into(), Value::from(-1i64)), ("f".into(), Value::from(1.0))]),
+            )
+            .with("int", Value::Int(-5))
+            .with("id", Uuid::nil())
+            .with("hashed", Value::hashed("https://example.com/secret"))
+            .with("list", vec![Value::Int(1), Value::Null, Value::Float(2.5), Value::text("x")]);
         let context = crate::view::testing::context(&format!("id-{n}"), "1.0.0");
         crate::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
     }
@@ -668,10 +747,38 @@ mod tests {
     }
 
     #[test]
+    fn no_unkeyed_pre_hash_and_no_raw_value_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let written = spooled(&spool, &[rich_event(1)]);
+        let text = fs::read_to_string(written).unwrap();
+        assert!(text.contains(r#"{"h":""#), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+        let digest = Digest::of("https://example.com/secret").to_bytes();
+        let pre_hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!text.contains(&pre_hash[..16]), "{text}");
+    }
+
+    #[test]
+    fn malformed_typed_values_make_the_file_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = spool(dir.path(), 1 << 20);
+        let good = spooled(&spool, &[event(1)]);
+        let text = fs::read_to_string(&good).unwrap();
+        for bad in [r#"{"u":-1}"#, r#"{"h":"short"}"#, r#"{"x":1}"#, r#"{"i":1,"u":2}"#, "1"] {
+            let broken = text.replacen(r#"{"u":1}"#, bad, 1);
+            assert_ne!(broken, text);
+            let path = spool.dir.join(format!("{:020}-bad.{EXTENSION}", now_nanos()));
+            fs::write(&path, broken).unwrap();
+            assert!(matches!(spool.take(&path, 0), Some(Taken::Corrupt)), "{bad}");
+        }
+    }
+
+    #[test]
     fn round_trip_oldest_first_with_sink_and_route() {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
-        let written = [event(1), event(2)];
+        let written = [rich_event(1), rich_event(2)];
         let first = spooled(&spool, &written);
         let second = spooled(&spool, &[event(3)]);
         assert_eq!(spool.waiting(), [first.clone(), second]);
@@ -692,10 +799,16 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             json.0.event(&mut a, &back);
             json.1.event(&mut b, &written);
-            // The same on the wire (JSON objects are unordered: a replay
-            // may list the properties in another order).
-            let parsed = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).unwrap();
-            assert_eq!(parsed(&a), parsed(&b));
+            // The same on the wire, byte for byte...
+            assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+            // ...and value for value, for a sink that tells types apart.
+            let kinds = |view: &EventView<'_>| -> Vec<String> {
+                view.properties().map(|p| format!("{}: {:?}", p.name(), p.value())).collect()
+            };
+            assert_eq!(kinds(&back), kinds(&written));
+            assert!(matches!(back.property("int"), Some(ValueRef::Int(-5))), "{:?}", kinds(&back));
+            assert!(matches!(back.property("id"), Some(ValueRef::Uuid(_))));
+            assert!(matches!(back.property("hashed"), Some(ValueRef::Hashed(_))));
         }
         assert!(taken.events[1].view().unwrap().is_counter());
         assert!(spool.take(&first, 0).is_none(), "a claimed batch is not taken twice");

@@ -258,7 +258,8 @@ impl fmt::Debug for PropertyIter<'_> {
 impl<'a> Iterator for PropertyIter<'a> {
     type Item = Property<'a>;
 
-    #[inline]
+    // Inlined into the encoders, as the packed reader is into it.
+    #[inline(always)]
     fn next(&mut self) -> Option<Property<'a>> {
         loop {
             let entry = self.entries.next()?;
@@ -340,7 +341,7 @@ pub enum ValueRef<'a> {
 }
 
 impl<'a> ValueRef<'a> {
-    #[inline]
+    #[inline(always)]
     fn new(packed: Packed<'a>, shown: Level, context: &'a EventContext) -> ValueRef<'a> {
         match packed {
             Packed::Null => ValueRef::Null,
@@ -351,6 +352,7 @@ impl<'a> ValueRef<'a> {
             Packed::Text(text) => ValueRef::Text(Text(text)),
             Packed::Uuid(u) => ValueRef::Uuid(u),
             Packed::Hashed(digest) => ValueRef::Hashed(KeyedHash(digest.keyed(context.hash_key()))),
+            Packed::Keyed(hex) => ValueRef::Hashed(KeyedHash(hex)),
             Packed::List(count, items) => ValueRef::List(ListRef { count, items, shown, context }),
             Packed::Object(count, fields) => ValueRef::Object(ObjectRef { count, fields, shown, context }),
         }
