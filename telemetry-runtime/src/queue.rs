@@ -8,6 +8,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::event::{Record, Records};
+use crate::sink::{Pace, Waited};
 use crate::stats::DropReason;
 use crate::Properties;
 
@@ -37,18 +38,6 @@ struct State {
     /// Bumped on every consent change (and identity reset), so that a
     /// worker waiting to retry wakes and drops what no longer qualifies.
     consent_changes: u64,
-}
-
-/// Why [`Queue::wait_unless_stopping`] returned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Waited {
-    /// The time came.
-    Elapsed,
-    /// Shutdown's deadline comes before the time: give up.
-    Stopping,
-    /// Consent changed (the count of changes so far): check again what may
-    /// still be sent.
-    ConsentChanged(u64),
 }
 
 /// What the worker takes from the queue in one go.
@@ -230,5 +219,17 @@ impl Queue {
             }
             state = self.progress.wait_timeout(state, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
+    }
+}
+
+impl Pace for Queue {
+    fn stop_deadline(&self) -> Option<Instant> {
+        Queue::stop_deadline(self)
+    }
+    fn consent_changes(&self) -> u64 {
+        Queue::consent_changes(self)
+    }
+    fn wait_unless_stopping(&self, until: Instant, seen: u64) -> Waited {
+        Queue::wait_unless_stopping(self, until, seen)
     }
 }

@@ -309,7 +309,10 @@ impl Inner {
             os_version: self.os_version.get_or_init(platform::os_version).clone(),
             lib_version: Cow::Borrowed(LIB_VERSION),
             catalog_digest: self.catalog_digest.clone(),
-            identity: Some(Arc::clone(&self.identity)),
+            hash_key_source: Some({
+                let identity = Arc::clone(&self.identity);
+                Arc::new(move || identity.hash_key())
+            }),
             hash_key: OnceLock::new(),
         }
     }

@@ -452,7 +452,7 @@ fn parse_context(json: &str, generation: u64) -> Option<EventContext> {
         lib_version: text("lib_version")?.into(),
         catalog_digest: text("catalog_digest")?,
         // Hashed values were stored keyed: no key is needed again.
-        identity: None,
+        hash_key_source: None,
         hash_key: Default::default(),
     })
 }

@@ -13,7 +13,6 @@ use std::time::SystemTime;
 use uuid::Uuid;
 
 use crate::event::{Record, Records};
-use crate::identity::Identity;
 use crate::properties::{entries, fields, list_items, Entries, Packed};
 use crate::Level;
 
@@ -21,6 +20,9 @@ use crate::Level;
 pub const LIB_NAME: &str = "telemetry-runtime";
 /// Library version sent as `$lib_version`.
 pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Gives the install's key for hashed values.
+pub(crate) type HashKeySource = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// What the events prepared together share: who sent them (the anonymous
 /// install id) and the standard properties of the program that sent them.
@@ -37,10 +39,10 @@ pub struct EventContext {
     pub(crate) os_version: Option<String>,
     pub(crate) lib_version: Cow<'static, str>,
     pub(crate) catalog_digest: String,
-    /// Where the key of hashed values comes from, loaded only when a hashed
-    /// value is read (events read back from the spool hold none: theirs
-    /// are already keyed).
-    pub(crate) identity: Option<Arc<Identity>>,
+    /// Where the key of hashed values comes from (the install's hash key),
+    /// called only when a hashed value is read; events read back from the
+    /// spool have none: theirs are already keyed.
+    pub(crate) hash_key_source: Option<HashKeySource>,
     pub(crate) hash_key: OnceLock<(u64, u64)>,
 }
 
@@ -92,7 +94,7 @@ impl EventContext {
     }
 
     fn hash_key(&self) -> (u64, u64) {
-        *self.hash_key.get_or_init(|| self.identity.as_ref().map_or((0, 0), |identity| identity.hash_key()))
+        *self.hash_key.get_or_init(|| self.hash_key_source.as_ref().map_or((0, 0), |source| source()))
     }
 }
 
@@ -495,7 +497,7 @@ pub(crate) mod testing {
             os_version: None,
             lib_version: Cow::Borrowed(LIB_VERSION),
             catalog_digest: "0123456789abcdef".to_owned(),
-            identity: Some(Arc::new(Identity::new(None, None))),
+            hash_key_source: Some(Arc::new(|| (1, 2))),
             hash_key: OnceLock::new(),
         }
     }

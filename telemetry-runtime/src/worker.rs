@@ -334,7 +334,7 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
 fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> Sent {
     let name = &inner.sink_names[index];
     let cx = SendContext {
-        queue: &inner.queue,
+        pace: &inner.queue,
         level: if inner.routes[index].is_user_owned() { &inner.user_level } else { &inner.consent_level },
         identity: &inner.identity,
         counters: &inner.counters,

@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use crate::encode::PostHogJson;
 use crate::identity::Identity;
-use crate::queue::{Queue, Waited};
 use crate::stats::{Counters, DropReason};
 use crate::view::Queued;
 use crate::Level;
@@ -149,9 +148,33 @@ impl fmt::Debug for Batch {
     }
 }
 
+/// What a sink's waits hang on: shutdown's deadline and changes of
+/// consent. The pipeline's queue keeps both.
+pub(crate) trait Pace {
+    /// When shutdown must be over, once it started.
+    fn stop_deadline(&self) -> Option<Instant>;
+    /// How many times consent changed so far.
+    fn consent_changes(&self) -> u64;
+    /// Waits until `until`, returning early when shutdown's deadline comes
+    /// first, or when consent changed since it had changed `seen` times.
+    fn wait_unless_stopping(&self, until: Instant, seen: u64) -> Waited;
+}
+
+/// Why [`Pace::wait_unless_stopping`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// The time came.
+    Elapsed,
+    /// Shutdown's deadline comes before the time: give up.
+    Stopping,
+    /// Consent changed (the count of changes so far): check again what may
+    /// still be sent.
+    ConsentChanged(u64),
+}
+
 /// What a sink may ask of the runtime while it sends.
 pub struct SendContext<'a> {
-    pub(crate) queue: &'a Queue,
+    pub(crate) pace: &'a dyn Pace,
     pub(crate) level: &'a AtomicU8,
     pub(crate) identity: &'a Identity,
     pub(crate) counters: &'a Counters,
@@ -183,7 +206,7 @@ impl SendContext<'_> {
     /// has not passed.
     pub fn may_send(&self) -> bool {
         Level::from_u8(self.level.load(Relaxed)) > Level::Off
-            && self.queue.stop_deadline().is_none_or(|deadline| Instant::now() < deadline)
+            && self.pace.stop_deadline().is_none_or(|deadline| Instant::now() < deadline)
     }
 
     /// Whether consent still allows an event classified at `level` to leave
@@ -241,9 +264,9 @@ impl SendContext<'_> {
     /// of consent wakes the wait): give up.
     pub fn wait(&self, delay: Duration) -> bool {
         let until = crate::time::deadline_after(delay);
-        let mut seen = self.queue.consent_changes();
+        let mut seen = self.pace.consent_changes();
         loop {
-            match self.queue.wait_unless_stopping(until, seen) {
+            match self.pace.wait_unless_stopping(until, seen) {
                 Waited::Elapsed => return self.may_send(),
                 Waited::Stopping => return false,
                 Waited::ConsentChanged(_) if !self.may_send() => return false,
@@ -256,7 +279,7 @@ impl SendContext<'_> {
     /// returns when consent changes, so that the caller drops at once what
     /// no longer qualifies.
     pub(crate) fn wait_or_consent_change(&self, until: Instant, seen: &mut u64) -> Waited {
-        let waited = self.queue.wait_unless_stopping(until, *seen);
+        let waited = self.pace.wait_unless_stopping(until, *seen);
         if let Waited::ConsentChanged(now) = waited {
             *seen = now;
         }
@@ -265,7 +288,7 @@ impl SendContext<'_> {
 
     /// The number of consent changes so far.
     pub(crate) fn consent_changes(&self) -> u64 {
-        self.queue.consent_changes()
+        self.pace.consent_changes()
     }
 
     /// Reports events of the batch that this sink gave up on.

@@ -14,8 +14,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use super::retry::Backoff;
-use super::{EventView, SendContext};
-use crate::queue::Waited;
+use super::{EventView, SendContext, Waited};
 use crate::stats::DropReason;
 use crate::time::deadline_after;
 use crate::Level;
