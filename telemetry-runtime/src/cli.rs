@@ -46,9 +46,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::catalog::ENVELOPE;
-use crate::files;
-use crate::schema::{Classification, EventSchema, RedactMode};
+use crate::local::files;
+use crate::model::catalog::ENVELOPE;
+use crate::model::schema::{Classification, EventSchema, RedactMode};
 #[cfg(feature = "clap")]
 use crate::Config;
 use crate::{Consent, ConsentSource, Level, Stats, Telemetry};

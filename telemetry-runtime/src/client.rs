@@ -11,26 +11,29 @@ use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
-use crate::aggregate::Aggregates;
-use crate::catalog::Catalog;
-use crate::config::{Config, ConfigError, Notice};
-use crate::consent::{self, Consent, ConsentSource, EnvLookup};
-use crate::counter::Counter;
-use crate::dynamic::DynamicEvent;
-use crate::event::Record;
-use crate::files::{self, Existing};
-use crate::identity::{Identity, ID_FILE};
-use crate::notice;
-use crate::platform;
-use crate::properties::MAX_DEPTH;
-use crate::queue::Queue;
-use crate::route::Route;
-use crate::shared::{compiled_level, lock, log_decision, Inner, Resolver, LOCAL_EVENTS_FILE, RECENT_FILE};
+use crate::config::{Config, Notice};
+use crate::error::ConfigError;
+use crate::local::consent::{self, Consent, ConsentSource, EnvLookup};
+use crate::local::files::{self, Existing};
+use crate::local::identity::{Identity, ID_FILE};
+use crate::local::notice;
+use crate::local::platform;
+use crate::local::version::{VersionChange, VersionRecord, VERSION_FILE};
+use crate::model::catalog::Catalog;
+use crate::model::counter::Counter;
+use crate::model::dynamic::DynamicEvent;
+use crate::model::event::Record;
+use crate::model::properties::MAX_DEPTH;
+use crate::model::stats::{Counters, DropReason, Stats};
+use crate::model::time::deadline_after;
+use crate::pipeline::aggregate::Aggregates;
+use crate::pipeline::queue::Queue;
+use crate::pipeline::route::Route;
+use crate::pipeline::shared::{
+    compiled_level, lock, log_decision, Inner, Resolver, LOCAL_EVENTS_FILE, RECENT_FILE,
+};
+use crate::pipeline::spool::{self};
 use crate::sink::{JsonlSink, Sink, StderrSink};
-use crate::spool::{self};
-use crate::stats::{Counters, DropReason, Stats};
-use crate::time::deadline_after;
-use crate::version::{VersionChange, VersionRecord, VERSION_FILE};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
 /// File name of the persisted consent choice inside the config directory.
@@ -242,7 +245,7 @@ impl Telemetry {
             local_only,
             sample_rate,
             sample_state: config.sample_seed.map(AtomicU64::new),
-            worker_main: crate::worker::run,
+            worker_main: crate::pipeline::worker::run,
         };
         let inner = Arc::new(inner);
         let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };

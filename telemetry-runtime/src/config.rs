@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::catalog::Catalog;
-use crate::consent::{process_env, EnvLookup, EnvVar, Polarity};
-use crate::route::Route;
+use crate::error::ConfigError;
+use crate::local::consent::{process_env, EnvLookup, EnvVar, Polarity};
+use crate::model::catalog::Catalog;
+use crate::pipeline::route::Route;
+use crate::pipeline::shared::Settings;
+use crate::pipeline::spool::SpoolSettings;
 use crate::sink::Sink;
-use crate::spool::SpoolSettings;
 use crate::Level;
 
 /// A sink as configured: the sink, its route, and what it sends to (see
@@ -63,20 +65,6 @@ pub(crate) struct Notice {
     pub(crate) requires_terminal: bool,
     pub(crate) text: Option<String>,
     pub(crate) commands: Option<String>,
-}
-
-/// Numbers the worker and queue run by.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub(crate) queue_capacity: usize,
-    pub(crate) queue_bytes: usize,
-    pub(crate) batch_size: usize,
-    pub(crate) max_batch_size: usize,
-    pub(crate) flush_interval: Duration,
-    pub(crate) shutdown_timeout: Duration,
-    pub(crate) max_event_bytes: usize,
-    pub(crate) recent_deliveries: usize,
-    pub(crate) spool: Option<SpoolSettings>,
 }
 
 impl Config {
@@ -537,26 +525,6 @@ pub(crate) fn env_var_for(app_name: &str) -> String {
         .collect();
     format!("{stem}_TELEMETRY")
 }
-
-/// A configuration the library refuses, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> ConfigError {
-        ConfigError { message: message.into() }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid telemetry configuration: {}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests {

@@ -8,38 +8,14 @@
 pub mod __private;
 #[doc = include_str!("audit.md")]
 pub mod audit {}
-mod aggregate;
-mod catalog;
 pub mod cli;
 mod client;
 mod config;
-mod consent;
-mod counter;
-mod dynamic;
-mod encode;
-mod event;
-mod files;
-mod identity;
-mod json;
-mod level;
-mod notice;
-mod platform;
-mod properties;
-mod property;
-mod queue;
-mod recent;
-mod redact;
-mod route;
-mod schema;
-mod shared;
+mod error;
+mod local;
+mod model;
+mod pipeline;
 pub mod sink;
-mod spool;
-mod stats;
-mod time;
-mod value;
-mod version;
-mod view;
-mod worker;
 
 use std::fmt;
 use std::io;
@@ -47,23 +23,24 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-pub use catalog::{Catalog, CatalogFileError};
 pub use client::Telemetry;
-pub use config::{Config, ConfigError};
-pub use consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
-pub use counter::Counter;
-pub use dynamic::DynamicEvent;
-pub use event::TelemetryEvent;
-pub use level::Level;
-pub use properties::Properties;
-pub use property::{PropertyValue, PublicByDefault, RedactableText};
-pub use route::Route;
-pub use schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
-pub use stats::{DropReason, Stats};
-pub use time::{parse_rfc3339, InvalidTime};
-pub use value::Value;
-pub use version::VersionChange;
-pub use view::{LIB_NAME, LIB_VERSION};
+pub use config::Config;
+pub use error::ConfigError;
+pub use local::consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
+pub use local::version::VersionChange;
+pub use model::catalog::{Catalog, CatalogFileError};
+pub use model::counter::Counter;
+pub use model::dynamic::DynamicEvent;
+pub use model::event::TelemetryEvent;
+pub use model::level::Level;
+pub use model::properties::Properties;
+pub use model::property::{PropertyValue, PublicByDefault, RedactableText};
+pub use model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
+pub use model::stats::{DropReason, Stats};
+pub use model::time::{parse_rfc3339, InvalidTime};
+pub use model::value::Value;
+pub use model::view::{LIB_NAME, LIB_VERSION};
+pub use pipeline::route::Route;
 
 /// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
 /// every field at compile time.
@@ -439,6 +416,25 @@ impl Drop for Guard {
 /// The global client, once [`init`] has run.
 pub fn global() -> Option<&'static Telemetry> {
     GLOBAL.get()
+}
+
+/// Counting on the global client (see [`init`]).
+impl<const N: usize> Counter<N> {
+    /// Adds one for these label values (in the declared order) on the
+    /// global client.
+    #[inline]
+    pub fn increment(&self, values: [&'static str; N]) {
+        self.add(values, 1);
+    }
+
+    /// Adds `n` for these label values on the global client.
+    pub fn add(&self, values: [&'static str; N], n: u64) {
+        if crate::is_enabled() {
+            if let Some(client) = crate::global() {
+                client.add(self, values, n);
+            }
+        }
+    }
 }
 
 /// Whether the global client collects events: one relaxed atomic load.

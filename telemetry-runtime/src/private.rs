@@ -10,15 +10,15 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-pub use crate::catalog::Registration;
-pub use crate::counter::Counter;
-pub use crate::dynamic::DynamicEvent;
-pub use crate::properties::{FieldName, ObjectStart, ValueWriter};
-pub use crate::property::{
+pub use crate::model::catalog::Registration;
+pub use crate::model::counter::Counter;
+pub use crate::model::dynamic::DynamicEvent;
+pub use crate::model::properties::{FieldName, ObjectStart, ValueWriter};
+pub use crate::model::property::{
     Audited, PropertyKey, PropertyValue, PublicByDefault, PublicListItem, RedactableText,
 };
-pub use crate::redact::Digest;
-pub use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
+pub use crate::model::redact::Digest;
+pub use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use crate::{Level, Properties, TelemetryEvent, Value};
 pub use core::option::Option::{self, None, Some};
 pub use inventory;

@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Backoff, Batch, EventView, SendContext, Sink, SinkError};
-use crate::config::ConfigError;
-use crate::encode::PostHogJson;
-use crate::time::rfc3339;
+use crate::error::ConfigError;
+use crate::model::encode::PostHogJson;
+use crate::model::time::rfc3339;
 
 /// A batch of events in PostHog's JSON shape, posted to `url`:
 /// `{<fields>"sent_at":"...","batch":[event,...]}`.
@@ -82,7 +82,7 @@ impl HttpSink {
     /// [`super::destination`]).
     pub(crate) fn destination(&self) -> String {
         let secrets = format!("{:?}\n{}", self.transport.headers(), self.fields);
-        format!("http\t{}\t{}", self.url, crate::redact::fingerprint(secrets.as_bytes()))
+        format!("http\t{}\t{}", self.url, crate::model::redact::fingerprint(secrets.as_bytes()))
     }
 
     /// A sink posting to `url`; refused unless it is an absolute http(s) URL.

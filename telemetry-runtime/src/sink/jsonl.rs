@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Batch, SendContext, Sink, SinkError};
-use crate::stats::DropReason;
+use crate::model::stats::DropReason;
 
 /// Appends each event as one line of JSON (PostHog's shape, as the PostHog
 /// sink sends it) to a file that the user can read.
@@ -39,7 +39,7 @@ impl JsonlSink {
     }
 
     fn open(&self) -> io::Result<File> {
-        crate::files::open_append(&self.path)
+        crate::local::files::open_append(&self.path)
     }
 }
 

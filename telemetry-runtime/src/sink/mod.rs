@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::encode::PostHogJson;
-use crate::identity::Identity;
-use crate::stats::{Counters, DropReason};
-use crate::view::Queued;
+use crate::local::identity::Identity;
+use crate::model::encode::PostHogJson;
+use crate::model::stats::{Counters, DropReason};
+use crate::model::view::Queued;
 use crate::Level;
 
 mod http;
@@ -25,7 +25,7 @@ mod retry;
 mod stderr;
 mod transport;
 
-pub use crate::view::{
+pub use crate::model::view::{
     EventContext, EventView, KeyedHash, ListRef, ObjectRef, Property, PropertyIter, ValueRef,
 };
 pub use http::HttpSink;
@@ -42,10 +42,12 @@ pub(crate) use transport::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
 
 /// A destination for batches of events.
 ///
-/// Implement it to send events somewhere the library does not know. `send`
-/// runs on the worker thread; it may block, but should give up when
-/// [`SendContext::wait`] returns `false`. A panic inside it is caught and
-/// counted as a failed delivery.
+/// Implement it to send events somewhere the library does not know. A sink
+/// gets each event as a typed [`EventView`], with only what the consent level
+/// and its route allow, and encodes it its own way; one that speaks HTTP can
+/// send through [`HttpTransport`]. `send` runs on the worker thread; it may
+/// block, but should give up when [`SendContext::wait`] returns `false`. A
+/// panic inside it is caught and counted as a failed delivery.
 ///
 /// ```
 /// use telemetry_runtime::sink::{Batch, SendContext, Sink, SinkError};
@@ -263,7 +265,7 @@ impl SendContext<'_> {
     /// would outlast shutdown's deadline or consent is withdrawn (a change
     /// of consent wakes the wait): give up.
     pub fn wait(&self, delay: Duration) -> bool {
-        let until = crate::time::deadline_after(delay);
+        let until = crate::model::time::deadline_after(delay);
         let mut seen = self.pace.consent_changes();
         loop {
             match self.pace.wait_unless_stopping(until, seen) {

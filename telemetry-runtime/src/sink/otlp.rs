@@ -9,8 +9,8 @@ use super::http::check_url;
 use super::retry::Backoff;
 use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
-use crate::config::ConfigError;
-use crate::view::{LIB_NAME, LIB_VERSION};
+use crate::error::ConfigError;
+use crate::model::view::{LIB_NAME, LIB_VERSION};
 
 /// Sends events to an OpenTelemetry collector over OTLP/HTTP with JSON
 /// bodies: each event is a log record (`POST {endpoint}/v1/logs`) whose
@@ -55,7 +55,11 @@ impl OtlpSink {
     pub(crate) fn destination(&self) -> String {
         let headers = format!("{:?}", self.transport.headers());
         let metrics = self.metrics_url.as_deref().unwrap_or("");
-        format!("otlp\t{}\t{metrics}\t{}", self.logs_url, crate::redact::fingerprint(headers.as_bytes()))
+        format!(
+            "otlp\t{}\t{metrics}\t{}",
+            self.logs_url,
+            crate::model::redact::fingerprint(headers.as_bytes())
+        )
     }
 
     /// A sink for the collector at `endpoint` (its base URL, such as

@@ -6,8 +6,8 @@ use super::http::{check_url, JsonBatch};
 use super::retry::Backoff;
 use super::transport::{shown_url, HttpTransport};
 use super::{Batch, EventView, SendContext, Sink, SinkError};
-use crate::config::ConfigError;
-use crate::encode::PostHogJson;
+use crate::error::ConfigError;
+use crate::model::encode::PostHogJson;
 
 /// PostHog's US cloud ingestion host.
 pub const US_HOST: &str = "https://us.i.posthog.com";
@@ -115,7 +115,7 @@ impl PostHogSink {
 
     /// Where batches go, the key hashed (see [`super::destination`]).
     pub(crate) fn destination(&self) -> String {
-        format!("posthog\t{}\t{}", self.url, crate::redact::fingerprint(self.api_key.as_bytes()))
+        format!("posthog\t{}\t{}", self.url, crate::model::redact::fingerprint(self.api_key.as_bytes()))
     }
 }
 

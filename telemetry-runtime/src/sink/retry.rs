@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::event::random_u64;
+use crate::model::event::random_u64;
 
 /// The retry policy of the HTTP sinks.
 ///

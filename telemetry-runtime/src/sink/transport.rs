@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
-use crate::stats::DropReason;
-use crate::time::deadline_after;
+use crate::model::stats::DropReason;
+use crate::model::time::deadline_after;
 use crate::Level;
 
 /// Bodies above this many bytes are compressed by default: smaller ones
@@ -47,6 +47,7 @@ pub enum Method {
 
 /// One request, as a [`RequestEncoder`] builds it.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct Request {
     /// `POST` unless the encoder says otherwise.
     pub method: Method,

@@ -9,28 +9,41 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::aggregate::Aggregates;
-use crate::catalog::Catalog;
-use crate::config::Settings;
-use crate::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
-use crate::event::{self, Record};
-use crate::identity::Identity;
-use crate::platform;
-use crate::properties::MAX_DEPTH;
-use crate::queue::Queue;
-use crate::route::Route;
+use crate::local::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
+use crate::local::identity::Identity;
+use crate::local::platform;
+use crate::local::version::VersionRecord;
+use crate::model::catalog::Catalog;
+use crate::model::event::{self, Record};
+use crate::model::properties::MAX_DEPTH;
+use crate::model::stats::{Counters, DropReason};
+use crate::model::time::deadline_after;
+use crate::model::view::{EventContext, LIB_VERSION};
+use crate::pipeline::aggregate::Aggregates;
+use crate::pipeline::queue::Queue;
+use crate::pipeline::route::Route;
+use crate::pipeline::spool::{Spool, SpoolSettings, SPOOL_DIR};
 use crate::sink::Sink;
-use crate::spool::{Spool, SPOOL_DIR};
-use crate::stats::{Counters, DropReason};
-use crate::time::deadline_after;
-use crate::version::VersionRecord;
-use crate::view::{EventContext, LIB_VERSION};
 use crate::{Level, Properties};
 
 /// File name of local-only events inside the data directory.
 pub(crate) const LOCAL_EVENTS_FILE: &str = "telemetry_events.jsonl";
 /// File name of the record of recent deliveries inside the data directory.
 pub(crate) const RECENT_FILE: &str = "telemetry_recent.jsonl";
+
+/// Numbers the worker and queue run by.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) queue_capacity: usize,
+    pub(crate) queue_bytes: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) max_batch_size: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) max_event_bytes: usize,
+    pub(crate) recent_deliveries: usize,
+    pub(crate) spool: Option<SpoolSettings>,
+}
 
 /// One client's state, shared by its handles and its worker thread.
 pub(crate) struct Inner {
@@ -337,7 +350,8 @@ impl Resolver {
 
 /// With the `off` feature nothing is ever enabled, whatever was resolved.
 pub(crate) fn compiled_level(level: Level) -> Level {
-    if crate::__private::COMPILED_IN {
+    // The `off` feature compiles every gate to a constant.
+    if !cfg!(feature = "off") {
         level
     } else {
         Level::Off

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 
-use crate::files::{self, Existing};
+use crate::local::files::{self, Existing};
 
 /// File name of the install id inside the application's cache directory.
 pub(crate) const ID_FILE: &str = "telemetry_user_id";

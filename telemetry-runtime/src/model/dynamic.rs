@@ -10,9 +10,9 @@
 
 use std::sync::Mutex;
 
-use crate::properties::{entries, list_items, to_value, Packed};
-use crate::redact::Digest;
-use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
+use crate::model::properties::{entries, list_items, to_value, Packed};
+use crate::model::redact::Digest;
+use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 use crate::{Level, Properties, Value};
 
 /// An event declared with [`event!`](crate::event), captured with

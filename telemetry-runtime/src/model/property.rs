@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::properties::{FieldName, ObjectStart, ValueWriter};
-use crate::redact::Digest;
-use crate::schema::{FieldSchema, ValueKind};
+use crate::model::properties::{FieldName, ObjectStart, ValueWriter};
+use crate::model::redact::Digest;
+use crate::model::schema::{FieldSchema, ValueKind};
 use crate::Value;
 use crate::{Level, Properties};
 

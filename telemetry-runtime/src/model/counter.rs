@@ -1,7 +1,7 @@
 //! Declared counters: kept in memory, sent as one event per series each
 //! flush interval, and listed in the catalog like derived events.
 
-use crate::schema::EventSchema;
+use crate::model::schema::EventSchema;
 
 /// A counter declared with [`counter!`](crate::counter): each series (one
 /// set of label values) is sent as one event per flush interval, carrying
@@ -29,22 +29,6 @@ impl<const N: usize> Counter<N> {
     /// The labels with these values, in the declared order.
     pub(crate) fn series(&self, values: [&'static str; N]) -> [(&'static str, &'static str); N] {
         std::array::from_fn(|i| (self.labels[i], values[i]))
-    }
-
-    /// Adds one for these label values (in the declared order) on the
-    /// global client.
-    #[inline]
-    pub fn increment(&self, values: [&'static str; N]) {
-        self.add(values, 1);
-    }
-
-    /// Adds `n` for these label values on the global client.
-    pub fn add(&self, values: [&'static str; N], n: u64) {
-        if crate::is_enabled() {
-            if let Some(client) = crate::global() {
-                client.add(self, values, n);
-            }
-        }
     }
 
     /// The counter's schema, as listed in the catalog.

@@ -5,11 +5,11 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::encode::PostHogJson;
-use crate::files;
-use crate::identity::Identity;
+use crate::local::files;
+use crate::local::identity::Identity;
+use crate::model::encode::PostHogJson;
+use crate::model::view::Queued;
 use crate::sink::Batch;
-use crate::view::Queued;
 
 /// A record file larger than this is not read back (it is not one this
 /// library wrote with a sane limit): the record starts over.

@@ -66,7 +66,7 @@ fn temp_name(path: &Path) -> PathBuf {
         ".tmp{}-{}-{:016x}",
         std::process::id(),
         COUNTER.fetch_add(1, Relaxed),
-        crate::event::random_u64()
+        crate::model::event::random_u64()
     ));
     path.with_file_name(name)
 }

@@ -290,7 +290,7 @@ fn ci_variable(env: &EnvLookup) -> Option<&'static str> {
 const MAX_CHOICE_FILE_BYTES: u64 = 4096;
 
 fn read_persisted(path: &Path) -> Option<(Level, bool)> {
-    match crate::files::read_capped(path, MAX_CHOICE_FILE_BYTES) {
+    match crate::local::files::read_capped(path, MAX_CHOICE_FILE_BYTES) {
         Ok(text) => Some(parse_choice(&text).unwrap_or_else(|| {
             log::warn!(
                 "Unrecognised telemetry choice in {}: telemetry is off. \

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{json, Value as Json};
 
-use crate::schema::{Classification, EventSchema, FieldSchema, RedactMode};
+use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode};
 use crate::Level;
 
 /// A schema registered by the derive. Not public API.
@@ -159,7 +159,7 @@ impl Catalog {
     /// A hash of [`to_json`](Catalog::to_json): 16 hex digits, sent with
     /// every event as `$catalog_digest`.
     pub fn digest(&self) -> String {
-        crate::redact::fingerprint(self.to_json().as_bytes())
+        crate::model::redact::fingerprint(self.to_json().as_bytes())
     }
 
     /// The "what we collect" page, in Markdown.
@@ -333,7 +333,7 @@ fn flattened(
             };
             let (usage, full) = sent_at_levels(within, field);
             out.push((path.clone(), field, ty, usage, full));
-            if !field.fields.is_empty() && depth < crate::properties::MAX_DEPTH {
+            if !field.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
                 let list = if is_list(ty) { "[]" } else { "" };
                 walk(out, &format!("{path}{list}."), field.fields, ty, (usage, full), depth + 1);
             }
@@ -426,7 +426,7 @@ fn fields_json(
             });
             // Only object fields carry `fields`: the JSON of other events
             // (and so their digest) is unchanged.
-            if !f.fields.is_empty() && depth < crate::properties::MAX_DEPTH {
+            if !f.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
                 let nested = fields_json(f.fields, ty, (usage, full), depth + 1);
                 field["fields"] = Json::Array(nested);
             }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::redact::Digest;
+use crate::model::redact::Digest;
 
 /// One property value of a dynamic event (see [`event!`](crate::event)).
 ///

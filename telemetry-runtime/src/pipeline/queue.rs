@@ -7,9 +7,9 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::event::{Record, Records};
+use crate::model::event::{Record, Records};
+use crate::model::stats::DropReason;
 use crate::sink::{Pace, Waited};
-use crate::stats::DropReason;
 use crate::Properties;
 
 pub(crate) struct Queue {

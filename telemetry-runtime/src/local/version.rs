@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::files::{self, Existing};
+use crate::local::files::{self, Existing};
 
 /// The record's name in the cache directory.
 pub(crate) const VERSION_FILE: &str = "telemetry_version";

@@ -10,14 +10,14 @@ use std::time::Instant;
 
 use uuid::Uuid;
 
-use crate::event::{event_uuid, Record, Records};
-use crate::recent::Recent;
-use crate::shared::Inner;
+use crate::model::event::{event_uuid, Record, Records};
+use crate::model::stats::DropReason;
+use crate::model::time::deadline_after;
+use crate::model::view::{Prepared, Queued};
+use crate::pipeline::recent::Recent;
+use crate::pipeline::shared::Inner;
+use crate::pipeline::spool::{Claim, Spool, Taken};
 use crate::sink::{Batch, SendContext, Sink};
-use crate::spool::{Claim, Spool, Taken};
-use crate::stats::DropReason;
-use crate::time::deadline_after;
-use crate::view::{Prepared, Queued};
 use crate::{Level, Properties, Value};
 
 /// What the worker sends with, and the records it keeps of what it sent.
@@ -396,7 +396,7 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
 /// unless the host's logger enables that target at debug level.
 fn log_events(sink: &str, batch: &Batch) {
     if log::log_enabled!(target: crate::EVENTS_LOG_TARGET, log::Level::Debug) {
-        let mut json = crate::encode::PostHogJson::default();
+        let mut json = crate::model::encode::PostHogJson::default();
         let mut out = Vec::new();
         for event in batch.events() {
             out.clear();

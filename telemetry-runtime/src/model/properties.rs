@@ -28,8 +28,8 @@ use std::ops::Range;
 
 use uuid::Uuid;
 
-use crate::json::needs_no_escape;
-use crate::redact::Digest;
+use crate::model::json::needs_no_escape;
+use crate::model::redact::Digest;
 use crate::{Level, Value};
 
 /// Lists and objects nested deeper than this are refused: deeper JSON is refused by
@@ -1155,7 +1155,7 @@ mod tests {
     #[test]
     fn an_objects_opt_in_field_is_written_only_at_full_and_marks_the_event() {
         struct Server;
-        impl crate::property::Audited for Server {}
+        impl crate::model::property::Audited for Server {}
         impl PropertyValue for Server {
             const KIND: crate::ValueKind = crate::ValueKind::Object(&[]);
             fn to_value(&self) -> Value {

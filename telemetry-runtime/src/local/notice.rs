@@ -5,8 +5,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use crate::catalog::Catalog;
-use crate::files::{self, Existing};
+use crate::local::files::{self, Existing};
+use crate::model::catalog::Catalog;
 
 /// File name, in the config directory, of the record of what the user was
 /// last told about.
@@ -69,7 +69,7 @@ pub(crate) fn default_text(app_name: &str, env_var: &str, off_value: &str, comma
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::EventSchema;
+    use crate::model::schema::EventSchema;
     use crate::Level;
 
     static A: EventSchema = EventSchema::undocumented("a", Level::Usage);

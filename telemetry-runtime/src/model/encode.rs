@@ -9,9 +9,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::json::{push_json_bytes, push_uuid};
-use crate::time::rfc3339_bytes;
-use crate::view::{EventContext, EventView, PropertyIter, ValueRef};
+use crate::model::json::{push_json_bytes, push_uuid};
+use crate::model::time::rfc3339_bytes;
+use crate::model::view::{EventContext, EventView, PropertyIter, ValueRef};
 
 /// Writes events as PostHog JSON, keeping what consecutive events share.
 /// Made for one batch: the contexts it renders must outlive it.
@@ -152,9 +152,9 @@ pub(crate) fn push_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Record;
-    use crate::view::testing::{context, queued};
-    use crate::view::LIB_NAME;
+    use crate::model::event::Record;
+    use crate::model::view::testing::{context, queued};
+    use crate::model::view::LIB_NAME;
     use crate::{Level, Properties, Value};
 
     /// Each event as PostHog JSON, the events shown at `level`.
@@ -246,11 +246,11 @@ mod tests {
         let mut properties = Properties::new();
         properties.insert("say \"hi\"", 1u32);
         properties.push("back\\slash\n", Level::Usage, &Value::UInt(2));
-        properties.__write_field(crate::properties::FieldName::new("snake_case"), Level::Usage, &3u32);
+        properties.__write_field(crate::model::properties::FieldName::new("snake_case"), Level::Usage, &3u32);
         // The derive's writer called by hand with a name it did not audit:
         // checked, so escaped like any other.
-        properties.__write_field(crate::properties::FieldName::new("q\"uote"), Level::Usage, &4u32);
-        properties.__write_field(crate::properties::FieldName::new("$lib"), Level::Usage, &5u32);
+        properties.__write_field(crate::model::properties::FieldName::new("q\"uote"), Level::Usage, &4u32);
+        properties.__write_field(crate::model::properties::FieldName::new("$lib"), Level::Usage, &5u32);
         let json = encode(Record::new("named".into()), properties, Level::Usage);
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["properties"]["say \"hi\""], 1);

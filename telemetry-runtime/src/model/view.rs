@@ -12,8 +12,8 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::event::{Record, Records};
-use crate::properties::{entries, fields, list_items, Entries, Packed};
+use crate::model::event::{Record, Records};
+use crate::model::properties::{entries, fields, list_items, Entries, Packed};
 use crate::Level;
 
 /// Library name sent as `$lib`.
@@ -77,7 +77,8 @@ impl EventContext {
 
     /// The standard properties every event carries (`$lib`, `$app_name`,
     /// `$os`, `$session_id`, ...), as the catalog lists them
-    /// ([`ENVELOPE`](crate::ENVELOPE)); `$os_version` only where it is known.
+    /// ([`Catalog::to_markdown`](crate::Catalog::to_markdown) lists them);
+    /// `$os_version` only where it is known.
     pub fn standard_properties(&self) -> impl Iterator<Item = (&'static str, &str)> {
         [
             ("$lib", LIB_NAME),
@@ -517,7 +518,7 @@ pub(crate) mod testing {
             .map(|index| Queued {
                 prepared: Arc::clone(&prepared),
                 index,
-                uuid: crate::event::event_uuid(),
+                uuid: crate::model::event::event_uuid(),
                 shown,
                 needs: Level::Usage,
             })

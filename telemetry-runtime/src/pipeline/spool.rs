@@ -92,11 +92,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::event::{Record, Records};
-use crate::files::{self, Existing};
-use crate::properties::ValueWriter;
-use crate::route::Route;
-use crate::view::{EventContext, Prepared, Property, Queued, ValueRef};
+use crate::local::files::{self, Existing};
+use crate::model::event::{Record, Records};
+use crate::model::properties::ValueWriter;
+use crate::model::view::{EventContext, Prepared, Property, Queued, ValueRef};
+use crate::pipeline::route::Route;
 use crate::{Level, Properties};
 
 /// Folder, in the cache directory, that holds the spool.
@@ -166,7 +166,7 @@ pub(crate) fn sink_identities<'a>(sinks: impl Iterator<Item = (&'a str, &'a Rout
     for (destination, route) in sinks {
         let alike = format!("{destination}\n{}", route.to_line());
         let position = seen.iter().filter(|s| **s == alike).count();
-        ids.push(crate::redact::fingerprint(format!("{alike}\n{position}").as_bytes()));
+        ids.push(crate::model::redact::fingerprint(format!("{alike}\n{position}").as_bytes()));
         seen.push(alike);
     }
     ids
@@ -533,7 +533,7 @@ fn pair(json: &serde_json::Value) -> Option<(&str, &serde_json::Value)> {
 /// process that had the same id is told from one of this process.
 fn instance() -> u64 {
     static INSTANCE: OnceLock<u64> = OnceLock::new();
-    *INSTANCE.get_or_init(crate::event::random_u64)
+    *INSTANCE.get_or_init(crate::model::event::random_u64)
 }
 
 /// `<base>.<pid>-<instance>-<claimed at>.claim`.
@@ -691,8 +691,8 @@ fn parse_event(line: &str) -> Option<(usize, Record, Properties, Uuid, Level)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::Digest;
-    use crate::view::EventView;
+    use crate::model::redact::Digest;
+    use crate::model::view::EventView;
     use crate::Value;
 
     const SINK: &str = "0123456789abcdef";
@@ -704,8 +704,8 @@ mod tests {
             Record::at("e".into(), Some(UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789)));
         record.counter = n.is_multiple_of(2);
         let properties = Properties::new().with("n", n).with("t", "a\tb");
-        let context = crate::view::testing::context(&format!("id-{n}"), "1.0.0");
-        crate::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
+        let context = crate::model::view::testing::context(&format!("id-{n}"), "1.0.0");
+        crate::model::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
     }
 
     /// An event with a value of every kind, prepared on its own.
@@ -723,8 +723,8 @@ mod tests {
             .with("id", Uuid::nil())
             .with("hashed", Value::hashed("https://example.com/secret"))
             .with("list", vec![Value::Int(1), Value::Null, Value::Float(2.5), Value::text("x")]);
-        let context = crate::view::testing::context(&format!("id-{n}"), "1.0.0");
-        crate::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
+        let context = crate::model::view::testing::context(&format!("id-{n}"), "1.0.0");
+        crate::model::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
     }
 
     fn spool(dir: &Path, max_bytes: u64) -> Spool {
@@ -795,7 +795,8 @@ mod tests {
             assert_eq!(back.level(), written.level());
             assert_eq!(back.distinct_id(), written.distinct_id());
             assert_eq!(back.context().app_version(), "1.0.0");
-            let mut json = (crate::encode::PostHogJson::default(), crate::encode::PostHogJson::default());
+            let mut json =
+                (crate::model::encode::PostHogJson::default(), crate::model::encode::PostHogJson::default());
             let (mut a, mut b) = (Vec::new(), Vec::new());
             json.0.event(&mut a, &back);
             json.1.event(&mut b, &written);
