@@ -64,6 +64,21 @@ impl Sandbox {
         self.dir.path().join("data")
     }
 
+    /// Like [`config`](Sandbox::config) for a sandbox whose files are under
+    /// `dir` (a run that is a child process, or a later run of the same
+    /// program), with the spool on and batches sent on flush only.
+    pub fn spooling_config_in(dir: &Path) -> Config {
+        Config::new("testapp", "1.2.3")
+            .environment(env(&[]))
+            .cache_dir(dir.join("cache"))
+            .config_dir(dir.join("config"))
+            .data_dir(dir.join("data"))
+            .default_level(Level::Usage)
+            .first_run_notice(false)
+            .spool(true)
+            .flush_interval(Duration::from_secs(120))
+    }
+
     /// A config for app `testapp` that reads no real environment variable,
     /// keeps its files in the sandbox and is on (`Level::Usage`) by default,
     /// without the first-run notice (tests of the notice turn it back on).

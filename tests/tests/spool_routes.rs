@@ -15,7 +15,7 @@ use std::time::Duration;
 use telemetry_runtime::sink::PostHogSink;
 use telemetry_runtime::{Config, DropReason, Level, Properties, Route, Telemetry, TelemetryEvent};
 use telemetry_tests::canary::Canary;
-use telemetry_tests::{child, env, fast_backoff, wait_until, Behaviour, Gate, Sandbox, TestServer, SOON};
+use telemetry_tests::{child, fast_backoff, wait_until, Behaviour, Gate, Sandbox, TestServer, SOON};
 
 /// The user's own project: everything the user consented to.
 const USER_KEY: &str = "phc_user_project_full";
@@ -64,19 +64,6 @@ fn posthog(server_url: &str, key: &str) -> PostHogSink {
         .gzip_above(None)
 }
 
-/// A configuration like `Sandbox::config` whose files are under `dir`.
-fn config_in(dir: &Path) -> Config {
-    Config::new("testapp", "1.2.3")
-        .environment(env(&[]))
-        .cache_dir(dir.join("cache"))
-        .config_dir(dir.join("config"))
-        .data_dir(dir.join("data"))
-        .default_level(Level::Usage)
-        .first_run_notice(false)
-        .spool(true)
-        .flush_interval(Duration::from_secs(120))
-}
-
 fn spool_dir(dir: &Path) -> PathBuf {
     dir.join("cache").join("telemetry_spool")
 }
@@ -102,7 +89,7 @@ fn repeated(uuids: &[String]) -> BTreeMap<&str, usize> {
 /// Both projects on one host, the vendor's listed first: the two sinks
 /// differ only by key and route.
 fn two_projects(dir: &Path, server_url: &str) -> Config {
-    config_in(dir)
+    Sandbox::spooling_config_in(dir)
         .consent(Level::Full)
         .route(posthog(server_url, VENDOR_KEY), Route::counters_only().max_level(Level::Usage))
         .route(posthog(server_url, USER_KEY), Route::all())
@@ -160,8 +147,10 @@ fn a_batch_whose_sink_is_no_longer_configured_is_deleted_unsent() {
     let server = TestServer::start();
     server.down();
     {
-        let telemetry =
-            Telemetry::new(config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY))).unwrap();
+        let telemetry = Telemetry::new(
+            Sandbox::spooling_config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY)),
+        )
+        .unwrap();
         telemetry.capture_with(&WORK, Properties::new().with("i", 1u32));
         assert!(!telemetry.flush(SOON), "the host is down");
     }
@@ -170,7 +159,8 @@ fn a_batch_whose_sink_is_no_longer_configured_is_deleted_unsent() {
     // The next version of the program sends to another project on the
     // same host: the batch is not the new project's to receive.
     let telemetry =
-        Telemetry::new(config_in(sandbox.path()).sink(posthog(&server.url(), VENDOR_KEY))).unwrap();
+        Telemetry::new(Sandbox::spooling_config_in(sandbox.path()).sink(posthog(&server.url(), VENDOR_KEY)))
+            .unwrap();
     assert!(wait_until(SOON, || spool_files(sandbox.path()).is_empty()), "the batch is deleted");
     assert!(!telemetry.flush(SOON), "the batch was given up on");
     assert!(server.requests().is_empty(), "the batch was sent to another sink");
@@ -209,7 +199,7 @@ fn what_was_delivered_of_a_split_batch_is_not_sent_again() {
     // The batch is too large: its first half is delivered, its second half
     // finds the endpoint unavailable and waits for the next run.
     server.script([Behaviour::Status(413), Behaviour::Status(200), Behaviour::Status(503)]);
-    let config = || config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY));
+    let config = || Sandbox::spooling_config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY));
     {
         let telemetry = Telemetry::new(config()).unwrap();
         for i in 0..6u32 {
@@ -232,9 +222,13 @@ fn what_was_delivered_of_a_split_batch_is_not_sent_again() {
 /// endpoint being down.
 fn fill_spool(dir: &Path, server: &TestServer, n: u32) {
     server.down();
-    let telemetry =
-        Telemetry::new(config_in(dir).sink(posthog(&server.url(), USER_KEY)).batch_size(1).max_batch_size(1))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        Sandbox::spooling_config_in(dir)
+            .sink(posthog(&server.url(), USER_KEY))
+            .batch_size(1)
+            .max_batch_size(1),
+    )
+    .unwrap();
     for i in 0..n {
         telemetry.capture_with(&WORK, Properties::new().with("i", i));
     }
@@ -250,7 +244,7 @@ fn fill_spool(dir: &Path, server: &TestServer, n: u32) {
 fn replaying_child(hold: Duration) {
     let dir = PathBuf::from(std::env::var_os(DIR_ENV).expect("the parent's directory"));
     let url = std::env::var(URL_ENV).expect("the parent's server");
-    let telemetry = Telemetry::new(config_in(&dir).sink(posthog(&url, USER_KEY))).unwrap();
+    let telemetry = Telemetry::new(Sandbox::spooling_config_in(&dir).sink(posthog(&url, USER_KEY))).unwrap();
     let emptied = wait_until(hold, || spool_files(&dir).is_empty());
     child::report("emptied", emptied);
     let _ = telemetry.shutdown(Duration::from_secs(5));
@@ -310,7 +304,9 @@ fn a_batch_in_flight_is_not_replayed_by_another_process() {
     let server = TestServer::start();
     let gate = Gate::new();
     server.set_default(Behaviour::Gate(gate.clone()));
-    let telemetry = Telemetry::new(config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY))).unwrap();
+    let telemetry =
+        Telemetry::new(Sandbox::spooling_config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY)))
+            .unwrap();
     for i in 0..3u32 {
         telemetry.capture_with(&WORK, Properties::new().with("i", i));
     }
@@ -336,7 +332,8 @@ fn a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uu
         assert_eq!(mode, "crash");
         let dir = PathBuf::from(std::env::var_os(DIR_ENV).unwrap());
         let url = std::env::var(URL_ENV).unwrap();
-        let telemetry = Telemetry::new(config_in(&dir).sink(posthog(&url, USER_KEY))).unwrap();
+        let telemetry =
+            Telemetry::new(Sandbox::spooling_config_in(&dir).sink(posthog(&url, USER_KEY))).unwrap();
         for i in 0..3u32 {
             telemetry.capture_with(&WORK, Properties::new().with("i", i));
         }
@@ -378,7 +375,9 @@ fn a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uu
 
     // The next run sends the batch again: at least once, never lost. The
     // uuids are the same, so the receiver (PostHog) keeps one of each.
-    let telemetry = Telemetry::new(config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY))).unwrap();
+    let telemetry =
+        Telemetry::new(Sandbox::spooling_config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY)))
+            .unwrap();
     assert!(
         wait_until(SOON, || spool_files(sandbox.path()).is_empty()),
         "the dead run's claim is taken back"
@@ -406,7 +405,9 @@ fn batches_of_the_old_format_are_deleted_unsent_and_counted() {
         ),
     )
     .unwrap();
-    let telemetry = Telemetry::new(config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY))).unwrap();
+    let telemetry =
+        Telemetry::new(Sandbox::spooling_config_in(sandbox.path()).sink(posthog(&server.url(), USER_KEY)))
+            .unwrap();
     assert!(wait_until(SOON, || spool_files(sandbox.path()).is_empty()), "{:?}", spool_files(sandbox.path()));
     let _ = telemetry.flush(SOON);
     assert!(server.requests().is_empty(), "a batch of the old format was sent");

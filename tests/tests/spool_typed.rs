@@ -25,9 +25,7 @@ use telemetry_runtime::{
 };
 use telemetry_tests::canary::Canary;
 use telemetry_tests::custom::{envelope_events, Custom, Envelope, Seen};
-use telemetry_tests::{
-    env, fast_backoff, wait_until, Behaviour, Request, Sandbox, TestServer, API_KEY, SOON,
-};
+use telemetry_tests::{fast_backoff, wait_until, Behaviour, Request, Sandbox, TestServer, API_KEY, SOON};
 
 telemetry_runtime::counter! {
     /// Builds run, by outcome.
@@ -136,20 +134,6 @@ struct ScreenShared {
     width: u32,
 }
 
-/// A configuration like `Sandbox::config` whose files are under `dir`, with
-/// the spool on and batches sent on flush only.
-fn config_in(dir: &Path) -> Config {
-    Config::new("testapp", "1.2.3")
-        .environment(env(&[]))
-        .cache_dir(dir.join("cache"))
-        .config_dir(dir.join("config"))
-        .data_dir(dir.join("data"))
-        .default_level(Level::Usage)
-        .first_run_notice(false)
-        .spool(true)
-        .flush_interval(Duration::from_secs(120))
-}
-
 fn spool_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("cache").join("telemetry_spool"))
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -231,7 +215,7 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
     let server = TestServer::start();
     server.down();
     let memory = MemorySink::new();
-    let config = || config_in(sandbox.path()).sink(otlp_sink(&server)).sink(memory.clone());
+    let config = || Sandbox::spooling_config_in(sandbox.path()).sink(otlp_sink(&server)).sink(memory.clone());
     let (captured_from, captured_until, first_run_id) = {
         let telemetry = Telemetry::new(config()).unwrap();
         let from = SystemTime::now();
@@ -328,7 +312,7 @@ fn a_batch_spooled_for_a_custom_transport_sink_is_replayed_through_its_encoder()
     let first = {
         let sink = envelope_sink(&server);
         let log = sink.log();
-        let telemetry = Telemetry::new(config_in(sandbox.path()).sink(sink)).unwrap();
+        let telemetry = Telemetry::new(Sandbox::spooling_config_in(sandbox.path()).sink(sink)).unwrap();
         for n in 0..3u32 {
             telemetry.capture_with(&PAGE_VIEWED, Properties::new().with("section", "Home").with("n", n));
         }
@@ -341,7 +325,7 @@ fn a_batch_spooled_for_a_custom_transport_sink_is_replayed_through_its_encoder()
     server.up();
     let sink = envelope_sink(&server);
     let log = sink.log();
-    let telemetry = replay(sandbox.path(), config_in(sandbox.path()).sink(sink));
+    let telemetry = replay(sandbox.path(), Sandbox::spooling_config_in(sandbox.path()).sink(sink));
     assert_eq!(telemetry.stats().sent, 3);
 
     // The sink was given the same events, and its encoder wrote them.
@@ -370,8 +354,9 @@ fn a_spooled_hashed_field_replays_the_keyed_hash_it_would_have_sent() {
     let server = TestServer::start();
     // The first attempt reaches the server, which cannot take it yet.
     server.set_default(Behaviour::Status(503));
-    let config =
-        |envelope: Custom<Envelope>| config_in(sandbox.path()).sink(posthog_sink(&server)).sink(envelope);
+    let config = |envelope: Custom<Envelope>| {
+        Sandbox::spooling_config_in(sandbox.path()).sink(posthog_sink(&server)).sink(envelope)
+    };
     let first = envelope_sink(&server);
     let first_log = first.log();
     {
@@ -433,8 +418,9 @@ fn objects_and_lists_round_trip_through_the_spool_with_equal_values() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     server.set_default(Behaviour::Status(503));
-    let config =
-        |envelope: Custom<Envelope>| config_in(sandbox.path()).sink(posthog_sink(&server)).sink(envelope);
+    let config = |envelope: Custom<Envelope>| {
+        Sandbox::spooling_config_in(sandbox.path()).sink(posthog_sink(&server)).sink(envelope)
+    };
     let first = envelope_sink(&server);
     let first_log = first.log();
     {
@@ -484,9 +470,10 @@ fn an_event_that_needed_full_is_not_replayed_at_usage() {
     let server = TestServer::start();
     server.down();
     {
-        let telemetry =
-            Telemetry::new(config_in(sandbox.path()).consent(Level::Full).sink(envelope_sink(&server)))
-                .unwrap();
+        let telemetry = Telemetry::new(
+            Sandbox::spooling_config_in(sandbox.path()).consent(Level::Full).sink(envelope_sink(&server)),
+        )
+        .unwrap();
         telemetry.capture(&NoteTaken { words: 3, note: note.text() });
         telemetry.capture(&ScreenShared { width: 1920 });
         telemetry.capture_with(&PAGE_VIEWED, Properties::new().with("section", "Home").with("n", 1u8));
@@ -496,8 +483,10 @@ fn an_event_that_needed_full_is_not_replayed_at_usage() {
 
     server.up();
     // The user lowered consent to `Usage` between the runs.
-    let telemetry =
-        replay(sandbox.path(), config_in(sandbox.path()).consent(Level::Usage).sink(envelope_sink(&server)));
+    let telemetry = replay(
+        sandbox.path(),
+        Sandbox::spooling_config_in(sandbox.path()).consent(Level::Usage).sink(envelope_sink(&server)),
+    );
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped(DropReason::ConsentWithdrawn)), (1, 2), "{stats:?}");
     let names: Vec<Json> =
