@@ -218,3 +218,41 @@ fn a_logs_endpoint_alone_configures_the_sink_and_is_used_as_is() {
         serde_json::from_slice(&requests[0].decoded_body()).expect("valid OTLP JSON");
     assert_eq!(decoded.resource_logs[0].scope_logs[0].log_records.len(), 1);
 }
+
+#[test]
+fn request_limits_hold_for_the_otlp_body_actually_sent() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    // A limit that holds a few log records, not all twenty: an OTLP record
+    // is larger than the event's PostHog JSON, and the limit is on the
+    // OTLP body.
+    const LIMIT: usize = 4_000;
+    let sink = OtlpSink::new(&server.url()).unwrap().max_request_bytes(LIMIT).gzip_above(None);
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap();
+    for attempts in 0..20 {
+        telemetry.capture(&OtlpToolCall {
+            tool: "search",
+            attempts,
+            ok: true,
+            secret: "s".into(),
+            query: "q".into(),
+        });
+    }
+    assert!(telemetry.flush(SOON));
+    let requests = server.requests();
+    assert!(requests.len() > 1, "one request for all: the limit was not applied");
+    let mut attempts = Vec::new();
+    for request in &requests {
+        assert!(request.body.len() <= LIMIT, "{} bytes", request.body.len());
+        let decoded: ExportLogsServiceRequest =
+            serde_json::from_slice(&request.decoded_body()).expect("each request is whole OTLP JSON");
+        for record in &decoded.resource_logs[0].scope_logs[0].log_records {
+            match attribute(&record.attributes, "attempts") {
+                Some(Any::IntValue(n)) => attempts.push(*n),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(attempts, (0..20).collect::<Vec<i64>>(), "every event once, in order");
+}

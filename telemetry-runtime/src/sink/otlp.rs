@@ -148,6 +148,13 @@ impl OtlpSink {
         self
     }
 
+    /// The largest request body; more events go in several requests, each
+    /// measured as the OTLP body actually sent (default 5 MiB).
+    pub fn max_request_bytes(mut self, bytes: usize) -> OtlpSink {
+        self.transport = self.transport.max_request_bytes(bytes);
+        self
+    }
+
     /// The connect timeout, and the limit for each later phase of a request:
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). The host name is resolved on the worker thread with the
