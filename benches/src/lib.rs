@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod interleave;
+
 use telemetry_runtime::sink::HttpSink;
 use telemetry_runtime::{Config, Level, Properties, Telemetry, TelemetryEvent, Value};
 use uuid::Uuid;
@@ -216,26 +218,6 @@ pub fn posthog_client(addr: SocketAddr, queue: usize) -> posthog_rs::Client {
         .build()
         .expect("posthog options are valid");
     posthog_rs::client(options)
-}
-
-/// A sink that only counts: for measurements of the runtime alone.
-pub struct CountingSink(pub Arc<AtomicU64>);
-
-impl telemetry_runtime::sink::Sink for CountingSink {
-    fn name(&self) -> &str {
-        "counting"
-    }
-    fn send(
-        &mut self,
-        batch: &telemetry_runtime::sink::Batch,
-        _cx: &telemetry_runtime::sink::SendContext<'_>,
-    ) -> Result<(), telemetry_runtime::sink::SinkError> {
-        self.0.fetch_add(batch.len() as u64, Relaxed);
-        Ok(())
-    }
-    fn is_local(&self) -> bool {
-        true
-    }
 }
 
 // ---------------------------------------------------------------------------
