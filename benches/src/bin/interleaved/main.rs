@@ -212,10 +212,11 @@ fn gate(rounds: usize, clock: Clock) -> Report {
 
 /// The shapes of `placement.rs`, with what each is a copy of.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-const SHAPES: [(&str, &str); 6] = [
+const SHAPES: [(&str, &str); 7] = [
     ("unannotated_value", UNANNOTATED_VALUE),
     ("instrument_before", "instrument form, code before the change"),
     ("instrument_after", "instrument form, code after the change"),
+    ("instrument_u32", "instrument form, after, if the level were an AtomicU32"),
     ("unannotated", UNANNOTATED),
     ("gated_before", "#[requires_telemetry] fn, code before the change"),
     ("gated_after", "#[requires_telemetry] fn, code after the change"),
@@ -281,6 +282,7 @@ fn placement(rounds: usize, clock: Clock) -> Report {
     value_rows!("unannotated_value");
     value_rows!("instrument_before");
     value_rows!("instrument_after");
+    value_rows!("instrument_u32");
     counter_rows!("unannotated", c0, c1, c2, c3);
     counter_rows!("gated_before", c4, c5, c6, c7);
     counter_rows!("gated_after", c8, c9, c10, c11);
@@ -291,6 +293,7 @@ fn placement(rounds: usize, clock: Clock) -> Report {
         for (shape, base) in [
             ("instrument_before", "unannotated_value"),
             ("instrument_after", "unannotated_value"),
+            ("instrument_u32", "unannotated_value"),
             ("gated_before", "unannotated"),
             ("gated_after", "unannotated"),
         ] {
