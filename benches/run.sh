@@ -37,6 +37,8 @@ interleaved() {
   load "interleaved start"
   "$target/release/interleaved" gate capture throughput placement --csv $out/interleaved.csv 2>&1 \
     | tee $out/interleaved.txt
+  # The caller's cost again, in its thread's CPU time.
+  "$target/release/interleaved" capture --clock cpu 2>&1 | tee $out/interleaved-capture-cpu.txt
   load "interleaved end"
   # The runtime compiled out; this rebuilds the binary with the feature.
   cargo build --release --bin interleaved --features off
