@@ -144,6 +144,7 @@ fn capture(c: &mut Criterion) {
             .config_dir(dir.path())
             .data_dir(dir.path())
             .queue_capacity(LARGE_QUEUE)
+            .queue_bytes(telemetry_benches::queue_bytes(LARGE_QUEUE))
             .batch_size(2 * CHUNK as usize)
             .flush_interval(Duration::from_secs(3600))
             .sink(telemetry_benches::http_sink(server.addr)),
