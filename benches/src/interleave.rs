@@ -133,14 +133,19 @@ impl<'a> Group<'a> {
         let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         let mut order: Vec<usize> = (0..self.rows.len()).collect();
         let mut samples = vec![Vec::with_capacity(options.rounds); self.rows.len()];
+        let mut switches = vec![Switches::default(); self.rows.len()];
         for round in 0..=options.rounds {
             rng.shuffle(&mut order);
             for &r in &order {
                 let row = &mut self.rows[r];
                 let iters = row.iters.unwrap_or(1);
+                let before = Switches::now();
                 let elapsed = (row.sample)(iters);
+                let after = Switches::now();
                 if round > 0 {
                     samples[r].push(elapsed.as_nanos() as f64 / iters as f64);
+                    switches[r].voluntary += after.voluntary - before.voluntary;
+                    switches[r].involuntary += after.involuntary - before.involuntary;
                 }
             }
         }
@@ -148,6 +153,7 @@ impl<'a> Group<'a> {
             title: self.title,
             rows: self.rows.iter().map(|r| (r.name.clone(), r.iters.unwrap_or(1))).collect(),
             samples,
+            switches,
             load_before,
             load_after: load_average(),
             wall: started.elapsed(),
@@ -176,9 +182,32 @@ pub struct Results {
     /// (name, iterations per sample)
     pub rows: Vec<(String, u64)>,
     pub samples: Vec<Vec<f64>>,
+    /// Per row, the calling thread's context switches during its samples.
+    pub switches: Vec<Switches>,
     pub load_before: String,
     pub load_after: String,
     pub wall: Duration,
+}
+
+/// Context switches of the calling thread (`getrusage(RUSAGE_THREAD)`):
+/// voluntary ones (it blocked, on a lock say) and involuntary ones (it was
+/// preempted). Under a row's samples, they tell a wait from a preemption.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Switches {
+    pub voluntary: u64,
+    pub involuntary: u64,
+}
+
+impl Switches {
+    fn now() -> Switches {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+        if rc != 0 {
+            return Switches::default();
+        }
+        Switches { voluntary: usage.ru_nvcsw as u64, involuntary: usage.ru_nivcsw as u64 }
+    }
 }
 
 /// Median and spread of a set of values.
@@ -306,17 +335,19 @@ impl Results {
         );
         let _ = writeln!(
             out,
-            "{:<width$}  {:>12}  {:>25}  {:>25}  {:>10}",
-            "row (ns per iteration)", "median", "p10 - p90", "min - max", "iters"
+            "{:<width$}  {:>12}  {:>25}  {:>25}  {:>10}  {:>17}",
+            "row (ns per iteration)", "median", "p10 - p90", "min - max", "iters", "switches vol/inv"
         );
         for (i, (name, iters)) in self.rows.iter().enumerate() {
             let s = Spread::of(&self.samples[i]);
+            let sw = self.switches[i];
             let _ = writeln!(
                 out,
-                "{name:<width$}  {:>12}  {:>25}  {:>25}  {iters:>10}",
+                "{name:<width$}  {:>12}  {:>25}  {:>25}  {iters:>10}  {:>17}",
                 ns(s.median),
                 format!("{} - {}", ns(s.p10), ns(s.p90)),
                 format!("{} - {}", ns(s.min), ns(s.max)),
+                format!("{}/{}", sw.voluntary, sw.involuntary),
             );
         }
         out
@@ -419,6 +450,7 @@ mod tests {
             title: "t".into(),
             rows: vec![("a".into(), 1), ("b".into(), 1)],
             samples: vec![vec![2.0, 4.0, 6.0], vec![1.0, 4.0, 2.0]],
+            switches: vec![Switches::default(); 2],
             load_before: String::new(),
             load_after: String::new(),
             wall: Duration::ZERO,
