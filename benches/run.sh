@@ -3,15 +3,19 @@
 # benches/results/. Usage, from anywhere:
 #
 #   bash benches/run.sh            # all steps below, in order
-#   bash benches/run.sh STEP...    # some of: machine compare off sustained memory deps profile
+#   bash benches/run.sh STEP...    # some of: machine interleaved unaligned compare off sustained memory deps profile
 #
 # Timings on a shared machine are noisy: the load average is recorded before
 # and after each step (results/load.txt). The criterion groups compare the
-# libraries inside one run, so their ratios hold better than their absolutes.
+# libraries inside one run, so their ratios hold better than their absolutes;
+# the interleaved step (the budget of issue 14) takes its samples round-robin
+# so that they hold even when the machine's speed changes within a run.
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p results
 out="$PWD/results"
+# Where cargo builds (honours CARGO_TARGET_DIR).
+target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 load() { echo "$(date -u +%FT%TZ) $1: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a $out/load.txt; }
 
@@ -26,6 +30,37 @@ machine() {
     echo "cargo: $(cargo --version)"
     echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
   } | tee $out/machine.txt
+}
+
+interleaved() {
+  cargo build --release --bins
+  load "interleaved start"
+  "$target/release/interleaved" gate capture throughput placement --csv $out/interleaved.csv 2>&1 \
+    | tee $out/interleaved.txt
+  # The caller's cost again, in its thread's CPU time.
+  "$target/release/interleaved" capture --clock cpu 2>&1 | tee $out/interleaved-capture-cpu.txt
+  load "interleaved end"
+  # The runtime compiled out; this rebuilds the binary with the feature.
+  cargo build --release --bin interleaved --features off
+  load "interleaved --features off start"
+  "$target/release/interleaved" gate --csv $out/interleaved-off.csv 2>&1 | tee $out/interleaved-off.txt
+  load "interleaved --features off end"
+  cargo build --release --bins
+  # Sustained CPU per event: ours (gzip) and posthog-rs in pairs of fresh
+  # processes, the order flipped each pair.
+  load "sustained --alternate start"
+  "$target/release/sustained" --alternate --events 1000000 --reps "${PAIRS:-10}" 2>&1 \
+    | tee $out/sustained-alternate.txt
+  load "sustained --alternate end"
+}
+
+# The gate rows and placement without the 64-byte function alignment of
+# .cargo/config.toml, in a target directory of their own (a full build).
+unaligned() {
+  CARGO_TARGET_DIR="$target/unaligned" CARGO_ENCODED_RUSTFLAGS= cargo build --release --bin interleaved
+  load "interleaved, functions not aligned, start"
+  "$target/unaligned/release/interleaved" gate placement 2>&1 | tee $out/interleaved-unaligned.txt
+  load "interleaved, functions not aligned, end"
 }
 
 compare() {
@@ -43,7 +78,7 @@ off() {
 sustained() {
   cargo build --release --bin sustained
   load "sustained start"
-  target/release/sustained --events 1000000 --reps "${REPS:-3}" 2>&1 | tee $out/sustained.txt
+  "$target/release/sustained" --events 1000000 --reps "${REPS:-3}" 2>&1 | tee $out/sustained.txt
   load "sustained end"
 }
 
@@ -52,7 +87,7 @@ memory() {
   load "memory start"
   : > $out/memory.txt
   for which in baseline ours posthog; do
-    /usr/bin/time -v target/release/memory "$which" 1000000 2>&1 | tee -a $out/memory.txt
+    /usr/bin/time -v "$target/release/memory" "$which" 1000000 2>&1 | tee -a $out/memory.txt
   done
   load "memory end"
 }
@@ -87,7 +122,7 @@ profile() {
     for v in typed dynamic typed-http typed-http-recent posthog; do
       n=100000; [ $v = posthog ] && n=20000
       valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=callgrind.out.$v \
-        ../target/release/capture_loop $v $n 2> callgrind-$v.log
+        "$target/release/capture_loop" $v $n 2> callgrind-$v.log
       for f in callgrind.out.$v-*; do
         callgrind_annotate --inclusive=yes "$f" > "$f.txt" 2>/dev/null || true
       done
@@ -96,7 +131,7 @@ profile() {
 }
 
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(machine compare off sustained memory deps)
+[ ${#steps[@]} -eq 0 ] && steps=(machine interleaved compare off sustained memory deps)
 for step in "${steps[@]}"; do
   "$step"
 done

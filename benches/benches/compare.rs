@@ -21,74 +21,24 @@
 //!   100: from the first capture of a chunk to its flush, in events per second.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use telemetry_benches::{EventData, LARGE_QUEUE, TASK_FINISHED};
-use telemetry_runtime::{requires_telemetry, Level, Properties, TelemetryEvent};
+use telemetry_runtime::{Level, Properties, TelemetryEvent};
 
 // ---------------------------------------------------------------------------
 // gate
 // ---------------------------------------------------------------------------
 
-#[inline(never)]
-fn unannotated(counter: &mut u64) {
-    *counter = black_box(*counter) + 1;
-}
-
-#[inline(never)]
-#[requires_telemetry]
-fn gated(counter: &mut u64) {
-    *counter = black_box(*counter) + 1;
-}
-
-#[inline(never)]
-#[tracing::instrument]
-fn traced(counter: &mut u64) {
-    *counter = black_box(*counter) + 1;
-}
-
-#[inline(never)]
-fn logged(counter: &mut u64) {
-    log::debug!("counter at {counter}");
-    *counter = black_box(*counter) + 1;
-}
-
-static FLAG: AtomicBool = AtomicBool::new(false);
-
-#[inline(never)]
-fn static_flag_gate(counter: &mut u64) {
-    if FLAG.load(Relaxed) {
-        *counter = black_box(*counter) + 1;
-    }
-}
-
-#[inline(never)]
-fn unannotated_value(x: u64) -> u64 {
-    black_box(x) + 1
-}
-
-#[inline(never)]
-#[requires_telemetry(instrument)]
-fn instrumented_value(x: u64) -> u64 {
-    black_box(x) + 1
-}
-
-#[inline(never)]
-#[tracing::instrument]
-fn traced_value(x: u64) -> u64 {
-    black_box(x) + 1
-}
+// The gate functions, compiled into this crate (see the file's comment).
+#[path = "../src/gate.rs"]
+mod gate_fns;
+use gate_fns::*;
 
 fn gate(c: &mut Criterion) {
-    log::set_max_level(log::LevelFilter::Off);
-    assert!(!telemetry_runtime::is_enabled(), "no client may be initialised here");
-    let mut group = c.benchmark_group(if telemetry_runtime::__private::COMPILED_IN {
-        "gate (off at run time)"
-    } else {
-        "gate (compiled out)"
-    });
+    gate_fns::prepare();
+    let mut group = c.benchmark_group(gate_fns::group_name());
     let mut counter = 0u64;
     group.bench_function("unannotated fn", |b| b.iter(|| unannotated(black_box(&mut counter))));
     group.bench_function("#[requires_telemetry] fn", |b| b.iter(|| gated(black_box(&mut counter))));
@@ -144,7 +94,7 @@ fn chunked(iters: u64, one: impl FnMut(), drain: impl FnMut()) -> Duration {
 }
 
 fn capture(c: &mut Criterion) {
-    if !telemetry_runtime::__private::COMPILED_IN {
+    if cfg!(feature = "off") {
         eprintln!("capture: skipped, the runtime is compiled out");
         return;
     }
@@ -194,6 +144,7 @@ fn capture(c: &mut Criterion) {
             .config_dir(dir.path())
             .data_dir(dir.path())
             .queue_capacity(LARGE_QUEUE)
+            .queue_bytes(telemetry_benches::queue_bytes(LARGE_QUEUE))
             .batch_size(2 * CHUNK as usize)
             .flush_interval(Duration::from_secs(3600))
             .sink(telemetry_benches::http_sink(server.addr)),
@@ -248,7 +199,7 @@ fn capture(c: &mut Criterion) {
 // ---------------------------------------------------------------------------
 
 fn deliver(c: &mut Criterion) {
-    if !telemetry_runtime::__private::COMPILED_IN {
+    if cfg!(feature = "off") {
         eprintln!("deliver: skipped, the runtime is compiled out");
         return;
     }

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod interleave;
+
 use telemetry_runtime::sink::HttpSink;
 use telemetry_runtime::{Config, Level, Properties, Telemetry, TelemetryEvent, Value};
 use uuid::Uuid;
@@ -157,6 +159,13 @@ telemetry_runtime::event! {
 /// measurement, "default" is the library's own 10,000.
 pub const LARGE_QUEUE: usize = 4_000_000;
 
+/// The queue's byte bound for a queue of `events`: the library's 16 MiB,
+/// or 1 KiB per event for a larger queue, so that the event count is what
+/// bounds [`LARGE_QUEUE`] (1,000,000 typical events fill about 150 MB).
+pub fn queue_bytes(events: usize) -> usize {
+    events.saturating_mul(1024).max(16 << 20)
+}
+
 /// A telemetry-runtime client at `Usage`, reading no environment, with its
 /// files in `dir`, shipping through `sink`.
 pub fn ours(dir: &Path, sink: impl telemetry_runtime::sink::Sink, queue: usize, recent: usize) -> Telemetry {
@@ -178,6 +187,7 @@ pub fn ours_config(
         .config_dir(dir)
         .data_dir(dir)
         .queue_capacity(queue)
+        .queue_bytes(queue_bytes(queue))
         .recent_deliveries(recent)
         .sink(sink)
 }
@@ -216,26 +226,6 @@ pub fn posthog_client(addr: SocketAddr, queue: usize) -> posthog_rs::Client {
         .build()
         .expect("posthog options are valid");
     posthog_rs::client(options)
-}
-
-/// A sink that only counts: for measurements of the runtime alone.
-pub struct CountingSink(pub Arc<AtomicU64>);
-
-impl telemetry_runtime::sink::Sink for CountingSink {
-    fn name(&self) -> &str {
-        "counting"
-    }
-    fn send(
-        &mut self,
-        batch: &telemetry_runtime::sink::Batch,
-        _cx: &telemetry_runtime::sink::SendContext<'_>,
-    ) -> Result<(), telemetry_runtime::sink::SinkError> {
-        self.0.fetch_add(batch.len() as u64, Relaxed);
-        Ok(())
-    }
-    fn is_local(&self) -> bool {
-        true
-    }
 }
 
 // ---------------------------------------------------------------------------

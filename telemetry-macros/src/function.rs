@@ -177,10 +177,18 @@ fn gate(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
     let name = function.sig.ident.to_string();
     let body = &function.block;
     let run = if function.sig.asyncness.is_some() {
-        quote!(#private::contain_async(#name, async move #body).await)
+        quote! {
+            match #private::contain_async(#name, async move #body).await {
+                #private::Some(__telemetry_value) => __telemetry_value,
+                #private::None => #default,
+            }
+        }
     } else {
+        // A call in tail position to a function of its own (cold), so that
+        // with telemetry off the function is one load, a branch and its
+        // return, whatever the size of the body.
         let ret = closure_return(&function.sig.output);
-        quote!(#private::contain(#name, move || #ret #body))
+        quote!(#private::run_gated(move || #ret #body, #name, || #default))
     };
     rebuild(
         function,
@@ -188,10 +196,7 @@ fn gate(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             if !#private::enabled(#private::Level::#level) {
                 return #default;
             }
-            match #run {
-                #private::Some(__telemetry_value) => __telemetry_value,
-                #private::None => #default,
-            }
+            #run
         },
     )
 }
@@ -331,7 +336,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             match __telemetry_arguments {
                 #private::None => #private::call_once(__telemetry_body),
                 #private::Some(__telemetry_arguments) => {
-                    #private::record_around(&__TELEMETRY_EVENT, __telemetry_arguments, __telemetry_body, |__telemetry_result| {
+                    #private::record_around(__telemetry_body, &__TELEMETRY_EVENT, __telemetry_arguments, |__telemetry_result| {
                         #[allow(unused_imports)]
                         use #private::{PlainOutcome as _, ResultOutcome as _};
                         (&#private::OutcomeProbe(__telemetry_result)).outcome()

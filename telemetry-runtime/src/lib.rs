@@ -440,7 +440,17 @@ impl<const N: usize> Counter<N> {
 /// Whether the global client collects events: one relaxed atomic load.
 #[inline]
 pub fn is_enabled() -> bool {
-    __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) != Level::Off as u8
+    enabled_at(Level::Usage)
+}
+
+/// Whether the global client captures at `level`: the gate of
+/// `#[requires_telemetry]`. One relaxed load of the byte, compared with a
+/// constant, and a branch: the cell only ever holds a `Level as u8`, so
+/// the raw byte orders like the levels and need not be turned back into a
+/// `Level` first (which cost a `dec` and a `cmp` in every gated function).
+#[inline(always)]
+pub(crate) fn enabled_at(level: Level) -> bool {
+    __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) >= level as u8
 }
 
 /// The level the global client captures at (one relaxed atomic load): its

@@ -57,7 +57,7 @@ pub const fn event_schema(
 /// The gate of `#[requires_telemetry]`: a constant and one relaxed load.
 #[inline(always)]
 pub fn enabled(level: Level) -> bool {
-    COMPILED_IN && crate::level() >= level
+    crate::enabled_at(level)
 }
 
 /// Writes a field of an object whose type is public without a
@@ -188,10 +188,22 @@ pub fn redact_hash<T: RedactableText + ?Sized>(value: &T) -> Value {
 #[inline]
 pub fn redact_drop<T: PropertyValue + ?Sized>(_: &T) {}
 
-/// Runs a gated body; a panic inside it is logged and becomes `None`.
-#[inline]
-pub fn contain<R>(function: &'static str, body: impl FnOnce() -> R) -> Option<R> {
-    catch_unwind(AssertUnwindSafe(body)).map_err(|panic| log_panic(function, &*panic)).ok()
+/// Runs the body of a gated function, telemetry being on; a panic inside
+/// it is logged and the function returns `fallback()` (`()` or `None`).
+///
+/// Out of line and cold, for the layout of the call site: with telemetry
+/// off, the gated function is one load, a branch not taken and its return,
+/// in a few bytes at its start, however large the body. With telemetry on,
+/// the body does far more work than this one call. The body comes first
+/// so that what it captured (the function's arguments) stays in the
+/// registers it arrived in.
+#[cold]
+#[inline(never)]
+pub fn run_gated<R>(body: impl FnOnce() -> R, function: &'static str, fallback: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+        log_panic(function, &*panic);
+        fallback()
+    })
 }
 
 #[cold]
@@ -287,13 +299,16 @@ impl<T> PlainOutcome for &OutcomeProbe<'_, T> {
 /// Runs an instrumented call's body and captures its event: how long the
 /// body took, its outcome and the arguments the attribute named. Out of
 /// line and cold, so that the call site with telemetry off stays its body
-/// alone, laid out as the straight path.
+/// alone, laid out as the straight path. The body comes first: what it
+/// captured (the function's arguments) is then passed in the registers the
+/// function received it in, and the call site's tail call to here does not
+/// move it.
 #[cold]
 #[inline(never)]
 pub fn record_around<R, const N: usize>(
+    body: impl FnOnce() -> R,
     event: &'static DynamicEvent,
     arguments: [(&'static str, Value); N],
-    body: impl FnOnce() -> R,
     outcome: impl FnOnce(&R) -> Outcome,
 ) -> R {
     let started = Instant::now();

@@ -16,11 +16,11 @@
 //! criterion benchmark.
 
 use std::hint::black_box;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use telemetry_benches::{CountingSink, EventData, TaskFinished, LARGE_QUEUE, TASK_FINISHED};
+use telemetry_benches::{EventData, TaskFinished, LARGE_QUEUE, TASK_FINISHED};
 use telemetry_runtime::Telemetry;
 
 #[inline(never)]
@@ -36,6 +36,28 @@ fn capture_dynamic(client: &Telemetry, data: &EventData) {
 #[inline(never)]
 fn capture_posthog(client: &posthog_rs::Client, data: &EventData, distinct_id: &str) {
     client.capture(data.posthog(distinct_id));
+}
+
+/// A sink that only counts: for measurements of the runtime alone. Kept
+/// here, not in the library, so that only this binary depends on the
+/// `Sink` trait's batch type.
+struct CountingSink(pub Arc<AtomicU64>);
+
+impl telemetry_runtime::sink::Sink for CountingSink {
+    fn name(&self) -> &str {
+        "counting"
+    }
+    fn send(
+        &mut self,
+        batch: &telemetry_runtime::sink::Batch,
+        _cx: &telemetry_runtime::sink::SendContext<'_>,
+    ) -> Result<(), telemetry_runtime::sink::SinkError> {
+        self.0.fetch_add(batch.len() as u64, Relaxed);
+        Ok(())
+    }
+    fn is_local(&self) -> bool {
+        true
+    }
 }
 
 fn main() {

@@ -7,14 +7,21 @@
 //! ```text
 //! cargo run --release --bin sustained -- [--events 1000000] [--reps 5]
 //! cargo run --release --bin sustained -- --one ours 1000000   # one measurement
+//! cargo run --release --bin sustained -- --alternate --reps 10 # the budget of issue 14
 //! ```
 //!
 //! Each measurement runs in a fresh process; the parent prints the median
 //! and range of `--reps` runs of each variant, interleaved.
+//!
+//! `--alternate`: ours with the library's default gzip and posthog-rs in
+//! pairs, the pair's order flipped each time (AB BA AB ...), and the ratio
+//! of their CPU per delivered event both as the ratio of the medians and
+//! as the median of the ratios within each pair.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use telemetry_benches::interleave::Spread;
 use telemetry_benches::{
     named_threads_cpu_split, process_cpu, summary, thread_cpu, ChildServer, EventData, Mode, LARGE_QUEUE,
 };
@@ -68,22 +75,19 @@ fn main() {
         .map(String::as_str)
         .collect();
     let exe = std::env::current_exe().expect("current exe");
+    if args.iter().any(|a| a == "--alternate") {
+        alternate(&exe, events, reps);
+        return;
+    }
     let mut results: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); FIELDS.len()]; VARIANTS.len()];
     for rep in 0..reps {
         for (v, (key, _)) in VARIANTS.iter().enumerate() {
             if !only.is_empty() && !only.contains(key) {
                 continue;
             }
-            let out = Command::new(&exe).args(["--one", key, &events.to_string()]).output().expect("run");
-            let text = String::from_utf8_lossy(&out.stdout);
-            eprint!("{}", String::from_utf8_lossy(&out.stderr));
-            let line = text
-                .lines()
-                .find(|l| l.starts_with("RESULT"))
-                .unwrap_or_else(|| panic!("{key}: no result: {text}"));
-            eprintln!("rep {rep} {key}: {line}");
-            for (f, value) in line.split_whitespace().skip(2).enumerate() {
-                results[v][f].push(value.parse().expect("number"));
+            eprint!("rep {rep} ");
+            for (f, value) in run(&exe, key, events).into_iter().enumerate() {
+                results[v][f].push(value);
             }
         }
     }
@@ -98,6 +102,79 @@ fn main() {
             println!("  {field:<28} {median:>12.1}  [{lo:.1} .. {hi:.1}]");
         }
     }
+}
+
+/// Runs `--one key events` in a fresh process; returns its [`FIELDS`].
+fn run(exe: &std::path::Path, key: &str, events: u64) -> Vec<f64> {
+    let out = Command::new(exe).args(["--one", key, &events.to_string()]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let line =
+        text.lines().find(|l| l.starts_with("RESULT")).unwrap_or_else(|| panic!("{key}: no result: {text}"));
+    eprintln!("{key}: {line}");
+    line.split_whitespace().skip(2).map(|value| value.parse().expect("number")).collect()
+}
+
+/// Ours with the default gzip against posthog-rs, in pairs whose order
+/// flips each time; prints medians, ranges and ratios of the CPU per
+/// delivered event. Budget: ours at most 1 µs and at least 10x less than
+/// posthog-rs.
+fn alternate(exe: &std::path::Path, events: u64, reps: u64) {
+    const OURS: &str = "ours-gzip";
+    const POSTHOG: &str = "posthog";
+    let (mut ours, mut posthog) = (Vec::new(), Vec::new());
+    let load_before = telemetry_benches::interleave::load_average();
+    for rep in 0..reps {
+        let order = if rep % 2 == 0 { [OURS, POSTHOG] } else { [POSTHOG, OURS] };
+        for key in order {
+            eprint!("pair {rep} ");
+            let fields = run(exe, key, events);
+            if fields[5] as u64 != events {
+                eprintln!("{key}: {} of {events} events delivered", fields[5]);
+            }
+            if key == OURS {
+                ours.push(fields)
+            } else {
+                posthog.push(fields)
+            }
+        }
+    }
+    let load_after = telemetry_benches::interleave::load_average();
+    let field = |runs: &[Vec<f64>], f: usize| runs.iter().map(|r| r[f]).collect::<Vec<f64>>();
+    println!(
+        "\n{events} captures per run, {reps} pairs (order flipped each pair); load average {load_before} -> {load_after}"
+    );
+    println!("CPU per delivered event, median [min .. max] (p10 .. p90):");
+    for (label, runs) in
+        [("ours, library defaults with gzip, queue 4M", &ours), ("posthog-rs, queue 4M", &posthog)]
+    {
+        let s = Spread::of(&field(runs, 0));
+        let caller = Spread::of(&field(runs, 1));
+        let worker = Spread::of(&field(runs, 3));
+        println!(
+            "  {label:<45} {:>8.1} ns [{:.1} .. {:.1}] ({:.1} .. {:.1}); caller {:.1} ns, worker {:.1} ns per event",
+            s.median, s.min, s.max, s.p10, s.p90, caller.median, worker.median
+        );
+    }
+    let (o, p) = (field(&ours, 0), field(&posthog, 0));
+    let of_medians = Spread::of(&p).median / Spread::of(&o).median;
+    let pairs: Vec<f64> = p.iter().zip(&o).map(|(p, o)| p / o).collect();
+    let per_pair = Spread::of(&pairs);
+    let verdict = |met: bool| if met { "met" } else { "NOT MET" };
+    println!(
+        "posthog-rs / ours: {of_medians:.2}x (ratio of medians); per pair {:.2}x [{:.2} .. {:.2}]; budget >= 10x \
+         (per-pair median): {}",
+        per_pair.median,
+        per_pair.min,
+        per_pair.max,
+        verdict(per_pair.median >= 10.0)
+    );
+    let ours_median = Spread::of(&o).median;
+    println!(
+        "ours: {:.3} us per event; budget <= 1 us: {}",
+        ours_median / 1000.0,
+        verdict(ours_median <= 1000.0)
+    );
 }
 
 /// One measurement; prints `RESULT <variant> <FIELDS...>`.
