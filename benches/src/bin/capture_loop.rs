@@ -11,7 +11,8 @@
 //! Variants: `typed`, `dynamic` (ours, to a counting sink: the worker's work
 //! is on its own thread, counted apart), `typed-http` (ours, HttpSink to an
 //! in-process loopback server, recent_deliveries(0)), `typed-http-recent`
-//! (the same with the library's default record of recent deliveries) and
+//! (the same with the library's default record of recent deliveries),
+//! `typed-http-gzip` (that, with the default gzip) and
 //! `posthog` (posthog-rs to the loopback server). Each chunk of 10,000 is flushed, as in the
 //! criterion benchmark.
 
@@ -91,6 +92,14 @@ fn main() {
             "typed-http-recent" => telemetry_benches::ours(
                 dir.path(),
                 telemetry_benches::http_sink(server.addr),
+                LARGE_QUEUE,
+                100,
+            ),
+            // The sustained run's configuration: gzip and the record of
+            // recent deliveries as the library's defaults have them.
+            "typed-http-gzip" => telemetry_benches::ours(
+                dir.path(),
+                telemetry_benches::http_sink_default_gzip(server.addr),
                 LARGE_QUEUE,
                 100,
             ),

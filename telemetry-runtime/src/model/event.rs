@@ -154,21 +154,6 @@ impl Records {
         Some((record, self.properties(record)))
     }
 
-    /// A copy of `records` (some of these) with their properties, in a
-    /// list of their own.
-    pub(crate) fn copy_of(&self, records: &[Record]) -> Records {
-        let bytes = records.iter().map(|record| record.properties_len as usize).sum();
-        let mut copy =
-            Records { records: Vec::with_capacity(records.len()), properties: Vec::with_capacity(bytes) };
-        for record in records {
-            let mut kept = record.clone();
-            kept.properties_start = copy.properties.len();
-            copy.properties.extend_from_slice(self.properties(record));
-            copy.records.push(kept);
-        }
-        copy
-    }
-
     /// The records, `n` at a time.
     pub(crate) fn chunks(&self, n: usize) -> std::slice::Chunks<'_, Record> {
         self.records.chunks(n.max(1))

@@ -134,6 +134,51 @@ impl Queued {
     }
 }
 
+/// One event copied out of its batch, so that keeping it does not keep the
+/// whole batch's records alive (the record of recent deliveries).
+pub(crate) struct Kept {
+    record: Record,
+    properties: Vec<u8>,
+    context: Arc<EventContext>,
+    uuid: Uuid,
+    shown: Level,
+    needs: Level,
+}
+
+impl Kept {
+    /// The event as a sink saw it.
+    pub(crate) fn view(&self) -> EventView<'_> {
+        EventView {
+            record: &self.record,
+            properties: &self.properties,
+            context: &self.context,
+            uuid: self.uuid,
+            shown: self.shown,
+            needs: self.needs,
+        }
+    }
+}
+
+impl Queued {
+    /// A copy of the event that holds nothing of its batch but the context.
+    pub(crate) fn kept(&self) -> Option<Kept> {
+        let (record, properties) = self.prepared.records.get(self.index)?;
+        Some(Kept {
+            record: record.clone(),
+            properties: properties.to_vec(),
+            context: Arc::clone(&self.prepared.context),
+            uuid: self.uuid,
+            shown: self.shown,
+            needs: self.needs,
+        })
+    }
+
+    /// The identity generation of its install id.
+    pub(crate) fn generation(&self) -> u64 {
+        self.prepared.context.generation
+    }
+}
+
 /// One event, as a sink sees it: typed, borrowed from the batch, with only
 /// the properties the consent level it is sent at allows (a redacted value
 /// is already its marker, length or keyed hash; no sink ever sees more).

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use crate::local::files;
 use crate::local::identity::Identity;
 use crate::model::encode::PostHogJson;
-use crate::model::view::Queued;
+use crate::model::view::Kept;
 use crate::sink::Batch;
 
 /// A record file larger than this is not read back (it is not one this
@@ -21,7 +21,7 @@ enum Entry {
     Line(Vec<u8>),
     /// An event delivered since, encoded only when the file is written:
     /// most are pushed out by newer ones first.
-    Sent(Queued),
+    Sent(Kept),
 }
 
 pub(crate) struct Recent {
@@ -68,9 +68,10 @@ impl Recent {
         });
         // Only the newest `capacity` events of the batch can stay.
         let newest = batch.events.len().saturating_sub(self.capacity);
-        let current =
-            batch.events.into_iter().skip(newest).filter(|e| e.prepared.context.generation == generation);
-        events.extend(current.map(Entry::Sent));
+        // Copied out of the batch, so that the record does not keep the
+        // round's records alive.
+        let current = batch.events.iter().skip(newest).filter(|e| e.generation() == generation);
+        events.extend(current.filter_map(|e| e.kept()).map(Entry::Sent));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;
@@ -89,9 +90,7 @@ impl Recent {
         for entry in events.iter_mut() {
             if let Entry::Sent(event) = entry {
                 let mut line = Vec::new();
-                if let Some(view) = event.view() {
-                    json.event(&mut line, &view);
-                }
+                json.event(&mut line, &event.view());
                 *entry = Entry::Line(line);
             }
         }

@@ -205,13 +205,15 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     }
     let context = Arc::new(inner.context());
     let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent, user)).collect();
-    // What is waiting goes in as few requests as the limit allows. Records
-    // are prepared a request at a time, so that however many were queued,
-    // only about a request's worth is held twice at once.
+    // What is waiting goes in as few requests as the limit allows. The
+    // records move, uncopied, into one `Prepared` the round's batches share;
+    // their buffers come back for the next round once every batch is done
+    // with them (the record of recent deliveries keeps copies of its own).
     let request_size = inner.settings.batch_size.max(inner.settings.max_batch_size);
     let mut pending: Vec<Vec<Queued>> = levels.iter().map(|_| Vec::new()).collect();
-    for chunk in records.chunks(request_size) {
-        let prepared = Arc::new(Prepared { records: records.copy_of(chunk), context: Arc::clone(&context) });
+    let prepared = Arc::new(Prepared { records: std::mem::take(records), context });
+    for (number, chunk) in prepared.records.chunks(request_size).enumerate() {
+        let first = number * request_size;
         // Drawn once per event, so that every sink gets the same uuid.
         let uuids: Vec<Uuid> = chunk.iter().map(|_| event_uuid()).collect();
         for (index, level) in levels.iter().enumerate() {
@@ -220,7 +222,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
             // was captured under.
             let shown_at =
                 |record: &Record| if route.is_user_owned() { *level } else { (*level).min(record.consent) };
-            for (at, (record, uuid)) in chunk.iter().zip(&uuids).enumerate() {
+            for (at, (record, uuid)) in (first..).zip(chunk.iter().zip(&uuids)) {
                 let shown = shown_at(record);
                 if *level == Level::Off
                     || record.min_level > shown
@@ -249,7 +251,11 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
             send_to_sink(inner, outlet, index, rest);
         }
     }
-    records.clear();
+    // Every batch is done with: the buffers are reused.
+    if let Ok(prepared) = Arc::try_unwrap(prepared) {
+        *records = prepared.records;
+        records.clear();
+    }
 }
 
 /// Spools a batch for a remote sink (when the spool is on), then sends it.
@@ -350,15 +356,23 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
     }
     // Consent may have been lowered, or the identity reset, since the batch
     // was prepared.
-    let views: Vec<_> = batch.events().collect();
+    // (Checked on the queued entries first: views are made only when some
+    // event no longer qualifies.)
+    let generation = inner.identity.generation();
     let filtered;
-    let batch = match cx.still_allowed(&views) {
-        Cow::Borrowed(_) => batch,
-        Cow::Owned(kept) => {
-            let kept: HashSet<Uuid> = kept.iter().map(|e| e.uuid()).collect();
-            filtered =
-                Batch { events: batch.events.iter().filter(|e| kept.contains(&e.uuid)).cloned().collect() };
-            &filtered
+    let batch = if batch.events.iter().all(|e| cx.allows(e.needs) && e.generation() == generation) {
+        batch
+    } else {
+        let views: Vec<_> = batch.events().collect();
+        match cx.still_allowed(&views) {
+            Cow::Borrowed(_) => batch,
+            Cow::Owned(kept) => {
+                let kept: HashSet<Uuid> = kept.iter().map(|e| e.uuid()).collect();
+                filtered = Batch {
+                    events: batch.events.iter().filter(|e| kept.contains(&e.uuid)).cloned().collect(),
+                };
+                &filtered
+            }
         }
     };
     let already_dropped = cx.dropped.get();
