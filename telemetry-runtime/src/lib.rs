@@ -322,9 +322,11 @@ pub use telemetry_macros::requires_telemetry;
 
 /// The log target of the per-event lines: with the host's logger enabling
 /// it at debug level, each event handed to a sink is logged as
-/// `Sending <event> to <sink>: <JSON as sent>`, one line per event and sink.
-/// The JSON is the event after classification, so a redacted value never
-/// appears. Nothing is formatted while the target is disabled.
+/// `Sending <event> to <sink>: <JSON>`, one line per event and sink: the
+/// event as that sink is given it, in PostHog's JSON shape (what the
+/// PostHog, HTTP and JSONL sinks send; the OTLP sink sends the same data as
+/// log records). It is the event after classification, so a redacted value
+/// never appears. Nothing is formatted while the target is disabled.
 ///
 /// ```
 /// // With env_logger: RUST_LOG=telemetry_runtime::events=debug
