@@ -213,7 +213,7 @@ pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>, type_params
     } else {
         let ty = field.ty;
         let static_ty = with_static_lifetimes(ty.to_token_stream());
-        quote_spanned!(ty.span()=> { use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS })
+        quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS })
     };
     let ty = type_string(field.ty);
     let description = field.doc.as_deref().unwrap_or_default();

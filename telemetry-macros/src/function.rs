@@ -259,7 +259,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             let name = arg.to_string();
             let ty_name = type_string(ty);
             let static_ty = with_static_lifetimes(ty.to_token_stream());
-            let fields = quote_spanned!(ty.span()=> { use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS });
+            let fields = quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS });
             schema_fields.push(quote! {
                 #private::field_schema(
                     #name,

@@ -1,5 +1,8 @@
 // The runtime under another name, reached only through `crate = "..."`:
-// this file names `telemetry_runtime` nowhere but in the line below.
+// this file names `telemetry_runtime` nowhere but in the line below. The
+// derives' output leaves the user's crate without a warning.
+#![deny(warnings)]
+
 extern crate telemetry_runtime as tel;
 
 use tel::{requires_telemetry, TelemetryEvent, TelemetryProperty};
