@@ -172,10 +172,24 @@ pub struct HttpTransport {
     headers: Vec<(String, String)>,
     /// Bodies larger than this are sent gzip-compressed; `None`: never.
     gzip_above: Option<usize>,
-    /// The size of the last body built: the next is given as much room at
-    /// once, rather than growing (and copying itself) step by step.
-    body_hint: usize,
     deflater: Deflater,
+    buffers: Buffers,
+}
+
+/// The last request sent and its compressed body, kept for their memory:
+/// the next request is built into them rather than into fresh allocations
+/// of a few hundred kilobytes each.
+#[derive(Default)]
+struct Buffers {
+    request: Request,
+    compressed: Vec<u8>,
+}
+
+impl Clone for Buffers {
+    /// A new transport starts with its own.
+    fn clone(&self) -> Buffers {
+        Buffers::default()
+    }
 }
 
 /// A deflate stream kept from one request to the next and reset for each:
@@ -252,8 +266,8 @@ impl HttpTransport {
             max_request_bytes: 5 * 1024 * 1024,
             headers: vec![("Content-Type".into(), "application/json".into())],
             gzip_above: cfg!(feature = "gzip").then_some(DEFAULT_GZIP_ABOVE),
-            body_hint: 0,
             deflater: Deflater::default(),
+            buffers: Buffers::default(),
         }
     }
 
@@ -363,8 +377,8 @@ impl HttpTransport {
                 continue;
             }
             if group.is_empty() {
+                request = std::mem::take(&mut self.buffers.request);
                 request.clear();
-                request.body.reserve(self.body_hint);
                 encoder.begin(&mut request, &event);
             }
             let before = (request.url.len(), request.body.len());
@@ -410,7 +424,6 @@ impl HttpTransport {
             }
             *request = build(encoder, group);
         }
-        self.body_hint = request.body.len().min(self.max_request_bytes);
         self.send_group(group, cx, encoder, Some(std::mem::take(request)));
         group.clear();
     }
@@ -487,7 +500,9 @@ impl HttpTransport {
             // A request is built afresh for each attempt (a body may carry
             // the time it was sent); uuids and timestamps do not change.
             let request = built.take().unwrap_or_else(|| build(encoder, &events));
-            let (after, why) = match self.attempt(request, &may_write) {
+            let attempt = self.attempt(&request, &may_write);
+            self.buffers.request = request;
+            let (after, why) = match attempt {
                 Attempt::Delivered => return Ok(()),
                 // Nothing of the body left: the next round drops what no
                 // longer qualifies and sends the rest.
@@ -551,27 +566,40 @@ impl HttpTransport {
     /// Sends `request`; `may_write` is asked just before each piece of the
     /// body is written (and before a request without a body is sent), so
     /// that no event leaves after consent was lowered below its level.
-    fn attempt(&mut self, request: Request, may_write: &dyn Fn() -> bool) -> Attempt {
-        let Request { method, url, headers, body } = request;
-        let compressed = match method {
+    fn attempt(&mut self, request: &Request, may_write: &dyn Fn() -> bool) -> Attempt {
+        let mut compressed = std::mem::take(&mut self.buffers.compressed);
+        let gzipped = match request.method {
             Method::Post => {
-                let deflater = &mut self.deflater;
-                self.gzip_above.filter(|limit| body.len() > *limit).and_then(|_| gzip(&body, deflater))
+                self.gzip_above.is_some_and(|limit| request.body.len() > limit)
+                    && gzip(&request.body, &mut self.deflater, &mut compressed).is_some()
             }
-            Method::Get => None,
+            Method::Get => false,
         };
+        let answer = self.send_request(request, gzipped.then_some(&compressed[..]), may_write);
+        self.buffers.compressed = compressed;
+        answer
+    }
+
+    /// Sends `request`, with `compressed` as its body when it was gzipped.
+    fn send_request(
+        &mut self,
+        request: &Request,
+        compressed: Option<&[u8]>,
+        may_write: &dyn Fn() -> bool,
+    ) -> Attempt {
+        let Request { method, url, headers, body } = request;
         let fixed_headers = self.headers.clone();
         let agent = self.agent();
         let answer = match method {
             Method::Post => {
-                let mut builder = agent.post(&url);
-                for (name, value) in fixed_headers.iter().chain(&headers) {
+                let mut builder = agent.post(url);
+                for (name, value) in fixed_headers.iter().chain(headers) {
                     builder = builder.header(name, value);
                 }
                 if compressed.is_some() {
                     builder = builder.header("Content-Encoding", "gzip");
                 }
-                let bytes = compressed.as_deref().unwrap_or(&body);
+                let bytes = compressed.unwrap_or(body);
                 let withheld = Cell::new(false);
                 let mut gated = GatedBody { rest: bytes, may_write, withheld: &withheld };
                 // A stated length keeps the body sized: ureq writes it
@@ -587,9 +615,9 @@ impl HttpTransport {
                 if !may_write() {
                     return Attempt::Withheld;
                 }
-                let mut builder = agent.get(&url);
+                let mut builder = agent.get(url);
                 for (name, value) in
-                    fixed_headers.iter().filter(|(name, _)| name != "Content-Type").chain(&headers)
+                    fixed_headers.iter().filter(|(name, _)| name != "Content-Type").chain(headers)
                 {
                     builder = builder.header(name, value);
                 }
@@ -668,11 +696,12 @@ impl Read for GatedBody<'_> {
 /// The gzip framing (RFC 1952) is written here around flate2's raw deflate
 /// stream, so that the checksum comes from crc32fast.
 #[cfg(feature = "gzip")]
-fn gzip(body: &[u8], deflater: &mut Deflater) -> Option<Vec<u8>> {
+fn gzip(body: &[u8], deflater: &mut Deflater, out: &mut Vec<u8>) -> Option<()> {
     use flate2::{Compress, Compression, FlushCompress, Status};
     /// Magic, deflate, no flags, no time, fastest level (`XFL` 4), unknown OS.
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
-    let mut out = Vec::with_capacity(body.len() / 4 + 64);
+    out.clear();
+    out.reserve(body.len() / 4 + 64);
     out.extend_from_slice(&HEADER);
     let deflate = deflater.compress.get_or_insert_with(|| Compress::new(Compression::fast(), false));
     deflate.reset();
@@ -701,16 +730,16 @@ fn gzip(body: &[u8], deflater: &mut Deflater) -> Option<Vec<u8>> {
         }
     };
     crc.update(body);
-    run(body, FlushCompress::None, &mut out)?;
-    run(&[], FlushCompress::Finish, &mut out)?;
+    run(body, FlushCompress::None, out)?;
+    run(&[], FlushCompress::Finish, out)?;
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     // The length modulo 2^32, as the format defines it.
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    Some(out)
+    Some(())
 }
 
 #[cfg(not(feature = "gzip"))]
-fn gzip(_: &[u8], _: &mut Deflater) -> Option<Vec<u8>> {
+fn gzip(_: &[u8], _: &mut Deflater, _: &mut Vec<u8>) -> Option<()> {
     None
 }
 
@@ -773,7 +802,8 @@ mod tests {
         // One deflater for all, as a transport keeps it: each body stands alone.
         let mut deflater = Deflater::default();
         for body in [&b""[..], b"{}", &varied, &repeated, b"{}"] {
-            let compressed = gzip(body, &mut deflater).expect("compressed");
+            let mut compressed = vec![1, 2, 3];
+            gzip(body, &mut deflater, &mut compressed).expect("compressed");
             let mut decoded = Vec::new();
             // The decoder checks the CRC-32 and the length in the trailer.
             flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut decoded).expect("valid gzip");
