@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -113,7 +113,7 @@ impl Telemetry {
 
     pub(crate) fn with_level_cell(
         config: Config,
-        global_gate: Option<&'static AtomicU32>,
+        global_gate: Option<&'static AtomicU8>,
     ) -> Result<Telemetry, ConfigError> {
         config.validate()?;
         let documented = config.documented_index()?;
@@ -201,12 +201,12 @@ impl Telemetry {
         } as u8;
         let gate_level = level.max(user_level);
         if let Some(gate) = global_gate {
-            gate.store(u32::from(gate_level), Relaxed);
+            gate.store(gate_level, Relaxed);
         }
         log_decision(&consent, &resolver);
         let inner = Inner {
             global_gate,
-            own_gate: AtomicU32::new(u32::from(gate_level)),
+            own_gate: AtomicU8::new(gate_level),
             consent_level: AtomicU8::new(level),
             user_level: AtomicU8::new(user_level),
             counter_consent: AtomicU8::new(level),
@@ -269,7 +269,7 @@ impl Telemetry {
     /// Whether events are being collected (one relaxed atomic load).
     #[inline]
     pub fn is_enabled(&self) -> bool {
-        crate::__private::COMPILED_IN && self.inner.gate().load(Relaxed) != Level::Off as u32
+        crate::__private::COMPILED_IN && self.inner.gate().load(Relaxed) != Level::Off as u8
     }
 
     /// The level events are captured at (one relaxed atomic load): the

@@ -19,7 +19,7 @@ pub mod sink;
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -335,11 +335,7 @@ pub use telemetry_macros::requires_telemetry;
 pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
 
 /// The global client's level: what [`is_enabled`] reads. Off until [`init`].
-/// The global client's gate: the level captures are taken at. A `u32`
-/// rather than a byte: the compare of a gated function's off path then
-/// encodes shorter, which keeps an instrumented function within one 64-byte
-/// fetch line at more of the places a linker may put it (see BENCHMARKS.md).
-static GLOBAL_LEVEL: AtomicU32 = AtomicU32::new(Level::Off as u32);
+static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 
 /// Why [`init`] did not install a client; more reasons may be added. Its
@@ -456,7 +452,7 @@ pub fn is_enabled() -> bool {
 /// `Level` first (which cost a `dec` and a `cmp` in every gated function).
 #[inline(always)]
 pub(crate) fn enabled_at(level: Level) -> bool {
-    __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) >= level as u32
+    __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) >= level as u8
 }
 
 /// The level the global client captures at (one relaxed atomic load): its
@@ -465,7 +461,7 @@ pub(crate) fn enabled_at(level: Level) -> bool {
 #[inline]
 pub fn level() -> Level {
     if __private::COMPILED_IN {
-        Level::from_u8(GLOBAL_LEVEL.load(Relaxed) as u8)
+        Level::from_u8(GLOBAL_LEVEL.load(Relaxed))
     } else {
         Level::Off
     }

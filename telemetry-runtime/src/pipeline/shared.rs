@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -51,8 +51,8 @@ pub(crate) struct Inner {
     /// the user-owned sinks' level until shutdown, Off after. For the global client this is the static that
     /// `is_enabled()` reads; other clients keep theirs in `own_gate`, so
     /// that a client made per task leaves nothing behind when it is dropped.
-    pub(crate) global_gate: Option<&'static AtomicU32>,
-    pub(crate) own_gate: AtomicU32,
+    pub(crate) global_gate: Option<&'static AtomicU8>,
+    pub(crate) own_gate: AtomicU8,
     /// The level the user allows. The worker checks it before sending, so
     /// shutdown (which closes the gate) still delivers what consent allowed.
     pub(crate) consent_level: AtomicU8,
@@ -128,7 +128,7 @@ pub(crate) struct Resolver {
 impl Inner {
     /// The cell the level captures are taken at lives in.
     #[inline]
-    pub(crate) fn gate(&self) -> &AtomicU32 {
+    pub(crate) fn gate(&self) -> &AtomicU8 {
         match self.global_gate {
             Some(gate) => gate,
             None => &self.own_gate,
@@ -138,7 +138,7 @@ impl Inner {
     /// The level captures are taken at.
     #[inline]
     pub(crate) fn level(&self) -> Level {
-        Level::from_u8(self.gate().load(Relaxed) as u8)
+        Level::from_u8(self.gate().load(Relaxed))
     }
 
     /// See [`Telemetry::shutdown`].
@@ -147,7 +147,7 @@ impl Inner {
             return true;
         }
         // New captures stop here; the worker still sends what is queued.
-        self.gate().store(Level::Off as u32, Relaxed);
+        self.gate().store(Level::Off as u8, Relaxed);
         let deadline = deadline_after(timeout);
         let started = {
             // Taking the sinks out means a worker can no longer start.
@@ -255,7 +255,7 @@ impl Inner {
         });
         if let Err(err) = spawned {
             log::warn!("Cannot start the telemetry thread ({err}): telemetry is off.");
-            self.gate().store(Level::Off as u32, Relaxed);
+            self.gate().store(Level::Off as u8, Relaxed);
             self.queue.worker_exited();
         }
         self.worker_started.store(true, Relaxed);
@@ -268,10 +268,10 @@ impl Inner {
         let level = compiled_level(consent.level) as u8;
         self.consent_level.store(level, Relaxed);
         self.counter_consent.fetch_min(level, Relaxed);
-        self.gate().store(u32::from(level.max(self.user_level.load(Relaxed))), Relaxed);
+        self.gate().store(level.max(self.user_level.load(Relaxed)), Relaxed);
         if self.shut_down.load(Relaxed) {
             // A shutdown ran between the check and the store: keep it closed.
-            self.gate().store(Level::Off as u32, Relaxed);
+            self.gate().store(Level::Off as u8, Relaxed);
         }
         if consent.level == Level::Off && self.user_level() == Level::Off {
             // Nothing captured before the user said no may leave the process:
@@ -302,7 +302,7 @@ impl Inner {
 
     /// Turns telemetry off for the rest of the run (the worker failed).
     pub(crate) fn disable(&self) {
-        self.gate().store(Level::Off as u32, Relaxed);
+        self.gate().store(Level::Off as u8, Relaxed);
         self.consent_level.store(Level::Off as u8, Relaxed);
         self.user_level.store(Level::Off as u8, Relaxed);
     }
