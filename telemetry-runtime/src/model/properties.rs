@@ -231,8 +231,9 @@ impl Properties {
     }
 
     /// Writes a property named `name` at `level`, its value written by
-    /// `pack`; an invalid name is dropped with a warning.
-    #[inline]
+    /// `pack`; an invalid name is dropped with a warning. Inlined, as
+    /// `push_at` is, into the derive's output: it runs for every field.
+    #[inline(always)]
     pub(crate) fn write_named(
         &mut self,
         name: FieldName,
@@ -551,6 +552,7 @@ impl ValueWriter<'_> {
     /// Writes one field of an object at `level` (`Full` for an opt-in
     /// field): its name, then its value (written by `pack`), with the level
     /// in its tag byte. A field with an invalid name is left out.
+    #[inline]
     pub(crate) fn object_field_with(
         &mut self,
         object: &mut ObjectStart,
