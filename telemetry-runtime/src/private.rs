@@ -26,7 +26,7 @@ pub use std::borrow::Cow;
 
 /// False when the crate is built with the `off` feature: every gate then
 /// folds to a constant and the code behind it is removed.
-pub const COMPILED_IN: bool = !cfg!(feature = "off");
+pub const COMPILED_IN: bool = crate::model::level::COMPILED_IN;
 
 /// A field's schema, as the derives and macros write it for the catalog
 /// (the type is `#[non_exhaustive]`, so a user crate cannot write it as a

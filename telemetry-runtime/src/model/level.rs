@@ -73,6 +73,10 @@ impl fmt::Display for Level {
     }
 }
 
+/// False when the crate is built with the `off` feature: every gate then
+/// folds to a constant and the code behind it is removed.
+pub(crate) const COMPILED_IN: bool = !cfg!(feature = "off");
+
 #[cfg(test)]
 mod tests {
     use super::*;

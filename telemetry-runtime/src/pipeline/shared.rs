@@ -15,6 +15,7 @@ use crate::local::platform;
 use crate::local::version::VersionRecord;
 use crate::model::catalog::Catalog;
 use crate::model::event::{self, Record};
+use crate::model::level::COMPILED_IN;
 use crate::model::properties::MAX_DEPTH;
 use crate::model::stats::{Counters, DropReason};
 use crate::model::time::deadline_after;
@@ -350,8 +351,7 @@ impl Resolver {
 
 /// With the `off` feature nothing is ever enabled, whatever was resolved.
 pub(crate) fn compiled_level(level: Level) -> Level {
-    // The `off` feature compiles every gate to a constant.
-    if !cfg!(feature = "off") {
+    if COMPILED_IN {
         level
     } else {
         Level::Off

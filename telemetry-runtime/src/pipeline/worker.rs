@@ -356,23 +356,12 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
     }
     // Consent may have been lowered, or the identity reset, since the batch
     // was prepared.
-    // (Checked on the queued entries first: views are made only when some
-    // event no longer qualifies.)
-    let generation = inner.identity.generation();
     let filtered;
-    let batch = if batch.events.iter().all(|e| cx.allows(e.needs) && e.generation() == generation) {
-        batch
-    } else {
-        let views: Vec<_> = batch.events().collect();
-        match cx.still_allowed(&views) {
-            Cow::Borrowed(_) => batch,
-            Cow::Owned(kept) => {
-                let kept: HashSet<Uuid> = kept.iter().map(|e| e.uuid()).collect();
-                filtered = Batch {
-                    events: batch.events.iter().filter(|e| kept.contains(&e.uuid)).cloned().collect(),
-                };
-                &filtered
-            }
+    let batch = match cx.retain_sendable(&batch.events, |e| (e.needs, e.generation())) {
+        Cow::Borrowed(_) => batch,
+        Cow::Owned(events) => {
+            filtered = Batch { events };
+            &filtered
         }
     };
     let already_dropped = cx.dropped.get();

@@ -131,13 +131,7 @@ pub(crate) fn each_json(batch: &Batch, cx: &SendContext<'_>, mut take: impl FnMu
         out.clear();
         json.event(&mut out, &event);
         if out.len() > cx.max_event_bytes() {
-            log::warn!(
-                "Telemetry event {:?} is {} bytes, over the limit of {}: dropped.",
-                event.name(),
-                out.len(),
-                cx.max_event_bytes()
-            );
-            cx.dropped(DropReason::Oversized, 1);
+            cx.drop_oversized(event.name(), out.len());
             continue;
         }
         take(&out);
@@ -221,19 +215,40 @@ impl SendContext<'_> {
     /// id was not reset since they were prepared; the others are counted as
     /// dropped.
     pub fn still_allowed<'s, 'e>(&self, events: &'s [EventView<'e>]) -> Cow<'s, [EventView<'e>]> {
+        self.retain_sendable(events, |e| (e.level(), e.generation()))
+    }
+
+    /// The items of `items` whose event (the level it needs and its identity
+    /// generation, as `needs` gives them) may still be sent; the others are
+    /// counted as dropped, for a reset or for consent.
+    pub(crate) fn retain_sendable<'s, T: Clone>(
+        &self,
+        items: &'s [T],
+        needs: impl Fn(&T) -> (Level, u64),
+    ) -> Cow<'s, [T]> {
         let generation = self.identity.generation();
-        if events.iter().all(|e| self.allows(e.level()) && e.generation() == generation) {
-            return Cow::Borrowed(events);
+        let sendable = |item: &T| {
+            let (level, of) = needs(item);
+            self.allows(level) && of == generation
+        };
+        if items.iter().all(sendable) {
+            return Cow::Borrowed(items);
         }
-        let reset = events.iter().filter(|e| e.generation() != generation).count();
-        let kept: Vec<EventView<'e>> = events
-            .iter()
-            .filter(|e| self.allows(e.level()) && e.generation() == generation)
-            .copied()
-            .collect();
+        let reset = items.iter().filter(|item| needs(item).1 != generation).count();
+        let kept: Vec<T> = items.iter().filter(|item| sendable(item)).cloned().collect();
         self.dropped(DropReason::IdentityReset, reset);
-        self.dropped(DropReason::ConsentWithdrawn, events.len() - kept.len() - reset);
+        self.dropped(DropReason::ConsentWithdrawn, items.len() - kept.len() - reset);
         Cow::Owned(kept)
+    }
+
+    /// Drops and reports an event whose encoding (`bytes`) is over
+    /// [`max_event_bytes`](SendContext::max_event_bytes), with a warning.
+    pub(crate) fn drop_oversized(&self, name: &str, bytes: usize) {
+        log::warn!(
+            "Telemetry event {name:?} is {bytes} bytes, over the limit of {}: dropped.",
+            self.max_event_bytes
+        );
+        self.dropped(DropReason::Oversized, 1);
     }
 
     /// Whether events of this identity generation are still current (no

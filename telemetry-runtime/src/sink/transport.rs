@@ -386,12 +386,7 @@ impl HttpTransport {
             let added = request.size() - before.0 - before.1;
             if added > cx.max_event_bytes() {
                 request.truncate(before);
-                log::warn!(
-                    "Telemetry event {:?} is {added} bytes, over the limit of {}: dropped.",
-                    event.name(),
-                    cx.max_event_bytes()
-                );
-                cx.dropped(DropReason::Oversized, 1);
+                cx.drop_oversized(event.name(), added);
                 continue;
             }
             if !group.is_empty() && request.size() > self.max_request_bytes {
@@ -445,22 +440,13 @@ impl HttpTransport {
                 self.send_group(right, cx, encoder, None);
             }
             Err(Failure::TooLarge(None)) => {
-                let event = &events[0];
-                let url = build(encoder, events).url;
-                log::warn!(
-                    "Telemetry event {:?} is too large for {}: dropped.",
-                    event.name(),
-                    shown_url(&url)
-                );
+                let url = url_of(encoder, events);
+                log::warn!("Telemetry event {:?} is too large for {url}: dropped.", events[0].name());
                 cx.dropped(DropReason::Oversized, 1);
             }
             Err(Failure::Drop(reason, why, remaining)) => {
-                let url = events.first().map(|_| build(encoder, events).url).unwrap_or_default();
-                log::warn!(
-                    "Telemetry: {} events not delivered to {}: {why}",
-                    remaining.len(),
-                    shown_url(&url)
-                );
+                let url = url_of(encoder, events);
+                log::warn!("Telemetry: {} events not delivered to {url}: {why}", remaining.len());
                 cx.dropped_these(reason, remaining.into_iter());
             }
         }
@@ -660,6 +646,16 @@ fn still_allowed<'e>(cx: &SendContext<'_>, events: &[EventView<'e>]) -> Option<V
         Cow::Owned(kept) => Some(kept),
         Cow::Borrowed(_) => None,
     }
+}
+
+/// Where `encoder` sends `events`, as logs show it: only the start of a
+/// request is built, not its events.
+fn url_of(encoder: &mut dyn RequestEncoder, events: &[EventView<'_>]) -> String {
+    let mut request = Request::default();
+    if let Some(first) = events.first() {
+        encoder.begin(&mut request, first);
+    }
+    shown_url(&request.url)
 }
 
 fn uuids(events: &[EventView<'_>]) -> Vec<Uuid> {
