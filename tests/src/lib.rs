@@ -159,6 +159,25 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The milliseconds since the Unix epoch of an RFC 3339 UTC time with
+/// milliseconds (`YYYY-MM-DDTHH:MM:SS.fffZ`, as the library writes them),
+/// by Howard Hinnant's `days_from_civil`.
+pub fn rfc3339_unix_millis(text: &str) -> Option<u64> {
+    if !is_rfc3339_utc(text) || text.len() != 24 {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+    u64::try_from(seconds * 1000 + num(20..23)?).ok()
+}
+
 /// Whether `text` is an RFC 3339 UTC time as PostHog reads it:
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z`, with plausible field ranges.
 pub fn is_rfc3339_utc(text: &str) -> bool {
@@ -230,6 +249,10 @@ mod tests {
     fn rfc3339_check() {
         assert!(is_rfc3339_utc("2024-02-29T23:59:59.123Z"));
         assert!(is_rfc3339_utc("1970-01-01T00:00:00Z"));
+        assert_eq!(rfc3339_unix_millis("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(rfc3339_unix_millis("2024-02-29T23:59:59.123Z"), Some(1_709_251_199_123));
+        assert_eq!(rfc3339_unix_millis("2025-12-01T00:00:01.005Z"), Some(1_764_547_201_005));
+        assert_eq!(rfc3339_unix_millis("2024-02-29T23:59:59Z"), None);
         for bad in [
             "",
             "2024-02-29 23:59:59Z",

@@ -141,9 +141,14 @@ fn posthog_batch_request_is_exactly_what_the_capture_api_expects() {
     for event in events {
         assert_eq!(keys(event), ["distinct_id", "event", "properties", "timestamp", "uuid"]);
         let uuid = uuid::Uuid::parse_str(event["uuid"].as_str().unwrap()).expect("a valid uuid");
-        assert_eq!(uuid.get_version_num(), 4);
         let timestamp = event["timestamp"].as_str().unwrap();
         assert!(is_rfc3339_utc(timestamp), "timestamp {timestamp:?}");
+        // A version 7 uuid, as PostHog's SDKs send: it holds the event's
+        // own timestamp to the millisecond, and nothing else but randomness.
+        assert_eq!(uuid.get_version(), Some(uuid::Version::SortRand), "{uuid}");
+        let (seconds, nanos) = uuid.get_timestamp().expect("a time-ordered uuid").to_unix();
+        let millis = seconds * 1000 + u64::from(nanos / 1_000_000);
+        assert_eq!(Some(millis), telemetry_tests::rfc3339_unix_millis(timestamp), "{uuid} at {timestamp}");
         // Same format, so text order is time order: sent after it happened.
         assert!(timestamp <= sent_at, "{timestamp} > {sent_at}");
         let distinct_id = event["distinct_id"].as_str().unwrap();

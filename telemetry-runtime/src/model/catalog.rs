@@ -25,7 +25,7 @@ pub(crate) const ENVELOPE: [(&str, &str); 14] = [
         "distinct_id",
         "a random install id (UUID v4) kept in the cache directory, or one the application supplies",
     ),
-    ("uuid", "a random id of the event, to de-duplicate retries"),
+    ("uuid", "the id of the event, to de-duplicate retries: a UUID v7 of the capture time (the timestamp's millisecond) and random bits"),
     ("timestamp", "when the event was captured, UTC"),
     ("$lib", "the library name: telemetry-runtime"),
     ("$lib_version", "the library version"),

@@ -176,7 +176,7 @@ mod tests {
             uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210),
         ]
         .into_iter()
-        .chain((0..100).map(|_| crate::model::event::event_uuid()))
+        .chain((0..100).map(|i| crate::model::event::event_uuid(std::time::Duration::from_millis(i << 40))))
         {
             let mut ours = Vec::new();
             push_uuid(&mut ours, &id);

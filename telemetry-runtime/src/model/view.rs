@@ -222,8 +222,9 @@ impl<'a> EventView<'a> {
     pub fn name(&self) -> &'a str {
         &self.record.name
     }
-    /// A random id, the same on every try and every sink: receivers can
-    /// de-duplicate by it.
+    /// The event's id, the same on every try and every sink: receivers can
+    /// de-duplicate by it. A version 7 uuid: the capture time to the
+    /// millisecond, then random bits.
     pub fn uuid(&self) -> Uuid {
         self.uuid
     }
@@ -563,7 +564,7 @@ pub(crate) mod testing {
             .map(|index| Queued {
                 prepared: Arc::clone(&prepared),
                 index,
-                uuid: crate::model::event::event_uuid(),
+                uuid: crate::model::event::event_uuid(events[index].0.since_epoch()),
                 shown,
                 needs: Level::Usage,
             })

@@ -215,7 +215,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     for (number, chunk) in prepared.records.chunks(request_size).enumerate() {
         let first = number * request_size;
         // Drawn once per event, so that every sink gets the same uuid.
-        let uuids: Vec<Uuid> = chunk.iter().map(|_| event_uuid()).collect();
+        let uuids: Vec<Uuid> = chunk.iter().map(|record| event_uuid(record.since_epoch())).collect();
         for (index, level) in levels.iter().enumerate() {
             let route = &inner.routes[index];
             // A vendor sink sees an event at most at the consent level it
