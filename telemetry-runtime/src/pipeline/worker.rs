@@ -210,12 +210,15 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     // their buffers come back for the next round once every batch is done
     // with them (the record of recent deliveries keeps copies of its own).
     let request_size = inner.settings.batch_size.max(inner.settings.max_batch_size);
-    let mut pending: Vec<Vec<Queued>> = levels.iter().map(|_| Vec::new()).collect();
+    let batch_capacity = request_size.min(records.len());
+    let mut pending: Vec<Vec<Queued>> = levels.iter().map(|_| Vec::with_capacity(batch_capacity)).collect();
+    let mut uuids: Vec<Uuid> = Vec::with_capacity(batch_capacity);
     let prepared = Arc::new(Prepared { records: std::mem::take(records), context });
     for (number, chunk) in prepared.records.chunks(request_size).enumerate() {
         let first = number * request_size;
         // Drawn once per event, so that every sink gets the same uuid.
-        let uuids: Vec<Uuid> = chunk.iter().map(|record| event_uuid(record.since_epoch())).collect();
+        uuids.clear();
+        uuids.extend(chunk.iter().map(|record| event_uuid(record.since_epoch())));
         for (index, level) in levels.iter().enumerate() {
             let route = &inner.routes[index];
             // A vendor sink sees an event at most at the consent level it
@@ -241,7 +244,14 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
                 });
             }
             while pending[index].len() >= request_size {
-                let batch: Vec<Queued> = pending[index].drain(..request_size).collect();
+                // A batch of exactly the size (every chunk, when the route
+                // admits all) goes as it is, and the next one starts in a
+                // buffer of that size: no copy, no growth.
+                let batch = if pending[index].len() == request_size {
+                    std::mem::replace(&mut pending[index], Vec::with_capacity(batch_capacity))
+                } else {
+                    pending[index].drain(..request_size).collect()
+                };
                 send_to_sink(inner, outlet, index, batch);
             }
         }
