@@ -9,16 +9,22 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::model::json::{push_json_bytes, push_uuid};
+use crate::model::json::{push_json_bytes, JsonWriter};
 use crate::model::time::rfc3339_bytes;
 use crate::model::view::{EventContext, EventView, PropertyIter, ValueRef};
+
+/// Room made ahead for an event's own properties (the typical event's take
+/// about 250 bytes): more is made as it is needed, and what is not used is
+/// cut off. The room is zeroed when it is made: not much more than needed.
+const PROPERTIES_ROOM: usize = 384;
 
 /// Writes events as PostHog JSON, keeping what consecutive events share.
 /// Made for one batch: the contexts it renders must outlive it.
 #[derive(Default)]
 pub(crate) struct PostHogJson {
-    /// The context rendered last (its address), its install id as a JSON
-    /// string, and its standard properties as `"$lib":…,…` (no braces).
+    /// The context rendered last (its address), its install id as JSON
+    /// with the keys around it, and its standard properties as
+    /// `"$lib":…,…` (no braces).
     rendered: Option<(usize, Vec<u8>, Vec<u8>)>,
     /// The last timestamp written: events of a batch mostly share their
     /// date and time to the second.
@@ -29,36 +35,43 @@ impl PostHogJson {
     /// Appends `event` as one JSON object. Every piece is a `&str` or
     /// ASCII, so `out` stays UTF-8.
     pub(crate) fn event(&mut self, out: &mut Vec<u8>, event: &EventView<'_>) {
-        let (distinct_id, tail) = self.rendered(event.context());
-        out.reserve(160 + tail.len());
-        out.extend_from_slice(b"{\"event\":");
-        push_json_bytes(out, event.name().as_bytes());
-        out.extend_from_slice(b",\"distinct_id\":");
-        out.extend_from_slice(distinct_id);
-        out.extend_from_slice(b",\"uuid\":");
-        push_uuid(out, &event.uuid());
-        out.extend_from_slice(b",\"timestamp\":\"");
         let since = event.time().duration_since(UNIX_EPOCH).unwrap_or_default();
         let timestamp = self.timestamp(since);
-        out.extend_from_slice(&timestamp);
-        out.extend_from_slice(b"\",\"properties\":{");
-        push_entries(out, event.properties());
-        // The standard properties, and `$process_person_profile` last.
-        let (_, tail) = self.rendered(event.context());
+        let (distinct_id, tail) = self.rendered(event.context());
+        let name = event.name().as_bytes();
+        {
+            let mut out = JsonWriter::new(out);
+            // Room for the fixed pieces, the name escaped at worst, the
+            // install id, uuid and timestamp, and typical properties.
+            out.reserve(96 + name.len() * 6 + distinct_id.len() + PROPERTIES_ROOM);
+            out.bytes(b"{\"event\":");
+            out.string(name);
+            out.bytes(distinct_id);
+            out.uuid(&event.uuid());
+            out.bytes(b",\"timestamp\":\"");
+            out.bytes(&timestamp);
+            out.bytes(b"\",\"properties\":{");
+            push_entries(&mut out, event.properties());
+        }
+        // The standard properties, and `$process_person_profile` last:
+        // copied whole, not through the writer's room, which would zero
+        // them first.
         out.extend_from_slice(tail);
         out.extend_from_slice(b"}}");
     }
 
-    /// The context's install id as a JSON string and its standard
-    /// properties, rendered once per context.
+    /// The context's install id as JSON, with the keys around it
+    /// (`,"distinct_id":"…","uuid":`), and its standard properties,
+    /// rendered once per context.
     fn rendered(&mut self, context: &EventContext) -> (&[u8], &[u8]) {
         let address = context as *const EventContext as usize;
         if self.rendered.as_ref().is_some_and(|(rendered, _, _)| *rendered != address) {
             self.rendered = None;
         }
         let (_, id, tail) = self.rendered.get_or_insert_with(|| {
-            let mut id = Vec::new();
+            let mut id = b",\"distinct_id\":".to_vec();
             push_json_bytes(&mut id, context.distinct_id().as_bytes());
+            id.extend_from_slice(b",\"uuid\":");
             let mut tail = Vec::new();
             for (name, value) in context.standard_properties() {
                 push_json_bytes(&mut tail, name.as_bytes());
@@ -93,60 +106,61 @@ impl PostHogJson {
 }
 
 /// Appends the properties as a JSON object, `{...}`.
-pub(crate) fn push_object(out: &mut Vec<u8>, properties: PropertyIter<'_>) {
-    out.push(b'{');
+#[inline(never)]
+fn push_object(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
+    out.byte(b'{');
     push_entries(out, properties);
-    if out.last() == Some(&b',') {
-        out.pop();
-    }
-    out.push(b'}');
+    out.unwrite_comma();
+    out.byte(b'}');
 }
 
 /// Appends `"name":value,` for each property.
-fn push_entries(out: &mut Vec<u8>, properties: PropertyIter<'_>) {
+fn push_entries(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
     for property in properties {
         if property.name_is_clean() {
-            out.push(b'"');
-            out.extend_from_slice(property.name_bytes());
-            out.extend_from_slice(b"\":");
+            out.quoted(property.name_bytes(), b"\":");
         } else {
-            push_json_bytes(out, property.name_bytes());
-            out.push(b':');
+            out.string(property.name_bytes());
+            out.byte(b':');
         }
         push_value(out, property.value());
-        out.push(b',');
+        out.byte(b',');
     }
 }
 
-/// Appends one value as JSON.
-pub(crate) fn push_value(out: &mut Vec<u8>, value: ValueRef<'_>) {
+/// Appends one value as JSON. Inlined into the loop over properties, where
+/// the value was just read: lists and objects are written out of line.
+#[inline(always)]
+fn push_value(out: &mut JsonWriter<'_>, value: ValueRef<'_>) {
     match value {
-        ValueRef::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        ValueRef::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
-        ValueRef::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes()),
+        ValueRef::Bool(b) => out.bytes(if b { b"true" } else { b"false" }),
+        ValueRef::Int(i) => out.bytes(itoa::Buffer::new().format(i).as_bytes()),
+        ValueRef::UInt(u) => out.bytes(itoa::Buffer::new().format(u).as_bytes()),
         // serde_json's float form (shortest round trip, `1.0` not `1`), so
         // that a float stays a float for the receiver.
-        ValueRef::Float(f) if f.is_finite() => {
-            out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
-        }
-        ValueRef::Text(text) => push_json_bytes(out, text.as_bytes()),
-        ValueRef::Uuid(u) => push_uuid(out, &u),
-        ValueRef::Hashed(hash) => push_json_bytes(out, hash.as_str().as_bytes()),
-        ValueRef::List(items) => {
-            // Inside a list a missing value keeps its place as null.
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_value(out, item);
-            }
-            out.push(b']');
-        }
+        ValueRef::Float(f) if f.is_finite() => out.bytes(zmij::Buffer::new().format_finite(f).as_bytes()),
+        ValueRef::Text(text) => out.string(text.as_bytes()),
+        ValueRef::Uuid(u) => out.uuid(&u),
+        ValueRef::Hashed(hash) => out.string(hash.as_str().as_bytes()),
+        ValueRef::List(items) => push_list(out, items.iter()),
         // An object's fields are filtered like an event's properties.
         ValueRef::Object(object) => push_object(out, object.fields()),
-        ValueRef::Null | ValueRef::Float(_) => out.extend_from_slice(b"null"),
+        ValueRef::Null | ValueRef::Float(_) => out.bytes(b"null"),
     }
+}
+
+/// Appends a list's items as a JSON array.
+#[inline(never)]
+fn push_list<'a>(out: &mut JsonWriter<'_>, items: impl Iterator<Item = ValueRef<'a>>) {
+    // Inside a list a missing value keeps its place as null.
+    out.byte(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.byte(b',');
+        }
+        push_value(out, item);
+    }
+    out.byte(b']');
 }
 
 #[cfg(test)]
@@ -271,6 +285,34 @@ mod tests {
         let next_second = base + Duration::from_millis(1_001);
         assert_eq!(json.timestamp(next_second), rfc3339_bytes(UNIX_EPOCH + next_second));
         assert_eq!(json.timestamp(Duration::ZERO), *b"1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn objects_and_lists_are_written_byte_for_byte() {
+        let object = |fields: Vec<(&'static str, Value)>| {
+            Value::Object(fields.into_iter().map(|(name, value)| (name.into(), value)).collect())
+        };
+        let properties = Properties::new()
+            .with(
+                "obj",
+                object(vec![
+                    ("a", Value::UInt(1)),
+                    ("skipped", Value::Null),
+                    ("q\"", Value::text("x\ty")),
+                    ("inner", object(vec![])),
+                ]),
+            )
+            .with(
+                "list",
+                vec![
+                    object(vec![("b", Value::Bool(true))]),
+                    Value::List(vec![Value::Float(1.5), Value::Null, Value::Float(f64::NAN)]),
+                    Value::List(vec![]),
+                ],
+            );
+        let text = encode(Record::new("nested".into()), properties, Level::Usage);
+        let expected = r#""properties":{"obj":{"a":1,"q\"":"x\ty","inner":{}},"list":[{"b":true},[1.5,null,null],[]],"$lib""#;
+        assert!(text.contains(expected), "{text}");
     }
 
     #[test]

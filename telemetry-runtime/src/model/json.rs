@@ -26,12 +26,11 @@ pub(crate) fn needs_no_escape(text: &[u8]) -> bool {
     text.iter().all(|&byte| ESCAPE[usize::from(byte)] == 0)
 }
 
-/// Whether any of 8 bytes is a control character, `"` or `\\` (the bytes a
-/// JSON string escapes), tested on all 8 at once.
-fn may_need_escape(chunk: &[u8]) -> bool {
+/// Whether any of 8 bytes (a little-endian word) is a control character,
+/// `"` or `\\` (the bytes a JSON string escapes), tested on all 8 at once.
+fn may_need_escape(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
     // A byte below `n` (n <= 0x80) leaves its high bit set in `word - n`
     // where it was clear in `word`.
     let below = |n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGH;
@@ -39,54 +38,221 @@ fn may_need_escape(chunk: &[u8]) -> bool {
     below(0x20) | zero_in(word ^ (ONES * u64::from(b'"'))) | zero_in(word ^ (ONES * u64::from(b'\\'))) != 0
 }
 
-/// Appends `text` as a JSON string, escaping what JSON requires (quotes,
-/// backslashes, control characters) the way serde_json does. `text` must be
-/// UTF-8.
-pub(crate) fn push_json_bytes(out: &mut Vec<u8>, text: &[u8]) {
-    // Most names and values need no escape: find the first byte that might,
-    // eight bytes at a time, and copy a clean text whole.
-    let mut clean = 0;
-    while let Some(chunk) = text.get(clean..clean + 8) {
-        if may_need_escape(chunk) {
-            break;
-        }
-        clean += 8;
-    }
-    while clean < text.len() && ESCAPE[usize::from(text[clean])] == 0 {
-        clean += 1;
-    }
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    if clean == text.len() {
-        out.extend_from_slice(text);
+/// Whether `text` goes into a JSON string as it is, tested a word at a
+/// time: eight bytes at a time and the last eight (overlapping the ones
+/// before), or for a shorter text a word made of its bytes (some twice).
+/// Without a loop byte by byte: most texts are short names and values.
+#[inline(always)]
+fn is_clean(text: &[u8]) -> bool {
+    let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
+    let half = |bytes: &[u8]| u64::from(u32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])));
+    let n = text.len();
+    if n >= 8 {
+        let (chunks, _) = text.as_chunks::<8>();
+        !chunks.iter().any(|chunk| may_need_escape(u64::from_le_bytes(*chunk)))
+            && !may_need_escape(word(&text[n - 8..]))
+    } else if n >= 4 {
+        !may_need_escape(half(&text[..4]) | half(&text[n - 4..]) << 32)
+    } else if n > 0 {
+        let last = text[n - 1];
+        !may_need_escape(u64::from_le_bytes([text[0], text[n / 2], last, last, last, last, last, last]))
     } else {
-        out.extend_from_slice(&text[..clean]);
-        push_escaped(out, &text[clean..]);
+        true
     }
-    out.push(b'"');
 }
 
-/// The rest of a JSON string from its first byte that may need an escape.
-#[cold]
-fn push_escaped(out: &mut Vec<u8>, text: &[u8]) {
-    let mut start = 0;
-    for (i, &byte) in text.iter().enumerate() {
-        let escape = ESCAPE[usize::from(byte)];
-        if escape == 0 {
-            continue;
+/// Copies `src` to the start of `dst`. Up to 64 bytes, in two moves of
+/// 32, 16, 8 or 4 bytes that overlap in the middle, rather than a call to
+/// `memcpy`, which costs more than the copy itself for the few bytes of a
+/// name or a number.
+#[inline(always)]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if n <= 16 {
+        if n >= 8 {
+            copy_ends::<8>(dst, src);
+        } else if n >= 4 {
+            copy_ends::<4>(dst, src);
+        } else if n > 0 {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
         }
-        out.extend_from_slice(&text[start..i]);
-        if escape == b'u' {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0xf)]);
-        } else {
-            out.push(b'\\');
-            out.push(escape);
-        }
-        start = i + 1;
+    } else if n <= 32 {
+        copy_ends::<16>(dst, src);
+    } else if n <= 64 {
+        copy_ends::<32>(dst, src);
+    } else {
+        dst[..n].copy_from_slice(src);
     }
-    out.extend_from_slice(&text[start..]);
+}
+
+/// Copies the first and the last `N` bytes of `src` (at least `N`, at most
+/// `2 * N` bytes long) to the same places at the start of `dst`, each
+/// through a value held in registers: copied slice to slice, the copies of
+/// the four sizes were merged by the compiler into one `memcpy` call of a
+/// variable length.
+#[inline(always)]
+fn copy_ends<const N: usize>(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if let (Some(&first), Some(&last)) = (src.first_chunk::<N>(), src.last_chunk::<N>()) {
+        dst[..N].copy_from_slice(&first);
+        dst[n - N..n].copy_from_slice(&last);
+    }
+}
+
+/// JSON written at the end of a buffer, into room made ahead: the buffer is
+/// lengthened (zeroed) by more than a piece needs, each piece is written
+/// over that room with plain stores, and dropping the writer cuts the
+/// buffer back to what was written. A piece then costs one check of the
+/// room rather than a capacity check per `push` and a `memcpy` call per
+/// `extend_from_slice`, which cost more than the few bytes they write.
+pub(crate) struct JsonWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    /// How much of `buf` is written: the rest is room.
+    len: usize,
+}
+
+impl<'a> JsonWriter<'a> {
+    /// Appends to `buf`, leaving what is in it as it is.
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> JsonWriter<'a> {
+        let len = buf.len();
+        JsonWriter { buf, len }
+    }
+
+    /// At least `n` bytes of room after what is written.
+    #[inline(always)]
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.buf.len() - self.len < n {
+            self.grow(n);
+        }
+        &mut self.buf[self.len..]
+    }
+
+    /// Makes room for `n` bytes and a few pieces more: each growth zeroes
+    /// what it adds, a cost worth paying once for many pieces.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        self.buf.resize(self.len + n.max(256), 0);
+    }
+
+    /// Makes room for `n` bytes ahead of the pieces that follow, so that
+    /// they are written without growing the buffer one piece at a time.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.room(n);
+    }
+
+    /// Appends one byte.
+    #[inline(always)]
+    pub(crate) fn byte(&mut self, byte: u8) {
+        self.room(1)[0] = byte;
+        self.len += 1;
+    }
+
+    /// Appends `bytes` as they are.
+    #[inline(always)]
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) {
+        copy(self.room(bytes.len()), bytes);
+        self.len += bytes.len();
+    }
+
+    /// Removes a `,` just written, if there is one.
+    pub(crate) fn unwrite_comma(&mut self) {
+        if self.len > 0 && self.buf[self.len - 1] == b',' {
+            self.len -= 1;
+        }
+    }
+
+    /// Appends `text` as a JSON string, escaping what JSON requires
+    /// (quotes, backslashes, control characters) the way serde_json does.
+    /// `text` must be UTF-8.
+    #[inline(always)]
+    pub(crate) fn string(&mut self, text: &[u8]) {
+        // Most names and values need no escape: copied whole.
+        if is_clean(text) {
+            self.quoted(text, b"\"");
+        } else {
+            self.escaped(text);
+        }
+    }
+
+    /// Appends `"text` and then `end` (the closing quote and what follows
+    /// it): `text` must need no escape.
+    #[inline(always)]
+    pub(crate) fn quoted<const N: usize>(&mut self, text: &[u8], end: &[u8; N]) {
+        let n = text.len();
+        let room = self.room(n + 1 + N);
+        room[0] = b'"';
+        copy(&mut room[1..], text);
+        room[n + 1..n + 1 + N].copy_from_slice(end);
+        self.len += n + 1 + N;
+    }
+
+    /// A JSON string with an escape in it.
+    #[cold]
+    #[inline(never)]
+    fn escaped(&mut self, text: &[u8]) {
+        // The longest escape, `\u00XX`, is six bytes.
+        let room = self.room(text.len() * 6 + 2);
+        room[0] = b'"';
+        let mut at = 1;
+        for &byte in text {
+            let escape = ESCAPE[usize::from(byte)];
+            if escape == 0 {
+                room[at] = byte;
+                at += 1;
+            } else if escape == b'u' {
+                room[at..at + 6].copy_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0xf)],
+                ]);
+                at += 6;
+            } else {
+                room[at..at + 2].copy_from_slice(&[b'\\', escape]);
+                at += 2;
+            }
+        }
+        room[at] = b'"';
+        self.len += at + 1;
+    }
+
+    /// Appends a uuid in its quoted, hyphenated, lowercase form (what
+    /// `Uuid::hyphenated` writes), its digits written in place.
+    #[inline(always)]
+    pub(crate) fn uuid(&mut self, id: &uuid::Uuid) {
+        let bytes = id.as_bytes();
+        let text = &mut self.room(38)[..38];
+        text[0] = b'"';
+        text[1..9].copy_from_slice(&hex_digits(&bytes[0..4]));
+        text[9] = b'-';
+        text[10..14].copy_from_slice(&hex_digits(&bytes[4..6])[..4]);
+        text[14] = b'-';
+        text[15..19].copy_from_slice(&hex_digits(&bytes[6..8])[..4]);
+        text[19] = b'-';
+        text[20..24].copy_from_slice(&hex_digits(&bytes[8..10])[..4]);
+        text[24] = b'-';
+        text[25..33].copy_from_slice(&hex_digits(&bytes[10..14]));
+        text[33..37].copy_from_slice(&hex_digits(&bytes[14..16])[..4]);
+        text[37] = b'"';
+        self.len += 38;
+    }
+}
+
+impl Drop for JsonWriter<'_> {
+    /// Cuts the room off: the buffer ends with what was written.
+    fn drop(&mut self) {
+        self.buf.truncate(self.len);
+    }
+}
+
+/// Appends `text` as a JSON string (see [`JsonWriter::string`]).
+pub(crate) fn push_json_bytes(out: &mut Vec<u8>, text: &[u8]) {
+    JsonWriter::new(out).string(text);
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -105,27 +271,11 @@ const HEX_PAIRS: [u16; 256] = {
 
 /// The hex digits of up to four bytes, in order, in the low bytes of a
 /// little-endian `u64`: built in a register, written in one store.
+#[inline(always)]
 fn hex_digits(bytes: &[u8]) -> [u8; 8] {
     let word =
         bytes.iter().rev().fold(0u64, |word, &byte| word << 16 | u64::from(HEX_PAIRS[usize::from(byte)]));
     word.to_le_bytes()
-}
-
-/// Appends a uuid in its quoted, hyphenated, lowercase form (what
-/// `Uuid::hyphenated` writes), laid out in a fixed buffer first so that
-/// it is appended in one copy.
-pub(crate) fn push_uuid(out: &mut Vec<u8>, id: &uuid::Uuid) {
-    let bytes = id.as_bytes();
-    let mut text = [b'-'; 38];
-    text[0] = b'"';
-    text[1..9].copy_from_slice(&hex_digits(&bytes[0..4]));
-    text[10..14].copy_from_slice(&hex_digits(&bytes[4..6])[..4]);
-    text[15..19].copy_from_slice(&hex_digits(&bytes[6..8])[..4]);
-    text[20..24].copy_from_slice(&hex_digits(&bytes[8..10])[..4]);
-    text[25..33].copy_from_slice(&hex_digits(&bytes[10..14]));
-    text[33..37].copy_from_slice(&hex_digits(&bytes[14..16])[..4]);
-    text[37] = b'"';
-    out.extend_from_slice(&text);
 }
 
 #[cfg(test)]
@@ -164,8 +314,58 @@ mod tests {
                 assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&sample).unwrap());
             }
         }
-        assert!(!may_need_escape(b"abc_XYZ~"));
-        assert!(!may_need_escape("é✓!".as_bytes().get(..8).unwrap_or(b"        ")));
+        assert!(!may_need_escape(u64::from_le_bytes(*b"abc_XYZ~")));
+        assert!(!may_need_escape(u64::from_le_bytes("é✓!ab".as_bytes().try_into().unwrap())));
+    }
+
+    #[test]
+    fn texts_of_every_length_are_copied_and_checked_whole() {
+        // Each length the short copies and the word-wise check split
+        // differently (0-3, 4-7, 8-16, 17-32, 33-64, longer), clean and with a
+        // special byte at each place.
+        let mut ours = b"[".to_vec();
+        let mut expected = "[".to_owned();
+        for len in 0..80 {
+            let clean: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let mut writer = JsonWriter::new(&mut ours);
+            writer.string(clean.as_bytes());
+            writer.bytes(clean.as_bytes());
+            drop(writer);
+            expected += &serde_json::to_string(&clean).unwrap();
+            expected += &clean;
+            for at in 0..len {
+                for special in ['"', '\\', '\u{1}', '\u{1f}'] {
+                    let mut sample = clean.clone();
+                    sample.replace_range(at..at + 1, &special.to_string());
+                    JsonWriter::new(&mut ours).string(sample.as_bytes());
+                    expected += &serde_json::to_string(&sample).unwrap();
+                }
+            }
+        }
+        assert_eq!(String::from_utf8(ours).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_writer_keeps_what_was_there_and_leaves_no_room_behind() {
+        let mut out = b"kept".to_vec();
+        {
+            let mut writer = JsonWriter::new(&mut out);
+            writer.reserve(10);
+            writer.byte(b'{');
+            // Past the room reserved: it grows.
+            for _ in 0..100 {
+                writer.string(b"name");
+                writer.byte(b',');
+            }
+            writer.unwrite_comma();
+            writer.unwrite_comma();
+            writer.byte(b'}');
+        }
+        let expected = format!("kept{{{}}}", vec!["\"name\""; 100].join(","));
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        let mut out = b"{".to_vec();
+        JsonWriter::new(&mut out).unwrite_comma();
+        assert_eq!(out, b"{");
     }
 
     #[test]
@@ -179,7 +379,7 @@ mod tests {
         .chain((0..100).map(|i| crate::model::event::event_uuid(std::time::Duration::from_millis(i << 40))))
         {
             let mut ours = Vec::new();
-            push_uuid(&mut ours, &id);
+            JsonWriter::new(&mut ours).uuid(&id);
             assert_eq!(String::from_utf8(ours).unwrap(), format!("\"{}\"", id.hyphenated()));
         }
     }
