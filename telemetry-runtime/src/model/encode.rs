@@ -35,8 +35,7 @@ impl PostHogJson {
     /// Appends `event` as one JSON object. Every piece is a `&str` or
     /// ASCII, so `out` stays UTF-8.
     pub(crate) fn event(&mut self, out: &mut Vec<u8>, event: &EventView<'_>) {
-        let since = event.time().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let timestamp = self.timestamp(since);
+        let timestamp = self.timestamp(event.since_epoch());
         let (distinct_id, tail) = self.rendered(event.context());
         let name = event.name().as_bytes();
         {

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
@@ -231,6 +231,11 @@ impl<'a> EventView<'a> {
     /// When the event was captured.
     pub fn time(&self) -> SystemTime {
         self.record.time()
+    }
+    /// When the event was captured, as time since the Unix epoch (what
+    /// encoders write), without a `SystemTime` in between.
+    pub(crate) fn since_epoch(&self) -> Duration {
+        self.record.since_epoch()
     }
     /// The anonymous install id.
     pub fn distinct_id(&self) -> &'a str {
