@@ -253,6 +253,10 @@ pub enum Budget {
     AtLeast(f64),
     /// Reported, no budget.
     None,
+    /// `a` and `b` are one function after linking: `a / b` is 1 by
+    /// construction, and the spread of the samples is only the
+    /// measurement's noise.
+    SameCode,
 }
 
 impl Budget {
@@ -261,6 +265,7 @@ impl Budget {
             Budget::AtMost(x) => Some(ratio <= x),
             Budget::AtLeast(x) => Some(ratio >= x),
             Budget::None => None,
+            Budget::SameCode => Some(true),
         }
     }
 
@@ -269,6 +274,7 @@ impl Budget {
             Budget::AtMost(x) => format!("<= {x:.2}x"),
             Budget::AtLeast(x) => format!(">= {x:.2}x"),
             Budget::None => "-".into(),
+            Budget::SameCode => "same code".into(),
         }
     }
 }
