@@ -36,16 +36,17 @@ impl PostHogJson {
     /// ASCII, so `out` stays UTF-8.
     pub(crate) fn event(&mut self, out: &mut Vec<u8>, event: &EventView<'_>) {
         let timestamp = self.timestamp(event.since_epoch());
-        let (distinct_id, tail) = self.rendered(event.context());
+        let (id_piece, tail) = self.rendered(event.context());
         let name = event.name().as_bytes();
         {
             let mut out = JsonWriter::new(out);
             // Room for the fixed pieces, the name escaped at worst, the
             // install id, uuid and timestamp, and typical properties.
-            out.reserve(96 + name.len() * 6 + distinct_id.len() + PROPERTIES_ROOM);
+            out.reserve(96 + name.len() * 6 + id_piece.len() + PROPERTIES_ROOM);
             out.bytes(b"{\"event\":");
             out.string(name);
-            out.bytes(distinct_id);
+            // `,"distinct_id":"…","uuid":`
+            out.bytes(id_piece);
             out.uuid(&event.uuid());
             out.bytes(b",\"timestamp\":\"");
             out.bytes(&timestamp);
