@@ -253,10 +253,10 @@ pub enum Budget {
     AtLeast(f64),
     /// Reported, no budget.
     None,
-    /// `a` and `b` are one function after linking: `a / b` is 1 by
-    /// construction, and the spread of the samples is only the
-    /// measurement's noise.
-    SameCode,
+    /// `a` adds nothing to `b` by construction (the same function after
+    /// linking, or a bare `ret`), for the reason given: the spread of the
+    /// samples around 1 is only the measurement's noise.
+    ByConstruction(&'static str),
 }
 
 impl Budget {
@@ -265,7 +265,7 @@ impl Budget {
             Budget::AtMost(x) => Some(ratio <= x),
             Budget::AtLeast(x) => Some(ratio >= x),
             Budget::None => None,
-            Budget::SameCode => Some(true),
+            Budget::ByConstruction(_) => Some(true),
         }
     }
 
@@ -274,7 +274,7 @@ impl Budget {
             Budget::AtMost(x) => format!("<= {x:.2}x"),
             Budget::AtLeast(x) => format!(">= {x:.2}x"),
             Budget::None => "-".into(),
-            Budget::SameCode => "same code".into(),
+            Budget::ByConstruction(why) => why.into(),
         }
     }
 }
