@@ -13,10 +13,26 @@ use crate::model::time::rfc3339;
 /// A batch of events in PostHog's JSON shape, posted to `url`:
 /// `{<fields>"sent_at":"...","batch":[event,...]}`.
 pub(crate) struct JsonBatch<'a> {
-    pub(crate) url: &'a str,
+    url: &'a str,
     /// `"name":value,` for each field before `sent_at`.
-    pub(crate) fields: &'a str,
-    pub(crate) json: PostHogJson,
+    fields: &'a str,
+    json: PostHogJson,
+}
+
+impl JsonBatch<'_> {
+    /// Sends `batch` through `transport` as PostHog-shaped JSON to `url`,
+    /// each body starting with `fields` (`"name":value,` each): what the
+    /// PostHog and HTTP sinks send.
+    pub(crate) fn post(
+        transport: &mut HttpTransport,
+        url: &str,
+        fields: &str,
+        batch: &Batch,
+        cx: &SendContext<'_>,
+    ) {
+        let events: Vec<EventView<'_>> = batch.events().collect();
+        transport.send(&events, cx, &mut JsonBatch { url, fields, json: PostHogJson::default() });
+    }
 }
 
 impl RequestEncoder for JsonBatch<'_> {
@@ -160,9 +176,7 @@ impl Sink for HttpSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let events: Vec<EventView<'_>> = batch.events().collect();
-        let mut encoder = JsonBatch { url: &self.url, fields: &self.fields, json: PostHogJson::default() };
-        self.transport.send(&events, cx, &mut encoder);
+        JsonBatch::post(&mut self.transport, &self.url, &self.fields, batch, cx);
         Ok(())
     }
 }

@@ -5,9 +5,8 @@ use std::time::Duration;
 use super::http::{check_url, JsonBatch};
 use super::retry::Backoff;
 use super::transport::{shown_url, HttpTransport};
-use super::{Batch, EventView, SendContext, Sink, SinkError};
+use super::{Batch, SendContext, Sink, SinkError};
 use crate::error::ConfigError;
-use crate::model::encode::PostHogJson;
 
 /// PostHog's US cloud ingestion host.
 pub const US_HOST: &str = "https://us.i.posthog.com";
@@ -144,9 +143,7 @@ impl Sink for PostHogSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let events: Vec<EventView<'_>> = batch.events().collect();
-        let mut encoder = JsonBatch { url: &self.url, fields: &self.fields, json: PostHogJson::default() };
-        self.transport.send(&events, cx, &mut encoder);
+        JsonBatch::post(&mut self.transport, &self.url, &self.fields, batch, cx);
         Ok(())
     }
 }
