@@ -6,9 +6,8 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use serde_json::{json, Value as Json};
-use telemetry_tests::Home;
-use telemetry_tests::TestServer;
+use serde_json::json;
+use telemetry_tests::{own_properties, Program};
 
 // The port's events, compiled into this test too, so that the server's
 // catalog check knows them.
@@ -19,56 +18,35 @@ mod telemetry;
 const AMBIENT: &[&str] =
     &["DO_NOT_TRACK", "ANONYMIZED_TELEMETRY", "BROWSER_USE_TELEMETRY", "BROWSER_USE_TELEMETRY_DEBUG"];
 
-struct Machine {
-    home: Home,
-    server: TestServer,
+/// The port in a home of its own, sending to a server of its own.
+fn new_machine() -> Program {
+    assert_eq!(<telemetry::AgentRun as telemetry_runtime::TelemetryEvent>::NAME, "agent_run");
+    Program::new(env!("CARGO_BIN_EXE_browser_use"), AMBIENT)
+        .env("BROWSER_USE_POSTHOG_KEY", "phc_browser_use_test")
+        .env_server_url("BROWSER_USE_POSTHOG_HOST")
 }
 
-impl Machine {
-    fn new() -> Machine {
-        assert_eq!(<telemetry::AgentRun as telemetry_runtime::TelemetryEvent>::NAME, "agent_run");
-        Machine { home: Home::new(), server: TestServer::start() }
-    }
-
-    fn run(&self, env: &[(&str, &str)]) -> Output {
-        let mut command = self.home.command(env!("CARGO_BIN_EXE_browser_use"), AMBIENT);
-        command
-            .arg("Book a table for two at Chez Marie")
-            .env("BROWSER_USE_POSTHOG_KEY", "phc_browser_use_test")
-            .env("BROWSER_USE_POSTHOG_HOST", self.server.url())
-            .envs(env.iter().copied());
-        let output = command.output().expect("run browser_use");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        output
-    }
-
-    fn id_file(&self) -> PathBuf {
-        self.home.path().join("cache/browser_use/telemetry_user_id")
-    }
-
-    fn events(&self, name: &str) -> Vec<Json> {
-        self.server.accepted_events().into_iter().filter(|e| e["event"] == name).collect()
-    }
+/// Runs the port's agent on its one task.
+fn run(machine: &Program, env: &[(&str, &str)]) -> Output {
+    machine.output(&["Book a table for two at Chez Marie"], env)
 }
 
-fn keys(event: &Json) -> Vec<String> {
-    let mut keys: Vec<String> =
-        event["properties"].as_object().unwrap().keys().filter(|k| !k.starts_with('$')).cloned().collect();
-    keys.sort();
-    keys
+/// Where browser-use keeps its install id.
+fn id_file(machine: &Program) -> PathBuf {
+    machine.home.path().join("cache/browser_use/telemetry_user_id")
 }
 
 #[test]
 fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
-    let machine = Machine::new();
-    let first = machine.run(&[]);
+    let machine = new_machine();
+    let first = run(&machine, &[]);
     let notice = String::from_utf8_lossy(&first.stderr);
     assert!(notice.contains("collects anonymous usage telemetry"), "{notice}");
     assert!(notice.contains("set ANONYMIZED_TELEMETRY=false"), "the switch browser-use documents: {notice}");
     assert_eq!(machine.server.connections(), 0, "the first run sends nothing");
 
-    machine.run(&[]);
-    let id = std::fs::read_to_string(machine.id_file()).expect("the id file is where browser-use keeps it");
+    run(&machine, &[]);
+    let id = std::fs::read_to_string(id_file(&machine)).expect("the id file is where browser-use keeps it");
     let id = id.trim();
     assert!(id.len() == 36 && id.matches('-').count() == 4, "not a UUID: {id}");
 
@@ -77,7 +55,7 @@ fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
     let run = &run[0];
     assert_eq!(run["distinct_id"], id);
     assert_eq!(
-        keys(run),
+        own_properties(run),
         ["agent_id", "chat_model_library", "model_name", "source", "use_vision", "version"]
     );
     assert_eq!(run["properties"]["model_name"], "gpt-4o");
@@ -90,7 +68,10 @@ fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
     assert_eq!(steps.len(), 3);
     for step in &steps {
         assert_eq!(step["properties"]["agent_id"], agent_id);
-        assert_eq!(keys(step), ["actions", "agent_id", "consecutive_failures", "step", "step_error_count"]);
+        assert_eq!(
+            own_properties(step),
+            ["actions", "agent_id", "consecutive_failures", "step", "step_error_count"]
+        );
     }
     let second = steps.iter().find(|s| s["properties"]["step"] == 2).unwrap();
     assert_eq!(second["properties"]["actions"], serde_json::json!(["click_element"]));
@@ -108,7 +89,7 @@ fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
     // Each registered action with its parameters, one object each: names
     // and types from the code, never a value.
     let registry = &machine.events("controller_registered_functions")[0];
-    assert_eq!(keys(registry), ["registered_functions"]);
+    assert_eq!(own_properties(registry), ["registered_functions"]);
     let param =
         |name: &str, ty: &str, required: bool| json!({ "name": name, "type": ty, "required": required });
     assert_eq!(
@@ -146,26 +127,26 @@ fn the_documented_events_go_to_posthog_after_the_first_run_notice() {
 #[test]
 fn anonymized_telemetry_false_sends_nothing_and_writes_no_id() {
     for value in ["False", "false", "FALSE", "0"] {
-        let machine = Machine::new();
+        let machine = new_machine();
         for _ in 0..2 {
-            let output = machine.run(&[("ANONYMIZED_TELEMETRY", value)]);
+            let output = run(&machine, &[("ANONYMIZED_TELEMETRY", value)]);
             let stdout = String::from_utf8_lossy(&output.stdout);
             assert!(stdout.contains("telemetry off (environment variable ANONYMIZED_TELEMETRY)"), "{stdout}");
             assert!(!String::from_utf8_lossy(&output.stderr).contains("collects anonymous"));
         }
         assert_eq!(machine.server.connections(), 0, "{value}");
-        assert!(!machine.id_file().exists(), "{value}");
+        assert!(!id_file(&machine).exists(), "{value}");
     }
     // Any other value leaves it on, as in browser-use: it is the user's yes.
-    let machine = Machine::new();
-    machine.run(&[("ANONYMIZED_TELEMETRY", "true")]);
+    let machine = new_machine();
+    run(&machine, &[("ANONYMIZED_TELEMETRY", "true")]);
     assert_eq!(machine.events("agent_run").len(), 1, "a variable that says yes needs no notice");
 }
 
 #[test]
 fn the_task_is_sent_only_at_full_consent() {
-    let machine = Machine::new();
-    machine.run(&[("BROWSER_USE_TELEMETRY", "full")]);
+    let machine = new_machine();
+    run(&machine, &[("BROWSER_USE_TELEMETRY", "full")]);
     let run = &machine.events("agent_run")[0];
     assert_eq!(run["properties"]["task"], "Book a table for two at Chez Marie");
     let second = machine.events("agent_step").into_iter().find(|s| s["properties"]["step"] == 2).unwrap();

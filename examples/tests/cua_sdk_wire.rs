@@ -6,11 +6,9 @@
 //! who allows full telemetry.
 
 use std::collections::{HashMap, HashSet};
-use std::process::Output;
 
 use serde_json::Value as Json;
-use telemetry_tests::Home;
-use telemetry_tests::TestServer;
+use telemetry_tests::{own_properties, Program};
 
 // The port's events, compiled into this test too, so that the server's
 // catalog check knows them.
@@ -30,57 +28,27 @@ const AMBIENT: &[&str] = &[
 const NOTICE: &str = "collects anonymous usage telemetry";
 const TASK: &str = "Open the settings and turn on dark mode";
 
-struct Machine {
-    home: Home,
-    server: TestServer,
+/// The port in a home of its own, sending to a server of its own.
+fn new_machine() -> Program {
+    assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::NAME, "agent_run_end");
+    Program::new(env!("CARGO_BIN_EXE_cua-sdk"), AMBIENT)
+        .env("CUA_POSTHOG_KEY", "phc_cua_sdk_test")
+        .env_server_url("CUA_POSTHOG_HOST")
 }
 
-impl Machine {
-    fn new() -> Machine {
-        assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::NAME, "agent_run_end");
-        Machine { home: Home::new(), server: TestServer::start() }
-    }
-
-    /// A machine whose user has seen the first-run notice: its first run
-    /// is over, and sent nothing.
-    fn told() -> Machine {
-        let machine = Machine::new();
-        let first = machine.output(&[], &[]);
-        assert!(String::from_utf8_lossy(&first.stderr).contains(NOTICE));
-        assert_eq!(machine.server.connections(), 0);
-        machine
-    }
-
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> String {
-        String::from_utf8_lossy(&self.output(args, env).stdout).into_owned()
-    }
-
-    fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = self.home.command(env!("CARGO_BIN_EXE_cua-sdk"), AMBIENT);
-        command
-            .args(args)
-            .env("CUA_POSTHOG_KEY", "phc_cua_sdk_test")
-            .env("CUA_POSTHOG_HOST", self.server.url())
-            .envs(env.iter().copied());
-        let output: Output = command.output().expect("run cua-sdk");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        output
-    }
-
-    fn events(&self, name: &str) -> Vec<Json> {
-        self.server.accepted_events().into_iter().filter(|e| e["event"] == name).collect()
-    }
-
-    fn id_file(&self) -> std::path::PathBuf {
-        self.home.path().join("cache/cua/telemetry_user_id")
-    }
+/// A machine whose user has seen the first-run notice: its first run is
+/// over, and sent nothing.
+fn told_machine() -> Program {
+    let machine = new_machine();
+    let first = machine.output(&[], &[]);
+    assert!(String::from_utf8_lossy(&first.stderr).contains(NOTICE));
+    assert_eq!(machine.server.connections(), 0);
+    machine
 }
 
-fn keys(event: &Json) -> Vec<String> {
-    let mut keys: Vec<String> =
-        event["properties"].as_object().unwrap().keys().filter(|k| !k.starts_with('$')).cloned().collect();
-    keys.sort();
-    keys
+/// Where the port keeps its install id.
+fn id_file(machine: &Program) -> std::path::PathBuf {
+    machine.home.path().join("cache/cua/telemetry_user_id")
 }
 
 /// The instances the program printed (`computer` or `agent`): each one's
@@ -98,7 +66,7 @@ fn instances(stdout: &str, kind: &str) -> Vec<(String, String)> {
 }
 
 /// The `uploaded_trajectory` of an agent's `event`, if it was sent.
-fn trajectory(machine: &Machine, event: &str, session: &str) -> Option<Json> {
+fn trajectory(machine: &Program, event: &str, session: &str) -> Option<Json> {
     let events = machine.events(event);
     let of_agent =
         events.iter().find(|e| e["properties"]["session_id"] == session).expect("the agent's event");
@@ -107,7 +75,7 @@ fn trajectory(machine: &Machine, event: &str, session: &str) -> Option<Json> {
 
 #[test]
 fn on_by_default_after_a_first_run_that_tells_the_user_and_sends_nothing() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let first = machine.output(&["--agent", "trajectory"], &[]);
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(stderr.contains(NOTICE), "{stderr}");
@@ -117,26 +85,26 @@ fn on_by_default_after_a_first_run_that_tells_the_user_and_sends_nothing() {
     // Every instance of the first run follows it.
     assert!(stdout.contains("telemetry_enabled=false") && !stdout.contains("telemetry_enabled=true"));
     assert_eq!(machine.server.connections(), 0, "the first run sent something");
-    assert!(!machine.id_file().exists(), "an id was written in the first run");
+    assert!(!id_file(&machine).exists(), "an id was written in the first run");
 
     let second = machine.output(&[], &[]);
     assert!(!String::from_utf8_lossy(&second.stderr).contains(NOTICE), "the notice was shown twice");
     let stdout = String::from_utf8_lossy(&second.stdout);
     assert!(stdout.contains("cua-sdk: telemetry usage (application default)"), "{stdout}");
     assert_eq!(machine.events("agent_run_end").len(), 1);
-    let id = std::fs::read_to_string(machine.id_file()).expect("the id, once something is sent");
+    let id = std::fs::read_to_string(id_file(&machine)).expect("the id, once something is sent");
     assert!(machine.server.accepted_events().iter().all(|e| e["distinct_id"] == id.trim()));
 }
 
 #[test]
 fn the_tables_events_with_their_properties_exactly() {
-    let machine = Machine::told();
+    let machine = told_machine();
     machine.run(&["--runs", "2"], &[]);
     let expect = |name: &str, count: usize, properties: &[&str]| {
         let events = machine.events(name);
         assert_eq!(events.len(), count, "{name}");
         for event in &events {
-            assert_eq!(keys(event), properties, "{name}");
+            assert_eq!(own_properties(event), properties, "{name}");
             assert_eq!(event["properties"]["$process_person_profile"], false, "{name}");
             // Sent instead of os_version and python_version.
             assert_eq!(event["properties"]["$os"], std::env::consts::OS, "{name}");
@@ -226,7 +194,7 @@ fn the_tables_events_with_their_properties_exactly() {
 #[test]
 fn a_falsy_variable_sends_nothing_and_writes_no_id() {
     for value in ["false", "0", "no", "off", "FALSE", " Off "] {
-        let machine = Machine::new();
+        let machine = new_machine();
         for _ in 0..2 {
             let output = machine.output(&["--agent", "trajectory"], &[("CUA_TELEMETRY_ENABLED", value)]);
             let stdout = String::from_utf8_lossy(&output.stdout);
@@ -237,15 +205,15 @@ fn a_falsy_variable_sends_nothing_and_writes_no_id() {
             assert!(!String::from_utf8_lossy(&output.stderr).contains(NOTICE), "{value:?}");
         }
         assert_eq!(machine.server.connections(), 0, "{value:?}");
-        assert!(!machine.id_file().exists(), "{value:?}");
+        assert!(!id_file(&machine).exists(), "{value:?}");
     }
     // A value the library does not understand means off too.
-    let machine = Machine::new();
+    let machine = new_machine();
     machine.run(&[], &[("CUA_TELEMETRY_ENABLED", "maybe")]);
     assert_eq!(machine.server.connections(), 0);
     // A yes is the user's own: no notice, sent from the first run.
     for value in ["1", "true", "yes", "on"] {
-        let machine = Machine::new();
+        let machine = new_machine();
         let output = machine.output(&[], &[("CUA_TELEMETRY_ENABLED", value)]);
         assert!(!String::from_utf8_lossy(&output.stderr).contains(NOTICE), "{value}");
         assert_eq!(machine.events("agent_run_end").len(), 1, "{value}");
@@ -254,7 +222,7 @@ fn a_falsy_variable_sends_nothing_and_writes_no_id() {
 
 #[test]
 fn instances_created_with_telemetry_disabled_send_nothing_while_others_send() {
-    let machine = Machine::told();
+    let machine = told_machine();
     let stdout =
         machine.run(&["--computer", "off", "--computer", "on", "--agent", "off", "--agent", "on"], &[]);
     let computers = instances(&stdout, "computer");
@@ -284,7 +252,7 @@ fn instances_created_with_telemetry_disabled_send_nothing_while_others_send() {
 
 #[test]
 fn session_ids_per_agent_and_run_ids_per_run() {
-    let machine = Machine::told();
+    let machine = told_machine();
     let stdout = machine.run(&["--agent", "on", "--agent", "on", "--runs", "2"], &[]);
     let agents: Vec<String> = instances(&stdout, "agent").into_iter().map(|(id, _)| id).collect();
     assert_eq!(agents.len(), 2);
@@ -325,7 +293,7 @@ fn session_ids_per_agent_and_run_ids_per_run() {
 #[test]
 fn a_trajectory_needs_the_agents_log_trajectory_and_the_users_full_consent() {
     // The agent asks, the user allows usage only: withheld.
-    let machine = Machine::told();
+    let machine = told_machine();
     let stdout = machine.run(&["--agent", "trajectory"], &[]);
     let agent = &instances(&stdout, "agent")[0];
     assert!(agent.1.contains("telemetry_enabled={\"log_trajectory\":true}"), "{stdout}");
@@ -335,7 +303,7 @@ fn a_trajectory_needs_the_agents_log_trajectory_and_the_users_full_consent() {
 
     // The user allows full: only the agent created with log_trajectory sends it.
     for env in [("CUA_TELEMETRY_ENABLED", "full"), ("CUA_TELEMETRY_LOG_TRAJECTORY", "1")] {
-        let machine = Machine::new();
+        let machine = new_machine();
         let stdout = machine.run(&["--agent", "on", "--agent", "trajectory"], &[env]);
         let agents = instances(&stdout, "agent");
         assert!(agents[1].1.contains("level=full trajectory=sent"), "{env:?}: {stdout}");
@@ -350,14 +318,14 @@ fn a_trajectory_needs_the_agents_log_trajectory_and_the_users_full_consent() {
     }
 
     // The saved choice `full` is the user's too.
-    let machine = Machine::told();
+    let machine = told_machine();
     let saved = machine.run(&["telemetry", "full"], &[]);
     assert!(!saved.is_empty());
     machine.run(&["--agent", "trajectory"], &[]);
     assert!(machine.events("agent_run_end")[0]["properties"]["uploaded_trajectory"].is_array());
 
     // The trajectory switch yields to the variable that says off.
-    let machine = Machine::new();
+    let machine = new_machine();
     machine.run(
         &["--agent", "trajectory"],
         &[("CUA_TELEMETRY_LOG_TRAJECTORY", "1"), ("CUA_TELEMETRY_ENABLED", "0")],
@@ -367,7 +335,7 @@ fn a_trajectory_needs_the_agents_log_trajectory_and_the_users_full_consent() {
 
 #[test]
 fn debug_mode_prints_what_would_be_sent_and_sends_nothing() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let output = machine
         .output(&["--agent", "on"], &[("CUA_TELEMETRY_DEBUG", "1"), ("CUA_TELEMETRY_ENABLED", "full")]);
     let printed: Vec<Json> = String::from_utf8_lossy(&output.stderr)

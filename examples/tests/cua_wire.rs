@@ -4,11 +4,9 @@
 //! opt-in trajectories, the sample rate and the tool counter.
 
 use std::collections::HashSet;
-use std::process::Output;
 
 use serde_json::Value as Json;
-use telemetry_tests::Home;
-use telemetry_tests::TestServer;
+use telemetry_tests::{own_properties, Program};
 
 // The port's events, compiled into this test too, so that the server's
 // catalog check knows them.
@@ -25,43 +23,12 @@ const AMBIENT: &[&str] = &[
     "CUA_TELEMETRY_DEBUG",
 ];
 
-struct Machine {
-    home: Home,
-    server: TestServer,
-}
-
-impl Machine {
-    fn new() -> Machine {
-        assert_eq!(telemetry::TOOL_USAGE_COUNT.name(), "tool_usage_count");
-        Machine { home: Home::new(), server: TestServer::start() }
-    }
-
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> String {
-        String::from_utf8_lossy(&self.output(args, env).stdout).into_owned()
-    }
-
-    fn output(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = self.home.command(env!("CARGO_BIN_EXE_cua"), AMBIENT);
-        command
-            .args(args)
-            .env("CUA_POSTHOG_KEY", "phc_cua_test")
-            .env("CUA_POSTHOG_HOST", self.server.url())
-            .envs(env.iter().copied());
-        let output: Output = command.output().expect("run cua");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        output
-    }
-
-    fn events(&self, name: &str) -> Vec<Json> {
-        self.server.accepted_events().into_iter().filter(|e| e["event"] == name).collect()
-    }
-}
-
-fn keys(event: &Json) -> Vec<String> {
-    let mut keys: Vec<String> =
-        event["properties"].as_object().unwrap().keys().filter(|k| !k.starts_with('$')).cloned().collect();
-    keys.sort();
-    keys
+/// The port in a home of its own, sending to a server of its own.
+fn new_machine() -> Program {
+    assert_eq!(telemetry::TOOL_USAGE_COUNT.name(), "tool_usage_count");
+    Program::new(env!("CARGO_BIN_EXE_cua"), AMBIENT)
+        .env("CUA_POSTHOG_KEY", "phc_cua_test")
+        .env_server_url("CUA_POSTHOG_HOST")
 }
 
 /// The session ids the program printed for its agents, with whether each
@@ -80,7 +47,7 @@ fn agents(stdout: &str) -> Vec<(String, bool)> {
 
 #[test]
 fn off_unless_the_user_opts_in() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let stdout = machine.run(&[], &[]);
     assert!(stdout.contains("cua: telemetry off (application default)"), "{stdout}");
     for value in ["false", "0", "no", "off", "enable-it-please", ""] {
@@ -93,18 +60,18 @@ fn off_unless_the_user_opts_in() {
 #[test]
 fn each_yes_value_sends_the_documented_events() {
     for value in ["1", "true", "YES", "on"] {
-        let machine = Machine::new();
+        let machine = new_machine();
         machine.run(&[], &[("CUA_TELEMETRY_ENABLED", value)]);
         assert_eq!(machine.events("agent_run_end").len(), 1, "{value}");
     }
 
-    let machine = Machine::new();
+    let machine = new_machine();
     machine.run(&[], &[("CUA_TELEMETRY_ENABLED", "true")]);
     let expect = |name: &str, count: usize, properties: &[&str]| {
         let events = machine.events(name);
         assert_eq!(events.len(), count, "{name}");
         for event in &events {
-            assert_eq!(keys(event), properties, "{name}");
+            assert_eq!(own_properties(event), properties, "{name}");
             assert_eq!(event["properties"]["$process_person_profile"], false);
         }
         events
@@ -182,7 +149,7 @@ fn each_yes_value_sends_the_documented_events() {
 
 #[test]
 fn session_and_run_ids_link_an_agents_events() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let stdout = machine.run(&["--runs", "2"], &[("CUA_TELEMETRY_ENABLED", "1")]);
     let session = agents(&stdout)[0].0.clone();
     let mut runs = HashSet::new();
@@ -212,7 +179,7 @@ fn session_and_run_ids_link_an_agents_events() {
 
 #[test]
 fn instances_are_enabled_and_disabled_one_by_one() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let stdout = machine
         .run(&["--computer", "off", "--agent", "off", "--agent", "on"], &[("CUA_TELEMETRY_ENABLED", "1")]);
     let agents = agents(&stdout);
@@ -231,7 +198,7 @@ fn instances_are_enabled_and_disabled_one_by_one() {
 
 #[test]
 fn trajectories_only_for_an_instance_or_a_user_that_opts_in() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let stdout =
         machine.run(&["--agent", "on", "--agent", "trajectory"], &[("CUA_TELEMETRY_ENABLED", "true")]);
     let agents = agents(&stdout);
@@ -249,7 +216,7 @@ fn trajectories_only_for_an_instance_or_a_user_that_opts_in() {
     assert!(stdout.contains("level=full"), "{stdout}");
 
     // The user's own switch: every agent logs its trajectory.
-    let machine = Machine::new();
+    let machine = new_machine();
     machine.run(&["--agent", "on"], &[("CUA_TELEMETRY_LOG_TRAJECTORY", "1")]);
     let start = &machine.events("agent_run_start")[0];
     assert_eq!(
@@ -257,7 +224,7 @@ fn trajectories_only_for_an_instance_or_a_user_that_opts_in() {
         "user: Open the settings and turn on dark mode"
     );
     // ...unless the main switch says off.
-    let machine = Machine::new();
+    let machine = new_machine();
     machine.run(
         &["--agent", "trajectory"],
         &[("CUA_TELEMETRY_LOG_TRAJECTORY", "1"), ("CUA_TELEMETRY_ENABLED", "0")],
@@ -267,7 +234,7 @@ fn trajectories_only_for_an_instance_or_a_user_that_opts_in() {
 
 #[test]
 fn the_sample_rate_leaves_events_out_and_says_so() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let stdout =
         machine.run(&["--runs", "3"], &[("CUA_TELEMETRY_ENABLED", "1"), ("CUA_TELEMETRY_SAMPLE_RATE", "0")]);
     assert!(stdout.contains("sampled_out=26"), "{stdout}");
@@ -276,7 +243,7 @@ fn the_sample_rate_leaves_events_out_and_says_so() {
     // Counters are not sampled: the tool counts still arrive.
     assert_eq!(names, HashSet::from(["tool_usage_count".to_owned()]));
 
-    let machine = Machine::new();
+    let machine = new_machine();
     machine.run(&["--runs", "20"], &[("CUA_TELEMETRY_ENABLED", "1"), ("CUA_TELEMETRY_SAMPLE_RATE", "0.5")]);
     let steps = machine.events("agent_step");
     assert!((10..50).contains(&steps.len()), "{} of 60 steps kept", steps.len());
@@ -285,7 +252,7 @@ fn the_sample_rate_leaves_events_out_and_says_so() {
 
 #[test]
 fn debug_mode_prints_what_would_be_sent_and_sends_nothing() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let output = machine.output(&[], &[("CUA_TELEMETRY_ENABLED", "1"), ("CUA_TELEMETRY_DEBUG", "1")]);
     let printed: Vec<Json> = String::from_utf8_lossy(&output.stderr)
         .lines()
@@ -298,7 +265,7 @@ fn debug_mode_prints_what_would_be_sent_and_sends_nothing() {
 
 #[test]
 fn disable_telemetry_turns_every_instance_off_for_the_rest_of_the_process() {
-    let machine = Machine::new();
+    let machine = new_machine();
     let stdout = machine.run(&["--disable-telemetry", "--agent", "on"], &[("CUA_TELEMETRY_ENABLED", "1")]);
     assert!(stdout.contains("cua: telemetry enabled now? false"), "{stdout}");
     assert!(agents(&stdout).iter().all(|(_, on)| !on), "{stdout}");

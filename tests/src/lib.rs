@@ -7,6 +7,7 @@ pub mod catalog_check;
 pub mod child;
 pub mod custom;
 pub mod logs;
+pub mod program;
 pub mod server;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use telemetry_runtime::sink::{Backoff, PostHogSink};
 use telemetry_runtime::{Config, Level};
 
+pub use program::{own_properties, Program};
 pub use server::{batch_events, contains_bytes, Behaviour, Gate, RawServer, Request, TestServer};
 
 /// The README's examples compile and run as doctests of this crate, which
