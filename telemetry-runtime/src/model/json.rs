@@ -305,6 +305,43 @@ mod tests {
     }
 
     #[test]
+    fn random_texts_are_written_exactly_as_serde_json_writes_them() {
+        // Texts of every length up to 150, half of them clean (plain bytes
+        // and characters of two to four bytes), the others with a byte that
+        // JSON escapes here and there, one after the other in one buffer:
+        // each must come out as serde_json writes it, and nothing of the
+        // room in between.
+        let clean: Vec<char> =
+            [' ', '/', 'a', 'z', '_', '~', '\u{7f}', 'é', 'ß', '✓', '€', '😀', '\u{10ffff}'].into();
+        let special: Vec<char> = ('\u{0}'..='\u{1f}').chain(['"', '\\']).collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as usize
+        };
+        let mut ours = Vec::new();
+        let mut expected = String::new();
+        for _ in 0..5_000 {
+            let (len, escapes) = (next(151), next(2) == 1);
+            let text: String = (0..len)
+                .map(|_| match next(20) {
+                    0 if escapes => special[next(special.len())],
+                    _ => clean[next(clean.len())],
+                })
+                .collect();
+            let mut writer = JsonWriter::new(&mut ours);
+            writer.string(text.as_bytes());
+            writer.byte(b',');
+            drop(writer);
+            expected += &serde_json::to_string(&text).unwrap();
+            expected.push(',');
+        }
+        assert_eq!(String::from_utf8(ours).unwrap(), expected);
+    }
+
+    #[test]
     fn escaping_finds_every_special_byte_at_any_offset() {
         for special in ["\"", "\\", "\n", "\u{0}", "\u{1f}"] {
             for at in 0..20 {
