@@ -21,11 +21,6 @@ const ESCAPE: [u8; 256] = {
     table
 };
 
-/// Whether `text` goes into a JSON string as it is, without escapes.
-pub(crate) fn needs_no_escape(text: &[u8]) -> bool {
-    text.iter().all(|&byte| ESCAPE[usize::from(byte)] == 0)
-}
-
 /// Whether any of 8 bytes (a little-endian word) is a control character,
 /// `"` or `\\` (the bytes a JSON string escapes), tested on all 8 at once.
 fn may_need_escape(word: u64) -> bool {
@@ -38,12 +33,13 @@ fn may_need_escape(word: u64) -> bool {
     below(0x20) | zero_in(word ^ (ONES * u64::from(b'"'))) | zero_in(word ^ (ONES * u64::from(b'\\'))) != 0
 }
 
-/// Whether `text` goes into a JSON string as it is, tested a word at a
-/// time: eight bytes at a time and the last eight (overlapping the ones
-/// before), or for a shorter text a word made of its bytes (some twice).
-/// Without a loop byte by byte: most texts are short names and values.
+/// Whether `text` goes into a JSON string as it is, without escapes:
+/// tested a word at a time, eight bytes at a time and the last eight
+/// (overlapping the ones before), or for a shorter text a word made of its
+/// bytes (some twice). Without a loop byte by byte: most texts are short
+/// names and values.
 #[inline(always)]
-fn is_clean(text: &[u8]) -> bool {
+pub(crate) fn needs_no_escape(text: &[u8]) -> bool {
     let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
     let half = |bytes: &[u8]| u64::from(u32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])));
     let n = text.len();
@@ -170,7 +166,7 @@ impl<'a> JsonWriter<'a> {
     #[inline(always)]
     pub(crate) fn string(&mut self, text: &[u8]) {
         // Most names and values need no escape: copied whole.
-        if is_clean(text) {
+        if needs_no_escape(text) {
             self.quoted(text, b"\"");
         } else {
             self.escaped(text);
@@ -339,6 +335,23 @@ mod tests {
             expected.push(',');
         }
         assert_eq!(String::from_utf8(ours).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_word_wise_check_agrees_with_the_escape_table_on_every_byte_and_place() {
+        for byte in 0..=255u8 {
+            for len in 1..=24 {
+                for at in 0..len {
+                    let mut text = vec![b'a'; len];
+                    text[at] = byte;
+                    assert_eq!(
+                        needs_no_escape(&text),
+                        ESCAPE[usize::from(byte)] == 0,
+                        "{byte:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
