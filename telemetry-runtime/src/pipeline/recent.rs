@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use crate::local::files;
 use crate::local::identity::Identity;
 use crate::model::encode::PostHogJson;
-use crate::model::view::Kept;
+use crate::model::view::{Kept, Queued};
 use crate::sink::Batch;
 
 /// A record file larger than this is not read back (it is not one this
@@ -19,8 +19,12 @@ const MAX_RECORD_BYTES: u64 = 64 << 20;
 enum Entry {
     /// A line of the file, as read back.
     Line(Vec<u8>),
-    /// An event delivered since, encoded only when the file is written:
-    /// most are pushed out by newer ones first.
+    /// An event delivered in the worker's current round, still in the
+    /// round's records: most are pushed out by newer ones before the round
+    /// ends, so only those left are copied out ([`Recent::settle`]).
+    Delivered(Queued),
+    /// An event delivered since, copied out of its round, encoded only
+    /// when the file is written.
     Sent(Kept),
 }
 
@@ -68,13 +72,30 @@ impl Recent {
         });
         // Only the newest `capacity` events of the batch can stay.
         let newest = batch.events.len().saturating_sub(self.capacity);
-        // Copied out of the batch, so that the record does not keep the
-        // round's records alive.
-        let current = batch.events.iter().skip(newest).filter(|e| e.generation() == generation);
-        events.extend(current.filter_map(|e| e.kept()).map(Entry::Sent));
+        let current = batch.events.into_iter().skip(newest).filter(|e| e.generation() == generation);
+        events.extend(current.map(Entry::Delivered));
         let excess = events.len().saturating_sub(self.capacity);
         events.drain(..excess);
         self.dirty = true;
+    }
+
+    /// Copies the deliveries still held in their round's records out of
+    /// them (worker thread, before the round's records are reused): only
+    /// those that stayed among the newest are copied, once per round
+    /// rather than once per batch.
+    pub(crate) fn settle(&mut self) {
+        let Some(events) = &mut self.events else { return };
+        events.retain_mut(|entry| match entry {
+            Entry::Delivered(queued) => match queued.kept() {
+                Some(kept) => {
+                    *entry = Entry::Sent(kept);
+                    true
+                }
+                // Only with an index the worker never makes.
+                None => false,
+            },
+            Entry::Line(_) | Entry::Sent(_) => true,
+        });
     }
 
     /// Writes the record if deliveries were added since the last write,
@@ -88,11 +109,16 @@ impl Recent {
         // as lines from then on, so the batches they came from are let go.
         let mut json = PostHogJson::default();
         for entry in events.iter_mut() {
-            if let Entry::Sent(event) = entry {
-                let mut line = Vec::new();
-                json.event(&mut line, &event.view());
-                *entry = Entry::Line(line);
+            let mut line = Vec::new();
+            match entry {
+                Entry::Line(_) => continue,
+                Entry::Delivered(queued) => match queued.view() {
+                    Some(view) => json.event(&mut line, &view),
+                    None => continue,
+                },
+                Entry::Sent(event) => json.event(&mut line, &event.view()),
             }
+            *entry = Entry::Line(line);
         }
         let mut text = Vec::new();
         for entry in events.iter() {

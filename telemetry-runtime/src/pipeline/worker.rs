@@ -261,7 +261,9 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
             send_to_sink(inner, outlet, index, rest);
         }
     }
-    // Every batch is done with: the buffers are reused.
+    // Every batch is done with: the buffers are reused, once the record of
+    // recent deliveries has copied out what it keeps of them.
+    outlet.recent.settle();
     if let Ok(prepared) = Arc::try_unwrap(prepared) {
         *records = prepared.records;
         records.clear();
