@@ -63,5 +63,5 @@ fn the_record_holds_the_newest_deliveries_across_requests_and_flushes() {
     let record = recorded(&sandbox);
     assert_eq!(numbers(&record), [7, 8, 9, 10, 11]);
     assert_eq!(record, server.accepted_events()[7..]);
-    telemetry.shutdown(SOON);
+    assert!(telemetry.shutdown(SOON));
 }
