@@ -275,7 +275,7 @@ impl Status {
             debug: client.is_debug(),
             local_only: client.is_local_only(),
             local_events_path: client.local_events_path(),
-            sink_names: client.sink_names().to_vec(),
+            sink_names: client.sink_names().into_iter().map(str::to_owned).collect(),
             user_owned_sink_names: client.user_owned_sink_names().into_iter().map(str::to_owned).collect(),
             user_owned_level: client.user_owned_level(),
             id_path: client.id_path().map(Path::to_path_buf),

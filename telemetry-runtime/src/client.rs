@@ -30,7 +30,7 @@ use crate::pipeline::aggregate::Aggregates;
 use crate::pipeline::queue::Queue;
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::{
-    compiled_level, lock, log_decision, Inner, Resolver, LOCAL_EVENTS_FILE, RECENT_FILE,
+    compiled_level, lock, log_decision, Inner, Resolver, SinkRoute, LOCAL_EVENTS_FILE, RECENT_FILE,
 };
 use crate::pipeline::spool::{self};
 use crate::sink::{JsonlSink, Sink, StderrSink};
@@ -228,9 +228,12 @@ impl Telemetry {
             app_name: config.app_name,
             app_version: config.app_version,
             settings: config.settings,
-            sink_names: sinks.iter().map(|s| s.name().to_owned()).collect(),
-            sink_ids,
-            routes,
+            sink_routes: sinks
+                .iter()
+                .zip(sink_ids)
+                .zip(routes)
+                .map(|((sink, id), route)| SinkRoute { name: sink.name().to_owned(), id, route })
+                .collect(),
             sinks: Mutex::new(Some(sinks)),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
@@ -661,17 +664,16 @@ impl Telemetry {
     }
 
     /// The names of the configured sinks.
-    pub(crate) fn sink_names(&self) -> &[String] {
-        &self.inner.sink_names
+    pub(crate) fn sink_names(&self) -> Vec<&str> {
+        self.inner.sink_routes.iter().map(|sink| sink.name.as_str()).collect()
     }
 
     /// The names of the sinks whose routes are the user's own (see
     /// [`Route::user_owned`]), governed by the user's OpenTelemetry
     /// settings rather than by [`consent`](Telemetry::consent).
     pub(crate) fn user_owned_sink_names(&self) -> Vec<&str> {
-        let inner = &self.inner;
-        let owned = inner.sink_names.iter().zip(&inner.routes).filter(|(_, route)| route.is_user_owned());
-        owned.map(|(name, _)| name.as_str()).collect()
+        let owned = self.inner.sink_routes.iter().filter(|sink| sink.route.is_user_owned());
+        owned.map(|sink| sink.name.as_str()).collect()
     }
 
     /// The digest of the catalog, sent as `$catalog_digest`.
@@ -724,7 +726,7 @@ impl std::fmt::Debug for Telemetry {
             .field("app_version", &inner.app_version)
             .field("level", &inner.level())
             .field("consent", &self.consent())
-            .field("sinks", &inner.sink_names)
+            .field("sinks", &self.sink_names())
             .field("debug", &inner.debug)
             .field("local_only", &inner.local_only)
             .field("shut_down", &inner.shut_down.load(Relaxed))

@@ -8,35 +8,30 @@ use std::path::PathBuf;
 
 /// Where disposable per-user data goes (the install id, the spool).
 pub(crate) fn cache_dir() -> Option<PathBuf> {
-    if cfg!(windows) {
-        absolute("LOCALAPPDATA")
-    } else if cfg!(target_os = "macos") {
-        Some(home()?.join("Library/Caches"))
-    } else {
-        absolute("XDG_CACHE_HOME").or_else(|| Some(home()?.join(".cache")))
-    }
+    per_user("LOCALAPPDATA", "Library/Caches", "XDG_CACHE_HOME", ".cache")
 }
 
 /// Where per-user settings go (the saved consent choice).
 pub(crate) fn config_dir() -> Option<PathBuf> {
-    if cfg!(windows) {
-        absolute("APPDATA")
-    } else if cfg!(target_os = "macos") {
-        Some(home()?.join("Library/Application Support"))
-    } else {
-        absolute("XDG_CONFIG_HOME").or_else(|| Some(home()?.join(".config")))
-    }
+    per_user("APPDATA", "Library/Application Support", "XDG_CONFIG_HOME", ".config")
 }
 
 /// Where per-user data the user may read goes (local-only events, the record
 /// of recent deliveries).
 pub(crate) fn data_dir() -> Option<PathBuf> {
+    per_user("APPDATA", "Library/Application Support", "XDG_DATA_HOME", ".local/share")
+}
+
+/// A per-user directory: the Windows variable `windows`, `macos` under the
+/// home directory on macOS, and elsewhere the XDG variable `xdg` or, when
+/// it is unset, `unix_default` under the home directory.
+fn per_user(windows: &str, macos: &str, xdg: &str, unix_default: &str) -> Option<PathBuf> {
     if cfg!(windows) {
-        absolute("APPDATA")
+        absolute(windows)
     } else if cfg!(target_os = "macos") {
-        Some(home()?.join("Library/Application Support"))
+        Some(home()?.join(macos))
     } else {
-        absolute("XDG_DATA_HOME").or_else(|| Some(home()?.join(".local/share")))
+        absolute(xdg).or_else(|| Some(home()?.join(unix_default)))
     }
 }
 

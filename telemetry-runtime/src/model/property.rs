@@ -269,11 +269,12 @@ macro_rules! bytes {
 bytes!([u8], Vec<u8>);
 
 /// Smart pointers and references send what they point to, with its
-/// classification.
+/// classification. (`T` in the types given is the pointee: generic
+/// parameters are not hygienic in `macro_rules!`.)
 macro_rules! pointer {
-    ($($ptr:ident),*) => {$(
-        impl<T: PropertyValue + ?Sized> Audited for $ptr<T> {}
-        impl<T: PropertyValue + ?Sized> PropertyValue for $ptr<T> {
+    ($($ptr:ty),*) => {$(
+        impl<T: PropertyValue + ?Sized> Audited for $ptr {}
+        impl<T: PropertyValue + ?Sized> PropertyValue for $ptr {
             const KIND: ValueKind = T::KIND;
             const FIELDS: &'static [FieldSchema] = T::FIELDS;
             #[inline]
@@ -285,9 +286,9 @@ macro_rules! pointer {
                 (**self).__pack(out);
             }
         }
-        impl<T: PublicByDefault + ?Sized> PublicByDefault for $ptr<T> {}
-        impl<T: PublicListItem + ?Sized> PublicListItem for $ptr<T> {}
-        impl<T: RedactableText + ?Sized> RedactableText for $ptr<T> {
+        impl<T: PublicByDefault + ?Sized> PublicByDefault for $ptr {}
+        impl<T: PublicListItem + ?Sized> PublicListItem for $ptr {}
+        impl<T: RedactableText + ?Sized> RedactableText for $ptr {
             fn redacted_length(&self) -> Option<usize> {
                 (**self).redacted_length()
             }
@@ -297,31 +298,7 @@ macro_rules! pointer {
         }
     )*};
 }
-pointer!(Box, Arc, Rc);
-
-impl<T: PropertyValue + ?Sized> Audited for &T {}
-impl<T: PropertyValue + ?Sized> PropertyValue for &T {
-    const KIND: ValueKind = T::KIND;
-    const FIELDS: &'static [FieldSchema] = T::FIELDS;
-    #[inline]
-    fn to_value(&self) -> Value {
-        (**self).to_value()
-    }
-    #[inline]
-    fn __pack(&self, out: &mut ValueWriter<'_>) {
-        (**self).__pack(out);
-    }
-}
-impl<T: PublicByDefault + ?Sized> PublicByDefault for &T {}
-impl<T: PublicListItem + ?Sized> PublicListItem for &T {}
-impl<T: RedactableText + ?Sized> RedactableText for &T {
-    fn redacted_length(&self) -> Option<usize> {
-        (**self).redacted_length()
-    }
-    fn redacted_digest(&self) -> Option<Digest> {
-        (**self).redacted_digest()
-    }
-}
+pointer!(Box<T>, Arc<T>, Rc<T>, &T);
 
 impl<T: PropertyValue> Audited for Option<T> {}
 impl<T: PropertyValue> PropertyValue for Option<T> {

@@ -90,43 +90,36 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn captured(&self) {
+    /// Adds `n` to `counter`, unless the counters are final.
+    #[inline]
+    fn add(&self, counter: &AtomicU64, n: usize) {
         if !self.settled.load(Relaxed) {
-            self.captured.fetch_add(1, Relaxed);
+            counter.fetch_add(n as u64, Relaxed);
         }
+    }
+    pub(crate) fn captured(&self) {
+        self.add(&self.captured, 1);
     }
     pub(crate) fn sent(&self, n: usize) {
-        if !self.settled.load(Relaxed) {
-            self.sent.fetch_add(n as u64, Relaxed);
-        }
+        self.add(&self.sent, n);
     }
     pub(crate) fn failed(&self) {
-        if !self.settled.load(Relaxed) {
-            self.failed.fetch_add(1, Relaxed);
-        }
+        self.add(&self.failed, 1);
     }
     /// Properties of dynamic events left out because their declaration
     /// does not name them, or declares another type.
     pub(crate) fn undeclared(&self, n: usize) {
-        if !self.settled.load(Relaxed) {
-            self.undeclared.fetch_add(n as u64, Relaxed);
-        }
+        self.add(&self.undeclared, n);
     }
     /// Events left out by sampling.
     pub(crate) fn sampled_out(&self) {
-        if !self.settled.load(Relaxed) {
-            self.sampled_out.fetch_add(1, Relaxed);
-        }
+        self.add(&self.sampled_out, 1);
     }
     pub(crate) fn retried(&self) {
-        if !self.settled.load(Relaxed) {
-            self.retried.fetch_add(1, Relaxed);
-        }
+        self.add(&self.retried, 1);
     }
     pub(crate) fn dropped(&self, reason: DropReason, n: usize) {
-        if !self.settled.load(Relaxed) {
-            self.dropped[reason.index()].fetch_add(n as u64, Relaxed);
-        }
+        self.add(&self.dropped[reason.index()], n);
     }
 
     /// Freezes the counters, counting every captured event that is neither

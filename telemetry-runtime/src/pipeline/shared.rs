@@ -83,11 +83,9 @@ pub(crate) struct Inner {
     pub(crate) app_version: String,
     pub(crate) settings: Settings,
     pub(crate) sinks: Mutex<Option<Vec<Box<dyn Sink>>>>,
-    pub(crate) sink_names: Vec<String>,
-    /// Each sink's identity in the spool, in the order of the sinks.
-    pub(crate) sink_ids: Vec<String>,
-    /// Each sink's route, in the order of the sinks.
-    pub(crate) routes: Vec<Route>,
+    /// Each sink's name, spool identity and route, in the order of the
+    /// sinks.
+    pub(crate) sink_routes: Vec<SinkRoute>,
     pub(crate) worker_started: AtomicBool,
     pub(crate) shut_down: AtomicBool,
     /// Events given up on, for every reason, when the last flush returned:
@@ -109,6 +107,15 @@ pub(crate) struct Inner {
     /// The worker thread's body: `worker::run`, given by the client (the
     /// worker reads this state, so this module does not name it).
     pub(crate) worker_main: fn(Arc<Inner>, Vec<Box<dyn Sink>>),
+}
+
+/// What the worker needs of a sink besides the sink itself.
+pub(crate) struct SinkRoute {
+    /// For logs and status (without what may hold a secret).
+    pub(crate) name: String,
+    /// Its identity in the spool.
+    pub(crate) id: String,
+    pub(crate) route: Route,
 }
 
 /// What consent resolution needs to run again after a change.

@@ -15,7 +15,7 @@ use crate::model::stats::DropReason;
 use crate::model::time::deadline_after;
 use crate::model::view::{Prepared, Queued};
 use crate::pipeline::recent::Recent;
-use crate::pipeline::shared::Inner;
+use crate::pipeline::shared::{Inner, SinkRoute};
 use crate::pipeline::spool::{Claim, Spool, Taken};
 use crate::sink::{Batch, SendContext, Sink};
 use crate::{Level, Properties, Value};
@@ -34,8 +34,8 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
     let _exit = ExitGuard(&inner);
     let local = sinks
         .iter()
-        .zip(&inner.sink_names)
-        .map(|(sink, name)| {
+        .zip(&inner.sink_routes)
+        .map(|(sink, SinkRoute { name, .. })| {
             catch_unwind(AssertUnwindSafe(|| sink.is_local())).unwrap_or_else(|_| {
                 log::error!(
                     "Telemetry sink {name} panicked when asked where it keeps data; taken as remote."
@@ -135,10 +135,9 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
             Some(Taken::Batch(spooled)) => spooled,
         };
         let index = inner
-            .sink_ids
+            .sink_routes
             .iter()
-            .zip(&inner.routes)
-            .position(|(id, route)| *id == spooled.sink && *route == spooled.route)
+            .position(|sink| sink.id == spooled.sink && sink.route == spooled.route)
             .filter(|index| !outlet.local[*index]);
         let Some(index) = index else {
             log::warn!(
@@ -153,7 +152,7 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
         };
         // The route's filter and level cap hold on a replay as on the first
         // try; consent and the identity generation are checked when sent.
-        let route = &inner.routes[index];
+        let route = &inner.sink_routes[index].route;
         let mut events = Vec::with_capacity(spooled.events.len());
         for event in spooled.events {
             inner.counters.captured();
@@ -204,7 +203,8 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         return;
     }
     let context = Arc::new(inner.context());
-    let levels: Vec<Level> = inner.routes.iter().map(|route| route.level_under(consent, user)).collect();
+    let levels: Vec<Level> =
+        inner.sink_routes.iter().map(|sink| sink.route.level_under(consent, user)).collect();
     // What is waiting goes in as few requests as the limit allows. The
     // records move, uncopied, into one `Prepared` the round's batches share;
     // their buffers come back for the next round once every batch is done
@@ -220,7 +220,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         uuids.clear();
         uuids.extend(chunk.iter().map(|record| event_uuid(record.since_epoch())));
         for (index, level) in levels.iter().enumerate() {
-            let route = &inner.routes[index];
+            let route = &inner.sink_routes[index].route;
             // A vendor sink sees an event at most at the consent level it
             // was captured under.
             let shown_at =
@@ -274,7 +274,10 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
 fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<Queued>) {
     let batch = Batch { events };
     let spooled = match (&outlet.spool, outlet.local[index]) {
-        (Some(spool), false) => spool.write(&inner.sink_ids[index], &inner.routes[index], &batch.events),
+        (Some(spool), false) => {
+            let sink = &inner.sink_routes[index];
+            spool.write(&sink.id, &sink.route, &batch.events)
+        }
         _ => None,
     };
     send_batch(inner, outlet, index, batch, spooled);
@@ -350,10 +353,10 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
 /// it: the consent for a vendor sink, the user's own settings for a
 /// user-owned one.
 fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> Sent {
-    let name = &inner.sink_names[index];
+    let SinkRoute { name, route, .. } = &inner.sink_routes[index];
     let cx = SendContext {
         pace: &inner.queue,
-        level: if inner.routes[index].is_user_owned() { &inner.user_level } else { &inner.consent_level },
+        level: if route.is_user_owned() { &inner.user_level } else { &inner.consent_level },
         identity: &inner.identity,
         counters: &inner.counters,
         max_event_bytes: inner.settings.max_event_bytes,
