@@ -205,13 +205,30 @@ fn subcommands_change_the_saved_choice_and_status_names_the_source() {
     let started = machine.events_sent().into_iter().find(|e| e["event"] == "run_started").unwrap();
     assert_eq!(started["properties"]["query"], "a secret plan", "full consent sends the opt-in query");
 
+    // A reset deletes the id and keeps the user's decision, and says so.
     let reset = stdout(&machine.agent(&["telemetry", "reset"], &[]));
-    assert!(
-        reset.contains("Deleted the anonymous id") && reset.contains("Deleted the saved choice"),
-        "{reset}"
-    );
+    assert!(reset.contains("Deleted the anonymous id"), "{reset}");
+    assert!(reset.contains("Telemetry: full (decided by saved choice"), "{reset}");
     assert!(!machine.file("cache/telemetry-agent-demo/telemetry_user_id").exists());
-    assert!(!machine.file("config/telemetry-agent-demo/telemetry_consent").exists());
+    assert!(machine.file("config/telemetry-agent-demo/telemetry_consent").exists());
+}
+
+/// `off`, then `reset`: telemetry stays off (a reset used to delete the
+/// saved choice and, with the notice already shown, opt the user back in
+/// without a word), and the reset says so.
+#[test]
+fn a_reset_after_off_keeps_telemetry_off_and_says_so() {
+    let machine = Machine::new();
+    machine.agent(&["run"], &[]);
+    machine.agent(&["run"], &[]);
+    assert!(machine.server.wait_for_accepted_events(1, Duration::from_secs(5)), "on by default, once told");
+    let before = machine.server.connections();
+    machine.agent(&["telemetry", "off"], &[]);
+    let reset = stdout(&machine.agent(&["telemetry", "reset"], &[]));
+    assert!(reset.contains("Telemetry: off (decided by saved choice"), "{reset}");
+    machine.agent(&["run"], &[]);
+    machine.agent(&["run"], &[]);
+    assert_eq!(machine.server.connections(), before, "sent after `telemetry off` and `reset`");
 }
 
 #[test]

@@ -46,19 +46,18 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::local::files;
-use crate::model::catalog::ENVELOPE;
+use crate::local::identity::IdSource;
 use crate::model::schema::{Classification, EventSchema, RedactMode};
 #[cfg(feature = "clap")]
 use crate::Config;
-use crate::{Consent, ConsentSource, Level, Stats, Telemetry};
+use crate::{Catalog, Consent, ConsentSource, Level, Stats, Telemetry};
 
 /// The subcommands and what they do, for `help`.
 pub const USAGE: &str = "\
 status            what telemetry does now, and why
 on | full | off   save your choice: usage data, also opt-in fields, or nothing
 local             keep events in a file on this machine only
-reset             delete the anonymous id and the saved choice
+reset             delete the anonymous id and what was kept with it (keeps your choice)
 catalog [--json]  list every event and field the program can send
 preview [--full]  show the events as they would be sent (at usage, or at full)";
 
@@ -371,14 +370,29 @@ fn choose(client: &Telemetry, choice: &str, out: &mut dyn Write) -> Result<(), C
 
 fn reset(client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
     client.reset_identity().map_err(|e| CommandError::io("cannot delete the anonymous id", e))?;
-    if let Some(path) = client.id_path() {
-        writeln!(out, "Deleted the anonymous id ({}).", path.display())?;
+    match (client.id_source(), client.id_path()) {
+        (IdSource::Install, Some(path)) => writeln!(
+            out,
+            "Deleted the anonymous id ({}) and the key of hashed values; new ones are made when \
+             telemetry next sends.",
+            path.display()
+        )?,
+        (IdSource::Install, None) => writeln!(out, "Replaced this run's anonymous id (no cache directory).")?,
+        (IdSource::Hashed(_), _) => writeln!(
+            out,
+            "Renewed the key of hashed values: the id this program sends (a keyed hash of its own) \
+             changes with it."
+        )?,
+        (IdSource::Given(_), _) => writeln!(
+            out,
+            "This program supplies its own id: there is none here to delete. Renewed the key of hashed \
+             values."
+        )?,
     }
-    if let Some(path) = client.consent_path() {
-        files::remove_if_present(path).map_err(|e| CommandError::io("cannot delete the saved choice", e))?;
-        writeln!(out, "Deleted the saved choice ({}).", path.display())?;
-    }
-    client.forget_consent()?;
+    writeln!(out, "Deleted what was kept with the old id: unsent batches, the record of recent deliveries.")?;
+    // The user's decision is theirs, not the id's: it stays.
+    let consent = client.consent();
+    writeln!(out, "Telemetry: {} (decided by {}); your choice is kept.", consent.level, consent.source)?;
     Ok(())
 }
 
@@ -389,13 +403,13 @@ fn preview(client: &Telemetry, level: Level, out: &mut dyn Write) -> io::Result<
         .events()
         .iter()
         .filter(|e| e.min_level <= level)
-        .map(|e| sample_event(e, level))
+        .map(|e| sample_event(client.catalog(), e, level))
         .collect();
     writeln!(out, "Events as sent at level \"{level}\" (values are placeholders):")?;
     writeln!(out, "{}", serde_json::to_string_pretty(&events).unwrap_or_default())
 }
 
-fn sample_event(event: &EventSchema, level: Level) -> Json {
+fn sample_event(catalog: &Catalog, event: &EventSchema, level: Level) -> Json {
     let mut properties = Map::new();
     for field in event.fields {
         let sample = match field.classification {
@@ -408,9 +422,10 @@ fn sample_event(event: &EventSchema, level: Level) -> Json {
         };
         properties.insert(field.name.to_owned(), sample);
     }
-    for (name, _) in ENVELOPE.iter().filter(|(n, _)| n.starts_with('$')) {
-        let sample = match *name {
+    for (name, _) in catalog.envelope().filter(|(n, _)| n.starts_with('$')) {
+        let sample = match name {
             "$process_person_profile" => json!(false),
+            "$geoip_disable" => json!(true),
             "$sample_rate" if event.sample_rate >= 1.0 => continue,
             "$sample_rate" => json!(event.sample_rate),
             _ => json!(format!("<{}>", &name[1..])),

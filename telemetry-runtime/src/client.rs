@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::local::identity::{Identity, ID_FILE};
 use crate::local::notice;
 use crate::local::platform;
 use crate::local::version::{VersionChange, VersionRecord, VERSION_FILE};
-use crate::model::catalog::Catalog;
+use crate::model::catalog::{Catalog, Envelope};
 use crate::model::counter::Counter;
 use crate::model::dynamic::DynamicEvent;
 use crate::model::event::Record;
@@ -30,10 +30,12 @@ use crate::pipeline::aggregate::Aggregates;
 use crate::pipeline::queue::Queue;
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::{
-    compiled_level, lock, log_decision, Inner, Resolver, SinkRoute, LOCAL_EVENTS_FILE, RECENT_FILE,
+    compiled_level, log_decision, Inner, Resolver, SinkRoute, LOCAL_EVENTS_FILE, RECENT_FILE,
 };
 use crate::pipeline::spool::{self};
+use crate::sink::allowance::Allowance;
 use crate::sink::{JsonlSink, Sink, StderrSink};
+use crate::sync::{lock, Mutex};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
 /// File name of the persisted consent choice inside the config directory.
@@ -123,7 +125,10 @@ impl Telemetry {
         let cache_dir = app_dir(&config.cache_dir, platform::cache_dir());
         let config_dir = app_dir(&config.config_dir, platform::config_dir());
         let data_dir = app_dir(&config.data_dir, platform::data_dir());
-        let catalog = config.catalog.unwrap_or_else(Catalog::collect);
+        let catalog = config.catalog.unwrap_or_else(Catalog::collect).with_envelope(Envelope {
+            identity: config.distinct_id.described(),
+            geoip: !config.disable_geoip,
+        });
         // The OpenTelemetry switch every SDK honours; only "true" turns it off.
         let otel_disabled =
             (config.env)("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -207,8 +212,8 @@ impl Telemetry {
         let inner = Inner {
             global_gate,
             own_gate: AtomicU8::new(gate_level),
-            consent_level: AtomicU8::new(level),
-            user_level: AtomicU8::new(user_level),
+            allowance: Arc::new(Allowance::new(Level::from_u8(level), Level::from_u8(user_level))),
+            changing: Mutex::new(()),
             counter_consent: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
@@ -220,7 +225,7 @@ impl Telemetry {
             counters: Counters::default(),
             identity: Arc::new(Identity::new(
                 cache_dir.as_ref().map(|d| d.join(ID_FILE)),
-                config.distinct_id,
+                config.distinct_id.source(),
             )),
             version: VersionRecord::new(cache_dir.as_ref().map(|d| d.join(VERSION_FILE))),
             files_lock: Mutex::new(()),
@@ -240,6 +245,7 @@ impl Telemetry {
             dropped_at_flush: AtomicU64::new(0),
             aggregates: Aggregates::default(),
             catalog_digest: catalog.digest(),
+            disable_geoip: config.disable_geoip,
             catalog,
             os_version: OnceLock::new(),
             data_dir,
@@ -292,16 +298,27 @@ impl Telemetry {
     /// Makes an explicit choice for this run (not saved), outranking every
     /// other source. Takes effect for the next capture. Lowering it takes
     /// effect for what was captured before too: once this returns, no byte
-    /// carrying data above `level` leaves the process. Queued events the new
-    /// level does not allow, events waiting to be retried, and a request
-    /// whose body has not been written yet are checked against it (the
-    /// check runs just before the body's first byte is written), and what
-    /// no longer qualifies is dropped and counted as
-    /// [`DropReason::ConsentWithdrawn`]. At `Off`, counts taken by
-    /// [`increment`](Telemetry::increment) are discarded too.
+    /// carrying data above `level` is written to any socket. Queued events
+    /// the new level does not allow, events waiting to be retried, and
+    /// requests being sent are checked against it (the library's HTTP
+    /// sinks check every write to the socket), and what no longer qualifies
+    /// is dropped and counted as [`DropReason::ConsentWithdrawn`]. At
+    /// `Off`, counts taken by [`increment`](Telemetry::increment) are
+    /// discarded too.
+    ///
+    /// What it may cost: a write to a socket that was checked against the
+    /// old level and is still under way is waited for, at most the sink's
+    /// request timeout (10 s by default; see `HttpTransport::timeouts`),
+    /// and only when the endpoint stops reading mid-request. Calls from
+    /// several threads take effect one at a time, and the state, everywhere,
+    /// is that of the last one.
     pub fn set_consent(&self, level: Level) {
-        *lock(&self.inner.resolver.explicit) = Some(level);
-        self.inner.apply(self.inner.resolver.resolve());
+        let explicit = &self.inner.resolver.explicit;
+        let choose = || {
+            *lock(explicit) = Some(level);
+            Ok::<(), std::convert::Infallible>(())
+        };
+        let _ = self.inner.change_consent(choose);
     }
 
     /// Saves the user's choice (for a host CLI's `telemetry off` command) in
@@ -314,42 +331,45 @@ impl Telemetry {
     /// Saves `choice` (a level name, or `local`) and applies it.
     pub(crate) fn persist_choice(&self, choice: &str) -> io::Result<()> {
         let path = self.consent_path().ok_or_else(|| io::Error::other("no config directory"))?;
-        files::write_private(path, &format!("{choice}\n"), Existing::Replace)?;
-        self.inner.apply(self.inner.resolver.resolve());
-        Ok(())
+        self.inner.change_consent(|| files::write_private(path, &format!("{choice}\n"), Existing::Replace))
     }
 
     /// Forgets the saved choice (the next resolution falls through to CI
     /// detection and the default).
     pub fn forget_consent(&self) -> io::Result<()> {
-        if let Some(path) = self.consent_path() {
-            files::remove_if_present(path)?;
-        }
-        self.inner.apply(self.inner.resolver.resolve());
-        Ok(())
+        self.inner.change_consent(|| self.consent_path().map_or(Ok(()), files::remove_if_present))
     }
 
     /// Deletes the install id (and the key of hashed values); later events
-    /// carry a new one. After a reset the old id never leaves the process:
-    /// events already prepared with it (waiting to be retried, or in a
-    /// request whose body is not written yet) are dropped and counted as
-    /// [`DropReason::IdentityReset`], spooled batches written before the
-    /// reset are deleted unsent, and so is the record of recent deliveries.
-    /// Events captured before the reset and still queued are sent with the
-    /// new id. The recorded version is deleted too: to
+    /// carry a new one. Once this returns, the old id and the old key never
+    /// leave the process again, whatever the worker was doing: events
+    /// already prepared with them (waiting to be retried, or in a request
+    /// being sent: every write to the socket is checked) are dropped and
+    /// counted as [`DropReason::IdentityReset`], spooled batches written
+    /// with them are deleted unsent, and so are the record of recent
+    /// deliveries and the local-only events file. Events captured before
+    /// the reset and still queued are sent with the new id. The recorded
+    /// version is deleted too: to
     /// [`version_change`](Telemetry::version_change), the next run is a
-    /// first run.
+    /// first run. Like [`set_consent`](Telemetry::set_consent), it waits
+    /// for a socket write of the old id still under way, at most the
+    /// sink's request timeout.
     pub fn reset_identity(&self) -> io::Result<()> {
-        let files_lock = lock(&self.inner.files_lock);
-        let reset = self.inner.identity.reset().and(self.inner.version.forget());
-        let recent = self.inner.recent_path().map_or(Ok(()), |path| files::remove_if_present(&path));
-        if let Some(spool) = self.inner.spool() {
+        let inner = &self.inner;
+        let files_lock = lock(&inner.files_lock);
+        let reset = inner.identity.reset().and(inner.version.forget());
+        let recent = inner.recent_path().map_or(Ok(()), |path| files::remove_if_present(&path));
+        if let Some(spool) = inner.spool() {
             spool.forget_written_until_now();
         }
         drop(files_lock);
+        // A write of the old id still under way (to a socket, or by a local
+        // sink) ends before this returns; every later one is refused.
+        inner.allowance.settle();
+        let local = self.local_events_path().map_or(Ok(()), |path| crate::sink::remove_with_rotated(&path));
         // A worker waiting to retry drops what the reset made stale now.
-        self.inner.queue.consent_changed();
-        reset.and(recent)
+        inner.queue.consent_changed();
+        reset.and(recent).and(local)
     }
 
     /// How this run's application version (the one given to
@@ -656,6 +676,17 @@ impl Telemetry {
     /// Where the install id is kept, if there is a cache directory.
     pub(crate) fn id_path(&self) -> Option<&Path> {
         self.inner.identity.path()
+    }
+
+    /// The state this handle shares with its worker, for the model tests.
+    #[cfg(all(test, shuttle))]
+    pub(crate) fn shared(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
+    /// Where the id events carry comes from.
+    pub(crate) fn id_source(&self) -> &crate::local::identity::IdSource {
+        self.inner.identity.source()
     }
 
     /// Where the persisted choice is kept, if there is a config directory.

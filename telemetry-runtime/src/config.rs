@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::local::consent::{process_env, EnvLookup, EnvVar, Polarity};
+use crate::local::identity::IdSource;
 use crate::model::catalog::Catalog;
+use crate::model::redact::Digest;
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::Settings;
 use crate::pipeline::spool::SpoolSettings;
@@ -44,7 +46,9 @@ pub struct Config {
     /// so that a `Config` is `Sync` although a sink need only be `Send`; it
     /// is never locked by two threads at once.
     pub(crate) sinks: Mutex<Vec<ConfiguredSink>>,
-    pub(crate) distinct_id: Option<String>,
+    pub(crate) distinct_id: DistinctId,
+    /// Send `$geoip_disable: true` with every event (the default).
+    pub(crate) disable_geoip: bool,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) config_dir: Option<PathBuf>,
     pub(crate) data_dir: Option<PathBuf>,
@@ -89,7 +93,8 @@ impl Config {
             detect_ci: true,
             env: process_env(),
             sinks: Mutex::new(Vec::new()),
-            distinct_id: None,
+            distinct_id: DistinctId::Install,
+            disable_geoip: true,
             cache_dir: None,
             config_dir: None,
             data_dir: None,
@@ -205,10 +210,67 @@ impl Config {
         self
     }
 
-    /// Uses the application's own anonymous id (for example one an earlier
-    /// version already stored) instead of the generated install id.
-    pub fn distinct_id(mut self, id: impl Into<String>) -> Config {
-        self.distinct_id = Some(id.into());
+    /// Uses an id the application already has instead of the generated
+    /// install id: an opaque one, a UUID (for example the id an earlier
+    /// version stored). Anything else is refused when the client is made;
+    /// a value that is not opaque (an account name, an e-mail address) goes
+    /// through [`distinct_id_hashed`](Config::distinct_id_hashed).
+    ///
+    /// ```
+    /// use telemetry_runtime::{Config, Level, Telemetry};
+    /// let ok = Config::new("mytool", "1.0.0").distinct_id("0b6e8f1c-3d4a-4f5e-9a7b-1c2d3e4f5a6b");
+    /// assert!(Telemetry::new(ok.consent(Level::Off)).is_ok());
+    /// let refused = Config::new("mytool", "1.0.0").distinct_id("jane@example.com");
+    /// assert!(Telemetry::new(refused).is_err());
+    /// ```
+    pub fn distinct_id(mut self, uuid: impl Into<String>) -> Config {
+        self.distinct_id = DistinctId::Uuid(uuid.into());
+        self
+    }
+
+    /// Sends, as the id, a hash of `value` keyed with this installation's
+    /// secret key (the one of `redact = "hash"` fields): the same on this
+    /// machine for the same value, never the value, unlinkable to it without
+    /// the key file, and new after a reset. For a program with accounts of
+    /// its own that wants one id per account and machine.
+    ///
+    /// ```
+    /// use telemetry_runtime::Config;
+    /// let config = Config::new("mytool", "1.0.0").distinct_id_hashed("account-1842");
+    /// ```
+    pub fn distinct_id_hashed(mut self, value: impl Into<String>) -> Config {
+        self.distinct_id = DistinctId::Hashed(value.into());
+        self
+    }
+
+    /// Sends `id` as it is with every event: a written decision, like a
+    /// public field's. `reason` (words, shown in the catalog beside
+    /// `distinct_id`) says why the receiver needs this id rather than an
+    /// opaque one. Prefer [`distinct_id`](Config::distinct_id) or
+    /// [`distinct_id_hashed`](Config::distinct_id_hashed).
+    ///
+    /// ```
+    /// use telemetry_runtime::Config;
+    /// let config = Config::new("mytool", "1.0.0")
+    ///     .distinct_id_raw("ci-runner-7", "the fleet's own runner names, which identify machines, not people");
+    /// ```
+    pub fn distinct_id_raw(mut self, id: impl Into<String>, reason: &'static str) -> Config {
+        self.distinct_id = DistinctId::Raw(id.into(), reason);
+        self
+    }
+
+    /// Whether every event carries `$geoip_disable: true` (the default), so
+    /// that PostHog does not look up a location from the IP address the
+    /// events come from. A program that wants that location says so here,
+    /// and its catalog says it too. The IP address itself still reaches
+    /// the receiver (see the README's "What a receiver still sees").
+    ///
+    /// ```
+    /// use telemetry_runtime::Config;
+    /// let config = Config::new("mytool", "1.0.0").disable_geoip(false);
+    /// ```
+    pub fn disable_geoip(mut self, disable: bool) -> Config {
+        self.disable_geoip = disable;
         self
     }
 
@@ -480,11 +542,7 @@ impl Config {
         if self.env_vars.iter().any(|v| v.name.is_empty()) {
             return Err(ConfigError::new("environment variable names must not be empty"));
         }
-        if let Some(id) = &self.distinct_id {
-            if id.trim().is_empty() || id.len() > 200 {
-                return Err(ConfigError::new("distinct id must be non-empty and at most 200 bytes"));
-            }
-        }
+        self.distinct_id.validate()?;
         self.documented_index()?;
         if !(0.0..=1.0).contains(&self.sample_rate) {
             return Err(ConfigError::new(format!("sample rate {} is not in [0, 1]", self.sample_rate)));
@@ -517,6 +575,87 @@ impl fmt::Debug for Config {
     }
 }
 
+/// Where the id events carry comes from, as configured.
+#[derive(Debug, Clone)]
+pub(crate) enum DistinctId {
+    /// The generated install id.
+    Install,
+    /// A UUID the application gives.
+    Uuid(String),
+    /// A value of the application's, sent as its keyed hash.
+    Hashed(String),
+    /// An id sent as it is, with the application's written reason.
+    Raw(String, &'static str),
+}
+
+impl DistinctId {
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            DistinctId::Install => Ok(()),
+            DistinctId::Uuid(text) => match uuid::Uuid::parse_str(text.trim()) {
+                Ok(id) if !id.is_nil() && !id.is_max() => Ok(()),
+                // The value itself is not repeated: it may be what must not leak.
+                _ => Err(ConfigError::new(
+                    "the distinct id must be a UUID (an opaque id); send another value as its keyed hash \
+                     with Config::distinct_id_hashed",
+                )),
+            },
+            DistinctId::Hashed(value) if value.is_empty() => {
+                Err(ConfigError::new("the value of a hashed distinct id must not be empty"))
+            }
+            DistinctId::Hashed(_) => Ok(()),
+            DistinctId::Raw(id, reason) => {
+                if id.trim().is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+                    return Err(ConfigError::new(
+                        "a raw distinct id must be 1-200 bytes without control characters",
+                    ));
+                }
+                if !has_words(reason) {
+                    return Err(ConfigError::new(
+                        "the reason for a raw distinct id must say why, in words (it is shown in the catalog)",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The id source the identity is built on.
+    pub(crate) fn source(&self) -> IdSource {
+        match self {
+            DistinctId::Install => IdSource::Install,
+            DistinctId::Uuid(text) => IdSource::Given(
+                uuid::Uuid::parse_str(text.trim()).map_or_else(|_| text.clone(), |id| id.to_string()),
+            ),
+            DistinctId::Hashed(value) => IdSource::Hashed(Digest::of(value)),
+            DistinctId::Raw(id, _) => IdSource::Given(id.clone()),
+        }
+    }
+
+    /// What the catalog says `distinct_id` holds, when the application
+    /// supplies it.
+    pub(crate) fn described(&self) -> Option<String> {
+        match self {
+            DistinctId::Install => None,
+            DistinctId::Uuid(_) => Some("an opaque id (a UUID) the application supplies".into()),
+            DistinctId::Hashed(_) => Some(
+                "an id of the application's, sent as its hash keyed with a secret of this installation \
+                 (never the id itself)"
+                    .into(),
+            ),
+            DistinctId::Raw(_, reason) => {
+                Some(format!("an id the application supplies, sent as it is. *Sent because:* {reason}"))
+            }
+        }
+    }
+}
+
+/// Whether `text` holds at least two words of two letters or more: a
+/// written reason, not a placeholder, punctuation or an invisible character.
+pub(crate) fn has_words(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphabetic()).filter(|word| word.chars().count() >= 2).count() >= 2
+}
+
 /// `my-tool` -> `MY_TOOL_TELEMETRY`.
 pub(crate) fn env_var_for(app_name: &str) -> String {
     let stem: String = app_name
@@ -546,6 +685,19 @@ mod tests {
         assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
         assert!(Config::new("ok", "1").queue_bytes(0).validate().is_err());
         assert!(Config::new("ok", "1").distinct_id(" ").validate().is_err());
+        assert!(Config::new("ok", "1").distinct_id("jane@example.com").validate().is_err());
+        assert!(Config::new("ok", "1").distinct_id(uuid::Uuid::nil().to_string()).validate().is_err());
+        let uuid = "0B6E8F1C-3D4A-4F5E-9A7B-1C2D3E4F5A6B";
+        assert!(Config::new("ok", "1").distinct_id(uuid).validate().is_ok());
+        assert!(Config::new("ok", "1").distinct_id_hashed("").validate().is_err());
+        assert!(Config::new("ok", "1").distinct_id_hashed("jane@example.com").validate().is_ok());
+        for reason in ["", "\u{200b}", "--", "x y", "because"] {
+            let raw = Config::new("ok", "1").distinct_id_raw("runner-7", reason);
+            assert!(raw.validate().is_err(), "{reason:?}");
+        }
+        let raw = Config::new("ok", "1").distinct_id_raw("runner\n7", "machine names of the fleet");
+        assert!(raw.validate().is_err());
+        assert!(Config::new("ok", "1").distinct_id_raw("runner-7", "machine names").validate().is_ok());
         for rate in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
             assert!(Config::new("ok", "1").sample_rate(rate).validate().is_err(), "{rate}");
         }

@@ -14,8 +14,11 @@ mod config;
 mod error;
 mod local;
 mod model;
+#[cfg(all(test, shuttle))]
+mod models;
 mod pipeline;
 pub mod sink;
+mod sync;
 
 use std::fmt;
 use std::io;

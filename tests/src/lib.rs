@@ -9,6 +9,8 @@ pub mod custom;
 pub mod logs;
 pub mod program;
 pub mod server;
+#[cfg(target_os = "linux")]
+pub mod stamped;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -172,8 +172,9 @@ fn running_a_parsed_subcommand_does_what_run_command_does() {
             ["off"] => assert_eq!((saved, via_clap.level), (Some("off\n"), Level::Off)),
             ["local"] => assert_eq!(saved, Some("local\n")),
             ["reset"] => {
-                assert_eq!((saved, via_clap.id_exists), (None, false));
-                assert_eq!(via_clap.source, "application default");
+                // The id goes; the user's choice stays.
+                assert_eq!((saved, via_clap.id_exists), (Some("full\n"), false));
+                assert!(output.contains("Telemetry: full (decided by saved choice"), "{output}");
             }
             ["catalog"] => assert!(output.contains("`built`") && output.contains("seconds"), "{output}"),
             ["catalog", "--json"] => {

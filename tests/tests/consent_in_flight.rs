@@ -23,6 +23,15 @@ struct NoteTaken {
     note: String,
 }
 
+/// A transcript of the user's session: the whole event only at full.
+#[derive(TelemetryEvent)]
+#[telemetry(opt_in)]
+struct TranscriptSaved {
+    /// The transcript itself.
+    #[telemetry(opt_in)]
+    text: String,
+}
+
 /// A plain count of work done, sent at usage.
 #[derive(TelemetryEvent)]
 struct WorkCounted {
@@ -131,4 +140,164 @@ fn counts_taken_before_consent_went_off_are_discarded() {
     let names: Vec<String> =
         memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
     assert_eq!(names, ["work_counted"], "a count taken before consent went off was sent");
+}
+
+/// "Once `set_consent(level)` returns, no byte of data above `level` is
+/// written to any socket", at full speed: a thread captures events that
+/// exist only at full consent without pause, the worker sends them in many
+/// small requests, and consent is lowered to usage in the middle. The
+/// server's kernel stamps every piece it receives; no transcript may have
+/// arrived after the call returned.
+///
+/// Each transcript is bounded from below by the stamp of the read before
+/// its own (see `telemetry_tests::stamped`), and after the change nothing
+/// may be written at all (every queued event exists only at full): a bound
+/// after the moment is a late write. The exact mechanism, a lowering that
+/// waits for a write in progress, is tested on its own below.
+/// (Before every socket write was checked under the consent barrier, a
+/// check passed just before the lowering let a piece out after it: 1 to 6
+/// runs in 30.)
+#[cfg(target_os = "linux")]
+#[test]
+fn no_opt_in_byte_reaches_a_socket_after_consent_was_lowered() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::SystemTime;
+    use telemetry_tests::stamped::StampedServer;
+
+    const RUNS: u32 = 60;
+    const CAPTURING_THREADS: usize = 2;
+    let mut sent_before = 0;
+    for run in 0..RUNS {
+        let server = StampedServer::start();
+        let sandbox = Sandbox::new();
+        let sink = HttpSink::new(format!("{}/ingest", server.url()))
+            .unwrap()
+            .gzip_above(None)
+            .backoff(fast_backoff());
+        let config = sandbox.config().consent(Level::Full).sink(sink).batch_size(4).max_batch_size(4);
+        let telemetry = Telemetry::new(config.flush_interval(Duration::from_millis(1))).unwrap();
+        let canary = Canary::new("note");
+        let stop = Arc::new(AtomicBool::new(false));
+        let capturing: Vec<_> = (0..CAPTURING_THREADS)
+            .map(|_| {
+                // Long texts, the canary throughout: any piece of one carries it.
+                let text = format!("{} ", canary.text()).repeat(20);
+                let (telemetry, stop) = (telemetry.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        telemetry.capture(&TranscriptSaved { text: text.clone() });
+                    }
+                })
+            })
+            .collect();
+        // Transcripts are on their way: requests are being written.
+        let flowing = || !server.earliest_arrivals_of(canary.text().as_bytes()).is_empty();
+        assert!(wait_until(SOON, flowing), "run {run}: transcripts reached the server before the change");
+        std::thread::sleep(Duration::from_micros(u64::from(run) * 97 % 3000));
+        telemetry.set_consent(Level::Usage);
+        let returned = SystemTime::now();
+        std::thread::sleep(Duration::from_millis(20));
+        stop.store(true, Ordering::Relaxed);
+        capturing.into_iter().for_each(|thread| thread.join().unwrap());
+        let _ = telemetry.shutdown(SOON);
+        let arrivals = server.earliest_arrivals_of(canary.text().as_bytes());
+        sent_before += arrivals.len();
+        let late: Vec<Duration> = arrivals.iter().filter_map(|at| at.duration_since(returned).ok()).collect();
+        let latest = late.iter().max();
+        assert!(
+            late.is_empty(),
+            "run {run}: {} transcripts arrived after set_consent returned, up to {latest:?} after",
+            late.len()
+        );
+    }
+    assert!(sent_before > 0, "transcripts were sent while consent allowed them");
+}
+
+/// The mechanism behind the promise: a socket write in progress when
+/// consent is lowered (here, blocked because the server stopped reading in
+/// the middle of a large body) is waited for, and nothing of the request is
+/// written after it. `set_consent` returns only once the server reads
+/// again; what it then receives ends with the write that was under way.
+/// (Before, the call returned at once while the write went on, and its
+/// bytes left after.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lowering_waits_for_a_write_in_progress_and_nothing_is_written_after_it() {
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc};
+
+    // A server that reads the head and the start of the body, then stops
+    // reading until told to, then reads to the end of the connection.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _ = nix::sys::socket::setsockopt(&listener, nix::sys::socket::sockopt::RcvBuf, &4096);
+    let url = format!("http://{}/ingest", listener.local_addr().unwrap());
+    let resume = Arc::new(AtomicBool::new(false));
+    let received = Arc::new(AtomicUsize::new(0));
+    let server = {
+        let (resume, received) = (resume.clone(), received.clone());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buffer = vec![0; 16 * 1024];
+            while received.load(Ordering::Relaxed) < 256 * 1024 {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => received.fetch_add(n, Ordering::Relaxed),
+                };
+            }
+            while !resume.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            while let Ok(n) = stream.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                received.fetch_add(n, Ordering::Relaxed);
+            }
+        })
+    };
+
+    let sandbox = Sandbox::new();
+    let sink = HttpSink::new(url)
+        .unwrap()
+        .gzip_above(None)
+        .backoff(fast_backoff())
+        .timeouts(Duration::from_secs(5), Duration::from_secs(30));
+    let config = sandbox.config().consent(Level::Full).sink(sink).max_event_bytes(16 * 1024 * 1024);
+    let telemetry = Telemetry::new(config.queue_bytes(64 * 1024 * 1024)).unwrap();
+    // Far more than the socket buffers on both sides hold: the client's
+    // write blocks once the server stops reading.
+    let text = "transcript ".repeat(1024 * 1024);
+    let body = text.len();
+    telemetry.capture(&TranscriptSaved { text });
+    let _ = telemetry.flush(Duration::ZERO);
+    assert!(wait_until(SOON, || received.load(Ordering::Relaxed) >= 256 * 1024), "the body started");
+    // Let the client fill the buffers and block in its write.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let (returned, lowered) = mpsc::channel();
+    let lowering = {
+        let telemetry = telemetry.clone();
+        std::thread::spawn(move || {
+            telemetry.set_consent(Level::Usage);
+            returned.send(Instant::now()).unwrap();
+        })
+    };
+    assert!(
+        lowered.recv_timeout(Duration::from_millis(500)).is_err(),
+        "set_consent returned while a write of an opt-in event was still under way"
+    );
+    let resumed = Instant::now();
+    resume.store(true, Ordering::Relaxed);
+    let at = lowered.recv_timeout(SOON).expect("set_consent returns once the write is done");
+    assert!(at >= resumed);
+    lowering.join().unwrap();
+    assert!(!telemetry.flush(SOON), "the event was given up on");
+    assert_eq!(telemetry.stats().dropped(DropReason::ConsentWithdrawn), 1);
+    drop(telemetry);
+    server.join().unwrap();
+    let got = received.load(Ordering::Relaxed);
+    assert!(got < body, "the request was cut at the write under way ({got} of {body} bytes)");
 }

@@ -45,7 +45,7 @@ fn config_and_client_print_their_settings_but_no_key_and_no_identity() {
     let config = sandbox
         .config()
         .consent(Level::Usage)
-        .distinct_id("debug-output-own-distinct-id")
+        .distinct_id_raw("debug-output-own-distinct-id", "a fixed id the test looks for in the output")
         .sink(memory.clone())
         .sink(PostHogSink::new(API_KEY).unwrap().host(&server.url()).unwrap());
     let printed = format!("{config:?}");

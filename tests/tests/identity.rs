@@ -116,18 +116,63 @@ fn reset_identity_gives_later_events_a_new_id() {
 }
 
 #[test]
-fn a_configured_distinct_id_is_used_as_is_and_no_file_is_created() {
+fn a_configured_uuid_is_used_as_is_and_no_file_is_created() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().distinct_id("legacy-install-42").sink(memory.clone())).unwrap();
-    assert_eq!(next_distinct_id(&telemetry, &memory), "legacy-install-42");
+    let uuid = "0B6E8F1C-3D4A-4F5E-9A7B-1C2D3E4F5A6B";
+    let telemetry = Telemetry::new(sandbox.config().distinct_id(uuid).sink(memory.clone())).unwrap();
+    assert_eq!(next_distinct_id(&telemetry, &memory), uuid.to_lowercase());
     assert!(!sandbox.cache_dir().join("telemetry_user_id").exists());
-    assert!(Telemetry::new(sandbox.config().distinct_id("  ")).is_err(), "a blank id is refused");
+    let catalog = telemetry.catalog().to_markdown("testapp");
     assert!(
-        Telemetry::new(sandbox.config().distinct_id("x".repeat(201))).is_err(),
-        "over 200 bytes is refused"
+        catalog.contains("| `distinct_id` | an opaque id (a UUID) the application supplies |"),
+        "{catalog}"
     );
+}
+
+/// "Every value that reaches the wire is decided in code": an id that is
+/// not opaque (an e-mail address, a user name) is refused as a distinct
+/// id, and names the two ways that are accepted; it is not repeated in
+/// the message.
+#[test]
+fn an_id_that_is_not_opaque_is_refused_unless_hashed_or_reasoned() {
+    let sandbox = Sandbox::new();
+    for id in ["jane@example.com", "legacy-install-42", "  ", ""] {
+        let err = Telemetry::new(sandbox.config().distinct_id(id)).unwrap_err().to_string();
+        assert!(err.contains("must be a UUID") && err.contains("distinct_id_hashed"), "{err}");
+        assert!(id.trim().is_empty() || !err.contains(id), "the refused id is repeated: {err}");
+    }
+    // A raw id needs a reason in words, which the catalog then shows.
+    assert!(Telemetry::new(sandbox.config().distinct_id_raw("legacy-install-42", "\u{200b}")).is_err());
+    assert!(Telemetry::new(sandbox.config().distinct_id_raw("x".repeat(201), "fleet machine names")).is_err());
+    let memory = MemorySink::new();
+    let reason = "the fleet's own machine names, which identify runners, not people";
+    let telemetry =
+        Telemetry::new(sandbox.config().distinct_id_raw("runner-42", reason).sink(memory.clone())).unwrap();
+    assert_eq!(next_distinct_id(&telemetry, &memory), "runner-42");
+    assert!(telemetry.catalog().to_markdown("testapp").contains(reason));
+}
+
+/// A value of the application's sent as its keyed hash: never the value,
+/// the same for the same value on this machine, different for another
+/// value, and new after a reset (the key is new).
+#[test]
+fn a_hashed_id_is_stable_per_install_and_value_and_new_after_a_reset() {
+    let sandbox = Sandbox::new();
+    let value = "jane@example.com";
+    let hashed = |value: &str| {
+        let memory = MemorySink::new();
+        let config = sandbox.config().distinct_id_hashed(value).sink(memory.clone());
+        let telemetry = Telemetry::new(config).unwrap();
+        (next_distinct_id(&telemetry, &memory), telemetry, memory)
+    };
+    let (first, telemetry, memory) = hashed(value);
+    assert!(uuid::Uuid::parse_str(&first).is_ok(), "{first}");
+    assert!(!memory.events()[0].to_string().contains("jane"), "the value itself was sent");
+    assert_eq!(hashed(value).0, first, "the same value on the same install");
+    assert_ne!(hashed("joe@example.com").0, first, "another value");
+    telemetry.reset_identity().unwrap();
+    assert_ne!(next_distinct_id(&telemetry, &memory), first, "the same id after a reset");
 }
 
 #[test]

@@ -99,3 +99,83 @@ fn a_batch_waiting_to_be_retried_is_not_sent_with_the_old_id() {
     assert_eq!(telemetry.stats().dropped(DropReason::IdentityReset), 1);
     assert!(!server.accepted_events().iter().any(|e| e["distinct_id"] == old.as_str()));
 }
+
+/// A search was run; its query is sent only as a keyed hash.
+#[derive(TelemetryEvent)]
+struct Searched {
+    /// The query, hashed with the installation's key.
+    #[telemetry(redact = "hash")]
+    query: String,
+}
+
+/// "Once `reset_identity()` returns, the old id and the old hash key never
+/// leave the process again, whatever the worker was doing": a thread
+/// captures without pause while the worker delivers every millisecond, and
+/// the id is reset fifty times. Whatever a sink was handed after a reset
+/// returned carries neither an id nor a keyed hash of before it. (Before,
+/// a round that read the identity while a reset ran took the old id back
+/// from the file not yet deleted, under the new generation, and every later
+/// event of the process carried it.)
+#[test]
+fn nothing_handed_to_a_sink_after_a_reset_carries_an_old_id_or_key() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use telemetry_runtime::sink::MemorySink;
+
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    let config = sandbox.config().sink(memory.clone()).flush_interval(Duration::from_millis(1)).batch_size(8);
+    let telemetry = Telemetry::new(config).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let capturing = {
+        let (telemetry, stop) = (telemetry.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                telemetry.capture(&Searched { query: "the same query".into() });
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        })
+    };
+    let sent = |event: &serde_json::Value| {
+        (
+            event["distinct_id"].as_str().unwrap().to_owned(),
+            event["properties"]["query"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (mut old_ids, mut old_hashes) = (HashSet::new(), HashSet::new());
+    let mut checked = 0;
+    for _ in 0..50 {
+        assert!(wait_until(SOON, || !memory.events().is_empty()), "events are delivered between resets");
+        // Everything handed over so far may carry what is about to be reset.
+        for event in memory.events() {
+            let (id, hash) = sent(&event);
+            old_ids.insert(id);
+            old_hashes.insert(hash);
+        }
+        memory.clear();
+        telemetry.reset_identity().unwrap();
+        // What was handed over before the reset returned is in `memory`
+        // now (it may carry the id just reset); from here on, only new
+        // ids and keys.
+        let before = memory.events().len();
+        std::thread::sleep(Duration::from_millis(2));
+        let after = memory.events();
+        checked += after.len() - before;
+        for event in &after[before..] {
+            let (id, hash) = sent(event);
+            assert!(
+                !old_ids.contains(&id),
+                "an id reset earlier was handed to a sink after the reset returned"
+            );
+            assert!(
+                !old_hashes.contains(&hash),
+                "a hash with a reset key was handed to a sink after the reset"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    capturing.join().unwrap();
+    assert!(old_ids.len() > 40, "the id changed with the resets: {}", old_ids.len());
+    assert!(checked > 0, "events handed over after resets were checked");
+}

@@ -5,11 +5,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::Mutex;
 
 use uuid::Uuid;
 
 use crate::local::files::{self, Existing};
+use crate::model::redact::Digest;
+use crate::sync::{lock, Mutex};
 
 /// File name of the install id inside the application's cache directory.
 pub(crate) const ID_FILE: &str = "telemetry_user_id";
@@ -18,30 +19,46 @@ const HASH_KEY_FILE: &str = "telemetry_hash_key";
 /// A larger id file is not one of ours (a UUID is 36 bytes): it is not read.
 const MAX_ID_FILE_BYTES: u64 = 4096;
 
+/// Where the id events carry comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IdSource {
+    /// The generated install id, kept in the id file.
+    Install,
+    /// An id the application gives, sent as it is: a UUID, or a raw id the
+    /// application wrote a reason for (which the catalog shows).
+    Given(String),
+    /// A value of the application's (an account id, say), sent as its hash
+    /// keyed with the installation's secret key: stable on this machine,
+    /// unlinkable to the value, and new after a reset.
+    Hashed(Digest),
+}
+
 /// The distinct id events carry, and the installation's hashing key. Both
-/// are loaded on first use.
+/// are loaded on first use, on the worker thread.
 pub(crate) struct Identity {
     path: Option<PathBuf>,
-    /// Set by the application to reuse an id it already has.
-    fixed: Option<String>,
-    /// The id, once loaded, and how many resets came before it: events
-    /// prepared with an earlier generation carry an id that was reset, and
-    /// are not sent.
-    current: Mutex<(Option<String>, u64)>,
+    source: IdSource,
+    /// The id and key once loaded, and the generation they belong to. A
+    /// reset holds this lock while it deletes their files: a reader either
+    /// sees everything before the reset (and the old generation), or the
+    /// new generation with nothing left to load the old values from.
+    state: Mutex<State>,
     /// The generation, for a check without the lock.
     generation: AtomicU64,
-    hash_key: Mutex<Option<(u64, u64)>>,
+}
+
+#[derive(Default)]
+struct State {
+    id: Option<String>,
+    key: Option<(u64, u64)>,
+    /// How many resets came before: events prepared with an earlier
+    /// generation carry an id that was reset, and are not sent.
+    generation: u64,
 }
 
 impl Identity {
-    pub(crate) fn new(path: Option<PathBuf>, fixed: Option<String>) -> Identity {
-        Identity {
-            path,
-            fixed,
-            current: Mutex::new((None, 0)),
-            generation: AtomicU64::new(0),
-            hash_key: Mutex::new(None),
-        }
+    pub(crate) fn new(path: Option<PathBuf>, source: IdSource) -> Identity {
+        Identity { path, source, state: Mutex::new(State::default()), generation: AtomicU64::new(0) }
     }
 
     fn key_path(&self) -> Option<PathBuf> {
@@ -51,8 +68,11 @@ impl Identity {
     /// The secret key of this installation for keyed hashes of redacted
     /// values, loading or creating its file on first call.
     pub(crate) fn hash_key(&self) -> (u64, u64) {
-        let mut key = self.hash_key.lock().unwrap_or_else(|e| e.into_inner());
-        *key.get_or_insert_with(|| {
+        self.load_key(&mut lock(&self.state))
+    }
+
+    fn load_key(&self, state: &mut State) -> (u64, u64) {
+        *state.key.get_or_insert_with(|| {
             let text = load_or_create(self.key_path().as_deref());
             Uuid::parse_str(&text).map(|u| u.as_u64_pair()).unwrap_or_else(|_| Uuid::new_v4().as_u64_pair())
         })
@@ -60,6 +80,11 @@ impl Identity {
 
     pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Where the id comes from.
+    pub(crate) fn source(&self) -> &IdSource {
+        &self.source
     }
 
     /// The distinct id, loading or creating the id file on first call.
@@ -72,13 +97,17 @@ impl Identity {
     /// its generation, read together: an event prepared with this id is
     /// current while [`generation`](Identity::generation) still says so.
     pub(crate) fn distinct_id_and_generation(&self) -> (String, u64) {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = current.1;
-        if let Some(fixed) = &self.fixed {
-            return (fixed.clone(), generation);
-        }
-        let id = current.0.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone();
-        (id, generation)
+        let mut state = lock(&self.state);
+        let id = match &self.source {
+            IdSource::Install => state.id.get_or_insert_with(|| load_or_create(self.path.as_deref())).clone(),
+            IdSource::Given(id) => id.clone(),
+            IdSource::Hashed(value) => {
+                let hex = value.keyed(self.load_key(&mut state));
+                let bytes = Uuid::try_parse_ascii(&hex).map_or([0; 16], |u| u.into_bytes());
+                uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+            }
+        };
+        (id, state.generation)
     }
 
     /// How many resets there were: an event prepared under an earlier
@@ -88,24 +117,23 @@ impl Identity {
     }
 
     /// Deletes the id and the hashing key; later events get new ones, and
-    /// events prepared with the old id become stale. A fixed id stays.
+    /// events prepared with the old ones become stale. An id the application
+    /// gives stays (only the key is new).
+    ///
+    /// Everything happens under the state's lock, the new generation last:
+    /// no reader can load the old id or key from a file not yet deleted and
+    /// take it for the new generation's. A file that cannot be deleted is
+    /// not read again in this process (a fresh per-process value stands in),
+    /// and the error is returned.
     pub(crate) fn reset(&self) -> io::Result<()> {
-        {
-            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-            if self.fixed.is_none() {
-                current.0 = None;
-                current.1 += 1;
-                self.generation.store(current.1, SeqCst);
-            }
-        }
-        *self.hash_key.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        if let Some(key_path) = self.key_path() {
-            files::remove_if_present(&key_path)?;
-        }
-        match &self.path {
-            Some(path) => files::remove_if_present(path),
-            None => Ok(()),
-        }
+        let mut state = lock(&self.state);
+        let key = self.key_path().map_or(Ok(()), |path| files::remove_if_present(&path));
+        let id = self.path.as_deref().map_or(Ok(()), files::remove_if_present);
+        state.key = key.is_err().then(|| Uuid::new_v4().as_u64_pair());
+        state.id = id.is_err().then(|| Uuid::new_v4().to_string());
+        state.generation += 1;
+        self.generation.store(state.generation, SeqCst);
+        key.and(id)
     }
 }
 
@@ -165,10 +193,10 @@ mod tests {
     fn created_once_then_reused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app").join(ID_FILE);
-        let first = Identity::new(Some(path.clone()), None).distinct_id();
+        let first = Identity::new(Some(path.clone()), IdSource::Install).distinct_id();
         assert!(Uuid::parse_str(&first).is_ok());
         assert_eq!(fs::read_to_string(&path).unwrap(), first);
-        let second = Identity::new(Some(path.clone()), None).distinct_id();
+        let second = Identity::new(Some(path.clone()), IdSource::Install).distinct_id();
         assert_eq!(first, second);
         #[cfg(unix)]
         {
@@ -188,7 +216,7 @@ mod tests {
                     let (path, barrier) = (path.clone(), barrier.clone());
                     std::thread::spawn(move || {
                         barrier.wait();
-                        Identity::new(Some(path), None).distinct_id()
+                        Identity::new(Some(path), IdSource::Install).distinct_id()
                     })
                 })
                 .collect::<Vec<_>>()
@@ -208,8 +236,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(ID_FILE);
         fs::write(&path, "not-a-uuid").unwrap();
-        let a = Identity::new(Some(path.clone()), None).distinct_id();
-        let b = Identity::new(Some(path.clone()), None).distinct_id();
+        let a = Identity::new(Some(path.clone()), IdSource::Install).distinct_id();
+        let b = Identity::new(Some(path.clone()), IdSource::Install).distinct_id();
         assert_ne!(a, b, "fallback ids must not be shared");
         assert!(Uuid::parse_str(&a).is_ok());
         assert_eq!(fs::read_to_string(&path).unwrap(), "not-a-uuid");
@@ -220,7 +248,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(ID_FILE);
         fs::write(&path, Uuid::nil().to_string()).unwrap();
-        assert_ne!(Identity::new(Some(path), None).distinct_id(), Uuid::nil().to_string());
+        assert_ne!(Identity::new(Some(path), IdSource::Install).distinct_id(), Uuid::nil().to_string());
     }
 
     #[test]
@@ -230,8 +258,8 @@ mod tests {
         let blocker = dir.path().join("blocker");
         fs::write(&blocker, "").unwrap();
         let path = blocker.join(ID_FILE);
-        let a = Identity::new(Some(path.clone()), None).distinct_id();
-        let b = Identity::new(Some(path), None).distinct_id();
+        let a = Identity::new(Some(path.clone()), IdSource::Install).distinct_id();
+        let b = Identity::new(Some(path), IdSource::Install).distinct_id();
         assert_ne!(a, b);
     }
 
@@ -239,7 +267,7 @@ mod tests {
     fn reset_gives_a_new_id() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(ID_FILE);
-        let identity = Identity::new(Some(path.clone()), None);
+        let identity = Identity::new(Some(path.clone()), IdSource::Install);
         let first = identity.distinct_id();
         identity.reset().unwrap();
         assert!(!path.exists());
@@ -251,9 +279,9 @@ mod tests {
     #[test]
     fn hash_key_is_kept_private_and_reset_with_the_id() {
         let dir = tempfile::tempdir().unwrap();
-        let identity = Identity::new(Some(dir.path().join(ID_FILE)), None);
+        let identity = Identity::new(Some(dir.path().join(ID_FILE)), IdSource::Install);
         let key = identity.hash_key();
-        assert_eq!(key, Identity::new(Some(dir.path().join(ID_FILE)), None).hash_key());
+        assert_eq!(key, Identity::new(Some(dir.path().join(ID_FILE)), IdSource::Install).hash_key());
         let key_file = dir.path().join(HASH_KEY_FILE);
         #[cfg(unix)]
         {
@@ -269,7 +297,7 @@ mod tests {
     fn fixed_id_wins_and_touches_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(ID_FILE);
-        let identity = Identity::new(Some(path.clone()), Some("legacy-id".into()));
+        let identity = Identity::new(Some(path.clone()), IdSource::Given("legacy-id".into()));
         assert_eq!(identity.distinct_id(), "legacy-id");
         assert!(!path.exists());
     }

@@ -20,11 +20,8 @@ pub struct Registration(pub &'static EventSchema);
 inventory::collect!(Registration);
 
 /// The properties the runtime adds to every event, with what they hold.
-pub(crate) const ENVELOPE: [(&str, &str); 14] = [
-    (
-        "distinct_id",
-        "a random install id (UUID v4) kept in the cache directory, or one the application supplies",
-    ),
+pub(crate) const ENVELOPE: [(&str, &str); 15] = [
+    ("distinct_id", INSTALL_ID),
     ("uuid", "the id of the event, to de-duplicate retries: a UUID v7 of the capture time (the timestamp's millisecond) and random bits"),
     ("timestamp", "when the event was captured, UTC"),
     ("$lib", "the library name: telemetry-runtime"),
@@ -42,6 +39,11 @@ pub(crate) const ENVELOPE: [(&str, &str); 14] = [
     ("$session_id", "a random id for this run of the program"),
     ("$catalog_digest", "which version of this catalog produced the event"),
     ("$process_person_profile", "always false: events never build a profile of a person"),
+    (
+        "$geoip_disable",
+        "always true: the receiver (PostHog) does not look up a location from the IP address the events \
+         come from",
+    ),
     ("$sample_rate", "on sampled events only: the share of such events that is kept"),
 ];
 
@@ -65,6 +67,21 @@ pub(crate) const ENVELOPE: [(&str, &str); 14] = [
 #[derive(Debug, Clone)]
 pub struct Catalog {
     events: Vec<&'static EventSchema>,
+    envelope: Envelope,
+}
+
+/// What `distinct_id` holds when the program does not supply it.
+const INSTALL_ID: &str = "a random install id (UUID v4) kept in the cache directory";
+
+/// What a client sends with every event beyond the fixed properties: set
+/// from its configuration, so that its catalog (and digest) say it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Envelope {
+    /// What `distinct_id` holds, when the program supplies it.
+    pub(crate) identity: Option<String>,
+    /// The program lets the receiver look up a location from the IP
+    /// address (`$geoip_disable` is not sent).
+    pub(crate) geoip: bool,
 }
 
 impl Catalog {
@@ -118,13 +135,30 @@ impl Catalog {
             inventory::iter::<Registration>().map(|r| r.0).filter(|e| keep(e)).collect();
         events.sort_by(|a, b| a.name.cmp(b.name).then(a.description.cmp(b.description)));
         events.dedup_by(|a, b| a == b);
-        Catalog { events }
+        Catalog { events, envelope: Envelope::default() }
     }
 
     /// A catalog of exactly these events (for tests and previews).
     pub fn of(mut events: Vec<&'static EventSchema>) -> Catalog {
         events.sort_by(|a, b| a.name.cmp(b.name));
-        Catalog { events }
+        Catalog { events, envelope: Envelope::default() }
+    }
+
+    /// The same events, with what a client's configuration sends with each.
+    pub(crate) fn with_envelope(mut self, envelope: Envelope) -> Catalog {
+        self.envelope = envelope;
+        self
+    }
+
+    /// The properties sent with every event and what each holds, as this
+    /// catalog's client sends them.
+    pub(crate) fn envelope(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        ENVELOPE.iter().filter(|(name, _)| *name != "$geoip_disable" || !self.envelope.geoip).map(
+            |(name, what)| match (*name, &self.envelope.identity) {
+                ("distinct_id", Some(identity)) => (*name, identity.as_str()),
+                _ => (*name, *what),
+            },
+        )
     }
 
     /// The events, sorted by name.
@@ -151,7 +185,7 @@ impl Catalog {
     pub fn to_json(&self) -> String {
         let events: Vec<Json> = self.events.iter().map(|e| event_json(e)).collect();
         let envelope: Vec<Json> =
-            ENVELOPE.iter().map(|(name, what)| json!({ "name": name, "description": what })).collect();
+            self.envelope().map(|(name, what)| json!({ "name": name, "description": what })).collect();
         let doc = json!({ "catalog_version": 1, "envelope": envelope, "events": events });
         serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
     }
@@ -175,8 +209,15 @@ impl Catalog {
         );
         let _ = writeln!(md, "## Sent with every event\n");
         let _ = writeln!(md, "| property | what |\n|---|---|");
-        for (name, what) in ENVELOPE {
+        for (name, what) in self.envelope() {
             let _ = writeln!(md, "| `{name}` | {what} |");
+        }
+        if self.envelope.geoip {
+            let _ = writeln!(
+                md,
+                "\nThis program lets the receiver look up a location (country, city) from the IP address \
+                 its events come from."
+            );
         }
         for event in &self.events {
             let _ = writeln!(md, "\n## `{}`\n", event.name);

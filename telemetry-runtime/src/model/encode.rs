@@ -79,6 +79,9 @@ impl PostHogJson {
                 push_json_bytes(&mut tail, value.as_bytes());
                 tail.push(b',');
             }
+            if context.geoip_disable {
+                tail.extend_from_slice(b"\"$geoip_disable\":true,");
+            }
             tail.extend_from_slice(b"\"$process_person_profile\":false");
             (address, id, tail)
         });

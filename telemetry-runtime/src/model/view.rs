@@ -39,6 +39,9 @@ pub struct EventContext {
     pub(crate) os_version: Option<String>,
     pub(crate) lib_version: Cow<'static, str>,
     pub(crate) catalog_digest: String,
+    /// Whether events carry `$geoip_disable: true`, so that PostHog looks
+    /// up no location from the sender's IP address.
+    pub(crate) geoip_disable: bool,
     /// Where the key of hashed values comes from (the install's hash key),
     /// called only when a hashed value is read; events read back from the
     /// spool have none: theirs are already keyed.
@@ -549,6 +552,7 @@ pub(crate) mod testing {
             os_version: None,
             lib_version: Cow::Borrowed(LIB_VERSION),
             catalog_digest: "0123456789abcdef".to_owned(),
+            geoip_disable: true,
             hash_key_source: Some(Arc::new(|| (1, 2))),
             hash_key: OnceLock::new(),
         }

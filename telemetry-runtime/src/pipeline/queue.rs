@@ -4,7 +4,7 @@
 //! swap the whole queue out. Nothing does I/O while holding it, so a capture
 //! never waits on the network or the disk.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::model::event::{Record, Records};

@@ -1,9 +1,9 @@
 //! A record, for the user, of the last events that actually left the
 //! machine: `telemetry_recent.jsonl` in the data directory, oldest first.
 
+use crate::sync::{lock, Mutex};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use crate::local::files;
 use crate::local::identity::Identity;
@@ -102,7 +102,7 @@ impl Recent {
     /// holding `files_lock` (a reset deletes the file holding it); what was
     /// recorded before a reset is forgotten, not written.
     pub(crate) fn save(&mut self, files_lock: &Mutex<()>, identity: &Identity) {
-        let _writing = files_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _writing = lock(files_lock);
         self.follow(identity.generation());
         let (Some(path), Some(events), true) = (&self.path, &mut self.events, self.dirty) else { return };
         // Encoded now, as PostHog's JSON with what the sink was given; kept

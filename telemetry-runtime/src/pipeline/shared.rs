@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::local::consent::{self, Consent, ConsentSource, EnvLookup, EnvVar};
@@ -24,7 +24,9 @@ use crate::pipeline::aggregate::Aggregates;
 use crate::pipeline::queue::Queue;
 use crate::pipeline::route::Route;
 use crate::pipeline::spool::{Spool, SpoolSettings, SPOOL_DIR};
+use crate::sink::allowance::Allowance;
 use crate::sink::Sink;
+use crate::sync::{self, lock, Mutex};
 use crate::{Level, Properties};
 
 /// File name of local-only events inside the data directory.
@@ -54,13 +56,18 @@ pub(crate) struct Inner {
     /// that a client made per task leaves nothing behind when it is dropped.
     pub(crate) global_gate: Option<&'static AtomicU8>,
     pub(crate) own_gate: AtomicU8,
-    /// The level the user allows. The worker checks it before sending, so
-    /// shutdown (which closes the gate) still delivers what consent allowed.
-    pub(crate) consent_level: AtomicU8,
-    /// The highest level the user's own settings give the user-owned sinks
-    /// (see [`Route::user_owned`]): `Off` when there are none, or the user
-    /// set `OTEL_SDK_DISABLED=true`. Consent does not change it.
-    pub(crate) user_level: AtomicU8,
+    /// The levels the user allows: consent (for the vendor's sinks) and the
+    /// user's own settings (for the user-owned sinks, see
+    /// [`Route::user_owned`]: `Off` when there are none, or the user set
+    /// `OTEL_SDK_DISABLED=true`; consent does not change it). The worker
+    /// and the sinks check them before sending, so shutdown (which closes
+    /// the gate) still delivers what consent allowed; and with their write
+    /// barrier, a change is exact once it returns.
+    pub(crate) allowance: Arc<Allowance>,
+    /// Held by every change of consent, from the choice to the barrier:
+    /// concurrent changes take effect one at a time, whole, and the state
+    /// everywhere is that of the last one.
+    pub(crate) changing: Mutex<()>,
     /// The lowest consent level since counters were last drained: counts
     /// taken while consent was lower reach the vendor's sinks at most at
     /// that level.
@@ -94,6 +101,8 @@ pub(crate) struct Inner {
     pub(crate) aggregates: Aggregates,
     pub(crate) catalog: Catalog,
     pub(crate) catalog_digest: String,
+    /// Send `$geoip_disable: true` with every event.
+    pub(crate) disable_geoip: bool,
     /// `$os_version`, read once on the worker thread when first needed.
     pub(crate) os_version: OnceLock<Option<String>>,
     pub(crate) data_dir: Option<PathBuf>,
@@ -206,12 +215,12 @@ impl Inner {
     /// The level the user allows, which sending to the vendor's sinks is
     /// checked against.
     pub(crate) fn consent_level(&self) -> Level {
-        Level::from_u8(self.consent_level.load(Relaxed))
+        self.allowance.consent()
     }
 
     /// The level the user's own settings give user-owned sinks.
     pub(crate) fn user_level(&self) -> Level {
-        Level::from_u8(self.user_level.load(Relaxed))
+        self.allowance.user()
     }
 
     /// The lowest consent level since the last call, for the counts
@@ -219,7 +228,7 @@ impl Inner {
     pub(crate) fn take_counter_consent(&self) -> Level {
         let lowest = self.counter_consent.swap(Level::Full as u8, Relaxed);
         // A change of consent after the swap lowers it again by itself.
-        self.counter_consent.fetch_min(self.consent_level.load(Relaxed), Relaxed);
+        self.counter_consent.fetch_min(self.consent_level() as u8, Relaxed);
         Level::from_u8(lowest)
     }
 
@@ -257,7 +266,7 @@ impl Inner {
         }
         let Some(taken) = sinks.take() else { return };
         let inner = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name("telemetry-worker".into()).spawn({
+        let spawned = sync::thread::Builder::new().name("telemetry-worker".into()).spawn({
             let main = self.worker_main;
             move || main(inner, taken)
         });
@@ -269,14 +278,29 @@ impl Inner {
         self.worker_started.store(true, Relaxed);
     }
 
-    pub(crate) fn apply(&self, consent: Consent) {
+    /// Makes a change of consent: `choose` records the choice (the explicit
+    /// level, or the saved file), then consent is resolved again and
+    /// applied everywhere. Changes are serialized, and each returns only
+    /// once no byte its new state forbids can still be written.
+    pub(crate) fn change_consent<E>(&self, choose: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        let _changing = lock(&self.changing);
+        choose()?;
+        self.apply(self.resolver.resolve());
+        // A write checked against the old level finishes before this
+        // returns; every later one sees the new level.
+        self.allowance.settle();
+        Ok(())
+    }
+
+    /// Applies a resolved consent (see [`change_consent`](Inner::change_consent)).
+    fn apply(&self, consent: Consent) {
         if self.shut_down.load(Relaxed) {
             return;
         }
-        let level = compiled_level(consent.level) as u8;
-        self.consent_level.store(level, Relaxed);
-        self.counter_consent.fetch_min(level, Relaxed);
-        self.gate().store(level.max(self.user_level.load(Relaxed)), Relaxed);
+        let level = compiled_level(consent.level);
+        self.allowance.set_consent(level);
+        self.counter_consent.fetch_min(level as u8, Relaxed);
+        self.gate().store((level as u8).max(self.user_level() as u8), Relaxed);
         if self.shut_down.load(Relaxed) {
             // A shutdown ran between the check and the store: keep it closed.
             self.gate().store(Level::Off as u8, Relaxed);
@@ -311,8 +335,7 @@ impl Inner {
     /// Turns telemetry off for the rest of the run (the worker failed).
     pub(crate) fn disable(&self) {
         self.gate().store(Level::Off as u8, Relaxed);
-        self.consent_level.store(Level::Off as u8, Relaxed);
-        self.user_level.store(Level::Off as u8, Relaxed);
+        self.allowance.set_off();
     }
 
     /// What the events prepared now share: the install id (read, or
@@ -330,6 +353,7 @@ impl Inner {
             os_version: self.os_version.get_or_init(platform::os_version).clone(),
             lib_version: Cow::Borrowed(LIB_VERSION),
             catalog_digest: self.catalog_digest.clone(),
+            geoip_disable: self.disable_geoip,
             hash_key_source: Some({
                 let identity = Arc::clone(&self.identity);
                 Arc::new(move || identity.hash_key())
@@ -381,8 +405,4 @@ pub(crate) fn log_decision(consent: &Consent, resolver: &Resolver) {
              (environment variables do not change it in this run)."
         ),
     }
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -431,6 +431,7 @@ fn context_json(context: &EventContext) -> String {
         "os_version": context.os_version,
         "lib_version": context.lib_version,
         "catalog_digest": context.catalog_digest,
+        "geoip_disable": context.geoip_disable,
     })
     .to_string()
 }
@@ -451,6 +452,8 @@ fn parse_context(json: &str, generation: u64) -> Option<EventContext> {
         os_version: text("os_version"),
         lib_version: text("lib_version")?.into(),
         catalog_digest: text("catalog_digest")?,
+        // Batches spooled before it was recorded carried it: the default.
+        geoip_disable: json.get("geoip_disable").and_then(serde_json::Value::as_bool).unwrap_or(true),
         // Hashed values were stored keyed: no key is needed again.
         hash_key_source: None,
         hash_key: Default::default(),

@@ -18,6 +18,7 @@ use crate::pipeline::recent::Recent;
 use crate::pipeline::shared::{Inner, SinkRoute};
 use crate::pipeline::spool::{Claim, Spool, Taken};
 use crate::sink::{Batch, SendContext, Sink};
+use crate::sync::lock;
 use crate::{Level, Properties, Value};
 
 /// What the worker sends with, and the records it keeps of what it sent.
@@ -116,7 +117,7 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
         // Claimed and read with the identity generation they belong to,
         // under the lock a reset takes: a reset from here on makes them stale.
         let taken = {
-            let _files = inner.files_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _files = lock(&inner.files_lock);
             spool.take(&path, inner.identity.generation())
         };
         let spooled = match taken {
@@ -276,11 +277,20 @@ fn send_to_sink(inner: &Inner, outlet: &mut Outlet, index: usize, events: Vec<Qu
     let spooled = match (&outlet.spool, outlet.local[index]) {
         (Some(spool), false) => {
             let sink = &inner.sink_routes[index];
-            spool.write(&sink.id, &sink.route, &batch.events)
+            // Under the lock a reset takes, and only while the batch's id
+            // is current: a batch of a reset id is never written.
+            let _files = lock(&inner.files_lock);
+            is_current(inner, &batch).then(|| spool.write(&sink.id, &sink.route, &batch.events)).flatten()
         }
         _ => None,
     };
     send_batch(inner, outlet, index, batch, spooled);
+}
+
+/// Whether the batch's install id was not reset since it was prepared (the
+/// events of a batch share one).
+fn is_current(inner: &Inner, batch: &Batch) -> bool {
+    batch.events.first().is_none_or(|event| event.generation() == inner.identity.generation())
 }
 
 /// Sends one batch to sink `index`; a spooled copy is deleted unless the
@@ -293,9 +303,12 @@ fn send_batch(
     batch: Batch,
     spooled: Option<Claim>,
 ) -> bool {
-    let sent = send_to(inner, outlet.sinks[index].as_mut(), index, &batch);
+    let sent = send_to(inner, outlet.sinks[index].as_mut(), index, outlet.local[index], &batch);
     if let (Some(spool), Some(claim)) = (&outlet.spool, spooled) {
+        // Under the lock a reset takes: what it made stale is not kept.
+        let _files = lock(&inner.files_lock);
         match &sent {
+            _ if !is_current(inner, &batch) => spool.remove(claim),
             Sent::Later(Some(left)) if left.len() < batch.len() => {
                 let left: HashSet<&Uuid> = left.iter().collect();
                 let rest: Vec<Queued> =
@@ -352,11 +365,12 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
 /// Sends one batch to sink `index`, checked against the level that governs
 /// it: the consent for a vendor sink, the user's own settings for a
 /// user-owned one.
-fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> Sent {
+fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, local: bool, batch: &Batch) -> Sent {
     let SinkRoute { name, route, .. } = &inner.sink_routes[index];
     let cx = SendContext {
         pace: &inner.queue,
-        level: if route.is_user_owned() { &inner.user_level } else { &inner.consent_level },
+        allowance: &inner.allowance,
+        user_owned: route.is_user_owned(),
         identity: &inner.identity,
         counters: &inner.counters,
         max_event_bytes: inner.settings.max_event_bytes,
@@ -365,6 +379,11 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, batch: &Batch) -> S
         later: Default::default(),
         later_named: Default::default(),
     };
+    // A local sink (a file, stderr, memory) writes the batch at once: it
+    // does so whole under the write barrier, so a consent change or a
+    // reset that returned has either seen it written or it sees their
+    // state. A remote sink's transport checks each write to the socket.
+    let _hold = local.then(|| inner.allowance.hold());
     if !cx.may_send() {
         cx.dropped_these(cx.stop_reason(), batch.events.iter().map(|e| e.uuid));
         return if cx.retry_later.get() { Sent::Later(cx.kept_for_later()) } else { Sent::Partly };

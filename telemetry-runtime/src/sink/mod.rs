@@ -4,8 +4,7 @@
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::sync::atomic::AtomicU8;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -15,7 +14,10 @@ use crate::model::encode::PostHogJson;
 use crate::model::stats::{Counters, DropReason};
 use crate::model::view::Queued;
 use crate::Level;
+use allowance::Allowance;
 
+pub(crate) mod allowance;
+mod gated;
 mod http;
 mod jsonl;
 mod memory;
@@ -29,6 +31,7 @@ pub use crate::model::view::{
     EventContext, EventView, KeyedHash, ListRef, ObjectRef, Property, PropertyIter, ValueRef,
 };
 pub use http::HttpSink;
+pub(crate) use jsonl::remove_with_rotated;
 pub use jsonl::JsonlSink;
 pub use memory::MemorySink;
 pub use otlp::OtlpSink;
@@ -171,8 +174,11 @@ pub(crate) enum Waited {
 /// What a sink may ask of the runtime while it sends.
 pub struct SendContext<'a> {
     pub(crate) pace: &'a dyn Pace,
-    pub(crate) level: &'a AtomicU8,
-    pub(crate) identity: &'a Identity,
+    pub(crate) allowance: &'a Arc<Allowance>,
+    /// Whether the sink is the user's own: governed by the user's level,
+    /// not by consent.
+    pub(crate) user_owned: bool,
+    pub(crate) identity: &'a Arc<Identity>,
     pub(crate) counters: &'a Counters,
     pub(crate) max_event_bytes: usize,
     pub(crate) dropped: Cell<usize>,
@@ -190,7 +196,7 @@ pub struct SendContext<'a> {
 impl fmt::Debug for SendContext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendContext")
-            .field("level", &Level::from_u8(self.level.load(Relaxed)))
+            .field("level", &self.level())
             .field("dropped", &self.dropped.get())
             .field("retry_later", &self.retry_later.get())
             .finish_non_exhaustive()
@@ -201,14 +207,31 @@ impl SendContext<'_> {
     /// Whether sending may go on: consent is still on and shutdown's deadline
     /// has not passed.
     pub fn may_send(&self) -> bool {
-        Level::from_u8(self.level.load(Relaxed)) > Level::Off
+        self.level() > Level::Off
             && self.pace.stop_deadline().is_none_or(|deadline| Instant::now() < deadline)
     }
 
     /// Whether consent still allows an event classified at `level` to leave
     /// (consent can be lowered while a batch waits to be retried).
     pub fn allows(&self, level: Level) -> bool {
-        level <= Level::from_u8(self.level.load(Relaxed))
+        level <= self.level()
+    }
+
+    /// The level that governs this sink now.
+    fn level(&self) -> Level {
+        self.allowance.level(self.user_owned)
+    }
+
+    /// The check every socket write of a request of events needing
+    /// `needed`, prepared under identity `generation`, must pass.
+    pub(crate) fn write_check(&self, needed: Level, generation: u64) -> gated::WriteCheck {
+        gated::WriteCheck {
+            allowance: Arc::clone(self.allowance),
+            identity: Arc::clone(self.identity),
+            user_owned: self.user_owned,
+            needed,
+            generation,
+        }
     }
 
     /// The events of `events` that consent still allows, and whose install
@@ -251,12 +274,6 @@ impl SendContext<'_> {
         self.dropped(DropReason::Oversized, 1);
     }
 
-    /// Whether events of this identity generation are still current (no
-    /// reset since).
-    pub(crate) fn is_current(&self, generation: u64) -> bool {
-        self.identity.generation() == generation
-    }
-
     /// The largest an event may be once encoded
     /// ([`Config::max_event_bytes`](crate::Config::max_event_bytes)): a
     /// sink drops and reports (as [`DropReason::Oversized`]) an event whose
@@ -269,7 +286,7 @@ impl SendContext<'_> {
     /// Why [`may_send`](SendContext::may_send) said no: the drop reason for
     /// what is left.
     pub fn stop_reason(&self) -> DropReason {
-        if Level::from_u8(self.level.load(Relaxed)) == Level::Off {
+        if self.level() == Level::Off {
             DropReason::ConsentWithdrawn
         } else {
             DropReason::Shutdown

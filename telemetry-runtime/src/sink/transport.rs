@@ -1,18 +1,18 @@
 //! HTTP delivery for any sink: requests within size limits, retries with
 //! backoff and jitter, `Retry-After`, splitting what the server found too
-//! large, gzip, timeouts, and a consent check before the first byte of a
-//! body leaves. The library's PostHog, HTTP and OTLP sinks use it, and so
+//! large, gzip, timeouts, and a consent check on every write to the socket
+//! (`gated`). The library's PostHog, HTTP and OTLP sinks use it, and so
 //! can a sink of the application's own, with its own encoder.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
+use super::gated::{self, GateConnector, SharedSlot, WriteCheck};
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
 use crate::model::stats::DropReason;
@@ -164,7 +164,7 @@ pub trait RequestEncoder {
 /// ```
 #[derive(Clone)]
 pub struct HttpTransport {
-    agent: Option<ureq::Agent>,
+    client: Client,
     connect_timeout: Duration,
     request_timeout: Duration,
     backoff: Backoff,
@@ -174,6 +174,21 @@ pub struct HttpTransport {
     gzip_above: Option<usize>,
     deflater: Deflater,
     buffers: Buffers,
+}
+
+/// The HTTP client, built on first use, and the check its connections'
+/// writes pass ([`gated`]).
+#[derive(Default)]
+struct Client {
+    agent: Option<ureq::Agent>,
+    slot: SharedSlot,
+}
+
+impl Clone for Client {
+    /// A new transport has its own connections and its own check.
+    fn clone(&self) -> Client {
+        Client::default()
+    }
 }
 
 /// The last request sent and its compressed body, kept for their memory:
@@ -232,8 +247,8 @@ impl Default for HttpTransport {
 /// What one request came to.
 enum Attempt {
     Delivered,
-    /// Consent was lowered (or shutdown's deadline passed) after the request
-    /// was built: it was cut off before its first body byte.
+    /// A write of it was refused: consent was lowered, or the install id
+    /// reset, after it was built.
     Withheld,
     Retry {
         after: Option<Duration>,
@@ -259,7 +274,7 @@ impl HttpTransport {
     /// application/json`.
     pub fn new() -> HttpTransport {
         HttpTransport {
-            agent: None,
+            client: Client::default(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
@@ -329,13 +344,14 @@ impl HttpTransport {
     fn agent(&mut self) -> &ureq::Agent {
         let connect = self.connect_timeout.min(MAX_PHASE_TIMEOUT);
         let phase = self.request_timeout.min(MAX_PHASE_TIMEOUT);
-        self.agent.get_or_insert_with(|| {
+        let slot = &self.client.slot;
+        self.client.agent.get_or_insert_with(|| {
             // Each phase has its own limit rather than one global deadline:
             // with a global deadline ureq resolves the host on a new thread
             // for every request (to bound the lookup), a thread spawned per
             // batch. Without one it resolves on the worker, which only ever
             // delays telemetry, never the program.
-            ureq::Agent::config_builder()
+            let config = ureq::Agent::config_builder()
                 .timeout_connect(Some(connect))
                 .timeout_send_request(Some(phase))
                 .timeout_send_body(Some(phase))
@@ -346,8 +362,19 @@ impl HttpTransport {
                 .max_redirects(0)
                 .max_redirects_will_error(false)
                 .user_agent(concat!("telemetry-runtime/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .into()
+                .build();
+            // ureq's own chain (a CONNECT proxy, TCP, rustls), with every
+            // write under TLS checked against consent.
+            use ureq::unversioned::resolver::DefaultResolver;
+            use ureq::unversioned::transport::{
+                ConnectProxyConnector, Connector, RustlsConnector, TcpConnector,
+            };
+            let connector =
+                ().chain(ConnectProxyConnector::default())
+                    .chain(TcpConnector::default())
+                    .chain(GateConnector(Arc::clone(slot)))
+                    .chain(RustlsConnector::default());
+            ureq::Agent::with_parts(config, connector, DefaultResolver::default())
         })
     }
 
@@ -478,15 +505,17 @@ impl HttpTransport {
             if events.is_empty() {
                 return Ok(());
             }
-            // Checked again just before the body is written: the level the
-            // events need, against the consent in force then.
-            let needed = events.iter().map(EventView::level).max().unwrap_or(Level::Full);
-            let generation = events.iter().map(EventView::generation).min().unwrap_or(0);
-            let may_write = || cx.may_send() && cx.allows(needed) && cx.is_current(generation);
+            // Checked again at every write to the socket: the level the
+            // events need, and their identity generation, against the
+            // state in force then.
+            let check = cx.write_check(
+                events.iter().map(EventView::level).max().unwrap_or(Level::Full),
+                events.iter().map(EventView::generation).min().unwrap_or(0),
+            );
             // A request is built afresh for each attempt (a body may carry
             // the time it was sent); uuids and timestamps do not change.
             let request = built.take().unwrap_or_else(|| build(encoder, &events));
-            let attempt = self.attempt(&request, &may_write);
+            let attempt = self.attempt(&request, check);
             self.buffers.request = request;
             let (after, why) = match attempt {
                 Attempt::Delivered => return Ok(()),
@@ -549,10 +578,10 @@ impl HttpTransport {
         }
     }
 
-    /// Sends `request`; `may_write` is asked just before each piece of the
-    /// body is written (and before a request without a body is sent), so
-    /// that no event leaves after consent was lowered below its level.
-    fn attempt(&mut self, request: &Request, may_write: &dyn Fn() -> bool) -> Attempt {
+    /// Sends `request`, each write to the socket checked by `check`, so
+    /// that no event leaves after consent was lowered below its level or
+    /// its install id was reset.
+    fn attempt(&mut self, request: &Request, check: WriteCheck) -> Attempt {
         let mut compressed = std::mem::take(&mut self.buffers.compressed);
         let gzipped = match request.method {
             Method::Post => {
@@ -561,18 +590,18 @@ impl HttpTransport {
             }
             Method::Get => false,
         };
-        let answer = self.send_request(request, gzipped.then_some(&compressed[..]), may_write);
+        gated::arm(&self.client.slot, check);
+        let answer = self.send_request(request, gzipped.then_some(&compressed[..]));
+        let withheld = gated::disarm(&self.client.slot);
         self.buffers.compressed = compressed;
+        if withheld {
+            return Attempt::Withheld;
+        }
         answer
     }
 
     /// Sends `request`, with `compressed` as its body when it was gzipped.
-    fn send_request(
-        &mut self,
-        request: &Request,
-        compressed: Option<&[u8]>,
-        may_write: &dyn Fn() -> bool,
-    ) -> Attempt {
+    fn send_request(&mut self, request: &Request, compressed: Option<&[u8]>) -> Attempt {
         let Request { method, url, headers, body } = request;
         let fixed_headers = self.headers.clone();
         let agent = self.agent();
@@ -585,22 +614,11 @@ impl HttpTransport {
                 if compressed.is_some() {
                     builder = builder.header("Content-Encoding", "gzip");
                 }
-                let bytes = compressed.unwrap_or(body);
-                let withheld = Cell::new(false);
-                let mut gated = GatedBody { rest: bytes, may_write, withheld: &withheld };
-                // A stated length keeps the body sized: ureq writes it
-                // straight to the socket, as it does a byte slice (and
-                // never logs it).
-                let builder = builder.header("Content-Length", bytes.len());
-                match builder.send(ureq::SendBody::from_reader(&mut gated)) {
-                    Err(_) if withheld.get() => return Attempt::Withheld,
-                    answer => answer,
-                }
+                // A byte slice has a length: ureq writes it straight to the
+                // socket (and never logs it).
+                builder.send(compressed.unwrap_or(body))
             }
             Method::Get => {
-                if !may_write() {
-                    return Attempt::Withheld;
-                }
                 let mut builder = agent.get(url);
                 for (name, value) in
                     fixed_headers.iter().filter(|(name, _)| name != "Content-Type").chain(headers)
@@ -660,30 +678,6 @@ fn url_of(encoder: &mut dyn RequestEncoder, events: &[EventView<'_>]) -> String 
 
 fn uuids(events: &[EventView<'_>]) -> Vec<Uuid> {
     events.iter().map(EventView::uuid).collect()
-}
-
-/// A request body that asks, before each piece is written, whether it may
-/// still be sent; if not, the request fails before that piece leaves.
-struct GatedBody<'a> {
-    rest: &'a [u8],
-    may_write: &'a dyn Fn() -> bool,
-    withheld: &'a Cell<bool>,
-}
-
-impl Read for GatedBody<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.rest.is_empty() || buf.is_empty() {
-            return Ok(0);
-        }
-        if !(self.may_write)() {
-            self.withheld.set(true);
-            return Err(io::Error::other("consent no longer allows this request's events"));
-        }
-        let n = buf.len().min(self.rest.len());
-        buf[..n].copy_from_slice(&self.rest[..n]);
-        self.rest = &self.rest[n..];
-        Ok(n)
-    }
 }
 
 /// The body gzip-compressed, or `None` to send it as it is (it could not
