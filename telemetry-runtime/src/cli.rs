@@ -63,7 +63,9 @@ catalog [--json]  list every event and field the program can send
 preview [--full]  show the events as they would be sent (at usage, or at full)";
 
 /// A subcommand that could not run; its [`source`](std::error::Error::source)
-/// is the I/O error behind it, when there is one.
+/// is the I/O error behind it, when there is one. Its own message says what
+/// could not be done and the source says why, each once: print the chain
+/// (`anyhow`'s `{:#}`, or a loop over `source()`) to show both.
 #[derive(Debug)]
 pub struct CommandError {
     message: String,
@@ -75,9 +77,10 @@ impl CommandError {
         CommandError { message, source: None }
     }
 
-    /// `what` could not be done because of `err`.
+    /// `what` could not be done because of `err` (the source, not repeated
+    /// in the message).
     fn io(what: &str, err: io::Error) -> CommandError {
-        CommandError { message: format!("{what}: {err}"), source: Some(err) }
+        CommandError { message: what.to_owned(), source: Some(err) }
     }
 }
 
@@ -93,9 +96,10 @@ impl std::error::Error for CommandError {
     }
 }
 
+/// A failed write of the command's output (`?` on `writeln!`).
 impl From<io::Error> for CommandError {
     fn from(err: io::Error) -> CommandError {
-        CommandError { message: err.to_string(), source: Some(err) }
+        CommandError::io("cannot write the command's output", err)
     }
 }
 
@@ -378,7 +382,7 @@ fn reset(client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
         files::remove_if_present(path).map_err(|e| CommandError::io("cannot delete the saved choice", e))?;
         writeln!(out, "Deleted the saved choice ({}).", path.display())?;
     }
-    client.forget_consent()?;
+    client.forget_consent().map_err(|e| CommandError::io("cannot forget the saved choice", e))?;
     Ok(())
 }
 

@@ -116,3 +116,20 @@ fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec
 pub fn os(value: impl Into<OsString>) -> OsString {
     value.into()
 }
+
+/// Limits the size of every file this process writes to `bytes` (the soft
+/// `RLIMIT_FSIZE`; the hard limit is kept), leaving `SIGXFSZ` at its
+/// default action: a write that starts at the limit ends the process. For
+/// a child's part: the limit binds this process and those it starts. Any
+/// user may lower their own limit, root included, and the limit binds root
+/// too.
+#[cfg(unix)]
+pub fn limit_file_size(bytes: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let maximum = getrlimit(Resource::Fsize).maximum;
+    setrlimit(Resource::Fsize, Rlimit { current: Some(bytes), maximum }).expect("lower RLIMIT_FSIZE");
+}
+
+/// The signal `SIGXFSZ` (file size limit exceeded), as an exit status shows it.
+#[cfg(unix)]
+pub const SIGXFSZ: i32 = rustix::process::Signal::XFSZ.as_raw();

@@ -443,7 +443,8 @@ fn lowering_consent_to_off_while_the_server_holds_the_request_sends_no_body_byte
     let gate = Gate::new();
     server.script([Behaviour::ContinueAfter(gate.clone())]);
     let sandbox = Sandbox::new();
-    let sink = Custom::new("envelope", transport().header("Expect", "100-continue"), envelope(&server));
+    let sink =
+        Custom::new("envelope", transport().header("Expect", "100-continue").unwrap(), envelope(&server));
     let log = sink.log();
     let telemetry = Telemetry::new(
         sandbox.config().consent(Level::Full).sink(sink).flush_interval(Duration::from_secs(120)),

@@ -51,7 +51,7 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Any> {
 }
 
 fn client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
-    let sink = OtlpSink::new(&server.url()).unwrap().header("x-collector-token", "abc");
+    let sink = OtlpSink::new(&server.url()).unwrap().header("x-collector-token", "abc").unwrap();
     Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap()
 }
 

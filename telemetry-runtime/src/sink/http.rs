@@ -57,12 +57,20 @@ impl RequestEncoder for JsonBatch<'_> {
     }
 }
 
-/// Checks that `url` is an absolute http(s) URL.
+/// Checks that `url` is an absolute http(s) URL that HTTP allows (the
+/// HTTP client would refuse any other when sending, every time). The error
+/// shows the URL as logs do, without a user name, password or query, where
+/// a key may be written; one that cannot be read is not shown at all.
 pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
-    let uri: ureq::http::Uri = url.parse().map_err(|e| ConfigError::new(format!("URL {url:?}: {e}")))?;
+    let uri: ureq::http::Uri = url.parse().map_err(|e| {
+        ConfigError::new(format!("the URL is not valid ({e}); it is not shown, as it may hold a key"))
+    })?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
-        _ => Err(ConfigError::new(format!("URL {url:?} must be an absolute http:// or https:// URL"))),
+        _ => Err(ConfigError::new(format!(
+            "the URL {} must be an absolute http:// or https:// URL",
+            shown_url(url)
+        ))),
     }
 }
 
@@ -112,10 +120,23 @@ impl HttpSink {
     /// library never logs header values; the HTTP client (ureq) prints them
     /// in its own trace-level output, which only the host program's logger
     /// configuration can keep out: for a secret, prefer
-    /// [`body_field`](HttpSink::body_field).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpSink {
-        self.transport = self.transport.header(name, value);
-        self
+    /// [`body_field`](HttpSink::body_field). A name or value HTTP does not
+    /// allow (a line break in the value, say) is refused here, as
+    /// [`HttpTransport::header`] says, rather than failing every request.
+    ///
+    /// ```
+    /// # use telemetry_runtime::sink::HttpSink;
+    /// let sink = HttpSink::new("https://telemetry.example.com/v1/events")?.header("X-Team", "agents")?;
+    /// assert!(HttpSink::new("https://telemetry.example.com/v1/events")?.header("X Team", "agents").is_err());
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<HttpSink, ConfigError> {
+        self.transport = self.transport.header(name, value)?;
+        Ok(self)
     }
 
     /// Adds a top-level text field to every request body, before `sent_at`

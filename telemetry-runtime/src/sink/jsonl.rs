@@ -1,7 +1,7 @@
 //! Appends events to a local file, one JSON object per line.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Batch, SendContext, Sink, SinkError};
@@ -12,6 +12,10 @@ use crate::model::stats::DropReason;
 /// The file (mode 0600) and its directory are created on the first delivery,
 /// so nothing is written while telemetry is off. A symbolic link at `path`
 /// is not followed: the events are then dropped and counted, with a warning.
+/// The file always ends with a whole line: under the process's file size
+/// limit (`RLIMIT_FSIZE`) the lines that would pass it are dropped and
+/// counted (`sink_error`) instead of being cut, and a failed write is cut
+/// back.
 ///
 /// ```
 /// use telemetry_runtime::sink::JsonlSink;
@@ -65,19 +69,31 @@ impl Sink for JsonlSink {
             Some(file) => Ok(file),
             None => self.open(),
         }
-        .and_then(|mut file| {
-            // One write per batch keeps lines whole when several processes append.
-            file.write_all(&lines)?;
-            Ok(file)
+        .and_then(|file| {
+            // One write per batch keeps lines whole when several processes
+            // append; under the file size limit, only the lines that fit.
+            let appended = crate::local::files::append_records(&file, &lines, b'\n')?;
+            Ok((file, appended))
         });
         match written {
-            Ok(file) => {
+            Ok((file, appended)) => {
                 self.file = Some(file);
+                let left = lines[appended..].iter().filter(|b| **b == b'\n').count();
+                if left > 0 {
+                    cx.failed_attempt();
+                    log::warn!(
+                        "Telemetry: {left} events not appended to {}: the file reached this \
+                         process's file size limit (RLIMIT_FSIZE).",
+                        self.path.display()
+                    );
+                    cx.dropped(DropReason::SinkError, left);
+                }
                 Ok(())
             }
             Err(err) => {
                 cx.failed_attempt();
-                let message = format!("cannot append to {}: {err}", self.path.display());
+                // The I/O error is the source, not repeated here.
+                let message = format!("cannot append to {}", self.path.display());
                 Err(SinkError::new(DropReason::SinkError, message).with_source(err))
             }
         }
