@@ -133,3 +133,29 @@ pub fn limit_file_size(bytes: u64) {
 /// The signal `SIGXFSZ` (file size limit exceeded), as an exit status shows it.
 #[cfg(unix)]
 pub const SIGXFSZ: i32 = rustix::process::Signal::XFSZ.as_raw();
+
+/// Makes file modes bind this thread and the threads it starts afterwards,
+/// as they bind every user but root: on Linux, drops the capabilities that
+/// let root read and write whatever a file's mode says
+/// (`CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, `CAP_FOWNER`), for good.
+/// For a child's part. Returns whether modes bind now: a file of mode 000
+/// cannot be read.
+#[cfg(unix)]
+pub fn obey_file_modes() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+        let overrides = CapabilitySet::DAC_OVERRIDE | CapabilitySet::DAC_READ_SEARCH | CapabilitySet::FOWNER;
+        if let Ok(mut sets) = capabilities(None) {
+            sets.effective.remove(overrides);
+            sets.permitted.remove(overrides);
+            let _ = set_capabilities(None, sets);
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, "x").expect("write the probe");
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o000)).expect("chmod the probe");
+    std::fs::read(&probe).is_err()
+}
