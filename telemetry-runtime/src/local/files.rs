@@ -143,9 +143,16 @@ pub(crate) fn append_records(file: &File, records: &[u8], end: u8) -> io::Result
     Ok(whole)
 }
 
-/// The largest a file this process writes may grow (`RLIMIT_FSIZE`), when
-/// it is limited.
-#[cfg(unix)]
+/// The largest a file this process writes may grow (`RLIMIT_FSIZE`, its
+/// soft limit), when it is limited. On Linux it is read from the kernel's
+/// own account of the process's limits, which costs no dependency; on
+/// other Unix systems through rustix's safe `getrlimit`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn file_size_limit() -> Option<u64> {
+    soft_file_size_limit(&fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 fn file_size_limit() -> Option<u64> {
     rustix::process::getrlimit(rustix::process::Resource::Fsize).current
 }
@@ -153,6 +160,15 @@ fn file_size_limit() -> Option<u64> {
 #[cfg(not(unix))]
 fn file_size_limit() -> Option<u64> {
     None
+}
+
+/// The soft file size limit in the text of `/proc/<pid>/limits`
+/// (`Max file size  <soft>  <hard>  bytes`); `None` when it is
+/// `unlimited`.
+#[cfg(any(target_os = "linux", target_os = "android", test))]
+fn soft_file_size_limit(limits: &str) -> Option<u64> {
+    let values = limits.lines().find_map(|line| line.strip_prefix("Max file size"))?;
+    values.split_whitespace().next()?.parse().ok()
 }
 
 /// Refuses, before anything is written, `len` bytes at `offset` of a file
@@ -258,6 +274,25 @@ mod tests {
         assert_eq!(read_capped(&path, u64::MAX).unwrap(), "12345");
         let missing = read_capped(&dir.path().join("missing"), 5).unwrap_err();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn the_soft_file_size_limit_is_read_from_the_kernels_table() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max cpu time              unlimited            unlimited            seconds   \n\
+                      Max file size             16384                unlimited            bytes     \n\
+                      Max data size             unlimited            unlimited            bytes     \n";
+        assert_eq!(soft_file_size_limit(limits), Some(16384));
+        let unlimited = limits.replace("16384               ", "unlimited           ");
+        assert_eq!(soft_file_size_limit(&unlimited), None);
+        assert_eq!(soft_file_size_limit(""), None);
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn this_process_has_a_readable_file_size_limit() {
+        let text = fs::read_to_string("/proc/self/limits").expect("the kernel's table of limits");
+        assert!(text.lines().any(|line| line.starts_with("Max file size")), "{text}");
     }
 
     #[cfg(unix)]
