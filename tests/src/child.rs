@@ -61,8 +61,28 @@ impl Output {
 /// binary as a child in `mode`, with `envs` added, killing it after
 /// `timeout`.
 pub fn run(test: &str, mode: &str, envs: &[(&str, &OsStr)], timeout: Duration) -> Output {
+    run_under(&[], test, mode, envs, timeout)
+}
+
+/// Like [`run`], with the child started by the command `wrapper` (its
+/// program and arguments, before the test binary's path): `unshare
+/// --mount` for a child with mounts of its own, say.
+pub fn run_under(
+    wrapper: &[&str],
+    test: &str,
+    mode: &str,
+    envs: &[(&str, &OsStr)],
+    timeout: Duration,
+) -> Output {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
+    let mut command = match wrapper {
+        [] => Command::new(exe),
+        [program, args @ ..] => {
+            let mut command = Command::new(program);
+            command.args(args).arg(exe);
+            command
+        }
+    };
     command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .stdin(Stdio::null())

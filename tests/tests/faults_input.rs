@@ -537,6 +537,85 @@ fn files_under_a_file_size_limit_end_in_whole_records_and_the_host_survives() {
     assert_eq!(recorded.len(), record.lines().count(), "whole JSON lines only");
 }
 
+/// The child's part: JSON lines appended to a file on a 16 KiB tmpfs of
+/// its own at `dir`, until the device is full.
+#[cfg(target_os = "linux")]
+fn append_to_a_full_device(dir: &str) {
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs", dir])
+        .status()
+        .expect("run mount");
+    assert!(mounted.success(), "mount a 16 KiB tmpfs at {dir}: {mounted}");
+    logs::install();
+    let sandbox = Sandbox::new();
+    let path = Path::new(dir).join("events.jsonl");
+    let memory = MemorySink::new();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(memory.clone()).sink(JsonlSink::new(&path))).unwrap();
+    let filler = "f".repeat(100);
+    for round in 0..8u64 {
+        for i in 0..10 {
+            let properties =
+                Properties::new().with("i", round * 10 + i).with("filler", Value::text(filler.clone()));
+            telemetry.capture_with(&LIMITED, properties);
+        }
+        // Not all delivered: the file cannot take them all.
+        let _ = telemetry.flush(SOON);
+    }
+    assert!(telemetry.shutdown(SOON));
+    let text = std::fs::read_to_string(&path).expect("the events file");
+    child::report("bytes", text.len());
+    child::report("ends_with_a_whole_line", text.is_empty() || text.ends_with('\n'));
+    let lines = text.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count();
+    child::report("json_lines", lines);
+    child::report("lines", text.lines().count());
+    child::report("not_appended", telemetry.stats().dropped(DropReason::SinkError));
+    child::report("delivered_to_memory", memory.events().len());
+    let full =
+        logs::lines().iter().any(|l| l.level == log::Level::Warn && l.message.contains("No space left"));
+    child::report("warned", full);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_device_leaves_the_events_file_ending_in_a_whole_line() {
+    if let Some(dir) = child::mode() {
+        return append_to_a_full_device(&dir);
+    }
+    let test = "a_full_device_leaves_the_events_file_ending_in_a_whole_line";
+    // A device that fills up mid-write: a tmpfs of 16 KiB, mounted in a
+    // mount namespace of the child's own (root, with CAP_SYS_ADMIN).
+    let private = ["unshare", "--mount", "--propagation", "private"];
+    let can_mount = std::process::Command::new(private[0])
+        .args(&private[1..])
+        .args(["sh", "-c", "mount -t tmpfs -o size=16k tmpfs /mnt"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !can_mount {
+        return telemetry_tests::skip(
+            test,
+            "cannot mount a tmpfs in a mount namespace of its own (root and util-linux's unshare needed)",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        child::run_under(&private, test, &dir.path().display().to_string(), &[], Duration::from_secs(60));
+    assert!(output.success(), "the child failed: {:?}\n{}", output.status, output.stderr);
+    let number = |key: &str| -> u64 {
+        output.value(key).unwrap_or_else(|| panic!("{key}: {output:?}")).parse().unwrap()
+    };
+    // The device filled up: some events were written, the rest counted.
+    assert!(number("bytes") > 0 && number("not_appended") > 0, "{}", output.stdout);
+    assert_eq!(output.value("warned"), Some("true"), "the failure was logged");
+    // What a write cut short left was cut back: whole lines only.
+    assert_eq!(output.value("ends_with_a_whole_line"), Some("true"), "{}", output.stdout);
+    assert_eq!(number("json_lines"), number("lines"), "every line is whole JSON");
+    assert_eq!(number("lines") + number("not_appended"), 80, "each event written or counted");
+    assert_eq!(number("delivered_to_memory"), 80, "the other sink got every event");
+}
+
 /// Every file under `dir`.
 #[cfg(unix)]
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
