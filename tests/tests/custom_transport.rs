@@ -466,6 +466,8 @@ fn lowering_consent_to_off_while_the_server_holds_the_request_sends_no_body_byte
         assert_eq!(raw.len(), head_end, "a body byte left after consent went off");
     }
     assert!(!server.raw_bytes().iter().any(|raw| canary.found_in(raw)));
+    // The server records the request once the client has closed it.
+    assert!(server.wait_for_requests(1, SOON), "the request whose body was held is recorded");
     let requests = server.requests();
     assert_eq!(requests.len(), 1, "the request whose body was held: {requests:?}");
     assert!(!requests[0].complete, "{requests:?}");
