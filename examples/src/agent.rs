@@ -72,7 +72,7 @@ fn main() {
     let guard = match telemetry_runtime::init(config) {
         Ok(guard) => guard,
         Err(err) => {
-            eprintln!("agent: {err}");
+            eprintln!("agent: {}", telemetry_examples::error_chain(&err));
             std::process::exit(2);
         }
     };
@@ -80,7 +80,7 @@ fn main() {
     let run = match cli.command {
         Some(Command::Telemetry(command)) => {
             if let Err(err) = command.run(guard.client(), &mut std::io::stdout()) {
-                eprintln!("agent telemetry: {err}");
+                eprintln!("agent telemetry: {}", telemetry_examples::error_chain(&err));
                 std::process::exit(2);
             }
             return;

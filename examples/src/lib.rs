@@ -18,6 +18,27 @@ pub mod mcp_use;
 pub mod runner;
 pub mod toolhive;
 
+/// An error and the errors behind it on one line, `what failed: why: …`:
+/// how these programs show an error of the library, whose own message says
+/// what could not be done and whose [`source`](std::error::Error::source)
+/// says why (each message once, as `anyhow`'s `{:#}` prints them).
+///
+/// ```
+/// use telemetry_runtime::Config;
+/// let err = telemetry_runtime::init(Config::new("", "1.0.0")).unwrap_err();
+/// let shown = telemetry_examples::error_chain(&err);
+/// assert!(shown.starts_with("cannot initialise telemetry: invalid telemetry configuration: app name"));
+/// ```
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut shown = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        shown.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    shown
+}
+
 /// What the agent sends: the events of [`events`] and [`runner`].
 pub fn agent_catalog() -> Catalog {
     Catalog::collect_under([concat!(module_path!(), "::events"), concat!(module_path!(), "::runner")])

@@ -60,7 +60,7 @@ fn main() {
     let guard = match telemetry_runtime::init(config) {
         Ok(guard) => guard,
         Err(err) => {
-            eprintln!("demo: {err}");
+            eprintln!("demo: {}", telemetry_examples::error_chain(&err));
             std::process::exit(1);
         }
     };

@@ -62,7 +62,9 @@ catalog [--json]  list every event and field the program can send
 preview [--full]  show the events as they would be sent (at usage, or at full)";
 
 /// A subcommand that could not run; its [`source`](std::error::Error::source)
-/// is the I/O error behind it, when there is one.
+/// is the I/O error behind it, when there is one. Its own message says what
+/// could not be done and the source says why, each once: print the chain
+/// (`anyhow`'s `{:#}`, or a loop over `source()`) to show both.
 #[derive(Debug)]
 pub struct CommandError {
     message: String,
@@ -74,9 +76,10 @@ impl CommandError {
         CommandError { message, source: None }
     }
 
-    /// `what` could not be done because of `err`.
+    /// `what` could not be done because of `err` (the source, not repeated
+    /// in the message).
     fn io(what: &str, err: io::Error) -> CommandError {
-        CommandError { message: format!("{what}: {err}"), source: Some(err) }
+        CommandError { message: what.to_owned(), source: Some(err) }
     }
 }
 
@@ -92,9 +95,10 @@ impl std::error::Error for CommandError {
     }
 }
 
+/// A failed write of the command's output (`?` on `writeln!`).
 impl From<io::Error> for CommandError {
     fn from(err: io::Error) -> CommandError {
-        CommandError { message: err.to_string(), source: Some(err) }
+        CommandError::io("cannot write the command's output", err)
     }
 }
 

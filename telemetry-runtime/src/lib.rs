@@ -343,7 +343,20 @@ static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 
 /// Why [`init`] did not install a client; more reasons may be added. Its
 /// [`source`](std::error::Error::source) is the [`ConfigError`] when the
-/// configuration was refused.
+/// configuration was refused: the reason is there, not repeated in this
+/// error's own message, so that a chain of errors (`anyhow`'s `{:#}`) shows
+/// each message once.
+///
+/// ```
+/// use std::error::Error;
+/// use telemetry_runtime::{Config, InitError};
+///
+/// let err = telemetry_runtime::init(Config::new("", "1.0.0")).unwrap_err();
+/// assert!(matches!(err, InitError::Config(_)));
+/// assert_eq!(err.to_string(), "cannot initialise telemetry");
+/// let reason = err.source().unwrap().to_string();
+/// assert!(reason.starts_with("invalid telemetry configuration: app name \"\""), "{reason}");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum InitError {
@@ -356,7 +369,8 @@ pub enum InitError {
 impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InitError::Config(err) => err.fmt(f),
+            // The reason is the source's message.
+            InitError::Config(_) => f.write_str("cannot initialise telemetry"),
             InitError::AlreadyInitialized => f.write_str("telemetry is already initialised in this process"),
         }
     }

@@ -61,8 +61,28 @@ impl Output {
 /// binary as a child in `mode`, with `envs` added, killing it after
 /// `timeout`.
 pub fn run(test: &str, mode: &str, envs: &[(&str, &OsStr)], timeout: Duration) -> Output {
+    run_under(&[], test, mode, envs, timeout)
+}
+
+/// Like [`run`], with the child started by the command `wrapper` (its
+/// program and arguments, before the test binary's path): `unshare
+/// --mount` for a child with mounts of its own, say.
+pub fn run_under(
+    wrapper: &[&str],
+    test: &str,
+    mode: &str,
+    envs: &[(&str, &OsStr)],
+    timeout: Duration,
+) -> Output {
     let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = Command::new(exe);
+    let mut command = match wrapper {
+        [] => Command::new(exe),
+        [program, args @ ..] => {
+            let mut command = Command::new(program);
+            command.args(args).arg(exe);
+            command
+        }
+    };
     command
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .stdin(Stdio::null())
@@ -115,4 +135,47 @@ fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec
 /// `value` as an `OsString`, for [`run`]'s `envs`.
 pub fn os(value: impl Into<OsString>) -> OsString {
     value.into()
+}
+
+/// Limits the size of every file this process writes to `bytes` (the soft
+/// `RLIMIT_FSIZE`; the hard limit is kept), leaving `SIGXFSZ` at its
+/// default action: a write that starts at the limit ends the process. For
+/// a child's part: the limit binds this process and those it starts. Any
+/// user may lower their own limit, root included, and the limit binds root
+/// too.
+#[cfg(unix)]
+pub fn limit_file_size(bytes: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let maximum = getrlimit(Resource::Fsize).maximum;
+    setrlimit(Resource::Fsize, Rlimit { current: Some(bytes), maximum }).expect("lower RLIMIT_FSIZE");
+}
+
+/// The signal `SIGXFSZ` (file size limit exceeded), as an exit status shows it.
+#[cfg(unix)]
+pub const SIGXFSZ: i32 = rustix::process::Signal::XFSZ.as_raw();
+
+/// Makes file modes bind this thread and the threads it starts afterwards,
+/// as they bind every user but root: on Linux, drops the capabilities that
+/// let root read and write whatever a file's mode says
+/// (`CAP_DAC_OVERRIDE`, `CAP_DAC_READ_SEARCH`, `CAP_FOWNER`), for good.
+/// For a child's part. Returns whether modes bind now: a file of mode 000
+/// cannot be read.
+#[cfg(unix)]
+pub fn obey_file_modes() -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+        let overrides = CapabilitySet::DAC_OVERRIDE | CapabilitySet::DAC_READ_SEARCH | CapabilitySet::FOWNER;
+        if let Ok(mut sets) = capabilities(None) {
+            sets.effective.remove(overrides);
+            sets.permitted.remove(overrides);
+            let _ = set_capabilities(None, sets);
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let probe = dir.path().join("probe");
+    std::fs::write(&probe, "x").expect("write the probe");
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o000)).expect("chmod the probe");
+    std::fs::read(&probe).is_err()
 }

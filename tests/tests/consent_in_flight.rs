@@ -52,6 +52,7 @@ fn a_request_whose_body_is_not_written_yet_is_checked_again() {
     let sink = HttpSink::new(format!("{}/ingest", server.url()))
         .unwrap()
         .header("Expect", "100-continue")
+        .unwrap()
         .gzip_above(None)
         .backoff(fast_backoff());
     let telemetry = Telemetry::new(

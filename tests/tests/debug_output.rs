@@ -24,12 +24,13 @@ fn sinks_print_their_destination_and_header_names_but_no_key_or_header_value() {
 
     let http = format!(
         "{:?}",
-        HttpSink::new("https://collector.example/v1").unwrap().header("Authorization", TOKEN)
+        HttpSink::new("https://collector.example/v1").unwrap().header("Authorization", TOKEN).unwrap()
     );
     assert!(http.contains("https://collector.example/v1") && http.contains("\"Authorization\""), "{http}");
     assert!(!http.contains(TOKEN) && !http.contains("secret"), "{http}");
 
-    let otlp = format!("{:?}", OtlpSink::new("http://localhost:4318").unwrap().header("api-key", TOKEN));
+    let otlp =
+        format!("{:?}", OtlpSink::new("http://localhost:4318").unwrap().header("api-key", TOKEN).unwrap());
     assert!(otlp.contains("/v1/logs") && otlp.contains("\"api-key\""), "{otlp}");
     assert!(!otlp.contains(TOKEN) && !otlp.contains("secret"), "{otlp}");
 

@@ -6,16 +6,22 @@
 //! - a corrupt, unreadable or misplaced id file, an unwritable cache or
 //!   config directory: a per-process id or key, a warning, delivery goes on;
 //!   a consent choice that cannot be saved is an `Err`, nothing changes;
+//! - a file size limit (`RLIMIT_FSIZE`): no file ends in a partial record,
+//!   and the library's writes never get the process killed (`SIGXFSZ`);
 //! - odd and lossy strings: sent as they are, as valid JSON;
 //! - NaN and infinities: omitted (kept in place as `null` inside a list);
 //! - deeply nested properties: must not take the host down.
+//!
+//! The disk faults hold for root too (CI runs as root, whom file modes do
+//! not stop): a file where a directory must be, or a child process of the
+//! test with a file size limit, which binds every user.
 
 use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::sink::{JsonlSink, MemorySink};
 use telemetry_runtime::{ConsentSource, DropReason, Level, Polarity, Properties, Telemetry, Value};
 use telemetry_tests::{child, logs, posthog_sink, Sandbox, TestServer, SOON};
 
@@ -103,6 +109,17 @@ telemetry_runtime::event! {
     static AFTER_VERY_DEEP = "after_very_deep" {}
 }
 
+telemetry_runtime::event! {
+    /// Written to files under a file size limit.
+    static LIMITED = "limited" {
+        /// Its number.
+        i: u64,
+        /// Filler, so that the files reach the limit soon.
+        #[telemetry(public)]
+        filler: String,
+    }
+}
+
 fn warned(text: &str) -> bool {
     logs::wait_for(SOON, |l| l.level == log::Level::Warn && l.message.contains(text)).is_some()
 }
@@ -185,6 +202,12 @@ fn non_utf8_values_in_the_real_environment_fail_closed() {
 
 /// Captures one event on a fresh client and returns its distinct id.
 fn distinct_id_of_a_new_client(sandbox: &Sandbox) -> String {
+    id_and_hash_of_a_new_client(sandbox).0
+}
+
+/// Captures one event on a fresh client and returns its distinct id and
+/// the keyed hash of a fixed value (which tells hashing keys apart).
+fn id_and_hash_of_a_new_client(sandbox: &Sandbox) -> (String, String) {
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
     telemetry.capture_with(&WHOAMI, Properties::new().with("hashed", Value::hashed("not a secret")));
@@ -193,7 +216,7 @@ fn distinct_id_of_a_new_client(sandbox: &Sandbox) -> String {
     assert_eq!(events.len(), 1, "delivery goes on: {:?}", telemetry.stats());
     let hashed = events[0]["properties"]["hashed"].as_str().unwrap();
     assert!(hashed.len() == 32 && hashed.bytes().all(|b| b.is_ascii_hexdigit()), "{hashed}");
-    events[0]["distinct_id"].as_str().unwrap().to_owned()
+    (events[0]["distinct_id"].as_str().unwrap().to_owned(), hashed.to_owned())
 }
 
 fn assert_fresh_v4(id: &str) {
@@ -242,45 +265,48 @@ fn an_unreadable_id_file_gives_a_per_process_id_and_a_warning() {
     assert_fresh_v4(&a);
     assert_ne!(a, b);
     assert!(warned(&format!("Cannot read the telemetry id file {}", path.display())));
-
-    // A file without read permission: only meaningful when permissions bind.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let sandbox = Sandbox::new();
-        std::fs::create_dir_all(sandbox.cache_dir()).unwrap();
-        let path = sandbox.cache_dir().join("telemetry_user_id");
-        std::fs::write(&path, uuid::Uuid::new_v4().to_string()).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-        if std::fs::read(&path).is_ok() {
-            eprintln!("note: running as root, chmod 000 does not stop reads: the mode-000 case is skipped");
-        } else {
-            let (a, b) = (distinct_id_of_a_new_client(&sandbox), distinct_id_of_a_new_client(&sandbox));
-            assert_ne!(a, b);
-            assert!(warned(&format!("Cannot read the telemetry id file {}", path.display())));
-        }
-    }
 }
 
-/// Makes `dir` refuse new files: by its mode where that binds, else (as
-/// root, whom modes do not stop) by putting a directory where the runtime
-/// writes its temporary file (`<name>.tmp<pid>`) before renaming it.
-/// Returns whether writes of `name` will fail.
-fn make_unwritable(dir: &Path, name: &str) -> bool {
-    std::fs::create_dir_all(dir).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o500)).unwrap();
-        if std::fs::write(dir.join("probe"), "").is_err() {
-            return true;
-        }
-        std::fs::remove_file(dir.join("probe")).unwrap();
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+/// The child's part: two clients over an id file of mode 000, in a process
+/// where file modes bind (root's capabilities to pass them dropped).
+#[cfg(unix)]
+fn two_clients_over_an_id_file_nobody_may_read() {
+    use std::os::unix::fs::PermissionsExt;
+    logs::install();
+    if !child::obey_file_modes() {
+        return telemetry_tests::skip(
+            "an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning",
+            "file modes cannot be made to bind this process",
+        );
     }
-    eprintln!("note: running as root; {name} is made unwritable through its temporary file name");
-    std::fs::create_dir(dir.join(format!("{name}.tmp{}", std::process::id()))).unwrap();
-    true
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.cache_dir()).unwrap();
+    let path = sandbox.cache_dir().join("telemetry_user_id");
+    std::fs::write(&path, uuid::Uuid::new_v4().to_string()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    assert!(std::fs::read(&path).is_err(), "the mode binds");
+    let (a, b) = (distinct_id_of_a_new_client(&sandbox), distinct_id_of_a_new_client(&sandbox));
+    assert_fresh_v4(&a);
+    assert_ne!(a, b);
+    assert!(warned(&format!("Cannot read the telemetry id file {}", path.display())));
+    child::report("per_process_ids", "yes");
+}
+
+#[cfg(unix)]
+#[test]
+fn an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning() {
+    if child::mode().is_some() {
+        return two_clients_over_an_id_file_nobody_may_read();
+    }
+    // In a child, so that root's capabilities can be dropped there alone.
+    let output = child::run(
+        "an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning",
+        "mode",
+        &[],
+        SOON,
+    );
+    assert!(output.success(), "the child failed:\n{}", output.stderr);
+    assert_eq!(output.value("per_process_ids"), Some("yes"), "the case ran:\n{}", output.stderr);
 }
 
 #[test]
@@ -295,36 +321,314 @@ fn a_cache_directory_that_cannot_be_created_gives_per_process_ids_and_delivery_g
     assert!(warned("using a per-process telemetry id"));
 }
 
-#[test]
-fn an_unwritable_cache_directory_gives_per_process_ids_and_keys_and_delivery_goes_on() {
+/// The child's part: two clients whose files cannot be written (a file
+/// size limit of 0: no byte may be written to any file, whoever runs it).
+#[cfg(unix)]
+fn two_clients_that_cannot_write_their_cache() {
     logs::install();
     let sandbox = Sandbox::new();
-    assert!(make_unwritable(&sandbox.cache_dir(), "telemetry_user_id"));
-    make_unwritable(&sandbox.cache_dir(), "telemetry_hash_key");
-    let (a, b) = (distinct_id_of_a_new_client(&sandbox), distinct_id_of_a_new_client(&sandbox));
+    child::limit_file_size(0);
+    let (a, hash_a) = id_and_hash_of_a_new_client(&sandbox);
+    let (b, hash_b) = id_and_hash_of_a_new_client(&sandbox);
     assert_fresh_v4(&a);
-    let id_file = sandbox.cache_dir().join("telemetry_user_id");
-    if id_file.exists() {
-        eprintln!("note: the id file was written after all (the runtime's temporary name changed?)");
-        return;
+    child::report("ids_differ", a != b);
+    child::report("hashes_differ", hash_a != hash_b);
+    for (name, file) in [("id", "telemetry_user_id"), ("key", "telemetry_hash_key")] {
+        let path = sandbox.cache_dir().join(file);
+        child::report(&format!("{name}_written"), path.exists());
+        let shown = format!("Cannot write the telemetry id to {}", path.display());
+        child::report(
+            &format!("{name}_warned"),
+            logs::wait_for(SOON, |l| l.message.contains(&shown)).is_some(),
+        );
     }
-    assert_ne!(a, b, "no file, so a per-process id each time");
-    assert!(warned("Cannot write the telemetry id"), "the id could not be saved and the log says so");
+    let left: Vec<_> = sandbox.files().into_iter().filter(|p| sandbox.path().join(p).is_file()).collect();
+    child::report("files", format!("{left:?}"));
 }
 
+#[cfg(unix)]
+#[test]
+fn an_unwritable_cache_directory_gives_per_process_ids_and_keys_and_delivery_goes_on() {
+    if child::mode().is_some() {
+        return two_clients_that_cannot_write_their_cache();
+    }
+    // Control: where the files can be written, two clients share the id
+    // and the hashing key.
+    let sandbox = Sandbox::new();
+    assert_eq!(id_and_hash_of_a_new_client(&sandbox), id_and_hash_of_a_new_client(&sandbox));
+
+    let test = "an_unwritable_cache_directory_gives_per_process_ids_and_keys_and_delivery_goes_on";
+    let output = child::run(test, "unwritable", &[], SOON);
+    assert!(output.success(), "the child failed: {:?}\n{}", output.status, output.stderr);
+    assert_eq!(output.value("ids_differ"), Some("true"), "no file, so a per-process id each time");
+    assert_eq!(output.value("hashes_differ"), Some("true"), "and a per-process hashing key");
+    for name in ["id", "key"] {
+        assert_eq!(output.value(&format!("{name}_written")), Some("false"), "{name}");
+        assert_eq!(
+            output.value(&format!("{name}_warned")),
+            Some("true"),
+            "the log says the {name} was not saved"
+        );
+    }
+    assert_eq!(output.value("files"), Some("[]"), "no file, not even an empty or temporary one");
+}
+
+/// The child's part: a choice that cannot be saved (a file size limit of 0).
+#[cfg(unix)]
+fn a_choice_that_cannot_be_saved() {
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config()).unwrap();
+    child::report("level_before", telemetry.level());
+    child::limit_file_size(0);
+    match telemetry.persist_consent(Level::Off) {
+        Ok(()) => child::report("error", "none"),
+        Err(err) => child::report("error", format!("{:?}", err.kind())),
+    }
+    child::report("level_after", telemetry.level());
+    child::report("source_after", format!("{:?}", telemetry.consent().source));
+    child::report("saved", sandbox.config_dir().join("telemetry_consent").exists());
+}
+
+#[cfg(unix)]
 #[test]
 fn a_consent_choice_that_cannot_be_saved_is_an_error_and_changes_nothing() {
-    logs::install();
+    if child::mode().is_some() {
+        return a_choice_that_cannot_be_saved();
+    }
+    // Control: saved, the choice applies at once.
     let sandbox = Sandbox::new();
-    make_unwritable(&sandbox.config_dir(), "telemetry_consent");
     let telemetry = Telemetry::new(sandbox.config()).unwrap();
-    assert_eq!(telemetry.level(), Level::Usage);
-    if telemetry.persist_consent(Level::Off).is_ok() {
-        eprintln!("note: the choice was saved after all (the runtime's temporary name changed?)");
+    telemetry.persist_consent(Level::Off).unwrap();
+    assert_eq!(telemetry.level(), Level::Off);
+    assert!(matches!(telemetry.consent().source, ConsentSource::Persisted(_)));
+
+    let test = "a_consent_choice_that_cannot_be_saved_is_an_error_and_changes_nothing";
+    let output = child::run(test, "unsaved", &[], SOON);
+    assert!(output.success(), "the child failed: {:?}\n{}", output.status, output.stderr);
+    assert_eq!(output.value("level_before"), Some("usage"));
+    assert_eq!(output.value("error"), Some("FileTooLarge"), "the write was refused, and said so");
+    assert_eq!(
+        output.value("level_after"),
+        Some("usage"),
+        "a choice that was not saved is not applied either"
+    );
+    assert_eq!(output.value("source_after"), Some("Default"));
+    assert_eq!(output.value("saved"), Some("false"));
+}
+
+/// The file size limit of the children below: a few batches of events.
+#[cfg(unix)]
+const FILE_SIZE_LIMIT: u64 = 16 * 1024;
+
+/// The child's part: under [`FILE_SIZE_LIMIT`], in `dir`, a plain write
+/// past the limit (`plain`: the process should not survive it), or a
+/// client with the spool, a JSONL file and a remote endpoint writing its
+/// files (`library`).
+#[cfg(unix)]
+fn write_under_a_file_size_limit(mode: &str) {
+    let (what, dir) = mode.split_once(' ').unwrap();
+    let dir = Path::new(dir);
+    if what == "plain" {
+        child::limit_file_size(FILE_SIZE_LIMIT);
+        let written = std::fs::write(dir.join("plain"), vec![b'x'; 2 * FILE_SIZE_LIMIT as usize]);
+        child::report("survived", format!("{written:?}"));
         return;
     }
-    assert_eq!(telemetry.level(), Level::Usage, "a choice that was not saved is not applied either");
-    assert_eq!(telemetry.consent().source, ConsentSource::Default);
+    logs::install();
+    let server = TestServer::start();
+    let config = Sandbox::spooling_config_in(dir)
+        .sink(posthog_sink(&server))
+        .sink(JsonlSink::new(dir.join("events.jsonl")));
+    let telemetry = Telemetry::new(config).unwrap();
+    child::limit_file_size(FILE_SIZE_LIMIT);
+    let filler = "f".repeat(100);
+    let mut i = 0u64;
+    // Rounds of 10 events (about 5 KB of JSON lines each), then one of 300:
+    // a batch whose copy in the spool is larger than the limit.
+    for events in [10, 10, 10, 10, 10, 10, 300] {
+        for _ in 0..events {
+            let properties = Properties::new().with("i", i).with("filler", Value::text(filler.clone()));
+            telemetry.capture_with(&LIMITED, properties);
+            i += 1;
+        }
+        // Not all delivered: the events file refuses what passes the limit.
+        let _ = telemetry.flush(SOON);
+    }
+    assert!(telemetry.shutdown(SOON));
+    let stats = telemetry.stats();
+    child::report("captured", stats.captured);
+    child::report("not_appended", stats.dropped(DropReason::SinkError));
+    child::report("delivered", server.accepted_events().len());
+    let warned =
+        |text: &str| logs::lines().iter().any(|l| l.level == log::Level::Warn && l.message.contains(text));
+    child::report("warned_jsonl", warned("process's file size limit (RLIMIT_FSIZE)"));
+    child::report("warned_spool", warned("Cannot spool telemetry"));
+}
+
+#[cfg(unix)]
+#[test]
+fn files_under_a_file_size_limit_end_in_whole_records_and_the_host_survives() {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(mode) = child::mode() {
+        return write_under_a_file_size_limit(&mode);
+    }
+    let test = "files_under_a_file_size_limit_end_in_whole_records_and_the_host_survives";
+    let run = |what: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let output =
+            child::run(test, &format!("{what} {}", dir.path().display()), &[], Duration::from_secs(60));
+        (output, dir)
+    };
+    // Control: the limit binds, and a plain write past it gets the process
+    // killed by SIGXFSZ, its signal's default action.
+    let (plain, _dir) = run("plain");
+    assert_eq!(plain.status.and_then(|s| s.signal()), Some(child::SIGXFSZ), "{plain:?}");
+
+    let (output, dir) = run("library");
+    assert!(
+        output.success(),
+        "the process did not survive the library's writes: {:?} (signal {:?})\n{}",
+        output.status,
+        output.status.and_then(|s| s.signal()),
+        output.stderr
+    );
+    let number = |key: &str| -> u64 {
+        output.value(key).unwrap_or_else(|| panic!("{key}: {output:?}")).parse().unwrap()
+    };
+    let captured = number("captured");
+    assert_eq!(captured, 360);
+    assert_eq!(number("delivered"), captured, "delivery to the endpoint goes on");
+
+    // The events file holds whole lines only, up to the limit, and what did
+    // not fit is counted and said.
+    let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+    assert!(text.len() as u64 <= FILE_SIZE_LIMIT, "{} bytes", text.len());
+    assert!(
+        text.ends_with('\n'),
+        "the file ends in a partial line: {:?}",
+        &text[text.len().saturating_sub(80)..]
+    );
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("a whole JSON line")).collect();
+    assert!(lines.len() > 10, "the file was written up to the limit: {} lines", lines.len());
+    assert_eq!(lines.len() as u64, captured - number("not_appended"), "each event written or counted");
+    let numbers: Vec<u64> = lines.iter().map(|e| e["properties"]["i"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (0..lines.len() as u64).collect::<Vec<_>>(), "the first events, in order");
+    assert_eq!(output.value("warned_jsonl"), Some("true"));
+    // The spool's copy of the large batch was refused before a byte was
+    // written (its events went out without one).
+    assert_eq!(output.value("warned_spool"), Some("true"));
+
+    // No file of the library is over the limit or left half-written.
+    let mut files = Vec::new();
+    for entry in walk(dir.path()) {
+        let len = std::fs::metadata(&entry).unwrap().len();
+        assert!(len <= FILE_SIZE_LIMIT, "{}: {len} bytes", entry.display());
+        let name = entry.file_name().unwrap().to_string_lossy();
+        assert!(!name.contains(".tmp"), "a temporary file is left: {}", entry.display());
+        files.push(entry);
+    }
+    let recent =
+        files.iter().find(|p| p.ends_with("telemetry_recent.jsonl")).expect("the record of deliveries");
+    let record = std::fs::read_to_string(recent).unwrap();
+    let recorded: Vec<_> =
+        record.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).collect();
+    assert!(record.ends_with('\n') && !recorded.is_empty(), "{record:?}");
+    assert_eq!(recorded.len(), record.lines().count(), "whole JSON lines only");
+}
+
+/// The child's part: JSON lines appended to a file on a 16 KiB tmpfs of
+/// its own at `dir`, until the device is full.
+#[cfg(target_os = "linux")]
+fn append_to_a_full_device(dir: &str) {
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs", dir])
+        .status()
+        .expect("run mount");
+    assert!(mounted.success(), "mount a 16 KiB tmpfs at {dir}: {mounted}");
+    logs::install();
+    let sandbox = Sandbox::new();
+    let path = Path::new(dir).join("events.jsonl");
+    let memory = MemorySink::new();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(memory.clone()).sink(JsonlSink::new(&path))).unwrap();
+    let filler = "f".repeat(100);
+    for round in 0..8u64 {
+        for i in 0..10 {
+            let properties =
+                Properties::new().with("i", round * 10 + i).with("filler", Value::text(filler.clone()));
+            telemetry.capture_with(&LIMITED, properties);
+        }
+        // Not all delivered: the file cannot take them all.
+        let _ = telemetry.flush(SOON);
+    }
+    assert!(telemetry.shutdown(SOON));
+    let text = std::fs::read_to_string(&path).expect("the events file");
+    child::report("bytes", text.len());
+    child::report("ends_with_a_whole_line", text.is_empty() || text.ends_with('\n'));
+    let lines = text.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count();
+    child::report("json_lines", lines);
+    child::report("lines", text.lines().count());
+    child::report("not_appended", telemetry.stats().dropped(DropReason::SinkError));
+    child::report("delivered_to_memory", memory.events().len());
+    let full =
+        logs::lines().iter().any(|l| l.level == log::Level::Warn && l.message.contains("No space left"));
+    child::report("warned", full);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_device_leaves_the_events_file_ending_in_a_whole_line() {
+    if let Some(dir) = child::mode() {
+        return append_to_a_full_device(&dir);
+    }
+    let test = "a_full_device_leaves_the_events_file_ending_in_a_whole_line";
+    // A device that fills up mid-write: a tmpfs of 16 KiB, mounted in a
+    // mount namespace of the child's own (root, with CAP_SYS_ADMIN).
+    let private = ["unshare", "--mount", "--propagation", "private"];
+    let can_mount = std::process::Command::new(private[0])
+        .args(&private[1..])
+        .args(["sh", "-c", "mount -t tmpfs -o size=16k tmpfs /mnt"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !can_mount {
+        return telemetry_tests::skip(
+            test,
+            "cannot mount a tmpfs in a mount namespace of its own (root and util-linux's unshare needed)",
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output =
+        child::run_under(&private, test, &dir.path().display().to_string(), &[], Duration::from_secs(60));
+    assert!(output.success(), "the child failed: {:?}\n{}", output.status, output.stderr);
+    let number = |key: &str| -> u64 {
+        output.value(key).unwrap_or_else(|| panic!("{key}: {output:?}")).parse().unwrap()
+    };
+    // The device filled up: some events were written, the rest counted.
+    assert!(number("bytes") > 0 && number("not_appended") > 0, "{}", output.stdout);
+    assert_eq!(output.value("warned"), Some("true"), "the failure was logged");
+    // What a write cut short left was cut back: whole lines only.
+    assert_eq!(output.value("ends_with_a_whole_line"), Some("true"), "{}", output.stdout);
+    assert_eq!(number("json_lines"), number("lines"), "every line is whole JSON");
+    assert_eq!(number("lines") + number("not_appended"), 80, "each event written or counted");
+    assert_eq!(number("delivered_to_memory"), 80, "the other sink got every event");
+}
+
+/// Every file under `dir`.
+#[cfg(unix)]
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }
 
 #[test]

@@ -1,14 +1,19 @@
 //! Permanent faults: the endpoint refuses (400) or stays unreachable past the
 //! retry budget. Events are dropped and counted by reason, nothing is kept
 //! (memory stays bounded by the queue), and the application goes on: later
-//! events are delivered once the endpoint is back.
+//! events are delivered once the endpoint is back. A request that cannot be
+//! made at all (a header or URL HTTP does not allow) is not retried, and the
+//! spool does not keep it for a later run: no run could send it.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::{Backoff, PostHogSink};
+use telemetry_runtime::sink::{
+    Backoff, Batch, EventView, HttpTransport, PostHogSink, Request, RequestEncoder, SendContext, Sink,
+    SinkError,
+};
 use telemetry_runtime::{DropReason, Properties, Stats, Telemetry};
-use telemetry_tests::{posthog_sink, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
+use telemetry_tests::{logs, posthog_sink, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
 
 telemetry_runtime::event! {
     /// Holds the worker in a first, accepted request.
@@ -52,6 +57,56 @@ telemetry_runtime::event! {
 telemetry_runtime::event! {
     /// Sent to a server that resets every connection.
     static RESET_FOREVER = "reset_forever" {}
+}
+
+telemetry_runtime::event! {
+    /// Sent in a request that cannot be made.
+    static UNSENDABLE = "unsendable" {
+        /// Its number.
+        i: u64,
+    }
+}
+
+/// A custom sink's encoder whose requests carry `header` and go to `url`,
+/// as an application's own code may build them: nothing checks them before
+/// they are sent.
+struct Raw {
+    url: String,
+    header: (&'static str, &'static str),
+}
+
+impl RequestEncoder for Raw {
+    fn begin(&mut self, request: &mut Request, _first: &EventView<'_>) {
+        request.url.push_str(&self.url);
+        request.headers.push((self.header.0.to_owned(), self.header.1.to_owned()));
+        request.body.push(b'[');
+    }
+    fn event(&mut self, request: &mut Request, index: usize, event: &EventView<'_>) {
+        if index > 0 {
+            request.body.push(b',');
+        }
+        request.body.extend_from_slice(format!("{{\"event\":\"{}\"}}", event.name()).as_bytes());
+    }
+    fn end(&mut self, request: &mut Request) {
+        request.body.push(b']');
+    }
+}
+
+/// A sink of the application's own on the library's transport.
+struct RawSink {
+    transport: HttpTransport,
+    encoder: Raw,
+}
+
+impl Sink for RawSink {
+    fn name(&self) -> &str {
+        "raw"
+    }
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let events: Vec<EventView<'_>> = batch.events().collect();
+        self.transport.send(&events, cx, &mut self.encoder);
+        Ok(())
+    }
 }
 
 /// Events the client accepted and has not yet delivered or given up on.
@@ -226,5 +281,78 @@ fn every_refusing_status_is_final_and_counted_rejected() {
         let stats = telemetry.stats();
         assert_eq!(server.requests().len(), 1, "HTTP {status}");
         assert_eq!((stats.dropped(DropReason::Rejected), stats.retried), (1, 0), "HTTP {status}: {stats:?}");
+    }
+}
+
+/// Three flushes of two events each through a [`RawSink`] to `url` with
+/// `header`, the spool on: returns the stats, the files the spool kept, and
+/// the warnings logged about the sink's endpoint.
+fn send_raw(url: String, header: (&'static str, &'static str)) -> (Stats, usize, usize) {
+    let sandbox = Sandbox::new();
+    let sink = RawSink {
+        transport: HttpTransport::new()
+            .backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(3)),
+        encoder: Raw { url: url.clone(), header },
+    };
+    let telemetry = Telemetry::new(Sandbox::spooling_config_in(sandbox.path()).sink(sink)).unwrap();
+    let logged_before = logs::lines().len();
+    let mut flushed = Vec::new();
+    for round in 0..3u64 {
+        telemetry.capture_with(&UNSENDABLE, Properties::new().with("i", 2 * round));
+        telemetry.capture_with(&UNSENDABLE, Properties::new().with("i", 2 * round + 1));
+        flushed.push(telemetry.flush(SOON));
+    }
+    assert!(telemetry.shutdown(SOON));
+    let spooled = std::fs::read_dir(sandbox.cache_dir().join("telemetry_spool")).map_or(0, |d| d.count());
+    // Logs name the endpoint without its query, and a URL that cannot be
+    // read not at all; each case has its own path.
+    let shown = url.split('?').next().unwrap().to_owned();
+    let warnings = logs::lines()[logged_before..]
+        .iter()
+        .filter(|l| l.level == log::Level::Warn && l.message.contains("not delivered"))
+        .filter(|l| l.message.contains(&shown) || l.message.contains("(an invalid URL)"))
+        .count();
+    let stats = telemetry.stats();
+    eprintln!("{header:?} to {url}: flushed {flushed:?}, {stats:?}, {spooled} spooled, {warnings} warnings");
+    (stats, spooled, warnings)
+}
+
+#[test]
+fn a_request_http_does_not_allow_is_given_up_at_once_logged_once_and_never_spooled() {
+    logs::install();
+    let server = TestServer::start();
+    // Control: the same sink with a header HTTP allows delivers, and an
+    // endpoint that answers 503 has its events retried and spooled.
+    let (stats, spooled, _) = send_raw(format!("{}/ok", server.url()), ("X-Run", "a b"));
+    assert_eq!((stats.sent, stats.failed, spooled), (6, 0, 0), "{stats:?}");
+    assert_eq!(server.requests().len(), 3);
+    let unavailable = TestServer::start();
+    unavailable.set_default(Behaviour::Status(503));
+    let (stats, spooled, _) = send_raw(format!("{}/busy", unavailable.url()), ("X-Run", "a b"));
+    assert_eq!((stats.dropped(DropReason::Undeliverable), stats.retried), (6, 9), "{stats:?}");
+    assert!(spooled > 0, "what may heal is kept for the next run");
+
+    // A line break in a header value (a `%0A` in a variable decodes to one),
+    // a control character, and a URL HTTP does not allow: each request fails
+    // before it is sent, every time.
+    let port = server.url().rsplit(':').next().unwrap().to_owned();
+    for (url, header) in [
+        (format!("{}/line-break", server.url()), ("X-Run", "a\nb")),
+        (format!("{}/control", server.url()), ("X-Run", "a\u{1}b")),
+        (format!("{}/name", server.url()), ("X Run", "a")),
+        (format!("http://127.0.0.1:{port}/in valid?key=s3cret"), ("X-Run", "a")),
+    ] {
+        let before = server.requests().len();
+        let (stats, spooled, warnings) = send_raw(url.clone(), header);
+        assert_eq!(stats.dropped(DropReason::Misconfigured), 6, "{url} {header:?}: {stats:?}");
+        // One attempt per request, none retried, nothing sent or kept.
+        assert_eq!((stats.sent, stats.failed, stats.retried), (0, 3, 0), "{url} {header:?}: {stats:?}");
+        assert_eq!(stats.dropped(DropReason::Undeliverable), 0, "{stats:?}");
+        assert_eq!(server.requests().len(), before, "nothing reached the server");
+        assert_eq!(spooled, 0, "{url} {header:?}: a batch that no run can send is not spooled");
+        assert_eq!(warnings, 1, "{url} {header:?}: one warning for three failures");
+    }
+    for line in logs::lines() {
+        assert!(!line.message.contains("s3cret"), "a URL's query was logged: {line:?}");
     }
 }

@@ -185,5 +185,7 @@ fn session_id_is_sent_and_fixed_for_the_client() {
     assert!(telemetry.flush(SOON));
     let session = telemetry.session_id();
     assert!(uuid::Uuid::parse_str(session).is_ok());
-    assert!(memory.events().iter().all(|e| e["properties"]["$session_id"] == session));
+    let events = memory.events();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e["properties"]["$session_id"] == session));
 }

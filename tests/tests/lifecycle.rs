@@ -27,6 +27,12 @@ fn dropping_the_last_handle_stops_the_worker_within_its_deadline() {
     let memory = MemorySink::new();
     let deadline = Duration::from_secs(2);
     let baseline = threads();
+    if baseline.is_none() {
+        telemetry_tests::skip(
+            "dropping_the_last_handle_stops_the_worker_within_its_deadline",
+            "no /proc/self/task: the worker threads cannot be counted here (delivery is still checked)",
+        );
+    }
 
     let clients: Vec<Telemetry> = (0..30)
         .map(|index| {

@@ -200,6 +200,7 @@ fn hash_is_stable_per_installation_and_differs_across_installations() {
     let b = "https://b.example.com";
     let first = tempfile::tempdir().unwrap();
     let hashes = hash_of(&[a, a, b], first.path());
+    assert_eq!(hashes.len(), 3);
     assert!(hashes.iter().all(|h| h.len() == 32 && h.bytes().all(|c| c.is_ascii_hexdigit())));
     assert_eq!(hashes[0], hashes[1], "equal inputs, equal hashes");
     assert_ne!(hashes[0], hashes[2], "different inputs, different hashes");

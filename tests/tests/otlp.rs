@@ -51,7 +51,7 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Any> {
 }
 
 fn client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
-    let sink = OtlpSink::new(&server.url()).unwrap().header("x-collector-token", "abc");
+    let sink = OtlpSink::new(&server.url()).unwrap().header("x-collector-token", "abc").unwrap();
     Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap()
 }
 
@@ -255,4 +255,45 @@ fn request_limits_hold_for_the_otlp_body_actually_sent() {
         }
     }
     assert_eq!(attempts, (0..20).collect::<Vec<i64>>(), "every event once, in order");
+}
+
+/// A sink from `OTEL_EXPORTER_OTLP_ENDPOINT` (the test server) and
+/// `OTEL_EXPORTER_OTLP_HEADERS` set to `headers`.
+fn from_env(
+    server: &TestServer,
+    headers: &'static str,
+) -> Result<Option<OtlpSink>, telemetry_runtime::ConfigError> {
+    let endpoint = server.url();
+    OtlpSink::from_env_with(move |name| match name {
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
+        "OTEL_EXPORTER_OTLP_HEADERS" => Some(headers.to_owned()),
+        _ => None,
+    })
+}
+
+#[test]
+fn headers_from_the_environment_are_decoded_and_one_http_does_not_allow_is_refused_at_once() {
+    // Control: percent-encoded values arrive decoded.
+    let server = TestServer::start();
+    let sink = from_env(&server, "x-team=agents,api-key=abc%3D%3D%20x").unwrap().expect("a sink");
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
+    telemetry.capture_with(&LISTED, Properties::new().with("ratio", 0.5));
+    assert!(telemetry.flush(SOON));
+    let request = &server.requests()[0];
+    assert_eq!((request.header("x-team"), request.header("api-key")), (Some("agents"), Some("abc== x")));
+
+    // A `%0A` decodes to a line break, which no request may carry: before,
+    // the sink was made and every request failed and was retried; now the
+    // configuration is refused, naming the variable and the pair, never the
+    // value.
+    for headers in
+        ["x-team=agents,api-key=s3cret%0A", "api-key=s3cret%0D%0AX-Injected:%201", "bad name=s3cret"]
+    {
+        let err = from_env(&server, headers).expect_err(headers).to_string();
+        assert!(err.contains("OTEL_EXPORTER_OTLP_HEADERS, pair "), "{err}");
+        assert!(!err.contains("s3cret"), "the value is shown: {err}");
+    }
+    let sink = OtlpSink::new(&server.url()).unwrap();
+    assert!(sink.header("api-key", "s3cret\n").is_err(), "the builder refuses it too");
 }

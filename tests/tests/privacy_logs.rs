@@ -118,6 +118,7 @@ fn our_lines_never_show_a_header_value_or_a_url_query_and_ureqs_trace_dump_does(
         let sink = HttpSink::new(format!("{}/ingest?key={}", server.url(), in_query.text()))
             .unwrap()
             .header("Authorization", format!("Bearer {}", token.text()))
+            .unwrap()
             .backoff(fast());
         let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
         telemetry.capture(&SyncDone { compared: 3 });

@@ -109,7 +109,9 @@ fn the_users_variable_outranks_the_configuration_and_bad_values_are_ignored() {
     let memory = MemorySink::new();
     let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", "1")]).sample_rate(0.01);
     assert_eq!(run(config, &memory, 100).0.len(), 100);
-    assert!(memory.events().iter().all(|e| e["properties"].get("$sample_rate").is_none()));
+    let events = memory.events();
+    assert_eq!(events.len(), 200, "the steps and the ticks");
+    assert!(events.iter().all(|e| e["properties"].get("$sample_rate").is_none()));
 
     // Named after the app, whatever the main variable is called.
     let config = sandbox

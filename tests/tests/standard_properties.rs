@@ -84,7 +84,17 @@ fn os_version_is_the_distributions_major_minor_and_nothing_names_the_machine() {
         assert_eq!(properties["$os"], std::env::consts::OS);
         assert_eq!(properties["$os_version"].as_str().map(str::to_owned), expected, "{properties}");
     }
-    for specific in machine_specifics() {
+    let specifics = machine_specifics();
+    // Linux always has /proc/sys/kernel/osrelease and version.
+    #[cfg(target_os = "linux")]
+    assert!(!specifics.is_empty(), "the kernel's release and version were not read");
+    if specifics.is_empty() {
+        telemetry_tests::skip(
+            "os_version_is_the_distributions_major_minor_and_nothing_names_the_machine",
+            "no host name, kernel version or machine id to look for on this system",
+        );
+    }
+    for specific in specifics {
         assert!(!server.received(specific.as_bytes()), "{specific:?} reached the server");
     }
 }

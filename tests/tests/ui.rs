@@ -23,8 +23,7 @@ fn on_stable() -> bool {
 #[test]
 fn ui() {
     if !on_stable() {
-        eprintln!("skipping the UI tests: their snapshots are for the stable compiler");
-        return;
+        return telemetry_tests::skip("ui", "the snapshots are for the stable compiler");
     }
     let cases = trybuild::TestCases::new();
     // Relative to this crate's directory (`tests/`), where cargo runs the test.

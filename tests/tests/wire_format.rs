@@ -208,7 +208,9 @@ fn generic_http_sink_sends_sent_at_and_batch_with_custom_headers() {
     let sink = HttpSink::new(format!("{}/v1/events?src=test", server.url()))
         .unwrap()
         .header("Authorization", "Bearer secret-token")
+        .unwrap()
         .header("X-Custom", "yes")
+        .unwrap()
         .backoff(telemetry_tests::fast_backoff());
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();

@@ -41,8 +41,9 @@ fn main() {
     println!("mcp-use: {} telemetry events captured", telemetry_runtime::stats().captured);
 }
 
-fn fail(err: &dyn std::fmt::Display) -> ! {
-    eprintln!("mcp-use: {err}");
+/// Shows `err` with the errors behind it, and exits.
+fn fail(err: &dyn std::error::Error) -> ! {
+    eprintln!("mcp-use: {}", telemetry_examples::error_chain(err));
     std::process::exit(2);
 }
 

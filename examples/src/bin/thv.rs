@@ -81,7 +81,8 @@ fn proxy(server: &str, flags: &[&str], config_file: &std::path::Path) -> Proxy {
     Proxy::new(server, &options).unwrap_or_else(|err| fail(&err))
 }
 
-fn fail(err: &dyn std::fmt::Display) -> ! {
-    eprintln!("thv: {err}");
+/// Shows `err` with the errors behind it, and exits.
+fn fail(err: &dyn std::error::Error) -> ! {
+    eprintln!("thv: {}", telemetry_examples::error_chain(err));
     std::process::exit(2);
 }

@@ -7,6 +7,13 @@
 //! Unix, `O_NOFOLLOW`): a link found there is left as it is, its target
 //! untouched, and the write fails with an error that says so. Directories
 //! above the file may be links (a home directory often is one).
+//!
+//! No write passes the process's file size limit (`RLIMIT_FSIZE`, read
+//! before each write): past it the kernel refuses the write or cuts it
+//! short, and sends `SIGXFSZ`, whose default action ends the host process.
+//! A write that would not fit fails with [`io::ErrorKind::FileTooLarge`]
+//! before a byte is written, and an append that fails part-way is cut back,
+//! so no file ends in a partial record.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -73,6 +80,7 @@ fn temp_name(path: &Path) -> PathBuf {
 
 /// Creates `path`, which must not exist (not even as a link), and writes it.
 fn write_new(path: &Path, contents: &[u8], sync: bool) -> io::Result<()> {
+    check_room(0, contents.len())?;
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     let mut file = open(&mut options, path)?;
@@ -92,6 +100,90 @@ pub(crate) fn open_append(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.create(true).append(true);
     open(&mut options, path)
+}
+
+/// Appends to `file` (opened by [`open_append`]) the longest start of
+/// `records` that ends with `end` (each record's last byte) and fits under
+/// the file size limit, and returns its length. An error leaves the file as
+/// it was: what a failed write left of the records is cut back (unless
+/// another process appended after them).
+pub(crate) fn append_records(file: &File, records: &[u8], end: u8) -> io::Result<usize> {
+    let start = file.metadata()?.len();
+    let fits = match file_size_limit() {
+        Some(limit) => usize::try_from(limit.saturating_sub(start)).unwrap_or(usize::MAX),
+        None => usize::MAX,
+    };
+    let whole = if records.len() <= fits {
+        records.len()
+    } else {
+        records[..fits].iter().rposition(|b| *b == end).map_or(0, |last| last + 1)
+    };
+    if whole == 0 {
+        check_room(start, records.len())?;
+        return Ok(0);
+    }
+    let mut written = 0;
+    while written < whole {
+        let err = match (&*file).write(&records[written..whole]) {
+            Ok(0) => io::Error::from(io::ErrorKind::WriteZero),
+            Ok(n) => {
+                written += n;
+                continue;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => err,
+        };
+        // Cut back only when the file ends with what this call wrote: another
+        // appender's records are never cut.
+        if written > 0 && file.metadata().is_ok_and(|meta| meta.len() == start + written as u64) {
+            let _ = file.set_len(start);
+        }
+        return Err(err);
+    }
+    Ok(whole)
+}
+
+/// The largest a file this process writes may grow (`RLIMIT_FSIZE`, its
+/// soft limit), when it is limited. On Linux it is read from the kernel's
+/// own account of the process's limits, which costs no dependency; on
+/// other Unix systems through rustix's safe `getrlimit`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn file_size_limit() -> Option<u64> {
+    soft_file_size_limit(&fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+fn file_size_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Fsize).current
+}
+
+#[cfg(not(unix))]
+fn file_size_limit() -> Option<u64> {
+    None
+}
+
+/// The soft file size limit in the text of `/proc/<pid>/limits`
+/// (`Max file size  <soft>  <hard>  bytes`); `None` when it is
+/// `unlimited`.
+#[cfg(any(target_os = "linux", target_os = "android", test))]
+fn soft_file_size_limit(limits: &str) -> Option<u64> {
+    let values = limits.lines().find_map(|line| line.strip_prefix("Max file size"))?;
+    values.split_whitespace().next()?.parse().ok()
+}
+
+/// Refuses, before anything is written, `len` bytes at `offset` of a file
+/// when they would pass the file size limit.
+fn check_room(offset: u64, len: usize) -> io::Result<()> {
+    match file_size_limit() {
+        Some(limit) if offset.saturating_add(len as u64) > limit => Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "{len} bytes from byte {offset} would pass this process's file size limit \
+                 (RLIMIT_FSIZE) of {limit} bytes"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Opens with `options`, private (0600) when it creates the file, never
@@ -182,6 +274,25 @@ mod tests {
         assert_eq!(read_capped(&path, u64::MAX).unwrap(), "12345");
         let missing = read_capped(&dir.path().join("missing"), 5).unwrap_err();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn the_soft_file_size_limit_is_read_from_the_kernels_table() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max cpu time              unlimited            unlimited            seconds   \n\
+                      Max file size             16384                unlimited            bytes     \n\
+                      Max data size             unlimited            unlimited            bytes     \n";
+        assert_eq!(soft_file_size_limit(limits), Some(16384));
+        let unlimited = limits.replace("16384               ", "unlimited           ");
+        assert_eq!(soft_file_size_limit(&unlimited), None);
+        assert_eq!(soft_file_size_limit(""), None);
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn this_process_has_a_readable_file_size_limit() {
+        let text = fs::read_to_string("/proc/self/limits").expect("the kernel's table of limits");
+        assert!(text.lines().any(|line| line.starts_with("Max file size")), "{text}");
     }
 
     #[cfg(unix)]

@@ -284,7 +284,7 @@ impl Catalog {
         let expected = self.to_markdown(app_name);
         if update {
             return std::fs::write(path, &expected).map_err(|err| CatalogFileError {
-                message: format!("cannot write {}: {err}", path.display()),
+                message: format!("cannot write {}", path.display()),
                 source: Some(err),
             });
         }
@@ -321,7 +321,7 @@ impl Catalog {
 /// Why [`Catalog::check_markdown_file`] failed: the committed page differs
 /// from the generated one (the message shows how, line by line), or it
 /// could not be rewritten, when the [`source`](std::error::Error::source)
-/// is the I/O error.
+/// is the I/O error (its message is not repeated in this one's).
 #[derive(Debug)]
 pub struct CatalogFileError {
     message: String,

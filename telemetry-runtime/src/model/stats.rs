@@ -19,6 +19,14 @@ pub enum DropReason {
     Oversized,
     /// The endpoint refused the batch for good (a 4xx other than 408/429).
     Rejected,
+    /// The request could not be made, and no retry could change that: a
+    /// header or URL that HTTP does not allow (built by a custom encoder;
+    /// the library's own sinks refuse those when they are configured), or
+    /// an endpoint whose TLS certificate does not verify (an issuer nobody
+    /// trusted signed it, it expired, it names another host). Given up on
+    /// at once, never kept by the spool, and logged as a warning once per
+    /// sink.
+    Misconfigured,
     /// Retries ran out, or the endpoint stayed unreachable.
     Undeliverable,
     /// Shutdown's deadline came before the event could be delivered: it
@@ -48,6 +56,7 @@ impl DropReason {
         DropReason::Invalid,
         DropReason::Oversized,
         DropReason::Rejected,
+        DropReason::Misconfigured,
         DropReason::Undeliverable,
         DropReason::Shutdown,
         DropReason::SinkError,
@@ -62,6 +71,7 @@ impl DropReason {
             DropReason::Invalid => "invalid",
             DropReason::Oversized => "oversized",
             DropReason::Rejected => "rejected",
+            DropReason::Misconfigured => "misconfigured",
             DropReason::Undeliverable => "undeliverable",
             DropReason::Shutdown => "shutdown",
             DropReason::SinkError => "sink_error",

@@ -409,7 +409,8 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, local: bool, batch:
     match outcome {
         Ok(Ok(())) => inner.counters.sent(undelivered),
         Ok(Err(err)) => {
-            log::warn!("Telemetry sink {name} could not deliver {undelivered} events: {err}");
+            let why = crate::error::Chain(&err);
+            log::warn!("Telemetry sink {name} could not deliver {undelivered} events: {why}");
             cx.dropped(err.reason(), undelivered);
         }
         Err(_) => {

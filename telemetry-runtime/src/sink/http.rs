@@ -57,12 +57,37 @@ impl RequestEncoder for JsonBatch<'_> {
     }
 }
 
-/// Checks that `url` is an absolute http(s) URL.
+/// Checks that `url` is an absolute http(s) URL that HTTP allows (the
+/// HTTP client would refuse any other when sending, every time). The error
+/// shows the URL as logs do, without a user name, password or query, where
+/// a key may be written; one that cannot be read is not shown at all.
 pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
-    let uri: ureq::http::Uri = url.parse().map_err(|e| ConfigError::new(format!("URL {url:?}: {e}")))?;
+    let uri: ureq::http::Uri = url.parse().map_err(|e| {
+        ConfigError::new(format!("the URL is not valid ({e}); it is not shown, as it may hold a key"))
+    })?;
     match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(host)) if !host.is_empty() => Ok(()),
-        _ => Err(ConfigError::new(format!("URL {url:?} must be an absolute http:// or https:// URL"))),
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => {}
+        _ => {
+            return Err(ConfigError::new(format!(
+                "the URL {} must be an absolute http:// or https:// URL",
+                shown_url(url)
+            )))
+        }
+    }
+    // A port no connection can be made to: 0, or one past 65535, which the
+    // HTTP client takes as no port at all (and connects to another).
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, rest)| rest);
+    let port = match host_port.rfind(']') {
+        Some(end) => host_port[end + 1..].strip_prefix(':'),
+        None => host_port.rsplit_once(':').map(|(_, port)| port),
+    };
+    match port.filter(|port| !port.is_empty()).map(str::parse::<u16>) {
+        Some(Ok(1..)) | None => Ok(()),
+        Some(_) => Err(ConfigError::new(format!(
+            "the URL {} has no port a connection can be made to (1 to 65535)",
+            shown_url(url)
+        ))),
     }
 }
 
@@ -112,10 +137,23 @@ impl HttpSink {
     /// library never logs header values; the HTTP client (ureq) prints them
     /// in its own trace-level output, which only the host program's logger
     /// configuration can keep out: for a secret, prefer
-    /// [`body_field`](HttpSink::body_field).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpSink {
-        self.transport = self.transport.header(name, value);
-        self
+    /// [`body_field`](HttpSink::body_field). A name or value HTTP does not
+    /// allow (a line break in the value, say) is refused here, as
+    /// [`HttpTransport::header`] says, rather than failing every request.
+    ///
+    /// ```
+    /// # use telemetry_runtime::sink::HttpSink;
+    /// let sink = HttpSink::new("https://telemetry.example.com/v1/events")?.header("X-Team", "agents")?;
+    /// assert!(HttpSink::new("https://telemetry.example.com/v1/events")?.header("X Team", "agents").is_err());
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<HttpSink, ConfigError> {
+        self.transport = self.transport.header(name, value)?;
+        Ok(self)
     }
 
     /// Adds a top-level text field to every request body, before `sent_at`
@@ -195,8 +233,20 @@ mod tests {
     fn urls() {
         assert!(check_url("http://127.0.0.1:8080/x").is_ok());
         assert!(check_url("https://eu.i.posthog.com").is_ok());
-        for bad in ["", "localhost:80", "ftp://x", "http://", "not a url"] {
+        for bad in ["", "localhost:80", "ftp://x", "http://", "not a url", "http://h:99999/", "http://h:0/"] {
             assert!(check_url(bad).is_err(), "{bad:?}");
+        }
+        for good in
+            ["http://h:65535/", "http://[::1]:8080/x", "http://[::1]/", "http://u:p@h:1/", "http://h:/x"]
+        {
+            assert!(check_url(good).is_ok(), "{good:?}");
+        }
+        assert!(check_url("http://[::1]:70000/").is_err());
+        // What may be a key is never shown: a user name, password or query,
+        // or any of a URL that cannot be read.
+        for bad in ["ftp://user:s3cret@h/", "http://h:99999/?key=s3cret", "http://h/?key=s3cret two"] {
+            let err = check_url(bad).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Batch, SendContext, Sink, SinkError};
@@ -18,6 +18,10 @@ pub(crate) const DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
 /// The file (mode 0600) and its directory are created on the first delivery,
 /// so nothing is written while telemetry is off. A symbolic link at `path`
 /// is not followed: the events are then dropped and counted, with a warning.
+/// The file always ends with a whole line: under the process's file size
+/// limit (`RLIMIT_FSIZE`) the lines that would pass it are dropped and
+/// counted (`sink_error`) instead of being cut, and a failed write is cut
+/// back.
 ///
 /// The file is bounded: when a batch would take it over
 /// [`max_bytes`](JsonlSink::max_bytes) (8 MiB by default), it is renamed
@@ -62,10 +66,11 @@ impl JsonlSink {
     }
 
     /// Appends `lines`, rotating the file first when they would take it
-    /// over the limit. The file is opened for each batch, so that one
-    /// deleted meanwhile (by a reset) is created again rather than written
-    /// unseen.
-    fn append(&self, lines: &[u8]) -> io::Result<()> {
+    /// over the limit; returns how many bytes were appended (whole lines:
+    /// under the file size limit, only those that fit). The file is opened
+    /// for each batch, so that one deleted meanwhile (by a reset) is
+    /// created again rather than written unseen.
+    fn append(&self, lines: &[u8]) -> io::Result<usize> {
         let size = match fs::symlink_metadata(&self.path) {
             Ok(metadata) if metadata.is_file() => metadata.len(),
             _ => 0,
@@ -73,8 +78,9 @@ impl JsonlSink {
         if size > 0 && size.saturating_add(lines.len() as u64) > self.max_bytes {
             fs::rename(&self.path, rotated(&self.path))?;
         }
-        // One write per batch keeps lines whole when several processes append.
-        files::open_append(&self.path)?.write_all(lines)
+        // One write per batch keeps lines whole when several processes
+        // append; under the file size limit, only the lines that fit.
+        files::append_records(&files::open_append(&self.path)?, lines, b'\n')
     }
 }
 
@@ -110,10 +116,23 @@ impl Sink for JsonlSink {
             return Ok(());
         }
         match self.append(&lines) {
-            Ok(()) => Ok(()),
+            Ok(appended) => {
+                let left = lines[appended..].iter().filter(|b| **b == b'\n').count();
+                if left > 0 {
+                    cx.failed_attempt();
+                    log::warn!(
+                        "Telemetry: {left} events not appended to {}: the file reached this \
+                         process's file size limit (RLIMIT_FSIZE).",
+                        self.path.display()
+                    );
+                    cx.dropped(DropReason::SinkError, left);
+                }
+                Ok(())
+            }
             Err(err) => {
                 cx.failed_attempt();
-                let message = format!("cannot append to {}: {err}", self.path.display());
+                // The I/O error is the source, not repeated here.
+                let message = format!("cannot append to {}", self.path.display());
                 Err(SinkError::new(DropReason::SinkError, message).with_source(err))
             }
         }

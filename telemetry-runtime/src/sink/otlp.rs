@@ -7,7 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::http::check_url;
 use super::retry::Backoff;
-use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
+use super::transport::{check_header, shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
 use crate::error::ConfigError;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
@@ -28,7 +28,7 @@ use crate::model::view::{LIB_NAME, LIB_VERSION};
 ///
 /// ```
 /// use telemetry_runtime::sink::OtlpSink;
-/// let sink = OtlpSink::new("http://localhost:4318")?.header("Authorization", "Bearer 123");
+/// let sink = OtlpSink::new("http://localhost:4318")?.header("Authorization", "Bearer 123")?;
 /// // Or from the standard variables; `None` when no endpoint is set or
 /// // OTEL_SDK_DISABLED=true.
 /// let from_env = OtlpSink::from_env_with(|name| match name {
@@ -95,13 +95,20 @@ impl OtlpSink {
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             return Ok(None);
         }
-        let base = var("OTEL_EXPORTER_OTLP_ENDPOINT");
-        let signal = |name: &str, signal: &str| match var(name) {
-            Some(url) => Some(url),
-            None => base.as_deref().map(|b| signal_url(b, signal)),
+        const BASE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+        let base = var(BASE);
+        // The signal's URL, checked, and the variable it came from.
+        let signal = |name: &'static str, signal: &str| -> Result<Option<String>, ConfigError> {
+            let (url, from) = match (var(name), &base) {
+                (Some(url), _) => (url, name),
+                (None, Some(base)) => (signal_url(base, signal), BASE),
+                (None, None) => return Ok(None),
+            };
+            check_url(&url).map_err(|err| err.within(from))?;
+            Ok(Some(url))
         };
-        let metrics_url = signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics");
-        let Some(logs_url) = signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs") else {
+        let metrics_url = signal("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "metrics")?;
+        let Some(logs_url) = signal("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs")? else {
             if metrics_url.is_some() {
                 log::warn!(
                     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is set without a logs endpoint: \
@@ -110,10 +117,6 @@ impl OtlpSink {
             }
             return Ok(None);
         };
-        check_url(&logs_url)?;
-        if let Some(url) = &metrics_url {
-            check_url(url)?;
-        }
         if let Some(protocol) = var("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|p| p != "http/json") {
             log::warn!("OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: this exporter sends http/json.");
         }
@@ -121,7 +124,7 @@ impl OtlpSink {
             OtlpSink { name: shown_url(&logs_url), logs_url, metrics_url, transport: HttpTransport::new() };
         if let Some(headers) = var("OTEL_EXPORTER_OTLP_HEADERS") {
             for (name, value) in parse_headers(&headers)? {
-                sink = sink.header(name, value);
+                sink = sink.header(name, value)?;
             }
         }
         Ok(Some(sink))
@@ -129,10 +132,16 @@ impl OtlpSink {
 
     /// Adds a request header. This library never logs header values; the
     /// HTTP client (ureq) prints them in its trace-level output (see the
-    /// README's Security section).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> OtlpSink {
-        self.transport = self.transport.header(name, value);
-        self
+    /// README's Security section). A name or value HTTP does not allow (a
+    /// line break in the value, say) is refused here, as
+    /// [`HttpTransport::header`] says, rather than failing every request.
+    pub fn header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<OtlpSink, ConfigError> {
+        self.transport = self.transport.header(name, value)?;
+        Ok(self)
     }
 
     /// The retry policy (default [`Backoff::default`]).
@@ -252,37 +261,27 @@ fn signal_url(base: &str, signal: &str) -> String {
 }
 
 /// `key=value,key2=value2`, values percent-encoded, as the OTLP exporter
-/// specification sets out.
+/// specification sets out. Each pair must make a header HTTP allows once
+/// decoded (a `%0A` decodes to a line break, which no request may carry):
+/// the error names the pair by its place, never shows its value.
 fn parse_headers(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    const VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
     text.split(',')
         .filter(|pair| !pair.trim().is_empty())
-        .map(|pair| {
+        .enumerate()
+        .map(|(i, pair)| {
+            let place = format!("{VAR}, pair {}", i + 1);
             let (name, value) = pair
                 .split_once('=')
-                .ok_or_else(|| ConfigError::new("OTEL_EXPORTER_OTLP_HEADERS must be key=value pairs"))?;
-            Ok((name.trim().to_owned(), percent_decode(value.trim())))
+                .ok_or_else(|| ConfigError::new(format!("{place}: not a key=value pair")))?;
+            let value = percent_encoding::percent_decode_str(value.trim())
+                .decode_utf8()
+                .map_err(|_| ConfigError::new(format!("{place}: the value is not UTF-8 once decoded")))?;
+            let name = name.trim();
+            check_header(name, &value).map_err(|err| err.within(&place))?;
+            Ok((name.to_owned(), value.into_owned()))
         })
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn nanos(time: SystemTime) -> String {
@@ -443,6 +442,48 @@ mod tests {
         let bad_headers =
             env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_EXPORTER_OTLP_HEADERS", "x")]);
         assert!(OtlpSink::from_env_with(bad_headers).is_err());
+    }
+
+    #[test]
+    fn header_values_are_percent_decoded_and_refused_when_http_does_not_allow_them() {
+        let headers = |text: &str| parse_headers(text).map_err(|e| e.to_string());
+        assert_eq!(
+            headers("a=x%2Cy%3D, b=%E2%9C%93 , c=100%25, d=%zz").unwrap(),
+            [("a", "x,y="), ("b", "\u{2713}"), ("c", "100%"), ("d", "%zz")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        // A `%0A` decodes to a line break: refused here, naming the pair and
+        // the header, never the value.
+        for (text, pair) in [
+            ("x-team=agents,api-key=s3cret%0A", "pair 2"),
+            ("api-key=s3cret%0D%0AX-Injected:%201", "pair 1"),
+            ("a=1,,b=2,bad name=s3cret", "pair 3"),
+            ("a=1,b=s3cret%FF", "pair 2"),
+            ("s3cret", "pair 1"),
+        ] {
+            let err = headers(text).expect_err(text);
+            assert!(err.contains(&format!("OTEL_EXPORTER_OTLP_HEADERS, {pair}:")), "{err}");
+            assert!(!err.contains("s3cret"), "a value is shown: {err}");
+        }
+    }
+
+    #[test]
+    fn endpoint_errors_name_their_variable_and_hide_what_may_be_a_key() {
+        let err = |pairs: &[(&'static str, &'static str)]| {
+            let pairs = pairs.to_vec();
+            OtlpSink::from_env_with(move |name| {
+                pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            })
+            .expect_err("refused")
+            .to_string()
+        };
+        let bad = err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://user:s3cret@c:4318/?key=s3cret")]);
+        assert!(bad.contains("OTEL_EXPORTER_OTLP_ENDPOINT: ") && !bad.contains("s3cret"), "{bad}");
+        let bad = err(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://c:4318/in put?key=s3cret"),
+        ]);
+        assert!(bad.contains("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: ") && !bad.contains("s3cret"), "{bad}");
     }
 
     #[test]

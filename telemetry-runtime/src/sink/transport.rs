@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::gated::{self, GateConnector, SharedSlot, WriteCheck};
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
+use crate::error::ConfigError;
 use crate::model::stats::DropReason;
 use crate::model::time::deadline_after;
 use crate::Level;
@@ -174,6 +175,9 @@ pub struct HttpTransport {
     gzip_above: Option<usize>,
     deflater: Deflater,
     buffers: Buffers,
+    /// Whether a failure no retry can heal was logged as a warning: the
+    /// next ones are logged at debug level.
+    warned_final: bool,
 }
 
 /// The HTTP client, built on first use, and the check its connections'
@@ -256,6 +260,8 @@ enum Attempt {
     },
     Rejected(u16),
     TooLarge,
+    /// A failure no retry can change (see [`is_final`]): given up on at once.
+    Final(String),
 }
 
 /// Why a group of events was not delivered.
@@ -283,18 +289,39 @@ impl HttpTransport {
             gzip_above: cfg!(feature = "gzip").then_some(DEFAULT_GZIP_ABOVE),
             deflater: Deflater::default(),
             buffers: Buffers::default(),
+            warned_final: false,
         }
     }
 
     /// Adds a header to every request. This library never logs header
     /// values; the HTTP client (ureq) prints them at its trace level (see
     /// the README's Security section): for a secret, prefer the body.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> HttpTransport {
-        let name = name.into();
+    ///
+    /// Refused, with an error that never shows the value: a name HTTP does
+    /// not allow (empty, or with a character other than letters, digits and
+    /// ``!#$%&'*+-.^_`|~``), a value with a control character (a line
+    /// break would end the header; the HTTP client finds it only when
+    /// sending, and every request would fail), and the headers the
+    /// transport sets itself to frame the body (`Content-Length`,
+    /// `Content-Encoding`, `Transfer-Encoding`).
+    ///
+    /// ```
+    /// use telemetry_runtime::sink::HttpTransport;
+    /// let transport = HttpTransport::new().header("Authorization", "Bearer 123")?;
+    /// assert!(HttpTransport::new().header("Authorization", "Bearer 123\r\nX-Injected: 1").is_err());
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn header(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<HttpTransport, ConfigError> {
+        let (name, value) = (name.into(), value.into());
+        check_header(&name, &value)?;
         // One value per name: a second `Content-Type` replaces the default.
         self.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
-        self.headers.push((name, value.into()));
-        self
+        self.headers.push((name, value));
+        Ok(self)
     }
 
     /// The retry policy (default [`Backoff::default`]).
@@ -473,7 +500,18 @@ impl HttpTransport {
             }
             Err(Failure::Drop(reason, why, remaining)) => {
                 let url = url_of(encoder, events);
-                log::warn!("Telemetry: {} events not delivered to {url}: {why}", remaining.len());
+                let n = remaining.len();
+                if reason != DropReason::Misconfigured {
+                    log::warn!("Telemetry: {n} events not delivered to {url}: {why}");
+                } else if !std::mem::replace(&mut self.warned_final, true) {
+                    log::warn!(
+                        "Telemetry: {n} events not delivered to {url}: {why}. No retry can change \
+                         this: the events are dropped, not kept for later, and the next such failures \
+                         of this sink are logged at debug level."
+                    );
+                } else {
+                    log::debug!("Telemetry: {n} events not delivered to {url}: {why}");
+                }
                 cx.dropped_these(reason, remaining.into_iter());
             }
         }
@@ -536,6 +574,10 @@ impl HttpTransport {
                         format!("HTTP {status}"),
                         uuids(&events),
                     ));
+                }
+                Attempt::Final(why) => {
+                    cx.failed_attempt();
+                    return Err(Failure::Drop(DropReason::Misconfigured, why, uuids(&events)));
                 }
                 Attempt::Retry { after, why } => (after, why),
             };
@@ -640,9 +682,96 @@ impl HttpTransport {
                 let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
                 classify(status, after)
             }
-            Err(err) => Attempt::Retry { after: None, why: err.to_string() },
+            Err(err) => transport_error(&err),
         }
     }
+}
+
+/// A request that failed without an answer: final when no retry can
+/// change it ([`is_final`]), otherwise retried. What is logged of it never
+/// shows the request's URL, where a secret may be written.
+fn transport_error(err: &ureq::Error) -> Attempt {
+    let why = match err {
+        ureq::Error::BadUri(_) | ureq::Error::RequireHttpsOnly(_) => "the URL is not valid".to_owned(),
+        err => err.to_string(),
+    };
+    if is_final(err) {
+        Attempt::Final(why)
+    } else {
+        Attempt::Retry { after: None, why }
+    }
+}
+
+/// Whether a transport error is one no retry can change: the request
+/// cannot be made as it is (a header or URL that HTTP does not allow, from
+/// a custom encoder: the library's own sinks refuse those when they are
+/// configured), or the endpoint's TLS certificate does not verify.
+/// Connection failures, timeouts and broken answers may heal.
+fn is_final(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::Http(_)
+        | ureq::Error::BadUri(_)
+        | ureq::Error::RequireHttpsOnly(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::TlsRequired
+        // ureq's own TLS set-up: a host name TLS cannot verify, a bad PEM.
+        | ureq::Error::Tls(_)
+        | ureq::Error::Pem(_)
+        // From setting up the TLS connection, before any byte is sent.
+        | ureq::Error::Rustls(_) => true,
+        // The handshake's errors come through the socket's I/O.
+        ureq::Error::Io(io) => {
+            io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).is_some_and(is_untrusted)
+        }
+        _ => false,
+    }
+}
+
+/// Whether TLS refused the endpoint's certificate: its issuer is not
+/// trusted, it expired, it names another host, or there was none.
+fn is_untrusted(err: &rustls::Error) -> bool {
+    matches!(
+        err,
+        rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::UnsupportedNameType
+    )
+}
+
+/// The headers the transport writes itself, from the body it sends.
+const FRAMING_HEADERS: [&str; 3] = ["content-length", "content-encoding", "transfer-encoding"];
+
+/// Checks that `name: value` can be sent as a header of every request (see
+/// [`HttpTransport::header`]). The error names the header when its name is
+/// valid, and never shows the value, which is often a credential.
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
+    if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        let problem = match name.bytes().position(|b| !is_token_byte(b)) {
+            _ if name.is_empty() => "is empty".to_owned(),
+            Some(at) => format!("has a character HTTP does not allow in a name at byte {at}"),
+            None => "is not valid in HTTP".to_owned(),
+        };
+        return Err(ConfigError::new(format!("a header name {problem} (the name is not shown)")));
+    }
+    if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
+        return Err(ConfigError::new(format!(
+            "header {name:?} is set by the transport from the body it sends"
+        )));
+    }
+    if ureq::http::HeaderValue::from_str(value).is_err() {
+        let at = value.bytes().position(|b| (b < 0x20 && b != b'\t') || b == 0x7f).unwrap_or(0);
+        return Err(ConfigError::new(format!(
+            "the value of header {name:?} has a control character at byte {at} (a line break, say), \
+             which HTTP does not allow (the value is not shown)"
+        )));
+    }
+    Ok(())
+}
+
+/// A character of an HTTP token (RFC 9110 section 5.6.2), what a header
+/// name is made of.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// The request `encoder` makes of `events`.
@@ -817,6 +946,79 @@ mod tests {
             assert!(matches!(classify(s, None), Attempt::Rejected(_)), "{s}");
         }
         assert!(matches!(classify(413, None), Attempt::TooLarge));
+    }
+
+    #[test]
+    fn headers_http_does_not_allow_are_refused_without_showing_the_value() {
+        for (name, value) in
+            [("Authorization", "Bearer abc"), ("x-team", "a\tb"), ("X_Odd!~", ""), ("k", "caf\u{e9}")]
+        {
+            assert!(check_header(name, value).is_ok(), "{name:?}: {value:?}");
+        }
+        let secret = "s3cret";
+        let bad_values = [
+            format!("{secret}\n"),
+            format!("{secret}\r\nX-Injected: 1"),
+            format!("{secret}\u{0}"),
+            format!("{secret}\u{7f}"),
+        ];
+        for value in &bad_values {
+            let err = check_header("Authorization", value).expect_err(value).to_string();
+            assert!(err.contains("\"Authorization\"") && err.contains("control character"), "{err}");
+            assert!(!err.contains(secret), "the value is shown: {err}");
+        }
+        for name in ["", "X Team", "Authorization: Bearer s3cret", "caf\u{e9}", "a\nb"] {
+            let err = check_header(name, "v").expect_err(name).to_string();
+            assert!(err.contains("header name"), "{err}");
+            assert!(!err.contains(secret), "the name is shown: {err}");
+        }
+        for name in ["Content-Length", "content-encoding", "Transfer-Encoding"] {
+            assert!(check_header(name, "1").is_err(), "{name}");
+        }
+        // The transport's builder refuses them too, and keeps what it had.
+        assert!(HttpTransport::new().header("X-Key", "a\nb").is_err());
+        let transport = HttpTransport::new().header("content-type", "text/plain").unwrap();
+        assert_eq!(transport.headers(), [("content-type".to_owned(), "text/plain".to_owned())]);
+    }
+
+    #[test]
+    fn errors_no_retry_can_change_are_final_and_the_rest_are_retried() {
+        use std::io::{Error, ErrorKind};
+        let untrusted = |cert: rustls::CertificateError| {
+            ureq::Error::Io(Error::new(ErrorKind::InvalidData, rustls::Error::InvalidCertificate(cert)))
+        };
+        let finals = [
+            ureq::Error::BadUri("https://h.example/?key=s3cret".into()),
+            ureq::Error::RequireHttpsOnly("http://h.example/?key=s3cret".into()),
+            ureq::Error::Http(ureq::http::HeaderValue::from_bytes(b"a\nb").unwrap_err().into()),
+            ureq::Error::Tls("Rustls invalid dns name error"),
+            untrusted(rustls::CertificateError::UnknownIssuer),
+            untrusted(rustls::CertificateError::Expired),
+            untrusted(rustls::CertificateError::NotValidForName),
+            ureq::Error::Io(Error::new(ErrorKind::InvalidData, rustls::Error::NoCertificatesPresented)),
+        ];
+        for err in &finals {
+            match transport_error(err) {
+                Attempt::Final(why) => assert!(!why.contains("s3cret"), "the URL is shown: {why}"),
+                _ => panic!("{err} is retried"),
+            }
+        }
+        let healing = [
+            ureq::Error::Io(Error::from(ErrorKind::ConnectionRefused)),
+            ureq::Error::Io(Error::from(ErrorKind::ConnectionReset)),
+            ureq::Error::Io(Error::new(ErrorKind::InvalidData, "not a rustls error")),
+            // A server that does not speak TLS (yet), or a broken handshake.
+            ureq::Error::Io(Error::new(
+                ErrorKind::InvalidData,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+            )),
+            ureq::Error::HostNotFound,
+            ureq::Error::ConnectionFailed,
+            ureq::Error::Timeout(ureq::Timeout::RecvResponse),
+        ];
+        for err in &healing {
+            assert!(matches!(transport_error(err), Attempt::Retry { .. }), "{err} is final");
+        }
     }
 
     #[test]

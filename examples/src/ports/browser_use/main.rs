@@ -85,7 +85,7 @@ fn main() {
     let task = if task.is_empty() { "Find the cheapest flight to Lisbon".to_owned() } else { task };
     let guard = match config()
         .map_err(|e| e.to_string())
-        .and_then(|c| telemetry_runtime::init(c).map_err(|e| e.to_string()))
+        .and_then(|c| telemetry_runtime::init(c).map_err(|e| telemetry_examples::error_chain(&e)))
     {
         Ok(guard) => guard,
         Err(err) => {

@@ -156,7 +156,8 @@ fn parse(args: &[String]) -> Result<(Vec<Setting>, Vec<Setting>, u32), String> {
 fn subcommand(args: &[String]) -> Result<(), String> {
     let config = config(Level::Full).map_err(|e| e.to_string())?;
     let telemetry = Telemetry::new(config.first_run_notice(false)).map_err(|e| e.to_string())?;
-    telemetry_runtime::cli::run_command(&telemetry, args, &mut std::io::stdout()).map_err(|e| e.to_string())
+    telemetry_runtime::cli::run_command(&telemetry, args, &mut std::io::stdout())
+        .map_err(|e| telemetry_examples::error_chain(&e))
 }
 
 fn run(computers: &[Setting], agents: &[Setting], runs: u32) -> Result<(), ConfigError> {
