@@ -7,6 +7,7 @@ pub mod catalog_check;
 pub mod child;
 pub mod custom;
 pub mod logs;
+pub mod otlp;
 pub mod program;
 pub mod server;
 

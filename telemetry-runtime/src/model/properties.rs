@@ -330,6 +330,14 @@ impl Properties {
         &self.bytes
     }
 
+    /// Appends a call's span after the properties, the last thing written
+    /// before the properties are queued with a
+    /// [`RecordKind::Call`](crate::model::event::RecordKind::Call) record,
+    /// which keeps it apart from them. Nothing may be added after it.
+    pub(crate) fn end_with_span(&mut self, span: &[u8; crate::model::span::SPAN_BYTES]) {
+        self.bytes.extend_from_slice(span);
+    }
+
     /// The highest level any property needs.
     pub(crate) fn max_level(&self) -> Level {
         self.max_level

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::model::event::{Record, Records};
 use crate::model::properties::{entries, fields, list_items, Entries, Packed};
+use crate::model::span::SpanIds;
 use crate::Level;
 
 /// Library name sent as `$lib`.
@@ -126,6 +127,7 @@ impl Queued {
         Some(EventView {
             record,
             properties,
+            span: self.prepared.records.span(record),
             context: &self.prepared.context,
             uuid: self.uuid,
             shown: self.shown,
@@ -139,6 +141,7 @@ impl Queued {
 pub(crate) struct Kept {
     record: Record,
     properties: Vec<u8>,
+    span: Option<SpanIds>,
     context: Arc<EventContext>,
     uuid: Uuid,
     shown: Level,
@@ -151,6 +154,7 @@ impl Kept {
         EventView {
             record: &self.record,
             properties: &self.properties,
+            span: self.span,
             context: &self.context,
             uuid: self.uuid,
             shown: self.shown,
@@ -166,6 +170,7 @@ impl Queued {
         Some(Kept {
             record: record.clone(),
             properties: properties.to_vec(),
+            span: self.prepared.records.span(record),
             context: Arc::clone(&self.prepared.context),
             uuid: self.uuid,
             shown: self.shown,
@@ -211,6 +216,8 @@ impl Queued {
 pub struct EventView<'a> {
     record: &'a Record,
     properties: &'a [u8],
+    /// An instrumented call's span.
+    span: Option<SpanIds>,
     context: &'a EventContext,
     uuid: Uuid,
     shown: Level,
@@ -249,7 +256,7 @@ impl<'a> EventView<'a> {
     /// Whether this is an aggregated counter (its properties are the labels
     /// and [`count`](EventView::count)) rather than a single event.
     pub fn is_counter(&self) -> bool {
-        self.record.counter
+        self.record.is_counter()
     }
     /// A counter's count since the last one was sent; `None` for an event.
     pub fn count(&self) -> Option<u64> {
@@ -280,6 +287,12 @@ impl<'a> EventView<'a> {
     /// The identity generation its install id belongs to.
     pub(crate) fn generation(&self) -> u64 {
         self.context.generation
+    }
+    /// The span of an instrumented call: its trace, its id, its parent's
+    /// and its start. `None` for other events (and for a call read back
+    /// from the spool, which keeps no span).
+    pub(crate) fn span(&self) -> Option<SpanIds> {
+        self.span
     }
 }
 

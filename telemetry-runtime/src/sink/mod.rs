@@ -31,7 +31,8 @@ pub use crate::model::view::{
 pub use http::HttpSink;
 pub use jsonl::JsonlSink;
 pub use memory::MemorySink;
-pub use otlp::OtlpSink;
+pub(crate) use otlp::otel_resource;
+pub use otlp::{OtlpSink, Protocol};
 pub use posthog::{PostHogSink, EU_HOST, US_HOST};
 pub use retry::Backoff;
 pub use stderr::StderrSink;
@@ -185,6 +186,12 @@ pub struct SendContext<'a> {
     /// whole batch.
     pub(crate) later: Cell<usize>,
     pub(crate) later_named: RefCell<Vec<Uuid>>,
+    /// Whether the route asks for instrumented calls as spans.
+    pub(crate) spans: bool,
+    /// On a user-owned route, the resource the user's OpenTelemetry
+    /// variables describe (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`);
+    /// `None` on a vendor's route, which never gets them.
+    pub(crate) user_resource: Option<&'a [(String, String)]>,
 }
 
 impl fmt::Debug for SendContext<'_> {
