@@ -120,6 +120,12 @@ fn log_records(server: &TestServer) -> Vec<(String, BTreeMap<String, String>)> {
     records
 }
 
+/// The spans the server accepted.
+fn spans(server: &TestServer) -> Vec<otlp::proto::trace::v1::Span> {
+    let traces = server.requests().into_iter().filter(|r| r.accepted() && r.path == "/v1/traces");
+    traces.flat_map(|request| otlp::traces(&request).resource_spans[0].scope_spans[0].spans.clone()).collect()
+}
+
 #[test]
 fn analytics_receive_only_the_tool_call_count_by_status() {
     let machine = Machine::acknowledged();
@@ -211,6 +217,18 @@ fn the_users_own_collector_gets_every_detail_whatever_analytics_are_set_to() {
         !machine.collector.received(METRIC.as_bytes()),
         "the analytics count went to the user's collector"
     );
+    // The second pipeline's traces: each request a span, its forwarding a
+    // child; Stacklok's route asks for none.
+    let spans = spans(&machine.collector);
+    let requests: Vec<_> = spans.iter().filter(|s| s.name == "mcp_request").collect();
+    let forwards: Vec<_> = spans.iter().filter(|s| s.name == "mcp_forward").collect();
+    assert_eq!((requests.len(), forwards.len(), spans.len()), (3, 3, 6));
+    for forward in &forwards {
+        let parent = requests.iter().find(|r| r.span_id == forward.parent_span_id).expect("a parent request");
+        assert_eq!(parent.trace_id, forward.trace_id);
+    }
+    assert_eq!(forwards.iter().filter(|s| s.status.as_ref().is_some_and(|st| st.code == 2)).count(), 1);
+    assert!(machine.analytics.requests().iter().all(|r| r.path == "/v1/metrics"));
 
     // Analytics off in the config file, and DO_NOT_TRACK: the user's own
     // collector, configured by the user, still gets everything.
@@ -261,13 +279,13 @@ fn debug_shows_the_analytics_records_as_they_are_sent() {
 }
 
 #[test]
-fn the_catalog_lists_the_count_and_the_collectors_event_alone() {
+fn the_catalog_lists_the_count_and_the_collectors_events_alone() {
     let machine = Machine::new();
     let catalog: Value =
         serde_json::from_slice(&machine.thv(&["telemetry", "catalog", "--json"], &[]).stdout).unwrap();
     let mut names: Vec<&str> =
         catalog["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["mcp_tool_call", METRIC]);
+    assert_eq!(names, ["mcp_forward", "mcp_request", "mcp_tool_call", METRIC]);
     assert_eq!(machine.analytics.connections(), 0);
 }
