@@ -17,8 +17,12 @@ pub enum DropReason {
     Invalid,
     /// The event alone exceeds the size limit of the event or the endpoint.
     Oversized,
-    /// The endpoint refused the batch for good (a 4xx other than 408/429).
+    /// The endpoint refused the batch for good (a 4xx other than 408/429),
+    /// or refused the event (PostHog capture V1's `drop` result).
     Rejected,
+    /// The endpoint refused the event for a quota or rate limit (PostHog
+    /// capture V1's `limited` result).
+    Limited,
     /// Retries ran out, or the endpoint stayed unreachable.
     Undeliverable,
     /// Shutdown's deadline came before the event could be delivered: it
@@ -48,6 +52,7 @@ impl DropReason {
         DropReason::Invalid,
         DropReason::Oversized,
         DropReason::Rejected,
+        DropReason::Limited,
         DropReason::Undeliverable,
         DropReason::Shutdown,
         DropReason::SinkError,
@@ -62,6 +67,7 @@ impl DropReason {
             DropReason::Invalid => "invalid",
             DropReason::Oversized => "oversized",
             DropReason::Rejected => "rejected",
+            DropReason::Limited => "limited",
             DropReason::Undeliverable => "undeliverable",
             DropReason::Shutdown => "shutdown",
             DropReason::SinkError => "sink_error",

@@ -6,13 +6,14 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Read};
 use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
+use super::results::{self, EventResult, PerEventResults};
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
 use crate::model::stats::DropReason;
@@ -174,6 +175,9 @@ pub struct HttpTransport {
     gzip_above: Option<usize>,
     deflater: Deflater,
     buffers: Buffers,
+    /// Requests answered event by event (PostHog's capture V1): `Some`
+    /// holds the current request's id.
+    per_event: Option<PerEventResults>,
 }
 
 /// The last request sent and its compressed body, kept for their memory:
@@ -241,6 +245,13 @@ enum Attempt {
     },
     Rejected(u16),
     TooLarge,
+    /// A request answered event by event: what to do with each of its
+    /// events, by uuid (those not named were accepted), and the server's
+    /// `Retry-After` for those to retry.
+    Results {
+        results: HashMap<Uuid, EventResult>,
+        after: Option<Duration>,
+    },
 }
 
 /// Why a group of events was not delivered.
@@ -268,7 +279,20 @@ impl HttpTransport {
             gzip_above: cfg!(feature = "gzip").then_some(DEFAULT_GZIP_ABOVE),
             deflater: Deflater::default(),
             buffers: Buffers::default(),
+            per_event: None,
         }
+    }
+
+    /// Speaks a protocol that answers each event of a 200 on its own
+    /// (PostHog's capture V1, `sink/results.rs`): each attempt carries the
+    /// request's id, its number and its time in headers; of a 200 answer,
+    /// only the events whose result is `retry` are sent again (the same
+    /// request id, the next attempt), `drop` and `limited` are counted as
+    /// dropped (`Rejected`, `Limited`), the rest as delivered; and only
+    /// 408, 500, 503 and 504 are retried.
+    pub(crate) fn per_event_results(mut self) -> HttpTransport {
+        self.per_event = Some(PerEventResults::default());
+        self
     }
 
     /// Adds a header to every request. This library never logs header
@@ -485,7 +509,10 @@ impl HttpTransport {
             let may_write = || cx.may_send() && cx.allows(needed) && cx.is_current(generation);
             // A request is built afresh for each attempt (a body may carry
             // the time it was sent); uuids and timestamps do not change.
-            let request = built.take().unwrap_or_else(|| build(encoder, &events));
+            let mut request = built.take().unwrap_or_else(|| build(encoder, &events));
+            if let Some(per_event) = &mut self.per_event {
+                per_event.attempt_headers(retry + 1, &mut request.headers);
+            }
             let attempt = self.attempt(&request, &may_write);
             self.buffers.request = request;
             let (after, why) = match attempt {
@@ -509,6 +536,13 @@ impl HttpTransport {
                     ));
                 }
                 Attempt::Retry { after, why } => (after, why),
+                Attempt::Results { results, after } => {
+                    match settle(cx, &events, &results) {
+                        None => return Ok(()),
+                        Some(again) => events = Cow::Owned(again),
+                    }
+                    (after, format!("{} events to send again", events.len()))
+                }
             };
             cx.failed_attempt();
             if retry >= self.backoff.retries() {
@@ -619,8 +653,11 @@ impl HttpTransport {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|value| parse_retry_after(value, SystemTime::now()));
                 // Reading the (small) body lets the connection be reused.
-                let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
-                classify(status, after)
+                let body = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
+                match self.per_event {
+                    Some(_) => classify_results(status, after, &body.unwrap_or_default()),
+                    None => classify(status, after),
+                }
             }
             Err(err) => Attempt::Retry { after: None, why: err.to_string() },
         }
@@ -746,6 +783,40 @@ fn classify(status: u16, after: Option<Duration>) -> Attempt {
         408 | 429 | 500..=599 => Attempt::Retry { after, why: format!("HTTP {status}") },
         _ => Attempt::Rejected(status),
     }
+}
+
+/// An answer to a request answered event by event; see
+/// [`HttpTransport::per_event_results`].
+fn classify_results(status: u16, after: Option<Duration>, body: &[u8]) -> Attempt {
+    match status {
+        200..=299 => Attempt::Results { results: results::parse(body), after },
+        status if results::retries_status(status) => Attempt::Retry { after, why: format!("HTTP {status}") },
+        _ => Attempt::Rejected(status),
+    }
+}
+
+/// Reports the final results of a request answered event by event: `drop`
+/// as rejected, `limited` as limited, the rest (`ok`, unknown results and
+/// events not named) as delivered. Returns the events to send again
+/// (`retry`), `None` when there are none.
+fn settle<'e>(
+    cx: &SendContext<'_>,
+    events: &[EventView<'e>],
+    results: &HashMap<Uuid, EventResult>,
+) -> Option<Vec<EventView<'e>>> {
+    let result = |event: &EventView<'_>| results.get(&event.uuid()).copied().unwrap_or(EventResult::Ok);
+    for (reason, wanted) in
+        [(DropReason::Rejected, EventResult::Drop), (DropReason::Limited, EventResult::Limited)]
+    {
+        let refused = events.iter().filter(|e| result(e) == wanted).count();
+        if refused > 0 {
+            log::warn!("Telemetry: the server refused {refused} events ({}).", reason.as_str());
+            cx.dropped(reason, refused);
+        }
+    }
+    let again: Vec<EventView<'e>> =
+        events.iter().filter(|e| result(e) == EventResult::Retry).copied().collect();
+    (!again.is_empty()).then_some(again)
 }
 
 /// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP
