@@ -65,3 +65,18 @@ pub fn attribute_map(attributes: &[KeyValue]) -> std::collections::BTreeMap<Stri
         .filter_map(|kv| Some((kv.key.clone(), text(kv.value.as_ref()?.value.as_ref()?))))
         .collect()
 }
+
+/// The value of attribute `key` (as [`text`]) of every log record that
+/// `server` accepted on `/v1/logs`, in order: what a test searches for where
+/// a protobuf body has no digits to find.
+pub fn logged_values(server: &crate::TestServer, key: &str) -> Vec<String> {
+    let requests = server.requests();
+    let logs = requests.iter().filter(|r| r.accepted() && r.path == "/v1/logs");
+    logs.flat_map(|request| {
+        let decoded = self::logs(request);
+        let records =
+            decoded.resource_logs.into_iter().flat_map(|r| r.scope_logs).flat_map(|s| s.log_records);
+        records.filter_map(|record| attribute(&record.attributes, key).map(text)).collect::<Vec<_>>()
+    })
+    .collect()
+}
