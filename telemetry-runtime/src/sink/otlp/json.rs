@@ -1,110 +1,182 @@
 //! OTLP's JSON mapping of the messages in `proto`, for `http/json`: field
 //! names in lowerCamelCase, 64-bit integers as decimal strings, enums as
 //! numbers, trace and span ids as hex (the OTLP exception to protobuf's
-//! base64), default values left out.
+//! base64), default values left out. Written straight into the request's
+//! body: text through serde_json's escaping, the rest by hand (an
+//! intermediate `serde_json::Value` cost about eight times as much).
 
-use serde_json::{json, Map, Value as Json};
+use std::io::Write as _;
 
 use super::proto::{Any, AnyValue, InstrumentationScope, KeyValue, LogRecord, Metric, Resource, Span};
 
-fn any_value(value: &AnyValue) -> Json {
+/// A JSON string, escaped as serde_json escapes it.
+fn string(out: &mut Vec<u8>, text: &str) {
+    // Writing to a Vec cannot fail, and a `str` always serializes.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// A 64-bit integer as OTLP's JSON writes it: a decimal string.
+fn int_string(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.push(b'"');
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    out.push(b'"');
+}
+
+fn any_value(out: &mut Vec<u8>, value: &AnyValue) {
     match &value.value {
-        None => json!({}),
-        Some(Any::String(text)) => json!({ "stringValue": text }),
-        Some(Any::Bool(b)) => json!({ "boolValue": b }),
-        Some(Any::Int(i)) => json!({ "intValue": i.to_string() }),
-        Some(Any::Double(f)) => json!({ "doubleValue": f }),
+        None => out.extend_from_slice(b"{}"),
+        Some(Any::String(text)) => {
+            out.extend_from_slice(b"{\"stringValue\":");
+            string(out, text);
+            out.push(b'}');
+        }
+        Some(Any::Bool(b)) => {
+            out.extend_from_slice(if *b { b"{\"boolValue\":true}" } else { b"{\"boolValue\":false}" })
+        }
+        Some(Any::Int(i)) => {
+            out.extend_from_slice(b"{\"intValue\":");
+            int_string(out, *i);
+            out.push(b'}');
+        }
+        Some(Any::Double(f)) => {
+            // Only finite doubles are made (see `any_value` in `mod.rs`).
+            out.extend_from_slice(b"{\"doubleValue\":");
+            let _ = serde_json::to_writer(&mut *out, f);
+            out.push(b'}');
+        }
         Some(Any::Array(list)) => {
-            json!({ "arrayValue": { "values": list.values.iter().map(any_value).collect::<Vec<_>>() } })
-        }
-        Some(Any::KvList(list)) => json!({ "kvlistValue": { "values": key_values(&list.values) } }),
-    }
-}
-
-fn key_values(list: &[KeyValue]) -> Vec<Json> {
-    list.iter()
-        .map(|kv| match &kv.value {
-            Some(value) => json!({ "key": kv.key, "value": any_value(value) }),
-            None => json!({ "key": kv.key }),
-        })
-        .collect()
-}
-
-pub(super) fn resource(resource: &Resource) -> Json {
-    json!({ "attributes": key_values(&resource.attributes) })
-}
-
-pub(super) fn scope(scope: &InstrumentationScope) -> Json {
-    json!({ "name": scope.name, "version": scope.version })
-}
-
-pub(super) fn log_record(record: &LogRecord) -> Json {
-    let mut out = json!({
-        "timeUnixNano": record.time_unix_nano.to_string(),
-        "observedTimeUnixNano": record.observed_time_unix_nano.to_string(),
-        "severityNumber": record.severity_number,
-        "severityText": record.severity_text,
-        "attributes": key_values(&record.attributes),
-        "eventName": record.event_name,
-    });
-    if let (Some(body), Json::Object(map)) = (&record.body, &mut out) {
-        map.insert("body".into(), any_value(body));
-    }
-    out
-}
-
-pub(super) fn metric(metric: &Metric) -> Json {
-    let mut out = Map::new();
-    out.insert("name".into(), json!(metric.name));
-    if let Some(sum) = &metric.sum {
-        let points: Vec<Json> = sum
-            .data_points
-            .iter()
-            .map(|point| {
-                let mut p = json!({
-                    "attributes": key_values(&point.attributes),
-                    "startTimeUnixNano": point.start_time_unix_nano.to_string(),
-                    "timeUnixNano": point.time_unix_nano.to_string(),
-                });
-                if let (Some(count), Json::Object(map)) = (point.as_int, &mut p) {
-                    map.insert("asInt".into(), json!(count.to_string()));
+            out.extend_from_slice(b"{\"arrayValue\":{\"values\":[");
+            for (i, item) in list.values.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
                 }
-                p
-            })
-            .collect();
-        out.insert(
-            "sum".into(),
-            json!({
-                "aggregationTemporality": sum.aggregation_temporality,
-                "isMonotonic": sum.is_monotonic,
-                "dataPoints": points,
-            }),
+                any_value(out, item);
+            }
+            out.extend_from_slice(b"]}}");
+        }
+        Some(Any::KvList(list)) => {
+            out.extend_from_slice(b"{\"kvlistValue\":{\"values\":");
+            key_values(out, &list.values);
+            out.extend_from_slice(b"}}");
+        }
+    }
+}
+
+fn key_values<'a>(out: &mut Vec<u8>, list: impl IntoIterator<Item = &'a KeyValue>) {
+    out.push(b'[');
+    for (i, kv) in list.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"key\":");
+        string(out, &kv.key);
+        if let Some(value) = &kv.value {
+            out.extend_from_slice(b",\"value\":");
+            any_value(out, value);
+        }
+        out.push(b'}');
+    }
+    out.push(b']');
+}
+
+pub(super) fn resource(out: &mut Vec<u8>, resource: &Resource) {
+    out.extend_from_slice(b"{\"attributes\":");
+    key_values(out, &resource.attributes);
+    out.push(b'}');
+}
+
+pub(super) fn scope(out: &mut Vec<u8>, scope: &InstrumentationScope) {
+    out.extend_from_slice(b"{\"name\":");
+    string(out, &scope.name);
+    out.extend_from_slice(b",\"version\":");
+    string(out, &scope.version);
+    out.push(b'}');
+}
+
+/// A log record, `more` after its own attributes.
+pub(super) fn log_record(out: &mut Vec<u8>, record: &LogRecord, more: &[KeyValue]) {
+    out.extend_from_slice(b"{\"timeUnixNano\":");
+    int_string(out, record.time_unix_nano);
+    out.extend_from_slice(b",\"observedTimeUnixNano\":");
+    int_string(out, record.observed_time_unix_nano);
+    let _ = write!(out, ",\"severityNumber\":{}", record.severity_number);
+    out.extend_from_slice(b",\"severityText\":");
+    string(out, &record.severity_text);
+    if let Some(body) = &record.body {
+        out.extend_from_slice(b",\"body\":");
+        any_value(out, body);
+    }
+    out.extend_from_slice(b",\"attributes\":");
+    key_values(out, record.attributes.iter().chain(more));
+    out.extend_from_slice(b",\"eventName\":");
+    string(out, &record.event_name);
+    out.push(b'}');
+}
+
+pub(super) fn metric(out: &mut Vec<u8>, metric: &Metric) {
+    out.extend_from_slice(b"{\"name\":");
+    string(out, &metric.name);
+    if let Some(sum) = &metric.sum {
+        let _ = write!(
+            out,
+            ",\"sum\":{{\"aggregationTemporality\":{},\"isMonotonic\":{},\"dataPoints\":[",
+            sum.aggregation_temporality, sum.is_monotonic
         );
+        for (i, point) in sum.data_points.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"attributes\":");
+            key_values(out, &point.attributes);
+            out.extend_from_slice(b",\"startTimeUnixNano\":");
+            int_string(out, point.start_time_unix_nano);
+            out.extend_from_slice(b",\"timeUnixNano\":");
+            int_string(out, point.time_unix_nano);
+            if let Some(count) = point.as_int {
+                out.extend_from_slice(b",\"asInt\":");
+                int_string(out, count);
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"]}");
     }
-    Json::Object(out)
+    out.push(b'}');
 }
 
-pub(super) fn span(span: &Span) -> Json {
-    let mut out = json!({
-        "traceId": hex(&span.trace_id),
-        "spanId": hex(&span.span_id),
-        "name": span.name,
-        "kind": span.kind,
-        "startTimeUnixNano": span.start_time_unix_nano.to_string(),
-        "endTimeUnixNano": span.end_time_unix_nano.to_string(),
-        "attributes": key_values(&span.attributes),
-    });
-    if let Json::Object(map) = &mut out {
-        if !span.parent_span_id.is_empty() {
-            map.insert("parentSpanId".into(), json!(hex(&span.parent_span_id)));
-        }
-        if let Some(status) = &span.status {
-            map.insert("status".into(), json!({ "message": status.message, "code": status.code }));
-        }
+/// A span, `more` after its own attributes.
+pub(super) fn span(out: &mut Vec<u8>, span: &Span, more: &[KeyValue]) {
+    out.extend_from_slice(b"{\"traceId\":");
+    hex(out, &span.trace_id);
+    out.extend_from_slice(b",\"spanId\":");
+    hex(out, &span.span_id);
+    if !span.parent_span_id.is_empty() {
+        out.extend_from_slice(b",\"parentSpanId\":");
+        hex(out, &span.parent_span_id);
     }
-    out
+    out.extend_from_slice(b",\"name\":");
+    string(out, &span.name);
+    let _ = write!(out, ",\"kind\":{}", span.kind);
+    out.extend_from_slice(b",\"startTimeUnixNano\":");
+    int_string(out, span.start_time_unix_nano);
+    out.extend_from_slice(b",\"endTimeUnixNano\":");
+    int_string(out, span.end_time_unix_nano);
+    out.extend_from_slice(b",\"attributes\":");
+    key_values(out, span.attributes.iter().chain(more));
+    if let Some(status) = &span.status {
+        out.extend_from_slice(b",\"status\":{\"message\":");
+        string(out, &status.message);
+        let _ = write!(out, ",\"code\":{}}}", status.code);
+    }
+    out.push(b'}');
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Bytes as a JSON string of lowercase hex digits.
+fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 15)]);
+    }
+    out.push(b'"');
 }

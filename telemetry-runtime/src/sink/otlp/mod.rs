@@ -336,7 +336,8 @@ impl Sink for OtlpSink {
         let resource = cx.user_resource;
         let mut send = |events: &[EventView<'_>], url: &str, kind: Kind| {
             if !events.is_empty() {
-                let mut encoder = Signal { url, kind, protocol, user_resource: resource, resource: None };
+                let mut encoder =
+                    Signal { url, kind, protocol, user_resource: resource, resource: None, shared: None };
                 self.transport.send(events, cx, &mut encoder);
             }
         };
@@ -375,6 +376,21 @@ struct Signal<'a> {
     user_resource: Option<&'a [(String, String)]>,
     /// The request's resource, from `begin`, for `end`'s framing.
     resource: Option<proto::Resource>,
+    /// The attributes the events of the last context seen share.
+    shared: Option<Shared>,
+}
+
+impl Signal<'_> {
+    /// The attributes `event`'s context gives each of its items.
+    /// (The batch holds every context alive while it is sent: an address
+    /// seen again is the same context.)
+    fn shared(&mut self, event: &EventView<'_>) -> &Shared {
+        let (context, kind) = (event.context(), self.kind);
+        if self.shared.as_ref().is_some_and(|shared| !std::ptr::eq(shared.context, context)) {
+            self.shared = None;
+        }
+        self.shared.get_or_insert_with(|| Shared::of(context, kind))
+    }
 }
 
 impl RequestEncoder for Signal<'_> {
@@ -387,37 +403,46 @@ impl RequestEncoder for Signal<'_> {
                 Kind::Metrics => ("resourceMetrics", "scopeMetrics", "metrics"),
                 Kind::Traces => ("resourceSpans", "scopeSpans", "spans"),
             };
-            let resource = json::resource(&resource);
-            let scope = json::scope(&scope());
-            request.body.extend_from_slice(
-                format!(
-                    "{{\"{outer}\":[{{\"resource\":{resource},\"{inner}\":[{{\"scope\":{scope},\"{list}\":["
-                )
-                .as_bytes(),
-            );
+            let body = &mut request.body;
+            body.extend_from_slice(format!("{{\"{outer}\":[{{\"resource\":").as_bytes());
+            json::resource(body, &resource);
+            body.extend_from_slice(format!(",\"{inner}\":[{{\"scope\":").as_bytes());
+            json::scope(body, &scope());
+            body.extend_from_slice(format!(",\"{list}\":[").as_bytes());
         }
         self.resource = Some(resource);
     }
 
     fn event(&mut self, request: &mut Request, index: usize, event: &EventView<'_>) {
-        let body = &mut request.body;
         // Only events with a span are sent as traces.
         let span_ids = event.span().filter(|_| matches!(self.kind, Kind::Traces));
-        match (self.protocol, self.kind, span_ids) {
-            (Protocol::HttpProtobuf, Kind::Metrics, _) => proto::push_item(&metric(event), body),
-            (Protocol::HttpProtobuf, _, Some(ids)) => proto::push_item(&span(event, ids), body),
-            (Protocol::HttpProtobuf, _, None) => proto::push_item(&log_record(event), body),
-            (Protocol::HttpJson, kind, ids) => {
+        let (protocol, kind) = (self.protocol, self.kind);
+        if let Kind::Metrics = kind {
+            let metric = metric(event);
+            match protocol {
+                Protocol::HttpProtobuf => proto::push_item(&metric, &[], &mut request.body),
+                Protocol::HttpJson => {
+                    if index > 0 {
+                        request.body.push(b',');
+                    }
+                    json::metric(&mut request.body, &metric);
+                }
+            }
+            return;
+        }
+        let shared = self.shared(event);
+        let body = &mut request.body;
+        match (protocol, span_ids) {
+            (Protocol::HttpProtobuf, Some(ids)) => proto::push_item(&span(event, ids), &shared.encoded, body),
+            (Protocol::HttpProtobuf, None) => proto::push_item(&log_record(event), &shared.encoded, body),
+            (Protocol::HttpJson, ids) => {
                 if index > 0 {
                     body.push(b',');
                 }
-                let item = match (kind, ids) {
-                    (Kind::Metrics, _) => json::metric(&metric(event)),
-                    (_, Some(ids)) => json::span(&span(event, ids)),
-                    _ => json::log_record(&log_record(event)),
-                };
-                // A `serde_json::Value` always serializes.
-                let _ = serde_json::to_writer(&mut *body, &item);
+                match ids {
+                    Some(ids) => json::span(body, &span(event, ids), &shared.attributes),
+                    None => json::log_record(body, &log_record(event), &shared.attributes),
+                }
             }
         }
     }
@@ -574,12 +599,12 @@ fn scope() -> proto::InstrumentationScope {
 /// One event as a log record: its name (the record's `event_name`, OTLP
 /// 1.5, and its body), its uuid and install id, its properties and the
 /// standard ones, as attributes.
+///
+/// The attributes the events of a context share (the install id and the
+/// standard properties) are not in it: see [`Shared`].
 fn log_record(event: &EventView<'_>) -> proto::LogRecord {
-    let mut attributes = vec![
-        text_attribute("event.id", &event.uuid().to_string()),
-        text_attribute("distinct_id", event.distinct_id()),
-    ];
-    attributes.extend(attributes_of(event));
+    let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
+    attributes.extend(self::attributes(event.properties()));
     proto::LogRecord {
         time_unix_nano: nanos(event.time()),
         observed_time_unix_nano: nanos(event.time()),
@@ -591,13 +616,39 @@ fn log_record(event: &EventView<'_>) -> proto::LogRecord {
     }
 }
 
-/// The event's properties, then the standard ones (`$session_id`, `$os`, ...).
-fn attributes_of(event: &EventView<'_>) -> Vec<KeyValue> {
-    let mut attributes = attributes(event.properties());
-    let standard = event.context().standard_properties();
-    attributes.extend(standard.map(|(key, value)| text_attribute(key, value)));
-    attributes
+/// The attributes every log record or span of a context ends with: for a
+/// log record the install id (`distinct_id`), then for both the standard
+/// properties (`$session_id`, `$os`, ...). Made once per context and
+/// request, and in protobuf encoded once: protobuf reads a repeated field's
+/// items wherever they come in a message, so they are appended to each
+/// item's own fields as they are.
+struct Shared {
+    context: *const EventContext,
+    attributes: Vec<KeyValue>,
+    /// `attributes`, each encoded as the item's field `tag`.
+    encoded: Vec<u8>,
 }
+
+impl Shared {
+    fn of(context: &EventContext, kind: Kind) -> Shared {
+        let (install_id, tag) = match kind {
+            Kind::Logs => (Some(text_attribute("distinct_id", context.distinct_id())), LOG_RECORD_ATTRIBUTES),
+            Kind::Traces | Kind::Metrics => (None, SPAN_ATTRIBUTES),
+        };
+        let standard = context.standard_properties().map(|(key, value)| text_attribute(key, value));
+        let attributes: Vec<KeyValue> = install_id.into_iter().chain(standard).collect();
+        let mut encoded = Vec::new();
+        for attribute in &attributes {
+            prost::encoding::message::encode(tag, attribute, &mut encoded);
+        }
+        Shared { context, attributes, encoded }
+    }
+}
+
+/// `LogRecord.attributes`.
+const LOG_RECORD_ATTRIBUTES: u32 = 6;
+/// `Span.attributes`.
+const SPAN_ATTRIBUTES: u32 = 9;
 
 /// One counter series as a delta sum since its last export.
 fn metric(event: &EventView<'_>) -> proto::Metric {
@@ -628,9 +679,11 @@ fn metric(event: &EventView<'_>) -> proto::Metric {
 /// to its capture, with the event's properties (as classified for this
 /// route) and the standard ones as attributes, the uuid of its event, and
 /// an error status, with the error's type, when the call failed.
+///
+/// The standard properties are not in it: see [`Shared`].
 fn span(event: &EventView<'_>, ids: SpanIds) -> proto::Span {
     let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
-    attributes.extend(attributes_of(event));
+    attributes.extend(self::attributes(event.properties()));
     let failed = matches!(event.property("outcome"), Some(ValueRef::Text(text)) if text.as_str() == "error");
     let status = failed.then(|| proto::Status {
         message: match event.property("error_type") {
@@ -742,6 +795,46 @@ mod tests {
             ]
         );
         assert!(otel_resource(&env(&[("OTEL_RESOURCE_ATTRIBUTES", "no-equals")])).is_empty());
+    }
+
+    #[test]
+    fn json_is_written_with_texts_escaped_and_numbers_as_otlp_wants() {
+        let awkward = "quote \" backslash \\ newline \n tab \t nul \u{0} é 😀";
+        let record = proto::LogRecord {
+            time_unix_nano: u64::MAX,
+            severity_number: 9,
+            body: any(Any::Double(-0.5)),
+            attributes: vec![
+                text_attribute(awkward, awkward),
+                KeyValue { key: "n".into(), value: any(Any::Int(i64::MIN)) },
+                KeyValue {
+                    key: "list".into(),
+                    value: any(Any::Array(proto::ArrayValue {
+                        values: vec![AnyValue { value: Some(Any::Bool(false)) }, AnyValue { value: None }],
+                    })),
+                },
+            ],
+            event_name: awkward.into(),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        json::log_record(&mut out, &record, &[text_attribute("more", "x")]);
+        let parsed: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(parsed["eventName"], awkward);
+        assert_eq!(parsed["timeUnixNano"], u64::MAX.to_string());
+        assert_eq!(parsed["body"]["doubleValue"], -0.5);
+        let attributes = parsed["attributes"].as_array().unwrap();
+        assert_eq!(attributes.len(), 4);
+        assert_eq!(
+            (&attributes[0]["key"], &attributes[0]["value"]["stringValue"]),
+            (&awkward.into(), &awkward.into())
+        );
+        assert_eq!(attributes[1]["value"]["intValue"], i64::MIN.to_string());
+        assert_eq!(
+            attributes[2]["value"]["arrayValue"]["values"],
+            serde_json::json!([{ "boolValue": false }, {}])
+        );
+        assert_eq!(attributes[3]["key"], "more");
     }
 
     #[test]

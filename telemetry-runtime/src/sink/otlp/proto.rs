@@ -167,10 +167,17 @@ pub(crate) struct Status {
     pub(crate) code: i32,
 }
 
-/// Appends `item` to `out` as field 2 of a scope's list: one log record,
-/// metric or span of a request.
-pub(crate) fn push_item(item: &impl Message, out: &mut Vec<u8>) {
-    prost::encoding::message::encode(2, item, out);
+/// Appends `item` to `out` as field 2 of a scope's list (one log record,
+/// metric or span of a request), followed inside it by `more`: fields of
+/// the item already encoded.
+pub(crate) fn push_item(item: &impl Message, more: &[u8], out: &mut Vec<u8>) {
+    let len = item.encoded_len() + more.len();
+    out.reserve(len + 16);
+    encode_key(2, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+    // Into a Vec with room made: it cannot fail.
+    let _ = item.encode(out);
+    out.extend_from_slice(more);
 }
 
 /// The export request whose items (each written by [`push_item`]) are
