@@ -254,3 +254,37 @@ fn bodies_are_gzipped_when_compression_is_on_and_plain_when_off() {
     assert_eq!(events(zipped).len(), 20);
     assert_eq!(uuids(zipped), uuids(plain));
 }
+
+#[test]
+fn the_spool_keeps_only_the_events_still_to_retry_and_a_later_run_sends_only_them() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    // Run 1: event 2 is answered `retry` on every attempt; the others are
+    // final (ok, drop).
+    server.set_default(results(|n| ["ok", "drop", "retry"][n as usize], Vec::new()));
+    let config = || {
+        Sandbox::spooling_config_in(sandbox.path())
+            .consent(Level::Usage)
+            .sink(v1_sink(&server).max_retries(1))
+    };
+    let telemetry = Telemetry::new(config()).unwrap();
+    capture_steps(&telemetry, 3);
+    assert!(!telemetry.flush(SOON));
+    assert!(telemetry.shutdown(SOON));
+    drop(telemetry);
+    let first = server.requests();
+    assert_eq!(first.len(), 2, "{first:?}");
+    let retried = uuids(&first[1]);
+    assert_eq!(retried, [uuids(&first[0])[2].clone()]);
+
+    // Run 2: only that event comes back, with its uuid, as a new request.
+    server.set_default(results(|_| "ok", Vec::new()));
+    let telemetry = Telemetry::new(config()).unwrap();
+    assert!(telemetry_tests::wait_until(SOON, || server.requests().len() == 3));
+    assert!(telemetry.flush(SOON));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert_eq!(uuids(&requests[2]), retried, "only the event still to retry, the same uuid");
+    assert_eq!(header(&requests[2], "posthog-attempt"), "1");
+    assert_ne!(header(&requests[2], "posthog-request-id"), header(&first[0], "posthog-request-id"));
+}
