@@ -105,6 +105,22 @@ impl Record {
         record
     }
 
+    /// Of `bytes`, the record's packed properties and, for a call, its span
+    /// after them (as [`Records::get_with_span`] gives them): the
+    /// properties.
+    pub(crate) fn properties_in<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
+        bytes.get(..self.properties_len as usize).unwrap_or(bytes)
+    }
+
+    /// Of `bytes`, as for [`properties_in`](Record::properties_in): the
+    /// span of a call, `None` for any other record.
+    pub(crate) fn span(&self, bytes: &[u8]) -> Option<SpanIds> {
+        if self.kind != RecordKind::Call {
+            return None;
+        }
+        SpanIds::read(bytes.get(self.properties_len as usize..)?)
+    }
+
     /// When the event was captured.
     pub(crate) fn time(&self) -> SystemTime {
         UNIX_EPOCH + self.since_epoch()
@@ -155,13 +171,14 @@ impl Records {
         true
     }
 
-    /// The span of `record`, one of these records, when it is a call.
-    pub(crate) fn span(&self, record: &Record) -> Option<SpanIds> {
-        if record.kind != RecordKind::Call {
-            return None;
-        }
-        let end = record.properties_start + record.properties_len as usize;
-        SpanIds::read(self.properties.get(end..end + SPAN_BYTES)?)
+    /// The `index`th record with its packed properties and, for a call,
+    /// its span after them (see [`Record::span`]).
+    pub(crate) fn get_with_span(&self, index: usize) -> Option<(&Record, &[u8])> {
+        let record = self.records.get(index)?;
+        let start = record.properties_start;
+        let trailer = if record.kind == RecordKind::Call { SPAN_BYTES } else { 0 };
+        let bytes = self.properties.get(start..start + record.properties_len as usize + trailer)?;
+        Some((record, bytes))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -180,12 +197,6 @@ impl Records {
     /// Each record with its packed properties.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Record, &[u8])> {
         self.records.iter().map(|record| (record, self.properties(record)))
-    }
-
-    /// The `index`th record with its packed properties.
-    pub(crate) fn get(&self, index: usize) -> Option<(&Record, &[u8])> {
-        let record = self.records.get(index)?;
-        Some((record, self.properties(record)))
     }
 
     /// The records, `n` at a time.
