@@ -148,7 +148,7 @@ impl Route {
 
     /// Whether the sink sends instrumented calls as spans: see
     /// [`spans`](Route::spans).
-    pub fn sends_spans(&self) -> bool {
+    pub(crate) fn sends_spans(&self) -> bool {
         self.spans.unwrap_or(self.owner == Owner::User)
     }
 
