@@ -288,3 +288,19 @@ fn the_spool_keeps_only_the_events_still_to_retry_and_a_later_run_sends_only_the
     assert_eq!(header(&requests[2], "posthog-attempt"), "1");
     assert_ne!(header(&requests[2], "posthog-request-id"), header(&first[0], "posthog-request-id"));
 }
+
+#[test]
+fn the_first_retry_waits_at_least_100_ms_by_default() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    server.script([Behaviour::Status(503)]);
+    // The default policy, not the tests' fast one.
+    let sink = v1_sink(&server).backoff(telemetry_runtime::sink::Backoff::default());
+    let telemetry = client(&sandbox, sink);
+    capture_steps(&telemetry, 1);
+    assert!(telemetry.flush(SOON));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let waited = requests[1].received_at - requests[0].received_at;
+    assert!(waited >= Duration::from_millis(100), "the first retry came after {waited:?}");
+}
