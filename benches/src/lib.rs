@@ -212,6 +212,21 @@ pub fn posthog_sink(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink {
         .gzip_above(None)
 }
 
+/// A `PostHogSink` speaking capture Analytics V1 to the loopback server at
+/// `addr` (plain bodies).
+pub fn posthog_v1_sink(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink {
+    posthog_sink(addr).capture_api(telemetry_runtime::sink::CaptureApi::AnalyticsV1)
+}
+
+/// An `OtlpSink` to the loopback server at `addr` in `protocol` (plain
+/// bodies).
+pub fn otlp_sink(addr: SocketAddr, protocol: telemetry_runtime::sink::Protocol) -> telemetry_runtime::sink::OtlpSink {
+    telemetry_runtime::sink::OtlpSink::new(&format!("http://{addr}"))
+        .expect("loopback URL is valid")
+        .protocol(protocol)
+        .gzip_above(None)
+}
+
 /// A posthog-rs blocking client sending to the loopback server at `addr`,
 /// batches of 100 (its default), holding at most `queue` events.
 pub fn posthog_client(addr: SocketAddr, queue: usize) -> posthog_rs::Client {

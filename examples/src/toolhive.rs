@@ -27,7 +27,12 @@
 //!   on one MCPServer: each proxy (`thv run SERVER`) has its own client, and
 //!   `--usage-analytics=false` turns analytics off for that server only;
 //! - seeing what is sent: `--debug` prints each analytics record as JSON on
-//!   stderr while it is sent.
+//!   stderr while it is sent;
+//! - traces for the user's own collector: each MCP request the proxy
+//!   handles is a span, with the forwarding to the server as its child
+//!   (`#[requires_telemetry(instrument)]` on [`handle_request`] and
+//!   [`forward`]), sent to the collector's `/v1/traces` beside the log
+//!   records; Stacklok's route does not ask for spans and gets none.
 //!
 //! Where this port differs, and why:
 //!
@@ -45,6 +50,11 @@
 //!   client sends both, and its catalog lists everything it can send.
 //! - **An anonymous id is kept** in `~/.cache/toolhive` (the library keeps
 //!   one for every client), but the OTLP metrics body never carries it.
+//! - **The spans carry less than ToolHive's**: ToolHive's MCP spans name
+//!   the server, method and tool; here the instrumented functions record
+//!   only what is public by type (the tool's index in the server's list,
+//!   whether it succeeded, the call's duration and outcome), and the names
+//!   travel in the `mcp_tool_call` log record, opt-in, as before.
 //! - **The analytics endpoint can be moved** with `TOOLHIVE_ANALYTICS_ENDPOINT`
 //!   so that the test can point it at a local server; ToolHive does not let
 //!   users change it.
@@ -53,7 +63,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use telemetry_runtime::sink::{OtlpSink, StderrSink};
-use telemetry_runtime::{Catalog, Config, ConfigError, Level, Route, Telemetry};
+use telemetry_runtime::{requires_telemetry, Catalog, Config, ConfigError, Level, Route, Telemetry};
 
 /// The pretend ToolHive version.
 pub const VERSION: &str = "0.2.0";
@@ -82,6 +92,10 @@ pub mod user {
 
     /// The name of [`ToolCall`], for the collector's route.
     pub const TOOL_CALL: &str = "mcp_tool_call";
+
+    /// The spans of [`handle_request`](super::handle_request) and
+    /// [`forward`](super::forward), for the collector's route.
+    pub const SPANS: [&str; 2] = ["mcp_request", "mcp_forward"];
 
     /// A tool call through the proxy, for the user's own collector.
     #[derive(TelemetryEvent)]
@@ -201,7 +215,10 @@ pub fn config(
     if let Some(collector) = collector {
         // Every detail, at `Full`, whatever analytics are set to; not the
         // analytics count, which is Stacklok's.
-        config = config.route(collector, Route::only([user::TOOL_CALL]).owned_by_user());
+        // A user-owned route asks for spans by default: the proxy's
+        // instrumented calls go to the collector's `/v1/traces`.
+        let names = [user::TOOL_CALL, user::SPANS[0], user::SPANS[1]];
+        config = config.route(collector, Route::only(names).owned_by_user());
     }
     if options.debug {
         config = config.route(StderrSink::new(), only_the_count());
@@ -212,10 +229,34 @@ pub fn config(
     Ok(config.environment(lookup))
 }
 
-/// One MCP server's proxy, with its telemetry client.
+/// An MCP server's error.
+#[derive(Debug)]
+pub struct ToolError;
+
+/// Handles one MCP `tools/call` request: a span for the user's collector,
+/// the parent of [`forward`]'s.
+#[requires_telemetry(instrument, name = "mcp_request", args(tool_index))]
+pub fn handle_request(tool_index: u32, ok: bool) -> Result<(), ToolError> {
+    forward(tool_index, ok)
+}
+
+/// Forwards a request to the MCP server and waits for its answer.
+#[requires_telemetry(instrument, name = "mcp_forward", args(tool_index))]
+pub fn forward(tool_index: u32, ok: bool) -> Result<(), ToolError> {
+    let _ = tool_index;
+    std::thread::sleep(Duration::from_millis(1));
+    if ok {
+        Ok(())
+    } else {
+        Err(ToolError)
+    }
+}
+
+/// One MCP server's proxy, with the process's telemetry client (the global
+/// one, which instrumented functions report to).
 pub struct Proxy {
     server: String,
-    telemetry: Telemetry,
+    guard: telemetry_runtime::Guard,
     /// Whether the user's own collector is on: the details are captured
     /// only for it.
     collector: bool,
@@ -223,25 +264,28 @@ pub struct Proxy {
 
 impl Proxy {
     /// A proxy for `server`.
-    pub fn new(server: &str, options: &Options) -> Result<Proxy, ConfigError> {
-        let telemetry = Telemetry::new(config(options, |name| std::env::var(name).ok())?)?;
-        let collector = telemetry.user_owned_level() > Level::Off;
-        Ok(Proxy { server: server.to_owned(), telemetry, collector })
+    pub fn new(server: &str, options: &Options) -> Result<Proxy, telemetry_runtime::InitError> {
+        let config = config(options, |name| std::env::var(name).ok())?;
+        let guard = telemetry_runtime::init(config)?;
+        let collector = guard.client().user_owned_level() > Level::Off;
+        Ok(Proxy { server: server.to_owned(), guard, collector })
     }
 
     /// The client, for `thv telemetry ...`.
     pub fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
+        self.guard.client()
     }
 
-    /// Proxies one tool call and records it: the count for the analytics,
-    /// the details for the user's own collector.
-    pub fn call_tool(&self, tool: &str, ok: bool) {
+    /// Proxies one tool call (`tool`, the `tool_index`th of the server's)
+    /// and records it: the count for the analytics, the details and the
+    /// spans for the user's own collector.
+    pub fn call_tool(&self, tool: &str, tool_index: u32, ok: bool) {
         let started = std::time::Instant::now();
+        let ok = handle_request(tool_index, ok).is_ok();
         let status = if ok { "success" } else { "error" };
-        self.telemetry.increment(&analytics::TOOL_CALLS, [status]);
+        self.telemetry().increment(&analytics::TOOL_CALLS, [status]);
         if self.collector {
-            self.telemetry.capture(&user::ToolCall {
+            self.telemetry().capture(&user::ToolCall {
                 server: self.server.clone(),
                 tool: tool.to_owned(),
                 status,
@@ -253,6 +297,6 @@ impl Proxy {
     /// Delivers what is queued, within `timeout`; returns whether it
     /// finished in time.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        self.telemetry.shutdown(timeout)
+        self.telemetry().shutdown(timeout)
     }
 }

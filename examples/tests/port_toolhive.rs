@@ -8,6 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
+use telemetry_tests::otlp::{self, proto::metrics::v1::metric::Data, proto::metrics::v1::number_data_point};
 use telemetry_tests::Home;
 use telemetry_tests::TestServer;
 
@@ -76,21 +77,17 @@ fn text(bytes: &[u8]) -> String {
 fn data_points(server: &TestServer) -> Vec<(String, BTreeMap<String, String>, u64)> {
     let mut points = Vec::new();
     for request in server.requests().iter().filter(|r| r.accepted() && r.path == "/v1/metrics") {
-        let body = request.json();
-        for scope in body["resourceMetrics"][0]["scopeMetrics"].as_array().unwrap() {
-            for metric in scope["metrics"].as_array().unwrap() {
-                assert_eq!(metric["sum"]["isMonotonic"], true);
-                for point in metric["sum"]["dataPoints"].as_array().unwrap() {
-                    let attributes = point["attributes"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|a| {
-                            (a["key"].as_str().unwrap().to_owned(), a["value"]["stringValue"].to_string())
-                        })
-                        .collect();
-                    let count = point["asInt"].as_str().unwrap().parse().unwrap();
-                    points.push((metric["name"].as_str().unwrap().to_owned(), attributes, count));
+        let body = otlp::metrics(request);
+        for scope in &body.resource_metrics[0].scope_metrics {
+            for metric in &scope.metrics {
+                let Some(Data::Sum(sum)) = &metric.data else { panic!("not a sum: {metric:?}") };
+                assert!(sum.is_monotonic);
+                for point in &sum.data_points {
+                    let Some(number_data_point::Value::AsInt(count)) = point.value else {
+                        panic!("{point:?}")
+                    };
+                    let attributes = otlp::attribute_map(&point.attributes);
+                    points.push((metric.name.clone(), attributes, count as u64));
                 }
             }
         }
@@ -105,28 +102,28 @@ fn counts(server: &TestServer) -> BTreeMap<String, u64> {
         assert_eq!(name, METRIC, "only the tool call count is sent");
         let keys: Vec<&String> = attributes.keys().collect();
         assert_eq!(keys, ["status"], "the only attribute is status");
-        *totals.entry(attributes["status"].trim_matches('"').to_owned()).or_default() += count;
+        *totals.entry(attributes["status"].clone()).or_default() += count;
     }
     totals
 }
 
-/// The OTLP log records the server accepted, as attribute maps.
-fn log_records(server: &TestServer) -> Vec<BTreeMap<String, Value>> {
+/// The OTLP log records the server accepted: each one's event name and
+/// attributes.
+fn log_records(server: &TestServer) -> Vec<(String, BTreeMap<String, String>)> {
     let mut records = Vec::new();
     for request in server.requests().iter().filter(|r| r.accepted() && r.path == "/v1/logs") {
-        let body = request.json();
-        for record in body["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap() {
-            records.push(
-                record["attributes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| (a["key"].as_str().unwrap().to_owned(), a["value"].clone()))
-                    .collect(),
-            );
+        let body = otlp::logs(request);
+        for record in &body.resource_logs[0].scope_logs[0].log_records {
+            records.push((record.event_name.clone(), otlp::attribute_map(&record.attributes)));
         }
     }
     records
+}
+
+/// The spans the server accepted.
+fn spans(server: &TestServer) -> Vec<otlp::proto::trace::v1::Span> {
+    let traces = server.requests().into_iter().filter(|r| r.accepted() && r.path == "/v1/traces");
+    traces.flat_map(|request| otlp::traces(&request).resource_spans[0].scope_spans[0].spans.clone()).collect()
 }
 
 #[test]
@@ -210,16 +207,28 @@ fn the_users_own_collector_gets_every_detail_whatever_analytics_are_set_to() {
     assert!(machine.collector.wait_for_requests(1, Duration::from_secs(5)));
     let records = log_records(&machine.collector);
     assert_eq!(records.len(), 3);
-    assert!(records.iter().all(|r| r["event.name"]["stringValue"] == "mcp_tool_call"));
-    assert_eq!(records[0]["server"]["stringValue"], "github");
-    assert_eq!(records[0]["tool"]["stringValue"], "fetch_url");
-    assert_eq!(records[0]["status"]["stringValue"], "error");
-    assert_eq!(records[1]["status"]["stringValue"], "success");
+    assert!(records.iter().all(|(name, _)| name == "mcp_tool_call"));
+    assert_eq!(records[0].1["server"], "github");
+    assert_eq!(records[0].1["tool"], "fetch_url");
+    assert_eq!(records[0].1["status"], "error");
+    assert_eq!(records[1].1["status"], "success");
     assert!(!machine.analytics.received(b"github"), "a detail crossed into the analytics pipeline");
     assert!(
         !machine.collector.received(METRIC.as_bytes()),
         "the analytics count went to the user's collector"
     );
+    // The second pipeline's traces: each request a span, its forwarding a
+    // child; Stacklok's route asks for none.
+    let spans = spans(&machine.collector);
+    let requests: Vec<_> = spans.iter().filter(|s| s.name == "mcp_request").collect();
+    let forwards: Vec<_> = spans.iter().filter(|s| s.name == "mcp_forward").collect();
+    assert_eq!((requests.len(), forwards.len(), spans.len()), (3, 3, 6));
+    for forward in &forwards {
+        let parent = requests.iter().find(|r| r.span_id == forward.parent_span_id).expect("a parent request");
+        assert_eq!(parent.trace_id, forward.trace_id);
+    }
+    assert_eq!(forwards.iter().filter(|s| s.status.as_ref().is_some_and(|st| st.code == 2)).count(), 1);
+    assert!(machine.analytics.requests().iter().all(|r| r.path == "/v1/metrics"));
 
     // Analytics off in the config file, and DO_NOT_TRACK: the user's own
     // collector, configured by the user, still gets everything.
@@ -270,13 +279,13 @@ fn debug_shows_the_analytics_records_as_they_are_sent() {
 }
 
 #[test]
-fn the_catalog_lists_the_count_and_the_collectors_event_alone() {
+fn the_catalog_lists_the_count_and_the_collectors_events_alone() {
     let machine = Machine::new();
     let catalog: Value =
         serde_json::from_slice(&machine.thv(&["telemetry", "catalog", "--json"], &[]).stdout).unwrap();
     let mut names: Vec<&str> =
         catalog["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["mcp_tool_call", METRIC]);
+    assert_eq!(names, ["mcp_forward", "mcp_request", "mcp_tool_call", METRIC]);
     assert_eq!(machine.analytics.connections(), 0);
 }

@@ -22,8 +22,9 @@ use crate::local::version::{VersionChange, VersionRecord, VERSION_FILE};
 use crate::model::catalog::{Catalog, Envelope};
 use crate::model::counter::Counter;
 use crate::model::dynamic::DynamicEvent;
-use crate::model::event::Record;
+use crate::model::event::{Record, RecordKind};
 use crate::model::properties::MAX_DEPTH;
+use crate::model::span::SpanIds;
 use crate::model::stats::{Counters, DropReason, Stats};
 use crate::model::time::deadline_after;
 use crate::pipeline::aggregate::Aggregates;
@@ -132,6 +133,7 @@ impl Telemetry {
         // The OpenTelemetry switch every SDK honours; only "true" turns it off.
         let otel_disabled =
             (config.env)("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let resolver_env = Arc::clone(&config.env);
         let resolver = Resolver {
             explicit: Mutex::new(config.explicit),
             env: config.env,
@@ -240,6 +242,7 @@ impl Telemetry {
                 .map(|((sink, id), route)| SinkRoute { name: sink.name().to_owned(), id, route })
                 .collect(),
             sinks: Mutex::new(Some(sinks)),
+            otel_resource: crate::sink::otel_resource(&*resolver_env),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             dropped_at_flush: AtomicU64::new(0),
@@ -473,7 +476,7 @@ impl Telemetry {
     #[inline]
     fn capture_timed<E: TelemetryEvent>(&self, event: &E, time: Option<SystemTime>) {
         let Some((level, rate)) = self.admits(E::MIN_LEVEL, E::SAMPLE_RATE) else { return };
-        self.enqueue_packed(E::NAME, E::MIN_LEVEL, rate, time, |properties| {
+        self.enqueue_packed(E::NAME, E::MIN_LEVEL, rate, time, None, |properties| {
             event.write_properties(level, properties);
         });
     }
@@ -504,6 +507,7 @@ impl Telemetry {
         min_level: Level,
         rate: f64,
         time: Option<SystemTime>,
+        span: Option<SpanIds>,
         pack: impl FnOnce(&mut Properties),
     ) {
         let mut properties = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
@@ -512,6 +516,10 @@ impl Telemetry {
             properties.push("$sample_rate", Level::Usage, &Value::Float(rate));
         }
         let mut record = Record::at(Cow::Borrowed(name), time);
+        if let Some(span) = span {
+            properties.end_with_span(&span.to_bytes());
+            record.kind = RecordKind::Call;
+        }
         record.min_level = min_level;
         record.consent = self.inner.consent_level();
         self.inner.enqueue(record, &properties);
@@ -536,7 +544,24 @@ impl Telemetry {
         self.capture_with_timed(event, properties, Some(time));
     }
 
+    /// Captures an instrumented call's event (see
+    /// [`capture_with`](Telemetry::capture_with)) with its span, which the
+    /// OTLP sink sends on the routes that ask for spans.
+    pub(crate) fn capture_call(&self, event: &DynamicEvent, properties: Properties, span: SpanIds) {
+        self.capture_dynamic(event, properties, None, Some(span));
+    }
+
     fn capture_with_timed(&self, event: &DynamicEvent, properties: Properties, time: Option<SystemTime>) {
+        self.capture_dynamic(event, properties, time, None);
+    }
+
+    fn capture_dynamic(
+        &self,
+        event: &DynamicEvent,
+        properties: Properties,
+        time: Option<SystemTime>,
+        span: Option<SpanIds>,
+    ) {
         let schema = event.schema();
         let Some((level, rate)) = self.admits(schema.min_level, schema.sample_rate) else { return };
         if properties.too_deep() {
@@ -546,7 +571,7 @@ impl Telemetry {
             self.inner.counters.dropped(DropReason::Invalid, 1);
             return;
         }
-        self.enqueue_packed(schema.name, schema.min_level, rate, time, |classified| {
+        self.enqueue_packed(schema.name, schema.min_level, rate, time, span, |classified| {
             let refused = event.classify(level, &properties, classified);
             if refused > 0 {
                 self.inner.counters.undeclared(refused);

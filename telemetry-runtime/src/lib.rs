@@ -514,6 +514,16 @@ pub fn capture_with(event: &DynamicEvent, properties: Properties) {
     }
 }
 
+/// Captures an instrumented call's event with its span, through the global
+/// client.
+pub(crate) fn capture_call(event: &DynamicEvent, properties: Properties, span: model::span::SpanIds) {
+    if is_enabled() {
+        if let Some(client) = GLOBAL.get() {
+            client.capture_call(event, properties, span);
+        }
+    }
+}
+
 /// Adds one to a declared counter of the global client; see
 /// [`Telemetry::increment`] and [`counter!`].
 #[inline]

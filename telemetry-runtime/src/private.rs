@@ -311,9 +311,14 @@ pub fn record_around<R, const N: usize>(
     arguments: [(&'static str, Value); N],
     outcome: impl FnOnce(&R) -> Outcome,
 ) -> R {
+    // The call's span is current while the body runs: instrumented calls
+    // inside it are its children.
+    let span = crate::model::span::enter();
     let started = Instant::now();
     let result = body();
-    record_call(event, started, outcome(&result), arguments);
+    let ids = span.ids;
+    drop(span);
+    record(event, started, outcome(&result), arguments, ids);
     result
 }
 
@@ -328,6 +333,20 @@ pub fn record_call<const N: usize>(
     outcome: Outcome,
     arguments: [(&'static str, Value); N],
 ) {
+    // An `async` call: a child of the call running on this thread when it
+    // ends (it may have moved between threads), never a parent itself.
+    let start = std::time::SystemTime::now().checked_sub(started.elapsed()).unwrap_or(std::time::UNIX_EPOCH);
+    record(event, started, outcome, arguments, crate::model::span::child(start));
+}
+
+/// Captures a call's event with its span.
+fn record<const N: usize>(
+    event: &'static DynamicEvent,
+    started: Instant,
+    outcome: Outcome,
+    arguments: [(&'static str, Value); N],
+    span: crate::model::span::SpanIds,
+) {
     let duration = started.elapsed();
     let mut properties = Properties::with_capacity(N + 3);
     properties.insert("duration_ms", duration);
@@ -338,5 +357,5 @@ pub fn record_call<const N: usize>(
     for (name, value) in arguments {
         properties.insert(name, value);
     }
-    crate::capture_with(event, properties);
+    crate::capture_call(event, properties, span);
 }

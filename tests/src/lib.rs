@@ -7,6 +7,7 @@ pub mod catalog_check;
 pub mod child;
 pub mod custom;
 pub mod logs;
+pub mod otlp;
 pub mod program;
 pub mod server;
 #[cfg(target_os = "linux")]
@@ -20,7 +21,9 @@ use telemetry_runtime::sink::{Backoff, PostHogSink};
 use telemetry_runtime::{Config, Level};
 
 pub use program::{own_properties, Program};
-pub use server::{batch_events, contains_bytes, Behaviour, Gate, RawServer, Request, TestServer};
+pub use server::{
+    batch_events, contains_bytes, Answer, Answerer, Behaviour, Gate, RawServer, Request, TestServer,
+};
 
 /// The README's examples compile and run as doctests of this crate, which
 /// is never published: the README is outside the runtime's package

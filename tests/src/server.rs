@@ -65,6 +65,37 @@ pub enum Behaviour {
     /// act between the head and the body. A body the client gives up on is
     /// recorded with `complete: false` and no status.
     ContinueAfter(Gate),
+    /// Answers what the function makes of the request: its status, extra
+    /// headers and body (a body that names the request's events, say).
+    Answer(Answerer),
+}
+
+/// What [`Behaviour::Answer`] answers.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// Headers besides `Content-Type: application/json` and `Content-Length`.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+/// The function of a [`Behaviour::Answer`].
+#[derive(Clone)]
+pub struct Answerer(pub Arc<dyn Fn(&Request) -> Answer + Send + Sync>);
+
+impl Answerer {
+    /// An answerer calling `answer` for each request.
+    pub fn new(answer: impl Fn(&Request) -> Answer + Send + Sync + 'static) -> Answerer {
+        Answerer(Arc::new(answer))
+    }
+}
+
+impl std::fmt::Debug for Answerer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Answerer")
+    }
 }
 
 /// A latch a test opens to release [`Behaviour::Gate`] requests.
@@ -536,6 +567,17 @@ impl Connection<'_> {
             let close_requested =
                 request.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
             let behaviour = self.behaviour_for(&request);
+            if let Behaviour::Answer(answerer) = &behaviour {
+                let answer = (answerer.0)(&request);
+                request.status = Some(answer.status);
+                self.record(request);
+                writer.write_all(&answer_bytes(&answer))?;
+                writer.flush()?;
+                if close_requested {
+                    return Ok(());
+                }
+                continue;
+            }
             let (status, headers) = match &behaviour {
                 Behaviour::Status(code)
                 | Behaviour::StatusWithHeaders(code, _)
@@ -544,7 +586,8 @@ impl Connection<'_> {
                 Behaviour::Hang
                 | Behaviour::Close
                 | Behaviour::ResetMidBody
-                | Behaviour::ContinueAfter(_) => (None, Vec::new()),
+                | Behaviour::ContinueAfter(_)
+                | Behaviour::Answer(_) => (None, Vec::new()),
             };
             // A gated request is recorded as it arrives (so a test can see the
             // worker is held) and gets its status once released.
@@ -584,7 +627,7 @@ impl Connection<'_> {
                     }
                     continue;
                 }
-                Behaviour::Status(_) | Behaviour::StatusWithHeaders(..) => {}
+                Behaviour::Status(_) | Behaviour::StatusWithHeaders(..) | Behaviour::Answer(_) => {}
             }
             writer.write_all(&response_bytes(status.unwrap_or(200), &headers))?;
             writer.flush()?;
@@ -780,6 +823,21 @@ fn read_chunked(reader: &mut impl Read) -> io::Result<Vec<u8>> {
         reader.read_exact(&mut body[start..])?;
         read_line(reader, &mut budget)?; // the CRLF after the chunk
     }
+}
+
+fn answer_bytes(answer: &Answer) -> Vec<u8> {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        answer.status,
+        reason(answer.status),
+        answer.body.len()
+    );
+    for (name, value) in &answer.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.push_str(&answer.body);
+    head.into_bytes()
 }
 
 fn response_bytes(status: u16, headers: &[(&str, &str)]) -> Vec<u8> {

@@ -230,8 +230,7 @@ fn objects_are_kvlists_in_otlp() {
     telemetry.capture(&canaries.run());
     assert!(telemetry.flush(SOON));
     let requests = server.requests();
-    let decoded: ExportLogsServiceRequest =
-        serde_json::from_slice(&requests[0].decoded_body()).expect("valid OTLP JSON");
+    let decoded: ExportLogsServiceRequest = telemetry_tests::otlp::decode(&requests[0]);
     let record = &decoded.resource_logs[0].scope_logs[0].log_records[0];
     let Some(Any::KvlistValue(usage)) = attribute(&record.attributes, "total_usage") else {
         panic!("total_usage: {:?}", attribute(&record.attributes, "total_usage"));

@@ -252,7 +252,7 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
 
     let logs = accepted_at(&server, "/v1/logs");
     assert_eq!(logs.len(), 1, "{:#?}", server.requests());
-    let decoded: ExportLogsServiceRequest = serde_json::from_slice(&logs[0].body).expect("valid OTLP logs");
+    let decoded: ExportLogsServiceRequest = telemetry_tests::otlp::decode(&logs[0]);
     let resource_logs = &decoded.resource_logs[0];
     let resource = &resource_logs.resource.as_ref().unwrap().attributes;
     assert_eq!(attribute(resource, "service.name"), text("testapp"));
@@ -262,7 +262,7 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
     assert_eq!(replayed, ids.iter().map(|id| text(id)).collect::<Vec<_>>(), "the same ids");
     let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     for record in records {
-        assert_eq!(attribute(&record.attributes, "event.name"), text("build_finished"));
+        assert_eq!(record.event_name, "build_finished");
         let time = record.time_unix_nano;
         assert!((nanos(captured_from)..=nanos(captured_until)).contains(&time), "captured at {time}");
         // The context is the first run's, not the replaying one's.
@@ -285,8 +285,7 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
 
     let metrics = accepted_at(&server, "/v1/metrics");
     assert_eq!(metrics.len(), 1, "{:#?}", server.requests());
-    let decoded: ExportMetricsServiceRequest =
-        serde_json::from_slice(&metrics[0].body).expect("valid OTLP metrics");
+    let decoded: ExportMetricsServiceRequest = telemetry_tests::otlp::decode(&metrics[0]);
     let mut counts = Vec::new();
     for metric in &decoded.resource_metrics[0].scope_metrics[0].metrics {
         assert_eq!(metric.name, "builds");

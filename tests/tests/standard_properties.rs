@@ -127,12 +127,11 @@ fn the_otlp_resource_names_the_program_and_library_and_nothing_about_the_host() 
     for request in &requests {
         let resources: Vec<Option<Resource>> = match request.path.as_str() {
             "/v1/logs" => {
-                let body: ExportLogsServiceRequest = serde_json::from_slice(&request.decoded_body()).unwrap();
+                let body: ExportLogsServiceRequest = telemetry_tests::otlp::decode(request);
                 body.resource_logs.into_iter().map(|r| r.resource).collect()
             }
             "/v1/metrics" => {
-                let body: ExportMetricsServiceRequest =
-                    serde_json::from_slice(&request.decoded_body()).unwrap();
+                let body: ExportMetricsServiceRequest = telemetry_tests::otlp::decode(request);
                 body.resource_metrics.into_iter().map(|r| r.resource).collect()
             }
             other => panic!("unexpected path {other}"),

@@ -12,8 +12,11 @@
 //! is on its own thread, counted apart), `typed-http` (ours, HttpSink to an
 //! in-process loopback server, recent_deliveries(0)), `typed-http-recent`
 //! (the same with the library's default record of recent deliveries),
-//! `typed-http-gzip` (that, with the default gzip) and
-//! `posthog` (posthog-rs to the loopback server). Each chunk of 10,000 is flushed, as in the
+//! `typed-http-gzip` (that, with the default gzip), the wire protocols
+//! (`posthog-batch`, `posthog-v1`, `otlp-json`, `otlp-proto`: the
+//! PostHog sink on `/batch/` and on capture V1, the OTLP sink in JSON and
+//! in protobuf, each with plain bodies and without the record of recent
+//! deliveries) and `posthog` (posthog-rs to the loopback server). Each chunk of 10,000 is flushed, as in the
 //! criterion benchmark.
 
 use std::hint::black_box;
@@ -103,6 +106,24 @@ fn main() {
                 LARGE_QUEUE,
                 100,
             ),
+            "posthog-batch" => {
+                telemetry_benches::ours(dir.path(), telemetry_benches::posthog_sink(server.addr), LARGE_QUEUE, 0)
+            }
+            "posthog-v1" => {
+                telemetry_benches::ours(dir.path(), telemetry_benches::posthog_v1_sink(server.addr), LARGE_QUEUE, 0)
+            }
+            "otlp-json" => telemetry_benches::ours(
+                dir.path(),
+                telemetry_benches::otlp_sink(server.addr, telemetry_runtime::sink::Protocol::HttpJson),
+                LARGE_QUEUE,
+                0,
+            ),
+            "otlp-proto" => telemetry_benches::ours(
+                dir.path(),
+                telemetry_benches::otlp_sink(server.addr, telemetry_runtime::sink::Protocol::HttpProtobuf),
+                LARGE_QUEUE,
+                0,
+            ),
             _ => telemetry_benches::ours(dir.path(), CountingSink(Arc::clone(&count)), LARGE_QUEUE, 0),
         };
         for i in 0..n {
@@ -117,11 +138,13 @@ fn main() {
         }
         assert!(client.flush(Duration::from_secs(600)), "flush timed out");
         let stats = client.stats();
+        let (requests, body_bytes, events) = server.stats.snapshot();
         eprintln!(
-            "{which}: {n} captures; sent {} dropped {}; server got {} events",
+            "{which}: {n} captures; sent {} dropped {}; server got {requests} requests, {body_bytes} body bytes \
+             ({:.1} per event), {events} events counted as JSON",
             stats.sent,
             stats.dropped_total(),
-            server.stats.snapshot().2
+            body_bytes as f64 / n.max(1) as f64,
         );
     }
     eprintln!("elapsed {:.3} s", start.elapsed().as_secs_f64());

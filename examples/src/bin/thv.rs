@@ -57,8 +57,8 @@ fn run(server: &str, flags: &[&str], config_file: &std::path::Path) {
     let consent = proxy.telemetry().consent();
     println!("thv: usage analytics {} (decided by {})", consent.level, consent.source);
     for call in 0..calls {
-        let tool = if call % 2 == 0 { "fetch_url" } else { "read_file" };
-        proxy.call_tool(tool, call >= errors);
+        let (tool, index) = if call % 2 == 0 { ("fetch_url", 0) } else { ("read_file", 1) };
+        proxy.call_tool(tool, index, call >= errors);
     }
     println!("thv: proxied {calls} tool calls for {server} ({errors} failed)");
     if !proxy.shutdown(Duration::from_secs(5)) {

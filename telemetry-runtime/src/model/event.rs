@@ -1,11 +1,12 @@
 //! What callers capture: typed events, and the record queued for the worker.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
+pub(crate) use super::random::{mix, random_u64, GAMMA};
+use super::span::{SpanIds, SPAN_BYTES};
 use crate::{EventSchema, Level, Properties};
 
 /// A typed telemetry event: implemented by `#[derive(TelemetryEvent)]`,
@@ -47,8 +48,9 @@ pub(crate) struct Record {
     /// and their length.
     properties_start: usize,
     properties_len: u32,
-    /// An aggregated counter (labels and `count`), not a single event.
-    pub(crate) counter: bool,
+    /// A single event, an aggregated counter (labels and `count`), or an
+    /// instrumented call with its span after its properties.
+    pub(crate) kind: RecordKind,
     /// The lowest level at which the event is sent at all (`Full` for an
     /// opt-in event).
     pub(crate) min_level: Level,
@@ -60,14 +62,31 @@ pub(crate) struct Record {
     pub(crate) consent: Level,
 }
 
+/// What a [`Record`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordKind {
+    /// A single event.
+    Event,
+    /// An aggregated counter: its labels and `count`.
+    Counter,
+    /// An instrumented call: an event whose span ([`SpanIds`]) follows its
+    /// properties in the buffer.
+    Call,
+}
+
 impl Record {
+    /// Whether it is an aggregated counter.
+    pub(crate) fn is_counter(&self) -> bool {
+        self.kind == RecordKind::Counter
+    }
+
     pub(crate) fn new(name: Cow<'static, str>) -> Record {
         let mut record = Record {
             name,
             time_ns: 0,
             properties_start: 0,
             properties_len: 0,
-            counter: false,
+            kind: RecordKind::Event,
             min_level: Level::Usage,
             properties_level: Level::Usage,
             consent: Level::Full,
@@ -84,6 +103,22 @@ impl Record {
             record.set_time(time);
         }
         record
+    }
+
+    /// Of `bytes`, the record's packed properties and, for a call, its span
+    /// after them (as [`Records::get_with_span`] gives them): the
+    /// properties.
+    pub(crate) fn properties_in<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
+        bytes.get(..self.properties_len as usize).unwrap_or(bytes)
+    }
+
+    /// Of `bytes`, as for [`properties_in`](Record::properties_in): the
+    /// span of a call, `None` for any other record.
+    pub(crate) fn span(&self, bytes: &[u8]) -> Option<SpanIds> {
+        if self.kind != RecordKind::Call {
+            return None;
+        }
+        SpanIds::read(bytes.get(self.properties_len as usize..)?)
     }
 
     /// When the event was captured.
@@ -120,14 +155,30 @@ pub(crate) struct Records {
 impl Records {
     /// Adds `record` with a copy of `properties`; returns `false`, adding
     /// nothing, for properties over 4 GiB.
+    ///
+    /// The properties of a call end with its span ([`SPAN_BYTES`], added by
+    /// [`Properties::end_with_span`]): they are kept after the record's
+    /// properties, outside their length, for [`Records::span`].
     pub(crate) fn push(&mut self, mut record: Record, properties: &Properties) -> bool {
-        let Ok(len) = u32::try_from(properties.as_bytes().len()) else { return false };
+        let bytes = properties.as_bytes();
+        let trailer = if record.kind == RecordKind::Call { SPAN_BYTES } else { 0 };
+        let Some(Ok(len)) = bytes.len().checked_sub(trailer).map(u32::try_from) else { return false };
         record.properties_start = self.properties.len();
         record.properties_len = len;
         record.properties_level = properties.max_level();
-        self.properties.extend_from_slice(properties.as_bytes());
+        self.properties.extend_from_slice(bytes);
         self.records.push(record);
         true
+    }
+
+    /// The `index`th record with its packed properties and, for a call,
+    /// its span after them (see [`Record::span`]).
+    pub(crate) fn get_with_span(&self, index: usize) -> Option<(&Record, &[u8])> {
+        let record = self.records.get(index)?;
+        let start = record.properties_start;
+        let trailer = if record.kind == RecordKind::Call { SPAN_BYTES } else { 0 };
+        let bytes = self.properties.get(start..start + record.properties_len as usize + trailer)?;
+        Some((record, bytes))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -146,12 +197,6 @@ impl Records {
     /// Each record with its packed properties.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Record, &[u8])> {
         self.records.iter().map(|record| (record, self.properties(record)))
-    }
-
-    /// The `index`th record with its packed properties.
-    pub(crate) fn get(&self, index: usize) -> Option<(&Record, &[u8])> {
-        let record = self.records.get(index)?;
-        Some((record, self.properties(record)))
     }
 
     /// The records, `n` at a time.
@@ -194,26 +239,6 @@ pub(crate) fn kept(bits: u64, rate: f64) -> bool {
     ((bits >> 11) as f64 / (1u64 << 53) as f64) < rate
 }
 
-/// The SplitMix64 step shared by the per-thread generator and the seeded
-/// sampler: advances `state` by the golden gamma and mixes it.
-pub(crate) const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// SplitMix64's output function for a state already advanced by [`GAMMA`].
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-thread_local! {
-    static RNG: Cell<u64> = Cell::new(seed());
-}
-
-fn seed() -> u64 {
-    let (a, b) = Uuid::new_v4().as_u64_pair();
-    a ^ b.rotate_left(32)
-}
-
 /// The uuid of an event captured `since_epoch`: version 7 (RFC 9562), as
 /// PostHog's own SDKs send. Its first 48 bits are the capture time in
 /// milliseconds, which the event's `timestamp` carries anyway: uuids sort
@@ -230,16 +255,6 @@ pub(crate) fn event_uuid(since_epoch: Duration) -> Uuid {
     random[..8].copy_from_slice(&random_u64().to_le_bytes());
     random[8..].copy_from_slice(&random_u64().to_le_bytes()[..2]);
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
-}
-
-/// SplitMix64 (<https://prng.di.unimi.it/splitmix64.c>) on a per-thread,
-/// OS-seeded state: fast, well distributed, not for secrets.
-pub(crate) fn random_u64() -> u64 {
-    RNG.with(|state| {
-        let s = state.get().wrapping_add(GAMMA);
-        state.set(s);
-        mix(s)
-    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ pub enum DropReason {
     Invalid,
     /// The event alone exceeds the size limit of the event or the endpoint.
     Oversized,
-    /// The endpoint refused the batch for good (a 4xx other than 408/429).
+    /// The endpoint refused the batch for good (a 4xx other than 408/429),
+    /// or refused the event (PostHog capture V1's `drop` result).
     Rejected,
     /// The request could not be made, and no retry could change that: a
     /// header or URL that HTTP does not allow (built by a custom encoder;
@@ -27,6 +28,9 @@ pub enum DropReason {
     /// at once, never kept by the spool, and logged as a warning once per
     /// sink.
     Misconfigured,
+    /// The endpoint refused the event for a quota or rate limit (PostHog
+    /// capture V1's `limited` result).
+    Limited,
     /// Retries ran out, or the endpoint stayed unreachable.
     Undeliverable,
     /// Shutdown's deadline came before the event could be delivered: it
@@ -57,6 +61,7 @@ impl DropReason {
         DropReason::Oversized,
         DropReason::Rejected,
         DropReason::Misconfigured,
+        DropReason::Limited,
         DropReason::Undeliverable,
         DropReason::Shutdown,
         DropReason::SinkError,
@@ -72,6 +77,7 @@ impl DropReason {
             DropReason::Oversized => "oversized",
             DropReason::Rejected => "rejected",
             DropReason::Misconfigured => "misconfigured",
+            DropReason::Limited => "limited",
             DropReason::Undeliverable => "undeliverable",
             DropReason::Shutdown => "shutdown",
             DropReason::SinkError => "sink_error",

@@ -29,6 +29,9 @@ pub struct Route {
     events: Events,
     max_level: Level,
     owner: Owner,
+    /// Whether instrumented calls go as spans where the sink can send them;
+    /// `None`: on for a user-owned route, off for a vendor's.
+    spans: Option<bool>,
 }
 
 /// Whose settings govern a route.
@@ -50,7 +53,7 @@ enum Events {
 impl Route {
     /// Every event and counter, at whatever level the user consented to.
     pub fn all() -> Route {
-        Route { events: Events::All, max_level: Level::Full, owner: Owner::Vendor }
+        Route { events: Events::All, max_level: Level::Full, owner: Owner::Vendor, spans: None }
     }
 
     /// Every event and counter, for a destination the user configured
@@ -120,6 +123,35 @@ impl Route {
         self.owner == Owner::User
     }
 
+    /// Whether the sink sends instrumented calls
+    /// (`#[requires_telemetry(instrument)]`) as spans, where it can: the
+    /// [`OtlpSink`](crate::sink::OtlpSink) posts them to its traces
+    /// endpoint (`/v1/traces`) instead of as log records. Default: on for
+    /// a [user-owned](Route::user_owned) route, off for a vendor's, which
+    /// then gets each call as an event like any other, without its trace
+    /// and span ids. A span carries what the call's event carries (its
+    /// duration, outcome and the arguments it names, classified the same
+    /// way) and its place among the calls running on the same thread.
+    ///
+    /// ```
+    /// use telemetry_runtime::{sink::OtlpSink, Config, Route};
+    ///
+    /// // The vendor's own collector asks for spans too.
+    /// let config = Config::new("mytool", "1.0.0")
+    ///     .route(OtlpSink::new("https://otel.vendor.example")?, Route::all().spans(true));
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn spans(mut self, spans: bool) -> Route {
+        self.spans = Some(spans);
+        self
+    }
+
+    /// Whether the sink sends instrumented calls as spans: see
+    /// [`spans`](Route::spans).
+    pub(crate) fn sends_spans(&self) -> bool {
+        self.spans.unwrap_or(self.owner == Owner::User)
+    }
+
     /// Only aggregated counters.
     pub fn counters_only() -> Route {
         Route { events: Events::CountersOnly, ..Route::all() }
@@ -185,7 +217,13 @@ impl Route {
             Owner::Vendor => "",
             Owner::User => ",\"owner\":\"user\"",
         };
-        format!("{{\"events\":{events},\"max_level\":\"{}\"{owner}}}", self.max_level.as_str())
+        // Written only when set, for the same reason.
+        let spans = match self.spans {
+            None => "",
+            Some(true) => ",\"spans\":true",
+            Some(false) => ",\"spans\":false",
+        };
+        format!("{{\"events\":{events},\"max_level\":\"{}\"{owner}{spans}}}", self.max_level.as_str())
     }
 
     /// Reads back what [`to_line`](Route::to_line) wrote.
@@ -210,7 +248,11 @@ impl Route {
             Some(Some("user")) => Owner::User,
             Some(_) => return None,
         };
-        Some(Route { events, max_level, owner })
+        let spans = match value.get("spans") {
+            None => None,
+            Some(spans) => Some(spans.as_bool()?),
+        };
+        Some(Route { events, max_level, owner, spans })
     }
 }
 
@@ -232,6 +274,8 @@ mod tests {
             Route::only(["a", "b\"\t"]).max_level(Level::Off),
             Route::user_owned(),
             Route::user_owned().max_level(Level::Usage),
+            Route::all().spans(true),
+            Route::user_owned().spans(false),
         ] {
             let line = route.to_line();
             assert!(!line.contains(['\n', '\t']), "{line}");
@@ -242,5 +286,8 @@ mod tests {
         assert_ne!(Route::all().to_line(), Route::user_owned().to_line());
         // A vendor route's line is the one written before owners existed.
         assert_eq!(Route::all().to_line(), "{\"events\":\"all\",\"max_level\":\"full\"}");
+        // Spans: the user's own routes by default, a vendor's when asked.
+        assert!(Route::user_owned().sends_spans() && !Route::user_owned().spans(false).sends_spans());
+        assert!(!Route::all().sends_spans() && Route::all().spans(true).sends_spans());
     }
 }

@@ -93,6 +93,9 @@ pub(crate) struct Inner {
     /// Each sink's name, spool identity and route, in the order of the
     /// sinks.
     pub(crate) sink_routes: Vec<SinkRoute>,
+    /// The resource attributes of the user's OpenTelemetry variables, for
+    /// the user-owned sinks (see [`crate::sink::otel_resource`]).
+    pub(crate) otel_resource: Vec<(String, String)>,
     pub(crate) worker_started: AtomicBool,
     pub(crate) shut_down: AtomicBool,
     /// Events given up on, for every reason, when the last flush returned:

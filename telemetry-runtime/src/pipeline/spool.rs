@@ -93,7 +93,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::local::files::{self, Existing};
-use crate::model::event::{Record, Records};
+use crate::model::event::{Record, RecordKind, Records};
 use crate::model::properties::ValueWriter;
 use crate::model::view::{EventContext, Prepared, Property, Queued, ValueRef};
 use crate::pipeline::route::Route;
@@ -686,7 +686,9 @@ fn parse_event(line: &str) -> Option<(usize, Record, Properties, Uuid, Level)> {
         valid.then_some(())?;
     }
     let mut record = Record::at(name.into(), Some(UNIX_EPOCH + Duration::from_nanos(nanos)));
-    record.counter = counter;
+    if counter {
+        record.kind = RecordKind::Counter;
+    }
     record.min_level = needs;
     Some((number, record, properties, uuid, needs))
 }
@@ -705,7 +707,9 @@ mod tests {
     fn event(n: u32) -> Queued {
         let mut record =
             Record::at("e".into(), Some(UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789)));
-        record.counter = n.is_multiple_of(2);
+        if n.is_multiple_of(2) {
+            record.kind = RecordKind::Counter;
+        }
         let properties = Properties::new().with("n", n).with("t", "a\tb");
         let context = crate::model::view::testing::context(&format!("id-{n}"), "1.0.0");
         crate::model::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
@@ -714,7 +718,9 @@ mod tests {
     /// An event with a value of every kind, prepared on its own.
     fn rich_event(n: u32) -> Queued {
         let mut record = Record::new("rich".into());
-        record.counter = n.is_multiple_of(2);
+        if n.is_multiple_of(2) {
+            record.kind = RecordKind::Counter;
+        }
         let properties = Properties::new()
             .with("n", n)
             .with("t", "a\tb")

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use uuid::Uuid;
 
-use crate::model::event::{event_uuid, Record, Records};
+use crate::model::event::{event_uuid, Record, RecordKind, Records};
 use crate::model::stats::DropReason;
 use crate::model::time::deadline_after;
 use crate::model::view::{Prepared, Queued};
@@ -230,7 +230,7 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
                 let shown = shown_at(record);
                 if *level == Level::Off
                     || record.min_level > shown
-                    || !route.admits(&record.name, record.counter)
+                    || !route.admits(&record.name, record.is_counter())
                 {
                     continue;
                 }
@@ -355,7 +355,7 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
         properties.push("count", Level::Usage, &Value::UInt(series.count));
         inner.counters.captured();
         let mut record = Record::new(Cow::Borrowed(series.name));
-        record.counter = true;
+        record.kind = RecordKind::Counter;
         record.consent = consent;
         // A few labels and a count: far below the 4 GiB a record can hold.
         records.push(record, &properties);
@@ -378,6 +378,8 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, local: bool, batch:
         retry_later: Default::default(),
         later: Default::default(),
         later_named: Default::default(),
+        spans: route.sends_spans(),
+        user_resource: route.is_user_owned().then_some(&inner.otel_resource[..]),
     };
     // A local sink (a file, stderr, memory) writes the batch at once: it
     // does so whole under the write barrier, so a consent change or a

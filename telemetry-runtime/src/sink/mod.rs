@@ -23,6 +23,7 @@ mod jsonl;
 mod memory;
 mod otlp;
 mod posthog;
+mod results;
 mod retry;
 mod stderr;
 mod transport;
@@ -34,8 +35,9 @@ pub use http::HttpSink;
 pub(crate) use jsonl::remove_with_rotated;
 pub use jsonl::JsonlSink;
 pub use memory::MemorySink;
-pub use otlp::OtlpSink;
-pub use posthog::{PostHogSink, EU_HOST, US_HOST};
+pub(crate) use otlp::otel_resource;
+pub use otlp::{OtlpSink, Protocol};
+pub use posthog::{CaptureApi, PostHogSink, EU_HOST, US_HOST};
 pub use retry::Backoff;
 pub use stderr::StderrSink;
 pub use transport::{HttpTransport, Method, Request, RequestEncoder};
@@ -191,6 +193,12 @@ pub struct SendContext<'a> {
     /// whole batch.
     pub(crate) later: Cell<usize>,
     pub(crate) later_named: RefCell<Vec<Uuid>>,
+    /// Whether the route asks for instrumented calls as spans.
+    pub(crate) spans: bool,
+    /// On a user-owned route, the resource the user's OpenTelemetry
+    /// variables describe (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`);
+    /// `None` on a vendor's route, which never gets them.
+    pub(crate) user_resource: Option<&'a [(String, String)]>,
 }
 
 impl fmt::Debug for SendContext<'_> {

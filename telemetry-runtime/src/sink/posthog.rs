@@ -1,25 +1,61 @@
-//! PostHog's batch capture API.
+//! PostHog's capture APIs: the batch endpoint (`/batch/`) and capture
+//! Analytics V1 (`/i/v1/analytics/events`).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use super::http::{check_url, JsonBatch};
 use super::retry::Backoff;
-use super::transport::{shown_url, HttpTransport};
-use super::{Batch, SendContext, Sink, SinkError};
+use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
+use super::{Batch, EventView, SendContext, Sink, SinkError};
 use crate::error::ConfigError;
+use crate::model::encode::PostHogJson;
+use crate::model::time::rfc3339;
+use crate::model::view::{LIB_NAME, LIB_VERSION};
 
 /// PostHog's US cloud ingestion host.
 pub const US_HOST: &str = "https://us.i.posthog.com";
 /// PostHog's EU cloud ingestion host.
 pub const EU_HOST: &str = "https://eu.i.posthog.com";
 
-/// Sends batches to PostHog's `/batch/` endpoint.
+/// Which of PostHog's capture APIs a [`PostHogSink`] speaks.
+///
+/// `/batch/` is the default: every PostHog deployment, cloud or
+/// self-hosted, old or new, accepts it, and it was checked against
+/// PostHog's own capture service; V1 exists only in recent capture
+/// services, and an instance without it answers 404, which drops every
+/// event for good. V1 is for a backend known to speak it: it tells which
+/// events of a request were accepted, so that only the others are sent
+/// again, and keeps the key out of the body.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaptureApi {
+    /// `POST {host}/batch/` with `{"api_key", "historical_migration",
+    /// "sent_at", "batch"}`; a 200 accepts the whole batch. Retried on 408,
+    /// 429, 5xx and connection errors; a batch answered 413 is split.
+    #[default]
+    Batch,
+    /// Capture Analytics V1: `POST {host}/i/v1/analytics/events` with the
+    /// key in `Authorization: Bearer`, the request's id, attempt number
+    /// and time in `PostHog-Request-Id`, `PostHog-Attempt` and
+    /// `PostHog-Request-Timestamp`, `PostHog-Sdk-Info`, and the body
+    /// `{"created_at", "batch"}`, each event with its `options`. A 200
+    /// answers each event: only those whose result is `retry` are sent
+    /// again (same uuids, same request id, next attempt, after the
+    /// `Retry-After` it carries); `ok`, `drop`, `limited` and results this
+    /// library does not know are final (`drop` counted as
+    /// [`DropReason::Rejected`](crate::DropReason::Rejected), `limited` as
+    /// [`DropReason::Limited`](crate::DropReason::Limited)). 408, 500, 503,
+    /// 504 and connection errors are retried; every other status is final.
+    AnalyticsV1,
+}
+
+/// Sends batches to PostHog: to `/batch/`, or with capture Analytics V1
+/// ([`capture_api`](PostHogSink::capture_api); see [`CaptureApi`] for each
+/// one's rules and why `/batch/` is the default).
 ///
 /// Events are anonymous (`$process_person_profile: false`). Requests are
-/// retried on 408, 429, 5xx and connection errors with exponential backoff and
-/// jitter, honouring `Retry-After`; other 4xx are not retried; a batch answered
-/// 413 is split and resent. Event uuids and timestamps never change across
-/// retries.
+/// retried with exponential backoff and jitter, honouring `Retry-After`.
+/// Event uuids and timestamps never change across retries.
 ///
 /// ```
 /// use telemetry_runtime::sink::PostHogSink;
@@ -36,6 +72,8 @@ pub struct PostHogSink {
     /// `"api_key":…,"historical_migration":false,`: what the body carries
     /// before `sent_at`.
     fields: String,
+    api: CaptureApi,
+    host: String,
     transport: HttpTransport,
 }
 
@@ -44,6 +82,7 @@ impl std::fmt::Debug for PostHogSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostHogSink")
             .field("url", &self.url)
+            .field("api", &self.api)
             .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
@@ -60,15 +99,54 @@ impl PostHogSink {
         // Strings always serialize.
         let key = serde_json::to_string(&api_key).unwrap_or_default();
         let fields = format!("\"api_key\":{key},\"historical_migration\":false,");
-        Ok(PostHogSink { api_key, name: shown_url(&url), url, fields, transport: HttpTransport::new() })
+        Ok(PostHogSink {
+            api_key,
+            name: shown_url(&url),
+            url,
+            fields,
+            api: CaptureApi::Batch,
+            host: US_HOST.to_owned(),
+            transport: HttpTransport::new(),
+        })
     }
 
     /// Sends to another host: [`EU_HOST`] or a self-hosted instance.
     pub fn host(mut self, host: &str) -> Result<PostHogSink, ConfigError> {
         check_url(host)?;
-        self.url = batch_url(host);
-        self.name = shown_url(&self.url);
+        self.host = host.to_owned();
+        self.set_url();
         Ok(self)
+    }
+
+    /// Which capture API to speak (default [`CaptureApi::Batch`]).
+    ///
+    /// ```
+    /// use telemetry_runtime::sink::{CaptureApi, PostHogSink};
+    /// let sink = PostHogSink::new("phc_projectkey123")?.capture_api(CaptureApi::AnalyticsV1);
+    /// assert_eq!(sink.url(), "https://us.i.posthog.com/i/v1/analytics/events");
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn capture_api(mut self, api: CaptureApi) -> PostHogSink {
+        if api != self.api && api == CaptureApi::AnalyticsV1 {
+            self.transport = self
+                .transport
+                .per_event_results()
+                // The project key: write-only, the same one PostHog's
+                // browser snippet puts in every web page.
+                .fixed_header("Authorization", format!("Bearer {}", self.api_key))
+                .fixed_header("PostHog-Sdk-Info", format!("{LIB_NAME}/{LIB_VERSION}"));
+        }
+        self.api = api;
+        self.set_url();
+        self
+    }
+
+    fn set_url(&mut self) {
+        self.url = match self.api {
+            CaptureApi::Batch => batch_url(&self.host),
+            CaptureApi::AnalyticsV1 => format!("{}/i/v1/analytics/events", self.host.trim_end_matches('/')),
+        };
+        self.name = shown_url(&self.url);
     }
 
     /// The retry policy (default: 3 retries, see [`Backoff::default`]).
@@ -143,8 +221,55 @@ impl Sink for PostHogSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        JsonBatch::post(&mut self.transport, &self.url, &self.fields, batch, cx);
+        match self.api {
+            CaptureApi::Batch => JsonBatch::post(&mut self.transport, &self.url, &self.fields, batch, cx),
+            CaptureApi::AnalyticsV1 => {
+                let events: Vec<EventView<'_>> = batch.events().collect();
+                let mut encoder = V1Batch {
+                    url: &self.url,
+                    created_at: rfc3339(SystemTime::now()),
+                    json: PostHogJson::default(),
+                };
+                self.transport.send(&events, cx, &mut encoder);
+            }
+        }
         Ok(())
+    }
+}
+
+/// A capture V1 request body: `{"created_at":"...","batch":[event,...]}`,
+/// each event in the `/batch/` shape with its `options`.
+struct V1Batch<'a> {
+    url: &'a str,
+    /// When the batch was made: the same on every attempt.
+    created_at: String,
+    json: PostHogJson,
+}
+
+/// Every event's `options`: its person profile is not processed (the
+/// events are anonymous, as `$process_person_profile` says too).
+const V1_OPTIONS: &[u8] = b",\"options\":{\"process_person_profile\":false}}";
+
+impl RequestEncoder for V1Batch<'_> {
+    fn begin(&mut self, request: &mut Request, _first: &EventView<'_>) {
+        request.url.push_str(self.url);
+        request
+            .body
+            .extend_from_slice(format!("{{\"created_at\":\"{}\",\"batch\":[", self.created_at).as_bytes());
+    }
+
+    fn event(&mut self, request: &mut Request, index: usize, event: &EventView<'_>) {
+        if index > 0 {
+            request.body.push(b',');
+        }
+        self.json.event(&mut request.body, event);
+        // The event's closing brace gives way to its options.
+        request.body.pop();
+        request.body.extend_from_slice(V1_OPTIONS);
+    }
+
+    fn end(&mut self, request: &mut Request) {
+        request.body.extend_from_slice(b"]}");
     }
 }
 

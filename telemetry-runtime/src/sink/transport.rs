@@ -5,7 +5,7 @@
 //! can a sink of the application's own, with its own encoder.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use super::gated::{self, GateConnector, SharedSlot, WriteCheck};
+use super::results::{self, EventResult, PerEventResults};
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
 use crate::error::ConfigError;
@@ -178,6 +179,9 @@ pub struct HttpTransport {
     /// Whether a failure no retry can heal was logged as a warning: the
     /// next ones are logged at debug level.
     warned_final: bool,
+    /// Requests answered event by event (PostHog's capture V1): `Some`
+    /// holds the current request's id.
+    per_event: Option<PerEventResults>,
 }
 
 /// The HTTP client, built on first use, and the check its connections'
@@ -262,6 +266,13 @@ enum Attempt {
     TooLarge,
     /// A failure no retry can change (see [`is_final`]): given up on at once.
     Final(String),
+    /// A request answered event by event: what to do with each of its
+    /// events, by uuid (those not named were accepted), and the server's
+    /// `Retry-After` for those to retry.
+    Results {
+        results: HashMap<Uuid, EventResult>,
+        after: Option<Duration>,
+    },
 }
 
 /// Why a group of events was not delivered.
@@ -290,7 +301,20 @@ impl HttpTransport {
             deflater: Deflater::default(),
             buffers: Buffers::default(),
             warned_final: false,
+            per_event: None,
         }
+    }
+
+    /// Speaks a protocol that answers each event of a 200 on its own
+    /// (PostHog's capture V1, `sink/results.rs`): each attempt carries the
+    /// request's id, its number and its time in headers; of a 200 answer,
+    /// only the events whose result is `retry` are sent again (the same
+    /// request id, the next attempt), `drop` and `limited` are counted as
+    /// dropped (`Rejected`, `Limited`), the rest as delivered; and only
+    /// 408, 500, 503 and 504 are retried.
+    pub(crate) fn per_event_results(mut self) -> HttpTransport {
+        self.per_event = Some(PerEventResults::default());
+        self
     }
 
     /// Adds a header to every request. This library never logs header
@@ -364,6 +388,17 @@ impl HttpTransport {
 
     /// The headers every request carries, for the spool's fingerprint of a
     /// sink.
+    /// A header the library itself sets, from values it built and checked
+    /// (a content type, a validated project key): unlike
+    /// [`header`](HttpTransport::header) it cannot fail.
+    pub(crate) fn fixed_header(mut self, name: &'static str, value: impl Into<String>) -> HttpTransport {
+        let value = value.into();
+        debug_assert!(check_header(name, &value).is_ok(), "{name}");
+        self.headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value));
+        self
+    }
+
     pub(crate) fn headers(&self) -> &[(String, String)] {
         &self.headers
     }
@@ -552,7 +587,10 @@ impl HttpTransport {
             );
             // A request is built afresh for each attempt (a body may carry
             // the time it was sent); uuids and timestamps do not change.
-            let request = built.take().unwrap_or_else(|| build(encoder, &events));
+            let mut request = built.take().unwrap_or_else(|| build(encoder, &events));
+            if let Some(per_event) = &mut self.per_event {
+                per_event.attempt_headers(retry + 1, &mut request.headers);
+            }
             let attempt = self.attempt(&request, check);
             self.buffers.request = request;
             let (after, why) = match attempt {
@@ -580,6 +618,13 @@ impl HttpTransport {
                     return Err(Failure::Drop(DropReason::Misconfigured, why, uuids(&events)));
                 }
                 Attempt::Retry { after, why } => (after, why),
+                Attempt::Results { results, after } => {
+                    match settle(cx, &events, &results) {
+                        None => return Ok(()),
+                        Some(again) => events = Cow::Owned(again),
+                    }
+                    (after, format!("{} events to send again", events.len()))
+                }
             };
             cx.failed_attempt();
             if retry >= self.backoff.retries() {
@@ -679,8 +724,11 @@ impl HttpTransport {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|value| parse_retry_after(value, SystemTime::now()));
                 // Reading the (small) body lets the connection be reused.
-                let _ = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
-                classify(status, after)
+                let body = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
+                match self.per_event {
+                    Some(_) => classify_results(status, after, &body.unwrap_or_default()),
+                    None => classify(status, after),
+                }
             }
             Err(err) => transport_error(&err),
         }
@@ -869,6 +917,40 @@ fn classify(status: u16, after: Option<Duration>) -> Attempt {
         408 | 429 | 500..=599 => Attempt::Retry { after, why: format!("HTTP {status}") },
         _ => Attempt::Rejected(status),
     }
+}
+
+/// An answer to a request answered event by event; see
+/// [`HttpTransport::per_event_results`].
+fn classify_results(status: u16, after: Option<Duration>, body: &[u8]) -> Attempt {
+    match status {
+        200..=299 => Attempt::Results { results: results::parse(body), after },
+        status if results::retries_status(status) => Attempt::Retry { after, why: format!("HTTP {status}") },
+        _ => Attempt::Rejected(status),
+    }
+}
+
+/// Reports the final results of a request answered event by event: `drop`
+/// as rejected, `limited` as limited, the rest (`ok`, unknown results and
+/// events not named) as delivered. Returns the events to send again
+/// (`retry`), `None` when there are none.
+fn settle<'e>(
+    cx: &SendContext<'_>,
+    events: &[EventView<'e>],
+    results: &HashMap<Uuid, EventResult>,
+) -> Option<Vec<EventView<'e>>> {
+    let result = |event: &EventView<'_>| results.get(&event.uuid()).copied().unwrap_or(EventResult::Ok);
+    for (reason, wanted) in
+        [(DropReason::Rejected, EventResult::Drop), (DropReason::Limited, EventResult::Limited)]
+    {
+        let refused = events.iter().filter(|e| result(e) == wanted).count();
+        if refused > 0 {
+            log::warn!("Telemetry: the server refused {refused} events ({}).", reason.as_str());
+            cx.dropped(reason, refused);
+        }
+    }
+    let again: Vec<EventView<'e>> =
+        events.iter().filter(|e| result(e) == EventResult::Retry).copied().collect();
+    (!again.is_empty()).then_some(again)
 }
 
 /// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP

@@ -31,6 +31,9 @@
 //! - `throughput` (elapsed time): 10,000 events per sample from the first capture to the
 //!   flush that delivered them to the loopback server, in requests of 100,
 //!   ours (`HttpSink`) and posthog-rs's blocking client.
+//! - `protocols` (elapsed time): the same, for each wire protocol of the
+//!   library's own sinks: PostHog on `/batch/` and on capture Analytics V1,
+//!   OTLP in `http/json` and `http/protobuf`. Not run by default.
 //!
 //! Only the runtime's stable surface is used: `Config`, `Telemetry::new`,
 //! `capture`, `flush`, `stats`, `sink::HttpSink`, the derive and
@@ -121,9 +124,12 @@ fn main() {
             "gate" => gate(rounds.unwrap_or(200), clock.unwrap_or(Clock::ThreadCpu)),
             "capture" => capture(rounds.unwrap_or(60), clock.unwrap_or(Clock::Wall)),
             "throughput" => throughput(rounds.unwrap_or(60)),
+            "protocols" => protocols(rounds.unwrap_or(40)),
             #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
             "placement" => placement(rounds.unwrap_or(100), clock.unwrap_or(Clock::ThreadCpu)),
-            other => panic!("unknown group {other:?}: expected gate, capture, throughput or placement"),
+            other => {
+                panic!("unknown group {other:?}: expected gate, capture, throughput, protocols or placement")
+            }
         };
         println!("\n{}", report.results.table());
         println!("{}", ratio_table(&report.ratios));
@@ -442,6 +448,100 @@ fn capture(rounds: usize, clock: Clock) -> Report {
     let ratios = vec![
         results.ratio(POSTHOG_CAPTURE, OURS_TYPED, Budget::AtLeast(15.0)),
         results.ratio(OURS_TYPED, FLOOR, Budget::None),
+    ];
+    Report { results, ratios, notes }
+}
+
+// ---------------------------------------------------------------------------
+// protocols
+// ---------------------------------------------------------------------------
+
+const PROTOCOL_BATCH: &str = "PostHogSink /batch/, requests of 100";
+const PROTOCOL_V1: &str = "PostHogSink capture V1, requests of 100";
+const PROTOCOL_OTLP_JSON: &str = "OtlpSink http/json, requests of 100";
+const PROTOCOL_OTLP_PROTO: &str = "OtlpSink http/protobuf, requests of 100";
+
+/// Each protocol's time per event, capture to delivery, interleaved: four
+/// clients, one per sink, each sample 10,000 captures and the flush that
+/// delivered them, plain bodies, requests of 100.
+fn protocols(rounds: usize) -> Report {
+    use telemetry_runtime::sink::Protocol;
+    let server = telemetry_benches::serve(telemetry_benches::Mode::Ok);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let event = EventData::sample().typed();
+    let client = |name: &str, sink: Box<dyn FnOnce(&std::path::Path) -> telemetry_runtime::Config>| {
+        let sub = dir.path().join(name.replace(['/', ' ', ','], "_"));
+        std::fs::create_dir_all(&sub).expect("client dir");
+        telemetry_runtime::Telemetry::new(sink(&sub).batch_size(100).max_batch_size(100)).expect("bench config is valid")
+    };
+    let addr = server.addr;
+    let clients = [
+        (
+            PROTOCOL_BATCH,
+            client(
+                PROTOCOL_BATCH,
+                Box::new(move |d| telemetry_benches::ours_config(d, telemetry_benches::posthog_sink(addr), LARGE_QUEUE, 0)),
+            ),
+        ),
+        (
+            PROTOCOL_V1,
+            client(
+                PROTOCOL_V1,
+                Box::new(move |d| {
+                    telemetry_benches::ours_config(d, telemetry_benches::posthog_v1_sink(addr), LARGE_QUEUE, 0)
+                }),
+            ),
+        ),
+        (
+            PROTOCOL_OTLP_JSON,
+            client(
+                PROTOCOL_OTLP_JSON,
+                Box::new(move |d| {
+                    telemetry_benches::ours_config(d, telemetry_benches::otlp_sink(addr, Protocol::HttpJson), LARGE_QUEUE, 0)
+                }),
+            ),
+        ),
+        (
+            PROTOCOL_OTLP_PROTO,
+            client(
+                PROTOCOL_OTLP_PROTO,
+                Box::new(move |d| {
+                    telemetry_benches::ours_config(
+                        d,
+                        telemetry_benches::otlp_sink(addr, Protocol::HttpProtobuf),
+                        LARGE_QUEUE,
+                        0,
+                    )
+                }),
+            ),
+        ),
+    ];
+    let mut group = Group::new("protocols");
+    for (name, client) in &clients {
+        let event = &event;
+        group.row_fixed(*name, DELIVER_CHUNK, move |n| {
+            time(1, || {
+                for _ in 0..n {
+                    client.capture(black_box(event));
+                }
+                assert!(client.flush(FLUSH), "flush timed out or dropped events");
+            })
+        });
+    }
+    let results = group.run(&Options { rounds, sample: Duration::ZERO });
+    let mut notes = Vec::new();
+    for (name, client) in &clients {
+        let stats = client.stats();
+        assert_eq!(stats.dropped_total(), 0, "{name}: the protocol rows must not drop events");
+        notes.push(format!("{name}: sent {}", stats.sent));
+        assert!(client.shutdown(Duration::from_secs(5)), "shutdown timed out");
+    }
+    let (requests, body_bytes, _) = server.stats.snapshot();
+    notes.push(format!("the server got {requests} requests, {body_bytes} body bytes in all"));
+    let ratios = vec![
+        results.ratio(PROTOCOL_V1, PROTOCOL_BATCH, Budget::None),
+        results.ratio(PROTOCOL_OTLP_JSON, PROTOCOL_OTLP_PROTO, Budget::None),
+        results.ratio(PROTOCOL_OTLP_PROTO, PROTOCOL_BATCH, Budget::None),
     ];
     Report { results, ratios, notes }
 }
