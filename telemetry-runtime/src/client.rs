@@ -28,6 +28,7 @@ use crate::model::stats::{Counters, DropReason, Stats};
 use crate::model::time::deadline_after;
 use crate::pipeline::aggregate::Aggregates;
 use crate::pipeline::queue::Queue;
+use crate::pipeline::report::{self, Reports, RouteReports};
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::{
     compiled_level, lock, log_decision, Inner, Resolver, SinkRoute, LOCAL_EVENTS_FILE, RECENT_FILE,
@@ -158,6 +159,8 @@ impl Telemetry {
         // and local-only modes, and programs whose vendor sinks are all
         // local, send the vendor nothing.
         let configured = config.sinks.into_inner().unwrap_or_else(|e| e.into_inner());
+        // What the catalog and the notice say about reports by period.
+        let catalog = catalog.with_reports(report::notes(configured.iter().map(|(_, route, _)| route)));
         let sends_away = !debug
             && !local_only
             && configured.iter().any(|(s, route, _)| !s.is_local() && !route.is_user_owned());
@@ -165,8 +168,11 @@ impl Telemetry {
             // Decided by the default: the documented variable is the switch.
             let (name, value) = consent::off_switch(&consent, &resolver.env_vars, resolver.documented)
                 .unwrap_or((&env_var, "off"));
-            let text =
-                || notice::default_text(&config.app_name, name, value, config.notice.commands.as_deref());
+            let reports = catalog.reports().iter().map(|note| note.seconds).min();
+            let text = || {
+                let commands = config.notice.commands.as_deref();
+                notice::default_text(&config.app_name, name, value, commands, reports)
+            };
             consent = first_run_notice(
                 &config.notice,
                 &resolver,
@@ -200,6 +206,17 @@ impl Telemetry {
             compiled_level(routes.iter().map(|r| r.user_level(Level::Full)).max().unwrap_or(Level::Off))
         } as u8;
         let gate_level = level.max(user_level);
+        let sink_routes: Vec<SinkRoute> = sinks
+            .iter()
+            .zip(sink_ids)
+            .zip(routes)
+            .map(|((sink, id), route)| SinkRoute { name: sink.name().to_owned(), id, route })
+            .collect();
+        let reports = Reports::new(
+            data_dir.as_deref(),
+            config.report_clock,
+            sink_routes.iter().map(|sink| (sink.name.as_str(), sink.id.as_str(), &sink.route)),
+        );
         if let Some(gate) = global_gate {
             gate.store(gate_level, Relaxed);
         }
@@ -228,17 +245,13 @@ impl Telemetry {
             app_name: config.app_name,
             app_version: config.app_version,
             settings: config.settings,
-            sink_routes: sinks
-                .iter()
-                .zip(sink_ids)
-                .zip(routes)
-                .map(|((sink, id), route)| SinkRoute { name: sink.name().to_owned(), id, route })
-                .collect(),
+            sink_routes,
             sinks: Mutex::new(Some(sinks)),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             dropped_at_flush: AtomicU64::new(0),
             aggregates: Aggregates::default(),
+            reports,
             catalog_digest: catalog.digest(),
             catalog,
             os_version: OnceLock::new(),
@@ -253,7 +266,25 @@ impl Telemetry {
         let inner = Arc::new(inner);
         let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };
         telemetry.settle_spool();
+        telemetry.settle_reports();
         Ok(telemetry)
+    }
+
+    /// With routes that report by period: deletes what was not sent when
+    /// consent is off, or starts the worker when a report waits to be sent.
+    fn settle_reports(&self) {
+        let inner = &self.inner;
+        if inner.reports.is_empty() {
+            return;
+        }
+        let consent = lock(&inner.consent).clone();
+        if consent.level == Level::Off && consent.source != ConsentSource::NoticePending {
+            inner.reports.forget_pending(inner.user_level() > Level::Off);
+        }
+        let (consent, user) = (inner.consent_level(), inner.user_level());
+        if inner.reports.has_due(&|route| route.level_under(consent, user) >= Level::Usage) {
+            inner.ensure_worker();
+        }
     }
 
     /// With the spool on: deletes it when consent is off, or starts the
@@ -298,7 +329,9 @@ impl Telemetry {
     /// check runs just before the body's first byte is written), and what
     /// no longer qualifies is dropped and counted as
     /// [`DropReason::ConsentWithdrawn`]. At `Off`, counts taken by
-    /// [`increment`](Telemetry::increment) are discarded too.
+    /// [`increment`](Telemetry::increment) are discarded too, and so is
+    /// what routes that report by period ([`Route::per_period`]) have not
+    /// sent yet.
     pub fn set_consent(&self, level: Level) {
         *lock(&self.inner.resolver.explicit) = Some(level);
         self.inner.apply(self.inner.resolver.resolve());
@@ -335,6 +368,8 @@ impl Telemetry {
     /// request whose body is not written yet) are dropped and counted as
     /// [`DropReason::IdentityReset`], spooled batches written before the
     /// reset are deleted unsent, and so is the record of recent deliveries.
+    /// The counts and reports of routes that report by period
+    /// ([`Route::per_period`]) are deleted, sent or not.
     /// Events captured before the reset and still queued are sent with the
     /// new id. The recorded version is deleted too: to
     /// [`version_change`](Telemetry::version_change), the next run is a
@@ -346,10 +381,11 @@ impl Telemetry {
         if let Some(spool) = self.inner.spool() {
             spool.forget_written_until_now();
         }
+        let reports = self.inner.reports.forget();
         drop(files_lock);
         // A worker waiting to retry drops what the reset made stale now.
         self.inner.queue.consent_changed();
-        reset.and(recent)
+        reset.and(recent).and(reports)
     }
 
     /// How this run's application version (the one given to
@@ -699,6 +735,17 @@ impl Telemetry {
     /// Whether events are kept on this machine only.
     pub(crate) fn is_local_only(&self) -> bool {
         self.inner.local_only
+    }
+
+    /// Where the counts and reports of reports by period are kept, when a
+    /// route reports by period and there is a data directory.
+    pub(crate) fn reports_path(&self) -> Option<&Path> {
+        self.inner.reports.path()
+    }
+
+    /// The reports by period, as `telemetry report` shows them.
+    pub(crate) fn reports(&self) -> Vec<RouteReports> {
+        self.inner.reports.shown(&self.inner.identity)
     }
 
     /// Where local-only events are written, if there is a data directory.

@@ -15,6 +15,7 @@ mod error;
 mod local;
 mod model;
 mod pipeline;
+mod report_page;
 pub mod sink;
 
 use std::fmt;

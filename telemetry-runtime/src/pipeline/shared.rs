@@ -22,6 +22,7 @@ use crate::model::time::deadline_after;
 use crate::model::view::{EventContext, LIB_VERSION};
 use crate::pipeline::aggregate::Aggregates;
 use crate::pipeline::queue::Queue;
+use crate::pipeline::report::Reports;
 use crate::pipeline::route::Route;
 use crate::pipeline::spool::{Spool, SpoolSettings, SPOOL_DIR};
 use crate::sink::Sink;
@@ -92,6 +93,8 @@ pub(crate) struct Inner {
     /// a flush is complete only when no more were given up on since.
     pub(crate) dropped_at_flush: AtomicU64,
     pub(crate) aggregates: Aggregates,
+    /// The routes that report by period, and their files.
+    pub(crate) reports: Reports,
     pub(crate) catalog: Catalog,
     pub(crate) catalog_digest: String,
     /// `$os_version`, read once on the worker thread when first needed.
@@ -291,6 +294,10 @@ impl Inner {
             self.counters.dropped(DropReason::ConsentWithdrawn, n);
             drop(self.aggregates.drain());
         }
+        if consent.level == Level::Off && consent.source != ConsentSource::NoticePending {
+            // What was not sent of reports by period is deleted too.
+            self.reports.forget_pending(self.user_level() > Level::Off);
+        }
         // A worker waiting to retry checks its batch against the new level
         // now, not when its wait ends.
         self.queue.consent_changed();
@@ -335,6 +342,7 @@ impl Inner {
                 Arc::new(move || identity.hash_key())
             }),
             hash_key: OnceLock::new(),
+            report: None,
         }
     }
 }

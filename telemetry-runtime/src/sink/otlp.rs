@@ -1,5 +1,6 @@
 //! OTLP/HTTP with JSON encoding: events as log records, counters as delta
-//! sums, for a collector the user runs (their own OpenTelemetry pipeline).
+//! sums (a report by period as sums over its period), for a collector the
+//! user runs (their own OpenTelemetry pipeline).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,12 +11,17 @@ use super::retry::Backoff;
 use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
 use crate::error::ConfigError;
+use crate::model::period::PeriodCounts;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
 
 /// Sends events to an OpenTelemetry collector over OTLP/HTTP with JSON
 /// bodies: each event is a log record (`POST {endpoint}/v1/logs`) whose
 /// attributes are its properties, and each counter a monotonic delta sum
-/// (`POST {endpoint}/v1/metrics`). Retries like the other HTTP sinks.
+/// (`POST {endpoint}/v1/metrics`); a report by period
+/// ([`Route::per_period`](crate::Route::per_period)) is one such sum per
+/// count, from the period's start to its end, with the counter's labels
+/// (or `event`, for the counts of events, sent as `$events`) as
+/// attributes. Retries like the other HTTP sinks.
 ///
 /// The resource of every request holds `service.name` and `service.version`
 /// (the application's name and version) and the `telemetry.sdk.*` name,
@@ -184,7 +190,9 @@ impl Sink for OtlpSink {
     }
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let as_metrics = |event: &EventView<'_>| event.is_counter() && self.metrics_url.is_some();
+        // A report by period is counts too: sums over its period.
+        let is_counts = |event: &EventView<'_>| event.is_counter() || event.context().report().is_some();
+        let as_metrics = |event: &EventView<'_>| is_counts(event) && self.metrics_url.is_some();
         let (counters, events): (Vec<EventView<'_>>, Vec<EventView<'_>>) =
             batch.events().partition(as_metrics);
         if !events.is_empty() {
@@ -234,12 +242,18 @@ impl RequestEncoder for Signal<'_> {
         if index > 0 {
             request.body.push(b',');
         }
-        let item = match self.kind {
-            Kind::Logs => log_record(event),
-            Kind::Metrics => metric(event),
+        let items = match (self.kind, event.context().report()) {
+            (Kind::Logs, _) => vec![log_record(event)],
+            (Kind::Metrics, None) => vec![metric(event)],
+            (Kind::Metrics, Some(report)) => report_metrics(report),
         };
-        // A `serde_json::Value` always serializes.
-        let _ = serde_json::to_writer(&mut request.body, &item);
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                request.body.push(b',');
+            }
+            // A `serde_json::Value` always serializes.
+            let _ = serde_json::to_writer(&mut request.body, item);
+        }
     }
 
     fn end(&mut self, request: &mut Request) {
@@ -399,6 +413,33 @@ fn metric(event: &EventView<'_>) -> Json {
             }],
         },
     })
+}
+
+/// A report by period as one monotonic delta sum per count, over the
+/// report's period: what was counted from its start to its end.
+fn report_metrics(report: &PeriodCounts) -> Vec<Json> {
+    let (start, end) = (nanos(report.start_time()), nanos(report.end_time()));
+    report
+        .counts
+        .iter()
+        .map(|(counted, count)| {
+            let attributes: Vec<Json> =
+                counted.attributes().into_iter().map(|(key, value)| text_attribute(key, value)).collect();
+            json!({
+                "name": counted.metric_name(),
+                "sum": {
+                    "aggregationTemporality": 1,
+                    "isMonotonic": true,
+                    "dataPoints": [{
+                        "attributes": attributes,
+                        "startTimeUnixNano": start,
+                        "timeUnixNano": end,
+                        "asInt": (*count).min(i64::MAX as u64).to_string(),
+                    }],
+                },
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
