@@ -360,9 +360,14 @@ fn a_writer_killed_in_the_middle_of_a_write_leaves_a_readable_file() {
     };
     let mut caught = 0;
     let mut last = 0;
-    let written = || machine.files("counts").first().map_or(0, |file| {
-        counts_in(&std::fs::read_to_string(file).unwrap()).get("tool_calls{status=ok}").copied().unwrap_or(0)
-    });
+    let written = || {
+        machine.files("counts").first().map_or(0, |file| {
+            counts_in(&std::fs::read_to_string(file).unwrap())
+                .get("tool_calls{status=ok}")
+                .copied()
+                .unwrap_or(0)
+        })
+    };
     for attempt in 0..40 {
         let mut writer = child::spawn(TEST, "write", &envs);
         // Once it has written a few times, kill it the moment it is
@@ -481,4 +486,291 @@ fn the_report_command_prints_the_bytes_the_sink_sends() {
     assert!(sent.contains("No report waiting to be sent."), "{sent}");
     drop(next);
     assert_eq!(machine.server.requests().len(), 1);
+}
+
+/// A clock the test moves.
+#[derive(Clone)]
+struct Clock(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Clock {
+    fn at(seconds: u64) -> Clock {
+        Clock(std::sync::Arc::new(std::sync::atomic::AtomicU64::new(seconds)))
+    }
+    fn set(&self, seconds: u64) {
+        self.0.store(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn read(&self) -> impl Fn() -> SystemTime + Send + Sync + 'static {
+        let cell = self.0.clone();
+        move || at(cell.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+impl Machine {
+    /// A client of the program in this process, on `clock`, with `config`
+    /// changed by `change`.
+    fn client_with(&self, clock: &Clock, change: impl FnOnce(Config) -> Config) -> Telemetry {
+        let config = config(self.sandbox.path(), &self.server.url(), weekly(), clock.read());
+        Telemetry::new(change(config)).unwrap()
+    }
+
+    /// One report sent (the first week's), one waiting (the second week's:
+    /// the server was down when the third week's run tried), and the third
+    /// week's counts: returns that run's client, its clock in the third
+    /// week, with the server back up.
+    fn sent_waiting_and_counting(&self) -> (Telemetry, Clock) {
+        let clock = Clock::at(WEDNESDAY);
+        let first = self.client_with(&clock, |c| c);
+        first.increment(&TOOL_CALLS, ["ok"]);
+        assert!(first.shutdown(SOON));
+        clock.set(WEDNESDAY + WEEK);
+        let second = self.client_with(&clock, |c| c);
+        assert!(wait_until(SOON, || self.files("sent").len() == 1), "the first week's report is sent");
+        second.increment(&TOOL_CALLS, ["ok"]);
+        second.increment(&TOOL_CALLS, ["ok"]);
+        assert!(second.shutdown(SOON));
+        self.server.down();
+        clock.set(WEDNESDAY + 2 * WEEK);
+        let third = self.client_with(&clock, |c| c);
+        third.increment(&TOOL_CALLS, ["error"]);
+        assert!(!third.flush(SOON), "the second week's report could not be sent");
+        assert!(wait_until(SOON, || self.files("claim").is_empty() && self.files("counts").len() == 2));
+        self.server.up();
+        (third, clock)
+    }
+}
+
+#[test]
+fn turning_telemetry_off_deletes_what_was_not_sent_and_keeps_what_was() {
+    let machine = Machine::new();
+    let (client, _clock) = machine.sent_waiting_and_counting();
+    let before = report_command(&client);
+    for shown in ["Waiting to be sent, 2025-01-13 to 2025-01-20", "This week so far, 2025-01-20", "Sent "] {
+        assert!(before.contains(shown), "{shown:?} not in {before}");
+    }
+    client.set_consent(Level::Off);
+    assert_eq!(machine.files("counts"), Vec::<PathBuf>::new(), "what was not sent is deleted");
+    assert_eq!(machine.files("sent").len(), 1, "what was sent stays, for the user to read");
+    let after = report_command(&client);
+    assert!(
+        after.contains("No report waiting to be sent.") && after.contains("Nothing counted this week yet."),
+        "{after}"
+    );
+    // Counted before it was turned off, nothing is written after.
+    client.increment(&TOOL_CALLS, ["ok"]);
+    assert!(client.shutdown(SOON));
+    assert_eq!(machine.files("counts"), Vec::<PathBuf>::new());
+    assert_eq!(machine.reports().len(), 1, "only the first week's report ever left");
+}
+
+#[test]
+fn a_run_with_telemetry_off_deletes_what_was_not_sent_and_counts_nothing() {
+    for off in ["off", "DO_NOT_TRACK", "saved"] {
+        let machine = Machine::new();
+        let (client, clock) = machine.sent_waiting_and_counting();
+        assert!(client.shutdown(SOON));
+        assert_eq!(machine.files("counts").len(), 2, "{off}");
+        clock.set(WEDNESDAY + 3 * WEEK);
+        let later = machine.client_with(&clock, |config| match off {
+            "off" => config.consent(Level::Off),
+            "DO_NOT_TRACK" => config.environment(env(&[("DO_NOT_TRACK", "1")])),
+            _ => {
+                std::fs::create_dir_all(machine.sandbox.config_dir()).unwrap();
+                std::fs::write(machine.sandbox.config_dir().join("telemetry_consent"), "off\n").unwrap();
+                config
+            }
+        });
+        assert_eq!(machine.files("counts"), Vec::<PathBuf>::new(), "{off}");
+        later.increment(&TOOL_CALLS, ["ok"]);
+        assert!(later.shutdown(SOON));
+        assert_eq!(machine.files("counts"), Vec::<PathBuf>::new(), "{off}");
+        assert_eq!(machine.reports().len(), 1, "{off}");
+    }
+}
+
+#[test]
+fn the_off_subcommand_deletes_what_was_not_sent() {
+    let machine = Machine::new();
+    let (client, _clock) = machine.sent_waiting_and_counting();
+    cli::run_command(&client, &["off"], &mut Vec::new()).unwrap();
+    assert_eq!(machine.files("counts"), Vec::<PathBuf>::new());
+    assert_eq!(machine.files("sent").len(), 1);
+}
+
+#[test]
+fn a_reset_deletes_the_reports_and_the_counts() {
+    let machine = Machine::new();
+    let (client, clock) = machine.sent_waiting_and_counting();
+    assert_eq!((machine.files("counts").len(), machine.files("sent").len()), (2, 1));
+    let mut out = Vec::new();
+    cli::run_command(&client, &["reset"], &mut out).unwrap();
+    for extension in ["counts", "sent", "claim"] {
+        assert_eq!(machine.files(extension), Vec::<PathBuf>::new(), "{extension}");
+    }
+    let after = report_command(&client);
+    assert!(after.contains("No report waiting to be sent.") && !after.contains("Sent "), "{after}");
+    // Counting goes on afresh, and the next week sends only that.
+    client.increment(&TOOL_CALLS, ["error"]);
+    assert!(client.shutdown(SOON));
+    clock.set(WEDNESDAY + 3 * WEEK);
+    let next = machine.client_with(&clock, |c| c);
+    assert!(wait_until(SOON, || machine.reports().len() == 2));
+    assert!(next.shutdown(SOON));
+    assert_eq!(report_counts(&machine.reports()[1]), expected(&[("tool_calls{status=error}", 1)]));
+}
+
+#[test]
+fn a_report_that_cannot_be_sent_waits_and_is_the_same_event_when_sent_later() {
+    let machine = Machine::new();
+    let clock = Clock::at(WEDNESDAY);
+    let week = machine.client_with(&clock, |c| c);
+    week.increment(&TOOL_CALLS, ["ok"]);
+    assert!(week.shutdown(SOON));
+    // The server takes the request in and answers 503: a later run tries
+    // again.
+    machine.server.set_default(Behaviour::Status(503));
+    clock.set(MONDAY + WEEK + 60);
+    let failing = machine.client_with(&clock, |c| c);
+    assert!(!failing.flush(SOON));
+    assert!(failing.shutdown(SOON));
+    let tried = machine.server.requests();
+    assert!(tried.len() >= 2, "the report was tried, and retried: {tried:?}");
+    assert_eq!(machine.files("counts").len(), 1, "the report waits");
+    assert!(machine.files("sent").is_empty());
+
+    machine.server.set_default(Behaviour::Status(200));
+    clock.set(MONDAY + WEEK + 7200);
+    let later = machine.client_with(&clock, |c| c);
+    assert!(wait_until(SOON, || machine.files("sent").len() == 1), "sent by the next run");
+    assert!(later.shutdown(SOON));
+    let bodies: Vec<Vec<u8>> = machine.server.requests().iter().map(|r| r.decoded_body()).collect();
+    assert_eq!(bodies.len(), tried.len() + 1);
+    // Every try carried the same event: a receiver keeps one.
+    let events: Vec<Json> = machine.server.requests().iter().map(|r| r.events()[0].clone()).collect();
+    assert!(events.iter().all(|e| *e == events[0]), "{events:?}");
+    assert_eq!(machine.reports().len(), 1);
+}
+
+#[test]
+fn a_report_older_than_four_weeks_is_deleted_unsent() {
+    let machine = Machine::new();
+    let clock = Clock::at(WEDNESDAY);
+    let week = machine.client_with(&clock, |c| c);
+    week.increment(&TOOL_CALLS, ["ok"]);
+    assert!(week.shutdown(SOON));
+    // Its week ended 27 days before this run: still sent.
+    clock.set(MONDAY + WEEK + 27 * 86_400);
+    let in_time = machine.client_with(&clock, |c| c);
+    assert!(wait_until(SOON, || machine.reports().len() == 1), "a report of 27 days ago is sent");
+    in_time.increment(&TOOL_CALLS, ["ok"]);
+    assert!(in_time.shutdown(SOON));
+    // This one's week ends; the next run comes 29 days later.
+    assert_eq!(machine.files("counts").len(), 1);
+    clock.set(MONDAY + 5 * WEEK + 29 * 86_400);
+    let too_late = machine.client_with(&clock, |c| c);
+    assert!(too_late.shutdown(SOON));
+    assert_eq!(machine.files("counts"), Vec::<PathBuf>::new(), "deleted");
+    assert_eq!(machine.reports().len(), 1, "not sent");
+}
+
+#[test]
+fn a_report_carries_the_install_id_only_when_its_route_asks() {
+    let machine = Machine::new();
+    let clock = Clock::at(WEDNESDAY);
+    let identified = || weekly().with_install_id();
+    let week =
+        Telemetry::new(config(machine.sandbox.path(), &machine.server.url(), identified(), clock.read()))
+            .unwrap();
+    week.increment(&TOOL_CALLS, ["ok"]);
+    assert!(week.shutdown(SOON));
+    clock.set(MONDAY + WEEK + 60);
+    let next =
+        Telemetry::new(config(machine.sandbox.path(), &machine.server.url(), identified(), clock.read()))
+            .unwrap();
+    assert!(wait_until(SOON, || machine.reports().len() == 1));
+    assert!(next.shutdown(SOON));
+    let install_id = std::fs::read_to_string(machine.sandbox.cache_dir().join("telemetry_user_id")).unwrap();
+    assert_eq!(machine.reports()[0]["distinct_id"], install_id.trim());
+}
+
+#[test]
+fn reports_to_an_otlp_collector_are_sums_over_the_period() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let clock = Clock::at(WEDNESDAY);
+    let otlp = || {
+        let config = Config::new("testapp", "1.2.3")
+            .environment(env(&[]))
+            .cache_dir(sandbox.cache_dir())
+            .config_dir(sandbox.config_dir())
+            .data_dir(sandbox.data_dir())
+            .default_level(Level::Usage)
+            .first_run_notice(false)
+            .route(telemetry_runtime::sink::OtlpSink::new(&server.url()).unwrap(), weekly());
+        Telemetry::new(telemetry_runtime::__private::report_clock(config, clock.read())).unwrap()
+    };
+    let week = otlp();
+    for _ in 0..4 {
+        week.increment(&TOOL_CALLS, ["ok"]);
+    }
+    week.capture(&Built { seconds: 2 });
+    assert!(week.shutdown(SOON));
+    assert_eq!(server.connections(), 0);
+    clock.set(MONDAY + WEEK + 60);
+    let next = otlp();
+    assert!(server.wait_for_requests(1, SOON));
+    assert!(next.shutdown(SOON));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/v1/metrics");
+    let decoded: ExportMetricsServiceRequest = serde_json::from_slice(&requests[0].decoded_body()).unwrap();
+    let mut sums = Vec::new();
+    for metric in &decoded.resource_metrics[0].scope_metrics[0].metrics {
+        let Some(Data::Sum(sum)) = &metric.data else { panic!("{metric:?}") };
+        let point = &sum.data_points[0];
+        assert_eq!(point.start_time_unix_nano, MONDAY * 1_000_000_000);
+        assert_eq!(point.time_unix_nano, (MONDAY + WEEK) * 1_000_000_000);
+        let Some(number_data_point::Value::AsInt(count)) = point.value else { panic!("{point:?}") };
+        let attributes: Vec<(String, String)> = point
+            .attributes
+            .iter()
+            .map(|kv| match &kv.value.as_ref().and_then(|v| v.value.clone()) {
+                Some(Any::StringValue(text)) => (kv.key.clone(), text.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        sums.push((metric.name.clone(), attributes, count));
+    }
+    sums.sort();
+    let pair = |k: &str, v: &str| vec![(k.to_owned(), v.to_owned())];
+    assert_eq!(
+        sums,
+        [
+            ("$events".to_owned(), pair("event", "built"), 1),
+            ("tool_calls".to_owned(), pair("status", "ok"), 4)
+        ]
+    );
+}
+
+#[test]
+fn the_catalog_and_the_notice_say_that_the_program_reports_by_period() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let config = config(sandbox.path(), &server.url(), weekly(), || at(WEDNESDAY));
+    let client = Telemetry::new(config.first_run_notice(false)).unwrap();
+    let page = client.catalog().to_markdown("testapp");
+    assert!(page.contains("## Reports by period: `telemetry_report`, once a week"), "{page}");
+    assert!(
+        page.contains("What it cannot: when, or how many times, the program ran within the week"),
+        "{page}"
+    );
+    let json: Json = serde_json::from_str(&client.catalog().to_json()).unwrap();
+    assert_eq!(json["reports"][0]["period_seconds"], WEEK);
+    assert_eq!(json["reports"][0]["distinct_id"], "random, one per report");
+    let plain = Telemetry::new(Sandbox::new().config()).unwrap();
+    assert!(serde_json::from_str::<Json>(&plain.catalog().to_json()).unwrap().get("reports").is_none());
+    assert_ne!(client.catalog().digest(), plain.catalog().digest());
 }

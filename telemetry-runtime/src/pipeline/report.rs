@@ -269,6 +269,7 @@ impl Reports {
     /// that counts them and may see them: a vendor's route when the lowest
     /// consent since the last drain, `consent`, is at least `Usage`; a
     /// user-owned one when the user's own settings, `user`, allow it.
+    /// Call [`Tally::under`] first.
     pub(crate) fn tally_series(&self, tally: &mut Tally, series: &[Series], consent: Level, user: Level) {
         if self.routes.is_empty() || series.is_empty() {
             return;
@@ -294,7 +295,7 @@ impl Reports {
     /// Counts the events of `records` for each route that counts them: an
     /// event needs no more than `Usage` (an opt-in event's occurrence is
     /// not told), and a vendor's route counts what was captured under
-    /// consent to it.
+    /// consent to it. Call [`Tally::under`] first.
     pub(crate) fn tally_events(&self, tally: &mut Tally, records: &Records, user: Level) {
         tally.counts.resize_with(self.routes.len(), BTreeMap::new);
         for (route, counts) in self.routes.iter().zip(&mut tally.counts) {
@@ -663,9 +664,14 @@ struct Locked<'a> {
 }
 
 impl Tally {
-    /// Takes counts under identity `generation` from now on (a fresh tally).
-    pub(crate) fn new(generation: u64) -> Tally {
-        Tally { generation, ..Tally::default() }
+    /// Counts taken from now on are of identity `generation`: those of an
+    /// earlier one, not written yet, are dropped (a reset deleted the
+    /// files they would be added to).
+    pub(crate) fn under(&mut self, generation: u64) {
+        if self.generation != generation {
+            self.counts.iter_mut().for_each(BTreeMap::clear);
+            self.generation = generation;
+        }
     }
 }
 

@@ -57,7 +57,7 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
             inner.identity.generation(),
         ),
         spool: inner.spool(),
-        tally: Tally::new(inner.identity.generation()),
+        tally: Tally::default(),
     };
     let mut records = Records::default();
     if catch_unwind(AssertUnwindSafe(|| replay(&inner, &mut outlet))).is_err() {
@@ -80,6 +80,7 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
                 replay(&inner, &mut outlet);
             }
             if inner.reports.counts_events() {
+                outlet.tally.under(inner.identity.generation());
                 inner.reports.tally_events(&mut outlet.tally, &records, inner.user_level());
             }
             if interval_over || taken.flushing || taken.stopping {
@@ -351,6 +352,7 @@ fn add_counter_records(inner: &Inner, outlet: &mut Outlet, records: &mut Records
     // level it is sent under.
     let consent = inner.take_counter_consent();
     let drained = inner.aggregates.drain();
+    outlet.tally.under(inner.identity.generation());
     inner.reports.tally_series(&mut outlet.tally, &drained, consent, inner.user_level());
     for series in drained {
         if !inner.sink_routes.iter().any(|sink| sink.route.admits(series.name, true)) {
