@@ -774,3 +774,146 @@ fn the_catalog_and_the_notice_say_that_the_program_reports_by_period() {
     assert!(serde_json::from_str::<Json>(&plain.catalog().to_json()).unwrap().get("reports").is_none());
     assert_ne!(client.catalog().digest(), plain.catalog().digest());
 }
+
+#[test]
+fn the_first_run_notice_says_that_the_program_reports_by_period() {
+    const TEST: &str = "the_first_run_notice_says_that_the_program_reports_by_period";
+    if child::mode().is_some() {
+        let dir = PathBuf::from(std::env::var_os(DIR_ENV).unwrap());
+        let url = std::env::var(URL_ENV).unwrap();
+        let config = config(&dir, &url, weekly(), || at(WEDNESDAY))
+            .first_run_notice(true)
+            .commands("testapp telemetry");
+        let telemetry = Telemetry::new(config).unwrap();
+        child::report("level", telemetry.level());
+        return;
+    }
+    let machine = Machine::new();
+    let envs = machine.envs(WEDNESDAY, "");
+    let envs: Vec<(&str, &std::ffi::OsStr)> = envs.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let output = child::run(TEST, "notice", &envs, SOON);
+    assert!(output.success(), "{output:?}");
+    assert_eq!(output.value("level"), Some("off"), "the notice's run sends nothing");
+    assert!(
+        output.stderr.contains(
+            "Usage counts are kept on this machine and sent as one report a week. `testapp telemetry report` shows them."
+        ),
+        "{}",
+        output.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_at_the_counts_file_is_not_followed() {
+    let machine = Machine::new();
+    let clock = Clock::at(WEDNESDAY);
+    let week = machine.client_with(&clock, |c| c);
+    week.increment(&TOOL_CALLS, ["ok"]);
+    assert!(week.flush(SOON));
+    let counts = machine.files("counts").remove(0);
+    let target = machine.sandbox.path().join("target-of-the-link");
+    std::fs::write(&target, "untouched").unwrap();
+    std::fs::remove_file(&counts).unwrap();
+    std::os::unix::fs::symlink(&target, &counts).unwrap();
+    week.increment(&TOOL_CALLS, ["ok"]);
+    assert!(week.shutdown(SOON));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    assert!(counts.symlink_metadata().unwrap().file_type().is_symlink(), "the link is left as it is");
+    // Nor is it read, shown or sent.
+    clock.set(MONDAY + WEEK + 60);
+    let next = machine.client_with(&clock, |c| c);
+    assert!(!report_command(&next).contains("untouched"));
+    assert!(next.shutdown(SOON));
+    assert!(!machine.server.received(b"untouched"));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    assert!(counts.symlink_metadata().unwrap().file_type().is_symlink(), "the link is still left as it is");
+}
+
+#[test]
+fn counts_that_cannot_be_read_are_set_aside_and_counting_starts_again() {
+    let machine = Machine::new();
+    let clock = Clock::at(WEDNESDAY);
+    let week = machine.client_with(&clock, |c| c);
+    week.increment(&TOOL_CALLS, ["ok"]);
+    assert!(week.flush(SOON));
+    let counts = machine.files("counts").remove(0);
+    for broken in ["{\"format\":1,\"start\":", "not json", &"x".repeat(2 << 20)] {
+        std::fs::write(&counts, broken).unwrap();
+        week.increment(&TOOL_CALLS, ["error"]);
+        assert!(week.flush(SOON));
+        assert_eq!(machine.counts("counts"), expected(&[("tool_calls{status=error}", 1)]));
+        assert_eq!(machine.files("corrupt").len(), 1, "set aside, for the user to look at");
+        std::fs::remove_file(machine.files("corrupt").remove(0)).unwrap();
+    }
+}
+
+/// Where the page test also writes its page, for a browser to look at
+/// (`.ci/run` sets it).
+const PAGE_ENV: &str = "TELEMETRY_REPORT_PAGE";
+
+#[test]
+fn the_report_page_has_a_chart_per_count_across_the_weeks_on_disk() {
+    let machine = Machine::new();
+    let clock = Clock::at(WEDNESDAY);
+    // Six weeks of use, each sent by the next week's first run.
+    for week in 0..6u64 {
+        clock.set(WEDNESDAY + week * WEEK);
+        let run = machine.client_with(&clock, |c| c);
+        for _ in 0..(10 + 7 * week) {
+            run.increment(&TOOL_CALLS, ["ok"]);
+        }
+        for _ in 0..(week % 3) {
+            run.increment(&TOOL_CALLS, ["error"]);
+        }
+        for _ in 0..(2 + week) {
+            run.capture(&Built { seconds: 4 });
+        }
+        assert!(run.shutdown(SOON));
+    }
+    assert!(wait_until(SOON, || machine.files("sent").len() == 5), "{:?}", machine.files("sent"));
+    // The sixth week's report waits (the server is down), and the seventh
+    // counts.
+    machine.server.down();
+    clock.set(WEDNESDAY + 6 * WEEK);
+    let client = machine.client_with(&clock, |c| c);
+    client.increment(&TOOL_CALLS, ["ok"]);
+    assert!(!client.flush(SOON));
+    assert!(wait_until(SOON, || machine.files("claim").is_empty()));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.html");
+    let mut out = Vec::new();
+    cli::run_command(&client, &["report", "--html", path.to_str().unwrap()], &mut out).unwrap();
+    let printed = String::from_utf8(out).unwrap();
+    assert!(printed.starts_with(&format!("Wrote {}.", path.display())), "{printed}");
+    let html = std::fs::read_to_string(&path).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // A chart per count, a bar per week kept: 5 sent, 1 waiting, 1 counting.
+    assert_eq!(html.matches("<svg ").count(), 3, "{html}");
+    assert_eq!(html.matches("<rect class=\"sent\"").count(), 15);
+    assert_eq!(html.matches("<rect class=\"waiting\"").count(), 3);
+    assert_eq!(html.matches("<rect class=\"counting\"").count(), 3);
+    for text in [
+        "tool_calls{status=ok}",
+        "tool_calls{status=error}",
+        "$events{event=built}",
+        "Tool calls, by outcome.",
+        "A build ran.",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    // The reports as printed, escaped for HTML.
+    let pending = printed.lines().skip_while(|l| !l.starts_with("Waiting to be sent")).nth(1).unwrap();
+    assert!(html.contains(&pending.replace('&', "&amp;").replace('"', "&quot;")), "{pending}");
+    for network in ["<script", "src=", "href=", "url(", "@import", "<link", "<iframe"] {
+        assert!(!html.contains(network), "{network}");
+    }
+    if let Some(copy) = std::env::var_os(PAGE_ENV) {
+        std::fs::write(copy, &html).unwrap();
+    }
+}

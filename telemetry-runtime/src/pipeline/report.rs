@@ -445,6 +445,10 @@ impl Reports {
                     if !allowed(&route.route) {
                         continue;
                     }
+                    if path.symlink_metadata().is_ok_and(|meta| meta.file_type().is_symlink()) {
+                        log::warn!("{} is a symbolic link, which telemetry does not follow.", path.display());
+                        continue;
+                    }
                     let Some(base) = spool::base_name(&path) else { continue };
                     let claim = dir.join(spool::claim_name(base));
                     if fs::rename(&path, &claim).is_ok() {
