@@ -959,3 +959,117 @@ fn is_expired(end: u64, now: SystemTime) -> bool {
 fn seconds(time: SystemTime) -> u64 {
     time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::identity::ID_FILE;
+
+    const WEEK: u64 = 604_800;
+    /// Wednesday 2025-01-08, in the week of Monday 2025-01-06.
+    const WEDNESDAY: u64 = 1_736_348_645;
+
+    fn stamp() -> Stamp {
+        Stamp {
+            app_name: "app".into(),
+            app_version: "1.0.0".into(),
+            os: "linux".into(),
+            arch: "x86_64".into(),
+            os_version: None,
+            lib_version: "0.1.0".into(),
+            catalog_digest: "0123456789abcdef".into(),
+        }
+    }
+
+    fn reports(dir: &Path, now: Arc<std::sync::atomic::AtomicU64>) -> Reports {
+        let route = Route::all().per_period(Duration::from_secs(WEEK));
+        let clock: Clock = Arc::new(move || {
+            std::time::UNIX_EPOCH + Duration::from_secs(now.load(std::sync::atomic::Ordering::SeqCst))
+        });
+        Reports::new(Some(dir), Some(clock), [("sink", "0011223344556677", &route)].into_iter())
+    }
+
+    fn count(reports: &Reports, tally: &mut Tally, counted: Counted, n: u64) {
+        tally.counts.resize_with(reports.routes.len(), BTreeMap::new);
+        *tally.counts[0].entry(counted).or_default() += n;
+        reports.write(tally, &stamp(), &|_| true, &|| 0);
+    }
+
+    fn event(name: &str) -> Counted {
+        Counted::Event(name.into())
+    }
+
+    #[test]
+    fn a_report_is_the_same_event_every_time_it_is_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::new(Some(dir.path().join(ID_FILE)), None);
+        let now = Arc::new(std::sync::atomic::AtomicU64::new(WEDNESDAY));
+        let reports = reports(dir.path(), now.clone());
+        let mut tally = Tally::default();
+        count(&reports, &mut tally, event("build"), 3);
+        let shown = reports.shown(&identity);
+        let current = shown[0].current.clone().unwrap();
+        assert_eq!(current.wire, reports.shown(&identity)[0].current.clone().unwrap().wire);
+        let json: Json = serde_json::from_str(&current.wire).unwrap();
+        assert_eq!(json["properties"]["$events{event=build}"], 3);
+        assert!(json["properties"].get("$session_id").is_none());
+        // Another period: other ids, which cannot be told from the first's.
+        now.store(WEDNESDAY + WEEK, std::sync::atomic::Ordering::SeqCst);
+        count(&reports, &mut tally, event("build"), 1);
+        let next = reports.shown(&identity)[0].current.clone().unwrap();
+        let next: Json = serde_json::from_str(&next.wire).unwrap();
+        assert_ne!(next["uuid"], json["uuid"]);
+        assert_ne!(next["distinct_id"], json["distinct_id"]);
+        assert_ne!(json["distinct_id"], identity.distinct_id_and_generation().0.as_str());
+        // A reset's new secret: other ids for the same period.
+        identity.reset().unwrap();
+        let again: Json = serde_json::from_str(&reports.shown(&identity)[0].pending[0].wire).unwrap();
+        assert_eq!(again["properties"], json["properties"]);
+        assert_ne!(again["uuid"], json["uuid"]);
+    }
+
+    #[test]
+    fn a_period_keeps_a_bounded_number_of_counts_and_sent_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Arc::new(std::sync::atomic::AtomicU64::new(WEDNESDAY));
+        let reports = reports(dir.path(), now.clone());
+        let mut tally = Tally::default();
+        tally.counts.resize_with(1, BTreeMap::new);
+        for i in 0..MAX_COUNTS + 5 {
+            tally.counts[0].insert(event(&format!("e{i}")), 1);
+        }
+        reports.write(&mut tally, &stamp(), &|_| true, &|| 0);
+        let identity = Identity::new(None, None);
+        assert_eq!(reports.shown(&identity)[0].current.as_ref().unwrap().counts.counts.len(), MAX_COUNTS);
+        // Sent reports beyond the newest 26 are deleted.
+        let folder = dir.path().join(REPORTS_DIR).join("0011223344556677");
+        for week in 0..30u64 {
+            let start = 1_736_121_600 - week * WEEK;
+            std::fs::write(folder.join(format!("{start}-{}.{SENT}", start + WEEK)), "{}").unwrap();
+        }
+        trim_sent(&folder);
+        let kept = files_with(&folder, SENT);
+        assert_eq!(kept.len(), KEEP_SENT);
+        assert_eq!(period_in_name(&kept[KEEP_SENT - 1]), Some((1_736_121_600, 1_736_121_600 + WEEK)));
+    }
+
+    #[test]
+    fn counts_of_a_withdrawn_consent_or_an_earlier_identity_are_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let reports = reports(dir.path(), Arc::new(std::sync::atomic::AtomicU64::new(WEDNESDAY)));
+        let identity = Identity::new(None, None);
+        let mut tally = Tally::default();
+        tally.under(0);
+        tally.counts.resize_with(1, BTreeMap::new);
+        tally.counts[0].insert(event("build"), 1);
+        reports.write(&mut tally, &stamp(), &|_| false, &|| 0);
+        assert!(reports.shown(&identity)[0].current.is_none(), "consent was withdrawn");
+        tally.counts[0].insert(event("build"), 1);
+        reports.write(&mut tally, &stamp(), &|_| true, &|| 1);
+        assert!(reports.shown(&identity)[0].current.is_none(), "a reset came");
+        tally.under(1);
+        tally.counts[0].insert(event("build"), 2);
+        reports.write(&mut tally, &stamp(), &|_| true, &|| 1);
+        assert_eq!(reports.shown(&identity)[0].current.as_ref().unwrap().counts.counts[&event("build")], 2);
+    }
+}
