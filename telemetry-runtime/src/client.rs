@@ -107,7 +107,11 @@ impl Drop for Owner {
 impl Telemetry {
     /// Creates a client. Reads the environment and, when no variable decides,
     /// the small persisted-choice file; touches nothing else on disk and
-    /// starts no thread until the first event is captured.
+    /// starts no thread until the first event is captured, except that with
+    /// the spool ([`Config::spool`](crate::Config::spool)) or a route that
+    /// reports by period ([`Route::per_period`]) it lists their folders: it
+    /// deletes what they hold unsent when consent is off, and starts the
+    /// worker when something waits to be sent.
     pub fn new(config: Config) -> Result<Telemetry, ConfigError> {
         Telemetry::with_level_cell(config, None)
     }
