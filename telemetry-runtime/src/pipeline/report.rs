@@ -32,6 +32,9 @@
 //!   it was sent; the newest 26 of each route are kept;
 //! - `../lock`: the file whose lock every write in the folder holds.
 //!
+//! The folder of a route the program no longer has (its sink or its period
+//! changed) is emptied as its periods pass [`MAX_AGE`], then removed.
+//!
 //! Every file is written whole under a temporary name and renamed into
 //! place (mode 0600, never through a symbolic link, at most 1 MiB), so a
 //! process killed while it writes leaves the previous version: it loses at
@@ -299,6 +302,9 @@ impl Reports {
     pub(crate) fn tally_events(&self, tally: &mut Tally, records: &Records, user: Level) {
         tally.counts.resize_with(self.routes.len(), BTreeMap::new);
         for (route, counts) in self.routes.iter().zip(&mut tally.counts) {
+            // By name first, borrowed: a name is copied once a round, not
+            // once an event.
+            let mut round: BTreeMap<&str, u64> = BTreeMap::new();
             for (record, _) in records.iter() {
                 if record.counter
                     || record.min_level > Level::Usage
@@ -307,12 +313,11 @@ impl Reports {
                 {
                     continue;
                 }
-                match counts.get_mut(&Counted::Event(record.name.to_string())) {
-                    Some(count) => *count = count.saturating_add(1),
-                    None => {
-                        counts.insert(Counted::Event(record.name.to_string()), 1);
-                    }
-                }
+                *round.entry(&record.name).or_default() += 1;
+            }
+            for (name, n) in round {
+                let count = counts.entry(Counted::Event(name.to_owned())).or_default();
+                *count = count.saturating_add(n);
             }
         }
     }
@@ -399,7 +404,7 @@ impl Reports {
     /// [`MAX_AGE`] unsent, takes back the claims of processes that are gone,
     /// and trims the record of sent reports. Looks only when it is time to
     /// (at the first call, when a period ended, a while after a report
-    /// could not be sent); `None` when it is not.
+    /// could not be sent); finds nothing otherwise.
     pub(crate) fn take_due(
         &self,
         tally: &mut Tally,
@@ -419,6 +424,7 @@ impl Reports {
                 tally.next_look = Some(now + RETRY);
                 return Vec::new();
             };
+            self.forget_expired_elsewhere(now);
             for route in &self.routes {
                 let Some(dir) = self.route_dir(route) else { continue };
                 take_back_abandoned_claims(&dir);
@@ -489,6 +495,11 @@ impl Reports {
         match outcome {
             Outcome::Sent => {
                 let _locked = self.lock(WORKER_WAIT);
+                if !due.claim.exists() {
+                    // A reset (or consent turned off) deleted it meanwhile:
+                    // no record of it is kept either.
+                    return;
+                }
                 let sent = pending.with_extension(SENT);
                 let mut record = stored_json(&due.stored);
                 record["sent_at"] = json!(rfc3339(SystemTime::now()));
@@ -513,6 +524,28 @@ impl Reports {
                 log::warn!("The telemetry report {} was not accepted: deleted unsent.", pending.display());
                 delete(&due.claim);
             }
+        }
+    }
+
+    /// In the folders of routes this client does not have (a route whose
+    /// sink or period changed since, or another program's of the same
+    /// name), deletes the counts and reports whose period ended more than
+    /// [`MAX_AGE`] ago, as their own route would, and the folders left
+    /// empty. Called under the lock.
+    fn forget_expired_elsewhere(&self, now: SystemTime) {
+        let Some(root) = &self.dir else { return };
+        let ours: Vec<&str> = self.routes.iter().map(|route| route.id.as_str()).collect();
+        for dir in subfolders(root) {
+            if dir.file_name().and_then(|n| n.to_str()).is_some_and(|name| ours.contains(&name)) {
+                continue;
+            }
+            for path in [COUNTS, CLAIMED, CORRUPT, SENT].iter().flat_map(|ext| files_with(&dir, ext)) {
+                if period_in_name(&path).is_none_or(|(_, end)| is_expired(end, now)) {
+                    delete(&path);
+                }
+            }
+            // Only an empty folder is removed.
+            let _ = fs::remove_dir(&dir);
         }
     }
 
@@ -1051,6 +1084,19 @@ mod tests {
         let kept = files_with(&folder, SENT);
         assert_eq!(kept.len(), KEEP_SENT);
         assert_eq!(period_in_name(&kept[KEEP_SENT - 1]), Some((1_736_121_600, 1_736_121_600 + WEEK)));
+        // The folder of a route no longer configured keeps what is recent,
+        // and is removed once it is empty.
+        let elsewhere = dir.path().join(REPORTS_DIR).join("8899aabbccddeeff");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let (old, recent) =
+            (elsewhere.join("0-604800.counts"), elsewhere.join("1736121600-1736726400.counts"));
+        std::fs::write(&old, "{}").unwrap();
+        std::fs::write(&recent, "{}").unwrap();
+        reports.forget_expired_elsewhere(std::time::UNIX_EPOCH + Duration::from_secs(WEDNESDAY + WEEK));
+        assert!(!old.exists() && recent.exists());
+        std::fs::remove_file(&recent).unwrap();
+        reports.forget_expired_elsewhere(std::time::UNIX_EPOCH + Duration::from_secs(WEDNESDAY + WEEK));
+        assert!(!elsewhere.exists() && folder.exists());
     }
 
     #[test]
