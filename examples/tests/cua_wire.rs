@@ -277,3 +277,68 @@ fn disable_telemetry_turns_every_instance_off_for_the_rest_of_the_process() {
     let stdout = machine.run(&[], &[("CUA_TELEMETRY_ENABLED", "1")]);
     assert!(stdout.contains("cua: telemetry enabled now? true"), "{stdout}");
 }
+
+/// Moves the week's counts to the week before, as if a week had passed
+/// since they were counted.
+fn a_week_passes(machine: &Program) {
+    const WEEK: u64 = 7 * 24 * 3600;
+    let root = machine.home.path().join("data/cua/telemetry_reports");
+    let folders: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
+    assert_eq!(folders.len(), 1, "one route reports by period");
+    let counts: Vec<_> = std::fs::read_dir(folders[0].path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "counts"))
+        .collect();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    let mut json: Json = serde_json::from_str(&std::fs::read_to_string(&counts[0]).unwrap()).unwrap();
+    let (start, end) = (json["start"].as_u64().unwrap() - WEEK, json["end"].as_u64().unwrap() - WEEK);
+    json["start"] = start.into();
+    json["end"] = end.into();
+    std::fs::write(counts[0].with_file_name(format!("{start}-{end}.counts")), json.to_string()).unwrap();
+    std::fs::remove_file(&counts[0]).unwrap();
+}
+
+#[test]
+fn the_weekly_form_sends_nothing_per_run_then_one_report_of_counts() {
+    let machine = new_machine();
+    let on = [("CUA_TELEMETRY_ENABLED", "1")];
+    for _ in 0..3 {
+        machine.run(&["--weekly", "--runs", "2"], &on);
+    }
+    assert_eq!(machine.server.connections(), 0, "a run sent something");
+    let so_far = machine.run(&["--weekly", "telemetry", "report"], &on);
+    assert!(so_far.contains("one report a week, each with a random id of its own"), "{so_far}");
+    assert!(so_far.contains("This week so far"), "{so_far}");
+
+    a_week_passes(&machine);
+    machine.run(&["--weekly"], &on);
+    let reports = machine.events("telemetry_report");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(machine.server.requests().len(), 1, "the report, and nothing else");
+    let counts = &reports[0]["properties"];
+    // Three processes, each with a module client, a Computer and an agent
+    // of two runs of three steps.
+    for (name, count) in [
+        ("tool_usage_count{tool_name=ComputerTool}", 12),
+        ("tool_usage_count{tool_name=BashTool}", 6),
+        ("$events{event=module_init}", 6),
+        ("$events{event=computer_initialized}", 3),
+        ("$events{event=agent_session_start}", 3),
+        ("$events{event=agent_run_start}", 6),
+        ("$events{event=agent_step}", 18),
+        ("$events{event=agent_run_end}", 6),
+    ] {
+        assert_eq!(counts[name], count, "{name}: {counts}");
+    }
+    let body = machine.server.requests()[0].decoded_body();
+    for private in ["session_id", "run_id", "trajectory", "conversation"] {
+        assert!(!telemetry_tests::contains_bytes(&body, private.as_bytes()), "{private} was sent");
+    }
+
+    // What the report command shows as sent is what the server received.
+    let shown = machine.run(&["--weekly", "telemetry", "report"], &on);
+    let sent = shown.lines().skip_while(|l| !l.starts_with("Sent ")).nth(1).expect("a sent report");
+    assert!(telemetry_tests::contains_bytes(&body, sent.as_bytes()), "{sent}");
+}

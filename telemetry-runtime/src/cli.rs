@@ -5,7 +5,8 @@
 //!
 //! - [`run_command`]: runs one subcommand from the words after `telemetry`
 //!   (`status`, `on`, `off`, `full`, `local`, `reset`, `catalog [--json]`,
-//!   `preview [--full]`, `help`; see [`USAGE`]) and writes its output;
+//!   `preview [--full]`, `report [--html FILE]`, `help`; see [`USAGE`]) and
+//!   writes its output;
 //! - [`TelemetryCommand`]: the same subcommands as a value, to
 //!   [`run`](TelemetryCommand::run) on a client;
 //! - [`Status`]: what `status` prints, as data: the consent in force and
@@ -46,8 +47,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::local::files;
 use crate::local::identity::IdSource;
 use crate::model::schema::{Classification, EventSchema, RedactMode};
+use crate::pipeline::report::Shown;
 #[cfg(feature = "clap")]
 use crate::Config;
 use crate::{Catalog, Consent, ConsentSource, Level, Stats, Telemetry};
@@ -59,7 +62,10 @@ on | full | off   save your choice: usage data, also opt-in fields, or nothing
 local             keep events in a file on this machine only
 reset             delete the anonymous id and what was kept with it (keeps your choice)
 catalog [--json]  list every event and field the program can send
-preview [--full]  show the events as they would be sent (at usage, or at full)";
+preview [--full]  show the events as they would be sent (at usage, or at full)
+report [--html FILE]
+                  show the reports by period: the counts so far, and the reports waiting
+                  and sent, exactly as sent; with --html, also as a page with charts";
 
 /// A subcommand that could not run; its [`source`](std::error::Error::source)
 /// is the I/O error behind it, when there is one. Its own message says what
@@ -133,6 +139,8 @@ pub fn run_command<S: AsRef<str>>(
         ["catalog", "--json"] => TelemetryCommand::Catalog { json: true },
         ["preview"] => TelemetryCommand::Preview { full: false },
         ["preview", "--full"] => TelemetryCommand::Preview { full: true },
+        ["report"] => TelemetryCommand::Report { html: None },
+        ["report", "--html", file] => TelemetryCommand::Report { html: Some(PathBuf::from(file)) },
         ["help" | "--help" | "-h"] => {
             writeln!(out, "{USAGE}")?;
             return Ok(());
@@ -152,7 +160,7 @@ pub fn run_command<S: AsRef<str>>(
 /// [`clap::Subcommand`](https://docs.rs/clap/4/clap/trait.Subcommand.html)
 /// (see [`TelemetryArgs`](struct.TelemetryArgs.html)). Its doc comments are
 /// the commands' help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::Subcommand))]
 #[non_exhaustive]
 pub enum TelemetryCommand {
@@ -180,6 +188,13 @@ pub enum TelemetryCommand {
         #[cfg_attr(feature = "clap", arg(long))]
         full: bool,
     },
+    /// Show the reports by period: the counts so far, and the reports waiting and sent, exactly as
+    /// sent.
+    Report {
+        /// Also write them as one page, with a chart per count, to this file.
+        #[cfg_attr(feature = "clap", arg(long, value_name = "FILE"))]
+        html: Option<PathBuf>,
+    },
 }
 
 impl TelemetryCommand {
@@ -202,6 +217,7 @@ impl TelemetryCommand {
             TelemetryCommand::Preview { full } => {
                 preview(client, if full { Level::Full } else { Level::Usage }, out)?
             }
+            TelemetryCommand::Report { html } => report(client, html.as_deref(), out)?,
         }
         Ok(())
     }
@@ -261,6 +277,10 @@ pub struct Status {
     /// read (it may not exist yet); `None` without a data directory, or when
     /// [`Config::recent_deliveries`](crate::Config::recent_deliveries) is 0.
     pub recent_deliveries_path: Option<PathBuf>,
+    /// Where the counts and reports of reports by period are kept (see
+    /// [`Route::per_period`](crate::Route::per_period)); `None` when no
+    /// route reports by period, or without a data directory.
+    pub reports_path: Option<PathBuf>,
     /// How many events the client's catalog lists.
     pub catalog_events: usize,
     /// The catalog's digest, sent with every event as `$catalog_digest`.
@@ -284,6 +304,7 @@ impl Status {
             id_path: client.id_path().map(Path::to_path_buf),
             consent_path: client.consent_path().map(Path::to_path_buf),
             recent_deliveries_path: client.recent_deliveries_path(),
+            reports_path: client.reports_path().map(Path::to_path_buf),
             catalog_events: client.catalog().events().len(),
             catalog_digest: client.catalog_digest().to_owned(),
             stats: client.stats(),
@@ -329,6 +350,9 @@ impl Status {
         }
         if let Some(path) = &self.recent_deliveries_path {
             writeln!(out, "Recently sent: {}{}", path.display(), exists(path))?;
+        }
+        if let Some(path) = &self.reports_path {
+            writeln!(out, "Reports by period: {}{} (see the report command)", path.display(), exists(path))?;
         }
         writeln!(out, "Catalog: {} events (digest {})", self.catalog_events, self.catalog_digest)?;
         let stats = &self.stats;
@@ -398,6 +422,63 @@ fn reset(client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
     let consent = client.consent();
     writeln!(out, "Telemetry: {} (decided by {}); your choice is kept.", consent.level, consent.source)?;
     Ok(())
+}
+
+/// The reports by period, each report on a line of its own, exactly as it
+/// will be or was sent; with `html`, also the page.
+fn report(client: &Telemetry, html: Option<&Path>, out: &mut dyn Write) -> Result<(), CommandError> {
+    let routes = client.reports();
+    if let Some(path) = html {
+        let page = crate::report_page::page(client.app_name(), client.catalog(), &routes);
+        files::write_private(path, &page, files::Existing::Replace)
+            .map_err(|e| CommandError::io(&format!("cannot write {}", path.display()), e))?;
+        writeln!(out, "Wrote {}.", path.display())?;
+    }
+    if routes.is_empty() {
+        writeln!(out, "This program does not report by period: what it sends, it sends as it happens.")?;
+        return Ok(());
+    }
+    if let Some(dir) = client.reports_path() {
+        writeln!(out, "Counts and reports are kept in {}.", dir.display())?;
+    }
+    for route in &routes {
+        let period = crate::model::period::length_in_words(route.period);
+        let id = if route.install_id { "with the install id" } else { "each with a random id of its own" };
+        writeln!(out, "\nTo {}: one report a {period}, {id}.", route.sink)?;
+        let when = |shown: &Shown| {
+            format!("{} to {} (UTC)", day(shown.counts.start_time()), day(shown.counts.end_time()))
+        };
+        match &route.current {
+            Some(current) => {
+                writeln!(out, "This {period} so far, {}; sent after it ends as:", when(current))?;
+                writeln!(out, "{}", current.wire)?;
+            }
+            None => writeln!(out, "Nothing counted this {period} yet.")?,
+        }
+        if route.pending.is_empty() {
+            writeln!(out, "No report waiting to be sent.")?;
+        }
+        for pending in &route.pending {
+            writeln!(out, "Waiting to be sent, {}:", when(pending))?;
+            writeln!(out, "{}", pending.wire)?;
+        }
+        // The last few; the page shows every one kept.
+        for sent in route.sent.iter().rev().take(5).rev() {
+            let at = sent.sent_at.as_deref().unwrap_or("at a time not recorded");
+            writeln!(out, "Sent {at}, {}:", when(sent))?;
+            writeln!(out, "{}", sent.wire)?;
+        }
+    }
+    Ok(())
+}
+
+/// A day as `YYYY-MM-DD`, or with the time when it is not midnight UTC.
+fn day(time: std::time::SystemTime) -> String {
+    let text = crate::model::time::rfc3339(time);
+    match text.strip_suffix("T00:00:00.000Z") {
+        Some(day) => day.to_owned(),
+        None => text,
+    }
 }
 
 /// Every event as it would be sent at `level`, with placeholders for values.
@@ -488,7 +569,7 @@ fn sample_event(catalog: &Catalog, event: &EventSchema, level: Level) -> Json {
 /// ```
 #[cfg(feature = "clap")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clap")))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::Args)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 #[non_exhaustive]
 pub struct TelemetryArgs {
     /// The subcommand; `None` runs `status`.

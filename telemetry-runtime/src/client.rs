@@ -29,6 +29,7 @@ use crate::model::stats::{Counters, DropReason, Stats};
 use crate::model::time::deadline_after;
 use crate::pipeline::aggregate::Aggregates;
 use crate::pipeline::queue::Queue;
+use crate::pipeline::report::{self, Reports, RouteReports};
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::{
     compiled_level, log_decision, Inner, Resolver, SinkRoute, LOCAL_EVENTS_FILE, RECENT_FILE,
@@ -109,7 +110,11 @@ impl Drop for Owner {
 impl Telemetry {
     /// Creates a client. Reads the environment and, when no variable decides,
     /// the small persisted-choice file; touches nothing else on disk and
-    /// starts no thread until the first event is captured.
+    /// starts no thread until the first event is captured, except that with
+    /// the spool ([`Config::spool`](crate::Config::spool)) or a route that
+    /// reports by period ([`Route::per_period`]) it lists their folders: it
+    /// deletes what they hold unsent when consent is off, and starts the
+    /// worker when something waits to be sent.
     pub fn new(config: Config) -> Result<Telemetry, ConfigError> {
         Telemetry::with_level_cell(config, None)
     }
@@ -165,6 +170,8 @@ impl Telemetry {
         // and local-only modes, and programs whose vendor sinks are all
         // local, send the vendor nothing.
         let configured = config.sinks.into_inner().unwrap_or_else(|e| e.into_inner());
+        // What the catalog and the notice say about reports by period.
+        let catalog = catalog.with_reports(report::notes(configured.iter().map(|(_, route, _)| route)));
         let sends_away = !debug
             && !local_only
             && configured.iter().any(|(s, route, _)| !s.is_local() && !route.is_user_owned());
@@ -172,8 +179,11 @@ impl Telemetry {
             // Decided by the default: the documented variable is the switch.
             let (name, value) = consent::off_switch(&consent, &resolver.env_vars, resolver.documented)
                 .unwrap_or((&env_var, "off"));
-            let text =
-                || notice::default_text(&config.app_name, name, value, config.notice.commands.as_deref());
+            let reports = catalog.reports().iter().map(|note| note.seconds).min();
+            let text = || {
+                let commands = config.notice.commands.as_deref();
+                notice::default_text(&config.app_name, name, value, commands, reports)
+            };
             consent = first_run_notice(
                 &config.notice,
                 &resolver,
@@ -207,6 +217,17 @@ impl Telemetry {
             compiled_level(routes.iter().map(|r| r.user_level(Level::Full)).max().unwrap_or(Level::Off))
         } as u8;
         let gate_level = level.max(user_level);
+        let sink_routes: Vec<SinkRoute> = sinks
+            .iter()
+            .zip(sink_ids)
+            .zip(routes)
+            .map(|((sink, id), route)| SinkRoute { name: sink.name().to_owned(), id, route })
+            .collect();
+        let reports = Reports::new(
+            data_dir.as_deref(),
+            config.report_clock,
+            sink_routes.iter().map(|sink| (sink.name.as_str(), sink.id.as_str(), &sink.route)),
+        );
         if let Some(gate) = global_gate {
             gate.store(gate_level, Relaxed);
         }
@@ -235,18 +256,14 @@ impl Telemetry {
             app_name: config.app_name,
             app_version: config.app_version,
             settings: config.settings,
-            sink_routes: sinks
-                .iter()
-                .zip(sink_ids)
-                .zip(routes)
-                .map(|((sink, id), route)| SinkRoute { name: sink.name().to_owned(), id, route })
-                .collect(),
+            sink_routes,
             sinks: Mutex::new(Some(sinks)),
             otel_resource: crate::sink::otel_resource(&*resolver_env),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             dropped_at_flush: AtomicU64::new(0),
             aggregates: Aggregates::default(),
+            reports,
             catalog_digest: catalog.digest(),
             disable_geoip: config.disable_geoip,
             catalog,
@@ -262,7 +279,25 @@ impl Telemetry {
         let inner = Arc::new(inner);
         let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };
         telemetry.settle_spool();
+        telemetry.settle_reports();
         Ok(telemetry)
+    }
+
+    /// With routes that report by period: deletes what was not sent when
+    /// consent is off, or starts the worker when a report waits to be sent.
+    fn settle_reports(&self) {
+        let inner = &self.inner;
+        if inner.reports.is_empty() {
+            return;
+        }
+        let consent = lock(&inner.consent).clone();
+        if consent.level == Level::Off && consent.source != ConsentSource::NoticePending {
+            inner.reports.forget_pending(inner.user_level() > Level::Off);
+        }
+        let (consent, user) = (inner.consent_level(), inner.user_level());
+        if inner.reports.has_due(&|route| route.level_under(consent, user) >= Level::Usage) {
+            inner.ensure_worker();
+        }
     }
 
     /// With the spool on: deletes it when consent is off, or starts the
@@ -307,7 +342,8 @@ impl Telemetry {
     /// sinks check every write to the socket), and what no longer qualifies
     /// is dropped and counted as [`DropReason::ConsentWithdrawn`]. At
     /// `Off`, counts taken by [`increment`](Telemetry::increment) are
-    /// discarded too.
+    /// discarded too, and so is what routes that report by period
+    /// ([`Route::per_period`]) have not sent yet.
     ///
     /// What it may cost: a write to a socket that was checked against the
     /// old level and is still under way is waited for, at most the sink's
@@ -350,9 +386,10 @@ impl Telemetry {
     /// being sent: every write to the socket is checked) are dropped and
     /// counted as [`DropReason::IdentityReset`], spooled batches written
     /// with them are deleted unsent, and so are the record of recent
-    /// deliveries and the local-only events file. Events captured before
-    /// the reset and still queued are sent with the new id. The recorded
-    /// version is deleted too: to
+    /// deliveries and the local-only events file. The counts and reports of
+    /// routes that report by period ([`Route::per_period`]) are deleted,
+    /// sent or not. Events captured before the reset and still queued are
+    /// sent with the new id. The recorded version is deleted too: to
     /// [`version_change`](Telemetry::version_change), the next run is a
     /// first run. Like [`set_consent`](Telemetry::set_consent), it waits
     /// for a socket write of the old id still under way, at most the
@@ -365,6 +402,7 @@ impl Telemetry {
         if let Some(spool) = inner.spool() {
             spool.forget_written_until_now();
         }
+        let reports = inner.reports.forget();
         drop(files_lock);
         // A write of the old id still under way (to a socket, or by a local
         // sink) ends before this returns; every later one is refused.
@@ -372,7 +410,7 @@ impl Telemetry {
         let local = self.local_events_path().map_or(Ok(()), |path| crate::sink::remove_with_rotated(&path));
         // A worker waiting to retry drops what the reset made stale now.
         inner.queue.consent_changed();
-        reset.and(recent).and(local)
+        reset.and(recent).and(reports).and(local)
     }
 
     /// How this run's application version (the one given to
@@ -755,6 +793,17 @@ impl Telemetry {
     /// Whether events are kept on this machine only.
     pub(crate) fn is_local_only(&self) -> bool {
         self.inner.local_only
+    }
+
+    /// Where the counts and reports of reports by period are kept, when a
+    /// route reports by period and there is a data directory.
+    pub(crate) fn reports_path(&self) -> Option<&Path> {
+        self.inner.reports.path()
+    }
+
+    /// The reports by period, as `telemetry report` shows them.
+    pub(crate) fn reports(&self) -> Vec<RouteReports> {
+        self.inner.reports.shown(&self.inner.identity)
     }
 
     /// Where local-only events are written, if there is a data directory.

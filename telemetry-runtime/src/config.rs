@@ -10,6 +10,7 @@ use crate::local::consent::{process_env, EnvLookup, EnvVar, Polarity};
 use crate::local::identity::IdSource;
 use crate::model::catalog::Catalog;
 use crate::model::redact::Digest;
+use crate::pipeline::report::Clock;
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::Settings;
 use crate::pipeline::spool::SpoolSettings;
@@ -60,6 +61,8 @@ pub struct Config {
     pub(crate) sample_rate: f64,
     pub(crate) sample_seed: Option<u64>,
     pub(crate) documented_env_var: Option<String>,
+    /// The clock that decides the periods of reports (tests set their own).
+    pub(crate) report_clock: Option<Clock>,
 }
 
 /// How the first-run notice behaves.
@@ -105,6 +108,7 @@ impl Config {
             sample_rate: 1.0,
             sample_seed: None,
             documented_env_var: None,
+            report_clock: None,
             settings: Settings {
                 queue_capacity: 10_000,
                 queue_bytes: 16 * 1024 * 1024,
@@ -547,6 +551,13 @@ impl Config {
         if !(0.0..=1.0).contains(&self.sample_rate) {
             return Err(ConfigError::new(format!("sample rate {} is not in [0, 1]", self.sample_rate)));
         }
+        let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(period) =
+            sinks.iter().filter_map(|(_, route, _)| route.period()).find(|p| p.as_secs() < 60)
+        {
+            return Err(ConfigError::new(format!("a route's period ({period:?}) must be at least a minute")));
+        }
+        drop(sinks);
         let s = &self.settings;
         if s.queue_capacity == 0
             || s.queue_bytes == 0
@@ -708,5 +719,11 @@ mod tests {
         let legacy = Config::new("ok", "1").legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables);
         assert_eq!(legacy.documented_env_var("ANONYMIZED_TELEMETRY").documented_index(), Ok(1));
         assert!(Config::new("ok", "1").validate().is_ok());
+        let every = |seconds| {
+            let route = Route::all().per_period(Duration::from_secs(seconds));
+            Config::new("ok", "1").route(crate::sink::MemorySink::new(), route).validate()
+        };
+        assert!(every(59).is_err() && every(0).is_err());
+        assert!(every(60).is_ok());
     }
 }

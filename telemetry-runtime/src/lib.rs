@@ -17,6 +17,7 @@ mod model;
 #[cfg(all(test, shuttle))]
 mod models;
 mod pipeline;
+mod report_page;
 pub mod sink;
 mod sync;
 

@@ -54,6 +54,17 @@ pub const fn event_schema(
     EventSchema { name, description, min_level, sample_rate, fields, module }
 }
 
+/// `config` with a clock of the caller's in place of the system's, for the
+/// periods of reports by period (see [`Route::per_period`](crate::Route::per_period)):
+/// what tests of those reports run under. Nothing else reads it.
+pub fn report_clock(
+    mut config: crate::Config,
+    now: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+) -> crate::Config {
+    config.report_clock = Some(std::sync::Arc::new(now));
+    config
+}
+
 /// The gate of `#[requires_telemetry]`: a constant and one relaxed load.
 #[inline(always)]
 pub fn enabled(level: Level) -> bool {

@@ -20,6 +20,10 @@ pub fn undeclared_on_wire(requests: &[Request]) -> Vec<String> {
         let Ok(body) = serde_json::from_slice::<serde_json::Value>(&decoded(request)) else { continue };
         for event in body["batch"].as_array().into_iter().flatten() {
             let name = event["event"].as_str().unwrap_or_default();
+            if name == REPORT_EVENT {
+                undeclared.extend(undeclared_in_report(&catalog, event));
+                continue;
+            }
             let Some(schema) = catalog.event(name) else {
                 undeclared.push(format!("event {name:?}"));
                 continue;
@@ -38,6 +42,79 @@ pub fn undeclared_on_wire(requests: &[Request]) -> Vec<String> {
     undeclared.sort();
     undeclared.dedup();
     undeclared
+}
+
+/// The event a report by period is sent as: the library's own, whose
+/// properties are counts of what the catalog lists.
+const REPORT_EVENT: &str = "telemetry_report";
+
+/// What a report counts that the catalog does not list: each count's name
+/// is a counter's, with its labels as `{label=value,...}` (the labels the
+/// counter declares), or `$events{event=<name>}` for an event the catalog
+/// lists.
+fn undeclared_in_report(catalog: &Catalog, event: &serde_json::Value) -> Vec<String> {
+    let mut undeclared = Vec::new();
+    for name in event["properties"].as_object().into_iter().flat_map(|p| p.keys()) {
+        if matches!(name.as_str(), "$period_start" | "$period_end") {
+            continue;
+        }
+        let Some((counter, labels)) = parse_count_name(name) else {
+            undeclared.push(format!("count {name:?} of a report"));
+            continue;
+        };
+        if counter == "$events" {
+            match labels.as_slice() {
+                [(label, event)] if label == "event" && catalog.event(event).is_some() => {}
+                _ => undeclared.push(format!("count {name:?} of a report")),
+            }
+            continue;
+        }
+        if counter.starts_with('$') {
+            // A standard property of the library.
+            continue;
+        }
+        match catalog.event(&counter) {
+            Some(schema) if labels.iter().all(|(label, _)| schema.fields.iter().any(|f| f.name == label)) => {
+            }
+            _ => undeclared.push(format!("count {name:?} of a report")),
+        }
+    }
+    undeclared
+}
+
+/// `name{label=value,...}` (with `\` before a `\`, `,`, `=`, `{` or `}`
+/// of a name or value) as its name and labels.
+pub fn parse_count_name(text: &str) -> Option<(String, Vec<(String, String)>)> {
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut separators = Vec::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => parts.last_mut()?.push(chars.next()?),
+            '{' | '}' | ',' | '=' => {
+                separators.push(c);
+                parts.push(String::new());
+            }
+            c => parts.last_mut()?.push(c),
+        }
+    }
+    let name = parts.remove(0);
+    if separators.is_empty() {
+        return Some((name, Vec::new()));
+    }
+    // `{` (label `=` value `,`)* label `=` value `}` and nothing after it.
+    if separators.first() != Some(&'{') || separators.last() != Some(&'}') || !parts.last()?.is_empty() {
+        return None;
+    }
+    let mut labels = Vec::new();
+    for (i, pair) in parts[..parts.len() - 1].chunks(2).enumerate() {
+        let expected = if 2 * i + 2 == separators.len() - 1 { '}' } else { ',' };
+        if pair.len() != 2 || separators[2 * i + 1] != '=' || separators[2 * i + 2] != expected {
+            return None;
+        }
+        labels.push((pair[0].clone(), pair[1].clone()));
+    }
+    Some((name, labels))
 }
 
 /// The fields of an object (or of the objects in a list) that `field`'s
@@ -84,5 +161,29 @@ fn decoded(request: &Request) -> Vec<u8> {
             }
         }
         Some(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_count_name;
+
+    #[test]
+    fn count_names_read_back() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter().map(|(l, v)| (l.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(parse_count_name("runs"), Some(("runs".into(), vec![])));
+        assert_eq!(
+            parse_count_name("tool_calls{tool=search,status=ok}"),
+            Some(("tool_calls".into(), pairs(&[("tool", "search"), ("status", "ok")])))
+        );
+        assert_eq!(
+            parse_count_name("tool_calls{tool=a\\,status\\=b}"),
+            Some(("tool_calls".into(), pairs(&[("tool", "a,status=b")])))
+        );
+        for bad in ["a{b}", "a{b=c", "a{b=c}d", "a{b=c,}", "a}b=c{", "a{=}x"] {
+            assert_eq!(parse_count_name(bad), None, "{bad}");
+        }
     }
 }

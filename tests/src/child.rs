@@ -74,31 +74,8 @@ pub fn run_under(
     envs: &[(&str, &OsStr)],
     timeout: Duration,
 ) -> Output {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut command = match wrapper {
-        [] => Command::new(exe),
-        [program, args @ ..] => {
-            let mut command = Command::new(program);
-            command.args(args).arg(exe);
-            command
-        }
-    };
-    command
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars_os() {
-        let text = name.to_string_lossy();
-        let consent_var = telemetry_runtime::CI_VARIABLES.contains(&text.as_ref()) || text == "DO_NOT_TRACK";
-        if consent_var || text.contains("TELEMETRY") {
-            command.env_remove(&name);
-        }
-    }
-    command.env(CHILD_ENV, mode);
-    for (name, value) in envs {
-        command.env(name, value);
-    }
+    let mut command = command(wrapper, test, mode, envs);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = command.spawn().expect("spawn the child test process");
     let stdout = child.stdout.take().map(read_all);
@@ -122,6 +99,42 @@ pub fn run_under(
         String::from_utf8_lossy(&bytes).into_owned()
     };
     Output { status, stdout: join(stdout), stderr: join(stderr), elapsed, timed_out }
+}
+
+/// Starts the test named `test` of this binary as a child in `mode`, like
+/// [`run`], and returns it running: for a test that ends the child itself
+/// (a kill at a moment it chooses). Its output is discarded.
+pub fn spawn(test: &str, mode: &str, envs: &[(&str, &OsStr)]) -> std::process::Child {
+    let mut command = command(&[], test, mode, envs);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    command.spawn().expect("spawn the child test process")
+}
+
+/// The command that runs `test` as a child in `mode`, with `envs` added,
+/// started by `wrapper` when it is not empty.
+fn command(wrapper: &[&str], test: &str, mode: &str, envs: &[(&str, &OsStr)]) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = match wrapper {
+        [] => Command::new(exe),
+        [program, args @ ..] => {
+            let mut command = Command::new(program);
+            command.args(args).arg(exe);
+            command
+        }
+    };
+    command.args([test, "--exact", "--nocapture", "--test-threads=1"]).stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        let consent_var = telemetry_runtime::CI_VARIABLES.contains(&text.as_ref()) || text == "DO_NOT_TRACK";
+        if consent_var || text.contains("TELEMETRY") {
+            command.env_remove(&name);
+        }
+    }
+    command.env(CHILD_ENV, mode);
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    command
 }
 
 fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {

@@ -186,3 +186,42 @@ fn allocations_of<E: TelemetryEvent>(event: &E, level: Level) -> (u64, Vec<serde
     assert_eq!(events.len(), 2000, "every event was delivered");
     (during, events)
 }
+
+telemetry_runtime::counter! {
+    /// Tool calls, by outcome.
+    static TOOL_CALLS = "tool_calls", labels: [status];
+}
+
+#[test]
+fn an_increment_allocates_nothing_once_its_series_exists_whatever_the_route() {
+    use telemetry_runtime::Route;
+    let week = Duration::from_secs(7 * 24 * 3600);
+    for (route, per_period) in
+        [(Route::counters_only(), false), (Route::counters_only().per_period(week), true)]
+    {
+        let sandbox = Sandbox::new();
+        let memory = MemorySink::new();
+        let telemetry = Telemetry::new(
+            sandbox.config().flush_interval(Duration::from_secs(3600)).route(memory.clone(), route.clone()),
+        )
+        .unwrap();
+        // The worker thread, and the series, exist.
+        telemetry.increment(&TOOL_CALLS, ["ok"]);
+        let before = allocations_on_this_thread();
+        for _ in 0..1000 {
+            telemetry.increment(&TOOL_CALLS, ["ok"]);
+        }
+        let during = allocations_on_this_thread() - before;
+        assert!(telemetry.flush(Duration::from_secs(10)));
+        assert_eq!(during, 0, "allocations on the caller's thread for 1000 increments: {route:?}");
+        // And the counts went where the route says.
+        let sent: u64 = memory.events().iter().filter_map(|e| e["properties"]["count"].as_u64()).sum();
+        let kept = std::fs::read_dir(sandbox.data_dir().join("telemetry_reports")).map_or(0, |d| d.count());
+        if per_period {
+            // The route's folder and the lock file.
+            assert_eq!((sent, kept), (0, 2), "the counts are in the period's file: {route:?}");
+        } else {
+            assert_eq!((sent, kept), (1001, 0), "{route:?}");
+        }
+    }
+}

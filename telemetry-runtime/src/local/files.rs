@@ -1,6 +1,6 @@
 //! Small private files: the install id, the hashing key, the persisted
-//! consent choice, the notice record, the record of recent deliveries and
-//! spooled batches. All are created with mode 0600 and appear whole or not
+//! consent choice, the notice record, the record of recent deliveries,
+//! spooled batches and the counts and reports of reports by period. All are created with mode 0600 and appear whole or not
 //! at all; the JSONL sinks append through [`open_append`].
 //!
 //! No file is written or read through a symbolic link at its final name (on
@@ -184,6 +184,18 @@ fn check_room(offset: u64, len: usize) -> io::Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// Opens the file at `path`, creating it (mode 0600) and its directory
+/// when needed, for a lock on it: several processes take turns through it
+/// ([`File::try_lock`]). Never written; a link at `path` is refused.
+pub(crate) fn open_lock(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    open(&mut options, path)
 }
 
 /// Opens with `options`, private (0600) when it creates the file, never

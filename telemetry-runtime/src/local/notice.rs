@@ -51,17 +51,36 @@ pub(crate) fn record(path: &Path, catalog: &Catalog) {
 }
 
 /// The default notice text.
-/// `env_var=off_value` is the switch that turns telemetry off.
-pub(crate) fn default_text(app_name: &str, env_var: &str, off_value: &str, commands: Option<&str>) -> String {
+/// `env_var=off_value` is the switch that turns telemetry off; `report`,
+/// the shortest period (in seconds) of the program's reports by period,
+/// when it has any.
+pub(crate) fn default_text(
+    app_name: &str,
+    env_var: &str,
+    off_value: &str,
+    commands: Option<&str>,
+    report: Option<u64>,
+) -> String {
     let (see, off) = match commands {
         Some(cli) => {
             (format!("run `{cli} catalog`"), format!("run `{cli} off`, or set {env_var}={off_value}"))
         }
         None => ("see the program's documentation".to_owned(), format!("set {env_var}={off_value}")),
     };
+    let reports = match report {
+        None => String::new(),
+        Some(seconds) => {
+            let period = crate::model::period::length_in_words(seconds);
+            let show = match commands {
+                Some(cli) => format!(" `{cli} report` shows them."),
+                None => String::new(),
+            };
+            format!("Usage counts are kept on this machine and sent as one report a {period}.{show}\n")
+        }
+    };
     format!(
         "\n{app_name} collects anonymous usage telemetry to improve the program.\n\
-         Nothing was sent this time. To see exactly what is collected, {see}.\n\
+         {reports}Nothing was sent this time. To see exactly what is collected, {see}.\n\
          To turn it off, {off} (DO_NOT_TRACK=1 works too).\n\n"
     )
 }
@@ -93,8 +112,14 @@ mod tests {
 
     #[test]
     fn text_says_how_to_turn_it_off() {
-        let text = default_text("agent", "AGENT_TELEMETRY", "off", Some("agent telemetry"));
+        let text = default_text("agent", "AGENT_TELEMETRY", "off", Some("agent telemetry"), None);
         assert!(text.contains("`agent telemetry off`") && text.contains("AGENT_TELEMETRY=off"));
         assert!(text.contains("`agent telemetry catalog`") && text.contains("Nothing was sent"));
+        assert!(!text.contains("report"), "{text}");
+        let weekly = default_text("agent", "AGENT_TELEMETRY", "off", Some("agent telemetry"), Some(604_800));
+        assert!(
+            weekly.contains("sent as one report a week. `agent telemetry report` shows them."),
+            "{weekly}"
+        );
     }
 }

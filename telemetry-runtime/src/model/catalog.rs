@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde_json::{json, Value as Json};
 
+use crate::model::period::{length_in_words, REPORT_EVENT};
 use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode};
 use crate::Level;
 
@@ -68,6 +69,9 @@ pub(crate) const ENVELOPE: [(&str, &str); 15] = [
 pub struct Catalog {
     events: Vec<&'static EventSchema>,
     envelope: Envelope,
+    /// The program's routes that report by period, set by the client that
+    /// has them (see [`Route::per_period`](crate::Route::per_period)).
+    reports: Vec<PeriodNote>,
 }
 
 /// What `distinct_id` holds when the program does not supply it.
@@ -82,6 +86,20 @@ pub(crate) struct Envelope {
     /// The program lets the receiver look up a location from the IP
     /// address (`$geoip_disable` is not sent).
     pub(crate) geoip: bool,
+}
+
+/// A route that reports by period, as the catalog describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeriodNote {
+    /// The period's length in seconds.
+    pub(crate) seconds: u64,
+    /// What is counted: `None` for every counter (and every event, with
+    /// `events`), or the names the route lets through.
+    pub(crate) only: Option<Vec<String>>,
+    /// Whether events are counted, not only counters.
+    pub(crate) events: bool,
+    /// Whether a report carries the install id.
+    pub(crate) install_id: bool,
 }
 
 impl Catalog {
@@ -135,13 +153,13 @@ impl Catalog {
             inventory::iter::<Registration>().map(|r| r.0).filter(|e| keep(e)).collect();
         events.sort_by(|a, b| a.name.cmp(b.name).then(a.description.cmp(b.description)));
         events.dedup_by(|a, b| a == b);
-        Catalog { events, envelope: Envelope::default() }
+        Catalog { events, envelope: Envelope::default(), reports: Vec::new() }
     }
 
     /// A catalog of exactly these events (for tests and previews).
     pub fn of(mut events: Vec<&'static EventSchema>) -> Catalog {
         events.sort_by(|a, b| a.name.cmp(b.name));
-        Catalog { events, envelope: Envelope::default() }
+        Catalog { events, envelope: Envelope::default(), reports: Vec::new() }
     }
 
     /// The same events, with what a client's configuration sends with each.
@@ -159,6 +177,18 @@ impl Catalog {
                 _ => (*name, *what),
             },
         )
+    }
+
+    /// This catalog, saying that the program reports by period as `notes`
+    /// describe (the client sets it from its routes).
+    pub(crate) fn with_reports(mut self, notes: Vec<PeriodNote>) -> Catalog {
+        self.reports = notes;
+        self
+    }
+
+    /// How the program reports by period, one note per route that does.
+    pub(crate) fn reports(&self) -> &[PeriodNote] {
+        &self.reports
     }
 
     /// The events, sorted by name.
@@ -186,7 +216,12 @@ impl Catalog {
         let events: Vec<Json> = self.events.iter().map(|e| event_json(e)).collect();
         let envelope: Vec<Json> =
             self.envelope().map(|(name, what)| json!({ "name": name, "description": what })).collect();
-        let doc = json!({ "catalog_version": 1, "envelope": envelope, "events": events });
+        let mut doc = json!({ "catalog_version": 1, "envelope": envelope, "events": events });
+        // Only a program that reports by period has the key: the JSON of
+        // the others (and so their digest) is unchanged.
+        if !self.reports.is_empty() {
+            doc["reports"] = Json::Array(self.reports.iter().map(PeriodNote::to_json).collect());
+        }
         serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
     }
 
@@ -218,6 +253,9 @@ impl Catalog {
                 "\nThis program lets the receiver look up a location (country, city) from the IP address \
                  its events come from."
             );
+        }
+        for note in &self.reports {
+            note.write_markdown(&mut md, app_name);
         }
         for event in &self.events {
             let _ = writeln!(md, "\n## `{}`\n", event.name);
@@ -315,6 +353,68 @@ impl Catalog {
         if let Err(diff) = self.check_markdown_file(app_name, path) {
             panic!("{diff}");
         }
+    }
+}
+
+impl PeriodNote {
+    fn to_json(&self) -> Json {
+        json!({
+            "event": REPORT_EVENT,
+            "period_seconds": self.seconds,
+            "counts": match &self.only {
+                None if self.events => json!("counters and events"),
+                None => json!("counters"),
+                Some(names) => json!(names),
+            },
+            "distinct_id": if self.install_id { "install id" } else { "random, one per report" },
+        })
+    }
+
+    /// The section of the "what we collect" page on these reports: what
+    /// they hold, and what the vendor can and cannot learn from them.
+    fn write_markdown(&self, md: &mut String, app_name: &str) {
+        let period = length_in_words(self.seconds);
+        let counted = match (&self.only, self.events) {
+            (None, true) => {
+                "every counter below, and how many times each event below was captured".to_owned()
+            }
+            (None, false) => "every counter below".to_owned(),
+            (Some(names), _) => {
+                let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                format!("the counts of {}", names.join(", "))
+            }
+        };
+        let id = if self.install_id {
+            "the install id (`distinct_id` above), so that reports of one installation can be told apart              and linked from period to period"
+        } else {
+            "a random id of its own, never the install id, so that reports of two periods cannot be linked"
+        };
+        let _ = writeln!(md, "\n## Reports by period: `{REPORT_EVENT}`, once a {period}\n");
+        let _ = writeln!(
+            md,
+            "{app_name} counts {counted} on this machine, added up over a {period} by every run, and sends \
+             nothing of it during the {period}. Once the {period} is over, the first run sends it as one \
+             `{REPORT_EVENT}` event, once, at the consent in force then; turning telemetry off deletes what \
+             was not sent, and a report not sent within 28 days is deleted unsent. `{app_name} telemetry \
+             report` shows the counts so far and the reports exactly as they will be and were sent.\n"
+        );
+        let _ = writeln!(
+            md,
+            "A report carries `$period_start` and `$period_end` (periods start at midnight UTC, a week on \
+             Monday), one count per counter series (`tool_calls{{status=ok}}`) and per event \
+             (`$events{{event=build}}`), and the properties sent with every event but `$session_id`, as of \
+             the last run that counted. Its `timestamp` is the period's start; its `distinct_id` is {id}; \
+             its `uuid` is derived from the period and a secret of this installation, so that a report \
+             sent twice is kept once.\n"
+        );
+        let _ = writeln!(
+            md,
+            "What the receiver can learn: how much each counted thing was used in that {period}, on one \
+             installation, and the program's version and system of its last run in the period; the time \
+             and the network address of one request a {period}. What it cannot: when, or how many times, \
+             the program ran within the {period}, what happened in any one run, the time zone, any event's \
+             properties, or anything this page does not list."
+        );
     }
 }
 

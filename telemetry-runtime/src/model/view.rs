@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::model::event::{Record, Records};
+use crate::model::period::PeriodCounts;
 use crate::model::properties::{entries, fields, list_items, Entries, ListItems, Packed};
 use crate::model::span::SpanIds;
 use crate::Level;
@@ -48,6 +49,11 @@ pub struct EventContext {
     /// spool have none: theirs are already keyed.
     pub(crate) hash_key_source: Option<HashKeySource>,
     pub(crate) hash_key: OnceLock<(u64, u64)>,
+    /// Set on the context of a period's report (see
+    /// [`Route::per_period`](crate::Route::per_period)): the period and
+    /// its counts, which the OTLP sink sends as sums. A report has no
+    /// session id.
+    pub(crate) report: Option<Arc<PeriodCounts>>,
 }
 
 impl fmt::Debug for EventContext {
@@ -82,8 +88,10 @@ impl EventContext {
     /// The standard properties every event carries (`$lib`, `$app_name`,
     /// `$os`, `$session_id`, ...), as the catalog lists them
     /// ([`Catalog::to_markdown`](crate::Catalog::to_markdown) lists them);
-    /// `$os_version` only where it is known.
+    /// `$os_version` only where it is known, and `$session_id` on no
+    /// report by period.
     pub fn standard_properties(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let report = self.report.is_some();
         [
             ("$lib", LIB_NAME),
             ("$lib_version", &self.lib_version),
@@ -95,7 +103,13 @@ impl EventContext {
             ("$catalog_digest", &self.catalog_digest),
         ]
         .into_iter()
+        .filter(move |(name, _)| !(report && *name == "$session_id"))
         .chain(self.os_version.as_deref().map(|version| ("$os_version", version)))
+    }
+
+    /// The period and counts of a report by period.
+    pub(crate) fn report(&self) -> Option<&PeriodCounts> {
+        self.report.as_deref()
     }
 
     fn hash_key(&self) -> (u64, u64) {
@@ -586,6 +600,7 @@ pub(crate) mod testing {
             geoip_disable: true,
             hash_key_source: Some(Arc::new(|| (1, 2))),
             hash_key: OnceLock::new(),
+            report: None,
         }
     }
 

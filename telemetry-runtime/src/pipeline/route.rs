@@ -1,5 +1,7 @@
 //! Which events each sink may see, and at most at which consent level.
 
+use std::time::Duration;
+
 use crate::Level;
 
 /// A sink's policy: which events it receives and the highest consent level
@@ -32,6 +34,18 @@ pub struct Route {
     /// Whether instrumented calls go as spans where the sink can send them;
     /// `None`: on for a user-owned route, off for a vendor's.
     spans: Option<bool>,
+    /// Set by [`per_period`](Route::per_period): what the route admits is
+    /// counted on this machine and sent as one report a period.
+    report: Option<PerPeriod>,
+}
+
+/// How a route that reports by period reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PerPeriod {
+    /// The period's length, in whole seconds.
+    seconds: u64,
+    /// Whether a report carries the install id (otherwise an id of its own).
+    install_id: bool,
 }
 
 /// Whose settings govern a route.
@@ -53,7 +67,7 @@ enum Events {
 impl Route {
     /// Every event and counter, at whatever level the user consented to.
     pub fn all() -> Route {
-        Route { events: Events::All, max_level: Level::Full, owner: Owner::Vendor, spans: None }
+        Route { events: Events::All, max_level: Level::Full, owner: Owner::Vendor, spans: None, report: None }
     }
 
     /// Every event and counter, for a destination the user configured
@@ -170,6 +184,88 @@ impl Route {
         self
     }
 
+    /// Sends what this route admits as one report a `period` (a day, a
+    /// week; at least a minute, in whole seconds) instead of as it happens.
+    ///
+    /// Each counter's increments, and with a route that admits events,
+    /// the number of times each event was captured, are added up on this
+    /// machine in a file of the current period, shared by every run and
+    /// every process of the program; nothing leaves it during the period.
+    /// Once the period is over, the first run of the program that finds
+    /// its counts sends them, once, as one `telemetry_report` event whose
+    /// properties are the counts (`tool_calls{status=ok}: 12`,
+    /// `$events{event=build}: 3`) with the period's start and end; the OTLP
+    /// sink sends them as sums over the period. A report carries the
+    /// period, never the time of a run; no session id; a uuid derived from
+    /// the period and a secret of this installation, so that a report sent
+    /// twice is de-duplicated; and a random id of its own in place of the
+    /// install id, unless [`with_install_id`](Route::with_install_id) asks
+    /// for it. It needs `Usage`, and is sent at the consent in force when
+    /// it is sent; turning telemetry off deletes what was not sent, and a
+    /// reset deletes the counts too. A report that cannot be sent waits
+    /// for a later run; one whose period ended more than 28 days ago is
+    /// deleted unsent.
+    ///
+    /// Periods start at midnight UTC (a week on Monday), so that the
+    /// boundaries say nothing about the user's time zone. The counts and the
+    /// reports are kept in `telemetry_reports` in the data directory, where
+    /// the `telemetry report` subcommand shows them exactly as they will be
+    /// and were sent. Debug and local-only modes replace this route, as
+    /// they replace every other.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use telemetry_runtime::{sink::PostHogSink, Config, Route};
+    ///
+    /// const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
+    ///
+    /// // The vendor gets one report a week: every counter, and how many
+    /// // times each event happened.
+    /// let config = Config::new("mytool", "1.0.0")
+    ///     .route(PostHogSink::new("phc_vendor_key")?, Route::all().per_period(WEEK));
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn per_period(mut self, period: Duration) -> Route {
+        let install_id = self.report.is_some_and(|report| report.install_id);
+        self.report = Some(PerPeriod { seconds: period.as_secs(), install_id });
+        self
+    }
+
+    /// Reports by period ([`per_period`](Route::per_period)) carry the
+    /// install id as their `distinct_id`, so that the vendor can tell one
+    /// installation's reports from another's, and link them across
+    /// periods; without it each report has a random id of its own. Call it
+    /// after `per_period`: other routes always send the install id, and
+    /// this changes nothing on them.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use telemetry_runtime::Route;
+    /// let daily = Route::counters_only().per_period(Duration::from_secs(24 * 3600)).with_install_id();
+    /// ```
+    pub fn with_install_id(mut self) -> Route {
+        if let Some(report) = &mut self.report {
+            report.install_id = true;
+        }
+        self
+    }
+
+    /// The period of a route that reports by period.
+    pub(crate) fn period(&self) -> Option<Duration> {
+        self.report.map(|report| Duration::from_secs(report.seconds))
+    }
+
+    /// Whether this route's reports carry the install id.
+    pub(crate) fn reports_install_id(&self) -> bool {
+        self.report.is_some_and(|report| report.install_id)
+    }
+
+    /// Whether a route that reports by period counts the event (or
+    /// counter) `name`; `false` on every other route.
+    pub(crate) fn counts(&self, name: &str, counter: bool) -> bool {
+        self.report.is_some() && self.filter_admits(name, counter)
+    }
+
     /// The level of data this sink gets while consent is `consent` and the
     /// user's own settings allow `user` to user-owned sinks.
     pub(crate) fn level_under(&self, consent: Level, user: Level) -> Level {
@@ -188,8 +284,29 @@ impl Route {
         }
     }
 
-    /// Whether the sink receives the event (or counter) `name` at all.
+    /// Whether the sink receives the event (or counter) `name` at all, as
+    /// it happens: a route that reports by period receives none (its sink
+    /// gets the reports, see [`counts`](Route::counts)).
     pub(crate) fn admits(&self, name: &str, counter: bool) -> bool {
+        self.report.is_none() && self.filter_admits(name, counter)
+    }
+
+    /// Whether a route that reports by period may count events, not only
+    /// counters.
+    pub(crate) fn counts_events(&self) -> bool {
+        self.report.is_some() && self.events != Events::CountersOnly
+    }
+
+    /// The names this route lets through, when it names them
+    /// ([`Route::only`]).
+    pub(crate) fn names(&self) -> Option<&[String]> {
+        match &self.events {
+            Events::Named(names) => Some(names),
+            _ => None,
+        }
+    }
+
+    fn filter_admits(&self, name: &str, counter: bool) -> bool {
         match &self.events {
             Events::All => true,
             Events::CountersOnly => counter,
@@ -223,7 +340,14 @@ impl Route {
             Some(true) => ",\"spans\":true",
             Some(false) => ",\"spans\":false",
         };
-        format!("{{\"events\":{events},\"max_level\":\"{}\"{owner}{spans}}}", self.max_level.as_str())
+        // Likewise for routes that do not report by period.
+        let report = match self.report {
+            None => String::new(),
+            Some(PerPeriod { seconds, install_id }) => {
+                format!(",\"period\":{seconds}{}", if install_id { ",\"install_id\":true" } else { "" })
+            }
+        };
+        format!("{{\"events\":{events},\"max_level\":\"{}\"{owner}{spans}{report}}}", self.max_level.as_str())
     }
 
     /// Reads back what [`to_line`](Route::to_line) wrote.
@@ -252,7 +376,17 @@ impl Route {
             None => None,
             Some(spans) => Some(spans.as_bool()?),
         };
-        Some(Route { events, max_level, owner, spans })
+        let report = match value.get("period") {
+            None => None,
+            Some(period) => Some(PerPeriod {
+                seconds: period.as_u64()?,
+                install_id: match value.get("install_id") {
+                    None => false,
+                    Some(install_id) => install_id.as_bool()?,
+                },
+            }),
+        };
+        Some(Route { events, max_level, owner, spans, report })
     }
 }
 
@@ -276,6 +410,8 @@ mod tests {
             Route::user_owned().max_level(Level::Usage),
             Route::all().spans(true),
             Route::user_owned().spans(false),
+            Route::counters_only().per_period(Duration::from_secs(604_800)),
+            Route::all().per_period(Duration::from_secs(86_400)).with_install_id(),
         ] {
             let line = route.to_line();
             assert!(!line.contains(['\n', '\t']), "{line}");
@@ -289,5 +425,20 @@ mod tests {
         // Spans: the user's own routes by default, a vendor's when asked.
         assert!(Route::user_owned().sends_spans() && !Route::user_owned().spans(false).sends_spans());
         assert!(!Route::all().sends_spans() && Route::all().spans(true).sends_spans());
+        let weekly = Route::all().per_period(Duration::from_secs(604_800));
+        assert_ne!(weekly.to_line(), weekly.clone().with_install_id().to_line());
+        assert_eq!(Route::all().with_install_id(), Route::all(), "only a report has an id to choose");
+    }
+
+    #[test]
+    fn a_route_that_reports_by_period_admits_nothing_as_it_happens() {
+        let weekly = Route::all().per_period(Duration::from_secs(604_800));
+        assert!(!weekly.admits("tool_calls", true) && !weekly.admits("build", false));
+        assert!(weekly.counts("tool_calls", true) && weekly.counts("build", false));
+        let counters = Route::counters_only().per_period(Duration::from_secs(86_400));
+        assert!(counters.counts("tool_calls", true) && !counters.counts("build", false));
+        assert!(!Route::all().counts("build", false));
+        assert_eq!(weekly.period(), Some(Duration::from_secs(604_800)));
+        assert!(weekly.with_install_id().reports_install_id());
     }
 }

@@ -22,6 +22,7 @@ use crate::model::time::deadline_after;
 use crate::model::view::{EventContext, LIB_VERSION};
 use crate::pipeline::aggregate::Aggregates;
 use crate::pipeline::queue::Queue;
+use crate::pipeline::report::Reports;
 use crate::pipeline::route::Route;
 use crate::pipeline::spool::{Spool, SpoolSettings, SPOOL_DIR};
 use crate::sink::allowance::Allowance;
@@ -102,6 +103,8 @@ pub(crate) struct Inner {
     /// a flush is complete only when no more were given up on since.
     pub(crate) dropped_at_flush: AtomicU64,
     pub(crate) aggregates: Aggregates,
+    /// The routes that report by period, and their files.
+    pub(crate) reports: Reports,
     pub(crate) catalog: Catalog,
     pub(crate) catalog_digest: String,
     /// Send `$geoip_disable: true` with every event.
@@ -318,6 +321,10 @@ impl Inner {
             self.counters.dropped(DropReason::ConsentWithdrawn, n);
             drop(self.aggregates.drain());
         }
+        if consent.level == Level::Off && consent.source != ConsentSource::NoticePending {
+            // What was not sent of reports by period is deleted too.
+            self.reports.forget_pending(self.user_level() > Level::Off);
+        }
         // A worker waiting to retry checks its batch against the new level
         // now, not when its wait ends.
         self.queue.consent_changed();
@@ -362,6 +369,7 @@ impl Inner {
                 Arc::new(move || identity.hash_key())
             }),
             hash_key: OnceLock::new(),
+            report: None,
         }
     }
 }

@@ -457,6 +457,7 @@ fn parse_context(json: &str, generation: u64) -> Option<EventContext> {
         // Hashed values were stored keyed: no key is needed again.
         hash_key_source: None,
         hash_key: Default::default(),
+        report: None,
     })
 }
 
@@ -540,13 +541,13 @@ fn instance() -> u64 {
 }
 
 /// `<base>.<pid>-<instance>-<claimed at>.claim`.
-fn claim_name(base: &str) -> String {
+pub(crate) fn claim_name(base: &str) -> String {
     let claimed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     format!("{base}.{}-{:016x}-{claimed}.{CLAIMED}", std::process::id(), instance())
 }
 
 /// The part of a file name before its first dot: `<written>-<id>`.
-fn base_name(path: &Path) -> Option<&str> {
+pub(crate) fn base_name(path: &Path) -> Option<&str> {
     path.file_name()?.to_str()?.split('.').next().filter(|b| !b.is_empty())
 }
 
@@ -558,7 +559,7 @@ fn waiting_path(claim: &Path) -> Option<PathBuf> {
 /// Whether the claim at `path` was left by a process that is gone, or is
 /// older than [`CLAIM_TIMEOUT`]; see the module docs. A name that does not
 /// parse is taken back.
-fn is_abandoned(path: &Path) -> bool {
+pub(crate) fn is_abandoned(path: &Path) -> bool {
     let owner =
         path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('.').nth(1)).and_then(|owner| {
             let mut parts = owner.split('-');

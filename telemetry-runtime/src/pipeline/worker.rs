@@ -15,6 +15,8 @@ use crate::model::stats::DropReason;
 use crate::model::time::deadline_after;
 use crate::model::view::{Prepared, Queued};
 use crate::pipeline::recent::Recent;
+use crate::pipeline::report::{Outcome, Stamp, Tally};
+use crate::pipeline::route::Route;
 use crate::pipeline::shared::{Inner, SinkRoute};
 use crate::pipeline::spool::{Claim, Spool, Taken};
 use crate::sink::{Batch, SendContext, Sink};
@@ -28,6 +30,8 @@ struct Outlet {
     local: Vec<bool>,
     recent: Recent,
     spool: Option<Spool>,
+    /// What was counted for reports by period and is not written yet.
+    tally: Tally,
 }
 
 pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
@@ -54,10 +58,14 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
             inner.identity.generation(),
         ),
         spool: inner.spool(),
+        tally: Tally::default(),
     };
     let mut records = Records::default();
     if catch_unwind(AssertUnwindSafe(|| replay(&inner, &mut outlet))).is_err() {
         log::error!("Replaying the telemetry spool failed; it is left for a later run.");
+    }
+    if catch_unwind(AssertUnwindSafe(|| send_reports(&inner, &mut outlet))).is_err() {
+        log::error!("Sending the telemetry reports by period failed; they are left for a later run.");
     }
     let mut interval_end = deadline_after(inner.settings.flush_interval);
     loop {
@@ -72,8 +80,16 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
                 // Batches an outage left behind get another chance.
                 replay(&inner, &mut outlet);
             }
+            if inner.reports.counts_events() {
+                outlet.tally.under(inner.identity.generation());
+                inner.reports.tally_events(&mut outlet.tally, &records, inner.user_level());
+            }
             if interval_over || taken.flushing || taken.stopping {
-                add_counter_records(&inner, &mut records);
+                add_counter_records(&inner, &mut outlet, &mut records);
+                write_reports(&inner, &mut outlet);
+            }
+            if interval_over && !taken.stopping {
+                send_reports(&inner, &mut outlet);
             }
             if !records.is_empty() {
                 deliver(&inner, &mut outlet, &mut records);
@@ -341,13 +357,21 @@ enum Sent {
     Later(Option<Vec<Uuid>>),
 }
 
-/// Adds one event per counter series: its labels and the count since last
-/// time.
-fn add_counter_records(inner: &Inner, records: &mut Records) {
+/// Adds one event per counter series (its labels and the count since last
+/// time) for the routes that get counters as they are counted, and the
+/// counts to the tally of routes that report by period.
+fn add_counter_records(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
     // Taken before the counts: a count is never newer than the consent
     // level it is sent under.
     let consent = inner.take_counter_consent();
-    for series in inner.aggregates.drain() {
+    let drained = inner.aggregates.drain();
+    outlet.tally.under(inner.identity.generation());
+    inner.reports.tally_series(&mut outlet.tally, &drained, consent, inner.user_level());
+    for series in drained {
+        if !inner.sink_routes.iter().any(|sink| sink.route.admits(series.name, true)) {
+            // Only counted for reports by period (or for no sink at all).
+            continue;
+        }
         let mut properties = Properties::with_capacity(series.labels.len() + 1);
         for (label, value) in series.labels.iter() {
             properties.insert(label, *value);
@@ -359,6 +383,52 @@ fn add_counter_records(inner: &Inner, records: &mut Records) {
         record.consent = consent;
         // A few labels and a count: far below the 4 GiB a record can hold.
         records.push(record, &properties);
+    }
+}
+
+/// Adds what was counted for reports by period to their files.
+fn write_reports(inner: &Inner, outlet: &mut Outlet) {
+    if inner.reports.is_empty() {
+        return;
+    }
+    let stamp = Stamp {
+        app_name: inner.app_name.clone(),
+        app_version: inner.app_version.clone(),
+        os: std::env::consts::OS.to_owned(),
+        arch: std::env::consts::ARCH.to_owned(),
+        os_version: inner.os_version.get_or_init(crate::local::platform::os_version).clone(),
+        lib_version: crate::model::view::LIB_VERSION.to_owned(),
+        catalog_digest: inner.catalog_digest.clone(),
+    };
+    // Read under the reports' lock, which turning consent off and a reset
+    // take too: counts are written only while both still allow them.
+    let allowed =
+        |route: &Route| route.level_under(inner.consent_level(), inner.user_level()) >= Level::Usage;
+    inner.reports.write(&mut outlet.tally, &stamp, &allowed, &|| inner.identity.generation());
+}
+
+/// Sends the reports by period whose period is over and that no other
+/// process sends, each through its route's sink, at the consent in force.
+fn send_reports(inner: &Inner, outlet: &mut Outlet) {
+    if inner.reports.is_empty() {
+        return;
+    }
+    let (consent, user) = (inner.consent_level(), inner.user_level());
+    let allowed = |route: &Route| route.level_under(consent, user) >= Level::Usage;
+    for due in inner.reports.take_due(&mut outlet.tally, &inner.identity, &allowed) {
+        inner.counters.captured();
+        let outcome = match send_to(
+            inner,
+            outlet.sinks[due.index].as_mut(),
+            due.index,
+            outlet.local[due.index],
+            &due.batch,
+        ) {
+            Sent::Whole => Outcome::Sent,
+            Sent::Later(_) => Outcome::Later,
+            Sent::Partly => Outcome::Refused,
+        };
+        inner.reports.settle(&mut outlet.tally, due, outcome);
     }
 }
 

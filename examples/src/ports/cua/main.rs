@@ -12,8 +12,18 @@
 //! and run ids.
 //!
 //! ```text
-//! cua [--computer on|off] [--agent on|off|trajectory]... [--runs N] [--disable-telemetry]
+//! cua [--weekly] [--computer on|off] [--agent on|off|trajectory]... [--runs N] [--disable-telemetry]
+//! cua [--weekly] telemetry report [--html FILE]
 //! ```
+//!
+//! `--weekly` is this port's local-first form: nothing is sent per run.
+//! The tool counter and the number of times each event was captured are
+//! added up on the machine over the week, by every run and every instance
+//! of it, and the first run after the week sends them as one report
+//! ([`Route::per_period`](telemetry_runtime::Route::per_period)): no
+//! session or run id, no trajectory, no time of any run leaves the
+//! machine. `cua --weekly telemetry report` shows the week's counts so
+//! far and the reports exactly as they will be and were sent.
 //!
 //! `--disable-telemetry` calls the port of CUA's `disable_telemetry()`
 //! once the packages are loaded: telemetry is off for the rest of the
@@ -65,6 +75,9 @@
 //!   last events that left the machine.
 //! - **Step time.** `agent_step` is stamped with the time the step
 //!   happened (`capture_at`), which its `timestamp` property also carries.
+//! - **A weekly form** (`--weekly`), which CUA does not have: see above.
+//!   CUA sends every event as it happens, with session and run ids; the
+//!   weekly form sends one report a week of counts alone.
 
 mod telemetry;
 
@@ -73,7 +86,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use telemetry::*;
 use telemetry_runtime::sink::{JsonlSink, PostHogSink};
-use telemetry_runtime::{Config, ConfigError, Level, Polarity, Telemetry};
+use telemetry_runtime::{Config, ConfigError, Level, Polarity, Route, Telemetry};
+
+/// The weekly form's period.
+const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// An instance's `telemetry_enabled` argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,12 +115,30 @@ fn is_telemetry_enabled(module: &Telemetry) -> bool {
     !DISABLED.load(Relaxed) && module.is_enabled()
 }
 
+/// `--weekly`: one report a week instead of events as they happen.
+static WEEKLY: AtomicBool = AtomicBool::new(false);
+
 fn main() {
     let mut disable = false;
     let mut computer = Setting::On;
     let mut agents = Vec::new();
     let mut runs = 1;
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|arg| arg == "--weekly") {
+        WEEKLY.store(true, Relaxed);
+        args.remove(0);
+    }
+    if args.first().is_some_and(|arg| arg == "telemetry") {
+        let shown = config().and_then(Telemetry::new).map_err(|err| err.to_string()).and_then(|module| {
+            telemetry_runtime::cli::run_command(&module, &args[1..], &mut std::io::stdout())
+                .map_err(|err| err.to_string())
+        });
+        if let Err(err) = shown {
+            eprintln!("cua: {err}");
+            std::process::exit(2);
+        }
+        return;
+    }
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         if arg == "--disable-telemetry" {
@@ -270,9 +304,11 @@ fn config() -> Result<Config, ConfigError> {
         .env_var("CUA_TELEMETRY_ENABLED")
         .legacy_env_var("CUA_TELEMETRY_LOG_TRAJECTORY", Polarity::OptInFull)
         .shutdown_timeout(Duration::from_secs(3));
+    // Every event and counter as it happens, or once a week as counts.
+    let route = if WEEKLY.load(Relaxed) { Route::all().per_period(WEEK) } else { Route::all() };
     match (std::env::var("CUA_POSTHOG_KEY"), std::env::var("CUA_POSTHOG_HOST")) {
-        (Ok(key), Ok(host)) => config = config.sink(PostHogSink::new(key)?.host(&host)?),
-        _ => config = config.sink(JsonlSink::new(std::env::temp_dir().join("cua-events.jsonl"))),
+        (Ok(key), Ok(host)) => config = config.route(PostHogSink::new(key)?.host(&host)?, route),
+        _ => config = config.route(JsonlSink::new(std::env::temp_dir().join("cua-events.jsonl")), route),
     }
     Ok(config)
 }

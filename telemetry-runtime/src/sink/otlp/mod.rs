@@ -9,6 +9,7 @@ use super::retry::Backoff;
 use super::transport::{check_header, shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
 use crate::error::ConfigError;
+use crate::model::period::PeriodCounts;
 use crate::model::span::SpanIds;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
 
@@ -336,7 +337,9 @@ impl Sink for OtlpSink {
         let mut metrics = Vec::new();
         let mut traces = Vec::new();
         for event in batch.events() {
-            if event.is_counter() && self.metrics_url.is_some() {
+            // A report by period is counts too: sums over its period.
+            let counts = event.is_counter() || event.context().report().is_some();
+            if counts && self.metrics_url.is_some() {
                 metrics.push(event);
             } else if event.span().is_some() && cx.spans && self.traces_url.is_some() {
                 traces.push(event);
@@ -430,14 +433,19 @@ impl RequestEncoder for Signal<'_> {
         let span_ids = event.span().filter(|_| matches!(self.kind, Kind::Traces));
         let (protocol, kind) = (self.protocol, self.kind);
         if let Kind::Metrics = kind {
-            let metric = metric(event);
-            match protocol {
-                Protocol::HttpProtobuf => proto::push_item(&metric, &[], &mut request.body),
-                Protocol::HttpJson => {
-                    if index > 0 {
-                        request.body.push(b',');
+            let metrics = match event.context().report() {
+                Some(report) => report_metrics(report),
+                None => vec![metric(event)],
+            };
+            for (i, metric) in metrics.iter().enumerate() {
+                match protocol {
+                    Protocol::HttpProtobuf => proto::push_item(metric, &[], &mut request.body),
+                    Protocol::HttpJson => {
+                        if index > 0 || i > 0 {
+                            request.body.push(b',');
+                        }
+                        json::metric(&mut request.body, metric);
                     }
-                    json::metric(&mut request.body, &metric);
                 }
             }
             return;
@@ -677,6 +685,34 @@ fn metric(event: &EventView<'_>) -> proto::Metric {
             is_monotonic: true,
         }),
     }
+}
+
+/// A report by period as one monotonic delta sum per count, over the
+/// report's period: what was counted from its start to its end, with the
+/// counter's labels (or `event`, for the counts of events) as attributes.
+fn report_metrics(report: &PeriodCounts) -> Vec<proto::Metric> {
+    let (start, end) = (nanos(report.start_time()), nanos(report.end_time()));
+    report
+        .counts
+        .iter()
+        .map(|(counted, count)| proto::Metric {
+            name: counted.metric_name().to_owned(),
+            sum: Some(proto::Sum {
+                data_points: vec![proto::NumberDataPoint {
+                    attributes: counted
+                        .attributes()
+                        .into_iter()
+                        .map(|(key, value)| text_attribute(key, value))
+                        .collect(),
+                    start_time_unix_nano: start,
+                    time_unix_nano: end,
+                    as_int: Some((*count).min(i64::MAX as u64) as i64),
+                }],
+                aggregation_temporality: 1,
+                is_monotonic: true,
+            }),
+        })
+        .collect()
 }
 
 /// One instrumented call as a span: named after its event, from its start
