@@ -102,4 +102,27 @@ fn messages_name_the_switch_in_use() {
     let (c, lines) = logged(|| client(trajectory("maybe", Some("on"))));
     assert_eq!(c.level(), Level::Usage, "a value it does not understand never raises consent");
     assert!(lines.iter().any(|l| l.contains("TESTAPP_LOG_TRAJECTORY") && l.contains("maybe")), "{lines:?}");
+
+    // A value it does not understand is named in the log when it is short
+    // (a typo), and only by its length when it is long: a token pasted into
+    // the variable by mistake never reaches a log, whole or in part.
+    let (c, lines) = logged(|| client(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "flase")])));
+    assert_eq!(c.level(), Level::Off);
+    assert!(lines.iter().any(|l| l.contains("TESTAPP_TELEMETRY") && l.contains("\"flase\"")), "{lines:?}");
+    let token = "phx_8f2KqXw3mZt9RbV1cYp5LdN7hJs4GuE6aTiO0";
+    for (name, polarity) in
+        [("TESTAPP_TELEMETRY", Polarity::Enables), ("TESTAPP_LOG_TRAJECTORY", Polarity::OptInFull)]
+    {
+        let config =
+            sandbox.config_with_env(&[(name, token)]).legacy_env_var("TESTAPP_LOG_TRAJECTORY", polarity);
+        let (_c, lines) = logged(|| client(config));
+        let about = lines
+            .iter()
+            .find(|l| l.contains(name) && l.contains("Unrecognised"))
+            .unwrap_or_else(|| panic!("{lines:?}"));
+        assert!(about.contains(&format!("of {} characters", token.len())), "{about}");
+        let leaked =
+            token.as_bytes().windows(6).any(|piece| about.contains(std::str::from_utf8(piece).unwrap()));
+        assert!(!leaked, "a piece of the value reached the log: {about}");
+    }
 }

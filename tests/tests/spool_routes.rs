@@ -417,3 +417,57 @@ fn batches_of_the_old_format_are_deleted_unsent_and_counted() {
 fn now_nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
+
+/// A route's level cap holds on a replay as on the first try, whatever the
+/// spooled file says: a batch written for a route capped at `Usage` whose
+/// file was later changed to hold an event at `Full` with an opt-in value
+/// (by hand, or by another version of the program) does not send that
+/// event, and counts it.
+#[test]
+fn a_spooled_event_above_its_routes_cap_is_not_sent_on_a_replay() {
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    let canary = Canary::new("question");
+    let config = || {
+        Sandbox::spooling_config_in(sandbox.path())
+            .consent(Level::Full)
+            .route(posthog(&server.url(), USER_KEY), Route::all().max_level(Level::Usage))
+    };
+    server.down();
+    {
+        let telemetry = Telemetry::new(config()).unwrap();
+        telemetry.capture(&Asked { words: 7, question: "never written".into() });
+        assert!(!telemetry.flush(SOON), "the host is down");
+    }
+    let files = spool_files(sandbox.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(!text.contains("never written"), "the opt-in value was spooled for a route capped at usage");
+    // The event's line, raised to `full`, with the opt-in value added.
+    let mut edited = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut fields: Vec<String> = line.split('\t').map(str::to_owned).collect();
+            if fields.get(1).map(String::as_str) != Some("event") {
+                return line.to_owned();
+            }
+            assert_eq!(fields[3], "usage", "{line}");
+            fields[3] = "full".to_owned();
+            let mut properties: serde_json::Value = serde_json::from_str(&fields[8]).unwrap();
+            properties.as_array_mut().unwrap().push(serde_json::json!(["question", canary.text()]));
+            fields[8] = properties.to_string();
+            edited += 1;
+            fields.join("\t")
+        })
+        .collect();
+    assert_eq!(edited, 1);
+    std::fs::write(&files[0], lines.join("\n") + "\n").unwrap();
+
+    server.up();
+    let telemetry = Telemetry::new(config()).unwrap();
+    assert!(wait_until(SOON, || spool_files(sandbox.path()).is_empty()), "the spool is replayed");
+    let _ = telemetry.flush(SOON);
+    assert!(!server.received(canary.text().as_bytes()), "an event above the route's cap was sent");
+    assert_eq!(telemetry.stats().dropped(DropReason::ConsentWithdrawn), 1, "{:?}", telemetry.stats());
+}

@@ -233,20 +233,31 @@ fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<(Level, bool)> {
         (Some((Level::Off, _) | (_, true)), Polarity::OptInFull) => None,
         (Some(_), Polarity::OptInFull) => Some((Level::Full, false)),
         (None, Polarity::OptInFull) => {
-            let shown: String = value.chars().take(40).collect();
-            log::warn!("Unrecognised value {shown:?} in {}: ignored. Use 1 or 0.", var.name);
+            let shown = shown_value(&value);
+            log::warn!("Unrecognised value {shown} in {}: ignored. Use 1 or 0.", var.name);
             None
         }
         (None, _) => {
-            let shown: String = value.chars().take(40).collect();
-            let more = if shown.len() < value.len() { "..." } else { "" };
+            let shown = shown_value(&value);
             log::warn!(
-                "Unrecognised value {shown:?}{more} in {}: telemetry is off. \
+                "Unrecognised value {shown} in {}: telemetry is off. \
                  Use one of off, on, full or local.",
                 var.name
             );
             Some((Level::Off, false))
         }
+    }
+}
+
+/// A value no choice matches, as a log line may show it: a short one (a
+/// typo of `off`, `false`, `full`) quoted whole, a longer one only by its
+/// length, since it may be something pasted there by mistake (a token, a
+/// key) that must not reach a log.
+fn shown_value(value: &str) -> String {
+    const SHOWN_UP_TO: usize = 12;
+    match value.chars().count() {
+        n if n <= SHOWN_UP_TO => format!("{value:?}"),
+        n => format!("of {n} characters (not shown)"),
     }
 }
 
