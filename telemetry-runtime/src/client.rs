@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
@@ -221,7 +222,16 @@ impl Telemetry {
             .iter()
             .zip(sink_ids)
             .zip(routes)
-            .map(|((sink, id), route)| SinkRoute { name: sink.name().to_owned(), id, route })
+            .map(|((sink, id), route)| {
+                let name = sink.name().to_owned();
+                let local = catch_unwind(AssertUnwindSafe(|| sink.is_local())).unwrap_or_else(|_| {
+                    log::error!(
+                        "Telemetry sink {name} panicked when asked where it keeps data; taken as remote."
+                    );
+                    false
+                });
+                SinkRoute { name, id, route, local }
+            })
             .collect();
         let reports = Reports::new(
             data_dir.as_deref(),
@@ -261,6 +271,7 @@ impl Telemetry {
             otel_resource: crate::sink::otel_resource(&*resolver_env),
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            shutdown_lost: AtomicBool::new(false),
             dropped_at_flush: AtomicU64::new(0),
             aggregates: Aggregates::default(),
             reports,
@@ -275,6 +286,7 @@ impl Telemetry {
             sample_rate,
             sample_state: config.sample_seed.map(AtomicU64::new),
             worker_main: crate::pipeline::worker::run,
+            keep_queued: crate::pipeline::worker::keep_queued,
         };
         let inner = Arc::new(inner);
         let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };
@@ -703,20 +715,34 @@ impl Telemetry {
     /// ```
     #[must_use = "`false` means some events were not delivered"]
     pub fn flush(&self, timeout: Duration) -> bool {
+        // Drops since the last flush returned, and during this one: read at
+        // the start, and raised (never lowered) at the end, so that flushes
+        // running at once each see every drop of their time.
+        let before = self.inner.dropped_at_flush.load(Relaxed);
         let finished =
             !self.inner.worker_started.load(Relaxed) || self.inner.queue.flush(deadline_after(timeout));
         let dropped = self.inner.counters.dropped_total();
-        let before = self.inner.dropped_at_flush.swap(dropped, Relaxed);
+        self.inner.dropped_at_flush.fetch_max(dropped, Relaxed);
         finished && dropped == before
     }
 
-    /// Stops the client: later calls do nothing; what is queued is delivered
-    /// if that can be done within `timeout`. Returns whether the worker
-    /// finished in time; if not, it is left to end with the process, and
-    /// every event it had not delivered (still queued, or in a request the
-    /// endpoint has not answered) is counted as dropped for
+    /// Stops the client: later captures do nothing; what is queued is
+    /// delivered if that can be done within `timeout`. Returns whether the
+    /// worker finished in time; if not, it is left to end with the process,
+    /// and every event it had not delivered (still queued, or in a request
+    /// the endpoint has not answered) is counted as dropped for
     /// [`DropReason::Shutdown`], with one warning that gives their number
     /// and the deadline. The counters are final from then on.
+    ///
+    /// With the spool on ([`Config::spool`](crate::Config::spool)), what the
+    /// deadline cuts off is kept for the next run: a request in flight was
+    /// spooled before it was sent, and what is queued behind it is written
+    /// to the spool in the last quarter of `timeout` (up to 250 ms of it),
+    /// for which the worker stops trying that much earlier.
+    ///
+    /// A later call (or one made while a first is still running) answers for
+    /// the whole shutdown by its own deadline: `true` once the worker has
+    /// finished, unless a deadline already gave events up.
     #[must_use = "`false` means the worker did not finish delivering in time"]
     pub fn shutdown(&self, timeout: Duration) -> bool {
         self.inner.shutdown(timeout)

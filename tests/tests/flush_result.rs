@@ -43,3 +43,30 @@ fn flush_is_false_when_the_deadline_comes_first() {
     assert!(!telemetry.flush(Duration::from_millis(200)));
     assert_eq!(telemetry.stats().dropped_total(), 0, "nothing was given up on yet");
 }
+
+/// "Each call's result describes its own outcome": two flushes running at
+/// once while an event is refused both answer `false`. (Before, they shared
+/// one record of the drops seen, and the second to return missed the drop
+/// the first had taken for itself.)
+#[test]
+fn flushes_running_at_once_each_see_the_drops_of_their_time() {
+    let server = TestServer::start();
+    // The refusal takes about a second to arrive: both flushes wait for it.
+    server.script([Behaviour::Slow(400, Duration::from_millis(10))]);
+    let sandbox = Sandbox::new();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).flush_interval(Duration::from_secs(120)))
+            .unwrap();
+    telemetry.capture(&JobFinished { attempts: 1 });
+    let flushing = || {
+        let telemetry = telemetry.clone();
+        std::thread::spawn(move || telemetry.flush(SOON))
+    };
+    let first = flushing();
+    assert!(server.wait_for_requests(1, SOON), "the request is on its way");
+    let second = flushing();
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    assert_eq!(telemetry.stats().dropped(DropReason::Rejected), 1, "the event was refused");
+    assert!(!first && !second, "a flush missed the refusal: first {first}, second {second}");
+    assert!(telemetry.flush(SOON), "the next flush is about what came since");
+}

@@ -45,3 +45,51 @@ fn a_hung_endpoint_does_not_hold_the_drop_past_its_deadline() {
         );
     }
 }
+
+/// "Each call's result describes its own outcome": a shutdown whose
+/// deadline cut events off answers `false`, and so does every later call,
+/// at once or after the worker ended, since those events are gone; and a
+/// call made while a first is still waiting answers by its own deadline.
+/// (Before, every call after the first answered `true` at once.)
+#[test]
+fn a_later_shutdown_answers_for_the_whole_shutdown() {
+    let server = TestServer::start();
+    server.set_default(Behaviour::Hang);
+    let sandbox = Sandbox::new();
+    let sink = posthog_sink(&server).timeouts(Duration::from_secs(1), Duration::from_millis(800));
+    let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
+    telemetry.capture(&TaskRan { ok: true });
+    let _ = telemetry.flush(Duration::ZERO);
+    assert!(server.wait_for_requests(1, Duration::from_secs(5)), "the worker is in its request");
+
+    // A second call while the first still waits: its own, shorter, deadline.
+    let first = {
+        let telemetry = telemetry.clone();
+        std::thread::spawn(move || telemetry.shutdown(Duration::from_millis(300)))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    assert!(!telemetry.shutdown(Duration::from_millis(100)), "the worker is still in its request");
+    assert!(started.elapsed() < Duration::from_millis(250), "it kept its own deadline");
+    assert!(!first.join().unwrap(), "the first call's deadline cut the event off");
+    assert_eq!(telemetry.stats().dropped(telemetry_runtime::DropReason::Shutdown), 1);
+
+    assert!(!telemetry.shutdown(Duration::ZERO), "a later call at once");
+    // The request times out, the worker ends: the event is still lost.
+    let started = Instant::now();
+    assert!(!telemetry.shutdown(Duration::from_secs(5)), "a later call once the worker ended");
+    assert!(started.elapsed() < Duration::from_secs(4), "it returned when the worker ended");
+}
+
+/// The positive control: a shutdown that delivered everything answers
+/// `true`, and so does every later call.
+#[test]
+fn every_shutdown_after_a_complete_one_answers_true() {
+    let server = TestServer::start();
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    telemetry.capture(&TaskRan { ok: true });
+    assert!(telemetry.shutdown(Duration::from_secs(5)));
+    assert!(telemetry.shutdown(Duration::ZERO));
+    assert_eq!(server.accepted_events().len(), 1);
+}

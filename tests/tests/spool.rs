@@ -110,3 +110,52 @@ fn consent_off_at_start_deletes_the_spool() {
     assert!(!dir.exists());
     drop(telemetry);
 }
+
+/// "The spool keeps what could not be sent before exit for the next run":
+/// a run whose request hangs at exit keeps, within its shutdown deadline,
+/// both the batch in flight (spooled before it was sent) and what was
+/// queued behind it; the next run delivers all of them, once. (Before,
+/// only the batch in flight was kept.)
+#[test]
+fn what_a_shutdown_deadline_cuts_off_is_kept_for_the_next_run() {
+    use telemetry_tests::Behaviour;
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    server.set_default(Behaviour::Hang);
+    let config = || {
+        let sink = posthog_sink(&server).timeouts(Duration::from_secs(1), Duration::from_secs(30));
+        sandbox.config().sink(sink).spool(true).flush_interval(Duration::from_secs(120))
+    };
+    {
+        let telemetry = Telemetry::new(config()).unwrap();
+        telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", 0u32));
+        let _ = telemetry.flush(Duration::ZERO);
+        assert!(server.wait_for_requests(1, Duration::from_secs(5)), "the first request hangs");
+        for i in 1..5u32 {
+            telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", i));
+        }
+        let started = std::time::Instant::now();
+        assert!(!telemetry.shutdown(Duration::from_millis(400)), "the deadline cut the run off");
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "the deadline was kept: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(telemetry.stats().dropped(telemetry_runtime::DropReason::Shutdown), 5);
+    }
+    // The hung request is cut; the server answers from now on.
+    server.down();
+    server.set_default(Behaviour::Status(200));
+    server.up();
+    let telemetry = Telemetry::new(config()).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || server.accepted_events().len() >= 5),
+        "the next run sends them"
+    );
+    assert!(telemetry.flush(Duration::from_secs(5)));
+    let mut numbers: Vec<u64> =
+        server.accepted_events().iter().map(|e| e["properties"]["i"].as_u64().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, [0, 1, 2, 3, 4], "each event once");
+    assert_eq!(spool_files(&sandbox), 0);
+}

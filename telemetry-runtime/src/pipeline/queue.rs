@@ -133,6 +133,13 @@ impl Queue {
         }
     }
 
+    /// Moves every queued record into `into` (which must be empty) at once,
+    /// whether or not a batch is ready: for shutdown, when the worker is
+    /// held in a request past its deadline.
+    pub(crate) fn take_now(&self, into: &mut Records) {
+        std::mem::swap(&mut self.lock().events, into);
+    }
+
     /// Records that everything queued up to `generation` was handled.
     pub(crate) fn flush_done(&self, generation: u64) {
         let mut state = self.lock();

@@ -30,6 +30,10 @@ use crate::sink::Sink;
 use crate::sync::{self, lock, Mutex};
 use crate::{Level, Properties};
 
+/// The most of shutdown's deadline kept for writing to the spool what the
+/// worker could not deliver in time (a quarter of the deadline, up to this).
+const MAX_KEEPING_TIME: Duration = Duration::from_millis(250);
+
 /// File name of local-only events inside the data directory.
 pub(crate) const LOCAL_EVENTS_FILE: &str = "telemetry_events.jsonl";
 /// File name of the record of recent deliveries inside the data directory.
@@ -99,6 +103,8 @@ pub(crate) struct Inner {
     pub(crate) otel_resource: Vec<(String, String)>,
     pub(crate) worker_started: AtomicBool,
     pub(crate) shut_down: AtomicBool,
+    /// A shutdown's deadline gave events up: every later answer is `false`.
+    pub(crate) shutdown_lost: AtomicBool,
     /// Events given up on, for every reason, when the last flush returned:
     /// a flush is complete only when no more were given up on since.
     pub(crate) dropped_at_flush: AtomicU64,
@@ -122,6 +128,10 @@ pub(crate) struct Inner {
     /// The worker thread's body: `worker::run`, given by the client (the
     /// worker reads this state, so this module does not name it).
     pub(crate) worker_main: fn(Arc<Inner>, Vec<Box<dyn Sink>>),
+    /// Writes what is still queued to the spool, when shutdown's deadline
+    /// comes before the worker is done: `worker::keep_queued` (named
+    /// through this field for the same reason as `worker_main`).
+    pub(crate) keep_queued: fn(&Inner) -> usize,
 }
 
 /// What the worker needs of a sink besides the sink itself.
@@ -131,6 +141,9 @@ pub(crate) struct SinkRoute {
     /// Its identity in the spool.
     pub(crate) id: String,
     pub(crate) route: Route,
+    /// Whether the sink keeps data on this machine (asked once): the spool
+    /// and the record of recent deliveries are for the others.
+    pub(crate) local: bool,
 }
 
 /// What consent resolution needs to run again after a change.
@@ -166,12 +179,16 @@ impl Inner {
 
     /// See [`Telemetry::shutdown`].
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = deadline_after(timeout);
         if self.shut_down.swap(true, Relaxed) {
-            return true;
+            // Shut down already, or being: this call answers for the whole
+            // shutdown as it stands at its own deadline. The worker may end
+            // now (a request the first call gave up on returned); events
+            // given up on by a deadline are not delivered, whatever comes.
+            return self.queue.stop(deadline) && !self.shutdown_lost.load(Relaxed);
         }
         // New captures stop here; the worker still sends what is queued.
         self.gate().store(Level::Off as u8, Relaxed);
-        let deadline = deadline_after(timeout);
         let started = {
             // Taking the sinks out means a worker can no longer start.
             let mut sinks = lock(&self.sinks);
@@ -186,17 +203,29 @@ impl Inner {
             self.counters.dropped(DropReason::Shutdown, stranded);
             return true;
         }
-        if self.queue.stop(deadline) {
+        // With the spool on, a share of the deadline is kept for writing
+        // what the worker could not deliver in time to the spool, for the
+        // next run: the worker gives up that much earlier.
+        let keeping = match self.settings.spool {
+            Some(_) => (timeout / 4).min(MAX_KEEPING_TIME),
+            None => Duration::ZERO,
+        };
+        if self.queue.stop(deadline.checked_sub(keeping).unwrap_or(deadline)) {
             return true;
         }
-        // The worker is still in a request: whatever it holds, and what is
-        // queued behind it, ends with the process. Say so, and count it.
+        // The worker is still in a request: what it holds was spooled
+        // before it was sent (with the spool on); what is queued behind it
+        // is kept now. The rest ends with the process. Say so, and count it.
+        let kept = (self.keep_queued)(self);
         let lost = self.counters.settle(DropReason::Shutdown);
+        self.shutdown_lost.store(lost > 0, Relaxed);
         self.queue.clear();
         if lost > 0 {
+            let spooled =
+                if kept > 0 { format!(" ({kept} of them kept for the next run)") } else { String::new() };
             log::warn!(
                 "Telemetry shutdown deadline ({timeout:?}) expired while delivering: \
-                 {lost} events not delivered."
+                 {lost} events not delivered{spooled}."
             );
         }
         false

@@ -37,18 +37,7 @@ struct Outlet {
 pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
     // However this thread ends, waiters are released.
     let _exit = ExitGuard(&inner);
-    let local = sinks
-        .iter()
-        .zip(&inner.sink_routes)
-        .map(|(sink, SinkRoute { name, .. })| {
-            catch_unwind(AssertUnwindSafe(|| sink.is_local())).unwrap_or_else(|_| {
-                log::error!(
-                    "Telemetry sink {name} panicked when asked where it keeps data; taken as remote."
-                );
-                false
-            })
-        })
-        .collect();
+    let local = inner.sink_routes.iter().map(|sink| sink.local).collect();
     let mut outlet = Outlet {
         sinks,
         local,
@@ -238,27 +227,8 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         uuids.extend(chunk.iter().map(|record| event_uuid(record.since_epoch())));
         for (index, level) in levels.iter().enumerate() {
             let route = &inner.sink_routes[index].route;
-            // A vendor sink sees an event at most at the consent level it
-            // was captured under.
-            let shown_at =
-                |record: &Record| if route.is_user_owned() { *level } else { (*level).min(record.consent) };
             for (at, (record, uuid)) in (first..).zip(chunk.iter().zip(&uuids)) {
-                let shown = shown_at(record);
-                if *level == Level::Off
-                    || record.min_level > shown
-                    || !route.admits(&record.name, record.is_counter())
-                {
-                    continue;
-                }
-                pending[index].push(Queued {
-                    prepared: Arc::clone(&prepared),
-                    index: at,
-                    uuid: *uuid,
-                    shown,
-                    // What it takes to send it so: the event's own level
-                    // and that of the fields it holds.
-                    needs: record.properties_level.min(shown).max(record.min_level),
-                });
+                pending[index].extend(entry(route, *level, &prepared, at, record, *uuid));
             }
             while pending[index].len() >= request_size {
                 // A batch of exactly the size (every chunk, when the route
@@ -285,6 +255,71 @@ fn deliver(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
         *records = prepared.records;
         records.clear();
     }
+}
+
+/// The entry of `record` (event `at` of `prepared`, with its `uuid`) in the
+/// batch of the sink whose `route` sees events at `level`; `None` when the
+/// route does not take it.
+fn entry(
+    route: &Route,
+    level: Level,
+    prepared: &Arc<Prepared>,
+    at: usize,
+    record: &Record,
+    uuid: Uuid,
+) -> Option<Queued> {
+    // A vendor sink sees an event at most at the consent level it was
+    // captured under.
+    let shown = if route.is_user_owned() { level } else { level.min(record.consent) };
+    if level == Level::Off || record.min_level > shown || !route.admits(&record.name, record.is_counter()) {
+        return None;
+    }
+    Some(Queued {
+        prepared: Arc::clone(prepared),
+        index: at,
+        uuid,
+        shown,
+        // What it takes to send it so: the event's own level and that of
+        // the fields it holds.
+        needs: record.properties_level.min(shown).max(record.min_level),
+    })
+}
+
+/// What shutdown's deadline leaves undelivered in the queue, kept in the
+/// spool for the next run: each remote sink's share, as the worker would
+/// have sent it. Runs on the thread that shuts down, while the worker is
+/// still held in a request. Returns how many events were kept.
+pub(crate) fn keep_queued(inner: &Inner) -> usize {
+    let Some(spool) = inner.spool() else { return 0 };
+    let mut records = Records::default();
+    inner.queue.take_now(&mut records);
+    let (consent, user) = (inner.consent_level(), inner.user_level());
+    if records.is_empty() || (consent == Level::Off && user == Level::Off) {
+        return 0;
+    }
+    let uuids: Vec<Uuid> = records.iter().map(|(record, _)| event_uuid(record.since_epoch())).collect();
+    let prepared = Arc::new(Prepared { records, context: Arc::new(inner.context()) });
+    let mut kept = vec![false; uuids.len()];
+    for sink in inner.sink_routes.iter().filter(|sink| !sink.local) {
+        let level = sink.route.level_under(consent, user);
+        let batch: Vec<Queued> = (prepared.records.iter().zip(&uuids).enumerate())
+            .filter_map(|(at, ((record, _), uuid))| entry(&sink.route, level, &prepared, at, record, *uuid))
+            .collect();
+        let batch = Batch { events: batch };
+        // Under the lock a reset takes, and only while the id is current.
+        let _files = lock(&inner.files_lock);
+        if batch.is_empty() || !is_current(inner, &batch) {
+            continue;
+        }
+        // Written, then given back at once: no one sends it in this run.
+        if let Some(claim) = spool.write(&sink.id, &sink.route, &batch.events) {
+            spool.release(claim);
+            for event in &batch.events {
+                kept[event.index] = true;
+            }
+        }
+    }
+    kept.into_iter().filter(|kept| *kept).count()
 }
 
 /// Spools a batch for a remote sink (when the spool is on), then sends it.
