@@ -433,6 +433,32 @@ impl Drop for Guard {
     }
 }
 
+/// Ends the process like [`std::process::exit`], after stopping the global
+/// client within its shutdown deadline
+/// ([`Config::shutdown_timeout`], 2 s by default).
+///
+/// A program that ends with `process::exit` never drops the [`Guard`] that
+/// [`init`] returned, and what is still queued would be lost without a
+/// word: call this instead. What the deadline cuts off is counted and
+/// logged as at any shutdown, and kept for the next run when the spool is
+/// on. Without a global client it is `process::exit`.
+///
+/// ```no_run
+/// # fn run() -> Result<(), String> { Ok(()) }
+/// let _telemetry = telemetry_runtime::init(telemetry_runtime::Config::new("mytool", "1.0.0"));
+/// if let Err(message) = run() {
+///     eprintln!("{message}");
+///     telemetry_runtime::exit(2);
+/// }
+/// ```
+pub fn exit(code: i32) -> ! {
+    if let Some(client) = GLOBAL.get() {
+        // What it gives up on is counted and logged by the client.
+        let _ = client.shutdown(client.shutdown_timeout());
+    }
+    std::process::exit(code)
+}
+
 /// The global client, once [`init`] has run.
 pub fn global() -> Option<&'static Telemetry> {
     GLOBAL.get()

@@ -58,3 +58,40 @@ fn a_shutdown_in_time_counts_nothing_extra_and_logs_nothing() {
     let stats = telemetry.stats();
     assert_eq!((stats.sent, stats.dropped_total()), (5, 0), "{stats:?}");
 }
+
+/// A CLI that ends with `std::process::exit` never drops its guard: with
+/// `telemetry_runtime::exit` instead, what it captured is delivered within
+/// the shutdown deadline and the exit code is the one asked for. The
+/// control: `std::process::exit` itself loses the event.
+#[test]
+fn exit_delivers_what_was_captured_and_ends_with_the_code_asked_for() {
+    use telemetry_tests::child;
+    if let Some(mode) = child::mode() {
+        let url = std::env::var("EXIT_TEST_URL").unwrap();
+        let dir = std::env::var("EXIT_TEST_DIR").unwrap();
+        let sink = telemetry_runtime::sink::PostHogSink::new(telemetry_tests::API_KEY)
+            .and_then(|sink| sink.host(&url))
+            .unwrap();
+        let config = Sandbox::spooling_config_in(std::path::Path::new(&dir))
+            .spool(false)
+            .sink(sink)
+            .flush_interval(Duration::from_secs(120))
+            .shutdown_timeout(Duration::from_secs(5));
+        let _guard = telemetry_runtime::init(config).unwrap();
+        telemetry_runtime::capture(&BuildStep { number: 7 });
+        match mode.as_str() {
+            "library" => telemetry_runtime::exit(3),
+            _ => std::process::exit(3),
+        }
+    }
+    for (mode, delivered) in [("library", 1), ("std", 0)] {
+        let server = TestServer::start();
+        let sandbox = Sandbox::new();
+        let envs =
+            [("EXIT_TEST_URL", &*child::os(server.url())), ("EXIT_TEST_DIR", &*child::os(sandbox.path()))];
+        let test = "exit_delivers_what_was_captured_and_ends_with_the_code_asked_for";
+        let output = child::run(test, mode, &envs, Duration::from_secs(30));
+        assert_eq!(output.status.and_then(|s| s.code()), Some(3), "{mode}: {output:?}");
+        assert_eq!(server.accepted_events().len(), delivered, "{mode}");
+    }
+}
