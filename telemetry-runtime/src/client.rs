@@ -272,6 +272,7 @@ impl Telemetry {
             worker_started: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             shutdown_lost: AtomicBool::new(false),
+            pid: std::process::id(),
             dropped_at_flush: AtomicU64::new(0),
             aggregates: Aggregates::default(),
             reports,
@@ -408,6 +409,11 @@ impl Telemetry {
     /// sink's request timeout.
     pub fn reset_identity(&self) -> io::Result<()> {
         let inner = &self.inner;
+        if inner.forked() {
+            return Err(io::Error::other(
+                "a telemetry client made before fork() is off in the child process: reset it in the parent",
+            ));
+        }
         let files_lock = lock(&inner.files_lock);
         let reset = inner.identity.reset().and(inner.version.forget());
         let recent = inner.recent_path().map_or(Ok(()), |path| files::remove_if_present(&path));
@@ -715,6 +721,9 @@ impl Telemetry {
     /// ```
     #[must_use = "`false` means some events were not delivered"]
     pub fn flush(&self, timeout: Duration) -> bool {
+        if self.inner.forked() {
+            return self.inner.give_up_after_fork();
+        }
         // Drops since the last flush returned, and during this one: read at
         // the start, and raised (never lowered) at the end, so that flushes
         // running at once each see every drop of their time.

@@ -20,6 +20,25 @@ pub(crate) use shuttle::sync::{Condvar, Mutex, MutexGuard, RwLock};
 #[cfg(all(test, shuttle))]
 pub(crate) use shuttle::thread;
 
+/// Locks `mutex` for a caller's thread, unless this process is a child
+/// forked from process `pid` while another thread held the lock: the lock
+/// is then never released (the holder does not exist in the child), and
+/// `None` says so instead of waiting forever. Uncontended, it is one
+/// `try_lock`; the process id is only read after a contended wait.
+pub(crate) fn lock_unless_forked<T: ?Sized>(mutex: &Mutex<T>, pid: u32) -> Option<MutexGuard<'_, T>> {
+    /// How many times a contended lock is tried again before the process
+    /// id is read: the worker holds a caller's locks for a few moves only.
+    const TRIES: usize = 64;
+    for _ in 0..TRIES {
+        match mutex.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => thread::yield_now(),
+        }
+    }
+    (std::process::id() == pid).then(|| lock(mutex))
+}
+
 /// Locks `mutex`, also after a panic elsewhere poisoned it: every critical
 /// section of the shared state is a few plain moves, so what it guards stays
 /// consistent, and a panic must not turn telemetry's callers into panics.

@@ -95,3 +95,116 @@ fn exit_delivers_what_was_captured_and_ends_with_the_code_asked_for() {
         assert_eq!(server.accepted_events().len(), delivered, "{mode}");
     }
 }
+
+/// "Capture never blocks, also in a child after `fork()`": a process forks
+/// thirty times while two of its threads capture and count without pause
+/// (so the queue's lock is often held at the fork). Every child captures,
+/// counts, flushes and shuts down, and must be done long before its flush
+/// deadline: its
+/// events are counted as dropped for `Forked` (the client and its worker
+/// belong to the parent). The parent goes on as before and delivers all it
+/// captures. (Before, 2 to 8 children in 30 hung in a capture forever, and
+/// the others waited out their whole flush deadline.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+    use telemetry_runtime::sink::MemorySink;
+    use telemetry_tests::child;
+
+    telemetry_runtime::counter! {
+        /// Steps, by outcome.
+        static STEPS = "steps", labels: [outcome];
+    }
+
+    if child::mode().is_none() {
+        let test = "a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on";
+        let output = child::run(test, "forking", &[], Duration::from_secs(120));
+        assert!(output.success(), "{output:?}");
+        assert!(output.stdout.contains("CHILD:forks=30"), "{}", output.stdout);
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone()).batch_size(4)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let capturing: Vec<_> = (0..2)
+        .map(|_| {
+            let (telemetry, stop) = (telemetry.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut number = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    telemetry.capture(&BuildStep { number });
+                    telemetry.increment(&STEPS, ["ok"]);
+                    number += 1;
+                }
+            })
+        })
+        .collect();
+    let mut forks = 0;
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(3));
+        // SAFETY: the child runs only this library's capture, flush and
+        // shutdown (no lock of its own is waited for there) and then
+        // exits; glibc makes the allocator usable in a forked child.
+        #[allow(unsafe_code)]
+        let forked = unsafe { nix::unistd::fork() }.expect("fork");
+        match forked {
+            nix::unistd::ForkResult::Child => {
+                let started = Instant::now();
+                let before = telemetry.stats();
+                for number in 0..100 {
+                    telemetry.capture(&BuildStep { number });
+                    telemetry.increment(&STEPS, ["ok"]);
+                }
+                // Deadlines far longer than the bound below: a flush that
+                // waited for a worker the child does not have would pass it.
+                let flushed = telemetry.flush(Duration::from_secs(60));
+                let shut = telemetry.shutdown(Duration::from_secs(60));
+                let after = telemetry.stats();
+                // Generous for a loaded machine; a child that waits hangs
+                // forever, or for the deadlines above.
+                let quick = started.elapsed() < Duration::from_secs(15);
+                let counted = after.dropped(DropReason::Forked) > before.dropped(DropReason::Forked);
+                // What went wrong, one bit each, for the parent's message.
+                let failures = [!quick, flushed, shut, !counted];
+                std::process::exit(failures.iter().enumerate().map(|(bit, f)| i32::from(*f) << bit).sum());
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                let status = loop {
+                    match nix::sys::wait::waitpid(child, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                        Ok(nix::sys::wait::WaitStatus::StillAlive) if Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(5))
+                        }
+                        Ok(nix::sys::wait::WaitStatus::StillAlive) => {
+                            let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                            panic!("a forked child hung in the library");
+                        }
+                        other => break other,
+                    }
+                };
+                assert_eq!(
+                    status,
+                    Ok(nix::sys::wait::WaitStatus::Exited(child, 0)),
+                    "fork {forks}; the bits: 1 slow, 2 flush true, 4 shutdown true, 8 nothing counted"
+                );
+                forks += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    capturing.into_iter().for_each(|thread| thread.join().unwrap());
+    // The parent: nothing of the children counts in it, and it goes on
+    // delivering (the threads overflowed its queue, which the first flush
+    // reports; the next capture is delivered in full).
+    let _ = telemetry.flush(Duration::from_secs(10));
+    assert_eq!(telemetry.stats().dropped(DropReason::Forked), 0);
+    memory.clear();
+    telemetry.capture(&BuildStep { number: 1 });
+    assert!(telemetry.flush(Duration::from_secs(10)), "{:?}", telemetry.stats());
+    assert!(memory.events().iter().any(|e| e["event"] == "build_step"), "the parent delivers");
+    child::report("forks", forks);
+}

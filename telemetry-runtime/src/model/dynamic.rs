@@ -138,7 +138,13 @@ fn redacted(mode: RedactMode, value: &Value) -> Option<Value> {
 fn warn_once(event: &'static str, property: &str, problem: &str) {
     static SEEN: Mutex<Vec<(&'static str, String)>> = Mutex::new(Vec::new());
     let first = {
-        let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        // Not waited for: in a child forked while another thread held it,
+        // it is never released; the warning is then left out.
+        let mut seen = match SEEN.try_lock() {
+            Ok(seen) => seen,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
         let first = seen.len() < 1024 && !seen.iter().any(|(e, p)| *e == event && p == property);
         if first {
             seen.push((event, property.to_owned()));

@@ -41,6 +41,9 @@ pub enum DropReason {
     /// The install id was reset after the event was prepared with the old
     /// one: it is not sent, so that the old id never leaves the process.
     IdentityReset,
+    /// Captured in a child process after `fork()`: the client belongs to
+    /// the parent, whose worker thread the child does not have.
+    Forked,
 }
 
 impl DropReason {
@@ -66,6 +69,7 @@ impl DropReason {
         DropReason::Shutdown,
         DropReason::SinkError,
         DropReason::IdentityReset,
+        DropReason::Forked,
     ];
 
     /// A snake_case name for logs and status output.
@@ -82,6 +86,7 @@ impl DropReason {
             DropReason::Shutdown => "shutdown",
             DropReason::SinkError => "sink_error",
             DropReason::IdentityReset => "identity_reset",
+            DropReason::Forked => "forked",
         }
     }
 

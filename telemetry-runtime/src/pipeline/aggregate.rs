@@ -4,7 +4,7 @@
 //! swap the list out); the worker turns each series into one event whose
 //! properties are the labels plus `count`.
 
-use std::sync::Mutex;
+use crate::sync::{lock, lock_unless_forked, Mutex};
 
 /// One counter series: a name and a set of labels.
 pub(crate) struct Series {
@@ -13,16 +13,25 @@ pub(crate) struct Series {
     pub(crate) count: u64,
 }
 
-#[derive(Default)]
 pub(crate) struct Aggregates {
     // A list, not a map: programs have a handful of series, and a slice
     // comparison finds one without allocating a key.
     series: Mutex<Vec<Series>>,
+    /// The process that made it: in a child forked from it, a count never
+    /// waits for a lock held at the fork.
+    pid: u32,
+}
+
+impl Default for Aggregates {
+    fn default() -> Aggregates {
+        Aggregates { series: Mutex::default(), pid: std::process::id() }
+    }
 }
 
 impl Aggregates {
     pub(crate) fn add(&self, name: &'static str, labels: &[(&'static str, &'static str)], n: u64) {
-        let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        // In a child forked while the lock was held, the count is dropped.
+        let Some(mut series) = lock_unless_forked(&self.series, self.pid) else { return };
         match series.iter_mut().find(|s| s.name == name && *s.labels == *labels) {
             Some(existing) => existing.count = existing.count.saturating_add(n),
             None => series.push(Series { name, labels: labels.into(), count: n }),
@@ -31,7 +40,7 @@ impl Aggregates {
 
     /// Takes every series counted so far.
     pub(crate) fn drain(&self) -> Vec<Series> {
-        std::mem::take(&mut *self.series.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.series))
     }
 }
 

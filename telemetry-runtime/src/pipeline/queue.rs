@@ -4,7 +4,7 @@
 //! swap the whole queue out. Nothing does I/O while holding it, so a capture
 //! never waits on the network or the disk.
 
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{lock_unless_forked, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::model::event::{Record, Records};
@@ -22,6 +22,9 @@ pub(crate) struct Queue {
     /// The most bytes of packed properties the queued events may hold.
     max_bytes: usize,
     batch_size: usize,
+    /// The process that made it: in a child forked from it, a push never
+    /// waits for a lock held at the fork.
+    pid: u32,
 }
 
 #[derive(Default)]
@@ -58,6 +61,7 @@ impl Queue {
             max_bytes,
             // A queue smaller than a batch is "full" sooner: wake the worker then.
             batch_size: batch_size.min(capacity),
+            pid: std::process::id(),
         }
     }
 
@@ -70,7 +74,9 @@ impl Queue {
     /// Queues a record with a copy of its properties, or says why it was
     /// refused.
     pub(crate) fn push(&self, record: Record, properties: &Properties) -> Result<(), DropReason> {
-        let mut state = self.lock();
+        // In a child forked while the lock was held, the event is refused
+        // rather than waited for forever.
+        let mut state = lock_unless_forked(&self.state, self.pid).ok_or(DropReason::Forked)?;
         if state.stop_deadline.is_some() {
             return Err(DropReason::Shutdown);
         }
@@ -97,6 +103,15 @@ impl Queue {
     /// the byte limit (a few large events).
     fn ready(&self, state: &State) -> bool {
         state.events.len() >= self.batch_size || state.events.bytes() >= self.max_bytes / 2
+    }
+
+    /// Like [`clear`](Queue::clear), in a forked child: `None` when the lock
+    /// was held at the fork (see [`lock_unless_forked`]).
+    pub(crate) fn clear_unless_forked(&self) -> Option<usize> {
+        let mut state = lock_unless_forked(&self.state, self.pid)?;
+        let n = state.events.len();
+        state.events.clear();
+        Some(n)
     }
 
     /// Removes every queued record; returns how many there were.

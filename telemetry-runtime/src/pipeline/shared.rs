@@ -103,6 +103,9 @@ pub(crate) struct Inner {
     pub(crate) otel_resource: Vec<(String, String)>,
     pub(crate) worker_started: AtomicBool,
     pub(crate) shut_down: AtomicBool,
+    /// The process that made the client. In a child forked from it the
+    /// client is inert: the worker thread stayed with the parent.
+    pub(crate) pid: u32,
     /// A shutdown's deadline gave events up: every later answer is `false`.
     pub(crate) shutdown_lost: AtomicBool,
     /// Events given up on, for every reason, when the last flush returned:
@@ -177,8 +180,32 @@ impl Inner {
         Level::from_u8(self.gate().load(Relaxed))
     }
 
+    /// Whether this is a child process forked from the one that made the
+    /// client.
+    pub(crate) fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+
+    /// In a forked child: turns the client off for this process, counts
+    /// what the parent had queued (when the queue can be had without
+    /// waiting) as dropped for [`DropReason::Forked`], and answers `false`
+    /// for the flush or shutdown that found it. Nothing here waits for a
+    /// lock another thread of the parent may have held at the fork, and
+    /// nothing is logged (a logger's lock may be one of them).
+    pub(crate) fn give_up_after_fork(&self) -> bool {
+        self.gate().store(Level::Off as u8, Relaxed);
+        self.allowance.set_off();
+        if let Some(stranded) = self.queue.clear_unless_forked() {
+            self.counters.dropped(DropReason::Forked, stranded);
+        }
+        false
+    }
+
     /// See [`Telemetry::shutdown`].
     pub(crate) fn shutdown(&self, timeout: Duration) -> bool {
+        if self.forked() {
+            return self.give_up_after_fork();
+        }
         let deadline = deadline_after(timeout);
         if self.shut_down.swap(true, Relaxed) {
             // Shut down already, or being: this call answers for the whole
@@ -282,6 +309,12 @@ impl Inner {
                 self.counters.captured();
                 self.counters.dropped(DropReason::Shutdown, 1);
             }
+            Err(DropReason::Forked) => {
+                // The queue's lock was held at a fork: later captures in this
+                // child stop at the gate.
+                self.counters.dropped(DropReason::Forked, 1);
+                self.gate().store(Level::Off as u8, Relaxed);
+            }
             Err(reason) => self.counters.dropped(reason, 1),
         }
     }
@@ -318,6 +351,11 @@ impl Inner {
     /// applied everywhere. Changes are serialized, and each returns only
     /// once no byte its new state forbids can still be written.
     pub(crate) fn change_consent<E>(&self, choose: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
+        if self.forked() {
+            // The choice is recorded (a saved one is for later runs); the
+            // client itself stays off in a forked child.
+            return choose();
+        }
         let _changing = lock(&self.changing);
         choose()?;
         self.apply(self.resolver.resolve());
