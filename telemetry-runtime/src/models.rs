@@ -94,3 +94,72 @@ fn a_round_racing_a_reset_never_takes_the_old_id_for_the_new_generation() {
         None,
     );
 }
+
+/// An event of no properties, sent at usage.
+static TICK_SCHEMA: crate::EventSchema = crate::EventSchema::undocumented("tick", Level::Usage);
+static TICK: crate::DynamicEvent = crate::DynamicEvent::__declared(&TICK_SCHEMA, &[]);
+
+/// "Nothing is lost quietly": a capture racing shutdown (with the worker
+/// running) is delivered or counted, once: `captured == sent + dropped`,
+/// and the sink got exactly what was counted as sent; the shutdown,
+/// with a deadline the worker can meet, answers `true`, and a second one
+/// made meanwhile answers the same.
+#[test]
+fn captures_racing_shutdowns_are_each_delivered_or_counted_once() {
+    shuttle::check_random(
+        || {
+            let memory = MemorySink::new();
+            let telemetry = client(Level::Usage, &memory);
+            telemetry.capture_with(&TICK, crate::Properties::new());
+            let capturing = {
+                let telemetry = telemetry.clone();
+                thread::spawn(move || {
+                    for _ in 0..3 {
+                        telemetry.capture_with(&TICK, crate::Properties::new());
+                    }
+                })
+            };
+            let second = {
+                let telemetry = telemetry.clone();
+                thread::spawn(move || telemetry.shutdown(std::time::Duration::from_secs(600)))
+            };
+            let first = telemetry.shutdown(std::time::Duration::from_secs(600));
+            capturing.join().unwrap();
+            let second = second.join().unwrap();
+            assert!(first && second, "{first} {second}");
+            let stats = telemetry.stats();
+            assert_eq!(stats.captured, stats.sent + stats.dropped_total(), "{stats:?}");
+            assert_eq!(memory.events().len() as u64, stats.sent, "{stats:?}");
+            assert!(stats.captured >= 1);
+        },
+        PCT_RUNS / 10,
+    );
+}
+
+/// "A lowering is exact": while the worker delivers, consent is lowered to
+/// off; once `set_consent` has returned, the sink is handed nothing more
+/// (its share is counted as withdrawn).
+#[test]
+fn nothing_reaches_a_sink_after_consent_is_lowered_to_off() {
+    shuttle::check_random(
+        || {
+            let memory = MemorySink::new();
+            let telemetry = client(Level::Usage, &memory);
+            for _ in 0..3 {
+                telemetry.capture_with(&TICK, crate::Properties::new());
+            }
+            let flushing = {
+                let telemetry = telemetry.clone();
+                thread::spawn(move || telemetry.flush(std::time::Duration::from_secs(600)))
+            };
+            telemetry.set_consent(Level::Off);
+            let handed = memory.events().len();
+            let _ = flushing.join().unwrap();
+            let _ = telemetry.shutdown(std::time::Duration::from_secs(600));
+            assert_eq!(memory.events().len(), handed, "handed to the sink after the lowering returned");
+            let stats = telemetry.stats();
+            assert_eq!(stats.captured, stats.sent + stats.dropped_total(), "{stats:?}");
+        },
+        PCT_RUNS / 10,
+    );
+}
