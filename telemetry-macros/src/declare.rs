@@ -126,8 +126,8 @@ pub(crate) fn event(tokens: TokenStream) -> TokenStream {
         return cx.into_compile_errors();
     };
     audit(&mut cx, &input);
-    if cx.has_errors() {
-        return cx.into_compile_errors();
+    if let Err(errors) = cx.check() {
+        return errors.to_compile_error();
     }
     let private = private_path(input.attrs.krate.as_ref());
     let schema = schema(&private, &input);
@@ -199,8 +199,8 @@ pub(crate) fn counter(tokens: TokenStream) -> TokenStream {
         cx.error_spanned_by(&decl.head.ident, "a counter takes no `opt_in` or `sample`");
     }
     audit(&mut cx, &input);
-    if cx.has_errors() {
-        return cx.into_compile_errors();
+    if let Err(errors) = cx.check() {
+        return errors.to_compile_error();
     }
     let private = private_path(input.attrs.krate.as_ref());
     let name = &input.name.0;

@@ -19,13 +19,13 @@ pub(crate) fn derive_event(input: &DeriveInput) -> TokenStream {
     if let Some(parsed) = &parsed {
         audit(&mut cx, parsed);
     }
-    match parsed {
-        Some(parsed) if !cx.has_errors() => expand(&parsed),
+    match (parsed, cx.check()) {
+        (Some(parsed), Ok(())) => expand(&parsed),
         // After an error, a minimal impl keeps uses of the event from
         // producing a cascade of unrelated errors.
-        _ => {
+        (parsed, errors) => {
             let krate = parsed.and_then(|p| p.attrs.krate);
-            let errors = cx.into_compile_errors();
+            let errors = errors.err().map(|e| e.to_compile_error());
             let fallback = fallback_impl(input, krate.as_ref());
             quote! { #errors #fallback }
         }

@@ -139,9 +139,9 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
     } else {
         gate(&mut cx, &args, &function)
     };
-    if cx.has_errors() {
+    if let Err(errors) = cx.check() {
         // Keep the function as written so that its callers still compile.
-        let errors = cx.into_compile_errors();
+        let errors = errors.to_compile_error();
         return quote!(#errors #function);
     }
     expanded

@@ -40,23 +40,27 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         },
         Data::Union(_) => None,
     };
-    let Some(expanded) = expanded.filter(|_| !cx.has_errors()) else {
-        let named = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Named(_)));
-        if !matches!(input.data, Data::Enum(_)) && !named {
-            cx.error_spanned_by(
-                &input.ident,
-                "TelemetryProperty can only be derived for a fieldless enum, a newtype struct \
-                 (one unnamed field) or a struct with named fields (an object)",
-            );
-        }
+    let expanded = expanded.filter(|_| !cx.has_errors());
+    let named = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Named(_)));
+    if expanded.is_none() && !matches!(input.data, Data::Enum(_)) && !named {
+        cx.error_spanned_by(
+            &input.ident,
+            "TelemetryProperty can only be derived for a fieldless enum, a newtype struct \
+             (one unnamed field) or a struct with named fields (an object)",
+        );
+    }
+    match (expanded, cx.check()) {
+        (Some(expanded), Ok(())) => expanded,
         // A minimal impl keeps uses of the type from producing a cascade of
         // unrelated errors.
-        let errors = cx.into_compile_errors();
-        let markers = [quote!(PublicByDefault), quote!(PublicListItem)];
-        let fallback = impls(&private, input, quote!(Text), quote!(#private::Value::Null), None, &markers);
-        return quote!(#errors #fallback);
-    };
-    expanded
+        (_, errors) => {
+            let errors = errors.err().map(|e| e.to_compile_error());
+            let markers = [quote!(PublicByDefault), quote!(PublicListItem)];
+            let fallback =
+                impls(&private, input, quote!(Text), quote!(#private::Value::Null), None, &markers);
+            quote!(#errors #fallback)
+        }
+    }
 }
 
 fn enumeration(
