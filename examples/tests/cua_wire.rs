@@ -130,7 +130,7 @@ fn each_yes_value_sends_the_documented_events() {
         })
         .collect();
     assert!(
-        counts.contains(&("ComputerTool".into(), 2)) && counts.contains(&("BashTool".into(), 1)),
+        counts.contains(&("computer_tool".into(), 2)) && counts.contains(&("bash_tool".into(), 1)),
         "{counts:?}"
     );
     // What was sent is there for the user to read, from every instance.

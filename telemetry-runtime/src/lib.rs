@@ -33,7 +33,7 @@ pub use error::ConfigError;
 pub use local::consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
 pub use local::version::VersionChange;
 pub use model::catalog::{Catalog, CatalogFileError};
-pub use model::counter::Counter;
+pub use model::counter::{Counter, Labels};
 pub use model::dynamic::DynamicEvent;
 pub use model::event::TelemetryEvent;
 pub use model::level::Level;
@@ -465,16 +465,17 @@ pub fn global() -> Option<&'static Telemetry> {
 }
 
 /// Counting on the global client (see [`init`]).
-impl<const N: usize> Counter<N> {
-    /// Adds one for these label values (in the declared order) on the
+impl<L: Labels> Counter<L> {
+    /// Adds one for these label values (in the declared order: the
+    /// label's enum for one label, a tuple for more, `()` for none) on the
     /// global client.
     #[inline]
-    pub fn increment(&self, values: [&'static str; N]) {
+    pub fn increment(&self, values: L) {
         self.add(values, 1);
     }
 
     /// Adds `n` for these label values on the global client.
-    pub fn add(&self, values: [&'static str; N], n: u64) {
+    pub fn add(&self, values: L, n: u64) {
         if crate::is_enabled() {
             if let Some(client) = crate::global() {
                 client.add(self, values, n);
@@ -554,7 +555,7 @@ pub(crate) fn capture_call(event: &DynamicEvent, properties: Properties, span: m
 /// Adds one to a declared counter of the global client; see
 /// [`Telemetry::increment`] and [`counter!`].
 #[inline]
-pub fn increment<const N: usize>(counter: &Counter<N>, values: [&'static str; N]) {
+pub fn increment<L: Labels>(counter: &Counter<L>, values: L) {
     counter.increment(values);
 }
 
@@ -641,7 +642,7 @@ const _: () = {
     shared::<Guard>();
     shared::<Config>();
     shared::<Catalog>();
-    shared::<Counter<2>>();
+    shared::<Counter>();
     shared::<DynamicEvent>();
     shared::<Properties>();
     shared::<Value>();

@@ -62,12 +62,12 @@ struct TaskFinished {
     parent_id: Uuid,
     duration_ms: f64,
     steps: u64,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     command: String,
     cached: bool,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     features: Vec<String>,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     version: String,
 }
 

@@ -49,7 +49,7 @@ telemetry_runtime::event! {
         /// Which string.
         i: u64,
         /// The string, from the test's fixed list.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         value: String,
     }
 }

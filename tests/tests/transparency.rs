@@ -24,7 +24,7 @@ telemetry_runtime::event! {
 
 telemetry_runtime::counter! {
     /// Tool calls, by outcome.
-    static TOOL_CALLS = "tool_calls", labels: [status];
+    static TOOL_CALLS = "tool_calls", labels: [status: CallStatus = ["ok", "error"]];
 }
 
 fn client_with_catalog(sandbox: &Sandbox, server: &TestServer, catalog: Catalog) -> Telemetry {
@@ -105,8 +105,8 @@ fn counters_aggregate_across_threads_into_one_event_per_series() {
             let client = client.clone();
             thread::spawn(move || {
                 for i in 0..1000 {
-                    let status = if (i + t) % 10 == 0 { "error" } else { "ok" };
-                    client.increment(&TOOL_CALLS, [status]);
+                    let status = if (i + t) % 10 == 0 { CallStatus::Error } else { CallStatus::Ok };
+                    client.increment(&TOOL_CALLS, status);
                 }
             })
         })
@@ -127,7 +127,7 @@ fn counters_aggregate_across_threads_into_one_event_per_series() {
     assert!(events.iter().all(|e| e["event"] == "tool_calls"));
 
     // Counted again after a flush: a new interval starts from zero.
-    client.increment(&TOOL_CALLS, ["ok"]);
+    client.increment(&TOOL_CALLS, CallStatus::Ok);
     assert!(client.flush(SOON));
     assert_eq!(memory.events().last().unwrap()["properties"]["count"], 1);
 }
@@ -137,7 +137,7 @@ fn counters_count_nothing_when_off() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let client = Telemetry::new(sandbox.config().consent(Level::Off).sink(memory.clone())).unwrap();
-    client.increment(&TOOL_CALLS, ["ok"]);
+    client.increment(&TOOL_CALLS, CallStatus::Ok);
     assert!(client.flush(SOON));
     assert!(memory.events().is_empty());
     assert!(sandbox.files().is_empty());
