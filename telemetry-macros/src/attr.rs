@@ -170,20 +170,28 @@ impl FieldAttrs {
         class: Classification,
         span: Span,
     ) -> syn::Result<()> {
-        match &self.classification {
-            Some(prev) if prev.value.key() == class.key() => {
-                cx.error_at(span, format_args!("duplicate telemetry attribute `{}` on field `{field}`", class.key()));
-            }
-            Some(prev) => cx.error_at(
+        let Some(prev) = &self.classification else {
+            self.classification = Some(WithSpan { value: class, span });
+            return Ok(());
+        };
+        if prev.value.key() == class.key() {
+            cx.error_at(
+                span,
+                format_args!("duplicate telemetry attribute `{}` on field `{field}`", class.key()),
+            );
+        } else {
+            cx.error_at(
                 span,
                 format_args!(
                     "conflicting telemetry attributes `{}` and `{}` on field `{field}`: a field has exactly one classification",
                     prev.value.key(),
                     class.key()
                 ),
-            ),
-            None => self.classification = Some(WithSpan { value: class, span }),
+            );
         }
+        // The field's classification is in doubt: the rules that depend on
+        // it are not checked (see `unreadable`).
+        self.unreadable = true;
         Ok(())
     }
 }

@@ -255,7 +255,7 @@ fn public_text_has_reason(cx: &mut Ctxt, field: &Field<'_>) {
     else {
         return;
     };
-    if field.attrs.reason.is_some() || !is_text(field.ty) {
+    if field.attrs.reason.is_some() || field.attrs.unreadable || !is_text(field.ty) {
         return;
     }
     cx.error_at(

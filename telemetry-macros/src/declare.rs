@@ -11,7 +11,7 @@ use syn::{bracketed, Attribute, DeriveInput, FieldsNamed, Ident, LitStr, Token, 
 
 use crate::ast::Input;
 use crate::attr::{Classification, WithSpan};
-use crate::audit::audit;
+use crate::audit::{audit, is_text};
 use crate::ctxt::Ctxt;
 use crate::expand::{field_schema, private_path, schema, type_check};
 use crate::names::name_problem;
@@ -214,6 +214,21 @@ pub(crate) fn counter(tokens: TokenStream) -> TokenStream {
         return cx.into_compile_errors();
     };
     for field in &mut input.fields {
+        if is_text(field.ty) {
+            // Named here for the common case; any other type that is not a
+            // closed set is refused by the traits (`counter_label` below).
+            let ident = field.ident;
+            let ty = to_upper_camel_case(&ident.unraw().to_string());
+            cx.error_spanned_by(
+                field.ty,
+                format_args!(
+                    "label `{ident}` takes its values from a closed set declared in the code, and this \
+                     type is text: use a #[derive(TelemetryProperty)] enum (`{ident}: {ty}`), or declare \
+                     the values with the label (`{ident}: {ty} = [\"value\", ...]`)"
+                ),
+            );
+            field.attrs.unreadable = true;
+        }
         match &field.attrs.classification {
             None => {
                 field.attrs.classification =

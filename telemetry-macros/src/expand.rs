@@ -183,22 +183,24 @@ pub(crate) fn required_trait(private: &TokenStream, field: &Field<'_>) -> TokenS
 /// errors (an unsupported type, free text behind an alias, a sensitive name
 /// on text, `redact = "hash"` on a number) are reported at the field's
 /// type, through the span of the call. The writers are methods of the
-/// `Properties` the sealed trait's signature names, so no `crate = "..."`
-/// path can put other functions in their place.
+/// `Properties` the sealed trait's signature names (the path below is the
+/// one the signature uses, so it is that type, and `__telemetry_out` is of
+/// it), so no `crate = "..."` path can put other functions in their place.
 fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     let member = field.ident;
     let name = &field.name.0;
     let ty = field.ty;
     let writer = Ident::new(writer(field), Span::call_site());
     let field_name = quote!(const { #private::FieldName::new(#name) });
+    let properties = quote!(#private::Properties);
     if writer == "__redact_drop" {
-        return quote_spanned!(ty.span()=> __telemetry_out.#writer::<#ty>(&self.#member););
+        return quote_spanned!(ty.span()=> #properties::#writer::<#ty>(__telemetry_out, &self.#member););
     }
     // The type is named explicitly so that a missing trait is reported at
     // the whole type as written. Field values are written straight into the
     // packed properties, without a `Value` in between (so text is copied
     // once, and nothing allocates).
-    quote_spanned!(ty.span()=> __telemetry_out.#writer::<#ty>(#field_name, &self.#member);)
+    quote_spanned!(ty.span()=> #properties::#writer::<#ty>(__telemetry_out, #field_name, &self.#member);)
 }
 
 /// The `FieldSchema` of a field. The nested fields of an object type come

@@ -245,26 +245,28 @@ fn object(
         // `__pack` is given, each with the bound of the field's
         // classification (see `expand::write_field`).
         let writer = syn::Ident::new(writer(field), proc_macro2::Span::call_site());
+        let out = quote!(#private::ValueWriter::<'_>);
         let to_value =
             quote!((#private::Cow::Borrowed(#name), #private::PropertyValue::to_value(&self.#member)));
         match class(field) {
             None | Some(Classification::Public) => {
                 writes.push(quote_spanned!(ty.span()=>
-                    __telemetry_out.#writer::<#ty>(&mut __telemetry_object, #field_name, &self.#member);
+                    #out::#writer::<#ty>(__telemetry_out, &mut __telemetry_object, #field_name, &self.#member);
                 ));
                 values.push(to_value);
             }
             Some(Classification::OptIn) => {
                 writes.push(quote_spanned!(ty.span()=>
-                    __telemetry_out.#writer::<#ty>(&mut __telemetry_object, #field_name, &self.#member);
+                    #out::#writer::<#ty>(__telemetry_out, &mut __telemetry_object, #field_name, &self.#member);
                 ));
             }
             Some(Classification::Redact(RedactMode::Drop)) => {
-                writes.push(quote_spanned!(ty.span()=> __telemetry_out.#writer::<#ty>(&self.#member);));
+                writes
+                    .push(quote_spanned!(ty.span()=> #out::#writer::<#ty>(__telemetry_out, &self.#member);));
             }
             Some(Classification::Redact(mode)) => {
                 writes.push(quote_spanned!(ty.span()=>
-                    __telemetry_out.#writer::<#ty>(&mut __telemetry_object, #field_name, &self.#member);
+                    #out::#writer::<#ty>(__telemetry_out, &mut __telemetry_object, #field_name, &self.#member);
                 ));
                 let helper = match mode {
                     RedactMode::Marker => "__redact_marker",

@@ -22,19 +22,23 @@ use crate::model::schema::{EventSchema, FieldSchema};
 /// counter without labels, the label's enum for one label, a tuple of them
 /// for more (`Counter<(Tool, Status)>`). Label names and their values are in
 /// [`labels`](Counter::labels).
-pub struct Counter<L: Labels = ()> {
+///
+/// The type itself takes any `L`, so that a label type that is not a closed
+/// set is reported once, at the label, by the declaration; a counter is
+/// counted only when `L` is [`Labels`].
+pub struct Counter<L = ()> {
     schema: &'static EventSchema,
     names: &'static [&'static str],
     labels: PhantomData<fn(L)>,
 }
 
-impl<L: Labels> Counter<L> {
+impl<L> Counter<L> {
     /// Not an API: [`counter!`](crate::counter) calls it with a schema it
-    /// audited and registered, whose first fields are the labels.
+    /// audited and registered, whose first fields are the labels, named in
+    /// `names`.
     #[doc(hidden)]
     #[deprecated(note = "not an API: counters are declared with `telemetry_runtime::counter!`")]
     pub const fn __declared(schema: &'static EventSchema, names: &'static [&'static str]) -> Counter<L> {
-        assert!(names.len() == L::LEN && schema.fields.len() > L::LEN, "one name per label");
         Counter { schema, names, labels: PhantomData }
     }
 
@@ -43,6 +47,14 @@ impl<L: Labels> Counter<L> {
         self.schema.name
     }
 
+    /// The counter's schema, as listed in the catalog: its labels, then
+    /// `count`.
+    pub fn schema(&self) -> &'static EventSchema {
+        self.schema
+    }
+}
+
+impl<L: Labels> Counter<L> {
     /// The labels in the declared order: each one's name, type and
     /// [`values`](FieldSchema::values), the closed set it takes its values
     /// from.
@@ -69,12 +81,6 @@ impl<L: Labels> Counter<L> {
         fields.split_at(L::LEN.min(fields.len())).0
     }
 
-    /// The counter's schema, as listed in the catalog: its labels, then
-    /// `count`.
-    pub fn schema(&self) -> &'static EventSchema {
-        self.schema
-    }
-
     /// Calls `f` with the series of these label values: each label's name
     /// and value, in the declared order. Nothing is allocated.
     #[inline]
@@ -87,7 +93,7 @@ impl<L: Labels> Counter<L> {
     }
 }
 
-impl<L: Labels> fmt::Debug for Counter<L> {
+impl<L> fmt::Debug for Counter<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Counter").field("name", &self.name()).field("labels", &self.names).finish()
     }

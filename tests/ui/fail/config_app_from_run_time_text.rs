@@ -4,8 +4,6 @@
 use telemetry_runtime::Config;
 
 fn main() {
-    let name = std::env::args().next().unwrap_or_default();
-    let _ = Config::new(&name, "1.0.0");
     let version = std::env::var("MYTOOL_VERSION").unwrap_or_default();
     let _ = Config::new("mytool", version);
 }
