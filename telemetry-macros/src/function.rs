@@ -369,7 +369,7 @@ fn call_schema(
         }
     };
     let duration = public("duration_ms", "Duration", "How long the call took, in milliseconds.", &[]);
-    let outcome = public("outcome", "&'static str", "\"ok\" or \"error\".", &["ok", "error"]);
+    let outcome = public("outcome", "&'static str", "How the call ended.", &["ok", "error"]);
     let error_type = public(
         "error_type",
         "&'static str",

@@ -813,3 +813,36 @@ fn the_id_file_path_in_warnings_is_the_configured_one() {
     assert_eq!(status.id_path, Some(sandbox.cache_dir().join("telemetry_user_id")));
     assert!(status.consent_path.is_some_and(|p| p.starts_with(sandbox.config_dir())));
 }
+
+/// The application's name and version go out with every event: a client
+/// with either of the wrong shape is refused, by `Telemetry::new` and by
+/// `init` alike, with a message that names it, and nothing is sent.
+#[test]
+fn an_app_name_or_version_of_the_wrong_shape_is_refused() {
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    let good = Telemetry::new(
+        telemetry_runtime::Config::new("mytool", env!("CARGO_PKG_VERSION"))
+            .environment(telemetry_tests::env(&[]))
+            .cache_dir(sandbox.cache_dir())
+            .config_dir(sandbox.config_dir())
+            .data_dir(sandbox.data_dir())
+            .consent(Level::Usage)
+            .sink(memory.clone()),
+    );
+    assert!(good.is_ok(), "env!(\"CARGO_PKG_VERSION\") has the shape of a version");
+    for (name, version, says) in [
+        ("mytool", "latest", "app version \"latest\" does not look like a version"),
+        ("mytool", "1.0.0-ada@example.com", "does not look like a version"),
+        ("mytool", "", "does not look like a version"),
+        ("/home/ada", "1.0.0", "app name \"/home/ada\" must be 1-64 ASCII letters"),
+        ("ada lovelace", "1.0.0", "must be 1-64 ASCII letters"),
+    ] {
+        let config = || telemetry_runtime::Config::new(name, version).consent(Level::Usage).sink(memory.clone());
+        let err = Telemetry::new(config()).unwrap_err();
+        assert!(err.to_string().contains(says), "{name:?} {version:?}: {err}");
+        let err = telemetry_runtime::init(config()).unwrap_err();
+        assert!(err.to_string().contains(says), "init, {name:?} {version:?}: {err}");
+    }
+    assert!(memory.events().is_empty());
+}

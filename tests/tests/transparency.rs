@@ -244,3 +244,23 @@ fn the_status_report_of_a_local_only_client() {
     );
     assert!(!printed.contains("Recently sent"), "{printed}");
 }
+
+/// The catalog lists each counter label with the values it can take, in
+/// Markdown and JSON: the declared closed set, nothing else.
+#[test]
+fn the_catalog_lists_each_labels_values() {
+    let catalog = Catalog::of(vec![TOOL_CALLS.schema()]);
+    let markdown = catalog.to_markdown("mytool");
+    assert!(
+        markdown.contains("| `status` | `CallStatus` | public | value | value | *One of:* `ok`, `error`. |"),
+        "{markdown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&catalog.to_json()).unwrap();
+    let fields = json["events"][0]["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 2, "the label and `count`: {fields:?}");
+    assert_eq!(fields[0]["name"], "status");
+    assert_eq!(fields[0]["values"], serde_json::json!(["ok", "error"]));
+    assert!(fields[1].get("values").is_none(), "`count` is a number, not a closed set");
+    assert_eq!(TOOL_CALLS.labels().len(), 1);
+    assert_eq!(TOOL_CALLS.labels()[0].values, ["ok", "error"]);
+}
