@@ -838,7 +838,8 @@ fn an_app_name_or_version_of_the_wrong_shape_is_refused() {
         ("/home/ada", "1.0.0", "app name \"/home/ada\" must be 1-64 ASCII letters"),
         ("ada lovelace", "1.0.0", "must be 1-64 ASCII letters"),
     ] {
-        let config = || telemetry_runtime::Config::new(name, version).consent(Level::Usage).sink(memory.clone());
+        let config =
+            || telemetry_runtime::Config::new(name, version).consent(Level::Usage).sink(memory.clone());
         let err = Telemetry::new(config()).unwrap_err();
         assert!(err.to_string().contains(says), "{name:?} {version:?}: {err}");
         let err = telemetry_runtime::init(config()).unwrap_err();
