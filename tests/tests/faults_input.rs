@@ -115,7 +115,7 @@ telemetry_runtime::event! {
         /// Its number.
         i: u64,
         /// Filler, so that the files reach the limit soon.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         filler: String,
     }
 }
