@@ -843,7 +843,8 @@ fn an_app_name_or_version_of_the_wrong_shape_is_refused() {
         let err = Telemetry::new(config()).unwrap_err();
         assert!(err.to_string().contains(says), "{name:?} {version:?}: {err}");
         let err = telemetry_runtime::init(config()).unwrap_err();
-        assert!(err.to_string().contains(says), "init, {name:?} {version:?}: {err}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains(says), "init, {name:?} {version:?}: {err}: {cause}");
     }
     assert!(memory.events().is_empty());
 }
