@@ -319,7 +319,7 @@ fn json_when_asked_carries_the_same_records_as_protobuf() {
         query: "q".into(),
     });
     telemetry.capture_with(&LISTED, Properties::new().with("tags", vec!["a", "b"]).with("ratio", 0.5));
-    telemetry.increment(&TOOL_CALLS, ["ok"]);
+    telemetry.increment(&TOOL_CALLS, Status::Ok);
     assert!(telemetry.flush(SOON));
 
     let by_path = |server: &TestServer, path: &str| {
