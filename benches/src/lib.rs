@@ -220,7 +220,10 @@ pub fn posthog_v1_sink(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink
 
 /// An `OtlpSink` to the loopback server at `addr` in `protocol` (plain
 /// bodies).
-pub fn otlp_sink(addr: SocketAddr, protocol: telemetry_runtime::sink::Protocol) -> telemetry_runtime::sink::OtlpSink {
+pub fn otlp_sink(
+    addr: SocketAddr,
+    protocol: telemetry_runtime::sink::Protocol,
+) -> telemetry_runtime::sink::OtlpSink {
     telemetry_runtime::sink::OtlpSink::new(&format!("http://{addr}"))
         .expect("loopback URL is valid")
         .protocol(protocol)
