@@ -112,15 +112,15 @@ pub struct TaskFinished {
     /// How many items it handled.
     pub items: u64,
     /// The subcommand, from the program's fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a subcommand name from the program's fixed list")]
     pub command: String,
     /// Whether the result came from the cache.
     pub cached: bool,
     /// Enabled features, from the program's fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "feature names from the program's fixed list")]
     pub features: Vec<String>,
     /// The program's version.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the program's own version, a constant")]
     pub version: String,
 }
 
@@ -138,15 +138,15 @@ telemetry_runtime::event! {
         /// How many items it handled.
         items: u64,
         /// The subcommand, from the program's fixed list.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a subcommand name from the program's fixed list")]
         command: String,
         /// Whether the result came from the cache.
         cached: bool,
         /// Enabled features, from the program's fixed list.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "feature names from the program's fixed list")]
         features: Vec<String>,
         /// The program's version.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "the program's own version, a constant")]
         version: String,
     }
 }
@@ -220,7 +220,10 @@ pub fn posthog_v1_sink(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink
 
 /// An `OtlpSink` to the loopback server at `addr` in `protocol` (plain
 /// bodies).
-pub fn otlp_sink(addr: SocketAddr, protocol: telemetry_runtime::sink::Protocol) -> telemetry_runtime::sink::OtlpSink {
+pub fn otlp_sink(
+    addr: SocketAddr,
+    protocol: telemetry_runtime::sink::Protocol,
+) -> telemetry_runtime::sink::OtlpSink {
     telemetry_runtime::sink::OtlpSink::new(&format!("http://{addr}"))
         .expect("loopback URL is valid")
         .protocol(protocol)

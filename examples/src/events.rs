@@ -23,6 +23,39 @@ pub enum Transport {
     Http,
 }
 
+/// The tools the pretend server offers: the values of `tool` are these,
+/// never a name read at run time.
+#[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// Searches the web.
+    WebSearch,
+    /// Reads a page.
+    ReadPage,
+    /// Computes.
+    Calculator,
+}
+
+impl Tool {
+    /// Every tool, in the server's order.
+    pub const ALL: [Tool; 3] = [Tool::WebSearch, Tool::ReadPage, Tool::Calculator];
+
+    /// The tool's name, as the server publishes it (and as it is sent).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::WebSearch => "web_search",
+            Tool::ReadPage => "read_page",
+            Tool::Calculator => "calculator",
+        }
+    }
+}
+
+/// What kind of error stopped a run.
+#[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The model could not plan the next step.
+    Plan,
+}
+
 /// How a run ended.
 #[derive(TelemetryProperty, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -63,9 +96,8 @@ pub struct StepCompleted {
 /// The agent called a tool.
 #[derive(TelemetryEvent)]
 pub struct ToolCalled {
-    /// The tool's name, from the server's fixed tool list.
-    #[telemetry(public)]
-    pub tool: &'static str,
+    /// The tool, from the server's fixed tool list.
+    pub tool: Tool,
     pub duration_ms: Duration,
     pub ok: bool,
     /// The arguments the model passed: only their length is sent.
@@ -77,8 +109,7 @@ pub struct ToolCalled {
 #[derive(TelemetryEvent)]
 pub struct RunFailed {
     /// The kind of error, from a fixed set.
-    #[telemetry(public)]
-    pub error_kind: &'static str,
+    pub error_kind: ErrorKind,
     /// The error's message: it may quote user data, so it is never sent.
     #[telemetry(redact)]
     pub message: String,

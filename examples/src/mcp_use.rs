@@ -132,7 +132,7 @@ pub enum DownloadType {
 #[telemetry(name = "mcp_agent_execution")]
 pub struct AgentExecution {
     /// The mcp-use version.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the library's own version, a constant of the program")]
     pub mcp_use_version: &'static str,
     pub execution_method: ExecutionMethod,
     /// The user's query: sent only with full consent.
@@ -142,10 +142,16 @@ pub struct AgentExecution {
     #[telemetry(opt_in)]
     pub response: String,
     /// The model provider, such as `openai`.
-    #[telemetry(public)]
+    #[telemetry(
+        public,
+        reason = "the name of the LLM provider class the program uses, as mcp-use sends it; never text a user typed"
+    )]
     pub model_provider: String,
     /// The model, such as `gpt-4`.
-    #[telemetry(public)]
+    #[telemetry(
+        public,
+        reason = "the model identifier the program configured, as mcp-use sends it; never text a user typed"
+    )]
     pub model_name: String,
     /// How many MCP servers the agent was connected to.
     pub server_count: u32,
@@ -153,7 +159,10 @@ pub struct AgentExecution {
     /// how many tools it offers (never its command or URL).
     pub server_identifiers: Vec<ServerIdentifier>,
     /// The MCP tools the agent called, by the names their servers publish.
-    #[telemetry(public)]
+    #[telemetry(
+        public,
+        reason = "the names MCP servers publish for their tools, as mcp-use sends them; never arguments or results"
+    )]
     pub tools_used_names: Vec<String>,
     /// How long the run took.
     pub execution_time_ms: Duration,
@@ -183,7 +192,7 @@ pub struct ServerIdentifier {
 #[derive(TelemetryEvent)]
 pub struct PackageDownload {
     /// The version now in use.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the library's own version, a constant of the program")]
     pub version: &'static str,
     pub download_type: DownloadType,
 }

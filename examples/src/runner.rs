@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use telemetry_runtime::requires_telemetry;
 
 use crate::events::{
-    Model, Outcome, RunFailed, RunFinished, RunStarted, StepCompleted, ToolCalled, Transport,
+    ErrorKind, Model, Outcome, RunFailed, RunFinished, RunStarted, StepCompleted, Tool, ToolCalled, Transport,
 };
 
 /// What a run is asked to do.
@@ -22,20 +22,17 @@ pub struct Task {
 telemetry_runtime::counter! {
     /// Tool calls, counted by tool and status, sent once per interval.
     pub static TOOL_CALLS = "tool_calls", labels: [
-        /// The tool's name, from the server's fixed tool list.
-        tool,
-        /// `ok` or `error`.
-        status,
+        /// The tool, from the server's fixed tool list.
+        tool: Tool,
+        /// How the call ended.
+        status: Status = ["ok", "error"],
     ];
 }
-
-/// The tools the pretend server offers.
-const TOOLS: [&str; 3] = ["web_search", "read_page", "calculator"];
 
 /// A plan the model made for one step.
 #[derive(Debug)]
 pub struct Plan {
-    tools: Vec<&'static str>,
+    tools: Vec<Tool>,
     done: bool,
 }
 
@@ -59,16 +56,16 @@ pub fn plan(task: &Task, step: u32) -> Result<Plan, PlanError> {
     if task.query.contains("fail") && step == 2 {
         return Err(PlanError(format!("the model refused the task {:?}", task.query)));
     }
-    let tools = TOOLS.iter().copied().cycle().skip(step as usize).take(1 + step as usize % 2).collect();
+    let tools = Tool::ALL.iter().copied().cycle().skip(step as usize).take(1 + step as usize % 2).collect();
     Ok(Plan { tools, done: step >= 3 })
 }
 
 /// Calls one tool on the server.
-fn call_tool(tool: &'static str, query: &str) -> bool {
+fn call_tool(tool: Tool, query: &str) -> bool {
     sleep(Duration::from_millis(1));
-    let ok = !(tool == "read_page" && query.contains("offline"));
+    let ok = !(tool == Tool::ReadPage && query.contains("offline"));
     // A thousand calls cost one event per (tool, status) and interval.
-    TOOL_CALLS.increment([tool, if ok { "ok" } else { "error" }]);
+    TOOL_CALLS.increment((tool, if ok { Status::Ok } else { Status::Error }));
     ok
 }
 
@@ -102,18 +99,18 @@ pub fn run(task: &Task) -> Outcome {
             Err(err) => {
                 println!("step {steps}: {err}");
                 telemetry_runtime::capture(&RunFailed {
-                    error_kind: "plan",
+                    error_kind: ErrorKind::Plan,
                     message: err.to_string(),
                     step: steps,
                 });
                 break Outcome::Failed;
             }
         };
-        for tool in &plan.tools {
+        for &tool in &plan.tools {
             let call_started = Instant::now();
             let arguments = format!("{{\"query\": {:?}}}", task.query);
             let ok = call_tool(tool, &task.query);
-            println!("step {steps}: {tool} -> {}", if ok { "ok" } else { "error" });
+            println!("step {steps}: {} -> {}", tool.name(), if ok { "ok" } else { "error" });
             telemetry_runtime::capture(&ToolCalled {
                 tool,
                 duration_ms: call_started.elapsed(),

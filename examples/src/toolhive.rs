@@ -77,8 +77,8 @@ pub mod analytics {
         /// MCP tool calls proxied by ToolHive, by outcome only: no server,
         /// tool, argument or user is recorded.
         pub static TOOL_CALLS = "toolhive_usage_tool_calls_total", labels: [
-            /// `success` or `error`.
-            status,
+            /// How the call ended.
+            status: Status = ["success", "error"],
         ];
     }
 }
@@ -107,9 +107,8 @@ pub mod user {
         /// The tool called.
         #[telemetry(opt_in)]
         pub tool: String,
-        /// `success` or `error`.
-        #[telemetry(public)]
-        pub status: &'static str,
+        /// How the call ended.
+        pub status: super::analytics::Status,
         /// How long the call took.
         pub duration_ms: Duration,
     }
@@ -282,8 +281,8 @@ impl Proxy {
     pub fn call_tool(&self, tool: &str, tool_index: u32, ok: bool) {
         let started = std::time::Instant::now();
         let ok = handle_request(tool_index, ok).is_ok();
-        let status = if ok { "success" } else { "error" };
-        self.telemetry().increment(&analytics::TOOL_CALLS, [status]);
+        let status = if ok { analytics::Status::Success } else { analytics::Status::Error };
+        self.telemetry().increment(&analytics::TOOL_CALLS, status);
         if self.collector {
             self.telemetry().capture(&user::ToolCall {
                 server: self.server.clone(),

@@ -130,7 +130,7 @@ fn each_yes_value_sends_the_documented_events() {
         })
         .collect();
     assert!(
-        counts.contains(&("ComputerTool".into(), 2)) && counts.contains(&("BashTool".into(), 1)),
+        counts.contains(&("computer_tool".into(), 2)) && counts.contains(&("bash_tool".into(), 1)),
         "{counts:?}"
     );
     // What was sent is there for the user to read, from every instance.
@@ -321,8 +321,8 @@ fn the_weekly_form_sends_nothing_per_run_then_one_report_of_counts() {
     // Three processes, each with a module client, a Computer and an agent
     // of two runs of three steps.
     for (name, count) in [
-        ("tool_usage_count{tool_name=ComputerTool}", 12),
-        ("tool_usage_count{tool_name=BashTool}", 6),
+        ("tool_usage_count{tool_name=computer_tool}", 12),
+        ("tool_usage_count{tool_name=bash_tool}", 6),
         ("$events{event=module_init}", 6),
         ("$events{event=computer_initialized}", 3),
         ("$events{event=agent_session_start}", 3),

@@ -69,13 +69,13 @@ telemetry_runtime::event! {
         /// A list of numbers.
         count: Vec<i64>,
         /// Text, public.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "the fuzzer's input, to check any text encodes")]
         label: String,
         /// Text, sent as a keyed hash.
         #[telemetry(redact = "hash")]
         hashed: String,
         /// A list of texts, public.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "the fuzzer's input, to check any text encodes")]
         tags: Vec<String>,
         /// Lists of numbers.
         grid: Vec<Vec<f64>>,

@@ -137,11 +137,12 @@ impl FieldAttrs {
                     // #[telemetry(reason = "why this is safe to send")]
                     "reason" => {
                         let lit: LitStr = meta.value()?.parse()?;
-                        if lit.value().trim().is_empty() {
+                        if let Some(problem) = reason_problem(&lit.value()) {
                             cx.error_spanned_by(
                                 &lit,
                                 format_args!(
-                                    "`reason` of field `{field}` must say why the value is safe to send"
+                                    "`reason` of field `{field}` must say in words why the value is \
+                                     safe to send: {problem}"
                                 ),
                             );
                         }
@@ -169,20 +170,28 @@ impl FieldAttrs {
         class: Classification,
         span: Span,
     ) -> syn::Result<()> {
-        match &self.classification {
-            Some(prev) if prev.value.key() == class.key() => {
-                cx.error_at(span, format_args!("duplicate telemetry attribute `{}` on field `{field}`", class.key()));
-            }
-            Some(prev) => cx.error_at(
+        let Some(prev) = &self.classification else {
+            self.classification = Some(WithSpan { value: class, span });
+            return Ok(());
+        };
+        if prev.value.key() == class.key() {
+            cx.error_at(
+                span,
+                format_args!("duplicate telemetry attribute `{}` on field `{field}`", class.key()),
+            );
+        } else {
+            cx.error_at(
                 span,
                 format_args!(
                     "conflicting telemetry attributes `{}` and `{}` on field `{field}`: a field has exactly one classification",
                     prev.value.key(),
                     class.key()
                 ),
-            ),
-            None => self.classification = Some(WithSpan { value: class, span }),
+            );
         }
+        // The field's classification is in doubt: the rules that depend on
+        // it are not checked (see `unreadable`).
+        self.unreadable = true;
         Ok(())
     }
 }
@@ -253,6 +262,95 @@ fn parse_redact_mode(cx: &mut Ctxt, lit: &LitStr) -> RedactMode {
                 format_args!("unknown redact mode \"{other}\"; {hint}expected \"drop\", \"marker\", \"hash\" or \"length\""),
             );
             RedactMode::Drop
+        }
+    }
+}
+
+/// The fewest words a reason is made of, each of at least two letters.
+pub(crate) const REASON_MIN_WORDS: usize = 2;
+
+/// Why a written reason is not one, or `None`: it must be made of words
+/// (at least [`REASON_MIN_WORDS`] of two letters or more), and hold no
+/// invisible or control character, which would make the catalog say
+/// something else than the code seems to.
+pub(crate) fn reason_problem(reason: &str) -> Option<String> {
+    if let Some(c) = reason.chars().find(|&c| is_invisible(c)) {
+        return Some(format!("it holds an invisible or control character (U+{:04X})", u32::from(c)));
+    }
+    let words = reason
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        .filter(|word| word.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+        .count();
+    (words < REASON_MIN_WORDS).then(|| {
+        format!(
+            "it has {words} word(s) of two letters or more, and a reason needs at least {REASON_MIN_WORDS}"
+        )
+    })
+}
+
+/// Control characters, and the format characters that change how text is
+/// shown without being seen: zero-width spaces and joiners, direction
+/// marks and overrides, the word joiner, invisible operators, the byte
+/// order mark, soft hyphen and tags.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_made_of_words() {
+        for reason in [
+            "a random v4 uuid, linked to no person or machine",
+            "fixed set",
+            "the tool names come from the server's fixed list",
+            "Werkzeugnamen aus fester Liste",
+        ] {
+            assert_eq!(reason_problem(reason), None, "{reason:?}");
+        }
+        for reason in [
+            "",
+            "  ",
+            "\u{200b}",
+            "\u{200b}\u{200b} \u{2060}",
+            ".",
+            "...!?",
+            "ok",
+            "x y z",
+            "safe",
+            "a 1 2 3",
+        ] {
+            assert!(reason_problem(reason).is_some(), "{reason:?}");
+        }
+        for hidden in [
+            "fixed\u{200b} set",
+            "fixed set\u{202e}",
+            "fixed\tset",
+            "fixed set\u{feff}",
+            "fixed\u{e0041} set",
+        ] {
+            assert!(reason_problem(hidden).unwrap().contains("invisible"), "{hidden:?}");
         }
     }
 }

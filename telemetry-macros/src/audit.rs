@@ -33,8 +33,50 @@ pub(crate) fn audit_fields(cx: &mut Ctxt, fields: &[Field<'_>]) {
         if !free_text_is_classified(cx, field) {
             continue;
         }
-        sensitive_public_field_has_reason(cx, field);
+        if !sensitive_public_field_has_reason(cx, field) {
+            continue;
+        }
+        public_text_has_reason(cx, field);
     }
+}
+
+/// The trait a public field's type must implement, by what the audit found
+/// and what was written: the derive's output calls a writer with this
+/// bound, so that what the type can hold decides, not how it is spelled.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Bound {
+    /// No classification: public by default (numbers, enums, ...).
+    PublicByDefault,
+    /// A sensitive word in the name and no reason: a measure or a value of
+    /// a closed set (no text, no uuid).
+    Closed,
+    /// `#[telemetry(public)]` without a reason: no free text.
+    NotText,
+    /// `#[telemetry(public, reason = "...")]`: any property.
+    Value,
+}
+
+/// The bound a field sent as public needs (`None` for `opt_in` and
+/// `redact`ed fields). An identifier without a reason is refused by the
+/// audit before this is asked.
+pub(crate) fn public_bound(field: &Field<'_>) -> Option<Bound> {
+    let explicit = match field.attrs.classification.as_ref().map(|c| c.value) {
+        None => false,
+        Some(Classification::Public) => true,
+        Some(_) => return None,
+    };
+    Some(match (field.attrs.reason.is_some(), explicit) {
+        (true, true) => Bound::Value,
+        (true, false) => Bound::PublicByDefault,
+        (false, _) if field_sensitivity(field).is_some() => Bound::Closed,
+        (false, true) => Bound::NotText,
+        (false, false) => Bound::PublicByDefault,
+    })
+}
+
+/// Why a field's name (as written, or renamed) looks sensitive.
+fn field_sensitivity(field: &Field<'_>) -> Option<Sensitive> {
+    sensitivity(&field.ident.unraw_string()).or_else(|| sensitivity(&field.name.0))
 }
 
 /// The struct's doc comment is the catalog entry: what the event records and why.
@@ -150,7 +192,9 @@ fn find_map(ty: &Type) -> Option<(&Type, &Type)> {
 }
 
 /// Free text has no default: the author must say how it is treated.
-/// Returns whether the field passed.
+/// Returns whether the field passed. Text as written is named here; text
+/// behind an alias or a newtype is refused by the traits, with the same
+/// choices.
 fn free_text_is_classified(cx: &mut Ctxt, field: &Field<'_>) -> bool {
     if field.attrs.classification.is_some() || field.attrs.unreadable || !is_text(field.ty) {
         return true;
@@ -158,9 +202,11 @@ fn free_text_is_classified(cx: &mut Ctxt, field: &Field<'_>) -> bool {
     cx.error_spanned_by(
         field.ty,
         format_args!(
-            "field `{}` is free text and needs a classification: #[telemetry(public)] for safe, \
-             low-cardinality values, #[telemetry(redact)] to never send it raw, or \
-             #[telemetry(opt_in)] to send it only with full consent",
+            "field `{}` is free text and needs a classification: a #[derive(TelemetryProperty)] enum \
+             if its values come from a fixed set, #[telemetry(redact)] to never send it raw \
+             (redact = \"hash\" still counts distinct values), #[telemetry(opt_in)] to send it only \
+             with full consent, or #[telemetry(public, reason = \"...\")] saying why the text is \
+             safe to send as it is",
             field.ident
         ),
     );
@@ -168,26 +214,26 @@ fn free_text_is_classified(cx: &mut Ctxt, field: &Field<'_>) -> bool {
 }
 
 /// A name like `server_url` or `user_id` sent as public needs a written
-/// reason; a measure (`prompt_tokens: u32`) does not, where its type cannot
-/// carry text.
-fn sensitive_public_field_has_reason(cx: &mut Ctxt, field: &Field<'_>) {
+/// reason. Identifiers need one whatever their type; a sensitive word needs
+/// one unless the type is a measure or a closed set, which the traits
+/// decide at expansion ([`Bound::Closed`]); text as written is refused here,
+/// with a message naming the word. Returns whether the field passed.
+fn sensitive_public_field_has_reason(cx: &mut Ctxt, field: &Field<'_>) -> bool {
     let public = field.attrs.classification.as_ref().is_none_or(|c| c.value == Classification::Public);
-    if !public || field.attrs.reason.is_some() {
-        return;
+    if !public || field.attrs.reason.is_some() || field.attrs.unreadable {
+        return true;
     }
-    let carries_text = !cannot_carry_text(field.ty);
-    let Some(found) = sensitivity(&field.ident.unraw_string(), carries_text)
-        .or_else(|| sensitivity(&field.name.0, carries_text))
-    else {
-        return;
-    };
-    let span = field.attrs.classification.as_ref().map_or(field.ident.span(), |c| c.span);
-    let what = match found {
-        Sensitive::Identifier(word) => {
+    let what = match field_sensitivity(field) {
+        None => return true,
+        Some(Sensitive::Identifier(word)) => {
             format!("is an identifier (`{word}`), which needs a reason whatever its type,")
         }
-        Sensitive::Word(word, category) => format!("looks sensitive (`{word}`: {category})"),
+        Some(Sensitive::Word(word, category)) if is_text(field.ty) => {
+            format!("looks sensitive (`{word}`: {category}), holds text,")
+        }
+        Some(Sensitive::Word(..)) => return true,
     };
+    let span = field.attrs.classification.as_ref().map_or(field.ident.span(), |c| c.span);
     cx.error_at(
         span,
         format_args!(
@@ -197,64 +243,32 @@ fn sensitive_public_field_has_reason(cx: &mut Ctxt, field: &Field<'_>) {
             field.ident
         ),
     );
+    false
 }
 
-/// Whether `ty` is, as written, a number, `bool` or `Duration`, or an
-/// option, list, array, box or reference of those: a value that cannot
-/// carry text. Anything else (an alias, an enum, a struct) may, as far as
-/// the audit can see.
-pub(crate) fn cannot_carry_text(ty: &Type) -> bool {
-    const SCALARS: &[&str] = &[
-        "u8",
-        "u16",
-        "u32",
-        "u64",
-        "u128",
-        "usize",
-        "i8",
-        "i16",
-        "i32",
-        "i64",
-        "i128",
-        "isize",
-        "f32",
-        "f64",
-        "bool",
-        "Duration",
-        "NonZeroU8",
-        "NonZeroU16",
-        "NonZeroU32",
-        "NonZeroU64",
-        "NonZeroUsize",
-    ];
-    match ty {
-        Type::Reference(r) => cannot_carry_text(&r.elem),
-        Type::Slice(s) => cannot_carry_text(&s.elem) && !is_text_unit(&s.elem),
-        Type::Array(a) => cannot_carry_text(&a.elem) && !is_text_unit(&a.elem),
-        Type::Paren(p) => cannot_carry_text(&p.elem),
-        Type::Group(g) => cannot_carry_text(&g.elem),
-        Type::Path(p) if p.qself.is_none() => {
-            let Some(last) = p.path.segments.last() else { return false };
-            let name = last.ident.to_string();
-            if SCALARS.contains(&name.as_str()) {
-                return true;
-            }
-            let list = matches!(name.as_str(), "Vec" | "VecDeque");
-            match (name.as_str(), &last.arguments) {
-                (
-                    "Option" | "Vec" | "VecDeque" | "Box" | "Arc" | "Rc",
-                    PathArguments::AngleBracketed(args),
-                ) => args.args.iter().all(|arg| match arg {
-                    GenericArgument::Type(inner) => {
-                        cannot_carry_text(inner) && !(list && is_text_unit(inner))
-                    }
-                    _ => true,
-                }),
-                _ => false,
-            }
-        }
-        _ => false,
+/// `#[telemetry(public)]` on text is a decision like any other: it needs a
+/// written reason, and the message offers an enum or redaction first. Text
+/// as written is named here; text behind an alias or a newtype is refused
+/// by the traits ([`Bound::NotText`]).
+fn public_text_has_reason(cx: &mut Ctxt, field: &Field<'_>) {
+    let Some(public) = field.attrs.classification.as_ref().filter(|c| c.value == Classification::Public)
+    else {
+        return;
+    };
+    if field.attrs.reason.is_some() || field.attrs.unreadable || !is_text(field.ty) {
+        return;
     }
+    cx.error_at(
+        public.span,
+        format_args!(
+            "field `{}` is text marked #[telemetry(public)] without a reason: text can hold anything \
+             the user typed or owns; use a #[derive(TelemetryProperty)] enum if its values come from \
+             a fixed set, or #[telemetry(redact = \"hash\")] to count distinct values without \
+             sending them; if the text is safe to send as it is, say why: \
+             #[telemetry(public, reason = \"...\")]",
+            field.ident
+        ),
+    );
 }
 
 /// `u8`, `i8`, `u16` and `char`: what text is made of, so a list of them is text.
@@ -332,12 +346,6 @@ mod tests {
         }
         for other in ["u32", "Option<u8>", "Vec<bool>", "Uuid", "Duration", "Kind"] {
             assert!(!is_text(&syn::parse_str(other).unwrap()), "{other}");
-        }
-        for number in ["u32", "Option<usize>", "Vec<u32>", "&[f64]", "Duration", "bool"] {
-            assert!(cannot_carry_text(&syn::parse_str(number).unwrap()), "{number}");
-        }
-        for other in ["String", "Vec<u8>", "[u8; 4]", "Count", "Kind", "Option<String>"] {
-            assert!(!cannot_carry_text(&syn::parse_str(other).unwrap()), "{other}");
         }
     }
 }

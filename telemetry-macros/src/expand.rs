@@ -9,7 +9,7 @@ use syn::{DeriveInput, Ident, Type, WherePredicate};
 
 use crate::ast::{Field, Input};
 use crate::attr::{Classification, RedactMode};
-use crate::audit::audit;
+use crate::audit::{audit, public_bound, Bound};
 use crate::ctxt::Ctxt;
 use crate::function::with_static_lifetimes;
 
@@ -19,13 +19,13 @@ pub(crate) fn derive_event(input: &DeriveInput) -> TokenStream {
     if let Some(parsed) = &parsed {
         audit(&mut cx, parsed);
     }
-    match parsed {
-        Some(parsed) if !cx.has_errors() => expand(&parsed),
+    match (parsed, cx.check()) {
+        (Some(parsed), Ok(())) => expand(&parsed),
         // After an error, a minimal impl keeps uses of the event from
         // producing a cascade of unrelated errors.
-        _ => {
+        (parsed, errors) => {
             let krate = parsed.and_then(|p| p.attrs.krate);
-            let errors = cx.into_compile_errors();
+            let errors = errors.err().map(|e| e.to_compile_error());
             let fallback = fallback_impl(input, krate.as_ref());
             quote! { #errors #fallback }
         }
@@ -67,8 +67,10 @@ fn expand(input: &Input<'_>) -> TokenStream {
 
     quote! {
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;
             const MIN_LEVEL: #private::Level = #private::Level::#min_level;
@@ -121,20 +123,32 @@ pub(crate) fn schema(private: &TokenStream, input: &Input<'_>) -> TokenStream {
     }
 }
 
-/// A reference to the helper whose bounds a field's type must meet for its
+/// A reference to the writer whose bounds a field's type must meet for its
 /// classification, spanned at the type so that a missing trait is reported
-/// there.
+/// there (for the declarations of `event!`, whose values are written at run
+/// time).
 pub(crate) fn type_check(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     let ty = field.ty;
-    let helper = match classification(field) {
-        None => "public",
-        Some(Classification::Public | Classification::OptIn) => "classified",
-        Some(Classification::Redact(RedactMode::Drop | RedactMode::Marker)) => "redact_drop",
-        Some(Classification::Redact(RedactMode::Hash)) => "redact_hash",
-        Some(Classification::Redact(RedactMode::Length)) => "redact_length",
-    };
-    let helper = Ident::new(helper, Span::call_site());
-    quote_spanned!(ty.span()=> let _ = #private::#helper::<#ty>;)
+    let writer = Ident::new(writer(field), Span::call_site());
+    quote_spanned!(ty.span()=> let _ = #private::Properties::#writer::<#ty>;)
+}
+
+/// The writer of `Properties` (and of an object's `ValueWriter`) for a
+/// field's classification: each carries the bound that classification
+/// requires of the type.
+pub(crate) fn writer(field: &Field<'_>) -> &'static str {
+    match (classification(field), public_bound(field)) {
+        (_, Some(Bound::PublicByDefault)) => "__public",
+        (_, Some(Bound::Closed)) => "__public_closed",
+        (_, Some(Bound::NotText)) => "__public_not_text",
+        (_, Some(Bound::Value)) => "__public_with_reason",
+        (Some(Classification::OptIn), None) => "__opt_in",
+        (Some(Classification::Redact(RedactMode::Drop)), None) => "__redact_drop",
+        (Some(Classification::Redact(RedactMode::Marker)), None) => "__redact_marker",
+        (Some(Classification::Redact(RedactMode::Length)), None) => "__redact_length",
+        (Some(Classification::Redact(RedactMode::Hash)), None) => "__redact_hash",
+        (Some(Classification::Public) | None, None) => unreachable!("a public field has a bound"),
+    }
 }
 
 /// Registers a schema at link time, for the catalog.
@@ -150,56 +164,43 @@ fn classification(field: &Field<'_>) -> Option<Classification> {
     field.attrs.classification.as_ref().map(|c| c.value)
 }
 
-/// The trait a field's type must implement for its classification.
-fn required_trait(private: &TokenStream, field: &Field<'_>) -> TokenStream {
-    match classification(field) {
-        None => quote!(#private::PublicByDefault),
-        Some(Classification::Public | Classification::OptIn) => quote!(#private::PropertyValue),
-        Some(Classification::Redact(RedactMode::Drop | RedactMode::Marker)) => {
-            quote!(#private::PropertyValue)
+/// The trait a field's type must implement for its classification, in the
+/// where clause of an impl whose fields name its type parameters.
+pub(crate) fn required_trait(private: &TokenStream, field: &Field<'_>) -> TokenStream {
+    match (classification(field), public_bound(field)) {
+        (_, Some(Bound::PublicByDefault)) => quote!(#private::PublicByDefault),
+        (_, Some(Bound::Closed)) => quote!(#private::ClosedValue),
+        (_, Some(Bound::NotText)) => quote!(#private::NotText),
+        (Some(Classification::Redact(RedactMode::Hash | RedactMode::Length)), _) => {
+            quote!(#private::RedactableText)
         }
-        Some(Classification::Redact(_)) => quote!(#private::RedactableText),
+        _ => quote!(#private::PropertyValue),
     }
 }
 
-/// The statement that writes one field. Type errors (an unsupported type,
-/// free text behind an alias, `redact = "hash"` on a number) are reported at
-/// the field's type, through the span of the helper call.
+/// The statement that writes one field: a call to the writer of its
+/// classification (see [`writer`]) on the event's `Properties`. Type
+/// errors (an unsupported type, free text behind an alias, a sensitive name
+/// on text, `redact = "hash"` on a number) are reported at the field's
+/// type, through the span of the call. The writers are methods of the
+/// `Properties` the sealed trait's signature names (the path below is the
+/// one the signature uses, so it is that type, and `__telemetry_out` is of
+/// it), so no `crate = "..."` path can put other functions in their place.
 fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
     let member = field.ident;
     let name = &field.name.0;
     let ty = field.ty;
-    // The type is named explicitly so that a missing trait is reported at
-    // the whole type as written.
-    let call = |helper: &str| {
-        let helper = Ident::new(helper, Span::call_site());
-        quote_spanned!(ty.span()=> #private::#helper::<#ty>(&self.#member))
-    };
+    let writer = Ident::new(writer(field), Span::call_site());
     let field_name = quote!(const { #private::FieldName::new(#name) });
-    let push = |value: TokenStream| quote!(#private::redacted(__telemetry_out, #field_name, #value););
-    // Field values are written straight into the packed properties, without
-    // a `Value` in between (so text is copied once, and nothing allocates).
-    let write = |helper: &str, level: TokenStream| {
-        let helper = Ident::new(helper, Span::call_site());
-        quote_spanned!(ty.span()=>
-            #private::#helper::<#ty>(__telemetry_out, #field_name, #private::Level::#level, &self.#member);
-        )
-    };
-    match classification(field) {
-        None => write("public", quote!(Usage)),
-        Some(Classification::Public) => write("classified", quote!(Usage)),
-        Some(Classification::OptIn) => {
-            let write = write("classified", quote!(Full));
-            quote!(if __telemetry_level >= #private::Level::Full { #write })
-        }
-        Some(Classification::Redact(RedactMode::Drop)) => {
-            let check = call("redact_drop");
-            quote!(#check;)
-        }
-        Some(Classification::Redact(RedactMode::Marker)) => push(call("redact_marker")),
-        Some(Classification::Redact(RedactMode::Length)) => push(call("redact_length")),
-        Some(Classification::Redact(RedactMode::Hash)) => push(call("redact_hash")),
+    let properties = quote!(#private::Properties);
+    if writer == "__redact_drop" {
+        return quote_spanned!(ty.span()=> #properties::#writer::<#ty>(__telemetry_out, &self.#member););
     }
+    // The type is named explicitly so that a missing trait is reported at
+    // the whole type as written. Field values are written straight into the
+    // packed properties, without a `Value` in between (so text is copied
+    // once, and nothing allocates).
+    quote_spanned!(ty.span()=> #properties::#writer::<#ty>(__telemetry_out, #field_name, &self.#member);)
 }
 
 /// The `FieldSchema` of a field. The nested fields of an object type come
@@ -208,12 +209,15 @@ fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
 /// input (`type_params`) cannot be named there, and lists none.
 pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>, type_params: &[&Ident]) -> TokenStream {
     let name = &field.name.0;
-    let fields = if mentions_any(field.ty, type_params) || field.attrs.unreadable {
-        quote!(&[])
+    let (fields, values) = if mentions_any(field.ty, type_params) || field.attrs.unreadable {
+        (quote!(&[]), quote!(&[]))
     } else {
         let ty = field.ty;
         let static_ty = with_static_lifetimes(ty.to_token_stream());
-        quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS })
+        (
+            quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS }),
+            quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoValues as _; <#private::Fields<#static_ty>>::VALUES }),
+        )
     };
     let ty = type_string(field.ty);
     let description = field.doc.as_deref().unwrap_or_default();
@@ -241,6 +245,7 @@ pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>, type_params
             #private::Classification::#class,
             #description,
             #reason,
+            #values,
             #fields,
         )
     }
@@ -276,6 +281,7 @@ fn fallback_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStream 
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let name = ident.to_string();
     quote! {
+        #[allow(deprecated)]
         impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
             const NAME: &'static str = #name;

@@ -11,7 +11,6 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Type};
 
-use crate::audit::cannot_carry_text;
 use crate::ctxt::Ctxt;
 use crate::expand::{private_path, type_string};
 use crate::names::{name_problem, sensitivity, suggest, Sensitive};
@@ -139,9 +138,9 @@ pub(crate) fn expand(args: TokenStream, function: ItemFn) -> TokenStream {
     } else {
         gate(&mut cx, &args, &function)
     };
-    if cx.has_errors() {
+    if let Err(errors) = cx.check() {
         // Keep the function as written so that its callers still compile.
-        let errors = cx.into_compile_errors();
+        let errors = errors.to_compile_error();
         return quote!(#errors #function);
     }
     expanded
@@ -229,13 +228,15 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             if let Some(problem) = name_problem(&arg.to_string()) {
                 cx.error_spanned_by(arg, format_args!("property name \"{arg}\" {problem}"));
             }
-            if let Some(Sensitive::Identifier(word) | Sensitive::Word(word, _)) =
-                sensitivity(&arg.to_string(), !cannot_carry_text(ty))
-            {
+            // An identifier is refused whatever its type; a sensitive word
+            // is recorded only when its type is a measure or a closed set,
+            // which the traits decide (`argument_closed` below).
+            let sensitive = sensitivity(&arg.to_string());
+            if let Some(Sensitive::Identifier(word)) = sensitive {
                 cx.error_spanned_by(
                     arg,
                     format_args!(
-                        "argument `{arg}` looks sensitive (`{word}`) and would be sent as public; \
+                        "argument `{arg}` is an identifier (`{word}`) and would be sent as public; \
                          record it through a #[derive(TelemetryEvent)] event that classifies it"
                     ),
                 );
@@ -267,6 +268,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
                     #private::Classification::Public,
                     "An argument of the call.",
                     #private::None,
+                    { #[allow(unused_imports)] use #private::NoValues as _; <#private::Fields<#static_ty>>::VALUES },
                     #fields,
                 )
             });
@@ -274,7 +276,10 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
             // default (free text, say) is reported there.
             let static_ty = with_static_lifetimes(ty.to_token_stream());
             kinds.push(quote_spanned!(ty.span()=> #private::argument_kind::<#static_ty>()));
-            let value = quote_spanned!(ty.span()=> #private::argument::<#ty>(&#arg));
+            let value = match sensitive {
+                Some(Sensitive::Word(..)) => quote_spanned!(ty.span()=> #private::argument_closed::<#ty>(&#arg)),
+                _ => quote_spanned!(ty.span()=> #private::argument::<#ty>(&#arg)),
+            };
             Some(quote!((#name, #value)))
         })
         .collect();
@@ -282,6 +287,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
     // The call's event is declared like an `event!`: registered for the
     // catalog, with the shape of each property.
     let registration = quote! {
+        #[allow(deprecated)]
         static __TELEMETRY_EVENT: #private::DynamicEvent = {
             const __TELEMETRY_SCHEMA: #private::EventSchema = #schema;
             #private::inventory::submit! { #private::Registration(&__TELEMETRY_SCHEMA) }
@@ -357,15 +363,19 @@ fn call_schema(
     arguments: &[TokenStream],
 ) -> TokenStream {
     let description = format!("A call of `{function}`: how long it took and whether it succeeded.");
-    let public = |name: &str, ty: &str, description: &str| {
+    let public = |name: &str, ty: &str, description: &str, values: &[&str]| {
         quote! {
-            #private::field_schema(#name, #ty, #private::Classification::Public, #description, #private::None, &[])
+            #private::field_schema(#name, #ty, #private::Classification::Public, #description, #private::None, &[#(#values),*], &[])
         }
     };
-    let duration = public("duration_ms", "Duration", "How long the call took, in milliseconds.");
-    let outcome = public("outcome", "&'static str", "\"ok\" or \"error\".");
-    let error_type =
-        public("error_type", "&'static str", "For an error, the error's Rust type name (never its message).");
+    let duration = public("duration_ms", "Duration", "How long the call took, in milliseconds.", &[]);
+    let outcome = public("outcome", "&'static str", "How the call ended.", &["ok", "error"]);
+    let error_type = public(
+        "error_type",
+        "&'static str",
+        "For an error, the error's Rust type name (never its message).",
+        &[],
+    );
     quote! {
         #private::event_schema(
             #event,

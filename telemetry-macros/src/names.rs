@@ -336,7 +336,9 @@ const COMPOUND_WORDS: &[&str] = &[
     "ipv6",
 ];
 
-/// Honest words that contain a word of [`COMPOUND_WORDS`].
+/// Honest words that contain a word of [`COMPOUND_WORDS`]. Only the honest
+/// word itself is passed over: the rest of the segment is still searched,
+/// so `curlpassword` and `authoremail` are found.
 const BENIGN_COMPOUNDS: &[&str] = &[
     "tokenizer",
     "tokenize",
@@ -370,40 +372,37 @@ pub(crate) const IDENTIFIERS: &[&str] = &[
 ];
 
 /// A first segment that makes a name a measure of something rather than the
-/// thing itself: `num_messages`, `has_prompt`.
+/// thing itself: `num_ids`, `has_api_key`. A name that ends like an
+/// identifier but starts with one of these is not an identifier; its type
+/// must still be a measure or a closed set to go without a reason.
 pub(crate) const MEASURE_PREFIXES: &[&str] =
     &["num", "n", "has", "is", "count", "total", "max", "min", "avg"];
-
-/// A last segment that makes a name a measure: `prompt_len`, `user_count`.
-pub(crate) const MEASURE_SUFFIXES: &[&str] = &[
-    "count", "counts", "len", "length", "lengths", "size", "sizes", "total", "totals", "num", "bytes",
-    "chars", "tokens", "words", "lines", "ms", "secs", "seconds", "duration", "depth", "ratio", "rate",
-    "percent",
-];
 
 /// Why a name sent as public needs a written reason.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Sensitive {
-    /// It names an identifier (`*_id`, keys, hashes, handles).
+    /// It names an identifier (`*_id`, keys, hashes, handles): a reason is
+    /// needed whatever the type.
     Identifier(&'static str),
-    /// It contains a word of the vocabulary: the word and its category.
+    /// It contains a word of the vocabulary: the word and its category. A
+    /// reason is needed unless the type is a measure or a closed set.
     Word(&'static str, &'static str),
 }
 
-/// Whether `name`, holding values that can (`carries_text`) or cannot
-/// carry text, needs a reason to be sent as public.
+/// Whether `name`, sent as public, needs a reason, and why.
 ///
-/// A measure of a sensitive thing is exempt where its value cannot carry
-/// text (`prompt_tokens: u32`, `has_prompt: bool`); identifiers are not,
-/// whatever their type.
-pub(crate) fn sensitivity(name: &str, carries_text: bool) -> Option<Sensitive> {
+/// The name alone decides whether it looks sensitive; whether a sensitive
+/// word still needs a reason is decided by the field's type, through the
+/// traits (a measure or a value of a closed set needs none), never by how
+/// the type is spelled. Identifiers need one whatever their type.
+pub(crate) fn sensitivity(name: &str) -> Option<Sensitive> {
     let segments: Vec<&str> = name.split('_').filter(|s| !s.is_empty()).collect();
     let (first, last) = (*segments.first()?, *segments.last()?);
-    if !carries_text && (MEASURE_PREFIXES.contains(&first) || MEASURE_SUFFIXES.contains(&last)) {
-        return None;
-    }
     if let Some(word) = IDENTIFIERS.iter().find(|w| **w == last) {
-        return Some(Sensitive::Identifier(word));
+        if !MEASURE_PREFIXES.contains(&first) {
+            return Some(Sensitive::Identifier(word));
+        }
+        return Some(Sensitive::Word(word, "identifiers"));
     }
     sensitive_word(&segments).map(|(word, category)| Sensitive::Word(word, category))
 }
@@ -423,10 +422,8 @@ fn sensitive_word(segments: &[&str]) -> Option<(&'static str, &'static str)> {
         }
     }
     for segment in segments {
-        if BENIGN_COMPOUNDS.iter().any(|benign| segment.contains(benign)) {
-            continue;
-        }
-        if let Some(word) = COMPOUND_WORDS.iter().find(|w| segment.contains(*w)) {
+        let rest = without_benign_compounds(segment);
+        if let Some(word) = COMPOUND_WORDS.iter().find(|w| rest.contains(*w)) {
             let category = SENSITIVE
                 .iter()
                 .find(|(_, words)| words.iter().any(|w| w.contains(word) || word.contains(w)))
@@ -435,6 +432,20 @@ fn sensitive_word(segments: &[&str]) -> Option<(&'static str, &'static str)> {
         }
     }
     None
+}
+
+/// `segment` with each honest compound (`curl`, `author`, ...) blanked
+/// out, so that what remains around it is still searched: `curlpassword`
+/// keeps `password`. Longer honest words are blanked first (`authority`
+/// before `author`).
+fn without_benign_compounds(segment: &str) -> String {
+    let mut benign: Vec<&str> = BENIGN_COMPOUNDS.to_vec();
+    benign.sort_by_key(|word| std::cmp::Reverse(word.len()));
+    let mut rest = segment.to_owned();
+    for word in benign {
+        rest = rest.replace(word, &" ".repeat(word.len()));
+    }
+    rest
 }
 
 /// The closest of `known` to `unknown`, if it is a plausible typo.
@@ -481,38 +492,62 @@ mod tests {
         assert!(name_problem(&"a".repeat(65)).is_some());
     }
 
-    fn word(name: &str, carries_text: bool) -> Option<&'static str> {
-        match sensitivity(name, carries_text)? {
+    fn word(name: &str) -> Option<&'static str> {
+        match sensitivity(name)? {
             Sensitive::Identifier(word) | Sensitive::Word(word, _) => Some(word),
         }
     }
 
     #[test]
     fn sensitive_words() {
-        assert_eq!(word("server_url", true), Some("url"));
-        assert_eq!(word("user_id", false), Some("id"));
-        assert_eq!(word("session_id", false), Some("id"));
-        assert_eq!(word("api_key", false), Some("key"));
-        assert_eq!(word("emailaddress", true), Some("email"));
-        assert_eq!(word("serverurl", true), Some("url"));
-        assert_eq!(word("user_email_len", true), Some("user"));
-        assert_eq!(word("command_line", true), Some("command_line"));
-        assert_eq!(word("raw_argv", true), Some("argv"));
-        assert_eq!(word("passport_number", true), Some("passport"));
-        assert_eq!(word("chat_transcript", true), Some("chat"));
-        assert_eq!(word("prompt_len", true), Some("prompt"));
-        assert_eq!(word("prompt_len", false), None);
-        assert_eq!(word("num_existing_messages", false), None);
-        assert_eq!(word("has_prompt", false), None);
-        assert_eq!(word("prompt_tokens", false), None);
-        assert_eq!(word("token_counts", false), None);
-        assert_eq!(word("keyboard_layout", true), None);
-        assert_eq!(word("tokenizer", true), None);
-        assert_eq!(word("tool_name", true), None);
-        assert_eq!(word("skip_reason", true), None);
-        assert_eq!(word("pipeline_stage", true), None);
-        assert_eq!(word("profile", true), None);
-        assert_eq!(word("transport", true), None);
+        assert_eq!(word("server_url"), Some("url"));
+        assert_eq!(sensitivity("user_id"), Some(Sensitive::Identifier("id")));
+        assert_eq!(sensitivity("session_id"), Some(Sensitive::Identifier("id")));
+        assert_eq!(sensitivity("api_key"), Some(Sensitive::Identifier("key")));
+        assert_eq!(word("emailaddress"), Some("email"));
+        assert_eq!(word("serverurl"), Some("url"));
+        assert_eq!(word("user_email_len"), Some("user"));
+        assert_eq!(word("command_line"), Some("command_line"));
+        assert_eq!(word("raw_argv"), Some("argv"));
+        assert_eq!(word("passport_number"), Some("passport"));
+        assert_eq!(word("chat_transcript"), Some("chat"));
+        assert_eq!(word("prompt_len"), Some("prompt"));
+        assert_eq!(word("prompt_tokens"), Some("prompt"));
+        assert_eq!(word("files_scanned"), Some("files"));
+        assert_eq!(word("auth_method"), Some("auth"));
+        assert_eq!(word("keyboard_layout"), None);
+        assert_eq!(word("tokenizer"), None);
+        assert_eq!(word("tool_name"), None);
+        assert_eq!(word("skip_reason"), None);
+        assert_eq!(word("pipeline_stage"), None);
+        assert_eq!(word("profile"), None);
+        assert_eq!(word("transport"), None);
+    }
+
+    #[test]
+    fn a_measure_of_identifiers_is_not_an_identifier() {
+        assert_eq!(sensitivity("num_ids"), Some(Sensitive::Word("ids", "identifiers")));
+        assert_eq!(sensitivity("has_api_key"), Some(Sensitive::Word("key", "identifiers")));
+        assert_eq!(
+            sensitivity("user_id_count"),
+            Some(Sensitive::Word("user", "personal and government identifiers"))
+        );
+    }
+
+    /// An honest compound hides nothing next to it.
+    #[test]
+    fn honest_compounds_do_not_hide_sensitive_words() {
+        assert_eq!(word("authoremail"), Some("email"));
+        assert_eq!(word("curlpassword"), Some("password"));
+        assert_eq!(word("superuserpassword"), Some("password"));
+        assert_eq!(word("jqueryurl"), Some("url"));
+        assert_eq!(word("tokenizer_secret"), Some("secret"));
+        assert_eq!(word("secretarytoken"), Some("token"));
+        for honest in
+            ["tokenizer", "curl", "superuser", "authority", "jquery", "secretary", "contentful", "xpath"]
+        {
+            assert_eq!(word(honest), None, "{honest}");
+        }
     }
 
     /// The runtime's documentation of the audit names every word used here.
@@ -527,8 +562,7 @@ mod tests {
             .chain(COMPOUND_WORDS.iter().copied())
             .chain(BENIGN_COMPOUNDS.iter().copied())
             .chain(IDENTIFIERS.iter().copied())
-            .chain(MEASURE_PREFIXES.iter().copied())
-            .chain(MEASURE_SUFFIXES.iter().copied());
+            .chain(MEASURE_PREFIXES.iter().copied());
         for word in words {
             assert!(
                 doc.contains(&format!("`{word}`")) || doc.contains(&format!("**{word}**")),

@@ -14,7 +14,7 @@ use crate::ast::Field;
 use crate::attr::{Classification, ContainerAttrs, RedactMode, VariantAttrs};
 use crate::audit::audit_fields;
 use crate::ctxt::Ctxt;
-use crate::expand::{field_schema, mentions_any, private_path};
+use crate::expand::{field_schema, mentions_any, private_path, required_trait, writer};
 use crate::names::{name_problem, to_snake_case};
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
@@ -40,23 +40,33 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         },
         Data::Union(_) => None,
     };
-    let Some(expanded) = expanded.filter(|_| !cx.has_errors()) else {
-        let named = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Named(_)));
-        if !matches!(input.data, Data::Enum(_)) && !named {
-            cx.error_spanned_by(
-                &input.ident,
-                "TelemetryProperty can only be derived for a fieldless enum, a newtype struct \
-                 (one unnamed field) or a struct with named fields (an object)",
-            );
-        }
+    let expanded = expanded.filter(|_| !cx.has_errors());
+    let named = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Named(_)));
+    if expanded.is_none() && !matches!(input.data, Data::Enum(_)) && !named {
+        cx.error_spanned_by(
+            &input.ident,
+            "TelemetryProperty can only be derived for a fieldless enum, a newtype struct \
+             (one unnamed field) or a struct with named fields (an object)",
+        );
+    }
+    match (expanded, cx.check()) {
+        (Some(expanded), Ok(())) => expanded,
         // A minimal impl keeps uses of the type from producing a cascade of
         // unrelated errors.
-        let errors = cx.into_compile_errors();
-        let markers = [quote!(PublicByDefault), quote!(PublicListItem)];
-        let fallback = impls(&private, input, quote!(Text), quote!(#private::Value::Null), None, &markers);
-        return quote!(#errors #fallback);
-    };
-    expanded
+        (_, errors) => {
+            let errors = errors.err().map(|e| e.to_compile_error());
+            let markers = [
+                quote!(PublicByDefault),
+                quote!(PublicListItem),
+                quote!(NotText),
+                quote!(NotTextItem),
+                quote!(ClosedValue),
+            ];
+            let fallback =
+                impls(&private, input, quote!(Text), quote!(#private::Value::Null), None, &markers);
+            quote!(#errors #fallback)
+        }
+    }
 }
 
 fn enumeration(
@@ -103,11 +113,20 @@ fn enumeration(
     let key = if arms.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#arms)* }) };
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let impls =
-        impls(private, input, kind, to_value, Some(pack), &[quote!(PublicByDefault), quote!(PublicListItem)]);
+    // A value of a closed set: public by default, in lists too, not text,
+    // and neither a measure's nor an identifier's worry.
+    let markers = [
+        quote!(PublicByDefault),
+        quote!(PublicListItem),
+        quote!(NotText),
+        quote!(NotTextItem),
+        quote!(ClosedValue),
+    ];
+    let impls = impls(private, input, kind, to_value, Some(pack), &markers);
     Some(quote! {
         #impls
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::PropertyKey for #ident #ty_generics #where_clause {
             fn __key(&self) -> &'static str {
                 #key
@@ -137,17 +156,23 @@ fn newtype(private: &TokenStream, input: &DeriveInput, field: &Type) -> TokenStr
         let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
         quote! {
             #[automatically_derived]
+            #[allow(deprecated)]
             impl #impl_generics #private::#t for #ident #ty_generics #where_clause {}
         }
     };
     let public = marker(quote!(PublicByDefault));
     let listed = marker(quote!(PublicListItem));
+    let not_text = marker(quote!(NotText));
+    let not_text_item = marker(quote!(NotTextItem));
+    let closed = marker(quote!(ClosedValue));
     let text_generics = bounded(quote!(RedactableText));
     let (text_impl_generics, _, text_where_clause) = text_generics.split_for_impl();
     quote! {
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::PropertyValue for #ident #ty_generics #where_clause {
             const KIND: #private::ValueKind = <#field as #private::PropertyValue>::KIND;
             fn to_value(&self) -> #private::Value {
@@ -160,7 +185,11 @@ fn newtype(private: &TokenStream, input: &DeriveInput, field: &Type) -> TokenStr
         }
         #public
         #listed
+        #not_text
+        #not_text_item
+        #closed
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #text_impl_generics #private::RedactableText for #ident #ty_generics #text_where_clause {
             fn redacted_length(&self) -> #private::Option<usize> {
                 #private::RedactableText::redacted_length(&self.0)
@@ -197,13 +226,7 @@ fn object(
     let mut generics = input.generics.clone();
     for field in sent.iter().filter(|f| mentions_any(f.ty, &type_params)) {
         let ty = field.ty;
-        let bound = match class(field) {
-            None => quote!(#private::PublicByDefault),
-            Some(Classification::Redact(RedactMode::Hash | RedactMode::Length)) => {
-                quote!(#private::RedactableText)
-            }
-            Some(_) => quote!(#private::PropertyValue),
-        };
+        let bound = required_trait(private, field);
         generics.make_where_clause().predicates.push(syn::parse_quote!(#ty: #bound));
     }
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
@@ -218,67 +241,65 @@ fn object(
     for field in &sent {
         let (member, name, ty) = (field.ident, &field.name.0, field.ty);
         let field_name = quote!(const { #private::FieldName::new(#name) });
-        let out = quote!(__telemetry_out);
-        let object = quote!(&mut __telemetry_object);
-        let redacted = |helper: &str| {
-            let helper = syn::Ident::new(helper, proc_macro2::Span::call_site());
-            quote_spanned!(ty.span()=> #private::#helper::<#ty>(&self.#member))
-        };
-        let value = |helper: &str| {
-            let call = redacted(helper);
-            quote!(#out.object_value(#object, #field_name, #call);)
-        };
+        // The writers are methods of the `ValueWriter` the sealed trait's
+        // `__pack` is given, each with the bound of the field's
+        // classification (see `expand::write_field`).
+        let writer = syn::Ident::new(writer(field), proc_macro2::Span::call_site());
+        let out = quote!(#private::ValueWriter::<'_>);
         let to_value =
             quote!((#private::Cow::Borrowed(#name), #private::PropertyValue::to_value(&self.#member)));
         match class(field) {
-            None => {
+            None | Some(Classification::Public) => {
                 writes.push(quote_spanned!(ty.span()=>
-                    #private::object_public::<#ty>(#out, #object, #field_name, &self.#member);
-                ));
-                values.push(to_value);
-            }
-            Some(Classification::Public) => {
-                writes.push(quote_spanned!(ty.span()=>
-                    #private::object_classified::<#ty>(#out, #object, #field_name, #private::Level::Usage, &self.#member);
+                    #out::#writer::<#ty>(__telemetry_out, &mut __telemetry_object, #field_name, &self.#member);
                 ));
                 values.push(to_value);
             }
             Some(Classification::OptIn) => {
-                let write = quote_spanned!(ty.span()=>
-                    #private::object_classified::<#ty>(#out, #object, #field_name, #private::Level::Full, &self.#member);
-                );
-                writes.push(quote!(if #out.consent() >= #private::Level::Full { #write }));
+                writes.push(quote_spanned!(ty.span()=>
+                    #out::#writer::<#ty>(__telemetry_out, &mut __telemetry_object, #field_name, &self.#member);
+                ));
             }
             Some(Classification::Redact(RedactMode::Drop)) => {
-                let check = redacted("redact_drop");
-                writes.push(quote!(#check;));
+                writes
+                    .push(quote_spanned!(ty.span()=> #out::#writer::<#ty>(__telemetry_out, &self.#member);));
             }
             Some(Classification::Redact(mode)) => {
+                writes.push(quote_spanned!(ty.span()=>
+                    #out::#writer::<#ty>(__telemetry_out, &mut __telemetry_object, #field_name, &self.#member);
+                ));
                 let helper = match mode {
-                    RedactMode::Marker => "redact_marker",
-                    RedactMode::Length => "redact_length",
-                    _ => "redact_hash",
+                    RedactMode::Marker => "__redact_marker",
+                    RedactMode::Length => "__redact_length",
+                    _ => "__redact_hash",
                 };
-                writes.push(value(helper));
-                let call = redacted(helper);
+                let helper = syn::Ident::new(helper, proc_macro2::Span::call_site());
+                let call = quote_spanned!(ty.span()=> #private::Value::#helper::<#ty>(&self.#member));
                 values.push(quote!((#private::Cow::Borrowed(#name), #call)));
             }
         }
     }
-    let markers = if sent.iter().all(|f| public(f)) {
+    // Not text whatever its fields: each field was classified (with its
+    // reason) where it is declared. Public by default, in lists, and a
+    // closed value (under a sensitive name) only when every field it sends
+    // is public.
+    let mut markers = vec![quote!(NotText), quote!(NotTextItem)];
+    if sent.iter().all(|f| public(f)) {
+        markers.extend([quote!(PublicByDefault), quote!(PublicListItem), quote!(ClosedValue)]);
+    }
+    let markers = markers.iter().map(|marker| {
         quote! {
             #[automatically_derived]
-            impl #impl_generics #private::PublicByDefault for #ident #ty_generics #where_clause {}
-            #[automatically_derived]
-            impl #impl_generics #private::PublicListItem for #ident #ty_generics #where_clause {}
+            #[allow(deprecated)]
+            impl #impl_generics #private::#marker for #ident #ty_generics #where_clause {}
         }
-    } else {
-        quote!()
-    };
+    });
     Some(quote! {
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::PropertyValue for #ident #ty_generics #where_clause {
             const KIND: #private::ValueKind = #private::ValueKind::Object(&[#(#kinds),*]);
             const FIELDS: &'static [#private::FieldSchema] = &[#(#schemas),*];
@@ -295,7 +316,7 @@ fn object(
                 }
             }
         }
-        #markers
+        #(#markers)*
     })
 }
 
@@ -320,8 +341,10 @@ fn impls(
     });
     quote! {
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         #[automatically_derived]
+        #[allow(deprecated)]
         impl #impl_generics #private::PropertyValue for #ident #ty_generics #where_clause {
             const KIND: #private::ValueKind = #private::ValueKind::#kind;
             fn to_value(&self) -> #private::Value {
@@ -331,6 +354,7 @@ fn impls(
         }
         #(
             #[automatically_derived]
+            #[allow(deprecated)]
             impl #impl_generics #private::#markers for #ident #ty_generics #where_clause {}
         )*
     }

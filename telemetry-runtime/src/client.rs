@@ -21,7 +21,7 @@ use crate::local::notice;
 use crate::local::platform;
 use crate::local::version::{VersionChange, VersionRecord, VERSION_FILE};
 use crate::model::catalog::{Catalog, Envelope};
-use crate::model::counter::Counter;
+use crate::model::counter::{Counter, Labels};
 use crate::model::dynamic::DynamicEvent;
 use crate::model::event::{Record, RecordKind};
 use crate::model::properties::MAX_DEPTH;
@@ -640,16 +640,25 @@ impl Telemetry {
     /// name, the labels and a `count`) each flush interval and at flush, so
     /// frequent actions cost almost nothing on the wire.
     ///
+    /// The label values are given in the declared order, typed: the
+    /// label's enum for one label, a tuple of them for more, `()` for none.
+    ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry};
+    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, TelemetryProperty};
+    /// #[derive(TelemetryProperty, Clone, Copy)]
+    /// enum Status {
+    ///     Ok,
+    ///     Error,
+    /// }
+    ///
     /// telemetry_runtime::counter! {
     ///     /// Tool calls, by outcome.
-    ///     static TOOL_CALLS = "tool_calls", labels: [status];
+    ///     static TOOL_CALLS = "tool_calls", labels: [status: Status];
     /// }
     /// # let memory = MemorySink::new();
     /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
     /// for _ in 0..1000 {
-    ///     telemetry.increment(&TOOL_CALLS, ["ok"]);
+    ///     telemetry.increment(&TOOL_CALLS, Status::Ok);
     /// }
     /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
     /// let events = memory.events();
@@ -658,17 +667,17 @@ impl Telemetry {
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
     #[inline]
-    pub fn increment<const N: usize>(&self, counter: &Counter<N>, values: [&'static str; N]) {
+    pub fn increment<L: Labels>(&self, counter: &Counter<L>, values: L) {
         self.add(counter, values, 1);
     }
 
     /// Adds `n` to a declared counter; see [`increment`](Telemetry::increment).
-    pub fn add<const N: usize>(&self, counter: &Counter<N>, values: [&'static str; N], n: u64) {
+    pub fn add<L: Labels>(&self, counter: &Counter<L>, values: L, n: u64) {
         if !self.is_enabled() {
             return;
         }
         self.inner.ensure_worker();
-        self.inner.aggregates.add(counter.name(), &counter.series(values), n);
+        counter.with_series(&values, |series| self.inner.aggregates.add(counter.name(), series, n));
     }
 
     /// Every event this client can send: the catalog it was configured with

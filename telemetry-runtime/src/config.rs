@@ -75,21 +75,47 @@ pub(crate) struct Notice {
 }
 
 impl Config {
-    /// A configuration for `app_name` (a short name made of letters, digits,
-    /// `-`, `_` and `.`; it names the cache and config directories and the
-    /// environment variable) at `app_version`.
+    /// A configuration for `app_name` at `app_version`. Both are sent with
+    /// every event (`$app_name`, `$app_version`), so both come from the
+    /// code: `&'static str`, as a literal or `env!("CARGO_PKG_VERSION")`
+    /// gives them, never text read at run time. Their shape is checked when
+    /// the client is built ([`Telemetry::new`](crate::Telemetry::new),
+    /// [`init`](crate::init)), which refuses with a [`ConfigError`]:
+    ///
+    /// - the name: 1 to 64 ASCII letters, digits, `-`, `_` and `.`, starting
+    ///   with a letter or digit (it also names the cache and config
+    ///   directories and the environment variable);
+    /// - the version: 1 to 4 numbers separated by dots (`1`, `1.4`,
+    ///   `1.4.0`), then optionally a pre-release (`-beta.2`) and build
+    ///   metadata (`+abc123`) of letters, digits, `-` and `.`; 64 characters
+    ///   at most.
+    ///
+    /// ```
+    /// use telemetry_runtime::{Config, Telemetry};
+    ///
+    /// let config = Config::new("mytool", env!("CARGO_PKG_VERSION"));
+    /// assert!(Telemetry::new(config).is_ok());
+    /// let err = Telemetry::new(Config::new("mytool", "latest")).unwrap_err();
+    /// assert!(err.to_string().contains("does not look like a version"));
+    /// ```
+    ///
+    /// Text built at run time does not compile:
+    ///
+    /// ```compile_fail
+    /// let name = std::env::args().next().unwrap_or_default();
+    /// let config = telemetry_runtime::Config::new(&name, "1.0.0"); // error: `name` does not live long enough
+    /// ```
     ///
     /// Defaults: opt-in (`Level::Off` unless the user turns telemetry on),
     /// environment variable `<APP>_TELEMETRY`, CI detection on, no sinks,
     /// a queue of 10,000 events and 16 MiB, batches of 100 (up to 1,000 per
     /// request when more are waiting), a 5 s flush interval, a 2 s shutdown
     /// deadline and a 900 KiB limit per event.
-    pub fn new(app_name: impl Into<String>, app_version: impl Into<String>) -> Config {
-        let app_name = app_name.into();
-        let primary = EnvVar { name: env_var_for(&app_name), polarity: Polarity::Enables };
+    pub fn new(app_name: &'static str, app_version: &'static str) -> Config {
+        let primary = EnvVar { name: env_var_for(app_name), polarity: Polarity::Enables };
         Config {
-            app_name,
-            app_version: app_version.into(),
+            app_name: app_name.to_owned(),
+            app_version: app_version.to_owned(),
             default_level: Level::Off,
             explicit: None,
             env_vars: vec![primary],
@@ -533,14 +559,19 @@ impl Config {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let name_ok = !self.app_name.is_empty()
-            && self.app_name.len() <= 64
-            && !self.app_name.starts_with('.')
-            && self.app_name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !name_ok {
+        if !is_app_name(&self.app_name) {
             return Err(ConfigError::new(format!(
-                "app name {:?} must be 1-64 letters, digits, '-', '_' or '.', not starting with '.'",
+                "app name {:?} must be 1-64 ASCII letters, digits, '-', '_' or '.', starting with a \
+                 letter or digit",
                 self.app_name
+            )));
+        }
+        if !is_version(&self.app_version) {
+            return Err(ConfigError::new(format!(
+                "app version {:?} does not look like a version: expected 1 to 4 numbers separated \
+                 by dots (1.4.0, as env!(\"CARGO_PKG_VERSION\") gives), optionally followed by \
+                 -pre.release and +build of ASCII letters, digits, '-' and '.', 64 characters at most",
+                self.app_version
             )));
         }
         if self.env_vars.iter().any(|v| v.name.is_empty()) {
@@ -667,6 +698,31 @@ pub(crate) fn has_words(text: &str) -> bool {
     text.split(|c: char| !c.is_alphabetic()).filter(|word| word.chars().count() >= 2).count() >= 2
 }
 
+/// 1 to 64 ASCII letters, digits, `-`, `_` and `.`, starting with a letter
+/// or digit.
+fn is_app_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// `1`, `1.4`, `1.4.0` or `1.4.0.2`, then optionally `-pre.release` and
+/// `+build` of ASCII letters, digits, `-` and `.` (no empty part), 64
+/// characters at most: the shape of a SemVer version, and of most others.
+fn is_version(version: &str) -> bool {
+    let identifiers = |part: &str| {
+        part.split('.').all(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    };
+    let (rest, build) = version.split_once('+').map_or((version, None), |(v, b)| (v, Some(b)));
+    let (core, pre) = rest.split_once('-').map_or((rest, None), |(v, p)| (v, Some(p)));
+    let numbers: Vec<&str> = core.split('.').collect();
+    version.len() <= 64
+        && (1..=4).contains(&numbers.len())
+        && numbers.iter().all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        && pre.is_none_or(identifiers)
+        && build.is_none_or(identifiers)
+}
+
 /// `my-tool` -> `MY_TOOL_TELEMETRY`.
 pub(crate) fn env_var_for(app_name: &str) -> String {
     let stem: String = app_name
@@ -688,9 +744,11 @@ mod tests {
 
     #[test]
     fn bad_names_and_numbers_are_refused() {
-        for name in ["", ".hidden", "a/b", "spa ce", &"x".repeat(65)] {
+        for name in ["", ".hidden", "-dash", "a/b", "spa ce", "émoji", "x\u{200b}"] {
             assert!(Config::new(name, "1").validate().is_err(), "{name:?}");
         }
+        assert!(!is_app_name(&"x".repeat(65)));
+        assert!(is_app_name(&"x".repeat(64)));
         assert!(Config::new("ok", "1").batch_size(0).validate().is_err());
         assert!(Config::new("ok", "1").max_batch_size(0).validate().is_err());
         assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
@@ -725,5 +783,47 @@ mod tests {
         };
         assert!(every(59).is_err() && every(0).is_err());
         assert!(every(60).is_ok());
+    }
+
+    #[test]
+    fn names_and_versions_have_the_shape_of_names_and_versions() {
+        for name in ["mytool", "my-tool.rs", "my_tool", "7zip", env!("CARGO_PKG_NAME")] {
+            assert!(Config::new(name, "1.0.0").validate().is_ok(), "{name:?}");
+        }
+        for version in [
+            "1",
+            "1.4",
+            "1.4.0",
+            "1.4.0.2",
+            "0.1.0-beta.2",
+            "1.0.0+abc123",
+            "1.0.0-rc-1+build.5",
+            env!("CARGO_PKG_VERSION"),
+        ] {
+            assert!(Config::new("ok", version).validate().is_ok(), "{version:?}");
+        }
+        for version in [
+            "",
+            "latest",
+            "v1.0.0",
+            "1.",
+            ".1",
+            "1..0",
+            "1.2.3.4.5",
+            "1.0.0-",
+            "1.0.0+",
+            "1.0.0-beta..1",
+            "1.0.0 ",
+            "1.0.0-ada@example.com",
+            "1.0.0-/home/ada",
+            "1.0.0-\u{200b}",
+        ] {
+            let err = Config::new("ok", version).validate().unwrap_err();
+            assert!(err.to_string().contains("does not look like a version"), "{version:?}: {err}");
+        }
+        assert!(is_version(&format!("1.0.0-{}", "a".repeat(58))));
+        assert!(!is_version(&format!("1.0.0-{}", "a".repeat(59))));
+        let err = Config::new("a/b", "1").validate().unwrap_err();
+        assert!(err.to_string().contains("app name \"a/b\" must be 1-64 ASCII letters"), "{err}");
     }
 }

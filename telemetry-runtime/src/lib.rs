@@ -33,7 +33,7 @@ pub use error::ConfigError;
 pub use local::consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
 pub use local::version::VersionChange;
 pub use model::catalog::{Catalog, CatalogFileError};
-pub use model::counter::Counter;
+pub use model::counter::{Counter, Labels};
 pub use model::dynamic::DynamicEvent;
 pub use model::event::TelemetryEvent;
 pub use model::level::Level;
@@ -58,18 +58,19 @@ pub use pipeline::route::Route;
 /// | attribute | sent |
 /// |---|---|
 /// | (none) | as is, at `Usage`; only for types public by default: numbers, `bool`, `Uuid`, `Duration`, `#[derive(TelemetryProperty)]` enums and objects whose fields are all public, and options and lists of these |
-/// | `#[telemetry(public)]` | as is, at `Usage`; required for free text, which has no default |
+/// | `#[telemetry(public)]` | as is, at `Usage`; on free text (which has no default) only with a `reason = "..."` |
 /// | `#[telemetry(opt_in)]` | as is, only at `Full` |
 /// | `#[telemetry(redact)]` | nothing (also `redact = "drop"`) |
 /// | `#[telemetry(redact = "marker")]` | `"[redacted]"` when a value is present |
 /// | `#[telemetry(redact = "length")]` | the length in characters |
 /// | `#[telemetry(redact = "hash")]` | a hash keyed with a secret of this installation |
 ///
-/// plus `rename = "..."`, `skip`, and `reason = "..."`, which a field whose
-/// name looks sensitive (`url`, `path`, `email`, `user`, `token`, `query`,
-/// `prompt`, ..., and identifiers such as `*_id` whatever their type) needs
-/// in order to be sent as public: the rules and the whole vocabulary are in
-/// [`audit`]. On the struct:
+/// plus `rename = "..."`, `skip`, and `reason = "..."`, which public text
+/// needs, and so does a field whose name looks sensitive (`url`, `path`,
+/// `email`, `user`, `token`, `query`, `prompt`, ...) unless its type is a
+/// measure or a closed set (a number, `bool`, `Duration`, an enum, ...), and
+/// an identifier such as `*_id` whatever its type: the rules and the whole
+/// vocabulary are in [`audit`]. On the struct:
 /// `opt_in` (the whole event only at `Full`), `sample = 0.1` (keep a share of
 /// events) and `crate = "..."` (when the dependency is renamed).
 ///
@@ -87,7 +88,7 @@ pub use pipeline::route::Route;
 /// #[derive(TelemetryEvent)]
 /// struct ToolCall {
 ///     /// The tool's name, from the server's fixed tool list.
-///     #[telemetry(public)]
+///     #[telemetry(public, reason = "the server's tool list is fixed and public")]
 ///     tool: String,
 ///     transport: Transport,
 ///     duration: Duration,
@@ -209,16 +210,22 @@ pub use telemetry_macros::TelemetryProperty;
 ///
 /// ```
 /// use std::time::Duration;
-/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, Value};
+/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, TelemetryProperty, Value};
+///
+/// /// Why a cache is cleared.
+/// #[derive(TelemetryProperty)]
+/// enum ClearReason {
+///     Full,
+///     Manual,
+/// }
 ///
 /// telemetry_runtime::event! {
 ///     /// The cache was cleared.
 ///     pub static CACHE_CLEARED = "cache_cleared" {
 ///         /// How many entries were removed.
 ///         entries: u64,
-///         /// Why, from a fixed set of reasons.
-///         #[telemetry(public)]
-///         reason: String,
+///         /// Why: one of the enum's values, checked at capture.
+///         reason: ClearReason,
 ///         /// The cache's directory: counted, never revealed.
 ///         #[telemetry(redact = "hash")]
 ///         cache_dir: String,
@@ -257,20 +264,55 @@ pub use telemetry_macros::TelemetryProperty;
 #[cfg(feature = "macros")]
 pub use telemetry_macros::event;
 
-/// Declares a counter: its name, description and labels (audited like
-/// property names; a label's values are `&'static str` literals chosen in the
-/// code), registered in the catalog. Each series (one set of label values)
-/// is sent as one event per flush interval with its labels and a `count`.
+/// Declares a counter: its name, description and labels, registered in the
+/// catalog. Each series (one set of label values) is sent as one event per
+/// flush interval with its labels and a `count`.
+///
+/// A label's name is audited like a property name; its values are a closed
+/// set decided in the code, never text: each label is `name: Type`, where
+/// `Type` is a `#[derive(TelemetryProperty)]` enum, or `name: Type =
+/// ["value", ...]`, which declares the enum `Type` with one variant per
+/// value (`"web_search"` is `Type::WebSearch`), sent as the value. Counting
+/// takes the values in the declared order: the enum for one label, a tuple
+/// for more, `()` for none. The catalog lists each label's values.
 ///
 /// ```
-/// telemetry_runtime::counter! {
-///     /// Tool calls, by tool and by outcome.
-///     pub static TOOL_CALLS = "tool_calls", labels: [tool, status];
+/// use telemetry_runtime::TelemetryProperty;
+///
+/// #[derive(TelemetryProperty, Clone, Copy)]
+/// enum Tool {
+///     WebSearch,
+///     ReadPage,
 /// }
 ///
-/// TOOL_CALLS.increment(["web_search", "ok"]); // a no-op until telemetry is on
+/// telemetry_runtime::counter! {
+///     /// Tool calls, by tool and by outcome.
+///     pub static TOOL_CALLS = "tool_calls", labels: [
+///         /// Which tool.
+///         tool: Tool,
+///         /// How the call ended.
+///         status: Status = ["ok", "error"],
+///     ];
+/// }
+///
+/// TOOL_CALLS.increment((Tool::WebSearch, Status::Ok)); // a no-op until telemetry is on
 /// let schema = telemetry_runtime::Catalog::collect().event("tool_calls").unwrap();
 /// assert_eq!(schema.fields.len(), 3); // tool, status, count
+/// assert_eq!(TOOL_CALLS.labels()[1].values, ["ok", "error"]);
+/// ```
+///
+/// Text is not a label value, however it was made:
+///
+/// ```compile_fail
+/// # use telemetry_runtime::TelemetryProperty;
+/// # #[derive(TelemetryProperty, Clone, Copy)]
+/// # enum Status { Ok }
+/// telemetry_runtime::counter! {
+///     /// Tool calls, by outcome.
+///     static TOOL_CALLS = "tool_calls", labels: [status: Status];
+/// }
+/// let cwd: &'static str = std::env::current_dir().unwrap().display().to_string().leak();
+/// TOOL_CALLS.increment(cwd); // error: expected `Status`, found `&str`
 /// ```
 #[cfg(feature = "macros")]
 pub use telemetry_macros::counter;
@@ -465,16 +507,17 @@ pub fn global() -> Option<&'static Telemetry> {
 }
 
 /// Counting on the global client (see [`init`]).
-impl<const N: usize> Counter<N> {
-    /// Adds one for these label values (in the declared order) on the
+impl<L: Labels> Counter<L> {
+    /// Adds one for these label values (in the declared order: the
+    /// label's enum for one label, a tuple for more, `()` for none) on the
     /// global client.
     #[inline]
-    pub fn increment(&self, values: [&'static str; N]) {
+    pub fn increment(&self, values: L) {
         self.add(values, 1);
     }
 
     /// Adds `n` for these label values on the global client.
-    pub fn add(&self, values: [&'static str; N], n: u64) {
+    pub fn add(&self, values: L, n: u64) {
         if crate::is_enabled() {
             if let Some(client) = crate::global() {
                 client.add(self, values, n);
@@ -554,7 +597,7 @@ pub(crate) fn capture_call(event: &DynamicEvent, properties: Properties, span: m
 /// Adds one to a declared counter of the global client; see
 /// [`Telemetry::increment`] and [`counter!`].
 #[inline]
-pub fn increment<const N: usize>(counter: &Counter<N>, values: [&'static str; N]) {
+pub fn increment<L: Labels>(counter: &Counter<L>, values: L) {
     counter.increment(values);
 }
 
@@ -641,7 +684,7 @@ const _: () = {
     shared::<Guard>();
     shared::<Config>();
     shared::<Catalog>();
-    shared::<Counter<2>>();
+    shared::<Counter>();
     shared::<DynamicEvent>();
     shared::<Properties>();
     shared::<Value>();

@@ -1,5 +1,12 @@
 //! What the macros' generated code calls. Not public API: names and
 //! signatures here may change in any release.
+//!
+//! Everything here can be named by any crate; the language has no item
+//! that a macro's output may use and the crate it expands in may not. The
+//! `audit` page says what the compile-time audit covers, and what a crate
+//! that names these items itself steps out of. The seal traits are
+//! deprecated so that an impl written by hand warns.
+#![allow(deprecated)]
 
 use std::any::type_name;
 use std::fmt;
@@ -15,7 +22,8 @@ pub use crate::model::counter::Counter;
 pub use crate::model::dynamic::DynamicEvent;
 pub use crate::model::properties::{FieldName, ObjectStart, ValueWriter};
 pub use crate::model::property::{
-    Audited, PropertyKey, PropertyValue, PublicByDefault, PublicListItem, RedactableText,
+    Audited, ClosedValue, NotText, NotTextItem, PropertyKey, PropertyValue, PublicByDefault, PublicListItem,
+    RedactableText,
 };
 pub use crate::model::redact::Digest;
 pub use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
@@ -37,9 +45,10 @@ pub const fn field_schema(
     classification: Classification,
     description: &'static str,
     reason: Option<&'static str>,
+    values: &'static [&'static str],
     fields: &'static [FieldSchema],
 ) -> FieldSchema {
-    FieldSchema { name, ty, classification, description, reason, fields }
+    FieldSchema { name, ty, classification, description, reason, values, fields }
 }
 
 /// An event's schema, as the derives and macros write it for the catalog.
@@ -71,45 +80,21 @@ pub fn enabled(level: Level) -> bool {
     crate::enabled_at(level)
 }
 
-/// Writes a field of an object whose type is public without a
-/// classification.
-#[inline(always)]
-pub fn object_public<T: PropertyValue + PublicByDefault + ?Sized>(
-    out: &mut ValueWriter<'_>,
-    object: &mut ObjectStart,
-    name: FieldName,
-    value: &T,
-) {
-    out.object_field(object, name, Level::Usage, value);
-}
-
-/// Writes a field of an object that the author classified `public` (at
-/// `Usage`) or `opt_in` (at `Full`).
-#[inline(always)]
-pub fn object_classified<T: PropertyValue + ?Sized>(
-    out: &mut ValueWriter<'_>,
-    object: &mut ObjectStart,
-    name: FieldName,
-    level: Level,
-    value: &T,
-) {
-    out.object_field(object, name, level, value);
-}
-
-/// Writes a field of a type that is public without a classification.
-#[inline(always)]
-pub fn public<T: PropertyValue + PublicByDefault + ?Sized>(
-    out: &mut Properties,
-    name: FieldName,
-    level: Level,
-    value: &T,
-) {
-    out.__write_field(name, level, value);
-}
-
 /// The value of an argument named in `args(...)` of an instrumented function.
 #[inline]
 pub fn argument<T: RecordableArgument + ?Sized>(value: &T) -> Value {
+    value.to_value()
+}
+
+/// Checks that a counter label's type is a closed set of names (a
+/// `#[derive(TelemetryProperty)]` enum).
+pub const fn counter_label<T: PropertyKey>() {}
+
+/// The value of an argument named in `args(...)` whose name looks
+/// sensitive: recorded only when its type is a measure or a value of a
+/// closed set.
+#[inline]
+pub fn argument_closed<T: ClosedValue + ?Sized>(value: &T) -> Value {
     value.to_value()
 }
 
@@ -130,18 +115,6 @@ impl<T: PublicByDefault + ?Sized> RecordableArgument for T {}
 #[inline(always)]
 pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
-}
-
-/// Writes a field the author classified `public` (at `Usage`) or `opt_in`
-/// (at `Full`).
-#[inline(always)]
-pub fn classified<T: PropertyValue + ?Sized>(out: &mut Properties, name: FieldName, level: Level, value: &T) {
-    out.__write_field(name, level, value);
-}
-
-/// Writes what a redacted field sends in place of its value.
-pub fn redacted(out: &mut Properties, name: FieldName, value: Value) {
-    out.__write_value(name, Level::Usage, value);
 }
 
 /// The shape of an argument's values, for an instrumented function's
@@ -171,33 +144,25 @@ pub trait NoFields {
 
 impl<T: ?Sized> NoFields for Fields<T> {}
 
+impl<T: PropertyValue + ?Sized> Fields<T> {
+    /// The values of `T` when they come from a closed set (an enum, or a
+    /// list of one), for the catalog.
+    pub const VALUES: &'static [&'static str] = T::KIND.values();
+}
+
+/// The fallback of [`Fields::VALUES`]: none.
+pub trait NoValues {
+    /// None.
+    const VALUES: &'static [&'static str] = &[];
+}
+
+impl<T: ?Sized> NoValues for Fields<T> {}
+
 impl<T: ?Sized> fmt::Debug for Fields<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Fields")
     }
 }
-
-/// `redact = "marker"`: a fixed text when a value is present.
-pub fn redact_marker<T: PropertyValue + ?Sized>(value: &T) -> Value {
-    match value.to_value() {
-        Value::Null => Value::Null,
-        _ => Value::from("[redacted]"),
-    }
-}
-
-/// `redact = "length"`: the length in characters.
-pub fn redact_length<T: RedactableText + ?Sized>(value: &T) -> Value {
-    value.redacted_length().map_or(Value::Null, Value::from)
-}
-
-/// `redact = "hash"`: a keyed hash, computed by the worker.
-pub fn redact_hash<T: RedactableText + ?Sized>(value: &T) -> Value {
-    value.redacted_digest().map_or(Value::Null, Value::Hashed)
-}
-
-/// `redact` (dropped): checks that the type is a property, sends nothing.
-#[inline]
-pub fn redact_drop<T: PropertyValue + ?Sized>(_: &T) {}
 
 /// Runs the body of a gated function, telemetry being on; a panic inside
 /// it is logged and the function returns `fallback()` (`()` or `None`).

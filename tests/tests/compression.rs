@@ -13,7 +13,7 @@ telemetry_runtime::event! {
         /// Its number.
         i: u64,
         /// A fixed label with the number in it.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         label: String,
     }
 }
@@ -110,14 +110,14 @@ struct TaskFinished {
     duration_ms: f64,
     items: u64,
     /// From a fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     command: String,
     cached: bool,
     /// From a fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     features: Vec<String>,
     /// The program's version.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     version: String,
 }
 

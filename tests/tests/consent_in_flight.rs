@@ -132,7 +132,7 @@ fn counts_taken_before_consent_went_off_are_discarded() {
         Telemetry::new(sandbox.config().sink(memory.clone()).flush_interval(Duration::from_secs(120)))
             .unwrap();
     for _ in 0..3 {
-        telemetry.increment(&FILES_SYNCED, []);
+        telemetry.increment(&FILES_SYNCED, ());
     }
     telemetry.set_consent(Level::Off);
     telemetry.set_consent(Level::Usage);

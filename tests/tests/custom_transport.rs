@@ -31,7 +31,7 @@ telemetry_runtime::event! {
     /// A page was viewed.
     static PAGE_VIEWED = "page_viewed" {
         /// The section of the application it belongs to, from a fixed set.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         section: String,
         /// Its number.
         n: u64,
@@ -42,7 +42,7 @@ telemetry_runtime::event! {
     /// A report was exported.
     static EXPORTED = "exported" {
         /// What it held, as text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         blob: String,
     }
 }

@@ -116,7 +116,7 @@ fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
 
     telemetry_runtime::counter! {
         /// Steps, by outcome.
-        static STEPS = "steps", labels: [outcome];
+        static STEPS = "steps", labels: [outcome: Outcome = ["ok"]];
     }
 
     if child::mode().is_none() {
@@ -137,7 +137,7 @@ fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
                 let mut number = 0;
                 while !stop.load(Ordering::Relaxed) {
                     telemetry.capture(&BuildStep { number });
-                    telemetry.increment(&STEPS, ["ok"]);
+                    telemetry.increment(&STEPS, Outcome::Ok);
                     number += 1;
                 }
             })
@@ -157,7 +157,7 @@ fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
                 let before = telemetry.stats();
                 for number in 0..100 {
                     telemetry.capture(&BuildStep { number });
-                    telemetry.increment(&STEPS, ["ok"]);
+                    telemetry.increment(&STEPS, Outcome::Ok);
                 }
                 // Deadlines far longer than the bound below: a flush that
                 // waited for a worker the child does not have would pass it.

@@ -49,7 +49,7 @@ telemetry_runtime::event! {
         /// Which string.
         i: u64,
         /// The string, from the test's fixed list.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         value: String,
     }
 }
@@ -115,7 +115,7 @@ telemetry_runtime::event! {
         /// Its number.
         i: u64,
         /// Filler, so that the files reach the limit soon.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         filler: String,
     }
 }
@@ -812,4 +812,39 @@ fn the_id_file_path_in_warnings_is_the_configured_one() {
     let status = Status::of(&telemetry);
     assert_eq!(status.id_path, Some(sandbox.cache_dir().join("telemetry_user_id")));
     assert!(status.consent_path.is_some_and(|p| p.starts_with(sandbox.config_dir())));
+}
+
+/// The application's name and version go out with every event: a client
+/// with either of the wrong shape is refused, by `Telemetry::new` and by
+/// `init` alike, with a message that names it, and nothing is sent.
+#[test]
+fn an_app_name_or_version_of_the_wrong_shape_is_refused() {
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    let good = Telemetry::new(
+        telemetry_runtime::Config::new("mytool", env!("CARGO_PKG_VERSION"))
+            .environment(telemetry_tests::env(&[]))
+            .cache_dir(sandbox.cache_dir())
+            .config_dir(sandbox.config_dir())
+            .data_dir(sandbox.data_dir())
+            .consent(Level::Usage)
+            .sink(memory.clone()),
+    );
+    assert!(good.is_ok(), "env!(\"CARGO_PKG_VERSION\") has the shape of a version");
+    for (name, version, says) in [
+        ("mytool", "latest", "app version \"latest\" does not look like a version"),
+        ("mytool", "1.0.0-ada@example.com", "does not look like a version"),
+        ("mytool", "", "does not look like a version"),
+        ("/home/ada", "1.0.0", "app name \"/home/ada\" must be 1-64 ASCII letters"),
+        ("ada lovelace", "1.0.0", "must be 1-64 ASCII letters"),
+    ] {
+        let config =
+            || telemetry_runtime::Config::new(name, version).consent(Level::Usage).sink(memory.clone());
+        let err = Telemetry::new(config()).unwrap_err();
+        assert!(err.to_string().contains(says), "{name:?} {version:?}: {err}");
+        let err = telemetry_runtime::init(config()).unwrap_err();
+        let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains(says), "init, {name:?} {version:?}: {err}: {cause}");
+    }
+    assert!(memory.events().is_empty());
 }

@@ -21,7 +21,7 @@ telemetry_runtime::event! {
     /// An event larger than the server accepts.
     static TOO_BIG_FOR_THE_SERVER = "too_big_for_the_server" {
         /// Filler text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         blob: String,
     }
 }
@@ -50,7 +50,7 @@ telemetry_runtime::event! {
     /// An event over the client's own size limit.
     static TEN_MEGABYTES = "ten_megabytes" {
         /// Filler text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         blob: String,
     }
 }

@@ -9,7 +9,7 @@ use telemetry_tests::{Sandbox, SOON};
 
 telemetry_runtime::counter! {
     /// Calls counted through the global client, by how they were counted.
-    static GLOBAL_CALLS = "global_calls", labels: [via];
+    static GLOBAL_CALLS = "global_calls", labels: [via: Via = ["before_init", "free_function", "counter_method"]];
 }
 
 telemetry_runtime::event! {
@@ -53,8 +53,8 @@ fn global_lifecycle() {
     assert!(telemetry_runtime::global().is_none());
     telemetry_runtime::capture(&PING);
     telemetry_runtime::capture_with(&BEFORE_INIT, Properties::new());
-    telemetry_runtime::increment(&GLOBAL_CALLS, ["before_init"]);
-    GLOBAL_CALLS.add(["before_init"], 2);
+    telemetry_runtime::increment(&GLOBAL_CALLS, Via::BeforeInit);
+    GLOBAL_CALLS.add(Via::BeforeInit, 2);
     telemetry_runtime::set_consent(Level::Full);
     telemetry_runtime::persist_consent(Level::Full).unwrap();
     telemetry_runtime::reset_identity().unwrap();
@@ -90,9 +90,9 @@ fn global_lifecycle() {
     assert_eq!(telemetry_runtime::stats().sent, 2);
 
     // Declared counters count on the global client, by either call.
-    telemetry_runtime::increment(&GLOBAL_CALLS, ["free_function"]);
-    GLOBAL_CALLS.add(["counter_method"], 2);
-    GLOBAL_CALLS.increment(["counter_method"]);
+    telemetry_runtime::increment(&GLOBAL_CALLS, Via::FreeFunction);
+    GLOBAL_CALLS.add(Via::CounterMethod, 2);
+    GLOBAL_CALLS.increment(Via::CounterMethod);
     assert!(telemetry_runtime::flush(SOON));
     let mut counted: Vec<(String, u64)> = memory
         .events()

@@ -28,7 +28,7 @@ struct ToolCallFinished<'a, T> {
     /// The retry count, when there were retries.
     retries: Option<T>,
     /// The tool's name, from the server's fixed tool list.
-    #[telemetry(public, rename = "tool")]
+    #[telemetry(public, reason = "the server's tool list is fixed and public", rename = "tool")]
     tool_name: &'a str,
     /// The region of the server.
     #[telemetry(public, reason = "one of a dozen regions the operator picks")]
@@ -154,7 +154,12 @@ fn classifications_reasons_and_descriptions() {
     expect("transport", Classification::Public, None, "How the tool was reached.");
     expect("tried", Classification::Public, None, "Transports tried before this one.");
     expect("retries", Classification::Public, None, "The retry count, when there were retries.");
-    expect("tool", Classification::Public, None, "The tool's name, from the server's fixed tool list.");
+    expect(
+        "tool",
+        Classification::Public,
+        Some("the server's tool list is fixed and public"),
+        "The tool's name, from the server's fixed tool list.",
+    );
     expect(
         "host_region",
         Classification::Public,
@@ -264,7 +269,7 @@ mod plugin {
 
     telemetry_runtime::counter! {
         /// A counter declared in the same module.
-        pub(crate) static PLUGIN_CALLS = "plugin_calls", labels: [status];
+        pub(crate) static PLUGIN_CALLS = "plugin_calls", labels: [status: Status = ["ok", "error"]];
     }
 
     #[telemetry_runtime::requires_telemetry(instrument)]
@@ -281,6 +286,10 @@ fn every_schema_names_the_module_that_declared_it() {
     assert_eq!(<plugin::PluginLoaded as TelemetryEvent>::SCHEMA.module, plugin);
     assert_eq!(plugin::PLUGIN_SEARCH.schema().module, plugin);
     assert_eq!(plugin::PLUGIN_CALLS.schema().module, plugin);
+    assert_eq!(plugin::PLUGIN_CALLS.labels()[0].values, ["ok", "error"]);
+    // No global client: counting is a no-op.
+    plugin::PLUGIN_CALLS.increment(plugin::Status::Ok);
+    plugin::PLUGIN_CALLS.increment(plugin::Status::Error);
     assert_eq!(plugin::plugin_refresh(), Ok(()));
     let catalog = telemetry_runtime::Catalog::collect();
     assert_eq!(catalog.event("plugin_refresh").unwrap().module, plugin);
@@ -293,4 +302,16 @@ fn every_schema_names_the_module_that_declared_it() {
     let whole_crate = telemetry_runtime::Catalog::collect_under([here]);
     assert!(whole_crate.event("plugin_loaded").is_some() && whole_crate.event("crash").is_some());
     assert_eq!(whole_crate.events().len(), catalog.events().len(), "the test binary declares them all");
+}
+
+/// A field whose values come from a closed set lists them for the catalog:
+/// an enum, an option or list of one; other fields list none.
+#[test]
+fn closed_sets_list_their_values() {
+    assert_eq!(field(&FINISHED, "transport").values, ["stdio", "http"]);
+    assert_eq!(field(&FINISHED, "tried").values, ["stdio", "http"]);
+    assert!(field(&FINISHED, "duration").values.is_empty());
+    assert!(field(&FINISHED, "tool").values.is_empty());
+    // Generic: the type is not known where the schema is written.
+    assert!(field(&FINISHED, "retries").values.is_empty());
 }

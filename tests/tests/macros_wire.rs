@@ -35,7 +35,7 @@ const PUBLIC: &str = "PUBLIC-control-gqhs";
 /// Every way a value can be kept back.
 #[derive(TelemetryEvent)]
 struct Secrets<'a> {
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     label: &'a str,
     #[telemetry(redact)]
     token: String,
@@ -64,7 +64,7 @@ struct Secrets<'a> {
 #[derive(TelemetryEvent)]
 #[telemetry(opt_in)]
 struct FullOnly<'a> {
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     summary: &'a str,
 }
 

@@ -58,7 +58,7 @@ struct Usage {
 #[derive(TelemetryProperty)]
 struct Parameter {
     /// Its type, from a fixed set.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     ty: &'static str,
     required: bool,
 }

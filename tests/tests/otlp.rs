@@ -15,14 +15,14 @@ use telemetry_tests::{Sandbox, TestServer};
 
 telemetry_runtime::counter! {
     /// Tool calls, by outcome.
-    static TOOL_CALLS = "tool_calls", labels: [status];
+    static TOOL_CALLS = "tool_calls", labels: [status: Status = ["ok", "error"]];
 }
 
 telemetry_runtime::event! {
     /// An event with a list and a float.
     static LISTED = "listed" {
         /// Tags from a fixed set.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         tags: Vec<String>,
         /// A ratio.
         ratio: f64,
@@ -34,7 +34,7 @@ const SOON: Duration = Duration::from_secs(5);
 /// A tool call, for the OTLP test.
 #[derive(TelemetryEvent)]
 struct OtlpToolCall {
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     tool: &'static str,
     attempts: u32,
     ok: bool,
@@ -113,9 +113,9 @@ fn counters_are_delta_sums_that_decode_with_the_reference_definitions() {
     let server = TestServer::start();
     let telemetry = client(&sandbox, &server);
     for _ in 0..5 {
-        telemetry.increment(&TOOL_CALLS, ["ok"]);
+        telemetry.increment(&TOOL_CALLS, Status::Ok);
     }
-    telemetry.increment(&TOOL_CALLS, ["error"]);
+    telemetry.increment(&TOOL_CALLS, Status::Error);
     assert!(telemetry.flush(SOON));
 
     let requests = server.requests();
@@ -319,7 +319,7 @@ fn json_when_asked_carries_the_same_records_as_protobuf() {
         query: "q".into(),
     });
     telemetry.capture_with(&LISTED, Properties::new().with("tags", vec!["a", "b"]).with("ratio", 0.5));
-    telemetry.increment(&TOOL_CALLS, ["ok"]);
+    telemetry.increment(&TOOL_CALLS, Status::Ok);
     assert!(telemetry.flush(SOON));
 
     let by_path = |server: &TestServer, path: &str| {

@@ -22,7 +22,7 @@ telemetry_runtime::event! {
     /// Sent to an HTTPS endpoint that does not speak TLS.
     static NO_FALLBACK = "no_fallback" {
         /// A canary that must not travel in plaintext.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         v: String,
     }
 }
@@ -39,7 +39,7 @@ telemetry_runtime::event! {
     /// An event over the client's size limit.
     static TOO_BIG = "too_big" {
         /// Filler text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         blob: String,
     }
 }

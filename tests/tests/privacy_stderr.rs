@@ -14,7 +14,7 @@ use telemetry_tests::{child, logs, Sandbox, SOON};
 #[derive(TelemetryEvent)]
 struct FormSubmitted {
     /// Which form, from a fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     form: String,
     /// The text the user entered: only with full consent.
     #[telemetry(opt_in)]
@@ -38,7 +38,7 @@ struct FormSubmitted {
 #[telemetry(opt_in)]
 struct FullOnly {
     /// Public within the event, but the event needs Full.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     detail: String,
 }
 

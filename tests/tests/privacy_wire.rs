@@ -22,7 +22,7 @@ telemetry_runtime::event! {
     /// An event whose properties are built at run time.
     static DYNAMIC = "dynamic" {
         /// A value the code declared public.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         ok: String,
     }
 }
@@ -31,7 +31,7 @@ telemetry_runtime::event! {
 #[derive(TelemetryEvent)]
 struct SearchRan {
     /// Which search mode, from a fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     mode: String,
     /// What the user typed: only with full consent.
     #[telemetry(opt_in)]
@@ -63,7 +63,7 @@ struct SearchRan {
 #[telemetry(opt_in)]
 struct Diagnostics {
     /// A detail that is fine to send, but only at Full.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     detail: String,
 }
 

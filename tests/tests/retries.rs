@@ -42,7 +42,7 @@ telemetry_runtime::event! {
     /// An event larger than the server accepts.
     static HUGE = "huge" {
         /// Filler text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         blob: String,
     }
 }
@@ -61,7 +61,7 @@ telemetry_runtime::event! {
     /// An event over the client's size limit.
     static TOO_BIG = "too_big" {
         /// Filler text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         blob: String,
     }
 }

@@ -13,7 +13,7 @@ const QUERY: &str = "CANARY-route-query-qz";
 
 telemetry_runtime::counter! {
     /// Tool calls, by outcome.
-    static TOOL_CALLS = "tool_calls", labels: [status];
+    static TOOL_CALLS = "tool_calls", labels: [status: Status = ["ok"]];
 }
 
 telemetry_runtime::event! {
@@ -55,7 +55,7 @@ fn capture_everything(telemetry: &Telemetry) {
     telemetry.capture(&RoutedRun { steps: 3, query: QUERY.into(), token: SECRET.into() });
     telemetry.capture(&FullOnlyRun { steps: 4 });
     for _ in 0..10 {
-        telemetry.increment(&TOOL_CALLS, ["ok"]);
+        telemetry.increment(&TOOL_CALLS, Status::Ok);
     }
     assert!(telemetry.flush(SOON));
 }

@@ -16,7 +16,7 @@ telemetry_runtime::event! {
         /// Its number.
         i: u64,
         /// A fixed value with a newline in it.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         value: String,
     }
 }
@@ -30,7 +30,7 @@ telemetry_runtime::event! {
     /// Printed to stderr.
     static PRINTED = "printed" {
         /// A fixed text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         k: String,
     }
 }
@@ -203,7 +203,7 @@ fn custom_sink_outcomes_are_counted() {
 #[derive(TelemetryEvent)]
 struct CommandRun {
     /// The subcommand, from a fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     command: &'static str,
     /// The user's arguments: only with full consent.
     #[telemetry(opt_in)]
@@ -248,7 +248,7 @@ telemetry_runtime::event! {
         /// A number.
         entries: u64,
         /// From a fixed set of reasons.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         reason: String,
     }
 }
@@ -321,7 +321,7 @@ telemetry_runtime::event! {
         /// Its depth.
         before: u64,
         /// Its depth, as text.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         after: String,
     }
 }

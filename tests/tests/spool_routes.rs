@@ -30,7 +30,7 @@ const CRASH_NOW: &str = "crash-now";
 
 telemetry_runtime::counter! {
     /// Commands run, by outcome.
-    static COMMANDS = "commands", labels: [status];
+    static COMMANDS = "commands", labels: [status: Status = ["ok"]];
 }
 
 telemetry_runtime::event! {
@@ -104,7 +104,7 @@ fn a_replayed_batch_goes_only_to_the_sink_and_route_it_was_written_for() {
     {
         let telemetry = Telemetry::new(two_projects(sandbox.path(), &server.url())).unwrap();
         telemetry.capture(&Asked { words: 7, question: canary.text() });
-        telemetry.increment(&COMMANDS, ["ok"]);
+        telemetry.increment(&COMMANDS, Status::Ok);
         assert!(!telemetry.flush(SOON), "the host is down");
     }
     assert_eq!(spool_files(sandbox.path()).len(), 2, "one batch per project");

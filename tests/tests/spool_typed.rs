@@ -29,14 +29,14 @@ use telemetry_tests::{fast_backoff, wait_until, Behaviour, Request, Sandbox, Tes
 
 telemetry_runtime::counter! {
     /// Builds run, by outcome.
-    static BUILDS = "builds", labels: [status];
+    static BUILDS = "builds", labels: [status: Status = ["ok", "failed"]];
 }
 
 telemetry_runtime::event! {
     /// A page was viewed.
     static PAGE_VIEWED = "page_viewed" {
         /// The section of the application it belongs to, from a fixed set.
-        #[telemetry(public)]
+        #[telemetry(public, reason = "a value the test chose, not one a user gave")]
         section: String,
         /// Its number.
         n: u64,
@@ -51,7 +51,7 @@ struct BuildFinished {
     /// Seconds it took.
     seconds: f64,
     /// The profiles it used, from the fixed set Cargo defines.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     profiles: Vec<String>,
 }
 
@@ -104,7 +104,7 @@ struct PlanRan {
     /// Token counts in all.
     total: Usage,
     /// Labels from the fixed set the application defines.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     labels: Vec<String>,
     /// The score after each pass.
     scores: Vec<f64>,
@@ -226,9 +226,9 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
         });
         telemetry.capture(&BuildFinished { crates: 3, seconds: 0.25, profiles: vec![] });
         for _ in 0..3 {
-            telemetry.increment(&BUILDS, ["ok"]);
+            telemetry.increment(&BUILDS, Status::Ok);
         }
-        telemetry.increment(&BUILDS, ["failed"]);
+        telemetry.increment(&BUILDS, Status::Failed);
         let until = SystemTime::now();
         assert!(!telemetry.flush(SOON), "the collector is down");
         let stats = telemetry.stats();

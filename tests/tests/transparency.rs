@@ -24,7 +24,7 @@ telemetry_runtime::event! {
 
 telemetry_runtime::counter! {
     /// Tool calls, by outcome.
-    static TOOL_CALLS = "tool_calls", labels: [status];
+    static TOOL_CALLS = "tool_calls", labels: [status: CallStatus = ["ok", "error"]];
 }
 
 fn client_with_catalog(sandbox: &Sandbox, server: &TestServer, catalog: Catalog) -> Telemetry {
@@ -105,8 +105,8 @@ fn counters_aggregate_across_threads_into_one_event_per_series() {
             let client = client.clone();
             thread::spawn(move || {
                 for i in 0..1000 {
-                    let status = if (i + t) % 10 == 0 { "error" } else { "ok" };
-                    client.increment(&TOOL_CALLS, [status]);
+                    let status = if (i + t) % 10 == 0 { CallStatus::Error } else { CallStatus::Ok };
+                    client.increment(&TOOL_CALLS, status);
                 }
             })
         })
@@ -127,7 +127,7 @@ fn counters_aggregate_across_threads_into_one_event_per_series() {
     assert!(events.iter().all(|e| e["event"] == "tool_calls"));
 
     // Counted again after a flush: a new interval starts from zero.
-    client.increment(&TOOL_CALLS, ["ok"]);
+    client.increment(&TOOL_CALLS, CallStatus::Ok);
     assert!(client.flush(SOON));
     assert_eq!(memory.events().last().unwrap()["properties"]["count"], 1);
 }
@@ -137,7 +137,7 @@ fn counters_count_nothing_when_off() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let client = Telemetry::new(sandbox.config().consent(Level::Off).sink(memory.clone())).unwrap();
-    client.increment(&TOOL_CALLS, ["ok"]);
+    client.increment(&TOOL_CALLS, CallStatus::Ok);
     assert!(client.flush(SOON));
     assert!(memory.events().is_empty());
     assert!(sandbox.files().is_empty());
@@ -243,4 +243,24 @@ fn the_status_report_of_a_local_only_client() {
         "{printed}"
     );
     assert!(!printed.contains("Recently sent"), "{printed}");
+}
+
+/// The catalog lists each counter label with the values it can take, in
+/// Markdown and JSON: the declared closed set, nothing else.
+#[test]
+fn the_catalog_lists_each_labels_values() {
+    let catalog = Catalog::of(vec![TOOL_CALLS.schema()]);
+    let markdown = catalog.to_markdown("mytool");
+    assert!(
+        markdown.contains("| `status` | `CallStatus` | public | value | value | *One of:* `ok`, `error`. |"),
+        "{markdown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&catalog.to_json()).unwrap();
+    let fields = json["events"][0]["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 2, "the label and `count`: {fields:?}");
+    assert_eq!(fields[0]["name"], "status");
+    assert_eq!(fields[0]["values"], serde_json::json!(["ok", "error"]));
+    assert!(fields[1].get("values").is_none(), "`count` is a number, not a closed set");
+    assert_eq!(TOOL_CALLS.labels().len(), 1);
+    assert_eq!(TOOL_CALLS.labels()[0].values, ["ok", "error"]);
 }

@@ -16,7 +16,7 @@ const QUERY: &str = "CANARY-user-owned-query-qz";
 
 telemetry_runtime::counter! {
     /// Tool calls, by outcome.
-    static OWNED_CALLS = "owned_tool_calls", labels: [status];
+    static OWNED_CALLS = "owned_tool_calls", labels: [status: CallStatus = ["ok", "before", "while_off", "off_then_on", "after"]];
 }
 
 /// A tool call, with every kind of field.
@@ -60,7 +60,7 @@ fn analytics_off_leaves_the_users_own_collector_on() {
         assert!(telemetry.is_enabled(), "{env:?}: the collector still wants events");
 
         telemetry.capture(&call(1));
-        telemetry.increment(&OWNED_CALLS, ["ok"]);
+        telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
         assert!(telemetry.flush(SOON), "{env:?}: {:?}", telemetry.stats());
 
         assert_eq!(vendor.connections(), 0, "{env:?}: the vendor was reached");
@@ -82,7 +82,7 @@ fn the_first_run_notice_holds_back_the_vendor_only() {
     let config = sandbox.config().first_run_notice(true).notice_text("(notice)");
     let telemetry = client(config, &vendor, &collector);
     assert_eq!(telemetry.consent().level, Level::Off);
-    telemetry.increment(&OWNED_CALLS, ["ok"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
     assert!(telemetry.flush(SOON));
     assert_eq!(vendor.connections(), 0);
     assert!(collector.received(b"owned_tool_calls"));
@@ -95,7 +95,7 @@ fn otel_sdk_disabled_turns_the_collector_off() {
     let config = sandbox.config_with_env(&[("OTEL_SDK_DISABLED", "TRUE"), ("TESTAPP_TELEMETRY", "on")]);
     let telemetry = client(config, &vendor, &collector);
     telemetry.capture(&call(1));
-    telemetry.increment(&OWNED_CALLS, ["ok"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
     assert!(telemetry.flush(SOON));
     assert_eq!(collector.connections(), 0, "{:?}", collector_bodies(&collector));
     // The vendor's analytics go on as consent says.
@@ -107,7 +107,7 @@ fn otel_sdk_disabled_turns_the_collector_off() {
     let telemetry = client(config, &vendor, &collector);
     assert!(!telemetry.is_enabled());
     telemetry.capture(&call(2));
-    telemetry.increment(&OWNED_CALLS, ["ok"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
     assert!(telemetry.flush(SOON));
     assert_eq!(telemetry.stats().captured, 0);
     assert_eq!(collector.connections(), 0);
@@ -121,7 +121,7 @@ fn withdrawing_consent_at_run_time_stops_the_vendor_not_the_collector() {
     assert_eq!(telemetry.consent().level, Level::Usage);
 
     telemetry.capture(&call(1));
-    telemetry.increment(&OWNED_CALLS, ["before"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::Before);
     assert!(telemetry.flush(SOON));
     assert!(vendor.received(b"before"));
     assert!(collector.received(b"before"));
@@ -129,22 +129,22 @@ fn withdrawing_consent_at_run_time_stops_the_vendor_not_the_collector() {
 
     telemetry.set_consent(Level::Off);
     telemetry.capture(&call(2));
-    telemetry.increment(&OWNED_CALLS, ["while_off"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::WhileOff);
     assert!(telemetry.flush(SOON));
     assert!(collector.received(b"while_off"));
     assert_eq!(vendor.requests().len(), vendor_requests);
 
     // Counted while off, sent after consent came back: still only the
     // collector's.
-    telemetry.increment(&OWNED_CALLS, ["off_then_on"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::OffThenOn);
     telemetry.set_consent(Level::Usage);
-    telemetry.increment(&OWNED_CALLS, ["after"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::After);
     assert!(telemetry.flush(SOON));
     assert!(collector.received(b"off_then_on") && collector.received(b"after"));
     assert!(!vendor.received(b"while_off") && !vendor.received(b"off_then_on"));
     // A series counted while off and again after is the collector's alone
     // for that interval; the next interval reaches the vendor again.
-    telemetry.increment(&OWNED_CALLS, ["after"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::After);
     assert!(telemetry.flush(SOON));
     assert!(vendor.received(b"after"));
     assert!(!collector.received(SECRET.as_bytes()) && !vendor.received(SECRET.as_bytes()));
@@ -187,7 +187,7 @@ fn without_a_user_owned_sink_consent_off_captures_nothing() {
     assert!(!telemetry.is_enabled());
     assert_eq!(telemetry.level(), Level::Off);
     telemetry.capture(&call(1));
-    telemetry.increment(&OWNED_CALLS, ["ok"]);
+    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
     assert!(telemetry.flush(SOON));
     assert_eq!(telemetry.stats().captured, 0);
     assert_eq!(vendor.connections(), 0);

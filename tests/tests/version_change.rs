@@ -8,7 +8,7 @@ use telemetry_tests::Sandbox;
 
 /// A client of `testapp` at `version`, with the sandbox's directories and
 /// settings (`Sandbox::config` is always version 1.2.3).
-fn client(sandbox: &Sandbox, version: &str) -> Telemetry {
+fn client(sandbox: &Sandbox, version: &'static str) -> Telemetry {
     let config = telemetry_runtime::Config::new("testapp", version)
         .environment(telemetry_tests::env(&[]))
         .cache_dir(sandbox.cache_dir())

@@ -106,12 +106,18 @@ fn main() {
                 LARGE_QUEUE,
                 100,
             ),
-            "posthog-batch" => {
-                telemetry_benches::ours(dir.path(), telemetry_benches::posthog_sink(server.addr), LARGE_QUEUE, 0)
-            }
-            "posthog-v1" => {
-                telemetry_benches::ours(dir.path(), telemetry_benches::posthog_v1_sink(server.addr), LARGE_QUEUE, 0)
-            }
+            "posthog-batch" => telemetry_benches::ours(
+                dir.path(),
+                telemetry_benches::posthog_sink(server.addr),
+                LARGE_QUEUE,
+                0,
+            ),
+            "posthog-v1" => telemetry_benches::ours(
+                dir.path(),
+                telemetry_benches::posthog_v1_sink(server.addr),
+                LARGE_QUEUE,
+                0,
+            ),
             "otlp-json" => telemetry_benches::ours(
                 dir.path(),
                 telemetry_benches::otlp_sink(server.addr, telemetry_runtime::sink::Protocol::HttpJson),

@@ -27,7 +27,7 @@ use telemetry_runtime::{Config, Level, Route, Telemetry};
 
 telemetry_runtime::counter! {
     /// Tool calls, by tool and outcome.
-    static TOOL_CALLS = "tool_calls", labels: [tool, status];
+    static TOOL_CALLS = "tool_calls", labels: [tool: Tool = ["search", "fetch"], status: Status = ["ok", "error"]];
 }
 
 const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -61,10 +61,11 @@ fn client(dir: &Path, per_period: bool) -> Telemetry {
     Telemetry::new(config).expect("a client")
 }
 
-const SERIES: [[&str; 2]; 3] = [["search", "ok"], ["search", "error"], ["fetch", "ok"]];
+const SERIES: [(Tool, Status); 3] =
+    [(Tool::Search, Status::Ok), (Tool::Search, Status::Error), (Tool::Fetch, Status::Ok)];
 
 #[inline(never)]
-fn increment(client: &Telemetry, values: [&'static str; 2]) {
+fn increment(client: &Telemetry, values: (Tool, Status)) {
     client.increment(&TOOL_CALLS, values);
 }
 
@@ -151,7 +152,9 @@ fn main() {
             println!("the write, per run (difference):    {d:.1} us [p10 {d10:.1}, p90 {d90:.1}] over {runs} runs in {}", work.path().display());
         }
         _ => {
-            eprintln!("usage: report_write increment per-run|per-period N | increments ROUNDS N | write RUNS [DIR]");
+            eprintln!(
+                "usage: report_write increment per-run|per-period N | increments ROUNDS N | write RUNS [DIR]"
+            );
             std::process::exit(2);
         }
     }

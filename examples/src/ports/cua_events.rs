@@ -20,7 +20,7 @@ pub(crate) struct ModuleInit {
     /// Which package.
     pub(crate) module: Module,
     /// Its version.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the package's own version, a constant of the program")]
     pub(crate) version: String,
 }
 
@@ -28,7 +28,7 @@ pub(crate) struct ModuleInit {
 #[derive(TelemetryEvent, Debug, Clone)]
 pub(crate) struct ComputerInitialized {
     /// The operating system (`linux`, `macos`, `windows`).
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the build target's operating system family, a constant of the program")]
     pub(crate) os: String,
 }
 
@@ -39,13 +39,16 @@ pub(crate) struct AgentSessionStart {
     #[telemetry(public, reason = "a random UUID per agent instance (the client's own session id)")]
     pub(crate) session_id: String,
     /// The agent's class name.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a class name of the SDK, a constant of the program")]
     pub(crate) agent_type: String,
     /// The model's name.
-    #[telemetry(public)]
+    #[telemetry(
+        public,
+        reason = "the model identifier the program configured, as CUA sends it; never text a user typed"
+    )]
     pub(crate) model: String,
     /// The operating system.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the build target's operating system family, a constant of the program")]
     pub(crate) os: String,
 }
 

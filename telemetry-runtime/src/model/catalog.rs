@@ -279,6 +279,10 @@ impl Catalog {
             let _ = writeln!(md, "|---|---|---|---|---|---|");
             for (path, field, ty, usage, full) in flattened(event) {
                 let mut description = doc_text(field.description).replace('\n', " ");
+                if !field.values.is_empty() {
+                    let values: Vec<String> = field.values.iter().map(|v| format!("`{v}`")).collect();
+                    let _ = write!(description, " *One of:* {}.", values.join(", "));
+                }
                 if let Some(reason) = field.reason {
                     let _ = write!(description, " *Public because:* {reason}");
                 }
@@ -565,8 +569,12 @@ fn fields_json(
                 "reason": f.reason,
                 "sent": { "usage": usage, "full": full },
             });
-            // Only object fields carry `fields`: the JSON of other events
-            // (and so their digest) is unchanged.
+            // Only fields of a closed set carry `values`, and only object
+            // fields carry `fields`: the JSON of other events (and so their
+            // digest) is unchanged.
+            if !f.values.is_empty() {
+                field["values"] = json!(f.values);
+            }
             if !f.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
                 let nested = fields_json(f.fields, ty, (usage, full), depth + 1);
                 field["fields"] = Json::Array(nested);
@@ -632,6 +640,7 @@ mod tests {
             classification: Classification::Public,
             description: "Which tool.",
             reason: None,
+            values: &[],
             fields: &[],
         },
         FieldSchema {
@@ -640,6 +649,7 @@ mod tests {
             classification: Classification::OptIn,
             description: "What was asked.",
             reason: None,
+            values: &[],
             fields: &[],
         },
         FieldSchema {
@@ -648,6 +658,7 @@ mod tests {
             classification: Classification::Redact(RedactMode::Hash),
             description: "",
             reason: None,
+            values: &[],
             fields: &[],
         },
     ];

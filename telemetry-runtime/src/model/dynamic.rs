@@ -28,6 +28,9 @@ impl DynamicEvent {
     /// Not an API: [`event!`](crate::event) and `#[requires_telemetry(instrument)]`
     /// call it with a schema they audited and registered.
     #[doc(hidden)]
+    #[deprecated(
+        note = "not an API: events for the dynamic API are declared with `telemetry_runtime::event!`"
+    )]
     pub const fn __declared(schema: &'static EventSchema, kinds: &'static [ValueKind]) -> DynamicEvent {
         DynamicEvent { schema, kinds }
     }

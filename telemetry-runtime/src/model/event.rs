@@ -13,6 +13,7 @@ use crate::{EventSchema, Level, Properties};
 /// whose compile-time audit classifies every field. Sealed: it cannot be
 /// implemented by hand, so every event that reaches the wire was audited
 /// and is listed in the catalog.
+#[allow(deprecated)]
 pub trait TelemetryEvent: crate::model::property::Audited {
     /// The event name: non-empty snake_case, not starting with `$`.
     const NAME: &'static str;

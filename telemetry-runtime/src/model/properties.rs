@@ -210,6 +210,12 @@ impl Properties {
         self.consent = level;
     }
 
+    /// The consent level the fields are written at (see [`__set_consent`](Self::__set_consent)).
+    #[inline]
+    pub(crate) fn consent(&self) -> Level {
+        self.consent
+    }
+
     /// Writes a value a derived event computed (a redacted field's marker,
     /// length or hash). Not an API: the derive's output calls it.
     #[doc(hidden)]
@@ -1192,6 +1198,7 @@ mod tests {
     #[test]
     fn an_objects_opt_in_field_is_written_only_at_full_and_marks_the_event() {
         struct Server;
+        #[allow(deprecated)]
         impl crate::model::property::Audited for Server {}
         impl PropertyValue for Server {
             const KIND: crate::ValueKind = crate::ValueKind::Object(&[]);

@@ -1,7 +1,10 @@
-//! Which Rust types can be event properties, and which are public by default.
+//! Which Rust types can be event properties, which are public by default,
+//! and what each can hold.
 //!
 //! The derive calls these traits at each field's type, so an unsupported or
-//! unclassified type is a compile error at that field.
+//! unclassified type is a compile error at that field. What a type can hold
+//! is decided here, by the type itself, never by how it is spelled: a
+//! `type u32 = String;` is text, a newtype over a number is a number.
 //!
 //! The traits are sealed: besides the library's own implementations, the
 //! only ones are written by this library's derives, whose input is audited.
@@ -9,6 +12,11 @@
 //! Tool(String);` needs a classification wherever it is used), and bytes and
 //! characters (`Vec<u8>`, `[u8; N]`, `OsString`, `PathBuf`, `char`, ...) are
 //! text too: none of them is public by default.
+//!
+//! The hidden traits are deprecated, so that an impl written by hand (which
+//! the language cannot forbid) warns where it is written; the library's own
+//! impls and the derives' output allow it.
+#![allow(deprecated)]
 
 use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
@@ -30,8 +38,10 @@ use crate::{Level, Properties};
 /// `#[derive(TelemetryProperty)]` for types they audited.
 ///
 /// Not an API: an implementation written by hand opts its type out of the
-/// compile-time audit that every path to the wire relies on.
+/// compile-time audit that every path to the wire relies on, and warns.
 #[doc(hidden)]
+#[deprecated(note = "implemented only by telemetry-runtime's derives, whose output the compile-time audit \
+            checked: an impl written by hand opts its type out of the audit (see the `audit` page)")]
 pub trait Audited {}
 
 /// A type that can be sent as a property value.
@@ -78,8 +88,10 @@ pub trait PropertyValue: Audited {
     message = "`{Self}` cannot be sent without a classification",
     label = "free text (or bytes) that needs a classification, an object with opt-in or redacted \
              fields, or not a supported property type",
-    note = "free text: classify the field with #[telemetry(public)] (safe, low-cardinality text), \
-            #[telemetry(redact)] (never sent raw) or #[telemetry(opt_in)] (sent only at full consent)",
+    note = "free text: use a #[derive(TelemetryProperty)] enum when its values come from a fixed set, \
+            #[telemetry(redact)] to never send it raw (redact = \"hash\" still counts distinct values), \
+            #[telemetry(opt_in)] to send it only at full consent, or \
+            #[telemetry(public, reason = \"...\")] saying why the text is safe to send as it is",
     note = "an object (a struct with #[derive(TelemetryProperty)]) is public by default only when \
             every field it sends is public: classify a field holding one with opt-in or redacted \
             fields, #[telemetry(public)] (sent at usage without its opt-in fields) or \
@@ -93,6 +105,7 @@ pub trait PublicByDefault: PropertyValue {}
 /// (objects whose every field is public among them) except the integers that text is made of (`u8`, `i8` and `u16`, the
 /// units of UTF-8, C and UTF-16 strings). Not an API.
 #[doc(hidden)]
+#[deprecated(note = "implemented only by telemetry-runtime and its derives (see the `audit` page)")]
 #[diagnostic::on_unimplemented(
     message = "a list of `{Self}` cannot be sent without a classification",
     label = "a list of bytes or characters is text, and a list of objects with opt-in or redacted \
@@ -101,17 +114,67 @@ pub trait PublicByDefault: PropertyValue {}
 )]
 pub trait PublicListItem: PublicByDefault {}
 
-/// A type whose values can be the keys of a map property: the values of a
-/// `#[derive(TelemetryProperty)]` enum, a fixed set the program declares,
-/// sent as the names of an object's fields. Not an API.
+/// A type that cannot carry free text outside a written decision: numbers,
+/// `bool`, `Uuid`, `Duration`, the values of `#[derive(TelemetryProperty)]`
+/// enums, objects (whose own fields are classified, with their reasons),
+/// and options, lists (not of bytes), maps and newtypes of those. A field
+/// marked `#[telemetry(public)]` without a `reason` must be one. Not an API.
 #[doc(hidden)]
+#[deprecated(note = "implemented only by telemetry-runtime and its derives (see the `audit` page)")]
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be the key of a telemetry map",
-    label = "keys are sent as names: they must come from a fixed set the program declares",
-    note = "use a #[derive(TelemetryProperty)] enum as the key type; text keys (String, &str) \
-            would be names chosen at run time, which the catalog cannot list"
+    message = "`{Self}` can carry free text: sending it as public needs a written reason",
+    label = "public text without a reason",
+    note = "text can hold anything the user typed or owns: use a #[derive(TelemetryProperty)] enum when \
+            its values come from a fixed set, or #[telemetry(redact = \"hash\")] (distinct values \
+            counted, never sent) or #[telemetry(redact = \"length\")]",
+    note = "if the text is safe to send as it is, say why: #[telemetry(public, reason = \"...\")]; \
+            the reason is shown in the catalog"
 )]
-pub trait PropertyKey: PublicByDefault {
+pub trait NotText: PropertyValue {}
+
+/// A [`NotText`] type whose lists are not text either: all of them but the
+/// integers text is made of (`u8`, `i8`, `u16`). Not an API.
+#[doc(hidden)]
+#[deprecated(note = "implemented only by telemetry-runtime and its derives (see the `audit` page)")]
+#[diagnostic::on_unimplemented(
+    message = "a list of `{Self}` can carry free text: sending it as public needs a written reason",
+    label = "a list of bytes or characters is text",
+    note = "say why it is safe to send as it is (#[telemetry(public, reason = \"...\")]), or redact it"
+)]
+pub trait NotTextItem: NotText {}
+
+/// A measure or a value of a closed set: a type that can neither carry
+/// text nor identify, public by default. Numbers, `bool`, `Duration`, the
+/// values of `#[derive(TelemetryProperty)]` enums, objects whose every
+/// field is public, and options, lists, maps and newtypes of those; not
+/// text, not `Uuid`. A field whose name looks sensitive is sent as public
+/// without a reason only when its type is one. Not an API.
+#[doc(hidden)]
+#[deprecated(note = "implemented only by telemetry-runtime and its derives (see the `audit` page)")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a measure or a value of a closed set, and the field's name looks sensitive",
+    label = "a sensitive name on a type that can carry text or identify needs a reason",
+    note = "a field whose name has a sensitive word (listed on the audit page) is sent as public \
+            without a reason only when its type can neither carry text nor identify: a number, bool, \
+            Duration, a #[derive(TelemetryProperty)] enum, or an option, list, map or newtype of those",
+    note = "text: use a #[derive(TelemetryProperty)] enum, #[telemetry(redact)] or \
+            #[telemetry(opt_in)]; otherwise say why it is safe to send: \
+            #[telemetry(public, reason = \"...\")]"
+)]
+pub trait ClosedValue: PublicByDefault + NotText {}
+
+/// A type whose values can be the keys of a map property or the values of
+/// a counter's label: the values of a `#[derive(TelemetryProperty)]` enum, a
+/// fixed set the program declares, sent as names. Not an API.
+#[doc(hidden)]
+#[deprecated(note = "implemented only by telemetry-runtime's derives (see the `audit` page)")]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a closed set of names: it cannot be a map's key or a counter's label",
+    label = "keys and labels are sent as names: they must come from a fixed set the program declares",
+    note = "use a #[derive(TelemetryProperty)] enum: its values are the names, listed in the catalog; \
+            text (String, &str, a leaked or static string) would be names chosen at run time"
+)]
+pub trait PropertyKey: ClosedValue {
     /// The key's name on the wire.
     fn __key(&self) -> &'static str;
 }
@@ -129,6 +192,7 @@ macro_rules! map {
                 classification: crate::Classification::Public,
                 description: "one field per key of the map: a value of the key's enum",
                 reason: None,
+                values: &[],
                 fields: V::FIELDS,
             }];
             fn to_value(&self) -> Value {
@@ -142,6 +206,9 @@ macro_rules! map {
         }
         impl<$($generics)*> PublicByDefault for $ty where V: PublicByDefault {}
         impl<$($generics)*> PublicListItem for $ty where V: PublicByDefault {}
+        impl<$($generics)*> NotText for $ty where V: NotText {}
+        impl<$($generics)*> NotTextItem for $ty where V: NotText {}
+        impl<$($generics)*> ClosedValue for $ty where V: ClosedValue {}
     )*};
 }
 map!(
@@ -178,6 +245,7 @@ macro_rules! public_scalar {
             }
         }
         impl PublicByDefault for $ty {}
+        impl NotText for $ty {}
     )*};
 }
 public_scalar!(
@@ -198,20 +266,23 @@ public_scalar!(
     Duration => Number, |v, out| out.float(v.as_secs_f64() * 1000.0);
 );
 
-// Lists of these are public; `u8`, `i8` and `u16` are left out on purpose.
-impl PublicListItem for i16 {}
-impl PublicListItem for i32 {}
-impl PublicListItem for i64 {}
-impl PublicListItem for isize {}
-impl PublicListItem for u32 {}
-impl PublicListItem for u64 {}
-impl PublicListItem for usize {}
-impl PublicListItem for f32 {}
-impl PublicListItem for f64 {}
-impl PublicListItem for bool {}
-impl PublicListItem for Uuid {}
-impl PublicListItem for Duration {}
+/// Lists of these are public, and not text; `u8`, `i8` and `u16` are left
+/// out on purpose: a list of them is text in another form.
+macro_rules! list_items {
+    ($($ty:ty),*) => {$(
+        impl PublicListItem for $ty {}
+        impl NotTextItem for $ty {}
+    )*};
+}
+list_items!(i16, i32, i64, isize, u32, u64, usize, f32, f64, bool, Uuid, Duration);
 
+/// Measures: every scalar but `Uuid`, which identifies.
+macro_rules! measures {
+    ($($ty:ty),*) => {$(
+        impl ClosedValue for $ty {}
+    )*};
+}
+measures!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, bool, Duration);
 /// Text types: sent as they are once classified, and redactable.
 macro_rules! text {
     ($($ty:ty => |$this:ident| $as_str:expr;)*) => {$(
@@ -288,6 +359,9 @@ macro_rules! pointer {
         }
         impl<T: PublicByDefault + ?Sized> PublicByDefault for $ptr {}
         impl<T: PublicListItem + ?Sized> PublicListItem for $ptr {}
+        impl<T: NotText + ?Sized> NotText for $ptr {}
+        impl<T: NotTextItem + ?Sized> NotTextItem for $ptr {}
+        impl<T: ClosedValue + ?Sized> ClosedValue for $ptr {}
         impl<T: RedactableText + ?Sized> RedactableText for $ptr {
             fn redacted_length(&self) -> Option<usize> {
                 (**self).redacted_length()
@@ -317,6 +391,9 @@ impl<T: PropertyValue> PropertyValue for Option<T> {
 }
 impl<T: PublicByDefault> PublicByDefault for Option<T> {}
 impl<T: PublicListItem> PublicListItem for Option<T> {}
+impl<T: NotText> NotText for Option<T> {}
+impl<T: NotTextItem> NotTextItem for Option<T> {}
+impl<T: ClosedValue> ClosedValue for Option<T> {}
 impl<T: RedactableText> RedactableText for Option<T> {
     fn redacted_length(&self) -> Option<usize> {
         self.as_ref()?.redacted_length()
@@ -326,7 +403,8 @@ impl<T: RedactableText> RedactableText for Option<T> {
     }
 }
 
-/// Lists: public by default when their items are [`PublicListItem`]s.
+/// Lists: public by default when their items are [`PublicListItem`]s, not
+/// text when they are [`NotTextItem`]s.
 macro_rules! list {
     ($([$($generics:tt)*] $ty:ty;)*) => {$(
         impl<$($generics)*> Audited for $ty {}
@@ -342,6 +420,9 @@ macro_rules! list {
         }
         impl<$($generics)*> PublicByDefault for $ty where T: PublicListItem {}
         impl<$($generics)*> PublicListItem for $ty where T: PublicListItem {}
+        impl<$($generics)*> NotText for $ty where T: NotTextItem {}
+        impl<$($generics)*> NotTextItem for $ty where T: NotTextItem {}
+        impl<$($generics)*> ClosedValue for $ty where T: ClosedValue + PublicListItem + NotTextItem {}
     )*};
 }
 list!(
@@ -351,7 +432,11 @@ list!(
 );
 
 /// Writing a property value without building a [`Value`] first: the
-/// derives' output and the impls above call these.
+/// derives' output calls these, each with the bound its field's
+/// classification requires, on the `Properties` its event's
+/// `write_properties` was given. Being methods of that type (which the
+/// sealed trait's signature fixes), they are what they are whatever path
+/// the derive was told to reach the library by (`crate = "..."`).
 impl Properties {
     /// Writes a field of a derived event at `level`, without building a
     /// [`Value`] first: text is copied straight into the buffer. Not an API:
@@ -360,6 +445,92 @@ impl Properties {
     #[inline]
     pub fn __write_field<T: PropertyValue + ?Sized>(&mut self, name: FieldName, level: Level, value: &T) {
         self.write_named(name, level, |out| value.__pack(out));
+    }
+
+    /// A field without a classification: public by default.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public<T: PublicByDefault + ?Sized>(&mut self, name: FieldName, value: &T) {
+        self.__write_field(name, Level::Usage, value);
+    }
+
+    /// A public field whose name looks sensitive, without a reason: a
+    /// measure or a value of a closed set.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public_closed<T: ClosedValue + ?Sized>(&mut self, name: FieldName, value: &T) {
+        self.__write_field(name, Level::Usage, value);
+    }
+
+    /// A field marked `public` without a reason: no free text.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public_not_text<T: NotText + ?Sized>(&mut self, name: FieldName, value: &T) {
+        self.__write_field(name, Level::Usage, value);
+    }
+
+    /// A field marked `public` with a written reason.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public_with_reason<T: PropertyValue + ?Sized>(&mut self, name: FieldName, value: &T) {
+        self.__write_field(name, Level::Usage, value);
+    }
+
+    /// An `opt_in` field: written only at `Full` consent.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __opt_in<T: PropertyValue + ?Sized>(&mut self, name: FieldName, value: &T) {
+        if self.consent() >= Level::Full {
+            self.__write_field(name, Level::Full, value);
+        }
+    }
+
+    /// `redact` (dropped): the type is a property; nothing is sent.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __redact_drop<T: PropertyValue + ?Sized>(&mut self, _: &T) {}
+
+    /// `redact = "marker"`, `"length"` or `"hash"`: what is sent instead.
+    #[doc(hidden)]
+    pub fn __redact_marker<T: PropertyValue + ?Sized>(&mut self, name: FieldName, value: &T) {
+        self.__write_value(name, Level::Usage, Value::__redact_marker(value));
+    }
+
+    /// `redact = "length"`: the length in characters.
+    #[doc(hidden)]
+    pub fn __redact_length<T: RedactableText + ?Sized>(&mut self, name: FieldName, value: &T) {
+        self.__write_value(name, Level::Usage, Value::__redact_length(value));
+    }
+
+    /// `redact = "hash"`: a keyed hash, computed by the worker.
+    #[doc(hidden)]
+    pub fn __redact_hash<T: RedactableText + ?Sized>(&mut self, name: FieldName, value: &T) {
+        self.__write_value(name, Level::Usage, Value::__redact_hash(value));
+    }
+}
+
+/// What a redacted value sends in its place, for the derives' output (an
+/// object's `to_value` and the writers above).
+impl Value {
+    /// `redact = "marker"`: a fixed text when a value is present.
+    #[doc(hidden)]
+    pub fn __redact_marker<T: PropertyValue + ?Sized>(value: &T) -> Value {
+        match value.to_value() {
+            Value::Null => Value::Null,
+            _ => Value::from("[redacted]"),
+        }
+    }
+
+    /// `redact = "length"`: the length in characters.
+    #[doc(hidden)]
+    pub fn __redact_length<T: RedactableText + ?Sized>(value: &T) -> Value {
+        value.redacted_length().map_or(Value::Null, Value::from)
+    }
+
+    /// `redact = "hash"`: a keyed hash, computed by the worker.
+    #[doc(hidden)]
+    pub fn __redact_hash<T: RedactableText + ?Sized>(value: &T) -> Value {
+        value.redacted_digest().map_or(Value::Null, Value::Hashed)
     }
 }
 
@@ -393,6 +564,99 @@ impl ValueWriter<'_> {
         value: &T,
     ) {
         self.object_field_with(object, name, level, |out| value.__pack(out));
+    }
+
+    /// The fields of a derived object, with the bounds of their
+    /// classification, as [`Properties::__public`] and the others.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public<T: PublicByDefault + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        self.object_field(object, name, Level::Usage, value);
+    }
+
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public_closed<T: ClosedValue + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        self.object_field(object, name, Level::Usage, value);
+    }
+
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public_not_text<T: NotText + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        self.object_field(object, name, Level::Usage, value);
+    }
+
+    #[doc(hidden)]
+    #[inline]
+    pub fn __public_with_reason<T: PropertyValue + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        self.object_field(object, name, Level::Usage, value);
+    }
+
+    #[doc(hidden)]
+    #[inline]
+    pub fn __opt_in<T: PropertyValue + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        if self.consent() >= Level::Full {
+            self.object_field(object, name, Level::Full, value);
+        }
+    }
+
+    #[doc(hidden)]
+    #[inline]
+    pub fn __redact_drop<T: PropertyValue + ?Sized>(&mut self, _: &T) {}
+
+    #[doc(hidden)]
+    pub fn __redact_marker<T: PropertyValue + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        self.object_value(object, name, Value::__redact_marker(value));
+    }
+
+    #[doc(hidden)]
+    pub fn __redact_length<T: RedactableText + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        self.object_value(object, name, Value::__redact_length(value));
+    }
+
+    #[doc(hidden)]
+    pub fn __redact_hash<T: RedactableText + ?Sized>(
+        &mut self,
+        object: &mut ObjectStart,
+        name: FieldName,
+        value: &T,
+    ) {
+        self.object_value(object, name, Value::__redact_hash(value));
     }
 }
 

@@ -69,6 +69,10 @@ pub struct FieldSchema {
     pub description: &'static str,
     /// Why a sensitive-looking field is public, when one was required.
     pub reason: Option<&'static str>,
+    /// The values the field can take when they come from a closed set (a
+    /// `#[derive(TelemetryProperty)]` enum, or a list or option of one; a
+    /// counter's label), as sent; empty for any other type.
+    pub values: &'static [&'static str],
     /// The fields of an object (a struct with `#[derive(TelemetryProperty)]`),
     /// or of the objects in a list or option; empty for any other type. The
     /// classification of each applies within the field's own: an `opt_in`
@@ -86,7 +90,7 @@ impl FieldSchema {
     /// assert!(TOOL.fields.is_empty());
     /// ```
     pub const fn new(name: &'static str, ty: &'static str, classification: Classification) -> FieldSchema {
-        FieldSchema { name, ty, classification, description: "", reason: None, fields: &[] }
+        FieldSchema { name, ty, classification, description: "", reason: None, values: &[], fields: &[] }
     }
 }
 
@@ -167,6 +171,16 @@ pub enum ValueKind {
 }
 
 impl ValueKind {
+    /// The values of a closed set (an enum), or of the items of a list of
+    /// one; empty for any other kind.
+    pub const fn values(&self) -> &'static [&'static str] {
+        match self {
+            ValueKind::OneOf(values) => values,
+            ValueKind::List(item) => item.values(),
+            _ => &[],
+        }
+    }
+
     /// Whether `value` has this shape. Null (an absent value) always has.
     pub fn admits(&self, value: &crate::Value) -> bool {
         use crate::Value;

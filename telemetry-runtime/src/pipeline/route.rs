@@ -95,7 +95,7 @@ impl Route {
     ///
     /// telemetry_runtime::counter! {
     ///     /// Tool calls, by outcome.
-    ///     static CALLS = "tool_calls", labels: [status];
+    ///     static CALLS = "tool_calls", labels: [status: Status = ["ok", "error"]];
     /// }
     ///
     /// let vendor = MemorySink::new();
@@ -106,7 +106,7 @@ impl Route {
     ///         .route(vendor.clone(), Route::counters_only().max_level(Level::Usage))
     ///         .route(mine.clone(), Route::user_owned()),
     /// )?;
-    /// telemetry.increment(&CALLS, ["ok"]);
+    /// telemetry.increment(&CALLS, Status::Ok);
     /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
     /// assert!(vendor.events().is_empty());
     /// assert_eq!(mine.events()[0]["properties"]["count"], 1);

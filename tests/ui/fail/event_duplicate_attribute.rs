@@ -5,7 +5,7 @@ use telemetry_runtime::TelemetryEvent;
 #[derive(TelemetryEvent)]
 struct FileOpened {
     #[telemetry(rename = "ext", rename = "extension")]
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the extension of a file type the program knows")]
     kind: String,
 }
 

@@ -1,9 +1,7 @@
-// A measure suffix exempts a sensitive name only where the value cannot
-// carry text: a text field named like a length still needs a reason, and
-// so does a type the audit cannot see is a number.
+// A name that reads like a measure is no exemption: the type decides, and
+// text named like a length or a count still needs a reason (an alias of
+// text is refused too: see `privacy_type_decides_not_spelling.rs`).
 use telemetry_runtime::TelemetryEvent;
-
-type Length = String;
 
 /// A sign-up form was sent.
 #[derive(TelemetryEvent)]
@@ -12,8 +10,6 @@ struct FormSent {
     user_email_len: String,
     #[telemetry(public)]
     prompt_tokens: Vec<String>,
-    #[telemetry(public)]
-    query_length: Length,
 }
 
 fn main() {}

@@ -1,6 +1,8 @@
 // The sensitive vocabulary covers compound segments and every category:
 // contact details, file system, network locations, credentials,
 // conversation content, command lines, personal and device identifiers.
+// An honest compound (`author`, `curl`, `superuser`) hides nothing beside
+// it in the same segment.
 use telemetry_runtime::TelemetryEvent;
 
 /// Everything a leaky tool ever sent.
@@ -26,6 +28,12 @@ struct Leaky {
     imei: String,
     #[telemetry(public)]
     last_name: String,
+    #[telemetry(public)]
+    authoremail: String,
+    #[telemetry(public)]
+    curlpassword: String,
+    #[telemetry(public)]
+    superuserpassword: String,
 }
 
 fn main() {}

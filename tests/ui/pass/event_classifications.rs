@@ -8,7 +8,7 @@ struct RequestSent {
     /// Status code: public by default.
     status: u16,
     /// The HTTP method, from a fixed set.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "one of the few HTTP methods the client uses")]
     method: String,
     /// The server's region, which is coarse enough to be public.
     #[telemetry(public, reason = "one of a dozen cloud regions, chosen by the operator")]

@@ -40,15 +40,15 @@ struct ToolCalled<'a> {
     r#type: u8,
     never: Option<Never>,
     /// Text in its other forms, classified.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a tool name from the program's own list")]
     tool: Cow<'a, str>,
     #[telemetry(opt_in)]
     arguments: Arc<str>,
     #[telemetry(redact = "length")]
     output: Box<str>,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "tags from the program's own list")]
     tags: Vec<&'a str>,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a label from the program's own list")]
     label: Option<&'static str>,
     #[telemetry(redact = "marker")]
     note: &'a Option<String>,

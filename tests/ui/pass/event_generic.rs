@@ -14,7 +14,7 @@ where
     /// How much work: a number or a duration, public by default.
     amount: T,
     /// The stage, from a fixed list.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a stage name from the program's fixed list")]
     stage: &'a str,
     /// The input's name: only its length leaves the process.
     #[telemetry(redact = "length")]

@@ -20,7 +20,7 @@ struct Usage {
 #[derive(TelemetryProperty)]
 struct Server<'a> {
     kind: Kind,
-    #[telemetry(public, rename = "transport")]
+    #[telemetry(public, reason = "a transport name from the protocol's fixed list", rename = "transport")]
     transport_name: &'a str,
     #[telemetry(opt_in)]
     name: String,

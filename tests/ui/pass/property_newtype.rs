@@ -1,5 +1,6 @@
 // Newtypes take the classification of what they wrap: a number is public
-// by default, text takes an attribute; both reach the wire as their field.
+// by default, text takes an attribute (public with a reason); both reach the
+// wire as their field.
 use telemetry_runtime::{PropertyValue, TelemetryEvent, TelemetryProperty, Value};
 
 #[derive(TelemetryProperty)]
@@ -16,7 +17,7 @@ struct Wrapped<T>(T);
 struct ToolRan {
     retries: Retries,
     attempts: Vec<Retries>,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a tool name from the program's own list")]
     tool: ToolName,
     #[telemetry(redact = "hash")]
     hashed_tool: ToolName,

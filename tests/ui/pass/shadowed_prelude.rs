@@ -41,7 +41,7 @@ struct HostileObject<'a> {
     count: u32,
     mode: Mode,
     per_mode: ::std::collections::BTreeMap<Mode, u32>,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a name from the program's own list")]
     name: &'a str,
     #[telemetry(opt_in)]
     detail: ::std::string::String,
@@ -70,7 +70,7 @@ struct Hostile<'a, T> {
     maybe: ::core::option::Option<u32>,
     list: ::std::vec::Vec<u32>,
     mode: Mode,
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a name from the program's own list")]
     name: &'a str,
     #[telemetry(opt_in)]
     detail: ::std::string::String,

@@ -472,7 +472,8 @@ fn protocols(rounds: usize) -> Report {
     let client = |name: &str, sink: Box<dyn FnOnce(&std::path::Path) -> telemetry_runtime::Config>| {
         let sub = dir.path().join(name.replace(['/', ' ', ','], "_"));
         std::fs::create_dir_all(&sub).expect("client dir");
-        telemetry_runtime::Telemetry::new(sink(&sub).batch_size(100).max_batch_size(100)).expect("bench config is valid")
+        telemetry_runtime::Telemetry::new(sink(&sub).batch_size(100).max_batch_size(100))
+            .expect("bench config is valid")
     };
     let addr = server.addr;
     let clients = [
@@ -480,7 +481,9 @@ fn protocols(rounds: usize) -> Report {
             PROTOCOL_BATCH,
             client(
                 PROTOCOL_BATCH,
-                Box::new(move |d| telemetry_benches::ours_config(d, telemetry_benches::posthog_sink(addr), LARGE_QUEUE, 0)),
+                Box::new(move |d| {
+                    telemetry_benches::ours_config(d, telemetry_benches::posthog_sink(addr), LARGE_QUEUE, 0)
+                }),
             ),
         ),
         (
@@ -488,7 +491,12 @@ fn protocols(rounds: usize) -> Report {
             client(
                 PROTOCOL_V1,
                 Box::new(move |d| {
-                    telemetry_benches::ours_config(d, telemetry_benches::posthog_v1_sink(addr), LARGE_QUEUE, 0)
+                    telemetry_benches::ours_config(
+                        d,
+                        telemetry_benches::posthog_v1_sink(addr),
+                        LARGE_QUEUE,
+                        0,
+                    )
                 }),
             ),
         ),
@@ -497,7 +505,12 @@ fn protocols(rounds: usize) -> Report {
             client(
                 PROTOCOL_OTLP_JSON,
                 Box::new(move |d| {
-                    telemetry_benches::ours_config(d, telemetry_benches::otlp_sink(addr, Protocol::HttpJson), LARGE_QUEUE, 0)
+                    telemetry_benches::ours_config(
+                        d,
+                        telemetry_benches::otlp_sink(addr, Protocol::HttpJson),
+                        LARGE_QUEUE,
+                        0,
+                    )
                 }),
             ),
         ),

@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use telemetry::{
     AgentEnd, AgentRun, AgentStep, ControllerRegisteredFunctions, Param, ParamType, RegisteredFunction,
+    Source,
 };
 use telemetry_runtime::sink::{JsonlSink, PostHogSink};
 use telemetry_runtime::{Config, ConfigError, Level, Polarity};
@@ -122,7 +123,7 @@ fn run_agent(task: &str) {
         model_name: "gpt-4o".into(),
         chat_model_library: "ChatOpenAI".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        source: "pip".into(),
+        source: Source::Pip,
     });
     let steps: [(&[&str], &[&str]); 3] = [
         (&["go_to_url"], &[]),

@@ -20,17 +20,29 @@ pub(crate) struct AgentRun {
     #[telemetry(opt_in)]
     pub(crate) task: String,
     /// The language model's name, as its provider spells it.
-    #[telemetry(public)]
+    #[telemetry(
+        public,
+        reason = "the model identifier the program configured, as browser-use sends it; never text a user typed"
+    )]
     pub(crate) model_name: String,
     /// The chat-model class that wraps it (`ChatOpenAI`, ...).
     #[telemetry(public, reason = "a class name of the model library, not a conversation")]
     pub(crate) chat_model_library: String,
     /// browser-use's version.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "the package's own version, a constant of the program")]
     pub(crate) version: String,
-    /// How browser-use was installed (`pip`, `git`).
-    #[telemetry(public)]
-    pub(crate) source: String,
+    /// How browser-use was installed.
+    pub(crate) source: Source,
+}
+
+/// How browser-use was installed.
+#[derive(TelemetryProperty, Debug, Clone, Copy)]
+pub(crate) enum Source {
+    /// From PyPI.
+    Pip,
+    /// From a git checkout (never, in this port).
+    #[allow(dead_code)]
+    Git,
 }
 
 /// One step of an agent run (browser-use `AgentStepTelemetryEvent`).
@@ -53,7 +65,7 @@ pub(crate) struct AgentStep {
     /// Failures in a row so far.
     pub(crate) consecutive_failures: u32,
     /// The names of the actions the step took, from the registry.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "names of the controller's registered actions, fixed in code")]
     pub(crate) actions: Vec<String>,
 }
 
@@ -92,7 +104,7 @@ pub(crate) struct ControllerRegisteredFunctions {
 #[derive(TelemetryProperty, Debug, Clone)]
 pub(crate) struct RegisteredFunction {
     /// The action's name, from the registry's fixed set in code.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a registered action's name, fixed in code")]
     pub(crate) name: &'static str,
     /// Its parameters, in order: what the action takes, never a value
     /// passed to it.
@@ -104,7 +116,7 @@ pub(crate) struct RegisteredFunction {
 pub(crate) struct Param {
     /// The parameter's name in the action's signature (`url`, `index`),
     /// fixed in code.
-    #[telemetry(public)]
+    #[telemetry(public, reason = "a parameter name of a registered action, fixed in code")]
     pub(crate) name: &'static str,
     /// Its JSON-schema type.
     #[telemetry(rename = "type")]

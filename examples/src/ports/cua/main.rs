@@ -78,6 +78,11 @@
 //! - **A weekly form** (`--weekly`), which CUA does not have: see above.
 //!   CUA sends every event as it happens, with session and run ids; the
 //!   weekly form sends one report a week of counts alone.
+//! - **Tool names are a declared set, in snake_case.** CUA's
+//!   `tool_usage_count` takes any tool name as its label; here the label's
+//!   values are declared with the counter (`computer_tool`, `bash_tool`),
+//!   so no run-time text can become one, and they are names like every
+//!   other property value of a closed set.
 
 mod telemetry;
 
@@ -275,7 +280,10 @@ impl Instance {
                     response_cost: 0.0048,
                 });
                 (prompt, completion) = (prompt + 1200, completion + 80);
-                t.increment(&TOOL_USAGE_COUNT, [if step == 2 { "BashTool" } else { "ComputerTool" }]);
+                t.increment(
+                    &TOOL_USAGE_COUNT,
+                    if step == 2 { ToolName::BashTool } else { ToolName::ComputerTool },
+                );
                 conversation.push(format!("assistant: step {step}: left_click on the settings icon"));
             }
             let end = start + Duration::from_millis(4500);

@@ -15,7 +15,10 @@ pub(crate) use events::*;
 #[derive(TelemetryEvent, Debug, Clone)]
 pub(crate) struct InterfaceError {
     /// The error's type name (`WebSocketDisconnect`), never its message.
-    #[telemetry(public)]
+    #[telemetry(
+        public,
+        reason = "an error type name of the SDK, a constant of the program, never the message"
+    )]
     pub(crate) error_type: String,
 }
 
@@ -39,5 +42,8 @@ pub(crate) struct AgentLoopStarted {
 
 telemetry_runtime::counter! {
     /// Tool calls, by tool (CUA `increment("tool_usage_count", {"tool_name": ...})`).
-    pub(crate) static TOOL_USAGE_COUNT = "tool_usage_count", labels: [tool_name];
+    pub(crate) static TOOL_USAGE_COUNT = "tool_usage_count", labels: [
+        /// The tool's class, in snake_case (CUA sends `ComputerTool`, `BashTool`).
+        tool_name: ToolName = ["computer_tool", "bash_tool"],
+    ];
 }
