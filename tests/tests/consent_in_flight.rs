@@ -204,7 +204,15 @@ fn no_opt_in_byte_reaches_a_socket_after_consent_was_lowered() {
         let _ = telemetry.shutdown(SOON);
         let arrivals = server.earliest_arrivals_of(canary.text().as_bytes());
         sent_before += arrivals.len();
-        let late: Vec<Duration> = arrivals.iter().filter_map(|at| at.duration_since(returned).ok()).collect();
+        // The kernel may take in a segment a little after the write that
+        // handed it over returned (TCP autocorking, the receive path run
+        // later under load): a bound later than that is a late write.
+        const KERNEL_SLACK: Duration = Duration::from_millis(2);
+        let late: Vec<Duration> = arrivals
+            .iter()
+            .filter_map(|at| at.duration_since(returned).ok())
+            .filter(|after| *after > KERNEL_SLACK)
+            .collect();
         let latest = late.iter().max();
         assert!(
             late.is_empty(),
