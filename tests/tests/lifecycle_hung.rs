@@ -56,7 +56,8 @@ fn a_later_shutdown_answers_for_the_whole_shutdown() {
     let server = TestServer::start();
     server.set_default(Behaviour::Hang);
     let sandbox = Sandbox::new();
-    let sink = posthog_sink(&server).timeouts(Duration::from_secs(1), Duration::from_millis(800));
+    // The request ends (times out) 3 s after it started.
+    let sink = posthog_sink(&server).timeouts(Duration::from_secs(1), Duration::from_secs(3));
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     telemetry.capture(&TaskRan { ok: true });
     let _ = telemetry.flush(Duration::ZERO);
@@ -70,15 +71,15 @@ fn a_later_shutdown_answers_for_the_whole_shutdown() {
     std::thread::sleep(Duration::from_millis(50));
     let started = Instant::now();
     assert!(!telemetry.shutdown(Duration::from_millis(100)), "the worker is still in its request");
-    assert!(started.elapsed() < Duration::from_millis(250), "it kept its own deadline");
+    assert!(started.elapsed() < Duration::from_secs(2), "it kept its own deadline, not the worker's");
     assert!(!first.join().unwrap(), "the first call's deadline cut the event off");
     assert_eq!(telemetry.stats().dropped(telemetry_runtime::DropReason::Shutdown), 1);
 
     assert!(!telemetry.shutdown(Duration::ZERO), "a later call at once");
     // The request times out, the worker ends: the event is still lost.
     let started = Instant::now();
-    assert!(!telemetry.shutdown(Duration::from_secs(5)), "a later call once the worker ended");
-    assert!(started.elapsed() < Duration::from_secs(4), "it returned when the worker ended");
+    assert!(!telemetry.shutdown(Duration::from_secs(20)), "a later call once the worker ended");
+    assert!(started.elapsed() < Duration::from_secs(15), "it returned when the worker ended");
 }
 
 /// The positive control: a shutdown that delivered everything answers
