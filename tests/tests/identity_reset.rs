@@ -179,3 +179,28 @@ fn nothing_handed_to_a_sink_after_a_reset_carries_an_old_id_or_key() {
     assert!(old_ids.len() > 40, "the id changed with the resets: {}", old_ids.len());
     assert!(checked > 0, "events handed over after resets were checked");
 }
+
+/// Local-only mode keeps events in a file on this machine; a reset deletes
+/// it (and its rotated older file), since its lines carry the old id. The
+/// next event starts a new file with the new id.
+#[test]
+fn a_reset_deletes_the_local_events_file_with_the_old_id() {
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().local_only(true)).unwrap();
+    telemetry.capture(&PageShown { results: 1 });
+    assert!(telemetry.flush(SOON));
+    let file = Status::of(&telemetry).local_events_path.unwrap();
+    let old = std::fs::read_to_string(&file).unwrap();
+    let old_id = serde_json::from_str::<serde_json::Value>(old.lines().next().unwrap()).unwrap()
+        ["distinct_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    telemetry.reset_identity().unwrap();
+    assert!(!file.exists(), "the file with the old id is deleted");
+    telemetry.capture(&PageShown { results: 2 });
+    assert!(telemetry.flush(SOON));
+    let new = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(new.lines().count(), 1);
+    assert!(!new.contains(&old_id), "the old id came back");
+}

@@ -404,3 +404,45 @@ fn a_capture_inside_a_capture_keeps_both_events_whole() {
     let expected: Vec<(u64, String)> = [0, 1, 0].iter().map(|&d| (d, format!("depth {d}"))).collect();
     assert_eq!(seen, expected);
 }
+
+/// The JSON-lines file is bounded: past its size it is renamed with `.1`
+/// (replacing the older one) and a new file starts, so the two hold the
+/// newest events and never more than twice the limit; every line stays
+/// whole.
+#[test]
+fn jsonl_sink_rotates_its_file_at_its_size_and_keeps_one_older_file() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.path().join("events.jsonl");
+    let older = sandbox.path().join("events.jsonl.1");
+    const LIMIT: u64 = 4 * 1024;
+    let telemetry = Telemetry::new(sandbox.config().sink(JsonlSink::new(&path).max_bytes(LIMIT))).unwrap();
+    for i in 0..200u32 {
+        telemetry.capture_with(&LINE, Properties::new().with("i", i));
+        assert!(telemetry.flush(SOON));
+    }
+    let (current, previous) =
+        (std::fs::read_to_string(&path).unwrap(), std::fs::read_to_string(&older).unwrap());
+    assert!(
+        current.len() as u64 <= LIMIT && previous.len() as u64 <= LIMIT,
+        "{} {}",
+        current.len(),
+        previous.len()
+    );
+    let numbers = |text: &str| -> Vec<u64> {
+        text.lines()
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).expect("whole lines")["properties"]["i"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let (current, previous) = (numbers(&current), numbers(&previous));
+    assert!(!previous.is_empty() && !current.is_empty());
+    assert_eq!(*current.last().unwrap(), 199, "the newest event is in the current file");
+    assert_eq!(previous.last().unwrap() + 1, current[0], "the older file ends where the current one starts");
+    assert_eq!(
+        std::fs::read_dir(sandbox.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count(),
+        2
+    );
+}
