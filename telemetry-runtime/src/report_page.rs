@@ -88,7 +88,7 @@ fn route_section(html: &mut String, catalog: &Catalog, route: &RouteReports) {
     let id = if route.install_id {
         "It carries the install id, so reports of this installation can be linked from one period to the next."
     } else {
-        "It carries a random id of its own, never the install id: reports of two periods cannot be linked."
+        "It carries an id of its own, made from the period and a secret key kept on this machine, never the install id: reports of two periods cannot be linked."
     };
     let _ = write!(
         html,

@@ -391,7 +391,7 @@ impl PeriodNote {
         let id = if self.install_id {
             "the install id (`distinct_id` above), so that reports of one installation can be told apart              and linked from period to period"
         } else {
-            "a random id of its own, never the install id, so that reports of two periods cannot be linked"
+            "an id of its own, made from the period and a secret key kept on this machine, never the install id, so that reports of two periods cannot be linked"
         };
         let _ = writeln!(md, "\n## Reports by period: `{REPORT_EVENT}`, once a {period}\n");
         let _ = writeln!(

@@ -198,7 +198,8 @@ impl Route {
     /// sink sends them as sums over the period. A report carries the
     /// period, never the time of a run; no session id; a uuid derived from
     /// the period and a secret of this installation, so that a report sent
-    /// twice is de-duplicated; and a random id of its own in place of the
+    /// twice is de-duplicated; and an id of its own (derived the same way,
+    /// unlinkable across periods without that secret) in place of the
     /// install id, unless [`with_install_id`](Route::with_install_id) asks
     /// for it. It needs `Usage`, and is sent at the consent in force when
     /// it is sent; turning telemetry off deletes what was not sent, and a
@@ -234,7 +235,8 @@ impl Route {
     /// Reports by period ([`per_period`](Route::per_period)) carry the
     /// install id as their `distinct_id`, so that the vendor can tell one
     /// installation's reports from another's, and link them across
-    /// periods; without it each report has a random id of its own. Call it
+    /// periods; without it each report has an id of its own, derived from
+    /// its period and a secret of this installation. Call it
     /// after `per_period`: other routes always send the install id, and
     /// this changes nothing on them.
     ///
