@@ -651,7 +651,7 @@ impl Shared {
         let attributes: Vec<KeyValue> = install_id.into_iter().chain(standard).collect();
         let mut encoded = Vec::new();
         for attribute in &attributes {
-            prost::encoding::message::encode(tag, attribute, &mut encoded);
+            proto::message(tag, attribute, &mut encoded);
         }
         Shared { context, attributes, encoded }
     }
