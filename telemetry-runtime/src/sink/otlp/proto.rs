@@ -39,7 +39,7 @@ fn varint(mut value: u64, out: &mut Vec<u8>) {
 
 fn varint_len(value: u64) -> usize {
     // One byte per 7 bits, at least one.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn key(tag: u32, wire_type: u32, out: &mut Vec<u8>) {
