@@ -500,7 +500,9 @@ fn sample_event(catalog: &Catalog, event: &EventSchema, level: Level) -> Json {
         let sample = match field.classification {
             Classification::OptIn if level < Level::Full => continue,
             Classification::Redact(RedactMode::Drop) => continue,
-            Classification::Public | Classification::OptIn => json!(format!("<{}>", field.ty)),
+            Classification::Public | Classification::OptIn => {
+                json!(crate::model::catalog::placeholder(field))
+            }
             Classification::Redact(RedactMode::Marker) => json!("[redacted]"),
             Classification::Redact(RedactMode::Length) => json!("<length>"),
             Classification::Redact(RedactMode::Hash) => json!("<keyed hash>"),

@@ -46,9 +46,10 @@ pub const fn field_schema(
     description: &'static str,
     reason: Option<&'static str>,
     values: &'static [&'static str],
+    unit: &'static str,
     fields: &'static [FieldSchema],
 ) -> FieldSchema {
-    FieldSchema { name, ty, classification, description, reason, values, fields }
+    FieldSchema { name, ty, classification, description, reason, values, unit, fields }
 }
 
 /// An event's schema, as the derives and macros write it for the catalog.
@@ -148,12 +149,18 @@ impl<T: PropertyValue + ?Sized> Fields<T> {
     /// The values of `T` when they come from a closed set (an enum, or a
     /// list of one), for the catalog.
     pub const VALUES: &'static [&'static str] = T::KIND.values();
+
+    /// The unit of `T`'s numbers (`ms` for durations), for the catalog.
+    #[allow(deprecated)]
+    pub const UNIT: &'static str = <T as crate::model::property::Audited>::UNIT;
 }
 
-/// The fallback of [`Fields::VALUES`]: none.
+/// The fallback of [`Fields::VALUES`] and [`Fields::UNIT`]: none.
 pub trait NoValues {
     /// None.
     const VALUES: &'static [&'static str] = &[];
+    /// None.
+    const UNIT: &'static str = "";
 }
 
 impl<T: ?Sized> NoValues for Fields<T> {}

@@ -246,15 +246,17 @@ fn the_status_report_of_a_local_only_client() {
 }
 
 /// The catalog lists each counter label with the values it can take, in
-/// Markdown and JSON: the declared closed set, nothing else.
+/// Markdown and JSON: the declared closed set, nothing else. The type
+/// column shows those values, not the name of their enum.
 #[test]
 fn the_catalog_lists_each_labels_values() {
     let catalog = Catalog::of(vec![TOOL_CALLS.schema()]);
     let markdown = catalog.to_markdown("mytool");
     assert!(
-        markdown.contains("| `status` | `CallStatus` | public | value | value | *One of:* `ok`, `error`. |"),
+        markdown.contains("| `status` | one of `ok`, `error` | public | value | value |  |"),
         "{markdown}"
     );
+    assert!(!markdown.contains("CallStatus"), "{markdown}");
     let json: serde_json::Value = serde_json::from_str(&catalog.to_json()).unwrap();
     let fields = json["events"][0]["fields"].as_array().unwrap();
     assert_eq!(fields.len(), 2, "the label and `count`: {fields:?}");
@@ -263,4 +265,85 @@ fn the_catalog_lists_each_labels_values() {
     assert!(fields[1].get("values").is_none(), "`count` is a number, not a closed set");
     assert_eq!(TOOL_CALLS.labels().len(), 1);
     assert_eq!(TOOL_CALLS.labels()[0].values, ["ok", "error"]);
+}
+
+/// Which subcommand ran.
+#[derive(telemetry_runtime::TelemetryProperty)]
+enum Subcmd {
+    Count,
+    Top,
+}
+
+/// How long something waited: a newtype over a duration.
+#[derive(telemetry_runtime::TelemetryProperty)]
+struct Latency(Duration);
+
+/// A command ran.
+#[derive(telemetry_runtime::TelemetryEvent)]
+struct CommandRan {
+    /// Which one.
+    command: Subcmd,
+    /// The ones before it.
+    earlier: Vec<Subcmd>,
+    /// How long it took.
+    duration_ms: Duration,
+    /// How long each try took.
+    tries_ms: Vec<Duration>,
+    /// How long it waited for a lock.
+    waited_ms: Latency,
+    /// How many words.
+    words: u64,
+}
+
+/// The catalog and `telemetry preview` show what a reader needs: an enum's
+/// values (`count`, `top`) rather than its name (`Subcmd`), and the unit
+/// of a duration (milliseconds), however the duration's type is written.
+#[test]
+fn the_catalog_and_preview_show_an_enums_values_and_a_durations_unit() {
+    let catalog = Catalog::of(vec![&<CommandRan as telemetry_runtime::TelemetryEvent>::SCHEMA]);
+    let markdown = catalog.to_markdown("mytool");
+    for row in [
+        "| `command` | one of `count`, `top` | public | value | value | Which one. |",
+        "| `earlier` | list, each one of `count`, `top` | public | value | value | The ones before it. |",
+        "| `duration_ms` | `Duration` (ms) | public | value | value | How long it took. |",
+        "| `tries_ms` | `Vec<Duration>` (ms) | public | value | value | How long each try took. |",
+        "| `waited_ms` | `Latency` (ms) | public | value | value | How long it waited for a lock. |",
+        "| `words` | `u64` | public | value | value | How many words. |",
+    ] {
+        assert!(markdown.contains(row), "{row:?} not in:\n{markdown}");
+    }
+    assert!(!markdown.contains("Subcmd"), "{markdown}");
+
+    let json: serde_json::Value = serde_json::from_str(&catalog.to_json()).unwrap();
+    let fields = json["events"][0]["fields"].as_array().unwrap();
+    let units: Vec<_> = fields.iter().map(|f| (f["name"].as_str().unwrap(), f.get("unit"))).collect();
+    let ms = Some(&serde_json::json!("ms"));
+    assert_eq!(
+        units,
+        [
+            ("command", None),
+            ("earlier", None),
+            ("duration_ms", ms),
+            ("tries_ms", ms),
+            ("waited_ms", ms),
+            ("words", None)
+        ]
+    );
+
+    let sandbox = Sandbox::new();
+    let client = Telemetry::new(sandbox.config().catalog(catalog).sink(MemorySink::new())).unwrap();
+    let mut out = Vec::new();
+    telemetry_runtime::cli::run_command(&client, &["preview"], &mut out).unwrap();
+    let preview = String::from_utf8(out).unwrap();
+    for placeholder in [
+        r#""command": "<count|top>""#,
+        r#""earlier": "[<count|top>, ...]""#,
+        r#""duration_ms": "<Duration, in ms>""#,
+        r#""tries_ms": "<Vec<Duration>, in ms>""#,
+        r#""waited_ms": "<Latency, in ms>""#,
+        r#""words": "<u64>""#,
+    ] {
+        assert!(preview.contains(placeholder), "{placeholder} not in:\n{preview}");
+    }
+    assert!(!preview.contains("Subcmd"), "{preview}");
 }
