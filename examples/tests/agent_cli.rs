@@ -95,6 +95,50 @@ fn first_run_shows_the_notice_and_sends_nothing_then_the_next_run_sends() {
     assert!(recent.contains("\"run_finished\""));
 }
 
+/// On a first run, the telemetry commands show no notice telling the user
+/// to run what they are running. After `catalog`, `preview` or `status`
+/// the notice is still due (`status` says so), and the next run that does
+/// something shows it; after `off`, none is ever due.
+#[test]
+fn the_telemetry_commands_on_a_first_run_show_no_notice_and_off_leaves_none_due() {
+    let machine = Machine::new();
+    for args in [&["telemetry", "catalog"][..], &["telemetry", "preview"], &["telemetry", "report"]] {
+        let output = machine.agent(args, &[]);
+        assert!(!stdout(&output).is_empty(), "{args:?} printed nothing");
+        assert!(!stderr(&output).contains(NOTICE), "{args:?}: {}", stderr(&output));
+    }
+    let status = machine.agent(&["telemetry", "status"], &[]);
+    assert!(!stderr(&status).contains(NOTICE), "{}", stderr(&status));
+    let status = stdout(&status);
+    assert!(
+        status.contains("Telemetry: off in this run (decided by first-run notice, not shown yet)\n"),
+        "{status}"
+    );
+    assert!(
+        status.contains(
+            "Mode: nothing is sent yet: the next run shows the first-run notice (what is collected"
+        ),
+        "{status}"
+    );
+    let first = machine.agent(&["run"], &[]);
+    assert!(stderr(&first).contains(NOTICE), "the notice is still due: {}", stderr(&first));
+    assert!(stderr(&first).contains("run `agent telemetry off`"));
+    assert_eq!(machine.server.connections(), 0, "sent before the notice was shown");
+
+    let machine = Machine::new();
+    let off = machine.agent(&["telemetry", "off"], &[]);
+    assert!(stdout(&off).contains("Saved \"off\""), "{}", stdout(&off));
+    assert!(!stderr(&off).contains(NOTICE), "{}", stderr(&off));
+    for _ in 0..2 {
+        let run = machine.agent(&["run"], &[]);
+        assert!(stdout(&run).contains("(telemetry: off, decided by saved choice in "), "{}", stdout(&run));
+        assert!(!stderr(&run).contains(NOTICE), "a notice after `telemetry off`: {}", stderr(&run));
+    }
+    let status = stdout(&machine.agent(&["telemetry", "status"], &[]));
+    assert!(status.contains("Mode: off: nothing is collected or sent\n"), "{status}");
+    assert_eq!(machine.server.connections(), 0, "sent after `telemetry off`");
+}
+
 #[test]
 fn no_notice_and_no_traffic_in_ci_or_with_do_not_track() {
     for env in [[("CI", "true")], [("DO_NOT_TRACK", "1")], [("GITHUB_ACTIONS", "true")]] {
@@ -195,9 +239,18 @@ fn subcommands_change_the_saved_choice_and_status_names_the_source() {
     machine.agent(&["run"], &[]);
     assert_eq!(machine.server.connections(), 0, "sent after `telemetry off`");
 
-    // The environment still outranks the saved choice, and status says so.
+    // The environment still outranks the saved choice, and status says so,
+    // and when its value is not understood, that too.
     let status = stdout(&machine.agent(&["telemetry", "status"], &[("AGENT_TELEMETRY", "full")]));
     assert!(status.contains("Telemetry: full (decided by environment variable AGENT_TELEMETRY)"), "{status}");
+    let status = stdout(&machine.agent(&["telemetry", "status"], &[("AGENT_TELEMETRY", "yes please")]));
+    assert!(
+        status.contains(
+            "Telemetry: off (decided by environment variable AGENT_TELEMETRY, whose value \"yes please\" is \
+             not understood and means off)\nMode: off: nothing is collected or sent\n"
+        ),
+        "{status}"
+    );
 
     machine.agent(&["telemetry", "full"], &[]);
     machine.agent(&["run", "a secret plan"], &[]);

@@ -361,6 +361,14 @@ impl Config {
 
     /// How users reach the telemetry subcommands (for example
     /// `"mytool telemetry"`); the notice tells them about `catalog` and `off`.
+    ///
+    /// A run of those commands themselves (`mytool telemetry off`, also
+    /// `mytool --no-telemetry telemetry status`: the words after the
+    /// program's name come first among its arguments that are not options)
+    /// does not show the notice, which would tell the user to run what they
+    /// are running, and sends nothing: the notice stays due for the next
+    /// run, unless the command saved a choice (`off`, `on`, ...), which
+    /// needs none.
     pub fn commands(mut self, invocation: impl Into<String>) -> Config {
         self.notice.commands = Some(invocation.into());
         self

@@ -6,8 +6,8 @@ use std::thread;
 use std::time::Duration;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::MemorySink;
-use telemetry_runtime::{Catalog, ConsentSource, Level, Telemetry};
+use telemetry_runtime::sink::{MemorySink, OtlpSink};
+use telemetry_runtime::{Catalog, ConsentSource, Level, Route, Telemetry};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
 
 const SOON: Duration = Duration::from_secs(5);
@@ -243,6 +243,65 @@ fn the_status_report_of_a_local_only_client() {
         "{printed}"
     );
     assert!(!printed.contains("Recently sent"), "{printed}");
+}
+
+/// With telemetry off, `status` says that nothing is sent, not where it
+/// would go; a variable whose value was not understood is named as such,
+/// with a short value quoted and a long one (perhaps a key pasted there by
+/// mistake) only counted.
+#[test]
+fn the_status_of_a_client_that_is_off_says_nothing_is_sent_and_why() {
+    let sandbox = Sandbox::new();
+    let on = Telemetry::new(sandbox.config().sink(MemorySink::new())).unwrap();
+    let printed = printed_status(&on);
+    assert!(
+        printed.contains("Telemetry: usage (decided by application default)\nMode: sending to memory\n"),
+        "{printed}"
+    );
+
+    on.persist_consent(Level::Off).unwrap();
+    let saved_off = Telemetry::new(sandbox.config().sink(MemorySink::new())).unwrap();
+    let printed = printed_status(&saved_off);
+    assert!(printed.contains("Telemetry: off (decided by saved choice in "), "{printed}");
+    assert!(printed.contains("\nMode: off: nothing is collected or sent\n"), "{printed}");
+    assert!(!printed.contains("sending"), "{printed}");
+
+    let understood = Telemetry::new(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")])).unwrap();
+    let printed = printed_status(&understood);
+    assert!(
+        printed.contains("Telemetry: off (decided by environment variable TESTAPP_TELEMETRY)\n"),
+        "{printed}"
+    );
+
+    // The user's own collector still gets events: only the vendor's sinks are off.
+    let own = OtlpSink::new("http://127.0.0.1:9").unwrap();
+    let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]).sink(MemorySink::new());
+    let with_own = Telemetry::new(config.route(own, Route::user_owned())).unwrap();
+    let printed = printed_status(&with_own);
+    assert!(printed.contains("\nMode: off: nothing is sent to memory\nYour own collector: "), "{printed}");
+
+    let typo =
+        Telemetry::new(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "of")]).sink(MemorySink::new()))
+            .unwrap();
+    let printed = printed_status(&typo);
+    assert!(
+        printed.contains(
+            "Telemetry: off (decided by environment variable TESTAPP_TELEMETRY, whose value \"of\" is not \
+             understood and means off)\nMode: off: nothing is collected or sent\n"
+        ),
+        "{printed}"
+    );
+    let key = "phc_a_project_key_pasted_here_by_mistake";
+    let pasted = Telemetry::new(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", key)])).unwrap();
+    let printed = printed_status(&pasted);
+    assert!(
+        printed.contains(&format!(
+            "whose value of {} characters (not shown) is not understood and means off",
+            key.len()
+        )),
+        "{printed}"
+    );
+    assert!(!printed.contains("phc_"), "{printed}");
 }
 
 /// The catalog lists each counter label with the values it can take, in
