@@ -38,7 +38,9 @@ pub const COMPILED_IN: bool = crate::model::level::COMPILED_IN;
 
 /// A field's schema, as the derives and macros write it for the catalog
 /// (the type is `#[non_exhaustive]`, so a user crate cannot write it as a
-/// struct literal).
+/// struct literal). One argument per field of the struct, as the struct
+/// literal it stands for would have.
+#[allow(clippy::too_many_arguments)]
 pub const fn field_schema(
     name: &'static str,
     ty: &'static str,

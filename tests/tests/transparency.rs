@@ -390,7 +390,8 @@ fn the_catalog_and_preview_show_an_enums_values_and_a_durations_unit() {
     );
 
     let sandbox = Sandbox::new();
-    let client = Telemetry::new(sandbox.config().catalog(catalog).sink(MemorySink::new())).unwrap();
+    let memory = MemorySink::new();
+    let client = Telemetry::new(sandbox.config().catalog(catalog).sink(memory.clone())).unwrap();
     let mut out = Vec::new();
     telemetry_runtime::cli::run_command(&client, &["preview"], &mut out).unwrap();
     let preview = String::from_utf8(out).unwrap();
@@ -405,4 +406,28 @@ fn the_catalog_and_preview_show_an_enums_values_and_a_durations_unit() {
         assert!(preview.contains(placeholder), "{placeholder} not in:\n{preview}");
     }
     assert!(!preview.contains("Subcmd"), "{preview}");
+
+    // What the placeholders stand for, as sent.
+    client.capture(&CommandRan {
+        command: Subcmd::Count,
+        earlier: vec![Subcmd::Top, Subcmd::Count],
+        duration_ms: Duration::from_micros(1_500),
+        tries_ms: vec![Duration::from_millis(2)],
+        waited_ms: Latency(Duration::from_nanos(2_500)),
+        words: 7,
+    });
+    assert!(client.flush(SOON));
+    let events = memory.events();
+    assert_eq!(events.len(), 1);
+    let sent = &events[0]["properties"];
+    assert_eq!(
+        [&sent["command"], &sent["earlier"], &sent["duration_ms"], &sent["tries_ms"], &sent["waited_ms"]],
+        [
+            &serde_json::json!("count"),
+            &serde_json::json!(["top", "count"]),
+            &serde_json::json!(1.5),
+            &serde_json::json!([2.0]),
+            &serde_json::json!(0.003)
+        ]
+    );
 }

@@ -124,8 +124,8 @@ impl From<Uuid> for Value {
     }
 }
 
-/// Durations are sent as milliseconds, to the nearest microsecond (see
-/// [`millis`]).
+/// Durations are sent as milliseconds, to the nearest microsecond:
+/// 102,624 ns is `0.103`.
 impl From<Duration> for Value {
     fn from(value: Duration) -> Value {
         Value::Float(millis(value))
