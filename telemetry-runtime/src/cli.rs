@@ -506,7 +506,11 @@ fn report(client: &Telemetry, html: Option<&Path>, out: &mut dyn Write) -> Resul
     }
     for route in &routes {
         let period = crate::model::period::length_in_words(route.period);
-        let id = if route.install_id { "with the install id" } else { "each with an id of its own (from the period and a key kept on this machine)" };
+        let id = if route.install_id {
+            "with the install id"
+        } else {
+            "each with an id of its own (from the period and a key kept on this machine)"
+        };
         writeln!(out, "\nTo {}: one report a {period}, {id}.", route.sink)?;
         let when = |shown: &Shown| {
             format!("{} to {} (UTC)", day(shown.counts.start_time()), day(shown.counts.end_time()))
