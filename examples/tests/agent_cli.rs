@@ -55,6 +55,14 @@ impl Machine {
         command.output().expect("run the agent")
     }
 
+    /// Runs the README's clap recipe (`mytool`), successful or not.
+    fn mytool(&self, args: &[&str]) -> Output {
+        let mut command =
+            self.home.command(env!("CARGO_BIN_EXE_mytool"), &["MYTOOL_TELEMETRY", "DO_NOT_TRACK"]);
+        command.args(args).env("MYTOOL_POSTHOG_HOST", self.server.url());
+        command.output().expect("run mytool")
+    }
+
     fn events_sent(&self) -> Vec<serde_json::Value> {
         self.server.accepted_events()
     }
@@ -93,6 +101,50 @@ fn first_run_shows_the_notice_and_sends_nothing_then_the_next_run_sends() {
     let recent =
         std::fs::read_to_string(machine.file("data/telemetry-agent-demo/telemetry_recent.jsonl")).unwrap();
     assert!(recent.contains("\"run_finished\""));
+}
+
+/// On a first run, the telemetry commands show no notice telling the user
+/// to run what they are running. After `catalog`, `preview` or `status`
+/// the notice is still due (`status` says so), and the next run that does
+/// something shows it; after `off`, none is ever due.
+#[test]
+fn the_telemetry_commands_on_a_first_run_show_no_notice_and_off_leaves_none_due() {
+    let machine = Machine::new();
+    for args in [&["telemetry", "catalog"][..], &["telemetry", "preview"], &["telemetry", "report"]] {
+        let output = machine.agent(args, &[]);
+        assert!(!stdout(&output).is_empty(), "{args:?} printed nothing");
+        assert!(!stderr(&output).contains(NOTICE), "{args:?}: {}", stderr(&output));
+    }
+    let status = machine.agent(&["telemetry", "status"], &[]);
+    assert!(!stderr(&status).contains(NOTICE), "{}", stderr(&status));
+    let status = stdout(&status);
+    assert!(
+        status.contains("Telemetry: off in this run (decided by first-run notice, not shown yet)\n"),
+        "{status}"
+    );
+    assert!(
+        status.contains(
+            "Mode: nothing is sent yet: the next run shows the first-run notice (what is collected"
+        ),
+        "{status}"
+    );
+    let first = machine.agent(&["run"], &[]);
+    assert!(stderr(&first).contains(NOTICE), "the notice is still due: {}", stderr(&first));
+    assert!(stderr(&first).contains("run `agent telemetry off`"));
+    assert_eq!(machine.server.connections(), 0, "sent before the notice was shown");
+
+    let machine = Machine::new();
+    let off = machine.agent(&["telemetry", "off"], &[]);
+    assert!(stdout(&off).contains("Saved \"off\""), "{}", stdout(&off));
+    assert!(!stderr(&off).contains(NOTICE), "{}", stderr(&off));
+    for _ in 0..2 {
+        let run = machine.agent(&["run"], &[]);
+        assert!(stdout(&run).contains("(telemetry: off, decided by saved choice in "), "{}", stdout(&run));
+        assert!(!stderr(&run).contains(NOTICE), "a notice after `telemetry off`: {}", stderr(&run));
+    }
+    let status = stdout(&machine.agent(&["telemetry", "status"], &[]));
+    assert!(status.contains("Mode: off: nothing is collected or sent\n"), "{status}");
+    assert_eq!(machine.server.connections(), 0, "sent after `telemetry off`");
 }
 
 #[test]
@@ -195,9 +247,18 @@ fn subcommands_change_the_saved_choice_and_status_names_the_source() {
     machine.agent(&["run"], &[]);
     assert_eq!(machine.server.connections(), 0, "sent after `telemetry off`");
 
-    // The environment still outranks the saved choice, and status says so.
+    // The environment still outranks the saved choice, and status says so,
+    // and when its value is not understood, that too.
     let status = stdout(&machine.agent(&["telemetry", "status"], &[("AGENT_TELEMETRY", "full")]));
     assert!(status.contains("Telemetry: full (decided by environment variable AGENT_TELEMETRY)"), "{status}");
+    let status = stdout(&machine.agent(&["telemetry", "status"], &[("AGENT_TELEMETRY", "yes please")]));
+    assert!(
+        status.contains(
+            "Telemetry: off (decided by environment variable AGENT_TELEMETRY, whose value \"yes please\" is \
+             not understood and means off)\nMode: off: nothing is collected or sent\n"
+        ),
+        "{status}"
+    );
 
     machine.agent(&["telemetry", "full"], &[]);
     machine.agent(&["run", "a secret plan"], &[]);
@@ -304,4 +365,83 @@ fn consent_off_in_a_later_run_deletes_the_spool_unsent() {
     machine.agent(&["run"], &[("DO_NOT_TRACK", "1")]);
     assert!(!spool.exists(), "the spool outlived the user's opt-out");
     assert_eq!(machine.server.connections(), 0);
+}
+
+/// The README's recipe for a clap tool (`examples/src/bin/mytool.rs`), run
+/// as its users run it: the first run shows the notice and sends nothing;
+/// later runs end with `telemetry_runtime::exit(code)`, which delivers what
+/// they captured (or keeps it in the spool for the next run) before the
+/// process exits with the command's code, a failed command's too;
+/// `--no-telemetry` sends nothing. The README shows the program as it is.
+#[test]
+fn the_readme_clap_recipe_delivers_what_it_captured_before_it_exits() {
+    let machine = Machine::new();
+    // Its events are checked below against its own catalog, not this process's.
+    machine.server.without_catalog_check();
+    let words = machine.file("words.txt");
+    std::fs::write(&words, "one two Two three three three").unwrap();
+    let words = words.to_str().unwrap();
+
+    let first = machine.mytool(&["count", words]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(stderr(&first).contains("run `mytool telemetry off`"), "{}", stderr(&first));
+    assert_eq!(machine.server.connections(), 0, "the first run sent something");
+
+    let counted = machine.mytool(&["count", words]);
+    assert_eq!(
+        (counted.status.code(), stdout(&counted)),
+        (Some(0), "6 words\n".to_owned()),
+        "{}",
+        stderr(&counted)
+    );
+    let missing = machine.file("missing.txt");
+    let failed = machine.mytool(&["top", "-n", "1", words, missing.to_str().unwrap()]);
+    assert_eq!(failed.status.code(), Some(1), "the command's exit code: {}", stderr(&failed));
+    assert_eq!(stdout(&failed), "     3 three\n");
+    assert!(machine.server.wait_for_accepted_events(2, Duration::from_secs(10)), "the events never arrived");
+    let events = machine.events_sent();
+    let runs: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let p = &e["properties"];
+            (p["command"].as_str().unwrap(), p["files"].as_u64().unwrap(), p["ok"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(runs, [("count", 1, true), ("top", 2, false)], "{events:#?}");
+
+    // What it sends is what its catalog lists.
+    let catalog: serde_json::Value =
+        serde_json::from_slice(&machine.mytool(&["telemetry", "catalog", "--json"]).stdout).unwrap();
+    let listed: Vec<&str> = catalog["events"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["command", "files", "duration_ms", "ok"]);
+    for event in &events {
+        assert_eq!(event["event"], "command_run");
+        let own: Vec<&str> = event["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !k.starts_with('$'))
+            .collect();
+        assert!(own.iter().all(|name| listed.contains(name)) && own.len() == listed.len(), "{own:?}");
+    }
+
+    let before = machine.server.connections();
+    let quiet = machine.mytool(&["count", words, "--no-telemetry"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(machine.server.connections(), before, "sent with --no-telemetry");
+
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let program =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin/mytool.rs")).unwrap();
+    let recipe = &program[program.find("use ").unwrap()..];
+    assert!(
+        readme.contains(&format!("```rust,no_run\n{recipe}```")),
+        "the README's recipe is not examples/src/bin/mytool.rs"
+    );
 }

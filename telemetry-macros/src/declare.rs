@@ -287,6 +287,7 @@ pub(crate) fn counter(tokens: TokenStream) -> TokenStream {
             "How many times it was counted since the last event.",
             #private::None,
             &[],
+            "",
             &[],
         )
     };

@@ -209,14 +209,15 @@ fn write_field(private: &TokenStream, field: &Field<'_>) -> TokenStream {
 /// input (`type_params`) cannot be named there, and lists none.
 pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>, type_params: &[&Ident]) -> TokenStream {
     let name = &field.name.0;
-    let (fields, values) = if mentions_any(field.ty, type_params) || field.attrs.unreadable {
-        (quote!(&[]), quote!(&[]))
+    let (fields, values, unit) = if mentions_any(field.ty, type_params) || field.attrs.unreadable {
+        (quote!(&[]), quote!(&[]), quote!(""))
     } else {
         let ty = field.ty;
         let static_ty = with_static_lifetimes(ty.to_token_stream());
         (
             quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoFields as _; <#private::Fields<#static_ty>>::FIELDS }),
             quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoValues as _; <#private::Fields<#static_ty>>::VALUES }),
+            quote_spanned!(ty.span()=> { #[allow(unused_imports)] use #private::NoValues as _; <#private::Fields<#static_ty>>::UNIT }),
         )
     };
     let ty = type_string(field.ty);
@@ -246,6 +247,7 @@ pub(crate) fn field_schema(private: &TokenStream, field: &Field<'_>, type_params
             #description,
             #reason,
             #values,
+            #unit,
             #fields,
         )
     }

@@ -269,6 +269,7 @@ fn instrument(cx: &mut Ctxt, args: &Args, function: &ItemFn) -> TokenStream {
                     "An argument of the call.",
                     #private::None,
                     { #[allow(unused_imports)] use #private::NoValues as _; <#private::Fields<#static_ty>>::VALUES },
+                    { #[allow(unused_imports)] use #private::NoValues as _; <#private::Fields<#static_ty>>::UNIT },
                     #fields,
                 )
             });
@@ -363,18 +364,19 @@ fn call_schema(
     arguments: &[TokenStream],
 ) -> TokenStream {
     let description = format!("A call of `{function}`: how long it took and whether it succeeded.");
-    let public = |name: &str, ty: &str, description: &str, values: &[&str]| {
+    let public = |name: &str, ty: &str, description: &str, values: &[&str], unit: &str| {
         quote! {
-            #private::field_schema(#name, #ty, #private::Classification::Public, #description, #private::None, &[#(#values),*], &[])
+            #private::field_schema(#name, #ty, #private::Classification::Public, #description, #private::None, &[#(#values),*], #unit, &[])
         }
     };
-    let duration = public("duration_ms", "Duration", "How long the call took, in milliseconds.", &[]);
-    let outcome = public("outcome", "&'static str", "How the call ended.", &["ok", "error"]);
+    let duration = public("duration_ms", "Duration", "How long the call took.", &[], "ms");
+    let outcome = public("outcome", "&'static str", "How the call ended.", &["ok", "error"], "");
     let error_type = public(
         "error_type",
         "&'static str",
         "For an error, the error's Rust type name (never its message).",
         &[],
+        "",
     );
     quote! {
         #private::event_schema(

@@ -170,7 +170,9 @@ fn newtype(private: &TokenStream, input: &DeriveInput, field: &Type) -> TokenStr
     quote! {
         #[automatically_derived]
         #[allow(deprecated)]
-        impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
+        impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {
+            const UNIT: &'static str = <#field as #private::Audited>::UNIT;
+        }
         #[automatically_derived]
         #[allow(deprecated)]
         impl #impl_generics #private::PropertyValue for #ident #ty_generics #where_clause {

@@ -47,8 +47,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::local::files;
+use std::sync::atomic::Ordering::Relaxed;
+
 use crate::local::identity::IdSource;
+use crate::local::{consent, files};
 use crate::model::schema::{Classification, EventSchema, RedactMode};
 use crate::pipeline::report::Shown;
 #[cfg(feature = "clap")]
@@ -287,13 +289,31 @@ pub struct Status {
     pub catalog_digest: String,
     /// The client's counters.
     pub stats: Stats,
+    /// The value of the variable that decided, as it may be shown, when it
+    /// was not understood and so means off.
+    unrecognised_value: Option<String>,
+    /// With the first-run notice pending: whether this run showed it, and
+    /// the level runs get once it has been shown.
+    notice: Option<(bool, Level)>,
 }
 
 impl Status {
     /// The status of `client` now.
     pub fn of(client: &Telemetry) -> Status {
+        let consent = client.consent();
+        let resolver = client.resolver();
+        let unrecognised_value = match &consent.source {
+            ConsentSource::EnvVar(name) => resolver
+                .env_vars
+                .iter()
+                .find(|var| var.name == *name)
+                .and_then(|var| consent::unrecognised_value(&resolver.env, var)),
+            _ => None,
+        };
+        let notice = (consent.source == ConsentSource::NoticePending)
+            .then(|| (resolver.notice_shown.load(Relaxed), resolver.default));
         Status {
-            consent: client.consent(),
+            consent,
             env_var: client.env_var().to_owned(),
             debug: client.is_debug(),
             local_only: client.is_local_only(),
@@ -308,14 +328,40 @@ impl Status {
             catalog_events: client.catalog().events().len(),
             catalog_digest: client.catalog_digest().to_owned(),
             stats: client.stats(),
+            unrecognised_value,
+            notice,
         }
     }
 
-    /// Writes the report as `telemetry status` prints it.
-    fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
-        let consent = &self.consent;
-        writeln!(out, "Telemetry: {} (decided by {})", consent.level, consent.source)?;
-        let mode = if self.debug {
+    /// Where events go, as it really is: with consent off, nowhere but the
+    /// user's own collector.
+    fn mode(&self) -> String {
+        let own = &self.user_owned_sink_names;
+        let own_on = !own.is_empty() && self.user_owned_level > Level::Off;
+        let vendor: Vec<&str> =
+            self.sink_names.iter().filter(|name| !own.contains(name)).map(String::as_str).collect();
+        match self.notice {
+            Some((shown, level)) => {
+                let later = format!("later runs send at {level} to {}", vendor.join(", "));
+                return if shown {
+                    format!("nothing is sent in this run, which showed the first-run notice; {later}")
+                } else {
+                    format!(
+                        "nothing is sent yet: the next run shows the first-run notice (what is collected, \
+                         how to turn it off) and sends nothing; {later}"
+                    )
+                };
+            }
+            None if self.consent.level == Level::Off => {
+                return match (own_on, vendor.is_empty()) {
+                    (false, _) => "off: nothing is collected or sent".to_owned(),
+                    (true, false) => format!("off: nothing is sent to {}", vendor.join(", ")),
+                    (true, true) => "off: only your own collector (below) gets events".to_owned(),
+                };
+            }
+            None => {}
+        }
+        if self.debug {
             "debug: events are printed to stderr, nothing is sent".to_owned()
         } else if self.local_only {
             match &self.local_events_path {
@@ -326,8 +372,25 @@ impl Status {
             "no destination configured".to_owned()
         } else {
             format!("sending to {}", self.sink_names.join(", "))
-        };
-        writeln!(out, "Mode: {mode}")?;
+        }
+    }
+
+    /// Writes the report as `telemetry status` prints it.
+    fn write_to(&self, out: &mut dyn Write) -> io::Result<()> {
+        let consent = &self.consent;
+        match (&consent.source, &self.unrecognised_value, self.notice) {
+            (ConsentSource::EnvVar(name), Some(value), _) => writeln!(
+                out,
+                "Telemetry: {} (decided by environment variable {name}, whose value {value} is not \
+                 understood and means off)",
+                consent.level
+            )?,
+            (_, _, Some((false, _))) => {
+                writeln!(out, "Telemetry: off in this run (decided by first-run notice, not shown yet)")?
+            }
+            _ => writeln!(out, "Telemetry: {} (decided by {})", consent.level, consent.source)?,
+        }
+        writeln!(out, "Mode: {}", self.mode())?;
         let own = &self.user_owned_sink_names;
         if !own.is_empty() {
             let state = match self.user_owned_level {
@@ -504,7 +567,9 @@ fn sample_event(catalog: &Catalog, event: &EventSchema, level: Level) -> Json {
         let sample = match field.classification {
             Classification::OptIn if level < Level::Full => continue,
             Classification::Redact(RedactMode::Drop) => continue,
-            Classification::Public | Classification::OptIn => json!(format!("<{}>", field.ty)),
+            Classification::Public | Classification::OptIn => {
+                json!(crate::model::catalog::placeholder(field))
+            }
             Classification::Redact(RedactMode::Marker) => json!("[redacted]"),
             Classification::Redact(RedactMode::Length) => json!("<length>"),
             Classification::Redact(RedactMode::Hash) => json!("<keyed hash>"),

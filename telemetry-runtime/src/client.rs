@@ -148,6 +148,7 @@ impl Telemetry {
             detect_ci: config.detect_ci,
             default: config.default_level,
             notice_pending: AtomicBool::new(false),
+            notice_shown: AtomicBool::new(false),
             documented,
         };
         let env_var = resolver.env_vars[0].name.clone();
@@ -181,11 +182,15 @@ impl Telemetry {
             let (name, value) = consent::off_switch(&consent, &resolver.env_vars, resolver.documented)
                 .unwrap_or((&env_var, "off"));
             let reports = catalog.reports().iter().map(|note| note.seconds).min();
-            let text = || {
-                let commands = config.notice.commands.as_deref();
-                notice::default_text(&config.app_name, name, value, commands, reports)
-            };
+            let commands = config.notice.commands.as_deref();
+            let text = || notice::default_text(&config.app_name, name, value, commands, reports);
+            // `mytool telemetry off` on a first run: a notice telling the
+            // user to run what they are running does not fit, and is not
+            // shown; it stays due for the next run that is not one of these.
+            let running_commands =
+                commands.is_some_and(|invocation| notice::runs_command(invocation, std::env::args_os()));
             consent = first_run_notice(
+                running_commands,
                 &config.notice,
                 &resolver,
                 consent.clone(),
@@ -829,6 +834,11 @@ impl Telemetry {
         &self.inner.resolver.env_vars[0].name
     }
 
+    /// What consent is resolved from, for what `status` says about it.
+    pub(crate) fn resolver(&self) -> &crate::pipeline::shared::Resolver {
+        &self.inner.resolver
+    }
+
     /// Whether debug mode is on: events are printed, nothing is sent.
     pub(crate) fn is_debug(&self) -> bool {
         self.inner.debug
@@ -884,9 +894,11 @@ impl std::fmt::Debug for Telemetry {
 }
 
 /// Telemetry is about to be on by default: unless the user was already told
-/// about this catalog, tell them now (or wait for a terminal) and send
+/// about this catalog, tell them now (or wait for a terminal, or for a run
+/// that is not one of the telemetry commands, `running_commands`) and send
 /// nothing in this run.
 fn first_run_notice(
+    running_commands: bool,
     notice: &Notice,
     resolver: &Resolver,
     consent: Consent,
@@ -901,10 +913,13 @@ fn first_run_notice(
     if record.as_deref().is_some_and(|path| notice::acknowledged(path, catalog)) {
         return consent;
     }
-    let text = notice.text.clone().unwrap_or_else(default_text);
-    if notice::show(&text, notice.requires_terminal) {
-        if let Some(path) = &record {
-            notice::record(path, catalog);
+    if !running_commands {
+        let text = notice.text.clone().unwrap_or_else(default_text);
+        if notice::show(&text, notice.requires_terminal) {
+            resolver.notice_shown.store(true, Relaxed);
+            if let Some(path) = &record {
+                notice::record(path, catalog);
+            }
         }
     }
     resolver.notice_pending.store(true, Relaxed);

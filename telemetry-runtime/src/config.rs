@@ -361,6 +361,14 @@ impl Config {
 
     /// How users reach the telemetry subcommands (for example
     /// `"mytool telemetry"`); the notice tells them about `catalog` and `off`.
+    ///
+    /// A run of those commands themselves (`mytool telemetry off`, also
+    /// `mytool --no-telemetry telemetry status`: the words after the
+    /// program's name come first among its arguments that are not options)
+    /// does not show the notice, which would tell the user to run what they
+    /// are running, and sends nothing: the notice stays due for the next
+    /// run, unless the command saved a choice (`off`, `on`, ...), which
+    /// needs none.
     pub fn commands(mut self, invocation: impl Into<String>) -> Config {
         self.notice.commands = Some(invocation.into());
         self
@@ -468,9 +476,10 @@ impl Config {
     ///
     /// The queue is what absorbs a burst: the worker sends while callers
     /// capture, but a capture never waits for it. With the defaults, a
-    /// tight loop of 200,000 captures (measured from outside, against a
-    /// loopback endpoint) delivered 10,000 to 24,000 events, the queue's
-    /// worth plus what the worker sent meanwhile, and counted the rest as
+    /// tight loop of 200,000 captures, against a loopback endpoint in
+    /// another process, delivered from 14,000 to 87,000 events (half the
+    /// runs 21,000 to 43,000; see `BENCHMARKS.md`), the queue's worth plus
+    /// what the worker sent meanwhile, and counted the rest as
     /// `queue_full`. A program that captures more than 10,000 events faster
     /// than its endpoint takes them should raise this (each queued event
     /// holds its record, 48 bytes, and its packed properties, typically

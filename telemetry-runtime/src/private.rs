@@ -38,7 +38,9 @@ pub const COMPILED_IN: bool = crate::model::level::COMPILED_IN;
 
 /// A field's schema, as the derives and macros write it for the catalog
 /// (the type is `#[non_exhaustive]`, so a user crate cannot write it as a
-/// struct literal).
+/// struct literal). One argument per field of the struct, as the struct
+/// literal it stands for would have.
+#[allow(clippy::too_many_arguments)]
 pub const fn field_schema(
     name: &'static str,
     ty: &'static str,
@@ -46,9 +48,10 @@ pub const fn field_schema(
     description: &'static str,
     reason: Option<&'static str>,
     values: &'static [&'static str],
+    unit: &'static str,
     fields: &'static [FieldSchema],
 ) -> FieldSchema {
-    FieldSchema { name, ty, classification, description, reason, values, fields }
+    FieldSchema { name, ty, classification, description, reason, values, unit, fields }
 }
 
 /// An event's schema, as the derives and macros write it for the catalog.
@@ -148,12 +151,18 @@ impl<T: PropertyValue + ?Sized> Fields<T> {
     /// The values of `T` when they come from a closed set (an enum, or a
     /// list of one), for the catalog.
     pub const VALUES: &'static [&'static str] = T::KIND.values();
+
+    /// The unit of `T`'s numbers (`ms` for durations), for the catalog.
+    #[allow(deprecated)]
+    pub const UNIT: &'static str = <T as crate::model::property::Audited>::UNIT;
 }
 
-/// The fallback of [`Fields::VALUES`]: none.
+/// The fallback of [`Fields::VALUES`] and [`Fields::UNIT`]: none.
 pub trait NoValues {
     /// None.
     const VALUES: &'static [&'static str] = &[];
+    /// None.
+    const UNIT: &'static str = "";
 }
 
 impl<T: ?Sized> NoValues for Fields<T> {}

@@ -159,6 +159,12 @@ fn check_events(events: &[Json], full: bool) {
     }
     assert_eq!(names, expected);
     let p = |i: usize| &events[i]["properties"];
+    // Milliseconds to the microsecond: at most three decimals as sent.
+    for event in events {
+        let ms = event["properties"]["duration_ms"].to_string();
+        let decimals = ms.split_once('.').map_or(0, |(_, fraction)| fraction.len());
+        assert!(decimals <= 3 && ms.parse::<f64>().is_ok(), "duration_ms = {ms}");
+    }
 
     // `fetch`: the named arguments, the outcome, and nothing else.
     let fetch_keys = set(&["duration_ms", "outcome", "retries", "dry_run", "mode"]);

@@ -311,7 +311,7 @@ fn the_catalog_lists_nested_fields() {
 
     let markdown = catalog.to_markdown("agent");
     for row in [
-        "| `servers[].kind` | `ServerKind` | public | value | value |",
+        "| `servers[].kind` | one of `stdio`, `http` | public | value | value |",
         "| `servers[].name` | `String` | opt_in | nothing | value |",
         "| `servers[].url` | `String` | redact(hash) | keyed hash | keyed hash |",
         "| `total_usage.prompt_tokens` | `u32` | public | value | value |",

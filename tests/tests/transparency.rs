@@ -6,8 +6,8 @@ use std::thread;
 use std::time::Duration;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::MemorySink;
-use telemetry_runtime::{Catalog, ConsentSource, Level, Telemetry};
+use telemetry_runtime::sink::{MemorySink, OtlpSink};
+use telemetry_runtime::{Catalog, ConsentSource, Level, Route, Telemetry};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
 
 const SOON: Duration = Duration::from_secs(5);
@@ -245,16 +245,77 @@ fn the_status_report_of_a_local_only_client() {
     assert!(!printed.contains("Recently sent"), "{printed}");
 }
 
+/// With telemetry off, `status` says that nothing is sent, not where it
+/// would go; a variable whose value was not understood is named as such,
+/// with a short value quoted and a long one (perhaps a key pasted there by
+/// mistake) only counted.
+#[test]
+fn the_status_of_a_client_that_is_off_says_nothing_is_sent_and_why() {
+    let sandbox = Sandbox::new();
+    let on = Telemetry::new(sandbox.config().sink(MemorySink::new())).unwrap();
+    let printed = printed_status(&on);
+    assert!(
+        printed.contains("Telemetry: usage (decided by application default)\nMode: sending to memory\n"),
+        "{printed}"
+    );
+
+    on.persist_consent(Level::Off).unwrap();
+    let saved_off = Telemetry::new(sandbox.config().sink(MemorySink::new())).unwrap();
+    let printed = printed_status(&saved_off);
+    assert!(printed.contains("Telemetry: off (decided by saved choice in "), "{printed}");
+    assert!(printed.contains("\nMode: off: nothing is collected or sent\n"), "{printed}");
+    assert!(!printed.contains("sending"), "{printed}");
+
+    let understood = Telemetry::new(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")])).unwrap();
+    let printed = printed_status(&understood);
+    assert!(
+        printed.contains("Telemetry: off (decided by environment variable TESTAPP_TELEMETRY)\n"),
+        "{printed}"
+    );
+
+    // The user's own collector still gets events: only the vendor's sinks are off.
+    let own = OtlpSink::new("http://127.0.0.1:9").unwrap();
+    let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]).sink(MemorySink::new());
+    let with_own = Telemetry::new(config.route(own, Route::user_owned())).unwrap();
+    let printed = printed_status(&with_own);
+    assert!(printed.contains("\nMode: off: nothing is sent to memory\nYour own collector: "), "{printed}");
+
+    let typo =
+        Telemetry::new(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "of")]).sink(MemorySink::new()))
+            .unwrap();
+    let printed = printed_status(&typo);
+    assert!(
+        printed.contains(
+            "Telemetry: off (decided by environment variable TESTAPP_TELEMETRY, whose value \"of\" is not \
+             understood and means off)\nMode: off: nothing is collected or sent\n"
+        ),
+        "{printed}"
+    );
+    let key = "phc_a_project_key_pasted_here_by_mistake";
+    let pasted = Telemetry::new(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", key)])).unwrap();
+    let printed = printed_status(&pasted);
+    assert!(
+        printed.contains(&format!(
+            "whose value of {} characters (not shown) is not understood and means off",
+            key.len()
+        )),
+        "{printed}"
+    );
+    assert!(!printed.contains("phc_"), "{printed}");
+}
+
 /// The catalog lists each counter label with the values it can take, in
-/// Markdown and JSON: the declared closed set, nothing else.
+/// Markdown and JSON: the declared closed set, nothing else. The type
+/// column shows those values, not the name of their enum.
 #[test]
 fn the_catalog_lists_each_labels_values() {
     let catalog = Catalog::of(vec![TOOL_CALLS.schema()]);
     let markdown = catalog.to_markdown("mytool");
     assert!(
-        markdown.contains("| `status` | `CallStatus` | public | value | value | *One of:* `ok`, `error`. |"),
+        markdown.contains("| `status` | one of `ok`, `error` | public | value | value |  |"),
         "{markdown}"
     );
+    assert!(!markdown.contains("CallStatus"), "{markdown}");
     let json: serde_json::Value = serde_json::from_str(&catalog.to_json()).unwrap();
     let fields = json["events"][0]["fields"].as_array().unwrap();
     assert_eq!(fields.len(), 2, "the label and `count`: {fields:?}");
@@ -263,4 +324,110 @@ fn the_catalog_lists_each_labels_values() {
     assert!(fields[1].get("values").is_none(), "`count` is a number, not a closed set");
     assert_eq!(TOOL_CALLS.labels().len(), 1);
     assert_eq!(TOOL_CALLS.labels()[0].values, ["ok", "error"]);
+}
+
+/// Which subcommand ran.
+#[derive(telemetry_runtime::TelemetryProperty)]
+enum Subcmd {
+    Count,
+    Top,
+}
+
+/// How long something waited: a newtype over a duration.
+#[derive(telemetry_runtime::TelemetryProperty)]
+struct Latency(Duration);
+
+/// A command ran.
+#[derive(telemetry_runtime::TelemetryEvent)]
+struct CommandRan {
+    /// Which one.
+    command: Subcmd,
+    /// The ones before it.
+    earlier: Vec<Subcmd>,
+    /// How long it took.
+    duration_ms: Duration,
+    /// How long each try took.
+    tries_ms: Vec<Duration>,
+    /// How long it waited for a lock.
+    waited_ms: Latency,
+    /// How many words.
+    words: u64,
+}
+
+/// The catalog and `telemetry preview` show what a reader needs: an enum's
+/// values (`count`, `top`) rather than its name (`Subcmd`), and the unit
+/// of a duration (milliseconds), however the duration's type is written.
+#[test]
+fn the_catalog_and_preview_show_an_enums_values_and_a_durations_unit() {
+    let catalog = Catalog::of(vec![&<CommandRan as telemetry_runtime::TelemetryEvent>::SCHEMA]);
+    let markdown = catalog.to_markdown("mytool");
+    for row in [
+        "| `command` | one of `count`, `top` | public | value | value | Which one. |",
+        "| `earlier` | list, each one of `count`, `top` | public | value | value | The ones before it. |",
+        "| `duration_ms` | `Duration` (ms) | public | value | value | How long it took. |",
+        "| `tries_ms` | `Vec<Duration>` (ms) | public | value | value | How long each try took. |",
+        "| `waited_ms` | `Latency` (ms) | public | value | value | How long it waited for a lock. |",
+        "| `words` | `u64` | public | value | value | How many words. |",
+    ] {
+        assert!(markdown.contains(row), "{row:?} not in:\n{markdown}");
+    }
+    assert!(!markdown.contains("Subcmd"), "{markdown}");
+
+    let json: serde_json::Value = serde_json::from_str(&catalog.to_json()).unwrap();
+    let fields = json["events"][0]["fields"].as_array().unwrap();
+    let units: Vec<_> = fields.iter().map(|f| (f["name"].as_str().unwrap(), f.get("unit"))).collect();
+    let ms = Some(&serde_json::json!("ms"));
+    assert_eq!(
+        units,
+        [
+            ("command", None),
+            ("earlier", None),
+            ("duration_ms", ms),
+            ("tries_ms", ms),
+            ("waited_ms", ms),
+            ("words", None)
+        ]
+    );
+
+    let sandbox = Sandbox::new();
+    let memory = MemorySink::new();
+    let client = Telemetry::new(sandbox.config().catalog(catalog).sink(memory.clone())).unwrap();
+    let mut out = Vec::new();
+    telemetry_runtime::cli::run_command(&client, &["preview"], &mut out).unwrap();
+    let preview = String::from_utf8(out).unwrap();
+    for placeholder in [
+        r#""command": "<count|top>""#,
+        r#""earlier": "[<count|top>, ...]""#,
+        r#""duration_ms": "<Duration, in ms>""#,
+        r#""tries_ms": "<Vec<Duration>, in ms>""#,
+        r#""waited_ms": "<Latency, in ms>""#,
+        r#""words": "<u64>""#,
+    ] {
+        assert!(preview.contains(placeholder), "{placeholder} not in:\n{preview}");
+    }
+    assert!(!preview.contains("Subcmd"), "{preview}");
+
+    // What the placeholders stand for, as sent.
+    client.capture(&CommandRan {
+        command: Subcmd::Count,
+        earlier: vec![Subcmd::Top, Subcmd::Count],
+        duration_ms: Duration::from_micros(1_500),
+        tries_ms: vec![Duration::from_millis(2)],
+        waited_ms: Latency(Duration::from_nanos(2_500)),
+        words: 7,
+    });
+    assert!(client.flush(SOON));
+    let events = memory.events();
+    assert_eq!(events.len(), 1);
+    let sent = &events[0]["properties"];
+    assert_eq!(
+        [&sent["command"], &sent["earlier"], &sent["duration_ms"], &sent["tries_ms"], &sent["waited_ms"]],
+        [
+            &serde_json::json!("count"),
+            &serde_json::json!(["top", "count"]),
+            &serde_json::json!(1.5),
+            &serde_json::json!([2.0]),
+            &serde_json::json!(0.003)
+        ]
+    );
 }

@@ -92,6 +92,25 @@ telemetry_runtime::event! {
     }
 }
 
+/// A step finished: durations of each form a field can take.
+#[derive(telemetry_runtime::TelemetryEvent)]
+struct StepTimed {
+    /// How long the step took.
+    duration_ms: Duration,
+    /// How long each try took.
+    tries_ms: Vec<Duration>,
+    /// How long it waited, when it did.
+    wait_ms: Option<Duration>,
+}
+
+telemetry_runtime::event! {
+    /// A step finished, its duration given at run time.
+    static STEP_TIMED_DYNAMIC = "step_timed_dynamic" {
+        /// How long the step took.
+        duration_ms: Duration,
+    }
+}
+
 fn keys(value: &Json) -> Vec<&str> {
     let mut keys: Vec<&str> = value.as_object().expect("a JSON object").keys().map(String::as_str).collect();
     keys.sort_unstable();
@@ -364,4 +383,36 @@ fn a_property_set_twice_is_sent_once_with_the_last_value() {
     // JSON parsers disagree on duplicate keys (first wins, last wins, error).
     assert_eq!(raw.matches("\"attempt\":").count(), 1, "{raw}");
     assert_eq!(memory.events()[0]["properties"]["attempt"], 2);
+}
+
+/// Durations go out as milliseconds to the nearest microsecond: 102,624 ns
+/// is `0.103`, not `0.10262399999999999` (its `as_secs_f64() * 1000.0`).
+#[test]
+fn durations_are_sent_as_milliseconds_to_the_microsecond() {
+    let server = TestServer::start();
+    let sandbox = Sandbox::new();
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+    telemetry.capture(&StepTimed {
+        duration_ms: Duration::from_nanos(102_624),
+        tries_ms: vec![Duration::from_nanos(1_500), Duration::new(5, 1_999_499), Duration::from_millis(420)],
+        wait_ms: Some(Duration::from_nanos(499)),
+    });
+    telemetry.capture_with(
+        &STEP_TIMED_DYNAMIC,
+        Properties::new().with("duration_ms", Duration::from_nanos(102_624)),
+    );
+    assert!(telemetry.flush(SOON));
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let body = String::from_utf8(requests[0].decoded_body()).unwrap();
+    assert!(
+        body.contains(r#""duration_ms":0.103,"tries_ms":[0.002,5001.999,420.0],"wait_ms":0.0"#),
+        "{body}"
+    );
+    let events = requests[0].events();
+    assert_eq!(events.len(), 2, "{body}");
+    assert_eq!(events[1]["event"], "step_timed_dynamic");
+    assert_eq!(events[1]["properties"]["duration_ms"].as_f64(), Some(0.103), "{body}");
+    assert!(!body.contains("0.10262399999999999"), "{body}");
 }

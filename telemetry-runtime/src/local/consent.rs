@@ -249,6 +249,18 @@ fn read_env_var(env: &EnvLookup, var: &EnvVar) -> Option<(Level, bool)> {
     }
 }
 
+/// The value of `var`, as a message may show it (see [`shown_value`]),
+/// when it is set to a value resolution does not understand and so reads
+/// as off; `None` when it is unset, empty or understood, and for an opt-in
+/// switch ([`Polarity::OptInFull`]), where such a value decides nothing.
+pub(crate) fn unrecognised_value(env: &EnvLookup, var: &EnvVar) -> Option<String> {
+    if var.polarity == Polarity::OptInFull {
+        return None;
+    }
+    let value = non_empty(env, &var.name)?;
+    parse_choice(&value).is_none().then(|| shown_value(&value))
+}
+
 /// A value no choice matches, as a log line may show it: a short one (a
 /// typo of `off`, `false`, `full`) quoted whole, a longer one only by its
 /// length, since it may be something pasted there by mistake (a token, a

@@ -2,6 +2,7 @@
 //! told what is collected and how to turn it off, and that run sends nothing.
 //! The notice is shown again when the catalog gains events or fields.
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -37,6 +38,22 @@ pub(crate) fn show(text: &str, requires_terminal: bool) -> bool {
     // A closed stderr cannot be helped; the run still sends nothing.
     let _ = stderr.lock().write_all(text.as_bytes());
     true
+}
+
+/// Whether the program's arguments (`args`, the program's name first) run
+/// the telemetry commands at `invocation` (what [`Config::commands`] was
+/// given, such as `mytool telemetry`): the invocation's words after the
+/// program's name come first among the arguments that are not options, as
+/// in `mytool telemetry off` or `mytool --no-telemetry telemetry catalog`.
+/// A wrong guess costs little either way: a run taken for one of them shows
+/// no notice and sends nothing (the notice stays due), one not taken for
+/// one shows the notice, as any first run does.
+///
+/// [`Config::commands`]: crate::Config::commands
+pub(crate) fn runs_command(invocation: &str, args: impl IntoIterator<Item = OsString>) -> bool {
+    let words: Vec<&str> = invocation.split_whitespace().skip(1).collect();
+    let mut operands = args.into_iter().skip(1).filter(|arg| !arg.as_encoded_bytes().starts_with(b"-"));
+    !words.is_empty() && words.iter().all(|word| operands.next().is_some_and(|arg| arg == *word))
 }
 
 /// Records that the user was told about `catalog`.
@@ -108,6 +125,23 @@ mod tests {
         assert!(!acknowledged(&path, &big), "a new event needs a new notice");
         std::fs::write(&path, "garbage").unwrap();
         assert!(!acknowledged(&path, &small));
+    }
+
+    #[test]
+    fn a_run_of_the_telemetry_commands_is_told_by_its_first_operands() {
+        let runs = |invocation: &str, args: &[&str]| {
+            runs_command(invocation, args.iter().map(OsString::from).collect::<Vec<_>>())
+        };
+        assert!(runs("agent telemetry", &["/usr/bin/agent", "telemetry", "off"]));
+        assert!(runs("agent telemetry", &["agent", "telemetry"]));
+        assert!(runs("agent telemetry", &["agent", "--no-telemetry", "telemetry", "catalog", "--json"]));
+        assert!(runs("cargo tool telemetry", &["cargo-tool", "tool", "telemetry", "status"]));
+        assert!(!runs("agent telemetry", &["agent", "run", "telemetry", "off"]), "a task's words");
+        assert!(!runs("agent telemetry", &["agent", "run"]));
+        assert!(!runs("agent telemetry", &["agent"]));
+        assert!(!runs("agent telemetry", &[]));
+        assert!(!runs("agent", &["agent", "telemetry"]), "no words after the program's name");
+        assert!(!runs("cargo tool telemetry", &["cargo-tool", "telemetry"]));
     }
 
     #[test]

@@ -279,16 +279,13 @@ impl Catalog {
             let _ = writeln!(md, "|---|---|---|---|---|---|");
             for (path, field, ty, usage, full) in flattened(event) {
                 let mut description = doc_text(field.description).replace('\n', " ");
-                if !field.values.is_empty() {
-                    let values: Vec<String> = field.values.iter().map(|v| format!("`{v}`")).collect();
-                    let _ = write!(description, " *One of:* {}.", values.join(", "));
-                }
                 if let Some(reason) = field.reason {
                     let _ = write!(description, " *Public because:* {reason}");
                 }
                 let _ = writeln!(
                     md,
-                    "| `{path}` | `{ty}` | {} | {usage} | {full} | {} |",
+                    "| `{path}` | {} | {} | {usage} | {full} | {} |",
+                    type_markdown(field, ty),
                     field.classification.as_str(),
                     description.trim()
                 );
@@ -490,6 +487,35 @@ fn flattened(
     out
 }
 
+/// A field's type as a reader wants it: the values of a closed set rather
+/// than the name of its enum (`one of `small`, `large``), the unit of a
+/// duration (`` `Duration` (ms) ``), the Rust type otherwise.
+fn type_markdown(field: &FieldSchema, ty: &str) -> String {
+    if !field.values.is_empty() {
+        let values: Vec<String> = field.values.iter().map(|v| format!("`{v}`")).collect();
+        let each = if is_list(ty) { "list, each one of" } else { "one of" };
+        return format!("{each} {}", values.join(", "));
+    }
+    match field.unit {
+        "" => format!("`{ty}`"),
+        unit => format!("`{ty}` ({unit})"),
+    }
+}
+
+/// A placeholder for a field's value, for `telemetry preview`: the values
+/// of a closed set (`<count|top>`), the unit of a duration
+/// (`<Duration, in ms>`), the Rust type otherwise.
+pub(crate) fn placeholder(field: &FieldSchema) -> String {
+    if !field.values.is_empty() {
+        let values = format!("<{}>", field.values.join("|"));
+        return if is_list(field.ty) { format!("[{values}, ...]") } else { values };
+    }
+    match field.unit {
+        "" => format!("<{}>", field.ty),
+        unit => format!("<{}, in {unit}>", field.ty),
+    }
+}
+
 /// Whether a type as written is a list of what it holds, rather than a map
 /// of lists (`BTreeMap<K, Vec<T>>` holds lists but is not one).
 fn is_list(ty: &str) -> bool {
@@ -569,11 +595,14 @@ fn fields_json(
                 "reason": f.reason,
                 "sent": { "usage": usage, "full": full },
             });
-            // Only fields of a closed set carry `values`, and only object
-            // fields carry `fields`: the JSON of other events (and so their
-            // digest) is unchanged.
+            // Only fields of a closed set carry `values`, only durations
+            // `unit`, and only object fields `fields`: the JSON of other
+            // events (and so their digest) is unchanged.
             if !f.values.is_empty() {
                 field["values"] = json!(f.values);
+            }
+            if !f.unit.is_empty() {
+                field["unit"] = json!(f.unit);
             }
             if !f.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
                 let nested = fields_json(f.fields, ty, (usage, full), depth + 1);
@@ -641,6 +670,7 @@ mod tests {
             description: "Which tool.",
             reason: None,
             values: &[],
+            unit: "",
             fields: &[],
         },
         FieldSchema {
@@ -650,6 +680,7 @@ mod tests {
             description: "What was asked.",
             reason: None,
             values: &[],
+            unit: "",
             fields: &[],
         },
         FieldSchema {
@@ -659,6 +690,7 @@ mod tests {
             description: "",
             reason: None,
             values: &[],
+            unit: "",
             fields: &[],
         },
     ];

@@ -42,15 +42,23 @@ use crate::{Level, Properties};
 #[doc(hidden)]
 #[deprecated(note = "implemented only by telemetry-runtime's derives, whose output the compile-time audit \
             checked: an impl written by hand opts its type out of the audit (see the `audit` page)")]
-pub trait Audited {}
+pub trait Audited {
+    /// The unit the type's numbers are sent in, for the catalog: `ms` for
+    /// a `Duration`, and for the options, lists, pointers and newtypes of
+    /// one; empty for any other type. Here rather than on
+    /// [`PropertyValue`], whose implementations it would otherwise add to
+    /// the public surface.
+    const UNIT: &'static str = "";
+}
 
 /// A type that can be sent as a property value.
 ///
 /// Implemented for integers, floats, `bool`, text (`String`, `str`,
 /// `Cow<str>`, `char`, paths and OS strings), `Uuid`, `Duration` (sent as
-/// milliseconds), `Option<T>`, `Vec<T>`, slices, arrays, references, boxes,
-/// and types with `#[derive(TelemetryProperty)]`. Sealed: it cannot be
-/// implemented by hand.
+/// milliseconds to the microsecond: `0.103`), `Option<T>`, `Vec<T>`,
+/// slices, arrays, references, boxes, and types with
+/// `#[derive(TelemetryProperty)]`. Sealed: it cannot be implemented by
+/// hand.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a telemetry property",
     label = "unsupported property type",
@@ -193,6 +201,7 @@ macro_rules! map {
                 description: "one field per key of the map: a value of the key's enum",
                 reason: None,
                 values: &[],
+                unit: V::UNIT,
                 fields: V::FIELDS,
             }];
             fn to_value(&self) -> Value {
@@ -230,8 +239,10 @@ pub trait RedactableText: PropertyValue {
 }
 
 macro_rules! public_scalar {
-    ($($ty:ty => $kind:ident, |$v:ident, $out:ident| $pack:expr;)*) => {$(
-        impl Audited for $ty {}
+    ($($ty:ty $([$unit:literal])? => $kind:ident, |$v:ident, $out:ident| $pack:expr;)*) => {$(
+        impl Audited for $ty {
+            $(const UNIT: &'static str = $unit;)?
+        }
         impl PropertyValue for $ty {
             const KIND: ValueKind = ValueKind::$kind;
             #[inline]
@@ -263,7 +274,7 @@ public_scalar!(
     f64 => Number, |v, out| out.float(v);
     bool => Bool, |v, out| out.bool(v);
     Uuid => Uuid, |v, out| out.uuid(&v);
-    Duration => Number, |v, out| out.float(v.as_secs_f64() * 1000.0);
+    Duration ["ms"] => Number, |v, out| out.float(crate::model::value::millis(v));
 );
 
 /// Lists of these are public, and not text; `u8`, `i8` and `u16` are left
@@ -344,7 +355,9 @@ bytes!([u8], Vec<u8>);
 /// parameters are not hygienic in `macro_rules!`.)
 macro_rules! pointer {
     ($($ptr:ty),*) => {$(
-        impl<T: PropertyValue + ?Sized> Audited for $ptr {}
+        impl<T: PropertyValue + ?Sized> Audited for $ptr {
+            const UNIT: &'static str = T::UNIT;
+        }
         impl<T: PropertyValue + ?Sized> PropertyValue for $ptr {
             const KIND: ValueKind = T::KIND;
             const FIELDS: &'static [FieldSchema] = T::FIELDS;
@@ -374,7 +387,9 @@ macro_rules! pointer {
 }
 pointer!(Box<T>, Arc<T>, Rc<T>, &T);
 
-impl<T: PropertyValue> Audited for Option<T> {}
+impl<T: PropertyValue> Audited for Option<T> {
+    const UNIT: &'static str = T::UNIT;
+}
 impl<T: PropertyValue> PropertyValue for Option<T> {
     const KIND: ValueKind = T::KIND;
     const FIELDS: &'static [FieldSchema] = T::FIELDS;
@@ -407,7 +422,9 @@ impl<T: RedactableText> RedactableText for Option<T> {
 /// text when they are [`NotTextItem`]s.
 macro_rules! list {
     ($([$($generics:tt)*] $ty:ty;)*) => {$(
-        impl<$($generics)*> Audited for $ty {}
+        impl<$($generics)*> Audited for $ty {
+            const UNIT: &'static str = T::UNIT;
+        }
         impl<$($generics)*> PropertyValue for $ty {
             const KIND: ValueKind = ValueKind::List(&T::KIND);
             const FIELDS: &'static [FieldSchema] = T::FIELDS;

@@ -73,6 +73,10 @@ pub struct FieldSchema {
     /// `#[derive(TelemetryProperty)]` enum, or a list or option of one; a
     /// counter's label), as sent; empty for any other type.
     pub values: &'static [&'static str],
+    /// The unit of a number, as the catalog shows it: `ms` for durations
+    /// (sent as milliseconds, to the microsecond); empty for any other
+    /// type. Read through the catalog's Markdown and JSON.
+    pub(crate) unit: &'static str,
     /// The fields of an object (a struct with `#[derive(TelemetryProperty)]`),
     /// or of the objects in a list or option; empty for any other type. The
     /// classification of each applies within the field's own: an `opt_in`
@@ -90,7 +94,16 @@ impl FieldSchema {
     /// assert!(TOOL.fields.is_empty());
     /// ```
     pub const fn new(name: &'static str, ty: &'static str, classification: Classification) -> FieldSchema {
-        FieldSchema { name, ty, classification, description: "", reason: None, values: &[], fields: &[] }
+        FieldSchema {
+            name,
+            ty,
+            classification,
+            description: "",
+            reason: None,
+            values: &[],
+            unit: "",
+            fields: &[],
+        }
     }
 }
 

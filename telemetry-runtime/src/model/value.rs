@@ -124,11 +124,31 @@ impl From<Uuid> for Value {
     }
 }
 
-/// Durations are sent as milliseconds, with a fraction.
+/// Durations are sent as milliseconds, to the nearest microsecond:
+/// 102,624 ns is `0.103`.
 impl From<Duration> for Value {
     fn from(value: Duration) -> Value {
-        Value::Float(value.as_secs_f64() * 1000.0)
+        Value::Float(millis(value))
     }
+}
+
+/// A duration as it is sent: milliseconds, rounded to the nearest
+/// microsecond, so with at most three decimals on the wire (`0.103`, not
+/// the `0.10262399999999999` that `as_secs_f64() * 1000.0` gives for
+/// 102,624 ns). The unit stays the millisecond that fields named
+/// `duration_ms` promise, and the value a float, as before: the same JSON
+/// number for PostHog, the same `double` attribute for OTLP, the same
+/// float in the spool. A whole number of microseconds below 2^53 (285
+/// years) is exact in an `f64`, and divided by 1000 it is the double
+/// nearest to its three-decimal value, which is what a shortest
+/// round-trip formatter (serde_json's, ours) then prints.
+#[inline]
+pub(crate) fn millis(duration: Duration) -> f64 {
+    let micros = duration
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from((duration.subsec_nanos() + 500) / 1000));
+    micros as f64 / 1000.0
 }
 
 impl<T: Into<Value>> From<Option<T>> for Value {

@@ -160,6 +160,10 @@ pub(crate) struct Resolver {
     /// Set when the first-run notice was due in this run: the default then
     /// sends nothing until the next run.
     pub(crate) notice_pending: AtomicBool,
+    /// Set when this run showed the first-run notice (it may be pending
+    /// without being shown: in a run of the telemetry commands, or without
+    /// a terminal when one is required).
+    pub(crate) notice_shown: AtomicBool,
     /// Which variable messages name as the switch when none decided.
     pub(crate) documented: usize,
 }
