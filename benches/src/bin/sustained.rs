@@ -170,7 +170,7 @@ fn alternate(exe: &std::path::Path, ours_variant: &str, events: u64, reps: u64) 
         "\n{events} captures per run, {reps} pairs (order flipped each pair); load average {load_before} -> {load_after}"
     );
     println!("CPU per delivered event, median [min .. max] (p10 .. p90):");
-    println!("ours: {label} ({ours_variant})");
+    println!("{label} ({ours_variant})");
     for (label, runs) in [(ours_variant, &ours), ("posthog-rs, queue 4M", &posthog)] {
         let s = Spread::of(&field(runs, 0));
         let caller = Spread::of(&field(runs, 1));
