@@ -28,11 +28,11 @@ use std::time::{Duration, Instant};
 
 use telemetry_benches::interleave::Spread;
 use telemetry_benches::{
-    named_threads_cpu_split, named_threads_minor_faults, process_cpu, summary, thread_cpu,
+    named_threads_cpu, named_threads_cpu_split, named_threads_minor_faults, process_cpu, summary, thread_cpu,
     thread_minor_faults, ChildServer, EventData, Mode, LARGE_QUEUE,
 };
 
-const VARIANTS: [(&str, &str); 9] = [
+const VARIANTS: [(&str, &str); 10] = [
     (
         "ours",
         "ours: HttpSink, plain bodies, library defaults otherwise (recent-deliveries record on, up to 1,000 events per request), queue 4M",
@@ -41,6 +41,7 @@ const VARIANTS: [(&str, &str); 9] = [
     ("ours-gzip", "ours: HttpSink, library defaults including gzip above 4 KiB, queue 4M"),
     ("ours-posthog", "ours: PostHogSink (/batch/), library defaults including gzip above 4 KiB, queue 4M"),
     ("ours-posthog-plain", "ours: PostHogSink (/batch/), plain bodies, queue 4M"),
+    ("ours-posthog-spool", "ours: PostHogSink (/batch/), library defaults and the spool on, queue 4M"),
     ("ours-norecent", "ours: HttpSink, recent_deliveries(0), queue 4M"),
     ("ours-q10k", "ours: HttpSink, library defaults, default queue 10k"),
     ("posthog", "posthog-rs: blocking Client, queue 4M"),
@@ -224,7 +225,7 @@ fn one(variant: &str, n: u64) {
                     queue,
                     recent,
                 ),
-                "ours-posthog" => telemetry_benches::ours_config(
+                "ours-posthog" | "ours-posthog-spool" => telemetry_benches::ours_config(
                     dir.path(),
                     telemetry_benches::posthog_sink_default_gzip(server.addr),
                     queue,
@@ -243,7 +244,11 @@ fn one(variant: &str, n: u64) {
                     recent,
                 ),
             };
-            let config = if variant == "ours-b100" { config.max_batch_size(100) } else { config };
+            let config = match variant {
+                "ours-b100" => config.max_batch_size(100),
+                "ours-posthog-spool" => config.spool(true),
+                _ => config,
+            };
             let client = telemetry_runtime::Telemetry::new(config).expect("bench config is valid");
             let t0 = thread_cpu();
             for _ in 0..n {
@@ -251,8 +256,8 @@ fn one(variant: &str, n: u64) {
             }
             let caller = (thread_cpu() - t0, start.elapsed(), thread_minor_faults() - faults0);
             assert!(client.flush(Duration::from_secs(300)), "flush timed out or dropped events");
-            let (user, system) = named_threads_cpu_split("telemetry-work");
-            let worker = (user + system, system);
+            let (_, system) = named_threads_cpu_split("telemetry-work");
+            let worker = (named_threads_cpu("telemetry-work"), system);
             let stats = client.stats();
             (
                 caller.0,
