@@ -52,6 +52,14 @@ interleaved() {
   "$target/release/sustained" --alternate --events 1000000 --reps "${PAIRS:-10}" 2>&1 \
     | tee $out/sustained-alternate.txt
   load "sustained --alternate end"
+  # The same with the PostHog sink (what a PostHog user runs), at a burst of
+  # 200,000 and of 1,000,000 captures (issue 25).
+  for events in 200000 1000000; do
+    load "sustained --alternate --ours ours-posthog --events $events start"
+    "$target/release/sustained" --alternate --ours ours-posthog --events $events --reps "${PAIRS:-10}" 2>&1 \
+      | tee $out/sustained-alternate-posthog-$events.txt
+    load "sustained --alternate --ours ours-posthog --events $events end"
+  done
 }
 
 # The gate rows and placement without the 64-byte function alignment of

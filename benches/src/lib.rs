@@ -204,12 +204,17 @@ pub fn http_sink_default_gzip(addr: SocketAddr) -> HttpSink {
     HttpSink::new(format!("http://{addr}/batch/")).expect("loopback URL is valid")
 }
 
-/// A `PostHogSink` to the loopback server at `addr`.
+/// A `PostHogSink` to the loopback server at `addr` (plain bodies).
 pub fn posthog_sink(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink {
+    posthog_sink_default_gzip(addr).gzip_above(None)
+}
+
+/// A `PostHogSink` to the loopback server at `addr` with the library's
+/// defaults (`/batch/`, gzip above 4 KiB): what a PostHog user runs.
+pub fn posthog_sink_default_gzip(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink {
     telemetry_runtime::sink::PostHogSink::new("phc_bench")
         .and_then(|s| s.host(&format!("http://{addr}")))
         .expect("loopback host is valid")
-        .gzip_above(None)
 }
 
 /// A `PostHogSink` speaking capture Analytics V1 to the loopback server at
@@ -525,6 +530,51 @@ pub fn named_threads_cpu_split(prefix: &str) -> (Duration, Duration) {
     }
     let time = |t: u64| Duration::from_nanos(t * 1_000_000_000 / ticks);
     (time(user), time(system))
+}
+
+/// CPU time of every living thread of this process whose name starts with
+/// `prefix`, from /proc's schedstat (the scheduler's own count, in
+/// nanoseconds, where `stat` rounds to clock ticks of 10 ms).
+pub fn named_threads_cpu(prefix: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Duration::ZERO };
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) else { continue };
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) else { continue };
+        total += schedstat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()).unwrap_or(0);
+    }
+    Duration::from_nanos(total)
+}
+
+/// Minor page faults of the calling thread so far: each one is the kernel
+/// providing a page of memory new to the process.
+pub fn thread_minor_faults() -> u64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    usage.ru_minflt as u64
+}
+
+/// Minor page faults of every living thread of this process whose name
+/// starts with `prefix`, from /proc.
+pub fn named_threads_minor_faults(prefix: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    let mut faults = 0;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        // minflt is the 10th field, the 8th after "(comm)".
+        faults +=
+            stat[close + 2..].split_whitespace().nth(7).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    }
+    faults
 }
 
 /// Peak resident memory of this process so far (VmHWM), in KiB.

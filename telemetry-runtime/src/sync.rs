@@ -23,19 +23,29 @@ pub(crate) use shuttle::thread;
 /// Locks `mutex` for a caller's thread, unless this process is a child
 /// forked from process `pid` while another thread held the lock: the lock
 /// is then never released (the holder does not exist in the child), and
-/// `None` says so instead of waiting forever. Uncontended, it is one
-/// `try_lock`; the process id is only read after a contended wait.
+/// `None` says so instead of waiting forever.
+///
+/// Uncontended, it is one `try_lock`, inlined into the caller. Contended,
+/// the process id is read (one system call) and, in the process that made
+/// the lock, the caller waits as [`lock`] does: std's lock spins briefly,
+/// then sleeps until the holder lets go. Retrying with
+/// `thread::yield_now` instead hands the processor to whatever else is
+/// runnable on a busy machine, for longer than the worker ever holds the
+/// lock (`BENCHMARKS.md`, "Budget rows before and after").
+#[inline]
 pub(crate) fn lock_unless_forked<T: ?Sized>(mutex: &Mutex<T>, pid: u32) -> Option<MutexGuard<'_, T>> {
-    /// How many times a contended lock is tried again before the process
-    /// id is read: the worker holds a caller's locks for a few moves only.
-    const TRIES: usize = 64;
-    for _ in 0..TRIES {
-        match mutex.try_lock() {
-            Ok(guard) => return Some(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => thread::yield_now(),
-        }
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => lock_contended(mutex, pid),
     }
+}
+
+/// [`lock_unless_forked`] when the lock is held: waits for it in the
+/// process that made it, gives up at once in a forked child.
+#[cold]
+#[inline(never)]
+fn lock_contended<T: ?Sized>(mutex: &Mutex<T>, pid: u32) -> Option<MutexGuard<'_, T>> {
     (std::process::id() == pid).then(|| lock(mutex))
 }
 

@@ -12,7 +12,8 @@
 //! is on its own thread, counted apart), `typed-http` (ours, HttpSink to an
 //! in-process loopback server, recent_deliveries(0)), `typed-http-recent`
 //! (the same with the library's default record of recent deliveries),
-//! `typed-http-gzip` (that, with the default gzip), the wire protocols
+//! `typed-http-gzip` (that, with the default gzip), `typed-http-b100`
+//! (the throughput row's: plain bodies, requests of 100), the wire protocols
 //! (`posthog-batch`, `posthog-v1`, `otlp-json`, `otlp-proto`: the
 //! PostHog sink on `/batch/` and on capture V1, the OTLP sink in JSON and
 //! in protobuf, each with plain bodies and without the record of recent
@@ -106,6 +107,18 @@ fn main() {
                 LARGE_QUEUE,
                 100,
             ),
+            // The throughput row's configuration: requests of 100.
+            "typed-http-b100" => Telemetry::new(
+                telemetry_benches::ours_config(
+                    dir.path(),
+                    telemetry_benches::http_sink(server.addr),
+                    LARGE_QUEUE,
+                    100,
+                )
+                .batch_size(100)
+                .max_batch_size(100),
+            )
+            .expect("bench config is valid"),
             "posthog-batch" => telemetry_benches::ours(
                 dir.path(),
                 telemetry_benches::posthog_sink(server.addr),

@@ -30,7 +30,7 @@ impl JsonBatch<'_> {
         batch: &Batch,
         cx: &SendContext<'_>,
     ) {
-        let events: Vec<EventView<'_>> = batch.events().collect();
+        let events = batch.views();
         transport.send(&events, cx, &mut JsonBatch { url, fields, json: PostHogJson::default() });
     }
 }

@@ -116,6 +116,14 @@ impl Batch {
         // Every queued event has a view: the worker makes the indices.
         self.events.iter().filter_map(Queued::view)
     }
+    /// The events as a list, allocated once at the batch's length (what
+    /// `events().collect()` would grow into step by step: the iterator
+    /// cannot promise its length, as it skips a view that cannot be made).
+    pub(crate) fn views(&self) -> Vec<EventView<'_>> {
+        let mut views = Vec::with_capacity(self.events.len());
+        views.extend(self.events());
+        views
+    }
     /// Number of events.
     pub fn len(&self) -> usize {
         self.events.len()

@@ -224,7 +224,7 @@ impl Sink for PostHogSink {
         match self.api {
             CaptureApi::Batch => JsonBatch::post(&mut self.transport, &self.url, &self.fields, batch, cx),
             CaptureApi::AnalyticsV1 => {
-                let events: Vec<EventView<'_>> = batch.events().collect();
+                let events = batch.views();
                 let mut encoder = V1Batch {
                     url: &self.url,
                     created_at: rfc3339(SystemTime::now()),

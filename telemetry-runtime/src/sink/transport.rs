@@ -447,7 +447,8 @@ impl HttpTransport {
     pub fn send(&mut self, events: &[EventView<'_>], cx: &SendContext<'_>, encoder: &mut dyn RequestEncoder) {
         let max_events = encoder.max_events().max(1);
         let mut request = Request::default();
-        let mut group: Vec<EventView<'_>> = Vec::new();
+        // A request's events: at most `max_events`, sized once.
+        let mut group: Vec<EventView<'_>> = Vec::with_capacity(max_events.min(events.len()));
         // Events to encode again, in a later request, before the rest.
         let mut pending: VecDeque<EventView<'_>> = VecDeque::new();
         let mut rest = events.iter();
