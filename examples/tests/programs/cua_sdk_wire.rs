@@ -13,7 +13,7 @@ use telemetry_tests::{own_properties, Program};
 // The port's events, compiled into this test too, so that the server's
 // catalog check knows them.
 #[allow(dead_code)]
-#[path = "../src/ports/cua_events.rs"]
+#[path = "../../src/ports/cua_events.rs"]
 mod telemetry;
 
 const AMBIENT: &[&str] = &[

@@ -1,6 +1,6 @@
 //! The agent's committed `TELEMETRY.md` must match the events compiled into
 //! it. After a deliberate change, review and regenerate it with
-//! `TELEMETRY_CATALOG_UPDATE=1 cargo test -p telemetry-examples --test telemetry_catalog`.
+//! `TELEMETRY_CATALOG_UPDATE=1 cargo test -p telemetry-examples --test programs telemetry_catalog`.
 
 use telemetry_runtime::Catalog;
 

@@ -1,5 +1,5 @@
 //! Panic isolation for `#[requires_telemetry]` bodies, through the global
-//! client. A file of its own (the global client can be set once per
+//! client. A process of its own (the global client can be set once per
 //! process) and a single test.
 
 use std::future::Future;
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{requires_telemetry, Properties};
-use telemetry_tests::{logs, Sandbox, SOON};
+use telemetry_tests::{child, logs, Sandbox, SOON};
 
 telemetry_runtime::event! {
     /// Captured by a gated body just before it panics.
@@ -65,48 +65,52 @@ fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
 
 #[test]
 fn panics_in_gated_bodies_never_reach_the_host() {
-    logs::install();
-    // Before init the bodies do not run at all.
-    gated_unit_panics();
-    assert_eq!(gated_option_panics(7), None);
-    assert_eq!(RAN.load(SeqCst), 0);
+    child::isolated("faults::panics_in_gated_bodies_never_reach_the_host", || {
+        logs::install();
+        // Before init the bodies do not run at all.
+        gated_unit_panics();
+        assert_eq!(gated_option_panics(7), None);
+        assert_eq!(RAN.load(SeqCst), 0);
 
-    let sandbox = Sandbox::new();
-    let memory = MemorySink::new();
-    let guard = telemetry_runtime::init(sandbox.config().sink(memory.clone())).unwrap();
+        let sandbox = Sandbox::new();
+        let memory = MemorySink::new();
+        let guard = telemetry_runtime::init(sandbox.config().sink(memory.clone())).unwrap();
 
-    // Each panic is caught at the function boundary: the call returns the
-    // "did not run" value and the host goes on.
-    gated_unit_panics();
-    assert_eq!(gated_option_panics(7), None);
-    assert_eq!(gated_option_panics(0), Some(0), "a body that does not panic returns its value");
-    gated_captures_then_panics();
-    assert_eq!(poll_once(gated_async_panics()), Poll::Ready(None));
-    assert_eq!(RAN.load(SeqCst), 4);
+        // Each panic is caught at the function boundary: the call returns the
+        // "did not run" value and the host goes on.
+        gated_unit_panics();
+        assert_eq!(gated_option_panics(7), None);
+        assert_eq!(gated_option_panics(0), Some(0), "a body that does not panic returns its value");
+        gated_captures_then_panics();
+        assert_eq!(poll_once(gated_async_panics()), Poll::Ready(None));
+        assert_eq!(RAN.load(SeqCst), 4);
 
-    for text in ["a bug in gated telemetry code", "formatted panic message", "a bug in an async gated body"] {
-        assert!(
-            logs::wait_for(SOON, |l| l.level == log::Level::Error && l.message.contains(text)).is_some(),
-            "the panic {text:?} is logged"
-        );
-    }
-    assert!(logs::wait_for(SOON, |l| l.message.contains("gated_option_panics")
-        && l.message.contains("non-text panic payload"))
-    .is_some());
+        for text in
+            ["a bug in gated telemetry code", "formatted panic message", "a bug in an async gated body"]
+        {
+            assert!(
+                logs::wait_for(SOON, |l| l.level == log::Level::Error && l.message.contains(text)).is_some(),
+                "the panic {text:?} is logged"
+            );
+        }
+        assert!(logs::wait_for(SOON, |l| l.message.contains("gated_option_panics")
+            && l.message.contains("non-text panic payload"))
+        .is_some());
 
-    // An instrumented function is the host's own code: instrumenting it
-    // does not change what it does, so its panic is the host's to handle.
-    let outcome = catch_unwind(AssertUnwindSafe(instrumented_host_function_panics));
-    assert!(outcome.is_err(), "instrumenting does not swallow the function's panic");
+        // An instrumented function is the host's own code: instrumenting it
+        // does not change what it does, so its panic is the host's to handle.
+        let outcome = catch_unwind(AssertUnwindSafe(instrumented_host_function_panics));
+        assert!(outcome.is_err(), "instrumenting does not swallow the function's panic");
 
-    // Telemetry still works after all of that.
-    assert!(telemetry_runtime::is_enabled());
-    telemetry_runtime::capture_with(&AFTER_THE_PANICS, Properties::new());
-    assert!(telemetry_runtime::flush(SOON));
-    let names: Vec<String> =
-        memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
-    assert!(names.contains(&"captured_before_the_panic".to_owned()), "{names:?}");
-    assert!(names.contains(&"after_the_panics".to_owned()), "{names:?}");
-    drop(guard);
-    assert!(telemetry_runtime::shutdown(Duration::from_millis(100)));
+        // Telemetry still works after all of that.
+        assert!(telemetry_runtime::is_enabled());
+        telemetry_runtime::capture_with(&AFTER_THE_PANICS, Properties::new());
+        assert!(telemetry_runtime::flush(SOON));
+        let names: Vec<String> =
+            memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
+        assert!(names.contains(&"captured_before_the_panic".to_owned()), "{names:?}");
+        assert!(names.contains(&"after_the_panics".to_owned()), "{names:?}");
+        drop(guard);
+        assert!(telemetry_runtime::shutdown(Duration::from_millis(100)));
+    });
 }

@@ -1,5 +1,5 @@
 //! `#[requires_telemetry(instrument)]` against the global client: a process
-//! of its own (this file is its own test binary) and one test, because the
+//! of its own and one test, because the
 //! global client can be initialised only once.
 //!
 //! Each call captures an event named after the function with `duration_ms`,
@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{requires_telemetry, Config, Level, TelemetryProperty};
-use telemetry_tests::{block_on, YieldOnce};
+use telemetry_tests::{block_on, child, YieldOnce};
 
 const SOON: Duration = Duration::from_secs(10);
 
@@ -222,45 +222,47 @@ fn check_no_canary(memory_raw: &[String]) {
 
 #[test]
 fn instrumented_functions_record_calls_and_behave_unchanged() {
-    // Before init: the functions run, nothing is recorded.
-    call_all();
+    child::isolated("macros_instrument::instrumented_functions_record_calls_and_behave_unchanged", || {
+        // Before init: the functions run, nothing is recorded.
+        call_all();
 
-    let dir = tempfile::tempdir().unwrap();
-    let memory = MemorySink::new();
-    let guard = telemetry_runtime::init(
-        Config::new("instrumenttest", "1.0.0")
-            .consent(Level::Off)
-            .environment(|_| None)
-            .cache_dir(dir.path().join("cache"))
-            .config_dir(dir.path().join("config"))
-            .sink(memory.clone()),
-    )
-    .expect("first init");
+        let dir = tempfile::tempdir().unwrap();
+        let memory = MemorySink::new();
+        let guard = telemetry_runtime::init(
+            Config::new("instrumenttest", "1.0.0")
+                .consent(Level::Off)
+                .environment(|_| None)
+                .cache_dir(dir.path().join("cache"))
+                .config_dir(dir.path().join("config"))
+                .sink(memory.clone()),
+        )
+        .expect("first init");
 
-    // Off: the functions run, nothing is recorded.
-    call_all();
-    assert!(delivered(&memory).is_empty());
+        // Off: the functions run, nothing is recorded.
+        call_all();
+        assert!(delivered(&memory).is_empty());
 
-    // Usage: every call but the full-level one is recorded.
-    telemetry_runtime::set_consent(Level::Usage);
-    call_all();
-    check_events(&delivered(&memory), false);
+        // Usage: every call but the full-level one is recorded.
+        telemetry_runtime::set_consent(Level::Usage);
+        call_all();
+        check_events(&delivered(&memory), false);
 
-    // Full: the full-level one too.
-    telemetry_runtime::set_consent(Level::Full);
-    call_all();
-    check_events(&delivered(&memory), true);
+        // Full: the full-level one too.
+        telemetry_runtime::set_consent(Level::Full);
+        call_all();
+        check_events(&delivered(&memory), true);
 
-    // The duration is the call's.
-    assert_eq!(slow(30), 30);
-    let events = delivered(&memory);
-    assert_eq!(events.len(), 1);
-    let ms = events[0]["properties"]["duration_ms"].as_f64().unwrap();
-    assert!((30.0..10_000.0).contains(&ms), "duration_ms = {ms}");
+        // The duration is the call's.
+        assert_eq!(slow(30), 30);
+        let events = delivered(&memory);
+        assert_eq!(events.len(), 1);
+        let ms = events[0]["properties"]["duration_ms"].as_f64().unwrap();
+        assert!((30.0..10_000.0).contains(&ms), "duration_ms = {ms}");
 
-    // Off again: nothing.
-    telemetry_runtime::set_consent(Level::Off);
-    call_all();
-    assert!(delivered(&memory).is_empty());
-    drop(guard);
+        // Off again: nothing.
+        telemetry_runtime::set_consent(Level::Off);
+        call_all();
+        assert!(delivered(&memory).is_empty());
+        drop(guard);
+    });
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use telemetry_runtime::sink::{OtlpSink, Protocol};
 use telemetry_runtime::{requires_telemetry, Level, Route};
 use telemetry_tests::otlp::{self, attribute, proto};
-use telemetry_tests::{block_on, posthog_sink, Sandbox, TestServer, YieldOnce};
+use telemetry_tests::{block_on, child, posthog_sink, Sandbox, TestServer, YieldOnce};
 
 use proto::common::v1::any_value::Value as Any;
 use proto::trace::v1::Span;
@@ -112,93 +112,101 @@ fn log_event_names(server: &TestServer) -> Vec<String> {
 
 #[test]
 fn instrumented_calls_are_nested_spans_for_the_users_collector_and_events_for_vendors() {
-    let sandbox = Sandbox::new();
-    let own = TestServer::start();
-    let vendor = TestServer::start();
-    let asking = TestServer::start();
-    let posthog = TestServer::start();
-    let guard =
-        telemetry_runtime::init(config_for(&sandbox, &own, &vendor, &asking, &posthog)).expect("init");
-    assert_eq!(workload(), 2 + PATH_CANARY.len() + 7 + 1 + 2);
-    assert!(guard.client().flush(SOON));
+    child::isolated(
+        "spans::instrumented_calls_are_nested_spans_for_the_users_collector_and_events_for_vendors",
+        || {
+            let sandbox = Sandbox::new();
+            let own = TestServer::start();
+            let vendor = TestServer::start();
+            let asking = TestServer::start();
+            let posthog = TestServer::start();
+            let guard = telemetry_runtime::init(config_for(&sandbox, &own, &vendor, &asking, &posthog))
+                .expect("init");
+            assert_eq!(workload(), 2 + PATH_CANARY.len() + 7 + 1 + 2);
+            assert!(guard.client().flush(SOON));
 
-    // The user's own collector: one span per call, nothing as log records.
-    let spans = spans_of(&own);
-    let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(spans.len(), 7, "{names:?}");
-    assert!(log_event_names(&own).is_empty(), "calls also sent as log records");
-    let by_name = |name: &str| -> Vec<&Span> { spans.iter().filter(|s| s.name == name).collect() };
-    let root = by_name("workload");
-    assert_eq!(root.len(), 1);
-    let root = root[0];
-    assert!(root.parent_span_id.is_empty(), "the outermost call is a root");
-    assert_eq!((root.trace_id.len(), root.span_id.len()), (16, 8));
-    assert_ne!(root.trace_id, [0; 16]);
-    let outer_span = by_name("outer")[0];
-    assert_eq!((&outer_span.trace_id, &outer_span.parent_span_id), (&root.trace_id, &root.span_id));
-    let inners = by_name("inner");
-    assert_eq!(inners.len(), 3);
-    for child in &inners {
-        assert_eq!(child.trace_id, root.trace_id, "one trace");
-        assert_eq!(child.parent_span_id, outer_span.span_id, "inner runs inside outer");
-        assert!(child.start_time_unix_nano >= outer_span.start_time_unix_nano);
-        assert!(child.end_time_unix_nano <= outer_span.end_time_unix_nano);
-        assert!(child.start_time_unix_nano <= child.end_time_unix_nano);
-        assert_eq!(child.kind, 1, "internal");
-    }
-    let ids: std::collections::BTreeSet<&Vec<u8>> = spans.iter().map(|s| &s.span_id).collect();
-    assert_eq!(ids.len(), spans.len(), "distinct span ids");
-    // The arguments named in args(...), and the call's own properties;
-    // nothing else.
-    let attributes = |span: &Span| otlp::attribute_map(&span.attributes);
-    let ns: Vec<String> = inners.iter().map(|s| attributes(s)["n"].clone()).collect();
-    assert_eq!(ns, ["IntValue(0)", "IntValue(1)", "IntValue(2)"]);
-    let failed = inners.iter().find(|s| attributes(s)["n"] == "IntValue(1)").unwrap();
-    let status = failed.status.as_ref().expect("an error status");
-    assert_eq!(status.code, 2);
-    assert!(status.message.contains("LookupError"), "{status:?}");
-    assert_eq!(attributes(failed)["outcome"], "error");
-    assert!(inners.iter().filter(|s| s.status.is_none()).count() == 2, "successes leave the status unset");
-    assert_eq!(attributes(outer_span)["count"], "IntValue(3)");
-    assert!(!attributes(outer_span).contains_key("path"));
-    assert!(attributes(outer_span).contains_key("duration_ms"));
-    // Another thread: a trace of its own.
-    let elsewhere = by_name("on_another_thread")[0];
-    assert!(elsewhere.parent_span_id.is_empty());
-    assert_ne!(elsewhere.trace_id, root.trace_id);
-    // A panic ends its call's span like a return: the calls after it are
-    // children of `workload` again.
-    let panicked = by_name("panics");
-    assert_eq!(panicked.len(), 0, "a call that panicked records nothing (as its event)");
-    let async_span = by_name("later")[0];
-    assert_eq!((&async_span.trace_id, &async_span.parent_span_id), (&root.trace_id, &root.span_id));
-    assert_eq!(attributes(async_span)["n"], "IntValue(1)");
+            // The user's own collector: one span per call, nothing as log records.
+            let spans = spans_of(&own);
+            let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(spans.len(), 7, "{names:?}");
+            assert!(log_event_names(&own).is_empty(), "calls also sent as log records");
+            let by_name = |name: &str| -> Vec<&Span> { spans.iter().filter(|s| s.name == name).collect() };
+            let root = by_name("workload");
+            assert_eq!(root.len(), 1);
+            let root = root[0];
+            assert!(root.parent_span_id.is_empty(), "the outermost call is a root");
+            assert_eq!((root.trace_id.len(), root.span_id.len()), (16, 8));
+            assert_ne!(root.trace_id, [0; 16]);
+            let outer_span = by_name("outer")[0];
+            assert_eq!((&outer_span.trace_id, &outer_span.parent_span_id), (&root.trace_id, &root.span_id));
+            let inners = by_name("inner");
+            assert_eq!(inners.len(), 3);
+            for child in &inners {
+                assert_eq!(child.trace_id, root.trace_id, "one trace");
+                assert_eq!(child.parent_span_id, outer_span.span_id, "inner runs inside outer");
+                assert!(child.start_time_unix_nano >= outer_span.start_time_unix_nano);
+                assert!(child.end_time_unix_nano <= outer_span.end_time_unix_nano);
+                assert!(child.start_time_unix_nano <= child.end_time_unix_nano);
+                assert_eq!(child.kind, 1, "internal");
+            }
+            let ids: std::collections::BTreeSet<&Vec<u8>> = spans.iter().map(|s| &s.span_id).collect();
+            assert_eq!(ids.len(), spans.len(), "distinct span ids");
+            // The arguments named in args(...), and the call's own properties;
+            // nothing else.
+            let attributes = |span: &Span| otlp::attribute_map(&span.attributes);
+            let ns: Vec<String> = inners.iter().map(|s| attributes(s)["n"].clone()).collect();
+            assert_eq!(ns, ["IntValue(0)", "IntValue(1)", "IntValue(2)"]);
+            let failed = inners.iter().find(|s| attributes(s)["n"] == "IntValue(1)").unwrap();
+            let status = failed.status.as_ref().expect("an error status");
+            assert_eq!(status.code, 2);
+            assert!(status.message.contains("LookupError"), "{status:?}");
+            assert_eq!(attributes(failed)["outcome"], "error");
+            assert!(
+                inners.iter().filter(|s| s.status.is_none()).count() == 2,
+                "successes leave the status unset"
+            );
+            assert_eq!(attributes(outer_span)["count"], "IntValue(3)");
+            assert!(!attributes(outer_span).contains_key("path"));
+            assert!(attributes(outer_span).contains_key("duration_ms"));
+            // Another thread: a trace of its own.
+            let elsewhere = by_name("on_another_thread")[0];
+            assert!(elsewhere.parent_span_id.is_empty());
+            assert_ne!(elsewhere.trace_id, root.trace_id);
+            // A panic ends its call's span like a return: the calls after it are
+            // children of `workload` again.
+            let panicked = by_name("panics");
+            assert_eq!(panicked.len(), 0, "a call that panicked records nothing (as its event)");
+            let async_span = by_name("later")[0];
+            assert_eq!((&async_span.trace_id, &async_span.parent_span_id), (&root.trace_id, &root.span_id));
+            assert_eq!(attributes(async_span)["n"], "IntValue(1)");
 
-    // A vendor's OTLP route: the calls as log records, no traces.
-    let vendor_names = log_event_names(&vendor);
-    assert_eq!(vendor_names.len(), 7, "{vendor_names:?}");
-    assert!(vendor.requests().iter().all(|r| r.path != "/v1/traces"));
-    assert!(!vendor.received(&root.trace_id) && !vendor.received(&root.span_id));
-    // A vendor's route that asks for spans gets them (in JSON here).
-    let asked = spans_of(&asking);
-    assert_eq!(asked.len(), 7);
-    assert!(log_event_names(&asking).is_empty());
-    // PostHog: the calls as events, without any id of the trace.
-    let events: Vec<serde_json::Value> = posthog.requests().iter().flat_map(|r| r.events()).collect();
-    let mut counts = BTreeMap::new();
-    for event in &events {
-        *counts.entry(event["event"].as_str().unwrap().to_owned()).or_insert(0) += 1;
-    }
-    assert_eq!(counts["inner"], 3);
-    let hex: String = root.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-    assert!(!posthog.received(hex.as_bytes()) && !posthog.received(&root.trace_id));
-    // Never the unnamed arguments, on any route.
-    for server in [&own, &vendor, &asking, &posthog] {
-        assert!(!server.received(PATH_CANARY.as_bytes()));
-        assert!(!server.received(UNNAMED_NUMBER.to_string().as_bytes()));
-        assert!(!server.received(&UNNAMED_NUMBER.to_le_bytes()));
-    }
-    drop(guard);
+            // A vendor's OTLP route: the calls as log records, no traces.
+            let vendor_names = log_event_names(&vendor);
+            assert_eq!(vendor_names.len(), 7, "{vendor_names:?}");
+            assert!(vendor.requests().iter().all(|r| r.path != "/v1/traces"));
+            assert!(!vendor.received(&root.trace_id) && !vendor.received(&root.span_id));
+            // A vendor's route that asks for spans gets them (in JSON here).
+            let asked = spans_of(&asking);
+            assert_eq!(asked.len(), 7);
+            assert!(log_event_names(&asking).is_empty());
+            // PostHog: the calls as events, without any id of the trace.
+            let events: Vec<serde_json::Value> = posthog.requests().iter().flat_map(|r| r.events()).collect();
+            let mut counts = BTreeMap::new();
+            for event in &events {
+                *counts.entry(event["event"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+            }
+            assert_eq!(counts["inner"], 3);
+            let hex: String = root.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+            assert!(!posthog.received(hex.as_bytes()) && !posthog.received(&root.trace_id));
+            // Never the unnamed arguments, on any route.
+            for server in [&own, &vendor, &asking, &posthog] {
+                assert!(!server.received(PATH_CANARY.as_bytes()));
+                assert!(!server.received(UNNAMED_NUMBER.to_string().as_bytes()));
+                assert!(!server.received(&UNNAMED_NUMBER.to_le_bytes()));
+            }
+            drop(guard);
+        },
+    );
 }
 
 fn config_for(

@@ -113,7 +113,7 @@ fn dropping_the_guard_in_an_async_task_keeps_the_shutdown_deadline() {
         for hangs in [false, true] {
             let mode = format!("{flavour}:{}", if hangs { "hangs" } else { "answers" });
             let output = child::run(
-                "dropping_the_guard_in_an_async_task_keeps_the_shutdown_deadline",
+                "async_host::dropping_the_guard_in_an_async_task_keeps_the_shutdown_deadline",
                 &mode,
                 &[],
                 SOON,

@@ -17,7 +17,7 @@ const PATH: &str = "/i/v1/analytics/events";
 
 /// A step of a run, for the V1 tests.
 #[derive(TelemetryEvent)]
-struct Step {
+struct CapturedStep {
     n: u32,
 }
 
@@ -38,7 +38,7 @@ fn client(sandbox: &Sandbox, sink: PostHogSink) -> Telemetry {
 
 fn capture_steps(telemetry: &Telemetry, n: u32) {
     for n in 0..n {
-        telemetry.capture(&Step { n });
+        telemetry.capture(&CapturedStep { n });
     }
 }
 
@@ -105,7 +105,7 @@ fn requests_go_to_the_v1_endpoint_with_the_key_in_a_bearer_header_and_v1_bodies(
     let events = events(request);
     assert_eq!(events.len(), 3);
     for (n, event) in events.iter().enumerate() {
-        assert_eq!(event["event"], "step");
+        assert_eq!(event["event"], "captured_step");
         assert_eq!(event["properties"]["n"], n);
         assert!(event["distinct_id"].as_str().is_some_and(|id| !id.is_empty()));
         assert!(is_rfc3339_utc(event["timestamp"].as_str().unwrap()));

@@ -158,7 +158,7 @@ fn outcome(run: impl FnOnce(&Telemetry, &mut Vec<u8>) -> Result<(), CommandError
 
 #[test]
 fn running_a_parsed_subcommand_does_what_run_command_does() {
-    // `report --html` writes a file: tests/reports.rs runs it.
+    // `report --html` writes a file: tests/suite/reports.rs runs it.
     for (words, _) in commands().into_iter().filter(|(words, _)| !words.contains(&"--html")) {
         let via_clap = outcome(|client, out| telemetry_args(words).run(client, out));
         let via_words = outcome(|client, out| cli::run_command(client, words, out));

@@ -3,17 +3,19 @@
 //! variable that an explicit choice outranks. And a dedicated opt-in switch
 //! (`Polarity::OptInFull`) raises consent to full.
 //!
-//! One test: it reads the log lines each step adds.
+//! One test: it reads the log lines each step adds on its thread (a client
+//! says what it decided while it is made, on the thread that makes it; the
+//! other tests of the binary log meanwhile).
 
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{cli, Config, ConsentSource, Level, Polarity, Telemetry};
 use telemetry_tests::{logs, Sandbox};
 
-/// The log lines `make` adds, and what it returns.
+/// The log lines `make` adds on this thread, and what it returns.
 fn logged<T>(make: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let before = logs::lines().len();
+    let before = logs::this_thread().len();
     let made = make();
-    (made, logs::lines()[before..].iter().map(|l| l.message.clone()).collect())
+    (made, logs::this_thread()[before..].iter().map(|l| l.message.clone()).collect())
 }
 
 fn enabled_line(lines: &[String]) -> String {

@@ -147,7 +147,7 @@ fn a_catalog_page_that_cannot_be_rewritten_shows_each_message_once() {
     // so that no other test of this binary sees the variable.
     let update = [("TELEMETRY_CATALOG_UPDATE", std::ffi::OsStr::new("1"))];
     let output = child::run(
-        "a_catalog_page_that_cannot_be_rewritten_shows_each_message_once",
+        "error_sources::a_catalog_page_that_cannot_be_rewritten_shows_each_message_once",
         "rewrite",
         &update,
         Duration::from_secs(30),

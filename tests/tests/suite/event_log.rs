@@ -2,16 +2,13 @@
 //! handed to a sink, with its JSON exactly as sent, only when the host's
 //! logger enables that target, and never a redacted value.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{Level, Telemetry, TelemetryEvent, EVENTS_LOG_TARGET};
 use telemetry_tests::logs::{self, Line};
-use telemetry_tests::{posthog_sink, Sandbox, TestServer, SOON};
+use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
 
-/// The tests switch the target on and off for the whole binary.
-static SERIAL: Mutex<()> = Mutex::new(());
 const SECRET: &str = "CANARY-event-log-secret-qz";
 
 /// A search, with a redacted field.
@@ -52,7 +49,6 @@ fn logged(lines: &[Line], marker: u64) -> Vec<(String, String)> {
 
 #[test]
 fn each_event_sent_is_logged_with_its_json_as_sent() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     logs::install();
     logs::set_target_enabled(EVENTS_LOG_TARGET, true);
     let sandbox = Sandbox::new();
@@ -83,25 +79,31 @@ fn each_event_sent_is_logged_with_its_json_as_sent() {
     }
 }
 
+/// In a process of its own: the target is switched off for the whole
+/// process, and the other tests read its lines.
 #[test]
 fn a_disabled_target_gets_nothing_and_costs_no_formatting() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    logs::install();
-    logs::set_target_enabled(EVENTS_LOG_TARGET, false);
-    let sandbox = Sandbox::new();
-    let (server, memory) = (TestServer::start(), MemorySink::new());
-    let telemetry = client(&sandbox, &server, &memory);
-    telemetry.capture(&LoggedSearch { marker: 92_000_001, results: 1, token: SECRET.into() });
-    assert!(telemetry.flush(SOON));
-    // Control: a record logged to the disabled target lands among the
-    // suppressed ones.
-    log::debug!(target: EVENTS_LOG_TARGET, "control 92000001");
-    logs::set_target_enabled(EVENTS_LOG_TARGET, true);
+    child::isolated("event_log::a_disabled_target_gets_nothing_and_costs_no_formatting", || {
+        logs::install();
+        logs::set_target_enabled(EVENTS_LOG_TARGET, false);
+        let sandbox = Sandbox::new();
+        let (server, memory) = (TestServer::start(), MemorySink::new());
+        let telemetry = client(&sandbox, &server, &memory);
+        telemetry.capture(&LoggedSearch { marker: 92_000_001, results: 1, token: SECRET.into() });
+        assert!(telemetry.flush(SOON));
+        // Control: a record logged to the disabled target lands among the
+        // suppressed ones.
+        log::debug!(target: EVENTS_LOG_TARGET, "control 92000001");
+        logs::set_target_enabled(EVENTS_LOG_TARGET, true);
 
-    assert_eq!(memory.events().len(), 1, "the event was sent");
-    assert!(logged(&logs::lines(), 92_000_001).is_empty());
-    // Not even handed to the logger to be filtered out: the control alone.
-    let suppressed: Vec<String> =
-        logs::suppressed().into_iter().filter(|l| l.target == EVENTS_LOG_TARGET).map(|l| l.message).collect();
-    assert_eq!(suppressed, ["control 92000001"]);
+        assert_eq!(memory.events().len(), 1, "the event was sent");
+        assert!(logged(&logs::lines(), 92_000_001).is_empty());
+        // Not even handed to the logger to be filtered out: the control alone.
+        let suppressed: Vec<String> = logs::suppressed()
+            .into_iter()
+            .filter(|l| l.target == EVENTS_LOG_TARGET)
+            .map(|l| l.message)
+            .collect();
+        assert_eq!(suppressed, ["control 92000001"]);
+    });
 }

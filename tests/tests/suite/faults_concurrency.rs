@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::MemorySink;
 use telemetry_runtime::{DropReason, Level, Properties, Stats, Telemetry};
-use telemetry_tests::{posthog_sink, Sandbox, TestServer, SOON};
+use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
 
 telemetry_runtime::event! {
     /// One of many events captured from sixteen threads.
@@ -209,6 +209,8 @@ telemetry_runtime::event! {
 /// the host's logger can: a property the declaration does not name is
 /// logged between the level check and the queue push. A logger that stalls
 /// there for 200 ms holds a capture in the middle, as a slow host would.
+/// Its tests run in processes of their own: the logger is the process's,
+/// and the library warns about a property once per process.
 struct SlowLogger;
 
 /// The messages the logger stalls on, and whom it tells that it stalls.
@@ -239,7 +241,7 @@ impl log::Log for SlowLogger {
 fn stalling_properties(marker: &'static str) -> (Properties, mpsc::Receiver<()>) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
-        log::set_logger(&SlowLogger).expect("no other logger in this test binary");
+        log::set_logger(&SlowLogger).expect("no other logger in this process");
         log::set_max_level(log::LevelFilter::Warn);
     });
     let (entered, entered_rx) = mpsc::channel();
@@ -249,50 +251,57 @@ fn stalling_properties(marker: &'static str) -> (Properties, mpsc::Receiver<()>)
 
 #[test]
 fn a_capture_that_races_the_very_first_shutdown_is_sent_or_counted() {
-    let memory = MemorySink::new();
-    let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    let (properties, entered_rx) = stalling_properties("stalls_before_the_first_shutdown");
-    let capturer = {
-        let telemetry = telemetry.clone();
-        thread::spawn(move || telemetry.capture_with(&SLOW_TO_WRITE, properties))
-    };
-    // The capture has passed the level check and is writing its properties:
-    // no worker has started yet, and now the host shuts down.
-    entered_rx.recv_timeout(SOON).expect("the capture started");
-    assert!(telemetry.shutdown(Duration::from_millis(100)));
-    join_by(Instant::now() + SOON, vec![capturer], "capturing");
-    let _ = telemetry.flush(Duration::from_millis(100));
+    child::isolated(
+        "faults_concurrency::a_capture_that_races_the_very_first_shutdown_is_sent_or_counted",
+        || {
+            let memory = MemorySink::new();
+            let sandbox = Sandbox::new();
+            let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
+            let (properties, entered_rx) = stalling_properties("stalls_before_the_first_shutdown");
+            let capturer = {
+                let telemetry = telemetry.clone();
+                thread::spawn(move || telemetry.capture_with(&SLOW_TO_WRITE, properties))
+            };
+            // The capture has passed the level check and is writing its properties:
+            // no worker has started yet, and now the host shuts down.
+            entered_rx.recv_timeout(SOON).expect("the capture started");
+            assert!(telemetry.shutdown(Duration::from_millis(100)));
+            join_by(Instant::now() + SOON, vec![capturer], "capturing");
+            let _ = telemetry.flush(Duration::from_millis(100));
 
-    let stats = telemetry.stats();
-    assert_eq!(
-        unaccounted(&stats),
-        0,
-        "the event was counted as captured but is neither sent nor dropped: {stats:?}"
+            let stats = telemetry.stats();
+            assert_eq!(
+                unaccounted(&stats),
+                0,
+                "the event was counted as captured but is neither sent nor dropped: {stats:?}"
+            );
+            assert_eq!(stats.undeclared, 1, "the undeclared property: {stats:?}");
+        },
     );
-    assert_eq!(stats.undeclared, 1, "the undeclared property: {stats:?}");
 }
 
 #[test]
 fn a_capture_that_races_a_later_shutdown_is_counted() {
-    // The same race once the worker runs: the event is refused by the
-    // stopped queue, counted as captured and dropped for Shutdown.
-    let memory = MemorySink::new();
-    let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture_with(&STARTS_THE_WORKER, Properties::new());
-    assert!(telemetry.flush(SOON));
-    let (properties, entered_rx) = stalling_properties("stalls_before_a_later_shutdown");
-    let capturer = {
-        let telemetry = telemetry.clone();
-        thread::spawn(move || telemetry.capture_with(&SLOW_TO_WRITE, properties))
-    };
-    entered_rx.recv_timeout(SOON).expect("the capture started");
-    assert!(telemetry.shutdown(SOON));
-    join_by(Instant::now() + SOON, vec![capturer], "capturing");
-    let stats = telemetry.stats();
-    assert_eq!(unaccounted(&stats), 0, "{stats:?}");
-    assert_eq!(stats.captured, 2);
-    assert_eq!(stats.dropped(DropReason::Shutdown), 1, "the late event is counted: {stats:?}");
-    assert_eq!(stats.undeclared, 1, "the undeclared property: {stats:?}");
+    child::isolated("faults_concurrency::a_capture_that_races_a_later_shutdown_is_counted", || {
+        // The same race once the worker runs: the event is refused by the
+        // stopped queue, counted as captured and dropped for Shutdown.
+        let memory = MemorySink::new();
+        let sandbox = Sandbox::new();
+        let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
+        telemetry.capture_with(&STARTS_THE_WORKER, Properties::new());
+        assert!(telemetry.flush(SOON));
+        let (properties, entered_rx) = stalling_properties("stalls_before_a_later_shutdown");
+        let capturer = {
+            let telemetry = telemetry.clone();
+            thread::spawn(move || telemetry.capture_with(&SLOW_TO_WRITE, properties))
+        };
+        entered_rx.recv_timeout(SOON).expect("the capture started");
+        assert!(telemetry.shutdown(SOON));
+        join_by(Instant::now() + SOON, vec![capturer], "capturing");
+        let stats = telemetry.stats();
+        assert_eq!(unaccounted(&stats), 0, "{stats:?}");
+        assert_eq!(stats.captured, 2);
+        assert_eq!(stats.dropped(DropReason::Shutdown), 1, "the late event is counted: {stats:?}");
+        assert_eq!(stats.undeclared, 1, "the undeclared property: {stats:?}");
+    });
 }

@@ -196,7 +196,7 @@ fn process_exit_is_not_delayed_past_the_shutdown_deadline() {
         server.set_default(Behaviour::Hang);
         let url = child::os(server.url());
         let output = child::run(
-            "process_exit_is_not_delayed_past_the_shutdown_deadline",
+            "faults_hung::process_exit_is_not_delayed_past_the_shutdown_deadline",
             mode,
             &[("HUNG_URL", &url)],
             Duration::from_secs(30),

@@ -120,8 +120,17 @@ telemetry_runtime::event! {
     }
 }
 
+/// Whether a warning containing `text` was logged. The other tests of the
+/// binary log too: `text` names what only this test has (a path in its
+/// sandbox, an event name no other test declares).
 fn warned(text: &str) -> bool {
     logs::wait_for(SOON, |l| l.level == log::Level::Warn && l.message.contains(text)).is_some()
+}
+
+/// Whether this thread logged a warning containing `text`: a client says
+/// what it decided while it is made, on the thread that makes it.
+fn warned_here(text: &str) -> bool {
+    logs::this_thread().iter().any(|l| l.level == log::Level::Warn && l.message.contains(text))
 }
 
 #[test]
@@ -148,14 +157,14 @@ fn unknown_consent_values_fail_closed_with_a_warning_naming_the_variable() {
         assert_eq!(consent.level, Level::Off, "{shown:?} fails closed");
         assert_eq!(consent.source, ConsentSource::EnvVar("TESTAPP_TELEMETRY".into()), "{shown:?}");
     }
-    assert!(warned("in TESTAPP_TELEMETRY: telemetry is off"));
+    assert!(warned_here("in TESTAPP_TELEMETRY: telemetry is off"));
 
     // Legacy variables and DO_NOT_TRACK with odd values.
     let legacy = sandbox
         .config_with_env(&[("OLD_TELEMETRY", "\u{FFFD}")])
         .legacy_env_var("OLD_TELEMETRY", Polarity::Disables);
     assert_eq!(Telemetry::new(legacy).unwrap().level(), Level::Off);
-    assert!(warned("in OLD_TELEMETRY"));
+    assert!(warned_here("in OLD_TELEMETRY"));
     let dnt = sandbox.config_with_env(&[("DO_NOT_TRACK", "\u{FFFD}")]);
     assert_eq!(Telemetry::new(dnt).unwrap().consent().source, ConsentSource::DoNotTrack);
 
@@ -192,8 +201,12 @@ fn non_utf8_values_in_the_real_environment_fail_closed() {
     ];
     for (name, bytes, level, source) in cases {
         let value = OsStr::from_bytes(bytes);
-        let output =
-            child::run("non_utf8_values_in_the_real_environment_fail_closed", "env", &[(name, value)], SOON);
+        let output = child::run(
+            "faults_input::non_utf8_values_in_the_real_environment_fail_closed",
+            "env",
+            &[(name, value)],
+            SOON,
+        );
         assert!(output.success(), "{name}={bytes:?}: the child failed:\n{}", output.stderr);
         assert_eq!(output.value("level"), Some(level), "{name}={bytes:?}");
         assert_eq!(output.value("source"), Some(source), "{name}={bytes:?}");
@@ -275,7 +288,7 @@ fn two_clients_over_an_id_file_nobody_may_read() {
     logs::install();
     if !child::obey_file_modes() {
         return telemetry_tests::skip(
-            "an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning",
+            "faults_input::an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning",
             "file modes cannot be made to bind this process",
         );
     }
@@ -300,7 +313,7 @@ fn an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning() {
     }
     // In a child, so that root's capabilities can be dropped there alone.
     let output = child::run(
-        "an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning",
+        "faults_input::an_id_file_without_read_permission_gives_a_per_process_id_and_a_warning",
         "mode",
         &[],
         SOON,
@@ -318,7 +331,11 @@ fn a_cache_directory_that_cannot_be_created_gives_per_process_ids_and_delivery_g
     let (a, b) = (distinct_id_of_a_new_client(&sandbox), distinct_id_of_a_new_client(&sandbox));
     assert_fresh_v4(&a);
     assert_ne!(a, b);
-    assert!(warned("using a per-process telemetry id"));
+    let (named, fallback) = (sandbox.cache_dir().display().to_string(), "using a per-process telemetry id");
+    assert!(logs::wait_for(SOON, |l| l.level == log::Level::Warn
+        && l.message.contains(&named)
+        && l.message.contains(fallback))
+    .is_some());
 }
 
 /// The child's part: two clients whose files cannot be written (a file
@@ -357,7 +374,8 @@ fn an_unwritable_cache_directory_gives_per_process_ids_and_keys_and_delivery_goe
     let sandbox = Sandbox::new();
     assert_eq!(id_and_hash_of_a_new_client(&sandbox), id_and_hash_of_a_new_client(&sandbox));
 
-    let test = "an_unwritable_cache_directory_gives_per_process_ids_and_keys_and_delivery_goes_on";
+    let test =
+        "faults_input::an_unwritable_cache_directory_gives_per_process_ids_and_keys_and_delivery_goes_on";
     let output = child::run(test, "unwritable", &[], SOON);
     assert!(output.success(), "the child failed: {:?}\n{}", output.status, output.stderr);
     assert_eq!(output.value("ids_differ"), Some("true"), "no file, so a per-process id each time");
@@ -402,7 +420,7 @@ fn a_consent_choice_that_cannot_be_saved_is_an_error_and_changes_nothing() {
     assert_eq!(telemetry.level(), Level::Off);
     assert!(matches!(telemetry.consent().source, ConsentSource::Persisted(_)));
 
-    let test = "a_consent_choice_that_cannot_be_saved_is_an_error_and_changes_nothing";
+    let test = "faults_input::a_consent_choice_that_cannot_be_saved_is_an_error_and_changes_nothing";
     let output = child::run(test, "unsaved", &[], SOON);
     assert!(output.success(), "the child failed: {:?}\n{}", output.status, output.stderr);
     assert_eq!(output.value("level_before"), Some("usage"));
@@ -472,7 +490,7 @@ fn files_under_a_file_size_limit_end_in_whole_records_and_the_host_survives() {
     if let Some(mode) = child::mode() {
         return write_under_a_file_size_limit(&mode);
     }
-    let test = "files_under_a_file_size_limit_end_in_whole_records_and_the_host_survives";
+    let test = "faults_input::files_under_a_file_size_limit_end_in_whole_records_and_the_host_survives";
     let run = |what: &str| {
         let dir = tempfile::tempdir().unwrap();
         let output =
@@ -582,7 +600,7 @@ fn a_full_device_leaves_the_events_file_ending_in_a_whole_line() {
     if let Some(dir) = child::mode() {
         return append_to_a_full_device(&dir);
     }
-    let test = "a_full_device_leaves_the_events_file_ending_in_a_whole_line";
+    let test = "faults_input::a_full_device_leaves_the_events_file_ending_in_a_whole_line";
     // A device that fills up mid-write: a tmpfs of 16 KiB, mounted in a
     // mount namespace of the child's own (root, with CAP_SYS_ADMIN).
     let private = ["unshare", "--mount", "--propagation", "private"];
@@ -640,7 +658,7 @@ fn a_config_directory_that_is_not_a_directory_fails_closed() {
     std::fs::write(sandbox.config_dir(), "").unwrap();
     let telemetry = Telemetry::new(sandbox.config().default_level(Level::Full)).unwrap();
     assert_eq!(telemetry.level(), Level::Off);
-    assert!(warned("Cannot read the telemetry choice"));
+    assert!(warned(&format!("Cannot read the telemetry choice in {}", sandbox.config_dir().display())));
     assert!(telemetry.persist_consent(Level::Full).is_err(), "and it cannot be saved either");
     assert_eq!(telemetry.level(), Level::Off);
 
@@ -788,7 +806,7 @@ fn a_very_deeply_nested_property_does_not_take_the_process_down() {
         return capture_very_deep(depth.parse().unwrap());
     }
     let output = child::run(
-        "a_very_deeply_nested_property_does_not_take_the_process_down",
+        "faults_input::a_very_deeply_nested_property_does_not_take_the_process_down",
         "50000",
         &[],
         Duration::from_secs(30),

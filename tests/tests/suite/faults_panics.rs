@@ -177,6 +177,7 @@ fn a_panic_on_the_worker_thread_degrades_to_off_or_restarts_the_worker_with_a_lo
     assert!(recovered, "the worker died and the client stayed on: {:?}", telemetry.stats());
     assert!(
         logs::wait_for(Duration::from_secs(1), |l| l.level == log::Level::Error
+            && l.message.contains("local-bomb")
             && l.message.to_lowercase().contains("panic"))
         .is_some(),
         "the runtime says what happened"

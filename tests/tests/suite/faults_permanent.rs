@@ -6,6 +6,8 @@
 //! spool does not keep it for a later run: no run could send it.
 
 use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::{
@@ -96,6 +98,9 @@ impl RequestEncoder for Raw {
 struct RawSink {
     transport: HttpTransport,
     encoder: Raw,
+    /// The threads it sent on (its client's worker): what they log is this
+    /// sink's, whatever the other tests of the binary log meanwhile.
+    senders: Arc<Mutex<Vec<ThreadId>>>,
 }
 
 impl Sink for RawSink {
@@ -103,6 +108,12 @@ impl Sink for RawSink {
         "raw"
     }
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        let this = std::thread::current().id();
+        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        if !senders.contains(&this) {
+            senders.push(this);
+        }
+        drop(senders);
         let events: Vec<EventView<'_>> = batch.events().collect();
         self.transport.send(&events, cx, &mut self.encoder);
         Ok(())
@@ -289,13 +300,14 @@ fn every_refusing_status_is_final_and_counted_rejected() {
 /// the warnings logged about the sink's endpoint.
 fn send_raw(url: String, header: (&'static str, &'static str)) -> (Stats, usize, usize) {
     let sandbox = Sandbox::new();
+    let senders = Arc::new(Mutex::new(Vec::new()));
     let sink = RawSink {
         transport: HttpTransport::new()
             .backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(3)),
         encoder: Raw { url: url.clone(), header },
+        senders: Arc::clone(&senders),
     };
     let telemetry = Telemetry::new(Sandbox::spooling_config_in(sandbox.path()).sink(sink)).unwrap();
-    let logged_before = logs::lines().len();
     let mut flushed = Vec::new();
     for round in 0..3u64 {
         telemetry.capture_with(&UNSENDABLE, Properties::new().with("i", 2 * round));
@@ -307,8 +319,11 @@ fn send_raw(url: String, header: (&'static str, &'static str)) -> (Stats, usize,
     // Logs name the endpoint without its query, and a URL that cannot be
     // read not at all; each case has its own path.
     let shown = url.split('?').next().unwrap().to_owned();
-    let warnings = logs::lines()[logged_before..]
+    let senders = senders.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(!senders.is_empty(), "the sink was asked to send");
+    let warnings = logs::lines()
         .iter()
+        .filter(|l| senders.contains(&l.thread))
         .filter(|l| l.level == log::Level::Warn && l.message.contains("not delivered"))
         .filter(|l| l.message.contains(&shown) || l.message.contains("(an invalid URL)"))
         .count();

@@ -11,7 +11,7 @@ use telemetry_tests::{Sandbox, SOON};
 
 telemetry_runtime::event! {
     /// Shows which distinct id a client sends.
-    static WHOAMI = "whoami" {}
+    static WHOAMI = "who_am_i" {}
 }
 
 telemetry_runtime::event! {

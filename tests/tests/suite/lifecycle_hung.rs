@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::{Telemetry, TelemetryEvent};
-use telemetry_tests::{posthog_sink, wait_until, worker_threads, Behaviour, Sandbox, TestServer};
+use telemetry_tests::{child, posthog_sink, wait_until, worker_threads, Behaviour, Sandbox, TestServer};
 
 /// A task ran.
 #[derive(TelemetryEvent)]
@@ -16,34 +16,36 @@ struct TaskRan {
 
 #[test]
 fn a_hung_endpoint_does_not_hold_the_drop_past_its_deadline() {
-    let server = TestServer::start();
-    server.set_default(Behaviour::Hang);
-    let sandbox = Sandbox::new();
-    let deadline = Duration::from_millis(300);
-    let telemetry =
-        Telemetry::new(sandbox.config().shutdown_timeout(deadline).sink(posthog_sink(&server))).unwrap();
-    telemetry.capture(&TaskRan { ok: true });
-    assert!(!telemetry.flush(Duration::from_millis(200)), "the endpoint never answers");
-    assert!(server.wait_for_requests(1, Duration::from_secs(5)));
-    assert!(
-        wait_until(Duration::from_secs(5), || worker_threads().unwrap_or(1) == 1),
-        "{:?} workers",
-        worker_threads()
-    );
-
-    let started = Instant::now();
-    drop(telemetry);
-    let took = started.elapsed();
-    assert!(took < deadline + Duration::from_millis(500), "the drop took {took:?}");
-
-    // The worker is still in its request; once it ends, so does the thread.
-    server.down();
-    if worker_threads().is_some() {
+    child::isolated("lifecycle_hung::a_hung_endpoint_does_not_hold_the_drop_past_its_deadline", || {
+        let server = TestServer::start();
+        server.set_default(Behaviour::Hang);
+        let sandbox = Sandbox::new();
+        let deadline = Duration::from_millis(300);
+        let telemetry =
+            Telemetry::new(sandbox.config().shutdown_timeout(deadline).sink(posthog_sink(&server))).unwrap();
+        telemetry.capture(&TaskRan { ok: true });
+        assert!(!telemetry.flush(Duration::from_millis(200)), "the endpoint never answers");
+        assert!(server.wait_for_requests(1, Duration::from_secs(5)));
         assert!(
-            wait_until(Duration::from_secs(10), || worker_threads() == Some(0)),
-            "the worker outlived its request"
+            wait_until(Duration::from_secs(5), || worker_threads().unwrap_or(1) == 1),
+            "{:?} workers",
+            worker_threads()
         );
-    }
+
+        let started = Instant::now();
+        drop(telemetry);
+        let took = started.elapsed();
+        assert!(took < deadline + Duration::from_millis(500), "the drop took {took:?}");
+
+        // The worker is still in its request; once it ends, so does the thread.
+        server.down();
+        if worker_threads().is_some() {
+            assert!(
+                wait_until(Duration::from_secs(10), || worker_threads() == Some(0)),
+                "the worker outlived its request"
+            );
+        }
+    });
 }
 
 /// "Each call's result describes its own outcome": a shutdown whose

@@ -63,7 +63,7 @@ struct Secrets<'a> {
 /// An event sent only with full consent.
 #[derive(TelemetryEvent)]
 #[telemetry(opt_in)]
-struct FullOnly<'a> {
+struct FullOnlySummary<'a> {
     #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     summary: &'a str,
 }
@@ -96,7 +96,7 @@ fn config(level: Level, dir: &Path) -> Config {
 fn capture_all(client: &Telemetry) {
     for _ in 0..3 {
         client.capture(&secrets());
-        client.capture(&FullOnly { summary: OPT_IN[3] });
+        client.capture(&FullOnlySummary { summary: OPT_IN[3] });
     }
     assert!(client.flush(SOON), "delivered in time");
 }

@@ -45,7 +45,7 @@ telemetry_runtime::event! {
 
 telemetry_runtime::counter! {
     /// Tool calls, by outcome.
-    static TOOL_CALLS = "tool_calls", labels: [status: Status = ["ok"]];
+    static TOOL_CALLS = "declared_calls", labels: [status: Status = ["ok"]];
 }
 
 /// Everything a careless caller could put into a dynamic event.
@@ -185,7 +185,7 @@ fn a_counters_only_route_sees_declared_counters_and_nothing_else() {
     assert!(telemetry.flush(SOON));
     let events = vendor.accepted_events();
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0]["event"], "tool_calls");
+    assert_eq!(events[0]["event"], "declared_calls");
     assert_eq!(events[0]["properties"]["status"], "ok");
     assert_eq!(events[0]["properties"]["count"], 3);
     let raw: Vec<u8> = vendor.raw_bytes().concat();

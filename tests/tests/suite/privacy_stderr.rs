@@ -36,7 +36,7 @@ struct FormSubmitted {
 /// Sent only at Full, as a whole.
 #[derive(TelemetryEvent)]
 #[telemetry(opt_in)]
-struct FullOnly {
+struct FullOnlyDetail {
     /// Public within the event, but the event needs Full.
     #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     detail: String,
@@ -60,7 +60,7 @@ fn print_events(level: &str) {
         secret_measured: canary("length"),
         secret_hashed: canary("hash"),
     });
-    telemetry.capture(&FullOnly { detail: canary("optin_event") });
+    telemetry.capture(&FullOnlyDetail { detail: canary("optin_event") });
     child::report("flushed", telemetry.flush(SOON));
     child::report("shutdown", telemetry.shutdown(SOON));
 }
@@ -82,7 +82,7 @@ fn stderr_debug_output_respects_every_classification_at_every_level() {
             .chain([("TELEMETRY_TESTS_ECHO_LOGS", std::ffi::OsStr::new("1"))])
             .collect();
         let output = child::run(
-            "stderr_debug_output_respects_every_classification_at_every_level",
+            "privacy_stderr::stderr_debug_output_respects_every_classification_at_every_level",
             level,
             &envs,
             Duration::from_secs(30),

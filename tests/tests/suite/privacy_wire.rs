@@ -61,7 +61,7 @@ struct SearchRan {
 /// Diagnostics, only with full consent (the whole event).
 #[derive(TelemetryEvent)]
 #[telemetry(opt_in)]
-struct Diagnostics {
+struct FullDiagnostics {
     /// A detail that is fine to send, but only at Full.
     #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     detail: String,
@@ -109,8 +109,8 @@ impl Canaries {
         }
     }
 
-    fn diagnostics(&self) -> Diagnostics {
-        Diagnostics { detail: self.opt_in_event.text() }
+    fn diagnostics(&self) -> FullDiagnostics {
+        FullDiagnostics { detail: self.opt_in_event.text() }
     }
 
     fn redacted(&self) -> [(&'static str, &Canary); 5] {

@@ -50,7 +50,7 @@ struct Built {
 /// never tells.
 #[derive(TelemetryEvent)]
 #[telemetry(opt_in)]
-struct Asked {
+struct QuestionAsked {
     /// What was asked.
     #[telemetry(opt_in)]
     question: String,
@@ -116,7 +116,7 @@ fn program_run() {
         for _ in 0..builds {
             telemetry.capture(&Built { seconds: 3 });
         }
-        telemetry.capture(&Asked { question: "is this counted?".into() });
+        telemetry.capture(&QuestionAsked { question: "is this counted?".into() });
         if round + 1 < rounds && telemetry.flush(SOON) {
             flushed += 1;
         }
@@ -242,7 +242,7 @@ fn report_command(client: &Telemetry) -> String {
 
 #[test]
 fn two_hundred_runs_in_a_week_send_nothing_then_one_report_with_the_exact_sums() {
-    const TEST: &str = "two_hundred_runs_in_a_week_send_nothing_then_one_report_with_the_exact_sums";
+    const TEST: &str = "reports::two_hundred_runs_in_a_week_send_nothing_then_one_report_with_the_exact_sums";
     if child::mode().is_some() {
         return program_run();
     }
@@ -288,7 +288,7 @@ fn two_hundred_runs_in_a_week_send_nothing_then_one_report_with_the_exact_sums()
 
 #[test]
 fn eight_processes_counting_at_once_lose_no_count() {
-    const TEST: &str = "eight_processes_counting_at_once_lose_no_count";
+    const TEST: &str = "reports::eight_processes_counting_at_once_lose_no_count";
     if child::mode().is_some() {
         return program_run();
     }
@@ -340,7 +340,7 @@ fn busy_writer() -> ! {
 
 #[test]
 fn a_writer_killed_in_the_middle_of_a_write_leaves_a_readable_file() {
-    const TEST: &str = "a_writer_killed_in_the_middle_of_a_write_leaves_a_readable_file";
+    const TEST: &str = "reports::a_writer_killed_in_the_middle_of_a_write_leaves_a_readable_file";
     match child::mode().as_deref() {
         Some("write") => busy_writer(),
         Some(_) => return program_run(),
@@ -399,7 +399,7 @@ fn a_writer_killed_in_the_middle_of_a_write_leaves_a_readable_file() {
 
 #[test]
 fn two_processes_starting_together_after_the_week_send_its_report_once() {
-    const TEST: &str = "two_processes_starting_together_after_the_week_send_its_report_once";
+    const TEST: &str = "reports::two_processes_starting_together_after_the_week_send_its_report_once";
     if child::mode().is_some() {
         return program_run();
     }
@@ -778,7 +778,7 @@ fn the_catalog_and_the_notice_say_that_the_program_reports_by_period() {
 
 #[test]
 fn the_first_run_notice_says_that_the_program_reports_by_period() {
-    const TEST: &str = "the_first_run_notice_says_that_the_program_reports_by_period";
+    const TEST: &str = "reports::the_first_run_notice_says_that_the_program_reports_by_period";
     if child::mode().is_some() {
         let dir = PathBuf::from(std::env::var_os(DIR_ENV).unwrap());
         let url = std::env::var(URL_ENV).unwrap();

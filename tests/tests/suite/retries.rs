@@ -19,7 +19,7 @@ telemetry_runtime::event! {
 
 telemetry_runtime::event! {
     /// Sent to a port where nothing listens.
-    static NOWHERE = "nowhere" {}
+    static NOWHERE = "sent_nowhere" {}
 }
 
 telemetry_runtime::event! {

@@ -13,7 +13,7 @@ const QUERY: &str = "CANARY-route-query-qz";
 
 telemetry_runtime::counter! {
     /// Tool calls, by outcome.
-    static TOOL_CALLS = "tool_calls", labels: [status: Status = ["ok"]];
+    static TOOL_CALLS = "routed_tool_calls", labels: [status: Status = ["ok"]];
 }
 
 telemetry_runtime::event! {
@@ -82,10 +82,10 @@ fn the_vendor_gets_anonymous_counts_and_the_user_collector_gets_what_the_user_al
     capture_everything(&telemetry);
 
     let vendor_events = vendor.accepted_events();
-    assert_eq!(names(&vendor_events), ["tool_calls"], "the vendor sees counters only");
+    assert_eq!(names(&vendor_events), ["routed_tool_calls"], "the vendor sees counters only");
     assert_eq!(vendor_events[0]["properties"]["count"], 10);
     let own_events = own.accepted_events();
-    assert_eq!(names(&own_events), ["full_only_run", "routed_run", "tool_calls"]);
+    assert_eq!(names(&own_events), ["full_only_run", "routed_run", "routed_tool_calls"]);
     let run = own_events.iter().find(|e| e["event"] == "routed_run").unwrap();
     assert_eq!(run["properties"]["query"], QUERY, "full consent: the user's own collector gets the query");
     for server in [&vendor, &own] {
@@ -117,7 +117,7 @@ fn routing_matrix_of_consent_and_sink_levels() {
                 "{case}: opt-in event"
             );
             assert!(events.iter().any(|e| e["event"] == "routed_run"), "{case}: the event itself");
-            assert!(events.iter().any(|e| e["event"] == "tool_calls"), "{case}: counters");
+            assert!(events.iter().any(|e| e["event"] == "routed_tool_calls"), "{case}: counters");
         }
     }
 }
@@ -131,13 +131,13 @@ fn an_allow_list_admits_only_the_named_events() {
         sandbox
             .config()
             .consent(Level::Full)
-            .route(listed.clone(), Route::only(["routed_run", "tool_calls"]))
+            .route(listed.clone(), Route::only(["routed_run", "routed_tool_calls"]))
             .sink(everything.clone()),
     )
     .unwrap();
     capture_everything(&telemetry);
-    assert_eq!(names(&listed.events()), ["routed_run", "tool_calls"]);
-    assert_eq!(names(&everything.events()), ["full_only_run", "routed_run", "tool_calls"]);
+    assert_eq!(names(&listed.events()), ["routed_run", "routed_tool_calls"]);
+    assert_eq!(names(&everything.events()), ["full_only_run", "routed_run", "routed_tool_calls"]);
 }
 
 #[test]

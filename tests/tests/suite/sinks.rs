@@ -8,7 +8,7 @@ use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::{Batch, JsonlSink, MemorySink, SendContext, Sink, SinkError, StderrSink};
 use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent, Value};
 use telemetry_tests::canary::Canary;
-use telemetry_tests::{posthog_sink, Sandbox, TestServer, SOON};
+use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
 
 telemetry_runtime::event! {
     /// One line of the JSONL file.
@@ -201,7 +201,7 @@ fn custom_sink_outcomes_are_counted() {
 
 /// A command ran: `args` is `opt_in` (Full only).
 #[derive(TelemetryEvent)]
-struct CommandRun {
+struct CommandRan {
     /// The subcommand, from a fixed list.
     #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     command: &'static str,
@@ -220,14 +220,14 @@ fn typed_events_follow_the_level_in_force() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    let event = CommandRun { command: "build", args: vec!["--release".into()] };
+    let event = CommandRan { command: "build", args: vec!["--release".into()] };
 
     telemetry.capture(&event);
     telemetry.capture(&Diagnostics {});
     assert!(telemetry.flush(SOON));
     let events = memory.events();
     assert_eq!(events.len(), 1, "the Full-only event is not captured at Usage");
-    assert_eq!(events[0]["event"], "command_run");
+    assert_eq!(events[0]["event"], "command_ran");
     assert_eq!(events[0]["properties"]["command"], "build");
     assert!(events[0]["properties"].get("args").is_none(), "opt_in field withheld at Usage");
 
@@ -255,64 +255,73 @@ telemetry_runtime::event! {
 
 #[test]
 fn undeclared_and_mistyped_properties_are_left_out_and_counted() {
-    install_host_logger();
-    let server = TestServer::start();
-    let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
-    let undeclared = Canary::new("undeclared");
-    let text_in_number = Canary::new("text_in_number");
-    // Any number fits a number; a property the declaration does not name
-    // is left out, the event is sent.
-    telemetry.capture_with(
-        &DECLARED,
-        Properties::new()
-            .with("entries", 3u8)
-            .with("reason", "full")
-            .with("undeclared_note", Value::text(undeclared.text())),
-    );
-    // Text where a number is declared, a number and a list where text is:
-    // left out, each of them.
-    telemetry.capture_with(
-        &DECLARED,
-        Properties::new().with("entries", Value::text(text_in_number.text())).with("reason", 7u8),
-    );
-    telemetry.capture_with(&DECLARED, Properties::new().with("entries", -2.5).with("reason", vec!["a", "b"]));
-    assert!(telemetry.flush(SOON));
+    child::isolated("sinks::undeclared_and_mistyped_properties_are_left_out_and_counted", || {
+        install_host_logger();
+        let server = TestServer::start();
+        let sandbox = Sandbox::new();
+        let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
+        let undeclared = Canary::new("undeclared");
+        let text_in_number = Canary::new("text_in_number");
+        // Any number fits a number; a property the declaration does not name
+        // is left out, the event is sent.
+        telemetry.capture_with(
+            &DECLARED,
+            Properties::new()
+                .with("entries", 3u8)
+                .with("reason", "full")
+                .with("undeclared_note", Value::text(undeclared.text())),
+        );
+        // Text where a number is declared, a number and a list where text is:
+        // left out, each of them.
+        telemetry.capture_with(
+            &DECLARED,
+            Properties::new().with("entries", Value::text(text_in_number.text())).with("reason", 7u8),
+        );
+        telemetry
+            .capture_with(&DECLARED, Properties::new().with("entries", -2.5).with("reason", vec!["a", "b"]));
+        assert!(telemetry.flush(SOON));
 
-    let events = server.accepted_events();
-    assert_eq!(events.len(), 3, "the events themselves are sent");
-    assert!(events.iter().all(|e| e["event"] == "declared"));
-    assert_eq!(events[0]["properties"]["entries"], 3);
-    assert_eq!(events[0]["properties"]["reason"], "full");
-    for (i, event) in events.iter().enumerate() {
-        let properties = event["properties"].as_object().unwrap();
-        assert!(!properties.contains_key("undeclared_note"), "event {i}: {properties:?}");
-        if i > 0 {
+        let events = server.accepted_events();
+        assert_eq!(events.len(), 3, "the events themselves are sent");
+        assert!(events.iter().all(|e| e["event"] == "declared"));
+        assert_eq!(events[0]["properties"]["entries"], 3);
+        assert_eq!(events[0]["properties"]["reason"], "full");
+        for (i, event) in events.iter().enumerate() {
+            let properties = event["properties"].as_object().unwrap();
+            assert!(!properties.contains_key("undeclared_note"), "event {i}: {properties:?}");
+            if i > 0 {
+                assert!(
+                    !properties.contains_key("reason"),
+                    "event {i}: a mistyped value was sent: {properties:?}"
+                );
+            }
+        }
+        assert!(!events[1]["properties"].as_object().unwrap().contains_key("entries"));
+        assert_eq!(events[2]["properties"]["entries"], -2.5, "any number fits a number");
+        assert!(!undeclared.found_in(&server.raw_bytes().concat()), "an undeclared value went on the wire");
+        assert!(!text_in_number.found_in(&server.raw_bytes().concat()), "text in a number went on the wire");
+        let stats = telemetry.stats();
+        assert_eq!((stats.captured, stats.sent), (3, 3), "{stats:?}");
+        assert_eq!(stats.undeclared, 4, "one per property left out: {stats:?}");
+        assert_eq!(stats.dropped(DropReason::Invalid), 0, "{stats:?}");
+
+        // The log names the property, never its value.
+        let messages = host_log();
+        assert!(
+            messages.iter().any(|m| m.contains("\"undeclared_note\"") && m.contains("\"declared\"")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("\"entries\"") && m.contains("another type")),
+            "{messages:?}"
+        );
+        for message in &messages {
             assert!(
-                !properties.contains_key("reason"),
-                "event {i}: a mistyped value was sent: {properties:?}"
+                !undeclared.found_in_text(message) && !text_in_number.found_in_text(message),
+                "{message}"
             );
         }
-    }
-    assert!(!events[1]["properties"].as_object().unwrap().contains_key("entries"));
-    assert_eq!(events[2]["properties"]["entries"], -2.5, "any number fits a number");
-    assert!(!undeclared.found_in(&server.raw_bytes().concat()), "an undeclared value went on the wire");
-    assert!(!text_in_number.found_in(&server.raw_bytes().concat()), "text in a number went on the wire");
-    let stats = telemetry.stats();
-    assert_eq!((stats.captured, stats.sent), (3, 3), "{stats:?}");
-    assert_eq!(stats.undeclared, 4, "one per property left out: {stats:?}");
-    assert_eq!(stats.dropped(DropReason::Invalid), 0, "{stats:?}");
-
-    // The log names the property, never its value.
-    let messages = host_log();
-    assert!(
-        messages.iter().any(|m| m.contains("\"undeclared_note\"") && m.contains("\"declared\"")),
-        "{messages:?}"
-    );
-    assert!(messages.iter().any(|m| m.contains("\"entries\"") && m.contains("another type")), "{messages:?}");
-    for message in &messages {
-        assert!(!undeclared.found_in_text(message) && !text_in_number.found_in_text(message), "{message}");
-    }
+    });
 }
 
 telemetry_runtime::event! {
@@ -326,13 +335,16 @@ telemetry_runtime::event! {
     }
 }
 
-/// The host's logger for this test binary: it keeps every message, and
+/// The host's logger, in the process of its test (it installs itself for
+/// the whole process): it keeps every message, and
 /// forwards the warning about the property `nested_capture` as a telemetry
 /// event of its own, on the client in [`FORWARD_TO`]. Events cannot run
 /// code while they are captured (every event is declared or derived), but
 /// the host's logger can: that warning is logged in the middle of the
 /// capture that carries the property, after the properties before it were
-/// written into the thread's buffer and before the ones after it.
+/// written into the thread's buffer and before the ones after it. Its
+/// tests run in processes of their own: the library warns about a property
+/// once per process.
 struct HostLogger;
 
 static HOST_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -361,7 +373,7 @@ impl log::Log for HostLogger {
 fn install_host_logger() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
-        log::set_logger(&HostLogger).expect("no other logger in this test binary");
+        log::set_logger(&HostLogger).expect("no other logger in this process");
         log::set_max_level(log::LevelFilter::Warn);
     });
 }
@@ -382,27 +394,29 @@ fn nesting(depth: u64) -> Properties {
 
 #[test]
 fn a_capture_inside_a_capture_keeps_both_events_whole() {
-    install_host_logger();
-    let sandbox = Sandbox::new();
-    let memory = MemorySink::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    *FORWARD_TO.lock().unwrap() = Some(telemetry.clone());
-    telemetry.capture_with(&NESTING, nesting(1));
-    *FORWARD_TO.lock().unwrap() = None;
-    // And the thread's buffer still works normally afterwards.
-    telemetry.capture_with(&NESTING, nesting(0));
-    assert!(telemetry.flush(SOON));
-    let seen: Vec<(u64, String)> = memory
-        .events()
-        .iter()
-        .map(|e| {
-            let p = &e["properties"];
-            (p["before"].as_u64().unwrap(), p["after"].as_str().unwrap().to_owned())
-        })
-        .collect();
-    // The inner event is queued first: it finishes its capture first.
-    let expected: Vec<(u64, String)> = [0, 1, 0].iter().map(|&d| (d, format!("depth {d}"))).collect();
-    assert_eq!(seen, expected);
+    child::isolated("sinks::a_capture_inside_a_capture_keeps_both_events_whole", || {
+        install_host_logger();
+        let sandbox = Sandbox::new();
+        let memory = MemorySink::new();
+        let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
+        *FORWARD_TO.lock().unwrap() = Some(telemetry.clone());
+        telemetry.capture_with(&NESTING, nesting(1));
+        *FORWARD_TO.lock().unwrap() = None;
+        // And the thread's buffer still works normally afterwards.
+        telemetry.capture_with(&NESTING, nesting(0));
+        assert!(telemetry.flush(SOON));
+        let seen: Vec<(u64, String)> = memory
+            .events()
+            .iter()
+            .map(|e| {
+                let p = &e["properties"];
+                (p["before"].as_u64().unwrap(), p["after"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        // The inner event is queued first: it finishes its capture first.
+        let expected: Vec<(u64, String)> = [0, 1, 0].iter().map(|&d| (d, format!("depth {d}"))).collect();
+        assert_eq!(seen, expected);
+    });
 }
 
 /// The JSON-lines file is bounded: past its size it is renamed with `.1`

@@ -16,7 +16,7 @@ telemetry_runtime::event! {
 
 telemetry_runtime::event! {
     /// Refused by the endpoint for good.
-    static REFUSED = "refused" {}
+    static REFUSED = "refused_for_good" {}
 }
 
 telemetry_runtime::event! {

@@ -272,7 +272,7 @@ fn two_processes_replaying_one_spool_send_each_event_once() {
             .map(|_| {
                 scope.spawn(|| {
                     run_child(
-                        "two_processes_replaying_one_spool_send_each_event_once",
+                        "spool_routes::two_processes_replaying_one_spool_send_each_event_once",
                         "replay",
                         sandbox.path(),
                         &server,
@@ -315,8 +315,12 @@ fn a_batch_in_flight_is_not_replayed_by_another_process() {
     assert_eq!(spool_files(sandbox.path()).len(), 1, "the batch in flight is spooled");
 
     // Another run of the program starts while the batch is in flight.
-    let output =
-        run_child("a_batch_in_flight_is_not_replayed_by_another_process", "replay", sandbox.path(), &server);
+    let output = run_child(
+        "spool_routes::a_batch_in_flight_is_not_replayed_by_another_process",
+        "replay",
+        sandbox.path(),
+        &server,
+    );
     assert!(output.success(), "{output:?}");
     gate.open();
     assert!(telemetry.flush(SOON));
@@ -352,7 +356,7 @@ fn a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uu
     let output = std::thread::scope(|scope| {
         let child = scope.spawn(|| {
             run_child(
-                "a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uuids",
+                "spool_routes::a_crash_between_delivery_and_deletion_sends_the_events_again_with_the_same_uuids",
                 "crash",
                 sandbox.path(),
                 &server,

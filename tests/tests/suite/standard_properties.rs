@@ -90,7 +90,7 @@ fn os_version_is_the_distributions_major_minor_and_nothing_names_the_machine() {
     assert!(!specifics.is_empty(), "the kernel's release and version were not read");
     if specifics.is_empty() {
         telemetry_tests::skip(
-            "os_version_is_the_distributions_major_minor_and_nothing_names_the_machine",
+            "standard_properties::os_version_is_the_distributions_major_minor_and_nothing_names_the_machine",
             "no host name, kernel version or machine id to look for on this system",
         );
     }
