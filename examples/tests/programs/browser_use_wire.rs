@@ -21,9 +21,14 @@ const AMBIENT: &[&str] =
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
     assert_eq!(<telemetry::AgentRun as telemetry_runtime::TelemetryEvent>::NAME, "agent_run");
-    Program::new(env!("CARGO_BIN_EXE_browser_use"), AMBIENT)
+    let machine = Program::new(env!("CARGO_BIN_EXE_browser_use"), AMBIENT)
         .env("BROWSER_USE_POSTHOG_KEY", "phc_browser_use_test")
-        .env_server_url("BROWSER_USE_POSTHOG_HOST")
+        .env_server_url("BROWSER_USE_POSTHOG_HOST");
+    // The test binary links every port's events, and ports share event
+    // names: this port's catalog is its own module's.
+    let own = telemetry_runtime::Catalog::collect_under([concat!(module_path!(), "::telemetry")]);
+    machine.server.catalog_check_against(own);
+    machine
 }
 
 /// Runs the port's agent on its one task.

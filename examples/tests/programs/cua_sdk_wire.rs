@@ -11,8 +11,10 @@ use serde_json::Value as Json;
 use telemetry_tests::{own_properties, Program};
 
 // The port's events, compiled into this test too, so that the server's
-// catalog check knows them.
-#[allow(dead_code)]
+// catalog check knows them. The `cua` port's test (a module of this binary
+// too) compiles the same file as part of that port's events: one copy per
+// program, as each program has its own.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../src/ports/cua_events.rs"]
 mod telemetry;
 
@@ -31,9 +33,14 @@ const TASK: &str = "Open the settings and turn on dark mode";
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
     assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::NAME, "agent_run_end");
-    Program::new(env!("CARGO_BIN_EXE_cua-sdk"), AMBIENT)
+    let machine = Program::new(env!("CARGO_BIN_EXE_cua-sdk"), AMBIENT)
         .env("CUA_POSTHOG_KEY", "phc_cua_sdk_test")
-        .env_server_url("CUA_POSTHOG_HOST")
+        .env_server_url("CUA_POSTHOG_HOST");
+    // The test binary links every port's events, and ports share event
+    // names: this port's catalog is its own module's.
+    let own = telemetry_runtime::Catalog::collect_under([concat!(module_path!(), "::telemetry")]);
+    machine.server.catalog_check_against(own);
+    machine
 }
 
 /// A machine whose user has seen the first-run notice: its first run is

@@ -26,9 +26,14 @@ const AMBIENT: &[&str] = &[
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
     assert_eq!(telemetry::TOOL_USAGE_COUNT.name(), "tool_usage_count");
-    Program::new(env!("CARGO_BIN_EXE_cua"), AMBIENT)
+    let machine = Program::new(env!("CARGO_BIN_EXE_cua"), AMBIENT)
         .env("CUA_POSTHOG_KEY", "phc_cua_test")
-        .env_server_url("CUA_POSTHOG_HOST")
+        .env_server_url("CUA_POSTHOG_HOST");
+    // The test binary links every port's events, and ports share event
+    // names: this port's catalog is its own module's.
+    let own = telemetry_runtime::Catalog::collect_under([concat!(module_path!(), "::telemetry")]);
+    machine.server.catalog_check_against(own);
+    machine
 }
 
 /// The session ids the program printed for its agents, with whether each
