@@ -115,6 +115,23 @@ pub fn lines() -> Vec<Line> {
     lines_lock().clone()
 }
 
+/// A point in the captured records, for [`since`].
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(usize);
+
+/// The point after the records captured so far: the records that can carry
+/// what a test makes afterwards (a canary, a client's lines) come later.
+pub fn mark() -> Mark {
+    Mark(lines_lock().len())
+}
+
+/// The records captured after `mark`, oldest first: this test's, and those
+/// of the tests that ran meanwhile. Far fewer than [`lines`] in a binary
+/// whose tests have logged for a while.
+pub fn since(mark: Mark) -> Vec<Line> {
+    lines_lock().get(mark.0..).map(<[Line]>::to_vec).unwrap_or_default()
+}
+
 /// The records the calling thread logged, oldest first.
 pub fn this_thread() -> Vec<Line> {
     lines_lock().iter().filter(|l| l.is_from_this_thread()).cloned().collect()

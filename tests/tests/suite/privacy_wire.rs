@@ -135,6 +135,8 @@ struct Setup {
     http: TestServer,
     memory: MemorySink,
     telemetry: Telemetry,
+    /// Where the log stood before the client was made.
+    logged_from: logs::Mark,
 }
 
 impl Setup {
@@ -143,6 +145,7 @@ impl Setup {
     }
 
     fn with_interval(level: Level, interval: Duration) -> Setup {
+        let logged_from = logs::mark();
         let sandbox = Sandbox::new();
         let (posthog, http) = (TestServer::start(), TestServer::start());
         let memory = MemorySink::new();
@@ -157,7 +160,7 @@ impl Setup {
                 .flush_interval(interval),
         )
         .unwrap();
-        Setup { sandbox, posthog, http, memory, telemetry }
+        Setup { sandbox, posthog, http, memory, telemetry, logged_from }
     }
 
     /// Every place a value could have gone, with what it holds.
@@ -183,7 +186,7 @@ impl Setup {
         // The per-event lines echo what is sent, at the host's request; every
         // other log record carries no value at all.
         let (echoed, log_text): (Vec<_>, Vec<_>) =
-            logs::lines().into_iter().partition(|l| l.target == EVENTS_LOG_TARGET);
+            logs::since(self.logged_from).into_iter().partition(|l| l.target == EVENTS_LOG_TARGET);
         let text = |lines: Vec<logs::Line>| lines.into_iter().map(|l| l.message + "\n").collect::<String>();
         places.push(("log records".into(), text(log_text).into_bytes()));
         places.push(("per-event log lines".into(), text(echoed).into_bytes()));
@@ -354,6 +357,7 @@ fn lowering_consent_from_full_during_a_retry_wait_keeps_opt_in_values_home() {
 #[test]
 fn warnings_about_dropped_events_name_the_event_never_the_values() {
     logs::install();
+    let logged_from = logs::mark();
     let canaries = Canaries::new();
     let server = TestServer::start();
     server.set_default(Behaviour::Status(400));
@@ -381,7 +385,7 @@ fn warnings_about_dropped_events_name_the_event_never_the_values() {
         logs::wait_for(SOON, |l| l.message.contains("\"search_ran\"")).is_some(),
         "the oversized event is named"
     );
-    let all: String = logs::lines()
+    let all: String = logs::since(logged_from)
         .into_iter()
         .filter(|l| l.target != EVENTS_LOG_TARGET)
         .map(|l| l.message + "\n")
