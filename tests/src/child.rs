@@ -136,7 +136,7 @@ pub fn run_under(
     // that matches no test would run none, and pass.
     assert!(
         output.stdout.lines().any(|line| line == "running 1 test"),
-        "the child ran not just the test {test:?}: is that its full name in this binary \
+        "the child did not run exactly the test {test:?}: is that its full name in this binary \
          (`module::name`)?\n{}\n{}",
         output.stdout,
         output.stderr
