@@ -10,8 +10,9 @@
 //! needs the process to itself (it counts the process's threads, reads its
 //! resident memory, or switches a log target off for everyone) runs in a
 //! process of its own with `telemetry_tests::child::isolated`. Tests of the
-//! global client are in the `global` binary; the counting allocator and the
-//! compile-fail tests have binaries of their own too.
+//! global client are in the `global` binary, the counting allocator's in
+//! `capture_allocations`; the compile-time cases are a package of their own
+//! (`tests/ui`).
 
 mod async_host;
 mod capture_v1;
