@@ -201,7 +201,7 @@ fn custom_sink_outcomes_are_counted() {
 
 /// A command ran: `args` is `opt_in` (Full only).
 #[derive(TelemetryEvent)]
-struct CommandRan {
+struct CommandInvoked {
     /// The subcommand, from a fixed list.
     #[telemetry(public, reason = "a value the test chose, not one a user gave")]
     command: &'static str,
@@ -220,14 +220,14 @@ fn typed_events_follow_the_level_in_force() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    let event = CommandRan { command: "build", args: vec!["--release".into()] };
+    let event = CommandInvoked { command: "build", args: vec!["--release".into()] };
 
     telemetry.capture(&event);
     telemetry.capture(&Diagnostics {});
     assert!(telemetry.flush(SOON));
     let events = memory.events();
     assert_eq!(events.len(), 1, "the Full-only event is not captured at Usage");
-    assert_eq!(events[0]["event"], "command_ran");
+    assert_eq!(events[0]["event"], "command_invoked");
     assert_eq!(events[0]["properties"]["command"], "build");
     assert!(events[0]["properties"].get("args").is_none(), "opt_in field withheld at Usage");
 
