@@ -1,5 +1,5 @@
 //! Every telemetry event the agent sends. `TELEMETRY.md` is generated from
-//! these definitions and checked by `tests/telemetry_catalog.rs`.
+//! these definitions and checked by `tests/programs/telemetry_catalog.rs`.
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A port of mcp-use's telemetry, as its document "Telemetry: Understanding
 //! MCP-use's telemetry system" (docs.mcp-use.com) describes it, written with
 //! this library. `src/bin/mcp_use.rs` is a pretend `MCPAgent` that uses it;
-//! `tests/port_mcp_use.rs` checks the wire.
+//! `tests/programs/port_mcp_use.rs` checks the wire.
 //!
 //! What is reproduced:
 //!

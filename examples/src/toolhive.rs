@@ -1,7 +1,7 @@
 //! A port of ToolHive's usage analytics, as its document "Usage Analytics"
 //! (docs/usage-analytics.md in stacklok/toolhive) describes them, written
 //! with this library. `src/bin/thv.rs` is a pretend `thv` that proxies MCP
-//! tool calls; `tests/port_toolhive.rs` checks the wire.
+//! tool calls; `tests/programs/port_toolhive.rs` checks the wire.
 //!
 //! What is reproduced:
 //!

@@ -14,14 +14,20 @@ use crate::server::Request;
 /// declared by programs and are skipped; bodies that are not PostHog batches
 /// (OTLP, raw test traffic) are not read.
 pub fn undeclared_on_wire(requests: &[Request]) -> Vec<String> {
-    let catalog = Catalog::collect();
+    undeclared_in(&Catalog::collect(), requests)
+}
+
+/// Like [`undeclared_on_wire`], against `catalog`: the catalog of a program
+/// whose binary is not the test's (the test binary links the events of
+/// several programs, which may use one event name each their own way).
+pub fn undeclared_in(catalog: &Catalog, requests: &[Request]) -> Vec<String> {
     let mut undeclared = Vec::new();
     for request in requests.iter().filter(|r| r.complete) {
         let Ok(body) = serde_json::from_slice::<serde_json::Value>(&decoded(request)) else { continue };
         for event in body["batch"].as_array().into_iter().flatten() {
             let name = event["event"].as_str().unwrap_or_default();
             if name == REPORT_EVENT {
-                undeclared.extend(undeclared_in_report(&catalog, event));
+                undeclared.extend(undeclared_in_report(catalog, event));
                 continue;
             }
             let Some(schema) = catalog.event(name) else {

@@ -7,8 +7,16 @@
 //! gets `None`, calls [`run`] with its own name and reads the [`Output`].
 //!
 //! The child's environment is the parent's without anything that could
-//! decide consent (`CI` and friends, `DO_NOT_TRACK`, `*TELEMETRY*`), plus
-//! what the test passes.
+//! decide consent (`CI` and friends, `DO_NOT_TRACK`, `*TELEMETRY*` but the
+//! tests' own `TELEMETRY_TESTS_*`), plus what the test passes.
+//!
+//! A test is named by its full path inside the binary (`module::name`);
+//! [`run`] fails when the child ran anything but that one test, so that a
+//! misspelt or outdated name is not a quiet pass.
+//!
+//! [`isolated`] runs a whole test in a process of its own: for a test that
+//! needs the process to itself (the global client, its thread count, its
+//! resident memory, a process-wide logger setting).
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
@@ -21,6 +29,31 @@ pub const CHILD_ENV: &str = "TELEMETRY_TESTS_CHILD";
 /// The child's mode, or `None` in the parent.
 pub fn mode() -> Option<String> {
     std::env::var(CHILD_ENV).ok()
+}
+
+/// The mode of a test that [`isolated`] runs as a child.
+const ISOLATED: &str = "isolated";
+
+/// How long an [`isolated`] test may run before it is killed and fails.
+const ISOLATED_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs `body`, the test named `test` (its full path inside the binary,
+/// `module::name`), in a process of its own: in the parent, runs the test
+/// again as a child and fails unless the child passed, showing what it
+/// printed; in the child, runs `body`. For a test that needs the process to
+/// itself: one that installs the global client, counts the process's
+/// threads, reads its resident memory, or sets the logger for the whole
+/// process; the other tests of the binary run in the parent meanwhile.
+pub fn isolated(test: &str, body: impl FnOnce()) {
+    if mode().as_deref() == Some(ISOLATED) {
+        return body();
+    }
+    let output = run(test, ISOLATED, &[], ISOLATED_TIMEOUT);
+    // What the child printed, where the harness shows a test's output.
+    print!("{}", output.stdout);
+    eprint!("{}", output.stderr);
+    assert!(!output.timed_out, "{test} did not end within {ISOLATED_TIMEOUT:?} in its own process");
+    assert!(output.success(), "{test} failed in its own process ({:?}): see its output above", output.status);
 }
 
 /// A value the child passes to the parent (one stdout line).
@@ -98,13 +131,34 @@ pub fn run_under(
         let bytes = handle.and_then(|h| h.join().ok()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     };
-    Output { status, stdout: join(stdout), stderr: join(stderr), elapsed, timed_out }
+    let output = Output { status, stdout: join(stdout), stderr: join(stderr), elapsed, timed_out };
+    // The harness says how many tests it runs before it runs them: a name
+    // that matches no test would run none, and pass.
+    assert!(
+        output.stdout.lines().any(|line| line == "running 1 test"),
+        "the child did not run exactly the test {test:?}: is that its full name in this binary \
+         (`module::name`)?\n{}\n{}",
+        output.stdout,
+        output.stderr
+    );
+    output
 }
 
 /// Starts the test named `test` of this binary as a child in `mode`, like
 /// [`run`], and returns it running: for a test that ends the child itself
 /// (a kill at a moment it chooses). Its output is discarded.
 pub fn spawn(test: &str, mode: &str, envs: &[(&str, &OsStr)]) -> std::process::Child {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let listed = Command::new(&exe)
+        .args([test, "--exact", "--list"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("list the test binary's tests");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.lines().any(|line| line == format!("{test}: test")),
+        "no test {test:?} in this binary: is that its full name (`module::name`)?\n{listed}"
+    );
     let mut command = command(&[], test, mode, envs);
     command.stdout(Stdio::null()).stderr(Stdio::null());
     command.spawn().expect("spawn the child test process")
@@ -126,7 +180,9 @@ fn command(wrapper: &[&str], test: &str, mode: &str, envs: &[(&str, &OsStr)]) ->
     for (name, _) in std::env::vars_os() {
         let text = name.to_string_lossy();
         let consent_var = telemetry_runtime::CI_VARIABLES.contains(&text.as_ref()) || text == "DO_NOT_TRACK";
-        if consent_var || text.contains("TELEMETRY") {
+        // The tests' own settings (`TELEMETRY_TESTS_NO_SKIP`) hold in the child too.
+        let ours = text.starts_with("TELEMETRY_TESTS_");
+        if consent_var || (text.contains("TELEMETRY") && !ours) {
             command.env_remove(&name);
         }
     }

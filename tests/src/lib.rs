@@ -160,7 +160,7 @@ pub fn fast_backoff() -> Backoff {
 
 /// A PostHog sink for `server` with fast retries and short timeouts, and
 /// uncompressed bodies, so that sizes on the wire are the events' own
-/// (`tests/compression.rs` covers gzip).
+/// (`tests/suite/compression.rs` covers gzip).
 pub fn posthog_sink(server: &TestServer) -> PostHogSink {
     PostHogSink::new(API_KEY)
         .and_then(|sink| sink.host(&server.url()))

@@ -27,6 +27,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use telemetry_runtime::Catalog;
+
 /// The body of a default answer, like PostHog's.
 pub const OK_BODY: &str = r#"{"status":"Ok"}"#;
 
@@ -256,6 +258,8 @@ pub struct TestServer {
     listening: Mutex<Option<Listening>>,
     /// Whether the drop checks that everything received is in the catalog.
     check_catalog: AtomicBool,
+    /// The catalog it checks against, when not the test binary's.
+    catalog: Mutex<Option<Catalog>>,
 }
 
 impl TestServer {
@@ -276,6 +280,7 @@ impl TestServer {
             shared,
             listening: Mutex::new(Some(listening)),
             check_catalog: AtomicBool::new(true),
+            catalog: Mutex::new(None),
         }
     }
 
@@ -283,6 +288,15 @@ impl TestServer {
     /// in the catalog: for tests that send the server traffic of their own.
     pub fn without_catalog_check(&self) -> &TestServer {
         self.check_catalog.store(false, SeqCst);
+        self
+    }
+
+    /// Checks, on drop, what was received against `catalog` instead of the
+    /// test binary's whole catalog: for a server of one program whose
+    /// events are among those of several programs in the test binary, as
+    /// `Catalog::collect_under` gives them.
+    pub fn catalog_check_against(&self, catalog: Catalog) -> &TestServer {
+        *lock(&self.catalog) = Some(catalog);
         self
     }
 
@@ -452,7 +466,10 @@ impl Drop for TestServer {
         }
         self.wait_for_connection_threads(Duration::from_secs(5));
         if self.check_catalog.load(SeqCst) && !thread::panicking() {
-            let undeclared = crate::catalog_check::undeclared_on_wire(&self.requests());
+            let undeclared = match lock(&self.catalog).as_ref() {
+                Some(catalog) => crate::catalog_check::undeclared_in(catalog, &self.requests()),
+                None => crate::catalog_check::undeclared_on_wire(&self.requests()),
+            };
             assert!(
                 undeclared.is_empty(),
                 "the test server received what the catalog does not list (the catalog must be complete): {undeclared:#?}"
