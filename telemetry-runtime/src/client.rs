@@ -129,9 +129,11 @@ impl Telemetry {
         let app_dir = |over: &Option<PathBuf>, platform: Option<PathBuf>| {
             over.clone().or_else(|| platform.map(|d| d.join(&config.app_name)))
         };
-        let cache_dir = app_dir(&config.cache_dir, platform::cache_dir());
-        let config_dir = app_dir(&config.config_dir, platform::config_dir());
-        let data_dir = app_dir(&config.data_dir, platform::data_dir());
+        let cache_dir = app_dir(&config.dirs.cache, platform::cache_dir());
+        let config_dir = app_dir(&config.dirs.config, platform::config_dir());
+        let data_dir = app_dir(&config.dirs.data, platform::data_dir());
+        let env_vars = config.env_var_list();
+        let settings = config.delivery.settings();
         let catalog = config.catalog.unwrap_or_else(Catalog::collect).with_envelope(Envelope {
             identity: config.distinct_id.described(),
             geoip: !config.disable_geoip,
@@ -143,9 +145,9 @@ impl Telemetry {
         let resolver = Resolver {
             explicit: Mutex::new(config.explicit),
             env: config.env,
-            env_vars: config.env_vars,
+            env_vars,
             consent_path: config_dir.as_ref().map(|d| d.join(CONSENT_FILE)),
-            detect_ci: config.detect_ci,
+            detect_ci: config.env_vars.detect_ci,
             default: config.default_level,
             notice_pending: AtomicBool::new(false),
             notice_shown: AtomicBool::new(false),
@@ -256,9 +258,9 @@ impl Telemetry {
             consent: Mutex::new(consent),
             resolver,
             queue: Queue::new(
-                config.settings.queue_capacity,
-                config.settings.queue_bytes,
-                config.settings.batch_size,
+                settings.queue_capacity,
+                settings.queue_bytes,
+                settings.batch_size,
             ),
             counters: Counters::default(),
             identity: Arc::new(Identity::new(
@@ -270,7 +272,7 @@ impl Telemetry {
             session_id: Uuid::new_v4().to_string(),
             app_name: config.app_name,
             app_version: config.app_version,
-            settings: config.settings,
+            settings,
             sink_routes,
             sinks: Mutex::new(Some(sinks)),
             otel_resource: crate::sink::otel_resource(&*resolver_env),
@@ -379,22 +381,32 @@ impl Telemetry {
     }
 
     /// Saves the user's choice (for a host CLI's `telemetry off` command) in
-    /// the config directory, with mode 0600, and applies it. An environment
-    /// variable or `DO_NOT_TRACK` still outranks it, as the user set those too.
-    pub fn persist_consent(&self, level: Level) -> io::Result<()> {
-        self.persist_choice(level.as_str())
+    /// the config directory, with mode 0600, and applies it; `None` deletes
+    /// the saved choice, and the next resolution falls through to CI
+    /// detection and the default. An environment variable or
+    /// `DO_NOT_TRACK` still outranks a saved choice, as the user set those
+    /// too.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Level, Telemetry};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").dirs(dir.path()))?;
+    /// telemetry.save_consent(Some(Level::Off)).expect("the config directory is writable");
+    /// assert_eq!(telemetry.consent().level, Level::Off);
+    /// telemetry.save_consent(None).expect("the config directory is writable");
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn save_consent(&self, choice: Option<Level>) -> io::Result<()> {
+        match choice {
+            Some(level) => self.persist_choice(level.as_str()),
+            None => self.inner.change_consent(|| self.consent_path().map_or(Ok(()), files::remove_if_present)),
+        }
     }
 
     /// Saves `choice` (a level name, or `local`) and applies it.
     pub(crate) fn persist_choice(&self, choice: &str) -> io::Result<()> {
         let path = self.consent_path().ok_or_else(|| io::Error::other("no config directory"))?;
         self.inner.change_consent(|| files::write_private(path, &format!("{choice}\n"), Existing::Replace))
-    }
-
-    /// Forgets the saved choice (the next resolution falls through to CI
-    /// detection and the default).
-    pub fn forget_consent(&self) -> io::Result<()> {
-        self.inner.change_consent(|| self.consent_path().map_or(Ok(()), files::remove_if_present))
     }
 
     /// Deletes the install id (and the key of hashed values); later events
@@ -472,34 +484,9 @@ impl Telemetry {
         self.inner.version.change(&self.inner.app_version)
     }
 
-    /// This process's session id: a random UUID per client, sent with every
-    /// event as `$session_id`. A program whose own events carry a session
-    /// (a port of an existing schema, say) can reuse it instead of making a
-    /// second one; it says nothing about the installation, unlike the
-    /// install id, which is never handed out.
-    ///
-    /// ```
-    /// # use telemetry_runtime::{Config, Level, Telemetry};
-    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Off))?;
-    /// assert_eq!(telemetry.session_id().len(), 36);
-    /// # Ok::<(), telemetry_runtime::ConfigError>(())
-    /// ```
-    pub fn session_id(&self) -> &str {
-        &self.inner.session_id
-    }
-
-    /// The highest level the user's own settings give the user-owned sinks
-    /// (see [`Route::user_owned`]): `Off` when there are none, or the user
-    /// set `OTEL_SDK_DISABLED=true`. A program can skip building details
-    /// that only the user's own collector would receive while it is off.
-    ///
-    /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry};
-    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new()))?;
-    /// assert_eq!(telemetry.user_owned_level(), Level::Off); // no user-owned sink
-    /// # Ok::<(), telemetry_runtime::ConfigError>(())
-    /// ```
-    pub fn user_owned_level(&self) -> Level {
+    /// The highest level the user's own settings give the user-owned sinks:
+    /// `Off` when there are none, or the user set `OTEL_SDK_DISABLED=true`.
+    pub(crate) fn user_owned_level(&self) -> Level {
         self.inner.user_level()
     }
 
@@ -597,12 +584,6 @@ impl Telemetry {
     /// [`Stats::undeclared`]; the others are classified as declared.
     pub fn capture_with(&self, event: &DynamicEvent, properties: Properties) {
         self.capture_with_timed(event, properties, None);
-    }
-
-    /// [`capture_with`](Telemetry::capture_with) for an event that happened
-    /// at `time`; see [`capture_at`](Telemetry::capture_at).
-    pub fn capture_with_at(&self, event: &DynamicEvent, properties: Properties, time: SystemTime) {
-        self.capture_with_timed(event, properties, Some(time));
     }
 
     /// Captures an instrumented call's event (see

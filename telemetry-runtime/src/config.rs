@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::local::consent::{process_env, EnvLookup, EnvVar, Polarity};
 use crate::local::identity::IdSource;
 use crate::model::catalog::Catalog;
@@ -21,26 +21,32 @@ use crate::Level;
 /// [`sink::destination`](crate::sink::destination)).
 pub(crate) type ConfiguredSink = (Box<dyn Sink>, Route, String);
 
-/// The configuration of one telemetry client.
+/// The configuration of one telemetry client: the application's name and
+/// version, where events go, and a few groups of settings, each with its
+/// defaults filled in and changed through a closure that returns it
+/// ([`env`](Config::env), [`dirs`](Config::dirs), [`notice`](Config::notice),
+/// [`delivery`](Config::delivery)), so that calls compose.
 ///
 /// ```
 /// use std::time::Duration;
-/// use telemetry_runtime::{sink::JsonlSink, Config, Level, Polarity};
+/// use telemetry_runtime::sink::JsonlSink;
+/// use telemetry_runtime::{Config, Delivery, EnvVars, Level, Polarity};
 ///
 /// let config = Config::new("mytool", "1.4.0")
 ///     .default_level(Level::Usage) // opt-out: on unless the user says otherwise
-///     .legacy_env_var("MYTOOL_ANONYMIZED_TELEMETRY", Polarity::Enables)
+///     .env(|vars| EnvVars {
+///         legacy: vec![("MYTOOL_ANONYMIZED_TELEMETRY".into(), Polarity::Enables)],
+///         ..vars
+///     })
 ///     .sink(JsonlSink::new("/tmp/mytool-events.jsonl"))
-///     .flush_interval(Duration::from_secs(2));
-/// assert_eq!(config.env_var_name(), "MYTOOL_TELEMETRY");
+///     .delivery(|d| Delivery { flush_interval: Duration::from_secs(2), ..d });
 /// ```
 pub struct Config {
     pub(crate) app_name: String,
     pub(crate) app_version: String,
     pub(crate) default_level: Level,
     pub(crate) explicit: Option<Level>,
-    pub(crate) env_vars: Vec<EnvVar>,
-    pub(crate) detect_ci: bool,
+    pub(crate) env_vars: EnvVars,
     pub(crate) env: EnvLookup,
     /// Each sink with its route and what it sends to (see
     /// [`sink::destination`](crate::sink::destination)). Behind a mutex only
@@ -50,28 +56,176 @@ pub struct Config {
     pub(crate) distinct_id: DistinctId,
     /// Send `$geoip_disable: true` with every event (the default).
     pub(crate) disable_geoip: bool,
-    pub(crate) cache_dir: Option<PathBuf>,
-    pub(crate) config_dir: Option<PathBuf>,
-    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) dirs: Dirs,
     pub(crate) debug: bool,
     pub(crate) local_only: bool,
     pub(crate) notice: Notice,
     pub(crate) catalog: Option<Catalog>,
-    pub(crate) settings: Settings,
+    pub(crate) delivery: Delivery,
     pub(crate) sample_rate: f64,
     pub(crate) sample_seed: Option<u64>,
-    pub(crate) documented_env_var: Option<String>,
     /// The clock that decides the periods of reports (tests set their own).
     pub(crate) report_clock: Option<Clock>,
 }
 
-/// How the first-run notice behaves.
-#[derive(Debug, Clone)]
-pub(crate) struct Notice {
-    pub(crate) enabled: bool,
-    pub(crate) requires_terminal: bool,
-    pub(crate) text: Option<String>,
-    pub(crate) commands: Option<String>,
+/// The environment variables that decide consent (see [`Config::env`]).
+///
+/// Each is read as a level (`off`, `usage`, `full`, and the usual
+/// `0`/`1`/`false`/`true`, `local`); the first one set decides, the main
+/// variable first, then the legacy ones in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVars {
+    /// The main variable (default `<APP>_TELEMETRY`: the app name
+    /// upper-cased, with `-` and `.` as `_`).
+    pub main: String,
+    /// Variables an earlier version of the application honoured, read
+    /// after the main one, each with what its "true" means.
+    pub legacy: Vec<(String, Polarity)>,
+    /// The variable the program's own documentation tells users to set,
+    /// when it is not the main one: for a tool whose users know
+    /// `ANONYMIZED_TELEMETRY=false`, the notice and log lines then say
+    /// "Set ANONYMIZED_TELEMETRY=false to disable" rather than naming the
+    /// main variable, unless another variable decided (that one is named).
+    /// It must be one of the variables read, with a polarity that can turn
+    /// telemetry off.
+    pub documented: Option<String>,
+    /// Whether a CI environment turns telemetry off (default `true`).
+    pub detect_ci: bool,
+}
+
+/// Where the library keeps its files (see [`Config::dirs`]); `None` is the
+/// platform's directory joined with the app name. A path converts into
+/// `Dirs` with all three in it (the files' names do not collide).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dirs {
+    /// The install id, the key of hashed values, the recorded version and
+    /// the spool (default: the platform cache directory).
+    pub cache: Option<PathBuf>,
+    /// The saved consent choice (default: the platform config directory).
+    pub config: Option<PathBuf>,
+    /// Local-only events, the record of recent deliveries and the counts
+    /// and reports of routes that report by period (default: the platform
+    /// data directory).
+    pub data: Option<PathBuf>,
+}
+
+impl<P: Into<PathBuf>> From<P> for Dirs {
+    fn from(dir: P) -> Dirs {
+        let dir = dir.into();
+        Dirs { cache: Some(dir.clone()), config: Some(dir.clone()), data: Some(dir) }
+    }
+}
+
+/// The first-run notice (see [`Config::notice`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Whether telemetry that is on by default first shows a notice and
+    /// sends nothing in that run (default `true`). Turn it off only if the
+    /// program tells its users in another way before its first run.
+    pub enabled: bool,
+    /// When stderr is not a terminal (a script, a pipe), neither show the
+    /// notice nor send anything until a run on a terminal has shown it
+    /// (default `false`: the notice goes to stderr wherever it points).
+    pub requires_terminal: bool,
+    /// How users reach the telemetry subcommands (for example
+    /// `"mytool telemetry"`); the notice tells them about `catalog` and
+    /// `off`. A run of those commands themselves (`mytool telemetry off`,
+    /// also `mytool --no-telemetry telemetry status`: the words after the
+    /// program's name come first among its arguments that are not options)
+    /// does not show the notice, which would tell the user to run what they
+    /// are running, and sends nothing: the notice stays due for the next
+    /// run, unless the command saved a choice (`off`, `on`, ...), which
+    /// needs none.
+    pub commands: Option<String>,
+    /// The notice's text, in place of the library's.
+    pub text: Option<String>,
+}
+
+/// How events are queued, batched and delivered (see [`Config::delivery`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Events kept in memory before new ones are dropped and counted as
+    /// [`DropReason::QueueFull`](crate::DropReason::QueueFull) (default
+    /// 10,000). The queue is what absorbs a burst: the worker sends while
+    /// callers capture, but a capture never waits for it. A program that
+    /// captures more than this faster than its endpoint takes them should
+    /// raise it (each queued event holds its record, 48 bytes, and its
+    /// packed properties, typically 100-300 bytes), or aggregate with
+    /// counters; `BENCHMARKS.md` ("Burst") has what a tight loop delivers.
+    pub queue_capacity: usize,
+    /// The most bytes the queued events' properties may hold (default
+    /// 16 MiB), so that memory is bounded by size as well as by count: ten
+    /// thousand events each carrying a 100 KB opt-in text would otherwise
+    /// hold a gigabyte. With the defaults it never binds before the count
+    /// for events averaging under 1.6 KiB. Memory held for events is at
+    /// most about twice this (the queue, and one take of the worker while
+    /// it sends), plus the encoding of one request.
+    pub queue_bytes: usize,
+    /// Events per batch (default 100). A full batch is sent at once,
+    /// without waiting for the flush interval.
+    pub batch_size: usize,
+    /// The most events one request carries when more than a batch is
+    /// waiting (default 1,000; never fewer than `batch_size`): after a
+    /// burst, or when the endpoint was slow, the worker sends what waits in
+    /// as few requests as this allows. HTTP sinks still split requests to
+    /// stay within their body size limit.
+    pub max_batch_size: usize,
+    /// The longest an event waits before its batch is sent (default 5 s).
+    pub flush_interval: Duration,
+    /// How long the guard's drop, [`exit`](crate::exit) and the last
+    /// handle's drop may spend delivering what is left (default 2 s).
+    pub shutdown_timeout: Duration,
+    /// The largest serialized event sent; larger ones are dropped with a
+    /// warning (default 900 KiB, under PostHog's 1 MB).
+    pub max_event_bytes: usize,
+    /// How many delivered events are kept, for the user to read, in
+    /// `telemetry_recent.jsonl` in the data directory (default 100; 0
+    /// keeps none).
+    pub recent_deliveries: usize,
+    /// Keeps every batch on disk until it is delivered, so that events a
+    /// short-lived program could not send before exiting (or before the
+    /// shutdown deadline) are sent by its next run, oldest first (default
+    /// off). The spool lives in `telemetry_spool` in the cache directory
+    /// (files 0600). When a later run has consent off, it is deleted
+    /// unsent.
+    ///
+    /// A spooled batch is sent again only to the sink it was written for,
+    /// recognised by what it sends to and its route (never by its name),
+    /// through that route and the consent in force then; a batch whose
+    /// sink is no longer configured is deleted and counted as
+    /// [`DropReason::Undeliverable`](crate::DropReason::Undeliverable).
+    /// Each file is claimed by one process before it is sent. A crash
+    /// between delivery and deletion sends the batch again on the next
+    /// run, with the same event uuids, which receivers such as PostHog
+    /// de-duplicate, and so does a request whose answer never came:
+    /// delivery is at least once, and exactly once wherever the library
+    /// knows what was delivered.
+    pub spool: bool,
+    /// The spool's total size in bytes; the oldest batches go first
+    /// (default 10 MiB).
+    pub spool_max_bytes: u64,
+    /// The age after which a spooled batch is deleted unsent (default 7
+    /// days).
+    pub spool_max_age: Duration,
+}
+
+impl Delivery {
+    /// The worker's settings.
+    pub(crate) fn settings(&self) -> Settings {
+        Settings {
+            queue_capacity: self.queue_capacity,
+            queue_bytes: self.queue_bytes,
+            batch_size: self.batch_size,
+            max_batch_size: self.max_batch_size,
+            flush_interval: self.flush_interval,
+            shutdown_timeout: self.shutdown_timeout,
+            max_event_bytes: self.max_event_bytes,
+            recent_deliveries: self.recent_deliveries,
+            spool: self
+                .spool
+                .then(|| SpoolSettings { max_bytes: self.spool_max_bytes, max_age: self.spool_max_age }),
+        }
+    }
 }
 
 impl Config {
@@ -91,12 +245,12 @@ impl Config {
     ///   at most.
     ///
     /// ```
-    /// use telemetry_runtime::{Config, Telemetry};
+    /// use telemetry_runtime::{Config, ConfigErrorKind, Telemetry};
     ///
     /// let config = Config::new("mytool", env!("CARGO_PKG_VERSION"));
     /// assert!(Telemetry::new(config).is_ok());
     /// let err = Telemetry::new(Config::new("mytool", "latest")).unwrap_err();
-    /// assert!(err.to_string().contains("does not look like a version"));
+    /// assert_eq!(err.kind(), ConfigErrorKind::AppVersion);
     /// ```
     ///
     /// Text built at run time does not compile:
@@ -108,34 +262,27 @@ impl Config {
     ///
     /// Defaults: opt-in (`Level::Off` unless the user turns telemetry on),
     /// environment variable `<APP>_TELEMETRY`, CI detection on, no sinks,
-    /// a queue of 10,000 events and 16 MiB, batches of 100 (up to 1,000 per
-    /// request when more are waiting), a 5 s flush interval, a 2 s shutdown
-    /// deadline and a 900 KiB limit per event.
+    /// and the [`Delivery`] defaults.
     pub fn new(app_name: &'static str, app_version: &'static str) -> Config {
-        let primary = EnvVar { name: env_var_for(app_name), polarity: Polarity::Enables };
         Config {
             app_name: app_name.to_owned(),
             app_version: app_version.to_owned(),
             default_level: Level::Off,
             explicit: None,
-            env_vars: vec![primary],
-            detect_ci: true,
+            env_vars: EnvVars { main: env_var_for(app_name), legacy: Vec::new(), documented: None, detect_ci: true },
             env: process_env(),
             sinks: Mutex::new(Vec::new()),
             distinct_id: DistinctId::Install,
             disable_geoip: true,
-            cache_dir: None,
-            config_dir: None,
-            data_dir: None,
+            dirs: Dirs::default(),
             debug: false,
             local_only: false,
-            notice: Notice { enabled: true, requires_terminal: false, text: None, commands: None },
+            notice: Notice { enabled: true, requires_terminal: false, commands: None, text: None },
             catalog: None,
             sample_rate: 1.0,
             sample_seed: None,
-            documented_env_var: None,
             report_clock: None,
-            settings: Settings {
+            delivery: Delivery {
                 queue_capacity: 10_000,
                 queue_bytes: 16 * 1024 * 1024,
                 batch_size: 100,
@@ -144,7 +291,9 @@ impl Config {
                 shutdown_timeout: Duration::from_secs(2),
                 max_event_bytes: 900 * 1024,
                 recent_deliveries: 100,
-                spool: None,
+                spool: false,
+                spool_max_bytes: 10 * 1024 * 1024,
+                spool_max_age: Duration::from_secs(7 * 24 * 3600),
             },
         }
     }
@@ -163,61 +312,18 @@ impl Config {
         self
     }
 
-    /// Renames the application's main environment variable (default
-    /// `<APP>_TELEMETRY`, the app name upper-cased with `-` and `.` as `_`).
-    pub fn env_var(mut self, name: impl Into<String>) -> Config {
-        self.env_vars[0].name = name.into();
-        self
-    }
-
-    /// Adds a variable read after the main one, for names an earlier version
-    /// of the application honoured.
-    pub fn legacy_env_var(mut self, name: impl Into<String>, polarity: Polarity) -> Config {
-        self.env_vars.push(EnvVar { name: name.into(), polarity });
-        self
-    }
-
-    /// The variable the program's own documentation tells users to set,
-    /// when it is not the main one: for a tool whose users know
-    /// `ANONYMIZED_TELEMETRY=false`, the notice and log lines then say
-    /// "Set ANONYMIZED_TELEMETRY=false to disable" rather than naming the
-    /// main variable, unless another variable decided (that one is named).
-    /// It must be one of the variables read (added with
-    /// [`legacy_env_var`](Config::legacy_env_var), with a polarity that can
-    /// turn telemetry off).
+    /// The environment variables that decide consent, changed by `change`.
     ///
     /// ```
-    /// # use telemetry_runtime::{Config, Polarity};
-    /// let config = Config::new("browser_use", "0.1.0")
-    ///     .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
-    ///     .documented_env_var("ANONYMIZED_TELEMETRY");
+    /// # use telemetry_runtime::{Config, EnvVars, Polarity};
+    /// let config = Config::new("browser_use", "0.1.0").env(|vars| EnvVars {
+    ///     legacy: vec![("ANONYMIZED_TELEMETRY".into(), Polarity::Enables)],
+    ///     documented: Some("ANONYMIZED_TELEMETRY".into()),
+    ///     ..vars
+    /// });
     /// ```
-    pub fn documented_env_var(mut self, name: impl Into<String>) -> Config {
-        self.documented_env_var = Some(name.into());
-        self
-    }
-
-    /// Which of the variables is the documented switch (0: the main one).
-    pub(crate) fn documented_index(&self) -> Result<usize, ConfigError> {
-        let Some(name) = &self.documented_env_var else { return Ok(0) };
-        self.env_vars
-            .iter()
-            .position(|var| var.name == *name && var.polarity != Polarity::OptInFull)
-            .ok_or_else(|| {
-                ConfigError::new(format!(
-                    "documented variable {name} is not one the configuration reads, or cannot turn telemetry off"
-                ))
-            })
-    }
-
-    /// The main environment variable's name.
-    pub fn env_var_name(&self) -> &str {
-        &self.env_vars[0].name
-    }
-
-    /// Whether a CI environment turns telemetry off (default `true`).
-    pub fn detect_ci(mut self, detect: bool) -> Config {
-        self.detect_ci = detect;
+    pub fn env(mut self, change: impl FnOnce(EnvVars) -> EnvVars) -> Config {
+        self.env_vars = change(self.env_vars);
         self
     }
 
@@ -240,52 +346,18 @@ impl Config {
         self
     }
 
-    /// Uses an id the application already has instead of the generated
-    /// install id: an opaque one, a UUID (for example the id an earlier
-    /// version stored). Anything else is refused when the client is made;
-    /// a value that is not opaque (an account name, an e-mail address) goes
-    /// through [`distinct_id_hashed`](Config::distinct_id_hashed).
+    /// The id events carry, instead of the generated install id (see
+    /// [`DistinctId`]).
     ///
     /// ```
-    /// use telemetry_runtime::{Config, Level, Telemetry};
-    /// let ok = Config::new("mytool", "1.0.0").distinct_id("0b6e8f1c-3d4a-4f5e-9a7b-1c2d3e4f5a6b");
+    /// use telemetry_runtime::{Config, DistinctId, Level, Telemetry};
+    /// let ok = Config::new("mytool", "1.0.0").distinct_id(DistinctId::Uuid("0b6e8f1c-3d4a-4f5e-9a7b-1c2d3e4f5a6b".into()));
     /// assert!(Telemetry::new(ok.consent(Level::Off)).is_ok());
-    /// let refused = Config::new("mytool", "1.0.0").distinct_id("jane@example.com");
+    /// let refused = Config::new("mytool", "1.0.0").distinct_id(DistinctId::Uuid("jane@example.com".into()));
     /// assert!(Telemetry::new(refused).is_err());
     /// ```
-    pub fn distinct_id(mut self, uuid: impl Into<String>) -> Config {
-        self.distinct_id = DistinctId::Uuid(uuid.into());
-        self
-    }
-
-    /// Sends, as the id, a hash of `value` keyed with this installation's
-    /// secret key (the one of `redact = "hash"` fields): the same on this
-    /// machine for the same value, never the value, unlinkable to it without
-    /// the key file, and new after a reset. For a program with accounts of
-    /// its own that wants one id per account and machine.
-    ///
-    /// ```
-    /// use telemetry_runtime::Config;
-    /// let config = Config::new("mytool", "1.0.0").distinct_id_hashed("account-1842");
-    /// ```
-    pub fn distinct_id_hashed(mut self, value: impl Into<String>) -> Config {
-        self.distinct_id = DistinctId::Hashed(value.into());
-        self
-    }
-
-    /// Sends `id` as it is with every event: a written decision, like a
-    /// public field's. `reason` (words, shown in the catalog beside
-    /// `distinct_id`) says why the receiver needs this id rather than an
-    /// opaque one. Prefer [`distinct_id`](Config::distinct_id) or
-    /// [`distinct_id_hashed`](Config::distinct_id_hashed).
-    ///
-    /// ```
-    /// use telemetry_runtime::Config;
-    /// let config = Config::new("mytool", "1.0.0")
-    ///     .distinct_id_raw("ci-runner-7", "the fleet's own runner names, which identify machines, not people");
-    /// ```
-    pub fn distinct_id_raw(mut self, id: impl Into<String>, reason: &'static str) -> Config {
-        self.distinct_id = DistinctId::Raw(id.into(), reason);
+    pub fn distinct_id(mut self, id: DistinctId) -> Config {
+        self.distinct_id = id;
         self
     }
 
@@ -304,32 +376,25 @@ impl Config {
         self
     }
 
-    /// The directory for the install id (default: the platform cache
-    /// directory joined with the app name).
-    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Config {
-        self.cache_dir = Some(dir.into());
-        self
-    }
-
-    /// The directory for the persisted consent choice (default: the platform
-    /// config directory joined with the app name).
-    pub fn config_dir(mut self, dir: impl Into<PathBuf>) -> Config {
-        self.config_dir = Some(dir.into());
-        self
-    }
-
-    /// The directory for local-only events and the record of recent
-    /// deliveries (default: the platform data directory joined with the app
-    /// name).
-    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Config {
-        self.data_dir = Some(dir.into());
+    /// Where the library keeps its files, changed by `change` (see [`Dirs`]).
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Dirs};
+    /// # let dir = std::env::temp_dir();
+    /// // Everything in one directory:
+    /// let config = Config::new("mytool", "1.0.0").dirs(|_| Dirs::from(&dir));
+    /// // Only the saved choice somewhere else:
+    /// let config = config.dirs(|dirs| Dirs { config: Some(dir.join("etc")), ..dirs });
+    /// ```
+    pub fn dirs(mut self, change: impl FnOnce(Dirs) -> Dirs) -> Config {
+        self.dirs = change(self.dirs);
         self
     }
 
     /// Debug mode: each event is printed to stderr as the exact JSON that
     /// would be sent, and nothing is sent. Users can also turn it on with
     /// `<APP>_TELEMETRY_DEBUG=1`, or the main variable's name with `_DEBUG`
-    /// when [`env_var`](Config::env_var) renamed it.
+    /// when [`EnvVars::main`] renames it.
     pub fn debug(mut self, debug: bool) -> Config {
         self.debug = debug;
         self
@@ -343,40 +408,15 @@ impl Config {
         self
     }
 
-    /// Whether telemetry that is on by default first shows a notice and sends
-    /// nothing in that run (default `true`). Turn it off only if the program
-    /// tells its users in another way before its first run.
-    pub fn first_run_notice(mut self, enabled: bool) -> Config {
-        self.notice.enabled = enabled;
-        self
-    }
-
-    /// When stderr is not a terminal (a script, a pipe), neither show the
-    /// notice nor send anything until a run on a terminal has shown it
-    /// (default `false`: the notice goes to stderr wherever it points).
-    pub fn notice_requires_terminal(mut self, required: bool) -> Config {
-        self.notice.requires_terminal = required;
-        self
-    }
-
-    /// How users reach the telemetry subcommands (for example
-    /// `"mytool telemetry"`); the notice tells them about `catalog` and `off`.
+    /// The first-run notice, changed by `change` (see [`Notice`]).
     ///
-    /// A run of those commands themselves (`mytool telemetry off`, also
-    /// `mytool --no-telemetry telemetry status`: the words after the
-    /// program's name come first among its arguments that are not options)
-    /// does not show the notice, which would tell the user to run what they
-    /// are running, and sends nothing: the notice stays due for the next
-    /// run, unless the command saved a choice (`off`, `on`, ...), which
-    /// needs none.
-    pub fn commands(mut self, invocation: impl Into<String>) -> Config {
-        self.notice.commands = Some(invocation.into());
-        self
-    }
-
-    /// Replaces the notice's text.
-    pub fn notice_text(mut self, text: impl Into<String>) -> Config {
-        self.notice.text = Some(text.into());
+    /// ```
+    /// # use telemetry_runtime::{Config, Notice};
+    /// let config = Config::new("mytool", "1.0.0")
+    ///     .notice(|notice| Notice { commands: Some("mytool telemetry".into()), ..notice });
+    /// ```
+    pub fn notice(mut self, change: impl FnOnce(Notice) -> Notice) -> Config {
+        self.notice = change(self.notice);
         self
     }
 
@@ -387,46 +427,21 @@ impl Config {
         self
     }
 
-    /// How many delivered events are kept, for the user to read, in
-    /// `telemetry_recent.jsonl` in the data directory (default 100; 0 keeps none).
-    pub fn recent_deliveries(mut self, events: usize) -> Config {
-        self.settings.recent_deliveries = events;
-        self
-    }
-
-    /// Keeps every batch on disk until it is delivered, so that events a
-    /// short-lived program could not send before exiting (or before the
-    /// shutdown deadline) are sent by its next run, oldest first. Off by
-    /// default. The spool lives in `telemetry_spool` in the cache directory
-    /// (files 0600), holds at most 10 MiB and keeps batches at most 7 days;
-    /// see [`spool_limits`](Config::spool_limits). When a later run has
-    /// consent off, the spool is deleted unsent.
+    /// Queueing, batching, deadlines and the spool, changed by `change`
+    /// (see [`Delivery`]).
     ///
-    /// A spooled batch is sent again only to the sink it was written for,
-    /// recognised by what it sends to and its route (never by its name),
-    /// through that route and the consent in force then; a batch whose sink
-    /// is no longer configured is deleted and counted as
-    /// [`DropReason::Undeliverable`](crate::DropReason::Undeliverable). Each
-    /// file is claimed by one process before it is sent, and what a sink
-    /// delivered of a batch is not kept. A crash between delivery and
-    /// deletion sends the batch again on the next run, with the same event
-    /// uuids, which receivers such as PostHog de-duplicate, and so does a
-    /// request whose answer never came: delivery is at least once, and
-    /// exactly once wherever the library knows what was delivered.
-    pub fn spool(mut self, enabled: bool) -> Config {
-        self.settings.spool = enabled.then(|| {
-            self.settings.spool.clone().unwrap_or(SpoolSettings {
-                max_bytes: 10 * 1024 * 1024,
-                max_age: Duration::from_secs(7 * 24 * 3600),
-            })
-        });
-        self
-    }
-
-    /// Turns the spool on with these limits: total size in bytes (the oldest
-    /// batches go first) and the age after which a batch is deleted unsent.
-    pub fn spool_limits(mut self, max_bytes: u64, max_age: Duration) -> Config {
-        self.settings.spool = Some(SpoolSettings { max_bytes, max_age });
+    /// ```
+    /// # use std::time::Duration;
+    /// # use telemetry_runtime::{Config, Delivery};
+    /// // A CLI: a short deadline at exit, and what it cuts off kept for the next run.
+    /// let config = Config::new("mytool", "1.0.0").delivery(|d| Delivery {
+    ///     shutdown_timeout: Duration::from_millis(500),
+    ///     spool: true,
+    ///     ..d
+    /// });
+    /// ```
+    pub fn delivery(mut self, change: impl FnOnce(Delivery) -> Delivery) -> Config {
+        self.delivery = change(self.delivery);
         self
     }
 
@@ -436,14 +451,13 @@ impl Config {
     /// kept with this probability, times the event's own sample rate; a kept
     /// event carries `$sample_rate` (the product) so that counts can be
     /// scaled back up, and a sampled-out one is counted in
-    /// [`Stats::sampled_out`](crate::Stats::sampled_out). Counters
-    /// ([`increment`](crate::Telemetry::increment)) are not sampled: they
-    /// already cost one event per series and interval.
+    /// [`Stats::sampled_out`](crate::Stats::sampled_out). Counters are not
+    /// sampled: they already cost one event per series and interval.
     ///
     /// Users and operators can set it too: `<APP>_TELEMETRY_SAMPLE_RATE=0.1`
-    /// (the app name upper-cased, as in the main variable's default name,
-    /// whatever [`env_var`](Config::env_var) renames it to) outranks this
-    /// value; a value that is not a number in `[0, 1]` is logged and ignored.
+    /// (the app name upper-cased, as in the main variable's default name)
+    /// outranks this value; a value that is not a number in `[0, 1]` is
+    /// logged and ignored.
     ///
     /// ```
     /// # use telemetry_runtime::Config;
@@ -470,95 +484,25 @@ impl Config {
         self
     }
 
-    /// Events kept in memory before new ones are dropped and counted as
-    /// [`DropReason::QueueFull`](crate::DropReason::QueueFull) (default
-    /// 10,000). See also [`queue_bytes`](Config::queue_bytes).
-    ///
-    /// The queue is what absorbs a burst: the worker sends while callers
-    /// capture, but a capture never waits for it. With the defaults, a
-    /// tight loop of 200,000 captures, against a loopback endpoint in
-    /// another process, delivered from 14,000 to 87,000 events (half the
-    /// runs 21,000 to 43,000; see `BENCHMARKS.md`), the queue's worth plus
-    /// what the worker sent meanwhile, and counted the rest as
-    /// `queue_full`. A program that captures more than 10,000 events faster
-    /// than its endpoint takes them should raise this (each queued event
-    /// holds its record, 48 bytes, and its packed properties, typically
-    /// 100-300 bytes), or aggregate with counters.
-    ///
-    /// ```
-    /// # use telemetry_runtime::Config;
-    /// // Bursts of up to 100,000 events, each under about 300 bytes.
-    /// let config = Config::new("mytool", "1.0.0").queue_capacity(100_000).queue_bytes(32 << 20);
-    /// ```
-    pub fn queue_capacity(mut self, events: usize) -> Config {
-        self.settings.queue_capacity = events;
-        self
+    /// The variables read, in order: the main one, then the legacy ones.
+    pub(crate) fn env_var_list(&self) -> Vec<EnvVar> {
+        let main = EnvVar { name: self.env_vars.main.clone(), polarity: Polarity::Enables };
+        let legacy = self.env_vars.legacy.iter().map(|(name, polarity)| EnvVar { name: name.clone(), polarity: *polarity });
+        std::iter::once(main).chain(legacy).collect()
     }
 
-    /// The most bytes the queued events' properties may hold before new
-    /// events are dropped and counted as
-    /// [`DropReason::QueueFull`](crate::DropReason::QueueFull) (default
-    /// 16 MiB), so that memory is bounded by size as well as by count: ten
-    /// thousand events each carrying a 100 KB opt-in text would otherwise
-    /// hold a gigabyte.
-    ///
-    /// The default is chosen so that it never binds before the event count
-    /// for ordinary events: a full default queue of 10,000 events fits in
-    /// it as long as they average under 1.6 KiB of properties, five times
-    /// the largest typical event, so the burst
-    /// [`queue_capacity`](Config::queue_capacity) describes is absorbed
-    /// the same. It binds only for large events (about 160 events of
-    /// 100 KB), and it is under PostHog's 20 MiB per request. Memory held
-    /// for events is then at most about twice this (the queue, and one
-    /// take of the worker while it sends), plus the JSON of one request.
-    /// An event larger than the limit is never queued.
-    pub fn queue_bytes(mut self, bytes: usize) -> Config {
-        self.settings.queue_bytes = bytes;
-        self
-    }
-
-    /// Events per batch (default 100). A full batch is sent at once, without
-    /// waiting for the flush interval.
-    pub fn batch_size(mut self, events: usize) -> Config {
-        self.settings.batch_size = events;
-        self
-    }
-
-    /// The most events one request carries when more than a batch is
-    /// waiting (default 1,000; never fewer than [`batch_size`](Self::batch_size)).
-    ///
-    /// After a burst of captures, or when the endpoint was slow, the worker
-    /// sends what is waiting in as few requests as this allows: every request
-    /// costs a round trip and a fixed amount of work on both ends. HTTP sinks
-    /// still split requests to stay within their body size limit. Set it to
-    /// the batch size for requests of at most one batch.
-    ///
-    /// ```
-    /// # use telemetry_runtime::Config;
-    /// let config = Config::new("mytool", "1.0.0").batch_size(50).max_batch_size(50);
-    /// ```
-    pub fn max_batch_size(mut self, events: usize) -> Config {
-        self.settings.max_batch_size = events;
-        self
-    }
-
-    /// The longest an event waits before its batch is sent (default 5 s).
-    pub fn flush_interval(mut self, interval: Duration) -> Config {
-        self.settings.flush_interval = interval;
-        self
-    }
-
-    /// How long the guard's drop may spend delivering what is left (default 2 s).
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Config {
-        self.settings.shutdown_timeout = timeout;
-        self
-    }
-
-    /// The largest serialized event sent; larger ones are dropped with a
-    /// warning (default 900 KiB, under PostHog's 1 MB).
-    pub fn max_event_bytes(mut self, bytes: usize) -> Config {
-        self.settings.max_event_bytes = bytes;
-        self
+    /// Which of the variables is the documented switch (0: the main one).
+    pub(crate) fn documented_index(&self) -> Result<usize, ConfigError> {
+        let Some(name) = &self.env_vars.documented else { return Ok(0) };
+        self.env_var_list()
+            .iter()
+            .position(|var| var.name == *name && var.polarity != Polarity::OptInFull)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    ConfigErrorKind::EnvVar,
+                    format!("documented variable {name} is not one the configuration reads, or cannot turn telemetry off"),
+                )
+            })
     }
 
     /// The configured sinks' names.
@@ -569,36 +513,36 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if !is_app_name(&self.app_name) {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::new(ConfigErrorKind::AppName, format!(
                 "app name {:?} must be 1-64 ASCII letters, digits, '-', '_' or '.', starting with a \
                  letter or digit",
                 self.app_name
             )));
         }
         if !is_version(&self.app_version) {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::new(ConfigErrorKind::AppVersion, format!(
                 "app version {:?} does not look like a version: expected 1 to 4 numbers separated \
                  by dots (1.4.0, as env!(\"CARGO_PKG_VERSION\") gives), optionally followed by \
                  -pre.release and +build of ASCII letters, digits, '-' and '.', 64 characters at most",
                 self.app_version
             )));
         }
-        if self.env_vars.iter().any(|v| v.name.is_empty()) {
-            return Err(ConfigError::new("environment variable names must not be empty"));
+        if self.env_var_list().iter().any(|v| v.name.is_empty()) {
+            return Err(ConfigError::new(ConfigErrorKind::EnvVar, "environment variable names must not be empty"));
         }
         self.distinct_id.validate()?;
         self.documented_index()?;
         if !(0.0..=1.0).contains(&self.sample_rate) {
-            return Err(ConfigError::new(format!("sample rate {} is not in [0, 1]", self.sample_rate)));
+            return Err(ConfigError::new(ConfigErrorKind::SampleRate, format!("sample rate {} is not in [0, 1]", self.sample_rate)));
         }
         let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(period) =
             sinks.iter().filter_map(|(_, route, _)| route.period()).find(|p| p.as_secs() < 60)
         {
-            return Err(ConfigError::new(format!("a route's period ({period:?}) must be at least a minute")));
+            return Err(ConfigError::new(ConfigErrorKind::Limits, format!("a route's period ({period:?}) must be at least a minute")));
         }
         drop(sinks);
-        let s = &self.settings;
+        let s = &self.delivery;
         if s.queue_capacity == 0
             || s.queue_bytes == 0
             || s.batch_size == 0
@@ -607,6 +551,7 @@ impl Config {
             || s.max_event_bytes == 0
         {
             return Err(ConfigError::new(
+                ConfigErrorKind::Limits,
                 "queue capacity and bytes, batch sizes, flush interval and event size limit must be above zero",
             ));
         }
@@ -621,22 +566,40 @@ impl fmt::Debug for Config {
             .field("app_version", &self.app_version)
             .field("default_level", &self.default_level)
             .field("env_vars", &self.env_vars)
+            .field("delivery", &self.delivery)
             .field("sinks", &self.sink_names())
             .finish_non_exhaustive()
     }
 }
 
-/// Where the id events carry comes from, as configured.
-#[derive(Debug, Clone)]
-pub(crate) enum DistinctId {
-    /// The generated install id.
+/// The id events carry as `distinct_id` (see [`Config::distinct_id`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DistinctId {
+    /// A random id generated on first use and kept in the cache directory
+    /// (the default): it says nothing about the user, and a reset replaces it.
     Install,
-    /// A UUID the application gives.
+    /// An opaque id the application already has: a UUID (for example the
+    /// id an earlier version stored). Anything else is refused when the
+    /// client is made; a value that is not opaque (an account name, an
+    /// e-mail address) goes as [`Hashed`](DistinctId::Hashed).
     Uuid(String),
-    /// A value of the application's, sent as its keyed hash.
+    /// A hash of this value keyed with this installation's secret key (the
+    /// one of `redact = "hash"` fields): the same on this machine for the
+    /// same value, never the value, unlinkable to it without the key file,
+    /// and new after a reset. For a program with accounts of its own that
+    /// wants one id per account and machine.
     Hashed(String),
-    /// An id sent as it is, with the application's written reason.
-    Raw(String, &'static str),
+    /// `id` sent as it is with every event: a written decision, like a
+    /// public field's. `reason` (words, shown in the catalog beside
+    /// `distinct_id`) says why the receiver needs this id rather than an
+    /// opaque one.
+    Raw {
+        /// The id.
+        id: String,
+        /// Why it is sent as it is.
+        reason: &'static str,
+    },
 }
 
 impl DistinctId {
@@ -647,22 +610,25 @@ impl DistinctId {
                 Ok(id) if !id.is_nil() && !id.is_max() => Ok(()),
                 // The value itself is not repeated: it may be what must not leak.
                 _ => Err(ConfigError::new(
+                    ConfigErrorKind::DistinctId,
                     "the distinct id must be a UUID (an opaque id); send another value as its keyed hash \
-                     with Config::distinct_id_hashed",
+                     with DistinctId::Hashed",
                 )),
             },
             DistinctId::Hashed(value) if value.is_empty() => {
-                Err(ConfigError::new("the value of a hashed distinct id must not be empty"))
+                Err(ConfigError::new(ConfigErrorKind::DistinctId, "the value of a hashed distinct id must not be empty"))
             }
             DistinctId::Hashed(_) => Ok(()),
-            DistinctId::Raw(id, reason) => {
+            DistinctId::Raw { id, reason } => {
                 if id.trim().is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
                     return Err(ConfigError::new(
+                        ConfigErrorKind::DistinctId,
                         "a raw distinct id must be 1-200 bytes without control characters",
                     ));
                 }
                 if !has_words(reason) {
                     return Err(ConfigError::new(
+                        ConfigErrorKind::DistinctId,
                         "the reason for a raw distinct id must say why, in words (it is shown in the catalog)",
                     ));
                 }
@@ -679,7 +645,7 @@ impl DistinctId {
                 uuid::Uuid::parse_str(text.trim()).map_or_else(|_| text.clone(), |id| id.to_string()),
             ),
             DistinctId::Hashed(value) => IdSource::Hashed(Digest::of(value)),
-            DistinctId::Raw(id, _) => IdSource::Given(id.clone()),
+            DistinctId::Raw { id, .. } => IdSource::Given(id.clone()),
         }
     }
 
@@ -694,7 +660,7 @@ impl DistinctId {
                  (never the id itself)"
                     .into(),
             ),
-            DistinctId::Raw(_, reason) => {
+            DistinctId::Raw { reason, .. } => {
                 Some(format!("an id the application supplies, sent as it is. *Sent because:* {reason}"))
             }
         }

@@ -157,7 +157,7 @@ pub(crate) fn parse_choice(value: &str) -> Option<(Level, bool)> {
 ///     command.env_remove(name);
 /// }
 /// ```
-pub const CI_VARIABLES: &[&str] = &[
+pub(crate) const CI_VARIABLES: &[&str] = &[
     "CI",
     "CONTINUOUS_INTEGRATION",
     "GITHUB_ACTIONS",

@@ -19,9 +19,9 @@ use crate::model::span::SpanIds;
 use crate::Level;
 
 /// Library name sent as `$lib`.
-pub const LIB_NAME: &str = "telemetry-runtime";
+pub(crate) const LIB_NAME: &str = "telemetry-runtime";
 /// Library version sent as `$lib_version`.
-pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Gives the install's key for hashed values.
 pub(crate) type HashKeySource = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Backoff, Batch, EventView, SendContext, Sink, SinkError};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::encode::PostHogJson;
 use crate::model::time::rfc3339;
 
@@ -63,12 +63,12 @@ impl RequestEncoder for JsonBatch<'_> {
 /// a key may be written; one that cannot be read is not shown at all.
 pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
     let uri: ureq::http::Uri = url.parse().map_err(|e| {
-        ConfigError::new(format!("the URL is not valid ({e}); it is not shown, as it may hold a key"))
+        ConfigError::new(ConfigErrorKind::Url, format!("the URL is not valid ({e}); it is not shown, as it may hold a key"))
     })?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(host)) if !host.is_empty() => {}
         _ => {
-            return Err(ConfigError::new(format!(
+            return Err(ConfigError::new(ConfigErrorKind::Url, format!(
                 "the URL {} must be an absolute http:// or https:// URL",
                 shown_url(url)
             )))
@@ -84,7 +84,7 @@ pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
     };
     match port.filter(|port| !port.is_empty()).map(str::parse::<u16>) {
         Some(Ok(1..)) | None => Ok(()),
-        Some(_) => Err(ConfigError::new(format!(
+        Some(_) => Err(ConfigError::new(ConfigErrorKind::Url, format!(
             "the URL {} has no port a connection can be made to (1 to 65535)",
             shown_url(url)
         ))),

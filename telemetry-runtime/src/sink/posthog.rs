@@ -7,7 +7,7 @@ use super::http::{check_url, JsonBatch};
 use super::retry::Backoff;
 use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventView, SendContext, Sink, SinkError};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::encode::PostHogJson;
 use crate::model::time::rfc3339;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
@@ -212,7 +212,7 @@ fn check_api_key(key: &str) -> Result<(), ConfigError> {
     } else {
         return Ok(());
     };
-    Err(ConfigError::new(format!("the PostHog API key {problem}")))
+    Err(ConfigError::new(ConfigErrorKind::ApiKey, format!("the PostHog API key {problem}")))
 }
 
 impl Sink for PostHogSink {

@@ -16,7 +16,7 @@ use super::gated::{self, GateConnector, SharedSlot, WriteCheck};
 use super::results::{self, EventResult, PerEventResults};
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::stats::DropReason;
 use crate::model::time::deadline_after;
 use crate::Level;
@@ -800,16 +800,16 @@ pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
             Some(at) => format!("has a character HTTP does not allow in a name at byte {at}"),
             None => "is not valid in HTTP".to_owned(),
         };
-        return Err(ConfigError::new(format!("a header name {problem} (the name is not shown)")));
+        return Err(ConfigError::new(ConfigErrorKind::Header, format!("a header name {problem} (the name is not shown)")));
     }
     if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
-        return Err(ConfigError::new(format!(
+        return Err(ConfigError::new(ConfigErrorKind::Header, format!(
             "header {name:?} is set by the transport from the body it sends"
         )));
     }
     if ureq::http::HeaderValue::from_str(value).is_err() {
         let at = value.bytes().position(|b| (b < 0x20 && b != b'\t') || b == 0x7f).unwrap_or(0);
-        return Err(ConfigError::new(format!(
+        return Err(ConfigError::new(ConfigErrorKind::Header, format!(
             "the value of header {name:?} has a control character at byte {at} (a line break, say), \
              which HTTP does not allow (the value is not shown)"
         )));

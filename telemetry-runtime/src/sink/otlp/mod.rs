@@ -8,7 +8,7 @@ use super::http::check_url;
 use super::retry::Backoff;
 use super::transport::{check_header, shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::period::PeriodCounts;
 use crate::model::span::SpanIds;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
@@ -68,12 +68,12 @@ impl std::str::FromStr for Protocol {
         match text.trim().to_ascii_lowercase().as_str() {
             "http/protobuf" => Ok(Protocol::HttpProtobuf),
             "http/json" => Ok(Protocol::HttpJson),
-            "grpc" => Err(ConfigError::new(
+            "grpc" => Err(ConfigError::new(ConfigErrorKind::Protocol, 
                 "OTLP protocol grpc is not supported: it needs HTTP/2, and this library sends over \
                  HTTP/1.1 without an async runtime; use http/protobuf (the default) or http/json, \
                  on the collector's HTTP port (4318)",
             )),
-            other => Err(ConfigError::new(format!(
+            other => Err(ConfigError::new(ConfigErrorKind::Protocol, format!(
                 "unknown OTLP protocol {other:?}: expected http/protobuf or http/json"
             ))),
         }
@@ -229,7 +229,7 @@ impl OtlpSink {
         ] {
             let Some(value) = var(name) else { continue };
             let chosen: Protocol =
-                value.parse().map_err(|e: ConfigError| ConfigError::new(format!("{name}: {e}")))?;
+                value.parse().map_err(|e: ConfigError| e.within(name))?;
             match protocol {
                 None => protocol = Some(chosen),
                 Some(first) if first != chosen => log::warn!(
@@ -498,10 +498,10 @@ fn parse_pairs(text: &str, variable: &str) -> Result<Vec<Pair>, ConfigError> {
             let place = format!("{variable}, pair {}", i + 1);
             let (name, value) = pair
                 .split_once('=')
-                .ok_or_else(|| ConfigError::new(format!("{place}: not a key=value pair")))?;
+                .ok_or_else(|| ConfigError::new(ConfigErrorKind::Header, format!("{place}: not a key=value pair")))?;
             let value = percent_encoding::percent_decode_str(value.trim())
                 .decode_utf8()
-                .map_err(|_| ConfigError::new(format!("{place}: the value is not UTF-8 once decoded")))?;
+                .map_err(|_| ConfigError::new(ConfigErrorKind::Header, format!("{place}: the value is not UTF-8 once decoded")))?;
             Ok((place, (name.trim().to_owned(), value.into_owned())))
         })
         .collect()
