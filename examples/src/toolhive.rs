@@ -207,10 +207,10 @@ pub fn config(
     };
     let mut config = Config::new("toolhive", VERSION)
         .default_level(Level::Usage)
-        .notice_text(NOTICE)
+        .notice(|n| telemetry_runtime::Notice { text: Some(NOTICE.into()), ..n })
         .catalog(Catalog::collect_under([module_path!()]))
         .route(OtlpSink::new(&endpoint)?, only_the_count())
-        .flush_interval(Duration::from_secs(1));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(1), ..d });
     if let Some(collector) = collector {
         // Every detail, at `Full`, whatever analytics are set to; not the
         // analytics count, which is Stacklok's.

@@ -257,11 +257,7 @@ impl Telemetry {
             counter_consent: AtomicU8::new(level),
             consent: Mutex::new(consent),
             resolver,
-            queue: Queue::new(
-                settings.queue_capacity,
-                settings.queue_bytes,
-                settings.batch_size,
-            ),
+            queue: Queue::new(settings.queue_capacity, settings.queue_bytes, settings.batch_size),
             counters: Counters::default(),
             identity: Arc::new(Identity::new(
                 cache_dir.as_ref().map(|d| d.join(ID_FILE)),
@@ -399,7 +395,9 @@ impl Telemetry {
     pub fn save_consent(&self, choice: Option<Level>) -> io::Result<()> {
         match choice {
             Some(level) => self.persist_choice(level.as_str()),
-            None => self.inner.change_consent(|| self.consent_path().map_or(Ok(()), files::remove_if_present)),
+            None => {
+                self.inner.change_consent(|| self.consent_path().map_or(Ok(()), files::remove_if_present))
+            }
         }
     }
 
@@ -467,7 +465,7 @@ impl Telemetry {
     /// # let dir = tempfile::tempdir().unwrap();
     ///
     /// let telemetry = Telemetry::new(
-    ///     Config::new("mytool", "2.0.0").consent(Level::Usage).cache_dir(dir.path()).sink(MemorySink::new()),
+    ///     Config::new("mytool", "2.0.0").consent(Level::Usage).dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d }).sink(MemorySink::new()),
     /// )?;
     /// match telemetry.version_change() {
     ///     Some(VersionChange::FirstRun) => { /* capture an "installed" event */ }
@@ -484,9 +482,34 @@ impl Telemetry {
         self.inner.version.change(&self.inner.app_version)
     }
 
-    /// The highest level the user's own settings give the user-owned sinks:
-    /// `Off` when there are none, or the user set `OTEL_SDK_DISABLED=true`.
-    pub(crate) fn user_owned_level(&self) -> Level {
+    /// This process's session id: a random UUID per client, sent with every
+    /// event as `$session_id`. A program whose own events carry a session
+    /// (a port of an existing schema, say) can reuse it instead of making a
+    /// second one; it says nothing about the installation, unlike the
+    /// install id, which is never handed out.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Level, Telemetry};
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Off))?;
+    /// assert_eq!(telemetry.session_id().len(), 36);
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn session_id(&self) -> &str {
+        &self.inner.session_id
+    }
+
+    /// The highest level the user's own settings give the user-owned sinks
+    /// (see [`Route::owned_by_user`]): `Off` when there are none, or the user
+    /// set `OTEL_SDK_DISABLED=true`. A program can skip building details
+    /// that only the user's own collector would receive while it is off.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry};
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new()))?;
+    /// assert_eq!(telemetry.user_owned_level(), Level::Off); // no user-owned sink
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn user_owned_level(&self) -> Level {
         self.inner.user_level()
     }
 

@@ -269,7 +269,12 @@ impl Config {
             app_version: app_version.to_owned(),
             default_level: Level::Off,
             explicit: None,
-            env_vars: EnvVars { main: env_var_for(app_name), legacy: Vec::new(), documented: None, detect_ci: true },
+            env_vars: EnvVars {
+                main: env_var_for(app_name),
+                legacy: Vec::new(),
+                documented: None,
+                detect_ci: true,
+            },
             env: process_env(),
             sinks: Mutex::new(Vec::new()),
             distinct_id: DistinctId::Install,
@@ -487,7 +492,11 @@ impl Config {
     /// The variables read, in order: the main one, then the legacy ones.
     pub(crate) fn env_var_list(&self) -> Vec<EnvVar> {
         let main = EnvVar { name: self.env_vars.main.clone(), polarity: Polarity::Enables };
-        let legacy = self.env_vars.legacy.iter().map(|(name, polarity)| EnvVar { name: name.clone(), polarity: *polarity });
+        let legacy = self
+            .env_vars
+            .legacy
+            .iter()
+            .map(|(name, polarity)| EnvVar { name: name.clone(), polarity: *polarity });
         std::iter::once(main).chain(legacy).collect()
     }
 
@@ -513,33 +522,48 @@ impl Config {
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if !is_app_name(&self.app_name) {
-            return Err(ConfigError::new(ConfigErrorKind::AppName, format!(
-                "app name {:?} must be 1-64 ASCII letters, digits, '-', '_' or '.', starting with a \
+            return Err(ConfigError::new(
+                ConfigErrorKind::AppName,
+                format!(
+                    "app name {:?} must be 1-64 ASCII letters, digits, '-', '_' or '.', starting with a \
                  letter or digit",
-                self.app_name
-            )));
+                    self.app_name
+                ),
+            ));
         }
         if !is_version(&self.app_version) {
-            return Err(ConfigError::new(ConfigErrorKind::AppVersion, format!(
-                "app version {:?} does not look like a version: expected 1 to 4 numbers separated \
+            return Err(ConfigError::new(
+                ConfigErrorKind::AppVersion,
+                format!(
+                    "app version {:?} does not look like a version: expected 1 to 4 numbers separated \
                  by dots (1.4.0, as env!(\"CARGO_PKG_VERSION\") gives), optionally followed by \
                  -pre.release and +build of ASCII letters, digits, '-' and '.', 64 characters at most",
-                self.app_version
-            )));
+                    self.app_version
+                ),
+            ));
         }
         if self.env_var_list().iter().any(|v| v.name.is_empty()) {
-            return Err(ConfigError::new(ConfigErrorKind::EnvVar, "environment variable names must not be empty"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::EnvVar,
+                "environment variable names must not be empty",
+            ));
         }
         self.distinct_id.validate()?;
         self.documented_index()?;
         if !(0.0..=1.0).contains(&self.sample_rate) {
-            return Err(ConfigError::new(ConfigErrorKind::SampleRate, format!("sample rate {} is not in [0, 1]", self.sample_rate)));
+            return Err(ConfigError::new(
+                ConfigErrorKind::SampleRate,
+                format!("sample rate {} is not in [0, 1]", self.sample_rate),
+            ));
         }
         let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(period) =
             sinks.iter().filter_map(|(_, route, _)| route.period()).find(|p| p.as_secs() < 60)
         {
-            return Err(ConfigError::new(ConfigErrorKind::Limits, format!("a route's period ({period:?}) must be at least a minute")));
+            return Err(ConfigError::new(
+                ConfigErrorKind::Limits,
+                format!("a route's period ({period:?}) must be at least a minute"),
+            ));
         }
         drop(sinks);
         let s = &self.delivery;
@@ -615,9 +639,10 @@ impl DistinctId {
                      with DistinctId::Hashed",
                 )),
             },
-            DistinctId::Hashed(value) if value.is_empty() => {
-                Err(ConfigError::new(ConfigErrorKind::DistinctId, "the value of a hashed distinct id must not be empty"))
-            }
+            DistinctId::Hashed(value) if value.is_empty() => Err(ConfigError::new(
+                ConfigErrorKind::DistinctId,
+                "the value of a hashed distinct id must not be empty",
+            )),
             DistinctId::Hashed(_) => Ok(()),
             DistinctId::Raw { id, reason } => {
                 if id.trim().is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
@@ -714,7 +739,13 @@ mod tests {
     #[test]
     fn env_var_name_from_app_name() {
         assert_eq!(env_var_for("my-tool.rs"), "MY_TOOL_RS_TELEMETRY");
-        assert_eq!(Config::new("agent", "1").env_var("AGENT_STATS").env_var_name(), "AGENT_STATS");
+        assert_eq!(
+            Config::new("agent", "1")
+                .env(|e| crate::EnvVars { main: "AGENT_STATS".into(), ..e })
+                .env_vars
+                .main,
+            "AGENT_STATS"
+        );
     }
 
     #[test]
@@ -724,37 +755,82 @@ mod tests {
         }
         assert!(!is_app_name(&"x".repeat(65)));
         assert!(is_app_name(&"x".repeat(64)));
-        assert!(Config::new("ok", "1").batch_size(0).validate().is_err());
-        assert!(Config::new("ok", "1").max_batch_size(0).validate().is_err());
-        assert!(Config::new("ok", "1").queue_capacity(0).validate().is_err());
-        assert!(Config::new("ok", "1").queue_bytes(0).validate().is_err());
-        assert!(Config::new("ok", "1").distinct_id(" ").validate().is_err());
-        assert!(Config::new("ok", "1").distinct_id("jane@example.com").validate().is_err());
-        assert!(Config::new("ok", "1").distinct_id(uuid::Uuid::nil().to_string()).validate().is_err());
+        assert!(Config::new("ok", "1")
+            .delivery(|d| crate::Delivery { batch_size: 0, ..d })
+            .validate()
+            .is_err());
+        assert!(Config::new("ok", "1")
+            .delivery(|d| crate::Delivery { max_batch_size: 0, ..d })
+            .validate()
+            .is_err());
+        assert!(Config::new("ok", "1")
+            .delivery(|d| crate::Delivery { queue_capacity: 0, ..d })
+            .validate()
+            .is_err());
+        assert!(Config::new("ok", "1")
+            .delivery(|d| crate::Delivery { queue_bytes: 0, ..d })
+            .validate()
+            .is_err());
+        assert!(Config::new("ok", "1").distinct_id(crate::DistinctId::Uuid(" ".into())).validate().is_err());
+        assert!(Config::new("ok", "1")
+            .distinct_id(crate::DistinctId::Uuid("jane@example.com".into()))
+            .validate()
+            .is_err());
+        assert!(Config::new("ok", "1")
+            .distinct_id(crate::DistinctId::Uuid(uuid::Uuid::nil().to_string()))
+            .validate()
+            .is_err());
         let uuid = "0B6E8F1C-3D4A-4F5E-9A7B-1C2D3E4F5A6B";
-        assert!(Config::new("ok", "1").distinct_id(uuid).validate().is_ok());
-        assert!(Config::new("ok", "1").distinct_id_hashed("").validate().is_err());
-        assert!(Config::new("ok", "1").distinct_id_hashed("jane@example.com").validate().is_ok());
+        assert!(Config::new("ok", "1").distinct_id(crate::DistinctId::Uuid(uuid.into())).validate().is_ok());
+        assert!(Config::new("ok", "1").distinct_id(crate::DistinctId::Hashed("".into())).validate().is_err());
+        assert!(Config::new("ok", "1")
+            .distinct_id(crate::DistinctId::Hashed("jane@example.com".into()))
+            .validate()
+            .is_ok());
         for reason in ["", "\u{200b}", "--", "x y", "because"] {
-            let raw = Config::new("ok", "1").distinct_id_raw("runner-7", reason);
+            let raw = Config::new("ok", "1")
+                .distinct_id(crate::DistinctId::Raw { id: "runner-7".into(), reason: reason });
             assert!(raw.validate().is_err(), "{reason:?}");
         }
-        let raw = Config::new("ok", "1").distinct_id_raw("runner\n7", "machine names of the fleet");
+        let raw = Config::new("ok", "1").distinct_id(crate::DistinctId::Raw {
+            id: "runner\n7".into(),
+            reason: "machine names of the fleet",
+        });
         assert!(raw.validate().is_err());
-        assert!(Config::new("ok", "1").distinct_id_raw("runner-7", "machine names").validate().is_ok());
+        assert!(Config::new("ok", "1")
+            .distinct_id(crate::DistinctId::Raw { id: "runner-7".into(), reason: "machine names" })
+            .validate()
+            .is_ok());
         for rate in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
             assert!(Config::new("ok", "1").sample_rate(rate).validate().is_err(), "{rate}");
         }
         assert!(Config::new("ok", "1").sample_rate(0.0).validate().is_ok());
-        assert!(Config::new("ok", "1").documented_env_var("NOPE").validate().is_err());
-        let opt_in = Config::new("ok", "1").legacy_env_var("OK_TRAJECTORY", Polarity::OptInFull);
-        assert!(opt_in.documented_env_var("OK_TRAJECTORY").validate().is_err());
-        let legacy = Config::new("ok", "1").legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables);
-        assert_eq!(legacy.documented_env_var("ANONYMIZED_TELEMETRY").documented_index(), Ok(1));
+        assert!(Config::new("ok", "1")
+            .env(|e| crate::EnvVars { documented: Some("NOPE".into()), ..e })
+            .validate()
+            .is_err());
+        let opt_in = Config::new("ok", "1").env(|mut e| {
+            e.legacy.push(("OK_TRAJECTORY".into(), Polarity::OptInFull));
+            e
+        });
+        assert!(opt_in
+            .env(|e| crate::EnvVars { documented: Some("OK_TRAJECTORY".into()), ..e })
+            .validate()
+            .is_err());
+        let legacy = Config::new("ok", "1").env(|mut e| {
+            e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables));
+            e
+        });
+        assert_eq!(
+            legacy
+                .env(|e| crate::EnvVars { documented: Some("ANONYMIZED_TELEMETRY".into()), ..e })
+                .documented_index(),
+            Ok(1)
+        );
         assert!(Config::new("ok", "1").validate().is_ok());
         let every = |seconds| {
             let route = Route::all().per_period(Duration::from_secs(seconds));
-            Config::new("ok", "1").route(crate::sink::MemorySink::new(), route).validate()
+            Config::new("ok", "1").route(crate::testing::MemorySink::new(), route).validate()
         };
         assert!(every(59).is_err() && every(0).is_err());
         assert!(every(60).is_ok());

@@ -109,6 +109,9 @@ mod tests {
         }
         let err = Outer(std::io::Error::other("disk full"));
         assert_eq!(Chain(&err).to_string(), "cannot save: disk full");
-        assert_eq!(Chain(&ConfigError::new(ConfigErrorKind::Url, "x")).to_string(), "invalid telemetry configuration: x");
+        assert_eq!(
+            Chain(&ConfigError::new(ConfigErrorKind::Url, "x")).to_string(),
+            "invalid telemetry configuration: x"
+        );
     }
 }

@@ -91,6 +91,13 @@ pub struct Guard {
     client: Telemetry,
 }
 
+impl Guard {
+    /// The client this guard stops.
+    pub fn client(&self) -> &Telemetry {
+        &self.client
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         // What it gives up on is counted and logged by the client.
@@ -194,4 +201,3 @@ pub(crate) fn capture_call(event: &DynamicEvent, properties: Properties, span: S
         }
     }
 }
-

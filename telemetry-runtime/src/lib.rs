@@ -21,7 +21,7 @@ mod pipeline;
 mod report_page;
 pub mod sink;
 mod sync;
-
+pub mod testing;
 
 pub use client::Telemetry;
 pub use config::{Config, Delivery, Dirs, DistinctId, EnvVars, Notice};
@@ -30,7 +30,7 @@ pub use global::{capture, capture_with, exit, global, init, is_enabled, Guard, I
 pub(crate) use global::{capture_call, enabled_at};
 pub use local::consent::{Consent, ConsentSource, Polarity};
 pub use local::version::VersionChange;
-pub use model::catalog::{Catalog, CatalogFileError};
+pub use model::catalog::Catalog;
 pub use model::counter::{Counter, Labels};
 pub use model::dynamic::DynamicEvent;
 pub use model::event::TelemetryEvent;
@@ -418,15 +418,14 @@ const _: () = {
     shared::<EventSchema>();
     shared::<InitError>();
     shared::<ConfigError>();
-    shared::<CatalogFileError>();
+    shared::<testing::CatalogFileError>();
     shared::<cli::CommandError>();
     shared::<sink::PostHogSink>();
     shared::<sink::HttpSink>();
     shared::<sink::OtlpSink>();
     shared::<sink::JsonlSink>();
-    shared::<sink::MemorySink>();
+    shared::<testing::MemorySink>();
     shared::<sink::StderrSink>();
     shared::<sink::Batch>();
-    shared::<sink::HttpTransport>();
     shared::<sink::SinkError>();
 };

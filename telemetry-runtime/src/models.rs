@@ -29,10 +29,10 @@ fn client(level: Level, memory: &MemorySink) -> Telemetry {
     let config = Config::new("models", "1.0.0")
         .consent(level)
         .environment(|_| None)
-        .cache_dir(&nowhere)
-        .config_dir(&nowhere)
-        .data_dir(&nowhere)
-        .recent_deliveries(0)
+        .dirs(|d| telemetry_runtime::Dirs { cache: Some(&nowhere.into()), ..d })
+        .dirs(|d| telemetry_runtime::Dirs { config: Some(&nowhere.into()), ..d })
+        .dirs(|d| telemetry_runtime::Dirs { data: Some(&nowhere.into()), ..d })
+        .delivery(|d| telemetry_runtime::Delivery { recent_deliveries: 0, ..d })
         .sink(memory.clone());
     Telemetry::new(config).expect("a valid configuration")
 }

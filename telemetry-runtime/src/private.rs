@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+pub use crate::local::consent::CI_VARIABLES;
 pub use crate::model::catalog::Registration;
 pub use crate::model::counter::Counter;
 pub use crate::model::dynamic::DynamicEvent;

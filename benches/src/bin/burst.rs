@@ -28,10 +28,10 @@ fn main() {
         Config::new("bench", "1.0.0")
             .consent(Level::Usage)
             .environment(|_| None)
-            .detect_ci(false)
-            .cache_dir(dir.path())
-            .config_dir(dir.path())
-            .data_dir(dir.path())
+            .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
+            .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d })
+            .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().into()), ..d })
+            .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.path().into()), ..d })
             .sink(sink),
     )
     .expect("config");

@@ -32,9 +32,9 @@ pub(crate) fn process_env() -> EnvLookup {
 /// use telemetry_runtime::{Config, Polarity};
 ///
 /// let config = Config::new("mytool", "1.0.0")
-///     .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables) // =false turns it off
-///     .legacy_env_var("MYTOOL_NO_TELEMETRY", Polarity::Disables) // =1 turns it off
-///     .legacy_env_var("MYTOOL_LOG_TRAJECTORY", Polarity::OptInFull); // =1 asks for full
+///     .env(|mut e| { e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables)); e }) // =false turns it off
+///     .env(|mut e| { e.legacy.push(("MYTOOL_NO_TELEMETRY".into(), Polarity::Disables)); e }) // =1 turns it off
+///     .env(|mut e| { e.legacy.push(("MYTOOL_LOG_TRAJECTORY".into(), Polarity::OptInFull)); e }); // =1 asks for full
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -157,7 +157,7 @@ pub(crate) fn parse_choice(value: &str) -> Option<(Level, bool)> {
 ///     command.env_remove(name);
 /// }
 /// ```
-pub(crate) const CI_VARIABLES: &[&str] = &[
+pub const CI_VARIABLES: &[&str] = &[
     "CI",
     "CONTINUOUS_INTEGRATION",
     "GITHUB_ACTIONS",

@@ -220,7 +220,7 @@ mod tests {
         assert!(!props.contains_key("skipped"));
         assert!(!props.contains_key("nan"));
         assert_eq!(props["$lib"], LIB_NAME);
-        assert_eq!(props["$lib_version"], crate::LIB_VERSION);
+        assert_eq!(props["$lib_version"], crate::model::view::LIB_VERSION);
         assert_eq!(props["$app_version"], "1.2.3");
         assert_eq!(props["$session_id"], "s-1");
         assert_eq!(props["$process_person_profile"], false);
@@ -274,7 +274,7 @@ mod tests {
         assert_eq!(json["properties"]["back\\slash\n"], 2);
         assert_eq!(json["properties"]["snake_case"], 3);
         assert_eq!(json["properties"]["q\"uote"], 4);
-        assert_eq!(json["properties"]["$lib"], crate::LIB_NAME, "a reserved name is refused");
+        assert_eq!(json["properties"]["$lib"], crate::model::view::LIB_NAME, "a reserved name is refused");
     }
 
     #[test]

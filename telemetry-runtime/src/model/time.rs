@@ -66,5 +66,4 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_secs(1_795_303_310);
         assert_eq!(rfc3339(t), "2026-11-21T23:21:50.000Z");
     }
-
 }

@@ -28,7 +28,7 @@ pub(crate) type HashKeySource = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// What the events prepared together share: who sent them (the anonymous
 /// install id) and the standard properties of the program that sent them.
-pub struct EventContext {
+pub(crate) struct EventContext {
     pub(crate) distinct_id: String,
     /// The identity generation `distinct_id` belongs to: after a reset, the
     /// events are stale and never sent.
@@ -69,28 +69,23 @@ impl fmt::Debug for EventContext {
 
 impl EventContext {
     /// The anonymous install id (PostHog's `distinct_id`).
-    pub fn distinct_id(&self) -> &str {
+    pub(crate) fn distinct_id(&self) -> &str {
         &self.distinct_id
     }
     /// The application's name, as configured.
-    pub fn app_name(&self) -> &str {
+    pub(crate) fn app_name(&self) -> &str {
         &self.app_name
     }
     /// The application's version, as configured.
-    pub fn app_version(&self) -> &str {
+    pub(crate) fn app_version(&self) -> &str {
         &self.app_version
     }
-    /// A random id for this run of the program.
-    pub fn session_id(&self) -> &str {
-        &self.session_id
-    }
-
     /// The standard properties every event carries (`$lib`, `$app_name`,
     /// `$os`, `$session_id`, ...), as the catalog lists them
     /// ([`Catalog::to_markdown`](crate::Catalog::to_markdown) lists them);
     /// `$os_version` only where it is known, and `$session_id` on no
     /// report by period.
-    pub fn standard_properties(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    pub(crate) fn standard_properties(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let report = self.report.is_some();
         [
             ("$lib", LIB_NAME),
@@ -257,22 +252,23 @@ impl<'a> EventView<'a> {
     pub(crate) fn since_epoch(&self) -> Duration {
         self.record.since_epoch()
     }
-    /// The anonymous install id.
+    /// The id the event is sent with: the anonymous install id unless the
+    /// program chose another ([`DistinctId`](crate::DistinctId)).
     pub fn distinct_id(&self) -> &'a str {
         &self.context.distinct_id
     }
     /// The consent level it takes to send this event as shown: it may be
     /// sent only while consent is at least this level.
-    pub fn level(&self) -> Level {
+    pub(crate) fn required_level(&self) -> Level {
         self.needs
     }
     /// Whether this is an aggregated counter (its properties are the labels
     /// and [`count`](EventView::count)) rather than a single event.
-    pub fn is_counter(&self) -> bool {
+    pub(crate) fn is_counter(&self) -> bool {
         self.record.is_counter()
     }
     /// A counter's count since the last one was sent; `None` for an event.
-    pub fn count(&self) -> Option<u64> {
+    pub(crate) fn count(&self) -> Option<u64> {
         if !self.is_counter() {
             return None;
         }
@@ -290,12 +286,12 @@ impl<'a> EventView<'a> {
         PropertyIter { entries: entries(packed), shown: self.shown, context: self.context }
     }
     /// The value of one property, if the event has it at this level.
-    pub fn property(&self, name: &str) -> Option<ValueRef<'a>> {
+    pub(crate) fn property(&self, name: &str) -> Option<ValueRef<'a>> {
         self.properties().find(|property| property.name == name.as_bytes()).map(|property| property.value)
     }
     /// What the event shares with the others prepared with it: the install
     /// id and the standard properties.
-    pub fn context(&self) -> &'a EventContext {
+    pub(crate) fn context(&self) -> &'a EventContext {
         self.context
     }
     /// The identity generation its install id belongs to.
@@ -514,14 +510,6 @@ pub struct ListRef<'a> {
 }
 
 impl<'a> ListRef<'a> {
-    /// How many items it has.
-    pub fn len(&self) -> usize {
-        self.count as usize
-    }
-    /// Whether it has none.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
     /// The items, in order; a missing one is [`ValueRef::Null`].
     pub fn iter(&self) -> impl Iterator<Item = ValueRef<'a>> + 'a {
         ListIter { items: list_items(self.count, self.items), shown: self.shown, context: self.context }

@@ -412,7 +412,7 @@ fn batch_text(header: &str, events: &[Queued]) -> String {
         let properties = serde_json::Value::Array(event.properties().map(|p| typed_pair(&p)).collect());
         text.push_str(&format!(
             "{FORMAT}\tevent\t{number}\t{}\t{counter}\t{time}\t{}\t{name}\t{properties}\n",
-            event.level(),
+            event.required_level(),
             event.uuid(),
         ));
     }
@@ -802,7 +802,7 @@ mod tests {
             assert_eq!(back.uuid(), written.uuid());
             assert_eq!(back.is_counter(), written.is_counter());
             assert_eq!(back.time(), written.time());
-            assert_eq!(back.level(), written.level());
+            assert_eq!(back.required_level(), written.required_level());
             assert_eq!(back.distinct_id(), written.distinct_id());
             assert_eq!(back.context().app_version(), "1.0.0");
             let mut json =

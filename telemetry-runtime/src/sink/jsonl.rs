@@ -60,11 +60,6 @@ impl JsonlSink {
         self
     }
 
-    /// The file events are appended to.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends `lines`, rotating the file first when they would take it
     /// over the limit; returns how many bytes were appended (whole lines:
     /// under the file size limit, only those that fit). The file is opened

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use super::gated::{self, GateConnector, SharedSlot, WriteCheck};
+use super::options::HttpOptions;
 use super::results::{self, EventResult, PerEventResults};
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
@@ -36,23 +37,10 @@ pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 /// configured `Duration::MAX` is clamped to this.
 pub(crate) const MAX_PHASE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-/// The HTTP method of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Method {
-    /// `POST` with the body.
-    #[default]
-    Post,
-    /// `GET`: no body; the events travel in the URL (its query).
-    Get,
-}
-
 /// One request, as a [`RequestEncoder`] builds it.
 #[derive(Debug, Default)]
 #[non_exhaustive]
-pub struct Request {
-    /// `POST` unless the encoder says otherwise.
-    pub method: Method,
+pub(crate) struct Request {
     /// Where it goes: an absolute http(s) URL.
     pub url: String,
     /// Headers besides the transport's own (`Content-Type`,
@@ -64,7 +52,6 @@ pub struct Request {
 
 impl Request {
     fn clear(&mut self) {
-        self.method = Method::Post;
         self.url.clear();
         self.headers.clear();
         self.body.clear();
@@ -97,7 +84,7 @@ impl Request {
 /// a count of `event` calls. A request is built again, from `begin`, for
 /// each retry, for each half of a group the server answered 413, and
 /// without its last events when what `end` added took it over the limit.
-pub trait RequestEncoder {
+pub(crate) trait RequestEncoder {
     /// The most events one request carries (1 for an endpoint that takes
     /// one event per request, such as a pixel). Default: no limit but size.
     fn max_events(&self) -> usize {
@@ -118,54 +105,16 @@ pub trait RequestEncoder {
     }
 }
 
-/// The HTTP machinery the library's sinks send with, for a sink of your
-/// own: it encodes events with your [`RequestEncoder`], and handles size
-/// limits, retries with exponential backoff and jitter (honouring
-/// `Retry-After`), splitting a group the server answered 413, gzip,
-/// timeouts, and consent: no body byte leaves once consent no longer allows
-/// the request's events, however long the connection took. Failures are
-/// reported through the [`SendContext`], so the runtime counts them and the
-/// spool keeps what a later run may deliver.
-///
-/// ```
-/// use telemetry_runtime::sink::{
-///     Batch, EventView, HttpTransport, Method, Request, RequestEncoder, SendContext, Sink, SinkError,
-/// };
-///
-/// /// One `GET` per event: `https://pixel.example/p?event=<name>&v=<app version>`.
-/// struct Pixel;
-///
-/// impl RequestEncoder for Pixel {
-///     fn max_events(&self) -> usize {
-///         1
-///     }
-///     fn begin(&mut self, request: &mut Request, _first: &EventView<'_>) {
-///         request.method = Method::Get;
-///         request.url.push_str("https://pixel.example/p");
-///     }
-///     fn event(&mut self, request: &mut Request, _index: usize, event: &EventView<'_>) {
-///         // Event names are snake_case and versions plain: nothing to escape here.
-///         request.url.push_str(&format!("?event={}&v={}", event.name(), event.context().app_version()));
-///     }
-/// }
-///
-/// struct PixelSink(HttpTransport);
-///
-/// impl Sink for PixelSink {
-///     fn name(&self) -> &str {
-///         "pixel.example"
-///     }
-///     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-///         let events: Vec<EventView<'_>> = batch.events().collect();
-///         self.0.send(&events, cx, &mut Pixel);
-///         Ok(())
-///     }
-/// }
-///
-/// let sink = PixelSink(HttpTransport::new().max_retries(2));
-/// ```
+/// The HTTP machinery the library's sinks send with: it encodes events with
+/// a sink's [`RequestEncoder`], and handles size limits, retries with
+/// exponential backoff and jitter (honouring `Retry-After`), splitting a
+/// group the server answered 413, gzip, timeouts, and consent: no body byte
+/// leaves once consent no longer allows the request's events, however long
+/// the connection took. Failures are reported through the [`SendContext`],
+/// so the runtime counts them and the spool keeps what a later run may
+/// deliver.
 #[derive(Clone)]
-pub struct HttpTransport {
+pub(crate) struct HttpTransport {
     client: Client,
     connect_timeout: Duration,
     request_timeout: Duration,
@@ -289,7 +238,7 @@ impl HttpTransport {
     /// later phase, [`Backoff::default`], requests up to 5 MiB, gzip above
     /// 4 KiB (with the `gzip` feature, on by default), `Content-Type:
     /// application/json`.
-    pub fn new() -> HttpTransport {
+    pub(crate) fn new() -> HttpTransport {
         HttpTransport {
             client: Client::default(),
             connect_timeout: Duration::from_secs(5),
@@ -335,7 +284,7 @@ impl HttpTransport {
     /// assert!(HttpTransport::new().header("Authorization", "Bearer 123\r\nX-Injected: 1").is_err());
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
-    pub fn header(
+    pub(crate) fn header(
         mut self,
         name: impl Into<String>,
         value: impl Into<String>,
@@ -349,14 +298,8 @@ impl HttpTransport {
     }
 
     /// The retry policy (default [`Backoff::default`]).
-    pub fn backoff(mut self, backoff: Backoff) -> HttpTransport {
+    pub(crate) fn backoff(mut self, backoff: Backoff) -> HttpTransport {
         self.backoff = backoff;
-        self
-    }
-
-    /// Retries after the first attempt, keeping the rest of the policy.
-    pub fn max_retries(mut self, retries: u32) -> HttpTransport {
-        self.backoff = self.backoff.max_retries(retries);
         self
     }
 
@@ -364,7 +307,7 @@ impl HttpTransport {
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). Each is at most a day: a longer one (such as
     /// `Duration::MAX`) is taken as a day.
-    pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpTransport {
+    pub(crate) fn timeouts(mut self, connect: Duration, request: Duration) -> HttpTransport {
         self.connect_timeout = connect;
         self.request_timeout = request;
         self
@@ -374,16 +317,44 @@ impl HttpTransport {
     /// encoder's `end` adds included); more events go in several requests
     /// (default 5 MiB). A single event larger than this is still sent on
     /// its own.
-    pub fn max_request_bytes(mut self, bytes: usize) -> HttpTransport {
+    pub(crate) fn max_request_bytes(mut self, bytes: usize) -> HttpTransport {
         self.max_request_bytes = bytes.max(1);
         self
     }
 
     /// Compresses bodies larger than `above` bytes with gzip
     /// (`Content-Encoding: gzip`); `None` never compresses.
-    pub fn gzip_above(mut self, above: Option<usize>) -> HttpTransport {
+    pub(crate) fn gzip_above(mut self, above: Option<usize>) -> HttpTransport {
         self.gzip_above = above;
         self
+    }
+
+    /// The options this transport sends with.
+    pub(crate) fn options(&self) -> HttpOptions {
+        HttpOptions {
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_request_bytes: self.max_request_bytes,
+            gzip_above: self.gzip_above,
+            max_retries: self.backoff.max_retries,
+            backoff_base: self.backoff.base,
+            backoff_cap: self.backoff.cap,
+            max_retry_after: self.backoff.max_retry_after,
+        }
+    }
+
+    /// This transport, sending with `options`.
+    pub(crate) fn with_options(self, options: HttpOptions) -> HttpTransport {
+        let backoff = Backoff {
+            max_retries: options.max_retries,
+            base: options.backoff_base,
+            cap: options.backoff_cap,
+            max_retry_after: options.max_retry_after,
+        };
+        self.timeouts(options.connect_timeout, options.request_timeout)
+            .max_request_bytes(options.max_request_bytes)
+            .gzip_above(options.gzip_above)
+            .backoff(backoff)
     }
 
     /// The headers every request carries, for the spool's fingerprint of a
@@ -444,7 +415,12 @@ impl HttpTransport {
     /// limits; a group the server answers 413 is split in halves, and a
     /// single event it refuses is dropped. What is not delivered is
     /// reported through `cx` (by uuid, so the spool keeps exactly those).
-    pub fn send(&mut self, events: &[EventView<'_>], cx: &SendContext<'_>, encoder: &mut dyn RequestEncoder) {
+    pub(crate) fn send(
+        &mut self,
+        events: &[EventView<'_>],
+        cx: &SendContext<'_>,
+        encoder: &mut dyn RequestEncoder,
+    ) {
         let max_events = encoder.max_events().max(1);
         let mut request = Request::default();
         // A request's events: at most `max_events`, sized once.
@@ -583,7 +559,7 @@ impl HttpTransport {
             // events need, and their identity generation, against the
             // state in force then.
             let check = cx.write_check(
-                events.iter().map(EventView::level).max().unwrap_or(Level::Full),
+                events.iter().map(EventView::required_level).max().unwrap_or(Level::Full),
                 events.iter().map(EventView::generation).min().unwrap_or(0),
             );
             // A request is built afresh for each attempt (a body may carry
@@ -671,13 +647,8 @@ impl HttpTransport {
     /// its install id was reset.
     fn attempt(&mut self, request: &Request, check: WriteCheck) -> Attempt {
         let mut compressed = std::mem::take(&mut self.buffers.compressed);
-        let gzipped = match request.method {
-            Method::Post => {
-                self.gzip_above.is_some_and(|limit| request.body.len() > limit)
-                    && gzip(&request.body, &mut self.deflater, &mut compressed).is_some()
-            }
-            Method::Get => false,
-        };
+        let gzipped = self.gzip_above.is_some_and(|limit| request.body.len() > limit)
+            && gzip(&request.body, &mut self.deflater, &mut compressed).is_some();
         gated::arm(&self.client.slot, check);
         let answer = self.send_request(request, gzipped.then_some(&compressed[..]));
         let withheld = gated::disarm(&self.client.slot);
@@ -690,32 +661,19 @@ impl HttpTransport {
 
     /// Sends `request`, with `compressed` as its body when it was gzipped.
     fn send_request(&mut self, request: &Request, compressed: Option<&[u8]>) -> Attempt {
-        let Request { method, url, headers, body } = request;
+        let Request { url, headers, body } = request;
         let fixed_headers = self.headers.clone();
         let agent = self.agent();
-        let answer = match method {
-            Method::Post => {
-                let mut builder = agent.post(url);
-                for (name, value) in fixed_headers.iter().chain(headers) {
-                    builder = builder.header(name, value);
-                }
-                if compressed.is_some() {
-                    builder = builder.header("Content-Encoding", "gzip");
-                }
-                // A byte slice has a length: ureq writes it straight to the
-                // socket (and never logs it).
-                builder.send(compressed.unwrap_or(body))
-            }
-            Method::Get => {
-                let mut builder = agent.get(url);
-                for (name, value) in
-                    fixed_headers.iter().filter(|(name, _)| name != "Content-Type").chain(headers)
-                {
-                    builder = builder.header(name, value);
-                }
-                builder.call()
-            }
-        };
+        let mut builder = agent.post(url);
+        for (name, value) in fixed_headers.iter().chain(headers) {
+            builder = builder.header(name, value);
+        }
+        if compressed.is_some() {
+            builder = builder.header("Content-Encoding", "gzip");
+        }
+        // A byte slice has a length: ureq writes it straight to the socket
+        // (and never logs it).
+        let answer = builder.send(compressed.unwrap_or(body));
         match answer {
             Ok(mut response) => {
                 let status = response.status().as_u16();
@@ -800,19 +758,26 @@ pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
             Some(at) => format!("has a character HTTP does not allow in a name at byte {at}"),
             None => "is not valid in HTTP".to_owned(),
         };
-        return Err(ConfigError::new(ConfigErrorKind::Header, format!("a header name {problem} (the name is not shown)")));
+        return Err(ConfigError::new(
+            ConfigErrorKind::Header,
+            format!("a header name {problem} (the name is not shown)"),
+        ));
     }
     if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
-        return Err(ConfigError::new(ConfigErrorKind::Header, format!(
-            "header {name:?} is set by the transport from the body it sends"
-        )));
+        return Err(ConfigError::new(
+            ConfigErrorKind::Header,
+            format!("header {name:?} is set by the transport from the body it sends"),
+        ));
     }
     if ureq::http::HeaderValue::from_str(value).is_err() {
         let at = value.bytes().position(|b| (b < 0x20 && b != b'\t') || b == 0x7f).unwrap_or(0);
-        return Err(ConfigError::new(ConfigErrorKind::Header, format!(
-            "the value of header {name:?} has a control character at byte {at} (a line break, say), \
+        return Err(ConfigError::new(
+            ConfigErrorKind::Header,
+            format!(
+                "the value of header {name:?} has a control character at byte {at} (a line break, say), \
              which HTTP does not allow (the value is not shown)"
-        )));
+            ),
+        ));
     }
     Ok(())
 }

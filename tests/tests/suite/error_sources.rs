@@ -158,12 +158,6 @@ fn a_catalog_page_that_cannot_be_rewritten_shows_each_message_once() {
 }
 
 #[test]
-fn an_invalid_time_has_one_message() {
-    let err = telemetry_runtime::parse_rfc3339("yesterday").expect_err("not a date-time");
-    assert_each_message_once(&err, 1);
-}
-
-#[test]
 fn a_local_file_that_cannot_be_written_is_logged_with_each_message_once() {
     logs::install();
     let sandbox = Sandbox::new();

@@ -16,7 +16,7 @@ use std::sync::{mpsc, Arc, Barrier, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Level, Properties, Stats, Telemetry};
 use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
 
@@ -86,9 +86,9 @@ fn sixteen_threads_capture_while_consent_toggles_flush_runs_and_the_client_shuts
         sandbox
             .config()
             .sink(posthog_sink(&server))
-            .queue_capacity(2_000)
-            .batch_size(50)
-            .flush_interval(Duration::from_millis(20)),
+            .delivery(|d| telemetry_runtime::Delivery { queue_capacity: 2_000, ..d })
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 50, ..d })
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(20), ..d }),
     )
     .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -168,9 +168,9 @@ fn sixteen_threads_capture_into_a_tiny_queue_and_the_books_balance() {
         sandbox
             .config()
             .sink(memory.clone())
-            .queue_capacity(64)
-            .batch_size(16)
-            .flush_interval(Duration::from_millis(5)),
+            .delivery(|d| telemetry_runtime::Delivery { queue_capacity: 64, ..d })
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 16, ..d })
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(5), ..d }),
     )
     .unwrap();
     let barrier = Arc::new(Barrier::new(16));

@@ -50,7 +50,13 @@ use telemetry_tests::otlp::attribute;
 
 fn client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
     let sink = OtlpSink::new(&server.url()).unwrap().header("x-collector-token", "abc").unwrap();
-    Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap()
+    Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -222,9 +228,17 @@ fn request_limits_hold_for_the_otlp_body_actually_sent() {
     // is larger than the event's PostHog JSON, and the limit is on the
     // OTLP body.
     const LIMIT: usize = 4_000;
-    let sink = OtlpSink::new(&server.url()).unwrap().max_request_bytes(LIMIT).gzip_above(None);
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap();
+    let sink = OtlpSink::new(&server.url())
+        .unwrap()
+        .http(|h| telemetry_runtime::sink::HttpOptions { max_request_bytes: LIMIT, ..h })
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h });
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+    )
+    .unwrap();
     for attempts in 0..20 {
         telemetry.capture(&OtlpToolCall {
             tool: "search",
@@ -309,7 +323,7 @@ fn json_when_asked_carries_the_same_records_as_protobuf() {
         .config()
         .sink(OtlpSink::new(&binary.url()).unwrap())
         .sink(OtlpSink::new(&text.url()).unwrap().protocol(Protocol::HttpJson))
-        .flush_interval(Duration::from_secs(60));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.capture(&OtlpToolCall {
         tool: "grep",

@@ -2,7 +2,7 @@
 //! `<APP>_TELEMETRY_SAMPLE_RATE`, for derived and declared events, counted
 //! when it leaves an event out, and reproducible with a seed.
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Properties, Telemetry, TelemetryEvent};
 use telemetry_tests::{logs, posthog_sink, Sandbox, TestServer, SOON};
 
@@ -114,7 +114,7 @@ fn the_users_variable_outranks_the_configuration_and_bad_values_are_ignored() {
     // Named after the app, whatever the main variable is called.
     let config = sandbox
         .config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", "0"), ("TESTAPP_ENABLED_SAMPLE_RATE", "1")])
-        .env_var("TESTAPP_ENABLED");
+        .env(|e| telemetry_runtime::EnvVars { main: "TESTAPP_ENABLED".into(), ..e });
     let (kept, stats) = run(config, &MemorySink::new(), 10);
     assert!(kept.is_empty() && stats.sampled_out == 20, "{stats:?}");
 

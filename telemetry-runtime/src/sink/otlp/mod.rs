@@ -2,16 +2,16 @@
 //! pipeline): events as log records, counters as delta sums, instrumented
 //! calls as spans, in protobuf (the default) or JSON.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::http::check_url;
-use super::retry::Backoff;
 use super::transport::{check_header, shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::period::PeriodCounts;
 use crate::model::span::SpanIds;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
+use crate::sink::options::HttpOptions;
 
 mod json;
 mod proto;
@@ -68,14 +68,16 @@ impl std::str::FromStr for Protocol {
         match text.trim().to_ascii_lowercase().as_str() {
             "http/protobuf" => Ok(Protocol::HttpProtobuf),
             "http/json" => Ok(Protocol::HttpJson),
-            "grpc" => Err(ConfigError::new(ConfigErrorKind::Protocol, 
+            "grpc" => Err(ConfigError::new(
+                ConfigErrorKind::Protocol,
                 "OTLP protocol grpc is not supported: it needs HTTP/2, and this library sends over \
                  HTTP/1.1 without an async runtime; use http/protobuf (the default) or http/json, \
                  on the collector's HTTP port (4318)",
             )),
-            other => Err(ConfigError::new(ConfigErrorKind::Protocol, format!(
-                "unknown OTLP protocol {other:?}: expected http/protobuf or http/json"
-            ))),
+            other => Err(ConfigError::new(
+                ConfigErrorKind::Protocol,
+                format!("unknown OTLP protocol {other:?}: expected http/protobuf or http/json"),
+            )),
         }
     }
 }
@@ -115,7 +117,8 @@ impl std::str::FromStr for Protocol {
 ///     "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/json".into()),
 ///     _ => None,
 /// })?;
-/// assert_eq!(from_env.unwrap().protocol_in_use(), Protocol::HttpJson);
+/// assert!(from_env.is_some());
+/// let json = OtlpSink::new("http://localhost:4318")?.protocol(Protocol::HttpJson);
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -228,8 +231,7 @@ impl OtlpSink {
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         ] {
             let Some(value) = var(name) else { continue };
-            let chosen: Protocol =
-                value.parse().map_err(|e: ConfigError| e.within(name))?;
+            let chosen: Protocol = value.parse().map_err(|e: ConfigError| e.within(name))?;
             match protocol {
                 None => protocol = Some(chosen),
                 Some(first) if first != chosen => log::warn!(
@@ -251,16 +253,31 @@ impl OtlpSink {
         Ok(Some(sink))
     }
 
+    #[cfg(test)]
+    fn logs_url(&self) -> &str {
+        &self.logs_url
+    }
+
+    #[cfg(test)]
+    fn metrics_url(&self) -> Option<&str> {
+        self.metrics_url.as_deref()
+    }
+
+    #[cfg(test)]
+    fn traces_url(&self) -> Option<&str> {
+        self.traces_url.as_deref()
+    }
+
+    #[cfg(test)]
+    fn protocol_in_use(&self) -> Protocol {
+        self.protocol
+    }
+
     /// The encoding of request bodies (default [`Protocol::HttpProtobuf`]).
     pub fn protocol(mut self, protocol: Protocol) -> OtlpSink {
         self.protocol = protocol;
         self.transport = self.transport.fixed_header("Content-Type", protocol.content_type());
         self
-    }
-
-    /// The encoding of request bodies: see [`protocol`](OtlpSink::protocol).
-    pub fn protocol_in_use(&self) -> Protocol {
-        self.protocol
     }
 
     /// Adds a request header. This library never logs header values; the
@@ -277,53 +294,12 @@ impl OtlpSink {
         Ok(self)
     }
 
-    /// The retry policy (default [`Backoff::default`]).
-    pub fn backoff(mut self, backoff: Backoff) -> OtlpSink {
-        self.transport = self.transport.backoff(backoff);
+    /// How this sink sends (timeouts, request size, compression,
+    /// retries), changed by `change` from the sink's current options.
+    pub fn http(mut self, change: impl FnOnce(HttpOptions) -> HttpOptions) -> OtlpSink {
+        let options = change(self.transport.options());
+        self.transport = self.transport.with_options(options);
         self
-    }
-
-    /// Compresses request bodies larger than `above` bytes with gzip; `None`
-    /// never compresses. Default: above 4 KiB with the `gzip` feature.
-    pub fn gzip_above(mut self, above: Option<usize>) -> OtlpSink {
-        self.transport = self.transport.gzip_above(above);
-        self
-    }
-
-    /// The largest request body; more events go in several requests, each
-    /// measured as the OTLP body actually sent (default 5 MiB).
-    pub fn max_request_bytes(mut self, bytes: usize) -> OtlpSink {
-        self.transport = self.transport.max_request_bytes(bytes);
-        self
-    }
-
-    /// The connect timeout, and the limit for each later phase of a request:
-    /// sending it, waiting for the answer, reading the answer (defaults 5 s
-    /// and 10 s). The host name is resolved on the worker thread with the
-    /// system's own lookup timeouts, so a slow DNS delays telemetry only.
-    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
-    /// is taken as a day.
-    pub fn timeouts(mut self, connect: Duration, request: Duration) -> OtlpSink {
-        self.transport = self.transport.timeouts(connect, request);
-        self
-    }
-
-    /// Where log records go.
-    pub fn logs_url(&self) -> &str {
-        &self.logs_url
-    }
-
-    /// Where counters go as metrics; `None` when only a logs endpoint was
-    /// configured, and counters go there as log records.
-    pub fn metrics_url(&self) -> Option<&str> {
-        self.metrics_url.as_deref()
-    }
-
-    /// Where instrumented calls go as spans, on a route that asks for them;
-    /// `None` when only a logs endpoint was configured, and calls go there
-    /// as log records.
-    pub fn traces_url(&self) -> Option<&str> {
-        self.traces_url.as_deref()
     }
 }
 
@@ -496,12 +472,15 @@ fn parse_pairs(text: &str, variable: &str) -> Result<Vec<Pair>, ConfigError> {
         .enumerate()
         .map(|(i, pair)| {
             let place = format!("{variable}, pair {}", i + 1);
-            let (name, value) = pair
-                .split_once('=')
-                .ok_or_else(|| ConfigError::new(ConfigErrorKind::Header, format!("{place}: not a key=value pair")))?;
-            let value = percent_encoding::percent_decode_str(value.trim())
-                .decode_utf8()
-                .map_err(|_| ConfigError::new(ConfigErrorKind::Header, format!("{place}: the value is not UTF-8 once decoded")))?;
+            let (name, value) = pair.split_once('=').ok_or_else(|| {
+                ConfigError::new(ConfigErrorKind::Header, format!("{place}: not a key=value pair"))
+            })?;
+            let value = percent_encoding::percent_decode_str(value.trim()).decode_utf8().map_err(|_| {
+                ConfigError::new(
+                    ConfigErrorKind::Header,
+                    format!("{place}: the value is not UTF-8 once decoded"),
+                )
+            })?;
             Ok((place, (name.trim().to_owned(), value.into_owned())))
         })
         .collect()
