@@ -230,7 +230,7 @@ impl TelemetryCommand {
 /// added.
 ///
 /// ```
-/// use telemetry_runtime::{cli::Status, sink::MemorySink, Config, ConsentSource, Level, Telemetry};
+/// use telemetry_runtime::{cli::Status, testing::MemorySink, Config, ConsentSource, Level, Telemetry};
 /// # let dir = tempfile::tempdir()?;
 ///
 /// let config = Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new());

@@ -60,7 +60,7 @@ thread_local! {
 /// so that it never competes with its host for the global one.
 ///
 /// ```
-/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry};
+/// use telemetry_runtime::{testing::MemorySink, Config, Level, Properties, Telemetry};
 ///
 /// telemetry_runtime::event! {
 ///     /// A document was parsed.
@@ -386,7 +386,7 @@ impl Telemetry {
     /// ```
     /// # use telemetry_runtime::{Config, Level, Telemetry};
     /// # let dir = tempfile::tempdir().unwrap();
-    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").dirs(dir.path()))?;
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").dirs(|_| dir.path().into()))?;
     /// telemetry.save_consent(Some(Level::Off)).expect("the config directory is writable");
     /// assert_eq!(telemetry.consent().level, Level::Off);
     /// telemetry.save_consent(None).expect("the config directory is writable");
@@ -461,7 +461,7 @@ impl Telemetry {
     /// deletes the record.
     ///
     /// ```
-    /// use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, VersionChange};
+    /// use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry, VersionChange};
     /// # let dir = tempfile::tempdir().unwrap();
     ///
     /// let telemetry = Telemetry::new(
@@ -522,11 +522,10 @@ impl Telemetry {
 
     /// Captures a typed event that happened at `time` (for example one read
     /// from a log, or recorded while offline): it is sent with that
-    /// timestamp, in UTC, instead of the time of the call. A time with an
-    /// offset, as text, is read by [`parse_rfc3339`](crate::parse_rfc3339).
+    /// timestamp, in UTC, instead of the time of the call.
     ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, TelemetryEvent};
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry, TelemetryEvent};
     /// /// A build finished.
     /// #[derive(TelemetryEvent)]
     /// struct BuildFinished {
@@ -534,7 +533,8 @@ impl Telemetry {
     /// }
     /// # let memory = MemorySink::new();
     /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
-    /// let when = telemetry_runtime::parse_rfc3339("2025-01-02T08:34:05+05:30").expect("a valid time");
+    /// // 2025-01-02T08:34:05+05:30, read from a log by the program.
+    /// let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_787_045);
     /// telemetry.capture_at(&BuildFinished { ok: true }, when);
     /// telemetry.flush(std::time::Duration::from_secs(5));
     /// assert_eq!(memory.events()[0]["timestamp"], "2025-01-02T03:04:05.000Z");
@@ -653,7 +653,7 @@ impl Telemetry {
     /// label's enum for one label, a tuple of them for more, `()` for none.
     ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, TelemetryProperty};
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry, TelemetryProperty};
     /// #[derive(TelemetryProperty, Clone, Copy)]
     /// enum Status {
     ///     Ok,
@@ -717,7 +717,7 @@ impl Telemetry {
     /// many and why.
     ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, Value};
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Properties, Telemetry, Value};
     /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(MemorySink::new()))?;
     /// use std::time::Duration;
     /// telemetry_runtime::event! {

@@ -206,7 +206,7 @@ pub use telemetry_macros::TelemetryProperty;
 ///
 /// ```
 /// use std::time::Duration;
-/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, TelemetryProperty, Value};
+/// use telemetry_runtime::{testing::MemorySink, Config, Level, Properties, Telemetry, TelemetryProperty, Value};
 ///
 /// /// Why a cache is cleared.
 /// #[derive(TelemetryProperty)]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use shuttle::thread;
 
 use crate::local::identity::{IdSource, Identity, ID_FILE};
-use crate::sink::MemorySink;
+use crate::testing::MemorySink;
 use crate::{Config, Level, Telemetry};
 
 /// Schedules tried for the tests whose state space is too large to try

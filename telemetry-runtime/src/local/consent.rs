@@ -147,16 +147,8 @@ pub(crate) fn parse_choice(value: &str) -> Option<(Level, bool)> {
 /// Variables whose presence marks a CI run (telemetry is then off unless a
 /// stronger source decides). `CI` itself is checked for a true-ish value
 /// because some shells export `CI=false`.
-///
-/// A test that runs the program as its users do, from a CI job, removes
-/// them:
-///
-/// ```
-/// let mut command = std::process::Command::new("mytool");
-/// for name in telemetry_runtime::CI_VARIABLES {
-///     command.env_remove(name);
-/// }
-/// ```
+/// (This workspace's tests remove them from the programs they run, through
+/// `__private`: it is not an API.)
 pub const CI_VARIABLES: &[&str] = &[
     "CI",
     "CONTINUOUS_INTEGRATION",

@@ -91,7 +91,7 @@ impl Route {
     /// this one too.
     ///
     /// ```
-    /// use telemetry_runtime::{sink::{OtlpSink}, Config, Level, Route, Telemetry};
+    /// use telemetry_runtime::{testing::MemorySink, Config, Level, Route, Telemetry};
     ///
     /// telemetry_runtime::counter! {
     ///     /// Tool calls, by outcome.

@@ -32,7 +32,7 @@ pub(crate) const DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
 /// ```
 /// use telemetry_runtime::sink::JsonlSink;
 /// let sink = JsonlSink::new(std::env::temp_dir().join("events.jsonl"));
-/// assert!(sink.path().ends_with("events.jsonl"));
+/// let small = JsonlSink::new(std::env::temp_dir().join("small.jsonl")).max_bytes(1 << 20);
 /// ```
 #[derive(Debug)]
 pub struct JsonlSink {
