@@ -198,7 +198,7 @@ pub fn config(
     lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
 ) -> Result<Config, ConfigError> {
     let endpoint = lookup("TOOLHIVE_ANALYTICS_ENDPOINT").unwrap_or_else(|| ANALYTICS_ENDPOINT.to_owned());
-    let only_the_count = || Route::only([analytics::TOOL_CALLS.name()]).max_level(Level::Usage);
+    let only_the_count = || Route::only([analytics::TOOL_CALLS.schema().name]).max_level(Level::Usage);
     // The user's collector: the endpoint they passed, or else the standard
     // OpenTelemetry variables (which `OTEL_SDK_DISABLED=true` turns off).
     let collector = match &options.otel_endpoint {

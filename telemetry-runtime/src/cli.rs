@@ -263,7 +263,7 @@ pub struct Status {
     /// debug mode only `stderr`, in local-only mode only the file's sink.
     pub sink_names: Vec<String>,
     /// Those of [`sink_names`](Status::sink_names) whose routes are the
-    /// user's own (see [`Route::user_owned`](crate::Route::user_owned)),
+    /// user's own (see [`Route::owned_by_user`](crate::Route::owned_by_user)),
     /// governed by the user's OpenTelemetry settings rather than by consent.
     pub user_owned_sink_names: Vec<String>,
     /// The highest level the user's own settings give the user-owned sinks;

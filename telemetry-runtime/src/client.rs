@@ -167,7 +167,7 @@ impl Telemetry {
         // renaming the main variable (`CUA_TELEMETRY_ENABLED`) leaves it as
         // `CUA_TELEMETRY_SAMPLE_RATE`.
         let sample_var = format!("{app_var}_SAMPLE_RATE");
-        let sample_rate = sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.sample_rate);
+        let sample_rate = sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.delivery.sample_rate);
         let mut consent = resolver.resolve();
         let local_only = config.local_only || consent.local_only;
         // The notice is about data leaving the machine for the vendor: debug
@@ -288,7 +288,7 @@ impl Telemetry {
             debug,
             local_only,
             sample_rate,
-            sample_state: config.sample_seed.map(AtomicU64::new),
+            sample_state: config.delivery.sample_seed.map(AtomicU64::new),
             worker_main: crate::pipeline::worker::run,
             keep_queued: crate::pipeline::worker::keep_queued,
         };
@@ -337,7 +337,7 @@ impl Telemetry {
 
     /// The level events are captured at (one relaxed atomic load): the
     /// consent level in force, or the level of the user-owned sinks (see
-    /// [`Route::user_owned`]) when that is higher. What the vendor's sinks
+    /// [`Route::owned_by_user`]) when that is higher. What the vendor's sinks
     /// may receive is [`consent`](Telemetry::consent).
     #[inline]
     pub fn level(&self) -> Level {
@@ -546,8 +546,8 @@ impl Telemetry {
 
     #[inline]
     fn capture_timed<E: TelemetryEvent>(&self, event: &E, time: Option<SystemTime>) {
-        let Some((level, rate)) = self.admits(E::MIN_LEVEL, E::SAMPLE_RATE) else { return };
-        self.enqueue_packed(E::NAME, E::MIN_LEVEL, rate, time, None, |properties| {
+        let Some((level, rate)) = self.admits(E::SCHEMA.min_level, E::SCHEMA.sample_rate) else { return };
+        self.enqueue_packed(E::SCHEMA.name, E::SCHEMA.min_level, rate, time, None, |properties| {
             event.write_properties(level, properties);
         });
     }
@@ -816,7 +816,7 @@ impl Telemetry {
     }
 
     /// The names of the sinks whose routes are the user's own (see
-    /// [`Route::user_owned`]), governed by the user's OpenTelemetry
+    /// [`Route::owned_by_user`]), governed by the user's OpenTelemetry
     /// settings rather than by [`consent`](Telemetry::consent).
     pub(crate) fn user_owned_sink_names(&self) -> Vec<&str> {
         let owned = self.inner.sink_routes.iter().filter(|sink| sink.route.is_user_owned());

@@ -62,8 +62,6 @@ pub struct Config {
     pub(crate) notice: Notice,
     pub(crate) catalog: Option<Catalog>,
     pub(crate) delivery: Delivery,
-    pub(crate) sample_rate: f64,
-    pub(crate) sample_seed: Option<u64>,
     /// The clock that decides the periods of reports (tests set their own).
     pub(crate) report_clock: Option<Clock>,
 }
@@ -141,7 +139,8 @@ pub struct Notice {
     pub text: Option<String>,
 }
 
-/// How events are queued, batched and delivered (see [`Config::delivery`]).
+/// Which events are kept, and how they are queued, batched and delivered
+/// (see [`Config::delivery`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     /// Events kept in memory before new ones are dropped and counted as
@@ -207,6 +206,30 @@ pub struct Delivery {
     /// The age after which a spooled batch is deleted unsent (default 7
     /// days).
     pub spool_max_age: Duration,
+    /// The share of events kept, in `[0, 1]` (default 1: every event).
+    ///
+    /// Each event (derived or declared with [`event!`](crate::event)) is
+    /// kept with this probability, times the event's own sample rate; a
+    /// kept event carries `$sample_rate` (the product) so that counts can
+    /// be scaled back up, and a sampled-out one is counted in
+    /// [`Stats::sampled_out`](crate::Stats::sampled_out). Counters are not
+    /// sampled: they already cost one event per series and interval.
+    ///
+    /// Users and operators can set it too: `<APP>_TELEMETRY_SAMPLE_RATE=0.1`
+    /// (the app name upper-cased, as in the main variable's default name)
+    /// outranks this value; a value that is not a number in `[0, 1]` is
+    /// logged and ignored.
+    pub sample_rate: f64,
+    /// Makes sampling reproducible: the keep-or-drop decisions are drawn
+    /// from a generator seeded with this, so the same sequence of captures
+    /// keeps the same events in every run (for tests, benchmarks and
+    /// replayed workloads). Without a seed (the default) each decision is
+    /// drawn from a per-thread generator seeded by the operating system.
+    /// Decisions are made per event, on the caller's thread, never from
+    /// the install id (which only the worker reads, from disk); with
+    /// several threads capturing, the seeded sequence is shared in the
+    /// order the captures reach it.
+    pub sample_seed: Option<u64>,
 }
 
 impl Delivery {
@@ -284,8 +307,6 @@ impl Config {
             local_only: false,
             notice: Notice { enabled: true, requires_terminal: false, commands: None, text: None },
             catalog: None,
-            sample_rate: 1.0,
-            sample_seed: None,
             report_clock: None,
             delivery: Delivery {
                 queue_capacity: 10_000,
@@ -299,6 +320,8 @@ impl Config {
                 spool: false,
                 spool_max_bytes: 10 * 1024 * 1024,
                 spool_max_age: Duration::from_secs(7 * 24 * 3600),
+                sample_rate: 1.0,
+                sample_seed: None,
             },
         }
     }
@@ -450,45 +473,6 @@ impl Config {
         self
     }
 
-    /// The share of events kept, in `[0, 1]` (default 1: every event).
-    ///
-    /// Each event (derived or declared with [`event!`](crate::event)) is
-    /// kept with this probability, times the event's own sample rate; a kept
-    /// event carries `$sample_rate` (the product) so that counts can be
-    /// scaled back up, and a sampled-out one is counted in
-    /// [`Stats::sampled_out`](crate::Stats::sampled_out). Counters are not
-    /// sampled: they already cost one event per series and interval.
-    ///
-    /// Users and operators can set it too: `<APP>_TELEMETRY_SAMPLE_RATE=0.1`
-    /// (the app name upper-cased, as in the main variable's default name)
-    /// outranks this value; a value that is not a number in `[0, 1]` is
-    /// logged and ignored.
-    ///
-    /// ```
-    /// # use telemetry_runtime::Config;
-    /// let config = Config::new("mytool", "1.0.0").sample_rate(0.25);
-    /// ```
-    pub fn sample_rate(mut self, rate: f64) -> Config {
-        self.sample_rate = rate;
-        self
-    }
-
-    /// Makes sampling reproducible: the keep-or-drop decisions are drawn
-    /// from a generator seeded with `seed`, so the same sequence of captures
-    /// keeps the same events in every run (for tests, benchmarks and
-    /// replayed workloads). Without a seed each decision is drawn from a
-    /// per-thread generator seeded by the operating system.
-    ///
-    /// Decisions are made per event, on the caller's thread, rather than
-    /// per installation (keyed by the install id): the install id is read
-    /// from disk by the worker thread only, and a capture never touches the
-    /// disk. With several threads capturing, the seeded sequence is shared
-    /// in the order the captures reach it.
-    pub fn sample_seed(mut self, seed: u64) -> Config {
-        self.sample_seed = Some(seed);
-        self
-    }
-
     /// The variables read, in order: the main one, then the legacy ones.
     pub(crate) fn env_var_list(&self) -> Vec<EnvVar> {
         let main = EnvVar { name: self.env_vars.main.clone(), polarity: Polarity::Enables };
@@ -550,10 +534,10 @@ impl Config {
         }
         self.distinct_id.validate()?;
         self.documented_index()?;
-        if !(0.0..=1.0).contains(&self.sample_rate) {
+        if !(0.0..=1.0).contains(&self.delivery.sample_rate) {
             return Err(ConfigError::new(
                 ConfigErrorKind::SampleRate,
-                format!("sample rate {} is not in [0, 1]", self.sample_rate),
+                format!("sample rate {} is not in [0, 1]", self.delivery.sample_rate),
             ));
         }
         let sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
@@ -802,9 +786,9 @@ mod tests {
             .validate()
             .is_ok());
         for rate in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
-            assert!(Config::new("ok", "1").sample_rate(rate).validate().is_err(), "{rate}");
+            assert!(Config::new("ok", "1").delivery(|d| Delivery { sample_rate: rate, ..d }).validate().is_err(), "{rate}");
         }
-        assert!(Config::new("ok", "1").sample_rate(0.0).validate().is_ok());
+        assert!(Config::new("ok", "1").delivery(|d| Delivery { sample_rate: 0.0, ..d }).validate().is_ok());
         assert!(Config::new("ok", "1")
             .env(|e| crate::EnvVars { documented: Some("NOPE".into()), ..e })
             .validate()

@@ -33,7 +33,7 @@ pub enum ConfigErrorKind {
     EnvVar,
     /// The id events carry ([`DistinctId`](crate::DistinctId)).
     DistinctId,
-    /// The sample rate ([`Config::sample_rate`](crate::Config::sample_rate)).
+    /// The sample rate ([`Delivery::sample_rate`](crate::Delivery::sample_rate)).
     SampleRate,
     /// A size, count or interval of [`Delivery`](crate::Delivery), or a
     /// route's period.

@@ -32,7 +32,7 @@ const TASK: &str = "Open the settings and turn on dark mode";
 
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
-    assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::NAME, "agent_run_end");
+    assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::SCHEMA.name, "agent_run_end");
     let machine = Program::new(env!("CARGO_BIN_EXE_cua-sdk"), AMBIENT)
         .env("CUA_POSTHOG_KEY", "phc_cua_sdk_test")
         .env_server_url("CUA_POSTHOG_HOST");

@@ -25,7 +25,7 @@ const AMBIENT: &[&str] = &[
 
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
-    assert_eq!(telemetry::TOOL_USAGE_COUNT.name(), "tool_usage_count");
+    assert_eq!(telemetry::TOOL_USAGE_COUNT.schema().name, "tool_usage_count");
     let machine = Program::new(env!("CARGO_BIN_EXE_cua"), AMBIENT)
         .env("CUA_POSTHOG_KEY", "phc_cua_test")
         .env_server_url("CUA_POSTHOG_HOST");

@@ -26,7 +26,7 @@ impl Machine {
     fn new() -> Machine {
         // Links the port's events into this test, so that the server's
         // catalog check knows them.
-        assert_eq!(telemetry_examples::mcp_use::AgentExecution::NAME, "mcp_agent_execution");
+        assert_eq!(telemetry_examples::mcp_use::AgentExecution::SCHEMA.name, "mcp_agent_execution");
         Machine { home: Home::new(), server: TestServer::start() }
     }
 

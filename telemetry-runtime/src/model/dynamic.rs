@@ -35,9 +35,9 @@ impl DynamicEvent {
         DynamicEvent { schema, kinds }
     }
 
-    /// The event's name on the wire.
-    pub fn name(&self) -> &'static str {
-        self.schema.name
+    /// The event's name (its schema's).
+    pub(crate) fn name(&self) -> &'static str {
+        self.schema().name
     }
 
     /// The declaration, as listed in the catalog.

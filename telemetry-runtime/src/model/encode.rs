@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::json::{push_json_bytes, JsonWriter};
 use crate::model::time::rfc3339_bytes;
-use crate::model::view::{EventContext, EventView, PropertyIter, ValueRef};
+use crate::model::view::{EventContext, EventView, Property, ValueRef};
 
 /// Room made ahead for an event's own properties (the typical event's take
 /// about 250 bytes): more is made as it is needed, and what is not used is
@@ -110,7 +110,7 @@ impl PostHogJson {
 
 /// Appends the properties as a JSON object, `{...}`.
 #[inline(never)]
-fn push_object(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
+fn push_object<'a>(out: &mut JsonWriter<'_>, properties: impl Iterator<Item = Property<'a>>) {
     out.byte(b'{');
     push_entries(out, properties);
     out.unwrite_comma();
@@ -118,7 +118,7 @@ fn push_object(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
 }
 
 /// Appends `"name":value,` for each property.
-fn push_entries(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
+fn push_entries<'a>(out: &mut JsonWriter<'_>, properties: impl Iterator<Item = Property<'a>>) {
     for property in properties {
         if property.name_is_clean() {
             out.quoted(property.name_bytes(), b"\":");

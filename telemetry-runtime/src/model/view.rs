@@ -281,7 +281,7 @@ impl<'a> EventView<'a> {
     /// The properties, in the order they were written. Null values (and
     /// floats JSON cannot carry) are left out, as are properties above the
     /// level the event is sent at.
-    pub fn properties(&self) -> PropertyIter<'a> {
+    pub fn properties(&self) -> impl Iterator<Item = Property<'a>> + Clone + 'a {
         let packed = self.record.properties_in(self.properties);
         PropertyIter { entries: entries(packed), shown: self.shown, context: self.context }
     }
@@ -320,7 +320,8 @@ impl fmt::Debug for EventView<'_> {
 }
 
 /// The properties of an event, or the fields of an object.
-pub struct PropertyIter<'a> {
+#[derive(Clone)]
+pub(crate) struct PropertyIter<'a> {
     entries: Entries<'a>,
     shown: Level,
     context: &'a EventContext,
@@ -555,7 +556,7 @@ pub struct ObjectRef<'a> {
 
 impl<'a> ObjectRef<'a> {
     /// The fields the level allows, in order; null ones are left out.
-    pub fn fields(&self) -> PropertyIter<'a> {
+    pub fn fields(&self) -> impl Iterator<Item = Property<'a>> + Clone + 'a {
         PropertyIter { entries: fields(self.count, self.fields), shown: self.shown, context: self.context }
     }
 }

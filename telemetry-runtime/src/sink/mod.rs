@@ -30,7 +30,7 @@ mod stderr;
 mod transport;
 
 pub(crate) use crate::model::view::EventContext;
-pub use crate::model::view::{EventView, KeyedHash, ListRef, ObjectRef, Property, PropertyIter, ValueRef};
+pub use crate::model::view::{EventView, KeyedHash, ListRef, ObjectRef, Property, ValueRef};
 pub use http::HttpSink;
 pub(crate) use jsonl::remove_with_rotated;
 pub use jsonl::JsonlSink;
@@ -261,7 +261,7 @@ impl SendContext<'_> {
     /// The events of `events` that consent still allows, and whose install
     /// id was not reset since they were prepared; the others are counted as
     /// dropped.
-    pub fn still_allowed<'s, 'e>(&self, events: &'s [EventView<'e>]) -> Cow<'s, [EventView<'e>]> {
+    pub(crate) fn still_allowed<'s, 'e>(&self, events: &'s [EventView<'e>]) -> Cow<'s, [EventView<'e>]> {
         self.retain_sendable(events, |e| (e.required_level(), e.generation()))
     }
 

@@ -141,7 +141,7 @@ fn an_endpoint_that_refuses_every_size_drops_each_event_once_and_names_each() {
     assert_eq!((stats.sent, stats.retried), (0, 0), "413 is split, never retried as is");
     // 4, then 2 + 2, then 1 + 1 + 1 + 1.
     assert_eq!(server.requests().len(), 7);
-    for name in events.map(|event| event.name()) {
+    for name in events.map(|event| event.schema().name) {
         assert!(drop_warning(name).is_some(), "no warning names {name}");
     }
 }

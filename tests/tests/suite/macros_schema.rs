@@ -77,19 +77,19 @@ fn field(schema: &EventSchema, name: &str) -> FieldSchema {
 #[test]
 fn event_name_description_level_and_rate() {
     assert_eq!(FINISHED.name, "tool_call_finished");
-    assert_eq!(Finished::NAME, FINISHED.name);
+    assert_eq!(Finished::SCHEMA.name, FINISHED.name);
     assert_eq!(FINISHED.description, "A tool call finished.\n\nSent once per call, after the tool answers.");
     assert_eq!(FINISHED.min_level, Level::Usage);
     assert_eq!(FINISHED.sample_rate, 1.0);
 
     let crash = CrashReport::SCHEMA;
     assert_eq!(crash.name, "crash");
-    assert_eq!(CrashReport::NAME, "crash");
+    assert_eq!(CrashReport::SCHEMA.name, "crash");
     assert_eq!(crash.description, "Crash reports, only with full consent, one in ten kept.");
     assert_eq!(crash.min_level, Level::Full);
-    assert_eq!(CrashReport::MIN_LEVEL, Level::Full);
+    assert_eq!(CrashReport::SCHEMA.min_level, Level::Full);
     assert_eq!(crash.sample_rate, 0.1);
-    assert_eq!(CrashReport::SAMPLE_RATE, 0.1);
+    assert_eq!(CrashReport::SCHEMA.sample_rate, 0.1);
     let _ = CrashReport { code: 1 }.code;
 
     assert_eq!(Heartbeat::SCHEMA.name, "heartbeat");
@@ -178,7 +178,7 @@ fn classifications_reasons_and_descriptions() {
     expect("prompt", Classification::Redact(RedactMode::Length), None, "");
     expect("type", Classification::Public, None, "A raw identifier is listed under its plain name.");
 
-    let short: Vec<&str> = FINISHED.fields.iter().map(|f| f.classification.as_str()).collect();
+    let short: Vec<String> = FINISHED.fields.iter().map(|f| f.classification.to_string()).collect();
     assert_eq!(
         short,
         [
@@ -286,7 +286,7 @@ fn every_schema_names_the_module_that_declared_it() {
     assert_eq!(<plugin::PluginLoaded as TelemetryEvent>::SCHEMA.module, plugin);
     assert_eq!(plugin::PLUGIN_SEARCH.schema().module, plugin);
     assert_eq!(plugin::PLUGIN_CALLS.schema().module, plugin);
-    assert_eq!(plugin::PLUGIN_CALLS.labels()[0].values, ["ok", "error"]);
+    assert_eq!(plugin::PLUGIN_CALLS.schema().fields[0].values, ["ok", "error"]);
     // No global client: counting is a no-op.
     plugin::PLUGIN_CALLS.increment(plugin::Status::Ok);
     plugin::PLUGIN_CALLS.increment(plugin::Status::Error);

@@ -413,7 +413,7 @@ fn resource_variables_reach_the_users_own_collector_and_never_a_vendors() {
             ("OTEL_SERVICE_NAME", "my-pipeline"),
             ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,team=CANARY-resource-qz"),
         ])
-        .route(OtlpSink::new(&own.url()).unwrap(), telemetry_runtime::Route::user_owned())
+        .route(OtlpSink::new(&own.url()).unwrap(), telemetry_runtime::Route::all().owned_by_user())
         .route(OtlpSink::new(&vendor.url()).unwrap(), telemetry_runtime::Route::all());
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.capture(&EdgeSizes { small: 1, signed_top: 2, unsigned_top: 3, signed_bottom: 4 });

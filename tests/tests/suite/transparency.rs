@@ -289,7 +289,7 @@ fn the_status_of_a_client_that_is_off_says_nothing_is_sent_and_why() {
     // The user's own collector still gets events: only the vendor's sinks are off.
     let own = OtlpSink::new("http://127.0.0.1:9").unwrap();
     let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]).sink(MemorySink::new());
-    let with_own = Telemetry::new(config.route(own, Route::user_owned())).unwrap();
+    let with_own = Telemetry::new(config.route(own, Route::all().owned_by_user())).unwrap();
     let printed = printed_status(&with_own);
     assert!(printed.contains("\nMode: off: nothing is sent to memory\nYour own collector: "), "{printed}");
 
@@ -335,8 +335,8 @@ fn the_catalog_lists_each_labels_values() {
     assert_eq!(fields[0]["name"], "status");
     assert_eq!(fields[0]["values"], serde_json::json!(["ok", "error"]));
     assert!(fields[1].get("values").is_none(), "`count` is a number, not a closed set");
-    assert_eq!(TOOL_CALLS.labels().len(), 1);
-    assert_eq!(TOOL_CALLS.labels()[0].values, ["ok", "error"]);
+    assert_eq!(TOOL_CALLS.schema().fields.len(), 1);
+    assert_eq!(TOOL_CALLS.schema().fields[0].values, ["ok", "error"]);
 }
 
 /// Which subcommand ran.

@@ -40,7 +40,7 @@ fn call(step: u32) -> OwnedToolCall {
 fn client(config: Config, vendor: &TestServer, collector: &TestServer) -> Telemetry {
     let config = config
         .route(posthog_sink(vendor), Route::counters_only().max_level(Level::Usage))
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::user_owned())
+        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user())
         .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     Telemetry::new(config).unwrap()
 }
@@ -160,7 +160,7 @@ fn events_captured_while_off_never_reach_the_vendor() {
     let config = sandbox
         .config()
         .route(posthog_sink(&vendor), Route::all())
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::user_owned())
+        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user())
         .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.set_consent(Level::Off);
@@ -202,7 +202,7 @@ fn the_user_owned_level_caps_what_the_collector_gets() {
     let collector = TestServer::start();
     let config = sandbox
         .config_with_env(&[("TESTAPP_TELEMETRY", "off")])
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::user_owned().max_level(Level::Usage));
+        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user().max_level(Level::Usage));
     let telemetry = Telemetry::new(config).unwrap();
     assert_eq!(telemetry.level(), Level::Usage);
     telemetry.capture(&call(1));
@@ -242,7 +242,7 @@ fn a_later_run_with_analytics_off_replays_the_collectors_spool_and_deletes_the_v
             .config_with_env(env)
             .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
             .route(posthog_sink(&vendor).http(fast), Route::all())
-            .route(OtlpSink::new(&collector.url()).unwrap().http(fast), Route::user_owned())
+            .route(OtlpSink::new(&collector.url()).unwrap().http(fast), Route::all().owned_by_user())
             .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d })
     };
     // Run 1, analytics on, both endpoints down: each sink's batch is spooled.

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::http::check_url;
 use super::transport::{check_header, shown_url, HttpTransport, Request, RequestEncoder};
-use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
+use super::{Batch, EventContext, EventView, Property, SendContext, Sink, SinkError, ValueRef};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::period::PeriodCounts;
 use crate::model::span::SpanIds;
@@ -44,7 +44,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// The name the specification gives it (`http/protobuf`, `http/json`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Protocol::HttpProtobuf => "http/protobuf",
             Protocol::HttpJson => "http/json",
@@ -56,6 +56,13 @@ impl Protocol {
             Protocol::HttpProtobuf => "application/x-protobuf",
             Protocol::HttpJson => "application/json",
         }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    /// The name the specification gives it (`http/protobuf`, `http/json`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -87,7 +94,7 @@ impl std::str::FromStr for Protocol {
 /// event's name and whose attributes are its properties; each counter a
 /// monotonic delta sum (`POST {endpoint}/v1/metrics`); and, on a route that
 /// asks for spans ([`Route::spans`](crate::Route::spans), on by default for
-/// [user-owned](crate::Route::user_owned) routes), each call of a
+/// [user-owned](crate::Route::owned_by_user) routes), each call of a
 /// `#[requires_telemetry(instrument)]` function a span (`POST
 /// {endpoint}/v1/traces`), the child of the instrumented call it ran in on
 /// the same thread. Bodies are protobuf by default, or JSON
@@ -555,7 +562,7 @@ fn text_attribute(key: &str, value: &str) -> KeyValue {
     KeyValue { key: key.to_owned(), value: any(Any::String(value.to_owned())) }
 }
 
-fn attributes(properties: PropertyIter<'_>) -> Vec<KeyValue> {
+fn attributes<'a>(properties: impl Iterator<Item = Property<'a>>) -> Vec<KeyValue> {
     properties.filter_map(|property| attribute(property.name(), property.value())).collect()
 }
 
