@@ -183,12 +183,8 @@ pub fn ours_config(
         .consent(Level::Usage)
         .environment(|_| None)
         .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.into()), ..d })
-        .delivery(|d| telemetry_runtime::Delivery { queue_capacity: queue, ..d })
-        .delivery(|d| telemetry_runtime::Delivery { queue_bytes: queue_bytes(queue), ..d })
-        .delivery(|d| telemetry_runtime::Delivery { recent_deliveries: recent, ..d })
+        .dirs(|_| telemetry_runtime::Dirs::from(dir))
+        .delivery(|d| telemetry_runtime::Delivery { queue_capacity: queue, queue_bytes: queue_bytes(queue), recent_deliveries: recent, ..d })
         .sink(sink)
 }
 

@@ -132,8 +132,11 @@ fn config(events_file: &std::path::Path) -> Result<Config, telemetry_runtime::Co
         .sink(JsonlSink::new(events_file))
         .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(1), ..d })
         // A CLI exits quickly: what cannot be sent in time waits on disk for the next run.
-        .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
-        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(1), ..d });
+        .delivery(|d| telemetry_runtime::Delivery {
+            spool: true,
+            shutdown_timeout: Duration::from_secs(1),
+            ..d
+        });
     if let Ok(key) = std::env::var("AGENT_POSTHOG_KEY") {
         let mut posthog = PostHogSink::new(key)?;
         if let Ok(host) = std::env::var("AGENT_POSTHOG_HOST") {

@@ -234,7 +234,7 @@ impl TelemetryCommand {
 /// # let dir = tempfile::tempdir()?;
 ///
 /// let config = Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new());
-/// # let config = config.dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d }).dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().into()), ..d }).dirs(|d| telemetry_runtime::Dirs { data: Some(dir.path().into()), ..d });
+/// # let config = config.dirs(|_| telemetry_runtime::Dirs::from(dir.path()));
 /// let status = Status::of(&Telemetry::new(config)?);
 /// assert_eq!(status.consent.source, ConsentSource::Explicit);
 /// assert_eq!(status.sink_names, ["memory"]);
@@ -626,7 +626,7 @@ fn sample_event(catalog: &Catalog, event: &EventSchema, level: Level) -> Json {
 ///     # let dir = tempfile::tempdir()?;
 ///     let cli = Cli::try_parse_from(["mytool", "--no-telemetry", "telemetry", "status"])?;
 ///     let config = Config::new("mytool", "1.0.0").default_level(Level::Usage);
-///     # let config = config.dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().into()), ..d }).dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d });
+///     # let config = config.dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().into()), cache: Some(dir.path().into()), ..d });
 ///     let telemetry = telemetry_runtime::init(cli.telemetry.configure(config))?;
 ///     match cli.command {
 ///         Command::Build => { /* ... */ }

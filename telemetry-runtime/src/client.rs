@@ -167,7 +167,8 @@ impl Telemetry {
         // renaming the main variable (`CUA_TELEMETRY_ENABLED`) leaves it as
         // `CUA_TELEMETRY_SAMPLE_RATE`.
         let sample_var = format!("{app_var}_SAMPLE_RATE");
-        let sample_rate = sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.delivery.sample_rate);
+        let sample_rate =
+            sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.delivery.sample_rate);
         let mut consent = resolver.resolve();
         let local_only = config.local_only || consent.local_only;
         // The notice is about data leaving the machine for the vendor: debug

@@ -246,7 +246,7 @@ impl Delivery {
             recent_deliveries: self.recent_deliveries,
             spool: self
                 .spool
-                .then(|| SpoolSettings { max_bytes: self.spool_max_bytes, max_age: self.spool_max_age }),
+                .then_some(SpoolSettings { max_bytes: self.spool_max_bytes, max_age: self.spool_max_age }),
         }
     }
 }
@@ -772,8 +772,8 @@ mod tests {
             .validate()
             .is_ok());
         for reason in ["", "\u{200b}", "--", "x y", "because"] {
-            let raw = Config::new("ok", "1")
-                .distinct_id(crate::DistinctId::Raw { id: "runner-7".into(), reason: reason });
+            let raw =
+                Config::new("ok", "1").distinct_id(crate::DistinctId::Raw { id: "runner-7".into(), reason });
             assert!(raw.validate().is_err(), "{reason:?}");
         }
         let raw = Config::new("ok", "1").distinct_id(crate::DistinctId::Raw {
@@ -786,7 +786,10 @@ mod tests {
             .validate()
             .is_ok());
         for rate in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
-            assert!(Config::new("ok", "1").delivery(|d| Delivery { sample_rate: rate, ..d }).validate().is_err(), "{rate}");
+            assert!(
+                Config::new("ok", "1").delivery(|d| Delivery { sample_rate: rate, ..d }).validate().is_err(),
+                "{rate}"
+            );
         }
         assert!(Config::new("ok", "1").delivery(|d| Delivery { sample_rate: 0.0, ..d }).validate().is_ok());
         assert!(Config::new("ok", "1")

@@ -99,7 +99,7 @@ pub use pipeline::route::Route;
 /// let schema = ToolCall::SCHEMA;
 /// assert_eq!(schema.name, "tool_call");
 /// assert_eq!(schema.description, "A tool call finished.");
-/// assert_eq!(schema.fields[3].classification.as_str(), "redact(hash)");
+/// assert_eq!(schema.fields[3].classification.to_string(), "redact(hash)");
 /// ```
 ///
 /// Free text without a classification does not compile:
@@ -294,7 +294,7 @@ pub use telemetry_macros::event;
 /// TOOL_CALLS.increment((Tool::WebSearch, Status::Ok)); // a no-op until telemetry is on
 /// let schema = telemetry_runtime::Catalog::collect().event("tool_calls").unwrap();
 /// assert_eq!(schema.fields.len(), 3); // tool, status, count
-/// assert_eq!(TOOL_CALLS.labels()[1].values, ["ok", "error"]);
+/// assert_eq!(TOOL_CALLS.schema().fields[1].values, ["ok", "error"]);
 /// ```
 ///
 /// Text is not a label value, however it was made:

@@ -29,9 +29,7 @@ fn client(level: Level, memory: &MemorySink) -> Telemetry {
     let config = Config::new("models", "1.0.0")
         .consent(level)
         .environment(|_| None)
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(&nowhere.into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(&nowhere.into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { data: Some(&nowhere.into()), ..d })
+        .dirs(|_| telemetry_runtime::Dirs::from(&nowhere))
         .delivery(|d| telemetry_runtime::Delivery { recent_deliveries: 0, ..d })
         .sink(memory.clone());
     Telemetry::new(config).expect("a valid configuration")

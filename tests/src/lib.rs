@@ -77,13 +77,18 @@ impl Sandbox {
     pub fn spooling_config_in(dir: &Path) -> Config {
         Config::new("testapp", "1.2.3")
             .environment(env(&[]))
-            .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.join("cache").into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.join("config").into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.join("data").into()), ..d })
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(dir.join("cache")),
+                config: Some(dir.join("config")),
+                data: Some(dir.join("data")),
+            })
             .default_level(Level::Usage)
             .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
-            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d })
+            .delivery(|d| telemetry_runtime::Delivery {
+                spool: true,
+                flush_interval: Duration::from_secs(120),
+                ..d
+            })
     }
 
     /// A config for app `testapp` that reads no real environment variable,
@@ -97,9 +102,11 @@ impl Sandbox {
     pub fn config_with_env(&self, vars: &[(&str, &str)]) -> Config {
         Config::new("testapp", "1.2.3")
             .environment(env(vars))
-            .dirs(|d| telemetry_runtime::Dirs { cache: Some(self.cache_dir().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { config: Some(self.config_dir().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { data: Some(self.data_dir().into()), ..d })
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(self.cache_dir()),
+                config: Some(self.config_dir()),
+                data: Some(self.data_dir()),
+            })
             .default_level(Level::Usage)
             .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
     }

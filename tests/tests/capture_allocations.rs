@@ -162,9 +162,12 @@ fn allocations_of<E: TelemetryEvent>(event: &E, level: Level) -> (u64, Vec<serde
         sandbox
             .config()
             .consent(level)
-            .delivery(|d| telemetry_runtime::Delivery { queue_capacity: 1000, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 1000, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(3600), ..d })
+            .delivery(|d| telemetry_runtime::Delivery {
+                queue_capacity: 1000,
+                batch_size: 1000,
+                flush_interval: Duration::from_secs(3600),
+                ..d
+            })
             .sink(memory.clone()),
     )
     .unwrap();

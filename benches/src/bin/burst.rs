@@ -29,9 +29,7 @@ fn main() {
             .consent(Level::Usage)
             .environment(|_| None)
             .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
-            .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.path().into()), ..d })
+            .dirs(|_| telemetry_runtime::Dirs::from(dir.path()))
             .sink(sink),
     )
     .expect("config");

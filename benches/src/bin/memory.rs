@@ -51,9 +51,7 @@ fn main() {
                     .consent(telemetry_runtime::Level::Usage)
                     .environment(|_| None)
                     .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
-                    .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d })
-                    .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().into()), ..d })
-                    .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.path().into()), ..d })
+                    .dirs(|_| telemetry_runtime::Dirs::from(dir.path()))
                     .sink(telemetry_benches::http_sink(server.addr)),
             )
             .expect("config");
@@ -81,9 +79,7 @@ fn main() {
                     .consent(telemetry_runtime::Level::Full)
                     .environment(|_| None)
                     .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
-                    .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d })
-                    .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().into()), ..d })
-                    .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.path().into()), ..d })
+                    .dirs(|_| telemetry_runtime::Dirs::from(dir.path()))
                     .sink(telemetry_benches::http_sink(server.addr)),
             )
             .expect("config");

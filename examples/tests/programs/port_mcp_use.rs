@@ -294,9 +294,11 @@ fn the_decision_is_logged_in_mcp_use_words() {
         let config = telemetry_examples::mcp_use::config(|_| None)
             .unwrap()
             .environment(telemetry_tests::env(&[("MCP_USE_ANONYMIZED_TELEMETRY", value)]))
-            .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().join("cache").into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().join("config").into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.path().join("data").into()), ..d });
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(dir.path().join("cache")),
+                config: Some(dir.path().join("config")),
+                data: Some(dir.path().join("data")),
+            });
         telemetry_runtime::Telemetry::new(config).unwrap()
     };
     assert!(client("true").is_enabled());

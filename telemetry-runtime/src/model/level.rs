@@ -12,8 +12,8 @@ use std::fmt;
 /// ```
 /// use telemetry_runtime::Level;
 /// assert!(Level::Off < Level::Usage && Level::Usage < Level::Full);
-/// assert_eq!(Level::parse(" FULL "), Some(Level::Full));
-/// assert_eq!(Level::parse("maybe"), None);
+/// assert_eq!(" FULL ".parse(), Ok(Level::Full));
+/// assert!("maybe".parse::<Level>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]

@@ -10,7 +10,7 @@ use crate::Level;
 ///
 /// ```
 /// use telemetry_runtime::{Classification, RedactMode};
-/// assert_eq!(Classification::Redact(RedactMode::Hash).as_str(), "redact(hash)");
+/// assert_eq!(Classification::Redact(RedactMode::Hash).to_string(), "redact(hash)");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

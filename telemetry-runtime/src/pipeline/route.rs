@@ -421,7 +421,10 @@ mod tests {
         // A vendor route's line is the one written before owners existed.
         assert_eq!(Route::all().to_line(), "{\"events\":\"all\",\"max_level\":\"full\"}");
         // Spans: the user's own routes by default, a vendor's when asked.
-        assert!(Route::all().owned_by_user().sends_spans() && !Route::all().owned_by_user().spans(false).sends_spans());
+        assert!(
+            Route::all().owned_by_user().sends_spans()
+                && !Route::all().owned_by_user().spans(false).sends_spans()
+        );
         assert!(!Route::all().sends_spans() && Route::all().spans(true).sends_spans());
         let weekly = Route::all().per_period(Duration::from_secs(604_800));
         assert_ne!(weekly.to_line(), weekly.clone().with_install_id().to_line());

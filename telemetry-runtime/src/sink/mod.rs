@@ -70,7 +70,7 @@ pub(crate) use transport::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
 ///         "counting"
 ///     }
 ///     fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
-///         self.0 += batch.len();
+///         self.0 += batch.events().count();
 ///         Ok(())
 ///     }
 /// }
@@ -131,7 +131,7 @@ impl Batch {
         views
     }
     /// Number of events.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
     /// Whether there are none.

@@ -18,11 +18,11 @@ fn dropping_the_guard_flushes_queued_events() {
         let sandbox = Sandbox::new();
         let memory = MemorySink::new();
         // A long interval: only the guard's shutdown can deliver these.
-        let config = sandbox
-            .config()
-            .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d })
-            .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(10), ..d });
+        let config = sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
+            flush_interval: Duration::from_secs(120),
+            shutdown_timeout: Duration::from_secs(10),
+            ..d
+        });
         let guard = telemetry_runtime::init(config).unwrap();
         for _ in 0..3 {
             telemetry_runtime::capture_with(&AT_EXIT, Properties::new());

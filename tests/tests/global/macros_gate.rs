@@ -138,8 +138,11 @@ fn gated_functions_run_only_with_consent_and_contain_panics() {
             Config::new("gatetest", "1.0.0")
                 .consent(Level::Off)
                 .environment(|_| None)
-                .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().join("cache").into()), ..d })
-                .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().join("config").into()), ..d })
+                .dirs(|d| telemetry_runtime::Dirs {
+                    cache: Some(dir.path().join("cache")),
+                    config: Some(dir.path().join("config")),
+                    ..d
+                })
                 .sink(memory.clone()),
         )
         .expect("first init");

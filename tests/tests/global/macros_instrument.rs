@@ -232,8 +232,11 @@ fn instrumented_functions_record_calls_and_behave_unchanged() {
             Config::new("instrumenttest", "1.0.0")
                 .consent(Level::Off)
                 .environment(|_| None)
-                .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().join("cache").into()), ..d })
-                .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.path().join("config").into()), ..d })
+                .dirs(|d| telemetry_runtime::Dirs {
+                    cache: Some(dir.path().join("cache")),
+                    config: Some(dir.path().join("config")),
+                    ..d
+                })
                 .sink(memory.clone()),
         )
         .expect("first init");

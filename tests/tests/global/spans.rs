@@ -218,9 +218,11 @@ fn config_for(
 ) -> telemetry_runtime::Config {
     telemetry_runtime::Config::new("spanapp", "2.0.0")
         .environment(|_| None)
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.cache_dir().into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(sandbox.config_dir().into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { data: Some(sandbox.data_dir().into()), ..d })
+        .dirs(|_| telemetry_runtime::Dirs {
+            cache: Some(sandbox.cache_dir()),
+            config: Some(sandbox.config_dir()),
+            data: Some(sandbox.data_dir()),
+        })
         .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
         .consent(Level::Usage)
         .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d })

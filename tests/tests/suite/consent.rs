@@ -220,10 +220,14 @@ fn the_configured_default_cannot_override_the_user() {
 #[test]
 fn renamed_and_derived_variable_names() {
     let sandbox = Sandbox::new();
-    let config = Config::new("my-tool.rs", "1")
-        .environment(env(&[("MY_TOOL_RS_TELEMETRY", "on")]))
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(sandbox.config_dir().into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.cache_dir().into()), ..d });
+    let config =
+        Config::new("my-tool.rs", "1").environment(env(&[("MY_TOOL_RS_TELEMETRY", "on")])).dirs(|d| {
+            telemetry_runtime::Dirs {
+                config: Some(sandbox.config_dir()),
+                cache: Some(sandbox.cache_dir()),
+                ..d
+            }
+        });
     assert_eq!(resolved(config), (Level::Usage, var("MY_TOOL_RS_TELEMETRY")));
 
     let renamed = sandbox
@@ -385,9 +389,10 @@ fn the_default_level_decides_last() {
     assert_eq!(resolved(sandbox.config()), (Level::Usage, ConsentSource::Default));
     assert_eq!(resolved(sandbox.config().default_level(Level::Off)), (Level::Off, ConsentSource::Default));
     // Config::new is opt-in.
-    let opt_in = Config::new("testapp", "1")
-        .environment(|_| None)
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.cache_dir().into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(sandbox.config_dir().into()), ..d });
+    let opt_in = Config::new("testapp", "1").environment(|_| None).dirs(|d| telemetry_runtime::Dirs {
+        cache: Some(sandbox.cache_dir()),
+        config: Some(sandbox.config_dir()),
+        ..d
+    });
     assert_eq!(resolved(opt_in), (Level::Off, ConsentSource::Default));
 }

@@ -186,8 +186,7 @@ fn no_opt_in_byte_reaches_a_socket_after_consent_was_lowered() {
             .config()
             .consent(Level::Full)
             .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 4, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 4, ..d });
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 4, max_batch_size: 4, ..d });
         let telemetry = Telemetry::new(
             config
                 .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(1), ..d }),

@@ -150,14 +150,14 @@ fn captures_while_the_endpoint_hangs_finish_and_the_queue_cap_is_accounted() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     server.set_default(Behaviour::Hang);
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(patient_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { queue_capacity: 100, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 10, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(patient_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery {
+            queue_capacity: 100,
+            batch_size: 10,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        }
+    }))
     .unwrap();
     telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
@@ -298,15 +298,14 @@ fn a_huge_flush_interval_still_delivers_on_flush() {
 fn a_full_queue_smaller_than_a_batch_wakes_the_worker() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { queue_capacity: 5, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 100, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
+            queue_capacity: 5,
+            batch_size: 100,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        }))
+        .unwrap();
     for _ in 0..5 {
         telemetry.capture_with(&FILLS_THE_QUEUE, Properties::new());
     }

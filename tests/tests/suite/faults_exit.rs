@@ -88,8 +88,11 @@ fn exit_delivers_what_was_captured_and_ends_with_the_code_asked_for() {
         let config = Sandbox::spooling_config_in(std::path::Path::new(&dir))
             .delivery(|d| telemetry_runtime::Delivery { spool: false, ..d })
             .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d })
-            .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(5), ..d });
+            .delivery(|d| telemetry_runtime::Delivery {
+                flush_interval: Duration::from_secs(120),
+                shutdown_timeout: Duration::from_secs(5),
+                ..d
+            });
         let _guard = telemetry_runtime::init(config).unwrap();
         telemetry_runtime::capture(&BuildStep { number: 7 });
         match mode.as_str() {

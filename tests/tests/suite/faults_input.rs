@@ -181,8 +181,11 @@ fn resolve_from_process_environment() {
     let config = telemetry_runtime::Config::new("testapp", "1")
         .default_level(Level::Usage)
         .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.cache_dir().into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(sandbox.config_dir().into()), ..d });
+        .dirs(|d| telemetry_runtime::Dirs {
+            cache: Some(sandbox.cache_dir()),
+            config: Some(sandbox.config_dir()),
+            ..d
+        });
     let consent = Telemetry::new(config).unwrap().consent();
     child::report("level", consent.level);
     child::report("source", format!("{:?}", consent.source));
@@ -844,9 +847,11 @@ fn an_app_name_or_version_of_the_wrong_shape_is_refused() {
     let good = Telemetry::new(
         telemetry_runtime::Config::new("mytool", env!("CARGO_PKG_VERSION"))
             .environment(telemetry_tests::env(&[]))
-            .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.cache_dir().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { config: Some(sandbox.config_dir().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { data: Some(sandbox.data_dir().into()), ..d })
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(sandbox.cache_dir()),
+                config: Some(sandbox.config_dir()),
+                data: Some(sandbox.data_dir()),
+            })
             .consent(Level::Usage)
             .sink(memory.clone()),
     );

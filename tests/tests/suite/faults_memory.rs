@@ -48,8 +48,11 @@ fn a_million_captures_against_a_hung_endpoint_keep_the_queue_at_its_cap() {
                 sandbox
                     .config()
                     .sink(sink)
-                    .delivery(|d| telemetry_runtime::Delivery { queue_capacity: CAPACITY as usize, ..d })
-                    .delivery(|d| telemetry_runtime::Delivery { batch_size: 100, ..d })
+                    .delivery(|d| telemetry_runtime::Delivery {
+                        queue_capacity: CAPACITY as usize,
+                        batch_size: 100,
+                        ..d
+                    })
                     .delivery(|d| telemetry_runtime::Delivery {
                         flush_interval: Duration::from_secs(120),
                         ..d

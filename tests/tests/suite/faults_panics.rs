@@ -61,14 +61,9 @@ fn a_sink_that_always_panics_never_reaches_the_host_and_every_event_is_counted()
     logs::install();
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(AlwaysPanics)
-            .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 5, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(AlwaysPanics).sink(memory.clone()).delivery(|d| {
+        telemetry_runtime::Delivery { batch_size: 5, flush_interval: Duration::from_secs(120), ..d }
+    }))
     .unwrap();
     for i in 0..23u32 {
         telemetry.capture_with(&INTO_A_PANICKING_SINK, Properties::new().with("i", i));

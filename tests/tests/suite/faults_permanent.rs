@@ -82,14 +82,14 @@ fn a_400_drops_each_batch_once_as_rejected_and_later_events_still_go_out() {
     let gate = Gate::new();
     server.script([Behaviour::Gate(gate.clone())]).set_default(Behaviour::Status(400));
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 10, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 10, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery {
+            batch_size: 10,
+            max_batch_size: 10,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        }
+    }))
     .unwrap();
     // Hold the worker in a first (accepted) request so that the 50 events
     // queue up together and go as five batches, whatever the thread timing.
@@ -135,14 +135,12 @@ fn an_endpoint_down_past_the_budget_drops_as_undeliverable_within_the_budget() {
             ..h
         });
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 10, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 10, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
+        batch_size: 10,
+        max_batch_size: 10,
+        flush_interval: Duration::from_secs(120),
+        ..d
+    }))
     .unwrap();
     for i in 0..20u32 {
         telemetry.capture_with(&NOWHERE, Properties::new().with("i", i));
@@ -180,14 +178,12 @@ fn a_long_outage_keeps_memory_bounded_by_the_queue_and_counts_every_event() {
             ..h
         });
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { queue_capacity: 100, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 20, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(10), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
+        queue_capacity: 100,
+        batch_size: 20,
+        flush_interval: Duration::from_millis(10),
+        ..d
+    }))
     .unwrap();
     for i in 0..20_000u32 {
         telemetry.capture_with(&OUTAGE, Properties::new().with("i", i));

@@ -45,14 +45,12 @@ fn quick_sink(server: &TestServer, retries: u32) -> PostHogSink {
 /// flushes, and returns the client's counters.
 fn capture_and_flush(sink: impl Sink, n: usize, batch_size: usize) -> Stats {
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: batch_size, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { max_batch_size: batch_size, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
+        batch_size,
+        max_batch_size: batch_size,
+        flush_interval: Duration::from_secs(120),
+        ..d
+    }))
     .unwrap();
     for i in 0..n {
         telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));

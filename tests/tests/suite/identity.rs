@@ -155,7 +155,7 @@ fn an_id_that_is_not_opaque_is_refused_unless_hashed_or_reasoned() {
     }))
     .is_err());
     assert!(Telemetry::new(sandbox.config().distinct_id(telemetry_runtime::DistinctId::Raw {
-        id: "x".repeat(201).into(),
+        id: "x".repeat(201),
         reason: "fleet machine names"
     }))
     .is_err());
@@ -164,7 +164,7 @@ fn an_id_that_is_not_opaque_is_refused_unless_hashed_or_reasoned() {
     let telemetry = Telemetry::new(
         sandbox
             .config()
-            .distinct_id(telemetry_runtime::DistinctId::Raw { id: "runner-42".into(), reason: reason })
+            .distinct_id(telemetry_runtime::DistinctId::Raw { id: "runner-42".into(), reason })
             .sink(memory.clone()),
     )
     .unwrap();

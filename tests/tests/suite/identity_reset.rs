@@ -59,13 +59,9 @@ fn spooled_batches_with_the_old_id_are_never_sent() {
     let server = TestServer::start();
     server.down();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(200), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery { spool: true, flush_interval: Duration::from_millis(200), ..d }
+    }))
     .unwrap();
     telemetry.capture(&PageShown { results: 1 });
     assert!(!telemetry.flush(SOON), "the endpoint is down");
@@ -137,11 +133,11 @@ fn nothing_handed_to_a_sink_after_a_reset_carries_an_old_id_or_key() {
 
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let config = sandbox
-        .config()
-        .sink(memory.clone())
-        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(1), ..d })
-        .delivery(|d| telemetry_runtime::Delivery { batch_size: 8, ..d });
+    let config = sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
+        flush_interval: Duration::from_millis(1),
+        batch_size: 8,
+        ..d
+    });
     let telemetry = Telemetry::new(config).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let capturing = {

@@ -24,8 +24,11 @@ impl Client {
         let config = Config::new("macrotest", "1.0.0")
             .consent(level)
             .environment(|_| None)
-            .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.join("cache").into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.join("config").into()), ..d })
+            .dirs(|d| telemetry_runtime::Dirs {
+                cache: Some(dir.join("cache")),
+                config: Some(dir.join("config")),
+                ..d
+            })
             .sink(memory.clone());
         Client { telemetry: Telemetry::new(config).expect("valid config"), memory }
     }

@@ -86,11 +86,11 @@ fn secrets() -> Secrets<'static> {
 }
 
 fn config(level: Level, dir: &Path) -> Config {
-    Config::new("wiretest", "1.0.0")
-        .consent(level)
-        .environment(|_| None)
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.join("cache").into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.join("config").into()), ..d })
+    Config::new("wiretest", "1.0.0").consent(level).environment(|_| None).dirs(|d| telemetry_runtime::Dirs {
+        cache: Some(dir.join("cache")),
+        config: Some(dir.join("config")),
+        ..d
+    })
 }
 
 /// Captures the events at `level` through `client`, flushes.

@@ -228,10 +228,11 @@ fn request_limits_hold_for_the_otlp_body_actually_sent() {
     // is larger than the event's PostHog JSON, and the limit is on the
     // OTLP body.
     const LIMIT: usize = 4_000;
-    let sink = OtlpSink::new(&server.url())
-        .unwrap()
-        .http(|h| telemetry_runtime::sink::HttpOptions { max_request_bytes: LIMIT, ..h })
-        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h });
+    let sink = OtlpSink::new(&server.url()).unwrap().http(|h| telemetry_runtime::sink::HttpOptions {
+        max_request_bytes: LIMIT,
+        gzip_above: None,
+        ..h
+    });
     let telemetry = Telemetry::new(
         sandbox
             .config()

@@ -83,9 +83,11 @@ fn config(
 ) -> Config {
     let config = Config::new("testapp", "1.2.3")
         .environment(env(&[]))
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.join("cache").into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(dir.join("config").into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { data: Some(dir.join("data").into()), ..d })
+        .dirs(|_| telemetry_runtime::Dirs {
+            cache: Some(dir.join("cache")),
+            config: Some(dir.join("config")),
+            data: Some(dir.join("data")),
+        })
         .default_level(Level::Usage)
         .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
         .route(sink(url), route);
@@ -706,9 +708,11 @@ fn reports_to_an_otlp_collector_are_sums_over_the_period() {
     let otlp = || {
         let config = Config::new("testapp", "1.2.3")
             .environment(env(&[]))
-            .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.cache_dir().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { config: Some(sandbox.config_dir().into()), ..d })
-            .dirs(|d| telemetry_runtime::Dirs { data: Some(sandbox.data_dir().into()), ..d })
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(sandbox.cache_dir()),
+                config: Some(sandbox.config_dir()),
+                data: Some(sandbox.data_dir()),
+            })
             .default_level(Level::Usage)
             .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
             .route(telemetry_runtime::sink::OtlpSink::new(&server.url()).unwrap(), weekly());
@@ -785,9 +789,11 @@ fn the_first_run_notice_says_that_the_program_reports_by_period() {
     if child::mode().is_some() {
         let dir = PathBuf::from(std::env::var_os(DIR_ENV).unwrap());
         let url = std::env::var(URL_ENV).unwrap();
-        let config = config(&dir, &url, weekly(), || at(WEDNESDAY))
-            .notice(|n| telemetry_runtime::Notice { enabled: true, ..n })
-            .notice(|n| telemetry_runtime::Notice { commands: Some("testapp telemetry".into()), ..n });
+        let config = config(&dir, &url, weekly(), || at(WEDNESDAY)).notice(|n| telemetry_runtime::Notice {
+            enabled: true,
+            commands: Some("testapp telemetry".into()),
+            ..n
+        });
         let telemetry = Telemetry::new(config).unwrap();
         child::report("level", telemetry.level());
         return;

@@ -157,9 +157,12 @@ fn a_filtered_sink_still_gets_full_batches_in_order() {
         sandbox
             .config()
             .consent(Level::Usage)
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 10, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 10, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(3600), ..d })
+            .delivery(|d| telemetry_runtime::Delivery {
+                batch_size: 10,
+                max_batch_size: 10,
+                flush_interval: Duration::from_secs(3600),
+                ..d
+            })
             .route(posthog_sink(&server), Route::only(["kept"]))
             .sink(everything.clone()),
     )

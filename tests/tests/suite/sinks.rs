@@ -177,7 +177,7 @@ impl Sink for PartialSink {
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
         assert!(cx.may_send());
-        if batch.len() > 1 {
+        if batch.events().count() > 1 {
             if let Some(first) = batch.events().next() {
                 cx.drop_event(&first, DropReason::Rejected);
             }

@@ -36,13 +36,9 @@ fn an_outage_is_bridged_by_the_spool_within_one_run() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     server.down();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(200), ..d }),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery { spool: true, flush_interval: Duration::from_millis(200), ..d }
+    }))
     .unwrap();
     for i in 0..5u32 {
         telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", i));
@@ -100,9 +96,12 @@ fn the_spool_is_bounded() {
                 spool_max_age: Duration::from_secs(3600),
                 ..d
             })
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 5, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 5, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+            .delivery(|d| telemetry_runtime::Delivery {
+                batch_size: 5,
+                max_batch_size: 5,
+                flush_interval: Duration::from_secs(60),
+                ..d
+            }),
     )
     .unwrap();
     for i in 0..100u32 {
@@ -146,11 +145,11 @@ fn what_a_shutdown_deadline_cuts_off_is_kept_for_the_next_run() {
             request_timeout: Duration::from_secs(30),
             ..h
         });
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d })
+        sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
+            spool: true,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        })
     };
     {
         let telemetry = Telemetry::new(config()).unwrap();

@@ -229,8 +229,7 @@ fn fill_spool(dir: &Path, server: &TestServer, n: u32) {
     let telemetry = Telemetry::new(
         Sandbox::spooling_config_in(dir)
             .sink(posthog(&server.url(), USER_KEY))
-            .delivery(|d| telemetry_runtime::Delivery { batch_size: 1, ..d })
-            .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 1, ..d }),
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 1, max_batch_size: 1, ..d }),
     )
     .unwrap();
     for i in 0..n {

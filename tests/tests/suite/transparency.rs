@@ -75,8 +75,7 @@ fn the_notice_waits_for_a_terminal_when_asked() {
     let server = TestServer::start();
     let config = sandbox
         .config()
-        .notice(|n| telemetry_runtime::Notice { enabled: true, ..n })
-        .notice(|n| telemetry_runtime::Notice { requires_terminal: true, ..n })
+        .notice(|n| telemetry_runtime::Notice { enabled: true, requires_terminal: true, ..n })
         .sink(posthog_sink(&server));
     let client = Telemetry::new(config).unwrap();
     assert_eq!(client.consent().source, ConsentSource::NoticePending);
@@ -335,7 +334,7 @@ fn the_catalog_lists_each_labels_values() {
     assert_eq!(fields[0]["name"], "status");
     assert_eq!(fields[0]["values"], serde_json::json!(["ok", "error"]));
     assert!(fields[1].get("values").is_none(), "`count` is a number, not a closed set");
-    assert_eq!(TOOL_CALLS.schema().fields.len(), 1);
+    assert_eq!(TOOL_CALLS.schema().fields.len(), 2, "the label, then `count`");
     assert_eq!(TOOL_CALLS.schema().fields[0].values, ["ok", "error"]);
 }
 

@@ -79,10 +79,11 @@ fn analytics_off_leaves_the_users_own_collector_on() {
 fn the_first_run_notice_holds_back_the_vendor_only() {
     let sandbox = Sandbox::new();
     let (vendor, collector) = (TestServer::start(), TestServer::start());
-    let config = sandbox
-        .config()
-        .notice(|n| telemetry_runtime::Notice { enabled: true, ..n })
-        .notice(|n| telemetry_runtime::Notice { text: Some("(notice)".into()), ..n });
+    let config = sandbox.config().notice(|n| telemetry_runtime::Notice {
+        enabled: true,
+        text: Some("(notice)".into()),
+        ..n
+    });
     let telemetry = client(config, &vendor, &collector);
     assert_eq!(telemetry.consent().level, Level::Off);
     telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
@@ -200,9 +201,10 @@ fn without_a_user_owned_sink_consent_off_captures_nothing() {
 fn the_user_owned_level_caps_what_the_collector_gets() {
     let sandbox = Sandbox::new();
     let collector = TestServer::start();
-    let config = sandbox
-        .config_with_env(&[("TESTAPP_TELEMETRY", "off")])
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user().max_level(Level::Usage));
+    let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]).route(
+        OtlpSink::new(&collector.url()).unwrap(),
+        Route::all().owned_by_user().max_level(Level::Usage),
+    );
     let telemetry = Telemetry::new(config).unwrap();
     assert_eq!(telemetry.level(), Level::Usage);
     telemetry.capture(&call(1));

@@ -11,9 +11,11 @@ use telemetry_tests::Sandbox;
 fn client(sandbox: &Sandbox, version: &'static str) -> Telemetry {
     let config = telemetry_runtime::Config::new("testapp", version)
         .environment(telemetry_tests::env(&[]))
-        .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.cache_dir().into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { config: Some(sandbox.config_dir().into()), ..d })
-        .dirs(|d| telemetry_runtime::Dirs { data: Some(sandbox.data_dir().into()), ..d })
+        .dirs(|_| telemetry_runtime::Dirs {
+            cache: Some(sandbox.cache_dir()),
+            config: Some(sandbox.config_dir()),
+            data: Some(sandbox.data_dir()),
+        })
         .default_level(Level::Usage)
         .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
         .sink(MemorySink::new());
@@ -72,10 +74,7 @@ fn an_unwritable_cache_directory_means_a_first_run_and_no_failure() {
     std::fs::write(sandbox.path().join("blocked"), "").unwrap();
     let config = sandbox
         .config()
-        .dirs(|d| telemetry_runtime::Dirs {
-            cache: Some(sandbox.path().join("blocked").join("cache").into()),
-            ..d
-        })
+        .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.path().join("blocked").join("cache")), ..d })
         .sink(MemorySink::new());
     let telemetry = Telemetry::new(config).unwrap();
     // Unwritable: every run looks like a first run, and nothing panics.
