@@ -249,7 +249,7 @@ pub struct Status {
     /// The level in force and the source that decided it.
     pub consent: Consent,
     /// The main environment variable the user sets to choose
-    /// (`MYTOOL_TELEMETRY`, or the one [`Config::env_var`](crate::Config::env_var) named).
+    /// (`MYTOOL_TELEMETRY`, or the one [`Config::env_var`](crate::EnvVars::main) named).
     pub env_var: String,
     /// Debug mode: events are printed to stderr, nothing is sent.
     pub debug: bool,
@@ -277,7 +277,7 @@ pub struct Status {
     pub consent_path: Option<PathBuf>,
     /// Where the most recently delivered events are kept for the user to
     /// read (it may not exist yet); `None` without a data directory, or when
-    /// [`Config::recent_deliveries`](crate::Config::recent_deliveries) is 0.
+    /// [`Config::recent_deliveries`](crate::Delivery::recent_deliveries) is 0.
     pub recent_deliveries_path: Option<PathBuf>,
     /// Where the counts and reports of reports by period are kept (see
     /// [`Route::per_period`](crate::Route::per_period)); `None` when no

@@ -82,7 +82,7 @@ thread_local! {
 ///
 /// Dropping the last handle (the last clone) shuts the client down like
 /// [`shutdown`](Telemetry::shutdown) with the configured
-/// [`shutdown_timeout`](Config::shutdown_timeout): what is queued is
+/// [`shutdown_timeout`](crate::Delivery::shutdown_timeout): what is queued is
 /// delivered within that deadline and the worker thread ends, so a program
 /// that creates a client per task (per agent, per request) does not collect
 /// threads. Call `shutdown(Duration::ZERO)` first to not wait at all. The
@@ -112,7 +112,7 @@ impl Telemetry {
     /// Creates a client. Reads the environment and, when no variable decides,
     /// the small persisted-choice file; touches nothing else on disk and
     /// starts no thread until the first event is captured, except that with
-    /// the spool ([`Config::spool`](crate::Config::spool)) or a route that
+    /// the spool ([`Delivery::spool`](crate::Delivery::spool)) or a route that
     /// reports by period ([`Route::per_period`]) it lists their folders: it
     /// deletes what they hold unsent when consent is off, and starts the
     /// worker when something waits to be sent.
@@ -762,7 +762,7 @@ impl Telemetry {
     /// [`DropReason::Shutdown`], with one warning that gives their number
     /// and the deadline. The counters are final from then on.
     ///
-    /// With the spool on ([`Config::spool`](crate::Config::spool)), what the
+    /// With the spool on ([`Delivery::spool`](crate::Delivery::spool)), what the
     /// deadline cuts off is kept for the next run: a request in flight was
     /// spooled before it was sent, and what is queued behind it is written
     /// to the spool in the last quarter of `timeout` (up to 250 ms of it),

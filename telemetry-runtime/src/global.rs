@@ -107,7 +107,7 @@ impl Drop for Guard {
 
 /// Ends the process like [`std::process::exit`], after stopping the global
 /// client within its shutdown deadline
-/// ([`Config::shutdown_timeout`], 2 s by default).
+/// ([`Delivery::shutdown_timeout`](crate::Delivery::shutdown_timeout), 2 s by default).
 ///
 /// A program that ends with `process::exit` never drops the [`Guard`] that
 /// [`init`] returned, and what is still queued would be lost without a
@@ -183,7 +183,7 @@ pub fn capture<E: TelemetryEvent>(event: &E) {
 }
 
 /// Captures a declared event with properties built at run time on the
-/// global client; see [`Telemetry::capture_with`] and [`event!`].
+/// global client; see [`Telemetry::capture_with`] and [`event!`](crate::event).
 pub fn capture_with(event: &DynamicEvent, properties: Properties) {
     if is_enabled() {
         if let Some(client) = GLOBAL.get() {

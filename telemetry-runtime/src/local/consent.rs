@@ -26,7 +26,7 @@ pub(crate) fn process_env() -> EnvLookup {
 }
 
 /// What a value of an environment variable means, for
-/// [`Config::legacy_env_var`](crate::Config::legacy_env_var).
+/// [`Config::legacy_env_var`](crate::EnvVars::legacy).
 ///
 /// ```
 /// use telemetry_runtime::{Config, Polarity};

@@ -21,7 +21,7 @@ use crate::model::schema::EventSchema;
 /// `L` is the type of its label values, in the declared order: `()` for a
 /// counter without labels, the label's enum for one label, a tuple of them
 /// for more (`Counter<(Tool, Status)>`). Label names and their values are in
-/// [`labels`](Counter::labels).
+/// [`labels`](Counter::schema).
 ///
 /// The type itself takes any `L`, so that a label type that is not a closed
 /// set is reported once, at the label, by the declaration; a counter is

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqC
 #[non_exhaustive]
 pub enum DropReason {
     /// The queue was full when the event was captured: it held as many
-    /// events ([`Config::queue_capacity`](crate::Config::queue_capacity)) or
-    /// as many bytes ([`Config::queue_bytes`](crate::Config::queue_bytes))
+    /// events ([`Config::queue_capacity`](crate::Delivery::queue_capacity)) or
+    /// as many bytes ([`Config::queue_bytes`](crate::Delivery::queue_bytes))
     /// as it may.
     QueueFull,
     /// Consent was lowered after the event was captured.

@@ -142,8 +142,12 @@ impl HttpSink {
     /// in its own trace-level output, which only the host program's logger
     /// configuration can keep out: for a secret, prefer
     /// [`body_field`](HttpSink::body_field). A name or value HTTP does not
-    /// allow (a line break in the value, say) is refused here, as
-    /// [`HttpTransport::header`] says, rather than failing every request.
+    /// allow (empty, or with a character other than letters, digits and
+    /// ``!#$%&'*+-.^_`|~``), a value with a control character (a line
+    /// break would end the header), and the headers the transport sets
+    /// itself (`Content-Length`, `Content-Encoding`, `Transfer-Encoding`)
+    /// are refused here, with an error that never shows the value, rather
+    /// than failing every request.
     ///
     /// ```
     /// # use telemetry_runtime::sink::HttpSink;

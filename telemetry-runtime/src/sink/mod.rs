@@ -80,7 +80,7 @@ pub trait Sink: Send + 'static {
     fn name(&self) -> &str;
 
     /// Delivers `batch`. `Ok` means every event was delivered except those
-    /// reported through [`SendContext::dropped`].
+    /// reported through [`SendContext::drop_event`].
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError>;
 
     /// Whether the data stays on this machine (a file, the terminal, memory).

@@ -289,9 +289,9 @@ impl OtlpSink {
 
     /// Adds a request header. This library never logs header values; the
     /// HTTP client (ureq) prints them in its trace-level output (see the
-    /// README's Security section). A name or value HTTP does not allow (a
-    /// line break in the value, say) is refused here, as
-    /// [`HttpTransport::header`] says, rather than failing every request.
+    /// README's Security section). A name or value HTTP does not allow is
+    /// refused here, as [`HttpSink::header`](super::HttpSink::header) says,
+    /// rather than failing every request.
     pub fn header(
         mut self,
         name: impl Into<String>,
