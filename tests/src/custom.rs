@@ -1,6 +1,6 @@
 //! A sink of the application's own, as a user would write one with the
 //! library's sink contract: it reads the typed views it is given and posts
-//! them, one request per batch, as an [`Envelope`] with `ureq`. It keeps a
+//! them, one request per batch, as an envelope with `ureq`. It keeps a
 //! record of what it was given ([`Seen`]), so a test can compare what the
 //! sink saw and what arrived.
 //!
