@@ -455,8 +455,8 @@ impl Reports {
                         log::warn!("{} is a symbolic link, which telemetry does not follow.", path.display());
                         continue;
                     }
-                    let Some(base) = spool::base_name(&path) else { continue };
-                    let claim = dir.join(spool::claim_name(base));
+                    let Some(base) = spool::claim::base_name(&path) else { continue };
+                    let claim = dir.join(spool::claim::claim_name(base));
                     if fs::rename(&path, &claim).is_ok() {
                         claimed.push((route, claim));
                     }
@@ -487,8 +487,8 @@ impl Reports {
     /// and its claim deleted; one a later run may send is given back; one
     /// refused for good is deleted.
     pub(crate) fn settle(&self, tally: &mut Tally, due: Due, outcome: Outcome) {
-        let Some(pending) =
-            spool::base_name(&due.claim).map(|base| due.claim.with_file_name(format!("{base}.{COUNTS}")))
+        let Some(pending) = spool::claim::base_name(&due.claim)
+            .map(|base| due.claim.with_file_name(format!("{base}.{COUNTS}")))
         else {
             return;
         };
@@ -905,7 +905,7 @@ fn read_sent(path: &Path) -> Option<Shown> {
 /// Moves a file that cannot be read aside, as `.corrupt` (deleted once its
 /// period is past [`MAX_AGE`]).
 fn set_aside(path: &Path, err: &io::Error) {
-    let Some(base) = spool::base_name(path) else { return };
+    let Some(base) = spool::claim::base_name(path) else { return };
     let aside = path.with_file_name(format!("{base}.{CORRUPT}"));
     log::warn!(
         "Telemetry counts {} cannot be read ({err}): moved aside to {}.",
@@ -958,10 +958,10 @@ fn remove_temporary_files(dir: &Path) {
 /// Gives back, as waiting counts, the claims of processes that are gone.
 fn take_back_abandoned_claims(dir: &Path) {
     for claim in files_with(dir, CLAIMED) {
-        if !spool::is_abandoned(&claim) {
+        if !spool::claim::is_abandoned(&claim) {
             continue;
         }
-        let Some(base) = spool::base_name(&claim) else { continue };
+        let Some(base) = spool::claim::base_name(&claim) else { continue };
         let waiting = claim.with_file_name(format!("{base}.{COUNTS}"));
         if fs::rename(&claim, &waiting).is_ok() {
             log::info!(
@@ -982,7 +982,7 @@ fn trim_sent(dir: &Path) {
 
 /// The period a file name starts with: `<start>-<end>.`.
 fn period_in_name(path: &Path) -> Option<(u64, u64)> {
-    let base = spool::base_name(path)?;
+    let base = spool::claim::base_name(path)?;
     let (start, end) = base.split_once('-')?;
     Some((start.parse().ok()?, end.parse().ok()?))
 }
