@@ -475,7 +475,7 @@ fn flattened(
             };
             let (usage, full) = sent_at_levels(within, field);
             out.push((path.clone(), field, ty, usage, full));
-            if !field.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
+            if !field.fields.is_empty() && depth < crate::model::packed::MAX_DEPTH {
                 let list = if is_list(ty) { "[]" } else { "" };
                 walk(out, &format!("{path}{list}."), field.fields, ty, (usage, full), depth + 1);
             }
@@ -604,7 +604,7 @@ fn fields_json(
             if !f.unit.is_empty() {
                 field["unit"] = json!(f.unit);
             }
-            if !f.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
+            if !f.fields.is_empty() && depth < crate::model::packed::MAX_DEPTH {
                 let nested = fields_json(f.fields, ty, (usage, full), depth + 1);
                 field["fields"] = Json::Array(nested);
             }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use crate::model::properties::{FieldName, ObjectStart, ValueWriter};
+use crate::model::packed::write::{FieldName, ObjectStart, ValueWriter};
 use crate::model::redact::Digest;
 use crate::model::schema::{FieldSchema, ValueKind};
 use crate::Value;

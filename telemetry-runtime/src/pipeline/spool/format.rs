@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use crate::local::files;
 use crate::model::event::{Record, RecordKind, Records};
-use crate::model::properties::ValueWriter;
+use crate::model::packed::write::ValueWriter;
 use crate::model::view::{EventContext, Prepared, Property, Queued, ValueRef};
 use crate::pipeline::route::Route;
 use crate::{Level, Properties};
