@@ -1,5 +1,5 @@
 //! The packed form of an event's properties: its layout and the constants
-//! of its tag byte, shared by its writer ([`write`]) and its one reader
+//! of its tag byte, shared by its writer ([`write`](mod@write)) and its one reader
 //! ([`read`]).
 //!
 //! A capture sits on its caller's hot path, so the properties are not a
