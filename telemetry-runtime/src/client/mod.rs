@@ -24,7 +24,7 @@ use crate::model::catalog::{Catalog, Envelope};
 use crate::model::counter::{Counter, Labels};
 use crate::model::dynamic::DynamicEvent;
 use crate::model::event::{Record, RecordKind};
-use crate::model::properties::MAX_DEPTH;
+use crate::model::packed::MAX_DEPTH;
 use crate::model::span::SpanIds;
 use crate::model::stats::{Counters, DropReason, Stats};
 use crate::model::time::deadline_after;

@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use crate::model::properties::{entries, list_items, to_value, Packed};
+use crate::model::packed::read::{entries, list_items, to_value, Packed};
 use crate::model::redact::Digest;
 use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 use crate::{Level, Properties, Value};

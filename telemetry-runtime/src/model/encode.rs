@@ -263,11 +263,15 @@ mod tests {
         let mut properties = Properties::new();
         properties.insert("say \"hi\"", 1u32);
         properties.push("back\\slash\n", Level::Usage, &Value::UInt(2));
-        properties.__write_field(crate::model::properties::FieldName::new("snake_case"), Level::Usage, &3u32);
+        properties.__write_field(
+            crate::model::packed::write::FieldName::new("snake_case"),
+            Level::Usage,
+            &3u32,
+        );
         // The derive's writer called by hand with a name it did not audit:
         // checked, so escaped like any other.
-        properties.__write_field(crate::model::properties::FieldName::new("q\"uote"), Level::Usage, &4u32);
-        properties.__write_field(crate::model::properties::FieldName::new("$lib"), Level::Usage, &5u32);
+        properties.__write_field(crate::model::packed::write::FieldName::new("q\"uote"), Level::Usage, &4u32);
+        properties.__write_field(crate::model::packed::write::FieldName::new("$lib"), Level::Usage, &5u32);
         let json = encode(Record::new("named".into()), properties, Level::Usage);
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["properties"]["say \"hi\""], 1);

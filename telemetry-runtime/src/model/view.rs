@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::model::event::{Record, Records};
+use crate::model::packed::read::{entries, fields, list_items, Entries, ListItems, Packed};
 use crate::model::period::PeriodCounts;
-use crate::model::properties::{entries, fields, list_items, Entries, ListItems, Packed};
 use crate::model::span::SpanIds;
 use crate::Level;
 

@@ -16,7 +16,7 @@ use crate::local::version::VersionRecord;
 use crate::model::catalog::Catalog;
 use crate::model::event::{self, Record};
 use crate::model::level::COMPILED_IN;
-use crate::model::properties::MAX_DEPTH;
+use crate::model::packed::MAX_DEPTH;
 use crate::model::stats::{Counters, DropReason};
 use crate::model::time::deadline_after;
 use crate::model::view::{EventContext, LIB_VERSION};

@@ -18,7 +18,7 @@ use crate::pipeline::recent::Recent;
 use crate::pipeline::report::{Outcome, Stamp, Tally};
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::{Inner, SinkRoute};
-use crate::pipeline::spool::{Claim, Spool, Taken};
+use crate::pipeline::spool::{Claim, Spool, WaitingFile};
 use crate::sink::{Batch, SendContext, Sink};
 use crate::sync::lock;
 use crate::{Level, Properties, Value};
@@ -127,18 +127,18 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
         };
         let spooled = match taken {
             // Another process claimed it first.
-            None | Some(Taken::Corrupt) => continue,
-            Some(Taken::Expired(events)) => {
+            None | Some(WaitingFile::Corrupt) => continue,
+            Some(WaitingFile::Expired(events)) => {
                 inner.counters.dropped(DropReason::Undeliverable, events);
                 continue;
             }
-            Some(Taken::OldFormat(events)) => {
+            Some(WaitingFile::OldFormat(events)) => {
                 inner.counters.dropped(DropReason::Undeliverable, events);
                 old_files += 1;
                 old_events += events;
                 continue;
             }
-            Some(Taken::Batch(spooled)) => spooled,
+            Some(WaitingFile::Batch(spooled)) => spooled,
         };
         let index = inner
             .sink_routes
