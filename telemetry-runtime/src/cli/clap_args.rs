@@ -104,7 +104,7 @@ pub struct NoTelemetry {
 impl NoTelemetry {
     /// The consent the flag asks for: `Some(Level::Off)` when it was given,
     /// `None` when the other sources decide; for [`Config::consent`].
-    pub fn consent(self) -> Option<Level> {
+    pub(crate) fn consent(self) -> Option<Level> {
         self.no_telemetry.then_some(Level::Off)
     }
 

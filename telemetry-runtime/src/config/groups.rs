@@ -9,7 +9,7 @@ use crate::local::consent::Polarity;
 use crate::pipeline::shared::Settings;
 use crate::pipeline::spool::SpoolSettings;
 
-/// The environment variables that decide consent (see [`Config::env`]).
+/// The environment variables that decide consent (see [`Config::env`](crate::Config::env)).
 ///
 /// Each is read as a level (`off`, `usage`, `full`, and the usual
 /// `0`/`1`/`false`/`true`, `local`); the first one set decides, the main
@@ -34,7 +34,7 @@ pub struct EnvVars {
     pub detect_ci: bool,
 }
 
-/// Where the library keeps its files (see [`Config::dirs`]); `None` is the
+/// Where the library keeps its files (see [`Config::dirs`](crate::Config::dirs)); `None` is the
 /// platform's directory joined with the app name. A path converts into
 /// `Dirs` with all three in it (the files' names do not collide).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl<P: Into<PathBuf>> From<P> for Dirs {
     }
 }
 
-/// The first-run notice (see [`Config::notice`]).
+/// The first-run notice (see [`Config::notice`](crate::Config::notice)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// Whether telemetry that is on by default first shows a notice and
@@ -83,7 +83,7 @@ pub struct Notice {
 }
 
 /// Which events are kept, and how they are queued, batched and delivered
-/// (see [`Config::delivery`]).
+/// (see [`Config::delivery`](crate::Config::delivery)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     /// Events kept in memory before new ones are dropped and counted as

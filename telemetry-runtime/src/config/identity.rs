@@ -5,7 +5,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 use crate::local::identity::IdSource;
 use crate::model::redact::Digest;
 
-/// The id events carry as `distinct_id` (see [`Config::distinct_id`]).
+/// The id events carry as `distinct_id` (see [`Config::distinct_id`](crate::Config::distinct_id)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DistinctId {

@@ -50,7 +50,7 @@ impl Properties {
 
     /// An empty list with room for about `n` typical properties (at most
     /// 1,024 are reserved ahead: the list still grows past them).
-    pub fn with_capacity(n: usize) -> Properties {
+    pub(crate) fn with_capacity(n: usize) -> Properties {
         Properties::from_buffer(Vec::with_capacity(n.min(1024) * 24))
     }
 
@@ -221,22 +221,19 @@ impl Properties {
     }
 
     /// The value of a property, if present.
-    pub fn get(&self, name: &str) -> Option<Value> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, name: &str) -> Option<Value> {
         entries(&self.bytes).find(|entry| entry.name == name.as_bytes()).map(|entry| to_value(entry.value))
     }
 
     /// Number of properties.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The properties in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
         entries(&self.bytes)
             .map(|entry| (std::str::from_utf8(entry.name).unwrap_or_default(), to_value(entry.value)))
     }

@@ -202,25 +202,33 @@ fn classifications_reasons_and_descriptions() {
 fn the_schema_does_not_depend_on_generic_arguments() {
     assert_eq!(<ToolCallFinished<'static, u8> as TelemetryEvent>::SCHEMA, FINISHED);
     assert_eq!(<ToolCallFinished<'static, Duration> as TelemetryEvent>::SCHEMA.fields.len(), 12);
-    // The values are unused here; building one keeps the struct honest.
+    // An event with every field present: what is written is what is sent.
     let event: Finished = ToolCallFinished {
         duration: Duration::ZERO,
         transport: Transport::Stdio,
         tried: vec![Transport::Http],
-        retries: None,
+        retries: Some(3),
         tool_name: "grep",
         host_region: Cow::Borrowed("eu"),
-        query: None,
+        query: Some("q"),
         api_key: String::new(),
-        cookie: None,
+        cookie: Some("c".into()),
         server_url: String::new(),
         prompt: "".into(),
         raw_response: Vec::new(),
         r#type: 0,
     };
-    let mut out = telemetry_runtime::Properties::new();
-    event.write_properties(Level::Full, &mut out);
-    let written: Vec<&str> = out.iter().map(|(name, _)| name).collect();
+    let memory = telemetry_runtime::testing::MemorySink::new();
+    let config = telemetry_tests::Sandbox::new().config().consent(Level::Full).sink(memory.clone());
+    let telemetry = telemetry_runtime::Telemetry::new(config).unwrap();
+    telemetry.capture(&event);
+    assert!(telemetry.flush(telemetry_tests::SOON));
+    // The properties as sent, in the order they were written.
+    let raw = memory.raw().remove(0);
+    let object: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut written: Vec<&str> =
+        object["properties"].as_object().unwrap().keys().map(String::as_str).filter(|k| !k.starts_with('$')).collect();
+    written.sort_by_key(|name| raw.find(&format!("\"{name}\":")).unwrap());
     let listed: Vec<&str> =
         FINISHED.fields.iter().map(|f| f.name).filter(|name| *name != "api_key").collect();
     assert_eq!(written, listed, "every listed property but the dropped one is written, in order");

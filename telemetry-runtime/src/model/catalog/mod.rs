@@ -247,7 +247,7 @@ impl Catalog {
     /// assert!(err.to_string().contains("- # An old page"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn check_markdown_file(
+    pub(crate) fn check_markdown_file(
         &self,
         app_name: &str,
         path: impl AsRef<Path>,
@@ -279,21 +279,6 @@ impl Catalog {
         Err(CatalogFileError { message, source: None })
     }
 
-    /// Panics with a diff when the committed page at `path` differs from the
-    /// generated one; call it from one test of the application.
-    ///
-    /// ```no_run
-    /// #[test]
-    /// fn telemetry_catalog_is_current() {
-    ///     telemetry_runtime::Catalog::collect().assert_markdown_file("mytool", "TELEMETRY.md");
-    /// }
-    /// ```
-    #[track_caller]
-    pub fn assert_markdown_file(&self, app_name: &str, path: impl AsRef<Path>) {
-        if let Err(diff) = self.check_markdown_file(app_name, path) {
-            panic!("{diff}");
-        }
-    }
 }
 
 /// Why [`Catalog::check_markdown_file`] failed: the committed page differs

@@ -63,14 +63,19 @@ pub trait Audited {
             or mark the field #[telemetry(skip)]"
 )]
 pub trait PropertyValue: Audited {
-    /// The shape of the values of this type.
+    /// The shape of the values of this type. Not an API: the derives and
+    /// the catalog read it.
+    #[doc(hidden)]
     const KIND: ValueKind;
 
     /// The fields of an object type, or of the objects this type holds (a
-    /// list, an option); empty for any other type. For the catalog.
+    /// list, an option); empty for any other type. Not an API: for the
+    /// catalog.
+    #[doc(hidden)]
     const FIELDS: &'static [FieldSchema] = &[];
 
-    /// The value to send.
+    /// The value to send. Not an API: the derives' output calls it.
+    #[doc(hidden)]
     fn to_value(&self) -> Value;
 
     /// Writes the value into an event's packed properties. Not an API: the
@@ -190,8 +195,10 @@ pub trait PropertyKey: ClosedValue {
 )]
 pub trait RedactableText: PropertyValue {
     /// The length in characters (in bytes for byte buffers), or `None` for
-    /// an absent value.
+    /// an absent value. Not an API: the derives' output calls it.
+    #[doc(hidden)]
     fn redacted_length(&self) -> Option<usize>;
-    /// The pre-hash of the text, or `None` for an absent value.
+    /// The pre-hash of the text, or `None` for an absent value. Not an API.
+    #[doc(hidden)]
     fn redacted_digest(&self) -> Option<Digest>;
 }
