@@ -203,7 +203,7 @@ pub fn config(
     // OpenTelemetry variables (which `OTEL_SDK_DISABLED=true` turns off).
     let collector = match &options.otel_endpoint {
         Some(url) => Some(OtlpSink::new(url)?),
-        None => OtlpSink::from_env_with(&lookup)?,
+        None => OtlpSink::from_env(&lookup)?,
     };
     let mut config = Config::new("toolhive", VERSION)
         .default_level(Level::Usage)

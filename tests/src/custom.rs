@@ -28,7 +28,7 @@ pub fn json_of(value: ValueRef<'_>) -> Json {
         ValueRef::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
         ValueRef::Text(text) => json!(text.as_str()),
         ValueRef::Uuid(id) => json!(id.to_string()),
-        ValueRef::Hashed(hash) => json!(hash.as_str()),
+        ValueRef::Hashed(hash) => json!(hash.to_string()),
         ValueRef::List(items) => Json::Array(items.iter().map(json_of).collect()),
         ValueRef::Object(object) => Json::Object(
             object.fields().map(|field| (field.name().to_owned(), json_of(field.value()))).collect(),

@@ -16,7 +16,8 @@ fn telemetry_md_matches_the_code() {
         assert!(catalog.event(event).is_some(), "{event} is not registered");
     }
     let page = concat!(env!("CARGO_MANIFEST_DIR"), "/TELEMETRY.md");
-    if let Err(diff) = telemetry_runtime::testing::check_catalog_file(&catalog, "telemetry-agent-demo", page) {
+    if let Err(diff) = telemetry_runtime::testing::check_catalog_file(&catalog, "telemetry-agent-demo", page)
+    {
         panic!("{diff}");
     }
 }

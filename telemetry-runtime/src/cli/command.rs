@@ -116,7 +116,7 @@ pub enum TelemetryCommand {
 impl TelemetryCommand {
     /// Runs the subcommand on `client` and writes its output to `out`,
     /// exactly as [`run_command`] does for the same words.
-    pub fn run(self, client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
+    pub(crate) fn run(self, client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
         match self {
             TelemetryCommand::Status => Status::of(client).write_to(out)?,
             TelemetryCommand::On => choose(client, "usage", out)?,

@@ -45,7 +45,7 @@ impl Telemetry {
         let app_var = crate::config::env_var_for(&config.app_name);
         let debug_on =
             |name: &str| (resolver.env)(name).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
-        let debug = config.debug
+        let debug = config.delivery.debug
             || debug_on(&format!("{env_var}_DEBUG"))
             || (app_var != env_var && debug_on(&format!("{app_var}_DEBUG")));
         // Named after the app, like the main variable's default name, so that
@@ -55,7 +55,7 @@ impl Telemetry {
         let sample_rate =
             sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.delivery.sample_rate);
         let mut consent = resolver.resolve();
-        let local_only = config.local_only || consent.local_only;
+        let local_only = config.delivery.local_only || consent.local_only;
         // The notice is about data leaving the machine for the vendor: debug
         // and local-only modes, and programs whose vendor sinks are all
         // local, send the vendor nothing.

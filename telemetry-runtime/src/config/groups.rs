@@ -82,8 +82,9 @@ pub struct Notice {
     pub text: Option<String>,
 }
 
-/// Which events are kept, and how they are queued, batched and delivered
-/// (see [`Config::delivery`](crate::Config::delivery)).
+/// Which events are kept, and how they are queued, batched and delivered,
+/// or printed or kept on this machine instead (see
+/// [`Config::delivery`](crate::Config::delivery)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     /// Events kept in memory before new ones are dropped and counted as
@@ -173,6 +174,16 @@ pub struct Delivery {
     /// several threads capturing, the seeded sequence is shared in the
     /// order the captures reach it.
     pub sample_seed: Option<u64>,
+    /// Debug mode: each event is printed to stderr as the exact JSON that
+    /// would be sent, and nothing is sent (default off). Users can also
+    /// turn it on with `<APP>_TELEMETRY_DEBUG=1`, or the main variable's
+    /// name with `_DEBUG` when [`EnvVars::main`] renames it.
+    pub debug: bool,
+    /// Local-only mode: events go only to `telemetry_events.jsonl` in the
+    /// data directory, where the user can read them; nothing leaves the
+    /// machine (default off). Users can also choose it with
+    /// `<APP>_TELEMETRY=local`.
+    pub local_only: bool,
 }
 
 impl Delivery {

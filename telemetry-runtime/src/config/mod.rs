@@ -60,8 +60,6 @@ pub struct Config {
     /// Send `$geoip_disable: true` with every event (the default).
     pub(crate) disable_geoip: bool,
     pub(crate) dirs: Dirs,
-    pub(crate) debug: bool,
-    pub(crate) local_only: bool,
     pub(crate) notice: Notice,
     pub(crate) catalog: Option<Catalog>,
     pub(crate) delivery: Delivery,
@@ -121,8 +119,6 @@ impl Config {
             distinct_id: DistinctId::Install,
             disable_geoip: true,
             dirs: Dirs::default(),
-            debug: false,
-            local_only: false,
             notice: Notice { enabled: true, requires_terminal: false, commands: None, text: None },
             catalog: None,
             report_clock: None,
@@ -140,6 +136,8 @@ impl Config {
                 spool_max_age: Duration::from_secs(7 * 24 * 3600),
                 sample_rate: 1.0,
                 sample_seed: None,
+                debug: false,
+                local_only: false,
             },
         }
     }
@@ -234,23 +232,6 @@ impl Config {
     /// ```
     pub fn dirs(mut self, change: impl FnOnce(Dirs) -> Dirs) -> Config {
         self.dirs = change(self.dirs);
-        self
-    }
-
-    /// Debug mode: each event is printed to stderr as the exact JSON that
-    /// would be sent, and nothing is sent. Users can also turn it on with
-    /// `<APP>_TELEMETRY_DEBUG=1`, or the main variable's name with `_DEBUG`
-    /// when [`EnvVars::main`] renames it.
-    pub fn debug(mut self, debug: bool) -> Config {
-        self.debug = debug;
-        self
-    }
-
-    /// Local-only mode: events go only to `telemetry_events.jsonl` in the
-    /// data directory, where the user can read them; nothing leaves the
-    /// machine. Users can also choose it with `<APP>_TELEMETRY=local`.
-    pub fn local_only(mut self, local: bool) -> Config {
-        self.local_only = local;
         self
     }
 

@@ -22,7 +22,7 @@ use crate::{Level, Value};
 ///     .with("duration_ms", 12.5)
 ///     .with("target", Value::text(String::from("x86_64")));
 /// assert_eq!(props.get("command"), Some(Value::from("build")));
-/// assert_eq!(props.len(), 3);
+/// assert_eq!(props.iter().count(), 3);
 /// ```
 #[derive(Clone)]
 pub struct Properties {
@@ -221,8 +221,7 @@ impl Properties {
     }
 
     /// The value of a property, if present.
-    #[cfg(test)]
-    pub(crate) fn get(&self, name: &str) -> Option<Value> {
+    pub fn get(&self, name: &str) -> Option<Value> {
         entries(&self.bytes).find(|entry| entry.name == name.as_bytes()).map(|entry| to_value(entry.value))
     }
 
@@ -233,7 +232,7 @@ impl Properties {
     }
 
     /// The properties in insertion order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
         entries(&self.bytes)
             .map(|entry| (std::str::from_utf8(entry.name).unwrap_or_default(), to_value(entry.value)))
     }

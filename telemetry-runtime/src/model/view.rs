@@ -484,7 +484,7 @@ pub struct KeyedHash(pub(crate) [u8; 32]);
 
 impl KeyedHash {
     /// The 32 lowercase hex digits.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
@@ -492,6 +492,13 @@ impl KeyedHash {
 impl fmt::Debug for KeyedHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for KeyedHash {
+    /// The 32 lowercase hex digits.
+    fn as_ref(&self) -> &str {
+        self.as_str()
     }
 }
 

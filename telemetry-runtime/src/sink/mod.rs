@@ -37,7 +37,7 @@ pub use jsonl::JsonlSink;
 pub use options::HttpOptions;
 pub(crate) use otlp::otel_resource;
 pub use otlp::{OtlpSink, Protocol};
-pub use posthog::{CaptureApi, PostHogSink, EU_HOST, US_HOST};
+pub use posthog::{CaptureApi, PostHogSink};
 pub use stderr::StderrSink;
 
 #[cfg(fuzzing)]

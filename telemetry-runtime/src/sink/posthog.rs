@@ -12,10 +12,8 @@ use crate::model::encode::PostHogJson;
 use crate::model::time::rfc3339;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
 
-/// PostHog's US cloud ingestion host.
-pub const US_HOST: &str = "https://us.i.posthog.com";
-/// PostHog's EU cloud ingestion host.
-pub const EU_HOST: &str = "https://eu.i.posthog.com";
+/// PostHog's US cloud ingestion host, the default.
+const US_HOST: &str = "https://us.i.posthog.com";
 
 /// Which of PostHog's capture APIs a [`PostHogSink`] speaks.
 ///
@@ -110,7 +108,8 @@ impl PostHogSink {
         })
     }
 
-    /// Sends to another host: [`EU_HOST`] or a self-hosted instance.
+    /// Sends to another host: PostHog's EU cloud
+    /// (`https://eu.i.posthog.com`) or a self-hosted instance.
     pub fn host(mut self, host: &str) -> Result<PostHogSink, ConfigError> {
         check_url(host)?;
         self.host = host.to_owned();

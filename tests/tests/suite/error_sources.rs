@@ -123,7 +123,8 @@ fn a_catalog_page_that_differs_shows_its_message_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("TELEMETRY.md");
     std::fs::write(&path, "# An old page\n").unwrap();
-    let err = telemetry_runtime::testing::check_catalog_file(&Catalog::collect(), "testapp", &path).expect_err("the page differs");
+    let err = telemetry_runtime::testing::check_catalog_file(&Catalog::collect(), "testapp", &path)
+        .expect_err("the page differs");
     assert_each_message_once(&err, 1);
 }
 
@@ -132,8 +133,8 @@ fn rewrite_a_catalog_page_over_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("TELEMETRY.md");
     std::fs::create_dir(&path).unwrap();
-    let err =
-        telemetry_runtime::testing::check_catalog_file(&Catalog::collect(), "testapp", &path).expect_err("the page cannot be written");
+    let err = telemetry_runtime::testing::check_catalog_file(&Catalog::collect(), "testapp", &path)
+        .expect_err("the page cannot be written");
     let whole = assert_each_message_once(&err, 2);
     child::report("chain", whole);
 }

@@ -135,7 +135,9 @@ fn a_predictable_temporary_name_is_not_followed() {
 #[test]
 fn local_events_and_jsonl_files_are_not_appended_through_links() {
     check("local-only events", "data/telemetry_events.jsonl", |sandbox| {
-        let telemetry = deliver_once(sandbox.config().local_only(true));
+        let telemetry = deliver_once(
+            sandbox.config().delivery(|d| telemetry_runtime::Delivery { local_only: true, ..d }),
+        );
         assert_eq!(telemetry.stats().sent, 0, "nothing was written");
     });
     check("a JSONL sink's file", "out/events.jsonl", |sandbox| {

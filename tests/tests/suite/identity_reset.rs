@@ -198,7 +198,9 @@ fn nothing_handed_to_a_sink_after_a_reset_carries_an_old_id_or_key() {
 #[test]
 fn a_reset_deletes_the_local_events_file_with_the_old_id() {
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().local_only(true)).unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().delivery(|d| telemetry_runtime::Delivery { local_only: true, ..d }))
+            .unwrap();
     telemetry.capture(&PageShown { results: 1 });
     assert!(telemetry.flush(SOON));
     let file = Status::of(&telemetry).local_events_path.unwrap();

@@ -226,8 +226,13 @@ fn the_schema_does_not_depend_on_generic_arguments() {
     // The properties as sent, in the order they were written.
     let raw = memory.raw().remove(0);
     let object: serde_json::Value = serde_json::from_str(&raw).unwrap();
-    let mut written: Vec<&str> =
-        object["properties"].as_object().unwrap().keys().map(String::as_str).filter(|k| !k.starts_with('$')).collect();
+    let mut written: Vec<&str> = object["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !k.starts_with('$'))
+        .collect();
     written.sort_by_key(|name| raw.find(&format!("\"{name}\":")).unwrap());
     let listed: Vec<&str> =
         FINISHED.fields.iter().map(|f| f.name).filter(|name| *name != "api_key").collect();

@@ -206,10 +206,9 @@ fn a_logs_endpoint_alone_configures_the_sink_and_is_used_as_is() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     let url = format!("{}/collector/ingest-logs", server.url());
-    let sink =
-        OtlpSink::from_env_with(|name| (name == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").then(|| url.clone()))
-            .unwrap()
-            .expect("a sink from OTEL_EXPORTER_OTLP_LOGS_ENDPOINT alone");
+    let sink = OtlpSink::from_env(|name| (name == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").then(|| url.clone()))
+        .unwrap()
+        .expect("a sink from OTEL_EXPORTER_OTLP_LOGS_ENDPOINT alone");
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     telemetry.capture(&EdgeSizes { small: 1, signed_top: 2, unsigned_top: 3, signed_bottom: 4 });
     assert!(telemetry.flush(SOON));
@@ -273,7 +272,7 @@ fn from_env(
     headers: &'static str,
 ) -> Result<Option<OtlpSink>, telemetry_runtime::ConfigError> {
     let endpoint = server.url();
-    OtlpSink::from_env_with(move |name| match name {
+    OtlpSink::from_env(move |name| match name {
         "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
         "OTEL_EXPORTER_OTLP_HEADERS" => Some(headers.to_owned()),
         _ => None,
@@ -379,7 +378,7 @@ fn the_protocol_variable_chooses_the_encoding_and_grpc_is_refused_at_configurati
     let url = server.url();
     let from_env = |protocol: &'static str| {
         let url = url.clone();
-        OtlpSink::from_env_with(move |name| match name {
+        OtlpSink::from_env(move |name| match name {
             "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(url.clone()),
             "OTEL_EXPORTER_OTLP_PROTOCOL" => Some(protocol.to_owned()),
             _ => None,

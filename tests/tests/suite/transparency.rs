@@ -154,7 +154,13 @@ fn counters_count_nothing_when_off() {
 fn debug_mode_replaces_every_sink_and_sends_nothing() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let client = Telemetry::new(sandbox.config().debug(true).sink(posthog_sink(&server))).unwrap();
+    let client = Telemetry::new(
+        sandbox
+            .config()
+            .delivery(|d| telemetry_runtime::Delivery { debug: true, ..d })
+            .sink(posthog_sink(&server)),
+    )
+    .unwrap();
     let status = Status::of(&client);
     assert!(status.debug);
     assert_eq!(status.sink_names, ["stderr"]);
@@ -238,8 +244,7 @@ fn the_status_report_of_a_local_only_client() {
     let client = Telemetry::new(
         sandbox
             .config()
-            .local_only(true)
-            .delivery(|d| telemetry_runtime::Delivery { recent_deliveries: 0, ..d })
+            .delivery(|d| telemetry_runtime::Delivery { local_only: true, recent_deliveries: 0, ..d })
             .sink(MemorySink::new()),
     )
     .unwrap();

@@ -54,7 +54,7 @@ fn main() {
     let mut out = Properties::new();
     crash.write_properties(Level::Full, &mut out);
     assert_eq!(out.get("location"), Some(Value::from("src/main.rs:10")));
-    assert_eq!(out.len(), 1);
+    assert_eq!(out.iter().count(), 1);
     let _ = crash.backtrace;
 
     assert_eq!(KeyPressed::SCHEMA.name, "key_pressed");

@@ -222,7 +222,11 @@ fn instance_client(setting: Setting, user: User) -> Result<Telemetry, ConfigErro
     // The user's choice was resolved (and the notice handled) by the
     // process-wide client: this client is created with it, as an explicit
     // level that nothing changes later.
-    Telemetry::new(config(cap)?.consent(user.level.min(cap)).local_only(user.local_only))
+    Telemetry::new(
+        config(cap)?
+            .consent(user.level.min(cap))
+            .delivery(|d| telemetry_runtime::Delivery { local_only: user.local_only, ..d }),
+    )
 }
 
 /// CUA's `Computer`.

@@ -237,16 +237,6 @@ impl Catalog {
     /// environment variable `TELEMETRY_CATALOG_UPDATE=1` the file is
     /// rewritten instead. The error, when they differ, shows the
     /// differences line by line.
-    ///
-    /// ```
-    /// use telemetry_runtime::Catalog;
-    /// # let dir = tempfile::tempdir()?;
-    /// let path = dir.path().join("TELEMETRY.md");
-    /// std::fs::write(&path, "# An old page\n")?;
-    /// let err = Catalog::collect().check_markdown_file("mytool", &path).unwrap_err();
-    /// assert!(err.to_string().contains("- # An old page"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub(crate) fn check_markdown_file(
         &self,
         app_name: &str,
@@ -278,10 +268,9 @@ impl Catalog {
         );
         Err(CatalogFileError { message, source: None })
     }
-
 }
 
-/// Why [`Catalog::check_markdown_file`] failed: the committed page differs
+/// Why [`check_catalog_file`](crate::testing::check_catalog_file) failed: the committed page differs
 /// from the generated one (the message shows how, line by line), or it
 /// could not be rewritten, when the [`source`](std::error::Error::source)
 /// is the I/O error (its message is not repeated in this one's).

@@ -120,7 +120,7 @@ impl std::str::FromStr for Protocol {
 /// let sink = OtlpSink::new("http://localhost:4318")?.header("Authorization", "Bearer 123")?;
 /// // Or from the standard variables; `None` when no endpoint is set or
 /// // OTEL_SDK_DISABLED=true.
-/// let from_env = OtlpSink::from_env_with(|name| match name {
+/// let from_env = OtlpSink::from_env(|name| match name {
 ///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".into()),
 ///     "OTEL_EXPORTER_OTLP_HEADERS" => Some("x-team=agents,api-key=abc%3D%3D".into()),
 ///     "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/json".into()),
@@ -181,13 +181,9 @@ impl OtlpSink {
         ))
     }
 
-    /// A sink configured by the standard OpenTelemetry variables of the
-    /// process environment; see [`from_env_with`](OtlpSink::from_env_with).
-    pub fn from_env() -> Result<Option<OtlpSink>, ConfigError> {
-        OtlpSink::from_env_with(|name| std::env::var(name).ok())
-    }
-
-    /// A sink configured by the standard variables read through `lookup`:
+    /// A sink configured by the standard OpenTelemetry variables, read
+    /// through `lookup` (`|name| std::env::var(name).ok()` for the process
+    /// environment):
     /// `OTEL_SDK_DISABLED=true` gives `None`. Each signal's endpoint is its
     /// own variable, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`,
     /// `..._METRICS_ENDPOINT` or `..._TRACES_ENDPOINT`, used as is (a full
@@ -204,7 +200,7 @@ impl OtlpSink {
     /// why (see [`Protocol`]), and so is any other value. The per-signal
     /// `OTEL_EXPORTER_OTLP_{LOGS,METRICS,TRACES}_PROTOCOL` are checked the
     /// same way; one protocol serves every signal, the logs one first.
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSink>, ConfigError> {
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSink>, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             return Ok(None);
@@ -550,7 +546,7 @@ mod tests {
                 "OTEL_EXPORTER_OTLP_HEADERS" => Some(text.to_owned()),
                 _ => None,
             };
-            let err = OtlpSink::from_env_with(lookup).expect_err(text).to_string();
+            let err = OtlpSink::from_env(lookup).expect_err(text).to_string();
             assert!(err.contains(&format!("OTEL_EXPORTER_OTLP_HEADERS, {pair}:")), "{err}");
             assert!(!err.contains("s3cret"), "a value is shown: {err}");
         }
@@ -560,11 +556,9 @@ mod tests {
     fn endpoint_errors_name_their_variable_and_hide_what_may_be_a_key() {
         let err = |pairs: &[(&'static str, &'static str)]| {
             let pairs = pairs.to_vec();
-            OtlpSink::from_env_with(move |name| {
-                pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
-            })
-            .expect_err("refused")
-            .to_string()
+            OtlpSink::from_env(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+                .expect_err("refused")
+                .to_string()
         };
         let bad = err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://user:s3cret@c:4318/?key=s3cret")]);
         assert!(bad.contains("OTEL_EXPORTER_OTLP_ENDPOINT: ") && !bad.contains("s3cret"), "{bad}");
@@ -580,15 +574,14 @@ mod tests {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
-        assert!(OtlpSink::from_env_with(env(&[])).unwrap().is_none());
-        let sink = OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]))
-            .unwrap()
-            .unwrap();
+        assert!(OtlpSink::from_env(env(&[])).unwrap().is_none());
+        let sink =
+            OtlpSink::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")])).unwrap().unwrap();
         assert_eq!(
             (sink.logs_url(), sink.metrics_url()),
             ("http://c:4318/v1/logs", Some("http://c:4318/v1/metrics"))
         );
-        let sink = OtlpSink::from_env_with(env(&[
+        let sink = OtlpSink::from_env(env(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/ingest"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=1, b = x%2Cy%3D "),
@@ -600,20 +593,19 @@ mod tests {
         assert!(sink.transport.headers().contains(&("b".to_owned(), "x,y=".to_owned())));
         assert_eq!(sink.traces_url(), Some("http://c:4318/v1/traces"));
         // A signal's own variable alone is enough, and is used as is.
-        let sink =
-            OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/in")]))
-                .unwrap()
-                .expect("a sink from the logs endpoint alone");
+        let sink = OtlpSink::from_env(env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/in")]))
+            .unwrap()
+            .expect("a sink from the logs endpoint alone");
         assert_eq!((sink.logs_url(), sink.metrics_url()), ("http://logs:9000/in", None));
         let metrics_only = env(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9000/in")]);
-        assert!(OtlpSink::from_env_with(metrics_only).unwrap().is_none());
+        assert!(OtlpSink::from_env(metrics_only).unwrap().is_none());
         let disabled =
             env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SDK_DISABLED", "TRUE")]);
-        assert!(OtlpSink::from_env_with(disabled).unwrap().is_none());
-        assert!(OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "nope")])).is_err());
+        assert!(OtlpSink::from_env(disabled).unwrap().is_none());
+        assert!(OtlpSink::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "nope")])).is_err());
         let bad_headers =
             env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_EXPORTER_OTLP_HEADERS", "x")]);
-        assert!(OtlpSink::from_env_with(bad_headers).is_err());
+        assert!(OtlpSink::from_env(bad_headers).is_err());
     }
 
     #[test]
@@ -622,20 +614,20 @@ mod tests {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
-        let sink = OtlpSink::from_env_with(env(vec![base])).unwrap().unwrap();
+        let sink = OtlpSink::from_env(env(vec![base])).unwrap().unwrap();
         assert_eq!(sink.protocol_in_use(), Protocol::HttpProtobuf, "the specification's default");
         assert_eq!(sink.traces_url(), Some("http://c:4318/v1/traces"));
         for (value, expected) in
             [("http/protobuf", Protocol::HttpProtobuf), (" HTTP/JSON ", Protocol::HttpJson)]
         {
-            let sink = OtlpSink::from_env_with(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", value)]));
+            let sink = OtlpSink::from_env(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", value)]));
             assert_eq!(sink.unwrap().unwrap().protocol_in_use(), expected, "{value}");
         }
         for name in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] {
-            let err = OtlpSink::from_env_with(env(vec![base, (name, "grpc")])).unwrap_err().to_string();
+            let err = OtlpSink::from_env(env(vec![base, (name, "grpc")])).unwrap_err().to_string();
             assert!(err.contains(name) && err.contains("grpc") && err.contains("HTTP/2"), "{err}");
         }
-        let err = OtlpSink::from_env_with(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")]));
+        let err = OtlpSink::from_env(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")]));
         assert!(err.unwrap_err().to_string().contains("http/protobuf or http/json"));
     }
 
