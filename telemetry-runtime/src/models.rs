@@ -29,8 +29,8 @@ fn client(level: Level, memory: &MemorySink) -> Telemetry {
     let config = Config::new("models", "1.0.0")
         .consent(level)
         .environment(|_| None)
-        .dirs(|_| telemetry_runtime::Dirs::from(&nowhere))
-        .delivery(|d| telemetry_runtime::Delivery { recent_deliveries: 0, ..d })
+        .dirs(|_| crate::Dirs::from(&nowhere))
+        .delivery(|d| crate::Delivery { recent_deliveries: 0, ..d })
         .sink(memory.clone());
     Telemetry::new(config).expect("a valid configuration")
 }
