@@ -182,20 +182,16 @@ pub fn ours_config(
     Config::new("bench", "1.0.0")
         .consent(Level::Usage)
         .environment(|_| None)
-        .detect_ci(false)
-        .cache_dir(dir)
-        .config_dir(dir)
-        .data_dir(dir)
-        .queue_capacity(queue)
-        .queue_bytes(queue_bytes(queue))
-        .recent_deliveries(recent)
+        .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
+        .dirs(|_| telemetry_runtime::Dirs::from(dir))
+        .delivery(|d| telemetry_runtime::Delivery { queue_capacity: queue, queue_bytes: queue_bytes(queue), recent_deliveries: recent, ..d })
         .sink(sink)
 }
 
 /// An `HttpSink` to the loopback server at `addr`, sending plain bodies
 /// like posthog-rs (gzip, on by default above 4 KiB, is measured apart).
 pub fn http_sink(addr: SocketAddr) -> HttpSink {
-    http_sink_default_gzip(addr).gzip_above(None)
+    http_sink_default_gzip(addr).http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
 }
 
 /// An `HttpSink` to the loopback server at `addr` with the library's
@@ -206,7 +202,7 @@ pub fn http_sink_default_gzip(addr: SocketAddr) -> HttpSink {
 
 /// A `PostHogSink` to the loopback server at `addr` (plain bodies).
 pub fn posthog_sink(addr: SocketAddr) -> telemetry_runtime::sink::PostHogSink {
-    posthog_sink_default_gzip(addr).gzip_above(None)
+    posthog_sink_default_gzip(addr).http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
 }
 
 /// A `PostHogSink` to the loopback server at `addr` with the library's
@@ -232,7 +228,7 @@ pub fn otlp_sink(
     telemetry_runtime::sink::OtlpSink::new(&format!("http://{addr}"))
         .expect("loopback URL is valid")
         .protocol(protocol)
-        .gzip_above(None)
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
 }
 
 /// A posthog-rs blocking client sending to the loopback server at `addr`,
@@ -243,7 +239,7 @@ pub fn posthog_client(addr: SocketAddr, queue: usize) -> posthog_rs::Client {
         .host(format!("http://{addr}"))
         .max_queue_size(queue)
         .flush_at(100)
-        .max_batch_size(100)
+        .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 100, ..d })
         .request_timeout_seconds(10)
         .shutdown_timeout_ms(1000)
         .build()

@@ -34,10 +34,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events_file = std::env::temp_dir().join("telemetry-demo").join("async-host-events.jsonl");
     let _ = std::fs::remove_file(&events_file);
     let config = Config::new("telemetry-async-demo", env!("CARGO_PKG_VERSION"))
-        .env_var("AGENT_TELEMETRY")
+        .env(|e| telemetry_runtime::EnvVars { main: "AGENT_TELEMETRY".into(), ..e })
         .default_level(Level::Usage)
         .sink(JsonlSink::new(&events_file))
-        .shutdown_timeout(Duration::from_secs(1));
+        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(1), ..d });
     let guard = telemetry_runtime::init(config)?;
     let consent = guard.client().consent();
     println!("async_host: telemetry {} (decided by {})", consent.level, consent.source);
@@ -59,7 +59,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Mid-run: deliver what is queued, on the blocking pool, for 2 s at most.
-    let flushed = tokio::task::spawn_blocking(|| telemetry_runtime::flush(Duration::from_secs(2))).await?;
+    let flushed =
+        tokio::task::spawn_blocking(|| telemetry_runtime::global().unwrap().flush(Duration::from_secs(2)))
+            .await?;
     println!("async_host: flushed: {flushed}");
 
     // At exit: dropping the guard delivers the rest and stops the worker
@@ -70,7 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::task::spawn_blocking(move || drop(guard)).await?;
     println!("async_host: shut down in {:?}", started.elapsed());
 
-    let stats = telemetry_runtime::stats();
+    let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
     println!(
         "async_host: {} captured, {} sent, {} dropped",
         stats.captured,

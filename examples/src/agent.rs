@@ -97,10 +97,10 @@ fn main() {
     let outcome = runner::run(&task);
     println!("agent: {outcome:?}");
 
-    if !telemetry_runtime::flush(Duration::from_secs(2)) {
+    if !telemetry_runtime::global().unwrap().flush(Duration::from_secs(2)) {
         println!("telemetry: not everything was delivered within 2 s; the rest waits in the spool");
     }
-    let stats = telemetry_runtime::stats();
+    let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
     drop(guard);
     if stats.captured == 0 {
         println!("telemetry: nothing was captured, written or sent");
@@ -121,16 +121,22 @@ fn main() {
 
 fn config(events_file: &std::path::Path) -> Result<Config, telemetry_runtime::ConfigError> {
     let mut config = Config::new("telemetry-agent-demo", env!("CARGO_PKG_VERSION"))
-        .env_var("AGENT_TELEMETRY")
-        .legacy_env_var("AGENT_ANONYMIZED_TELEMETRY", telemetry_runtime::Polarity::Enables)
+        .env(|e| telemetry_runtime::EnvVars { main: "AGENT_TELEMETRY".into(), ..e })
+        .env(|mut e| {
+            e.legacy.push(("AGENT_ANONYMIZED_TELEMETRY".into(), telemetry_runtime::Polarity::Enables));
+            e
+        })
         .default_level(Level::Usage)
-        .commands("agent telemetry")
+        .notice(|n| telemetry_runtime::Notice { commands: Some("agent telemetry".into()), ..n })
         .catalog(telemetry_examples::agent_catalog())
         .sink(JsonlSink::new(events_file))
-        .flush_interval(Duration::from_secs(1))
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(1), ..d })
         // A CLI exits quickly: what cannot be sent in time waits on disk for the next run.
-        .spool(true)
-        .shutdown_timeout(Duration::from_secs(1));
+        .delivery(|d| telemetry_runtime::Delivery {
+            spool: true,
+            shutdown_timeout: Duration::from_secs(1),
+            ..d
+        });
     if let Ok(key) = std::env::var("AGENT_POSTHOG_KEY") {
         let mut posthog = PostHogSink::new(key)?;
         if let Ok(host) = std::env::var("AGENT_POSTHOG_HOST") {

@@ -46,10 +46,12 @@
 //!   mcp-use's Scarf client does: [`ScarfSink`] is a sink of this crate's
 //!   own, a `GET` "pixel" request per event
 //!   (`/simple/?event=package_download&version=1.3.0&download_type=install&anonymous_id=…`)
-//!   built from the event's typed view and sent through the library's
-//!   `HttpTransport` (retries, backoff, timeouts, the consent check before
-//!   sending). Only the event's own properties go; the standard ones
-//!   (`$os`, `$session_id`, ...) stay with PostHog.
+//!   built from the event's typed view and sent with `ureq` (the HTTP
+//!   client the library itself uses), checking before each request that
+//!   consent still allows sending, and reporting each event it could not
+//!   deliver to the library, which keeps the counts. Only the event's own
+//!   properties go; the standard ones (`$os`, `$session_id`, ...) stay with
+//!   PostHog.
 //! - **No `user_id` property on the Scarf event**: the anonymous install id
 //!   is sent as `anonymous_id`, the same one PostHog gets as `distinct_id`.
 //! - **The first run sends nothing**: telemetry on by default shows the
@@ -66,12 +68,11 @@
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::{
-    Batch, EventView, HttpTransport, Method, PostHogSink, Request, RequestEncoder, SendContext, Sink,
-    SinkError, StderrSink, ValueRef,
+    Batch, EventView, PostHogSink, SendContext, Sink, SinkError, StderrSink, ValueRef,
 };
 use telemetry_runtime::{
-    requires_telemetry, Catalog, Config, ConfigError, Level, Route, TelemetryEvent, TelemetryProperty,
-    VersionChange,
+    requires_telemetry, Catalog, Config, ConfigError, DropReason, Level, Route, TelemetryEvent,
+    TelemetryProperty, VersionChange,
 };
 
 /// The version of the pretend mcp-use package.
@@ -230,49 +231,27 @@ pub struct AgentRun {
 }
 
 /// Scarf's gateway: one `GET` per event, the event's name, its properties
-/// and the anonymous id in the query, through the library's transport.
+/// and the anonymous id in the query.
 #[derive(Debug)]
 pub struct ScarfSink {
     url: String,
-    transport: HttpTransport,
+    agent: ureq::Agent,
 }
 
 impl ScarfSink {
     /// A sink for the gateway at `url` (such as [`SCARF_URL`]).
     pub fn new(url: impl Into<String>) -> ScarfSink {
-        // Download analytics are worth a retry or two, not a long wait.
-        ScarfSink { url: url.into(), transport: HttpTransport::new().max_retries(2) }
-    }
-}
-
-impl Sink for ScarfSink {
-    fn name(&self) -> &str {
-        "scarf"
-    }
-
-    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-        let events: Vec<EventView<'_>> = batch.events().collect();
-        self.transport.send(&events, cx, &mut Pixel { url: &self.url });
-        Ok(())
-    }
-}
-
-/// Builds the pixel request of one event.
-struct Pixel<'a> {
-    url: &'a str,
-}
-
-impl RequestEncoder for Pixel<'_> {
-    fn max_events(&self) -> usize {
-        1
+        // Download analytics are worth a short wait, not a long one.
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        ScarfSink { url: url.into(), agent }
     }
 
-    fn begin(&mut self, request: &mut Request, _first: &EventView<'_>) {
-        request.method = Method::Get;
-        request.url.push_str(self.url);
-    }
-
-    fn event(&mut self, request: &mut Request, _index: usize, event: &EventView<'_>) {
+    /// The pixel URL of one event.
+    fn pixel(&self, event: &EventView<'_>) -> String {
         let mut query = vec![("event", event.name().to_owned())];
         for property in event.properties() {
             // Flat values only: a pixel's query has no lists or objects.
@@ -287,13 +266,34 @@ impl RequestEncoder for Pixel<'_> {
             query.push((property.name(), value));
         }
         query.push(("anonymous_id", event.distinct_id().to_owned()));
-        let separator = if request.url.contains('?') { '&' } else { '?' };
-        request.url.push(separator);
+        let separator = if self.url.contains('?') { '&' } else { '?' };
         let pairs: Vec<String> = query
             .iter()
             .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
             .collect();
-        request.url.push_str(&pairs.join("&"));
+        format!("{}{separator}{}", self.url, pairs.join("&"))
+    }
+}
+
+impl Sink for ScarfSink {
+    fn name(&self) -> &str {
+        "scarf"
+    }
+
+    fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
+        for event in batch.events() {
+            // Consent lowered or shutdown's deadline passed: the rest is
+            // given up, and counted by the library.
+            if !cx.may_send() {
+                cx.drop_event(&event, DropReason::Shutdown);
+                continue;
+            }
+            let delivered = self.agent.get(&self.pixel(&event)).call().is_ok_and(|r| r.status().is_success());
+            if !delivered {
+                cx.drop_event(&event, DropReason::Undeliverable);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -317,7 +317,7 @@ pub fn config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigE
     let posthog_host = lookup("MCP_USE_POSTHOG_HOST").unwrap_or_else(|| POSTHOG_HOST.to_owned());
     let scarf_url = lookup("MCP_USE_SCARF_URL").unwrap_or_else(|| SCARF_URL.to_owned());
     let mut config = Config::new(APP, MCP_USE_VERSION)
-        .env_var(ENV_VAR)
+        .env(|e| telemetry_runtime::EnvVars { main: ENV_VAR.into(), ..e })
         .default_level(Level::Usage)
         // The binary links the other examples' events too: they are not mcp-use's.
         .catalog(Catalog::collect_under([module_path!()]))
@@ -327,7 +327,7 @@ pub fn config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         )
         // Scarf counts downloads: it gets only that event, and never an opt-in field.
         .route(ScarfSink::new(scarf_url), Route::only(["package_download"]).max_level(Level::Usage))
-        .shutdown_timeout(Duration::from_secs(2));
+        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(2), ..d });
     if lookup("MCP_USE_DEBUG").is_some_and(|v| v.trim() == "2") {
         // Debug logging shows each event as it is sent.
         config = config.sink(StderrSink::new());
@@ -396,7 +396,7 @@ fn track_agent_execution(
 /// telemetry is on, so nothing is read or written when it is off.
 #[requires_telemetry]
 fn track_package_download() {
-    let download_type = match telemetry_runtime::version_change() {
+    let download_type = match telemetry_runtime::global().and_then(|t| t.version_change()) {
         Some(VersionChange::FirstRun) => DownloadType::Install,
         Some(VersionChange::Changed { .. }) => DownloadType::Upgrade,
         _ => return,

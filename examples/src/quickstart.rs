@@ -49,7 +49,7 @@ fn main() {
     let _ = std::fs::remove_file(&events_file);
 
     let mut config = Config::new("telemetry-demo", env!("CARGO_PKG_VERSION"))
-        .env_var("DEMO_TELEMETRY")
+        .env(|e| telemetry_runtime::EnvVars { main: "DEMO_TELEMETRY".into(), ..e })
         // The demo is opt-out so that it shows something; DEMO_TELEMETRY=off,
         // DO_NOT_TRACK=1, a CI environment or --no-telemetry turn it off.
         .default_level(Level::Usage)
@@ -83,8 +83,8 @@ fn main() {
     }
     telemetry_runtime::capture_with(&DEMO_FINISHED, Properties::new().with("commands", 3u8));
 
-    let delivered = telemetry_runtime::flush(Duration::from_secs(2));
-    let stats = telemetry_runtime::stats();
+    let delivered = telemetry_runtime::global().unwrap().flush(Duration::from_secs(2));
+    let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
     drop(guard);
 
     if consent.level == Level::Off {

@@ -198,19 +198,19 @@ pub fn config(
     lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
 ) -> Result<Config, ConfigError> {
     let endpoint = lookup("TOOLHIVE_ANALYTICS_ENDPOINT").unwrap_or_else(|| ANALYTICS_ENDPOINT.to_owned());
-    let only_the_count = || Route::only([analytics::TOOL_CALLS.name()]).max_level(Level::Usage);
+    let only_the_count = || Route::only([analytics::TOOL_CALLS.schema().name]).max_level(Level::Usage);
     // The user's collector: the endpoint they passed, or else the standard
     // OpenTelemetry variables (which `OTEL_SDK_DISABLED=true` turns off).
     let collector = match &options.otel_endpoint {
         Some(url) => Some(OtlpSink::new(url)?),
-        None => OtlpSink::from_env_with(&lookup)?,
+        None => OtlpSink::from_env(&lookup)?,
     };
     let mut config = Config::new("toolhive", VERSION)
         .default_level(Level::Usage)
-        .notice_text(NOTICE)
+        .notice(|n| telemetry_runtime::Notice { text: Some(NOTICE.into()), ..n })
         .catalog(Catalog::collect_under([module_path!()]))
         .route(OtlpSink::new(&endpoint)?, only_the_count())
-        .flush_interval(Duration::from_secs(1));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(1), ..d });
     if let Some(collector) = collector {
         // Every detail, at `Full`, whatever analytics are set to; not the
         // analytics count, which is Stacklok's.

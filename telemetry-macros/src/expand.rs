@@ -58,9 +58,6 @@ fn expand(input: &Input<'_>) -> TokenStream {
     generics.make_where_clause().predicates.extend(bounds);
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
 
-    let name = &input.name.0;
-    let min_level = min_level(input);
-    let sample_rate = input.attrs.sample.as_ref().map_or(1.0, |s| s.value);
     let writes = input.sent_fields().map(|f| write_field(&private, f));
     let schema = schema(&private, input);
     let registration = register(&private, &schema);
@@ -72,9 +69,6 @@ fn expand(input: &Input<'_>) -> TokenStream {
         #[automatically_derived]
         #[allow(deprecated)]
         impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
-            const NAME: &'static str = #name;
-            const MIN_LEVEL: #private::Level = #private::Level::#min_level;
-            const SAMPLE_RATE: f64 = #sample_rate;
             const SCHEMA: #private::EventSchema = #schema;
 
             #[inline]
@@ -286,7 +280,7 @@ fn fallback_impl(input: &DeriveInput, krate: Option<&syn::Path>) -> TokenStream 
         #[allow(deprecated)]
         impl #impl_generics #private::Audited for #ident #ty_generics #where_clause {}
         impl #impl_generics #private::TelemetryEvent for #ident #ty_generics #where_clause {
-            const NAME: &'static str = #name;
+            const SCHEMA: #private::EventSchema = #private::EventSchema::undocumented(#name, #private::Level::Usage);
             fn write_properties(&self, _: #private::Level, _: &mut #private::Properties) {}
         }
     }

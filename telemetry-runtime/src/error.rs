@@ -4,20 +4,63 @@
 
 use std::fmt;
 
-/// A configuration the library refuses, with the reason.
+/// A configuration the library refuses: what was refused
+/// ([`kind`](ConfigError::kind), to match on) and why (the message).
+///
+/// ```
+/// use telemetry_runtime::{Config, ConfigErrorKind, Telemetry};
+///
+/// let err = Telemetry::new(Config::new("my tool", "1.0.0")).unwrap_err();
+/// assert_eq!(err.kind(), ConfigErrorKind::AppName);
+/// assert!(err.to_string().starts_with("invalid telemetry configuration: app name \"my tool\""));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    kind: ConfigErrorKind,
     message: String,
 }
 
+/// What a [`ConfigError`] refused; more kinds may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// The application's name ([`Config::new`](crate::Config::new)).
+    AppName,
+    /// The application's version ([`Config::new`](crate::Config::new)).
+    AppVersion,
+    /// An environment variable's name, or the documented one
+    /// ([`EnvVars`](crate::EnvVars)).
+    EnvVar,
+    /// The id events carry ([`DistinctId`](crate::DistinctId)).
+    DistinctId,
+    /// The sample rate ([`Delivery::sample_rate`](crate::Delivery::sample_rate)).
+    SampleRate,
+    /// A size, count or interval of [`Delivery`](crate::Delivery), or a
+    /// route's period.
+    Limits,
+    /// A sink's URL or endpoint.
+    Url,
+    /// A header name or value.
+    Header,
+    /// PostHog's API key.
+    ApiKey,
+    /// An OTLP protocol or setting the sink does not speak.
+    Protocol,
+}
+
 impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> ConfigError {
-        ConfigError { message: message.into() }
+    pub(crate) fn new(kind: ConfigErrorKind, message: impl Into<String>) -> ConfigError {
+        ConfigError { kind, message: message.into() }
+    }
+
+    /// What was refused.
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
     }
 
     /// The same refusal, saying where the value came from (a variable).
     pub(crate) fn within(self, place: &str) -> ConfigError {
-        ConfigError { message: format!("{place}: {}", self.message) }
+        ConfigError { kind: self.kind, message: format!("{place}: {}", self.message) }
     }
 }
 
@@ -66,6 +109,9 @@ mod tests {
         }
         let err = Outer(std::io::Error::other("disk full"));
         assert_eq!(Chain(&err).to_string(), "cannot save: disk full");
-        assert_eq!(Chain(&ConfigError::new("x")).to_string(), "invalid telemetry configuration: x");
+        assert_eq!(
+            Chain(&ConfigError::new(ConfigErrorKind::Url, "x")).to_string(),
+            "invalid telemetry configuration: x"
+        );
     }
 }

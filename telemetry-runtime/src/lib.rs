@@ -12,6 +12,7 @@ pub mod cli;
 mod client;
 mod config;
 mod error;
+mod global;
 mod local;
 mod model;
 #[cfg(all(test, shuttle))]
@@ -20,19 +21,16 @@ mod pipeline;
 mod report_page;
 pub mod sink;
 mod sync;
-
-use std::fmt;
-use std::io;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+pub mod testing;
 
 pub use client::Telemetry;
-pub use config::Config;
-pub use error::ConfigError;
-pub use local::consent::{Consent, ConsentSource, Polarity, CI_VARIABLES};
+pub use config::{Config, Delivery, Dirs, DistinctId, EnvVars, Notice};
+pub use error::{ConfigError, ConfigErrorKind};
+pub use global::{capture, capture_with, exit, global, init, is_enabled, Guard, InitError};
+pub(crate) use global::{capture_call, enabled_at};
+pub use local::consent::{Consent, ConsentSource, Polarity};
 pub use local::version::VersionChange;
-pub use model::catalog::{Catalog, CatalogFileError};
+pub use model::catalog::Catalog;
 pub use model::counter::{Counter, Labels};
 pub use model::dynamic::DynamicEvent;
 pub use model::event::TelemetryEvent;
@@ -41,9 +39,7 @@ pub use model::properties::Properties;
 pub use model::property::{PropertyValue, PublicByDefault, RedactableText};
 pub use model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 pub use model::stats::{DropReason, Stats};
-pub use model::time::{parse_rfc3339, InvalidTime};
 pub use model::value::Value;
-pub use model::view::{LIB_NAME, LIB_VERSION};
 pub use pipeline::route::Route;
 
 /// Derives [`TelemetryEvent`](trait@TelemetryEvent) for a struct with named fields, auditing
@@ -103,7 +99,7 @@ pub use pipeline::route::Route;
 /// let schema = ToolCall::SCHEMA;
 /// assert_eq!(schema.name, "tool_call");
 /// assert_eq!(schema.description, "A tool call finished.");
-/// assert_eq!(schema.fields[3].classification.as_str(), "redact(hash)");
+/// assert_eq!(schema.fields[3].classification.to_string(), "redact(hash)");
 /// ```
 ///
 /// Free text without a classification does not compile:
@@ -210,7 +206,7 @@ pub use telemetry_macros::TelemetryProperty;
 ///
 /// ```
 /// use std::time::Duration;
-/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, TelemetryProperty, Value};
+/// use telemetry_runtime::{testing::MemorySink, Config, Level, Properties, Telemetry, TelemetryProperty, Value};
 ///
 /// /// Why a cache is cleared.
 /// #[derive(TelemetryProperty)]
@@ -298,7 +294,7 @@ pub use telemetry_macros::event;
 /// TOOL_CALLS.increment((Tool::WebSearch, Status::Ok)); // a no-op until telemetry is on
 /// let schema = telemetry_runtime::Catalog::collect().event("tool_calls").unwrap();
 /// assert_eq!(schema.fields.len(), 3); // tool, status, count
-/// assert_eq!(TOOL_CALLS.labels()[1].values, ["ok", "error"]);
+/// assert_eq!(TOOL_CALLS.schema().fields[1].values, ["ok", "error"]);
 /// ```
 ///
 /// Text is not a label value, however it was made:
@@ -380,278 +376,6 @@ pub use telemetry_macros::requires_telemetry;
 /// ```
 pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
 
-/// The global client's level: what [`is_enabled`] reads. Off until [`init`].
-static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
-static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
-
-/// Why [`init`] did not install a client; more reasons may be added. Its
-/// [`source`](std::error::Error::source) is the [`ConfigError`] when the
-/// configuration was refused: the reason is there, not repeated in this
-/// error's own message, so that a chain of errors (`anyhow`'s `{:#}`) shows
-/// each message once.
-///
-/// ```
-/// use std::error::Error;
-/// use telemetry_runtime::{Config, InitError};
-///
-/// let err = telemetry_runtime::init(Config::new("", "1.0.0")).unwrap_err();
-/// assert!(matches!(err, InitError::Config(_)));
-/// assert_eq!(err.to_string(), "cannot initialise telemetry");
-/// let reason = err.source().unwrap().to_string();
-/// assert!(reason.starts_with("invalid telemetry configuration: app name \"\""), "{reason}");
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum InitError {
-    /// The configuration was refused.
-    Config(ConfigError),
-    /// The global client was already initialised in this process.
-    AlreadyInitialized,
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            // The reason is the source's message.
-            InitError::Config(_) => f.write_str("cannot initialise telemetry"),
-            InitError::AlreadyInitialized => f.write_str("telemetry is already initialised in this process"),
-        }
-    }
-}
-
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Config(err) => Some(err),
-            InitError::AlreadyInitialized => None,
-        }
-    }
-}
-
-impl From<ConfigError> for InitError {
-    fn from(err: ConfigError) -> InitError {
-        InitError::Config(err)
-    }
-}
-
-/// Installs the global client. Keep the returned guard alive for the life
-/// of the program: dropping it delivers what is queued, waiting at most the
-/// configured shutdown timeout, then turns telemetry off.
-///
-/// Calls made before `init` do nothing and cost one atomic load.
-pub fn init(config: Config) -> Result<Guard, InitError> {
-    // Held until the client is installed, so that a refused concurrent init
-    // never writes its level into the global gate.
-    static INIT: Mutex<()> = Mutex::new(());
-    let _init = INIT.lock().unwrap_or_else(|e| e.into_inner());
-    if GLOBAL.get().is_some() {
-        return Err(InitError::AlreadyInitialized);
-    }
-    let client = Telemetry::with_level_cell(config, Some(&GLOBAL_LEVEL))?;
-    match GLOBAL.set(client.clone()) {
-        Ok(()) => Ok(Guard { client }),
-        Err(_) => Err(InitError::AlreadyInitialized),
-    }
-}
-
-/// Flushes and stops the global client when dropped.
-#[must_use = "dropping the guard shuts telemetry down at once"]
-#[derive(Debug)]
-pub struct Guard {
-    client: Telemetry,
-}
-
-impl Guard {
-    /// The client this guard stops.
-    pub fn client(&self) -> &Telemetry {
-        &self.client
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        // What it gives up on is counted and logged by the client.
-        let _ = self.client.shutdown(self.client.shutdown_timeout());
-    }
-}
-
-/// Ends the process like [`std::process::exit`], after stopping the global
-/// client within its shutdown deadline
-/// ([`Config::shutdown_timeout`], 2 s by default).
-///
-/// A program that ends with `process::exit` never drops the [`Guard`] that
-/// [`init`] returned, and what is still queued would be lost without a
-/// word: call this instead. What the deadline cuts off is counted and
-/// logged as at any shutdown, and kept for the next run when the spool is
-/// on. Without a global client it is `process::exit`.
-///
-/// ```no_run
-/// # fn run() -> Result<(), String> { Ok(()) }
-/// let _telemetry = telemetry_runtime::init(telemetry_runtime::Config::new("mytool", "1.0.0"));
-/// if let Err(message) = run() {
-///     eprintln!("{message}");
-///     telemetry_runtime::exit(2);
-/// }
-/// ```
-pub fn exit(code: i32) -> ! {
-    if let Some(client) = GLOBAL.get() {
-        // What it gives up on is counted and logged by the client.
-        let _ = client.shutdown(client.shutdown_timeout());
-    }
-    std::process::exit(code)
-}
-
-/// The global client, once [`init`] has run.
-pub fn global() -> Option<&'static Telemetry> {
-    GLOBAL.get()
-}
-
-/// Counting on the global client (see [`init`]).
-impl<L: Labels> Counter<L> {
-    /// Adds one for these label values (in the declared order: the
-    /// label's enum for one label, a tuple for more, `()` for none) on the
-    /// global client.
-    #[inline]
-    pub fn increment(&self, values: L) {
-        self.add(values, 1);
-    }
-
-    /// Adds `n` for these label values on the global client.
-    pub fn add(&self, values: L, n: u64) {
-        if crate::is_enabled() {
-            if let Some(client) = crate::global() {
-                client.add(self, values, n);
-            }
-        }
-    }
-}
-
-/// Whether the global client collects events: one relaxed atomic load.
-#[inline]
-pub fn is_enabled() -> bool {
-    enabled_at(Level::Usage)
-}
-
-/// Whether the global client captures at `level`: the gate of
-/// `#[requires_telemetry]`. One relaxed load of the byte, compared with a
-/// constant, and a branch: the cell only ever holds a `Level as u8`, so
-/// the raw byte orders like the levels and need not be turned back into a
-/// `Level` first (which cost a `dec` and a `cmp` in every gated function).
-#[inline(always)]
-pub(crate) fn enabled_at(level: Level) -> bool {
-    __private::COMPILED_IN && GLOBAL_LEVEL.load(Relaxed) >= level as u8
-}
-
-/// The level the global client captures at (one relaxed atomic load): its
-/// consent level, or the level of its user-owned sinks (see
-/// [`Route::user_owned`]) when that is higher.
-#[inline]
-pub fn level() -> Level {
-    if __private::COMPILED_IN {
-        Level::from_u8(GLOBAL_LEVEL.load(Relaxed))
-    } else {
-        Level::Off
-    }
-}
-
-/// Captures a typed event on the global client. Never blocks.
-#[inline]
-pub fn capture<E: TelemetryEvent>(event: &E) {
-    if is_enabled() {
-        if let Some(client) = GLOBAL.get() {
-            client.capture(event);
-        }
-    }
-}
-
-/// Captures a typed event that happened at `time` on the global client;
-/// see [`Telemetry::capture_at`].
-pub fn capture_at<E: TelemetryEvent>(event: &E, time: std::time::SystemTime) {
-    if is_enabled() {
-        if let Some(client) = GLOBAL.get() {
-            client.capture_at(event, time);
-        }
-    }
-}
-
-/// Captures a declared event with properties built at run time on the
-/// global client; see [`Telemetry::capture_with`] and [`event!`].
-pub fn capture_with(event: &DynamicEvent, properties: Properties) {
-    if is_enabled() {
-        if let Some(client) = GLOBAL.get() {
-            client.capture_with(event, properties);
-        }
-    }
-}
-
-/// Captures an instrumented call's event with its span, through the global
-/// client.
-pub(crate) fn capture_call(event: &DynamicEvent, properties: Properties, span: model::span::SpanIds) {
-    if is_enabled() {
-        if let Some(client) = GLOBAL.get() {
-            client.capture_call(event, properties, span);
-        }
-    }
-}
-
-/// Adds one to a declared counter of the global client; see
-/// [`Telemetry::increment`] and [`counter!`].
-#[inline]
-pub fn increment<L: Labels>(counter: &Counter<L>, values: L) {
-    counter.increment(values);
-}
-
-/// [`capture_with`] for an event that happened at `time`; see
-/// [`Telemetry::capture_with_at`].
-pub fn capture_with_at(event: &DynamicEvent, properties: Properties, time: std::time::SystemTime) {
-    if is_enabled() {
-        if let Some(client) = GLOBAL.get() {
-            client.capture_with_at(event, properties, time);
-        }
-    }
-}
-
-/// Sets the global consent for this run; see [`Telemetry::set_consent`].
-pub fn set_consent(level: Level) {
-    if let Some(client) = GLOBAL.get() {
-        client.set_consent(level);
-    }
-}
-
-/// Saves the user's choice; see [`Telemetry::persist_consent`].
-pub fn persist_consent(level: Level) -> io::Result<()> {
-    GLOBAL.get().map_or(Ok(()), |client| client.persist_consent(level))
-}
-
-/// Deletes the install id; see [`Telemetry::reset_identity`].
-pub fn reset_identity() -> io::Result<()> {
-    GLOBAL.get().map_or(Ok(()), Telemetry::reset_identity)
-}
-
-/// How this version compares with the last one recorded; `None` before
-/// [`init`]. See [`Telemetry::version_change`].
-pub fn version_change() -> Option<VersionChange> {
-    GLOBAL.get()?.version_change()
-}
-
-/// Delivers what the global client has queued, waiting at most `timeout`.
-/// Returns whether all of it was delivered; see [`Telemetry::flush`].
-#[must_use = "`false` means some events were not delivered"]
-pub fn flush(timeout: Duration) -> bool {
-    GLOBAL.get().is_none_or(|client| client.flush(timeout))
-}
-
-/// Stops the global client; see [`Telemetry::shutdown`].
-#[must_use = "`false` means the worker did not finish delivering in time"]
-pub fn shutdown(timeout: Duration) -> bool {
-    GLOBAL.get().is_none_or(|client| client.shutdown(timeout))
-}
-
-/// The global client's counters (all zero before [`init`]).
-pub fn stats() -> Stats {
-    GLOBAL.get().map(Telemetry::stats).unwrap_or_default()
-}
-
 /// What the fuzz targets in `fuzz/` call: parsers of values that come
 /// from outside the program. Built only with `--cfg fuzzing` (cargo-fuzz
 /// sets it); not public API.
@@ -694,15 +418,14 @@ const _: () = {
     shared::<EventSchema>();
     shared::<InitError>();
     shared::<ConfigError>();
-    shared::<CatalogFileError>();
+    shared::<testing::CatalogFileError>();
     shared::<cli::CommandError>();
     shared::<sink::PostHogSink>();
     shared::<sink::HttpSink>();
     shared::<sink::OtlpSink>();
     shared::<sink::JsonlSink>();
-    shared::<sink::MemorySink>();
+    shared::<testing::MemorySink>();
     shared::<sink::StderrSink>();
     shared::<sink::Batch>();
-    shared::<sink::HttpTransport>();
     shared::<sink::SinkError>();
 };

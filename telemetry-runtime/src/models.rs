@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use shuttle::thread;
 
 use crate::local::identity::{IdSource, Identity, ID_FILE};
-use crate::sink::MemorySink;
+use crate::testing::MemorySink;
 use crate::{Config, Level, Telemetry};
 
 /// Schedules tried for the tests whose state space is too large to try
@@ -29,10 +29,8 @@ fn client(level: Level, memory: &MemorySink) -> Telemetry {
     let config = Config::new("models", "1.0.0")
         .consent(level)
         .environment(|_| None)
-        .cache_dir(&nowhere)
-        .config_dir(&nowhere)
-        .data_dir(&nowhere)
-        .recent_deliveries(0)
+        .dirs(|_| crate::Dirs::from(&nowhere))
+        .delivery(|d| crate::Delivery { recent_deliveries: 0, ..d })
         .sink(memory.clone());
     Telemetry::new(config).expect("a valid configuration")
 }

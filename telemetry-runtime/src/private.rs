@@ -17,10 +17,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+pub use crate::local::consent::CI_VARIABLES;
 pub use crate::model::catalog::Registration;
 pub use crate::model::counter::Counter;
 pub use crate::model::dynamic::DynamicEvent;
-pub use crate::model::properties::{FieldName, ObjectStart, ValueWriter};
+pub use crate::model::packed::write::{FieldName, ObjectStart, ValueWriter};
 pub use crate::model::property::{
     Audited, ClosedValue, NotText, NotTextItem, PropertyKey, PropertyValue, PublicByDefault, PublicListItem,
     RedactableText,

@@ -179,7 +179,8 @@ fn command(wrapper: &[&str], test: &str, mode: &str, envs: &[(&str, &OsStr)]) ->
     command.args([test, "--exact", "--nocapture", "--test-threads=1"]).stdin(Stdio::null());
     for (name, _) in std::env::vars_os() {
         let text = name.to_string_lossy();
-        let consent_var = telemetry_runtime::CI_VARIABLES.contains(&text.as_ref()) || text == "DO_NOT_TRACK";
+        let consent_var =
+            telemetry_runtime::__private::CI_VARIABLES.contains(&text.as_ref()) || text == "DO_NOT_TRACK";
         // The tests' own settings (`TELEMETRY_TESTS_NO_SKIP`) hold in the child too.
         let ours = text.starts_with("TELEMETRY_TESTS_");
         if consent_var || (text.contains("TELEMETRY") && !ours) {

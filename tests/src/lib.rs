@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::{Backoff, PostHogSink};
+use telemetry_runtime::sink::{HttpOptions, PostHogSink};
 use telemetry_runtime::{Config, Level};
 
 pub use program::{own_properties, Program};
@@ -77,13 +77,18 @@ impl Sandbox {
     pub fn spooling_config_in(dir: &Path) -> Config {
         Config::new("testapp", "1.2.3")
             .environment(env(&[]))
-            .cache_dir(dir.join("cache"))
-            .config_dir(dir.join("config"))
-            .data_dir(dir.join("data"))
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(dir.join("cache")),
+                config: Some(dir.join("config")),
+                data: Some(dir.join("data")),
+            })
             .default_level(Level::Usage)
-            .first_run_notice(false)
-            .spool(true)
-            .flush_interval(Duration::from_secs(120))
+            .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
+            .delivery(|d| telemetry_runtime::Delivery {
+                spool: true,
+                flush_interval: Duration::from_secs(120),
+                ..d
+            })
     }
 
     /// A config for app `testapp` that reads no real environment variable,
@@ -97,11 +102,13 @@ impl Sandbox {
     pub fn config_with_env(&self, vars: &[(&str, &str)]) -> Config {
         Config::new("testapp", "1.2.3")
             .environment(env(vars))
-            .cache_dir(self.cache_dir())
-            .config_dir(self.config_dir())
-            .data_dir(self.data_dir())
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(self.cache_dir()),
+                config: Some(self.config_dir()),
+                data: Some(self.data_dir()),
+            })
             .default_level(Level::Usage)
-            .first_run_notice(false)
+            .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
     }
 
     /// Every file under the sandbox, relative to it.
@@ -153,9 +160,10 @@ pub fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sy
     move |name| map.get(name).cloned()
 }
 
-/// Retries after 10-20 ms, 20-40 ms, 40-80 ms: fast, but still a real backoff.
-pub fn fast_backoff() -> Backoff {
-    Backoff::default().base(Duration::from_millis(20))
+/// `options` with retries after 10-20 ms, 20-40 ms, 40-80 ms: fast, but
+/// still a real backoff (for a sink's `http`).
+pub fn fast(options: HttpOptions) -> HttpOptions {
+    HttpOptions { backoff_base: Duration::from_millis(20), ..options }
 }
 
 /// A PostHog sink for `server` with fast retries and short timeouts, and
@@ -165,9 +173,13 @@ pub fn posthog_sink(server: &TestServer) -> PostHogSink {
     PostHogSink::new(API_KEY)
         .and_then(|sink| sink.host(&server.url()))
         .expect("valid PostHog sink")
-        .backoff(fast_backoff())
-        .timeouts(Duration::from_secs(2), Duration::from_secs(5))
-        .gzip_above(None)
+        .http(fast)
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
 }
 
 /// Polls `done` every 5 ms until it holds or `timeout` passes.
@@ -315,7 +327,7 @@ impl Home {
     pub fn command(&self, program: &str, ambient: &[&str]) -> std::process::Command {
         let home = self.path();
         let mut command = std::process::Command::new(program);
-        for var in ambient.iter().chain(telemetry_runtime::CI_VARIABLES) {
+        for var in ambient.iter().chain(telemetry_runtime::__private::CI_VARIABLES) {
             command.env_remove(var);
         }
         command

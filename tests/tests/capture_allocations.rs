@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Level, Telemetry, TelemetryEvent, TelemetryProperty};
 use telemetry_tests::Sandbox;
 use uuid::Uuid;
@@ -162,9 +162,12 @@ fn allocations_of<E: TelemetryEvent>(event: &E, level: Level) -> (u64, Vec<serde
         sandbox
             .config()
             .consent(level)
-            .queue_capacity(1000)
-            .batch_size(1000)
-            .flush_interval(Duration::from_secs(3600))
+            .delivery(|d| telemetry_runtime::Delivery {
+                queue_capacity: 1000,
+                batch_size: 1000,
+                flush_interval: Duration::from_secs(3600),
+                ..d
+            })
             .sink(memory.clone()),
     )
     .unwrap();
@@ -202,7 +205,10 @@ fn an_increment_allocates_nothing_once_its_series_exists_whatever_the_route() {
         let sandbox = Sandbox::new();
         let memory = MemorySink::new();
         let telemetry = Telemetry::new(
-            sandbox.config().flush_interval(Duration::from_secs(3600)).route(memory.clone(), route.clone()),
+            sandbox
+                .config()
+                .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(3600), ..d })
+                .route(memory.clone(), route.clone()),
         )
         .unwrap();
         // The worker thread, and the series, exist.
@@ -243,7 +249,11 @@ fn an_increment_allocates_nothing_once_its_series_exists() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(
-        sandbox.config().consent(Level::Usage).flush_interval(Duration::from_secs(3600)).sink(memory.clone()),
+        sandbox
+            .config()
+            .consent(Level::Usage)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(3600), ..d })
+            .sink(memory.clone()),
     )
     .unwrap();
     let series = [

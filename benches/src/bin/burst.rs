@@ -28,10 +28,8 @@ fn main() {
         Config::new("bench", "1.0.0")
             .consent(Level::Usage)
             .environment(|_| None)
-            .detect_ci(false)
-            .cache_dir(dir.path())
-            .config_dir(dir.path())
-            .data_dir(dir.path())
+            .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
+            .dirs(|_| telemetry_runtime::Dirs::from(dir.path()))
             .sink(sink),
     )
     .expect("config");

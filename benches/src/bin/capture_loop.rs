@@ -115,8 +115,7 @@ fn main() {
                     LARGE_QUEUE,
                     100,
                 )
-                .batch_size(100)
-                .max_batch_size(100),
+                .delivery(|d| telemetry_runtime::Delivery { batch_size: 100, max_batch_size: 100, ..d }),
             )
             .expect("bench config is valid"),
             "posthog-batch" => telemetry_benches::ours(

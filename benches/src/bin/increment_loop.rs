@@ -14,7 +14,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Config, Level, Telemetry, TelemetryProperty};
 
 /// The tools of the benchmark's pretend server.

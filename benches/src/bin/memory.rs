@@ -50,10 +50,8 @@ fn main() {
                 telemetry_runtime::Config::new("bench", "1.0.0")
                     .consent(telemetry_runtime::Level::Usage)
                     .environment(|_| None)
-                    .detect_ci(false)
-                    .cache_dir(dir.path())
-                    .config_dir(dir.path())
-                    .data_dir(dir.path())
+                    .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
+                    .dirs(|_| telemetry_runtime::Dirs::from(dir.path()))
                     .sink(telemetry_benches::http_sink(server.addr)),
             )
             .expect("config");
@@ -80,10 +78,8 @@ fn main() {
                 telemetry_runtime::Config::new("bench", "1.0.0")
                     .consent(telemetry_runtime::Level::Full)
                     .environment(|_| None)
-                    .detect_ci(false)
-                    .cache_dir(dir.path())
-                    .config_dir(dir.path())
-                    .data_dir(dir.path())
+                    .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
+                    .dirs(|_| telemetry_runtime::Dirs::from(dir.path()))
                     .sink(telemetry_benches::http_sink(server.addr)),
             )
             .expect("config");

@@ -51,12 +51,9 @@ fn client(dir: &Path, per_period: bool) -> Telemetry {
     let route = if per_period { Route::counters_only().per_period(WEEK) } else { Route::counters_only() };
     let config = Config::new("bench", "1.0.0")
         .environment(|_| None)
-        .cache_dir(dir.join("cache"))
-        .config_dir(dir.join("config"))
-        .data_dir(dir.join("data"))
+        .dirs(|_| telemetry_runtime::Dirs { cache: Some(dir.join("cache").into()), config: Some(dir.join("config").into()), data: Some(dir.join("data").into()) })
         .consent(Level::Usage)
-        .recent_deliveries(0)
-        .flush_interval(Duration::from_secs(3600))
+        .delivery(|d| telemetry_runtime::Delivery { recent_deliveries: 0, flush_interval: Duration::from_secs(3600), ..d })
         .route(Discard, route);
     Telemetry::new(config).expect("a client")
 }

@@ -245,8 +245,8 @@ fn one(variant: &str, n: u64) {
                 ),
             };
             let config = match variant {
-                "ours-b100" => config.max_batch_size(100),
-                "ours-posthog-spool" => config.spool(true),
+                "ours-b100" => config.delivery(|d| telemetry_runtime::Delivery { max_batch_size: 100, ..d }),
+                "ours-posthog-spool" => config.delivery(|d| telemetry_runtime::Delivery { spool: true, ..d }),
                 _ => config,
             };
             let client = telemetry_runtime::Telemetry::new(config).expect("bench config is valid");

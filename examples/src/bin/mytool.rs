@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use telemetry_runtime::cli::{NoTelemetry, TelemetryArgs};
 use telemetry_runtime::sink::PostHogSink;
-use telemetry_runtime::{Config, Guard, Level, TelemetryEvent, TelemetryProperty};
+use telemetry_runtime::{Config, Delivery, Guard, Level, Notice, TelemetryEvent, TelemetryProperty};
 
 /// Counts the words of text files.
 #[derive(Parser)]
@@ -69,12 +69,11 @@ fn init(no_telemetry: NoTelemetry) -> Result<Guard, Box<dyn std::error::Error>> 
         .default_level(Level::Usage)
         // The notice tells users to run `mytool telemetry off`, and that
         // command's own first run shows none.
-        .commands("mytool telemetry")
+        .notice(|n| Notice { commands: Some("mytool telemetry".into()), ..n })
         .sink(posthog)
         // A CLI lives for a moment: at exit, wait half a second at most for
         // delivery, and keep what that cuts off for the next run.
-        .shutdown_timeout(Duration::from_millis(500))
-        .spool(true);
+        .delivery(|d| Delivery { shutdown_timeout: Duration::from_millis(500), spool: true, ..d });
     // `--no-telemetry` outranks every other setting.
     Ok(telemetry_runtime::init(no_telemetry.configure(config))?)
 }

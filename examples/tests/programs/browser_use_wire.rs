@@ -20,7 +20,7 @@ const AMBIENT: &[&str] =
 
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
-    assert_eq!(<telemetry::AgentRun as telemetry_runtime::TelemetryEvent>::NAME, "agent_run");
+    assert_eq!(<telemetry::AgentRun as telemetry_runtime::TelemetryEvent>::SCHEMA.name, "agent_run");
     let machine = Program::new(env!("CARGO_BIN_EXE_browser_use"), AMBIENT)
         .env("BROWSER_USE_POSTHOG_KEY", "phc_browser_use_test")
         .env_server_url("BROWSER_USE_POSTHOG_HOST");

@@ -32,7 +32,7 @@ const TASK: &str = "Open the settings and turn on dark mode";
 
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
-    assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::NAME, "agent_run_end");
+    assert_eq!(<telemetry::AgentRunEnd as telemetry_runtime::TelemetryEvent>::SCHEMA.name, "agent_run_end");
     let machine = Program::new(env!("CARGO_BIN_EXE_cua-sdk"), AMBIENT)
         .env("CUA_POSTHOG_KEY", "phc_cua_sdk_test")
         .env_server_url("CUA_POSTHOG_HOST");
@@ -293,8 +293,8 @@ fn session_ids_per_agent_and_run_ids_per_run() {
     }
     // A step is stamped with the time it happened, which its property carries too.
     for step in machine.events("agent_step") {
-        let stamped = telemetry_runtime::parse_rfc3339(step["timestamp"].as_str().unwrap()).unwrap();
-        let since = stamped.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        let millis = telemetry_tests::rfc3339_unix_millis(step["timestamp"].as_str().unwrap()).unwrap();
+        let since = millis as f64 / 1000.0;
         assert!((since - step["properties"]["timestamp"].as_f64().unwrap()).abs() < 0.002, "{step}");
     }
 }

@@ -25,7 +25,7 @@ const AMBIENT: &[&str] = &[
 
 /// The port in a home of its own, sending to a server of its own.
 fn new_machine() -> Program {
-    assert_eq!(telemetry::TOOL_USAGE_COUNT.name(), "tool_usage_count");
+    assert_eq!(telemetry::TOOL_USAGE_COUNT.schema().name, "tool_usage_count");
     let machine = Program::new(env!("CARGO_BIN_EXE_cua"), AMBIENT)
         .env("CUA_POSTHOG_KEY", "phc_cua_test")
         .env_server_url("CUA_POSTHOG_HOST");
@@ -178,8 +178,8 @@ fn session_and_run_ids_link_an_agents_events() {
     }
     // A step is stamped with the time it happened, which its property carries too.
     for step in machine.events("agent_step") {
-        let stamped = telemetry_runtime::parse_rfc3339(step["timestamp"].as_str().unwrap()).unwrap();
-        let since = stamped.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+        let millis = telemetry_tests::rfc3339_unix_millis(step["timestamp"].as_str().unwrap()).unwrap();
+        let since = millis as f64 / 1000.0;
         assert!((since - step["properties"]["timestamp"].as_f64().unwrap()).abs() < 0.002, "{step}");
     }
 }

@@ -26,7 +26,7 @@ impl Machine {
     fn new() -> Machine {
         // Links the port's events into this test, so that the server's
         // catalog check knows them.
-        assert_eq!(telemetry_examples::mcp_use::AgentExecution::NAME, "mcp_agent_execution");
+        assert_eq!(telemetry_examples::mcp_use::AgentExecution::SCHEMA.name, "mcp_agent_execution");
         Machine { home: Home::new(), server: TestServer::start() }
     }
 
@@ -294,19 +294,21 @@ fn the_decision_is_logged_in_mcp_use_words() {
         let config = telemetry_examples::mcp_use::config(|_| None)
             .unwrap()
             .environment(telemetry_tests::env(&[("MCP_USE_ANONYMIZED_TELEMETRY", value)]))
-            .cache_dir(dir.path().join("cache"))
-            .config_dir(dir.path().join("config"))
-            .data_dir(dir.path().join("data"));
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(dir.path().join("cache")),
+                config: Some(dir.path().join("config")),
+                data: Some(dir.path().join("data")),
+            });
         telemetry_runtime::Telemetry::new(config).unwrap()
     };
-    assert!(client("true").is_enabled());
+    assert!(client("true").level() > telemetry_runtime::Level::Off);
     let enabled = "Anonymized telemetry enabled. Set MCP_USE_ANONYMIZED_TELEMETRY=off to disable.";
     // Logged as each client is made, on this thread (the other tests of
     // the binary log meanwhile).
     let here =
         |text: &str| telemetry_tests::logs::this_thread().iter().filter(|l| l.message.contains(text)).count();
     assert_eq!(here(enabled), 1);
-    assert!(!client("False").is_enabled());
+    assert_eq!(client("False").level(), telemetry_runtime::Level::Off);
     assert_eq!(here("Telemetry disabled (environment variable MCP_USE_ANONYMIZED_TELEMETRY)"), 1);
     assert!(!dir.path().join("cache").exists(), "nothing was written");
 }

@@ -35,7 +35,7 @@ impl Machine {
     fn new() -> Machine {
         // Links the port's declarations into this test, for the servers'
         // catalog check.
-        assert_eq!(telemetry_examples::toolhive::analytics::TOOL_CALLS.name(), METRIC);
+        assert_eq!(telemetry_examples::toolhive::analytics::TOOL_CALLS.schema().name, METRIC);
         Machine { home: Home::new(), analytics: TestServer::start(), collector: TestServer::start() }
     }
 

@@ -15,8 +15,11 @@ fn telemetry_md_matches_the_code() {
     for event in ["run_started", "step_completed", "tool_called", "run_failed", "run_finished", "plan_step"] {
         assert!(catalog.event(event).is_some(), "{event} is not registered");
     }
-    catalog
-        .assert_markdown_file("telemetry-agent-demo", concat!(env!("CARGO_MANIFEST_DIR"), "/TELEMETRY.md"));
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/TELEMETRY.md");
+    if let Err(diff) = telemetry_runtime::testing::check_catalog_file(&catalog, "telemetry-agent-demo", page)
+    {
+        panic!("{diff}");
+    }
 }
 
 #[test]
@@ -32,8 +35,8 @@ fn a_changed_field_fails_the_check_with_a_diff() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("TELEMETRY.md");
     std::fs::write(&path, stale).unwrap();
-    let err = telemetry_examples::agent_catalog()
-        .check_markdown_file("telemetry-agent-demo", &path)
+    let catalog = telemetry_examples::agent_catalog();
+    let err = telemetry_runtime::testing::check_catalog_file(&catalog, "telemetry-agent-demo", &path)
         .unwrap_err()
         .to_string();
     assert!(err.contains("- | `server_url` | `String` | public | value | value |"), "{err}");

@@ -26,15 +26,15 @@ pub(crate) fn process_env() -> EnvLookup {
 }
 
 /// What a value of an environment variable means, for
-/// [`Config::legacy_env_var`](crate::Config::legacy_env_var).
+/// [`Config::legacy_env_var`](crate::EnvVars::legacy).
 ///
 /// ```
 /// use telemetry_runtime::{Config, Polarity};
 ///
 /// let config = Config::new("mytool", "1.0.0")
-///     .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables) // =false turns it off
-///     .legacy_env_var("MYTOOL_NO_TELEMETRY", Polarity::Disables) // =1 turns it off
-///     .legacy_env_var("MYTOOL_LOG_TRAJECTORY", Polarity::OptInFull); // =1 asks for full
+///     .env(|mut e| { e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables)); e }) // =false turns it off
+///     .env(|mut e| { e.legacy.push(("MYTOOL_NO_TELEMETRY".into(), Polarity::Disables)); e }) // =1 turns it off
+///     .env(|mut e| { e.legacy.push(("MYTOOL_LOG_TRAJECTORY".into(), Polarity::OptInFull)); e }); // =1 asks for full
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -147,16 +147,8 @@ pub(crate) fn parse_choice(value: &str) -> Option<(Level, bool)> {
 /// Variables whose presence marks a CI run (telemetry is then off unless a
 /// stronger source decides). `CI` itself is checked for a true-ish value
 /// because some shells export `CI=false`.
-///
-/// A test that runs the program as its users do, from a CI job, removes
-/// them:
-///
-/// ```
-/// let mut command = std::process::Command::new("mytool");
-/// for name in telemetry_runtime::CI_VARIABLES {
-///     command.env_remove(name);
-/// }
-/// ```
+/// (This workspace's tests remove them from the programs they run, through
+/// `__private`: it is not an API.)
 pub const CI_VARIABLES: &[&str] = &[
     "CI",
     "CONTINUOUS_INTEGRATION",

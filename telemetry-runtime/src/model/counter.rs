@@ -12,7 +12,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::model::property::PropertyKey;
-use crate::model::schema::{EventSchema, FieldSchema};
+use crate::model::schema::EventSchema;
 
 /// A counter declared with [`counter!`](crate::counter): each series (one
 /// set of label values) is sent as one event per flush interval, carrying
@@ -21,7 +21,7 @@ use crate::model::schema::{EventSchema, FieldSchema};
 /// `L` is the type of its label values, in the declared order: `()` for a
 /// counter without labels, the label's enum for one label, a tuple of them
 /// for more (`Counter<(Tool, Status)>`). Label names and their values are in
-/// [`labels`](Counter::labels).
+/// [`labels`](Counter::schema).
 ///
 /// The type itself takes any `L`, so that a label type that is not a closed
 /// set is reported once, at the label, by the declaration; a counter is
@@ -42,9 +42,9 @@ impl<L> Counter<L> {
         Counter { schema, names, labels: PhantomData }
     }
 
-    /// The counter's name on the wire.
-    pub fn name(&self) -> &'static str {
-        self.schema.name
+    /// The counter's name (its schema's).
+    pub(crate) fn name(&self) -> &'static str {
+        self.schema().name
     }
 
     /// The counter's schema, as listed in the catalog: its labels, then
@@ -55,32 +55,6 @@ impl<L> Counter<L> {
 }
 
 impl<L: Labels> Counter<L> {
-    /// The labels in the declared order: each one's name, type and
-    /// [`values`](FieldSchema::values), the closed set it takes its values
-    /// from.
-    ///
-    /// ```
-    /// use telemetry_runtime::TelemetryProperty;
-    ///
-    /// #[derive(TelemetryProperty, Clone, Copy)]
-    /// enum Status {
-    ///     Ok,
-    ///     Error,
-    /// }
-    ///
-    /// telemetry_runtime::counter! {
-    ///     /// Tool calls, by outcome.
-    ///     static TOOL_CALLS = "tool_calls", labels: [status: Status];
-    /// }
-    ///
-    /// let status = &TOOL_CALLS.labels()[0];
-    /// assert_eq!((status.name, status.values), ("status", &["ok", "error"][..]));
-    /// ```
-    pub fn labels(&self) -> &'static [FieldSchema] {
-        let fields: &'static [FieldSchema] = self.schema.fields;
-        fields.split_at(L::LEN.min(fields.len())).0
-    }
-
     /// Calls `f` with the series of these label values: each label's name
     /// and value, in the declared order. Nothing is allocated.
     #[inline]
@@ -111,7 +85,8 @@ impl<L> fmt::Debug for Counter<L> {
             static string) is not a label value"
 )]
 pub trait Labels: sealed::Sealed + 'static {
-    /// How many labels.
+    /// How many labels. Not an API.
+    #[doc(hidden)]
     const LEN: usize;
 
     /// Calls `f` with the labels' names paired with these values. Not an

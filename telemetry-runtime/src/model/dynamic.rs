@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use crate::model::properties::{entries, list_items, to_value, Packed};
+use crate::model::packed::read::{entries, list_items, to_value, Packed};
 use crate::model::redact::Digest;
 use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
 use crate::{Level, Properties, Value};
@@ -35,9 +35,9 @@ impl DynamicEvent {
         DynamicEvent { schema, kinds }
     }
 
-    /// The event's name on the wire.
-    pub fn name(&self) -> &'static str {
-        self.schema.name
+    /// The event's name (its schema's).
+    pub(crate) fn name(&self) -> &'static str {
+        self.schema().name
     }
 
     /// The declaration, as listed in the catalog.

@@ -11,7 +11,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::model::json::{push_json_bytes, JsonWriter};
 use crate::model::time::rfc3339_bytes;
-use crate::model::view::{EventContext, EventView, PropertyIter, ValueRef};
+use crate::model::view::{EventContext, EventView, Property, ValueRef};
 
 /// Room made ahead for an event's own properties (the typical event's take
 /// about 250 bytes): more is made as it is needed, and what is not used is
@@ -110,7 +110,7 @@ impl PostHogJson {
 
 /// Appends the properties as a JSON object, `{...}`.
 #[inline(never)]
-fn push_object(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
+fn push_object<'a>(out: &mut JsonWriter<'_>, properties: impl Iterator<Item = Property<'a>>) {
     out.byte(b'{');
     push_entries(out, properties);
     out.unwrite_comma();
@@ -118,7 +118,7 @@ fn push_object(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
 }
 
 /// Appends `"name":value,` for each property.
-fn push_entries(out: &mut JsonWriter<'_>, properties: PropertyIter<'_>) {
+fn push_entries<'a>(out: &mut JsonWriter<'_>, properties: impl Iterator<Item = Property<'a>>) {
     for property in properties {
         if property.name_is_clean() {
             out.quoted(property.name_bytes(), b"\":");
@@ -220,7 +220,7 @@ mod tests {
         assert!(!props.contains_key("skipped"));
         assert!(!props.contains_key("nan"));
         assert_eq!(props["$lib"], LIB_NAME);
-        assert_eq!(props["$lib_version"], crate::LIB_VERSION);
+        assert_eq!(props["$lib_version"], crate::model::view::LIB_VERSION);
         assert_eq!(props["$app_version"], "1.2.3");
         assert_eq!(props["$session_id"], "s-1");
         assert_eq!(props["$process_person_profile"], false);
@@ -263,18 +263,22 @@ mod tests {
         let mut properties = Properties::new();
         properties.insert("say \"hi\"", 1u32);
         properties.push("back\\slash\n", Level::Usage, &Value::UInt(2));
-        properties.__write_field(crate::model::properties::FieldName::new("snake_case"), Level::Usage, &3u32);
+        properties.__write_field(
+            crate::model::packed::write::FieldName::new("snake_case"),
+            Level::Usage,
+            &3u32,
+        );
         // The derive's writer called by hand with a name it did not audit:
         // checked, so escaped like any other.
-        properties.__write_field(crate::model::properties::FieldName::new("q\"uote"), Level::Usage, &4u32);
-        properties.__write_field(crate::model::properties::FieldName::new("$lib"), Level::Usage, &5u32);
+        properties.__write_field(crate::model::packed::write::FieldName::new("q\"uote"), Level::Usage, &4u32);
+        properties.__write_field(crate::model::packed::write::FieldName::new("$lib"), Level::Usage, &5u32);
         let json = encode(Record::new("named".into()), properties, Level::Usage);
         let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["properties"]["say \"hi\""], 1);
         assert_eq!(json["properties"]["back\\slash\n"], 2);
         assert_eq!(json["properties"]["snake_case"], 3);
         assert_eq!(json["properties"]["q\"uote"], 4);
-        assert_eq!(json["properties"]["$lib"], crate::LIB_NAME, "a reserved name is refused");
+        assert_eq!(json["properties"]["$lib"], crate::model::view::LIB_NAME, "a reserved name is refused");
     }
 
     #[test]

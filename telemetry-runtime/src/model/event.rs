@@ -15,21 +15,15 @@ use crate::{EventSchema, Level, Properties};
 /// and is listed in the catalog.
 #[allow(deprecated)]
 pub trait TelemetryEvent: crate::model::property::Audited {
-    /// The event name: non-empty snake_case, not starting with `$`.
-    const NAME: &'static str;
+    /// The event: its name (non-empty snake_case, not starting with `$`),
+    /// the lowest consent level at which it is sent at all (`min_level`),
+    /// the share of events kept (`sample_rate`, in (0, 1]; kept events
+    /// carry `$sample_rate` so counts can be scaled back up), and what each
+    /// field sends, as the catalog lists it.
+    const SCHEMA: EventSchema;
 
-    /// The lowest consent level at which the event is sent at all.
-    const MIN_LEVEL: Level = Level::Usage;
-
-    /// The share of events kept, in (0, 1]; kept events carry
-    /// `$sample_rate` so counts can be scaled back up.
-    const SAMPLE_RATE: f64 = 1.0;
-
-    /// What the event sends, for catalogs.
-    const SCHEMA: EventSchema = EventSchema::undocumented(Self::NAME, Self::MIN_LEVEL);
-
-    /// Writes the properties that may be sent at `level` (never below
-    /// [`MIN_LEVEL`](TelemetryEvent::MIN_LEVEL)).
+    /// Writes the properties that may be sent at `level` (never below the
+    /// schema's `min_level`).
     fn write_properties(&self, level: Level, out: &mut Properties);
 }
 

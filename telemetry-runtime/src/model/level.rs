@@ -12,8 +12,8 @@ use std::fmt;
 /// ```
 /// use telemetry_runtime::Level;
 /// assert!(Level::Off < Level::Usage && Level::Usage < Level::Full);
-/// assert_eq!(Level::parse(" FULL "), Some(Level::Full));
-/// assert_eq!(Level::parse("maybe"), None);
+/// assert_eq!(" FULL ".parse(), Ok(Level::Full));
+/// assert!("maybe".parse::<Level>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
@@ -32,7 +32,7 @@ impl Level {
     /// choice is written: `0|false|no|off|disabled` -> Off,
     /// `1|true|yes|on|enabled|usage` -> Usage, `full|all` -> Full; trimmed,
     /// case-insensitive. Anything else, including the empty string, is `None`.
-    pub fn parse(value: &str) -> Option<Level> {
+    pub(crate) fn parse(value: &str) -> Option<Level> {
         let value = value.trim();
         const OFF: [&str; 5] = ["0", "false", "no", "off", "disabled"];
         const USAGE: [&str; 6] = ["1", "true", "yes", "on", "enabled", "usage"];
@@ -50,7 +50,7 @@ impl Level {
     }
 
     /// The canonical lowercase name: `off`, `usage` or `full`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Off => "off",
             Level::Usage => "usage",
@@ -68,8 +68,40 @@ impl Level {
 }
 
 impl fmt::Display for Level {
+    /// The canonical lowercase name: `off`, `usage` or `full`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A level that is not one: what [`Level`]'s `from_str` refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidLevel;
+
+impl fmt::Display for InvalidLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a telemetry level (off, usage or full, or a yes/no word)")
+    }
+}
+
+impl std::error::Error for InvalidLevel {}
+
+impl std::str::FromStr for Level {
+    type Err = InvalidLevel;
+
+    /// Reads a consent value the way an environment variable or a saved
+    /// choice is written: `0|false|no|off|disabled` is `Off`,
+    /// `1|true|yes|on|enabled|usage` is `Usage`, `full|all` is `Full`;
+    /// trimmed, case-insensitive.
+    ///
+    /// ```
+    /// use telemetry_runtime::Level;
+    /// assert_eq!("Full".parse(), Ok(Level::Full));
+    /// assert_eq!(Level::Usage.to_string(), "usage");
+    /// assert!("maybe".parse::<Level>().is_err());
+    /// ```
+    fn from_str(value: &str) -> Result<Level, InvalidLevel> {
+        Level::parse(value).ok_or(InvalidLevel)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The event model: what an event is and how it travels. Values and
-//! properties, the compile-time traits, the packed form the caller writes
-//! (`properties`, its one reader) and the typed view sinks read (`view`),
+//! properties (the builder, `properties`), the compile-time traits, the
+//! packed form the caller writes (`packed`: its writer and its one reader)
+//! and the typed view sinks read (`view`),
 //! PostHog's JSON (`encode`), schemas and the catalog, a period's report
 //! (`period`), the counts of what
 //! happened to events (`stats`). Depends on nothing else in the crate.
@@ -12,6 +13,7 @@ pub(crate) mod encode;
 pub(crate) mod event;
 pub(crate) mod json;
 pub(crate) mod level;
+pub(crate) mod packed;
 pub(crate) mod period;
 pub(crate) mod properties;
 pub(crate) mod property;

@@ -10,7 +10,7 @@ use crate::Level;
 ///
 /// ```
 /// use telemetry_runtime::{Classification, RedactMode};
-/// assert_eq!(Classification::Redact(RedactMode::Hash).as_str(), "redact(hash)");
+/// assert_eq!(Classification::Redact(RedactMode::Hash).to_string(), "redact(hash)");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -40,7 +40,7 @@ pub enum RedactMode {
 
 impl Classification {
     /// A short name for catalogs: `public`, `opt_in`, `redact(hash)`, ...
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Classification::Public => "public",
             Classification::OptIn => "opt_in",
@@ -52,10 +52,17 @@ impl Classification {
     }
 }
 
+impl std::fmt::Display for Classification {
+    /// A short name, as catalogs show it: `public`, `opt_in`,
+    /// `redact(hash)`, ...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One property of an event, as the [`Catalog`](crate::Catalog) lists it.
-/// Written by the derives and macros of this library (or by
-/// [`FieldSchema::new`]); its fields are public to read, and more may be
-/// added.
+/// Written by the derives and macros of this library; its fields are
+/// public to read, and more may be added.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct FieldSchema {
@@ -84,33 +91,9 @@ pub struct FieldSchema {
     pub fields: &'static [FieldSchema],
 }
 
-impl FieldSchema {
-    /// A field without nested fields, reason or description, for schemas
-    /// written by hand.
-    ///
-    /// ```
-    /// use telemetry_runtime::{Classification, FieldSchema};
-    /// const TOOL: FieldSchema = FieldSchema::new("tool", "&str", Classification::Public);
-    /// assert!(TOOL.fields.is_empty());
-    /// ```
-    pub const fn new(name: &'static str, ty: &'static str, classification: Classification) -> FieldSchema {
-        FieldSchema {
-            name,
-            ty,
-            classification,
-            description: "",
-            reason: None,
-            values: &[],
-            unit: "",
-            fields: &[],
-        }
-    }
-}
-
 /// An event: its name, description and fields, as the
 /// [`Catalog`](crate::Catalog) lists it. Written by the derives and macros
-/// of this library (or by [`EventSchema::undocumented`]); its fields are
-/// public to read, and more may be added.
+/// of this library; its fields are public to read, and more may be added.
 ///
 /// ```
 /// use telemetry_runtime::{Level, TelemetryEvent};
@@ -147,7 +130,9 @@ pub struct EventSchema {
 }
 
 impl EventSchema {
-    /// A schema with only a name, for hand-written events.
+    /// Not an API: a schema with only a name, the default of a
+    /// hand-written [`TelemetryEvent`](crate::TelemetryEvent) implementation.
+    #[doc(hidden)]
     pub const fn undocumented(name: &'static str, min_level: Level) -> EventSchema {
         EventSchema { name, description: "", min_level, sample_rate: 1.0, fields: &[], module: "" }
     }
@@ -186,7 +171,7 @@ pub enum ValueKind {
 impl ValueKind {
     /// The values of a closed set (an enum), or of the items of a list of
     /// one; empty for any other kind.
-    pub const fn values(&self) -> &'static [&'static str] {
+    pub(crate) const fn values(&self) -> &'static [&'static str] {
         match self {
             ValueKind::OneOf(values) => values,
             ValueKind::List(item) => item.values(),

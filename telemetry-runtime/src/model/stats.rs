@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqC
 #[non_exhaustive]
 pub enum DropReason {
     /// The queue was full when the event was captured: it held as many
-    /// events ([`Config::queue_capacity`](crate::Config::queue_capacity)) or
-    /// as many bytes ([`Config::queue_bytes`](crate::Config::queue_bytes))
+    /// events ([`Config::queue_capacity`](crate::Delivery::queue_capacity)) or
+    /// as many bytes ([`Config::queue_bytes`](crate::Delivery::queue_bytes))
     /// as it may.
     QueueFull,
     /// Consent was lowered after the event was captured.
@@ -47,17 +47,8 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    /// Every reason, in a fixed order. A slice rather than an array, so
-    /// that a new reason does not change its type.
-    ///
-    /// ```
-    /// use telemetry_runtime::{DropReason, Stats};
-    /// let stats = Stats::default();
-    /// for reason in DropReason::ALL {
-    ///     println!("{}: {}", reason.as_str(), stats.dropped(*reason));
-    /// }
-    /// ```
-    pub const ALL: &'static [DropReason] = &[
+    /// Every reason, in the order status output lists them.
+    pub(crate) const ALL: &'static [DropReason] = &[
         DropReason::QueueFull,
         DropReason::ConsentWithdrawn,
         DropReason::Invalid,
@@ -73,7 +64,7 @@ impl DropReason {
     ];
 
     /// A snake_case name for logs and status output.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DropReason::QueueFull => "queue_full",
             DropReason::ConsentWithdrawn => "consent_withdrawn",
@@ -92,6 +83,14 @@ impl DropReason {
 
     fn index(self) -> usize {
         DropReason::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+impl std::fmt::Display for DropReason {
+    /// A snake_case name, as logs and status output show it (`queue_full`,
+    /// `consent_withdrawn`, ...).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -211,7 +210,7 @@ pub struct Stats {
     /// sent without them: their declaration (see [`event!`](crate::event))
     /// does not name them, or declares another type.
     pub undeclared: u64,
-    /// Events left out by sampling ([`Config::sample_rate`](crate::Config::sample_rate)
+    /// Events left out by sampling ([`Delivery::sample_rate`](crate::Delivery::sample_rate)
     /// or an event's own rate), by design: neither captured nor dropped, and
     /// no reason for [`flush`](crate::Telemetry::flush) to report a loss.
     pub sampled_out: u64,

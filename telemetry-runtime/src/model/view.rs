@@ -13,22 +13,22 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::model::event::{Record, Records};
+use crate::model::packed::read::{entries, fields, list_items, Entries, ListItems, Packed};
 use crate::model::period::PeriodCounts;
-use crate::model::properties::{entries, fields, list_items, Entries, ListItems, Packed};
 use crate::model::span::SpanIds;
 use crate::Level;
 
 /// Library name sent as `$lib`.
-pub const LIB_NAME: &str = "telemetry-runtime";
+pub(crate) const LIB_NAME: &str = "telemetry-runtime";
 /// Library version sent as `$lib_version`.
-pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Gives the install's key for hashed values.
 pub(crate) type HashKeySource = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// What the events prepared together share: who sent them (the anonymous
 /// install id) and the standard properties of the program that sent them.
-pub struct EventContext {
+pub(crate) struct EventContext {
     pub(crate) distinct_id: String,
     /// The identity generation `distinct_id` belongs to: after a reset, the
     /// events are stale and never sent.
@@ -69,28 +69,23 @@ impl fmt::Debug for EventContext {
 
 impl EventContext {
     /// The anonymous install id (PostHog's `distinct_id`).
-    pub fn distinct_id(&self) -> &str {
+    pub(crate) fn distinct_id(&self) -> &str {
         &self.distinct_id
     }
     /// The application's name, as configured.
-    pub fn app_name(&self) -> &str {
+    pub(crate) fn app_name(&self) -> &str {
         &self.app_name
     }
     /// The application's version, as configured.
-    pub fn app_version(&self) -> &str {
+    pub(crate) fn app_version(&self) -> &str {
         &self.app_version
     }
-    /// A random id for this run of the program.
-    pub fn session_id(&self) -> &str {
-        &self.session_id
-    }
-
     /// The standard properties every event carries (`$lib`, `$app_name`,
     /// `$os`, `$session_id`, ...), as the catalog lists them
     /// ([`Catalog::to_markdown`](crate::Catalog::to_markdown) lists them);
     /// `$os_version` only where it is known, and `$session_id` on no
     /// report by period.
-    pub fn standard_properties(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    pub(crate) fn standard_properties(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let report = self.report.is_some();
         [
             ("$lib", LIB_NAME),
@@ -257,22 +252,23 @@ impl<'a> EventView<'a> {
     pub(crate) fn since_epoch(&self) -> Duration {
         self.record.since_epoch()
     }
-    /// The anonymous install id.
+    /// The id the event is sent with: the anonymous install id unless the
+    /// program chose another ([`DistinctId`](crate::DistinctId)).
     pub fn distinct_id(&self) -> &'a str {
         &self.context.distinct_id
     }
     /// The consent level it takes to send this event as shown: it may be
     /// sent only while consent is at least this level.
-    pub fn level(&self) -> Level {
+    pub(crate) fn required_level(&self) -> Level {
         self.needs
     }
     /// Whether this is an aggregated counter (its properties are the labels
     /// and [`count`](EventView::count)) rather than a single event.
-    pub fn is_counter(&self) -> bool {
+    pub(crate) fn is_counter(&self) -> bool {
         self.record.is_counter()
     }
     /// A counter's count since the last one was sent; `None` for an event.
-    pub fn count(&self) -> Option<u64> {
+    pub(crate) fn count(&self) -> Option<u64> {
         if !self.is_counter() {
             return None;
         }
@@ -285,17 +281,17 @@ impl<'a> EventView<'a> {
     /// The properties, in the order they were written. Null values (and
     /// floats JSON cannot carry) are left out, as are properties above the
     /// level the event is sent at.
-    pub fn properties(&self) -> PropertyIter<'a> {
+    pub fn properties(&self) -> impl Iterator<Item = Property<'a>> + Clone + 'a {
         let packed = self.record.properties_in(self.properties);
         PropertyIter { entries: entries(packed), shown: self.shown, context: self.context }
     }
     /// The value of one property, if the event has it at this level.
-    pub fn property(&self, name: &str) -> Option<ValueRef<'a>> {
+    pub(crate) fn property(&self, name: &str) -> Option<ValueRef<'a>> {
         self.properties().find(|property| property.name == name.as_bytes()).map(|property| property.value)
     }
     /// What the event shares with the others prepared with it: the install
     /// id and the standard properties.
-    pub fn context(&self) -> &'a EventContext {
+    pub(crate) fn context(&self) -> &'a EventContext {
         self.context
     }
     /// The identity generation its install id belongs to.
@@ -324,7 +320,8 @@ impl fmt::Debug for EventView<'_> {
 }
 
 /// The properties of an event, or the fields of an object.
-pub struct PropertyIter<'a> {
+#[derive(Clone)]
+pub(crate) struct PropertyIter<'a> {
     entries: Entries<'a>,
     shown: Level,
     context: &'a EventContext,
@@ -487,7 +484,7 @@ pub struct KeyedHash(pub(crate) [u8; 32]);
 
 impl KeyedHash {
     /// The 32 lowercase hex digits.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
@@ -495,6 +492,13 @@ impl KeyedHash {
 impl fmt::Debug for KeyedHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for KeyedHash {
+    /// The 32 lowercase hex digits.
+    fn as_ref(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -514,14 +518,6 @@ pub struct ListRef<'a> {
 }
 
 impl<'a> ListRef<'a> {
-    /// How many items it has.
-    pub fn len(&self) -> usize {
-        self.count as usize
-    }
-    /// Whether it has none.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
     /// The items, in order; a missing one is [`ValueRef::Null`].
     pub fn iter(&self) -> impl Iterator<Item = ValueRef<'a>> + 'a {
         ListIter { items: list_items(self.count, self.items), shown: self.shown, context: self.context }
@@ -567,7 +563,7 @@ pub struct ObjectRef<'a> {
 
 impl<'a> ObjectRef<'a> {
     /// The fields the level allows, in order; null ones are left out.
-    pub fn fields(&self) -> PropertyIter<'a> {
+    pub fn fields(&self) -> impl Iterator<Item = Property<'a>> + Clone + 'a {
         PropertyIter { entries: fields(self.count, self.fields), shown: self.shown, context: self.context }
     }
 }

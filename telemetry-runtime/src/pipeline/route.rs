@@ -20,8 +20,8 @@ use crate::Level;
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
 ///
-/// A route is either the vendor's or the user's own. A vendor route (every
-/// constructor but [`user_owned`](Route::user_owned)) is governed by the
+/// A route is either the vendor's or the user's own. A vendor route (what
+/// every constructor makes, until [`owned_by_user`](Route::owned_by_user)) is governed by the
 /// user's consent to the vendor's analytics. A user-owned route is for a
 /// destination the user configured themselves, typically their own
 /// OpenTelemetry collector: it is governed by the user's OpenTelemetry
@@ -70,8 +70,8 @@ impl Route {
         Route { events: Events::All, max_level: Level::Full, owner: Owner::Vendor, spans: None, report: None }
     }
 
-    /// Every event and counter, for a destination the user configured
-    /// themselves, such as their own OpenTelemetry collector (an
+    /// This route, for a destination the user configured themselves, such
+    /// as their own OpenTelemetry collector (an
     /// [`OtlpSink::from_env`](crate::sink::OtlpSink::from_env) built from
     /// their `OTEL_EXPORTER_OTLP_ENDPOINT`, or an endpoint they passed to
     /// the program).
@@ -91,7 +91,7 @@ impl Route {
     /// this one too.
     ///
     /// ```
-    /// use telemetry_runtime::{sink::{MemorySink, OtlpSink}, Config, Level, Route, Telemetry};
+    /// use telemetry_runtime::{testing::MemorySink, Config, Level, Route, Telemetry};
     ///
     /// telemetry_runtime::counter! {
     ///     /// Tool calls, by outcome.
@@ -104,7 +104,7 @@ impl Route {
     ///     Config::new("mytool", "1.0.0")
     ///         .consent(Level::Off) // the user turned analytics off
     ///         .route(vendor.clone(), Route::counters_only().max_level(Level::Usage))
-    ///         .route(mine.clone(), Route::user_owned()),
+    ///         .route(mine.clone(), Route::all().owned_by_user()),
     /// )?;
     /// telemetry.increment(&CALLS, Status::Ok);
     /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
@@ -112,12 +112,8 @@ impl Route {
     /// assert_eq!(mine.events()[0]["properties"]["count"], 1);
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
-    pub fn user_owned() -> Route {
-        Route::all().owned_by_user()
-    }
-
-    /// This route, for a destination the user configured themselves: see
-    /// [`user_owned`](Route::user_owned).
+    ///
+    /// A route of some events only:
     ///
     /// ```
     /// use telemetry_runtime::{sink::OtlpSink, Config, Route};
@@ -132,8 +128,8 @@ impl Route {
         self
     }
 
-    /// Whether this route is the user's own ([`Route::user_owned`]).
-    pub fn is_user_owned(&self) -> bool {
+    /// Whether this route is the user's own ([`Route::owned_by_user`]).
+    pub(crate) fn is_user_owned(&self) -> bool {
         self.owner == Owner::User
     }
 
@@ -141,7 +137,7 @@ impl Route {
     /// (`#[requires_telemetry(instrument)]`) as spans, where it can: the
     /// [`OtlpSink`](crate::sink::OtlpSink) posts them to its traces
     /// endpoint (`/v1/traces`) instead of as log records. Default: on for
-    /// a [user-owned](Route::user_owned) route, off for a vendor's, which
+    /// a [user-owned](Route::owned_by_user) route, off for a vendor's, which
     /// then gets each call as an event like any other, without its trace
     /// and span ids. A span carries what the call's event carries (its
     /// duration, outcome and the arguments it names, classified the same
@@ -408,10 +404,10 @@ mod tests {
             Route::all(),
             Route::counters_only().max_level(Level::Usage),
             Route::only(["a", "b\"\t"]).max_level(Level::Off),
-            Route::user_owned(),
-            Route::user_owned().max_level(Level::Usage),
+            Route::all().owned_by_user(),
+            Route::all().owned_by_user().max_level(Level::Usage),
             Route::all().spans(true),
-            Route::user_owned().spans(false),
+            Route::all().owned_by_user().spans(false),
             Route::counters_only().per_period(Duration::from_secs(604_800)),
             Route::all().per_period(Duration::from_secs(86_400)).with_install_id(),
         ] {
@@ -421,11 +417,14 @@ mod tests {
         }
         assert_ne!(Route::all().to_line(), Route::all().max_level(Level::Usage).to_line());
         assert_eq!(Route::from_line("{\"events\":\"some\",\"max_level\":\"full\"}"), None);
-        assert_ne!(Route::all().to_line(), Route::user_owned().to_line());
+        assert_ne!(Route::all().to_line(), Route::all().owned_by_user().to_line());
         // A vendor route's line is the one written before owners existed.
         assert_eq!(Route::all().to_line(), "{\"events\":\"all\",\"max_level\":\"full\"}");
         // Spans: the user's own routes by default, a vendor's when asked.
-        assert!(Route::user_owned().sends_spans() && !Route::user_owned().spans(false).sends_spans());
+        assert!(
+            Route::all().owned_by_user().sends_spans()
+                && !Route::all().owned_by_user().spans(false).sends_spans()
+        );
         assert!(!Route::all().sends_spans() && Route::all().spans(true).sends_spans());
         let weekly = Route::all().per_period(Duration::from_secs(604_800));
         assert_ne!(weekly.to_line(), weekly.clone().with_install_id().to_line());

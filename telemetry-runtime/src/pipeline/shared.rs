@@ -16,7 +16,7 @@ use crate::local::version::VersionRecord;
 use crate::model::catalog::Catalog;
 use crate::model::event::{self, Record};
 use crate::model::level::COMPILED_IN;
-use crate::model::properties::MAX_DEPTH;
+use crate::model::packed::MAX_DEPTH;
 use crate::model::stats::{Counters, DropReason};
 use crate::model::time::deadline_after;
 use crate::model::view::{EventContext, LIB_VERSION};
@@ -63,7 +63,7 @@ pub(crate) struct Inner {
     pub(crate) own_gate: AtomicU8,
     /// The levels the user allows: consent (for the vendor's sinks) and the
     /// user's own settings (for the user-owned sinks, see
-    /// [`Route::user_owned`]: `Off` when there are none, or the user set
+    /// [`Route::owned_by_user`]: `Off` when there are none, or the user set
     /// `OTEL_SDK_DISABLED=true`; consent does not change it). The worker
     /// and the sinks check them before sending, so shutdown (which closes
     /// the gate) still delivers what consent allowed; and with their write
@@ -126,7 +126,7 @@ pub(crate) struct Inner {
     pub(crate) local_only: bool,
     /// The configured (or user-set) share of events kept.
     pub(crate) sample_rate: f64,
-    /// The seeded sampler's SplitMix64 state, with [`Config::sample_seed`].
+    /// The seeded sampler's SplitMix64 state, with [`Delivery::sample_seed`].
     pub(crate) sample_state: Option<AtomicU64>,
     /// The worker thread's body: `worker::run`, given by the client (the
     /// worker reads this state, so this module does not name it).

@@ -18,7 +18,7 @@ use crate::pipeline::recent::Recent;
 use crate::pipeline::report::{Outcome, Stamp, Tally};
 use crate::pipeline::route::Route;
 use crate::pipeline::shared::{Inner, SinkRoute};
-use crate::pipeline::spool::{Claim, Spool, Taken};
+use crate::pipeline::spool::{Claim, Spool, WaitingFile};
 use crate::sink::{Batch, SendContext, Sink};
 use crate::sync::lock;
 use crate::{Level, Properties, Value};
@@ -127,18 +127,18 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
         };
         let spooled = match taken {
             // Another process claimed it first.
-            None | Some(Taken::Corrupt) => continue,
-            Some(Taken::Expired(events)) => {
+            None | Some(WaitingFile::Corrupt) => continue,
+            Some(WaitingFile::Expired(events)) => {
                 inner.counters.dropped(DropReason::Undeliverable, events);
                 continue;
             }
-            Some(Taken::OldFormat(events)) => {
+            Some(WaitingFile::OldFormat(events)) => {
                 inner.counters.dropped(DropReason::Undeliverable, events);
                 old_files += 1;
                 old_events += events;
                 continue;
             }
-            Some(Taken::Batch(spooled)) => spooled,
+            Some(WaitingFile::Batch(spooled)) => spooled,
         };
         let index = inner
             .sink_routes
@@ -165,7 +165,7 @@ fn replay(inner: &Inner, outlet: &mut Outlet) {
             let Some(view) = event.view() else { continue };
             if !route.admits(view.name(), view.is_counter()) {
                 inner.counters.dropped(DropReason::Undeliverable, 1);
-            } else if !route.caps_at(view.level()) {
+            } else if !route.caps_at(view.required_level()) {
                 inner.counters.dropped(DropReason::ConsentWithdrawn, 1);
             } else {
                 events.push(event);
@@ -483,6 +483,7 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, local: bool, batch:
         retry_later: Default::default(),
         later: Default::default(),
         later_named: Default::default(),
+        dropped_events: Default::default(),
         spans: route.sends_spans(),
         user_resource: route.is_user_owned().then_some(&inner.otel_resource[..]),
     };
@@ -512,18 +513,20 @@ fn send_to(inner: &Inner, sink: &mut dyn Sink, index: usize, local: bool, batch:
     log_events(name, batch);
     let outcome = catch_unwind(AssertUnwindSafe(|| sink.send(batch, &cx)));
     let sink_dropped = cx.dropped.get() - already_dropped;
-    let undelivered = batch.len() - sink_dropped.min(batch.len());
+    // The events the sink did not give up on one by one: delivered when it
+    // returns `Ok`, lost for the error's reason otherwise.
+    let rest = batch.len() - sink_dropped.min(batch.len());
     match outcome {
-        Ok(Ok(())) => inner.counters.sent(undelivered),
+        Ok(Ok(())) => inner.counters.sent(rest),
         Ok(Err(err)) => {
             let why = crate::error::Chain(&err);
-            log::warn!("Telemetry sink {name} could not deliver {undelivered} events: {why}");
-            cx.dropped(err.reason(), undelivered);
+            log::warn!("Telemetry sink {name} could not deliver {rest} events: {why}");
+            cx.dropped(err.reason(), rest);
         }
         Err(_) => {
-            log::error!("Telemetry sink {name} panicked; {undelivered} events dropped.");
+            log::error!("Telemetry sink {name} panicked; {rest} events dropped.");
             inner.counters.failed();
-            cx.dropped(DropReason::SinkError, undelivered);
+            cx.dropped(DropReason::SinkError, rest);
         }
     }
     if cx.retry_later.get() {

@@ -27,7 +27,7 @@ pub(crate) struct Allowance {
     /// The consent level: what the vendor's sinks may send.
     consent: AtomicU8,
     /// The highest level the user's own settings give the user-owned sinks
-    /// (see [`Route::user_owned`](crate::Route::user_owned)).
+    /// (see [`Route::owned_by_user`](crate::Route::owned_by_user)).
     user: AtomicU8,
     barrier: RwLock<()>,
 }

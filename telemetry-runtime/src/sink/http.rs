@@ -2,11 +2,12 @@
 //! `{fields…, "sent_at": "...", "batch": [event, ...]}`, each event in
 //! PostHog's shape.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+use super::options::HttpOptions;
 use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
-use super::{Backoff, Batch, EventView, SendContext, Sink, SinkError};
-use crate::error::ConfigError;
+use super::{Batch, EventView, SendContext, Sink, SinkError};
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::encode::PostHogJson;
 use crate::model::time::rfc3339;
 
@@ -63,15 +64,18 @@ impl RequestEncoder for JsonBatch<'_> {
 /// a key may be written; one that cannot be read is not shown at all.
 pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
     let uri: ureq::http::Uri = url.parse().map_err(|e| {
-        ConfigError::new(format!("the URL is not valid ({e}); it is not shown, as it may hold a key"))
+        ConfigError::new(
+            ConfigErrorKind::Url,
+            format!("the URL is not valid ({e}); it is not shown, as it may hold a key"),
+        )
     })?;
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(host)) if !host.is_empty() => {}
         _ => {
-            return Err(ConfigError::new(format!(
-                "the URL {} must be an absolute http:// or https:// URL",
-                shown_url(url)
-            )))
+            return Err(ConfigError::new(
+                ConfigErrorKind::Url,
+                format!("the URL {} must be an absolute http:// or https:// URL", shown_url(url)),
+            ))
         }
     }
     // A port no connection can be made to: 0, or one past 65535, which the
@@ -84,10 +88,10 @@ pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
     };
     match port.filter(|port| !port.is_empty()).map(str::parse::<u16>) {
         Some(Ok(1..)) | None => Ok(()),
-        Some(_) => Err(ConfigError::new(format!(
-            "the URL {} has no port a connection can be made to (1 to 65535)",
-            shown_url(url)
-        ))),
+        Some(_) => Err(ConfigError::new(
+            ConfigErrorKind::Url,
+            format!("the URL {} has no port a connection can be made to (1 to 65535)", shown_url(url)),
+        )),
     }
 }
 
@@ -138,8 +142,12 @@ impl HttpSink {
     /// in its own trace-level output, which only the host program's logger
     /// configuration can keep out: for a secret, prefer
     /// [`body_field`](HttpSink::body_field). A name or value HTTP does not
-    /// allow (a line break in the value, say) is refused here, as
-    /// [`HttpTransport::header`] says, rather than failing every request.
+    /// allow (empty, or with a character other than letters, digits and
+    /// ``!#$%&'*+-.^_`|~``), a value with a control character (a line
+    /// break would end the header), and the headers the transport sets
+    /// itself (`Content-Length`, `Content-Encoding`, `Transfer-Encoding`)
+    /// are refused here, with an error that never shows the value, rather
+    /// than failing every request.
     ///
     /// ```
     /// # use telemetry_runtime::sink::HttpSink;
@@ -175,35 +183,11 @@ impl HttpSink {
         self
     }
 
-    /// The retry policy (default [`Backoff::default`]).
-    pub fn backoff(mut self, backoff: Backoff) -> HttpSink {
-        self.transport = self.transport.backoff(backoff);
-        self
-    }
-
-    /// The connect timeout, and the limit for each later phase of a request:
-    /// sending it, waiting for the answer, reading the answer (defaults 5 s
-    /// and 10 s). The host name is resolved on the worker thread with the
-    /// system's own lookup timeouts, so a slow DNS delays telemetry only.
-    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
-    /// is taken as a day.
-    pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpSink {
-        self.transport = self.transport.timeouts(connect, request);
-        self
-    }
-
-    /// The largest request body; larger batches go in several requests
-    /// (default 5 MiB).
-    pub fn max_request_bytes(mut self, bytes: usize) -> HttpSink {
-        self.transport = self.transport.max_request_bytes(bytes);
-        self
-    }
-
-    /// Compresses request bodies larger than `above` bytes with gzip
-    /// (`Content-Encoding: gzip`); `None` never compresses. Default: above
-    /// 4 KiB with the `gzip` feature (on by default), never without it.
-    pub fn gzip_above(mut self, above: Option<usize>) -> HttpSink {
-        self.transport = self.transport.gzip_above(above);
+    /// How this sink sends (timeouts, request size, compression,
+    /// retries), changed by `change` from the sink's current options.
+    pub fn http(mut self, change: impl FnOnce(HttpOptions) -> HttpOptions) -> HttpSink {
+        let options = change(self.transport.options());
+        self.transport = self.transport.with_options(options);
         self
     }
 }

@@ -10,7 +10,7 @@ use super::{Batch, SendContext, Sink, SinkError};
 /// [`Config`](crate::Config).
 ///
 /// ```
-/// use telemetry_runtime::sink::MemorySink;
+/// use telemetry_runtime::testing::MemorySink;
 /// let memory = MemorySink::new();
 /// assert!(memory.events().is_empty());
 /// ```

@@ -20,7 +20,8 @@ pub(crate) mod allowance;
 mod gated;
 mod http;
 mod jsonl;
-mod memory;
+pub(crate) mod memory;
+mod options;
 mod otlp;
 mod posthog;
 mod results;
@@ -28,19 +29,16 @@ mod retry;
 mod stderr;
 mod transport;
 
-pub use crate::model::view::{
-    EventContext, EventView, KeyedHash, ListRef, ObjectRef, Property, PropertyIter, ValueRef,
-};
+pub(crate) use crate::model::view::EventContext;
+pub use crate::model::view::{EventView, KeyedHash, ListRef, ObjectRef, Property, ValueRef};
 pub use http::HttpSink;
 pub(crate) use jsonl::remove_with_rotated;
 pub use jsonl::JsonlSink;
-pub use memory::MemorySink;
+pub use options::HttpOptions;
 pub(crate) use otlp::otel_resource;
 pub use otlp::{OtlpSink, Protocol};
-pub use posthog::{CaptureApi, PostHogSink, EU_HOST, US_HOST};
-pub use retry::Backoff;
+pub use posthog::{CaptureApi, PostHogSink};
 pub use stderr::StderrSink;
-pub use transport::{HttpTransport, Method, Request, RequestEncoder};
 
 #[cfg(fuzzing)]
 pub(crate) use transport::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
@@ -49,10 +47,18 @@ pub(crate) use transport::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
 ///
 /// Implement it to send events somewhere the library does not know. A sink
 /// gets each event as a typed [`EventView`], with only what the consent level
-/// and its route allow, and encodes it its own way; one that speaks HTTP can
-/// send through [`HttpTransport`]. `send` runs on the worker thread; it may
-/// block, but should give up when [`SendContext::wait`] returns `false`. A
-/// panic inside it is caught and counted as a failed delivery.
+/// and its route allow, and encodes it its own way.
+///
+/// The contract is small, and the library keeps the books: `send` returns
+/// `Ok` when the batch was delivered, except the events it gave up on one by
+/// one with [`SendContext::drop_event`] (each counted once, whatever the
+/// sink reports), or an [`SinkError`] whose reason counts the rest. `send`
+/// runs on the worker thread; it may block, but should give up when
+/// [`SendContext::may_send`] or [`SendContext::wait`] says so (consent was
+/// lowered, or shutdown's deadline passed). A panic inside it is caught and
+/// counted as a failed delivery. Only the library's own sinks check every
+/// write to a socket against consent; a sink of yours checks `may_send`
+/// between its writes.
 ///
 /// ```
 /// use telemetry_runtime::sink::{Batch, SendContext, Sink, SinkError};
@@ -64,7 +70,7 @@ pub(crate) use transport::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
 ///         "counting"
 ///     }
 ///     fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
-///         self.0 += batch.len();
+///         self.0 += batch.events().count();
 ///         Ok(())
 ///     }
 /// }
@@ -74,7 +80,7 @@ pub trait Sink: Send + 'static {
     fn name(&self) -> &str;
 
     /// Delivers `batch`. `Ok` means every event was delivered except those
-    /// reported through [`SendContext::dropped`].
+    /// reported through [`SendContext::drop_event`].
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError>;
 
     /// Whether the data stays on this machine (a file, the terminal, memory).
@@ -125,11 +131,11 @@ impl Batch {
         views
     }
     /// Number of events.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
     /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 }
@@ -201,6 +207,8 @@ pub struct SendContext<'a> {
     /// whole batch.
     pub(crate) later: Cell<usize>,
     pub(crate) later_named: RefCell<Vec<Uuid>>,
+    /// The events a sink gave up on through [`drop_event`](SendContext::drop_event).
+    pub(crate) dropped_events: RefCell<Vec<Uuid>>,
     /// Whether the route asks for instrumented calls as spans.
     pub(crate) spans: bool,
     /// On a user-owned route, the resource the user's OpenTelemetry
@@ -229,7 +237,7 @@ impl SendContext<'_> {
 
     /// Whether consent still allows an event classified at `level` to leave
     /// (consent can be lowered while a batch waits to be retried).
-    pub fn allows(&self, level: Level) -> bool {
+    pub(crate) fn allows(&self, level: Level) -> bool {
         level <= self.level()
     }
 
@@ -253,8 +261,8 @@ impl SendContext<'_> {
     /// The events of `events` that consent still allows, and whose install
     /// id was not reset since they were prepared; the others are counted as
     /// dropped.
-    pub fn still_allowed<'s, 'e>(&self, events: &'s [EventView<'e>]) -> Cow<'s, [EventView<'e>]> {
-        self.retain_sendable(events, |e| (e.level(), e.generation()))
+    pub(crate) fn still_allowed<'s, 'e>(&self, events: &'s [EventView<'e>]) -> Cow<'s, [EventView<'e>]> {
+        self.retain_sendable(events, |e| (e.required_level(), e.generation()))
     }
 
     /// The items of `items` whose event (the level it needs and its identity
@@ -295,13 +303,13 @@ impl SendContext<'_> {
     /// sink drops and reports (as [`DropReason::Oversized`]) an event whose
     /// encoding is larger. [`HttpTransport`] and the library's local sinks
     /// do it for themselves.
-    pub fn max_event_bytes(&self) -> usize {
+    pub(crate) fn max_event_bytes(&self) -> usize {
         self.max_event_bytes
     }
 
     /// Why [`may_send`](SendContext::may_send) said no: the drop reason for
     /// what is left.
-    pub fn stop_reason(&self) -> DropReason {
+    pub(crate) fn stop_reason(&self) -> DropReason {
         if self.level() == Level::Off {
             DropReason::ConsentWithdrawn
         } else {
@@ -342,7 +350,7 @@ impl SendContext<'_> {
     }
 
     /// Reports events of the batch that this sink gave up on.
-    pub fn dropped(&self, reason: DropReason, events: usize) {
+    pub(crate) fn dropped(&self, reason: DropReason, events: usize) {
         self.counters.dropped(reason, events);
         self.dropped.set(self.dropped.get() + events);
         if matches!(reason, DropReason::Shutdown | DropReason::Undeliverable) {
@@ -368,12 +376,28 @@ impl SendContext<'_> {
     }
 
     /// Reports an attempt that did not succeed.
-    pub fn failed_attempt(&self) {
+    /// Gives up on `event` for `reason`: it is counted as dropped, once,
+    /// however often it is reported, and it is not counted as delivered
+    /// when `send` returns `Ok`. With [`DropReason::Undeliverable`] or
+    /// [`DropReason::Shutdown`] the spool (when it is on) keeps it for a
+    /// later try.
+    pub fn drop_event(&self, event: &EventView<'_>, reason: DropReason) {
+        let uuid = event.uuid();
+        let mut seen = self.dropped_events.borrow_mut();
+        if seen.contains(&uuid) {
+            return;
+        }
+        seen.push(uuid);
+        drop(seen);
+        self.dropped_these(reason, std::iter::once(uuid));
+    }
+
+    pub(crate) fn failed_attempt(&self) {
         self.counters.failed();
     }
 
     /// Reports an attempt about to be retried.
-    pub fn retrying(&self) {
+    pub(crate) fn retrying(&self) {
         self.counters.retried();
     }
 }
@@ -399,7 +423,7 @@ impl SinkError {
         self
     }
     /// The drop reason the batch's events are counted under.
-    pub fn reason(&self) -> DropReason {
+    pub(crate) fn reason(&self) -> DropReason {
         self.reason
     }
 }

@@ -1,21 +1,19 @@
 //! PostHog's capture APIs: the batch endpoint (`/batch/`) and capture
 //! Analytics V1 (`/i/v1/analytics/events`).
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::http::{check_url, JsonBatch};
-use super::retry::Backoff;
+use super::options::HttpOptions;
 use super::transport::{shown_url, HttpTransport, Request, RequestEncoder};
 use super::{Batch, EventView, SendContext, Sink, SinkError};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::encode::PostHogJson;
 use crate::model::time::rfc3339;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
 
-/// PostHog's US cloud ingestion host.
-pub const US_HOST: &str = "https://us.i.posthog.com";
-/// PostHog's EU cloud ingestion host.
-pub const EU_HOST: &str = "https://eu.i.posthog.com";
+/// PostHog's US cloud ingestion host, the default.
+const US_HOST: &str = "https://us.i.posthog.com";
 
 /// Which of PostHog's capture APIs a [`PostHogSink`] speaks.
 ///
@@ -110,7 +108,8 @@ impl PostHogSink {
         })
     }
 
-    /// Sends to another host: [`EU_HOST`] or a self-hosted instance.
+    /// Sends to another host: PostHog's EU cloud
+    /// (`https://eu.i.posthog.com`) or a self-hosted instance.
     pub fn host(mut self, host: &str) -> Result<PostHogSink, ConfigError> {
         check_url(host)?;
         self.host = host.to_owned();
@@ -123,7 +122,6 @@ impl PostHogSink {
     /// ```
     /// use telemetry_runtime::sink::{CaptureApi, PostHogSink};
     /// let sink = PostHogSink::new("phc_projectkey123")?.capture_api(CaptureApi::AnalyticsV1);
-    /// assert_eq!(sink.url(), "https://us.i.posthog.com/i/v1/analytics/events");
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
     pub fn capture_api(mut self, api: CaptureApi) -> PostHogSink {
@@ -149,50 +147,17 @@ impl PostHogSink {
         self.name = shown_url(&self.url);
     }
 
-    /// The retry policy (default: 3 retries, see [`Backoff::default`]).
-    pub fn backoff(mut self, backoff: Backoff) -> PostHogSink {
-        self.transport = self.transport.backoff(backoff);
-        self
-    }
-
-    /// Retries after the first attempt, keeping the rest of the policy.
-    pub fn max_retries(mut self, retries: u32) -> PostHogSink {
-        self.transport = self.transport.max_retries(retries);
-        self
-    }
-
-    /// Compresses request bodies larger than `above` bytes with gzip; `None`
-    /// never compresses. Default: above 4 KiB with the `gzip` feature.
-    pub fn gzip_above(mut self, above: Option<usize>) -> PostHogSink {
-        self.transport = self.transport.gzip_above(above);
-        self
-    }
-
-    /// The connect timeout, and the limit for each later phase of a request:
-    /// sending it, waiting for the answer, reading the answer (defaults 5 s
-    /// and 10 s). The host name is resolved on the worker thread with the
-    /// system's own lookup timeouts, so a slow DNS delays telemetry only.
-    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
-    /// is taken as a day.
-    pub fn timeouts(mut self, connect: Duration, request: Duration) -> PostHogSink {
-        self.transport = self.transport.timeouts(connect, request);
-        self
-    }
-
-    /// The largest request body (default 5 MiB; PostHog accepts 20 MiB).
-    pub fn max_request_bytes(mut self, bytes: usize) -> PostHogSink {
-        self.transport = self.transport.max_request_bytes(bytes);
-        self
-    }
-
-    /// The endpoint batches are posted to.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Where batches go, the key hashed (see [`super::destination`]).
     pub(crate) fn destination(&self) -> String {
         format!("posthog\t{}\t{}", self.url, crate::model::redact::fingerprint(self.api_key.as_bytes()))
+    }
+
+    /// How this sink sends (timeouts, request size, compression,
+    /// retries), changed by `change` from the sink's current options.
+    pub fn http(mut self, change: impl FnOnce(HttpOptions) -> HttpOptions) -> PostHogSink {
+        let options = change(self.transport.options());
+        self.transport = self.transport.with_options(options);
+        self
     }
 }
 
@@ -212,7 +177,7 @@ fn check_api_key(key: &str) -> Result<(), ConfigError> {
     } else {
         return Ok(());
     };
-    Err(ConfigError::new(format!("the PostHog API key {problem}")))
+    Err(ConfigError::new(ConfigErrorKind::ApiKey, format!("the PostHog API key {problem}")))
 }
 
 impl Sink for PostHogSink {
@@ -289,9 +254,9 @@ mod tests {
     #[test]
     fn hosts() {
         let sink = PostHogSink::new("phc_abc").unwrap();
-        assert_eq!(sink.url(), "https://us.i.posthog.com/batch/");
+        assert_eq!(sink.url.as_str(), "https://us.i.posthog.com/batch/");
         let sink = sink.host("http://127.0.0.1:9/").unwrap();
-        assert_eq!(sink.url(), "http://127.0.0.1:9/batch/");
+        assert_eq!(sink.url.as_str(), "http://127.0.0.1:9/batch/");
         assert!(PostHogSink::new("phc_abc").unwrap().host("eu.i.posthog.com").is_err());
     }
 }

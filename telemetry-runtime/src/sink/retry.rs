@@ -5,26 +5,13 @@ use std::time::Duration;
 
 use crate::model::event::random_u64;
 
-/// The retry policy of the HTTP sinks.
-///
-/// The n-th retry waits a random time between half and all of
-/// `min(cap, base * 2^n)`, and never less than the server's `Retry-After`.
-/// A `Retry-After` longer than `max_retry_after` gives up instead of holding
-/// the worker that long. A `Retry-After` is read as seconds or an HTTP date,
-/// and as at most a day whatever it says; one that is neither is ignored.
-///
-/// ```
-/// use std::time::Duration;
-/// use telemetry_runtime::sink::Backoff;
-/// let backoff = Backoff::default().max_retries(5).base(Duration::from_millis(50));
-/// assert_eq!(backoff.retries(), 5);
-/// ```
+/// The retry policy of the HTTP sinks (see [`HttpOptions`](super::HttpOptions)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    max_retries: u32,
-    base: Duration,
-    cap: Duration,
-    max_retry_after: Duration,
+pub(crate) struct Backoff {
+    pub(crate) max_retries: u32,
+    pub(crate) base: Duration,
+    pub(crate) cap: Duration,
+    pub(crate) max_retry_after: Duration,
 }
 
 impl Default for Backoff {
@@ -41,32 +28,8 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// Retries after the first attempt (0 disables retrying).
-    pub fn max_retries(mut self, retries: u32) -> Backoff {
-        self.max_retries = retries;
-        self
-    }
-
-    /// The delay before the first retry, before jitter.
-    pub fn base(mut self, base: Duration) -> Backoff {
-        self.base = base;
-        self
-    }
-
-    /// The longest computed delay.
-    pub fn cap(mut self, cap: Duration) -> Backoff {
-        self.cap = cap;
-        self
-    }
-
-    /// The longest `Retry-After` the sink waits for; beyond it, it gives up.
-    pub fn max_retry_after(mut self, limit: Duration) -> Backoff {
-        self.max_retry_after = limit;
-        self
-    }
-
     /// The number of retries.
-    pub fn retries(&self) -> u32 {
+    pub(crate) fn retries(&self) -> u32 {
         self.max_retries
     }
 
@@ -94,7 +57,8 @@ mod tests {
 
     #[test]
     fn delays_grow_stay_jittered_and_capped() {
-        let b = Backoff::default().base(Duration::from_millis(100)).cap(Duration::from_secs(1));
+        let b =
+            Backoff { base: Duration::from_millis(100), cap: Duration::from_secs(1), ..Backoff::default() };
         for _ in 0..200 {
             let d0 = b.delay(0, None).unwrap();
             assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(100), "{d0:?}");
@@ -109,18 +73,23 @@ mod tests {
 
     #[test]
     fn extreme_policies_do_not_overflow() {
-        let b = Backoff::default().base(Duration::MAX).cap(Duration::MAX).max_retry_after(Duration::MAX);
+        let b = Backoff {
+            base: Duration::MAX,
+            cap: Duration::MAX,
+            max_retry_after: Duration::MAX,
+            ..Backoff::default()
+        };
         for retry in [0, 1, 31, 32, 63, 64, u32::MAX] {
             let delay = b.delay(retry, Some(Duration::MAX)).unwrap();
             assert!(delay >= Duration::MAX / 2, "{delay:?}");
         }
-        let none = Backoff::default().base(Duration::ZERO).cap(Duration::ZERO);
+        let none = Backoff { base: Duration::ZERO, cap: Duration::ZERO, ..Backoff::default() };
         assert_eq!(none.delay(u32::MAX, None), Some(Duration::ZERO));
     }
 
     #[test]
     fn retry_after_is_a_minimum_within_the_limit() {
-        let b = Backoff::default().base(Duration::from_millis(10));
+        let b = Backoff { base: Duration::from_millis(10), ..Backoff::default() };
         assert_eq!(b.delay(0, Some(Duration::from_secs(2))), Some(Duration::from_secs(2)));
         assert_eq!(b.delay(0, Some(Duration::from_secs(61))), None);
     }

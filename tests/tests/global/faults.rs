@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{requires_telemetry, Properties};
 use telemetry_tests::{child, logs, Sandbox, SOON};
 
@@ -105,12 +105,12 @@ fn panics_in_gated_bodies_never_reach_the_host() {
         // Telemetry still works after all of that.
         assert!(telemetry_runtime::is_enabled());
         telemetry_runtime::capture_with(&AFTER_THE_PANICS, Properties::new());
-        assert!(telemetry_runtime::flush(SOON));
+        assert!(telemetry_runtime::global().unwrap().flush(SOON));
         let names: Vec<String> =
             memory.events().iter().map(|e| e["event"].as_str().unwrap().to_owned()).collect();
         assert!(names.contains(&"captured_before_the_panic".to_owned()), "{names:?}");
         assert!(names.contains(&"after_the_panics".to_owned()), "{names:?}");
         drop(guard);
-        assert!(telemetry_runtime::shutdown(Duration::from_millis(100)));
+        assert!(telemetry_runtime::global().unwrap().shutdown(Duration::from_millis(100)));
     });
 }

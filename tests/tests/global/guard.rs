@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Properties};
 use telemetry_tests::{child, Sandbox};
 
@@ -18,17 +18,17 @@ fn dropping_the_guard_flushes_queued_events() {
         let sandbox = Sandbox::new();
         let memory = MemorySink::new();
         // A long interval: only the guard's shutdown can deliver these.
-        let config = sandbox
-            .config()
-            .sink(memory.clone())
-            .flush_interval(Duration::from_secs(120))
-            .shutdown_timeout(Duration::from_secs(10));
+        let config = sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
+            flush_interval: Duration::from_secs(120),
+            shutdown_timeout: Duration::from_secs(10),
+            ..d
+        });
         let guard = telemetry_runtime::init(config).unwrap();
         for _ in 0..3 {
             telemetry_runtime::capture_with(&AT_EXIT, Properties::new());
         }
         drop(guard);
-        let stats = telemetry_runtime::stats();
+        let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
         assert_eq!(memory.events().len(), 3, "{stats:?}");
         assert_eq!(stats.dropped(DropReason::ConsentWithdrawn), 0);
     });

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{InitError, Level, Properties};
 use telemetry_tests::{child, Sandbox, SOON};
 
@@ -30,7 +30,7 @@ fn a_refused_concurrent_init_leaves_the_installed_level_alone() {
             .config()
             .default_level(Level::Off)
             .sink(memory.clone())
-            .flush_interval(Duration::from_secs(120))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d })
             .environment(move |_| {
                 if let Some(release) = release_rx.lock().unwrap().take() {
                     let _ = entered_tx.send(());
@@ -56,7 +56,7 @@ fn a_refused_concurrent_init_leaves_the_installed_level_alone() {
         assert_eq!(guard.client().consent().level, Level::Off);
         assert!(!telemetry_runtime::is_enabled(), "a refused init switched telemetry on");
         telemetry_runtime::capture_with(&WITHOUT_CONSENT, Properties::new());
-        assert!(telemetry_runtime::flush(SOON));
+        assert!(telemetry_runtime::global().unwrap().flush(SOON));
         assert!(memory.events().is_empty(), "an event was sent without consent");
     });
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{requires_telemetry, Config, Level, TelemetryEvent};
 use telemetry_tests::{block_on, child, YieldOnce};
 
@@ -138,8 +138,11 @@ fn gated_functions_run_only_with_consent_and_contain_panics() {
             Config::new("gatetest", "1.0.0")
                 .consent(Level::Off)
                 .environment(|_| None)
-                .cache_dir(dir.path().join("cache"))
-                .config_dir(dir.path().join("config"))
+                .dirs(|d| telemetry_runtime::Dirs {
+                    cache: Some(dir.path().join("cache")),
+                    config: Some(dir.path().join("config")),
+                    ..d
+                })
                 .sink(memory.clone()),
         )
         .expect("first init");
@@ -149,18 +152,18 @@ fn gated_functions_run_only_with_consent_and_contain_panics() {
         assert_eq!(service.calls, 0);
 
         // Usage: the usage-gated bodies run, unchanged; the full one does not.
-        telemetry_runtime::set_consent(Level::Usage);
+        telemetry_runtime::global().unwrap().set_consent(Level::Usage);
         assert_eq!(call_all(&mut service), (Some(42), None, Some(1), Some(2), 5));
         assert_eq!(service.calls, 1);
         assert_eq!(lookup(0), None, "`return None` inside the body");
-        assert!(telemetry_runtime::flush(Duration::from_secs(10)));
+        assert!(telemetry_runtime::global().unwrap().flush(Duration::from_secs(10)));
         let events = memory.events();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["event"], "started");
         assert_eq!(events[0]["properties"]["plugins"], 2);
 
         // Full: every body runs.
-        telemetry_runtime::set_consent(Level::Full);
+        telemetry_runtime::global().unwrap().set_consent(Level::Full);
         assert_eq!(call_all(&mut service), (Some(42), Some("full"), Some(2), Some(2), 6));
 
         // A panic in a body stops there: the caller gets `()` or `None`, and
@@ -179,7 +182,7 @@ fn gated_functions_run_only_with_consent_and_contain_panics() {
         assert_eq!(lookup(1), Some(2));
 
         // Off again: nothing runs.
-        telemetry_runtime::set_consent(Level::Off);
+        telemetry_runtime::global().unwrap().set_consent(Level::Off);
         assert_eq!(call_all(&mut service), (None, None, None, None, 0));
 
         let _ = panic::take_hook();

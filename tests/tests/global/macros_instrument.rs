@@ -13,7 +13,7 @@ use std::num::ParseIntError;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{requires_telemetry, Config, Level, TelemetryProperty};
 use telemetry_tests::{block_on, child, YieldOnce};
 
@@ -132,7 +132,7 @@ fn set(keys: &[&'static str]) -> BTreeSet<&'static str> {
 /// What was delivered since the last call: parsed, and checked for canaries
 /// in the raw JSON.
 fn delivered(memory: &MemorySink) -> Vec<Json> {
-    assert!(telemetry_runtime::flush(SOON));
+    assert!(telemetry_runtime::global().unwrap().flush(SOON));
     check_no_canary(&memory.raw());
     let events = memory.events();
     memory.clear();
@@ -232,8 +232,11 @@ fn instrumented_functions_record_calls_and_behave_unchanged() {
             Config::new("instrumenttest", "1.0.0")
                 .consent(Level::Off)
                 .environment(|_| None)
-                .cache_dir(dir.path().join("cache"))
-                .config_dir(dir.path().join("config"))
+                .dirs(|d| telemetry_runtime::Dirs {
+                    cache: Some(dir.path().join("cache")),
+                    config: Some(dir.path().join("config")),
+                    ..d
+                })
                 .sink(memory.clone()),
         )
         .expect("first init");
@@ -243,12 +246,12 @@ fn instrumented_functions_record_calls_and_behave_unchanged() {
         assert!(delivered(&memory).is_empty());
 
         // Usage: every call but the full-level one is recorded.
-        telemetry_runtime::set_consent(Level::Usage);
+        telemetry_runtime::global().unwrap().set_consent(Level::Usage);
         call_all();
         check_events(&delivered(&memory), false);
 
         // Full: the full-level one too.
-        telemetry_runtime::set_consent(Level::Full);
+        telemetry_runtime::global().unwrap().set_consent(Level::Full);
         call_all();
         check_events(&delivered(&memory), true);
 
@@ -260,7 +263,7 @@ fn instrumented_functions_record_calls_and_behave_unchanged() {
         assert!((30.0..10_000.0).contains(&ms), "duration_ms = {ms}");
 
         // Off again: nothing.
-        telemetry_runtime::set_consent(Level::Off);
+        telemetry_runtime::global().unwrap().set_consent(Level::Off);
         call_all();
         assert!(delivered(&memory).is_empty());
         drop(guard);

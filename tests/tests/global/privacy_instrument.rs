@@ -53,11 +53,9 @@ fn instrumented_calls_send_the_error_type_never_the_message_or_unnamed_arguments
             let server = TestServer::start();
             let sandbox = Sandbox::new();
             let guard = telemetry_runtime::init(
-                sandbox
-                    .config()
-                    .consent(Level::Full)
-                    .sink(posthog_sink(&server))
-                    .flush_interval(Duration::from_secs(120)),
+                sandbox.config().consent(Level::Full).sink(posthog_sink(&server)).delivery(|d| {
+                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
+                }),
             )
             .unwrap();
 
@@ -67,7 +65,7 @@ fn instrumented_calls_send_the_error_type_never_the_message_or_unnamed_arguments
             assert!(path.found_in_text(&load(path.text()).unwrap_err()));
             assert!(key.found_in_text(&lookup(&key.text()).unwrap()));
             assert_eq!(fetch("", 5).unwrap(), 5);
-            assert!(telemetry_runtime::flush(SOON));
+            assert!(telemetry_runtime::global().unwrap().flush(SOON));
 
             // ...and what leaves is the outcome, the type and the named argument.
             let events = server.accepted_events();
@@ -100,9 +98,9 @@ fn instrumented_calls_send_the_error_type_never_the_message_or_unnamed_arguments
 
             // With consent off, instrumented calls open no connection.
             let before = server.connections();
-            telemetry_runtime::set_consent(Level::Off);
+            telemetry_runtime::global().unwrap().set_consent(Level::Off);
             let _ = fetch(&url.text(), 1);
-            let _ = telemetry_runtime::flush(SOON);
+            let _ = telemetry_runtime::global().unwrap().flush(SOON);
             assert_eq!(server.connections(), before);
             assert_eq!(server.accepted_events().len(), 4);
             drop(guard);

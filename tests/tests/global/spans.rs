@@ -2,7 +2,7 @@
 //! its own (the global client, which instrumented functions report to, is
 //! set up once) with four routes on real HTTP servers on 127.0.0.1:
 //!
-//! - the user's own OTLP collector (`Route::user_owned`): spans on
+//! - the user's own OTLP collector (`Route::owned_by_user`): spans on
 //!   `/v1/traces`, nested as the calls were on their thread;
 //! - a vendor's OTLP collector (`Route::all`): the same calls as log
 //!   records, without trace or span ids;
@@ -218,13 +218,15 @@ fn config_for(
 ) -> telemetry_runtime::Config {
     telemetry_runtime::Config::new("spanapp", "2.0.0")
         .environment(|_| None)
-        .cache_dir(sandbox.cache_dir())
-        .config_dir(sandbox.config_dir())
-        .data_dir(sandbox.data_dir())
-        .first_run_notice(false)
+        .dirs(|_| telemetry_runtime::Dirs {
+            cache: Some(sandbox.cache_dir()),
+            config: Some(sandbox.config_dir()),
+            data: Some(sandbox.data_dir()),
+        })
+        .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
         .consent(Level::Usage)
-        .flush_interval(Duration::from_secs(60))
-        .route(OtlpSink::new(&own.url()).unwrap(), Route::user_owned())
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d })
+        .route(OtlpSink::new(&own.url()).unwrap(), Route::all().owned_by_user())
         .route(OtlpSink::new(&vendor.url()).unwrap(), Route::all())
         .route(OtlpSink::new(&asking.url()).unwrap().protocol(Protocol::HttpJson), Route::all().spans(true))
         .route(posthog_sink(posthog), Route::all())

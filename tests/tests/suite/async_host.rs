@@ -64,7 +64,10 @@ fn a_client_in_an_async_task_flushes_shuts_down_and_drops_within_its_deadline() 
             let case = format!("{flavour}, endpoint {}", if hangs { "hangs" } else { "answers" });
             let server = server(hangs);
             let sandbox = Sandbox::new();
-            let config = sandbox.config().sink(posthog_sink(&server)).shutdown_timeout(DEADLINE);
+            let config = sandbox
+                .config()
+                .sink(posthog_sink(&server))
+                .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: DEADLINE, ..d });
             let telemetry = Telemetry::new(config).unwrap();
             let task = async move {
                 capture_some(&telemetry).await;
@@ -139,7 +142,10 @@ fn guard_child(mode: &str) {
     let (flavour, behaviour) = mode.split_once(':').expect("flavour:behaviour");
     let server = server(behaviour == "hangs");
     let sandbox = Sandbox::new();
-    let config = sandbox.config().sink(posthog_sink(&server)).shutdown_timeout(DEADLINE);
+    let config = sandbox
+        .config()
+        .sink(posthog_sink(&server))
+        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: DEADLINE, ..d });
     runtime(flavour).block_on(async {
         let guard = telemetry_runtime::init(config).unwrap();
         let drop_took = tokio::spawn(async move {

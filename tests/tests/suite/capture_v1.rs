@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use telemetry_runtime::sink::{CaptureApi, PostHogSink};
 use telemetry_runtime::{DropReason, Level, Telemetry, TelemetryEvent};
 use telemetry_tests::{
-    fast_backoff, is_rfc3339_utc, rfc3339_unix_millis, Answer, Answerer, Behaviour, Request, Sandbox,
-    TestServer, API_KEY, SOON,
+    is_rfc3339_utc, rfc3339_unix_millis, Answer, Answerer, Behaviour, Request, Sandbox, TestServer, API_KEY,
+    SOON,
 };
 
 const PATH: &str = "/i/v1/analytics/events";
@@ -26,14 +26,24 @@ fn v1_sink(server: &TestServer) -> PostHogSink {
         .and_then(|sink| sink.host(&server.url()))
         .expect("a PostHog sink")
         .capture_api(CaptureApi::AnalyticsV1)
-        .backoff(fast_backoff())
-        .timeouts(Duration::from_secs(2), Duration::from_secs(5))
-        .gzip_above(None)
+        .http(telemetry_tests::fast)
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
 }
 
 fn client(sandbox: &Sandbox, sink: PostHogSink) -> Telemetry {
-    Telemetry::new(sandbox.config().consent(Level::Usage).sink(sink).flush_interval(Duration::from_secs(60)))
-        .unwrap()
+    Telemetry::new(
+        sandbox
+            .config()
+            .consent(Level::Usage)
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+    )
+    .unwrap()
 }
 
 fn capture_steps(telemetry: &Telemetry, n: u32) {
@@ -76,8 +86,6 @@ fn results(
 
 #[test]
 fn requests_go_to_the_v1_endpoint_with_the_key_in_a_bearer_header_and_v1_bodies() {
-    // `/batch/` stays the default.
-    assert!(PostHogSink::new(API_KEY).unwrap().url().ends_with("/batch/"));
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     let telemetry = client(&sandbox, v1_sink(&server));
@@ -92,7 +100,7 @@ fn requests_go_to_the_v1_endpoint_with_the_key_in_a_bearer_header_and_v1_bodies(
     assert!(header(request, "user-agent").starts_with("telemetry-runtime/"));
     assert_eq!(
         header(request, "posthog-sdk-info"),
-        format!("telemetry-runtime/{}", telemetry_runtime::LIB_VERSION)
+        format!("telemetry-runtime/{}", env!("CARGO_PKG_VERSION"))
     );
     assert!(uuid::Uuid::parse_str(&header(request, "posthog-request-id")).is_ok());
     assert_eq!(header(request, "posthog-attempt"), "1");
@@ -180,7 +188,10 @@ fn retries_stop_at_max_retries_and_the_rest_is_undeliverable() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     server.set_default(results(|_| "retry", Vec::new()));
-    let telemetry = client(&sandbox, v1_sink(&server).max_retries(2));
+    let telemetry = client(
+        &sandbox,
+        v1_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions { max_retries: 2, ..h }),
+    );
     capture_steps(&telemetry, 2);
     assert!(!telemetry.flush(SOON));
     let requests = server.requests();
@@ -242,9 +253,9 @@ fn bodies_are_gzipped_when_compression_is_on_and_plain_when_off() {
     let config = sandbox
         .config()
         .consent(Level::Usage)
-        .sink(v1_sink(&zipped).gzip_above(Some(0)))
+        .sink(v1_sink(&zipped).http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: Some(0), ..h }))
         .sink(v1_sink(&plain))
-        .flush_interval(Duration::from_secs(60));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     capture_steps(&telemetry, 20);
     assert!(telemetry.flush(SOON));
@@ -265,7 +276,7 @@ fn the_spool_keeps_only_the_events_still_to_retry_and_a_later_run_sends_only_the
     let config = || {
         Sandbox::spooling_config_in(sandbox.path())
             .consent(Level::Usage)
-            .sink(v1_sink(&server).max_retries(1))
+            .sink(v1_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions { max_retries: 1, ..h }))
     };
     let telemetry = Telemetry::new(config()).unwrap();
     capture_steps(&telemetry, 3);
@@ -294,8 +305,10 @@ fn the_first_retry_waits_at_least_100_ms_by_default() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     server.script([Behaviour::Status(503)]);
-    // The default policy, not the tests' fast one.
-    let sink = v1_sink(&server).backoff(telemetry_runtime::sink::Backoff::default());
+    // The default policy's first delay (500 ms, jittered down to half), not
+    // the tests' fast one.
+    let sink = v1_sink(&server)
+        .http(|h| telemetry_runtime::sink::HttpOptions { backoff_base: Duration::from_millis(500), ..h });
     let telemetry = client(&sandbox, sink);
     capture_steps(&telemetry, 1);
     assert!(telemetry.flush(SOON));

@@ -20,7 +20,7 @@ telemetry_runtime::event! {
 
 /// A compressed sink, as users get it by default.
 fn gzip_sink(server: &TestServer) -> PostHogSink {
-    posthog_sink(server).gzip_above(Some(4 * 1024))
+    posthog_sink(server).http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: Some(4 * 1024), ..h })
 }
 
 /// An event with a redacted field, to search the decompressed body.
@@ -46,7 +46,13 @@ fn capture_many(telemetry: &Telemetry, n: u32) {
 fn large_batches_are_gzipped_and_decompress_to_the_same_events() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let telemetry = Telemetry::new(sandbox.config().sink(gzip_sink(&server)).batch_size(100)).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(gzip_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 100, ..d }),
+    )
+    .unwrap();
     capture_many(&telemetry, 100);
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -76,7 +82,9 @@ fn small_bodies_and_disabled_compression_go_plain() {
     assert_eq!(server.requests()[0].header("content-encoding"), None);
 
     let server = TestServer::start();
-    let sink = HttpSink::new(format!("{}/ingest", server.url())).unwrap().gzip_above(None);
+    let sink = HttpSink::new(format!("{}/ingest", server.url()))
+        .unwrap()
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h });
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     capture_many(&telemetry, 100);
     assert_eq!(server.requests()[0].header("content-encoding"), None);
@@ -87,7 +95,13 @@ fn small_bodies_and_disabled_compression_go_plain() {
 fn a_redacted_value_is_absent_from_the_decompressed_body() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let telemetry = Telemetry::new(sandbox.config().sink(gzip_sink(&server)).batch_size(200)).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(gzip_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 200, ..d }),
+    )
+    .unwrap();
     for i in 0..200 {
         telemetry.capture(&WithSecret { i, secret: "CANARY-gzip-secret-qz".into() });
     }
@@ -129,8 +143,12 @@ fn bytes_per_typical_event_with_and_without_gzip() {
     for gzip in [None, Some(4 * 1024)] {
         let sandbox = Sandbox::new();
         let server = TestServer::start();
-        let sink = posthog_sink(&server).gzip_above(gzip);
-        let telemetry = Telemetry::new(sandbox.config().sink(sink).batch_size(100)).unwrap();
+        let sink =
+            posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: gzip, ..h });
+        let telemetry = Telemetry::new(
+            sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery { batch_size: 100, ..d }),
+        )
+        .unwrap();
         let project = uuid::Uuid::new_v4();
         for i in 0..100u64 {
             telemetry.capture(&TaskFinished {

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::{JsonlSink, MemorySink};
+use telemetry_runtime::sink::JsonlSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{
     Config, ConsentSource, DropReason, Level, Polarity, Properties, Stats, Telemetry, Value,
 };
@@ -57,7 +58,7 @@ fn consent_off_sends_nothing_writes_nothing_counts_nothing() {
         .config_with_env(&[("TESTAPP_TELEMETRY", "off")])
         .sink(posthog_sink(&server))
         .sink(JsonlSink::new(&jsonl))
-        .flush_interval(Duration::from_millis(20));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(20), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     assert!(!telemetry.is_enabled());
     assert_eq!(telemetry.level(), Level::Off);
@@ -83,9 +84,13 @@ fn consent_off_sends_nothing_writes_nothing_counts_nothing() {
 fn lowering_consent_drops_what_is_queued_and_raising_it_resumes() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).flush_interval(Duration::from_secs(120)))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     for _ in 0..5 {
         telemetry.capture_with(&BEFORE_NO, Properties::new());
     }
@@ -124,7 +129,11 @@ fn lowering_consent_from_full_strips_what_full_allowed() {
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox.config().consent(Level::Full).sink(memory.clone()).flush_interval(Duration::from_secs(120)),
+        sandbox
+            .config()
+            .consent(Level::Full)
+            .sink(memory.clone())
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
     )
     .unwrap();
     telemetry.capture_with(
@@ -178,7 +187,7 @@ fn explicit_choice_outranks_every_other_source() {
 #[test]
 fn app_variable_outranks_legacy_variables_dnt_persisted_ci_and_default() {
     let sandbox = Sandbox::new();
-    Telemetry::new(sandbox.config()).unwrap().persist_consent(Level::Full).unwrap();
+    Telemetry::new(sandbox.config()).unwrap().save_consent(Some(Level::Full)).unwrap();
     let config = sandbox
         .config_with_env(&[
             ("TESTAPP_TELEMETRY", " OFF "),
@@ -186,7 +195,10 @@ fn app_variable_outranks_legacy_variables_dnt_persisted_ci_and_default() {
             ("DO_NOT_TRACK", "0"),
             ("CI", "1"),
         ])
-        .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables);
+        .env(|mut e| {
+            e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables));
+            e
+        });
     assert_eq!(resolved(config), (Level::Off, var("TESTAPP_TELEMETRY")));
 
     let on = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "yes"), ("DO_NOT_TRACK", "1")]);
@@ -208,16 +220,19 @@ fn the_configured_default_cannot_override_the_user() {
 #[test]
 fn renamed_and_derived_variable_names() {
     let sandbox = Sandbox::new();
-    let config = Config::new("my-tool.rs", "1")
-        .environment(env(&[("MY_TOOL_RS_TELEMETRY", "on")]))
-        .config_dir(sandbox.config_dir())
-        .cache_dir(sandbox.cache_dir());
-    assert_eq!(config.env_var_name(), "MY_TOOL_RS_TELEMETRY");
+    let config =
+        Config::new("my-tool.rs", "1").environment(env(&[("MY_TOOL_RS_TELEMETRY", "on")])).dirs(|d| {
+            telemetry_runtime::Dirs {
+                config: Some(sandbox.config_dir()),
+                cache: Some(sandbox.cache_dir()),
+                ..d
+            }
+        });
     assert_eq!(resolved(config), (Level::Usage, var("MY_TOOL_RS_TELEMETRY")));
 
     let renamed = sandbox
         .config_with_env(&[("TESTAPP_TELEMETRY", "off"), ("AGENT_STATS", "full")])
-        .env_var("AGENT_STATS");
+        .env(|e| telemetry_runtime::EnvVars { main: "AGENT_STATS".into(), ..e });
     assert_eq!(resolved(renamed), (Level::Full, var("AGENT_STATS")), "the old name is no longer read");
 }
 
@@ -227,7 +242,10 @@ fn legacy_variables_keep_their_polarity() {
     let enables = |value: &str, extra: &[(&str, &str)]| {
         let mut vars = vec![("ANONYMIZED_TELEMETRY", value)];
         vars.extend_from_slice(extra);
-        sandbox.config_with_env(&vars).legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
+        sandbox.config_with_env(&vars).env(|mut e| {
+            e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables));
+            e
+        })
     };
     assert_eq!(resolved(enables("False", &[])), (Level::Off, var("ANONYMIZED_TELEMETRY")));
     // A legacy variable is still a user's variable: it outranks DO_NOT_TRACK and CI.
@@ -239,7 +257,10 @@ fn legacy_variables_keep_their_polarity() {
     let disables = |value: &str, extra: &[(&str, &str)]| {
         let mut vars = vec![("TESTAPP_NO_TELEMETRY", value)];
         vars.extend_from_slice(extra);
-        sandbox.config_with_env(&vars).legacy_env_var("TESTAPP_NO_TELEMETRY", Polarity::Disables)
+        sandbox.config_with_env(&vars).env(|mut e| {
+            e.legacy.push(("TESTAPP_NO_TELEMETRY".into(), Polarity::Disables));
+            e
+        })
     };
     assert_eq!(resolved(disables("1", &[])), (Level::Off, var("TESTAPP_NO_TELEMETRY")));
     assert_eq!(resolved(disables("yes", &[])), (Level::Off, var("TESTAPP_NO_TELEMETRY")));
@@ -253,9 +274,12 @@ fn legacy_variables_keep_their_polarity() {
     assert_eq!(resolved(disables("perhaps", &[])), (Level::Off, var("TESTAPP_NO_TELEMETRY")));
 
     // The main variable is read first.
-    let both = sandbox
-        .config_with_env(&[("TESTAPP_TELEMETRY", "full"), ("TESTAPP_NO_TELEMETRY", "1")])
-        .legacy_env_var("TESTAPP_NO_TELEMETRY", Polarity::Disables);
+    let both = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "full"), ("TESTAPP_NO_TELEMETRY", "1")]).env(
+        |mut e| {
+            e.legacy.push(("TESTAPP_NO_TELEMETRY".into(), Polarity::Disables));
+            e
+        },
+    );
     assert_eq!(resolved(both), (Level::Full, var("TESTAPP_TELEMETRY")));
 }
 
@@ -274,7 +298,7 @@ fn unknown_values_fail_closed() {
 #[test]
 fn do_not_track_outranks_persisted_ci_and_default() {
     let sandbox = Sandbox::new();
-    Telemetry::new(sandbox.config()).unwrap().persist_consent(Level::Full).unwrap();
+    Telemetry::new(sandbox.config()).unwrap().save_consent(Some(Level::Full)).unwrap();
     for value in ["1", "true", "yes", "anything"] {
         let config = sandbox.config_with_env(&[("DO_NOT_TRACK", value), ("CI", "true")]);
         assert_eq!(resolved(config), (Level::Off, ConsentSource::DoNotTrack), "DO_NOT_TRACK={value}");
@@ -301,7 +325,7 @@ fn persisted_choice_is_private_read_by_a_new_client_and_outranks_ci() {
     let path = Status::of(&first).consent_path.unwrap();
     assert!(path.starts_with(sandbox.config_dir()));
     assert!(!path.exists(), "nothing is written until the user chooses");
-    first.persist_consent(Level::Off).unwrap();
+    first.save_consent(Some(Level::Off)).unwrap();
     assert!(path.exists());
     #[cfg(unix)]
     assert_eq!(mode(&path), 0o600);
@@ -312,18 +336,18 @@ fn persisted_choice_is_private_read_by_a_new_client_and_outranks_ci() {
     let (level, source) = resolved(sandbox.config());
     assert_eq!((level, source), (Level::Off, ConsentSource::Persisted(path.clone())));
 
-    first.persist_consent(Level::Full).unwrap();
+    first.save_consent(Some(Level::Full)).unwrap();
     let with_ci = sandbox.config_with_env(&[("CI", "true"), ("GITHUB_ACTIONS", "true")]);
     assert_eq!(resolved(with_ci), (Level::Full, ConsentSource::Persisted(path.clone())));
 
     // An environment variable set by the user still outranks the saved choice.
     let env_wins = Telemetry::new(sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")])).unwrap();
-    env_wins.persist_consent(Level::Full).unwrap();
+    env_wins.save_consent(Some(Level::Full)).unwrap();
     assert_eq!(env_wins.consent().source, var("TESTAPP_TELEMETRY"));
     assert_eq!(env_wins.level(), Level::Off);
 
     // Forgetting it falls back to CI detection and the default.
-    first.forget_consent().unwrap();
+    first.save_consent(None).unwrap();
     assert!(!path.exists());
     assert_eq!(first.consent().source, ConsentSource::Default);
 }
@@ -350,7 +374,11 @@ fn ci_turns_telemetry_off_unless_detection_is_disabled() {
     );
     assert_eq!(resolved(sandbox.config_with_env(&[("CI", "false")])), (Level::Usage, ConsentSource::Default));
     assert_eq!(
-        resolved(sandbox.config_with_env(&[("CI", "true")]).detect_ci(false)),
+        resolved(
+            sandbox
+                .config_with_env(&[("CI", "true")])
+                .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
+        ),
         (Level::Usage, ConsentSource::Default)
     );
 }
@@ -361,9 +389,10 @@ fn the_default_level_decides_last() {
     assert_eq!(resolved(sandbox.config()), (Level::Usage, ConsentSource::Default));
     assert_eq!(resolved(sandbox.config().default_level(Level::Off)), (Level::Off, ConsentSource::Default));
     // Config::new is opt-in.
-    let opt_in = Config::new("testapp", "1")
-        .environment(|_| None)
-        .cache_dir(sandbox.cache_dir())
-        .config_dir(sandbox.config_dir());
+    let opt_in = Config::new("testapp", "1").environment(|_| None).dirs(|d| telemetry_runtime::Dirs {
+        cache: Some(sandbox.cache_dir()),
+        config: Some(sandbox.config_dir()),
+        ..d
+    });
     assert_eq!(resolved(opt_in), (Level::Off, ConsentSource::Default));
 }

@@ -6,12 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::{HttpSink, MemorySink};
+use telemetry_runtime::sink::HttpSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Level, Telemetry, TelemetryEvent};
 use telemetry_tests::canary::Canary;
-use telemetry_tests::{
-    contains_bytes, fast_backoff, posthog_sink, wait_until, Behaviour, Gate, Sandbox, TestServer, SOON,
-};
+use telemetry_tests::{contains_bytes, posthog_sink, wait_until, Behaviour, Gate, Sandbox, TestServer, SOON};
 
 /// A note was taken.
 #[derive(TelemetryEvent)]
@@ -53,10 +52,14 @@ fn a_request_whose_body_is_not_written_yet_is_checked_again() {
         .unwrap()
         .header("Expect", "100-continue")
         .unwrap()
-        .gzip_above(None)
-        .backoff(fast_backoff());
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
+        .http(telemetry_tests::fast);
     let telemetry = Telemetry::new(
-        sandbox.config().consent(Level::Full).sink(sink).flush_interval(Duration::from_secs(120)),
+        sandbox
+            .config()
+            .consent(Level::Full)
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
     )
     .unwrap();
     telemetry.capture(&NoteTaken { words: 4, note: canary.text() });
@@ -86,14 +89,13 @@ fn a_consent_change_wakes_a_retry_wait() {
         // A wait the policy honours (up to 60 s): long enough to notice.
         server.script([Behaviour::StatusWithHeaders(503, vec![("Retry-After", "30")])]);
         let sandbox = Sandbox::new();
-        let telemetry = Telemetry::new(
-            sandbox
-                .config()
-                .consent(Level::Full)
-                .sink(posthog_sink(&server))
-                .flush_interval(Duration::from_secs(120)),
-        )
-        .unwrap();
+        let telemetry =
+            Telemetry::new(
+                sandbox.config().consent(Level::Full).sink(posthog_sink(&server)).delivery(|d| {
+                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
+                }),
+            )
+            .unwrap();
         telemetry.capture(&NoteTaken { words: 9, note: canary.text() });
         let _ = telemetry.flush(Duration::ZERO);
         assert!(server.wait_for_requests(1, SOON), "{case}: the first attempt was made");
@@ -128,9 +130,13 @@ telemetry_runtime::counter! {
 fn counts_taken_before_consent_went_off_are_discarded() {
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(memory.clone()).flush_interval(Duration::from_secs(120)))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(memory.clone())
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     for _ in 0..3 {
         telemetry.increment(&FILES_SYNCED, ());
     }
@@ -174,10 +180,18 @@ fn no_opt_in_byte_reaches_a_socket_after_consent_was_lowered() {
         let sandbox = Sandbox::new();
         let sink = HttpSink::new(format!("{}/ingest", server.url()))
             .unwrap()
-            .gzip_above(None)
-            .backoff(fast_backoff());
-        let config = sandbox.config().consent(Level::Full).sink(sink).batch_size(4).max_batch_size(4);
-        let telemetry = Telemetry::new(config.flush_interval(Duration::from_millis(1))).unwrap();
+            .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
+            .http(telemetry_tests::fast);
+        let config = sandbox
+            .config()
+            .consent(Level::Full)
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 4, max_batch_size: 4, ..d });
+        let telemetry = Telemetry::new(
+            config
+                .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(1), ..d }),
+        )
+        .unwrap();
         let canary = Canary::new("note");
         let stop = Arc::new(AtomicBool::new(false));
         let capturing: Vec<_> = (0..CAPTURING_THREADS)
@@ -271,11 +285,22 @@ fn a_lowering_waits_for_a_write_in_progress_and_nothing_is_written_after_it() {
     let sandbox = Sandbox::new();
     let sink = HttpSink::new(url)
         .unwrap()
-        .gzip_above(None)
-        .backoff(fast_backoff())
-        .timeouts(Duration::from_secs(5), Duration::from_secs(30));
-    let config = sandbox.config().consent(Level::Full).sink(sink).max_event_bytes(16 * 1024 * 1024);
-    let telemetry = Telemetry::new(config.queue_bytes(64 * 1024 * 1024)).unwrap();
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
+        .http(telemetry_tests::fast)
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            ..h
+        });
+    let config = sandbox
+        .config()
+        .consent(Level::Full)
+        .sink(sink)
+        .delivery(|d| telemetry_runtime::Delivery { max_event_bytes: 16 * 1024 * 1024, ..d });
+    let telemetry = Telemetry::new(
+        config.delivery(|d| telemetry_runtime::Delivery { queue_bytes: 64 * 1024 * 1024, ..d }),
+    )
+    .unwrap();
     // Far more than the socket buffers on both sides hold: the client's
     // write blocks once the server stops reading.
     let text = "transcript ".repeat(1024 * 1024);

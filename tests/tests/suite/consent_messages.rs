@@ -7,7 +7,7 @@
 //! says what it decided while it is made, on the thread that makes it; the
 //! other tests of the binary log meanwhile).
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{cli, Config, ConsentSource, Level, Polarity, Telemetry};
 use telemetry_tests::{logs, Sandbox};
 
@@ -35,11 +35,10 @@ fn messages_name_the_switch_in_use() {
     // A legacy variable that enabled it: its own name, and `false`, as such
     // variables are documented (`MCP_USE_ANONYMIZED_TELEMETRY=false`).
     let (c, lines) = logged(|| {
-        client(
-            sandbox
-                .config_with_env(&[("MCP_USE_ANONYMIZED_TELEMETRY", "true")])
-                .legacy_env_var("MCP_USE_ANONYMIZED_TELEMETRY", Polarity::Enables),
-        )
+        client(sandbox.config_with_env(&[("MCP_USE_ANONYMIZED_TELEMETRY", "true")]).env(|mut e| {
+            e.legacy.push(("MCP_USE_ANONYMIZED_TELEMETRY".into(), Polarity::Enables));
+            e
+        }))
     });
     assert_eq!(c.consent().source, ConsentSource::EnvVar("MCP_USE_ANONYMIZED_TELEMETRY".into()));
     let line = enabled_line(&lines);
@@ -51,19 +50,28 @@ fn messages_name_the_switch_in_use() {
         client(
             sandbox
                 .config()
-                .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
-                .documented_env_var("ANONYMIZED_TELEMETRY"),
+                .env(|mut e| {
+                    e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables));
+                    e
+                })
+                .env(|e| telemetry_runtime::EnvVars { documented: Some("ANONYMIZED_TELEMETRY".into()), ..e }),
         )
     });
     assert!(enabled_line(&lines).contains("Set ANONYMIZED_TELEMETRY=false to disable."), "{lines:?}");
-    assert!(Telemetry::new(sandbox.config().documented_env_var("NOT_READ")).is_err());
+    assert!(Telemetry::new(
+        sandbox.config().env(|e| telemetry_runtime::EnvVars { documented: Some("NOT_READ".into()), ..e })
+    )
+    .is_err());
 
     // An explicit choice outranks every variable: none is offered.
     let (c, lines) = logged(|| {
         client(
             sandbox
                 .config_with_env(&[("ANONYMIZED_TELEMETRY", "true")])
-                .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
+                .env(|mut e| {
+                    e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables));
+                    e
+                })
                 .consent(Level::Usage),
         )
     });
@@ -86,10 +94,10 @@ fn messages_name_the_switch_in_use() {
     let trajectory = |value: &str, main: Option<&str>| {
         let mut vars = vec![("TESTAPP_LOG_TRAJECTORY", value)];
         vars.extend(main.map(|m| ("TESTAPP_TELEMETRY", m)));
-        sandbox
-            .config_with_env(&vars)
-            .default_level(Level::Off)
-            .legacy_env_var("TESTAPP_LOG_TRAJECTORY", Polarity::OptInFull)
+        sandbox.config_with_env(&vars).default_level(Level::Off).env(|mut e| {
+            e.legacy.push(("TESTAPP_LOG_TRAJECTORY".into(), Polarity::OptInFull));
+            e
+        })
     };
     for yes in ["1", "true", "yes", "on"] {
         let (c, lines) = logged(|| client(trajectory(yes, None)));
@@ -115,8 +123,10 @@ fn messages_name_the_switch_in_use() {
     for (name, polarity) in
         [("TESTAPP_TELEMETRY", Polarity::Enables), ("TESTAPP_LOG_TRAJECTORY", Polarity::OptInFull)]
     {
-        let config =
-            sandbox.config_with_env(&[(name, token)]).legacy_env_var("TESTAPP_LOG_TRAJECTORY", polarity);
+        let config = sandbox.config_with_env(&[(name, token)]).env(|mut e| {
+            e.legacy.push(("TESTAPP_LOG_TRAJECTORY".into(), polarity));
+            e
+        });
         let (_c, lines) = logged(|| client(config));
         let about = lines
             .iter()

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::{MemorySink, PostHogSink};
+use telemetry_runtime::sink::PostHogSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Properties, Telemetry};
 use telemetry_tests::{posthog_sink, Behaviour, Sandbox, TestServer, SOON};
 
@@ -81,15 +82,23 @@ telemetry_runtime::event! {
 
 /// A sink whose requests would wait 60 s for an answer: longer than any test.
 fn patient_sink(server: &TestServer) -> PostHogSink {
-    posthog_sink(server).timeouts(Duration::from_secs(2), Duration::from_secs(60))
+    posthog_sink(server).http(|h| telemetry_runtime::sink::HttpOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(60),
+        ..h
+    })
 }
 
 /// A hung server and a client already stuck in its first request.
 fn stuck_client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
     server.set_default(Behaviour::Hang);
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(patient_sink(server)).flush_interval(Duration::from_secs(120)))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(patient_sink(server))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker reached the server");
@@ -141,14 +150,14 @@ fn captures_while_the_endpoint_hangs_finish_and_the_queue_cap_is_accounted() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     server.set_default(Behaviour::Hang);
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(patient_sink(&server))
-            .queue_capacity(100)
-            .batch_size(10)
-            .flush_interval(Duration::from_secs(120)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(patient_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery {
+            queue_capacity: 100,
+            batch_size: 10,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        }
+    }))
     .unwrap();
     telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
@@ -178,7 +187,7 @@ fn shutdown_delivers_what_is_queued() {
             .config()
             .sink(posthog_sink(&server))
             .sink(memory.clone())
-            .flush_interval(Duration::from_secs(120)),
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
     )
     .unwrap();
     for _ in 0..3 {
@@ -273,8 +282,13 @@ fn a_huge_flush_interval_still_delivers_on_flush() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     // "Only when I flush": a plausible way to switch the interval off.
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(memory.clone()).flush_interval(Duration::MAX)).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(memory.clone())
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::MAX, ..d }),
+    )
+    .unwrap();
     telemetry.capture_with(&MANUAL, Properties::new());
     assert!(telemetry.flush(SOON), "the worker is alive");
     assert_eq!(memory.events().len(), 1);
@@ -284,15 +298,14 @@ fn a_huge_flush_interval_still_delivers_on_flush() {
 fn a_full_queue_smaller_than_a_batch_wakes_the_worker() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(memory.clone())
-            .queue_capacity(5)
-            .batch_size(100)
-            .flush_interval(Duration::from_secs(120)),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
+            queue_capacity: 5,
+            batch_size: 100,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        }))
+        .unwrap();
     for _ in 0..5 {
         telemetry.capture_with(&FILLS_THE_QUEUE, Properties::new());
     }

@@ -4,7 +4,8 @@
 //! or session id.
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::{HttpSink, MemorySink, OtlpSink, PostHogSink};
+use telemetry_runtime::sink::{HttpSink, OtlpSink, PostHogSink};
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Level, Telemetry};
 use telemetry_tests::{Sandbox, TestServer, SOON};
 
@@ -46,7 +47,10 @@ fn config_and_client_print_their_settings_but_no_key_and_no_identity() {
     let config = sandbox
         .config()
         .consent(Level::Usage)
-        .distinct_id_raw("debug-output-own-distinct-id", "a fixed id the test looks for in the output")
+        .distinct_id(telemetry_runtime::DistinctId::Raw {
+            id: "debug-output-own-distinct-id".into(),
+            reason: "a fixed id the test looks for in the output",
+        })
         .sink(memory.clone())
         .sink(PostHogSink::new(API_KEY).unwrap().host(&server.url()).unwrap());
     let printed = format!("{config:?}");

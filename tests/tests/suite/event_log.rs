@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Level, Telemetry, TelemetryEvent, EVENTS_LOG_TARGET};
 use telemetry_tests::logs::{self, Line};
 use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
@@ -29,7 +29,7 @@ fn client(sandbox: &Sandbox, server: &TestServer, memory: &MemorySink) -> Teleme
         .consent(Level::Full)
         .sink(posthog_sink(server))
         .sink(memory.clone())
-        .flush_interval(Duration::from_secs(60));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     Telemetry::new(config).unwrap()
 }
 

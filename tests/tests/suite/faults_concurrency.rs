@@ -16,7 +16,7 @@ use std::sync::{mpsc, Arc, Barrier, Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Level, Properties, Stats, Telemetry};
 use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
 
@@ -82,14 +82,14 @@ fn join_by(deadline: Instant, handles: Vec<thread::JoinHandle<()>>, what: &str) 
 fn sixteen_threads_capture_while_consent_toggles_flush_runs_and_the_client_shuts_down() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .queue_capacity(2_000)
-            .batch_size(50)
-            .flush_interval(Duration::from_millis(20)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery {
+            queue_capacity: 2_000,
+            batch_size: 50,
+            flush_interval: Duration::from_millis(20),
+            ..d
+        }
+    }))
     .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicU64::new(0));
@@ -164,15 +164,14 @@ fn sixteen_threads_capture_into_a_tiny_queue_and_the_books_balance() {
     // Many more captures than the queue holds, with a fast sink.
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(memory.clone())
-            .queue_capacity(64)
-            .batch_size(16)
-            .flush_interval(Duration::from_millis(5)),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
+            queue_capacity: 64,
+            batch_size: 16,
+            flush_interval: Duration::from_millis(5),
+            ..d
+        }))
+        .unwrap();
     let barrier = Arc::new(Barrier::new(16));
     let handles: Vec<_> = (0..16u32)
         .map(|t| {

@@ -21,9 +21,18 @@ fn events_behind_an_unanswered_request_are_counted_and_logged_at_exit() {
     let server = TestServer::start();
     server.set_default(Behaviour::Hang);
     let sandbox = Sandbox::new();
-    let sink = posthog_sink(&server).timeouts(Duration::from_secs(2), Duration::from_secs(60));
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
+    let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(60),
+        ..h
+    });
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     telemetry.capture(&BuildStep { number: 0 });
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker is inside its request");
@@ -77,10 +86,13 @@ fn exit_delivers_what_was_captured_and_ends_with_the_code_asked_for() {
             .and_then(|sink| sink.host(&url))
             .unwrap();
         let config = Sandbox::spooling_config_in(std::path::Path::new(&dir))
-            .spool(false)
+            .delivery(|d| telemetry_runtime::Delivery { spool: false, ..d })
             .sink(sink)
-            .flush_interval(Duration::from_secs(120))
-            .shutdown_timeout(Duration::from_secs(5));
+            .delivery(|d| telemetry_runtime::Delivery {
+                flush_interval: Duration::from_secs(120),
+                shutdown_timeout: Duration::from_secs(5),
+                ..d
+            });
         let _guard = telemetry_runtime::init(config).unwrap();
         telemetry_runtime::capture(&BuildStep { number: 7 });
         match mode.as_str() {
@@ -115,7 +127,7 @@ fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::Instant;
-    use telemetry_runtime::sink::MemorySink;
+    use telemetry_runtime::testing::MemorySink;
     use telemetry_tests::child;
 
     telemetry_runtime::counter! {
@@ -132,7 +144,13 @@ fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
     }
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone()).batch_size(4)).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(memory.clone())
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 4, ..d }),
+    )
+    .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let capturing: Vec<_> = (0..2)
         .map(|_| {

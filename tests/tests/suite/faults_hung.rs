@@ -50,7 +50,11 @@ const BOUND: Duration = Duration::from_secs(3);
 
 /// A sink whose requests would wait 60 s for an answer: longer than any test.
 fn patient_sink(server: &TestServer) -> PostHogSink {
-    posthog_sink(server).timeouts(Duration::from_secs(2), Duration::from_secs(60))
+    posthog_sink(server).http(|h| telemetry_runtime::sink::HttpOptions {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(60),
+        ..h
+    })
 }
 
 /// The stalls, by name.
@@ -65,9 +69,13 @@ fn stalls() -> Vec<(&'static str, Behaviour)> {
 /// A client whose worker is inside its first request to a stalled server.
 fn stuck_client(sandbox: &Sandbox, server: &TestServer, stall: Behaviour) -> Telemetry {
     server.set_default(stall);
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(patient_sink(server)).flush_interval(Duration::from_secs(120)))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(patient_sink(server))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker reached the server");
@@ -164,18 +172,23 @@ fn flush_with_a_zero_deadline_returns_at_once_and_repeated_flushes_stay_bounded(
 fn exiting_program(mode: &str) {
     let url = std::env::var("HUNG_URL").expect("HUNG_URL");
     let sandbox = Sandbox::new();
-    let sink = PostHogSink::new(telemetry_tests::API_KEY)
-        .unwrap()
-        .host(&url)
-        .unwrap()
-        .timeouts(Duration::from_secs(2), Duration::from_secs(60));
-    let config = sandbox.config().sink(sink).shutdown_timeout(DEADLINE);
+    let sink = PostHogSink::new(telemetry_tests::API_KEY).unwrap().host(&url).unwrap().http(|h| {
+        telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(60),
+            ..h
+        }
+    });
+    let config = sandbox
+        .config()
+        .sink(sink)
+        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: DEADLINE, ..d });
     let guard = telemetry_runtime::init(config).unwrap();
     for i in 0..3u8 {
         telemetry_runtime::capture_with(&EXITING, Properties::new().with("i", i));
     }
     // Make sure the worker is inside its request before the program ends.
-    let _ = telemetry_runtime::flush(Duration::from_millis(200));
+    let _ = telemetry_runtime::global().unwrap().flush(Duration::from_millis(200));
     let started = Instant::now();
     match mode {
         // The usual shape: the guard is dropped at the end of main.

@@ -21,7 +21,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::{JsonlSink, MemorySink};
+use telemetry_runtime::sink::JsonlSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{ConsentSource, DropReason, Level, Polarity, Properties, Telemetry, Value};
 use telemetry_tests::{child, logs, posthog_sink, Sandbox, TestServer, SOON};
 
@@ -160,9 +161,10 @@ fn unknown_consent_values_fail_closed_with_a_warning_naming_the_variable() {
     assert!(warned_here("in TESTAPP_TELEMETRY: telemetry is off"));
 
     // Legacy variables and DO_NOT_TRACK with odd values.
-    let legacy = sandbox
-        .config_with_env(&[("OLD_TELEMETRY", "\u{FFFD}")])
-        .legacy_env_var("OLD_TELEMETRY", Polarity::Disables);
+    let legacy = sandbox.config_with_env(&[("OLD_TELEMETRY", "\u{FFFD}")]).env(|mut e| {
+        e.legacy.push(("OLD_TELEMETRY".into(), Polarity::Disables));
+        e
+    });
     assert_eq!(Telemetry::new(legacy).unwrap().level(), Level::Off);
     assert!(warned_here("in OLD_TELEMETRY"));
     let dnt = sandbox.config_with_env(&[("DO_NOT_TRACK", "\u{FFFD}")]);
@@ -178,9 +180,12 @@ fn resolve_from_process_environment() {
     let sandbox = Sandbox::new();
     let config = telemetry_runtime::Config::new("testapp", "1")
         .default_level(Level::Usage)
-        .detect_ci(false)
-        .cache_dir(sandbox.cache_dir())
-        .config_dir(sandbox.config_dir());
+        .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
+        .dirs(|d| telemetry_runtime::Dirs {
+            cache: Some(sandbox.cache_dir()),
+            config: Some(sandbox.config_dir()),
+            ..d
+        });
     let consent = Telemetry::new(config).unwrap().consent();
     child::report("level", consent.level);
     child::report("source", format!("{:?}", consent.source));
@@ -398,7 +403,7 @@ fn a_choice_that_cannot_be_saved() {
     let telemetry = Telemetry::new(sandbox.config()).unwrap();
     child::report("level_before", telemetry.level());
     child::limit_file_size(0);
-    match telemetry.persist_consent(Level::Off) {
+    match telemetry.save_consent(Some(Level::Off)) {
         Ok(()) => child::report("error", "none"),
         Err(err) => child::report("error", format!("{:?}", err.kind())),
     }
@@ -416,7 +421,7 @@ fn a_consent_choice_that_cannot_be_saved_is_an_error_and_changes_nothing() {
     // Control: saved, the choice applies at once.
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config()).unwrap();
-    telemetry.persist_consent(Level::Off).unwrap();
+    telemetry.save_consent(Some(Level::Off)).unwrap();
     assert_eq!(telemetry.level(), Level::Off);
     assert!(matches!(telemetry.consent().source, ConsentSource::Persisted(_)));
 
@@ -659,7 +664,7 @@ fn a_config_directory_that_is_not_a_directory_fails_closed() {
     let telemetry = Telemetry::new(sandbox.config().default_level(Level::Full)).unwrap();
     assert_eq!(telemetry.level(), Level::Off);
     assert!(warned(&format!("Cannot read the telemetry choice in {}", sandbox.config_dir().display())));
-    assert!(telemetry.persist_consent(Level::Full).is_err(), "and it cannot be saved either");
+    assert!(telemetry.save_consent(Some(Level::Full)).is_err(), "and it cannot be saved either");
     assert_eq!(telemetry.level(), Level::Off);
 
     // The same for a directory where the choice file should be.
@@ -667,7 +672,7 @@ fn a_config_directory_that_is_not_a_directory_fails_closed() {
     std::fs::create_dir_all(sandbox.config_dir().join("telemetry_consent")).unwrap();
     let telemetry = Telemetry::new(sandbox.config().default_level(Level::Full)).unwrap();
     assert_eq!(telemetry.level(), Level::Off);
-    assert!(telemetry.persist_consent(Level::Full).is_err());
+    assert!(telemetry.save_consent(Some(Level::Full)).is_err());
 }
 
 #[test]
@@ -842,9 +847,11 @@ fn an_app_name_or_version_of_the_wrong_shape_is_refused() {
     let good = Telemetry::new(
         telemetry_runtime::Config::new("mytool", env!("CARGO_PKG_VERSION"))
             .environment(telemetry_tests::env(&[]))
-            .cache_dir(sandbox.cache_dir())
-            .config_dir(sandbox.config_dir())
-            .data_dir(sandbox.data_dir())
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(sandbox.cache_dir()),
+                config: Some(sandbox.config_dir()),
+                data: Some(sandbox.data_dir()),
+            })
             .consent(Level::Usage)
             .sink(memory.clone()),
     );

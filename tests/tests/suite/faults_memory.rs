@@ -39,14 +39,24 @@ fn a_million_captures_against_a_hung_endpoint_keep_the_queue_at_its_cap() {
             let server = TestServer::start();
             server.set_default(Behaviour::Hang);
             let sandbox = Sandbox::new();
-            let sink = posthog_sink(&server).timeouts(Duration::from_secs(2), Duration::from_secs(60));
+            let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(60),
+                ..h
+            });
             let telemetry = Telemetry::new(
                 sandbox
                     .config()
                     .sink(sink)
-                    .queue_capacity(CAPACITY as usize)
-                    .batch_size(100)
-                    .flush_interval(Duration::from_secs(120)),
+                    .delivery(|d| telemetry_runtime::Delivery {
+                        queue_capacity: CAPACITY as usize,
+                        batch_size: 100,
+                        ..d
+                    })
+                    .delivery(|d| telemetry_runtime::Delivery {
+                        flush_interval: Duration::from_secs(120),
+                        ..d
+                    }),
             )
             .unwrap();
             // Get the worker stuck in a request with one event: from then on nothing

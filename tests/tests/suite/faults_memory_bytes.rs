@@ -38,11 +38,16 @@ fn large_events_against_a_hung_endpoint_are_bounded_by_the_byte_limit() {
             let server = TestServer::start();
             server.set_default(Behaviour::Hang);
             let sandbox = Sandbox::new();
-            let sink = posthog_sink(&server).timeouts(Duration::from_secs(2), Duration::from_secs(60));
-            let telemetry = Telemetry::new(
-                sandbox.config().consent(Level::Full).sink(sink).flush_interval(Duration::from_secs(120)),
-            )
-            .unwrap();
+            let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(60),
+                ..h
+            });
+            let telemetry =
+                Telemetry::new(sandbox.config().consent(Level::Full).sink(sink).delivery(|d| {
+                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
+                }))
+                .unwrap();
             // Get the worker stuck in a request with one small event: from then on
             // nothing leaves the queue.
             telemetry.capture(&NotesTaken { lines: 0, notes: String::new() });

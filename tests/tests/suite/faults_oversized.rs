@@ -91,8 +91,13 @@ fn a_413_batch_is_split_and_delivered_and_the_lone_oversized_event_is_named_in_a
     server.reject_bodies_over(3000);
     let sandbox = Sandbox::new();
     let sink = posthog_sink(&server);
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     for i in 0..6u8 {
         telemetry.capture_with(&SMALL_413, Properties::new().with("i", i));
     }
@@ -136,7 +141,7 @@ fn an_endpoint_that_refuses_every_size_drops_each_event_once_and_names_each() {
     assert_eq!((stats.sent, stats.retried), (0, 0), "413 is split, never retried as is");
     // 4, then 2 + 2, then 1 + 1 + 1 + 1.
     assert_eq!(server.requests().len(), 7);
-    for name in events.map(|event| event.name()) {
+    for name in events.map(|event| event.schema().name) {
         assert!(drop_warning(name).is_some(), "no warning names {name}");
     }
 }

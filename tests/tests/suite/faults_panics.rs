@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::{Batch, MemorySink, SendContext, Sink, SinkError};
+use telemetry_runtime::sink::{Batch, SendContext, Sink, SinkError};
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Properties, Telemetry};
 use telemetry_tests::{logs, wait_until, Sandbox, SOON};
 
@@ -60,14 +61,9 @@ fn a_sink_that_always_panics_never_reaches_the_host_and_every_event_is_counted()
     logs::install();
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(AlwaysPanics)
-            .sink(memory.clone())
-            .batch_size(5)
-            .flush_interval(Duration::from_secs(120)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(AlwaysPanics).sink(memory.clone()).delivery(|d| {
+        telemetry_runtime::Delivery { batch_size: 5, flush_interval: Duration::from_secs(120), ..d }
+    }))
     .unwrap();
     for i in 0..23u32 {
         telemetry.capture_with(&INTO_A_PANICKING_SINK, Properties::new().with("i", i));
@@ -157,7 +153,7 @@ fn a_panic_on_the_worker_thread_degrades_to_off_or_restarts_the_worker_with_a_lo
             .config()
             .sink(NameBomb { names: Arc::clone(&names) })
             .sink(memory.clone())
-            .flush_interval(Duration::from_secs(120)),
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
     )
     .unwrap();
     telemetry.capture_with(&MEETS_THE_BUG, Properties::new());

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::{Backoff, HttpSink, PostHogSink, Sink};
+use telemetry_runtime::sink::{HttpSink, PostHogSink, Sink};
 use telemetry_runtime::{Properties, Stats, Telemetry};
 use telemetry_tests::{logs, posthog_sink, wait_until, Behaviour, Sandbox, TestServer, SOON};
 
@@ -29,22 +29,28 @@ fn too_slow(status: u16) -> Behaviour {
 /// server answers in microseconds unless told to stall).
 fn quick_sink(server: &TestServer, retries: u32) -> PostHogSink {
     posthog_sink(server)
-        .backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(retries))
-        .timeouts(Duration::from_secs(1), Duration::from_millis(400))
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            backoff_base: Duration::from_millis(10),
+            max_retries: retries,
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_millis(400),
+            ..h
+        })
 }
 
 /// Captures `n` events numbered `i = 0..n` on a fresh client with `sink`,
 /// flushes, and returns the client's counters.
 fn capture_and_flush(sink: impl Sink, n: usize, batch_size: usize) -> Stats {
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .batch_size(batch_size)
-            .max_batch_size(batch_size)
-            .flush_interval(Duration::from_secs(120)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
+        batch_size,
+        max_batch_size: batch_size,
+        flush_interval: Duration::from_secs(120),
+        ..d
+    }))
     .unwrap();
     for i in 0..n {
         telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
@@ -171,8 +177,16 @@ fn the_generic_http_sink_recovers_from_the_same_faults() {
     server.script([Behaviour::ResetMidBody, Behaviour::Status(502), Behaviour::Close]);
     let sink = HttpSink::new(format!("{}/ingest", server.url()))
         .unwrap()
-        .backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(3))
-        .timeouts(Duration::from_secs(1), Duration::from_millis(400));
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            backoff_base: Duration::from_millis(10),
+            max_retries: 3,
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_millis(400),
+            ..h
+        });
     let stats = capture_and_flush(sink, 4, 100);
     assert_delivered_exactly_once(&server, 4, "http sink");
     assert_eq!((stats.sent, stats.retried, stats.dropped_total()), (4, 3, 0), "{stats:?}");
@@ -185,15 +199,24 @@ fn a_server_that_is_down_and_comes_back_on_the_same_port_gets_every_event_once()
     let sandbox = Sandbox::new();
     // Ten retries from 50 ms, capped at 200 ms: about 1.5 s of budget.
     let sink = posthog_sink(&server)
-        .backoff(
-            Backoff::default()
-                .base(Duration::from_millis(50))
-                .cap(Duration::from_millis(200))
-                .max_retries(10),
-        )
-        .timeouts(Duration::from_secs(1), Duration::from_secs(2));
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_millis(200),
+            max_retries: 10,
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            ..h
+        });
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     for i in 0..10 {
         telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
@@ -218,15 +241,24 @@ fn a_server_that_dies_during_a_request_and_restarts_gets_every_event_once() {
     server.set_default(Behaviour::Hang);
     let sandbox = Sandbox::new();
     let sink = posthog_sink(&server)
-        .backoff(
-            Backoff::default()
-                .base(Duration::from_millis(50))
-                .cap(Duration::from_millis(200))
-                .max_retries(10),
-        )
-        .timeouts(Duration::from_secs(1), Duration::from_secs(30));
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(120))).unwrap();
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_millis(200),
+            max_retries: 10,
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(30),
+            ..h
+        });
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     for i in 0..5 {
         telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
@@ -248,7 +280,10 @@ fn a_restart_between_batches_does_not_lose_or_repeat_events() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox.config().sink(quick_sink(&server, 3)).flush_interval(Duration::from_secs(120)),
+        sandbox
+            .config()
+            .sink(quick_sink(&server, 3))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
     )
     .unwrap();
     for i in 0..5 {
@@ -272,7 +307,11 @@ fn a_slow_answer_within_the_timeout_is_one_delivery_without_retry() {
     let server = TestServer::start();
     // About 100 bytes at 2 ms each: slow, but well within a 5 s timeout.
     server.script([Behaviour::Slow(200, Duration::from_millis(2))]);
-    let sink = posthog_sink(&server).timeouts(Duration::from_secs(1), Duration::from_secs(5));
+    let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(5),
+        ..h
+    });
     let stats = capture_and_flush(sink, 3, 100);
     assert_delivered_exactly_once(&server, 3, "slow");
     assert_eq!((stats.sent, stats.retried, stats.failed), (3, 0, 0), "{stats:?}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use telemetry_runtime::sink::HttpSink;
 use telemetry_runtime::{DropReason, Stats, Telemetry, TelemetryEvent};
-use telemetry_tests::{fast_backoff, posthog_sink, Behaviour, Sandbox, TestServer, SOON};
+use telemetry_tests::{posthog_sink, Behaviour, Sandbox, TestServer, SOON};
 
 /// One step of work finished.
 #[derive(TelemetryEvent)]
@@ -63,8 +63,16 @@ fn timeouts_and_backoffs_of_any_length_deliver() {
     let sandbox = Sandbox::new();
     let sink = HttpSink::new(format!("{}/ingest", server.url()))
         .unwrap()
-        .timeouts(Duration::MAX, Duration::MAX)
-        .backoff(fast_backoff().cap(Duration::MAX).max_retry_after(Duration::MAX));
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::MAX,
+            request_timeout: Duration::MAX,
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            backoff_cap: Duration::MAX,
+            max_retry_after: Duration::MAX,
+            ..telemetry_tests::fast(h)
+        });
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     let stats = deliver(&telemetry);
     assert_eq!(stats.dropped(DropReason::SinkError), 0, "the sink failed: {stats:?}");

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use telemetry_runtime::sink::{JsonlSink, MemorySink};
+use telemetry_runtime::sink::JsonlSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Config, Level, Telemetry, TelemetryEvent};
 use telemetry_tests::{logs, posthog_sink, Sandbox, TestServer, SOON};
 
@@ -81,7 +82,10 @@ fn check(name: &str, relative: &str, write: impl Fn(&Sandbox)) {
 }
 
 fn deliver_once(config: Config) -> Telemetry {
-    let telemetry = Telemetry::new(config.flush_interval(Duration::from_secs(120))).unwrap();
+    let telemetry = Telemetry::new(
+        config.delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     telemetry.capture(&task());
     let delivered = telemetry.flush(SOON);
     let stats = telemetry.stats();
@@ -106,7 +110,7 @@ fn the_saved_choice_is_not_written_through_a_link() {
     logs::install();
     check("consent", "config/telemetry_consent", |sandbox| {
         let telemetry = Telemetry::new(sandbox.config()).unwrap();
-        let saved = telemetry.persist_consent(Level::Off);
+        let saved = telemetry.save_consent(Some(Level::Off));
         let err = saved.expect_err("a choice written through a link");
         assert!(err.to_string().contains("symbolic link"), "{err}");
     });
@@ -123,7 +127,7 @@ fn a_predictable_temporary_name_is_not_followed() {
     let pid = std::process::id();
     check("consent's temporary file", &format!("config/telemetry_consent.tmp{pid}"), |sandbox| {
         let telemetry = Telemetry::new(sandbox.config()).unwrap();
-        telemetry.persist_consent(Level::Off).unwrap();
+        telemetry.save_consent(Some(Level::Off)).unwrap();
         assert_eq!(telemetry.level(), Level::Off);
     });
 }
@@ -131,7 +135,9 @@ fn a_predictable_temporary_name_is_not_followed() {
 #[test]
 fn local_events_and_jsonl_files_are_not_appended_through_links() {
     check("local-only events", "data/telemetry_events.jsonl", |sandbox| {
-        let telemetry = deliver_once(sandbox.config().local_only(true));
+        let telemetry = deliver_once(
+            sandbox.config().delivery(|d| telemetry_runtime::Delivery { local_only: true, ..d }),
+        );
         assert_eq!(telemetry.stats().sent, 0, "nothing was written");
     });
     check("a JSONL sink's file", "out/events.jsonl", |sandbox| {
@@ -154,8 +160,13 @@ fn the_record_of_recent_deliveries_is_not_written_through_a_link() {
 fn the_notice_marker_is_not_written_through_a_link() {
     let server = TestServer::start();
     check("notice marker", "config/telemetry_notice", |sandbox| {
-        let telemetry =
-            Telemetry::new(sandbox.config().first_run_notice(true).sink(posthog_sink(&server))).unwrap();
+        let telemetry = Telemetry::new(
+            sandbox
+                .config()
+                .notice(|n| telemetry_runtime::Notice { enabled: true, ..n })
+                .sink(posthog_sink(&server)),
+        )
+        .unwrap();
         // The notice was due: nothing is sent in this run.
         assert_eq!(telemetry.level(), Level::Off);
     });
@@ -169,7 +180,9 @@ fn two_clients_creating_the_id_at_once_agree_on_it() {
         let clients: Vec<(Telemetry, MemorySink)> = (0..2)
             .map(|_| {
                 let memory = MemorySink::new();
-                let config = sandbox.config().sink(memory.clone()).flush_interval(Duration::from_secs(120));
+                let config = sandbox.config().sink(memory.clone()).delivery(|d| {
+                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
+                });
                 (Telemetry::new(config).unwrap(), memory)
             })
             .collect();

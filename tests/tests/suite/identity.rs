@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Properties, Telemetry};
 use telemetry_tests::{Sandbox, SOON};
 
@@ -120,7 +120,10 @@ fn a_configured_uuid_is_used_as_is_and_no_file_is_created() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let uuid = "0B6E8F1C-3D4A-4F5E-9A7B-1C2D3E4F5A6B";
-    let telemetry = Telemetry::new(sandbox.config().distinct_id(uuid).sink(memory.clone())).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox.config().distinct_id(telemetry_runtime::DistinctId::Uuid(uuid.into())).sink(memory.clone()),
+    )
+    .unwrap();
     assert_eq!(next_distinct_id(&telemetry, &memory), uuid.to_lowercase());
     assert!(!sandbox.cache_dir().join("telemetry_user_id").exists());
     let catalog = telemetry.catalog().to_markdown("testapp");
@@ -138,17 +141,33 @@ fn a_configured_uuid_is_used_as_is_and_no_file_is_created() {
 fn an_id_that_is_not_opaque_is_refused_unless_hashed_or_reasoned() {
     let sandbox = Sandbox::new();
     for id in ["jane@example.com", "legacy-install-42", "  ", ""] {
-        let err = Telemetry::new(sandbox.config().distinct_id(id)).unwrap_err().to_string();
-        assert!(err.contains("must be a UUID") && err.contains("distinct_id_hashed"), "{err}");
+        let err =
+            Telemetry::new(sandbox.config().distinct_id(telemetry_runtime::DistinctId::Uuid(id.into())))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("must be a UUID") && err.contains("DistinctId::Hashed"), "{err}");
         assert!(id.trim().is_empty() || !err.contains(id), "the refused id is repeated: {err}");
     }
     // A raw id needs a reason in words, which the catalog then shows.
-    assert!(Telemetry::new(sandbox.config().distinct_id_raw("legacy-install-42", "\u{200b}")).is_err());
-    assert!(Telemetry::new(sandbox.config().distinct_id_raw("x".repeat(201), "fleet machine names")).is_err());
+    assert!(Telemetry::new(sandbox.config().distinct_id(telemetry_runtime::DistinctId::Raw {
+        id: "legacy-install-42".into(),
+        reason: "\u{200b}"
+    }))
+    .is_err());
+    assert!(Telemetry::new(sandbox.config().distinct_id(telemetry_runtime::DistinctId::Raw {
+        id: "x".repeat(201),
+        reason: "fleet machine names"
+    }))
+    .is_err());
     let memory = MemorySink::new();
     let reason = "the fleet's own machine names, which identify runners, not people";
-    let telemetry =
-        Telemetry::new(sandbox.config().distinct_id_raw("runner-42", reason).sink(memory.clone())).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .distinct_id(telemetry_runtime::DistinctId::Raw { id: "runner-42".into(), reason })
+            .sink(memory.clone()),
+    )
+    .unwrap();
     assert_eq!(next_distinct_id(&telemetry, &memory), "runner-42");
     assert!(telemetry.catalog().to_markdown("testapp").contains(reason));
 }
@@ -162,7 +181,10 @@ fn a_hashed_id_is_stable_per_install_and_value_and_new_after_a_reset() {
     let value = "jane@example.com";
     let hashed = |value: &str| {
         let memory = MemorySink::new();
-        let config = sandbox.config().distinct_id_hashed(value).sink(memory.clone());
+        let config = sandbox
+            .config()
+            .distinct_id(telemetry_runtime::DistinctId::Hashed(value.into()))
+            .sink(memory.clone());
         let telemetry = Telemetry::new(config).unwrap();
         (next_distinct_id(&telemetry, &memory), telemetry, memory)
     };

@@ -27,9 +27,13 @@ fn ids(server: &TestServer) -> Vec<String> {
 fn the_record_of_recent_deliveries_forgets_the_old_id() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).flush_interval(Duration::from_secs(120)))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     telemetry.capture(&PageShown { results: 10 });
     assert!(telemetry.flush(SOON));
     let old = ids(&server)[0].clone();
@@ -55,9 +59,9 @@ fn spooled_batches_with_the_old_id_are_never_sent() {
     let server = TestServer::start();
     server.down();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox.config().sink(posthog_sink(&server)).spool(true).flush_interval(Duration::from_millis(200)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery { spool: true, flush_interval: Duration::from_millis(200), ..d }
+    }))
     .unwrap();
     telemetry.capture(&PageShown { results: 1 });
     assert!(!telemetry.flush(SOON), "the endpoint is down");
@@ -85,9 +89,13 @@ fn a_batch_waiting_to_be_retried_is_not_sent_with_the_old_id() {
     let server = TestServer::start();
     server.script([Behaviour::StatusWithHeaders(503, vec![("Retry-After", "1")])]);
     let sandbox = Sandbox::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).flush_interval(Duration::from_secs(120)))
-            .unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+    )
+    .unwrap();
     telemetry.capture(&PageShown { results: 3 });
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON));
@@ -121,11 +129,15 @@ fn nothing_handed_to_a_sink_after_a_reset_carries_an_old_id_or_key() {
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    use telemetry_runtime::sink::MemorySink;
+    use telemetry_runtime::testing::MemorySink;
 
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let config = sandbox.config().sink(memory.clone()).flush_interval(Duration::from_millis(1)).batch_size(8);
+    let config = sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
+        flush_interval: Duration::from_millis(1),
+        batch_size: 8,
+        ..d
+    });
     let telemetry = Telemetry::new(config).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let capturing = {
@@ -186,7 +198,9 @@ fn nothing_handed_to_a_sink_after_a_reset_carries_an_old_id_or_key() {
 #[test]
 fn a_reset_deletes_the_local_events_file_with_the_old_id() {
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().local_only(true)).unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().delivery(|d| telemetry_runtime::Delivery { local_only: true, ..d }))
+            .unwrap();
     telemetry.capture(&PageShown { results: 1 });
     assert!(telemetry.flush(SOON));
     let file = Status::of(&telemetry).local_events_path.unwrap();

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Telemetry, TelemetryEvent};
 use telemetry_tests::{child, wait_until, worker_threads, Sandbox};
 
@@ -37,8 +37,13 @@ fn dropping_the_last_handle_stops_the_worker_within_its_deadline() {
 
         let clients: Vec<Telemetry> = (0..30)
             .map(|index| {
-                let client =
-                    Telemetry::new(sandbox.config().shutdown_timeout(deadline).sink(memory.clone())).unwrap();
+                let client = Telemetry::new(
+                    sandbox
+                        .config()
+                        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: deadline, ..d })
+                        .sink(memory.clone()),
+                )
+                .unwrap();
                 client.capture(&AgentStarted { index });
                 client
             })

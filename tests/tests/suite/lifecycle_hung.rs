@@ -21,8 +21,13 @@ fn a_hung_endpoint_does_not_hold_the_drop_past_its_deadline() {
         server.set_default(Behaviour::Hang);
         let sandbox = Sandbox::new();
         let deadline = Duration::from_millis(300);
-        let telemetry =
-            Telemetry::new(sandbox.config().shutdown_timeout(deadline).sink(posthog_sink(&server))).unwrap();
+        let telemetry = Telemetry::new(
+            sandbox
+                .config()
+                .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: deadline, ..d })
+                .sink(posthog_sink(&server)),
+        )
+        .unwrap();
         telemetry.capture(&TaskRan { ok: true });
         assert!(!telemetry.flush(Duration::from_millis(200)), "the endpoint never answers");
         assert!(server.wait_for_requests(1, Duration::from_secs(5)));
@@ -59,7 +64,11 @@ fn a_later_shutdown_answers_for_the_whole_shutdown() {
     server.set_default(Behaviour::Hang);
     let sandbox = Sandbox::new();
     // The request ends (times out) 3 s after it started.
-    let sink = posthog_sink(&server).timeouts(Duration::from_secs(1), Duration::from_secs(3));
+    let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(3),
+        ..h
+    });
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     telemetry.capture(&TaskRan { ok: true });
     let _ = telemetry.flush(Duration::ZERO);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value as Json;
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Config, Level, Telemetry, TelemetryEvent, TelemetryProperty};
 
 const FLUSH: Duration = Duration::from_secs(10);
@@ -24,8 +24,11 @@ impl Client {
         let config = Config::new("macrotest", "1.0.0")
             .consent(level)
             .environment(|_| None)
-            .cache_dir(dir.join("cache"))
-            .config_dir(dir.join("config"))
+            .dirs(|d| telemetry_runtime::Dirs {
+                cache: Some(dir.join("cache")),
+                config: Some(dir.join("config")),
+                ..d
+            })
             .sink(memory.clone());
         Client { telemetry: Telemetry::new(config).expect("valid config"), memory }
     }

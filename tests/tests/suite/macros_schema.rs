@@ -77,19 +77,19 @@ fn field(schema: &EventSchema, name: &str) -> FieldSchema {
 #[test]
 fn event_name_description_level_and_rate() {
     assert_eq!(FINISHED.name, "tool_call_finished");
-    assert_eq!(Finished::NAME, FINISHED.name);
+    assert_eq!(Finished::SCHEMA.name, FINISHED.name);
     assert_eq!(FINISHED.description, "A tool call finished.\n\nSent once per call, after the tool answers.");
     assert_eq!(FINISHED.min_level, Level::Usage);
     assert_eq!(FINISHED.sample_rate, 1.0);
 
     let crash = CrashReport::SCHEMA;
     assert_eq!(crash.name, "crash");
-    assert_eq!(CrashReport::NAME, "crash");
+    assert_eq!(CrashReport::SCHEMA.name, "crash");
     assert_eq!(crash.description, "Crash reports, only with full consent, one in ten kept.");
     assert_eq!(crash.min_level, Level::Full);
-    assert_eq!(CrashReport::MIN_LEVEL, Level::Full);
+    assert_eq!(CrashReport::SCHEMA.min_level, Level::Full);
     assert_eq!(crash.sample_rate, 0.1);
-    assert_eq!(CrashReport::SAMPLE_RATE, 0.1);
+    assert_eq!(CrashReport::SCHEMA.sample_rate, 0.1);
     let _ = CrashReport { code: 1 }.code;
 
     assert_eq!(Heartbeat::SCHEMA.name, "heartbeat");
@@ -178,7 +178,7 @@ fn classifications_reasons_and_descriptions() {
     expect("prompt", Classification::Redact(RedactMode::Length), None, "");
     expect("type", Classification::Public, None, "A raw identifier is listed under its plain name.");
 
-    let short: Vec<&str> = FINISHED.fields.iter().map(|f| f.classification.as_str()).collect();
+    let short: Vec<String> = FINISHED.fields.iter().map(|f| f.classification.to_string()).collect();
     assert_eq!(
         short,
         [
@@ -202,25 +202,38 @@ fn classifications_reasons_and_descriptions() {
 fn the_schema_does_not_depend_on_generic_arguments() {
     assert_eq!(<ToolCallFinished<'static, u8> as TelemetryEvent>::SCHEMA, FINISHED);
     assert_eq!(<ToolCallFinished<'static, Duration> as TelemetryEvent>::SCHEMA.fields.len(), 12);
-    // The values are unused here; building one keeps the struct honest.
+    // An event with every field present: what is written is what is sent.
     let event: Finished = ToolCallFinished {
         duration: Duration::ZERO,
         transport: Transport::Stdio,
         tried: vec![Transport::Http],
-        retries: None,
+        retries: Some(3),
         tool_name: "grep",
         host_region: Cow::Borrowed("eu"),
-        query: None,
+        query: Some("q"),
         api_key: String::new(),
-        cookie: None,
+        cookie: Some("c".into()),
         server_url: String::new(),
         prompt: "".into(),
         raw_response: Vec::new(),
         r#type: 0,
     };
-    let mut out = telemetry_runtime::Properties::new();
-    event.write_properties(Level::Full, &mut out);
-    let written: Vec<&str> = out.iter().map(|(name, _)| name).collect();
+    let memory = telemetry_runtime::testing::MemorySink::new();
+    let config = telemetry_tests::Sandbox::new().config().consent(Level::Full).sink(memory.clone());
+    let telemetry = telemetry_runtime::Telemetry::new(config).unwrap();
+    telemetry.capture(&event);
+    assert!(telemetry.flush(telemetry_tests::SOON));
+    // The properties as sent, in the order they were written.
+    let raw = memory.raw().remove(0);
+    let object: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    let mut written: Vec<&str> = object["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !k.starts_with('$'))
+        .collect();
+    written.sort_by_key(|name| raw.find(&format!("\"{name}\":")).unwrap());
     let listed: Vec<&str> =
         FINISHED.fields.iter().map(|f| f.name).filter(|name| *name != "api_key").collect();
     assert_eq!(written, listed, "every listed property but the dropped one is written, in order");
@@ -286,7 +299,7 @@ fn every_schema_names_the_module_that_declared_it() {
     assert_eq!(<plugin::PluginLoaded as TelemetryEvent>::SCHEMA.module, plugin);
     assert_eq!(plugin::PLUGIN_SEARCH.schema().module, plugin);
     assert_eq!(plugin::PLUGIN_CALLS.schema().module, plugin);
-    assert_eq!(plugin::PLUGIN_CALLS.labels()[0].values, ["ok", "error"]);
+    assert_eq!(plugin::PLUGIN_CALLS.schema().fields[0].values, ["ok", "error"]);
     // No global client: counting is a no-op.
     plugin::PLUGIN_CALLS.increment(plugin::Status::Ok);
     plugin::PLUGIN_CALLS.increment(plugin::Status::Error);

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
-use telemetry_runtime::sink::{HttpSink, MemorySink};
+use telemetry_runtime::sink::HttpSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Config, Level, Telemetry, TelemetryEvent};
 use telemetry_tests::{Request, TestServer};
 
@@ -85,11 +86,11 @@ fn secrets() -> Secrets<'static> {
 }
 
 fn config(level: Level, dir: &Path) -> Config {
-    Config::new("wiretest", "1.0.0")
-        .consent(level)
-        .environment(|_| None)
-        .cache_dir(dir.join("cache"))
-        .config_dir(dir.join("config"))
+    Config::new("wiretest", "1.0.0").consent(level).environment(|_| None).dirs(|d| telemetry_runtime::Dirs {
+        cache: Some(dir.join("cache")),
+        config: Some(dir.join("config")),
+        ..d
+    })
 }
 
 /// Captures the events at `level` through `client`, flushes.
@@ -186,9 +187,13 @@ fn http_request_bytes_hold_no_canary_that_the_level_forbids() {
     for level in [Level::Off, Level::Usage, Level::Full] {
         let server = TestServer::start();
         let dir = tempfile::tempdir().unwrap();
-        let sink = HttpSink::new(format!("{}/v1/events", server.url()))
-            .unwrap()
-            .timeouts(Duration::from_secs(2), Duration::from_secs(5));
+        let sink = HttpSink::new(format!("{}/v1/events", server.url())).unwrap().http(|h| {
+            telemetry_runtime::sink::HttpOptions {
+                connect_timeout: Duration::from_secs(2),
+                request_timeout: Duration::from_secs(5),
+                ..h
+            }
+        });
         let client = Telemetry::new(config(level, dir.path()).sink(sink)).unwrap();
         capture_all(&client);
         let expected = match level {

@@ -21,7 +21,7 @@ mod compression;
 mod consent;
 mod consent_in_flight;
 mod consent_messages;
-mod custom_transport;
+mod custom_sink;
 mod deadlines;
 mod debug_output;
 mod error_sources;

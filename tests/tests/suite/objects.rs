@@ -205,7 +205,7 @@ fn lowering_consent_after_capture_removes_opt_in_fields_of_queued_objects() {
         .config()
         .consent(Level::Full)
         .sink(posthog_sink(&server))
-        .flush_interval(Duration::from_secs(60));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.capture(&canaries.run());
     telemetry.set_consent(Level::Usage);

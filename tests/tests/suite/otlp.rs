@@ -50,7 +50,13 @@ use telemetry_tests::otlp::attribute;
 
 fn client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
     let sink = OtlpSink::new(&server.url()).unwrap().header("x-collector-token", "abc").unwrap();
-    Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap()
+    Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -200,10 +206,9 @@ fn a_logs_endpoint_alone_configures_the_sink_and_is_used_as_is() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     let url = format!("{}/collector/ingest-logs", server.url());
-    let sink =
-        OtlpSink::from_env_with(|name| (name == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").then(|| url.clone()))
-            .unwrap()
-            .expect("a sink from OTEL_EXPORTER_OTLP_LOGS_ENDPOINT alone");
+    let sink = OtlpSink::from_env(|name| (name == "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").then(|| url.clone()))
+        .unwrap()
+        .expect("a sink from OTEL_EXPORTER_OTLP_LOGS_ENDPOINT alone");
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     telemetry.capture(&EdgeSizes { small: 1, signed_top: 2, unsigned_top: 3, signed_bottom: 4 });
     assert!(telemetry.flush(SOON));
@@ -222,9 +227,18 @@ fn request_limits_hold_for_the_otlp_body_actually_sent() {
     // is larger than the event's PostHog JSON, and the limit is on the
     // OTLP body.
     const LIMIT: usize = 4_000;
-    let sink = OtlpSink::new(&server.url()).unwrap().max_request_bytes(LIMIT).gzip_above(None);
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(sink).flush_interval(Duration::from_secs(60))).unwrap();
+    let sink = OtlpSink::new(&server.url()).unwrap().http(|h| telemetry_runtime::sink::HttpOptions {
+        max_request_bytes: LIMIT,
+        gzip_above: None,
+        ..h
+    });
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+    )
+    .unwrap();
     for attempts in 0..20 {
         telemetry.capture(&OtlpToolCall {
             tool: "search",
@@ -258,7 +272,7 @@ fn from_env(
     headers: &'static str,
 ) -> Result<Option<OtlpSink>, telemetry_runtime::ConfigError> {
     let endpoint = server.url();
-    OtlpSink::from_env_with(move |name| match name {
+    OtlpSink::from_env(move |name| match name {
         "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
         "OTEL_EXPORTER_OTLP_HEADERS" => Some(headers.to_owned()),
         _ => None,
@@ -309,7 +323,7 @@ fn json_when_asked_carries_the_same_records_as_protobuf() {
         .config()
         .sink(OtlpSink::new(&binary.url()).unwrap())
         .sink(OtlpSink::new(&text.url()).unwrap().protocol(Protocol::HttpJson))
-        .flush_interval(Duration::from_secs(60));
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.capture(&OtlpToolCall {
         tool: "grep",
@@ -364,7 +378,7 @@ fn the_protocol_variable_chooses_the_encoding_and_grpc_is_refused_at_configurati
     let url = server.url();
     let from_env = |protocol: &'static str| {
         let url = url.clone();
-        OtlpSink::from_env_with(move |name| match name {
+        OtlpSink::from_env(move |name| match name {
             "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(url.clone()),
             "OTEL_EXPORTER_OTLP_PROTOCOL" => Some(protocol.to_owned()),
             _ => None,
@@ -399,7 +413,7 @@ fn resource_variables_reach_the_users_own_collector_and_never_a_vendors() {
             ("OTEL_SERVICE_NAME", "my-pipeline"),
             ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,team=CANARY-resource-qz"),
         ])
-        .route(OtlpSink::new(&own.url()).unwrap(), telemetry_runtime::Route::user_owned())
+        .route(OtlpSink::new(&own.url()).unwrap(), telemetry_runtime::Route::all().owned_by_user())
         .route(OtlpSink::new(&vendor.url()).unwrap(), telemetry_runtime::Route::all());
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.capture(&EdgeSizes { small: 1, signed_top: 2, unsigned_top: 3, signed_bottom: 4 });

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use telemetry_runtime::__private::FieldName;
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Level, Properties, PropertyValue, Route, Telemetry, TelemetryProperty, Value};
 use telemetry_tests::canary::Canary;
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
@@ -93,7 +93,11 @@ impl Leaks {
 
 fn client(sandbox: &Sandbox, server: &TestServer, level: Level) -> Telemetry {
     Telemetry::new(
-        sandbox.config().consent(level).sink(posthog_sink(server)).flush_interval(Duration::from_secs(60)),
+        sandbox
+            .config()
+            .consent(level)
+            .sink(posthog_sink(server))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
     )
     .expect("valid configuration")
 }
@@ -158,7 +162,7 @@ fn hidden_writers_validate_and_escape_what_they_take() {
     let requests = server.requests();
     let events = requests[0].events(); // panics when the body is not JSON
     assert_eq!(events[0]["properties"]["model"], "written");
-    assert_eq!(events[0]["properties"]["$lib"], telemetry_runtime::LIB_NAME);
+    assert_eq!(events[0]["properties"]["$lib"], "telemetry-runtime");
     assert!(events[0]["properties"].get("a\"b").is_none());
     assert_eq!(telemetry.stats().undeclared, 1, "the quoted name; `$lib` is refused as reserved");
 }
@@ -174,7 +178,7 @@ fn a_counters_only_route_sees_declared_counters_and_nothing_else() {
             .consent(Level::Full)
             .route(posthog_sink(&vendor), Route::counters_only().max_level(Level::Usage))
             .route(own.clone(), Route::all())
-            .flush_interval(Duration::from_secs(60)),
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
     )
     .expect("valid configuration");
     let leaks = Leaks::new();

@@ -13,7 +13,7 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::{Backoff, HttpSink, PostHogSink};
+use telemetry_runtime::sink::{HttpOptions, HttpSink, PostHogSink};
 use telemetry_runtime::{Level, Telemetry, TelemetryEvent};
 use telemetry_tests::canary::Canary;
 use telemetry_tests::logs::{self, Line};
@@ -77,8 +77,8 @@ fn logged_while(deliver: impl FnOnce()) -> Vec<Line> {
     logs::lines().split_off(before)
 }
 
-fn fast() -> Backoff {
-    Backoff::default().base(Duration::from_millis(5)).max_retries(1)
+fn fast(options: HttpOptions) -> HttpOptions {
+    HttpOptions { backoff_base: Duration::from_millis(5), max_retries: 1, ..options }
 }
 
 #[test]
@@ -97,11 +97,9 @@ fn a_key_in_the_body_appears_in_no_log_line_at_any_level() {
                 HttpSink::new(format!("{}/ingest", server.url()))
                     .unwrap()
                     .body_field("api_key", &key.text())
-                    .backoff(fast()),
+                    .http(fast),
             )
-            .sink(
-                PostHogSink::new(posthog_key.clone()).unwrap().host(&server.url()).unwrap().backoff(fast()),
-            );
+            .sink(PostHogSink::new(posthog_key.clone()).unwrap().host(&server.url()).unwrap().http(fast));
         let telemetry = Telemetry::new(config).unwrap();
         telemetry.capture(&SyncDone { compared: 12 });
         let _ = telemetry.flush(SOON);
@@ -142,7 +140,7 @@ fn our_lines_never_show_a_header_value_or_a_url_query_and_ureqs_trace_dump_does(
             .unwrap()
             .header("Authorization", format!("Bearer {}", token.text()))
             .unwrap()
-            .backoff(fast());
+            .http(fast);
         let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
         telemetry.capture(&SyncDone { compared: 3 });
         assert!(!telemetry.flush(SOON));

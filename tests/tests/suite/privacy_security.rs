@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::{Backoff, HttpSink, JsonlSink, MemorySink, PostHogSink};
+use telemetry_runtime::sink::{HttpSink, JsonlSink, PostHogSink};
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Level, Properties, Telemetry, Value};
 use telemetry_tests::canary::Canary;
 
@@ -60,8 +61,16 @@ fn sink_for(key: &str, host: &str) -> PostHogSink {
         .unwrap()
         .host(host)
         .unwrap()
-        .backoff(Backoff::default().base(Duration::from_millis(10)).max_retries(1))
-        .timeouts(Duration::from_secs(2), Duration::from_secs(3))
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            backoff_base: Duration::from_millis(10),
+            max_retries: 1,
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(3),
+            ..h
+        })
 }
 
 /// `openssl s_server` with a fresh self-signed certificate for 127.0.0.1,
@@ -261,10 +270,11 @@ fn the_api_key_and_header_secrets_are_never_logged() {
     let config = sandbox
         .config()
         .consent(Level::Full)
-        .sink(
-            sink_for(&key, &server.url())
-                .backoff(Backoff::default().base(Duration::from_millis(5)).max_retries(2)),
-        )
+        .sink(sink_for(&key, &server.url()).http(|h| telemetry_runtime::sink::HttpOptions {
+            backoff_base: Duration::from_millis(5),
+            max_retries: 2,
+            ..h
+        }))
         .sink(sink_for(&key, &format!("http://127.0.0.1:{closed}")))
         .sink(sink_for(&key, &format!("https://127.0.0.1:{}", tls.port())))
         .sink(
@@ -272,9 +282,13 @@ fn the_api_key_and_header_secrets_are_never_logged() {
                 .unwrap()
                 .header("Authorization", format!("Bearer {}", token.text()))
                 .unwrap()
-                .backoff(Backoff::default().base(Duration::from_millis(5)).max_retries(1)),
+                .http(|h| telemetry_runtime::sink::HttpOptions {
+                    backoff_base: Duration::from_millis(5),
+                    max_retries: 1,
+                    ..h
+                }),
         )
-        .max_event_bytes(4096);
+        .delivery(|d| telemetry_runtime::Delivery { max_event_bytes: 4096, ..d });
     let debug_text = format!("{config:?}");
     let telemetry = Telemetry::new(config).unwrap();
     for round in 0..3u8 {
@@ -317,7 +331,7 @@ fn every_file_the_library_writes_is_private() {
     // A hashed value makes the runtime create its hashing key too.
     telemetry.capture_with(&PRIVATE_FILES, Properties::new().with("h", Value::hashed("x")));
     assert!(telemetry.flush(SOON));
-    telemetry.persist_consent(Level::Usage).unwrap();
+    telemetry.save_consent(Some(Level::Usage)).unwrap();
     let files: Vec<_> = sandbox.files().into_iter().filter(|p| sandbox.path().join(p).is_file()).collect();
     for expected in ["cache/telemetry_user_id", "cache/telemetry_hash_key", "config/telemetry_consent"] {
         assert!(files.iter().any(|p| p.ends_with(expected)), "{expected} missing from {files:?}");

@@ -49,7 +49,7 @@ const KINDS: [&str; 7] = ["public", "optin", "optin_event", "drop", "marker", "l
 fn print_events(level: &str) {
     logs::install();
     let canary = |kind: &str| std::env::var(format!("CANARY_{}", kind.to_uppercase())).unwrap();
-    let level = Level::parse(level).unwrap();
+    let level: Level = level.parse().unwrap();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().consent(level).sink(StderrSink::new())).unwrap();
     telemetry.capture(&FormSubmitted {

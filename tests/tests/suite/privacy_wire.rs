@@ -13,10 +13,11 @@
 
 use std::time::Duration;
 
-use telemetry_runtime::sink::{HttpSink, JsonlSink, MemorySink};
+use telemetry_runtime::sink::{HttpSink, JsonlSink};
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent, Value, EVENTS_LOG_TARGET};
 use telemetry_tests::canary::Canary;
-use telemetry_tests::{fast_backoff, logs, posthog_sink, wait_until, Behaviour, Sandbox, TestServer, SOON};
+use telemetry_tests::{logs, posthog_sink, wait_until, Behaviour, Sandbox, TestServer, SOON};
 
 telemetry_runtime::event! {
     /// An event whose properties are built at run time.
@@ -154,10 +155,10 @@ impl Setup {
                 .config()
                 .consent(level)
                 .sink(posthog_sink(&posthog))
-                .sink(HttpSink::new(format!("{}/events", http.url())).unwrap().backoff(fast_backoff()))
+                .sink(HttpSink::new(format!("{}/events", http.url())).unwrap().http(telemetry_tests::fast))
                 .sink(JsonlSink::new(sandbox.path().join("out/events.jsonl")))
                 .sink(memory.clone())
-                .flush_interval(interval),
+                .delivery(|d| telemetry_runtime::Delivery { flush_interval: interval, ..d }),
         )
         .unwrap();
         Setup { sandbox, posthog, http, memory, telemetry, logged_from }
@@ -363,7 +364,11 @@ fn warnings_about_dropped_events_name_the_event_never_the_values() {
     server.set_default(Behaviour::Status(400));
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox.config().consent(Level::Full).sink(posthog_sink(&server)).max_event_bytes(2048),
+        sandbox
+            .config()
+            .consent(Level::Full)
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { max_event_bytes: 2048, ..d }),
     )
     .unwrap();
     // Refused by the server, with every kind of field.

@@ -36,10 +36,13 @@ fn the_record_holds_the_newest_deliveries_across_requests_and_flushes() {
             .consent(Level::Usage)
             .sink(posthog_sink(&server))
             // Many requests per flush: 3 events each.
-            .batch_size(3)
-            .max_batch_size(3)
-            .recent_deliveries(5)
-            .flush_interval(Duration::from_secs(60)),
+            .delivery(|d| telemetry_runtime::Delivery {
+                batch_size: 3,
+                max_batch_size: 3,
+                recent_deliveries: 5,
+                flush_interval: Duration::from_secs(60),
+                ..d
+            }),
     )
     .unwrap();
     for i in 0..10 {

@@ -11,9 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value as Json;
 use telemetry_runtime::sink::PostHogSink;
 use telemetry_runtime::{cli, Config, Level, Route, Telemetry, TelemetryEvent};
-use telemetry_tests::{
-    child, env, fast_backoff, wait_until, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON,
-};
+use telemetry_tests::{child, env, wait_until, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
 
 const WEEK: u64 = 7 * 86_400;
 /// Monday 2025-01-06 00:00 UTC: a week starts.
@@ -65,9 +63,13 @@ fn sink(url: &str) -> PostHogSink {
     PostHogSink::new(API_KEY)
         .and_then(|sink| sink.host(url))
         .expect("a PostHog sink")
-        .backoff(fast_backoff())
-        .timeouts(Duration::from_secs(2), Duration::from_secs(5))
-        .gzip_above(None)
+        .http(telemetry_tests::fast)
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
 }
 
 /// The program's configuration: its files under `dir`, a weekly report to
@@ -81,11 +83,13 @@ fn config(
 ) -> Config {
     let config = Config::new("testapp", "1.2.3")
         .environment(env(&[]))
-        .cache_dir(dir.join("cache"))
-        .config_dir(dir.join("config"))
-        .data_dir(dir.join("data"))
+        .dirs(|_| telemetry_runtime::Dirs {
+            cache: Some(dir.join("cache")),
+            config: Some(dir.join("config")),
+            data: Some(dir.join("data")),
+        })
         .default_level(Level::Usage)
-        .first_run_notice(false)
+        .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
         .route(sink(url), route);
     telemetry_runtime::__private::report_clock(config, now)
 }
@@ -704,11 +708,13 @@ fn reports_to_an_otlp_collector_are_sums_over_the_period() {
     let otlp = || {
         let config = Config::new("testapp", "1.2.3")
             .environment(env(&[]))
-            .cache_dir(sandbox.cache_dir())
-            .config_dir(sandbox.config_dir())
-            .data_dir(sandbox.data_dir())
+            .dirs(|_| telemetry_runtime::Dirs {
+                cache: Some(sandbox.cache_dir()),
+                config: Some(sandbox.config_dir()),
+                data: Some(sandbox.data_dir()),
+            })
             .default_level(Level::Usage)
-            .first_run_notice(false)
+            .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
             .route(telemetry_runtime::sink::OtlpSink::new(&server.url()).unwrap(), weekly());
         Telemetry::new(telemetry_runtime::__private::report_clock(config, clock.read())).unwrap()
     };
@@ -761,7 +767,8 @@ fn the_catalog_and_the_notice_say_that_the_program_reports_by_period() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     let config = config(sandbox.path(), &server.url(), weekly(), || at(WEDNESDAY));
-    let client = Telemetry::new(config.first_run_notice(false)).unwrap();
+    let client =
+        Telemetry::new(config.notice(|n| telemetry_runtime::Notice { enabled: false, ..n })).unwrap();
     let page = client.catalog().to_markdown("testapp");
     assert!(page.contains("## Reports by period: `telemetry_report`, once a week"), "{page}");
     assert!(
@@ -782,9 +789,11 @@ fn the_first_run_notice_says_that_the_program_reports_by_period() {
     if child::mode().is_some() {
         let dir = PathBuf::from(std::env::var_os(DIR_ENV).unwrap());
         let url = std::env::var(URL_ENV).unwrap();
-        let config = config(&dir, &url, weekly(), || at(WEDNESDAY))
-            .first_run_notice(true)
-            .commands("testapp telemetry");
+        let config = config(&dir, &url, weekly(), || at(WEDNESDAY)).notice(|n| telemetry_runtime::Notice {
+            enabled: true,
+            commands: Some("testapp telemetry".into()),
+            ..n
+        });
         let telemetry = Telemetry::new(config).unwrap();
         child::report("level", telemetry.level());
         return;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use telemetry_runtime::sink::PostHogSink;
 use telemetry_runtime::{DropReason, Properties, Stats, Telemetry, Value};
-use telemetry_tests::{fast_backoff, posthog_sink, Behaviour, Request, Sandbox, TestServer, API_KEY, SOON};
+use telemetry_tests::{posthog_sink, Behaviour, Request, Sandbox, TestServer, API_KEY, SOON};
 
 telemetry_runtime::event! {
     /// Delivered through the retry policy.
@@ -164,7 +164,8 @@ fn a_retry_after_beyond_the_policy_gives_up_at_once() {
 fn exhausted_retries_drop_the_batch_as_undeliverable() {
     let server = TestServer::start();
     server.set_default(Behaviour::Status(503));
-    let sink = posthog_sink(&server).backoff(fast_backoff().max_retries(2));
+    let sink = posthog_sink(&server)
+        .http(|h| telemetry_runtime::sink::HttpOptions { max_retries: 2, ..telemetry_tests::fast(h) });
     let (stats, requests) = deliver(&server, sink, 5);
     assert_eq!(requests.len(), 3, "one attempt and two retries");
     assert_same_events(&requests);
@@ -184,7 +185,7 @@ fn default_policy_makes_four_attempts() {
         .unwrap()
         .host(&server.url())
         .unwrap()
-        .backoff(telemetry_runtime::sink::Backoff::default().base(Duration::from_millis(10)));
+        .http(|h| telemetry_runtime::sink::HttpOptions { backoff_base: Duration::from_millis(10), ..h });
     let (stats, requests) = deliver(&server, sink, 1);
     assert_eq!(requests.len(), 4);
     assert_eq!(stats.dropped(DropReason::Undeliverable), 1);
@@ -194,7 +195,11 @@ fn default_policy_makes_four_attempts() {
 fn zero_retries_means_one_attempt() {
     let server = TestServer::start();
     server.set_default(Behaviour::Status(500));
-    let (stats, requests) = deliver(&server, posthog_sink(&server).max_retries(0), 1);
+    let (stats, requests) = deliver(
+        &server,
+        posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions { max_retries: 0, ..h }),
+        1,
+    );
     assert_eq!(requests.len(), 1);
     assert_eq!(stats.retried, 0);
     assert_eq!(stats.dropped(DropReason::Undeliverable), 1);
@@ -221,8 +226,12 @@ fn an_unreachable_server_is_retried_then_counted_undeliverable() {
         .unwrap()
         .host(&format!("http://127.0.0.1:{port}"))
         .unwrap()
-        .backoff(fast_backoff().max_retries(2))
-        .timeouts(Duration::from_secs(1), Duration::from_secs(2));
+        .http(|h| telemetry_runtime::sink::HttpOptions { max_retries: 2, ..telemetry_tests::fast(h) })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            ..h
+        });
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     telemetry.capture_with(&NOWHERE, Properties::new());
@@ -313,8 +322,13 @@ fn a_413_batch_split_still_retries_each_half() {
 fn events_over_max_event_bytes_are_dropped_before_sending() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).max_event_bytes(1024)).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { max_event_bytes: 1024, ..d }),
+    )
+    .unwrap();
     telemetry.capture_with(&FITS, Properties::new());
     telemetry.capture_with(&TOO_BIG, Properties::new().with("blob", Value::text("y".repeat(2000))));
     assert!(!telemetry.flush(SOON), "events were given up on");
@@ -329,8 +343,10 @@ fn events_over_max_event_bytes_are_dropped_before_sending() {
 fn max_request_bytes_splits_a_batch_into_several_requests() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(posthog_sink(&server).max_request_bytes(1500))).unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(
+        posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions { max_request_bytes: 1500, ..h }),
+    ))
+    .unwrap();
     for i in 0..12 {
         telemetry.capture_with(&BOUNDED, Properties::new().with("i", i));
     }
@@ -345,7 +361,7 @@ fn max_request_bytes_splits_a_batch_into_several_requests() {
 fn request_bodies_never_exceed_max_request_bytes() {
     // Measure one event as serialized (every event below has the same size),
     // then allow exactly three per request by the events' own bytes.
-    let memory = telemetry_runtime::sink::MemorySink::new();
+    let memory = telemetry_runtime::testing::MemorySink::new();
     let sandbox = Sandbox::new();
     let probe = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
     probe.capture_with(&BOUNDED, Properties::new().with("i", 7u8));
@@ -354,8 +370,13 @@ fn request_bodies_never_exceed_max_request_bytes() {
     let limit = 3 * (event_len + 1);
 
     let server = TestServer::start();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(posthog_sink(&server).max_request_bytes(limit))).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox.config().sink(
+            posthog_sink(&server)
+                .http(|h| telemetry_runtime::sink::HttpOptions { max_request_bytes: limit, ..h }),
+        ),
+    )
+    .unwrap();
     for _ in 0..6 {
         telemetry.capture_with(&BOUNDED, Properties::new().with("i", 7u8));
     }

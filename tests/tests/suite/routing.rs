@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use telemetry_runtime::sink::{HttpSink, MemorySink};
+use telemetry_runtime::sink::HttpSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Level, Properties, Route, Telemetry, TelemetryEvent};
 use telemetry_tests::{posthog_sink, Behaviour, Gate, Sandbox, TestServer};
 
@@ -76,7 +77,12 @@ fn the_vendor_gets_anonymous_counts_and_the_user_collector_gets_what_the_user_al
             .config()
             .consent(Level::Full)
             .route(posthog_sink(&vendor), Route::counters_only().max_level(Level::Usage))
-            .route(HttpSink::new(format!("{}/events", own.url())).unwrap().gzip_above(None), Route::all()),
+            .route(
+                HttpSink::new(format!("{}/events", own.url()))
+                    .unwrap()
+                    .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h }),
+                Route::all(),
+            ),
     )
     .unwrap();
     capture_everything(&telemetry);
@@ -151,9 +157,12 @@ fn a_filtered_sink_still_gets_full_batches_in_order() {
         sandbox
             .config()
             .consent(Level::Usage)
-            .batch_size(10)
-            .max_batch_size(10)
-            .flush_interval(Duration::from_secs(3600))
+            .delivery(|d| telemetry_runtime::Delivery {
+                batch_size: 10,
+                max_batch_size: 10,
+                flush_interval: Duration::from_secs(3600),
+                ..d
+            })
             .route(posthog_sink(&server), Route::only(["kept"]))
             .sink(everything.clone()),
     )

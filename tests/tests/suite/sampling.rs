@@ -2,7 +2,7 @@
 //! `<APP>_TELEMETRY_SAMPLE_RATE`, for derived and declared events, counted
 //! when it leaves an event out, and reproducible with a seed.
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Properties, Telemetry, TelemetryEvent};
 use telemetry_tests::{logs, posthog_sink, Sandbox, TestServer, SOON};
 
@@ -51,7 +51,11 @@ fn run(
 fn a_configured_rate_keeps_about_that_share_and_counts_the_rest() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let (kept, stats) = run(sandbox.config().sample_rate(0.25), &memory, 2000);
+    let (kept, stats) = run(
+        sandbox.config().delivery(|d| telemetry_runtime::Delivery { sample_rate: 0.25, ..d }),
+        &memory,
+        2000,
+    );
     assert!((400..600).contains(&kept.len()), "{}", kept.len());
     let events = memory.events();
     let ticks = events.iter().filter(|e| e["event"] == "tick").count();
@@ -66,7 +70,13 @@ fn a_configured_rate_keeps_about_that_share_and_counts_the_rest() {
 fn an_events_own_rate_and_the_configured_rate_multiply() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry = Telemetry::new(sandbox.config().sample_rate(0.5).sink(memory.clone())).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .delivery(|d| telemetry_runtime::Delivery { sample_rate: 0.5, ..d })
+            .sink(memory.clone()),
+    )
+    .unwrap();
     for index in 0..4000 {
         telemetry.capture(&Halved { index });
     }
@@ -80,9 +90,36 @@ fn an_events_own_rate_and_the_configured_rate_multiply() {
 #[test]
 fn a_seed_keeps_the_same_events_in_every_run() {
     let sandbox = Sandbox::new();
-    let first = run(sandbox.config().sample_rate(0.3).sample_seed(42), &MemorySink::new(), 500).0;
-    let second = run(sandbox.config().sample_rate(0.3).sample_seed(42), &MemorySink::new(), 500).0;
-    let other = run(sandbox.config().sample_rate(0.3).sample_seed(43), &MemorySink::new(), 500).0;
+    let first = run(
+        sandbox.config().delivery(|d| telemetry_runtime::Delivery {
+            sample_rate: 0.3,
+            sample_seed: Some(42),
+            ..d
+        }),
+        &MemorySink::new(),
+        500,
+    )
+    .0;
+    let second = run(
+        sandbox.config().delivery(|d| telemetry_runtime::Delivery {
+            sample_rate: 0.3,
+            sample_seed: Some(42),
+            ..d
+        }),
+        &MemorySink::new(),
+        500,
+    )
+    .0;
+    let other = run(
+        sandbox.config().delivery(|d| telemetry_runtime::Delivery {
+            sample_rate: 0.3,
+            sample_seed: Some(43),
+            ..d
+        }),
+        &MemorySink::new(),
+        500,
+    )
+    .0;
     assert!(!first.is_empty() && first.len() < 500);
     assert_eq!(first, second);
     assert_ne!(first, other);
@@ -94,7 +131,9 @@ fn the_users_variable_outranks_the_configuration_and_bad_values_are_ignored() {
     let sandbox = Sandbox::new();
     // Zero: nothing leaves, on the wire either.
     let server = TestServer::start();
-    let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", " 0 ")]).sample_rate(1.0);
+    let config = sandbox
+        .config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", " 0 ")])
+        .delivery(|d| telemetry_runtime::Delivery { sample_rate: 1.0, ..d });
     let telemetry = Telemetry::new(config.sink(posthog_sink(&server))).unwrap();
     for index in 0..50 {
         telemetry.capture(&SampledStep { index });
@@ -105,7 +144,9 @@ fn the_users_variable_outranks_the_configuration_and_bad_values_are_ignored() {
 
     // One: everything, whatever the configuration says.
     let memory = MemorySink::new();
-    let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", "1")]).sample_rate(0.01);
+    let config = sandbox
+        .config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", "1")])
+        .delivery(|d| telemetry_runtime::Delivery { sample_rate: 0.01, ..d });
     assert_eq!(run(config, &memory, 100).0.len(), 100);
     let events = memory.events();
     assert_eq!(events.len(), 200, "the steps and the ticks");
@@ -114,13 +155,15 @@ fn the_users_variable_outranks_the_configuration_and_bad_values_are_ignored() {
     // Named after the app, whatever the main variable is called.
     let config = sandbox
         .config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", "0"), ("TESTAPP_ENABLED_SAMPLE_RATE", "1")])
-        .env_var("TESTAPP_ENABLED");
+        .env(|e| telemetry_runtime::EnvVars { main: "TESTAPP_ENABLED".into(), ..e });
     let (kept, stats) = run(config, &MemorySink::new(), 10);
     assert!(kept.is_empty() && stats.sampled_out == 20, "{stats:?}");
 
     // Not a rate: logged, and the configuration's rate stands.
     for bad in ["lots", "1.5", "-0.5", "NaN"] {
-        let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", bad)]).sample_rate(0.0);
+        let config = sandbox
+            .config_with_env(&[("TESTAPP_TELEMETRY_SAMPLE_RATE", bad)])
+            .delivery(|d| telemetry_runtime::Delivery { sample_rate: 0.0, ..d });
         let (kept, stats) = run(config, &MemorySink::new(), 20);
         assert!(kept.is_empty() && stats.sampled_out == 40, "{bad}: {stats:?}");
         // By the client as it is made, on this thread.

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::{Batch, JsonlSink, MemorySink, SendContext, Sink, SinkError, StderrSink};
+use telemetry_runtime::sink::{Batch, JsonlSink, SendContext, Sink, SinkError, StderrSink};
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent, Value};
 use telemetry_tests::canary::Canary;
 use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
@@ -176,8 +177,10 @@ impl Sink for PartialSink {
 
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
         assert!(cx.may_send());
-        if batch.len() > 1 {
-            cx.dropped(DropReason::Rejected, 1);
+        if batch.events().count() > 1 {
+            if let Some(first) = batch.events().next() {
+                cx.drop_event(&first, DropReason::Rejected);
+            }
             return Ok(());
         }
         Err(SinkError::new(DropReason::Undeliverable, "down"))

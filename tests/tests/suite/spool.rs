@@ -36,9 +36,9 @@ fn an_outage_is_bridged_by_the_spool_within_one_run() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     server.down();
-    let telemetry = Telemetry::new(
-        sandbox.config().sink(posthog_sink(&server)).spool(true).flush_interval(Duration::from_millis(200)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery { spool: true, flush_interval: Duration::from_millis(200), ..d }
+    }))
     .unwrap();
     for i in 0..5u32 {
         telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", i));
@@ -69,7 +69,13 @@ fn rejected_batches_are_not_kept() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     server.set_default(telemetry_tests::Behaviour::Status(400));
-    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).spool(true)).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d }),
+    )
+    .unwrap();
     telemetry.capture_with(&REFUSED, Properties::new());
     assert!(!telemetry.flush(Duration::from_secs(5)), "events were given up on");
     assert_eq!(spool_files(&sandbox), 0, "a batch the server refuses for good is not retried later");
@@ -84,10 +90,18 @@ fn the_spool_is_bounded() {
         sandbox
             .config()
             .sink(posthog_sink(&server))
-            .spool_limits(4_000, Duration::from_secs(3600))
-            .batch_size(5)
-            .max_batch_size(5)
-            .flush_interval(Duration::from_secs(60)),
+            .delivery(|d| telemetry_runtime::Delivery {
+                spool: true,
+                spool_max_bytes: 4_000,
+                spool_max_age: Duration::from_secs(3600),
+                ..d
+            })
+            .delivery(|d| telemetry_runtime::Delivery {
+                batch_size: 5,
+                max_batch_size: 5,
+                flush_interval: Duration::from_secs(60),
+                ..d
+            }),
     )
     .unwrap();
     for i in 0..100u32 {
@@ -106,7 +120,10 @@ fn consent_off_at_start_deletes_the_spool() {
     let dir = sandbox.cache_dir().join("telemetry_spool");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("00000000000000000001-x.batch"), "v1\tusage\t0\t1\t{}\n").unwrap();
-    let telemetry = Telemetry::new(sandbox.config().consent(Level::Off).spool(true)).unwrap();
+    let telemetry = Telemetry::new(
+        sandbox.config().consent(Level::Off).delivery(|d| telemetry_runtime::Delivery { spool: true, ..d }),
+    )
+    .unwrap();
     assert!(!dir.exists());
     drop(telemetry);
 }
@@ -123,8 +140,16 @@ fn what_a_shutdown_deadline_cuts_off_is_kept_for_the_next_run() {
     let server = TestServer::start();
     server.set_default(Behaviour::Hang);
     let config = || {
-        let sink = posthog_sink(&server).timeouts(Duration::from_secs(1), Duration::from_secs(30));
-        sandbox.config().sink(sink).spool(true).flush_interval(Duration::from_secs(120))
+        let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(30),
+            ..h
+        });
+        sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
+            spool: true,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        })
     };
     {
         let telemetry = Telemetry::new(config()).unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 use telemetry_runtime::sink::PostHogSink;
 use telemetry_runtime::{Config, DropReason, Level, Properties, Route, Telemetry, TelemetryEvent};
 use telemetry_tests::canary::Canary;
-use telemetry_tests::{child, fast_backoff, wait_until, Behaviour, Gate, Sandbox, TestServer, SOON};
+use telemetry_tests::{child, wait_until, Behaviour, Gate, Sandbox, TestServer, SOON};
 
 /// The user's own project: everything the user consented to.
 const USER_KEY: &str = "phc_user_project_full";
@@ -58,10 +58,14 @@ fn posthog(server_url: &str, key: &str) -> PostHogSink {
     PostHogSink::new(key)
         .and_then(|sink| sink.host(server_url))
         .expect("valid PostHog sink")
-        .backoff(fast_backoff())
-        .max_retries(0)
-        .timeouts(Duration::from_secs(2), Duration::from_secs(10))
-        .gzip_above(None)
+        .http(telemetry_tests::fast)
+        .http(|h| telemetry_runtime::sink::HttpOptions { max_retries: 0, ..h })
+        .http(|h| telemetry_runtime::sink::HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+            ..h
+        })
+        .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
 }
 
 fn spool_dir(dir: &Path) -> PathBuf {
@@ -225,8 +229,7 @@ fn fill_spool(dir: &Path, server: &TestServer, n: u32) {
     let telemetry = Telemetry::new(
         Sandbox::spooling_config_in(dir)
             .sink(posthog(&server.url(), USER_KEY))
-            .batch_size(1)
-            .max_batch_size(1),
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 1, max_batch_size: 1, ..d }),
     )
     .unwrap();
     for i in 0..n {

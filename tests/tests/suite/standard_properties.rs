@@ -64,7 +64,11 @@ fn client(
     sandbox: &Sandbox,
     config: impl FnOnce(telemetry_runtime::Config) -> telemetry_runtime::Config,
 ) -> Telemetry {
-    Telemetry::new(config(sandbox.config()).flush_interval(Duration::from_secs(60))).unwrap()
+    Telemetry::new(
+        config(sandbox.config())
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+    )
+    .unwrap()
 }
 
 #[test]

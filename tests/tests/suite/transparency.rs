@@ -6,7 +6,8 @@ use std::thread;
 use std::time::Duration;
 
 use telemetry_runtime::cli::Status;
-use telemetry_runtime::sink::{MemorySink, OtlpSink};
+use telemetry_runtime::sink::OtlpSink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Catalog, ConsentSource, Level, Route, Telemetry};
 use telemetry_tests::{posthog_sink, Sandbox, TestServer};
 
@@ -31,10 +32,10 @@ fn client_with_catalog(sandbox: &Sandbox, server: &TestServer, catalog: Catalog)
     Telemetry::new(
         sandbox
             .config()
-            .first_run_notice(true)
+            .notice(|n| telemetry_runtime::Notice { enabled: true, ..n })
             .catalog(catalog)
             .sink(posthog_sink(server))
-            .flush_interval(Duration::from_secs(60)),
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
     )
     .unwrap()
 }
@@ -72,8 +73,10 @@ fn the_notice_waits_for_a_terminal_when_asked() {
     use std::io::IsTerminal;
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let config =
-        sandbox.config().first_run_notice(true).notice_requires_terminal(true).sink(posthog_sink(&server));
+    let config = sandbox
+        .config()
+        .notice(|n| telemetry_runtime::Notice { enabled: true, requires_terminal: true, ..n })
+        .sink(posthog_sink(&server));
     let client = Telemetry::new(config).unwrap();
     assert_eq!(client.consent().source, ConsentSource::NoticePending);
     let recorded = sandbox.config_dir().join("telemetry_notice").exists();
@@ -86,7 +89,7 @@ fn explicit_and_user_choices_need_no_notice() {
     let server = TestServer::start();
     let config = sandbox
         .config_with_env(&[("TESTAPP_TELEMETRY", "on")])
-        .first_run_notice(true)
+        .notice(|n| telemetry_runtime::Notice { enabled: true, ..n })
         .sink(posthog_sink(&server));
     let client = Telemetry::new(config).unwrap();
     assert_eq!(client.level(), Level::Usage);
@@ -97,9 +100,13 @@ fn explicit_and_user_choices_need_no_notice() {
 fn counters_aggregate_across_threads_into_one_event_per_series() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let client =
-        Telemetry::new(sandbox.config().sink(memory.clone()).flush_interval(Duration::from_secs(60)))
-            .unwrap();
+    let client = Telemetry::new(
+        sandbox
+            .config()
+            .sink(memory.clone())
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
+    )
+    .unwrap();
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let client = client.clone();
@@ -147,7 +154,13 @@ fn counters_count_nothing_when_off() {
 fn debug_mode_replaces_every_sink_and_sends_nothing() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
-    let client = Telemetry::new(sandbox.config().debug(true).sink(posthog_sink(&server))).unwrap();
+    let client = Telemetry::new(
+        sandbox
+            .config()
+            .delivery(|d| telemetry_runtime::Delivery { debug: true, ..d })
+            .sink(posthog_sink(&server)),
+    )
+    .unwrap();
     let status = Status::of(&client);
     assert!(status.debug);
     assert_eq!(status.sink_names, ["stderr"]);
@@ -228,9 +241,13 @@ fn the_status_report_names_the_files_and_sinks_that_status_prints() {
 #[test]
 fn the_status_report_of_a_local_only_client() {
     let sandbox = Sandbox::new();
-    let client =
-        Telemetry::new(sandbox.config().local_only(true).recent_deliveries(0).sink(MemorySink::new()))
-            .unwrap();
+    let client = Telemetry::new(
+        sandbox
+            .config()
+            .delivery(|d| telemetry_runtime::Delivery { local_only: true, recent_deliveries: 0, ..d })
+            .sink(MemorySink::new()),
+    )
+    .unwrap();
     let status = Status::of(&client);
     let events = sandbox.data_dir().join("telemetry_events.jsonl");
     assert!(status.local_only);
@@ -259,7 +276,7 @@ fn the_status_of_a_client_that_is_off_says_nothing_is_sent_and_why() {
         "{printed}"
     );
 
-    on.persist_consent(Level::Off).unwrap();
+    on.save_consent(Some(Level::Off)).unwrap();
     let saved_off = Telemetry::new(sandbox.config().sink(MemorySink::new())).unwrap();
     let printed = printed_status(&saved_off);
     assert!(printed.contains("Telemetry: off (decided by saved choice in "), "{printed}");
@@ -276,7 +293,7 @@ fn the_status_of_a_client_that_is_off_says_nothing_is_sent_and_why() {
     // The user's own collector still gets events: only the vendor's sinks are off.
     let own = OtlpSink::new("http://127.0.0.1:9").unwrap();
     let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]).sink(MemorySink::new());
-    let with_own = Telemetry::new(config.route(own, Route::user_owned())).unwrap();
+    let with_own = Telemetry::new(config.route(own, Route::all().owned_by_user())).unwrap();
     let printed = printed_status(&with_own);
     assert!(printed.contains("\nMode: off: nothing is sent to memory\nYour own collector: "), "{printed}");
 
@@ -322,8 +339,8 @@ fn the_catalog_lists_each_labels_values() {
     assert_eq!(fields[0]["name"], "status");
     assert_eq!(fields[0]["values"], serde_json::json!(["ok", "error"]));
     assert!(fields[1].get("values").is_none(), "`count` is a number, not a closed set");
-    assert_eq!(TOOL_CALLS.labels().len(), 1);
-    assert_eq!(TOOL_CALLS.labels()[0].values, ["ok", "error"]);
+    assert_eq!(TOOL_CALLS.schema().fields.len(), 2, "the label, then `count`");
+    assert_eq!(TOOL_CALLS.schema().fields[0].values, ["ok", "error"]);
 }
 
 /// Which subcommand ran.

@@ -40,8 +40,8 @@ fn call(step: u32) -> OwnedToolCall {
 fn client(config: Config, vendor: &TestServer, collector: &TestServer) -> Telemetry {
     let config = config
         .route(posthog_sink(vendor), Route::counters_only().max_level(Level::Usage))
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::user_owned())
-        .flush_interval(Duration::from_secs(60));
+        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user())
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     Telemetry::new(config).unwrap()
 }
 
@@ -79,7 +79,11 @@ fn analytics_off_leaves_the_users_own_collector_on() {
 fn the_first_run_notice_holds_back_the_vendor_only() {
     let sandbox = Sandbox::new();
     let (vendor, collector) = (TestServer::start(), TestServer::start());
-    let config = sandbox.config().first_run_notice(true).notice_text("(notice)");
+    let config = sandbox.config().notice(|n| telemetry_runtime::Notice {
+        enabled: true,
+        text: Some("(notice)".into()),
+        ..n
+    });
     let telemetry = client(config, &vendor, &collector);
     assert_eq!(telemetry.consent().level, Level::Off);
     telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
@@ -157,8 +161,8 @@ fn events_captured_while_off_never_reach_the_vendor() {
     let config = sandbox
         .config()
         .route(posthog_sink(&vendor), Route::all())
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::user_owned())
-        .flush_interval(Duration::from_secs(60));
+        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user())
+        .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.set_consent(Level::Off);
     telemetry.capture(&call(7_000_001));
@@ -197,9 +201,10 @@ fn without_a_user_owned_sink_consent_off_captures_nothing() {
 fn the_user_owned_level_caps_what_the_collector_gets() {
     let sandbox = Sandbox::new();
     let collector = TestServer::start();
-    let config = sandbox
-        .config_with_env(&[("TESTAPP_TELEMETRY", "off")])
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::user_owned().max_level(Level::Usage));
+    let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]).route(
+        OtlpSink::new(&collector.url()).unwrap(),
+        Route::all().owned_by_user().max_level(Level::Usage),
+    );
     let telemetry = Telemetry::new(config).unwrap();
     assert_eq!(telemetry.level(), Level::Usage);
     telemetry.capture(&call(1));
@@ -233,14 +238,14 @@ fn status_tells_the_user_their_own_collector_is_governed_by_their_settings() {
 fn a_later_run_with_analytics_off_replays_the_collectors_spool_and_deletes_the_vendors() {
     let sandbox = Sandbox::new();
     let (vendor, collector) = (TestServer::start(), TestServer::start());
-    let fast = || telemetry_tests::fast_backoff().max_retries(0);
+    let fast = |h| telemetry_runtime::sink::HttpOptions { max_retries: 0, ..telemetry_tests::fast(h) };
     let config = |env: &[(&str, &str)]| {
         sandbox
             .config_with_env(env)
-            .spool(true)
-            .route(posthog_sink(&vendor).backoff(fast()), Route::all())
-            .route(OtlpSink::new(&collector.url()).unwrap().backoff(fast()), Route::user_owned())
-            .flush_interval(Duration::from_secs(60))
+            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
+            .route(posthog_sink(&vendor).http(fast), Route::all())
+            .route(OtlpSink::new(&collector.url()).unwrap().http(fast), Route::all().owned_by_user())
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d })
     };
     // Run 1, analytics on, both endpoints down: each sink's batch is spooled.
     vendor.down();

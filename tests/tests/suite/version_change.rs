@@ -2,7 +2,7 @@
 //! apart through a record in the cache directory, which is only read or
 //! written with telemetry on.
 
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Level, Telemetry, VersionChange};
 use telemetry_tests::Sandbox;
 
@@ -11,11 +11,13 @@ use telemetry_tests::Sandbox;
 fn client(sandbox: &Sandbox, version: &'static str) -> Telemetry {
     let config = telemetry_runtime::Config::new("testapp", version)
         .environment(telemetry_tests::env(&[]))
-        .cache_dir(sandbox.cache_dir())
-        .config_dir(sandbox.config_dir())
-        .data_dir(sandbox.data_dir())
+        .dirs(|_| telemetry_runtime::Dirs {
+            cache: Some(sandbox.cache_dir()),
+            config: Some(sandbox.config_dir()),
+            data: Some(sandbox.data_dir()),
+        })
         .default_level(Level::Usage)
-        .first_run_notice(false)
+        .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
         .sink(MemorySink::new());
     Telemetry::new(config).unwrap()
 }
@@ -70,8 +72,10 @@ fn an_unwritable_cache_directory_means_a_first_run_and_no_failure() {
     let sandbox = Sandbox::new();
     // A cache directory that cannot be created: a file is in its way.
     std::fs::write(sandbox.path().join("blocked"), "").unwrap();
-    let config =
-        sandbox.config().cache_dir(sandbox.path().join("blocked").join("cache")).sink(MemorySink::new());
+    let config = sandbox
+        .config()
+        .dirs(|d| telemetry_runtime::Dirs { cache: Some(sandbox.path().join("blocked").join("cache")), ..d })
+        .sink(MemorySink::new());
     let telemetry = Telemetry::new(config).unwrap();
     // Unwritable: every run looks like a first run, and nothing panics.
     assert_eq!(telemetry.version_change(), Some(VersionChange::FirstRun));

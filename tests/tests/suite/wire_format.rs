@@ -8,7 +8,12 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use telemetry_runtime::cli::Status;
 use telemetry_runtime::sink::HttpSink;
-use telemetry_runtime::{Properties, Telemetry, Value, LIB_NAME, LIB_VERSION};
+use telemetry_runtime::{Properties, Telemetry, Value};
+
+/// The library's name and version as events carry them (the tests' version
+/// is the workspace's, the runtime's own).
+const LIB_NAME: &str = "telemetry-runtime";
+const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 use telemetry_tests::{is_rfc3339_utc, posthog_sink, Behaviour, Gate, Sandbox, TestServer, API_KEY, SOON};
 
 telemetry_runtime::event! {
@@ -230,7 +235,7 @@ fn generic_http_sink_sends_sent_at_and_batch_with_custom_headers() {
         .unwrap()
         .header("X-Custom", "yes")
         .unwrap()
-        .backoff(telemetry_tests::fast_backoff());
+        .http(telemetry_tests::fast);
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(sink)).unwrap();
     for _ in 0..3 {
@@ -259,9 +264,9 @@ fn generic_http_sink_sends_sent_at_and_batch_with_custom_headers() {
 fn a_full_batch_leaves_without_flush_and_a_partial_one_waits() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox.config().sink(posthog_sink(&server)).batch_size(10).flush_interval(Duration::from_secs(120)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery { batch_size: 10, flush_interval: Duration::from_secs(120), ..d }
+    }))
     .unwrap();
     for _ in 0..10 {
         telemetry.capture_with(&SIZED, Properties::new());
@@ -285,14 +290,14 @@ fn queued_events_go_in_requests_of_up_to_the_max_batch_size() {
     let gate = Gate::new();
     server.script([Behaviour::Gate(gate.clone())]);
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .batch_size(10)
-            .max_batch_size(20)
-            .flush_interval(Duration::from_secs(120)),
-    )
+    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
+        telemetry_runtime::Delivery {
+            batch_size: 10,
+            max_batch_size: 20,
+            flush_interval: Duration::from_secs(120),
+            ..d
+        }
+    }))
     .unwrap();
     // Hold the worker in a first request so the next 45 events queue up
     // together, whatever the thread timing.
@@ -318,7 +323,10 @@ fn events_leave_after_the_flush_interval_without_a_flush() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox.config().sink(posthog_sink(&server)).flush_interval(Duration::from_millis(100)),
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_millis(100), ..d }),
     )
     .unwrap();
     for _ in 0..3 {
@@ -343,7 +351,7 @@ fn an_empty_flush_sends_nothing() {
 #[test]
 fn several_sinks_each_get_every_event() {
     let server = TestServer::start();
-    let memory = telemetry_runtime::sink::MemorySink::new();
+    let memory = telemetry_runtime::testing::MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry =
         Telemetry::new(sandbox.config().sink(posthog_sink(&server)).sink(memory.clone())).unwrap();
@@ -372,7 +380,7 @@ fn redirects_are_not_followed() {
 
 #[test]
 fn a_property_set_twice_is_sent_once_with_the_last_value() {
-    let memory = telemetry_runtime::sink::MemorySink::new();
+    let memory = telemetry_runtime::testing::MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
     let mut properties = Properties::new().with("attempt", 1u8);

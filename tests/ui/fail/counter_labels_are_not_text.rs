@@ -25,5 +25,5 @@ fn main() {
     TOOL_CALLS.increment((Tool::Search, cwd));
     TOOL_CALLS.increment((Tool::Search, "ok"));
     TOOL_CALLS.increment((Tool::Search, Status::Okay));
-    telemetry_runtime::increment(&TOOL_CALLS, [Tool::Search]);
+    TOOL_CALLS.add([Tool::Search], 1);
 }

@@ -19,5 +19,6 @@ telemetry_runtime::counter! {
 }
 
 fn main() {
-    telemetry_runtime::increment("tool_calls", &[("server", "github")]);
+    let client = telemetry_runtime::global().unwrap();
+    client.increment("tool_calls", &[("server", "github")]);
 }

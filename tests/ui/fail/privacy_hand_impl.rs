@@ -1,7 +1,7 @@
 // The classification traits are sealed: implementing them by hand (to
 // send a wrapped String as public, or an event outside the catalog) does
 // not compile.
-use telemetry_runtime::{Level, Properties, PropertyValue, PublicByDefault, TelemetryEvent, Value};
+use telemetry_runtime::{EventSchema, Level, Properties, PropertyValue, PublicByDefault, TelemetryEvent, Value};
 
 struct Wrapper(String);
 
@@ -17,7 +17,7 @@ impl PublicByDefault for Wrapper {}
 struct Sneaky;
 
 impl TelemetryEvent for Sneaky {
-    const NAME: &'static str = "sneaky";
+    const SCHEMA: EventSchema = EventSchema::undocumented("sneaky", Level::Usage);
     fn write_properties(&self, _: Level, _: &mut Properties) {}
 }
 

@@ -37,8 +37,8 @@ struct DocAttribute {
 }
 
 fn main() {
-    assert_eq!(Crashed::NAME, "crash_report");
-    assert_eq!(Crashed::MIN_LEVEL, Level::Full);
+    assert_eq!(Crashed::SCHEMA.name, "crash_report");
+    assert_eq!(Crashed::SCHEMA.min_level, Level::Full);
     assert_eq!(Crashed::SCHEMA.description, "A crash report.\n\nSent only with full consent.");
     assert_eq!(Crashed::SCHEMA.fields.len(), 1);
     assert_eq!(Crashed::SCHEMA.fields[0].name, "location");
@@ -54,17 +54,17 @@ fn main() {
     let mut out = Properties::new();
     crash.write_properties(Level::Full, &mut out);
     assert_eq!(out.get("location"), Some(Value::from("src/main.rs:10")));
-    assert_eq!(out.len(), 1);
+    assert_eq!(out.iter().count(), 1);
     let _ = crash.backtrace;
 
-    assert_eq!(KeyPressed::NAME, "key_pressed");
-    assert_eq!(KeyPressed::MIN_LEVEL, Level::Usage);
-    assert_eq!(KeyPressed::SAMPLE_RATE, 0.5);
+    assert_eq!(KeyPressed::SCHEMA.name, "key_pressed");
+    assert_eq!(KeyPressed::SCHEMA.min_level, Level::Usage);
+    assert_eq!(KeyPressed::SCHEMA.sample_rate, 0.5);
     assert_eq!(KeyPressed::SCHEMA.sample_rate, 0.5);
     let _ = KeyPressed { repeat: true }.repeat;
 
     assert_eq!(DocAttribute::SCHEMA.description, "Documented with the attribute form.\nSecond line.");
-    assert_eq!(DocAttribute::SAMPLE_RATE, 1.0);
+    assert_eq!(DocAttribute::SCHEMA.sample_rate, 1.0);
     assert_eq!(DocAttribute::SCHEMA.fields[0].description, "A count.");
     let _ = DocAttribute { n: 1 }.n;
 }

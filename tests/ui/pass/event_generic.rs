@@ -67,7 +67,7 @@ fn main() {
     assert_eq!(props(&timed, Level::Full).get("amount"), Some(Duration::from_millis(1500).to_value()));
 
     type Schema = BatchProcessed<'static, u8, u8, 1>;
-    assert_eq!(Schema::NAME, "batch_processed");
+    assert_eq!(Schema::SCHEMA.name, "batch_processed");
     let fields: Vec<_> = Schema::SCHEMA.fields.iter().map(|f| (f.name, f.ty, f.classification)).collect();
     assert_eq!(
         fields,

@@ -100,8 +100,7 @@ fn main() {
         Config::new("ui_pass", "1")
             .consent(Level::Usage)
             .environment(|_| None)
-            .cache_dir(dir.path())
-            .config_dir(dir.path()),
+            .dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), config: Some(dir.path().into()), ..d }),
     )
     .unwrap();
 

@@ -54,8 +54,8 @@ fn instrumented(n: u32, mode: Mode) -> Result<u32, std::fmt::Error> {
 }
 
 fn main() {
-    assert_eq!(<Renamed<u8> as TelemetryEvent>::NAME, "renamed");
-    assert_eq!(<Renamed<u8> as TelemetryEvent>::MIN_LEVEL, tel::Level::Full);
+    assert_eq!(<Renamed<u8> as TelemetryEvent>::SCHEMA.name, "renamed");
+    assert_eq!(<Renamed<u8> as TelemetryEvent>::SCHEMA.min_level, tel::Level::Full);
     assert_eq!(<nested::Nested as TelemetryEvent>::SCHEMA.fields[0].name, "n");
     let event = Renamed { count: 1u8, mode: Mode::Fast, server_url: String::new(), query: None };
     let mut out = tel::Properties::new();

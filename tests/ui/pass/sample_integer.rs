@@ -11,6 +11,6 @@ struct KeyPressed {
 }
 
 fn main() {
-    assert_eq!(KeyPressed::SAMPLE_RATE, 1.0);
+    assert_eq!(KeyPressed::SCHEMA.sample_rate, 1.0);
     let _ = KeyPressed { repeat: true }.repeat;
 }

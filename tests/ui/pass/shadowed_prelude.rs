@@ -137,7 +137,7 @@ fn main() {
     };
     let mut out = telemetry_runtime::Properties::new();
     event.write_properties(telemetry_runtime::Level::Full, &mut out);
-    ::std::assert_eq!(out.len(), 9);
+    ::std::assert_eq!(out.iter().count(), 9);
     gated_unit();
     ::std::assert!(gated_option(1).is_none());
     ::std::assert!(instrumented(0, Mode::Fast).is_err());

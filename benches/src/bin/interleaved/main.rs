@@ -472,7 +472,7 @@ fn protocols(rounds: usize) -> Report {
     let client = |name: &str, sink: Box<dyn FnOnce(&std::path::Path) -> telemetry_runtime::Config>| {
         let sub = dir.path().join(name.replace(['/', ' ', ','], "_"));
         std::fs::create_dir_all(&sub).expect("client dir");
-        telemetry_runtime::Telemetry::new(sink(&sub).batch_size(100).max_batch_size(100))
+        telemetry_runtime::Telemetry::new(sink(&sub).delivery(|d| telemetry_runtime::Delivery { batch_size: 100, max_batch_size: 100, ..d }))
             .expect("bench config is valid")
     };
     let addr = server.addr;
@@ -580,8 +580,7 @@ fn throughput(rounds: usize) -> Report {
         LARGE_QUEUE,
         100,
     )
-    .batch_size(100)
-    .max_batch_size(100);
+    .delivery(|d| telemetry_runtime::Delivery { batch_size: 100, max_batch_size: 100, ..d });
     let ours = telemetry_runtime::Telemetry::new(config).expect("bench config is valid");
     let posthog = telemetry_benches::posthog_client(server.addr, LARGE_QUEUE);
 

@@ -108,7 +108,7 @@ fn main() {
 
     // Dropping the guard delivers what is queued, within the deadline.
     drop(guard);
-    let stats = telemetry_runtime::stats();
+    let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
     println!("browser_use: {} events captured, {} sent", stats.captured, stats.sent);
 }
 
@@ -160,10 +160,13 @@ fn config() -> Result<Config, ConfigError> {
     let mut config = Config::new("browser_use", env!("CARGO_PKG_VERSION"))
         // On by default, as in browser-use; the user's variable turns it off.
         .default_level(Level::Usage)
-        .legacy_env_var("ANONYMIZED_TELEMETRY", Polarity::Enables)
+        .env(|mut e| {
+            e.legacy.push(("ANONYMIZED_TELEMETRY".into(), Polarity::Enables));
+            e
+        })
         // The switch browser-use's users know: the notice and log lines name it.
-        .documented_env_var("ANONYMIZED_TELEMETRY")
-        .shutdown_timeout(Duration::from_secs(3));
+        .env(|e| telemetry_runtime::EnvVars { documented: Some("ANONYMIZED_TELEMETRY".into()), ..e })
+        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(3), ..d });
     match (std::env::var("BROWSER_USE_POSTHOG_KEY"), std::env::var("BROWSER_USE_POSTHOG_HOST")) {
         (Ok(key), Ok(host)) => config = config.sink(PostHogSink::new(key)?.host(&host)?),
         _ => {

@@ -309,9 +309,12 @@ fn config() -> Result<Config, ConfigError> {
     let mut config = Config::new("cua", env!("CARGO_PKG_VERSION"))
         // Opt-in: off until the user says yes.
         .default_level(Level::Off)
-        .env_var("CUA_TELEMETRY_ENABLED")
-        .legacy_env_var("CUA_TELEMETRY_LOG_TRAJECTORY", Polarity::OptInFull)
-        .shutdown_timeout(Duration::from_secs(3));
+        .env(|e| telemetry_runtime::EnvVars { main: "CUA_TELEMETRY_ENABLED".into(), ..e })
+        .env(|mut e| {
+            e.legacy.push(("CUA_TELEMETRY_LOG_TRAJECTORY".into(), Polarity::OptInFull));
+            e
+        })
+        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(3), ..d });
     // Every event and counter as it happens, or once a week as counts.
     let route = if WEEKLY.load(Relaxed) { Route::all().per_period(WEEK) } else { Route::all() };
     match (std::env::var("CUA_POSTHOG_KEY"), std::env::var("CUA_POSTHOG_HOST")) {

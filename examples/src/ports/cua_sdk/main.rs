@@ -155,7 +155,8 @@ fn parse(args: &[String]) -> Result<(Vec<Setting>, Vec<Setting>, u32), String> {
 /// `off`, `full` (saved choices), `reset`, `catalog`, `preview`.
 fn subcommand(args: &[String]) -> Result<(), String> {
     let config = config(Level::Full).map_err(|e| e.to_string())?;
-    let telemetry = Telemetry::new(config.first_run_notice(false)).map_err(|e| e.to_string())?;
+    let telemetry = Telemetry::new(config.notice(|n| telemetry_runtime::Notice { enabled: false, ..n }))
+        .map_err(|e| e.to_string())?;
     telemetry_runtime::cli::run_command(&telemetry, args, &mut std::io::stdout())
         .map_err(|e| telemetry_examples::error_chain(&e))
 }
@@ -221,7 +222,11 @@ fn instance_client(setting: Setting, user: User) -> Result<Telemetry, ConfigErro
     // The user's choice was resolved (and the notice handled) by the
     // process-wide client: this client is created with it, as an explicit
     // level that nothing changes later.
-    Telemetry::new(config(cap)?.consent(user.level.min(cap)).local_only(user.local_only))
+    Telemetry::new(
+        config(cap)?
+            .consent(user.level.min(cap))
+            .delivery(|d| telemetry_runtime::Delivery { local_only: user.local_only, ..d }),
+    )
 }
 
 /// CUA's `Computer`.
@@ -359,11 +364,14 @@ fn config(max_level: Level) -> Result<Config, ConfigError> {
     let config = Config::new("cua", env!("CARGO_PKG_VERSION"))
         // Opt-out: on unless the user says no.
         .default_level(Level::Usage)
-        .env_var("CUA_TELEMETRY_ENABLED")
-        .legacy_env_var("CUA_TELEMETRY_LOG_TRAJECTORY", Polarity::OptInFull)
+        .env(|e| telemetry_runtime::EnvVars { main: "CUA_TELEMETRY_ENABLED".into(), ..e })
+        .env(|mut e| {
+            e.legacy.push(("CUA_TELEMETRY_LOG_TRAJECTORY".into(), Polarity::OptInFull));
+            e
+        })
         .catalog(Catalog::collect_under([concat!(module_path!(), "::telemetry")]))
-        .commands("cua-sdk telemetry")
-        .shutdown_timeout(Duration::from_secs(3));
+        .notice(|n| telemetry_runtime::Notice { commands: Some("cua-sdk telemetry".into()), ..n })
+        .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(3), ..d });
     let route = Route::all().max_level(max_level);
     Ok(match (std::env::var("CUA_POSTHOG_KEY"), std::env::var("CUA_POSTHOG_HOST")) {
         (Ok(key), Ok(host)) => config.route(PostHogSink::new(key)?.host(&host)?, route),

@@ -2,21 +2,23 @@
 //! pipeline): events as log records, counters as delta sums, instrumented
 //! calls as spans, in protobuf (the default) or JSON.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::http::check_url;
-use super::retry::Backoff;
 use super::transport::{check_header, shown_url, HttpTransport, Request, RequestEncoder};
-use super::{Batch, EventContext, EventView, PropertyIter, SendContext, Sink, SinkError, ValueRef};
-use crate::error::ConfigError;
+use super::{Batch, EventContext, EventView, Property, SendContext, Sink, SinkError, ValueRef};
+use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::period::PeriodCounts;
 use crate::model::span::SpanIds;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
+use crate::sink::options::HttpOptions;
 
 mod json;
 mod proto;
+mod records;
 
 use proto::{Any, AnyValue, KeyValue};
+use records::*;
 
 /// How an [`OtlpSink`] encodes its requests: the `http/protobuf` and
 /// `http/json` protocols of the OTLP exporter specification. `grpc`, which
@@ -44,7 +46,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// The name the specification gives it (`http/protobuf`, `http/json`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Protocol::HttpProtobuf => "http/protobuf",
             Protocol::HttpJson => "http/json",
@@ -59,6 +61,13 @@ impl Protocol {
     }
 }
 
+impl std::fmt::Display for Protocol {
+    /// The name the specification gives it (`http/protobuf`, `http/json`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for Protocol {
     type Err = ConfigError;
 
@@ -69,13 +78,15 @@ impl std::str::FromStr for Protocol {
             "http/protobuf" => Ok(Protocol::HttpProtobuf),
             "http/json" => Ok(Protocol::HttpJson),
             "grpc" => Err(ConfigError::new(
+                ConfigErrorKind::Protocol,
                 "OTLP protocol grpc is not supported: it needs HTTP/2, and this library sends over \
                  HTTP/1.1 without an async runtime; use http/protobuf (the default) or http/json, \
                  on the collector's HTTP port (4318)",
             )),
-            other => Err(ConfigError::new(format!(
-                "unknown OTLP protocol {other:?}: expected http/protobuf or http/json"
-            ))),
+            other => Err(ConfigError::new(
+                ConfigErrorKind::Protocol,
+                format!("unknown OTLP protocol {other:?}: expected http/protobuf or http/json"),
+            )),
         }
     }
 }
@@ -85,7 +96,7 @@ impl std::str::FromStr for Protocol {
 /// event's name and whose attributes are its properties; each counter a
 /// monotonic delta sum (`POST {endpoint}/v1/metrics`); and, on a route that
 /// asks for spans ([`Route::spans`](crate::Route::spans), on by default for
-/// [user-owned](crate::Route::user_owned) routes), each call of a
+/// [user-owned](crate::Route::owned_by_user) routes), each call of a
 /// `#[requires_telemetry(instrument)]` function a span (`POST
 /// {endpoint}/v1/traces`), the child of the instrumented call it ran in on
 /// the same thread. Bodies are protobuf by default, or JSON
@@ -109,13 +120,14 @@ impl std::str::FromStr for Protocol {
 /// let sink = OtlpSink::new("http://localhost:4318")?.header("Authorization", "Bearer 123")?;
 /// // Or from the standard variables; `None` when no endpoint is set or
 /// // OTEL_SDK_DISABLED=true.
-/// let from_env = OtlpSink::from_env_with(|name| match name {
+/// let from_env = OtlpSink::from_env(|name| match name {
 ///     "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".into()),
 ///     "OTEL_EXPORTER_OTLP_HEADERS" => Some("x-team=agents,api-key=abc%3D%3D".into()),
 ///     "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/json".into()),
 ///     _ => None,
 /// })?;
-/// assert_eq!(from_env.unwrap().protocol_in_use(), Protocol::HttpJson);
+/// assert!(from_env.is_some());
+/// let json = OtlpSink::new("http://localhost:4318")?.protocol(Protocol::HttpJson);
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -169,13 +181,9 @@ impl OtlpSink {
         ))
     }
 
-    /// A sink configured by the standard OpenTelemetry variables of the
-    /// process environment; see [`from_env_with`](OtlpSink::from_env_with).
-    pub fn from_env() -> Result<Option<OtlpSink>, ConfigError> {
-        OtlpSink::from_env_with(|name| std::env::var(name).ok())
-    }
-
-    /// A sink configured by the standard variables read through `lookup`:
+    /// A sink configured by the standard OpenTelemetry variables, read
+    /// through `lookup` (`|name| std::env::var(name).ok()` for the process
+    /// environment):
     /// `OTEL_SDK_DISABLED=true` gives `None`. Each signal's endpoint is its
     /// own variable, `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`,
     /// `..._METRICS_ENDPOINT` or `..._TRACES_ENDPOINT`, used as is (a full
@@ -192,7 +200,7 @@ impl OtlpSink {
     /// why (see [`Protocol`]), and so is any other value. The per-signal
     /// `OTEL_EXPORTER_OTLP_{LOGS,METRICS,TRACES}_PROTOCOL` are checked the
     /// same way; one protocol serves every signal, the logs one first.
-    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSink>, ConfigError> {
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<OtlpSink>, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             return Ok(None);
@@ -228,8 +236,7 @@ impl OtlpSink {
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
         ] {
             let Some(value) = var(name) else { continue };
-            let chosen: Protocol =
-                value.parse().map_err(|e: ConfigError| ConfigError::new(format!("{name}: {e}")))?;
+            let chosen: Protocol = value.parse().map_err(|e: ConfigError| e.within(name))?;
             match protocol {
                 None => protocol = Some(chosen),
                 Some(first) if first != chosen => log::warn!(
@@ -251,6 +258,26 @@ impl OtlpSink {
         Ok(Some(sink))
     }
 
+    #[cfg(test)]
+    fn logs_url(&self) -> &str {
+        &self.logs_url
+    }
+
+    #[cfg(test)]
+    fn metrics_url(&self) -> Option<&str> {
+        self.metrics_url.as_deref()
+    }
+
+    #[cfg(test)]
+    fn traces_url(&self) -> Option<&str> {
+        self.traces_url.as_deref()
+    }
+
+    #[cfg(test)]
+    fn protocol_in_use(&self) -> Protocol {
+        self.protocol
+    }
+
     /// The encoding of request bodies (default [`Protocol::HttpProtobuf`]).
     pub fn protocol(mut self, protocol: Protocol) -> OtlpSink {
         self.protocol = protocol;
@@ -258,16 +285,11 @@ impl OtlpSink {
         self
     }
 
-    /// The encoding of request bodies: see [`protocol`](OtlpSink::protocol).
-    pub fn protocol_in_use(&self) -> Protocol {
-        self.protocol
-    }
-
     /// Adds a request header. This library never logs header values; the
     /// HTTP client (ureq) prints them in its trace-level output (see the
-    /// README's Security section). A name or value HTTP does not allow (a
-    /// line break in the value, say) is refused here, as
-    /// [`HttpTransport::header`] says, rather than failing every request.
+    /// README's Security section). A name or value HTTP does not allow is
+    /// refused here, as [`HttpSink::header`](super::HttpSink::header) says,
+    /// rather than failing every request.
     pub fn header(
         mut self,
         name: impl Into<String>,
@@ -277,53 +299,12 @@ impl OtlpSink {
         Ok(self)
     }
 
-    /// The retry policy (default [`Backoff::default`]).
-    pub fn backoff(mut self, backoff: Backoff) -> OtlpSink {
-        self.transport = self.transport.backoff(backoff);
+    /// How this sink sends (timeouts, request size, compression,
+    /// retries), changed by `change` from the sink's current options.
+    pub fn http(mut self, change: impl FnOnce(HttpOptions) -> HttpOptions) -> OtlpSink {
+        let options = change(self.transport.options());
+        self.transport = self.transport.with_options(options);
         self
-    }
-
-    /// Compresses request bodies larger than `above` bytes with gzip; `None`
-    /// never compresses. Default: above 4 KiB with the `gzip` feature.
-    pub fn gzip_above(mut self, above: Option<usize>) -> OtlpSink {
-        self.transport = self.transport.gzip_above(above);
-        self
-    }
-
-    /// The largest request body; more events go in several requests, each
-    /// measured as the OTLP body actually sent (default 5 MiB).
-    pub fn max_request_bytes(mut self, bytes: usize) -> OtlpSink {
-        self.transport = self.transport.max_request_bytes(bytes);
-        self
-    }
-
-    /// The connect timeout, and the limit for each later phase of a request:
-    /// sending it, waiting for the answer, reading the answer (defaults 5 s
-    /// and 10 s). The host name is resolved on the worker thread with the
-    /// system's own lookup timeouts, so a slow DNS delays telemetry only.
-    /// Each timeout is at most a day: a longer one (such as `Duration::MAX`)
-    /// is taken as a day.
-    pub fn timeouts(mut self, connect: Duration, request: Duration) -> OtlpSink {
-        self.transport = self.transport.timeouts(connect, request);
-        self
-    }
-
-    /// Where log records go.
-    pub fn logs_url(&self) -> &str {
-        &self.logs_url
-    }
-
-    /// Where counters go as metrics; `None` when only a logs endpoint was
-    /// configured, and counters go there as log records.
-    pub fn metrics_url(&self) -> Option<&str> {
-        self.metrics_url.as_deref()
-    }
-
-    /// Where instrumented calls go as spans, on a route that asks for them;
-    /// `None` when only a logs endpoint was configured, and calls go there
-    /// as log records.
-    pub fn traces_url(&self) -> Option<&str> {
-        self.traces_url.as_deref()
     }
 }
 
@@ -496,12 +477,15 @@ fn parse_pairs(text: &str, variable: &str) -> Result<Vec<Pair>, ConfigError> {
         .enumerate()
         .map(|(i, pair)| {
             let place = format!("{variable}, pair {}", i + 1);
-            let (name, value) = pair
-                .split_once('=')
-                .ok_or_else(|| ConfigError::new(format!("{place}: not a key=value pair")))?;
-            let value = percent_encoding::percent_decode_str(value.trim())
-                .decode_utf8()
-                .map_err(|_| ConfigError::new(format!("{place}: the value is not UTF-8 once decoded")))?;
+            let (name, value) = pair.split_once('=').ok_or_else(|| {
+                ConfigError::new(ConfigErrorKind::Header, format!("{place}: not a key=value pair"))
+            })?;
+            let value = percent_encoding::percent_decode_str(value.trim()).decode_utf8().map_err(|_| {
+                ConfigError::new(
+                    ConfigErrorKind::Header,
+                    format!("{place}: the value is not UTF-8 once decoded"),
+                )
+            })?;
             Ok((place, (name.trim().to_owned(), value.into_owned())))
         })
         .collect()
@@ -533,222 +517,6 @@ pub(crate) fn otel_resource(env: &dyn Fn(&str) -> Option<String>) -> Vec<(String
     attributes
 }
 
-fn nanos(time: SystemTime) -> u64 {
-    u64::try_from(time.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()).unwrap_or(u64::MAX)
-}
-
-fn any(value: Any) -> Option<AnyValue> {
-    Some(AnyValue { value: Some(value) })
-}
-
-/// A property value as an OTLP `AnyValue`; `None` for a missing one.
-fn any_value(value: ValueRef<'_>) -> Option<AnyValue> {
-    any(match value {
-        ValueRef::Null => return None,
-        ValueRef::Float(f) if !f.is_finite() => return None,
-        ValueRef::Bool(b) => Any::Bool(b),
-        ValueRef::Int(i) => Any::Int(i),
-        ValueRef::UInt(u) => match i64::try_from(u) {
-            Ok(i) => Any::Int(i),
-            // Above i64::MAX: OTLP has no unsigned integer, and a double
-            // would round it. Its exact digits, as text.
-            Err(_) => Any::String(u.to_string()),
-        },
-        ValueRef::Float(f) => Any::Double(f),
-        ValueRef::Text(text) => Any::String(text.as_str().to_owned()),
-        ValueRef::Uuid(id) => Any::String(id.to_string()),
-        ValueRef::Hashed(hash) => Any::String(hash.as_str().to_owned()),
-        ValueRef::List(items) => {
-            Any::Array(proto::ArrayValue { values: items.iter().filter_map(any_value).collect() })
-        }
-        // An object (a `#[derive(TelemetryProperty)]` struct): a key-value
-        // list, its null fields left out as they are from attributes.
-        ValueRef::Object(object) => Any::KvList(proto::KeyValueList { values: attributes(object.fields()) }),
-    })
-}
-
-fn attribute(key: &str, value: ValueRef<'_>) -> Option<KeyValue> {
-    Some(KeyValue { key: key.to_owned(), value: Some(any_value(value)?) })
-}
-
-/// A text attribute.
-fn text_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: any(Any::String(value.to_owned())) }
-}
-
-fn attributes(properties: PropertyIter<'_>) -> Vec<KeyValue> {
-    properties.filter_map(|property| attribute(property.name(), property.value())).collect()
-}
-
-/// The resource: which program sent the data, and which library: nothing
-/// about the host (no `host.*`, `os.*` or `process.*` attribute), which the
-/// application did not ask to send. On a user-owned route, `user` (the
-/// user's own variables, see [`otel_resource`]) adds to it and wins.
-fn resource(context: &EventContext, user: Option<&[(String, String)]>) -> proto::Resource {
-    let mut attributes: Vec<KeyValue> = [
-        ("service.name", context.app_name()),
-        ("service.version", context.app_version()),
-        ("telemetry.sdk.name", LIB_NAME),
-        ("telemetry.sdk.version", LIB_VERSION),
-        ("telemetry.sdk.language", "rust"),
-    ]
-    .iter()
-    .map(|(key, value)| text_attribute(key, value))
-    .collect();
-    for (key, value) in user.unwrap_or_default() {
-        match attributes.iter_mut().find(|kv| kv.key == *key) {
-            Some(existing) => *existing = text_attribute(key, value),
-            None => attributes.push(text_attribute(key, value)),
-        }
-    }
-    proto::Resource { attributes }
-}
-
-fn scope() -> proto::InstrumentationScope {
-    proto::InstrumentationScope { name: LIB_NAME.to_owned(), version: LIB_VERSION.to_owned() }
-}
-
-/// One event as a log record: its name (the record's `event_name`, OTLP
-/// 1.5, and its body), its uuid and install id, its properties and the
-/// standard ones, as attributes.
-///
-/// The attributes the events of a context share (the install id and the
-/// standard properties) are not in it: see [`Shared`].
-fn log_record(event: &EventView<'_>) -> proto::LogRecord {
-    let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
-    attributes.extend(self::attributes(event.properties()));
-    proto::LogRecord {
-        time_unix_nano: nanos(event.time()),
-        observed_time_unix_nano: nanos(event.time()),
-        severity_number: 9,
-        severity_text: "INFO".to_owned(),
-        body: any(Any::String(event.name().to_owned())),
-        attributes,
-        event_name: event.name().to_owned(),
-    }
-}
-
-/// The attributes every log record or span of a context ends with: for a
-/// log record the install id (`distinct_id`), then for both the standard
-/// properties (`$session_id`, `$os`, ...). Made once per context and
-/// request, and in protobuf encoded once: protobuf reads a repeated field's
-/// items wherever they come in a message, so they are appended to each
-/// item's own fields as they are.
-struct Shared {
-    context: *const EventContext,
-    attributes: Vec<KeyValue>,
-    /// `attributes`, each encoded as the item's field `tag`.
-    encoded: Vec<u8>,
-}
-
-impl Shared {
-    fn of(context: &EventContext, kind: Kind) -> Shared {
-        let (install_id, tag) = match kind {
-            Kind::Logs => (Some(text_attribute("distinct_id", context.distinct_id())), LOG_RECORD_ATTRIBUTES),
-            Kind::Traces | Kind::Metrics => (None, SPAN_ATTRIBUTES),
-        };
-        let standard = context.standard_properties().map(|(key, value)| text_attribute(key, value));
-        let attributes: Vec<KeyValue> = install_id.into_iter().chain(standard).collect();
-        let mut encoded = Vec::new();
-        for attribute in &attributes {
-            proto::message(tag, attribute, &mut encoded);
-        }
-        Shared { context, attributes, encoded }
-    }
-}
-
-/// `LogRecord.attributes`.
-const LOG_RECORD_ATTRIBUTES: u32 = 6;
-/// `Span.attributes`.
-const SPAN_ATTRIBUTES: u32 = 9;
-
-/// One counter series as a delta sum since its last export.
-fn metric(event: &EventView<'_>) -> proto::Metric {
-    // `asInt` is an int64: a sum past it is sent as its largest value.
-    let count = event.count().unwrap_or(0).min(i64::MAX as u64) as i64;
-    let labels: Vec<KeyValue> = event
-        .properties()
-        .filter(|property| property.name() != "count")
-        .filter_map(|property| attribute(property.name(), property.value()))
-        .collect();
-    proto::Metric {
-        name: event.name().to_owned(),
-        sum: Some(proto::Sum {
-            data_points: vec![proto::NumberDataPoint {
-                attributes: labels,
-                start_time_unix_nano: nanos(event.time()),
-                time_unix_nano: nanos(SystemTime::now()),
-                as_int: Some(count),
-            }],
-            // 1 is AGGREGATION_TEMPORALITY_DELTA: counts since the last export.
-            aggregation_temporality: 1,
-            is_monotonic: true,
-        }),
-    }
-}
-
-/// A report by period as one monotonic delta sum per count, over the
-/// report's period: what was counted from its start to its end, with the
-/// counter's labels (or `event`, for the counts of events) as attributes.
-fn report_metrics(report: &PeriodCounts) -> Vec<proto::Metric> {
-    let (start, end) = (nanos(report.start_time()), nanos(report.end_time()));
-    report
-        .counts
-        .iter()
-        .map(|(counted, count)| proto::Metric {
-            name: counted.metric_name().to_owned(),
-            sum: Some(proto::Sum {
-                data_points: vec![proto::NumberDataPoint {
-                    attributes: counted
-                        .attributes()
-                        .into_iter()
-                        .map(|(key, value)| text_attribute(key, value))
-                        .collect(),
-                    start_time_unix_nano: start,
-                    time_unix_nano: end,
-                    as_int: Some((*count).min(i64::MAX as u64) as i64),
-                }],
-                aggregation_temporality: 1,
-                is_monotonic: true,
-            }),
-        })
-        .collect()
-}
-
-/// One instrumented call as a span: named after its event, from its start
-/// to its capture, with the event's properties (as classified for this
-/// route) and the standard ones as attributes, the uuid of its event, and
-/// an error status, with the error's type, when the call failed.
-///
-/// The standard properties are not in it: see [`Shared`].
-fn span(event: &EventView<'_>, ids: SpanIds) -> proto::Span {
-    let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
-    attributes.extend(self::attributes(event.properties()));
-    let failed = matches!(event.property("outcome"), Some(ValueRef::Text(text)) if text.as_str() == "error");
-    let status = failed.then(|| proto::Status {
-        message: match event.property("error_type") {
-            Some(ValueRef::Text(text)) => text.as_str().to_owned(),
-            _ => String::new(),
-        },
-        // STATUS_CODE_ERROR; a call that succeeded keeps the default,
-        // unset, as instrumentation libraries should.
-        code: 2,
-    });
-    let end = nanos(event.time());
-    proto::Span {
-        trace_id: ids.trace_id.to_vec(),
-        span_id: ids.span_id.to_vec(),
-        parent_span_id: if ids.has_parent() { ids.parent_span_id.to_vec() } else { Vec::new() },
-        name: event.name().to_owned(),
-        // SPAN_KIND_INTERNAL: a call inside the program.
-        kind: 1,
-        start_time_unix_nano: ids.start_ns.min(end),
-        end_time_unix_nano: end,
-        attributes,
-        status,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -778,7 +546,7 @@ mod tests {
                 "OTEL_EXPORTER_OTLP_HEADERS" => Some(text.to_owned()),
                 _ => None,
             };
-            let err = OtlpSink::from_env_with(lookup).expect_err(text).to_string();
+            let err = OtlpSink::from_env(lookup).expect_err(text).to_string();
             assert!(err.contains(&format!("OTEL_EXPORTER_OTLP_HEADERS, {pair}:")), "{err}");
             assert!(!err.contains("s3cret"), "a value is shown: {err}");
         }
@@ -788,11 +556,9 @@ mod tests {
     fn endpoint_errors_name_their_variable_and_hide_what_may_be_a_key() {
         let err = |pairs: &[(&'static str, &'static str)]| {
             let pairs = pairs.to_vec();
-            OtlpSink::from_env_with(move |name| {
-                pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
-            })
-            .expect_err("refused")
-            .to_string()
+            OtlpSink::from_env(move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+                .expect_err("refused")
+                .to_string()
         };
         let bad = err(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://user:s3cret@c:4318/?key=s3cret")]);
         assert!(bad.contains("OTEL_EXPORTER_OTLP_ENDPOINT: ") && !bad.contains("s3cret"), "{bad}");
@@ -808,15 +574,14 @@ mod tests {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
-        assert!(OtlpSink::from_env_with(env(&[])).unwrap().is_none());
-        let sink = OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")]))
-            .unwrap()
-            .unwrap();
+        assert!(OtlpSink::from_env(env(&[])).unwrap().is_none());
+        let sink =
+            OtlpSink::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/")])).unwrap().unwrap();
         assert_eq!(
             (sink.logs_url(), sink.metrics_url()),
             ("http://c:4318/v1/logs", Some("http://c:4318/v1/metrics"))
         );
-        let sink = OtlpSink::from_env_with(env(&[
+        let sink = OtlpSink::from_env(env(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
             ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/ingest"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=1, b = x%2Cy%3D "),
@@ -828,20 +593,19 @@ mod tests {
         assert!(sink.transport.headers().contains(&("b".to_owned(), "x,y=".to_owned())));
         assert_eq!(sink.traces_url(), Some("http://c:4318/v1/traces"));
         // A signal's own variable alone is enough, and is used as is.
-        let sink =
-            OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/in")]))
-                .unwrap()
-                .expect("a sink from the logs endpoint alone");
+        let sink = OtlpSink::from_env(env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:9000/in")]))
+            .unwrap()
+            .expect("a sink from the logs endpoint alone");
         assert_eq!((sink.logs_url(), sink.metrics_url()), ("http://logs:9000/in", None));
         let metrics_only = env(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://m:9000/in")]);
-        assert!(OtlpSink::from_env_with(metrics_only).unwrap().is_none());
+        assert!(OtlpSink::from_env(metrics_only).unwrap().is_none());
         let disabled =
             env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_SDK_DISABLED", "TRUE")]);
-        assert!(OtlpSink::from_env_with(disabled).unwrap().is_none());
-        assert!(OtlpSink::from_env_with(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "nope")])).is_err());
+        assert!(OtlpSink::from_env(disabled).unwrap().is_none());
+        assert!(OtlpSink::from_env(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "nope")])).is_err());
         let bad_headers =
             env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"), ("OTEL_EXPORTER_OTLP_HEADERS", "x")]);
-        assert!(OtlpSink::from_env_with(bad_headers).is_err());
+        assert!(OtlpSink::from_env(bad_headers).is_err());
     }
 
     #[test]
@@ -850,20 +614,20 @@ mod tests {
             move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
         };
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318");
-        let sink = OtlpSink::from_env_with(env(vec![base])).unwrap().unwrap();
+        let sink = OtlpSink::from_env(env(vec![base])).unwrap().unwrap();
         assert_eq!(sink.protocol_in_use(), Protocol::HttpProtobuf, "the specification's default");
         assert_eq!(sink.traces_url(), Some("http://c:4318/v1/traces"));
         for (value, expected) in
             [("http/protobuf", Protocol::HttpProtobuf), (" HTTP/JSON ", Protocol::HttpJson)]
         {
-            let sink = OtlpSink::from_env_with(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", value)]));
+            let sink = OtlpSink::from_env(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", value)]));
             assert_eq!(sink.unwrap().unwrap().protocol_in_use(), expected, "{value}");
         }
         for name in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] {
-            let err = OtlpSink::from_env_with(env(vec![base, (name, "grpc")])).unwrap_err().to_string();
+            let err = OtlpSink::from_env(env(vec![base, (name, "grpc")])).unwrap_err().to_string();
             assert!(err.contains(name) && err.contains("grpc") && err.contains("HTTP/2"), "{err}");
         }
-        let err = OtlpSink::from_env_with(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")]));
+        let err = OtlpSink::from_env(env(vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")]));
         assert!(err.unwrap_err().to_string().contains("http/protobuf or http/json"));
     }
 

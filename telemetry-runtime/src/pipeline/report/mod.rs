@@ -18,45 +18,9 @@
 //!   it is kept as it was sent, for the user to read; not sent, it waits for
 //!   a later run ([`Reports::settle`]).
 //!
-//! # Files
-//!
-//! In `telemetry_reports` in the data directory, one folder per route (named
-//! by the sink's identity in the spool, a fingerprint):
-//! - `<start>-<end>.counts`: the counts of one period (seconds since 1970,
-//!   UTC), JSON; the current period's while it runs, a pending report once
-//!   it is over;
-//! - `<start>-<end>.<pid>-<instance>-<claimed>.claim`: a report being sent
-//!   by that process (taken back when the process is gone, or after an
-//!   hour, as the spool's claims are);
-//! - `<start>-<end>.sent`: a report that was sent, with the JSON exactly as
-//!   it was sent; the newest 26 of each route are kept;
-//! - `../lock`: the file whose lock every write in the folder holds.
-//!
-//! The folder of a route the program no longer has (its sink or its period
-//! changed) is emptied as its periods pass [`MAX_AGE`], then removed.
-//!
-//! Every file is written whole under a temporary name and renamed into
-//! place (mode 0600, never through a symbolic link, at most 1 MiB), so a
-//! process killed while it writes leaves the previous version: it loses at
-//! most what it had not written yet. The temporary file it may leave is
-//! deleted by the next write. Writes, claims and deletions hold the lock:
-//! the per-process mutex, then an advisory lock on `lock`
-//! ([`std::fs::File::try_lock`]) that the system releases when a process
-//! ends, however it ends.
-//!
-//! # What a report says
-//!
-//! One event, `telemetry_report`, stamped with the period's start, whose
-//! properties are `$period_start`, `$period_end` and the counts
-//! ([`Counted::wire_name`]), with the standard properties of the last run
-//! that counted (its version) but no session id. Its uuid and, unless the
-//! route asks for the install id, its `distinct_id` are derived from the
-//! period, the route and the installation's secret key (the one of keyed
-//! hashes): the same report is the same event however often it is built,
-//! so `telemetry report` shows exactly the bytes that will be sent, and a
-//! report sent twice (a crash between delivery and the record of it) is
-//! de-duplicated by the receiver. The ids of two periods cannot be linked
-//! without that key.
+//! Where the files are and how they are written is in [`folder`]; what a
+//! report says, as the event a sink gets, in [`event`]; what `telemetry
+//! report` shows, in [`shown`].
 //!
 //! # What the client calls
 //!
@@ -67,31 +31,36 @@
 //! - [`Reports::has_due`] at start-up: a run that finds a report to send
 //!   starts its worker even if it captures nothing.
 
-use std::borrow::Cow;
+mod event;
+mod folder;
+mod shown;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
-use ring::hmac;
-use serde_json::{json, Value as Json};
-use uuid::Uuid;
+use serde_json::json;
 
+use self::event::{build, ReportRoute};
+pub(crate) use self::folder::Stamp;
+use self::folder::{delete, remove_temporary_files, stored_json, take_back_abandoned_claims, trim_sent};
+use self::folder::{files_with, is_expired, period_in_name, read_stored, seconds, set_aside, Locked, Stored};
+use self::folder::{CLAIMED, CORRUPT, COUNTS, MAX_AGE, SENT};
+pub(crate) use self::shown::{RouteReports, Shown};
 use crate::local::files::{self, Existing};
 use crate::local::identity::Identity;
 use crate::model::catalog::PeriodNote;
-use crate::model::encode::PostHogJson;
-use crate::model::event::{Record, RecordKind, Records};
-use crate::model::period::{period_of, Counted, PeriodCounts, REPORT_EVENT};
+use crate::model::event::{RecordKind, Records};
+use crate::model::period::{period_of, Counted, PeriodCounts};
 use crate::model::time::rfc3339;
-use crate::model::view::{EventContext, Prepared, Queued};
 use crate::pipeline::aggregate::Series;
 use crate::pipeline::route::Route;
 use crate::pipeline::spool;
 use crate::sink::Batch;
-use crate::{Level, Properties, Value};
+use crate::Level;
 
 /// Where a client reads the time that decides periods: the system clock,
 /// or a test's.
@@ -99,40 +68,15 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Folder, in the data directory, of the counts and reports.
 pub(crate) const REPORTS_DIR: &str = "telemetry_reports";
-const LOCK_FILE: &str = "lock";
-const COUNTS: &str = "counts";
-const CLAIMED: &str = "claim";
-const SENT: &str = "sent";
-const CORRUPT: &str = "corrupt";
-/// The format of the files, written in each.
-const FORMAT: u64 = 1;
-/// No file here is larger: a larger one is not ours, and is not read.
-const MAX_FILE_BYTES: u64 = 1 << 20;
 /// The most counts one period keeps (a program declares a handful of
 /// series); more are left out, with a warning.
 const MAX_COUNTS: usize = 10_000;
-/// A report whose period ended longer ago than this is deleted unsent.
-pub(crate) const MAX_AGE: Duration = Duration::from_secs(28 * 86_400);
-/// How many sent reports each route keeps for the user to read.
-const KEEP_SENT: usize = 26;
 /// How long the worker waits for the lock before it leaves its counts for
 /// the next write; the caller (turning consent off, a reset) waits less.
 const WORKER_WAIT: Duration = Duration::from_secs(2);
 const CALLER_WAIT: Duration = Duration::from_millis(500);
 /// How soon a report that could not be sent is tried again in a long run.
 const RETRY: Duration = Duration::from_secs(300);
-
-/// A route that reports by period.
-struct ReportRoute {
-    /// The sink's position among the client's sinks.
-    index: usize,
-    /// The sink's name, for logs and `telemetry report`.
-    sink: String,
-    /// The sink's identity, which names the route's folder.
-    id: String,
-    route: Route,
-    period: u64,
-}
 
 /// The reports of one client: its routes that report by period, where
 /// their files are, and the clock that decides periods.
@@ -142,26 +86,6 @@ pub(crate) struct Reports {
     clock: Clock,
     /// Held, in this process, by whoever holds the lock file.
     lock: Mutex<()>,
-}
-
-/// The program and library a report speaks for: the standard properties
-/// of the last run that counted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    pub(crate) app_name: String,
-    pub(crate) app_version: String,
-    pub(crate) os: String,
-    pub(crate) arch: String,
-    pub(crate) os_version: Option<String>,
-    pub(crate) lib_version: String,
-    pub(crate) catalog_digest: String,
-}
-
-/// One period's counts as a file holds them.
-#[derive(Debug, Clone)]
-struct Stored {
-    counts: PeriodCounts,
-    stamp: Stamp,
 }
 
 /// What the worker counted and has not written yet.
@@ -196,32 +120,6 @@ pub(crate) enum Outcome {
     Later,
     /// It was refused for good (or consent no longer allows it): deleted.
     Refused,
-}
-
-/// A route's reports as `telemetry report` shows them.
-#[derive(Debug, Clone)]
-pub(crate) struct RouteReports {
-    /// The sink's name.
-    pub(crate) sink: String,
-    pub(crate) period: u64,
-    pub(crate) install_id: bool,
-    /// The current period's counts so far, as they would be sent if it
-    /// ended now.
-    pub(crate) current: Option<Shown>,
-    /// Periods that are over and not sent yet, oldest first.
-    pub(crate) pending: Vec<Shown>,
-    /// Reports that were sent, oldest first.
-    pub(crate) sent: Vec<Shown>,
-}
-
-/// One report as it will be or was sent.
-#[derive(Debug, Clone)]
-pub(crate) struct Shown {
-    pub(crate) counts: PeriodCounts,
-    /// PostHog's JSON of the report's event, the bytes a sink sends.
-    pub(crate) wire: String,
-    /// When it was sent (RFC 3339), for a sent report.
-    pub(crate) sent_at: Option<String>,
 }
 
 impl Reports {
@@ -455,8 +353,8 @@ impl Reports {
                         log::warn!("{} is a symbolic link, which telemetry does not follow.", path.display());
                         continue;
                     }
-                    let Some(base) = spool::base_name(&path) else { continue };
-                    let claim = dir.join(spool::claim_name(base));
+                    let Some(base) = spool::claim::base_name(&path) else { continue };
+                    let claim = dir.join(spool::claim::claim_name(base));
                     if fs::rename(&path, &claim).is_ok() {
                         claimed.push((route, claim));
                     }
@@ -487,8 +385,8 @@ impl Reports {
     /// and its claim deleted; one a later run may send is given back; one
     /// refused for good is deleted.
     pub(crate) fn settle(&self, tally: &mut Tally, due: Due, outcome: Outcome) {
-        let Some(pending) =
-            spool::base_name(&due.claim).map(|base| due.claim.with_file_name(format!("{base}.{COUNTS}")))
+        let Some(pending) = spool::claim::base_name(&due.claim)
+            .map(|base| due.claim.with_file_name(format!("{base}.{COUNTS}")))
         else {
             return;
         };
@@ -535,18 +433,7 @@ impl Reports {
     fn forget_expired_elsewhere(&self, now: SystemTime) {
         let Some(root) = &self.dir else { return };
         let ours: Vec<&str> = self.routes.iter().map(|route| route.id.as_str()).collect();
-        for dir in subfolders(root) {
-            if dir.file_name().and_then(|n| n.to_str()).is_some_and(|name| ours.contains(&name)) {
-                continue;
-            }
-            for path in [COUNTS, CLAIMED, CORRUPT, SENT].iter().flat_map(|ext| files_with(&dir, ext)) {
-                if period_in_name(&path).is_none_or(|(_, end)| is_expired(end, now)) {
-                    delete(&path);
-                }
-            }
-            // Only an empty folder is removed.
-            let _ = fs::remove_dir(&dir);
-        }
+        folder::forget_expired_elsewhere(root, &ours, now);
     }
 
     /// Whether a report is ready to be sent on a route that `allowed` lets
@@ -574,30 +461,14 @@ impl Reports {
             .filter(|route| keep_user_owned && route.route.is_user_owned())
             .map(|route| route.id.as_str())
             .collect();
-        for dir in subfolders(root) {
-            if dir.file_name().and_then(|n| n.to_str()).is_some_and(|name| kept.contains(&name)) {
-                continue;
-            }
-            for path in [COUNTS, CLAIMED, CORRUPT].iter().flat_map(|ext| files_with(&dir, ext)) {
-                delete(&path);
-            }
-            remove_temporary_files(&dir);
-        }
+        folder::forget_pending(root, &kept);
     }
 
     /// A reset: deletes every count and report, sent or not.
     pub(crate) fn forget(&self) -> io::Result<()> {
         let Some(root) = &self.dir else { return Ok(()) };
         let _locked = self.lock(CALLER_WAIT);
-        let mut result = Ok(());
-        for dir in subfolders(root) {
-            if let Err(err) = fs::remove_dir_all(&dir) {
-                if err.kind() != io::ErrorKind::NotFound {
-                    result = Err(err);
-                }
-            }
-        }
-        result
+        folder::remove_all(root)
     }
 
     /// Where the counts and reports are kept, when a route reports by
@@ -616,88 +487,15 @@ impl Reports {
         let now = seconds(self.now());
         self.routes
             .iter()
-            .map(|route| {
-                let mut reports = RouteReports {
-                    sink: route.sink.clone(),
-                    period: route.period,
-                    install_id: route.route.reports_install_id(),
-                    current: None,
-                    pending: Vec::new(),
-                    sent: Vec::new(),
-                };
-                let Some(dir) = self.route_dir(route) else { return reports };
-                let waiting = files_with(&dir, COUNTS).into_iter().chain(files_with(&dir, CLAIMED));
-                let mut waiting: Vec<Stored> =
-                    waiting.filter_map(|path| read_stored(&path).ok().flatten()).collect();
-                waiting.sort_by_key(|stored| stored.counts.start);
-                for stored in waiting {
-                    let (_, wire) = build(&stored, route, identity);
-                    let shown = Shown { counts: stored.counts, wire, sent_at: None };
-                    if shown.counts.end <= now {
-                        reports.pending.push(shown);
-                    } else {
-                        reports.current = Some(shown);
-                    }
-                }
-                for path in files_with(&dir, SENT) {
-                    if let Some(shown) = read_sent(&path) {
-                        reports.sent.push(shown);
-                    }
-                }
-                reports.sent.sort_by_key(|shown| shown.counts.start);
-                reports
-            })
+            .map(|route| shown::route_reports(route, self.route_dir(route), now, identity))
             .collect()
     }
 
-    /// Holds the lock of the reports' folder: this client's mutex, then the
-    /// lock file's, waiting up to `wait` for another process. `None` when
-    /// there is no folder, or the lock stayed held; a lock file that cannot
-    /// be locked at all (a file system without locks) is logged, and only
-    /// the mutex is held.
+    /// Holds the lock of the reports' folder (see [`folder::lock`]); `None`
+    /// when there is no folder, or the lock stayed held.
     fn lock(&self, wait: Duration) -> Option<Locked<'_>> {
-        let dir = self.dir.as_ref()?;
-        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let file = match files::open_lock(&dir.join(LOCK_FILE)) {
-            Ok(file) => file,
-            Err(err) => {
-                log::warn!("Cannot open the telemetry reports' lock in {} ({err}).", dir.display());
-                return None;
-            }
-        };
-        let deadline = Instant::now() + wait;
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Some(Locked { _file: Some(file), _guard: guard }),
-                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(20));
-                }
-                Err(fs::TryLockError::WouldBlock) => {
-                    log::warn!(
-                        "The telemetry reports' lock in {} stayed held by another process.",
-                        dir.display()
-                    );
-                    return None;
-                }
-                Err(fs::TryLockError::Error(err)) => {
-                    log::warn!(
-                        "Cannot lock {} ({err}): processes of this program may overwrite each other's counts.",
-                        dir.join(LOCK_FILE).display()
-                    );
-                    return Some(Locked { _file: None, _guard: guard });
-                }
-            }
-        }
+        folder::lock(self.dir.as_ref()?, &self.lock, wait)
     }
-}
-
-/// The lock of the reports' folder, held until dropped (closing the file
-/// releases its lock).
-struct Locked<'a> {
-    _file: Option<fs::File>,
-    _guard: MutexGuard<'a, ()>,
 }
 
 impl Tally {
@@ -739,265 +537,11 @@ fn counted(series: &Series) -> Counted {
     }
 }
 
-/// The report of `stored` on `route`, as the event a sink gets, and that
-/// event's JSON as PostHog's and the local sinks send it.
-fn build(stored: &Stored, route: &ReportRoute, identity: &Identity) -> (Queued, String) {
-    let counts = &stored.counts;
-    let secret = identity.hash_key();
-    let derive = |what: &str| derived_uuid(secret, what, &stored.stamp.app_name, &route.id, counts);
-    let (install_id, generation) = identity.distinct_id_and_generation();
-    let distinct_id =
-        if route.route.reports_install_id() { install_id } else { derive("distinct_id").to_string() };
-    let stamp = &stored.stamp;
-    let context = EventContext {
-        distinct_id,
-        generation,
-        session_id: String::new(),
-        app_name: stamp.app_name.clone(),
-        app_version: stamp.app_version.clone(),
-        os: Cow::Owned(stamp.os.clone()),
-        arch: Cow::Owned(stamp.arch.clone()),
-        os_version: stamp.os_version.clone(),
-        lib_version: Cow::Owned(stamp.lib_version.clone()),
-        catalog_digest: stamp.catalog_digest.clone(),
-        // A report is coarse by design: no location is looked up from the
-        // address it comes from, whatever the program's events allow.
-        geoip_disable: true,
-        hash_key_source: None,
-        hash_key: OnceLock::new(),
-        report: Some(Arc::new(counts.clone())),
-    };
-    let mut properties = Properties::with_capacity(counts.counts.len() + 2);
-    properties.push("$period_start", Level::Usage, &Value::text(rfc3339(counts.start_time())));
-    properties.push("$period_end", Level::Usage, &Value::text(rfc3339(counts.end_time())));
-    for (counted, count) in &counts.counts {
-        properties.push(&counted.wire_name(), Level::Usage, &Value::UInt(*count));
-    }
-    let record = Record::at(Cow::Borrowed(REPORT_EVENT), Some(counts.start_time()));
-    let mut records = Records::default();
-    records.push(record, &properties);
-    let queued = Queued {
-        prepared: Arc::new(Prepared { records, context: Arc::new(context) }),
-        index: 0,
-        uuid: derive("uuid"),
-        shown: Level::Usage,
-        needs: Level::Usage,
-    };
-    let mut wire = Vec::new();
-    if let Some(view) = queued.view() {
-        PostHogJson::default().event(&mut wire, &view);
-    }
-    (queued, String::from_utf8_lossy(&wire).into_owned())
-}
-
-/// A version 4 uuid made of an HMAC of the period, the route and `what`,
-/// keyed with the installation's secret.
-fn derived_uuid(secret: (u64, u64), what: &str, app: &str, route: &str, counts: &PeriodCounts) -> Uuid {
-    let mut key = [0; 16];
-    key[..8].copy_from_slice(&secret.0.to_le_bytes());
-    key[8..].copy_from_slice(&secret.1.to_le_bytes());
-    let message = format!("telemetry report {what}\n{app}\n{route}\n{}\n{}", counts.start, counts.end);
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), message.as_bytes());
-    let mut bytes = [0; 16];
-    bytes.copy_from_slice(&tag.as_ref()[..16]);
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-/// A period's counts as their file holds them.
-fn stored_json(stored: &Stored) -> Json {
-    let counts: Vec<Json> = stored
-        .counts
-        .counts
-        .iter()
-        .map(|(counted, count)| match counted {
-            Counted::Counter { name, labels } => json!({ "counter": name, "labels": labels, "count": count }),
-            Counted::Event(name) => json!({ "event": name, "count": count }),
-        })
-        .collect();
-    let stamp = &stored.stamp;
-    json!({
-        "format": FORMAT,
-        "start": stored.counts.start,
-        "end": stored.counts.end,
-        "app": {
-            "name": stamp.app_name,
-            "version": stamp.app_version,
-            "os": stamp.os,
-            "arch": stamp.arch,
-            "os_version": stamp.os_version,
-            "lib_version": stamp.lib_version,
-            "catalog_digest": stamp.catalog_digest,
-        },
-        "counts": counts,
-    })
-}
-
-/// Reads back what [`stored_json`] wrote; `None` when it is not that.
-fn parse_stored(json: &Json) -> Option<Stored> {
-    if json["format"].as_u64()? != FORMAT {
-        return None;
-    }
-    let text = |value: &Json| value.as_str().map(str::to_owned);
-    let app = &json["app"];
-    let stamp = Stamp {
-        app_name: text(&app["name"])?,
-        app_version: text(&app["version"])?,
-        os: text(&app["os"])?,
-        arch: text(&app["arch"])?,
-        os_version: text(&app["os_version"]),
-        lib_version: text(&app["lib_version"])?,
-        catalog_digest: text(&app["catalog_digest"])?,
-    };
-    let mut counts = PeriodCounts {
-        start: json["start"].as_u64()?,
-        end: json["end"].as_u64()?,
-        ..PeriodCounts::default()
-    };
-    for entry in json["counts"].as_array()? {
-        let counted = match (entry.get("counter"), entry.get("event")) {
-            (Some(name), None) => {
-                let labels = entry["labels"]
-                    .as_array()?
-                    .iter()
-                    .map(|pair| match pair.as_array()?.as_slice() {
-                        [label, value] => Some((text(label)?, text(value)?)),
-                        _ => None,
-                    })
-                    .collect::<Option<Vec<_>>>()?;
-                Counted::Counter { name: text(name)?, labels }
-            }
-            (None, Some(name)) => Counted::Event(text(name)?),
-            _ => return None,
-        };
-        counts.add(counted, entry["count"].as_u64()?);
-    }
-    Some(Stored { counts, stamp })
-}
-
-/// The counts in the file at `path`: `Ok(None)` when there is no file, an
-/// `InvalidInput` error for a symbolic link, `InvalidData` for a file that
-/// is not one of ours.
-fn read_stored(path: &Path) -> io::Result<Option<Stored>> {
-    let text = match files::read_capped(path, MAX_FILE_BYTES) {
-        Ok(text) => text,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(err),
-    };
-    let json: Json =
-        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    parse_stored(&json)
-        .map(Some)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a report's counts"))
-}
-
-/// A sent report, as it was sent.
-fn read_sent(path: &Path) -> Option<Shown> {
-    let text = files::read_capped(path, MAX_FILE_BYTES).ok()?;
-    let json: Json = serde_json::from_str(&text).ok()?;
-    let stored = parse_stored(&json)?;
-    Some(Shown {
-        counts: stored.counts,
-        wire: json["wire"].as_str()?.to_owned(),
-        sent_at: json["sent_at"].as_str().map(str::to_owned),
-    })
-}
-
-/// Moves a file that cannot be read aside, as `.corrupt` (deleted once its
-/// period is past [`MAX_AGE`]).
-fn set_aside(path: &Path, err: &io::Error) {
-    let Some(base) = spool::base_name(path) else { return };
-    let aside = path.with_file_name(format!("{base}.{CORRUPT}"));
-    log::warn!(
-        "Telemetry counts {} cannot be read ({err}): moved aside to {}.",
-        path.display(),
-        aside.display()
-    );
-    if fs::rename(path, &aside).is_err() {
-        delete(path);
-    }
-}
-
-fn delete(path: &Path) {
-    if let Err(err) = files::remove_if_present(path) {
-        log::warn!("Cannot delete the telemetry report file {} ({err}).", path.display());
-    }
-}
-
-/// Files of `dir` with this extension, in name order (oldest period first).
-fn files_with(dir: &Path, extension: &str) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == extension))
-        .collect();
-    found.sort_by_key(|path| period_in_name(path).unwrap_or_default());
-    found
-}
-
-/// The folders of the routes under `root`.
-fn subfolders(root: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(root) else { return Vec::new() };
-    entries
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|entry| entry.path())
-        .collect()
-}
-
-/// Deletes the temporary files a write killed part-way left behind. Called
-/// under the lock, so no write is under way.
-fn remove_temporary_files(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for path in entries.filter_map(|entry| entry.ok().map(|e| e.path())) {
-        if path.file_name().and_then(|n| n.to_str()).is_some_and(|name| name.contains(".tmp")) {
-            delete(&path);
-        }
-    }
-}
-
-/// Gives back, as waiting counts, the claims of processes that are gone.
-fn take_back_abandoned_claims(dir: &Path) {
-    for claim in files_with(dir, CLAIMED) {
-        if !spool::is_abandoned(&claim) {
-            continue;
-        }
-        let Some(base) = spool::base_name(&claim) else { continue };
-        let waiting = claim.with_file_name(format!("{base}.{COUNTS}"));
-        if fs::rename(&claim, &waiting).is_ok() {
-            log::info!(
-                "A telemetry report claimed by a process that is gone waits again: {}.",
-                waiting.display()
-            );
-        }
-    }
-}
-
-/// Keeps the newest [`KEEP_SENT`] sent reports.
-fn trim_sent(dir: &Path) {
-    let sent = files_with(dir, SENT);
-    for path in sent.iter().take(sent.len().saturating_sub(KEEP_SENT)) {
-        delete(path);
-    }
-}
-
-/// The period a file name starts with: `<start>-<end>.`.
-fn period_in_name(path: &Path) -> Option<(u64, u64)> {
-    let base = spool::base_name(path)?;
-    let (start, end) = base.split_once('-')?;
-    Some((start.parse().ok()?, end.parse().ok()?))
-}
-
-/// Whether a period that ended at `end` is past [`MAX_AGE`] at `now`.
-fn is_expired(end: u64, now: SystemTime) -> bool {
-    seconds(now).saturating_sub(end) > MAX_AGE.as_secs()
-}
-
-fn seconds(time: SystemTime) -> u64 {
-    time.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs()
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value as Json;
+
+    use super::folder::KEEP_SENT;
     use super::*;
     use crate::local::identity::{IdSource, ID_FILE};
 

@@ -18,30 +18,8 @@
 //! `Undeliverable`. Keys never reach the file, only their hash within the
 //! fingerprint.
 //!
-//! # Claims: one sender per file
-//!
-//! A file waiting to be sent is `<written>-<id>.batch`. Whoever sends it
-//! first renames it to `<written>-<id>.<pid>-<instance>-<claimed>.claim`
-//! (process id, a random number drawn once per process, seconds since
-//! 1970): a rename is atomic, so of two processes (or two clients of one
-//! process) that try at once, exactly one gets the file. A batch being
-//! written is created claimed, so no other process sends a batch in flight.
-//! Once the sink is done, the claim is deleted; if some events wait for a
-//! later try, only those are written back as a new `.batch` (atomically, the
-//! whole file or nothing), so that nothing delivered is sent again.
-//!
-//! A claim whose process is gone is taken back (renamed to `.batch`):
-//! - at once when it carries this process's id but another instance number
-//!   (an earlier process that had the same id, as a program that always runs
-//!   as pid 1 in a container does), or, on Linux, when no process has its id
-//!   any more (`/proc/<pid>` is gone): no one can be sending it;
-//! - otherwise after [`CLAIM_TIMEOUT`] (one hour), whoever holds it (another
-//!   platform, or a process id reused by an unrelated program). A claim is
-//!   held only while one batch is sent to one sink, which the library's HTTP
-//!   sinks bound by their timeouts and retry policy (a few minutes with the
-//!   defaults), so a live sender is not expected to lose its claim; if one
-//!   does (a policy allowing more than an hour per batch), the worst case is
-//!   that both send the batch, with the same uuids.
+//! The claim protocol (one sender per file) is in [`claim`], the text format
+//! of a batch file in [`format`](mod@format).
 //!
 //! # Guarantees
 //!
@@ -58,61 +36,26 @@
 //!   the server may have taken it in. A custom sink that reports a failure for
 //!   a later try without the library knowing which events it delivered gets
 //!   its whole batch again, the same way.
-//!
-//! # Format
-//!
-//! Events are stored typed, as no sink's format: a batch read back is a
-//! batch of views again, which any sink encodes its own way. Text, one line
-//! each, tab-separated:
-//! - a header: `v3 sink <identity> <route JSON>`;
-//! - each context the events share: `v3 context <JSON>` (the install id
-//!   and the standard properties, numbered from 0 in order);
-//! - each event: `v3 event <context number> <level it needs> <counter 0|1>
-//!   <nanos since 1970> <uuid> <name JSON> <properties JSON>`, its
-//!   properties as they are sent at that level (a redacted one already its
-//!   marker, length or keyed hash, never the unkeyed pre-hash), in order,
-//!   each a `[name, value]` pair. A value is JSON where JSON tells its type
-//!   (text, `true`/`false`, `null` in a list, a list as an array), and a
-//!   one-key object otherwise: `{"i":-5}`, `{"u":5}`, `{"f":1.5}`,
-//!   `{"id":"<uuid>"}`, `{"h":"<keyed hash>"}`, `{"o":[[name, value], ...]}`,
-//!   so a replayed event is the event that was spooled, value for value (a
-//!   float JSON cannot carry, inside a list, is kept as the null it is
-//!   sent as).
-//!
-//! Files of earlier formats (`v1` named their sink by name, which cannot
-//! route them safely; `v2` held PostHog's JSON) are deleted unsent, counted
-//! as `Undeliverable`, and logged in one line per replay.
+
+pub(crate) mod claim;
+mod format;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use serde_json::json;
 use uuid::Uuid;
 
+use self::claim::{base_name, claim_name, is_abandoned, now_nanos, waiting_path, written_at};
+use self::claim::{CLAIMED, CORRUPT, EXTENSION};
+use self::format::BatchFile;
 use crate::local::files::{self, Existing};
-use crate::model::event::{Record, RecordKind, Records};
-use crate::model::properties::ValueWriter;
-use crate::model::view::{EventContext, Prepared, Property, Queued, ValueRef};
+use crate::model::view::Queued;
 use crate::pipeline::route::Route;
-use crate::{Level, Properties};
 
 /// Folder, in the cache directory, that holds the spool.
 pub(crate) const SPOOL_DIR: &str = "telemetry_spool";
-const EXTENSION: &str = "batch";
-const CLAIMED: &str = "claim";
-const CORRUPT: &str = "corrupt";
-/// The first field of every line: the format's version.
-const FORMAT: &str = "v3";
-/// The formats before: `v1` before batches carried their sink's identity
-/// and route, `v2` before they were stored typed.
-const OLD_FORMATS: [&str; 2] = ["v1", "v2"];
-
-/// How long a claim is honoured when nothing shows that its process is
-/// gone; see the module docs.
-pub(crate) const CLAIM_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Limits of the spool.
 #[derive(Debug, Clone)]
@@ -146,7 +89,7 @@ pub(crate) struct Spooled {
 }
 
 /// What [`Spool::take`] found in a waiting file.
-pub(crate) enum Taken {
+pub(crate) enum WaitingFile {
     /// A batch to send, claimed.
     Batch(Spooled),
     /// Past the age limit: deleted, with this many events.
@@ -181,8 +124,8 @@ impl Spool {
     /// sink `sink` (its identity) through `route`; returns the claim, or
     /// `None` (with a log line) when it cannot be kept.
     pub(crate) fn write(&self, sink: &str, route: &Route, events: &[Queued]) -> Option<Claim> {
-        let header = format!("{FORMAT}\tsink\t{sink}\t{}", route.to_line());
-        let text = batch_text(&header, events);
+        let header = format::header(sink, route);
+        let text = format::batch_text(&header, events);
         let len = text.len() as u64;
         if len > self.settings.max_bytes {
             log::warn!(
@@ -236,7 +179,7 @@ impl Spool {
             // Deleted meanwhile to make room, or by a reset: nothing to keep.
             return;
         }
-        match files::write_private(&waiting, &batch_text(&claim.header, events), Existing::Replace) {
+        match files::write_private(&waiting, &format::batch_text(&claim.header, events), Existing::Replace) {
             Ok(()) => {
                 log::info!(
                     "Telemetry kept in {} for a later try ({} events).",
@@ -257,7 +200,7 @@ impl Spool {
     }
 
     /// The waiting batches, oldest first, after taking back the claims of
-    /// processes that are gone (see the module docs).
+    /// processes that are gone (see [`claim`]).
     pub(crate) fn waiting(&self) -> Vec<PathBuf> {
         for claim in self.files(CLAIMED) {
             if is_abandoned(&claim) {
@@ -281,25 +224,28 @@ impl Spool {
     /// process claimed it first. Expired batches and batches of the old
     /// format are deleted, unreadable ones set aside as `.corrupt`.
     /// Its events belong to the identity `generation`.
-    pub(crate) fn take(&self, path: &Path, generation: u64) -> Option<Taken> {
+    pub(crate) fn take(&self, path: &Path, generation: u64) -> Option<WaitingFile> {
         let base = base_name(path)?;
         let claimed = self.dir.join(claim_name(base));
         if fs::rename(path, &claimed).is_err() {
             return None;
         }
-        let read = read(&claimed, self.settings.max_bytes, generation);
+        let read = format::read(&claimed, self.settings.max_bytes, generation);
         if self.is_expired(&claimed) {
             self.delete(&claimed);
-            return Some(Taken::Expired(read.map_or(0, |batch| batch.len())));
+            return Some(WaitingFile::Expired(read.map_or(0, |batch| batch.len())));
         }
         match read {
-            Ok(Read::Old(events)) => {
+            Ok(BatchFile::Old(events)) => {
                 self.delete(&claimed);
-                Some(Taken::OldFormat(events))
+                Some(WaitingFile::OldFormat(events))
             }
-            Ok(Read::Current { header, sink, route, events }) => {
-                Some(Taken::Batch(Spooled { claim: Claim { path: claimed, header }, sink, route, events }))
-            }
+            Ok(BatchFile::Current { header, sink, route, events }) => Some(WaitingFile::Batch(Spooled {
+                claim: Claim { path: claimed, header },
+                sink,
+                route,
+                events,
+            })),
             Err(why) => {
                 let quarantine = self.dir.join(format!("{base}.{CORRUPT}"));
                 log::warn!(
@@ -310,7 +256,7 @@ impl Spool {
                 if fs::rename(&claimed, &quarantine).is_err() {
                     self.delete(&claimed);
                 }
-                Some(Taken::Corrupt)
+                Some(WaitingFile::Corrupt)
             }
         }
     }
@@ -390,316 +336,18 @@ impl Spool {
     }
 }
 
-/// The lines of a batch file.
-fn batch_text(header: &str, events: &[Queued]) -> String {
-    let mut text = format!("{header}\n");
-    // Each context once, numbered in order.
-    let mut contexts: Vec<*const EventContext> = Vec::new();
-    for event in events.iter().filter_map(Queued::view) {
-        let context = event.context();
-        let number = match contexts.iter().position(|known| std::ptr::eq(*known, context)) {
-            Some(number) => number,
-            None => {
-                contexts.push(context);
-                text.push_str(&format!("{FORMAT}\tcontext\t{}\n", context_json(context)));
-                contexts.len() - 1
-            }
-        };
-        let time = event.time().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let counter = u8::from(event.is_counter());
-        // Names and properties are JSON: no tab or line break is left raw.
-        let name = serde_json::to_string(event.name()).unwrap_or_default();
-        let properties = serde_json::Value::Array(event.properties().map(|p| typed_pair(&p)).collect());
-        text.push_str(&format!(
-            "{FORMAT}\tevent\t{number}\t{}\t{counter}\t{time}\t{}\t{name}\t{properties}\n",
-            event.level(),
-            event.uuid(),
-        ));
-    }
-    text
-}
-
-/// A context as one line of JSON.
-fn context_json(context: &EventContext) -> String {
-    serde_json::json!({
-        "distinct_id": context.distinct_id,
-        "session_id": context.session_id,
-        "app_name": context.app_name,
-        "app_version": context.app_version,
-        "os": context.os,
-        "arch": context.arch,
-        "os_version": context.os_version,
-        "lib_version": context.lib_version,
-        "catalog_digest": context.catalog_digest,
-        "geoip_disable": context.geoip_disable,
-    })
-    .to_string()
-}
-
-/// A context read back; it belongs to the identity generation current when
-/// it is read (a reset deletes the spool first).
-fn parse_context(json: &str, generation: u64) -> Option<EventContext> {
-    let json: serde_json::Value = serde_json::from_str(json).ok()?;
-    let text = |name: &str| json.get(name)?.as_str().map(str::to_owned);
-    Some(EventContext {
-        distinct_id: text("distinct_id")?,
-        generation,
-        session_id: text("session_id")?,
-        app_name: text("app_name")?,
-        app_version: text("app_version")?,
-        os: text("os")?.into(),
-        arch: text("arch")?.into(),
-        os_version: text("os_version"),
-        lib_version: text("lib_version")?.into(),
-        catalog_digest: text("catalog_digest")?,
-        // Batches spooled before it was recorded carried it: the default.
-        geoip_disable: json.get("geoip_disable").and_then(serde_json::Value::as_bool).unwrap_or(true),
-        // Hashed values were stored keyed: no key is needed again.
-        hash_key_source: None,
-        hash_key: Default::default(),
-        report: None,
-    })
-}
-
-/// A property (or object field) as a `[name, value]` pair of the format.
-fn typed_pair(property: &Property<'_>) -> serde_json::Value {
-    json!([property.name(), typed(property.value())])
-}
-
-/// A value in the format's typed JSON (see the module docs).
-fn typed(value: ValueRef<'_>) -> serde_json::Value {
-    match value {
-        ValueRef::Bool(b) => json!(b),
-        ValueRef::Int(i) => json!({ "i": i }),
-        ValueRef::UInt(u) => json!({ "u": u }),
-        // Infinite and NaN floats (inside a list) are sent as null anyway.
-        ValueRef::Float(f) if f.is_finite() => json!({ "f": f }),
-        ValueRef::Text(text) => json!(text.as_str()),
-        ValueRef::Uuid(id) => json!({ "id": id.to_string() }),
-        ValueRef::Hashed(hash) => json!({ "h": hash.as_str() }),
-        ValueRef::List(items) => serde_json::Value::Array(items.iter().map(typed).collect()),
-        ValueRef::Object(object) => {
-            json!({ "o": object.fields().map(|field| typed_pair(&field)).collect::<Vec<_>>() })
-        }
-        _ => serde_json::Value::Null,
-    }
-}
-
-/// Writes a value of the format's typed JSON; `None` if it is not one.
-fn write_typed(out: &mut ValueWriter<'_>, json: &serde_json::Value) -> Option<()> {
-    use serde_json::Value as Json;
-    match json {
-        Json::Null => out.null(),
-        Json::Bool(b) => out.bool(*b),
-        Json::String(text) => out.text(text),
-        Json::Array(items) => {
-            let mut valid = true;
-            out.list_of(items.len(), |out, index| valid &= write_typed(out, &items[index]).is_some());
-            valid.then_some(())?;
-        }
-        Json::Object(tagged) if tagged.len() == 1 => {
-            let (tag, value) = tagged.iter().next()?;
-            match tag.as_str() {
-                "i" => out.int(value.as_i64()?),
-                "u" => out.uint(value.as_u64()?),
-                "f" => out.float(value.as_f64()?),
-                "id" => out.uuid(&Uuid::parse_str(value.as_str()?).ok()?),
-                "h" => out.keyed_hash(value.as_str()?.as_bytes().try_into().ok()?),
-                "o" => {
-                    let mut object = out.object_start()?;
-                    for field in value.as_array()? {
-                        let (name, value) = pair(field)?;
-                        let mut valid = true;
-                        out.object_field_named(&mut object, name, |out| {
-                            valid = write_typed(out, value).is_some()
-                        });
-                        valid.then_some(())?;
-                    }
-                    out.object_end(object);
-                }
-                _ => return None,
-            }
-        }
-        _ => return None,
-    }
-    Some(())
-}
-
-/// A `[name, value]` pair.
-fn pair(json: &serde_json::Value) -> Option<(&str, &serde_json::Value)> {
-    match json.as_array()?.as_slice() {
-        [name, value] => Some((name.as_str()?, value)),
-        _ => None,
-    }
-}
-
-/// A number drawn once per process, so that a claim made by an earlier
-/// process that had the same id is told from one of this process.
-fn instance() -> u64 {
-    static INSTANCE: OnceLock<u64> = OnceLock::new();
-    *INSTANCE.get_or_init(crate::model::event::random_u64)
-}
-
-/// `<base>.<pid>-<instance>-<claimed at>.claim`.
-pub(crate) fn claim_name(base: &str) -> String {
-    let claimed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    format!("{base}.{}-{:016x}-{claimed}.{CLAIMED}", std::process::id(), instance())
-}
-
-/// The part of a file name before its first dot: `<written>-<id>`.
-pub(crate) fn base_name(path: &Path) -> Option<&str> {
-    path.file_name()?.to_str()?.split('.').next().filter(|b| !b.is_empty())
-}
-
-/// Where a claimed batch waits once it is given back.
-fn waiting_path(claim: &Path) -> Option<PathBuf> {
-    Some(claim.with_file_name(format!("{}.{EXTENSION}", base_name(claim)?)))
-}
-
-/// Whether the claim at `path` was left by a process that is gone, or is
-/// older than [`CLAIM_TIMEOUT`]; see the module docs. A name that does not
-/// parse is taken back.
-pub(crate) fn is_abandoned(path: &Path) -> bool {
-    let owner =
-        path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('.').nth(1)).and_then(|owner| {
-            let mut parts = owner.split('-');
-            let pid: u32 = parts.next()?.parse().ok()?;
-            let instance = u64::from_str_radix(parts.next()?, 16).ok()?;
-            let claimed: u64 = parts.next()?.parse().ok()?;
-            Some((pid, instance, claimed))
-        });
-    let Some((pid, instance, claimed)) = owner else { return true };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    if now.saturating_sub(claimed) > CLAIM_TIMEOUT.as_secs() {
-        return true;
-    }
-    if pid == std::process::id() {
-        return instance != self::instance();
-    }
-    process_is_gone(pid)
-}
-
-/// Whether no process has this id; `false` when that cannot be known.
-fn process_is_gone(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        let proc = Path::new("/proc");
-        proc.join("self").exists() && !proc.join(pid.to_string()).exists()
-    } else {
-        false
-    }
-}
-
-/// When a batch was written, from its name (nanoseconds since 1970).
-fn written_at(path: &Path) -> Option<u128> {
-    path.file_name().and_then(|n| n.to_str()).and_then(|n| n.split('-').next()).and_then(|t| t.parse().ok())
-}
-
-fn now_nanos() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
-}
-
-/// A batch file's contents.
-enum Read {
-    /// Of the earlier format: only its number of events matters.
-    Old(usize),
-    Current {
-        header: String,
-        sink: String,
-        route: Route,
-        events: Vec<Queued>,
-    },
-}
-
-impl Read {
-    fn len(&self) -> usize {
-        match self {
-            Read::Old(events) => *events,
-            Read::Current { events, .. } => events.len(),
-        }
-    }
-}
-
-/// Reads a spooled batch back, its events belonging to the identity
-/// `generation`; an error says what is wrong with it. A file over
-/// `max_bytes` (the whole spool's limit, which no batch written here
-/// exceeds) is refused unread. A file of an earlier format is only counted.
-fn read(path: &Path, max_bytes: u64, generation: u64) -> Result<Read, String> {
-    let text = files::read_capped(path, max_bytes).map_err(|e| e.to_string())?;
-    let mut lines = text.lines();
-    let header = lines.next().ok_or("empty")?;
-    if let Some(old) = OLD_FORMATS.iter().find(|old| header.starts_with(&format!("{old}\t"))) {
-        return Ok(Read::Old(lines.filter(|line| line.starts_with(&format!("{old}\t"))).count()));
-    }
-    let mut fields =
-        header.strip_prefix(&format!("{FORMAT}\tsink\t")).ok_or("no sink header")?.splitn(2, '\t');
-    let sink = fields.next().filter(|s| !s.is_empty()).ok_or("no sink identity")?.to_owned();
-    let route = fields.next().and_then(Route::from_line).ok_or("no route")?;
-    // Each context's events, and where each event is among them.
-    let mut contexts: Vec<(EventContext, Records)> = Vec::new();
-    let mut order: Vec<(usize, usize, Uuid, Level)> = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let bad = || format!("line {}", i + 2);
-        if let Some(context) = line.strip_prefix(&format!("{FORMAT}\tcontext\t")) {
-            contexts.push((parse_context(context, generation).ok_or_else(bad)?, Records::default()));
-            continue;
-        }
-        let (number, record, properties, uuid, needs) = parse_event(line).ok_or_else(bad)?;
-        let (_, records) = contexts.get_mut(number).ok_or_else(bad)?;
-        order.push((number, records.len(), uuid, needs));
-        records.push(record, &properties);
-    }
-    let prepared: Vec<Arc<Prepared>> = contexts
-        .into_iter()
-        .map(|(context, records)| Arc::new(Prepared { records, context: Arc::new(context) }))
-        .collect();
-    let events = order
-        .into_iter()
-        .map(|(number, index, uuid, needs)| Queued {
-            prepared: Arc::clone(&prepared[number]),
-            index,
-            uuid,
-            // Stored as shown: everything it holds is shown again, and
-            // it needs what it needed then.
-            shown: Level::Full,
-            needs,
-        })
-        .collect();
-    Ok(Read::Current { header: header.to_owned(), sink, route, events })
-}
-
-/// An event line: its context's number, its record and properties, its
-/// uuid and the level it needs.
-fn parse_event(line: &str) -> Option<(usize, Record, Properties, Uuid, Level)> {
-    let mut fields = line.strip_prefix(&format!("{FORMAT}\tevent\t"))?.splitn(7, '\t');
-    let number: usize = fields.next()?.parse().ok()?;
-    let needs = Level::parse(fields.next()?)?;
-    let counter = fields.next()? == "1";
-    let nanos: u64 = fields.next()?.parse().ok()?;
-    let uuid = Uuid::parse_str(fields.next()?).ok()?;
-    let name: String = serde_json::from_str(fields.next()?).ok()?;
-    let stored: serde_json::Value = serde_json::from_str(fields.next()?).ok()?;
-    let stored = stored.as_array()?;
-    let mut properties = Properties::with_capacity(stored.len());
-    for property in stored {
-        let (name, value) = pair(property)?;
-        let mut valid = true;
-        properties.push_with(name, Level::Usage, |out| valid = write_typed(out, value).is_some());
-        valid.then_some(())?;
-    }
-    let mut record = Record::at(name.into(), Some(UNIX_EPOCH + Duration::from_nanos(nanos)));
-    if counter {
-        record.kind = RecordKind::Counter;
-    }
-    record.min_level = needs;
-    Some((number, record, properties, uuid, needs))
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::claim::{instance, CLAIM_TIMEOUT};
     use super::*;
+    use crate::model::event::{Record, RecordKind};
     use crate::model::redact::Digest;
     use crate::model::view::EventView;
+    use crate::model::view::ValueRef;
     use crate::Value;
+    use crate::{Level, Properties};
 
     const SINK: &str = "0123456789abcdef";
 
@@ -749,9 +397,9 @@ mod tests {
         waiting
     }
 
-    fn batch(taken: Option<Taken>) -> Spooled {
+    fn batch(taken: Option<WaitingFile>) -> Spooled {
         match taken {
-            Some(Taken::Batch(batch)) => batch,
+            Some(WaitingFile::Batch(batch)) => batch,
             _ => panic!("not a batch"),
         }
     }
@@ -780,7 +428,7 @@ mod tests {
             assert_ne!(broken, text);
             let path = spool.dir.join(format!("{:020}-bad.{EXTENSION}", now_nanos()));
             fs::write(&path, broken).unwrap();
-            assert!(matches!(spool.take(&path, 0), Some(Taken::Corrupt)), "{bad}");
+            assert!(matches!(spool.take(&path, 0), Some(WaitingFile::Corrupt)), "{bad}");
         }
     }
 
@@ -802,7 +450,7 @@ mod tests {
             assert_eq!(back.uuid(), written.uuid());
             assert_eq!(back.is_counter(), written.is_counter());
             assert_eq!(back.time(), written.time());
-            assert_eq!(back.level(), written.level());
+            assert_eq!(back.required_level(), written.required_level());
             assert_eq!(back.distinct_id(), written.distinct_id());
             assert_eq!(back.context().app_version(), "1.0.0");
             let mut json =
@@ -944,9 +592,9 @@ mod tests {
         }
         fs::write(&huge, text).unwrap();
         assert_eq!(spool.waiting(), [kept.clone(), huge.clone()]);
-        assert!(matches!(spool.take(&huge, 0), Some(Taken::Corrupt)));
+        assert!(matches!(spool.take(&huge, 0), Some(WaitingFile::Corrupt)));
         assert!(huge.with_extension(CORRUPT).exists());
-        assert!(matches!(spool.take(&kept, 0), Some(Taken::Batch(_))));
+        assert!(matches!(spool.take(&kept, 0), Some(WaitingFile::Batch(_))));
     }
 
     #[test]
@@ -960,13 +608,13 @@ mod tests {
         fs::write(&expired, fs::read_to_string(&good).unwrap()).unwrap();
         let old = spool.dir.join(format!("{:020}-v1.{EXTENSION}", now_nanos()));
         fs::write(&old, "v1\tsink\thttp://x/batch/\nv1\tusage\t0\t1\t{}\nv1\tusage\t0\t1\t{}\n").unwrap();
-        assert!(matches!(spool.take(&bad, 0), Some(Taken::Corrupt)));
-        assert!(matches!(spool.take(&expired, 0), Some(Taken::Expired(1))));
-        assert!(matches!(spool.take(&old, 0), Some(Taken::OldFormat(2))));
+        assert!(matches!(spool.take(&bad, 0), Some(WaitingFile::Corrupt)));
+        assert!(matches!(spool.take(&expired, 0), Some(WaitingFile::Expired(1))));
+        assert!(matches!(spool.take(&old, 0), Some(WaitingFile::OldFormat(2))));
         // The format before events were stored typed is deleted the same way.
         let v2 = spool.dir.join(format!("{:020}-v2.{EXTENSION}", now_nanos()));
         fs::write(&v2, "v2\tsink\tabc\t{}\nv2\tusage\t0\t1\t{}\n").unwrap();
-        assert!(matches!(spool.take(&v2, 0), Some(Taken::OldFormat(1))));
+        assert!(matches!(spool.take(&v2, 0), Some(WaitingFile::OldFormat(1))));
         assert!(!bad.exists() && bad.with_extension(CORRUPT).exists());
         assert!(!expired.exists() && !old.exists());
         assert_eq!(spool.waiting(), [good]);

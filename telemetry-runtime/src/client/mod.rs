@@ -24,7 +24,7 @@ use crate::model::catalog::{Catalog, Envelope};
 use crate::model::counter::{Counter, Labels};
 use crate::model::dynamic::DynamicEvent;
 use crate::model::event::{Record, RecordKind};
-use crate::model::properties::MAX_DEPTH;
+use crate::model::packed::MAX_DEPTH;
 use crate::model::span::SpanIds;
 use crate::model::stats::{Counters, DropReason, Stats};
 use crate::model::time::deadline_after;
@@ -41,17 +41,11 @@ use crate::sink::{JsonlSink, Sink, StderrSink};
 use crate::sync::{lock, Mutex};
 use crate::{Level, Properties, TelemetryEvent, Value};
 
+mod capture;
+mod start;
+
 /// File name of the persisted consent choice inside the config directory.
 const CONSENT_FILE: &str = "telemetry_consent";
-/// A scratch buffer larger than this (after an unusually large event) is
-/// freed rather than kept for the thread's next capture.
-const MAX_SCRATCH_BYTES: usize = 16 * 1024;
-
-thread_local! {
-    /// Each thread's buffer for packing a typed event's properties.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-}
-
 /// A handle to one telemetry client. Cheap to clone; every clone is the same
 /// client.
 ///
@@ -60,7 +54,7 @@ thread_local! {
 /// so that it never competes with its host for the global one.
 ///
 /// ```
-/// use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry};
+/// use telemetry_runtime::{testing::MemorySink, Config, Level, Properties, Telemetry};
 ///
 /// telemetry_runtime::event! {
 ///     /// A document was parsed.
@@ -82,7 +76,7 @@ thread_local! {
 ///
 /// Dropping the last handle (the last clone) shuts the client down like
 /// [`shutdown`](Telemetry::shutdown) with the configured
-/// [`shutdown_timeout`](Config::shutdown_timeout): what is queued is
+/// [`shutdown_timeout`](crate::Delivery::shutdown_timeout): what is queued is
 /// delivered within that deadline and the worker thread ends, so a program
 /// that creates a client per task (per agent, per request) does not collect
 /// threads. Call `shutdown(Duration::ZERO)` first to not wait at all. The
@@ -112,223 +106,12 @@ impl Telemetry {
     /// Creates a client. Reads the environment and, when no variable decides,
     /// the small persisted-choice file; touches nothing else on disk and
     /// starts no thread until the first event is captured, except that with
-    /// the spool ([`Config::spool`](crate::Config::spool)) or a route that
+    /// the spool ([`Delivery::spool`](crate::Delivery::spool)) or a route that
     /// reports by period ([`Route::per_period`]) it lists their folders: it
     /// deletes what they hold unsent when consent is off, and starts the
     /// worker when something waits to be sent.
     pub fn new(config: Config) -> Result<Telemetry, ConfigError> {
         Telemetry::with_level_cell(config, None)
-    }
-
-    pub(crate) fn with_level_cell(
-        config: Config,
-        global_gate: Option<&'static AtomicU8>,
-    ) -> Result<Telemetry, ConfigError> {
-        config.validate()?;
-        let documented = config.documented_index()?;
-        let app_dir = |over: &Option<PathBuf>, platform: Option<PathBuf>| {
-            over.clone().or_else(|| platform.map(|d| d.join(&config.app_name)))
-        };
-        let cache_dir = app_dir(&config.cache_dir, platform::cache_dir());
-        let config_dir = app_dir(&config.config_dir, platform::config_dir());
-        let data_dir = app_dir(&config.data_dir, platform::data_dir());
-        let catalog = config.catalog.unwrap_or_else(Catalog::collect).with_envelope(Envelope {
-            identity: config.distinct_id.described(),
-            geoip: !config.disable_geoip,
-        });
-        // The OpenTelemetry switch every SDK honours; only "true" turns it off.
-        let otel_disabled =
-            (config.env)("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let resolver_env = Arc::clone(&config.env);
-        let resolver = Resolver {
-            explicit: Mutex::new(config.explicit),
-            env: config.env,
-            env_vars: config.env_vars,
-            consent_path: config_dir.as_ref().map(|d| d.join(CONSENT_FILE)),
-            detect_ci: config.detect_ci,
-            default: config.default_level,
-            notice_pending: AtomicBool::new(false),
-            notice_shown: AtomicBool::new(false),
-            documented,
-        };
-        let env_var = resolver.env_vars[0].name.clone();
-        // The main variable's name with `_DEBUG`, and the app's own
-        // `<APP>_TELEMETRY_DEBUG` when the main variable was renamed
-        // (`CUA_TELEMETRY_ENABLED` -> `CUA_TELEMETRY_DEBUG` too).
-        let app_var = crate::config::env_var_for(&config.app_name);
-        let debug_on =
-            |name: &str| (resolver.env)(name).and_then(|v| Level::parse(&v)).is_some_and(|l| l > Level::Off);
-        let debug = config.debug
-            || debug_on(&format!("{env_var}_DEBUG"))
-            || (app_var != env_var && debug_on(&format!("{app_var}_DEBUG")));
-        // Named after the app, like the main variable's default name, so that
-        // renaming the main variable (`CUA_TELEMETRY_ENABLED`) leaves it as
-        // `CUA_TELEMETRY_SAMPLE_RATE`.
-        let sample_var = format!("{app_var}_SAMPLE_RATE");
-        let sample_rate = sample_rate_from_env(&resolver.env, &sample_var).unwrap_or(config.sample_rate);
-        let mut consent = resolver.resolve();
-        let local_only = config.local_only || consent.local_only;
-        // The notice is about data leaving the machine for the vendor: debug
-        // and local-only modes, and programs whose vendor sinks are all
-        // local, send the vendor nothing.
-        let configured = config.sinks.into_inner().unwrap_or_else(|e| e.into_inner());
-        // What the catalog and the notice say about reports by period.
-        let catalog = catalog.with_reports(report::notes(configured.iter().map(|(_, route, _)| route)));
-        let sends_away = !debug
-            && !local_only
-            && configured.iter().any(|(s, route, _)| !s.is_local() && !route.is_user_owned());
-        if config.notice.enabled && sends_away && consent.source == ConsentSource::Default {
-            // Decided by the default: the documented variable is the switch.
-            let (name, value) = consent::off_switch(&consent, &resolver.env_vars, resolver.documented)
-                .unwrap_or((&env_var, "off"));
-            let reports = catalog.reports().iter().map(|note| note.seconds).min();
-            let commands = config.notice.commands.as_deref();
-            let text = || notice::default_text(&config.app_name, name, value, commands, reports);
-            // `mytool telemetry off` on a first run: a notice telling the
-            // user to run what they are running does not fit, and is not
-            // shown; it stays due for the next run that is not one of these.
-            let running_commands =
-                commands.is_some_and(|invocation| notice::runs_command(invocation, std::env::args_os()));
-            consent = first_run_notice(
-                running_commands,
-                &config.notice,
-                &resolver,
-                consent.clone(),
-                config_dir.as_deref(),
-                &catalog,
-                text,
-            );
-        }
-        let local = |sink: Box<dyn Sink>| (sink, Route::all(), String::new());
-        let routed: Vec<(Box<dyn Sink>, Route, String)> = if debug {
-            vec![local(Box::new(StderrSink::new()))]
-        } else if local_only {
-            match &data_dir {
-                Some(dir) => vec![local(Box::new(JsonlSink::new(dir.join(LOCAL_EVENTS_FILE))))],
-                None => {
-                    log::warn!("No data directory for local-only telemetry: nothing is recorded.");
-                    Vec::new()
-                }
-            }
-        } else {
-            configured
-        };
-        let sink_ids = spool::sink_identities(routed.iter().map(|(_, route, to)| (to.as_str(), route)));
-        let (sinks, routes): (Vec<Box<dyn Sink>>, Vec<Route>) =
-            routed.into_iter().map(|(sink, route, _)| (sink, route)).unzip();
-        let level = compiled_level(consent.level) as u8;
-        let user_level = if otel_disabled {
-            Level::Off
-        } else {
-            compiled_level(routes.iter().map(|r| r.user_level(Level::Full)).max().unwrap_or(Level::Off))
-        } as u8;
-        let gate_level = level.max(user_level);
-        let sink_routes: Vec<SinkRoute> = sinks
-            .iter()
-            .zip(sink_ids)
-            .zip(routes)
-            .map(|((sink, id), route)| {
-                let name = sink.name().to_owned();
-                let local = catch_unwind(AssertUnwindSafe(|| sink.is_local())).unwrap_or_else(|_| {
-                    log::error!(
-                        "Telemetry sink {name} panicked when asked where it keeps data; taken as remote."
-                    );
-                    false
-                });
-                SinkRoute { name, id, route, local }
-            })
-            .collect();
-        let reports = Reports::new(
-            data_dir.as_deref(),
-            config.report_clock,
-            sink_routes.iter().map(|sink| (sink.name.as_str(), sink.id.as_str(), &sink.route)),
-        );
-        if let Some(gate) = global_gate {
-            gate.store(gate_level, Relaxed);
-        }
-        log_decision(&consent, &resolver);
-        let inner = Inner {
-            global_gate,
-            own_gate: AtomicU8::new(gate_level),
-            allowance: Arc::new(Allowance::new(Level::from_u8(level), Level::from_u8(user_level))),
-            changing: Mutex::new(()),
-            counter_consent: AtomicU8::new(level),
-            consent: Mutex::new(consent),
-            resolver,
-            queue: Queue::new(
-                config.settings.queue_capacity,
-                config.settings.queue_bytes,
-                config.settings.batch_size,
-            ),
-            counters: Counters::default(),
-            identity: Arc::new(Identity::new(
-                cache_dir.as_ref().map(|d| d.join(ID_FILE)),
-                config.distinct_id.source(),
-            )),
-            version: VersionRecord::new(cache_dir.as_ref().map(|d| d.join(VERSION_FILE))),
-            files_lock: Mutex::new(()),
-            session_id: Uuid::new_v4().to_string(),
-            app_name: config.app_name,
-            app_version: config.app_version,
-            settings: config.settings,
-            sink_routes,
-            sinks: Mutex::new(Some(sinks)),
-            otel_resource: crate::sink::otel_resource(&*resolver_env),
-            worker_started: AtomicBool::new(false),
-            shut_down: AtomicBool::new(false),
-            shutdown_lost: AtomicBool::new(false),
-            pid: std::process::id(),
-            dropped_at_flush: AtomicU64::new(0),
-            aggregates: Aggregates::default(),
-            reports,
-            catalog_digest: catalog.digest(),
-            disable_geoip: config.disable_geoip,
-            catalog,
-            os_version: OnceLock::new(),
-            data_dir,
-            cache_dir,
-            debug,
-            local_only,
-            sample_rate,
-            sample_state: config.sample_seed.map(AtomicU64::new),
-            worker_main: crate::pipeline::worker::run,
-            keep_queued: crate::pipeline::worker::keep_queued,
-        };
-        let inner = Arc::new(inner);
-        let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };
-        telemetry.settle_spool();
-        telemetry.settle_reports();
-        Ok(telemetry)
-    }
-
-    /// With routes that report by period: deletes what was not sent when
-    /// consent is off, or starts the worker when a report waits to be sent.
-    fn settle_reports(&self) {
-        let inner = &self.inner;
-        if inner.reports.is_empty() {
-            return;
-        }
-        let consent = lock(&inner.consent).clone();
-        if consent.level == Level::Off && consent.source != ConsentSource::NoticePending {
-            inner.reports.forget_pending(inner.user_level() > Level::Off);
-        }
-        let (consent, user) = (inner.consent_level(), inner.user_level());
-        if inner.reports.has_due(&|route| route.level_under(consent, user) >= Level::Usage) {
-            inner.ensure_worker();
-        }
-    }
-
-    /// With the spool on: deletes it when consent is off, or starts the
-    /// worker to deliver what an earlier run left.
-    fn settle_spool(&self) {
-        let Some(spool) = self.inner.spool() else { return };
-        if self.inner.consent_level() == Level::Off && self.inner.user_level() == Level::Off {
-            if let Err(err) = spool.clear() {
-                log::warn!("Cannot delete the telemetry spool ({err}).");
-            }
-        } else if !spool.is_empty() {
-            self.inner.ensure_worker();
-        }
     }
 
     /// Whether events are being collected (one relaxed atomic load).
@@ -339,7 +122,7 @@ impl Telemetry {
 
     /// The level events are captured at (one relaxed atomic load): the
     /// consent level in force, or the level of the user-owned sinks (see
-    /// [`Route::user_owned`]) when that is higher. What the vendor's sinks
+    /// [`Route::owned_by_user`]) when that is higher. What the vendor's sinks
     /// may receive is [`consent`](Telemetry::consent).
     #[inline]
     pub fn level(&self) -> Level {
@@ -379,22 +162,34 @@ impl Telemetry {
     }
 
     /// Saves the user's choice (for a host CLI's `telemetry off` command) in
-    /// the config directory, with mode 0600, and applies it. An environment
-    /// variable or `DO_NOT_TRACK` still outranks it, as the user set those too.
-    pub fn persist_consent(&self, level: Level) -> io::Result<()> {
-        self.persist_choice(level.as_str())
+    /// the config directory, with mode 0600, and applies it; `None` deletes
+    /// the saved choice, and the next resolution falls through to CI
+    /// detection and the default. An environment variable or
+    /// `DO_NOT_TRACK` still outranks a saved choice, as the user set those
+    /// too.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{Config, Level, Telemetry};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").dirs(|_| dir.path().into()))?;
+    /// telemetry.save_consent(Some(Level::Off)).expect("the config directory is writable");
+    /// assert_eq!(telemetry.consent().level, Level::Off);
+    /// telemetry.save_consent(None).expect("the config directory is writable");
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
+    pub fn save_consent(&self, choice: Option<Level>) -> io::Result<()> {
+        match choice {
+            Some(level) => self.persist_choice(level.as_str()),
+            None => {
+                self.inner.change_consent(|| self.consent_path().map_or(Ok(()), files::remove_if_present))
+            }
+        }
     }
 
     /// Saves `choice` (a level name, or `local`) and applies it.
     pub(crate) fn persist_choice(&self, choice: &str) -> io::Result<()> {
         let path = self.consent_path().ok_or_else(|| io::Error::other("no config directory"))?;
         self.inner.change_consent(|| files::write_private(path, &format!("{choice}\n"), Existing::Replace))
-    }
-
-    /// Forgets the saved choice (the next resolution falls through to CI
-    /// detection and the default).
-    pub fn forget_consent(&self) -> io::Result<()> {
-        self.inner.change_consent(|| self.consent_path().map_or(Ok(()), files::remove_if_present))
     }
 
     /// Deletes the install id (and the key of hashed values); later events
@@ -451,11 +246,11 @@ impl Telemetry {
     /// deletes the record.
     ///
     /// ```
-    /// use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, VersionChange};
+    /// use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry, VersionChange};
     /// # let dir = tempfile::tempdir().unwrap();
     ///
     /// let telemetry = Telemetry::new(
-    ///     Config::new("mytool", "2.0.0").consent(Level::Usage).cache_dir(dir.path()).sink(MemorySink::new()),
+    ///     Config::new("mytool", "2.0.0").consent(Level::Usage).dirs(|d| telemetry_runtime::Dirs { cache: Some(dir.path().into()), ..d }).sink(MemorySink::new()),
     /// )?;
     /// match telemetry.version_change() {
     ///     Some(VersionChange::FirstRun) => { /* capture an "installed" event */ }
@@ -489,12 +284,12 @@ impl Telemetry {
     }
 
     /// The highest level the user's own settings give the user-owned sinks
-    /// (see [`Route::user_owned`]): `Off` when there are none, or the user
+    /// (see [`Route::owned_by_user`]): `Off` when there are none, or the user
     /// set `OTEL_SDK_DISABLED=true`. A program can skip building details
     /// that only the user's own collector would receive while it is off.
     ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry};
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry};
     /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new()))?;
     /// assert_eq!(telemetry.user_owned_level(), Level::Off); // no user-owned sink
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
@@ -512,11 +307,10 @@ impl Telemetry {
 
     /// Captures a typed event that happened at `time` (for example one read
     /// from a log, or recorded while offline): it is sent with that
-    /// timestamp, in UTC, instead of the time of the call. A time with an
-    /// offset, as text, is read by [`parse_rfc3339`](crate::parse_rfc3339).
+    /// timestamp, in UTC, instead of the time of the call.
     ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, TelemetryEvent};
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry, TelemetryEvent};
     /// /// A build finished.
     /// #[derive(TelemetryEvent)]
     /// struct BuildFinished {
@@ -524,7 +318,8 @@ impl Telemetry {
     /// }
     /// # let memory = MemorySink::new();
     /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
-    /// let when = telemetry_runtime::parse_rfc3339("2025-01-02T08:34:05+05:30").expect("a valid time");
+    /// // 2025-01-02T08:34:05+05:30, read from a log by the program.
+    /// let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_787_045);
     /// telemetry.capture_at(&BuildFinished { ok: true }, when);
     /// telemetry.flush(std::time::Duration::from_secs(5));
     /// assert_eq!(memory.events()[0]["timestamp"], "2025-01-02T03:04:05.000Z");
@@ -532,62 +327,6 @@ impl Telemetry {
     /// ```
     pub fn capture_at<E: TelemetryEvent>(&self, event: &E, time: SystemTime) {
         self.capture_timed(event, Some(time));
-    }
-
-    #[inline]
-    fn capture_timed<E: TelemetryEvent>(&self, event: &E, time: Option<SystemTime>) {
-        let Some((level, rate)) = self.admits(E::MIN_LEVEL, E::SAMPLE_RATE) else { return };
-        self.enqueue_packed(E::NAME, E::MIN_LEVEL, rate, time, None, |properties| {
-            event.write_properties(level, properties);
-        });
-    }
-
-    /// The level to capture at and the sample rate in force, for an event
-    /// of `min_level` and its own `sample_rate`; `None` when it is not
-    /// captured (consent below it, or sampled out, counted).
-    #[inline]
-    fn admits(&self, min_level: Level, sample_rate: f64) -> Option<(Level, f64)> {
-        let level = self.level();
-        if level < min_level || level == Level::Off {
-            return None;
-        }
-        let rate = sample_rate * self.inner.sample_rate;
-        if rate < 1.0 && !self.inner.keep(rate) {
-            return None;
-        }
-        Some((level, rate))
-    }
-
-    /// Packs an event's properties with `pack` into this thread's scratch
-    /// buffer and queues it: the queue copies the bytes into its own
-    /// buffer, so nothing is allocated per event.
-    #[inline]
-    fn enqueue_packed(
-        &self,
-        name: &'static str,
-        min_level: Level,
-        rate: f64,
-        time: Option<SystemTime>,
-        span: Option<SpanIds>,
-        pack: impl FnOnce(&mut Properties),
-    ) {
-        let mut properties = Properties::from_buffer(SCRATCH.try_with(Cell::take).unwrap_or_default());
-        pack(&mut properties);
-        if rate < 1.0 {
-            properties.push("$sample_rate", Level::Usage, &Value::Float(rate));
-        }
-        let mut record = Record::at(Cow::Borrowed(name), time);
-        if let Some(span) = span {
-            properties.end_with_span(&span.to_bytes());
-            record.kind = RecordKind::Call;
-        }
-        record.min_level = min_level;
-        record.consent = self.inner.consent_level();
-        self.inner.enqueue(record, &properties);
-        let buffer = properties.into_buffer();
-        if buffer.capacity() <= MAX_SCRATCH_BYTES {
-            let _ = SCRATCH.try_with(|scratch| scratch.set(buffer));
-        }
     }
 
     /// Captures a declared event with properties built at run time. Never
@@ -599,47 +338,6 @@ impl Telemetry {
         self.capture_with_timed(event, properties, None);
     }
 
-    /// [`capture_with`](Telemetry::capture_with) for an event that happened
-    /// at `time`; see [`capture_at`](Telemetry::capture_at).
-    pub fn capture_with_at(&self, event: &DynamicEvent, properties: Properties, time: SystemTime) {
-        self.capture_with_timed(event, properties, Some(time));
-    }
-
-    /// Captures an instrumented call's event (see
-    /// [`capture_with`](Telemetry::capture_with)) with its span, which the
-    /// OTLP sink sends on the routes that ask for spans.
-    pub(crate) fn capture_call(&self, event: &DynamicEvent, properties: Properties, span: SpanIds) {
-        self.capture_dynamic(event, properties, None, Some(span));
-    }
-
-    fn capture_with_timed(&self, event: &DynamicEvent, properties: Properties, time: Option<SystemTime>) {
-        self.capture_dynamic(event, properties, time, None);
-    }
-
-    fn capture_dynamic(
-        &self,
-        event: &DynamicEvent,
-        properties: Properties,
-        time: Option<SystemTime>,
-        span: Option<SpanIds>,
-    ) {
-        let schema = event.schema();
-        let Some((level, rate)) = self.admits(schema.min_level, schema.sample_rate) else { return };
-        if properties.too_deep() {
-            // Its too-deep value is already null: refuse the whole event, as
-            // `enqueue` does for typed events.
-            log::warn!("Telemetry event {:?} nests lists deeper than {MAX_DEPTH}: dropped.", schema.name);
-            self.inner.counters.dropped(DropReason::Invalid, 1);
-            return;
-        }
-        self.enqueue_packed(schema.name, schema.min_level, rate, time, span, |classified| {
-            let refused = event.classify(level, &properties, classified);
-            if refused > 0 {
-                self.inner.counters.undeclared(refused);
-            }
-        });
-    }
-
     /// Adds one to a declared counter (see [`counter!`](crate::counter)).
     /// Counters are kept in memory and sent as one event per series (the
     /// name, the labels and a `count`) each flush interval and at flush, so
@@ -649,7 +347,7 @@ impl Telemetry {
     /// label's enum for one label, a tuple of them for more, `()` for none.
     ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Telemetry, TelemetryProperty};
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry, TelemetryProperty};
     /// #[derive(TelemetryProperty, Clone, Copy)]
     /// enum Status {
     ///     Ok,
@@ -713,7 +411,7 @@ impl Telemetry {
     /// many and why.
     ///
     /// ```
-    /// # use telemetry_runtime::{sink::MemorySink, Config, Level, Properties, Telemetry, Value};
+    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Properties, Telemetry, Value};
     /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(MemorySink::new()))?;
     /// use std::time::Duration;
     /// telemetry_runtime::event! {
@@ -757,7 +455,7 @@ impl Telemetry {
     /// [`DropReason::Shutdown`], with one warning that gives their number
     /// and the deadline. The counters are final from then on.
     ///
-    /// With the spool on ([`Config::spool`](crate::Config::spool)), what the
+    /// With the spool on ([`Delivery::spool`](crate::Delivery::spool)), what the
     /// deadline cuts off is kept for the next run: a request in flight was
     /// spooled before it was sent, and what is queued behind it is written
     /// to the spool in the last quarter of `timeout` (up to 250 ms of it),
@@ -812,7 +510,7 @@ impl Telemetry {
     }
 
     /// The names of the sinks whose routes are the user's own (see
-    /// [`Route::user_owned`]), governed by the user's OpenTelemetry
+    /// [`Route::owned_by_user`]), governed by the user's OpenTelemetry
     /// settings rather than by [`consent`](Telemetry::consent).
     pub(crate) fn user_owned_sink_names(&self) -> Vec<&str> {
         let owned = self.inner.sink_routes.iter().filter(|sink| sink.route.is_user_owned());
@@ -890,52 +588,5 @@ impl std::fmt::Debug for Telemetry {
             .field("local_only", &inner.local_only)
             .field("shut_down", &inner.shut_down.load(Relaxed))
             .finish_non_exhaustive()
-    }
-}
-
-/// Telemetry is about to be on by default: unless the user was already told
-/// about this catalog, tell them now (or wait for a terminal, or for a run
-/// that is not one of the telemetry commands, `running_commands`) and send
-/// nothing in this run.
-fn first_run_notice(
-    running_commands: bool,
-    notice: &Notice,
-    resolver: &Resolver,
-    consent: Consent,
-    config_dir: Option<&Path>,
-    catalog: &Catalog,
-    default_text: impl FnOnce() -> String,
-) -> Consent {
-    if consent.level == Level::Off {
-        return consent;
-    }
-    let record = config_dir.map(|d| d.join(notice::NOTICE_FILE));
-    if record.as_deref().is_some_and(|path| notice::acknowledged(path, catalog)) {
-        return consent;
-    }
-    if !running_commands {
-        let text = notice.text.clone().unwrap_or_else(default_text);
-        if notice::show(&text, notice.requires_terminal) {
-            resolver.notice_shown.store(true, Relaxed);
-            if let Some(path) = &record {
-                notice::record(path, catalog);
-            }
-        }
-    }
-    resolver.notice_pending.store(true, Relaxed);
-    resolver.resolve()
-}
-
-/// The rate in `name`, when it is set to a number in `[0, 1]`; any other
-/// value is logged and ignored.
-fn sample_rate_from_env(env: &EnvLookup, name: &str) -> Option<f64> {
-    let value = env(name).filter(|v| !v.trim().is_empty())?;
-    match value.trim().parse::<f64>() {
-        Ok(rate) if (0.0..=1.0).contains(&rate) => Some(rate),
-        _ => {
-            let shown: String = value.chars().take(40).collect();
-            log::warn!("Ignoring {name}={shown:?}: a sample rate is a number from 0 to 1.");
-            None
-        }
     }
 }

@@ -2,6 +2,15 @@
 //! itself. Each derived event (and each instrumented function) registers its
 //! schema at link time, so the "what we collect" page cannot drift from what
 //! the program sends.
+//!
+//! What the catalog reads from a schema's fields is in [`fields`], the
+//! events' JSON in [`json`](mod@json), the Markdown page in [`markdown`],
+//! and how it describes reports by period in [`reports`].
+
+mod fields;
+mod json;
+mod markdown;
+mod reports;
 
 use std::fmt::{self, Write as _};
 use std::io;
@@ -9,9 +18,11 @@ use std::path::Path;
 
 use serde_json::{json, Value as Json};
 
-use crate::model::period::{length_in_words, REPORT_EVENT};
-use crate::model::schema::{Classification, EventSchema, FieldSchema, RedactMode};
-use crate::Level;
+use self::fields::flattened;
+pub(crate) use self::fields::placeholder;
+use self::json::event_json;
+pub(crate) use self::reports::PeriodNote;
+use crate::model::schema::EventSchema;
 
 /// A schema registered by the derive. Not public API.
 #[doc(hidden)]
@@ -86,20 +97,6 @@ pub(crate) struct Envelope {
     /// The program lets the receiver look up a location from the IP
     /// address (`$geoip_disable` is not sent).
     pub(crate) geoip: bool,
-}
-
-/// A route that reports by period, as the catalog describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PeriodNote {
-    /// The period's length in seconds.
-    pub(crate) seconds: u64,
-    /// What is counted: `None` for every counter (and every event, with
-    /// `events`), or the names the route lets through.
-    pub(crate) only: Option<Vec<String>>,
-    /// Whether events are counted, not only counters.
-    pub(crate) events: bool,
-    /// Whether a report carries the install id.
-    pub(crate) install_id: bool,
 }
 
 impl Catalog {
@@ -233,82 +230,14 @@ impl Catalog {
 
     /// The "what we collect" page, in Markdown.
     pub fn to_markdown(&self, app_name: &str) -> String {
-        let mut md = String::new();
-        let _ = writeln!(md, "# What {app_name} collects\n");
-        let _ = writeln!(
-            md,
-            "This page is generated from the program's code. Telemetry has three levels: \
-             **off** (nothing is collected or sent), **usage** (the events below with their \
-             public and redacted fields) and **full** (also the fields marked opt-in). \
-             Redacted values never leave the machine: only what the table says is sent.\n"
-        );
-        let _ = writeln!(md, "## Sent with every event\n");
-        let _ = writeln!(md, "| property | what |\n|---|---|");
-        for (name, what) in self.envelope() {
-            let _ = writeln!(md, "| `{name}` | {what} |");
-        }
-        if self.envelope.geoip {
-            let _ = writeln!(
-                md,
-                "\nThis program lets the receiver look up a location (country, city) from the IP address \
-                 its events come from."
-            );
-        }
-        for note in &self.reports {
-            note.write_markdown(&mut md, app_name);
-        }
-        for event in &self.events {
-            let _ = writeln!(md, "\n## `{}`\n", event.name);
-            if !event.description.trim().is_empty() {
-                let _ = writeln!(md, "{}\n", doc_text(event.description));
-            }
-            let when = match event.min_level {
-                Level::Full => "Sent only at **full**.",
-                _ => "Sent at **usage** and **full**.",
-            };
-            let _ = write!(md, "{when}");
-            if event.sample_rate < 1.0 {
-                let _ = write!(md, " Sampled: {}% of these events are kept.", event.sample_rate * 100.0);
-            }
-            let _ = writeln!(md, "\n");
-            if event.fields.is_empty() {
-                let _ = writeln!(md, "No properties beyond the standard ones.");
-                continue;
-            }
-            let _ = writeln!(md, "| property | type | classification | at usage | at full | description |");
-            let _ = writeln!(md, "|---|---|---|---|---|---|");
-            for (path, field, ty, usage, full) in flattened(event) {
-                let mut description = doc_text(field.description).replace('\n', " ");
-                if let Some(reason) = field.reason {
-                    let _ = write!(description, " *Public because:* {reason}");
-                }
-                let _ = writeln!(
-                    md,
-                    "| `{path}` | {} | {} | {usage} | {full} | {} |",
-                    type_markdown(field, ty),
-                    field.classification.as_str(),
-                    description.trim()
-                );
-            }
-        }
-        md
+        markdown::page(app_name, self.envelope(), self.envelope.geoip, &self.reports, &self.events)
     }
 
     /// Compares the Markdown page with the file at `path`. With the
     /// environment variable `TELEMETRY_CATALOG_UPDATE=1` the file is
     /// rewritten instead. The error, when they differ, shows the
     /// differences line by line.
-    ///
-    /// ```
-    /// use telemetry_runtime::Catalog;
-    /// # let dir = tempfile::tempdir()?;
-    /// let path = dir.path().join("TELEMETRY.md");
-    /// std::fs::write(&path, "# An old page\n")?;
-    /// let err = Catalog::collect().check_markdown_file("mytool", &path).unwrap_err();
-    /// assert!(err.to_string().contains("- # An old page"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn check_markdown_file(
+    pub(crate) fn check_markdown_file(
         &self,
         app_name: &str,
         path: impl AsRef<Path>,
@@ -339,87 +268,9 @@ impl Catalog {
         );
         Err(CatalogFileError { message, source: None })
     }
-
-    /// Panics with a diff when the committed page at `path` differs from the
-    /// generated one; call it from one test of the application.
-    ///
-    /// ```no_run
-    /// #[test]
-    /// fn telemetry_catalog_is_current() {
-    ///     telemetry_runtime::Catalog::collect().assert_markdown_file("mytool", "TELEMETRY.md");
-    /// }
-    /// ```
-    #[track_caller]
-    pub fn assert_markdown_file(&self, app_name: &str, path: impl AsRef<Path>) {
-        if let Err(diff) = self.check_markdown_file(app_name, path) {
-            panic!("{diff}");
-        }
-    }
 }
 
-impl PeriodNote {
-    fn to_json(&self) -> Json {
-        json!({
-            "event": REPORT_EVENT,
-            "period_seconds": self.seconds,
-            "counts": match &self.only {
-                None if self.events => json!("counters and events"),
-                None => json!("counters"),
-                Some(names) => json!(names),
-            },
-            "distinct_id": if self.install_id { "install id" } else { "random, one per report" },
-        })
-    }
-
-    /// The section of the "what we collect" page on these reports: what
-    /// they hold, and what the vendor can and cannot learn from them.
-    fn write_markdown(&self, md: &mut String, app_name: &str) {
-        let period = length_in_words(self.seconds);
-        let counted = match (&self.only, self.events) {
-            (None, true) => {
-                "every counter below, and how many times each event below was captured".to_owned()
-            }
-            (None, false) => "every counter below".to_owned(),
-            (Some(names), _) => {
-                let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                format!("the counts of {}", names.join(", "))
-            }
-        };
-        let id = if self.install_id {
-            "the install id (`distinct_id` above), so that reports of one installation can be told apart              and linked from period to period"
-        } else {
-            "an id of its own, made from the period and a secret key kept on this machine, never the install id, so that reports of two periods cannot be linked"
-        };
-        let _ = writeln!(md, "\n## Reports by period: `{REPORT_EVENT}`, once a {period}\n");
-        let _ = writeln!(
-            md,
-            "{app_name} counts {counted} on this machine, added up over a {period} by every run, and sends \
-             nothing of it during the {period}. Once the {period} is over, the first run sends it as one \
-             `{REPORT_EVENT}` event, once, at the consent in force then; turning telemetry off deletes what \
-             was not sent, and a report not sent within 28 days is deleted unsent. `{app_name} telemetry \
-             report` shows the counts so far and the reports exactly as they will be and were sent.\n"
-        );
-        let _ = writeln!(
-            md,
-            "A report carries `$period_start` and `$period_end` (periods start at midnight UTC, a week on \
-             Monday), one count per counter series (`tool_calls{{status=ok}}`) and per event \
-             (`$events{{event=build}}`), and the properties sent with every event but `$session_id`, as of \
-             the last run that counted. Its `timestamp` is the period's start; its `distinct_id` is {id}; \
-             its `uuid` is derived from the period and a secret of this installation, so that a report \
-             sent twice is kept once.\n"
-        );
-        let _ = writeln!(
-            md,
-            "What the receiver can learn: how much each counted thing was used in that {period}, on one \
-             installation, and the program's version and system of its last run in the period; the time \
-             and the network address of one request a {period}. What it cannot: when, or how many times, \
-             the program ran within the {period}, what happened in any one run, the time zone, any event's \
-             properties, or anything this page does not list."
-        );
-    }
-}
-
-/// Why [`Catalog::check_markdown_file`] failed: the committed page differs
+/// Why [`check_catalog_file`](crate::testing::check_catalog_file) failed: the committed page differs
 /// from the generated one (the message shows how, line by line), or it
 /// could not be rewritten, when the [`source`](std::error::Error::source)
 /// is the I/O error (its message is not repeated in this one's).
@@ -439,178 +290,6 @@ impl std::error::Error for CatalogFileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_ref().map(|err| err as _)
     }
-}
-
-/// A description as written in doc comments, without the space after `///`.
-fn doc_text(text: &str) -> String {
-    text.lines()
-        .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end())
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_owned()
-}
-
-/// The fields of an event and, after each object field, its nested fields,
-/// with their dotted paths (`servers[].kind` for a field of the objects in
-/// a list) and what each sends at usage and at full.
-/// A map's keys (`*`) have no type of their own: it is the map's value
-/// type, as written in the type of the field that holds the map.
-fn flattened(
-    event: &EventSchema,
-) -> Vec<(String, &'static FieldSchema, &'static str, &'static str, &'static str)> {
-    fn walk(
-        out: &mut Vec<(String, &'static FieldSchema, &'static str, &'static str, &'static str)>,
-        prefix: &str,
-        fields: &'static [FieldSchema],
-        parent_ty: &'static str,
-        within: (&'static str, &'static str),
-        depth: usize,
-    ) {
-        for field in fields {
-            let path = format!("{prefix}{}", field.name);
-            let ty = match field.ty {
-                "" if field.name == "*" => map_value_type(parent_ty),
-                ty => ty,
-            };
-            let (usage, full) = sent_at_levels(within, field);
-            out.push((path.clone(), field, ty, usage, full));
-            if !field.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
-                let list = if is_list(ty) { "[]" } else { "" };
-                walk(out, &format!("{path}{list}."), field.fields, ty, (usage, full), depth + 1);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let within = if event.min_level == Level::Full { ("nothing", "value") } else { ("value", "value") };
-    walk(&mut out, "", event.fields, "", within, 1);
-    out
-}
-
-/// A field's type as a reader wants it: the values of a closed set rather
-/// than the name of its enum (`one of `small`, `large``), the unit of a
-/// duration (`` `Duration` (ms) ``), the Rust type otherwise.
-fn type_markdown(field: &FieldSchema, ty: &str) -> String {
-    if !field.values.is_empty() {
-        let values: Vec<String> = field.values.iter().map(|v| format!("`{v}`")).collect();
-        let each = if is_list(ty) { "list, each one of" } else { "one of" };
-        return format!("{each} {}", values.join(", "));
-    }
-    match field.unit {
-        "" => format!("`{ty}`"),
-        unit => format!("`{ty}` ({unit})"),
-    }
-}
-
-/// A placeholder for a field's value, for `telemetry preview`: the values
-/// of a closed set (`<count|top>`), the unit of a duration
-/// (`<Duration, in ms>`), the Rust type otherwise.
-pub(crate) fn placeholder(field: &FieldSchema) -> String {
-    if !field.values.is_empty() {
-        let values = format!("<{}>", field.values.join("|"));
-        return if is_list(field.ty) { format!("[{values}, ...]") } else { values };
-    }
-    match field.unit {
-        "" => format!("<{}>", field.ty),
-        unit => format!("<{}, in {unit}>", field.ty),
-    }
-}
-
-/// Whether a type as written is a list of what it holds, rather than a map
-/// of lists (`BTreeMap<K, Vec<T>>` holds lists but is not one).
-fn is_list(ty: &str) -> bool {
-    let before_map = ty.find("Map<").map_or(ty, |at| &ty[..at]);
-    before_map.contains("Vec<") || before_map.contains('[')
-}
-
-/// The value type of the (first) map in a type as written:
-/// `Vec<Server>` in `Option<BTreeMap<Kind, Vec<Server>>>`; empty when
-/// there is none.
-fn map_value_type(ty: &'static str) -> &'static str {
-    let Some(start) = ty.find("Map<").map(|at| at + 4) else { return "" };
-    let mut depth = 0usize;
-    let mut comma = None;
-    for (i, c) in ty[start..].char_indices() {
-        match c {
-            '<' | '(' | '[' => depth += 1,
-            '>' | ')' | ']' if depth == 0 => {
-                return comma.map_or("", |from: usize| ty[start + from..start + i].trim());
-            }
-            '>' | ')' | ']' => depth -= 1,
-            ',' if depth == 0 && comma.is_none() => comma = Some(i + 1),
-            ',' if depth == 0 => return comma.map_or("", |from| ty[start + from..start + i].trim()),
-            _ => {}
-        }
-    }
-    ""
-}
-
-/// What a field sends at usage and at full, within what its event or the
-/// object that holds it sends (`"value"` or `"nothing"` at each level).
-fn sent_at_levels(within: (&'static str, &'static str), field: &FieldSchema) -> (&'static str, &'static str) {
-    let full = match field.classification {
-        Classification::Public | Classification::OptIn => "value",
-        Classification::Redact(RedactMode::Drop) => "nothing",
-        Classification::Redact(RedactMode::Marker) => "\"[redacted]\"",
-        Classification::Redact(RedactMode::Length) => "length",
-        Classification::Redact(RedactMode::Hash) => "keyed hash",
-    };
-    let sent = |level: &'static str| if level == "value" { full } else { "nothing" };
-    let usage = if field.classification == Classification::OptIn { "nothing" } else { sent(within.0) };
-    (usage, sent(within.1))
-}
-
-fn event_json(event: &EventSchema) -> Json {
-    let within = if event.min_level == Level::Full { ("nothing", "value") } else { ("value", "value") };
-    let fields = fields_json(event.fields, "", within, 1);
-    json!({
-        "name": event.name,
-        "description": doc_text(event.description),
-        "min_level": event.min_level.as_str(),
-        "sample_rate": event.sample_rate,
-        "fields": fields,
-    })
-}
-
-/// The fields as JSON; an object field holds its own in `fields`.
-fn fields_json(
-    fields: &'static [FieldSchema],
-    parent_ty: &'static str,
-    within: (&'static str, &'static str),
-    depth: usize,
-) -> Vec<Json> {
-    fields
-        .iter()
-        .map(|f| {
-            let (usage, full) = sent_at_levels(within, f);
-            let ty = match f.ty {
-                "" if f.name == "*" => map_value_type(parent_ty),
-                ty => ty,
-            };
-            let mut field = json!({
-                "name": f.name,
-                "type": ty,
-                "classification": f.classification.as_str(),
-                "description": f.description,
-                "reason": f.reason,
-                "sent": { "usage": usage, "full": full },
-            });
-            // Only fields of a closed set carry `values`, only durations
-            // `unit`, and only object fields `fields`: the JSON of other
-            // events (and so their digest) is unchanged.
-            if !f.values.is_empty() {
-                field["values"] = json!(f.values);
-            }
-            if !f.unit.is_empty() {
-                field["unit"] = json!(f.unit);
-            }
-            if !f.fields.is_empty() && depth < crate::model::properties::MAX_DEPTH {
-                let nested = fields_json(f.fields, ty, (usage, full), depth + 1);
-                field["fields"] = Json::Array(nested);
-            }
-            field
-        })
-        .collect()
 }
 
 /// A line diff (longest common subsequence): `-` committed, `+` generated.
@@ -648,19 +327,8 @@ fn is_within(module: &str, parent: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn map_value_types_and_lists_as_written() {
-        assert_eq!(map_value_type("BTreeMap<Kind, u32>"), "u32");
-        assert_eq!(map_value_type("Option<HashMap<Kind, Vec<Server<'a>>>>"), "Vec<Server<'a>>");
-        assert_eq!(map_value_type("HashMap<Kind, (u8, u8), S>"), "(u8, u8)");
-        assert_eq!(map_value_type("Vec<Server>"), "");
-        assert!(is_list("Vec<Server>"));
-        assert!(is_list("&[Server]"));
-        assert!(is_list("Vec<BTreeMap<Kind, u32>>"));
-        assert!(!is_list("BTreeMap<Kind, Vec<Server>>"));
-        assert!(!is_list("Option<Usage>"));
-    }
+    use crate::model::schema::{Classification, FieldSchema, RedactMode};
+    use crate::Level;
 
     static FIELDS: [FieldSchema; 3] = [
         FieldSchema {

@@ -5,167 +5,54 @@
 //! can a sink of the application's own, with its own encoder.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::gated::{self, GateConnector, SharedSlot, WriteCheck};
-use super::results::{self, EventResult, PerEventResults};
+use super::gated::SharedSlot;
+use super::options::HttpOptions;
+use super::results::PerEventResults;
 use super::retry::Backoff;
 use super::{EventView, SendContext, Waited};
 use crate::error::ConfigError;
 use crate::model::stats::DropReason;
 use crate::model::time::deadline_after;
 use crate::Level;
+use answer::{settle, Attempt};
+use request::{build, url_of, uuids};
+use wire::Deflater;
+
+mod answer;
+mod headers;
+mod request;
+mod wire;
+
+#[cfg(fuzzing)]
+pub(crate) use answer::{parse_http_date, parse_retry_after, MAX_RETRY_AFTER};
+pub(crate) use headers::{check_header, shown_url};
+pub(crate) use request::{Request, RequestEncoder};
 
 /// Bodies above this many bytes are compressed by default: smaller ones
 /// gain little and cost CPU.
 pub(crate) const DEFAULT_GZIP_ABOVE: usize = 4 * 1024;
-
-/// The longest wait a `Retry-After` is read as, whatever it says (up to
-/// `u64::MAX` seconds, or a date in the year 9999): a day. The backoff
-/// policy gives up on anything over its own limit (60 s by default) anyway;
-/// the cap is there so that no arithmetic on a server's number can overflow.
-pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// The longest timeout of one phase of a request: a day. ureq adds each
 /// timeout to the current `Instant`, which panics on overflow, so a
 /// configured `Duration::MAX` is clamped to this.
 pub(crate) const MAX_PHASE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
-/// The HTTP method of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Method {
-    /// `POST` with the body.
-    #[default]
-    Post,
-    /// `GET`: no body; the events travel in the URL (its query).
-    Get,
-}
-
-/// One request, as a [`RequestEncoder`] builds it.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct Request {
-    /// `POST` unless the encoder says otherwise.
-    pub method: Method,
-    /// Where it goes: an absolute http(s) URL.
-    pub url: String,
-    /// Headers besides the transport's own (`Content-Type`,
-    /// `Content-Encoding`, `Content-Length`).
-    pub headers: Vec<(String, String)>,
-    /// The body (empty for `GET`).
-    pub body: Vec<u8>,
-}
-
-impl Request {
-    fn clear(&mut self) {
-        self.method = Method::Post;
-        self.url.clear();
-        self.headers.clear();
-        self.body.clear();
-    }
-
-    /// The bytes it takes: URL and body, for the size limits.
-    fn size(&self) -> usize {
-        self.url.len() + self.body.len()
-    }
-
-    /// Back to a size it had.
-    fn truncate(&mut self, (url, body): (usize, usize)) {
-        self.url.truncate(url);
-        self.body.truncate(body);
-    }
-}
-
-/// How a sink turns events into requests for an [`HttpTransport`].
-///
-/// The transport calls [`begin`](RequestEncoder::begin), then
-/// [`event`](RequestEncoder::event) for each event of the request, then
-/// [`end`](RequestEncoder::end); it measures what each event added, so
-/// that an event larger than [`SendContext::max_event_bytes`] is dropped
-/// and requests, with what `end` adds, stay within
-/// [`HttpTransport::max_request_bytes`]. An event measured that way and
-/// then dropped, or found not to fit and left for the next request, is
-/// taken back out: the URL and body are cut back to their length before
-/// it, and the next call (`event` with the same index, or `end`) follows.
-/// So what `end` writes should come from what the request holds, not from
-/// a count of `event` calls. A request is built again, from `begin`, for
-/// each retry, for each half of a group the server answered 413, and
-/// without its last events when what `end` added took it over the limit.
-pub trait RequestEncoder {
-    /// The most events one request carries (1 for an endpoint that takes
-    /// one event per request, such as a pixel). Default: no limit but size.
-    fn max_events(&self) -> usize {
-        usize::MAX
-    }
-
-    /// Starts a request whose first event is `first`: the method, URL,
-    /// headers and the opening of the body.
-    fn begin(&mut self, request: &mut Request, first: &EventView<'_>);
-
-    /// Adds the `index`th event of the request (from 0): to the body, with
-    /// a separator before it when `index > 0`, or to the URL.
-    fn event(&mut self, request: &mut Request, index: usize, event: &EventView<'_>);
-
-    /// Ends the request: the closing of the body.
-    fn end(&mut self, request: &mut Request) {
-        let _ = request;
-    }
-}
-
-/// The HTTP machinery the library's sinks send with, for a sink of your
-/// own: it encodes events with your [`RequestEncoder`], and handles size
-/// limits, retries with exponential backoff and jitter (honouring
-/// `Retry-After`), splitting a group the server answered 413, gzip,
-/// timeouts, and consent: no body byte leaves once consent no longer allows
-/// the request's events, however long the connection took. Failures are
-/// reported through the [`SendContext`], so the runtime counts them and the
-/// spool keeps what a later run may deliver.
-///
-/// ```
-/// use telemetry_runtime::sink::{
-///     Batch, EventView, HttpTransport, Method, Request, RequestEncoder, SendContext, Sink, SinkError,
-/// };
-///
-/// /// One `GET` per event: `https://pixel.example/p?event=<name>&v=<app version>`.
-/// struct Pixel;
-///
-/// impl RequestEncoder for Pixel {
-///     fn max_events(&self) -> usize {
-///         1
-///     }
-///     fn begin(&mut self, request: &mut Request, _first: &EventView<'_>) {
-///         request.method = Method::Get;
-///         request.url.push_str("https://pixel.example/p");
-///     }
-///     fn event(&mut self, request: &mut Request, _index: usize, event: &EventView<'_>) {
-///         // Event names are snake_case and versions plain: nothing to escape here.
-///         request.url.push_str(&format!("?event={}&v={}", event.name(), event.context().app_version()));
-///     }
-/// }
-///
-/// struct PixelSink(HttpTransport);
-///
-/// impl Sink for PixelSink {
-///     fn name(&self) -> &str {
-///         "pixel.example"
-///     }
-///     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
-///         let events: Vec<EventView<'_>> = batch.events().collect();
-///         self.0.send(&events, cx, &mut Pixel);
-///         Ok(())
-///     }
-/// }
-///
-/// let sink = PixelSink(HttpTransport::new().max_retries(2));
-/// ```
+/// The HTTP machinery the library's sinks send with: it encodes events with
+/// a sink's [`RequestEncoder`], and handles size limits, retries with
+/// exponential backoff and jitter (honouring `Retry-After`), splitting a
+/// group the server answered 413, gzip, timeouts, and consent: no body byte
+/// leaves once consent no longer allows the request's events, however long
+/// the connection took. Failures are reported through the [`SendContext`],
+/// so the runtime counts them and the spool keeps what a later run may
+/// deliver.
 #[derive(Clone)]
-pub struct HttpTransport {
+pub(crate) struct HttpTransport {
     client: Client,
     connect_timeout: Duration,
     request_timeout: Duration,
@@ -215,22 +102,6 @@ impl Clone for Buffers {
     }
 }
 
-/// A deflate stream kept from one request to the next and reset for each:
-/// setting one up (its window and tables) costs about as much as
-/// compressing a hundred events.
-#[derive(Default)]
-struct Deflater {
-    #[cfg(feature = "gzip")]
-    compress: Option<flate2::Compress>,
-}
-
-impl Clone for Deflater {
-    /// A new transport sets up its own.
-    fn clone(&self) -> Deflater {
-        Deflater::default()
-    }
-}
-
 impl fmt::Debug for HttpTransport {
     /// Header names only: their values are often credentials.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -252,29 +123,6 @@ impl Default for HttpTransport {
     }
 }
 
-/// What one request came to.
-enum Attempt {
-    Delivered,
-    /// A write of it was refused: consent was lowered, or the install id
-    /// reset, after it was built.
-    Withheld,
-    Retry {
-        after: Option<Duration>,
-        why: String,
-    },
-    Rejected(u16),
-    TooLarge,
-    /// A failure no retry can change (see [`is_final`]): given up on at once.
-    Final(String),
-    /// A request answered event by event: what to do with each of its
-    /// events, by uuid (those not named were accepted), and the server's
-    /// `Retry-After` for those to retry.
-    Results {
-        results: HashMap<Uuid, EventResult>,
-        after: Option<Duration>,
-    },
-}
-
 /// Why a group of events was not delivered.
 enum Failure<'e> {
     /// The server refused the group as too large; `Some` holds what was left
@@ -289,7 +137,7 @@ impl HttpTransport {
     /// later phase, [`Backoff::default`], requests up to 5 MiB, gzip above
     /// 4 KiB (with the `gzip` feature, on by default), `Content-Type:
     /// application/json`.
-    pub fn new() -> HttpTransport {
+    pub(crate) fn new() -> HttpTransport {
         HttpTransport {
             client: Client::default(),
             connect_timeout: Duration::from_secs(5),
@@ -328,14 +176,7 @@ impl HttpTransport {
     /// sending, and every request would fail), and the headers the
     /// transport sets itself to frame the body (`Content-Length`,
     /// `Content-Encoding`, `Transfer-Encoding`).
-    ///
-    /// ```
-    /// use telemetry_runtime::sink::HttpTransport;
-    /// let transport = HttpTransport::new().header("Authorization", "Bearer 123")?;
-    /// assert!(HttpTransport::new().header("Authorization", "Bearer 123\r\nX-Injected: 1").is_err());
-    /// # Ok::<(), telemetry_runtime::ConfigError>(())
-    /// ```
-    pub fn header(
+    pub(crate) fn header(
         mut self,
         name: impl Into<String>,
         value: impl Into<String>,
@@ -349,14 +190,8 @@ impl HttpTransport {
     }
 
     /// The retry policy (default [`Backoff::default`]).
-    pub fn backoff(mut self, backoff: Backoff) -> HttpTransport {
+    pub(crate) fn backoff(mut self, backoff: Backoff) -> HttpTransport {
         self.backoff = backoff;
-        self
-    }
-
-    /// Retries after the first attempt, keeping the rest of the policy.
-    pub fn max_retries(mut self, retries: u32) -> HttpTransport {
-        self.backoff = self.backoff.max_retries(retries);
         self
     }
 
@@ -364,7 +199,7 @@ impl HttpTransport {
     /// sending it, waiting for the answer, reading the answer (defaults 5 s
     /// and 10 s). Each is at most a day: a longer one (such as
     /// `Duration::MAX`) is taken as a day.
-    pub fn timeouts(mut self, connect: Duration, request: Duration) -> HttpTransport {
+    pub(crate) fn timeouts(mut self, connect: Duration, request: Duration) -> HttpTransport {
         self.connect_timeout = connect;
         self.request_timeout = request;
         self
@@ -374,16 +209,44 @@ impl HttpTransport {
     /// encoder's `end` adds included); more events go in several requests
     /// (default 5 MiB). A single event larger than this is still sent on
     /// its own.
-    pub fn max_request_bytes(mut self, bytes: usize) -> HttpTransport {
+    pub(crate) fn max_request_bytes(mut self, bytes: usize) -> HttpTransport {
         self.max_request_bytes = bytes.max(1);
         self
     }
 
     /// Compresses bodies larger than `above` bytes with gzip
     /// (`Content-Encoding: gzip`); `None` never compresses.
-    pub fn gzip_above(mut self, above: Option<usize>) -> HttpTransport {
+    pub(crate) fn gzip_above(mut self, above: Option<usize>) -> HttpTransport {
         self.gzip_above = above;
         self
+    }
+
+    /// The options this transport sends with.
+    pub(crate) fn options(&self) -> HttpOptions {
+        HttpOptions {
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_request_bytes: self.max_request_bytes,
+            gzip_above: self.gzip_above,
+            max_retries: self.backoff.max_retries,
+            backoff_base: self.backoff.base,
+            backoff_cap: self.backoff.cap,
+            max_retry_after: self.backoff.max_retry_after,
+        }
+    }
+
+    /// This transport, sending with `options`.
+    pub(crate) fn with_options(self, options: HttpOptions) -> HttpTransport {
+        let backoff = Backoff {
+            max_retries: options.max_retries,
+            base: options.backoff_base,
+            cap: options.backoff_cap,
+            max_retry_after: options.max_retry_after,
+        };
+        self.timeouts(options.connect_timeout, options.request_timeout)
+            .max_request_bytes(options.max_request_bytes)
+            .gzip_above(options.gzip_above)
+            .backoff(backoff)
     }
 
     /// The headers every request carries, for the spool's fingerprint of a
@@ -403,48 +266,16 @@ impl HttpTransport {
         &self.headers
     }
 
-    fn agent(&mut self) -> &ureq::Agent {
-        let connect = self.connect_timeout.min(MAX_PHASE_TIMEOUT);
-        let phase = self.request_timeout.min(MAX_PHASE_TIMEOUT);
-        let slot = &self.client.slot;
-        self.client.agent.get_or_insert_with(|| {
-            // Each phase has its own limit rather than one global deadline:
-            // with a global deadline ureq resolves the host on a new thread
-            // for every request (to bound the lookup), a thread spawned per
-            // batch. Without one it resolves on the worker, which only ever
-            // delays telemetry, never the program.
-            let config = ureq::Agent::config_builder()
-                .timeout_connect(Some(connect))
-                .timeout_send_request(Some(phase))
-                .timeout_send_body(Some(phase))
-                .timeout_recv_response(Some(phase))
-                .timeout_recv_body(Some(phase))
-                .http_status_as_error(false)
-                // Never re-send telemetry to a place the configuration did not name.
-                .max_redirects(0)
-                .max_redirects_will_error(false)
-                .user_agent(concat!("telemetry-runtime/", env!("CARGO_PKG_VERSION")))
-                .build();
-            // ureq's own chain (a CONNECT proxy, TCP, rustls), with every
-            // write under TLS checked against consent.
-            use ureq::unversioned::resolver::DefaultResolver;
-            use ureq::unversioned::transport::{
-                ConnectProxyConnector, Connector, RustlsConnector, TcpConnector,
-            };
-            let connector =
-                ().chain(ConnectProxyConnector::default())
-                    .chain(TcpConnector::default())
-                    .chain(GateConnector(Arc::clone(slot)))
-                    .chain(RustlsConnector::default());
-            ureq::Agent::with_parts(config, connector, DefaultResolver::default())
-        })
-    }
-
     /// Delivers `events` in requests `encoder` builds, within the size
     /// limits; a group the server answers 413 is split in halves, and a
     /// single event it refuses is dropped. What is not delivered is
     /// reported through `cx` (by uuid, so the spool keeps exactly those).
-    pub fn send(&mut self, events: &[EventView<'_>], cx: &SendContext<'_>, encoder: &mut dyn RequestEncoder) {
+    pub(crate) fn send(
+        &mut self,
+        events: &[EventView<'_>],
+        cx: &SendContext<'_>,
+        encoder: &mut dyn RequestEncoder,
+    ) {
         let max_events = encoder.max_events().max(1);
         let mut request = Request::default();
         // A request's events: at most `max_events`, sized once.
@@ -583,7 +414,7 @@ impl HttpTransport {
             // events need, and their identity generation, against the
             // state in force then.
             let check = cx.write_check(
-                events.iter().map(EventView::level).max().unwrap_or(Level::Full),
+                events.iter().map(EventView::required_level).max().unwrap_or(Level::Full),
                 events.iter().map(EventView::generation).min().unwrap_or(0),
             );
             // A request is built afresh for each attempt (a body may carry
@@ -665,175 +496,6 @@ impl HttpTransport {
             retry += 1;
         }
     }
-
-    /// Sends `request`, each write to the socket checked by `check`, so
-    /// that no event leaves after consent was lowered below its level or
-    /// its install id was reset.
-    fn attempt(&mut self, request: &Request, check: WriteCheck) -> Attempt {
-        let mut compressed = std::mem::take(&mut self.buffers.compressed);
-        let gzipped = match request.method {
-            Method::Post => {
-                self.gzip_above.is_some_and(|limit| request.body.len() > limit)
-                    && gzip(&request.body, &mut self.deflater, &mut compressed).is_some()
-            }
-            Method::Get => false,
-        };
-        gated::arm(&self.client.slot, check);
-        let answer = self.send_request(request, gzipped.then_some(&compressed[..]));
-        let withheld = gated::disarm(&self.client.slot);
-        self.buffers.compressed = compressed;
-        if withheld {
-            return Attempt::Withheld;
-        }
-        answer
-    }
-
-    /// Sends `request`, with `compressed` as its body when it was gzipped.
-    fn send_request(&mut self, request: &Request, compressed: Option<&[u8]>) -> Attempt {
-        let Request { method, url, headers, body } = request;
-        let fixed_headers = self.headers.clone();
-        let agent = self.agent();
-        let answer = match method {
-            Method::Post => {
-                let mut builder = agent.post(url);
-                for (name, value) in fixed_headers.iter().chain(headers) {
-                    builder = builder.header(name, value);
-                }
-                if compressed.is_some() {
-                    builder = builder.header("Content-Encoding", "gzip");
-                }
-                // A byte slice has a length: ureq writes it straight to the
-                // socket (and never logs it).
-                builder.send(compressed.unwrap_or(body))
-            }
-            Method::Get => {
-                let mut builder = agent.get(url);
-                for (name, value) in
-                    fixed_headers.iter().filter(|(name, _)| name != "Content-Type").chain(headers)
-                {
-                    builder = builder.header(name, value);
-                }
-                builder.call()
-            }
-        };
-        match answer {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|value| parse_retry_after(value, SystemTime::now()));
-                // Reading the (small) body lets the connection be reused.
-                let body = response.body_mut().with_config().limit(64 * 1024).read_to_vec();
-                match self.per_event {
-                    Some(_) => classify_results(status, after, &body.unwrap_or_default()),
-                    None => classify(status, after),
-                }
-            }
-            Err(err) => transport_error(&err),
-        }
-    }
-}
-
-/// A request that failed without an answer: final when no retry can
-/// change it ([`is_final`]), otherwise retried. What is logged of it never
-/// shows the request's URL, where a secret may be written.
-fn transport_error(err: &ureq::Error) -> Attempt {
-    let why = match err {
-        ureq::Error::BadUri(_) | ureq::Error::RequireHttpsOnly(_) => "the URL is not valid".to_owned(),
-        err => err.to_string(),
-    };
-    if is_final(err) {
-        Attempt::Final(why)
-    } else {
-        Attempt::Retry { after: None, why }
-    }
-}
-
-/// Whether a transport error is one no retry can change: the request
-/// cannot be made as it is (a header or URL that HTTP does not allow, from
-/// a custom encoder: the library's own sinks refuse those when they are
-/// configured), or the endpoint's TLS certificate does not verify.
-/// Connection failures, timeouts and broken answers may heal.
-fn is_final(err: &ureq::Error) -> bool {
-    match err {
-        ureq::Error::Http(_)
-        | ureq::Error::BadUri(_)
-        | ureq::Error::RequireHttpsOnly(_)
-        | ureq::Error::InvalidProxyUrl
-        | ureq::Error::TlsRequired
-        // ureq's own TLS set-up: a host name TLS cannot verify, a bad PEM.
-        | ureq::Error::Tls(_)
-        | ureq::Error::Pem(_)
-        // From setting up the TLS connection, before any byte is sent.
-        | ureq::Error::Rustls(_) => true,
-        // The handshake's errors come through the socket's I/O.
-        ureq::Error::Io(io) => {
-            io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).is_some_and(is_untrusted)
-        }
-        _ => false,
-    }
-}
-
-/// Whether TLS refused the endpoint's certificate: its issuer is not
-/// trusted, it expired, it names another host, or there was none.
-fn is_untrusted(err: &rustls::Error) -> bool {
-    matches!(
-        err,
-        rustls::Error::InvalidCertificate(_)
-            | rustls::Error::NoCertificatesPresented
-            | rustls::Error::UnsupportedNameType
-    )
-}
-
-/// The headers the transport writes itself, from the body it sends.
-const FRAMING_HEADERS: [&str; 3] = ["content-length", "content-encoding", "transfer-encoding"];
-
-/// Checks that `name: value` can be sent as a header of every request (see
-/// [`HttpTransport::header`]). The error names the header when its name is
-/// valid, and never shows the value, which is often a credential.
-pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ConfigError> {
-    if ureq::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        let problem = match name.bytes().position(|b| !is_token_byte(b)) {
-            _ if name.is_empty() => "is empty".to_owned(),
-            Some(at) => format!("has a character HTTP does not allow in a name at byte {at}"),
-            None => "is not valid in HTTP".to_owned(),
-        };
-        return Err(ConfigError::new(format!("a header name {problem} (the name is not shown)")));
-    }
-    if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
-        return Err(ConfigError::new(format!(
-            "header {name:?} is set by the transport from the body it sends"
-        )));
-    }
-    if ureq::http::HeaderValue::from_str(value).is_err() {
-        let at = value.bytes().position(|b| (b < 0x20 && b != b'\t') || b == 0x7f).unwrap_or(0);
-        return Err(ConfigError::new(format!(
-            "the value of header {name:?} has a control character at byte {at} (a line break, say), \
-             which HTTP does not allow (the value is not shown)"
-        )));
-    }
-    Ok(())
-}
-
-/// A character of an HTTP token (RFC 9110 section 5.6.2), what a header
-/// name is made of.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// The request `encoder` makes of `events`.
-fn build(encoder: &mut dyn RequestEncoder, events: &[EventView<'_>]) -> Request {
-    let mut request = Request::default();
-    if let Some(first) = events.first() {
-        encoder.begin(&mut request, first);
-        for (index, event) in events.iter().enumerate() {
-            encoder.event(&mut request, index, event);
-        }
-        encoder.end(&mut request);
-    }
-    request
 }
 
 /// The events consent still allows, when that is not all of them.
@@ -844,154 +506,13 @@ fn still_allowed<'e>(cx: &SendContext<'_>, events: &[EventView<'e>]) -> Option<V
     }
 }
 
-/// Where `encoder` sends `events`, as logs show it: only the start of a
-/// request is built, not its events.
-fn url_of(encoder: &mut dyn RequestEncoder, events: &[EventView<'_>]) -> String {
-    let mut request = Request::default();
-    if let Some(first) = events.first() {
-        encoder.begin(&mut request, first);
-    }
-    shown_url(&request.url)
-}
-
-fn uuids(events: &[EventView<'_>]) -> Vec<Uuid> {
-    events.iter().map(EventView::uuid).collect()
-}
-
-/// The body gzip-compressed, or `None` to send it as it is (it could not
-/// be compressed).
-///
-/// The gzip framing (RFC 1952) is written here around flate2's raw deflate
-/// stream, so that the checksum comes from crc32fast.
-#[cfg(feature = "gzip")]
-fn gzip(body: &[u8], deflater: &mut Deflater, out: &mut Vec<u8>) -> Option<()> {
-    use flate2::{Compress, Compression, FlushCompress, Status};
-    /// Magic, deflate, no flags, no time, fastest level (`XFL` 4), unknown OS.
-    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
-    out.clear();
-    out.reserve(body.len() / 4 + 64);
-    out.extend_from_slice(&HEADER);
-    let deflate = deflater.compress.get_or_insert_with(|| Compress::new(Compression::fast(), false));
-    deflate.reset();
-    let mut crc = crc32fast::Hasher::new();
-    // Runs the compressor until `input` is consumed (and, to finish, until
-    // the stream ends), growing `out` when it is full. `None` if it stalls.
-    let mut run = |mut input: &[u8], flush: FlushCompress, out: &mut Vec<u8>| -> Option<()> {
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve(out.capacity().max(4096));
-            }
-            let (read, written) = (deflate.total_in(), deflate.total_out());
-            let status = deflate.compress_vec(input, out, flush).ok()?;
-            let consumed = usize::try_from(deflate.total_in() - read).ok()?;
-            input = input.get(consumed..)?;
-            let finished = match flush {
-                FlushCompress::Finish => status == Status::StreamEnd,
-                _ => input.is_empty(),
-            };
-            if finished {
-                return Some(());
-            }
-            if consumed == 0 && deflate.total_out() == written && out.capacity() - out.len() >= 64 {
-                return None;
-            }
-        }
-    };
-    crc.update(body);
-    run(body, FlushCompress::None, out)?;
-    run(&[], FlushCompress::Finish, out)?;
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    // The length modulo 2^32, as the format defines it.
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    Some(())
-}
-
-#[cfg(not(feature = "gzip"))]
-fn gzip(_: &[u8], _: &mut Deflater, _: &mut Vec<u8>) -> Option<()> {
-    None
-}
-
-fn classify(status: u16, after: Option<Duration>) -> Attempt {
-    match status {
-        200..=299 => Attempt::Delivered,
-        413 => Attempt::TooLarge,
-        408 | 429 | 500..=599 => Attempt::Retry { after, why: format!("HTTP {status}") },
-        _ => Attempt::Rejected(status),
-    }
-}
-
-/// An answer to a request answered event by event; see
-/// [`HttpTransport::per_event_results`].
-fn classify_results(status: u16, after: Option<Duration>, body: &[u8]) -> Attempt {
-    match status {
-        200..=299 => Attempt::Results { results: results::parse(body), after },
-        status if results::retries_status(status) => Attempt::Retry { after, why: format!("HTTP {status}") },
-        _ => Attempt::Rejected(status),
-    }
-}
-
-/// Reports the final results of a request answered event by event: `drop`
-/// as rejected, `limited` as limited, the rest (`ok`, unknown results and
-/// events not named) as delivered. Returns the events to send again
-/// (`retry`), `None` when there are none.
-fn settle<'e>(
-    cx: &SendContext<'_>,
-    events: &[EventView<'e>],
-    results: &HashMap<Uuid, EventResult>,
-) -> Option<Vec<EventView<'e>>> {
-    let result = |event: &EventView<'_>| results.get(&event.uuid()).copied().unwrap_or(EventResult::Ok);
-    for (reason, wanted) in
-        [(DropReason::Rejected, EventResult::Drop), (DropReason::Limited, EventResult::Limited)]
-    {
-        let refused = events.iter().filter(|e| result(e) == wanted).count();
-        if refused > 0 {
-            log::warn!("Telemetry: the server refused {refused} events ({}).", reason.as_str());
-            cx.dropped(reason, refused);
-        }
-    }
-    let again: Vec<EventView<'e>> =
-        events.iter().filter(|e| result(e) == EventResult::Retry).copied().collect();
-    (!again.is_empty()).then_some(again)
-}
-
-/// A `Retry-After` value as a wait from `now`: delay-seconds, or an HTTP
-/// date (RFC 9110 section 10.2.3; read by the `httpdate` crate, which takes
-/// the three date forms the RFC allows and refuses years past 9999). A date
-/// in the past means no wait; any wait is at most [`MAX_RETRY_AFTER`].
-/// Anything else is `None`: the backoff alone decides.
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    let wait = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
-        // Digits beyond what a u64 holds are still a (very long) wait.
-        value.parse::<u64>().map_or(Duration::MAX, Duration::from_secs)
-    } else {
-        parse_http_date(value)?.duration_since(now).unwrap_or(Duration::ZERO)
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
-}
-
-/// An HTTP date in any of its three forms, between 1970 and 9999.
-pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
-    httpdate::parse_http_date(value).ok()
-}
-
-/// `url` as logs and sink names show it: scheme, host, port and path, never
-/// a user name, password or query, where a secret may be written.
-pub(crate) fn shown_url(url: &str) -> String {
-    let Ok(uri) = url.parse::<ureq::http::Uri>() else { return "(an invalid URL)".to_owned() };
-    let mut shown = format!("{}://{}", uri.scheme_str().unwrap_or("http"), uri.host().unwrap_or_default());
-    if let Some(port) = uri.port_u16() {
-        shown.push_str(&format!(":{port}"));
-    }
-    shown.push_str(uri.path());
-    if uri.query().is_some() {
-        shown.push_str("?(query not shown)");
-    }
-    shown
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
+    use super::answer::*;
+    use super::headers::*;
+    use super::wire::*;
     use super::*;
 
     #[cfg(feature = "gzip")]
