@@ -239,7 +239,7 @@ pub fn posthog_client(addr: SocketAddr, queue: usize) -> posthog_rs::Client {
         .host(format!("http://{addr}"))
         .max_queue_size(queue)
         .flush_at(100)
-        .delivery(|d| telemetry_runtime::Delivery { max_batch_size: 100, ..d })
+        .max_batch_size(100)
         .request_timeout_seconds(10)
         .shutdown_timeout_ms(1000)
         .build()

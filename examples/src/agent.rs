@@ -97,10 +97,10 @@ fn main() {
     let outcome = runner::run(&task);
     println!("agent: {outcome:?}");
 
-    if !telemetry_runtime::global().unwrap().flush(Duration::from_secs(2)) {
+    if !guard.client().flush(Duration::from_secs(2)) {
         println!("telemetry: not everything was delivered within 2 s; the rest waits in the spool");
     }
-    let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
+    let stats = guard.client().stats();
     drop(guard);
     if stats.captured == 0 {
         println!("telemetry: nothing was captured, written or sent");

@@ -83,8 +83,8 @@ fn main() {
     }
     telemetry_runtime::capture_with(&DEMO_FINISHED, Properties::new().with("commands", 3u8));
 
-    let delivered = telemetry_runtime::global().unwrap().flush(Duration::from_secs(2));
-    let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
+    let delivered = guard.client().flush(Duration::from_secs(2));
+    let stats = guard.client().stats();
     drop(guard);
 
     if consent.level == Level::Off {

@@ -35,13 +35,10 @@ fn main() {
         Ok(answer) => println!("{answer}"),
         Err(err) => println!("mcp-use: the run failed: {err:?}"),
     }
-    if !telemetry_runtime::global().unwrap().flush(Duration::from_secs(5)) {
+    if !guard.client().flush(Duration::from_secs(5)) {
         println!("mcp-use: some telemetry was not delivered (see `mcp-use telemetry status`)");
     }
-    println!(
-        "mcp-use: {} telemetry events captured",
-        telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default().captured
-    );
+    println!("mcp-use: {} telemetry events captured", guard.client().stats().captured);
 }
 
 /// Shows `err` with the errors behind it, and exits.

@@ -50,7 +50,7 @@ impl Properties {
 
     /// An empty list with room for about `n` typical properties (at most
     /// 1,024 are reserved ahead: the list still grows past them).
-    pub(crate) fn with_capacity(n: usize) -> Properties {
+    pub fn with_capacity(n: usize) -> Properties {
         Properties::from_buffer(Vec::with_capacity(n.min(1024) * 24))
     }
 

@@ -131,11 +131,11 @@ impl Batch {
         views
     }
     /// Number of events.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.events.len()
     }
     /// Whether there are none.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 }

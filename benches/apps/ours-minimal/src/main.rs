@@ -12,12 +12,12 @@ struct Started {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let _guard = telemetry_runtime::init(
+    let guard = telemetry_runtime::init(
         Config::new("minimal", env!("CARGO_PKG_VERSION"))
             .default_level(Level::Off)
             .sink(PostHogSink::new("phc_minimal")?),
     )?;
     telemetry_runtime::capture(&Started { num_args: std::env::args().count() });
-    let _delivered = telemetry_runtime::global().unwrap().flush(Duration::from_secs(1));
+    let _delivered = guard.client().flush(Duration::from_secs(1));
     Ok(())
 }

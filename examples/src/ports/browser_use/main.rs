@@ -106,9 +106,11 @@ fn main() {
     });
     run_agent(&task);
 
-    // Dropping the guard delivers what is queued, within the deadline.
+    // Dropping the guard delivers what is queued, within the deadline; the
+    // client's counts stay readable through a handle kept before.
+    let client = guard.client().clone();
     drop(guard);
-    let stats = telemetry_runtime::global().map(|t| t.stats()).unwrap_or_default();
+    let stats = client.stats();
     println!("browser_use: {} events captured, {} sent", stats.captured, stats.sent);
 }
 
