@@ -95,6 +95,8 @@ fn a_round_racing_a_reset_never_takes_the_old_id_for_the_new_generation() {
 
 /// An event of no properties, sent at usage.
 static TICK_SCHEMA: crate::EventSchema = crate::EventSchema::undocumented("tick", Level::Usage);
+// The hidden constructor `event!` expands to, called by the crate itself.
+#[allow(deprecated)]
 static TICK: crate::DynamicEvent = crate::DynamicEvent::__declared(&TICK_SCHEMA, &[]);
 
 /// "Nothing is lost quietly": a capture racing shutdown (with the worker
