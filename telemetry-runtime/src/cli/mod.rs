@@ -8,7 +8,7 @@
 //!   `preview [--full]`, `report [--html FILE]`, `help`; see [`USAGE`]) and
 //!   writes its output;
 //! - [`TelemetryCommand`]: the same subcommands as a value (the clap
-//!   subcommand of [`TelemetryArgs`], which runs it on a client);
+//!   subcommand of `TelemetryArgs`, which runs it on a client);
 //! - [`Status`]: what `status` prints, as data: the consent in force and
 //!   where it came from, where events go (sinks, debug or local-only mode),
 //!   and the files the library keeps on this machine (install id, saved

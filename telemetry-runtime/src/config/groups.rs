@@ -94,7 +94,8 @@ pub struct Delivery {
     /// captures more than this faster than its endpoint takes them should
     /// raise it (each queued event holds its record, 48 bytes, and its
     /// packed properties, typically 100-300 bytes), or aggregate with
-    /// counters; `BENCHMARKS.md` ("Burst") has what a tight loop delivers.
+    /// counters; `BENCHMARKS.md` ("A burst, with an endpoint that answers") has what a
+    /// tight loop delivers.
     pub queue_capacity: usize,
     /// The most bytes the queued events' properties may hold (default
     /// 16 MiB), so that memory is bounded by size as well as by count: ten

@@ -528,8 +528,8 @@ impl<'a> ListRef<'a> {
 /// over the packed items, so that its `next` is inlined where a list is
 /// written: left to the optimizer, the PostHog encoder's list loop came to
 /// call an out-of-line `Map::next` per item once other encoders used lists
-/// too (about 90 instructions more per typical event, `capture_loop
-/// posthog-batch` under callgrind).
+/// too (measured with `capture_loop posthog-batch` under callgrind; see
+/// `BENCHMARKS.md`, "Changes to the hot path, and what each gave").
 struct ListIter<'a> {
     items: ListItems<'a>,
     shown: Level,
