@@ -76,6 +76,7 @@ impl Telemetry {
         self.capture_dynamic(event, properties, None, Some(span));
     }
 
+    #[inline]
     pub(super) fn capture_with_timed(
         &self,
         event: &DynamicEvent,

@@ -1,17 +1,23 @@
 //! The OTLP messages an event becomes: a log record, a metric (a counter,
-//! or a report's sums), a span, with their resource and scope.
+//! or a report's sums), a span, with their resource and scope. The
+//! per-event ones are `#[inline]`: the encoder that calls them is in
+//! another module, and so, without link-time optimisation, in another
+//! codegen unit.
 
 use super::*;
 
+#[inline]
 pub(super) fn nanos(time: SystemTime) -> u64 {
     u64::try_from(time.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()).unwrap_or(u64::MAX)
 }
 
+#[inline]
 pub(super) fn any(value: Any) -> Option<AnyValue> {
     Some(AnyValue { value: Some(value) })
 }
 
 /// A property value as an OTLP `AnyValue`; `None` for a missing one.
+#[inline]
 pub(super) fn any_value(value: ValueRef<'_>) -> Option<AnyValue> {
     any(match value {
         ValueRef::Null => return None,
@@ -37,15 +43,18 @@ pub(super) fn any_value(value: ValueRef<'_>) -> Option<AnyValue> {
     })
 }
 
+#[inline]
 pub(super) fn attribute(key: &str, value: ValueRef<'_>) -> Option<KeyValue> {
     Some(KeyValue { key: key.to_owned(), value: Some(any_value(value)?) })
 }
 
 /// A text attribute.
+#[inline]
 pub(super) fn text_attribute(key: &str, value: &str) -> KeyValue {
     KeyValue { key: key.to_owned(), value: any(Any::String(value.to_owned())) }
 }
 
+#[inline]
 pub(super) fn attributes<'a>(properties: impl Iterator<Item = Property<'a>>) -> Vec<KeyValue> {
     properties.filter_map(|property| attribute(property.name(), property.value())).collect()
 }
@@ -84,6 +93,7 @@ pub(super) fn scope() -> proto::InstrumentationScope {
 ///
 /// The attributes the events of a context share (the install id and the
 /// standard properties) are not in it: see [`Shared`].
+#[inline]
 pub(super) fn log_record(event: &EventView<'_>) -> proto::LogRecord {
     let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
     attributes.extend(self::attributes(event.properties()));
@@ -133,6 +143,7 @@ pub(super) const LOG_RECORD_ATTRIBUTES: u32 = 6;
 pub(super) const SPAN_ATTRIBUTES: u32 = 9;
 
 /// One counter series as a delta sum since its last export.
+#[inline]
 pub(super) fn metric(event: &EventView<'_>) -> proto::Metric {
     // `asInt` is an int64: a sum past it is sent as its largest value.
     let count = event.count().unwrap_or(0).min(i64::MAX as u64) as i64;
@@ -191,6 +202,7 @@ pub(super) fn report_metrics(report: &PeriodCounts) -> Vec<proto::Metric> {
 /// an error status, with the error's type, when the call failed.
 ///
 /// The standard properties are not in it: see [`Shared`].
+#[inline]
 pub(super) fn span(event: &EventView<'_>, ids: SpanIds) -> proto::Span {
     let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
     attributes.extend(self::attributes(event.properties()));
