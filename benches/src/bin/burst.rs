@@ -3,7 +3,7 @@
 //! server in another process that answers every request, then a shutdown.
 //! What the queue (10,000 events by default) and the worker absorbed is
 //! delivered; the rest is counted as `queue_full`. The README and
-//! `Config::queue_capacity` quote its result.
+//! `Delivery::queue_capacity` quote its result.
 //!
 //! ```text
 //! cargo build --release --bin burst
