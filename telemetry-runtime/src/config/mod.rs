@@ -373,6 +373,7 @@ impl fmt::Debug for Config {
             .field("app_version", &self.app_version)
             .field("default_level", &self.default_level)
             .field("env_vars", &self.env_vars)
+            .field("dirs", &self.dirs)
             .field("delivery", &self.delivery)
             .field("sinks", &self.sink_names())
             .finish_non_exhaustive()

@@ -18,6 +18,7 @@ mod async_host;
 mod capture_v1;
 mod cli_clap;
 mod compression;
+mod config_errors;
 mod consent;
 mod consent_in_flight;
 mod consent_messages;
