@@ -34,7 +34,7 @@ pub use model::catalog::Catalog;
 pub use model::counter::{Counter, Labels};
 pub use model::dynamic::DynamicEvent;
 pub use model::event::TelemetryEvent;
-pub use model::level::Level;
+pub use model::level::{InvalidLevel, Level};
 pub use model::properties::Properties;
 pub use model::property::{PropertyValue, PublicByDefault, RedactableText};
 pub use model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
