@@ -253,9 +253,9 @@ impl ScarfSink {
     /// The pixel URL of one event.
     fn pixel(&self, event: &EventView<'_>) -> String {
         let mut query = vec![("event", event.name().to_owned())];
-        for property in event.properties() {
+        for (name, value) in event.properties() {
             // Flat values only: a pixel's query has no lists or objects.
-            let value = match property.value() {
+            let value = match value {
                 ValueRef::Text(text) => text.to_string(),
                 ValueRef::Bool(b) => b.to_string(),
                 ValueRef::Int(i) => i.to_string(),
@@ -263,7 +263,7 @@ impl ScarfSink {
                 ValueRef::Float(f) => f.to_string(),
                 _ => continue,
             };
-            query.push((property.name(), value));
+            query.push((name, value));
         }
         query.push(("anonymous_id", event.distinct_id().to_owned()));
         let separator = if self.url.contains('?') { '&' } else { '?' };

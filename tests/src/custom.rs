@@ -30,9 +30,9 @@ pub fn json_of(value: ValueRef<'_>) -> Json {
         ValueRef::Uuid(id) => json!(id.to_string()),
         ValueRef::Hashed(hash) => json!(hash.to_string()),
         ValueRef::List(items) => Json::Array(items.iter().map(json_of).collect()),
-        ValueRef::Object(object) => Json::Object(
-            object.fields().map(|field| (field.name().to_owned(), json_of(field.value()))).collect(),
-        ),
+        ValueRef::Object(object) => {
+            Json::Object(object.fields().map(|(name, value)| (name.to_owned(), json_of(value))).collect())
+        }
         // `ValueRef` may gain variants; `Null` and any new one read as null.
         _ => Json::Null,
     }
@@ -40,7 +40,7 @@ pub fn json_of(value: ValueRef<'_>) -> Json {
 
 /// The properties of `event` as a JSON object.
 pub fn properties_of(event: &EventView<'_>) -> Map<String, Json> {
-    event.properties().map(|property| (property.name().to_owned(), json_of(property.value()))).collect()
+    event.properties().map(|(name, value)| (name.to_owned(), json_of(value))).collect()
 }
 
 /// One event as a custom sink was given it.
@@ -67,8 +67,8 @@ impl Seen {
             properties: properties_of(event),
             hashed: event
                 .properties()
-                .filter(|property| matches!(property.value(), ValueRef::Hashed(_)))
-                .map(|property| property.name().to_owned())
+                .filter(|(_, value)| matches!(value, ValueRef::Hashed(_)))
+                .map(|(name, _)| name.to_owned())
                 .collect(),
         }
     }

@@ -51,7 +51,7 @@ impl PostHogJson {
             out.bytes(b",\"timestamp\":\"");
             out.bytes(&timestamp);
             out.bytes(b"\",\"properties\":{");
-            push_entries(&mut out, event.properties());
+            push_entries(&mut out, event.entries());
         }
         // The standard properties, and `$process_person_profile` last:
         // copied whole, not through the writer's room, which would zero
@@ -147,7 +147,7 @@ fn push_value(out: &mut JsonWriter<'_>, value: ValueRef<'_>) {
         ValueRef::Hashed(hash) => out.string(hash.as_str().as_bytes()),
         ValueRef::List(items) => push_list(out, items.iter()),
         // An object's fields are filtered like an event's properties.
-        ValueRef::Object(object) => push_object(out, object.fields()),
+        ValueRef::Object(object) => push_object(out, object.entries()),
         ValueRef::Null | ValueRef::Float(_) => out.bytes(b"null"),
     }
 }

@@ -210,9 +210,9 @@ impl Queued {
 ///     fn send(&mut self, batch: &Batch, _cx: &SendContext<'_>) -> Result<(), SinkError> {
 ///         for event in batch.events() {
 ///             let mut line = event.name().to_owned();
-///             for property in event.properties() {
-///                 if let ValueRef::Text(text) = property.value() {
-///                     line.push_str(&format!(" {}={text}", property.name()));
+///             for (name, value) in event.properties() {
+///                 if let ValueRef::Text(text) = value {
+///                     line.push_str(&format!(" {name}={text}"));
 ///                 }
 ///             }
 ///             println!("{line}");
@@ -278,16 +278,22 @@ impl<'a> EventView<'a> {
             _ => None,
         }
     }
-    /// The properties, in the order they were written. Null values (and
-    /// floats JSON cannot carry) are left out, as are properties above the
-    /// level the event is sent at.
-    pub fn properties(&self) -> impl Iterator<Item = Property<'a>> + Clone + 'a {
+    /// The properties, name and value, in the order they were written.
+    /// Null values (and floats JSON cannot carry) are left out, as are
+    /// properties above the level the event is sent at.
+    pub fn properties(&self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + Clone + 'a {
+        self.entries().map(|property| (property.name(), property.value))
+    }
+    /// [`properties`](EventView::properties) with what the library's
+    /// encoders use besides: the name's bytes, unchecked, and whether it
+    /// needs escaping in JSON.
+    pub(crate) fn entries(&self) -> PropertyIter<'a> {
         let packed = self.record.properties_in(self.properties);
         PropertyIter { entries: entries(packed), shown: self.shown, context: self.context }
     }
     /// The value of one property, if the event has it at this level.
     pub(crate) fn property(&self, name: &str) -> Option<ValueRef<'a>> {
-        self.properties().find(|property| property.name == name.as_bytes()).map(|property| property.value)
+        self.entries().find(|property| property.name == name.as_bytes()).map(|property| property.value)
     }
     /// What the event shares with the others prepared with it: the install
     /// id and the standard properties.
@@ -355,7 +361,7 @@ impl<'a> Iterator for PropertyIter<'a> {
 
 /// One property of an event (or field of an object): its name and value.
 #[derive(Clone, Copy)]
-pub struct Property<'a> {
+pub(crate) struct Property<'a> {
     /// UTF-8 (it was a `&str` when it was packed), checked only when a
     /// sink asks for it as text: PostHog's encoder copies the bytes.
     name: &'a [u8],
@@ -372,7 +378,7 @@ impl fmt::Debug for Property<'_> {
 
 impl<'a> Property<'a> {
     /// The property's name.
-    pub fn name(&self) -> &'a str {
+    pub(crate) fn name(&self) -> &'a str {
         std::str::from_utf8(self.name).unwrap_or_default()
     }
     /// The name's bytes (UTF-8), unchecked.
@@ -380,7 +386,7 @@ impl<'a> Property<'a> {
         self.name
     }
     /// Its value.
-    pub fn value(&self) -> ValueRef<'a> {
+    pub(crate) fn value(&self) -> ValueRef<'a> {
         self.value
     }
     /// Whether the name goes into a JSON string as it is.
@@ -562,15 +568,20 @@ pub struct ObjectRef<'a> {
 }
 
 impl<'a> ObjectRef<'a> {
-    /// The fields the level allows, in order; null ones are left out.
-    pub fn fields(&self) -> impl Iterator<Item = Property<'a>> + Clone + 'a {
+    /// The fields the level allows, name and value, in order; null ones
+    /// are left out.
+    pub fn fields(&self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + Clone + 'a {
+        self.entries().map(|field| (field.name(), field.value))
+    }
+    /// [`fields`](ObjectRef::fields) as the library's encoders read them.
+    pub(crate) fn entries(&self) -> PropertyIter<'a> {
         PropertyIter { entries: fields(self.count, self.fields), shown: self.shown, context: self.context }
     }
 }
 
 impl fmt::Debug for ObjectRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.fields().map(|field| (field.name(), field.value))).finish()
+        f.debug_map().entries(self.fields()).finish()
     }
 }
 

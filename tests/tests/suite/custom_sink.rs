@@ -103,7 +103,10 @@ impl Sink for Reporting {
     fn send(&mut self, batch: &Batch, cx: &SendContext<'_>) -> Result<(), SinkError> {
         *self.calls.lock().unwrap() += 1;
         for event in batch.events() {
-            let n = event.properties().find(|p| p.name() == "n").and_then(|p| json_of(p.value()).as_u64());
+            let n = event
+                .properties()
+                .find(|(name, _)| *name == "n")
+                .and_then(|(_, value)| json_of(value).as_u64());
             if n.is_some_and(|n| self.give_up.contains(&n)) {
                 for _ in 0..self.times {
                     cx.drop_event(&event, DropReason::Rejected);

@@ -462,7 +462,7 @@ mod tests {
             assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
             // ...and value for value, for a sink that tells types apart.
             let kinds = |view: &EventView<'_>| -> Vec<String> {
-                view.properties().map(|p| format!("{}: {:?}", p.name(), p.value())).collect()
+                view.properties().map(|(name, value)| format!("{name}: {value:?}")).collect()
             };
             assert_eq!(kinds(&back), kinds(&written));
             assert!(matches!(back.property("int"), Some(ValueRef::Int(-5))), "{:?}", kinds(&back));

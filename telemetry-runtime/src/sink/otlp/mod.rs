@@ -6,10 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::http::check_url;
 use super::transport::{check_header, shown_url, HttpTransport, Request, RequestEncoder};
-use super::{Batch, EventContext, EventView, Property, SendContext, Sink, SinkError, ValueRef};
+use super::{Batch, EventContext, EventView, SendContext, Sink, SinkError, ValueRef};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::model::period::PeriodCounts;
 use crate::model::span::SpanIds;
+use crate::model::view::Property;
 use crate::model::view::{LIB_NAME, LIB_VERSION};
 use crate::sink::options::HttpOptions;
 

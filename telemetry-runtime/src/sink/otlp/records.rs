@@ -39,7 +39,7 @@ pub(super) fn any_value(value: ValueRef<'_>) -> Option<AnyValue> {
         }
         // An object (a `#[derive(TelemetryProperty)]` struct): a key-value
         // list, its null fields left out as they are from attributes.
-        ValueRef::Object(object) => Any::KvList(proto::KeyValueList { values: attributes(object.fields()) }),
+        ValueRef::Object(object) => Any::KvList(proto::KeyValueList { values: attributes(object.entries()) }),
     })
 }
 
@@ -96,7 +96,7 @@ pub(super) fn scope() -> proto::InstrumentationScope {
 #[inline]
 pub(super) fn log_record(event: &EventView<'_>) -> proto::LogRecord {
     let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
-    attributes.extend(self::attributes(event.properties()));
+    attributes.extend(self::attributes(event.entries()));
     proto::LogRecord {
         time_unix_nano: nanos(event.time()),
         observed_time_unix_nano: nanos(event.time()),
@@ -148,7 +148,7 @@ pub(super) fn metric(event: &EventView<'_>) -> proto::Metric {
     // `asInt` is an int64: a sum past it is sent as its largest value.
     let count = event.count().unwrap_or(0).min(i64::MAX as u64) as i64;
     let labels: Vec<KeyValue> = event
-        .properties()
+        .entries()
         .filter(|property| property.name() != "count")
         .filter_map(|property| attribute(property.name(), property.value()))
         .collect();
@@ -205,7 +205,7 @@ pub(super) fn report_metrics(report: &PeriodCounts) -> Vec<proto::Metric> {
 #[inline]
 pub(super) fn span(event: &EventView<'_>, ids: SpanIds) -> proto::Span {
     let mut attributes = vec![text_attribute("event.id", &event.uuid().to_string())];
-    attributes.extend(self::attributes(event.properties()));
+    attributes.extend(self::attributes(event.entries()));
     let failed = matches!(event.property("outcome"), Some(ValueRef::Text(text)) if text.as_str() == "error");
     let status = failed.then(|| proto::Status {
         message: match event.property("error_type") {
