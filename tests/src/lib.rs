@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use telemetry_runtime::sink::{HttpOptions, PostHogSink};
-use telemetry_runtime::{Config, Level};
+use telemetry_runtime::{Config, Delivery, Level};
 
 pub use program::{own_properties, Program};
 pub use server::{
@@ -84,11 +84,7 @@ impl Sandbox {
             })
             .default_level(Level::Usage)
             .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
-            .delivery(|d| telemetry_runtime::Delivery {
-                spool: true,
-                flush_interval: Duration::from_secs(120),
-                ..d
-            })
+            .delivery(|d| Delivery { spool: true, ..on_flush(d) })
     }
 
     /// A config for app `testapp` that reads no real environment variable,
@@ -164,6 +160,12 @@ pub fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sy
 /// still a real backoff (for a sink's `http`).
 pub fn fast(options: HttpOptions) -> HttpOptions {
     HttpOptions { backoff_base: Duration::from_millis(20), ..options }
+}
+
+/// `delivery` with batches sent on flush only (a flush interval no test
+/// waits out), for a `Config::delivery`.
+pub fn on_flush(delivery: Delivery) -> Delivery {
+    Delivery { flush_interval: Duration::from_secs(120), ..delivery }
 }
 
 /// A PostHog sink for `server` with fast retries and short timeouts, and

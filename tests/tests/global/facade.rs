@@ -65,10 +65,7 @@ fn global_lifecycle() {
         assert!(telemetry_runtime::global().is_none());
 
         let memory = MemorySink::new();
-        let config = sandbox
-            .config()
-            .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d });
+        let config = sandbox.config().sink(memory.clone()).delivery(telemetry_tests::on_flush);
         let guard = telemetry_runtime::init(config).expect("first init");
         assert!(telemetry_runtime::is_enabled());
         assert_eq!(telemetry_runtime::global().map_or(Level::Off, |t| t.level()), Level::Usage);

@@ -19,9 +19,8 @@ fn dropping_the_guard_flushes_queued_events() {
         let memory = MemorySink::new();
         // A long interval: only the guard's shutdown can deliver these.
         let config = sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
-            flush_interval: Duration::from_secs(120),
             shutdown_timeout: Duration::from_secs(10),
-            ..d
+            ..telemetry_tests::on_flush(d)
         });
         let guard = telemetry_runtime::init(config).unwrap();
         for _ in 0..3 {

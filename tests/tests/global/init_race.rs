@@ -30,7 +30,7 @@ fn a_refused_concurrent_init_leaves_the_installed_level_alone() {
             .config()
             .default_level(Level::Off)
             .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d })
+            .delivery(telemetry_tests::on_flush)
             .environment(move |_| {
                 if let Some(release) = release_rx.lock().unwrap().take() {
                     let _ = entered_tx.send(());

@@ -3,7 +3,6 @@
 //! the global client, so a process of its own and a single test.
 
 use std::fmt;
-use std::time::Duration;
 
 use telemetry_runtime::{requires_telemetry, Level};
 use telemetry_tests::canary::Canary;
@@ -53,9 +52,11 @@ fn instrumented_calls_send_the_error_type_never_the_message_or_unnamed_arguments
             let server = TestServer::start();
             let sandbox = Sandbox::new();
             let guard = telemetry_runtime::init(
-                sandbox.config().consent(Level::Full).sink(posthog_sink(&server)).delivery(|d| {
-                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
-                }),
+                sandbox
+                    .config()
+                    .consent(Level::Full)
+                    .sink(posthog_sink(&server))
+                    .delivery(telemetry_tests::on_flush),
             )
             .unwrap();
 

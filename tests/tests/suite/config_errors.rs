@@ -60,7 +60,7 @@ fn each_refusal_has_the_kind_of_what_was_refused() {
 #[test]
 fn a_group_changed_twice_keeps_what_the_first_change_set() {
     let config = Config::new("mytool", "1.0.0")
-        .delivery(|d| Delivery { flush_interval: Duration::from_secs(120), ..d })
+        .delivery(telemetry_tests::on_flush)
         .delivery(|d| Delivery { spool: true, ..d })
         .env(|mut e| {
             e.legacy.push(("MYTOOL_ANONYMIZED_TELEMETRY".into(), Polarity::Enables));

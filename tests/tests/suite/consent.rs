@@ -84,13 +84,9 @@ fn consent_off_sends_nothing_writes_nothing_counts_nothing() {
 fn lowering_consent_drops_what_is_queued_and_raising_it_resumes() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     for _ in 0..5 {
         telemetry.capture_with(&BEFORE_NO, Properties::new());
     }
@@ -129,11 +125,7 @@ fn lowering_consent_from_full_strips_what_full_allowed() {
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .consent(Level::Full)
-            .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+        sandbox.config().consent(Level::Full).sink(memory.clone()).delivery(telemetry_tests::on_flush),
     )
     .unwrap();
     telemetry.capture_with(

@@ -54,14 +54,9 @@ fn a_request_whose_body_is_not_written_yet_is_checked_again() {
         .unwrap()
         .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h })
         .http(telemetry_tests::fast);
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .consent(Level::Full)
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().consent(Level::Full).sink(sink).delivery(telemetry_tests::on_flush))
+            .unwrap();
     telemetry.capture(&NoteTaken { words: 4, note: canary.text() });
     let _ = telemetry.flush(Duration::ZERO);
     let head_arrived = || server.raw_bytes().iter().any(|raw| contains_bytes(raw, b"\r\n\r\n"));
@@ -89,13 +84,14 @@ fn a_consent_change_wakes_a_retry_wait() {
         // A wait the policy honours (up to 60 s): long enough to notice.
         server.script([Behaviour::StatusWithHeaders(503, vec![("Retry-After", "30")])]);
         let sandbox = Sandbox::new();
-        let telemetry =
-            Telemetry::new(
-                sandbox.config().consent(Level::Full).sink(posthog_sink(&server)).delivery(|d| {
-                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
-                }),
-            )
-            .unwrap();
+        let telemetry = Telemetry::new(
+            sandbox
+                .config()
+                .consent(Level::Full)
+                .sink(posthog_sink(&server))
+                .delivery(telemetry_tests::on_flush),
+        )
+        .unwrap();
         telemetry.capture(&NoteTaken { words: 9, note: canary.text() });
         let _ = telemetry.flush(Duration::ZERO);
         assert!(server.wait_for_requests(1, SOON), "{case}: the first attempt was made");
@@ -130,13 +126,8 @@ telemetry_runtime::counter! {
 fn counts_taken_before_consent_went_off_are_discarded() {
     let memory = MemorySink::new();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(memory.clone()).delivery(telemetry_tests::on_flush)).unwrap();
     for _ in 0..3 {
         telemetry.increment(&FILES_SYNCED, ());
     }

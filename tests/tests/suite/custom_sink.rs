@@ -7,13 +7,12 @@
 //! outcome of `send`, a panic as a sink error).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use telemetry_runtime::sink::{Batch, SendContext, Sink, SinkError};
-use telemetry_runtime::{Config, Delivery, DropReason, Level, Properties, Telemetry, TelemetryEvent};
+use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent};
 use telemetry_tests::canary::Canary;
 use telemetry_tests::custom::{envelope_events, json_of, Custom};
-use telemetry_tests::{contains_bytes, Sandbox, TestServer, SOON};
+use telemetry_tests::{contains_bytes, on_flush, Sandbox, TestServer, SOON};
 
 telemetry_runtime::event! {
     /// A page was viewed.
@@ -39,11 +38,6 @@ struct FileOpened {
     path: String,
 }
 
-/// Batches are sent on flush only.
-fn on_flush(config: Config) -> Config {
-    config.delivery(|d| Delivery { flush_interval: Duration::from_secs(120), ..d })
-}
-
 #[test]
 fn a_custom_sink_never_sees_an_opt_in_value_below_full_nor_a_redacted_raw_value() {
     for level in [Level::Usage, Level::Full] {
@@ -52,7 +46,8 @@ fn a_custom_sink_never_sees_an_opt_in_value_below_full_nor_a_redacted_raw_value(
         let sandbox = Sandbox::new();
         let sink = Custom::new("envelope", format!("{}/ingest", server.url()));
         let log = sink.log();
-        let telemetry = Telemetry::new(on_flush(sandbox.config().consent(level).sink(sink))).unwrap();
+        let telemetry =
+            Telemetry::new(sandbox.config().consent(level).sink(sink).delivery(on_flush)).unwrap();
         telemetry.capture(&FileOpened { bytes: 2048, query: query_canary.text(), path: path_canary.text() });
         assert!(telemetry.flush(SOON), "{level}: {:?}", telemetry.stats());
 
@@ -119,7 +114,8 @@ impl Sink for Reporting {
 
 fn run(sink: Reporting, events: u64) -> telemetry_runtime::Stats {
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(on_flush(sandbox.config().consent(Level::Usage).sink(sink))).unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().consent(Level::Usage).sink(sink).delivery(on_flush)).unwrap();
     for n in 0..events {
         telemetry.capture_with(&PAGE_VIEWED, Properties::new().with("n", n));
     }

@@ -92,13 +92,9 @@ fn patient_sink(server: &TestServer) -> PostHogSink {
 /// A hung server and a client already stuck in its first request.
 fn stuck_client(sandbox: &Sandbox, server: &TestServer) -> Telemetry {
     server.set_default(Behaviour::Hang);
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(patient_sink(server))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(patient_sink(server)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker reached the server");
@@ -151,12 +147,7 @@ fn captures_while_the_endpoint_hangs_finish_and_the_queue_cap_is_accounted() {
     let sandbox = Sandbox::new();
     server.set_default(Behaviour::Hang);
     let telemetry = Telemetry::new(sandbox.config().sink(patient_sink(&server)).delivery(|d| {
-        telemetry_runtime::Delivery {
-            queue_capacity: 100,
-            batch_size: 10,
-            flush_interval: Duration::from_secs(120),
-            ..d
-        }
+        telemetry_runtime::Delivery { queue_capacity: 100, batch_size: 10, ..telemetry_tests::on_flush(d) }
     }))
     .unwrap();
     telemetry.capture_with(&FIRST, Properties::new());
@@ -183,11 +174,7 @@ fn shutdown_delivers_what_is_queued() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+        sandbox.config().sink(posthog_sink(&server)).sink(memory.clone()).delivery(telemetry_tests::on_flush),
     )
     .unwrap();
     for _ in 0..3 {
@@ -298,14 +285,10 @@ fn a_huge_flush_interval_still_delivers_on_flush() {
 fn a_full_queue_smaller_than_a_batch_wakes_the_worker() {
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry =
-        Telemetry::new(sandbox.config().sink(memory.clone()).delivery(|d| telemetry_runtime::Delivery {
-            queue_capacity: 5,
-            batch_size: 100,
-            flush_interval: Duration::from_secs(120),
-            ..d
-        }))
-        .unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(memory.clone()).delivery(|d| {
+        telemetry_runtime::Delivery { queue_capacity: 5, batch_size: 100, ..telemetry_tests::on_flush(d) }
+    }))
+    .unwrap();
     for _ in 0..5 {
         telemetry.capture_with(&FILLS_THE_QUEUE, Properties::new());
     }

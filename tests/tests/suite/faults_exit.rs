@@ -26,13 +26,7 @@ fn events_behind_an_unanswered_request_are_counted_and_logged_at_exit() {
         request_timeout: Duration::from_secs(60),
         ..h
     });
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(telemetry_tests::on_flush)).unwrap();
     telemetry.capture(&BuildStep { number: 0 });
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker is inside its request");
@@ -89,9 +83,8 @@ fn exit_delivers_what_was_captured_and_ends_with_the_code_asked_for() {
             .delivery(|d| telemetry_runtime::Delivery { spool: false, ..d })
             .sink(sink)
             .delivery(|d| telemetry_runtime::Delivery {
-                flush_interval: Duration::from_secs(120),
                 shutdown_timeout: Duration::from_secs(5),
-                ..d
+                ..telemetry_tests::on_flush(d)
             });
         let _guard = telemetry_runtime::init(config).unwrap();
         telemetry_runtime::capture(&BuildStep { number: 7 });

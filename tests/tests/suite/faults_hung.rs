@@ -69,13 +69,9 @@ fn stalls() -> Vec<(&'static str, Behaviour)> {
 /// A client whose worker is inside its first request to a stalled server.
 fn stuck_client(sandbox: &Sandbox, server: &TestServer, stall: Behaviour) -> Telemetry {
     server.set_default(stall);
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(patient_sink(server))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(patient_sink(server)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     telemetry.capture_with(&FIRST, Properties::new());
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON), "the worker reached the server");

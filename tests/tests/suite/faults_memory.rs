@@ -53,10 +53,7 @@ fn a_million_captures_against_a_hung_endpoint_keep_the_queue_at_its_cap() {
                         batch_size: 100,
                         ..d
                     })
-                    .delivery(|d| telemetry_runtime::Delivery {
-                        flush_interval: Duration::from_secs(120),
-                        ..d
-                    }),
+                    .delivery(telemetry_tests::on_flush),
             )
             .unwrap();
             // Get the worker stuck in a request with one event: from then on nothing

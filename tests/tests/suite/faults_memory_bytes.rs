@@ -43,11 +43,10 @@ fn large_events_against_a_hung_endpoint_are_bounded_by_the_byte_limit() {
                 request_timeout: Duration::from_secs(60),
                 ..h
             });
-            let telemetry =
-                Telemetry::new(sandbox.config().consent(Level::Full).sink(sink).delivery(|d| {
-                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
-                }))
-                .unwrap();
+            let telemetry = Telemetry::new(
+                sandbox.config().consent(Level::Full).sink(sink).delivery(telemetry_tests::on_flush),
+            )
+            .unwrap();
             // Get the worker stuck in a request with one small event: from then on
             // nothing leaves the queue.
             telemetry.capture(&NotesTaken { lines: 0, notes: String::new() });

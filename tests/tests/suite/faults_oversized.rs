@@ -4,7 +4,6 @@
 //! event name, never by its contents).
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use telemetry_runtime::{DropReason, Properties, Telemetry, Value};
 use telemetry_tests::{logs, posthog_sink, Sandbox, TestServer, SOON};
@@ -91,13 +90,7 @@ fn a_413_batch_is_split_and_delivered_and_the_lone_oversized_event_is_named_in_a
     server.reject_bodies_over(3000);
     let sandbox = Sandbox::new();
     let sink = posthog_sink(&server);
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(telemetry_tests::on_flush)).unwrap();
     for i in 0..6u8 {
         telemetry.capture_with(&SMALL_413, Properties::new().with("i", i));
     }

@@ -61,9 +61,13 @@ fn a_sink_that_always_panics_never_reaches_the_host_and_every_event_is_counted()
     logs::install();
     let sandbox = Sandbox::new();
     let memory = MemorySink::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(AlwaysPanics).sink(memory.clone()).delivery(|d| {
-        telemetry_runtime::Delivery { batch_size: 5, flush_interval: Duration::from_secs(120), ..d }
-    }))
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(AlwaysPanics)
+            .sink(memory.clone())
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 5, ..telemetry_tests::on_flush(d) }),
+    )
     .unwrap();
     for i in 0..23u32 {
         telemetry.capture_with(&INTO_A_PANICKING_SINK, Properties::new().with("i", i));
@@ -153,7 +157,7 @@ fn a_panic_on_the_worker_thread_degrades_to_off_or_restarts_the_worker_with_a_lo
             .config()
             .sink(NameBomb { names: Arc::clone(&names) })
             .sink(memory.clone())
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
+            .delivery(telemetry_tests::on_flush),
     )
     .unwrap();
     telemetry.capture_with(&MEETS_THE_BUG, Properties::new());

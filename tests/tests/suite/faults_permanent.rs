@@ -83,12 +83,7 @@ fn a_400_drops_each_batch_once_as_rejected_and_later_events_still_go_out() {
     server.script([Behaviour::Gate(gate.clone())]).set_default(Behaviour::Status(400));
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
-        telemetry_runtime::Delivery {
-            batch_size: 10,
-            max_batch_size: 10,
-            flush_interval: Duration::from_secs(120),
-            ..d
-        }
+        telemetry_runtime::Delivery { batch_size: 10, max_batch_size: 10, ..telemetry_tests::on_flush(d) }
     }))
     .unwrap();
     // Hold the worker in a first (accepted) request so that the 50 events
@@ -138,8 +133,7 @@ fn an_endpoint_down_past_the_budget_drops_as_undeliverable_within_the_budget() {
     let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
         batch_size: 10,
         max_batch_size: 10,
-        flush_interval: Duration::from_secs(120),
-        ..d
+        ..telemetry_tests::on_flush(d)
     }))
     .unwrap();
     for i in 0..20u32 {

@@ -48,8 +48,7 @@ fn capture_and_flush(sink: impl Sink, n: usize, batch_size: usize) -> Stats {
     let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
         batch_size,
         max_batch_size: batch_size,
-        flush_interval: Duration::from_secs(120),
-        ..d
+        ..telemetry_tests::on_flush(d)
     }))
     .unwrap();
     for i in 0..n {
@@ -210,13 +209,7 @@ fn a_server_that_is_down_and_comes_back_on_the_same_port_gets_every_event_once()
             request_timeout: Duration::from_secs(2),
             ..h
         });
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(telemetry_tests::on_flush)).unwrap();
     for i in 0..10 {
         telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
@@ -252,13 +245,7 @@ fn a_server_that_dies_during_a_request_and_restarts_gets_every_event_once() {
             request_timeout: Duration::from_secs(30),
             ..h
         });
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(sink).delivery(telemetry_tests::on_flush)).unwrap();
     for i in 0..5 {
         telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }
@@ -279,13 +266,9 @@ fn a_server_that_dies_during_a_request_and_restarts_gets_every_event_once() {
 fn a_restart_between_batches_does_not_lose_or_repeat_events() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(quick_sink(&server, 3))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(quick_sink(&server, 3)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     for i in 0..5 {
         telemetry.capture_with(&TRANSIENT, Properties::new().with("i", i));
     }

@@ -9,7 +9,6 @@
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
 
 use telemetry_runtime::sink::JsonlSink;
 use telemetry_runtime::testing::MemorySink;
@@ -82,10 +81,7 @@ fn check(name: &str, relative: &str, write: impl Fn(&Sandbox)) {
 }
 
 fn deliver_once(config: Config) -> Telemetry {
-    let telemetry = Telemetry::new(
-        config.delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry = Telemetry::new(config.delivery(telemetry_tests::on_flush)).unwrap();
     telemetry.capture(&task());
     let delivered = telemetry.flush(SOON);
     let stats = telemetry.stats();
@@ -180,9 +176,7 @@ fn two_clients_creating_the_id_at_once_agree_on_it() {
         let clients: Vec<(Telemetry, MemorySink)> = (0..2)
             .map(|_| {
                 let memory = MemorySink::new();
-                let config = sandbox.config().sink(memory.clone()).delivery(|d| {
-                    telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }
-                });
+                let config = sandbox.config().sink(memory.clone()).delivery(telemetry_tests::on_flush);
                 (Telemetry::new(config).unwrap(), memory)
             })
             .collect();

@@ -18,13 +18,9 @@ fn flush_is_false_when_events_were_given_up_on_and_true_once_all_is_delivered() 
     let server = TestServer::start();
     server.script([Behaviour::Status(400), Behaviour::Status(200)]);
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     telemetry.capture(&JobFinished { attempts: 1 });
     assert!(!telemetry.flush(SOON), "a rejected event was not delivered");
     assert_eq!(telemetry.stats().dropped(DropReason::Rejected), 1);
@@ -62,13 +58,9 @@ fn flushes_running_at_once_each_see_the_drops_of_their_time() {
     // The refusal takes about a second to arrive: both flushes wait for it.
     server.script([Behaviour::Slow(400, Duration::from_millis(10))]);
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     telemetry.capture(&JobFinished { attempts: 1 });
     let flushing = || {
         let telemetry = telemetry.clone();

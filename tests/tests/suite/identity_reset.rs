@@ -27,13 +27,9 @@ fn ids(server: &TestServer) -> Vec<String> {
 fn the_record_of_recent_deliveries_forgets_the_old_id() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     telemetry.capture(&PageShown { results: 10 });
     assert!(telemetry.flush(SOON));
     let old = ids(&server)[0].clone();
@@ -89,13 +85,9 @@ fn a_batch_waiting_to_be_retried_is_not_sent_with_the_old_id() {
     let server = TestServer::start();
     server.script([Behaviour::StatusWithHeaders(503, vec![("Retry-After", "1")])]);
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(
-        sandbox
-            .config()
-            .sink(posthog_sink(&server))
-            .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(120), ..d }),
-    )
-    .unwrap();
+    let telemetry =
+        Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(telemetry_tests::on_flush))
+            .unwrap();
     telemetry.capture(&PageShown { results: 3 });
     let _ = telemetry.flush(Duration::ZERO);
     assert!(server.wait_for_requests(1, SOON));

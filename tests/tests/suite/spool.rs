@@ -145,11 +145,10 @@ fn what_a_shutdown_deadline_cuts_off_is_kept_for_the_next_run() {
             request_timeout: Duration::from_secs(30),
             ..h
         });
-        sandbox.config().sink(sink).delivery(|d| telemetry_runtime::Delivery {
-            spool: true,
-            flush_interval: Duration::from_secs(120),
-            ..d
-        })
+        sandbox
+            .config()
+            .sink(sink)
+            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..telemetry_tests::on_flush(d) })
     };
     {
         let telemetry = Telemetry::new(config()).unwrap();

@@ -264,9 +264,12 @@ fn generic_http_sink_sends_sent_at_and_batch_with_custom_headers() {
 fn a_full_batch_leaves_without_flush_and_a_partial_one_waits() {
     let server = TestServer::start();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
-        telemetry_runtime::Delivery { batch_size: 10, flush_interval: Duration::from_secs(120), ..d }
-    }))
+    let telemetry = Telemetry::new(
+        sandbox
+            .config()
+            .sink(posthog_sink(&server))
+            .delivery(|d| telemetry_runtime::Delivery { batch_size: 10, ..telemetry_tests::on_flush(d) }),
+    )
     .unwrap();
     for _ in 0..10 {
         telemetry.capture_with(&SIZED, Properties::new());
@@ -291,12 +294,7 @@ fn queued_events_go_in_requests_of_up_to_the_max_batch_size() {
     server.script([Behaviour::Gate(gate.clone())]);
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server)).delivery(|d| {
-        telemetry_runtime::Delivery {
-            batch_size: 10,
-            max_batch_size: 20,
-            flush_interval: Duration::from_secs(120),
-            ..d
-        }
+        telemetry_runtime::Delivery { batch_size: 10, max_batch_size: 20, ..telemetry_tests::on_flush(d) }
     }))
     .unwrap();
     // Hold the worker in a first request so the next 45 events queue up
