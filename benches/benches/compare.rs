@@ -159,7 +159,7 @@ fn capture(c: &mut Criterion) {
     // outside the timing: the worker frees them in the real flow).
     group.bench_function("part: write_properties (8 values into Properties)", |b| {
         b.iter_with_large_drop(|| {
-            let mut properties = Properties::with_capacity(9);
+            let mut properties = Properties::new();
             black_box(&event).write_properties(Level::Usage, &mut properties);
             properties
         })

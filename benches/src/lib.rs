@@ -67,17 +67,17 @@ impl EventData {
     }
 
     /// The dynamic form, for [`TASK_FINISHED`]: `Properties` built by hand;
-    /// runtime strings go through `Value::text`.
+    /// runtime strings go through `Value::Text`.
     pub fn properties(&self) -> Properties {
         Properties::new()
             .with("project_id", self.project_id)
             .with("run_id", self.run_id)
             .with("duration_ms", self.duration_ms)
             .with("items", self.items)
-            .with("command", Value::text(self.command.as_str()))
+            .with("command", Value::Text(self.command.as_str().into()))
             .with("cached", self.cached)
-            .with("features", Value::List(self.features.iter().map(|f| Value::text(f.as_str())).collect()))
-            .with("version", Value::text(self.version.as_str()))
+            .with("features", Value::List(self.features.iter().map(|f| Value::Text(f.as_str().into())).collect()))
+            .with("version", Value::Text(self.version.as_str().into()))
     }
 
     /// The same event for posthog-rs: anonymous, with an install id the

@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .sink(JsonlSink::new(&events_file))
         .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(1), ..d });
     let guard = telemetry_runtime::init(config)?;
-    let consent = guard.client().consent();
+    let consent = guard.consent();
     println!("async_host: telemetry {} (decided by {})", consent.level, consent.source);
 
     let workers: Vec<_> = (0..4)

@@ -79,7 +79,7 @@ fn main() {
 
     let run = match cli.command {
         Some(Command::Telemetry(command)) => {
-            if let Err(err) = command.run(guard.client(), &mut std::io::stdout()) {
+            if let Err(err) = command.run(&guard, &mut std::io::stdout()) {
                 eprintln!("agent telemetry: {}", telemetry_examples::error_chain(&err));
                 std::process::exit(2);
             }
@@ -91,16 +91,16 @@ fn main() {
 
     let task = task_from(run);
     let _ = std::fs::remove_file(&events_file);
-    let consent = guard.client().consent();
-    let is_debug = telemetry_runtime::cli::Status::of(guard.client()).debug;
+    let consent = guard.consent();
+    let is_debug = telemetry_runtime::cli::Status::of(&guard).debug;
     println!("agent: {:?} (telemetry: {}, decided by {})", task.query, consent.level, consent.source);
     let outcome = runner::run(&task);
     println!("agent: {outcome:?}");
 
-    if !guard.client().flush(Duration::from_secs(2)) {
+    if !guard.flush(Duration::from_secs(2)) {
         println!("telemetry: not everything was delivered within 2 s; the rest waits in the spool");
     }
-    let stats = guard.client().stats();
+    let stats = guard.stats();
     drop(guard);
     if stats.captured == 0 {
         println!("telemetry: nothing was captured, written or sent");

@@ -24,10 +24,24 @@ pub mod toolhive;
 /// says why (each message once, as `anyhow`'s `{:#}` prints them).
 ///
 /// ```
-/// use telemetry_runtime::Config;
-/// let err = telemetry_runtime::init(Config::new("", "1.0.0")).unwrap_err();
+/// use telemetry_runtime::{cli, Config, Level, Telemetry};
+///
+/// /// An output that is gone.
+/// struct Closed;
+/// impl std::io::Write for Closed {
+///     fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+///         Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the terminal is gone"))
+///     }
+///     fn flush(&mut self) -> std::io::Result<()> {
+///         Ok(())
+///     }
+/// }
+///
+/// let client = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Off))?;
+/// let err = cli::run_command(&client, &["catalog"], &mut Closed).unwrap_err();
 /// let shown = telemetry_examples::error_chain(&err);
-/// assert!(shown.starts_with("cannot initialise telemetry: invalid telemetry configuration: app name"));
+/// assert_eq!(shown, "cannot write the command's output: the terminal is gone");
+/// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
 pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut shown = err.to_string();

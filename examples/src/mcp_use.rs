@@ -330,7 +330,7 @@ pub fn config(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigE
         .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(2), ..d });
     if lookup("MCP_USE_DEBUG").is_some_and(|v| v.trim() == "2") {
         // Debug logging shows each event as it is sent.
-        config = config.sink(StderrSink::new());
+        config = config.sink(StderrSink);
     }
     Ok(config)
 }

@@ -64,7 +64,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let consent = guard.client().consent();
+    let consent = guard.consent();
     println!("telemetry level: {} (decided by {})", consent.level, consent.source);
 
     let working_dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
@@ -83,8 +83,8 @@ fn main() {
     }
     telemetry_runtime::capture_with(&DEMO_FINISHED, Properties::new().with("commands", 3u8));
 
-    let delivered = guard.client().flush(Duration::from_secs(2));
-    let stats = guard.client().stats();
+    let delivered = guard.flush(Duration::from_secs(2));
+    let stats = guard.stats();
     drop(guard);
 
     if consent.level == Level::Off {

@@ -65,7 +65,7 @@ fn call_tool(tool: Tool, query: &str) -> bool {
     sleep(Duration::from_millis(1));
     let ok = !(tool == Tool::ReadPage && query.contains("offline"));
     // A thousand calls cost one event per (tool, status) and interval.
-    TOOL_CALLS.increment((tool, if ok { Status::Ok } else { Status::Error }));
+    TOOL_CALLS.add((tool, if ok { Status::Ok } else { Status::Error }), 1);
     ok
 }
 

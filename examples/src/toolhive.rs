@@ -220,7 +220,7 @@ pub fn config(
         config = config.route(collector, Route::only(names).owned_by_user());
     }
     if options.debug {
-        config = config.route(StderrSink::new(), only_the_count());
+        config = config.route(StderrSink, only_the_count());
     }
     if !options.settings.usage_analytics_enabled || !options.instance_analytics {
         config = config.consent(Level::Off);
@@ -263,16 +263,16 @@ pub struct Proxy {
 
 impl Proxy {
     /// A proxy for `server`.
-    pub fn new(server: &str, options: &Options) -> Result<Proxy, telemetry_runtime::InitError> {
+    pub fn new(server: &str, options: &Options) -> Result<Proxy, telemetry_runtime::ConfigError> {
         let config = config(options, |name| std::env::var(name).ok())?;
         let guard = telemetry_runtime::init(config)?;
-        let collector = guard.client().user_owned_level() > Level::Off;
+        let collector = guard.consent().user_owned > Level::Off;
         Ok(Proxy { server: server.to_owned(), guard, collector })
     }
 
     /// The client, for `thv telemetry ...`.
     pub fn telemetry(&self) -> &Telemetry {
-        self.guard.client()
+        &self.guard
     }
 
     /// Proxies one tool call (`tool`, the `tool_index`th of the server's)
@@ -282,7 +282,7 @@ impl Proxy {
         let started = std::time::Instant::now();
         let ok = handle_request(tool_index, ok).is_ok();
         let status = if ok { analytics::Status::Success } else { analytics::Status::Error };
-        self.telemetry().increment(&analytics::TOOL_CALLS, status);
+        self.telemetry().add(&analytics::TOOL_CALLS, status, 1);
         if self.collector {
             self.telemetry().capture(&user::ToolCall {
                 server: self.server.clone(),

@@ -165,8 +165,8 @@ fn to_value(value: &FuzzValue, depth: usize) -> Value {
         FuzzValue::Int(i) => Value::Int(*i),
         FuzzValue::UInt(u) => Value::UInt(*u),
         FuzzValue::Float(f) => Value::Float(*f),
-        FuzzValue::Text(t) => Value::text(t.clone()),
-        FuzzValue::Hashed(t) => Value::hashed(t),
+        FuzzValue::Text(t) => Value::Text(t.clone().into()),
+        FuzzValue::Hashed(t) => Value::Hashed(telemetry_runtime::__private::Digest::of(t)),
         FuzzValue::List(_) if depth >= max_depth() => Value::Null,
         FuzzValue::List(items) => Value::List(items.iter().map(|v| to_value(v, depth + 1)).collect()),
     }

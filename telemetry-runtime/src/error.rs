@@ -1,6 +1,7 @@
 //! The error a refused configuration gives, shared by every layer that
 //! checks one (sinks, routes, the configuration itself). Depends on
-//! nothing else in the crate; and how an error with sources is logged.
+//! nothing else in the crate; and how an error with a cause is made and
+//! logged.
 
 use std::fmt;
 
@@ -46,6 +47,11 @@ pub enum ConfigErrorKind {
     ApiKey,
     /// An OTLP protocol or setting the sink does not speak.
     Protocol,
+    /// A consent level that is not one ([`Level`](crate::Level)'s `from_str`).
+    Level,
+    /// A second [`init`](crate::init) in the process: the global client is
+    /// already installed.
+    AlreadyInitialized,
 }
 
 impl ConfigError {
@@ -71,6 +77,42 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// What could not be done (the message), and why (the source): the error
+/// inside an `io::Error` whose cause is another error, so that a chain of
+/// errors shows each message once.
+#[derive(Debug)]
+pub(crate) struct Because {
+    message: String,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Because {
+    pub(crate) fn new(
+        message: String,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Because {
+        Because { message, source: source.into() }
+    }
+
+    /// `message` could not be done because of `err`, as an I/O error of
+    /// `err`'s kind.
+    pub(crate) fn io(message: String, err: std::io::Error) -> std::io::Error {
+        std::io::Error::new(err.kind(), Because::new(message, err))
+    }
+}
+
+impl fmt::Display for Because {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Because {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
 
 /// An error and its sources as one line, `message: source: source…`: how
 /// the library logs an error whose cause is its source (each error's own

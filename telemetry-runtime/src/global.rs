@@ -1,86 +1,56 @@
 //! The global client: [`init`] installs it, the free functions use it, and
 //! a gated call costs one atomic load while it is off.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 
 use crate::model::counter::{Counter, Labels};
 use crate::model::dynamic::DynamicEvent;
 use crate::model::span::SpanIds;
-use crate::{Config, ConfigError, Level, Properties, Telemetry, TelemetryEvent};
+use crate::{Config, ConfigError, ConfigErrorKind, Level, Properties, Telemetry, TelemetryEvent};
 
 /// The global client's level: what [`is_enabled`] reads. Off until [`init`].
 static GLOBAL_LEVEL: AtomicU8 = AtomicU8::new(Level::Off as u8);
 static GLOBAL: OnceLock<Telemetry> = OnceLock::new();
 
-/// Why [`init`] did not install a client; more reasons may be added. Its
-/// [`source`](std::error::Error::source) is the [`ConfigError`] when the
-/// configuration was refused: the reason is there, not repeated in this
-/// error's own message, so that a chain of errors (`anyhow`'s `{:#}`) shows
-/// each message once.
-///
-/// ```
-/// use std::error::Error;
-/// use telemetry_runtime::{Config, InitError};
-///
-/// let err = telemetry_runtime::init(Config::new("", "1.0.0")).unwrap_err();
-/// assert!(matches!(err, InitError::Config(_)));
-/// assert_eq!(err.to_string(), "cannot initialise telemetry");
-/// let reason = err.source().unwrap().to_string();
-/// assert!(reason.starts_with("invalid telemetry configuration: app name \"\""), "{reason}");
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum InitError {
-    /// The configuration was refused.
-    Config(ConfigError),
-    /// The global client was already initialised in this process.
-    AlreadyInitialized,
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            // The reason is the source's message.
-            InitError::Config(_) => f.write_str("cannot initialise telemetry"),
-            InitError::AlreadyInitialized => f.write_str("telemetry is already initialised in this process"),
-        }
-    }
-}
-
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Config(err) => Some(err),
-            InitError::AlreadyInitialized => None,
-        }
-    }
-}
-
-impl From<ConfigError> for InitError {
-    fn from(err: ConfigError) -> InitError {
-        InitError::Config(err)
-    }
-}
-
 /// Installs the global client. Keep the returned guard alive for the life
 /// of the program: dropping it delivers what is queued, waiting at most the
-/// configured shutdown timeout, then turns telemetry off.
+/// configured shutdown timeout, then turns telemetry off. The guard is the
+/// client too (it dereferences to [`Telemetry`]).
 ///
-/// Calls made before `init` do nothing and cost one atomic load.
-pub fn init(config: Config) -> Result<Guard, InitError> {
+/// Calls made before `init` do nothing and cost one atomic load. A refused
+/// configuration is an error, and so is a second `init` in the process
+/// (of kind [`ConfigErrorKind::AlreadyInitialized`]).
+///
+/// ```
+/// use telemetry_runtime::{Config, ConfigErrorKind, Level};
+///
+/// let err = telemetry_runtime::init(Config::new("", "1.0.0")).unwrap_err();
+/// assert_eq!(err.kind(), ConfigErrorKind::AppName);
+/// let telemetry = telemetry_runtime::init(Config::new("mytool", "1.0.0").consent(Level::Off))?;
+/// assert!(telemetry.flush(std::time::Duration::from_secs(1)));
+/// let again = telemetry_runtime::init(Config::new("mytool", "1.0.0")).unwrap_err();
+/// assert_eq!(again.kind(), ConfigErrorKind::AlreadyInitialized);
+/// # Ok::<(), telemetry_runtime::ConfigError>(())
+/// ```
+pub fn init(config: Config) -> Result<Guard, ConfigError> {
     // Held until the client is installed, so that a refused concurrent init
     // never writes its level into the global gate.
     static INIT: Mutex<()> = Mutex::new(());
     let _init = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let already = || {
+        ConfigError::new(
+            ConfigErrorKind::AlreadyInitialized,
+            "telemetry is already initialised in this process",
+        )
+    };
     if GLOBAL.get().is_some() {
-        return Err(InitError::AlreadyInitialized);
+        return Err(already());
     }
     let client = Telemetry::with_level_cell(config, Some(&GLOBAL_LEVEL))?;
     match GLOBAL.set(client.clone()) {
         Ok(()) => Ok(Guard { client }),
-        Err(_) => Err(InitError::AlreadyInitialized),
+        Err(_) => Err(already()),
     }
 }
 
@@ -91,9 +61,11 @@ pub struct Guard {
     client: Telemetry,
 }
 
-impl Guard {
-    /// The client this guard stops.
-    pub fn client(&self) -> &Telemetry {
+/// The client this guard stops.
+impl std::ops::Deref for Guard {
+    type Target = Telemetry;
+
+    fn deref(&self) -> &Telemetry {
         &self.client
     }
 }
@@ -138,15 +110,10 @@ pub fn global() -> Option<&'static Telemetry> {
 
 /// Counting on the global client (see [`init`]).
 impl<L: Labels> Counter<L> {
-    /// Adds one for these label values (in the declared order: the
+    /// Adds `n` for these label values (in the declared order: the
     /// label's enum for one label, a tuple for more, `()` for none) on the
-    /// global client.
+    /// global client; see [`Telemetry::add`].
     #[inline]
-    pub fn increment(&self, values: L) {
-        self.add(values, 1);
-    }
-
-    /// Adds `n` for these label values on the global client.
     pub fn add(&self, values: L, n: u64) {
         if is_enabled() {
             if let Some(client) = global() {

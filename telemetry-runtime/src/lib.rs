@@ -26,7 +26,7 @@ pub mod testing;
 pub use client::Telemetry;
 pub use config::{Config, Delivery, Dirs, DistinctId, EnvVars, Notice};
 pub use error::{ConfigError, ConfigErrorKind};
-pub use global::{capture, capture_with, exit, global, init, is_enabled, Guard, InitError};
+pub use global::{capture, capture_with, exit, global, init, is_enabled, Guard};
 pub(crate) use global::{capture_call, enabled_at};
 pub use local::consent::{Consent, ConsentSource, Polarity};
 pub use local::version::VersionChange;
@@ -34,10 +34,10 @@ pub use model::catalog::Catalog;
 pub use model::counter::{Counter, Labels};
 pub use model::dynamic::DynamicEvent;
 pub use model::event::TelemetryEvent;
-pub use model::level::{InvalidLevel, Level};
+pub use model::level::Level;
 pub use model::properties::Properties;
 pub use model::property::{PropertyValue, PublicByDefault, RedactableText};
-pub use model::schema::{Classification, EventSchema, FieldSchema, RedactMode, ValueKind};
+pub use model::schema::{Classification, EventSchema, FieldSchema, RedactMode};
 pub use model::stats::{DropReason, Stats};
 pub use model::value::Value;
 pub use pipeline::route::Route;
@@ -235,7 +235,7 @@ pub use telemetry_macros::TelemetryProperty;
 ///     Properties::new()
 ///         .with("entries", 1200u32)
 ///         .with("reason", "full")
-///         .with("cache_dir", Value::text("/home/ada/.cache/mytool"))
+///         .with("cache_dir", Value::Text(("/home/ada/.cache/mytool").into()))
 ///         .with("user_email", "ada@example.com"), // not declared: left out
 /// );
 /// assert!(telemetry.flush(Duration::from_secs(5)));
@@ -291,9 +291,8 @@ pub use telemetry_macros::event;
 ///     ];
 /// }
 ///
-/// TOOL_CALLS.increment((Tool::WebSearch, Status::Ok)); // a no-op until telemetry is on
-/// let schema = telemetry_runtime::Catalog::collect().event("tool_calls").unwrap();
-/// assert_eq!(schema.fields.len(), 3); // tool, status, count
+/// TOOL_CALLS.add((Tool::WebSearch, Status::Ok), 1); // a no-op until telemetry is on
+/// assert_eq!(TOOL_CALLS.schema().fields.len(), 3); // tool, status, count
 /// assert_eq!(TOOL_CALLS.schema().fields[1].values, ["ok", "error"]);
 /// ```
 ///
@@ -308,7 +307,7 @@ pub use telemetry_macros::event;
 ///     static TOOL_CALLS = "tool_calls", labels: [status: Status];
 /// }
 /// let cwd: &'static str = std::env::current_dir().unwrap().display().to_string().leak();
-/// TOOL_CALLS.increment(cwd); // error: expected `Status`, found `&str`
+/// TOOL_CALLS.add(cwd, 1); // error: expected `Status`, found `&str`
 /// ```
 #[cfg(feature = "macros")]
 pub use telemetry_macros::counter;
@@ -362,19 +361,11 @@ pub use telemetry_macros::counter;
 #[cfg(feature = "macros")]
 pub use telemetry_macros::requires_telemetry;
 
-/// The log target of the per-event lines: with the host's logger enabling
-/// it at debug level, each event handed to a sink is logged as
-/// `Sending <event> to <sink>: <JSON>`, one line per event and sink: the
-/// event as that sink is given it, in PostHog's JSON shape (what the
-/// PostHog, HTTP and JSONL sinks send; the OTLP sink sends the same data as
-/// log records). It is the event after classification, so a redacted value
-/// never appears. Nothing is formatted while the target is disabled.
-///
-/// ```
-/// // With env_logger: RUST_LOG=telemetry_runtime::events=debug
-/// assert_eq!(telemetry_runtime::EVENTS_LOG_TARGET, "telemetry_runtime::events");
-/// ```
-pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
+/// The log target of the per-event lines (the guide's "Seeing what is
+/// sent"): with the host's logger enabling it at debug level
+/// (`RUST_LOG=telemetry_runtime::events=debug`), each event handed to a sink
+/// is logged as `Sending <event> to <sink>: <JSON>`.
+pub(crate) const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
 
 /// What the fuzz targets in `fuzz/` call: parsers of values that come
 /// from outside the program. Built only with `--cfg fuzzing` (cargo-fuzz
@@ -416,10 +407,7 @@ const _: () = {
     shared::<Consent>();
     shared::<Route>();
     shared::<EventSchema>();
-    shared::<InitError>();
     shared::<ConfigError>();
-    shared::<testing::CatalogFileError>();
-    shared::<cli::CommandError>();
     shared::<sink::PostHogSink>();
     shared::<sink::HttpSink>();
     shared::<sink::OtlpSink>();

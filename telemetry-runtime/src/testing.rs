@@ -24,15 +24,16 @@
 
 use std::path::Path;
 
-pub use crate::model::catalog::CatalogFileError;
 pub use crate::sink::memory::MemorySink;
 use crate::Catalog;
 
 /// Compares the catalog's Markdown page with the file at `path`, the page
 /// the program commits for its users (`TELEMETRY.md`); call it from one
 /// test of the program. With the environment variable
-/// `TELEMETRY_CATALOG_UPDATE=1` the file is rewritten instead. The error,
-/// when they differ, shows the differences line by line.
+/// `TELEMETRY_CATALOG_UPDATE=1` the file is rewritten instead. When they
+/// differ, the error is of kind `InvalidData` and its message shows the
+/// differences line by line; when the file cannot be rewritten, the error
+/// says so and its source is the reason.
 ///
 /// ```
 /// use telemetry_runtime::{testing, Catalog};
@@ -40,13 +41,10 @@ use crate::Catalog;
 /// let path = dir.path().join("TELEMETRY.md");
 /// std::fs::write(&path, "# An old page\n")?;
 /// let err = testing::check_catalog_file(&Catalog::collect(), "mytool", &path).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
 /// assert!(err.to_string().contains("- # An old page"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn check_catalog_file(
-    catalog: &Catalog,
-    app_name: &str,
-    path: impl AsRef<Path>,
-) -> Result<(), CatalogFileError> {
+pub fn check_catalog_file(catalog: &Catalog, app_name: &str, path: impl AsRef<Path>) -> std::io::Result<()> {
     catalog.check_markdown_file(app_name, path)
 }

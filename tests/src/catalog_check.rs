@@ -30,7 +30,7 @@ pub fn undeclared_in(catalog: &Catalog, requests: &[Request]) -> Vec<String> {
                 undeclared.extend(undeclared_in_report(catalog, event));
                 continue;
             }
-            let Some(schema) = catalog.event(name) else {
+            let Some(schema) = event_named(catalog, name) else {
                 undeclared.push(format!("event {name:?}"));
                 continue;
             };
@@ -70,7 +70,7 @@ fn undeclared_in_report(catalog: &Catalog, event: &serde_json::Value) -> Vec<Str
         };
         if counter == "$events" {
             match labels.as_slice() {
-                [(label, event)] if label == "event" && catalog.event(event).is_some() => {}
+                [(label, event)] if label == "event" && event_named(catalog, event).is_some() => {}
                 _ => undeclared.push(format!("count {name:?} of a report")),
             }
             continue;
@@ -79,7 +79,7 @@ fn undeclared_in_report(catalog: &Catalog, event: &serde_json::Value) -> Vec<Str
             // A standard property of the library.
             continue;
         }
-        match catalog.event(&counter) {
+        match event_named(catalog, &counter) {
             Some(schema) if labels.iter().all(|(label, _)| schema.fields.iter().any(|f| f.name == label)) => {
             }
             _ => undeclared.push(format!("count {name:?} of a report")),
@@ -168,6 +168,11 @@ fn decoded(request: &Request) -> Vec<u8> {
         }
         Some(_) => Vec::new(),
     }
+}
+
+/// The catalog's event with this name.
+pub fn event_named(catalog: &Catalog, name: &str) -> Option<&'static telemetry_runtime::EventSchema> {
+    catalog.events().iter().copied().find(|event| event.name == name)
 }
 
 #[cfg(test)]

@@ -26,12 +26,12 @@ pub fn json_of(value: ValueRef<'_>) -> Json {
         ValueRef::Int(i) => json!(i),
         ValueRef::UInt(u) => json!(u),
         ValueRef::Float(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
-        ValueRef::Text(text) => json!(text.as_str()),
+        ValueRef::Text(text) => json!(text.as_ref()),
         ValueRef::Uuid(id) => json!(id.to_string()),
         ValueRef::Hashed(hash) => json!(hash.to_string()),
-        ValueRef::List(items) => Json::Array(items.iter().map(json_of).collect()),
+        ValueRef::List(items) => Json::Array(items.map(json_of).collect()),
         ValueRef::Object(object) => {
-            Json::Object(object.fields().map(|(name, value)| (name.to_owned(), json_of(value))).collect())
+            Json::Object(object.map(|(name, value)| (name.to_owned(), json_of(value))).collect())
         }
         // `ValueRef` may gain variants; `Null` and any new one read as null.
         _ => Json::Null,
@@ -148,7 +148,7 @@ impl Sink for Custom {
             Ok(answer) => {
                 Err(SinkError::new(DropReason::Undeliverable, format!("answered {}", answer.status())))
             }
-            Err(err) => Err(SinkError::new(DropReason::Undeliverable, "not delivered").with_source(err)),
+            Err(err) => Err(SinkError::new(DropReason::Undeliverable, err)),
         }
     }
 }

@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
+/// The log target of the library's per-event debug lines (the guide's
+/// "Seeing what is sent").
+pub const EVENTS_LOG_TARGET: &str = "telemetry_runtime::events";
+
 /// One captured record.
 #[derive(Debug, Clone)]
 pub struct Line {

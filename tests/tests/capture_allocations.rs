@@ -212,10 +212,10 @@ fn an_increment_allocates_nothing_once_its_series_exists_whatever_the_route() {
         )
         .unwrap();
         // The worker thread, and the series, exist.
-        telemetry.increment(&ROUTED_CALLS, Outcome::Ok);
+        telemetry.add(&ROUTED_CALLS, Outcome::Ok, 1);
         let before = allocations_on_this_thread();
         for _ in 0..1000 {
-            telemetry.increment(&ROUTED_CALLS, Outcome::Ok);
+            telemetry.add(&ROUTED_CALLS, Outcome::Ok, 1);
         }
         let during = allocations_on_this_thread() - before;
         assert!(telemetry.flush(Duration::from_secs(10)));
@@ -265,11 +265,11 @@ fn an_increment_allocates_nothing_once_its_series_exists() {
     // Warm up: the worker thread, and each series once (a new series is
     // stored, which allocates).
     for values in series {
-        telemetry.increment(&TOOL_CALLS, values);
+        telemetry.add(&TOOL_CALLS, values, 1);
     }
     let before = allocations_on_this_thread();
     for i in 0..1000 {
-        telemetry.increment(&TOOL_CALLS, series[i % series.len()]);
+        telemetry.add(&TOOL_CALLS, series[i % series.len()], 1);
     }
     let during = allocations_on_this_thread() - before;
     assert_eq!(during, 0, "allocations on the caller's thread for 1000 increments of existing series");

@@ -36,7 +36,7 @@ fn increments(telemetry: &Telemetry, n: u64) {
     for i in 0..n {
         let tool = TOOLS[(i % 3) as usize];
         let status = if i % 2 == 0 { Status::Ok } else { Status::Error };
-        telemetry.increment(black_box(&TOOL_CALLS), (black_box(tool), black_box(status)));
+        telemetry.add(black_box(&TOOL_CALLS), (black_box(tool), black_box(status)), 1);
     }
 }
 

@@ -63,7 +63,7 @@ const SERIES: [(Tool, Status); 3] =
 
 #[inline(never)]
 fn increment(client: &Telemetry, values: (Tool, Status)) {
-    client.increment(&TOOL_CALLS, values);
+    client.add(&TOOL_CALLS, values, 1);
 }
 
 fn increments(client: &Telemetry, n: u64) {

@@ -21,24 +21,22 @@ fn main() {
         Err(err) => fail(&err),
     };
     if args.first().map(String::as_str) == Some("telemetry") {
-        if let Err(err) =
-            telemetry_runtime::cli::run_command(guard.client(), &args[1..], &mut std::io::stdout())
-        {
+        if let Err(err) = telemetry_runtime::cli::run_command(&guard, &args[1..], &mut std::io::stdout()) {
             fail(&err);
         }
         return;
     }
     let run = agent_run(&args);
-    let consent = guard.client().consent();
+    let consent = guard.consent();
     println!("mcp-use: telemetry {} (decided by {})", consent.level, consent.source);
     match mcp_use::run(&run) {
         Ok(answer) => println!("{answer}"),
         Err(err) => println!("mcp-use: the run failed: {err:?}"),
     }
-    if !guard.client().flush(Duration::from_secs(5)) {
+    if !guard.flush(Duration::from_secs(5)) {
         println!("mcp-use: some telemetry was not delivered (see `mcp-use telemetry status`)");
     }
-    println!("mcp-use: {} telemetry events captured", guard.client().stats().captured);
+    println!("mcp-use: {} telemetry events captured", guard.stats().captured);
 }
 
 /// Shows `err` with the errors behind it, and exits.

@@ -88,7 +88,7 @@ fn main() {
         }
     };
     let code = match cli.command {
-        Command::Telemetry(command) => match command.run(telemetry.client(), &mut std::io::stdout()) {
+        Command::Telemetry(command) => match command.run(&telemetry, &mut std::io::stdout()) {
             Ok(()) => 0,
             Err(err) => {
                 eprintln!("mytool telemetry: {err}");

@@ -1,10 +1,9 @@
 //! The subcommands and the `--no-telemetry` flag as clap derive types
 //! (the `clap` feature): [`TelemetryArgs`] and [`NoTelemetry`].
 
-use std::io::Write;
+use std::io::{self, Write};
 
 use super::command::TelemetryCommand;
-use super::error::CommandError;
 use crate::{Config, Level, Telemetry};
 
 /// The `telemetry` subcommand of a program whose arguments are parsed by
@@ -43,9 +42,9 @@ use crate::{Config, Level, Telemetry};
 ///     let telemetry = telemetry_runtime::init(cli.telemetry.configure(config))?;
 ///     match cli.command {
 ///         Command::Build => { /* ... */ }
-///         Command::Telemetry(command) => command.run(telemetry.client(), &mut std::io::stdout())?,
+///         Command::Telemetry(command) => command.run(&telemetry, &mut std::io::stdout())?,
 ///     }
-///     assert!(!telemetry.client().is_enabled());
+///     assert!(!telemetry.is_enabled());
 ///     Ok(())
 /// }
 /// ```
@@ -55,13 +54,13 @@ use crate::{Config, Level, Telemetry};
 pub struct TelemetryArgs {
     /// The subcommand; `None` runs `status`.
     #[command(subcommand)]
-    pub command: Option<TelemetryCommand>,
+    command: Option<TelemetryCommand>,
 }
 
 impl TelemetryArgs {
     /// Runs the subcommand (`status` when there is none) on `client` and
     /// writes its output to `out`.
-    pub fn run(self, client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
+    pub fn run(self, client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
         self.command.unwrap_or(TelemetryCommand::Status).run(client, out)
     }
 }

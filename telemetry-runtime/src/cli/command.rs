@@ -1,19 +1,20 @@
 //! The subcommands: [`run_command`] reads them from words,
-//! [`TelemetryCommand`] holds one as a value and runs it; `on`, `full`,
+//! `TelemetryCommand` holds one as a value (clap's, with the `clap`
+//! feature) and runs it; `on`, `full`,
 //! `off`, `local` and `reset` are here, the others in modules of their own.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::PathBuf;
 
-use super::error::CommandError;
 use super::preview::preview;
 use super::report::report;
 use super::status::Status;
+use crate::error::Because;
 use crate::local::identity::IdSource;
 use crate::{ConsentSource, Level, Telemetry};
 
 /// The subcommands and what they do, for `help`.
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 status            what telemetry does now, and why
 on | full | off   save your choice: usage data, also opt-in fields, or nothing
 local             keep events in a file on this machine only
@@ -26,7 +27,7 @@ report [--html FILE]
 
 /// Runs one subcommand (`args` excludes the program and `telemetry` words)
 /// and writes its output to `out`. No arguments means `status`; `help`
-/// prints [`USAGE`].
+/// lists the subcommands.
 ///
 /// ```
 /// use telemetry_runtime::{cli, Config, Level, Telemetry};
@@ -38,11 +39,7 @@ report [--html FILE]
 /// assert!(cli::run_command(&client, &["bogus"], &mut Vec::new()).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn run_command<S: AsRef<str>>(
-    client: &Telemetry,
-    args: &[S],
-    out: &mut dyn Write,
-) -> Result<(), CommandError> {
+pub fn run_command<S: AsRef<str>>(client: &Telemetry, args: &[S], out: &mut dyn Write) -> io::Result<()> {
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let command = match args.as_slice() {
         [] | ["status"] => TelemetryCommand::Status,
@@ -57,29 +54,23 @@ pub fn run_command<S: AsRef<str>>(
         ["preview", "--full"] => TelemetryCommand::Preview { full: true },
         ["report"] => TelemetryCommand::Report { html: None },
         ["report", "--html", file] => TelemetryCommand::Report { html: Some(PathBuf::from(file)) },
-        ["help" | "--help" | "-h"] => {
-            writeln!(out, "{USAGE}")?;
-            return Ok(());
-        }
+        ["help" | "--help" | "-h"] => return writeln!(Output(out), "{USAGE}"),
         _ => {
-            return Err(CommandError::new(format!(
-                "unknown telemetry command {:?}\n\n{USAGE}",
-                args.join(" ")
-            )))
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown telemetry command {:?}\n\n{USAGE}", args.join(" ")),
+            ))
         }
     };
     command.run(client, out)
 }
 
 /// One of the ready `telemetry` subcommands, as [`run_command`] reads them
-/// from words and, with the `clap` feature, as a
-/// [`clap::Subcommand`](https://docs.rs/clap/4/clap/trait.Subcommand.html)
-/// (see [`TelemetryArgs`](struct.TelemetryArgs.html)). Its doc comments are
-/// the commands' help.
+/// from words and, with the `clap` feature, as the subcommand of
+/// `TelemetryArgs`. Its doc comments are the commands' help.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "clap", derive(clap::Subcommand))]
-#[non_exhaustive]
-pub enum TelemetryCommand {
+pub(crate) enum TelemetryCommand {
     /// Show what telemetry does now, and why.
     Status,
     /// Save your choice: send anonymous usage data.
@@ -116,7 +107,8 @@ pub enum TelemetryCommand {
 impl TelemetryCommand {
     /// Runs the subcommand on `client` and writes its output to `out`,
     /// exactly as [`run_command`] does for the same words.
-    pub(crate) fn run(self, client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
+    pub(crate) fn run(self, client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
+        let out = &mut Output(out);
         match self {
             TelemetryCommand::Status => Status::of(client).write_to(out)?,
             TelemetryCommand::On => choose(client, "usage", out)?,
@@ -139,8 +131,27 @@ impl TelemetryCommand {
     }
 }
 
-fn choose(client: &Telemetry, choice: &str, out: &mut dyn Write) -> Result<(), CommandError> {
-    client.persist_choice(choice).map_err(|e| CommandError::io("cannot save the telemetry choice", e))?;
+/// A command's output: a write that fails says so, with the reason as its
+/// source.
+struct Output<'a>(&'a mut dyn Write);
+
+impl Write for Output<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(cannot_write)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(cannot_write)
+    }
+}
+
+fn cannot_write(err: io::Error) -> io::Error {
+    Because::io("cannot write the command's output".to_owned(), err)
+}
+
+fn choose(client: &Telemetry, choice: &str, out: &mut dyn Write) -> io::Result<()> {
+    client
+        .persist_choice(choice)
+        .map_err(|e| Because::io("cannot save the telemetry choice".to_owned(), e))?;
     if let Some(path) = client.consent_path() {
         writeln!(out, "Saved \"{choice}\" in {}.", path.display())?;
     }
@@ -155,8 +166,8 @@ fn choose(client: &Telemetry, choice: &str, out: &mut dyn Write) -> Result<(), C
     Ok(())
 }
 
-fn reset(client: &Telemetry, out: &mut dyn Write) -> Result<(), CommandError> {
-    client.reset_identity().map_err(|e| CommandError::io("cannot delete the anonymous id", e))?;
+fn reset(client: &Telemetry, out: &mut dyn Write) -> io::Result<()> {
+    client.reset_identity().map_err(|e| Because::io("cannot delete the anonymous id".to_owned(), e))?;
     match (client.id_source(), client.id_path()) {
         (IdSource::Install, Some(path)) => writeln!(
             out,

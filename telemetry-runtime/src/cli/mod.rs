@@ -5,15 +5,12 @@
 //!
 //! - [`run_command`]: runs one subcommand from the words after `telemetry`
 //!   (`status`, `on`, `off`, `full`, `local`, `reset`, `catalog [--json]`,
-//!   `preview [--full]`, `report [--html FILE]`, `help`; see [`USAGE`]) and
-//!   writes its output;
-//! - [`TelemetryCommand`]: the same subcommands as a value (the clap
-//!   subcommand of `TelemetryArgs`, which runs it on a client);
+//!   `preview [--full]`, `report [--html FILE]`, `help`, which lists them)
+//!   and writes its output;
 //! - [`Status`]: what `status` prints, as data: the consent in force and
 //!   where it came from, where events go (sinks, debug or local-only mode),
 //!   and the files the library keeps on this machine (install id, saved
 //!   choice, recent deliveries, local events);
-//! - [`CommandError`]: why a subcommand could not run;
 //! - with the `clap` feature, `TelemetryArgs` (the `telemetry` subcommand
 //!   for a clap derive parser) and `NoTelemetry` (a `--no-telemetry` flag).
 //!
@@ -45,13 +42,11 @@
 #[cfg(feature = "clap")]
 mod clap_args;
 mod command;
-mod error;
 mod preview;
 mod report;
 mod status;
 
 #[cfg(feature = "clap")]
 pub use self::clap_args::{NoTelemetry, TelemetryArgs};
-pub use self::command::{run_command, TelemetryCommand, USAGE};
-pub use self::error::CommandError;
+pub use self::command::run_command;
 pub use self::status::Status;

@@ -1,26 +1,22 @@
 //! `telemetry report`: the reports by period, as they will be or were
 //! sent, and with `--html` the page that draws them.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::Path;
 
-use super::error::CommandError;
+use crate::error::Because;
 use crate::local::files;
 use crate::pipeline::report::Shown;
 use crate::Telemetry;
 
 /// The reports by period, each report on a line of its own, exactly as it
 /// will be or was sent; with `html`, also the page.
-pub(super) fn report(
-    client: &Telemetry,
-    html: Option<&Path>,
-    out: &mut dyn Write,
-) -> Result<(), CommandError> {
+pub(super) fn report(client: &Telemetry, html: Option<&Path>, out: &mut dyn Write) -> io::Result<()> {
     let routes = client.reports();
     if let Some(path) = html {
         let page = crate::report_page::page(client.app_name(), client.catalog(), &routes);
         files::write_private(path, &page, files::Existing::Replace)
-            .map_err(|e| CommandError::io(&format!("cannot write {}", path.display()), e))?;
+            .map_err(|e| Because::io(format!("cannot write {}", path.display()), e))?;
         writeln!(out, "Wrote {}.", path.display())?;
     }
     if routes.is_empty() {

@@ -49,7 +49,7 @@ pub struct Status {
     /// governed by the user's OpenTelemetry settings rather than by consent.
     pub user_owned_sink_names: Vec<String>,
     /// The highest level the user's own settings give the user-owned sinks;
-    /// see [`Telemetry::user_owned_level`].
+    /// see [`Consent::user_owned`](crate::Consent::user_owned).
     pub user_owned_level: Level,
     /// Where the anonymous install id is kept (it may not exist yet); `None`
     /// without a cache directory, when each run has a new one.
@@ -102,7 +102,7 @@ impl Status {
             local_events_path: client.local_events_path(),
             sink_names: client.sink_names().into_iter().map(str::to_owned).collect(),
             user_owned_sink_names: client.user_owned_sink_names().into_iter().map(str::to_owned).collect(),
-            user_owned_level: client.user_owned_level(),
+            user_owned_level: client.consent().user_owned,
             id_path: client.id_path().map(Path::to_path_buf),
             consent_path: client.consent_path().map(Path::to_path_buf),
             recent_deliveries_path: client.recent_deliveries_path(),

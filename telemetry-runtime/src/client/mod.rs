@@ -129,9 +129,19 @@ impl Telemetry {
         self.inner.level()
     }
 
-    /// The level in force and the source that decided it.
+    /// The level in force and the source that decided it, and the level of
+    /// the user-owned sinks.
+    ///
+    /// ```
+    /// # use telemetry_runtime::{testing::MemorySink, Config, ConsentSource, Level, Telemetry};
+    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new()))?;
+    /// let consent = telemetry.consent();
+    /// assert_eq!((consent.level, consent.source), (Level::Usage, ConsentSource::Explicit));
+    /// assert_eq!(consent.user_owned, Level::Off); // no user-owned sink
+    /// # Ok::<(), telemetry_runtime::ConfigError>(())
+    /// ```
     pub fn consent(&self) -> Consent {
-        lock(&self.inner.consent).clone()
+        Consent { user_owned: self.inner.user_level(), ..lock(&self.inner.consent).clone() }
     }
 
     /// Makes an explicit choice for this run (not saved), outranking every
@@ -142,13 +152,13 @@ impl Telemetry {
     /// requests being sent are checked against it (the library's HTTP
     /// sinks check every write to the socket), and what no longer qualifies
     /// is dropped and counted as [`DropReason::ConsentWithdrawn`]. At
-    /// `Off`, counts taken by [`increment`](Telemetry::increment) are
+    /// `Off`, counts taken by [`add`](Telemetry::add) are
     /// discarded too, and so is what routes that report by period
     /// ([`Route::per_period`]) have not sent yet.
     ///
     /// What it may cost: a write to a socket that was checked against the
     /// old level and is still under way is waited for, at most the sink's
-    /// request timeout (10 s by default; see `HttpTransport::timeouts`),
+    /// request timeout (10 s by default; see [`HttpOptions`](crate::sink::HttpOptions)),
     /// and only when the endpoint stops reading mid-request. Calls from
     /// several threads take effect one at a time, and the state, everywhere,
     /// is that of the last one.
@@ -283,21 +293,6 @@ impl Telemetry {
         &self.inner.session_id
     }
 
-    /// The highest level the user's own settings give the user-owned sinks
-    /// (see [`Route::owned_by_user`]): `Off` when there are none, or the user
-    /// set `OTEL_SDK_DISABLED=true`. A program can skip building details
-    /// that only the user's own collector would receive while it is off.
-    ///
-    /// ```
-    /// # use telemetry_runtime::{testing::MemorySink, Config, Level, Telemetry};
-    /// let telemetry = Telemetry::new(Config::new("mytool", "1.0.0").consent(Level::Usage).sink(MemorySink::new()))?;
-    /// assert_eq!(telemetry.user_owned_level(), Level::Off); // no user-owned sink
-    /// # Ok::<(), telemetry_runtime::ConfigError>(())
-    /// ```
-    pub fn user_owned_level(&self) -> Level {
-        self.inner.user_level()
-    }
-
     /// Captures a typed event. Never blocks: when the queue is full the event
     /// is dropped and counted.
     #[inline]
@@ -338,7 +333,7 @@ impl Telemetry {
         self.capture_with_timed(event, properties, None);
     }
 
-    /// Adds one to a declared counter (see [`counter!`](crate::counter)).
+    /// Adds `n` to a declared counter (see [`counter!`](crate::counter)).
     /// Counters are kept in memory and sent as one event per series (the
     /// name, the labels and a `count`) each flush interval and at flush, so
     /// frequent actions cost almost nothing on the wire.
@@ -361,7 +356,7 @@ impl Telemetry {
     /// # let memory = MemorySink::new();
     /// # let telemetry = Telemetry::new(Config::new("doc", "1").consent(Level::Usage).sink(memory.clone()))?;
     /// for _ in 0..1000 {
-    ///     telemetry.increment(&TOOL_CALLS, Status::Ok);
+    ///     telemetry.add(&TOOL_CALLS, Status::Ok, 1);
     /// }
     /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
     /// let events = memory.events();
@@ -369,12 +364,6 @@ impl Telemetry {
     /// assert_eq!(events[0]["properties"]["count"], 1000);
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
-    #[inline]
-    pub fn increment<L: Labels>(&self, counter: &Counter<L>, values: L) {
-        self.add(counter, values, 1);
-    }
-
-    /// Adds `n` to a declared counter; see [`increment`](Telemetry::increment).
     pub fn add<L: Labels>(&self, counter: &Counter<L>, values: L, n: u64) {
         if !self.is_enabled() {
             return;
@@ -385,8 +374,8 @@ impl Telemetry {
 
     /// Every event this client can send: the catalog it was configured with
     /// ([`Config::catalog`](crate::Config::catalog)), or every event compiled
-    /// into the program. Its [`digest`](Catalog::digest) is sent with every
-    /// event as `$catalog_digest`.
+    /// into the program. A hash of its JSON is sent with every event as
+    /// `$catalog_digest` (and shown by `telemetry status`).
     ///
     /// ```
     /// # use telemetry_runtime::{Config, Level, Telemetry};

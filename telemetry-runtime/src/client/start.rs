@@ -87,9 +87,9 @@ impl Telemetry {
                 text,
             );
         }
-        let local = |sink: Box<dyn Sink>| (sink, Route::all(), String::new());
+        let local = |sink: Box<dyn Sink>| (sink, Route::default(), String::new());
         let routed: Vec<(Box<dyn Sink>, Route, String)> = if debug {
-            vec![local(Box::new(StderrSink::new()))]
+            vec![local(Box::new(StderrSink))]
         } else if local_only {
             match &data_dir {
                 Some(dir) => vec![local(Box::new(JsonlSink::new(dir.join(LOCAL_EVENTS_FILE))))],

@@ -178,9 +178,9 @@ impl Config {
         self
     }
 
-    /// Adds a sink that receives every event (see [`Route::all`]).
+    /// Adds a sink that receives every event (`Route::default()`).
     pub fn sink(self, sink: impl Sink) -> Config {
-        self.route(sink, Route::all())
+        self.route(sink, Route::default())
     }
 
     /// Adds a sink that receives only what `route` lets through.
@@ -480,7 +480,7 @@ mod tests {
         );
         assert!(Config::new("ok", "1").validate().is_ok());
         let every = |seconds| {
-            let route = Route::all().per_period(Duration::from_secs(seconds));
+            let route = Route::default().per_period(Duration::from_secs(seconds));
             Config::new("ok", "1").route(crate::testing::MemorySink::new(), route).validate()
         };
         assert!(every(59).is_err() && every(0).is_err());

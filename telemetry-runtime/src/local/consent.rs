@@ -127,11 +127,15 @@ pub struct Consent {
     pub source: ConsentSource,
     /// The user chose `local`: events go only to a file on this machine.
     pub local_only: bool,
+    /// The highest level the user's own settings give the user-owned sinks
+    /// (see [`Route::owned_by_user`](crate::Route::owned_by_user)): `Off`
+    /// when there are none, or the user set `OTEL_SDK_DISABLED=true`.
+    pub user_owned: Level,
 }
 
 impl Consent {
     pub(crate) fn new(level: Level, source: ConsentSource) -> Consent {
-        Consent { level, source, local_only: false }
+        Consent { level, source, local_only: false, user_owned: Level::Off }
     }
 }
 
@@ -185,7 +189,7 @@ pub(crate) fn resolve(inputs: &Inputs<'_>) -> Consent {
     }
     let ordinary = inputs.env_vars.iter().filter(|var| var.polarity != Polarity::OptInFull).find_map(|var| {
         let (level, local_only) = read_env_var(inputs.env, var)?;
-        Some(Consent { level, source: ConsentSource::EnvVar(var.name.clone()), local_only })
+        Some(Consent { local_only, ..Consent::new(level, ConsentSource::EnvVar(var.name.clone())) })
     });
     if ordinary.as_ref().is_none_or(|consent| consent.level != Level::Off) {
         let opted_in = inputs.env_vars.iter().filter(|var| var.polarity == Polarity::OptInFull);
@@ -201,7 +205,10 @@ pub(crate) fn resolve(inputs: &Inputs<'_>) -> Consent {
     }
     if let Some(path) = inputs.persisted {
         if let Some((level, local_only)) = read_persisted(path) {
-            return Consent { level, source: ConsentSource::Persisted(path.to_path_buf()), local_only };
+            return Consent {
+                local_only,
+                ..Consent::new(level, ConsentSource::Persisted(path.to_path_buf()))
+            };
         }
     }
     if inputs.detect_ci {

@@ -145,7 +145,7 @@ fn push_value(out: &mut JsonWriter<'_>, value: ValueRef<'_>) {
         ValueRef::Text(text) => out.string(text.as_bytes()),
         ValueRef::Uuid(u) => out.uuid(&u),
         ValueRef::Hashed(hash) => out.string(hash.as_str().as_bytes()),
-        ValueRef::List(items) => push_list(out, items.iter()),
+        ValueRef::List(items) => push_list(out, items),
         // An object's fields are filtered like an event's properties.
         ValueRef::Object(object) => push_object(out, object.entries()),
         ValueRef::Null | ValueRef::Float(_) => out.bytes(b"null"),
@@ -305,7 +305,7 @@ mod tests {
                 object(vec![
                     ("a", Value::UInt(1)),
                     ("skipped", Value::Null),
-                    ("q\"", Value::text("x\ty")),
+                    ("q\"", Value::Text(("x\ty").into())),
                     ("inner", object(vec![])),
                 ]),
             )
@@ -369,7 +369,7 @@ mod tests {
                 3 => Value::UInt(if next(2) == 0 { next(256) } else { next(u64::MAX) }),
                 4 => Value::Float(f64::from_bits(next(u64::MAX))),
                 5 => Value::Float(next(1_000_000) as f64 / 8.0),
-                6 => Value::text(TEXTS[next(TEXTS.len() as u64) as usize]),
+                6 => Value::Text((TEXTS[next(TEXTS.len() as u64) as usize]).into()),
                 7 => Value::Uuid(uuid::Uuid::from_u128(
                     u128::from(next(u64::MAX)) << 64 | u128::from(next(u64::MAX)),
                 )),
@@ -417,7 +417,7 @@ mod tests {
             .with("inf", f64::INFINITY)
             .with("nested", vec![vec![Value::from(1u8), Value::Null], vec![]])
             .with("id", uuid::Uuid::nil())
-            .with("text", Value::text("line\nbreak \"quoted\""));
+            .with("text", Value::Text(("line\nbreak \"quoted\"").into()));
         let text = encode_all(
             context("id \"odd\"", "1"),
             vec![(Record::new("mixed".into()), properties.clone())],

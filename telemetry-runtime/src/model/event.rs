@@ -291,14 +291,16 @@ mod tests {
     fn records_keep_each_events_properties_apart() {
         let mut records = Records::default();
         for i in 0..25u32 {
-            let properties = Properties::new().with("i", i).with("text", Value::text("x".repeat(i as usize)));
+            let properties =
+                Properties::new().with("i", i).with("text", Value::Text(("x".repeat(i as usize)).into()));
             records.push(Record::new(format!("e{i}").into()), &properties);
         }
         records.push(Record::new("empty".into()), &Properties::new());
         assert_eq!(records.len(), 26);
         for (i, (record, bytes)) in records.iter().take(25).enumerate() {
             assert_eq!(record.name, format!("e{i}"));
-            let expected = Properties::new().with("i", i as u32).with("text", Value::text("x".repeat(i)));
+            let expected =
+                Properties::new().with("i", i as u32).with("text", Value::Text("x".repeat(i).into()));
             assert_eq!(bytes, expected.as_bytes());
         }
         let chunks: Vec<usize> = records.chunks(10).map(<[Record]>::len).collect();
@@ -312,7 +314,7 @@ mod tests {
     #[test]
     fn records_give_back_memory_after_a_burst_only() {
         let mut records = Records::default();
-        let big = Properties::new().with("text", Value::text("x".repeat(4096)));
+        let big = Properties::new().with("text", Value::Text("x".repeat(4096).into()));
         for _ in 0..1024 {
             records.push(Record::new("burst".into()), &big);
         }

@@ -74,20 +74,10 @@ impl fmt::Display for Level {
     }
 }
 
-/// A level that is not one: what [`Level`]'s `from_str` refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidLevel;
-
-impl fmt::Display for InvalidLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a telemetry level (off, usage or full, or a yes/no word)")
-    }
-}
-
-impl std::error::Error for InvalidLevel {}
-
 impl std::str::FromStr for Level {
-    type Err = InvalidLevel;
+    /// Of kind [`ConfigErrorKind::Level`](crate::ConfigErrorKind::Level);
+    /// its message does not repeat the value.
+    type Err = crate::ConfigError;
 
     /// Reads a consent value the way an environment variable or a saved
     /// choice is written: `0|false|no|off|disabled` is `Off`,
@@ -98,10 +88,16 @@ impl std::str::FromStr for Level {
     /// use telemetry_runtime::Level;
     /// assert_eq!("Full".parse(), Ok(Level::Full));
     /// assert_eq!(Level::Usage.to_string(), "usage");
-    /// assert!("maybe".parse::<Level>().is_err());
+    /// let err = "maybe".parse::<Level>().unwrap_err();
+    /// assert_eq!(err.kind(), telemetry_runtime::ConfigErrorKind::Level);
     /// ```
-    fn from_str(value: &str) -> Result<Level, InvalidLevel> {
-        Level::parse(value).ok_or(InvalidLevel)
+    fn from_str(value: &str) -> Result<Level, crate::ConfigError> {
+        Level::parse(value).ok_or_else(|| {
+            crate::ConfigError::new(
+                crate::ConfigErrorKind::Level,
+                "not a telemetry level (off, usage or full, or a yes/no word)",
+            )
+        })
     }
 }
 

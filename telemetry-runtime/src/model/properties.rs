@@ -17,12 +17,11 @@ use crate::{Level, Value};
 ///
 /// ```
 /// use telemetry_runtime::{Properties, Value};
-/// let props = Properties::new()
-///     .with("command", "build")
-///     .with("duration_ms", 12.5)
-///     .with("target", Value::text(String::from("x86_64")));
-/// assert_eq!(props.get("command"), Some(Value::from("build")));
-/// assert_eq!(props.iter().count(), 3);
+/// let target = String::from("x86_64"); // text chosen at run time
+/// let mut props = Properties::new().with("command", "build").with("duration_ms", 12.5);
+/// if !target.is_empty() {
+///     props = props.with("target", Value::Text(target.into()));
+/// }
 /// ```
 #[derive(Clone)]
 pub struct Properties {
@@ -50,7 +49,7 @@ impl Properties {
 
     /// An empty list with room for about `n` typical properties (at most
     /// 1,024 are reserved ahead: the list still grows past them).
-    pub fn with_capacity(n: usize) -> Properties {
+    pub(crate) fn with_capacity(n: usize) -> Properties {
         Properties::from_buffer(Vec::with_capacity(n.min(1024) * 24))
     }
 
@@ -90,7 +89,7 @@ impl Properties {
 
     /// Adds a property in place; see [`Properties::with`]. Setting a name
     /// again replaces its value.
-    pub fn insert(&mut self, name: &'static str, value: impl Into<Value>) {
+    pub(crate) fn insert(&mut self, name: &'static str, value: impl Into<Value>) {
         self.insert_at(name, value.into(), Level::Usage);
     }
 
@@ -221,7 +220,8 @@ impl Properties {
     }
 
     /// The value of a property, if present.
-    pub fn get(&self, name: &str) -> Option<Value> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, name: &str) -> Option<Value> {
         entries(&self.bytes).find(|entry| entry.name == name.as_bytes()).map(|entry| to_value(entry.value))
     }
 
@@ -231,7 +231,25 @@ impl Properties {
         self.len
     }
 
-    /// The properties in insertion order.
+    /// The properties, in order, with their values: what an event wrote
+    /// (with [`TelemetryEvent::write_properties`](crate::TelemetryEvent::write_properties)),
+    /// for a test of what it sends at each level.
+    ///
+    /// ```
+    /// use telemetry_runtime::{Level, Properties, TelemetryEvent, Value};
+    ///
+    /// /// A search ran.
+    /// #[derive(TelemetryEvent)]
+    /// struct Searched {
+    ///     results: u32,
+    ///     #[telemetry(opt_in)]
+    ///     pages: u32,
+    /// }
+    ///
+    /// let mut usage = Properties::new();
+    /// Searched { results: 3, pages: 1 }.write_properties(Level::Usage, &mut usage);
+    /// assert_eq!(usage.iter().collect::<Vec<_>>(), [("results", Value::from(3u32))]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, Value)> {
         entries(&self.bytes)
             .map(|entry| (std::str::from_utf8(entry.name).unwrap_or_default(), to_value(entry.value)))

@@ -178,25 +178,4 @@ impl ValueKind {
             _ => &[],
         }
     }
-
-    /// Whether `value` has this shape. Null (an absent value) always has.
-    pub fn admits(&self, value: &crate::Value) -> bool {
-        use crate::Value;
-        match (self, value) {
-            (_, Value::Null) => true,
-            (ValueKind::Bool, Value::Bool(_)) => true,
-            (ValueKind::Number, Value::Int(_) | Value::UInt(_) | Value::Float(_)) => true,
-            (ValueKind::Text, Value::Text(_) | Value::Hashed(_)) => true,
-            (ValueKind::Uuid, Value::Uuid(_)) => true,
-            (ValueKind::OneOf(values), Value::Text(text)) => values.contains(&&**text),
-            (ValueKind::List(item), Value::List(items)) => items.iter().all(|v| item.admits(v)),
-            (ValueKind::Object(fields), Value::Object(values)) => values.iter().all(|(name, value)| {
-                fields.iter().any(|(field, kind)| *field == &**name && kind.admits(value))
-            }),
-            (ValueKind::Map(keys, kind), Value::Object(values)) => values.iter().all(|(name, value)| {
-                matches!(keys, ValueKind::OneOf(names) if names.contains(&&**name)) && kind.admits(value)
-            }),
-            _ => false,
-        }
-    }
 }

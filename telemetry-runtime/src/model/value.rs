@@ -24,8 +24,10 @@ use crate::model::redact::Digest;
 /// assert_eq!(Value::from(None::<u32>), Value::Null);
 /// ```
 ///
-/// Values are built from their variants, with `From` or with
-/// [`Value::text`] and [`Value::hashed`]. More kinds of value may come (a
+/// Values are built from their variants (text chosen at run time as
+/// `Value::Text(text.into())`) or with `From`. A text that must not be sent
+/// is declared `redact = "hash"` (see [`event!`](crate::event)), and the
+/// library hashes it. More kinds of value may come (a
 /// timestamp, say), so a `match` on a value needs a wildcard arm: an
 /// encoder written against today's variants keeps compiling, and decides
 /// there what to do with one it does not know.
@@ -55,29 +57,16 @@ pub enum Value {
     Object(Vec<(Cow<'static, str>, Value)>),
     /// A redacted text, sent as a hash keyed with this installation's secret:
     /// equal texts give equal hashes within one installation only. Built by
-    /// [`Value::hashed`]; what it holds is the text's unkeyed pre-hash,
-    /// which is not an API.
+    /// the library for a field declared `redact = "hash"`; what it holds is
+    /// the text's unkeyed pre-hash, which is not an API.
     #[doc(hidden)]
     Hashed(Digest),
 }
 
 impl Value {
-    /// Text chosen at run time. It is sent only through a property whose
-    /// declaration takes text, classified as declared.
-    pub fn text(text: impl Into<String>) -> Value {
-        Value::Text(Cow::Owned(text.into()))
-    }
-
-    /// A text that must not be sent, reduced to a hash keyed with this
-    /// installation's secret: equal texts give equal hashes within one
-    /// installation only, and the text cannot be read back.
-    ///
-    /// ```
-    /// use telemetry_runtime::Value;
-    /// assert_eq!(Value::hashed("https://internal.example.com"), Value::hashed("https://internal.example.com"));
-    /// assert_ne!(Value::hashed("a"), Value::hashed("b"));
-    /// ```
-    pub fn hashed(text: &str) -> Value {
+    /// `text` as the library hashes a field declared `redact = "hash"`.
+    #[cfg(test)]
+    pub(crate) fn hashed(text: &str) -> Value {
         Value::Hashed(Digest::of(text))
     }
 }

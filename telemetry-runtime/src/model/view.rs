@@ -360,7 +360,7 @@ impl<'a> Iterator for PropertyIter<'a> {
 }
 
 /// One property of an event (or field of an object): its name and value.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Property<'a> {
     /// UTF-8 (it was a `&str` when it was packed), checked only when a
     /// sink asks for it as text: PostHog's encoder copies the bytes.
@@ -387,7 +387,7 @@ impl<'a> Property<'a> {
     }
     /// Its value.
     pub(crate) fn value(&self) -> ValueRef<'a> {
-        self.value
+        self.value.clone()
     }
     /// Whether the name goes into a JSON string as it is.
     pub(crate) fn name_is_clean(&self) -> bool {
@@ -396,7 +396,7 @@ impl<'a> Property<'a> {
 }
 
 /// A property's value, borrowed from the event.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum ValueRef<'a> {
     /// A missing value inside a list, which keeps its place (properties
@@ -437,8 +437,12 @@ impl<'a> ValueRef<'a> {
             Packed::Uuid(u) => ValueRef::Uuid(u),
             Packed::Hashed(digest) => ValueRef::Hashed(KeyedHash(digest.keyed(context.hash_key()))),
             Packed::Keyed(hex) => ValueRef::Hashed(KeyedHash(hex)),
-            Packed::List(count, items) => ValueRef::List(ListRef { count, items, shown, context }),
-            Packed::Object(count, fields) => ValueRef::Object(ObjectRef { count, fields, shown, context }),
+            Packed::List(count, items) => {
+                ValueRef::List(ListRef { items: list_items(count, items), shown, context })
+            }
+            Packed::Object(count, packed) => {
+                ValueRef::Object(ObjectRef(PropertyIter { entries: fields(count, packed), shown, context }))
+            }
         }
     }
 }
@@ -448,8 +452,8 @@ impl<'a> ValueRef<'a> {
 pub struct Text<'a>(&'a [u8]);
 
 impl<'a> Text<'a> {
-    /// The text.
-    pub fn as_str(&self) -> &'a str {
+    /// The text (`AsRef<str>` and `Display` give it).
+    pub(crate) fn as_str(&self) -> &'a str {
         // It was a `&str` when it was packed: the check is a formality,
         // made only when a sink asks for the text as text.
         std::str::from_utf8(self.0).unwrap_or_default()
@@ -457,6 +461,12 @@ impl<'a> Text<'a> {
     /// Its UTF-8 bytes, unchecked.
     pub(crate) fn as_bytes(&self) -> &'a [u8] {
         self.0
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -514,35 +524,22 @@ impl fmt::Display for KeyedHash {
     }
 }
 
-/// A list's items.
-#[derive(Clone, Copy)]
-pub struct ListRef<'a> {
-    count: u32,
-    items: &'a [u8],
-    shown: Level,
-    context: &'a EventContext,
-}
-
-impl<'a> ListRef<'a> {
-    /// The items, in order; a missing one is [`ValueRef::Null`].
-    pub fn iter(&self) -> impl Iterator<Item = ValueRef<'a>> + 'a {
-        ListIter { items: list_items(self.count, self.items), shown: self.shown, context: self.context }
-    }
-}
-
-/// The items of a list as values. A type of its own rather than a `map`
-/// over the packed items, so that its `next` is inlined where a list is
-/// written: left to the optimizer, the PostHog encoder's list loop came to
-/// call an out-of-line `Map::next` per item once other encoders used lists
-/// too (measured with `capture_loop posthog-batch` under callgrind; see
+/// A list's items, in order: an iterator of [`ValueRef`]s, where a missing
+/// item is [`ValueRef::Null`].
+///
+/// One type for the list and its iteration, with `next` inlined where a
+/// list is written: left to the optimizer, a `map` over the packed items
+/// made the PostHog encoder's list loop call an out-of-line `Map::next` per
+/// item (measured with `capture_loop posthog-batch` under callgrind; see
 /// `BENCHMARKS.md`, "Changes to the hot path, and what each gave").
-struct ListIter<'a> {
+#[derive(Clone)]
+pub struct ListRef<'a> {
     items: ListItems<'a>,
     shown: Level,
     context: &'a EventContext,
 }
 
-impl<'a> Iterator for ListIter<'a> {
+impl<'a> Iterator for ListRef<'a> {
     type Item = ValueRef<'a>;
 
     #[inline(always)]
@@ -554,34 +551,34 @@ impl<'a> Iterator for ListIter<'a> {
 
 impl fmt::Debug for ListRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        f.debug_list().entries(self.clone()).finish()
     }
 }
 
-/// An object's fields.
-#[derive(Clone, Copy)]
-pub struct ObjectRef<'a> {
-    count: u32,
-    fields: &'a [u8],
-    shown: Level,
-    context: &'a EventContext,
+/// An object's fields that the level allows, in order: an iterator of
+/// names and values, where null fields are left out.
+#[derive(Clone)]
+pub struct ObjectRef<'a>(PropertyIter<'a>);
+
+impl<'a> Iterator for ObjectRef<'a> {
+    type Item = (&'a str, ValueRef<'a>);
+
+    #[inline]
+    fn next(&mut self) -> Option<(&'a str, ValueRef<'a>)> {
+        self.0.next().map(|field| (field.name(), field.value))
+    }
 }
 
 impl<'a> ObjectRef<'a> {
-    /// The fields the level allows, name and value, in order; null ones
-    /// are left out.
-    pub fn fields(&self) -> impl Iterator<Item = (&'a str, ValueRef<'a>)> + Clone + 'a {
-        self.entries().map(|field| (field.name(), field.value))
-    }
-    /// [`fields`](ObjectRef::fields) as the library's encoders read them.
+    /// The fields as the library's encoders read them.
     pub(crate) fn entries(&self) -> PropertyIter<'a> {
-        PropertyIter { entries: fields(self.count, self.fields), shown: self.shown, context: self.context }
+        self.0.clone()
     }
 }
 
 impl fmt::Debug for ObjectRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.fields()).finish()
+        f.debug_map().entries(self.clone()).finish()
     }
 }
 

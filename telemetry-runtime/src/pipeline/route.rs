@@ -16,7 +16,7 @@ use crate::Level;
 /// // everything the user consented to.
 /// let config = Config::new("mytool", "1.0.0")
 ///     .route(PostHogSink::new("phc_vendor_key")?, Route::counters_only().max_level(Level::Usage))
-///     .route(HttpSink::new("http://localhost:8080/events")?, Route::all());
+///     .route(HttpSink::new("http://localhost:8080/events")?, Route::default());
 /// # Ok::<(), telemetry_runtime::ConfigError>(())
 /// ```
 ///
@@ -64,12 +64,15 @@ enum Events {
     Named(Vec<String>),
 }
 
-impl Route {
-    /// Every event and counter, at whatever level the user consented to.
-    pub fn all() -> Route {
+/// The route [`Config::sink`](crate::Config::sink) gives: every event and
+/// counter, at whatever level the user consented to, for the vendor.
+impl Default for Route {
+    fn default() -> Route {
         Route { events: Events::All, max_level: Level::Full, owner: Owner::Vendor, spans: None, report: None }
     }
+}
 
+impl Route {
     /// This route, for a destination the user configured themselves, such
     /// as their own OpenTelemetry collector (an
     /// [`OtlpSink::from_env`](crate::sink::OtlpSink::from_env) built from
@@ -104,9 +107,9 @@ impl Route {
     ///     Config::new("mytool", "1.0.0")
     ///         .consent(Level::Off) // the user turned analytics off
     ///         .route(vendor.clone(), Route::counters_only().max_level(Level::Usage))
-    ///         .route(mine.clone(), Route::all().owned_by_user()),
+    ///         .route(mine.clone(), Route::default().owned_by_user()),
     /// )?;
-    /// telemetry.increment(&CALLS, Status::Ok);
+    /// telemetry.add(&CALLS, Status::Ok, 1);
     /// assert!(telemetry.flush(std::time::Duration::from_secs(5)));
     /// assert!(vendor.events().is_empty());
     /// assert_eq!(mine.events()[0]["properties"]["count"], 1);
@@ -148,7 +151,7 @@ impl Route {
     ///
     /// // The vendor's own collector asks for spans too.
     /// let config = Config::new("mytool", "1.0.0")
-    ///     .route(OtlpSink::new("https://otel.vendor.example")?, Route::all().spans(true));
+    ///     .route(OtlpSink::new("https://otel.vendor.example")?, Route::default().spans(true));
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
     pub fn spans(mut self, spans: bool) -> Route {
@@ -164,12 +167,12 @@ impl Route {
 
     /// Only aggregated counters.
     pub fn counters_only() -> Route {
-        Route { events: Events::CountersOnly, ..Route::all() }
+        Route { events: Events::CountersOnly, ..Route::default() }
     }
 
     /// Only the events and counters with these names.
     pub fn only<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Route {
-        Route { events: Events::Named(names.into_iter().map(Into::into).collect()), ..Route::all() }
+        Route { events: Events::Named(names.into_iter().map(Into::into).collect()), ..Route::default() }
     }
 
     /// The highest consent level whose data this sink may see (default
@@ -219,7 +222,7 @@ impl Route {
     /// // The vendor gets one report a week: every counter, and how many
     /// // times each event happened.
     /// let config = Config::new("mytool", "1.0.0")
-    ///     .route(PostHogSink::new("phc_vendor_key")?, Route::all().per_period(WEEK));
+    ///     .route(PostHogSink::new("phc_vendor_key")?, Route::default().per_period(WEEK));
     /// # Ok::<(), telemetry_runtime::ConfigError>(())
     /// ```
     pub fn per_period(mut self, period: Duration) -> Route {
@@ -388,12 +391,6 @@ impl Route {
     }
 }
 
-impl Default for Route {
-    fn default() -> Route {
-        Route::all()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,44 +398,44 @@ mod tests {
     #[test]
     fn routes_read_back_as_written() {
         for route in [
-            Route::all(),
+            Route::default(),
             Route::counters_only().max_level(Level::Usage),
             Route::only(["a", "b\"\t"]).max_level(Level::Off),
-            Route::all().owned_by_user(),
-            Route::all().owned_by_user().max_level(Level::Usage),
-            Route::all().spans(true),
-            Route::all().owned_by_user().spans(false),
+            Route::default().owned_by_user(),
+            Route::default().owned_by_user().max_level(Level::Usage),
+            Route::default().spans(true),
+            Route::default().owned_by_user().spans(false),
             Route::counters_only().per_period(Duration::from_secs(604_800)),
-            Route::all().per_period(Duration::from_secs(86_400)).with_install_id(),
+            Route::default().per_period(Duration::from_secs(86_400)).with_install_id(),
         ] {
             let line = route.to_line();
             assert!(!line.contains(['\n', '\t']), "{line}");
             assert_eq!(Route::from_line(&line), Some(route));
         }
-        assert_ne!(Route::all().to_line(), Route::all().max_level(Level::Usage).to_line());
+        assert_ne!(Route::default().to_line(), Route::default().max_level(Level::Usage).to_line());
         assert_eq!(Route::from_line("{\"events\":\"some\",\"max_level\":\"full\"}"), None);
-        assert_ne!(Route::all().to_line(), Route::all().owned_by_user().to_line());
+        assert_ne!(Route::default().to_line(), Route::default().owned_by_user().to_line());
         // A vendor route's line is the one written before owners existed.
-        assert_eq!(Route::all().to_line(), "{\"events\":\"all\",\"max_level\":\"full\"}");
+        assert_eq!(Route::default().to_line(), "{\"events\":\"all\",\"max_level\":\"full\"}");
         // Spans: the user's own routes by default, a vendor's when asked.
         assert!(
-            Route::all().owned_by_user().sends_spans()
-                && !Route::all().owned_by_user().spans(false).sends_spans()
+            Route::default().owned_by_user().sends_spans()
+                && !Route::default().owned_by_user().spans(false).sends_spans()
         );
-        assert!(!Route::all().sends_spans() && Route::all().spans(true).sends_spans());
-        let weekly = Route::all().per_period(Duration::from_secs(604_800));
+        assert!(!Route::default().sends_spans() && Route::default().spans(true).sends_spans());
+        let weekly = Route::default().per_period(Duration::from_secs(604_800));
         assert_ne!(weekly.to_line(), weekly.clone().with_install_id().to_line());
-        assert_eq!(Route::all().with_install_id(), Route::all(), "only a report has an id to choose");
+        assert_eq!(Route::default().with_install_id(), Route::default(), "only a report has an id to choose");
     }
 
     #[test]
     fn a_route_that_reports_by_period_admits_nothing_as_it_happens() {
-        let weekly = Route::all().per_period(Duration::from_secs(604_800));
+        let weekly = Route::default().per_period(Duration::from_secs(604_800));
         assert!(!weekly.admits("tool_calls", true) && !weekly.admits("build", false));
         assert!(weekly.counts("tool_calls", true) && weekly.counts("build", false));
         let counters = Route::counters_only().per_period(Duration::from_secs(86_400));
         assert!(counters.counts("tool_calls", true) && !counters.counts("build", false));
-        assert!(!Route::all().counts("build", false));
+        assert!(!Route::default().counts("build", false));
         assert_eq!(weekly.period(), Some(Duration::from_secs(604_800)));
         assert!(weekly.with_install_id().reports_install_id());
     }

@@ -128,7 +128,7 @@ impl Sink for JsonlSink {
                 cx.failed_attempt();
                 // The I/O error is the source, not repeated here.
                 let message = format!("cannot append to {}", self.path.display());
-                Err(SinkError::new(DropReason::SinkError, message).with_source(err))
+                Err(SinkError::with_source(DropReason::SinkError, message, err))
             }
         }
     }

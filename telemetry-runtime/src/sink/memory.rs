@@ -33,7 +33,8 @@ impl MemorySink {
         MemorySink::default()
     }
 
-    /// The delivered events as raw JSON text, oldest first.
+    /// The delivered events as raw JSON text, oldest first: the bytes the
+    /// PostHog sink would send for each.
     pub fn raw(&self) -> Vec<String> {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }

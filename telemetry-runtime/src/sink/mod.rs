@@ -131,11 +131,11 @@ impl Batch {
         views
     }
     /// Number of events.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
     /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 }
@@ -299,10 +299,9 @@ impl SendContext<'_> {
     }
 
     /// The largest an event may be once encoded
-    /// ([`Config::max_event_bytes`](crate::Config::max_event_bytes)): a
-    /// sink drops and reports (as [`DropReason::Oversized`]) an event whose
-    /// encoding is larger. [`HttpTransport`] and the library's local sinks
-    /// do it for themselves.
+    /// ([`Delivery::max_event_bytes`](crate::Delivery::max_event_bytes)): the
+    /// library's sinks drop and report (as [`DropReason::Oversized`]) an
+    /// event whose encoding is larger.
     pub(crate) fn max_event_bytes(&self) -> usize {
         self.max_event_bytes
     }
@@ -375,7 +374,6 @@ impl SendContext<'_> {
         (named.len() == self.later.get()).then_some(named)
     }
 
-    /// Reports an attempt that did not succeed.
     /// Gives up on `event` for `reason`: it is counted as dropped, once,
     /// however often it is reported, and it is not counted as delivered
     /// when `send` returns `Ok`. With [`DropReason::Undeliverable`] or
@@ -392,6 +390,7 @@ impl SendContext<'_> {
         self.dropped_these(reason, std::iter::once(uuid));
     }
 
+    /// Reports an attempt that did not succeed.
     pub(crate) fn failed_attempt(&self) {
         self.counters.failed();
     }
@@ -406,22 +405,36 @@ impl SendContext<'_> {
 #[derive(Debug)]
 pub struct SinkError {
     reason: DropReason,
-    message: String,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    error: Box<dyn std::error::Error + Send + Sync>,
 }
 
 impl SinkError {
-    /// A failure whose events are counted as dropped for `reason`.
-    pub fn new(reason: DropReason, message: impl Into<String>) -> SinkError {
-        SinkError { reason, message: message.into(), source: None }
+    /// A failure whose events are counted as dropped for `reason`. `error`
+    /// says why: a message (`&str` or `String`), or the error behind the
+    /// failure (an I/O error, say), whose message this one shows and whose
+    /// [`source`](std::error::Error::source) this one returns, as
+    /// [`io::Error::new`](std::io::Error::new) does.
+    ///
+    /// ```
+    /// use telemetry_runtime::{sink::SinkError, DropReason};
+    /// let refused = SinkError::new(DropReason::Undeliverable, "the endpoint answered 503");
+    /// let io = SinkError::new(DropReason::SinkError, std::io::Error::other("disk full"));
+    /// assert_eq!((refused.to_string(), io.to_string()), ("the endpoint answered 503".into(), "disk full".into()));
+    /// ```
+    pub fn new(reason: DropReason, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SinkError {
+        SinkError { reason, error: error.into() }
     }
 
-    /// The error behind this failure (an I/O error, say), which
-    /// [`source`](std::error::Error::source) returns.
-    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SinkError {
-        self.source = Some(source.into());
-        self
+    /// A failure that says what could not be done (`message`), caused by
+    /// `source`.
+    pub(crate) fn with_source(
+        reason: DropReason,
+        message: String,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> SinkError {
+        SinkError::new(reason, crate::error::Because::new(message, source))
     }
+
     /// The drop reason the batch's events are counted under.
     pub(crate) fn reason(&self) -> DropReason {
         self.reason
@@ -430,12 +443,12 @@ impl SinkError {
 
 impl fmt::Display for SinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        fmt::Display::fmt(&self.error, f)
     }
 }
 
 impl std::error::Error for SinkError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|source| source as &(dyn std::error::Error + 'static))
+        self.error.source()
     }
 }

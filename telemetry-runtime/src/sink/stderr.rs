@@ -10,17 +10,10 @@ use super::{Batch, SendContext, Sink, SinkError};
 ///
 /// ```
 /// use telemetry_runtime::{sink::StderrSink, Config};
-/// let config = Config::new("mytool", "1.0.0").sink(StderrSink::new());
+/// let config = Config::new("mytool", "1.0.0").sink(StderrSink);
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StderrSink;
-
-impl StderrSink {
-    /// A sink that prints to standard error.
-    pub fn new() -> StderrSink {
-        StderrSink
-    }
-}
 
 impl Sink for StderrSink {
     fn is_local(&self) -> bool {

@@ -4,9 +4,9 @@
 //!
 //! - the user's own OTLP collector (`Route::owned_by_user`): spans on
 //!   `/v1/traces`, nested as the calls were on their thread;
-//! - a vendor's OTLP collector (`Route::all`): the same calls as log
+//! - a vendor's OTLP collector (`Route::default()`): the same calls as log
 //!   records, without trace or span ids;
-//! - a vendor's OTLP collector that asks for spans (`Route::all().spans(true)`),
+//! - a vendor's OTLP collector that asks for spans (`Route::default().spans(true)`),
 //!   in JSON: spans too;
 //! - PostHog: the calls as events, as before, and no trace or span id.
 //!
@@ -123,7 +123,7 @@ fn instrumented_calls_are_nested_spans_for_the_users_collector_and_events_for_ve
             let guard = telemetry_runtime::init(config_for(&sandbox, &own, &vendor, &asking, &posthog))
                 .expect("init");
             assert_eq!(workload(), 2 + PATH_CANARY.len() + 7 + 1 + 2);
-            assert!(guard.client().flush(SOON));
+            assert!(guard.flush(SOON));
 
             // The user's own collector: one span per call, nothing as log records.
             let spans = spans_of(&own);
@@ -226,8 +226,11 @@ fn config_for(
         .notice(|n| telemetry_runtime::Notice { enabled: false, ..n })
         .consent(Level::Usage)
         .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d })
-        .route(OtlpSink::new(&own.url()).unwrap(), Route::all().owned_by_user())
-        .route(OtlpSink::new(&vendor.url()).unwrap(), Route::all())
-        .route(OtlpSink::new(&asking.url()).unwrap().protocol(Protocol::HttpJson), Route::all().spans(true))
-        .route(posthog_sink(posthog), Route::all())
+        .route(OtlpSink::new(&own.url()).unwrap(), Route::default().owned_by_user())
+        .route(OtlpSink::new(&vendor.url()).unwrap(), Route::default())
+        .route(
+            OtlpSink::new(&asking.url()).unwrap().protocol(Protocol::HttpJson),
+            Route::default().spans(true),
+        )
+        .route(posthog_sink(posthog), Route::default())
 }

@@ -149,7 +149,7 @@ fn guard_child(mode: &str) {
     runtime(flavour).block_on(async {
         let guard = telemetry_runtime::init(config).unwrap();
         let drop_took = tokio::spawn(async move {
-            capture_some(guard.client()).await;
+            capture_some(&guard).await;
             let started = Instant::now();
             drop(guard);
             started.elapsed()

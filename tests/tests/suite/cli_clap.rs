@@ -4,7 +4,7 @@
 //! with the same words.
 
 use clap::{Parser, Subcommand};
-use telemetry_runtime::cli::{self, CommandError, NoTelemetry, TelemetryArgs, TelemetryCommand};
+use telemetry_runtime::cli::{self, NoTelemetry, TelemetryArgs};
 use telemetry_runtime::{ConsentSource, Level, Telemetry};
 use telemetry_tests::Sandbox;
 
@@ -26,25 +26,23 @@ enum HostCommand {
     Telemetry(TelemetryArgs),
 }
 
-/// The words after `telemetry`, and the subcommand they are.
-fn commands() -> Vec<(&'static [&'static str], Option<TelemetryCommand>)> {
+/// The words after `telemetry` of every subcommand (what each one is, is
+/// checked by running it: `running_a_parsed_subcommand_does_what_run_command_does`).
+fn commands() -> Vec<&'static [&'static str]> {
     vec![
-        (&[], None),
-        (&["status"], Some(TelemetryCommand::Status)),
-        (&["on"], Some(TelemetryCommand::On)),
-        (&["full"], Some(TelemetryCommand::Full)),
-        (&["off"], Some(TelemetryCommand::Off)),
-        (&["local"], Some(TelemetryCommand::Local)),
-        (&["reset"], Some(TelemetryCommand::Reset)),
-        (&["catalog"], Some(TelemetryCommand::Catalog { json: false })),
-        (&["catalog", "--json"], Some(TelemetryCommand::Catalog { json: true })),
-        (&["preview"], Some(TelemetryCommand::Preview { full: false })),
-        (&["preview", "--full"], Some(TelemetryCommand::Preview { full: true })),
-        (&["report"], Some(TelemetryCommand::Report { html: None })),
-        (
-            &["report", "--html", "page.html"],
-            Some(TelemetryCommand::Report { html: Some("page.html".into()) }),
-        ),
+        &[],
+        &["status"],
+        &["on"],
+        &["full"],
+        &["off"],
+        &["local"],
+        &["reset"],
+        &["catalog"],
+        &["catalog", "--json"],
+        &["preview"],
+        &["preview", "--full"],
+        &["report"],
+        &["report", "--html", "page.html"],
     ]
 }
 
@@ -70,8 +68,8 @@ fn telemetry_args(words: &[&str]) -> TelemetryArgs {
 
 #[test]
 fn every_subcommand_parses() {
-    for (words, expected) in commands() {
-        assert_eq!(telemetry_args(words).command, expected, "{words:?}");
+    for words in commands() {
+        telemetry_args(words);
     }
     for bad in [
         &["telemetry", "bogus"][..],
@@ -132,7 +130,7 @@ struct Outcome {
 }
 
 /// Runs `run` on a fresh client whose user saved "full" and has an id.
-fn outcome(run: impl FnOnce(&Telemetry, &mut Vec<u8>) -> Result<(), CommandError>) -> Outcome {
+fn outcome(run: impl FnOnce(&Telemetry, &mut Vec<u8>) -> std::io::Result<()>) -> Outcome {
     let sandbox = Sandbox::new();
     std::fs::create_dir_all(sandbox.cache_dir()).unwrap();
     std::fs::create_dir_all(sandbox.config_dir()).unwrap();
@@ -158,7 +156,7 @@ fn outcome(run: impl FnOnce(&Telemetry, &mut Vec<u8>) -> Result<(), CommandError
 #[test]
 fn running_a_parsed_subcommand_does_what_run_command_does() {
     // `report --html` writes a file: tests/suite/reports.rs runs it.
-    for (words, _) in commands().into_iter().filter(|(words, _)| !words.contains(&"--html")) {
+    for words in commands().into_iter().filter(|words| !words.contains(&"--html")) {
         let via_clap = outcome(|client, out| telemetry_args(words).run(client, out));
         let via_words = outcome(|client, out| cli::run_command(client, words, out));
         assert_eq!(via_clap, via_words, "{words:?}");

@@ -36,7 +36,8 @@ const SOON: Duration = Duration::from_secs(5);
 
 fn capture_many(telemetry: &Telemetry, n: u32) {
     for i in 0..n {
-        let props = Properties::new().with("i", i).with("label", Value::text(format!("event number {i}")));
+        let props =
+            Properties::new().with("i", i).with("label", Value::Text((format!("event number {i}")).into()));
         telemetry.capture_with(&COMPRESSIBLE, props);
     }
     assert!(telemetry.flush(SOON));

@@ -37,7 +37,7 @@ fn each_refusal_has_the_kind_of_what_was_refused() {
         (ConfigErrorKind::Limits, refused(base().delivery(|d| Delivery { batch_size: 0, ..d }))),
         (
             ConfigErrorKind::Limits,
-            refused(base().route(MemorySink::new(), Route::all().per_period(Duration::from_secs(1)))),
+            refused(base().route(MemorySink::new(), Route::default().per_period(Duration::from_secs(1)))),
         ),
     ];
     for (kind, err) in &cases {

@@ -130,7 +130,7 @@ fn lowering_consent_from_full_strips_what_full_allowed() {
     .unwrap();
     telemetry.capture_with(
         &CAPTURED_AT_FULL,
-        Properties::new().with("count", 1u8).with("query", Value::text("CANARY-opt-in-qz")),
+        Properties::new().with("count", 1u8).with("query", Value::Text(("CANARY-opt-in-qz").into())),
     );
     telemetry.capture(&FullOnly {});
     telemetry.set_consent(Level::Usage);

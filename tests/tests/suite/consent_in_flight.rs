@@ -129,7 +129,7 @@ fn counts_taken_before_consent_went_off_are_discarded() {
     let telemetry =
         Telemetry::new(sandbox.config().sink(memory.clone()).delivery(telemetry_tests::on_flush)).unwrap();
     for _ in 0..3 {
-        telemetry.increment(&FILES_SYNCED, ());
+        telemetry.add(&FILES_SYNCED, (), 1);
     }
     telemetry.set_consent(Level::Off);
     telemetry.set_consent(Level::Usage);

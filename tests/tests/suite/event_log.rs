@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use telemetry_runtime::testing::MemorySink;
-use telemetry_runtime::{Level, Telemetry, TelemetryEvent, EVENTS_LOG_TARGET};
-use telemetry_tests::logs::{self, Line};
+use telemetry_runtime::{Level, Telemetry, TelemetryEvent};
+use telemetry_tests::logs::{self, Line, EVENTS_LOG_TARGET};
 use telemetry_tests::{child, posthog_sink, Sandbox, TestServer, SOON};
 
 const SECRET: &str = "CANARY-event-log-secret-qz";

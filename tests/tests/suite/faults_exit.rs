@@ -152,7 +152,7 @@ fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
                 let mut number = 0;
                 while !stop.load(Ordering::Relaxed) {
                     telemetry.capture(&BuildStep { number });
-                    telemetry.increment(&STEPS, Outcome::Ok);
+                    telemetry.add(&STEPS, Outcome::Ok, 1);
                     number += 1;
                 }
             })
@@ -172,7 +172,7 @@ fn a_forked_child_never_blocks_and_counts_its_events_and_the_parent_goes_on() {
                 let before = telemetry.stats();
                 for number in 0..100 {
                     telemetry.capture(&BuildStep { number });
-                    telemetry.increment(&STEPS, Outcome::Ok);
+                    telemetry.add(&STEPS, Outcome::Ok, 1);
                 }
                 // Deadlines far longer than the bound below: a flush that
                 // waited for a worker the child does not have would pass it.

@@ -228,7 +228,7 @@ fn distinct_id_of_a_new_client(sandbox: &Sandbox) -> String {
 fn id_and_hash_of_a_new_client(sandbox: &Sandbox) -> (String, String) {
     let memory = MemorySink::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    telemetry.capture_with(&WHOAMI, Properties::new().with("hashed", Value::hashed("not a secret")));
+    telemetry.capture_with(&WHOAMI, Properties::new().with("hashed", Value::from("not a secret")));
     assert!(telemetry.flush(SOON));
     let events = memory.events();
     assert_eq!(events.len(), 1, "delivery goes on: {:?}", telemetry.stats());
@@ -470,7 +470,8 @@ fn write_under_a_file_size_limit(mode: &str) {
     // a batch whose copy in the spool is larger than the limit.
     for events in [10, 10, 10, 10, 10, 10, 300] {
         for _ in 0..events {
-            let properties = Properties::new().with("i", i).with("filler", Value::text(filler.clone()));
+            let properties =
+                Properties::new().with("i", i).with("filler", Value::Text(filler.clone().into()));
             telemetry.capture_with(&LIMITED, properties);
             i += 1;
         }
@@ -578,8 +579,9 @@ fn append_to_a_full_device(dir: &str) {
     let filler = "f".repeat(100);
     for round in 0..8u64 {
         for i in 0..10 {
-            let properties =
-                Properties::new().with("i", round * 10 + i).with("filler", Value::text(filler.clone()));
+            let properties = Properties::new()
+                .with("i", round * 10 + i)
+                .with("filler", Value::Text(filler.clone().into()));
             telemetry.capture_with(&LIMITED, properties);
         }
         // Not all delivered: the file cannot take them all.
@@ -693,8 +695,10 @@ fn odd_and_lossy_strings_arrive_as_valid_json_unchanged() {
         String::new(),
     ];
     for (i, text) in strings.iter().enumerate() {
-        telemetry
-            .capture_with(&ODD_TEXT, Properties::new().with("i", i).with("value", Value::text(text.clone())));
+        telemetry.capture_with(
+            &ODD_TEXT,
+            Properties::new().with("i", i).with("value", Value::Text(text.clone().into())),
+        );
     }
     assert!(telemetry.flush(SOON));
     let events = server.accepted_events();
@@ -868,8 +872,7 @@ fn an_app_name_or_version_of_the_wrong_shape_is_refused() {
         let err = Telemetry::new(config()).unwrap_err();
         assert!(err.to_string().contains(says), "{name:?} {version:?}: {err}");
         let err = telemetry_runtime::init(config()).unwrap_err();
-        let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
-        assert!(cause.contains(says), "init, {name:?} {version:?}: {err}: {cause}");
+        assert!(err.to_string().contains(says), "init, {name:?} {version:?}: {err}");
     }
     assert!(memory.events().is_empty());
 }

@@ -95,8 +95,10 @@ fn a_413_batch_is_split_and_delivered_and_the_lone_oversized_event_is_named_in_a
         telemetry.capture_with(&SMALL_413, Properties::new().with("i", i));
     }
     let filler = "q".repeat(4000);
-    telemetry
-        .capture_with(&TOO_BIG_FOR_THE_SERVER, Properties::new().with("blob", Value::text(filler.clone())));
+    telemetry.capture_with(
+        &TOO_BIG_FOR_THE_SERVER,
+        Properties::new().with("blob", Value::Text(filler.clone().into())),
+    );
     for i in 6..9u8 {
         telemetry.capture_with(&SMALL_413, Properties::new().with("i", i));
     }
@@ -146,7 +148,7 @@ fn a_ten_megabyte_property_is_dropped_before_sending_with_a_warning() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     let huge = "z".repeat(10 * 1024 * 1024);
-    telemetry.capture_with(&TEN_MEGABYTES, Properties::new().with("blob", Value::text(huge)));
+    telemetry.capture_with(&TEN_MEGABYTES, Properties::new().with("blob", Value::Text(huge.into())));
     telemetry.capture_with(&NORMAL_AFTER_HUGE, Properties::new());
     assert!(!telemetry.flush(SOON), "events were given up on");
 

@@ -248,14 +248,15 @@ fn sync_index(attempt: u32, mode: Transport, url: &str) -> Result<usize, std::fm
 #[test]
 fn every_derived_event_and_instrumented_function_is_in_the_catalog() {
     let catalog = telemetry_runtime::Catalog::collect();
-    assert_eq!(catalog.event("tool_call_finished"), Some(&FINISHED));
-    assert_eq!(catalog.event("crash"), Some(&CrashReport::SCHEMA));
-    assert_eq!(catalog.event("heartbeat"), Some(&Heartbeat::SCHEMA));
+    assert_eq!(telemetry_tests::event_named(&catalog, "tool_call_finished"), Some(&FINISHED));
+    assert_eq!(telemetry_tests::event_named(&catalog, "crash"), Some(&CrashReport::SCHEMA));
+    assert_eq!(telemetry_tests::event_named(&catalog, "heartbeat"), Some(&Heartbeat::SCHEMA));
     let generic = catalog.events().iter().filter(|e| e.name == "tool_call_finished").count();
     assert_eq!(generic, 1, "a generic event is listed once, whatever its instances");
 
     assert_eq!(sync_index(1, Transport::Http, "abc"), Ok(3));
-    let call = catalog.event("sync_index").expect("the instrumented function's event");
+    let call =
+        telemetry_tests::event_named(&catalog, "sync_index").expect("the instrumented function's event");
     assert_eq!(call.min_level, Level::Full);
     let names: Vec<&str> = call.fields.iter().map(|f| f.name).collect();
     assert_eq!(names, ["duration_ms", "outcome", "error_type", "attempt", "mode"]);
@@ -301,12 +302,12 @@ fn every_schema_names_the_module_that_declared_it() {
     assert_eq!(plugin::PLUGIN_CALLS.schema().module, plugin);
     assert_eq!(plugin::PLUGIN_CALLS.schema().fields[0].values, ["ok", "error"]);
     // No global client: counting is a no-op.
-    plugin::PLUGIN_CALLS.increment(plugin::Status::Ok);
-    plugin::PLUGIN_CALLS.increment(plugin::Status::Error);
+    plugin::PLUGIN_CALLS.add(plugin::Status::Ok, 1);
+    plugin::PLUGIN_CALLS.add(plugin::Status::Error, 1);
     assert_eq!(plugin::plugin_refresh(), Ok(()));
     let catalog = telemetry_runtime::Catalog::collect();
-    assert_eq!(catalog.event("plugin_refresh").unwrap().module, plugin);
-    assert_eq!(catalog.event("sync_index").unwrap().module, here);
+    assert_eq!(telemetry_tests::event_named(&catalog, "plugin_refresh").unwrap().module, plugin);
+    assert_eq!(telemetry_tests::event_named(&catalog, "sync_index").unwrap().module, here);
 
     // A program whose binary links another's events keeps its own catalog.
     let only_plugin = telemetry_runtime::Catalog::collect_under([plugin]);
@@ -314,7 +315,10 @@ fn every_schema_names_the_module_that_declared_it() {
     assert_eq!(names, ["plugin_calls", "plugin_loaded", "plugin_refresh", "plugin_search"]);
     // The test binary (this module is one of its modules).
     let whole_crate = telemetry_runtime::Catalog::collect_under([env!("CARGO_CRATE_NAME")]);
-    assert!(whole_crate.event("plugin_loaded").is_some() && whole_crate.event("crash").is_some());
+    assert!(
+        telemetry_tests::event_named(&whole_crate, "plugin_loaded").is_some()
+            && telemetry_tests::event_named(&whole_crate, "crash").is_some()
+    );
     assert_eq!(whole_crate.events().len(), catalog.events().len(), "the test binary declares them all");
 }
 

@@ -119,9 +119,9 @@ fn counters_are_delta_sums_that_decode_with_the_reference_definitions() {
     let server = TestServer::start();
     let telemetry = client(&sandbox, &server);
     for _ in 0..5 {
-        telemetry.increment(&TOOL_CALLS, Status::Ok);
+        telemetry.add(&TOOL_CALLS, Status::Ok, 1);
     }
-    telemetry.increment(&TOOL_CALLS, Status::Error);
+    telemetry.add(&TOOL_CALLS, Status::Error, 1);
     assert!(telemetry.flush(SOON));
 
     let requests = server.requests();
@@ -333,7 +333,7 @@ fn json_when_asked_carries_the_same_records_as_protobuf() {
         query: "q".into(),
     });
     telemetry.capture_with(&LISTED, Properties::new().with("tags", vec!["a", "b"]).with("ratio", 0.5));
-    telemetry.increment(&TOOL_CALLS, Status::Ok);
+    telemetry.add(&TOOL_CALLS, Status::Ok, 1);
     assert!(telemetry.flush(SOON));
 
     let by_path = |server: &TestServer, path: &str| {
@@ -413,8 +413,8 @@ fn resource_variables_reach_the_users_own_collector_and_never_a_vendors() {
             ("OTEL_SERVICE_NAME", "my-pipeline"),
             ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,team=CANARY-resource-qz"),
         ])
-        .route(OtlpSink::new(&own.url()).unwrap(), telemetry_runtime::Route::all().owned_by_user())
-        .route(OtlpSink::new(&vendor.url()).unwrap(), telemetry_runtime::Route::all());
+        .route(OtlpSink::new(&own.url()).unwrap(), telemetry_runtime::Route::default().owned_by_user())
+        .route(OtlpSink::new(&vendor.url()).unwrap(), telemetry_runtime::Route::default());
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.capture(&EdgeSizes { small: 1, signed_top: 2, unsigned_top: 3, signed_bottom: 4 });
     assert!(telemetry.flush(SOON));

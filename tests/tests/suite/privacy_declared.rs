@@ -71,16 +71,17 @@ impl Leaks {
     }
 
     fn capture(&self, telemetry: &Telemetry) {
-        let mut properties = Properties::new()
+        let properties = Properties::new()
             .with("model", "gpt-test")
-            .with("user_email", Value::text(self.undeclared.text()))
-            .with("query", Value::text(self.query.text()))
-            .with("server_url", Value::text(self.server_url.text()))
-            .with("answer", Value::text(self.answer.text()));
+            .with("user_email", Value::Text(self.undeclared.text().into()))
+            .with("query", Value::Text(self.query.text().into()))
+            .with("server_url", Value::Text(self.server_url.text().into()))
+            .with("answer", Value::Text(self.answer.text().into()));
         // A text in a property declared as a number, and a text that is
         // not one of the enum's values.
-        properties.insert("prompt_tokens", Value::text(self.in_number.text()));
-        properties.insert("transport", Value::text(self.in_enum.text()));
+        let properties = properties
+            .with("prompt_tokens", Value::Text(self.in_number.text().into()))
+            .with("transport", Value::Text(self.in_enum.text().into()));
         telemetry.capture_with(&MODEL_CALL, properties);
     }
 
@@ -177,14 +178,14 @@ fn a_counters_only_route_sees_declared_counters_and_nothing_else() {
             .config()
             .consent(Level::Full)
             .route(posthog_sink(&vendor), Route::counters_only().max_level(Level::Usage))
-            .route(own.clone(), Route::all())
+            .route(own.clone(), Route::default())
             .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d }),
     )
     .expect("valid configuration");
     let leaks = Leaks::new();
     leaks.capture(&telemetry);
     for _ in 0..3 {
-        telemetry.increment(&TOOL_CALLS, Status::Ok);
+        telemetry.add(&TOOL_CALLS, Status::Ok, 1);
     }
     assert!(telemetry.flush(SOON));
     let events = vendor.accepted_events();

@@ -51,7 +51,7 @@ fn print_events(level: &str) {
     let canary = |kind: &str| std::env::var(format!("CANARY_{}", kind.to_uppercase())).unwrap();
     let level: Level = level.parse().unwrap();
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().consent(level).sink(StderrSink::new())).unwrap();
+    let telemetry = Telemetry::new(sandbox.config().consent(level).sink(StderrSink)).unwrap();
     telemetry.capture(&FormSubmitted {
         form: canary("public"),
         entered: canary("optin"),

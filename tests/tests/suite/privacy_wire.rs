@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use telemetry_runtime::sink::{HttpSink, JsonlSink};
 use telemetry_runtime::testing::MemorySink;
-use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent, Value, EVENTS_LOG_TARGET};
+use telemetry_runtime::{DropReason, Level, Properties, Telemetry, TelemetryEvent, Value};
 use telemetry_tests::canary::Canary;
+use telemetry_tests::logs::EVENTS_LOG_TARGET;
 use telemetry_tests::{logs, posthog_sink, wait_until, Behaviour, Sandbox, TestServer, SOON};
 
 telemetry_runtime::event! {
@@ -378,7 +379,8 @@ fn warnings_about_dropped_events_name_the_event_never_the_values() {
         SearchRan { phrase: format!("{}{}", canaries.opt_in.text(), "x".repeat(4000)), ..canaries.search() };
     telemetry.capture(&big);
     // A property built at run time that the code declared public.
-    telemetry.capture_with(&DYNAMIC, Properties::new().with("ok", Value::text(canaries.public.text())));
+    telemetry
+        .capture_with(&DYNAMIC, Properties::new().with("ok", Value::Text(canaries.public.text().into())));
     assert!(!telemetry.flush(SOON), "events were given up on");
     let stats = telemetry.stats();
     assert_eq!(

@@ -278,7 +278,7 @@ fn a_single_event_answered_413_is_dropped_and_the_others_delivered() {
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(posthog_sink(&server))).unwrap();
     telemetry.capture_with(&SMALL, Properties::new().with("i", 0u8));
-    telemetry.capture_with(&HUGE, Properties::new().with("blob", Value::text("x".repeat(5000))));
+    telemetry.capture_with(&HUGE, Properties::new().with("blob", Value::Text("x".repeat(5000).into())));
     telemetry.capture_with(&SMALL, Properties::new().with("i", 1u8));
     telemetry.capture_with(&SMALL, Properties::new().with("i", 2u8));
     assert!(!telemetry.flush(SOON), "events were given up on");
@@ -330,7 +330,7 @@ fn events_over_max_event_bytes_are_dropped_before_sending() {
     )
     .unwrap();
     telemetry.capture_with(&FITS, Properties::new());
-    telemetry.capture_with(&TOO_BIG, Properties::new().with("blob", Value::text("y".repeat(2000))));
+    telemetry.capture_with(&TOO_BIG, Properties::new().with("blob", Value::Text("y".repeat(2000).into())));
     assert!(!telemetry.flush(SOON), "events were given up on");
     let delivered = server.accepted_events();
     assert_eq!(delivered.len(), 1);

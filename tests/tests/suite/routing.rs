@@ -56,7 +56,7 @@ fn capture_everything(telemetry: &Telemetry) {
     telemetry.capture(&RoutedRun { steps: 3, query: QUERY.into(), token: SECRET.into() });
     telemetry.capture(&FullOnlyRun { steps: 4 });
     for _ in 0..10 {
-        telemetry.increment(&TOOL_CALLS, Status::Ok);
+        telemetry.add(&TOOL_CALLS, Status::Ok, 1);
     }
     assert!(telemetry.flush(SOON));
 }
@@ -81,7 +81,7 @@ fn the_vendor_gets_anonymous_counts_and_the_user_collector_gets_what_the_user_al
                 HttpSink::new(format!("{}/events", own.url()))
                     .unwrap()
                     .http(|h| telemetry_runtime::sink::HttpOptions { gzip_above: None, ..h }),
-                Route::all(),
+                Route::default(),
             ),
     )
     .unwrap();
@@ -107,7 +107,10 @@ fn routing_matrix_of_consent_and_sink_levels() {
             let sandbox = Sandbox::new();
             let memory = MemorySink::new();
             let telemetry = Telemetry::new(
-                sandbox.config().consent(consent).route(memory.clone(), Route::all().max_level(sink_level)),
+                sandbox
+                    .config()
+                    .consent(consent)
+                    .route(memory.clone(), Route::default().max_level(sink_level)),
             )
             .unwrap();
             capture_everything(&telemetry);

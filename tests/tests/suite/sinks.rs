@@ -108,7 +108,7 @@ fn jsonl_sink_that_cannot_write_counts_a_sink_error() {
 #[test]
 fn stderr_sink_prints_without_failing() {
     let sandbox = Sandbox::new();
-    let telemetry = Telemetry::new(sandbox.config().sink(StderrSink::new())).unwrap();
+    let telemetry = Telemetry::new(sandbox.config().sink(StderrSink)).unwrap();
     telemetry.capture_with(&PRINTED, Properties::new().with("k", "v"));
     assert!(telemetry.flush(SOON));
     assert_eq!(telemetry.stats().sent, 1);
@@ -272,13 +272,13 @@ fn undeclared_and_mistyped_properties_are_left_out_and_counted() {
             Properties::new()
                 .with("entries", 3u8)
                 .with("reason", "full")
-                .with("undeclared_note", Value::text(undeclared.text())),
+                .with("undeclared_note", Value::Text(undeclared.text().into())),
         );
         // Text where a number is declared, a number and a list where text is:
         // left out, each of them.
         telemetry.capture_with(
             &DECLARED,
-            Properties::new().with("entries", Value::text(text_in_number.text())).with("reason", 7u8),
+            Properties::new().with("entries", Value::Text(text_in_number.text().into())).with("reason", 7u8),
         );
         telemetry
             .capture_with(&DECLARED, Properties::new().with("entries", -2.5).with("reason", vec!["a", "b"]));
@@ -390,9 +390,9 @@ fn host_log() -> Vec<String> {
 fn nesting(depth: u64) -> Properties {
     let mut properties = Properties::new().with("before", depth);
     if depth > 0 {
-        properties.insert("nested_capture", true);
+        properties = properties.with("nested_capture", true);
     }
-    properties.with("after", Value::text(format!("depth {depth}")))
+    properties.with("after", Value::Text(format!("depth {depth}").into()))
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn two_projects(dir: &Path, server_url: &str) -> Config {
     Sandbox::spooling_config_in(dir)
         .consent(Level::Full)
         .route(posthog(server_url, VENDOR_KEY), Route::counters_only().max_level(Level::Usage))
-        .route(posthog(server_url, USER_KEY), Route::all())
+        .route(posthog(server_url, USER_KEY), Route::default())
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn a_replayed_batch_goes_only_to_the_sink_and_route_it_was_written_for() {
     {
         let telemetry = Telemetry::new(two_projects(sandbox.path(), &server.url())).unwrap();
         telemetry.capture(&Asked { words: 7, question: canary.text() });
-        telemetry.increment(&COMMANDS, Status::Ok);
+        telemetry.add(&COMMANDS, Status::Ok, 1);
         assert!(!telemetry.flush(SOON), "the host is down");
     }
     assert_eq!(spool_files(sandbox.path()).len(), 2, "one batch per project");
@@ -438,7 +438,7 @@ fn a_spooled_event_above_its_routes_cap_is_not_sent_on_a_replay() {
     let config = || {
         Sandbox::spooling_config_in(sandbox.path())
             .consent(Level::Full)
-            .route(posthog(&server.url(), USER_KEY), Route::all().max_level(Level::Usage))
+            .route(posthog(&server.url(), USER_KEY), Route::default().max_level(Level::Usage))
     };
     server.down();
     {

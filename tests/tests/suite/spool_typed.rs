@@ -221,9 +221,9 @@ fn a_batch_spooled_for_otlp_is_replayed_as_otlp_logs_and_metrics_with_the_same_i
         });
         telemetry.capture(&BuildFinished { crates: 3, seconds: 0.25, profiles: vec![] });
         for _ in 0..3 {
-            telemetry.increment(&BUILDS, Status::Ok);
+            telemetry.add(&BUILDS, Status::Ok, 1);
         }
-        telemetry.increment(&BUILDS, Status::Failed);
+        telemetry.add(&BUILDS, Status::Failed, 1);
         let until = SystemTime::now();
         assert!(!telemetry.flush(SOON), "the collector is down");
         let stats = telemetry.stats();

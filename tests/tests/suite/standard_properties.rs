@@ -114,7 +114,7 @@ fn the_otlp_resource_names_the_program_and_library_and_nothing_about_the_host() 
     let server = TestServer::start();
     let telemetry = client(&sandbox, |c| c.sink(OtlpSink::new(&server.url()).unwrap()));
     telemetry.capture(&StandardBuild { crates: 3 });
-    telemetry.increment(&BUILDS, Status::Ok);
+    telemetry.add(&BUILDS, Status::Ok, 1);
     assert!(telemetry.flush(SOON));
 
     let expected: BTreeSet<String> = [

@@ -40,7 +40,7 @@ fn call(step: u32) -> OwnedToolCall {
 fn client(config: Config, vendor: &TestServer, collector: &TestServer) -> Telemetry {
     let config = config
         .route(posthog_sink(vendor), Route::counters_only().max_level(Level::Usage))
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user())
+        .route(OtlpSink::new(&collector.url()).unwrap(), Route::default().owned_by_user())
         .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     Telemetry::new(config).unwrap()
 }
@@ -60,7 +60,7 @@ fn analytics_off_leaves_the_users_own_collector_on() {
         assert!(telemetry.is_enabled(), "{env:?}: the collector still wants events");
 
         telemetry.capture(&call(1));
-        telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
+        telemetry.add(&OWNED_CALLS, CallStatus::Ok, 1);
         assert!(telemetry.flush(SOON), "{env:?}: {:?}", telemetry.stats());
 
         assert_eq!(vendor.connections(), 0, "{env:?}: the vendor was reached");
@@ -86,7 +86,7 @@ fn the_first_run_notice_holds_back_the_vendor_only() {
     });
     let telemetry = client(config, &vendor, &collector);
     assert_eq!(telemetry.consent().level, Level::Off);
-    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
+    telemetry.add(&OWNED_CALLS, CallStatus::Ok, 1);
     assert!(telemetry.flush(SOON));
     assert_eq!(vendor.connections(), 0);
     assert!(collector.received(b"owned_tool_calls"));
@@ -99,7 +99,7 @@ fn otel_sdk_disabled_turns_the_collector_off() {
     let config = sandbox.config_with_env(&[("OTEL_SDK_DISABLED", "TRUE"), ("TESTAPP_TELEMETRY", "on")]);
     let telemetry = client(config, &vendor, &collector);
     telemetry.capture(&call(1));
-    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
+    telemetry.add(&OWNED_CALLS, CallStatus::Ok, 1);
     assert!(telemetry.flush(SOON));
     assert_eq!(collector.connections(), 0, "{:?}", collector_bodies(&collector));
     // The vendor's analytics go on as consent says.
@@ -111,7 +111,7 @@ fn otel_sdk_disabled_turns_the_collector_off() {
     let telemetry = client(config, &vendor, &collector);
     assert!(!telemetry.is_enabled());
     telemetry.capture(&call(2));
-    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
+    telemetry.add(&OWNED_CALLS, CallStatus::Ok, 1);
     assert!(telemetry.flush(SOON));
     assert_eq!(telemetry.stats().captured, 0);
     assert_eq!(collector.connections(), 0);
@@ -125,7 +125,7 @@ fn withdrawing_consent_at_run_time_stops_the_vendor_not_the_collector() {
     assert_eq!(telemetry.consent().level, Level::Usage);
 
     telemetry.capture(&call(1));
-    telemetry.increment(&OWNED_CALLS, CallStatus::Before);
+    telemetry.add(&OWNED_CALLS, CallStatus::Before, 1);
     assert!(telemetry.flush(SOON));
     assert!(vendor.received(b"before"));
     assert!(collector.received(b"before"));
@@ -133,22 +133,22 @@ fn withdrawing_consent_at_run_time_stops_the_vendor_not_the_collector() {
 
     telemetry.set_consent(Level::Off);
     telemetry.capture(&call(2));
-    telemetry.increment(&OWNED_CALLS, CallStatus::WhileOff);
+    telemetry.add(&OWNED_CALLS, CallStatus::WhileOff, 1);
     assert!(telemetry.flush(SOON));
     assert!(collector.received(b"while_off"));
     assert_eq!(vendor.requests().len(), vendor_requests);
 
     // Counted while off, sent after consent came back: still only the
     // collector's.
-    telemetry.increment(&OWNED_CALLS, CallStatus::OffThenOn);
+    telemetry.add(&OWNED_CALLS, CallStatus::OffThenOn, 1);
     telemetry.set_consent(Level::Usage);
-    telemetry.increment(&OWNED_CALLS, CallStatus::After);
+    telemetry.add(&OWNED_CALLS, CallStatus::After, 1);
     assert!(telemetry.flush(SOON));
     assert!(collector.received(b"off_then_on") && collector.received(b"after"));
     assert!(!vendor.received(b"while_off") && !vendor.received(b"off_then_on"));
     // A series counted while off and again after is the collector's alone
     // for that interval; the next interval reaches the vendor again.
-    telemetry.increment(&OWNED_CALLS, CallStatus::After);
+    telemetry.add(&OWNED_CALLS, CallStatus::After, 1);
     assert!(telemetry.flush(SOON));
     assert!(vendor.received(b"after"));
     assert!(!collector.received(SECRET.as_bytes()) && !vendor.received(SECRET.as_bytes()));
@@ -160,8 +160,8 @@ fn events_captured_while_off_never_reach_the_vendor() {
     let (vendor, collector) = (TestServer::start(), TestServer::start());
     let config = sandbox
         .config()
-        .route(posthog_sink(&vendor), Route::all())
-        .route(OtlpSink::new(&collector.url()).unwrap(), Route::all().owned_by_user())
+        .route(posthog_sink(&vendor), Route::default())
+        .route(OtlpSink::new(&collector.url()).unwrap(), Route::default().owned_by_user())
         .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d });
     let telemetry = Telemetry::new(config).unwrap();
     telemetry.set_consent(Level::Off);
@@ -186,12 +186,12 @@ fn without_a_user_owned_sink_consent_off_captures_nothing() {
             ("TESTAPP_TELEMETRY", "off"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
         ])
-        .route(posthog_sink(&vendor), Route::all());
+        .route(posthog_sink(&vendor), Route::default());
     let telemetry = Telemetry::new(config).unwrap();
     assert!(!telemetry.is_enabled());
     assert_eq!(telemetry.level(), Level::Off);
     telemetry.capture(&call(1));
-    telemetry.increment(&OWNED_CALLS, CallStatus::Ok);
+    telemetry.add(&OWNED_CALLS, CallStatus::Ok, 1);
     assert!(telemetry.flush(SOON));
     assert_eq!(telemetry.stats().captured, 0);
     assert_eq!(vendor.connections(), 0);
@@ -203,7 +203,7 @@ fn the_user_owned_level_caps_what_the_collector_gets() {
     let collector = TestServer::start();
     let config = sandbox.config_with_env(&[("TESTAPP_TELEMETRY", "off")]).route(
         OtlpSink::new(&collector.url()).unwrap(),
-        Route::all().owned_by_user().max_level(Level::Usage),
+        Route::default().owned_by_user().max_level(Level::Usage),
     );
     let telemetry = Telemetry::new(config).unwrap();
     assert_eq!(telemetry.level(), Level::Usage);
@@ -230,7 +230,7 @@ fn status_tells_the_user_their_own_collector_is_governed_by_their_settings() {
 
     let config = sandbox.config_with_env(&[("OTEL_SDK_DISABLED", "true")]);
     let telemetry = client(config, &vendor, &collector);
-    assert_eq!(telemetry.user_owned_level(), Level::Off);
+    assert_eq!(telemetry.consent().user_owned, Level::Off);
     assert!(status(&telemetry).contains(" off (OTEL_SDK_DISABLED)"), "{}", status(&telemetry));
 }
 
@@ -243,8 +243,8 @@ fn a_later_run_with_analytics_off_replays_the_collectors_spool_and_deletes_the_v
         sandbox
             .config_with_env(env)
             .delivery(|d| telemetry_runtime::Delivery { spool: true, ..d })
-            .route(posthog_sink(&vendor).http(fast), Route::all())
-            .route(OtlpSink::new(&collector.url()).unwrap().http(fast), Route::all().owned_by_user())
+            .route(posthog_sink(&vendor).http(fast), Route::default())
+            .route(OtlpSink::new(&collector.url()).unwrap().http(fast), Route::default().owned_by_user())
             .delivery(|d| telemetry_runtime::Delivery { flush_interval: Duration::from_secs(60), ..d })
     };
     // Run 1, analytics on, both endpoints down: each sink's batch is spooled.

@@ -137,7 +137,7 @@ fn posthog_batch_request_is_exactly_what_the_capture_api_expects() {
             .with("missing", None::<u32>)
             .with("nan", f64::NAN)
             .with("tags", vec!["a", "b"])
-            .with("target", Value::text(String::from("x86_64"))),
+            .with("target", Value::Text(String::from("x86_64").into())),
     );
     telemetry.capture_with(&SECOND_EVENT, Properties::new());
     assert!(telemetry.flush(SOON));
@@ -381,8 +381,7 @@ fn a_property_set_twice_is_sent_once_with_the_last_value() {
     let memory = telemetry_runtime::testing::MemorySink::new();
     let sandbox = Sandbox::new();
     let telemetry = Telemetry::new(sandbox.config().sink(memory.clone())).unwrap();
-    let mut properties = Properties::new().with("attempt", 1u8);
-    properties.insert("attempt", 2u8);
+    let properties = Properties::new().with("attempt", 1u8).with("attempt", 2u8);
     telemetry.capture_with(&RETRIED_COMMAND, properties);
     assert!(telemetry.flush(SOON));
     let raw = &memory.raw()[0];

@@ -19,11 +19,11 @@ static WORKING_DIR: OnceLock<String> = OnceLock::new();
 
 fn main() {
     let leaked: &'static str = String::from("/home/ada").leak();
-    TOOL_CALLS.increment((Tool::Search, leaked));
-    TOOL_CALLS.increment((Tool::Search, Box::leak(String::from("x").into_boxed_str())));
+    TOOL_CALLS.add((Tool::Search, leaked), 1);
+    TOOL_CALLS.add((Tool::Search, Box::leak(String::from("x").into_boxed_str())), 1);
     let cwd: &'static str = WORKING_DIR.get().unwrap();
-    TOOL_CALLS.increment((Tool::Search, cwd));
-    TOOL_CALLS.increment((Tool::Search, "ok"));
-    TOOL_CALLS.increment((Tool::Search, Status::Okay));
+    TOOL_CALLS.add((Tool::Search, cwd), 1);
+    TOOL_CALLS.add((Tool::Search, "ok"), 1);
+    TOOL_CALLS.add((Tool::Search, Status::Okay), 1);
     TOOL_CALLS.add([Tool::Search], 1);
 }

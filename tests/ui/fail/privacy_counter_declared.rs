@@ -20,5 +20,5 @@ telemetry_runtime::counter! {
 
 fn main() {
     let client = telemetry_runtime::global().unwrap();
-    client.increment("tool_calls", &[("server", "github")]);
+    client.add("tool_calls", &[("server", "github")], 1);
 }

@@ -6,9 +6,9 @@ use telemetry_runtime::{EventSchema, Level, Properties, PropertyValue, PublicByD
 struct Wrapper(String);
 
 impl PropertyValue for Wrapper {
-    const KIND: telemetry_runtime::ValueKind = telemetry_runtime::ValueKind::Number;
+    const KIND: telemetry_runtime::__private::ValueKind = telemetry_runtime::__private::ValueKind::Number;
     fn to_value(&self) -> Value {
-        Value::text(self.0.clone())
+        Value::Text(self.0.clone().into())
     }
 }
 

@@ -81,16 +81,21 @@ fn main() {
     };
     let mut out = Properties::new();
     event.write_properties(Level::Full, &mut out);
-    assert_eq!(out.get("transport"), Some(Value::from("streamable_http")));
-    assert_eq!(out.get("fallback"), Some(Value::from("sse")));
-    assert_eq!(out.get("tried"), Some(vec![Transport::Stdio, Transport::StreamableHttp].to_value()));
-    assert_eq!(out.get("request_id"), Some(id.to_value()));
-    assert_eq!(out.get("retries"), Some(Value::Null));
-    assert_eq!(out.get("type"), Some(Value::from(4u8)));
-    assert_eq!(out.get("tool"), Some(Value::from("grep")));
-    assert_eq!(out.get("arguments"), Some(Value::from("-r x")));
-    assert_eq!(out.get("output"), Some(Value::from(4usize)));
-    assert_eq!(out.get("note"), Some(Value::Null));
+    assert_eq!(get(&out, "transport"), Some(Value::from("streamable_http")));
+    assert_eq!(get(&out, "fallback"), Some(Value::from("sse")));
+    assert_eq!(get(&out, "tried"), Some(vec![Transport::Stdio, Transport::StreamableHttp].to_value()));
+    assert_eq!(get(&out, "request_id"), Some(id.to_value()));
+    assert_eq!(get(&out, "retries"), Some(Value::Null));
+    assert_eq!(get(&out, "type"), Some(Value::from(4u8)));
+    assert_eq!(get(&out, "tool"), Some(Value::from("grep")));
+    assert_eq!(get(&out, "arguments"), Some(Value::from("-r x")));
+    assert_eq!(get(&out, "output"), Some(Value::from(4usize)));
+    assert_eq!(get(&out, "note"), Some(Value::Null));
     assert_eq!(ToolCalled::SCHEMA.fields[12].name, "type");
     assert_eq!(ToolCalled::SCHEMA.fields[12].ty, "u8");
+}
+
+/// The value `out` holds for `name`.
+fn get(out: &telemetry_runtime::Properties, name: &str) -> Option<telemetry_runtime::Value> {
+    out.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
 }

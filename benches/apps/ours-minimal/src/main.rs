@@ -18,6 +18,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .sink(PostHogSink::new("phc_minimal")?),
     )?;
     telemetry_runtime::capture(&Started { num_args: std::env::args().count() });
-    let _delivered = guard.client().flush(Duration::from_secs(1));
+    let _delivered = guard.flush(Duration::from_secs(1));
     Ok(())
 }

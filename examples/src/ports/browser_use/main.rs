@@ -94,7 +94,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let consent = guard.client().consent();
+    let consent = guard.consent();
     println!("browser_use: telemetry {} ({})", consent.level, consent.source);
 
     // The controller's registry, created before the agent.
@@ -108,7 +108,7 @@ fn main() {
 
     // Dropping the guard delivers what is queued, within the deadline; the
     // client's counts stay readable through a handle kept before.
-    let client = guard.client().clone();
+    let client = (*guard).clone();
     drop(guard);
     let stats = client.stats();
     println!("browser_use: {} events captured, {} sent", stats.captured, stats.sent);

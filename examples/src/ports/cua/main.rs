@@ -280,9 +280,10 @@ impl Instance {
                     response_cost: 0.0048,
                 });
                 (prompt, completion) = (prompt + 1200, completion + 80);
-                t.increment(
+                t.add(
                     &TOOL_USAGE_COUNT,
                     if step == 2 { ToolName::BashTool } else { ToolName::ComputerTool },
+                    1,
                 );
                 conversation.push(format!("assistant: step {step}: left_click on the settings icon"));
             }
@@ -316,7 +317,7 @@ fn config() -> Result<Config, ConfigError> {
         })
         .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(3), ..d });
     // Every event and counter as it happens, or once a week as counts.
-    let route = if WEEKLY.load(Relaxed) { Route::all().per_period(WEEK) } else { Route::all() };
+    let route = if WEEKLY.load(Relaxed) { Route::default().per_period(WEEK) } else { Route::default() };
     match (std::env::var("CUA_POSTHOG_KEY"), std::env::var("CUA_POSTHOG_HOST")) {
         (Ok(key), Ok(host)) => config = config.route(PostHogSink::new(key)?.host(&host)?, route),
         _ => config = config.route(JsonlSink::new(std::env::temp_dir().join("cua-events.jsonl")), route),

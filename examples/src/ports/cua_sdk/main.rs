@@ -372,7 +372,7 @@ fn config(max_level: Level) -> Result<Config, ConfigError> {
         .catalog(Catalog::collect_under([concat!(module_path!(), "::telemetry")]))
         .notice(|n| telemetry_runtime::Notice { commands: Some("cua-sdk telemetry".into()), ..n })
         .delivery(|d| telemetry_runtime::Delivery { shutdown_timeout: Duration::from_secs(3), ..d });
-    let route = Route::all().max_level(max_level);
+    let route = Route::default().max_level(max_level);
     Ok(match (std::env::var("CUA_POSTHOG_KEY"), std::env::var("CUA_POSTHOG_HOST")) {
         (Ok(key), Ok(host)) => config.route(PostHogSink::new(key)?.host(&host)?, route),
         _ => config.route(JsonlSink::new(std::env::temp_dir().join("cua-sdk-events.jsonl")), route),

@@ -164,6 +164,7 @@ pub(crate) fn list_items(count: u32, bytes: &[u8]) -> ListItems<'_> {
 /// `map_while` it came to be called out of line once lists had more
 /// readers; what the worker's reading costs per event is in BENCHMARKS.md,
 /// "Changes to the hot path, and what each gave").
+#[derive(Clone)]
 pub(crate) struct ListItems<'a> {
     left: u32,
     bytes: &'a [u8],
@@ -198,10 +199,10 @@ pub(crate) fn to_value(packed: Packed<'_>) -> Value {
         Packed::Int(i) => Value::Int(i),
         Packed::UInt(u) => Value::UInt(u),
         Packed::Float(f) => Value::Float(f),
-        Packed::Text(t) => Value::text(String::from_utf8_lossy(t)),
+        Packed::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned().into()),
         Packed::Uuid(u) => Value::Uuid(u),
         Packed::Hashed(d) => Value::Hashed(d),
-        Packed::Keyed(hex) => Value::text(String::from_utf8_lossy(&hex)),
+        Packed::Keyed(hex) => Value::Text(String::from_utf8_lossy(&hex).into_owned().into()),
         Packed::List(count, items) => Value::List(list_items(count, items).map(to_value).collect()),
         Packed::Object(count, packed) => Value::Object(
             fields(count, packed)
@@ -244,8 +245,8 @@ mod tests {
             // Each side of the one-byte forms.
             Value::UInt(255),
             Value::UInt(256),
-            Value::text("x".repeat(255)),
-            Value::text("y".repeat(256)),
+            Value::Text("x".repeat(255).into()),
+            Value::Text("y".repeat(256).into()),
         ];
         let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o"];
         let mut props = Properties::new();

@@ -499,7 +499,7 @@ mod tests {
         #[allow(deprecated)]
         impl crate::model::property::Audited for Server {}
         impl PropertyValue for Server {
-            const KIND: crate::ValueKind = crate::ValueKind::Object(&[]);
+            const KIND: crate::model::schema::ValueKind = crate::model::schema::ValueKind::Object(&[]);
             fn to_value(&self) -> Value {
                 Value::Null
             }

@@ -71,8 +71,8 @@ pub(super) fn build(stored: &Stored, route: &ReportRoute, identity: &Identity) -
         report: Some(Arc::new(counts.clone())),
     };
     let mut properties = Properties::with_capacity(counts.counts.len() + 2);
-    properties.push("$period_start", Level::Usage, &Value::text(rfc3339(counts.start_time())));
-    properties.push("$period_end", Level::Usage, &Value::text(rfc3339(counts.end_time())));
+    properties.push("$period_start", Level::Usage, &Value::Text(rfc3339(counts.start_time()).into()));
+    properties.push("$period_end", Level::Usage, &Value::Text(rfc3339(counts.end_time()).into()));
     for (counted, count) in &counts.counts {
         properties.push(&counted.wire_name(), Level::Usage, &Value::UInt(*count));
     }

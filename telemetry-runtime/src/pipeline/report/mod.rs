@@ -562,7 +562,7 @@ mod tests {
     }
 
     fn reports(dir: &Path, now: Arc<std::sync::atomic::AtomicU64>) -> Reports {
-        let route = Route::all().per_period(Duration::from_secs(WEEK));
+        let route = Route::default().per_period(Duration::from_secs(WEEK));
         let clock: Clock = Arc::new(move || {
             std::time::UNIX_EPOCH + Duration::from_secs(now.load(std::sync::atomic::Ordering::SeqCst))
         });

@@ -136,7 +136,7 @@ fn typed(value: ValueRef<'_>) -> serde_json::Value {
         ValueRef::Text(text) => json!(text.as_str()),
         ValueRef::Uuid(id) => json!({ "id": id.to_string() }),
         ValueRef::Hashed(hash) => json!({ "h": hash.as_str() }),
-        ValueRef::List(items) => serde_json::Value::Array(items.iter().map(typed).collect()),
+        ValueRef::List(items) => serde_json::Value::Array(items.map(typed).collect()),
         ValueRef::Object(object) => {
             json!({ "o": object.entries().map(|field| typed_pair(&field)).collect::<Vec<_>>() })
         }

@@ -380,7 +380,7 @@ mod tests {
             .with("int", Value::Int(-5))
             .with("id", Uuid::nil())
             .with("hashed", Value::hashed("https://example.com/secret"))
-            .with("list", vec![Value::Int(1), Value::Null, Value::Float(2.5), Value::text("x")]);
+            .with("list", vec![Value::Int(1), Value::Null, Value::Float(2.5), Value::Text("x".into())]);
         let context = crate::model::view::testing::context(&format!("id-{n}"), "1.0.0");
         crate::model::view::testing::queued(context, vec![(record, properties)], Level::Usage).remove(0)
     }
@@ -479,7 +479,7 @@ mod tests {
     fn a_batch_is_claimed_from_its_writing_until_it_is_given_back() {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
-        let claim = spool.write(SINK, &Route::all(), &[event(1)]).unwrap();
+        let claim = spool.write(SINK, &Route::default(), &[event(1)]).unwrap();
         assert!(spool.waiting().is_empty(), "a batch in flight is not offered");
         assert!(!spool.is_empty());
         spool.release(claim);
@@ -491,14 +491,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
         let events = [event(1), event(2), event(3)];
-        let claim = spool.write(SINK, &Route::all(), &events).unwrap();
+        let claim = spool.write(SINK, &Route::default(), &events).unwrap();
         let claimed = claim.path.clone();
         spool.keep_only(claim, &events[2..]);
         assert!(!claimed.exists());
         let waiting = spool.waiting();
         assert_eq!(waiting.len(), 1);
         let taken = batch(spool.take(&waiting[0], 0));
-        assert_eq!(taken.route, Route::all());
+        assert_eq!(taken.route, Route::default());
         assert_eq!(taken.events.iter().map(|e| e.uuid).collect::<Vec<_>>(), [events[2].uuid]);
         spool.keep_only(taken.claim, &[]);
         assert!(spool.is_empty());
@@ -508,7 +508,8 @@ mod tests {
     fn claims_of_processes_that_are_gone_are_taken_back() {
         let dir = tempfile::tempdir().unwrap();
         let spool = spool(dir.path(), 1 << 20);
-        let text = fs::read_to_string(spool.write(SINK, &Route::all(), &[event(1)]).unwrap().path).unwrap();
+        let text =
+            fs::read_to_string(spool.write(SINK, &Route::default(), &[event(1)]).unwrap().path).unwrap();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let ours = std::process::id();
         let claim = |name: &str, pid: u32, instance: u64, at: u64| {
@@ -543,7 +544,7 @@ mod tests {
     #[test]
     fn sink_identities_tell_sinks_apart_and_are_stable() {
         let usage = Route::counters_only().max_level(Level::Usage);
-        let all = Route::all();
+        let all = Route::default();
         let ids = sink_identities(
             [
                 ("posthog\tu\tk1", &usage),
@@ -578,7 +579,7 @@ mod tests {
         let spool = spool(dir.path(), 500);
         // A batch larger than the whole spool is not kept (it is sent anyway).
         let big: Vec<Queued> = (0..10).map(event).collect();
-        assert!(spool.write(SINK, &Route::all(), &big).is_none());
+        assert!(spool.write(SINK, &Route::default(), &big).is_none());
         assert!(spool.is_empty());
         // A file larger than the limit was not written here: it is set
         // aside unread, whatever it holds.

@@ -35,7 +35,7 @@ pub(super) fn any_value(value: ValueRef<'_>) -> Option<AnyValue> {
         ValueRef::Uuid(id) => Any::String(id.to_string()),
         ValueRef::Hashed(hash) => Any::String(hash.as_str().to_owned()),
         ValueRef::List(items) => {
-            Any::Array(proto::ArrayValue { values: items.iter().filter_map(any_value).collect() })
+            Any::Array(proto::ArrayValue { values: items.filter_map(any_value).collect() })
         }
         // An object (a `#[derive(TelemetryProperty)]` struct): a key-value
         // list, its null fields left out as they are from attributes.
