@@ -14,6 +14,12 @@
 //! - with the `clap` feature, `TelemetryArgs` (the `telemetry` subcommand
 //!   for a clap derive parser) and `NoTelemetry` (a `--no-telemetry` flag).
 //!
+//! A subcommand that cannot run returns an `io::Error`: of kind
+//! `InvalidInput` for words that are not a subcommand (its message lists
+//! them), otherwise saying what could not be done (`cannot save the
+//! telemetry choice`, `cannot write the command's output`, ...), with the
+//! reason as its [`source`](std::error::Error::source).
+//!
 //! A program that parses its arguments by hand passes the words after
 //! `telemetry` to [`run_command`]:
 //!

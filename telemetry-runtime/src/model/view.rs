@@ -415,8 +415,8 @@ pub enum ValueRef<'a> {
     Text(Text<'a>),
     /// A uuid.
     Uuid(Uuid),
-    /// A redacted value's keyed hash: 32 hex digits.
-    Hashed(KeyedHash),
+    /// A redacted value's keyed hash: 32 lowercase hex digits.
+    Hashed(Text<'a>),
     /// A list.
     List(ListRef<'a>),
     /// An object (a `#[derive(TelemetryProperty)]` struct or a map): its
@@ -433,10 +433,12 @@ impl<'a> ValueRef<'a> {
             Packed::Int(i) => ValueRef::Int(i),
             Packed::UInt(u) => ValueRef::UInt(u),
             Packed::Float(f) => ValueRef::Float(f),
-            Packed::Text(text) => ValueRef::Text(Text(text)),
+            Packed::Text(text) => ValueRef::Text(Text(TextBytes::Borrowed(text))),
             Packed::Uuid(u) => ValueRef::Uuid(u),
-            Packed::Hashed(digest) => ValueRef::Hashed(KeyedHash(digest.keyed(context.hash_key()))),
-            Packed::Keyed(hex) => ValueRef::Hashed(KeyedHash(hex)),
+            Packed::Hashed(digest) => {
+                ValueRef::Hashed(Text(TextBytes::Hash(digest.keyed(context.hash_key()))))
+            }
+            Packed::Keyed(hex) => ValueRef::Hashed(Text(TextBytes::Hash(hex))),
             Packed::List(count, items) => {
                 ValueRef::List(ListRef { items: list_items(count, items), shown, context })
             }
@@ -447,20 +449,34 @@ impl<'a> ValueRef<'a> {
     }
 }
 
-/// A text value.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Text<'a>(&'a [u8]);
+/// A text value: a property's text, or the keyed hash a redacted value is
+/// sent as (32 lowercase hex digits). Read it as `&str` with `AsRef<str>`
+/// (`text.as_ref()`) or `Display`.
+#[derive(Clone, Copy)]
+pub struct Text<'a>(TextBytes<'a>);
 
-impl<'a> Text<'a> {
-    /// The text (`AsRef<str>` and `Display` give it).
-    pub(crate) fn as_str(&self) -> &'a str {
-        // It was a `&str` when it was packed: the check is a formality,
-        // made only when a sink asks for the text as text.
-        std::str::from_utf8(self.0).unwrap_or_default()
+/// Where a text's bytes are: in the event, or (a keyed hash, computed as the
+/// event is viewed) in the value itself.
+#[derive(Clone, Copy)]
+enum TextBytes<'a> {
+    Borrowed(&'a [u8]),
+    Hash([u8; 32]),
+}
+
+impl Text<'_> {
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // It was a `&str` when it was packed (a hash is hex digits): the
+        // check is a formality, made only when a sink asks for the text.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
     /// Its UTF-8 bytes, unchecked.
-    pub(crate) fn as_bytes(&self) -> &'a [u8] {
-        self.0
+    #[inline(always)]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            TextBytes::Borrowed(bytes) => bytes,
+            TextBytes::Hash(hex) => hex,
+        }
     }
 }
 
@@ -482,45 +498,29 @@ impl fmt::Display for Text<'_> {
     }
 }
 
+impl PartialEq for Text<'_> {
+    fn eq(&self, other: &Text<'_>) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Text<'_> {}
+
+impl std::hash::Hash for Text<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
 impl PartialEq<str> for Text<'_> {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other.as_bytes()
+        self.as_bytes() == other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for Text<'_> {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == other.as_bytes()
-    }
-}
-
-/// The keyed hash a redacted value is sent as.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyedHash(pub(crate) [u8; 32]);
-
-impl KeyedHash {
-    /// The 32 lowercase hex digits.
-    pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl fmt::Debug for KeyedHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl AsRef<str> for KeyedHash {
-    /// The 32 lowercase hex digits.
-    fn as_ref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl fmt::Display for KeyedHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.as_bytes() == other.as_bytes()
     }
 }
 
