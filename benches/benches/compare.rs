@@ -141,7 +141,13 @@ fn capture(c: &mut Criterion) {
             .environment(|_| None)
             .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
             .dirs(|_| telemetry_runtime::Dirs::from(dir.path()))
-            .delivery(|d| telemetry_runtime::Delivery { queue_capacity: LARGE_QUEUE, queue_bytes: telemetry_benches::queue_bytes(LARGE_QUEUE), batch_size: 2 * CHUNK as usize, flush_interval: Duration::from_secs(3600), ..d })
+            .delivery(|d| telemetry_runtime::Delivery {
+                queue_capacity: LARGE_QUEUE,
+                queue_bytes: telemetry_benches::queue_bytes(LARGE_QUEUE),
+                batch_size: 2 * CHUNK as usize,
+                flush_interval: Duration::from_secs(3600),
+                ..d
+            })
             .sink(telemetry_benches::http_sink(server.addr)),
     )
     .expect("config");
@@ -237,7 +243,10 @@ fn deliver(c: &mut Criterion) {
                 recent,
             )
         };
-        let client = telemetry_runtime::Telemetry::new(config.delivery(|d| telemetry_runtime::Delivery { max_batch_size: max_batch, ..d })).expect("config");
+        let client = telemetry_runtime::Telemetry::new(
+            config.delivery(|d| telemetry_runtime::Delivery { max_batch_size: max_batch, ..d }),
+        )
+        .expect("config");
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 end_to_end(iters, &mut || client.capture(black_box(&event)), &mut || {

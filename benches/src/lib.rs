@@ -74,10 +74,13 @@ impl EventData {
             .with("run_id", self.run_id)
             .with("duration_ms", self.duration_ms)
             .with("items", self.items)
-            .with("command", Value::Text(self.command.as_str().into()))
+            .with("command", Value::Text(self.command.clone().into()))
             .with("cached", self.cached)
-            .with("features", Value::List(self.features.iter().map(|f| Value::Text(f.as_str().into())).collect()))
-            .with("version", Value::Text(self.version.as_str().into()))
+            .with(
+                "features",
+                Value::List(self.features.iter().map(|f| Value::Text(f.clone().into())).collect()),
+            )
+            .with("version", Value::Text(self.version.clone().into()))
     }
 
     /// The same event for posthog-rs: anonymous, with an install id the
@@ -184,7 +187,12 @@ pub fn ours_config(
         .environment(|_| None)
         .env(|e| telemetry_runtime::EnvVars { detect_ci: false, ..e })
         .dirs(|_| telemetry_runtime::Dirs::from(dir))
-        .delivery(|d| telemetry_runtime::Delivery { queue_capacity: queue, queue_bytes: queue_bytes(queue), recent_deliveries: recent, ..d })
+        .delivery(|d| telemetry_runtime::Delivery {
+            queue_capacity: queue,
+            queue_bytes: queue_bytes(queue),
+            recent_deliveries: recent,
+            ..d
+        })
         .sink(sink)
 }
 

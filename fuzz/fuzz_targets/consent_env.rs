@@ -52,10 +52,16 @@ fuzz_target!(|env: Env| {
     let telemetry = Telemetry::new(
         Config::new("fuzz", "1")
             .environment(move |name| vars.get(name).cloned())
-            .legacy_env_var("FUZZ_NO_TELEMETRY", Polarity::Disables)
+            .env(|mut e| {
+                e.legacy.push(("FUZZ_NO_TELEMETRY".into(), Polarity::Disables));
+                e
+            })
             .default_level(default)
-            .cache_dir(cache)
-            .config_dir(config),
+            .dirs(|d| telemetry_runtime::Dirs {
+                cache: Some(cache.clone()),
+                config: Some(config.clone()),
+                ..d
+            }),
     )
     .expect("a valid configuration");
     let consent = telemetry.consent();
@@ -63,7 +69,7 @@ fuzz_target!(|env: Env| {
     if set(&env.app) {
         let value = env.app.as_deref().unwrap_or_default();
         assert_eq!(consent.source, ConsentSource::EnvVar("FUZZ_TELEMETRY".into()), "{value:?}");
-        match Level::parse(value) {
+        match value.parse::<Level>().ok() {
             Some(level) => assert_eq!(consent.level, level, "{value:?}"),
             // `local` (usage, kept on this machine) is a choice too.
             None if value.trim().eq_ignore_ascii_case("local") => {}
@@ -73,19 +79,19 @@ fuzz_target!(|env: Env| {
     }
     if set(&env.legacy) {
         let value = env.legacy.as_deref().unwrap_or_default();
-        if Level::parse(value) != Some(Level::Off) {
+        if value.parse::<Level>().ok() != Some(Level::Off) {
             // A "disable" variable set to anything but "no": off.
             assert_eq!(consent.level, Level::Off, "{value:?}");
             return;
         }
     }
     if set(&env.do_not_track)
-        && Level::parse(env.do_not_track.as_deref().unwrap_or_default()) != Some(Level::Off)
+        && env.do_not_track.as_deref().unwrap_or_default().parse::<Level>().ok() != Some(Level::Off)
     {
         assert_eq!((consent.level, consent.source.clone()), (Level::Off, ConsentSource::DoNotTrack));
         return;
     }
-    if set(&env.ci) && Level::parse(env.ci.as_deref().unwrap_or_default()) != Some(Level::Off) {
+    if set(&env.ci) && env.ci.as_deref().unwrap_or_default().parse::<Level>().ok() != Some(Level::Off) {
         assert_eq!(consent.level, Level::Off, "CI={:?}", env.ci);
         return;
     }

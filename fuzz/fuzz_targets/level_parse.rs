@@ -1,4 +1,4 @@
-//! `Level::parse`, the reader of consent values in environment variables and
+//! `Level`'s `FromStr`, the reader of consent values in environment variables and
 //! the saved choice: never panics, ignores surrounding whitespace and ASCII
 //! case, accepts only the documented words, and round-trips its own names.
 
@@ -27,17 +27,16 @@ const DOCUMENTED: [(&str, Level); 13] = [
 fuzz_target!(|data: &[u8]| {
     // Environment values reach the parser through a lossy conversion.
     let text = String::from_utf8_lossy(data);
-    let parsed = Level::parse(&text);
+    let parsed = text.parse::<Level>().ok();
 
-    assert_eq!(Level::parse(&format!(" \t{text}\r\n ")), parsed, "padding changed {text:?}");
-    assert_eq!(Level::parse(&text.to_ascii_uppercase()), parsed, "case changed {text:?}");
-    assert_eq!(Level::parse(&text.to_ascii_lowercase()), parsed, "case changed {text:?}");
+    assert_eq!(format!(" \t{text}\r\n ").parse::<Level>().ok(), parsed, "padding changed {text:?}");
+    assert_eq!(text.to_ascii_uppercase().parse::<Level>().ok(), parsed, "case changed {text:?}");
+    assert_eq!(text.to_ascii_lowercase().parse::<Level>().ok(), parsed, "case changed {text:?}");
 
     let word = text.trim().to_ascii_lowercase();
     let documented = DOCUMENTED.iter().find(|(w, _)| *w == word).map(|(_, level)| *level);
     assert_eq!(parsed, documented, "{text:?} parsed as {parsed:?}");
     if let Some(level) = parsed {
-        assert_eq!(Level::parse(level.as_str()), Some(level));
-        assert_eq!(level.to_string(), level.as_str());
+        assert_eq!(level.to_string().parse::<Level>().ok(), Some(level));
     }
 });

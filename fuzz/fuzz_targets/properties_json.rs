@@ -19,7 +19,7 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value as Json;
-use telemetry_runtime::sink::MemorySink;
+use telemetry_runtime::testing::MemorySink;
 use telemetry_runtime::{Config, DropReason, Level, Properties, Telemetry, Value};
 
 /// Lists nested deeper than this are cut (a deeper nest overflows the
@@ -147,11 +147,17 @@ fn client() -> &'static (Telemetry, MemorySink) {
             Config::new("fuzz", "1")
                 .environment(|_| None)
                 .consent(Level::Usage)
-                .cache_dir(root.join("cache"))
-                .config_dir(root.join("config"))
+                .dirs(|d| telemetry_runtime::Dirs {
+                    cache: Some(root.join("cache")),
+                    config: Some(root.join("config")),
+                    ..d
+                })
                 .sink(memory.clone())
-                .max_event_bytes(64 << 20)
-                .flush_interval(Duration::from_secs(3600)),
+                .delivery(|d| telemetry_runtime::Delivery {
+                    max_event_bytes: 64 << 20,
+                    flush_interval: Duration::from_secs(3600),
+                    ..d
+                }),
         )
         .expect("a valid configuration");
         (telemetry, memory)
@@ -206,7 +212,7 @@ fuzz_target!(|input: Input| {
     for (index, value) in &input.properties {
         let name = NAMES[usize::from(*index) % NAMES.len()];
         let value = to_value(value, 0);
-        properties.insert(name, value.clone());
+        properties = properties.with(name, value.clone());
         if name.is_empty() || name.starts_with('$') {
             continue;
         }
@@ -240,11 +246,7 @@ fuzz_target!(|input: Input| {
             _ => refused += 1,
         }
     }
-    assert_eq!(
-        after.undeclared - before.undeclared,
-        refused,
-        "undeclared or mistyped properties counted"
-    );
+    assert_eq!(after.undeclared - before.undeclared, refused, "undeclared or mistyped properties counted");
     assert_eq!(raw.len(), 1, "one event captured, {} delivered", raw.len());
     let event: Json = serde_json::from_str(&raw[0]).expect("the event is valid JSON");
     assert_eq!(event["event"], "fuzzed");

@@ -51,9 +51,17 @@ fn client(dir: &Path, per_period: bool) -> Telemetry {
     let route = if per_period { Route::counters_only().per_period(WEEK) } else { Route::counters_only() };
     let config = Config::new("bench", "1.0.0")
         .environment(|_| None)
-        .dirs(|_| telemetry_runtime::Dirs { cache: Some(dir.join("cache").into()), config: Some(dir.join("config").into()), data: Some(dir.join("data").into()) })
+        .dirs(|_| telemetry_runtime::Dirs {
+            cache: Some(dir.join("cache")),
+            config: Some(dir.join("config")),
+            data: Some(dir.join("data")),
+        })
         .consent(Level::Usage)
-        .delivery(|d| telemetry_runtime::Delivery { recent_deliveries: 0, flush_interval: Duration::from_secs(3600), ..d })
+        .delivery(|d| telemetry_runtime::Delivery {
+            recent_deliveries: 0,
+            flush_interval: Duration::from_secs(3600),
+            ..d
+        })
         .route(Discard, route);
     Telemetry::new(config).expect("a client")
 }

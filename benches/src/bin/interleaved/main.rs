@@ -472,8 +472,12 @@ fn protocols(rounds: usize) -> Report {
     let client = |name: &str, sink: Box<dyn FnOnce(&std::path::Path) -> telemetry_runtime::Config>| {
         let sub = dir.path().join(name.replace(['/', ' ', ','], "_"));
         std::fs::create_dir_all(&sub).expect("client dir");
-        telemetry_runtime::Telemetry::new(sink(&sub).delivery(|d| telemetry_runtime::Delivery { batch_size: 100, max_batch_size: 100, ..d }))
-            .expect("bench config is valid")
+        telemetry_runtime::Telemetry::new(sink(&sub).delivery(|d| telemetry_runtime::Delivery {
+            batch_size: 100,
+            max_batch_size: 100,
+            ..d
+        }))
+        .expect("bench config is valid")
     };
     let addr = server.addr;
     let clients = [
