@@ -74,13 +74,13 @@ impl EventData {
             .with("run_id", self.run_id)
             .with("duration_ms", self.duration_ms)
             .with("items", self.items)
-            .with("command", Value::Text(self.command.clone().into()))
+            .with("command", Value::Text(String::from(self.command.as_str()).into()))
             .with("cached", self.cached)
             .with(
                 "features",
-                Value::List(self.features.iter().map(|f| Value::Text(f.clone().into())).collect()),
+                Value::List(self.features.iter().map(|f| Value::Text(String::from(f.as_str()).into())).collect()),
             )
-            .with("version", Value::Text(self.version.clone().into()))
+            .with("version", Value::Text(String::from(self.version.as_str()).into()))
     }
 
     /// The same event for posthog-rs: anonymous, with an install id the

@@ -170,6 +170,25 @@ fn decoded(request: &Request) -> Vec<u8> {
     }
 }
 
+/// What `telemetry catalog --json` prints for `client`, parsed.
+pub fn catalog_json_of(client: &telemetry_runtime::Telemetry) -> serde_json::Value {
+    let mut out = Vec::new();
+    telemetry_runtime::cli::run_command(client, &["catalog", "--json"], &mut out)
+        .expect("the catalog prints");
+    serde_json::from_slice(&out).expect("the catalog is JSON")
+}
+
+/// What `telemetry catalog --json` prints for a program whose catalog is
+/// `catalog` (a client that is off, in a directory of its own).
+pub fn catalog_json(catalog: Catalog) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = telemetry_runtime::Config::new("testapp", "1.0.0")
+        .consent(telemetry_runtime::Level::Off)
+        .dirs(|_| dir.path().into())
+        .catalog(catalog);
+    catalog_json_of(&telemetry_runtime::Telemetry::new(config).expect("a valid configuration"))
+}
+
 /// The catalog's event with this name.
 pub fn event_named(catalog: &Catalog, name: &str) -> Option<&'static telemetry_runtime::EventSchema> {
     catalog.events().iter().copied().find(|event| event.name == name)

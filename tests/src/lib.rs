@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use telemetry_runtime::sink::{HttpOptions, PostHogSink};
 use telemetry_runtime::{Config, Delivery, Level};
 
-pub use catalog_check::event_named;
+pub use catalog_check::{catalog_json, catalog_json_of, event_named};
 pub use program::{own_properties, Program};
 pub use server::{
     batch_events, contains_bytes, Answer, Answerer, Behaviour, Gate, RawServer, Request, TestServer,

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use uuid::Uuid;
 
 use crate::model::event::{Record, Records};
-use crate::model::packed::read::{entries, fields, list_items, Entries, ListItems, Packed};
+use crate::model::packed::read::{entries, fields, list_items, Entries, Packed};
 use crate::model::period::PeriodCounts;
 use crate::model::span::SpanIds;
 use crate::Level;
@@ -385,9 +385,11 @@ impl<'a> Property<'a> {
     pub(crate) fn name_bytes(&self) -> &'a [u8] {
         self.name
     }
-    /// Its value.
-    pub(crate) fn value(&self) -> ValueRef<'a> {
-        self.value.clone()
+    /// Its value (moved out: a value is not `Copy`, a list and an object
+    /// being iterators).
+    #[inline(always)]
+    pub(crate) fn value(self) -> ValueRef<'a> {
+        self.value
     }
     /// Whether the name goes into a JSON string as it is.
     pub(crate) fn name_is_clean(&self) -> bool {
@@ -415,8 +417,8 @@ pub enum ValueRef<'a> {
     Text(Text<'a>),
     /// A uuid.
     Uuid(Uuid),
-    /// A redacted value's keyed hash: 32 lowercase hex digits.
-    Hashed(Text<'a>),
+    /// A redacted value's keyed hash: 32 hex digits.
+    Hashed(KeyedHash),
     /// A list.
     List(ListRef<'a>),
     /// An object (a `#[derive(TelemetryProperty)]` struct or a map): its
@@ -433,50 +435,30 @@ impl<'a> ValueRef<'a> {
             Packed::Int(i) => ValueRef::Int(i),
             Packed::UInt(u) => ValueRef::UInt(u),
             Packed::Float(f) => ValueRef::Float(f),
-            Packed::Text(text) => ValueRef::Text(Text(TextBytes::Borrowed(text))),
+            Packed::Text(text) => ValueRef::Text(Text(text)),
             Packed::Uuid(u) => ValueRef::Uuid(u),
-            Packed::Hashed(digest) => {
-                ValueRef::Hashed(Text(TextBytes::Hash(digest.keyed(context.hash_key()))))
-            }
-            Packed::Keyed(hex) => ValueRef::Hashed(Text(TextBytes::Hash(hex))),
-            Packed::List(count, items) => {
-                ValueRef::List(ListRef { items: list_items(count, items), shown, context })
-            }
-            Packed::Object(count, packed) => {
-                ValueRef::Object(ObjectRef(PropertyIter { entries: fields(count, packed), shown, context }))
-            }
+            Packed::Hashed(digest) => ValueRef::Hashed(KeyedHash(digest.keyed(context.hash_key()))),
+            Packed::Keyed(hex) => ValueRef::Hashed(KeyedHash(hex)),
+            Packed::List(count, items) => ValueRef::List(ListRef { count, items, shown, context }),
+            Packed::Object(count, fields) => ValueRef::Object(ObjectRef { count, fields, shown, context }),
         }
     }
 }
 
-/// A text value: a property's text, or the keyed hash a redacted value is
-/// sent as (32 lowercase hex digits). Read it as `&str` with `AsRef<str>`
-/// (`text.as_ref()`) or `Display`.
-#[derive(Clone, Copy)]
-pub struct Text<'a>(TextBytes<'a>);
+/// A text value.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Text<'a>(&'a [u8]);
 
-/// Where a text's bytes are: in the event, or (a keyed hash, computed as the
-/// event is viewed) in the value itself.
-#[derive(Clone, Copy)]
-enum TextBytes<'a> {
-    Borrowed(&'a [u8]),
-    Hash([u8; 32]),
-}
-
-impl Text<'_> {
-    /// The text.
-    pub(crate) fn as_str(&self) -> &str {
-        // It was a `&str` when it was packed (a hash is hex digits): the
-        // check is a formality, made only when a sink asks for the text.
-        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+impl<'a> Text<'a> {
+    /// The text (`AsRef<str>` and `Display` give it).
+    pub(crate) fn as_str(&self) -> &'a str {
+        // It was a `&str` when it was packed: the check is a formality,
+        // made only when a sink asks for the text as text.
+        std::str::from_utf8(self.0).unwrap_or_default()
     }
     /// Its UTF-8 bytes, unchecked.
-    #[inline(always)]
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            TextBytes::Borrowed(bytes) => bytes,
-            TextBytes::Hash(hex) => hex,
-        }
+    pub(crate) fn as_bytes(&self) -> &'a [u8] {
+        self.0
     }
 }
 
@@ -498,29 +480,45 @@ impl fmt::Display for Text<'_> {
     }
 }
 
-impl PartialEq for Text<'_> {
-    fn eq(&self, other: &Text<'_>) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for Text<'_> {}
-
-impl std::hash::Hash for Text<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
-    }
-}
-
 impl PartialEq<str> for Text<'_> {
     fn eq(&self, other: &str) -> bool {
-        self.as_bytes() == other.as_bytes()
+        self.0 == other.as_bytes()
     }
 }
 
 impl PartialEq<&str> for Text<'_> {
     fn eq(&self, other: &&str) -> bool {
-        self.as_bytes() == other.as_bytes()
+        self.0 == other.as_bytes()
+    }
+}
+
+/// The keyed hash a redacted value is sent as.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyedHash(pub(crate) [u8; 32]);
+
+impl KeyedHash {
+    /// The 32 lowercase hex digits.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for KeyedHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for KeyedHash {
+    /// The 32 lowercase hex digits.
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for KeyedHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -532,9 +530,16 @@ impl PartialEq<&str> for Text<'_> {
 /// made the PostHog encoder's list loop call an out-of-line `Map::next` per
 /// item (measured with `capture_loop posthog-batch` under callgrind; see
 /// `BENCHMARKS.md`, "Changes to the hot path, and what each gave").
+///
+/// Like [`ObjectRef`], it holds what is still to read as packed (a count
+/// and the bytes), flat: a value is read for every property the worker
+/// encodes, and a `ValueRef` 8 bytes larger (a reader's state nested in
+/// here, with its padding) cost the PostHog encoder about 170 instructions
+/// per event (`capture_loop posthog-batch` under callgrind).
 #[derive(Clone)]
 pub struct ListRef<'a> {
-    items: ListItems<'a>,
+    count: u32,
+    items: &'a [u8],
     shown: Level,
     context: &'a EventContext,
 }
@@ -544,8 +549,10 @@ impl<'a> Iterator for ListRef<'a> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<ValueRef<'a>> {
-        let item = self.items.next()?;
-        Some(ValueRef::new(item, self.shown, self.context))
+        let mut items = list_items(self.count, self.items);
+        let item = items.next();
+        (self.count, self.items) = items.rest();
+        Some(ValueRef::new(item?, self.shown, self.context))
     }
 }
 
@@ -557,22 +564,32 @@ impl fmt::Debug for ListRef<'_> {
 
 /// An object's fields that the level allows, in order: an iterator of
 /// names and values, where null fields are left out.
+///
+/// It holds the fields still to read as packed (a count and their bytes),
+/// not a reader's state, for the reason [`ListRef`] gives.
 #[derive(Clone)]
-pub struct ObjectRef<'a>(PropertyIter<'a>);
+pub struct ObjectRef<'a> {
+    count: u32,
+    fields: &'a [u8],
+    shown: Level,
+    context: &'a EventContext,
+}
 
 impl<'a> Iterator for ObjectRef<'a> {
     type Item = (&'a str, ValueRef<'a>);
 
-    #[inline]
     fn next(&mut self) -> Option<(&'a str, ValueRef<'a>)> {
-        self.0.next().map(|field| (field.name(), field.value))
+        let mut entries = self.entries();
+        let field = entries.next();
+        (self.count, self.fields) = entries.entries.rest();
+        field.map(|field| (field.name(), field.value))
     }
 }
 
 impl<'a> ObjectRef<'a> {
     /// The fields as the library's encoders read them.
     pub(crate) fn entries(&self) -> PropertyIter<'a> {
-        self.0.clone()
+        PropertyIter { entries: fields(self.count, self.fields), shown: self.shown, context: self.context }
     }
 }
 

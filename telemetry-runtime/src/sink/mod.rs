@@ -30,7 +30,7 @@ mod stderr;
 mod transport;
 
 pub(crate) use crate::model::view::EventContext;
-pub use crate::model::view::{EventView, ListRef, ObjectRef, Text, ValueRef};
+pub use crate::model::view::{EventView, KeyedHash, ListRef, ObjectRef, Text, ValueRef};
 pub use http::HttpSink;
 pub(crate) use jsonl::remove_with_rotated;
 pub use jsonl::JsonlSink;

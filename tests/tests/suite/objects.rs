@@ -358,7 +358,7 @@ fn the_catalog_lists_nested_fields() {
         assert!(markdown.contains(row), "{row} not in\n{markdown}");
     }
 
-    let json: serde_json::Value = serde_json::from_str(&catalog.to_json()).unwrap();
+    let json = telemetry_tests::catalog_json(catalog);
     let event = json["events"].as_array().unwrap().iter().find(|e| e["name"] == "agent_run").unwrap();
     let functions = event["fields"].as_array().unwrap().iter().find(|f| f["name"] == "functions").unwrap();
     let parameters = &functions["fields"][0];

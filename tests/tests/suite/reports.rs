@@ -775,11 +775,11 @@ fn the_catalog_and_the_notice_say_that_the_program_reports_by_period() {
         page.contains("What it cannot: when, or how many times, the program ran within the week"),
         "{page}"
     );
-    let json: Json = serde_json::from_str(&client.catalog().to_json()).unwrap();
+    let json = telemetry_tests::catalog_json_of(&client);
     assert_eq!(json["reports"][0]["period_seconds"], WEEK);
     assert_eq!(json["reports"][0]["distinct_id"], "random, one per report");
     let plain = Telemetry::new(Sandbox::new().config()).unwrap();
-    assert!(serde_json::from_str::<Json>(&plain.catalog().to_json()).unwrap().get("reports").is_none());
+    assert!(telemetry_tests::catalog_json_of(&plain).get("reports").is_none());
     let digest = |client: &Telemetry| telemetry_runtime::cli::Status::of(client).catalog_digest;
     assert_ne!(digest(&client), digest(&plain));
 }

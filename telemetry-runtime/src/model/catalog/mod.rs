@@ -208,8 +208,9 @@ impl Catalog {
         names
     }
 
-    /// The catalog as JSON (stable: keys sorted, events sorted by name).
-    pub fn to_json(&self) -> String {
+    /// The catalog as JSON (stable: keys sorted, events sorted by name):
+    /// what `telemetry catalog --json` prints.
+    pub(crate) fn to_json(&self) -> String {
         let events: Vec<Json> = self.events.iter().map(|e| event_json(e)).collect();
         let envelope: Vec<Json> =
             self.envelope().map(|(name, what)| json!({ "name": name, "description": what })).collect();

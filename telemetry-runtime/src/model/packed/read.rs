@@ -46,6 +46,13 @@ pub(crate) struct Entries<'a> {
     left: u32,
 }
 
+impl<'a> Entries<'a> {
+    /// What is left to read: how many entries, and their bytes.
+    pub(crate) fn rest(&self) -> (u32, &'a [u8]) {
+        (self.left, self.bytes.get(self.at..).unwrap_or_default())
+    }
+}
+
 impl<'a> Iterator for Entries<'a> {
     type Item = PackedProperty<'a>;
 
@@ -164,10 +171,17 @@ pub(crate) fn list_items(count: u32, bytes: &[u8]) -> ListItems<'_> {
 /// `map_while` it came to be called out of line once lists had more
 /// readers; what the worker's reading costs per event is in BENCHMARKS.md,
 /// "Changes to the hot path, and what each gave").
-#[derive(Clone)]
 pub(crate) struct ListItems<'a> {
     left: u32,
     bytes: &'a [u8],
+}
+
+impl<'a> ListItems<'a> {
+    /// What is left to read: how many items, and their bytes.
+    #[inline(always)]
+    pub(crate) fn rest(&self) -> (u32, &'a [u8]) {
+        (self.left, self.bytes)
+    }
 }
 
 impl<'a> Iterator for ListItems<'a> {

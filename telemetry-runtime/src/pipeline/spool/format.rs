@@ -68,7 +68,7 @@ pub(super) fn batch_text(header: &str, events: &[Queued]) -> String {
         let counter = u8::from(event.is_counter());
         // Names and properties are JSON: no tab or line break is left raw.
         let name = serde_json::to_string(event.name()).unwrap_or_default();
-        let properties = serde_json::Value::Array(event.entries().map(|p| typed_pair(&p)).collect());
+        let properties = serde_json::Value::Array(event.entries().map(typed_pair).collect());
         text.push_str(&format!(
             "{FORMAT}\tevent\t{number}\t{}\t{counter}\t{time}\t{}\t{name}\t{properties}\n",
             event.required_level(),
@@ -121,7 +121,7 @@ fn parse_context(json: &str, generation: u64) -> Option<EventContext> {
 }
 
 /// A property (or object field) as a `[name, value]` pair of the format.
-fn typed_pair(property: &Property<'_>) -> serde_json::Value {
+fn typed_pair(property: Property<'_>) -> serde_json::Value {
     json!([property.name(), typed(property.value())])
 }
 
@@ -138,7 +138,7 @@ fn typed(value: ValueRef<'_>) -> serde_json::Value {
         ValueRef::Hashed(hash) => json!({ "h": hash.as_str() }),
         ValueRef::List(items) => serde_json::Value::Array(items.map(typed).collect()),
         ValueRef::Object(object) => {
-            json!({ "o": object.entries().map(|field| typed_pair(&field)).collect::<Vec<_>>() })
+            json!({ "o": object.entries().map(typed_pair).collect::<Vec<_>>() })
         }
         _ => serde_json::Value::Null,
     }
