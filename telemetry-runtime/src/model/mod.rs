@@ -22,6 +22,7 @@ pub(crate) mod redact;
 pub(crate) mod schema;
 pub(crate) mod span;
 pub(crate) mod stats;
+pub(crate) mod text;
 pub(crate) mod time;
 pub(crate) mod value;
 pub(crate) mod view;

@@ -29,8 +29,9 @@ mod retry;
 mod stderr;
 mod transport;
 
+pub use crate::model::text::{KeyedHash, Text};
 pub(crate) use crate::model::view::EventContext;
-pub use crate::model::view::{EventView, KeyedHash, ListRef, ObjectRef, Text, ValueRef};
+pub use crate::model::view::{EventView, ListRef, ObjectRef, ValueRef};
 pub use http::HttpSink;
 pub(crate) use jsonl::remove_with_rotated;
 pub use jsonl::JsonlSink;
