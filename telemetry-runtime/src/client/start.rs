@@ -176,7 +176,7 @@ impl Telemetry {
             sample_rate,
             sample_state: config.delivery.sample_seed.map(AtomicU64::new),
             worker_main: crate::pipeline::worker::run,
-            keep_queued: crate::pipeline::worker::keep_queued,
+            keep_undelivered: crate::pipeline::worker::keep_undelivered,
         };
         let inner = Arc::new(inner);
         let telemetry = Telemetry { _owner: Arc::new(Owner(Arc::clone(&inner))), inner };

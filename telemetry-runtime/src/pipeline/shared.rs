@@ -132,9 +132,9 @@ pub(crate) struct Inner {
     /// worker reads this state, so this module does not name it).
     pub(crate) worker_main: fn(Arc<Inner>, Vec<Box<dyn Sink>>),
     /// Writes what is still queued to the spool, when shutdown's deadline
-    /// comes before the worker is done: `worker::keep_queued` (named
+    /// comes before the worker is done: `worker::keep_undelivered` (named
     /// through this field for the same reason as `worker_main`).
-    pub(crate) keep_queued: fn(&Inner) -> usize,
+    pub(crate) keep_undelivered: fn(&Inner) -> usize,
 }
 
 /// What the worker needs of a sink besides the sink itself.
@@ -247,7 +247,7 @@ impl Inner {
         // The worker is still in a request: what it holds was spooled
         // before it was sent (with the spool on); what is queued behind it
         // is kept now. The rest ends with the process. Say so, and count it.
-        let kept = (self.keep_queued)(self);
+        let kept = (self.keep_undelivered)(self);
         let lost = self.counters.settle(DropReason::Shutdown);
         self.shutdown_lost.store(lost > 0, Relaxed);
         self.queue.clear();

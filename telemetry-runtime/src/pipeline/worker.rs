@@ -74,8 +74,8 @@ pub(crate) fn run(inner: Arc<Inner>, sinks: Vec<Box<dyn Sink>>) {
                 inner.reports.tally_events(&mut outlet.tally, &records, inner.user_level());
             }
             if interval_over || taken.flushing || taken.stopping {
-                add_counter_records(&inner, &mut outlet, &mut records);
-                write_reports(&inner, &mut outlet);
+                add_counter_records(&inner, &mut outlet.tally, &mut records);
+                write_reports(&inner, &mut outlet.tally);
             }
             if interval_over && !taken.stopping {
                 send_reports(&inner, &mut outlet);
@@ -285,14 +285,25 @@ fn entry(
     })
 }
 
-/// What shutdown's deadline leaves undelivered in the queue, kept in the
-/// spool for the next run: each remote sink's share, as the worker would
-/// have sent it. Runs on the thread that shuts down, while the worker is
-/// still held in a request. Returns how many events were kept.
-pub(crate) fn keep_queued(inner: &Inner) -> usize {
-    let Some(spool) = inner.spool() else { return 0 };
+/// What shutdown's deadline leaves undelivered, kept in the spool for the
+/// next run: what is queued and the counts not drained yet, each remote
+/// sink's share, as the worker would have sent it. Runs on the thread that
+/// shuts down, while the worker is still held in a request. Returns how
+/// many events were kept.
+///
+/// The counts are drained whether the spool is on or not: made events,
+/// they are captured, so that those not kept are counted as dropped for
+/// the deadline like the queued events; and what routes that report by
+/// period counted is added to their files, which are this machine's.
+pub(crate) fn keep_undelivered(inner: &Inner) -> usize {
     let mut records = Records::default();
-    inner.queue.take_now(&mut records);
+    if inner.spool().is_some() {
+        inner.queue.take_now(&mut records);
+    }
+    let mut tally = Tally::default();
+    add_counter_records(inner, &mut tally, &mut records);
+    write_reports(inner, &mut tally);
+    let Some(spool) = inner.spool() else { return 0 };
     let (consent, user) = (inner.consent_level(), inner.user_level());
     if records.is_empty() || (consent == Level::Off && user == Level::Off) {
         return 0;
@@ -395,13 +406,13 @@ enum Sent {
 /// Adds one event per counter series (its labels and the count since last
 /// time) for the routes that get counters as they are counted, and the
 /// counts to the tally of routes that report by period.
-fn add_counter_records(inner: &Inner, outlet: &mut Outlet, records: &mut Records) {
+fn add_counter_records(inner: &Inner, tally: &mut Tally, records: &mut Records) {
     // Taken before the counts: a count is never newer than the consent
     // level it is sent under.
     let consent = inner.take_counter_consent();
     let drained = inner.aggregates.drain();
-    outlet.tally.under(inner.identity.generation());
-    inner.reports.tally_series(&mut outlet.tally, &drained, consent, inner.user_level());
+    tally.under(inner.identity.generation());
+    inner.reports.tally_series(tally, &drained, consent, inner.user_level());
     for series in drained {
         if !inner.sink_routes.iter().any(|sink| sink.route.admits(series.name, true)) {
             // Only counted for reports by period (or for no sink at all).
@@ -422,7 +433,7 @@ fn add_counter_records(inner: &Inner, outlet: &mut Outlet, records: &mut Records
 }
 
 /// Adds what was counted for reports by period to their files.
-fn write_reports(inner: &Inner, outlet: &mut Outlet) {
+fn write_reports(inner: &Inner, tally: &mut Tally) {
     if inner.reports.is_empty() {
         return;
     }
@@ -439,7 +450,7 @@ fn write_reports(inner: &Inner, outlet: &mut Outlet) {
     // take too: counts are written only while both still allow them.
     let allowed =
         |route: &Route| route.level_under(inner.consent_level(), inner.user_level()) >= Level::Usage;
-    inner.reports.write(&mut outlet.tally, &stamp, &allowed, &|| inner.identity.generation());
+    inner.reports.write(tally, &stamp, &allowed, &|| inner.identity.generation());
 }
 
 /// Sends the reports by period whose period is over and that no other

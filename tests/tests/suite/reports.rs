@@ -928,3 +928,23 @@ fn the_report_page_has_a_chart_per_count_across_the_weeks_on_disk() {
         std::fs::write(copy, &html).unwrap();
     }
 }
+
+/// Counts a shutdown deadline cuts off are added to the period's counts.
+/// The worker is held in a request of another route (the vendor's, which
+/// hangs); the counts it had not drained yet reach the route that reports
+/// by period when the program shuts down. (Before, they were lost.)
+#[test]
+fn counts_a_shutdown_deadline_cuts_off_are_added_to_the_period() {
+    let machine = Machine::new();
+    let hung = TestServer::start();
+    hung.set_default(Behaviour::Hang);
+    let config = config(machine.sandbox.path(), &machine.server.url(), weekly(), || at(WEDNESDAY))
+        .route(sink(&hung.url()), Route::default());
+    let telemetry = Telemetry::new(config).unwrap();
+    telemetry.capture(&Built { seconds: 3 });
+    let _ = telemetry.flush(Duration::ZERO);
+    assert!(hung.wait_for_requests(1, Duration::from_secs(5)), "the vendor's request hangs");
+    telemetry.add(&TOOL_CALLS, Status::Ok, 3);
+    assert!(!telemetry.shutdown(Duration::from_millis(400)), "the deadline cut the run off");
+    assert_eq!(machine.counts("counts").get("tool_calls{status=ok}"), Some(&3));
+}

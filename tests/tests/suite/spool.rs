@@ -27,6 +27,11 @@ telemetry_runtime::event! {
     }
 }
 
+telemetry_runtime::counter! {
+    /// Counted while a request hangs at exit.
+    static COUNTED_AT_EXIT = "counted_at_exit";
+}
+
 fn spool_files(sandbox: &Sandbox) -> usize {
     std::fs::read_dir(sandbox.cache_dir().join("telemetry_spool")).map(|d| d.count()).unwrap_or(0)
 }
@@ -179,4 +184,65 @@ fn what_a_shutdown_deadline_cuts_off_is_kept_for_the_next_run() {
     numbers.sort();
     assert_eq!(numbers, [0, 1, 2, 3, 4], "each event once");
     assert_eq!(spool_files(&sandbox), 0);
+}
+
+/// Counts are kept like events. A run whose request hangs at exit has counts
+/// the worker had not drained yet: with the spool on, the next run sends
+/// them, once; without it, they are counted as dropped for the deadline,
+/// like the events it cut off, instead of vanishing uncounted. (Before,
+/// they were neither sent nor counted.)
+#[test]
+fn counts_a_shutdown_deadline_cuts_off_are_kept_for_the_next_run_or_counted() {
+    use telemetry_runtime::DropReason;
+    use telemetry_tests::Behaviour;
+    for spool in [true, false] {
+        let sandbox = Sandbox::new();
+        let server = TestServer::start();
+        server.set_default(Behaviour::Hang);
+        let config = || {
+            let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
+                connect_timeout: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(30),
+                ..h
+            });
+            sandbox
+                .config()
+                .sink(sink)
+                .delivery(|d| telemetry_runtime::Delivery { spool, ..telemetry_tests::on_flush(d) })
+        };
+        {
+            let telemetry = Telemetry::new(config()).unwrap();
+            telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", 0u32));
+            let _ = telemetry.flush(Duration::ZERO);
+            assert!(server.wait_for_requests(1, Duration::from_secs(5)), "the first request hangs");
+            telemetry.add(&COUNTED_AT_EXIT, (), 5);
+            assert!(!telemetry.shutdown(Duration::from_millis(400)), "the deadline cut the run off");
+            let stats = telemetry.stats();
+            assert_eq!(
+                (stats.captured, stats.dropped(DropReason::Shutdown)),
+                (2, 2),
+                "spool {spool}: {stats:?}"
+            );
+        }
+        if !spool {
+            continue;
+        }
+        server.down();
+        server.set_default(Behaviour::Status(200));
+        server.up();
+        let telemetry = Telemetry::new(config()).unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || server.accepted_events().len() >= 2),
+            "the next run sends them"
+        );
+        assert!(telemetry.flush(Duration::from_secs(5)));
+        let mut sent: Vec<String> = server
+            .accepted_events()
+            .iter()
+            .map(|e| format!("{} {}", e["event"], e["properties"]["count"]))
+            .collect();
+        sent.sort();
+        assert_eq!(sent, ["\"counted_at_exit\" 5", "\"during_outage\" null"], "each once");
+        assert_eq!(spool_files(&sandbox), 0);
+    }
 }
