@@ -291,16 +291,20 @@ fn entry(
 /// shuts down, while the worker is still held in a request. Returns how
 /// many events were kept.
 ///
-/// The counts are drained whether the spool is on or not: made events,
-/// they are captured, so that those not kept are counted as dropped for
-/// the deadline like the queued events; and what routes that report by
-/// period counted is added to their files, which are this machine's.
+/// Whether the spool is on or not, the queued events are counted for the
+/// routes that report by period, as the worker counts what it takes from
+/// the queue, and the counts are drained: made events, they are captured,
+/// so that those not kept are counted as dropped for the deadline like the
+/// queued events, and what those routes counted is added to their files,
+/// which are this machine's.
 pub(crate) fn keep_undelivered(inner: &Inner) -> usize {
     let mut records = Records::default();
-    if inner.spool().is_some() {
-        inner.queue.take_now(&mut records);
-    }
+    inner.queue.take_now(&mut records);
     let mut tally = Tally::default();
+    if inner.reports.counts_events() {
+        tally.under(inner.identity.generation());
+        inner.reports.tally_events(&mut tally, &records, inner.user_level());
+    }
     add_counter_records(inner, &mut tally, &mut records);
     write_reports(inner, &mut tally);
     let Some(spool) = inner.spool() else { return 0 };

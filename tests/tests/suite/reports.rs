@@ -929,10 +929,11 @@ fn the_report_page_has_a_chart_per_count_across_the_weeks_on_disk() {
     }
 }
 
-/// Counts a shutdown deadline cuts off are added to the period's counts.
-/// The worker is held in a request of another route (the vendor's, which
-/// hangs); the counts it had not drained yet reach the route that reports
-/// by period when the program shuts down. (Before, they were lost.)
+/// What a shutdown deadline cuts off is added to the period's counts. The
+/// worker is held in a request of another route (the vendor's, which
+/// hangs); the counts it had not drained yet, and the events queued behind
+/// the request, reach the route that reports by period when the program
+/// shuts down. (Before, both were lost.)
 #[test]
 fn counts_a_shutdown_deadline_cuts_off_are_added_to_the_period() {
     let machine = Machine::new();
@@ -945,6 +946,9 @@ fn counts_a_shutdown_deadline_cuts_off_are_added_to_the_period() {
     let _ = telemetry.flush(Duration::ZERO);
     assert!(hung.wait_for_requests(1, Duration::from_secs(5)), "the vendor's request hangs");
     telemetry.add(&TOOL_CALLS, Status::Ok, 3);
+    telemetry.capture(&Built { seconds: 4 });
     assert!(!telemetry.shutdown(Duration::from_millis(400)), "the deadline cut the run off");
-    assert_eq!(machine.counts("counts").get("tool_calls{status=ok}"), Some(&3));
+    let counts = machine.counts("counts");
+    assert_eq!(counts.get("tool_calls{status=ok}"), Some(&3), "{counts:?}");
+    assert_eq!(counts.get("$events{event=built}"), Some(&2), "{counts:?}");
 }
