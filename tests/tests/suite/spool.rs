@@ -32,6 +32,20 @@ telemetry_runtime::counter! {
     static COUNTED_AT_EXIT = "counted_at_exit";
 }
 
+/// A program whose requests to `server` may hang for 30 s, far past its
+/// shutdown deadline, with the spool on or off; batches are sent on flush.
+fn hanging_at_exit(sandbox: &Sandbox, server: &TestServer, spool: bool) -> telemetry_runtime::Config {
+    let sink = posthog_sink(server).http(|h| telemetry_runtime::sink::HttpOptions {
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(30),
+        ..h
+    });
+    sandbox
+        .config()
+        .sink(sink)
+        .delivery(|d| telemetry_runtime::Delivery { spool, ..telemetry_tests::on_flush(d) })
+}
+
 fn spool_files(sandbox: &Sandbox) -> usize {
     std::fs::read_dir(sandbox.cache_dir().join("telemetry_spool")).map(|d| d.count()).unwrap_or(0)
 }
@@ -144,17 +158,7 @@ fn what_a_shutdown_deadline_cuts_off_is_kept_for_the_next_run() {
     let sandbox = Sandbox::new();
     let server = TestServer::start();
     server.set_default(Behaviour::Hang);
-    let config = || {
-        let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(30),
-            ..h
-        });
-        sandbox
-            .config()
-            .sink(sink)
-            .delivery(|d| telemetry_runtime::Delivery { spool: true, ..telemetry_tests::on_flush(d) })
-    };
+    let config = || hanging_at_exit(&sandbox, &server, true);
     {
         let telemetry = Telemetry::new(config()).unwrap();
         telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", 0u32));
@@ -199,17 +203,7 @@ fn counts_a_shutdown_deadline_cuts_off_are_kept_for_the_next_run_or_counted() {
         let sandbox = Sandbox::new();
         let server = TestServer::start();
         server.set_default(Behaviour::Hang);
-        let config = || {
-            let sink = posthog_sink(&server).http(|h| telemetry_runtime::sink::HttpOptions {
-                connect_timeout: Duration::from_secs(1),
-                request_timeout: Duration::from_secs(30),
-                ..h
-            });
-            sandbox
-                .config()
-                .sink(sink)
-                .delivery(|d| telemetry_runtime::Delivery { spool, ..telemetry_tests::on_flush(d) })
-        };
+        let config = || hanging_at_exit(&sandbox, &server, spool);
         {
             let telemetry = Telemetry::new(config()).unwrap();
             telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", 0u32));
@@ -245,4 +239,68 @@ fn counts_a_shutdown_deadline_cuts_off_are_kept_for_the_next_run_or_counted() {
         assert_eq!(sent, ["\"counted_at_exit\" 5", "\"during_outage\" null"], "each once");
         assert_eq!(spool_files(&sandbox), 0);
     }
+}
+
+/// The same promise with threads counting while the shutdown runs: every
+/// count added before `shutdown` was called reaches the next run, and no
+/// count reaches it twice (a count racing the shutdown may be refused, as
+/// a capture after it is).
+#[test]
+fn counts_racing_a_cut_off_shutdown_are_kept_once() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    use telemetry_runtime::DropReason;
+    use telemetry_tests::Behaviour;
+    let sandbox = Sandbox::new();
+    let server = TestServer::start();
+    server.set_default(Behaviour::Hang);
+    let (before, total) = (AtomicU64::new(0), AtomicU64::new(0));
+    let (shutting, stop) = (AtomicBool::new(false), AtomicBool::new(false));
+    {
+        let telemetry = Telemetry::new(hanging_at_exit(&sandbox, &server, true)).unwrap();
+        telemetry.capture_with(&DURING_OUTAGE, Properties::new().with("i", 0u32));
+        let _ = telemetry.flush(Duration::ZERO);
+        assert!(server.wait_for_requests(1, Duration::from_secs(5)), "the first request hangs");
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    while !stop.load(SeqCst) {
+                        telemetry.add(&COUNTED_AT_EXIT, (), 1);
+                        total.fetch_add(1, SeqCst);
+                        // Returned before the shutdown was called.
+                        if !shutting.load(SeqCst) {
+                            before.fetch_add(1, SeqCst);
+                        }
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            shutting.store(true, SeqCst);
+            assert!(!telemetry.shutdown(Duration::from_millis(400)), "the deadline cut the run off");
+            stop.store(true, SeqCst);
+        });
+        // The counts became events (one per drain), each counted.
+        let stats = telemetry.stats();
+        assert!(stats.captured >= 2, "the counts were not made events: {stats:?}");
+        assert_eq!(stats.captured, stats.dropped(DropReason::Shutdown), "nothing was sent: {stats:?}");
+    }
+    // New requests are answered; the first run's worker stays held in its
+    // request (until the server goes), so only the spool can bring its
+    // counts to the next run.
+    server.set_default(Behaviour::Status(200));
+    let telemetry = Telemetry::new(hanging_at_exit(&sandbox, &server, true)).unwrap();
+    let counted = || server.accepted_events().iter().any(|e| e["event"] == "counted_at_exit");
+    assert!(wait_until(Duration::from_secs(10), counted), "the next run sends the counts");
+    assert!(telemetry.flush(Duration::from_secs(5)));
+    let delivered: u64 = server
+        .accepted_events()
+        .iter()
+        .filter(|e| e["event"] == "counted_at_exit")
+        .map(|e| e["properties"]["count"].as_u64().unwrap())
+        .sum();
+    let (before, total) = (before.load(SeqCst), total.load(SeqCst));
+    assert!(before > 0, "the threads counted before the shutdown");
+    assert!((before..=total).contains(&delivered), "{before} <= {delivered} <= {total}");
+    // Left: the batch in flight, which the first run's worker, still held
+    // in its request, claimed.
+    assert_eq!(spool_files(&sandbox), 1);
 }
